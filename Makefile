@@ -1,0 +1,31 @@
+# dcos-py: `make up` runs a local cluster, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: up test bench lint venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,lint]'
+	@touch $(STAMP)
+
+up: venv
+	$(VENV)/bin/dcos-py up
+
+test: venv
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: venv
+	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
+
+lint: venv
+	$(VENV)/bin/ruff check dcos frameworks tests benchmarks
+	$(VENV)/bin/mypy dcos/protocol dcos/common dcos/allocator dcos/master dcos/state
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
