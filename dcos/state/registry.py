@@ -1,0 +1,192 @@
+"""The master registry: what must survive a master restart, changed only by operations.
+
+Holds admitted agents (with their AgentInfo and whether they are unreachable), removed
+agent ids (refused if they come back), frameworks (their FrameworkInfo), completed framework
+ids, role weights and quota. The master shell turns each registry change its core asks for
+into an operation object (`AdmitAgent`, `MarkUnreachable`, `AddFramework`, ...) and hands
+them to `Registrar.apply`, which applies them to a copy of the registry and writes the result
+with one compare-and-set on the `StateStore`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from dcos.state.store import StateStore, VersionConflict
+
+REGISTRY_KEY = "master/registry"
+MAX_COMPLETED = 1000
+
+
+@dataclass
+class Registry:
+    """Plain data; `agents[id]` = ``{"info": AgentInfo, "unreachable_time": float | None}``."""
+
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    removed_agents: list[str] = field(default_factory=list)
+    frameworks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    completed_frameworks: list[str] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)
+    quota: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Registry:
+        d = orjson.loads(data)
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+class Operation:
+    """One registry change; `apply` mutates the registry and says whether it changed."""
+
+    def apply(self, reg: Registry) -> bool:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class AdmitAgent(Operation):
+    agent_id: str
+    info: dict[str, Any]
+
+    def apply(self, reg: Registry) -> bool:
+        if self.agent_id in reg.removed_agents:
+            return False
+        reg.agents[self.agent_id] = {"info": self.info, "unreachable_time": None}
+        return True
+
+
+@dataclass(frozen=True)
+class MarkUnreachable(Operation):
+    agent_id: str
+    time: float
+
+    def apply(self, reg: Registry) -> bool:
+        entry = reg.agents.get(self.agent_id)
+        if entry is None:
+            return False
+        entry["unreachable_time"] = self.time
+        return True
+
+
+@dataclass(frozen=True)
+class MarkReachable(Operation):
+    agent_id: str
+
+    def apply(self, reg: Registry) -> bool:
+        entry = reg.agents.get(self.agent_id)
+        if entry is None or entry.get("unreachable_time") is None:
+            return False
+        entry["unreachable_time"] = None
+        return True
+
+
+@dataclass(frozen=True)
+class RemoveAgent(Operation):
+    """The agent is gone for good; it is refused if it tries to re-register."""
+
+    agent_id: str
+
+    def apply(self, reg: Registry) -> bool:
+        reg.agents.pop(self.agent_id, None)
+        if self.agent_id not in reg.removed_agents:
+            reg.removed_agents.append(self.agent_id)
+            del reg.removed_agents[:-MAX_COMPLETED]
+        return True
+
+
+@dataclass(frozen=True)
+class AddFramework(Operation):
+    framework_id: str
+    info: dict[str, Any]
+
+    def apply(self, reg: Registry) -> bool:
+        if reg.frameworks.get(self.framework_id) == self.info:
+            return False
+        reg.frameworks[self.framework_id] = self.info
+        return True
+
+
+@dataclass(frozen=True)
+class RemoveFramework(Operation):
+    """Torn down or failover timeout expired: the id moves to completed frameworks."""
+
+    framework_id: str
+
+    def apply(self, reg: Registry) -> bool:
+        reg.frameworks.pop(self.framework_id, None)
+        if self.framework_id not in reg.completed_frameworks:
+            reg.completed_frameworks.append(self.framework_id)
+            del reg.completed_frameworks[:-MAX_COMPLETED]
+        return True
+
+
+@dataclass(frozen=True)
+class SetWeight(Operation):
+    role: str
+    weight: float
+
+    def apply(self, reg: Registry) -> bool:
+        reg.weights[self.role] = float(self.weight)
+        return True
+
+
+@dataclass(frozen=True)
+class SetQuota(Operation):
+    """`guarantee` is `Resources.to_dict()`; None removes the role's quota."""
+
+    role: str
+    guarantee: dict[str, Any] | None
+
+    def apply(self, reg: Registry) -> bool:
+        if self.guarantee is None:
+            return self.role in reg.quota and reg.quota.pop(self.role) is not None
+        reg.quota[self.role] = self.guarantee
+        return True
+
+
+class Registrar:
+    """Reads and writes the registry on a `StateStore` with compare-and-set.
+
+    Called by the master shell: `recover()` once at start, `apply(ops)` whenever the core
+    asks for a registry change (the shell waits for it before acting on the change).
+    """
+
+    def __init__(self, store: StateStore, key: str = REGISTRY_KEY) -> None:
+        self.store = store
+        self.key = key
+        self.registry = Registry()
+        self._version = 0
+
+    async def recover(self) -> Registry:
+        got = await self.store.get(self.key)
+        if got is None:
+            self.registry, self._version = Registry(), 0
+        else:
+            self.registry, self._version = Registry.from_bytes(got.value), got.version
+        return self.registry
+
+    async def apply(self, ops: list[Operation]) -> Registry:
+        """Apply `ops` in order and write once; on a conflict re-read and re-apply once."""
+        for attempt in range(2):
+            reg = copy.deepcopy(self.registry)
+            changed = False
+            for op in ops:
+                changed = op.apply(reg) or changed
+            if not changed:
+                return self.registry
+            try:
+                self._version = await self.store.put(self.key, reg.to_bytes(), self._version)
+            except VersionConflict:
+                if attempt:
+                    raise
+                await self.recover()
+                continue
+            self.registry = reg
+            return reg
+        return self.registry
