@@ -17,7 +17,7 @@ from dcos.state.registry import (
     SetWeight,
 )
 from dcos.state.sqlite import SQLiteStateStore
-from dcos.state.store import Change, StateStore, Versioned, VersionConflict
+from dcos.state.store import Change, StateStore, VersionConflict, Versioned
 
 __all__ = [
     "AddFramework",

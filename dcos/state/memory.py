@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from dcos.state._watchers import Watchers, iterate
-from dcos.state.store import Change, Versioned, VersionConflict
+from dcos.state.store import Change, VersionConflict, Versioned
 
 
 class MemoryStateStore:

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 
 from dcos.state._watchers import Watchers, iterate
-from dcos.state.store import Change, Versioned, VersionConflict
+from dcos.state.store import Change, VersionConflict, Versioned
 
 
 class SQLiteStateStore:

@@ -25,7 +25,9 @@ async def test_operations_apply_and_persist_in_one_write():
     await reg.recover()
     await reg.apply([AdmitAgent("a1", {"hostname": "h"}), AddFramework("f1", {"name": "x"})])
     assert (await store.get("master/registry")).version == 1
-    await reg.apply([MarkUnreachable("a1", 5.0), SetWeight("r", 2.0), SetQuota("r", {"s": {"cpus": 1}})])
+    await reg.apply(
+        [MarkUnreachable("a1", 5.0), SetWeight("r", 2.0), SetQuota("r", {"s": {"cpus": 1}})]
+    )
     r = reg.registry
     assert r.agents["a1"]["unreachable_time"] == 5.0
     assert r.weights == {"r": 2.0} and r.quota == {"r": {"s": {"cpus": 1}}}

@@ -11,7 +11,11 @@ from dcos.state import MemoryStateStore, SQLiteStateStore, VersionConflict
 
 @pytest.fixture(params=["memory", "sqlite"])
 async def store(request, tmp_path):
-    s = MemoryStateStore() if request.param == "memory" else SQLiteStateStore(str(tmp_path / "s.db"))
+    s = (
+        MemoryStateStore()
+        if request.param == "memory"
+        else SQLiteStateStore(str(tmp_path / "s.db"))
+    )
     yield s
     await s.close()
 
