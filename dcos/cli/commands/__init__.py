@@ -1,0 +1,1 @@
+"""dcos/cli/commands: one module per `dcos-py <noun>` command group."""

@@ -1,0 +1,42 @@
+"""`dcos-py framework list`: the frameworks the master knows (GET /master/frameworks)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dcos.cli import http
+from dcos.cli.commands._common import (
+    JsonOpt,
+    MasterOpt,
+    console,
+    expect_list,
+    master_url,
+    one_line_errors,
+    print_json,
+)
+from dcos.cli.tables import framework_table
+
+app = typer.Typer(help="Frameworks registered with the master.", no_args_is_help=True)
+
+
+@app.command("list")
+@one_line_errors
+def list_frameworks(
+    ctx: typer.Context,
+    master: MasterOpt = None,
+    json: JsonOpt = False,
+    completed: Annotated[bool, typer.Option(
+        "--completed", help="Also list completed (torn down) frameworks.")] = False,
+) -> None:
+    """List the frameworks: id, name, role, active, tasks, cpus and mem used."""
+    url = master_url(ctx, master)
+    body = http.get_json(url, "/master/frameworks")
+    frameworks = expect_list(body, "frameworks", url + "/master/frameworks")
+    if completed:
+        frameworks = frameworks + list(body.get("completed_frameworks") or [])
+    if json:
+        print_json(frameworks)
+    else:
+        console().print(framework_table(frameworks))

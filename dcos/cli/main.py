@@ -1,0 +1,111 @@
+"""The `dcos-py` command line (typer): `up`, `node`, `framework`, `task`, `master`, `agent`.
+
+Called by: the console script `dcos-py = dcos.cli.main:main` and `python -m dcos.cli`. Later
+issues add their command groups here with `app.add_typer(...)`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from dcos.cli.commands import framework, node, task
+from dcos.cli.commands._common import one_line_errors
+from dcos.cli.errors import CliError
+from dcos.cli.up import UpOptions, run_up
+
+app = typer.Typer(
+    name="dcos-py",
+    help="dcos-py: a datacenter operating system in Python (Mesos + Marathon + DC/OS style).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(node.app, name="node")
+app.add_typer(framework.app, name="framework")
+app.add_typer(task.app, name="task")
+
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def version_string() -> str:
+    try:
+        return metadata.version("dcos-py")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"dcos-py {version_string()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    master: Annotated[str | None, typer.Option(
+        "--master", help="Master address for every command (host:port or http://host:port).",
+        show_default=False)] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Options that apply to every command."""
+    ctx.obj = {"master": master}
+
+
+@app.command()
+@one_line_errors
+def up(
+    agents: Annotated[int, typer.Option("--agents", help="Number of local agents.")] = 3,
+    work_dir: Annotated[Path, typer.Option(
+        "--work-dir", help="Where every component keeps its state and logs.")] = Path(".dcos-py"),
+    master_port: Annotated[int, typer.Option("--master-port")] = 5050,
+    agent_port: Annotated[int, typer.Option(
+        "--agent-port", help="Port of the first agent; agent i listens on this + i.")] = 5051,
+) -> None:
+    """Run a local cluster (a master and N agents) in the foreground until Ctrl-C or SIGTERM."""
+    opts = UpOptions(agents=agents, work_dir=work_dir, master_port=master_port,
+                     agent_port=agent_port)
+    code = run_up(opts, Console(soft_wrap=True), Console(stderr=True, soft_wrap=True))
+    raise typer.Exit(code)
+
+
+def _exec_module(module: str, args: list[str]) -> None:
+    """Replace this process with `python -m <module> <args>` (same interpreter)."""
+    argv = [sys.executable, "-m", module, *args]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+@app.command(context_settings=PASSTHROUGH, add_help_option=False)
+def master(ctx: typer.Context) -> None:
+    """Run one master: `python -m dcos.master ARGS` (try `dcos-py master --help`)."""
+    _exec_module("dcos.master", list(ctx.args))
+
+
+@app.command(context_settings=PASSTHROUGH, add_help_option=False)
+def agent(ctx: typer.Context) -> None:
+    """Run one agent: `python -m dcos.agent ARGS` (try `dcos-py agent --help`)."""
+    _exec_module("dcos.agent", list(ctx.args))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except CliError as exc:  # raised outside a decorated command (should not happen)
+        sys.stderr.write(f"dcos-py: {exc.message}\n")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Start, watch and stop the processes of a local cluster (`dcos-py up`).
+
+A `Component` describes one process: its argv, where it logs and how to tell it is ready.
+`startup_step` is the sans-IO core of start-up (which components to start next, whether all are
+ready, or why start-up failed); `Supervisor` is the shell that spawns the processes, each in its
+own session and process group (so a Ctrl-C at the terminal reaches only `dcos-py up`, and stopping
+a group leaves no grandchild behind), records their pids and stops them.
+
+Called by: `dcos.cli.up` (today: a master and N agents). Later issues append their components
+(webapp framework, DNS, package service, gateway) to the list `up` builds; nothing here changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import psutil
+
+DEFAULT_GRACE_S = 5.0
+POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Component:
+    """One process of the local cluster.
+
+    `ready` is polled (it must not raise, and should answer within about a second) until it
+    returns True. When `gate` is set, the components after this one start only once it is
+    ready (the master gates the agents). A `critical` component that exits takes the whole
+    cluster down; a non-critical one is only reported. `url` is what the operator is shown.
+    """
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    ready: Callable[[], bool]
+    ready_what: str = "ready"
+    url: str | None = None
+    gate: bool = False
+    critical: bool = True
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+
+
+class Phase(enum.Enum):
+    NOT_STARTED = "not started"
+    STARTING = "starting"
+    READY = "ready"
+    EXITED = "exited"
+
+
+@dataclass(frozen=True)
+class ProcState:
+    phase: Phase
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What start-up should do now: start `start` (names), then keep waiting; or it is `done`;
+    or it `failed` because of component `culprit` (`reason` is one line)."""
+
+    start: tuple[str, ...] = ()
+    done: bool = False
+    failed: bool = False
+    culprit: str | None = None
+    reason: str = ""
+
+
+def startup_step(
+    components: Sequence[Component],
+    states: Mapping[str, ProcState],
+    now: float,
+    deadline: float,
+    timeout_s: float,
+) -> Step:
+    """Decide the next start-up step from each component's state (sans-IO; `up` calls it in
+    its poll loop). Components start in order; none starts after a `gate` that is not ready."""
+    for c in components:
+        st = states[c.name]
+        if st.phase is Phase.EXITED:
+            return Step(failed=True, culprit=c.name,
+                        reason=f"{c.name} exited with code {st.exit_code} before it was {c.ready_what}")
+    if all(states[c.name].phase is Phase.READY for c in components):
+        return Step(done=True)
+    if now >= deadline:
+        late = next(c for c in components if states[c.name].phase is not Phase.READY)
+        return Step(failed=True, culprit=late.name,
+                    reason=f"{late.name} was not {late.ready_what} after {timeout_s:g} s")
+    start: list[str] = []
+    for c in components:
+        phase = states[c.name].phase
+        if phase is Phase.NOT_STARTED:
+            start.append(c.name)
+        if c.gate and phase is not Phase.READY:
+            break
+    return Step(start=tuple(start))
+
+
+def tail_lines(path: Path, count: int = 20) -> list[str]:
+    """The last `count` lines of a log file (none if it does not exist)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            data = f.read()
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-count:]
+
+
+@dataclass
+class _Running:
+    component: Component
+    popen: subprocess.Popen[bytes]
+    ready: bool = False
+    reported_exit: bool = False
+
+
+@dataclass(frozen=True)
+class Exited:
+    """A component that exited while the cluster ran (`watch`'s answer)."""
+
+    name: str
+    exit_code: int | None
+    critical: bool
+
+
+@dataclass
+class Supervisor:
+    """Owns the processes of `components`; `pid_file` (JSON `{"supervisor": pid, "components":
+    {name: pid}}`) is written while they run and removed after a clean `stop`."""
+
+    components: Sequence[Component]
+    pid_file: Path | None = None
+    grace_s: float = DEFAULT_GRACE_S
+    poll_s: float = POLL_S
+    _running: dict[str, _Running] = field(default_factory=dict)
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {name: r.popen.pid for name, r in self._running.items()}
+
+    def _spawn(self, c: Component) -> None:
+        c.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = None if c.env is None else {**os.environ, **c.env}
+        with open(c.log_path, "ab") as log:  # O_APPEND: safe to share with the child's own logger
+            popen = subprocess.Popen(
+                list(c.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True, env=env, cwd=c.cwd,
+            )
+        self._running[c.name] = _Running(c, popen)
+        self._write_pids()
+
+    def _write_pids(self) -> None:
+        if self.pid_file is None:
+            return
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.pid_file.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps({"supervisor": os.getpid(), "components": self.pids}))
+        tmp.replace(self.pid_file)
+
+    def _states(self) -> dict[str, ProcState]:
+        states: dict[str, ProcState] = {}
+        for c in self.components:
+            r = self._running.get(c.name)
+            if r is None:
+                states[c.name] = ProcState(Phase.NOT_STARTED)
+                continue
+            code = r.popen.poll()
+            if code is not None:
+                states[c.name] = ProcState(Phase.EXITED, code)
+                continue
+            if not r.ready:
+                r.ready = bool(c.ready())
+            states[c.name] = ProcState(Phase.READY if r.ready else Phase.STARTING)
+        return states
+
+    def start(self, timeout_s: float, stop: threading.Event) -> Step:
+        """Start the components in order and wait until all are ready, one fails, `timeout_s`
+        passes, or `stop` is set (then the answer is a `failed` step with culprit None).
+        The caller calls `stop()` in every case but success."""
+        deadline = time.monotonic() + timeout_s
+        by_name = {c.name: c for c in self.components}
+        while True:
+            step = startup_step(self.components, self._states(), time.monotonic(), deadline, timeout_s)
+            for name in step.start:
+                self._spawn(by_name[name])
+            if step.done or step.failed:
+                return step
+            if stop.wait(self.poll_s):
+                return Step(failed=True, reason="interrupted")
+
+    def watch(self, stop: threading.Event, on_exit: Callable[[Exited], None]) -> Exited | None:
+        """Block until `stop` is set (answer None) or a critical component exits (answer it).
+        A non-critical exit is passed to `on_exit` once, and watching goes on."""
+        while not stop.wait(self.poll_s):
+            for r in self._running.values():
+                code = r.popen.poll()
+                if code is None or r.reported_exit:
+                    continue
+                r.reported_exit = True
+                event = Exited(r.component.name, code, r.component.critical)
+                if r.component.critical:
+                    return event
+                on_exit(event)
+        return None
+
+    def stop(self) -> None:
+        """Stop everything: SIGTERM to each process group (last started first), wait up to
+        `grace_s`, SIGKILL what is left, then end any descendant that left its group (a task
+        in its own session). Idempotent."""
+        running = list(reversed(self._running.values()))
+        strays = _descendants(r.popen.pid for r in running)
+        for r in running:
+            _signal_group(r.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        for r in running:
+            try:
+                r.popen.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(r.popen.pid, signal.SIGKILL)
+                r.popen.wait()
+        for r in running:  # grandchildren still in a leader's group
+            _signal_group(r.popen.pid, signal.SIGKILL)
+        _end_processes(strays, grace_s=min(self.grace_s, 2.0))
+        if self.pid_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.pid_file.unlink()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _descendants(pids: Iterable[int]) -> list[psutil.Process]:
+    found: list[psutil.Process] = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            found.extend(psutil.Process(pid).children(recursive=True))
+    return found
+
+
+def _end_processes(procs: list[psutil.Process], grace_s: float) -> None:
+    """SIGTERM, wait, SIGKILL for processes that may or may not still live (psutil guards
+    against a reused pid)."""
+    alive = [p for p in procs if p.is_running()]
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, left = psutil.wait_procs(alive, timeout=grace_s)
+    for p in left:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(left, timeout=grace_s)

@@ -1,0 +1,190 @@
+"""`dcos-py up`: run a whole local cluster in the foreground until Ctrl-C or SIGTERM.
+
+Called by: `dcos.cli.main` (the `up` command). `build_components` lists the processes (a master,
+then N agents; later issues append theirs), `run_up` checks the ports, starts them through a
+`Supervisor`, prints where everything is, waits, and stops them all cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from dcos.cli import http
+from dcos.cli.errors import CliError
+from dcos.cli.shares import PORTS_BASE, PORTS_PER_AGENT, detect_machine, split_machine
+from dcos.cli.supervisor import Component, Exited, Supervisor, tail_lines
+
+LOCAL_IP = "127.0.0.1"
+STARTUP_TIMEOUT_S = 30.0
+MAX_AGENTS = (65535 - PORTS_BASE + 1) // PORTS_PER_AGENT
+PID_FILE = "pids.json"
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    agents: int = 3
+    work_dir: Path = Path(".dcos-py")
+    master_port: int = 5050
+    agent_port: int = 5051
+    startup_timeout_s: float = STARTUP_TIMEOUT_S
+
+
+def master_ready(master_url: str) -> bool:
+    """True once the master answers GET /health with 200."""
+    return http.get_status(master_url + "/health") == 200
+
+
+def agent_registered(master_url: str, agent_port: int) -> bool:
+    """True once the master lists an agent on `agent_port` in GET /master/slaves."""
+    try:
+        body = http.get_json(master_url, "/master/slaves", timeout=1.0)
+    except CliError:
+        return False
+    for agent in body.get("slaves", []) if isinstance(body, dict) else []:
+        if agent.get("port") == agent_port or str(agent.get("pid", "")).endswith(f":{agent_port}"):
+            return True
+    return False
+
+
+def build_components(opts: UpOptions) -> list[Component]:
+    """The processes of the local cluster, in start order: the master (which gates the rest),
+    then the agents, each with its share of the machine and its own work dir."""
+    work = opts.work_dir.resolve()
+    master_url = f"http://{LOCAL_IP}:{opts.master_port}"
+    master_log = work / "master" / "master.log"
+    components = [
+        Component(
+            name="master",
+            argv=[sys.executable, "-m", "dcos.master", "--ip", LOCAL_IP,
+                  "--port", str(opts.master_port), "--work-dir", str(work / "master"),
+                  "--log-file", str(master_log)],
+            log_path=master_log,
+            ready=lambda: master_ready(master_url),
+            ready_what="answering /health",
+            url=master_url,
+            gate=True,
+        )
+    ]
+    for i, share in enumerate(split_machine(detect_machine(str(work)), opts.agents)):
+        port = opts.agent_port + i
+        agent_dir = work / f"agent-{i}"
+        log = agent_dir / "agent.log"
+        components.append(Component(
+            name=f"agent-{i}",
+            argv=[sys.executable, "-m", "dcos.agent", "--master", f"{LOCAL_IP}:{opts.master_port}",
+                  "--ip", LOCAL_IP, "--port", str(port), "--work-dir", str(agent_dir),
+                  "--resources", share.flag(), "--log-file", str(log)],
+            log_path=log,
+            ready=lambda port=port: agent_registered(master_url, port),  # type: ignore[misc]
+            ready_what="registered with the master",
+            url=f"http://{LOCAL_IP}:{port}",
+        ))
+    return components
+
+
+def port_in_use(port: int, host: str = LOCAL_IP) -> bool:
+    """True when something already listens on host:port (we try to bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def check_options(opts: UpOptions) -> None:
+    """Refuse bad counts and ports already taken, before anything starts (`CliError`)."""
+    if not 1 <= opts.agents <= MAX_AGENTS:
+        raise CliError(f"--agents must be between 1 and {MAX_AGENTS}, got {opts.agents}")
+    agent_ports = range(opts.agent_port, opts.agent_port + opts.agents)
+    if opts.master_port in agent_ports:
+        raise CliError(f"master port {opts.master_port} overlaps the agent ports "
+                       f"{agent_ports.start}-{agent_ports.stop - 1}")
+    for port in agent_ports:
+        if not 0 < port < 65536:
+            raise CliError(f"agent port {port} is out of range")
+    if port_in_use(opts.master_port):
+        raise CliError(f"port {opts.master_port} is already in use: is a master (or another "
+                       "`dcos-py up`) running? Use --master-port to pick another.")
+    for port in agent_ports:
+        if port_in_use(port):
+            raise CliError(f"agent port {port} is already in use; use --agent-port to pick another")
+
+
+def render_components(components: Sequence[Component], pids: dict[str, int]) -> Table:
+    table = Table(title="dcos-py local cluster")
+    for column in ("component", "url", "pid", "log"):
+        table.add_column(column, overflow="fold")
+    for c in components:
+        table.add_row(c.name, c.url or "-", str(pids.get(c.name, "-")), str(c.log_path))
+    return table
+
+
+def _failure_lines(sup: Supervisor, components: Sequence[Component], culprit: str | None,
+                   reason: str) -> list[str]:
+    lines = [f"dcos-py up: {reason}"]
+    for c in components:
+        if c.name == culprit:
+            tail = tail_lines(c.log_path, 20)
+            lines.append(f"last lines of {c.log_path}:" if tail else f"({c.log_path} is empty)")
+            lines.extend("  " + line for line in tail)
+    return lines
+
+
+def run_up(opts: UpOptions, out: Console, err: Console) -> int:
+    """Run the cluster until Ctrl-C/SIGTERM; the exit code (0 after a clean stop, 1 when a
+    component failed). Raises `CliError` for a refusal before anything started."""
+    check_options(opts)
+    opts.work_dir.mkdir(parents=True, exist_ok=True)
+    components = build_components(opts)
+    sup = Supervisor(components, pid_file=opts.work_dir.resolve() / PID_FILE)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        out.print(f"starting a master and {opts.agents} agent(s) in {opts.work_dir.resolve()} ...")
+        step = sup.start(opts.startup_timeout_s, stop)
+        if step.failed:
+            sup.stop()
+            if step.culprit is None:  # interrupted while starting
+                out.print("stopped before the cluster was ready")
+                return 0
+            for line in _failure_lines(sup, components, step.culprit, step.reason):
+                err.print(line, markup=False, highlight=False)
+            return 1
+        out.print(render_components(components, sup.pids))
+        out.print(f"dcos-py cluster ready: master {components[0].url} "
+                  f"({opts.agents} agents). Press Ctrl-C to stop.")
+        sys.stdout.flush()
+
+        def report(event: Exited) -> None:
+            err.print(f"dcos-py up: {event.name} exited with code {event.exit_code}",
+                      markup=False, highlight=False)
+
+        died = sup.watch(stop, report)
+        out.print("stopping the cluster ...")
+        sup.stop()
+        if died is not None:
+            reason = f"{died.name} exited with code {died.exit_code}; cluster stopped"
+            for line in _failure_lines(sup, components, died.name, reason):
+                err.print(line, markup=False, highlight=False)
+            return 1
+        out.print("cluster stopped")
+        return 0
+    except BaseException:
+        sup.stop()
+        raise
+    finally:
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, handler)
