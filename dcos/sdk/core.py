@@ -1,0 +1,366 @@
+"""The scheduler driver's sans-IO core: subscription state, event decoding, retry policy.
+
+`SchedulerDriver` (dcos/sdk/driver.py) owns the sockets and timers; it asks this core what
+to send (`subscribe_body`, `next_delay`), tells it what happened (`on_subscribe_response`,
+`on_event`, `on_disconnected`) and carries out the actions it returns (`Dispatch` a
+scheduler callback, possibly followed by an acknowledgement; `Abort`). No I/O, no clock:
+callers pass ``now``. Tests drive it directly with Mesos JSON events.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import getpass
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, OfferID, StreamID, unwrap
+from dcos.sdk import calls
+from dcos.sdk.types import Offer, TaskStatus
+
+log = logging.getLogger("dcos.sdk.driver")
+
+DEFAULT_PORT = 5050
+DEFAULT_HEARTBEAT_INTERVAL = 15.0  # Mesos' default until SUBSCRIBED says otherwise
+MAX_FAST_REDIRECTS = 3
+
+
+class MasterAddressError(ValueError):
+    """A master address the driver cannot use (unknown scheme, bad port)."""
+
+
+@dataclass(frozen=True)
+class MasterAddress:
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}/api/v1/scheduler"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_master(master: str, default_scheme: str = "http") -> MasterAddress:
+    """``host``, ``host:port``, ``http(s)://host:port[/...]`` or ``//host:port`` (a Mesos
+    redirect Location) -> `MasterAddress`; the port defaults to 5050."""
+    text = master.strip()
+    if not text:
+        raise MasterAddressError("empty master address")
+    if text.startswith("//"):
+        text = f"{default_scheme}:{text}"
+    elif "://" not in text:
+        text = f"{default_scheme}://{text}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise MasterAddressError(
+            f"unsupported master address {master!r}: use host:port or http://host:port"
+        )
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise MasterAddressError(f"bad port in master address {master!r}") from None
+    if not parts.hostname:
+        raise MasterAddressError(f"no host in master address {master!r}")
+    return MasterAddress(parts.scheme, parts.hostname, port)
+
+
+class Backoff:
+    """Exponential backoff with jitter: ``initial * 2**n`` capped at `maximum`, each delay
+    drawn uniformly from the upper half of that bound. Seeded for reproducible tests."""
+
+    def __init__(
+        self, initial: float = 0.1, maximum: float = 10.0, rng: random.Random | None = None
+    ):
+        self.initial = initial
+        self.maximum = maximum
+        self._rng = rng or random.Random()
+        self._n = 0
+
+    def next_delay(self) -> float:
+        cap = min(self.maximum, self.initial * (2**self._n))
+        self._n = min(self._n + 1, 62)
+        return self._rng.uniform(cap / 2, cap)
+
+    def reset(self) -> None:
+        self._n = 0
+
+
+# -- actions the core returns to the shell ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """Call `Scheduler.<method>(driver, *args)`; then send `ack` (a Call body) if set."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    ack: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Abort:
+    """Stop for good (the master sent ERROR, or refused the subscription)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Connected:
+    stream_id: StreamID
+
+
+@dataclass(frozen=True)
+class Redirect:
+    master: MasterAddress
+
+
+@dataclass(frozen=True)
+class Retry:
+    reason: str
+
+
+Action = Dispatch | Abort
+SubscribeOutcome = Connected | Redirect | Retry | Abort
+
+
+@dataclass
+class DriverCore:
+    """State of one framework's connection to the master (see module docstring)."""
+
+    framework_info: dict[str, Any]
+    master: MasterAddress
+    implicit_acknowledgements: bool = True
+    heartbeat_misses: float = 3.0
+    backoff: Backoff = field(default_factory=Backoff)
+    framework_id: FrameworkID | None = None
+    stream_id: StreamID | None = None
+    connected: bool = False  # a SUBSCRIBE stream is open (SUBSCRIBED may not have come yet)
+    subscribed: bool = False  # SUBSCRIBED received on the current stream
+    registered_once: bool = False
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    last_event_at: float = 0.0
+    _delay_next: bool = False
+    _redirects: int = 0
+
+    @classmethod
+    def create(
+        cls,
+        framework_info: Mapping[str, Any],
+        master: str,
+        *,
+        implicit_acknowledgements: bool = True,
+        failover_timeout: float | None = None,
+        backoff: Backoff | None = None,
+        heartbeat_misses: float = 3.0,
+    ) -> DriverCore:
+        """Called by `SchedulerDriver.__init__`: fills FrameworkInfo defaults (``user`` from the
+        current user, ``name``), applies `failover_timeout`, picks up a pre-set ``id``."""
+        info = dict(framework_info)
+        info.setdefault("user", _current_user())
+        info.setdefault("name", "dcos-py-framework")
+        if failover_timeout is not None:
+            info["failover_timeout"] = float(failover_timeout)
+        fid = unwrap(info.get("id"))
+        return cls(
+            framework_info=info,
+            master=parse_master(master),
+            implicit_acknowledgements=implicit_acknowledgements,
+            heartbeat_misses=heartbeat_misses,
+            backoff=backoff or Backoff(),
+            framework_id=FrameworkID(fid) if fid else None,
+        )
+
+    # -- subscription ------------------------------------------------------------------
+
+    def subscribe_body(self) -> dict[str, Any]:
+        return calls.subscribe(self.framework_info, self.framework_id)
+
+    def next_delay(self) -> float:
+        """Seconds to wait before the next SUBSCRIBE attempt: none for the first attempt,
+        after a healthy subscription ends, or after a redirect; backoff after failures."""
+        if not self._delay_next:
+            self._delay_next = True
+            return 0.0
+        return self.backoff.next_delay()
+
+    def on_subscribe_response(
+        self, status: int, location: str | None, stream_id: str | None, body: str, now: float
+    ) -> SubscribeOutcome:
+        """Classify the SUBSCRIBE answer: 200 -> Connected, 307 -> Redirect (Mesos sends
+        ``Location: //host:port``), 503 and other 5xx -> Retry, other 4xx -> Abort."""
+        if status == 200:
+            self.connected = True
+            self.subscribed = False
+            self.stream_id = StreamID(stream_id or "")
+            self.last_event_at = now
+            self._redirects = 0
+            return Connected(self.stream_id)
+        if status in (301, 302, 303, 307, 308):
+            if not location:
+                return Retry(f"redirect {status} without Location")
+            try:
+                new = parse_master(location, default_scheme=self.master.scheme)
+            except MasterAddressError as exc:
+                return Retry(str(exc))
+            self._redirects += 1
+            if self._redirects <= MAX_FAST_REDIRECTS:
+                self._delay_next = False
+            self.master = new
+            return Redirect(new)
+        message = body.strip()[:500] or f"HTTP {status}"
+        if status >= 500 or status in (408, 429):
+            return Retry(f"master answered {status}: {message}")
+        return Abort(f"master refused SUBSCRIBE ({status}): {message}")
+
+    def on_disconnected(self) -> list[Action]:
+        """The stream ended (closed, broken, or heartbeats missed)."""
+        was_subscribed = self.subscribed
+        self.connected = False
+        self.subscribed = False
+        self.stream_id = None
+        if was_subscribed:
+            self._delay_next = False  # reconnect at once after a healthy subscription
+            return [Dispatch("disconnected")]
+        return []
+
+    def heartbeat_deadline(self) -> float:
+        """When the stream counts as dead if no event (not even HEARTBEAT) arrives."""
+        return self.last_event_at + self.heartbeat_interval * self.heartbeat_misses
+
+    # -- events ------------------------------------------------------------------------
+
+    def on_event(self, event: Any, now: float) -> list[Action]:
+        """One decoded event from the stream -> the callbacks to run, in order."""
+        self.last_event_at = now
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            log.warning("ignoring malformed event %r", event)
+            return []
+        kind = event["type"]
+        if kind == "HEARTBEAT":
+            return []
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            log.debug("ignoring event %s", kind)
+            return []
+        payload = event.get(kind.lower())
+        if not isinstance(payload, dict):
+            log.warning("ignoring %s event without its %r object", kind, kind.lower())
+            return []
+        try:
+            return handler(self, payload)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("ignoring malformed %s event (%s): %r", kind, exc, payload)
+            return []
+
+    def _on_subscribed(self, p: dict[str, Any]) -> list[Action]:
+        fid = unwrap(p.get("framework_id"))
+        if not fid:
+            raise ValueError("SUBSCRIBED without framework_id")
+        self.framework_id = FrameworkID(fid)
+        self.subscribed = True
+        hb = p.get("heartbeat_interval_seconds")
+        if isinstance(hb, (int, float)) and hb > 0:
+            self.heartbeat_interval = float(hb)
+        self.backoff.reset()
+        master_info = p.get("master_info")
+        if not isinstance(master_info, dict):
+            master_info = {"hostname": self.master.host, "port": self.master.port}
+        if self.registered_once:
+            return [Dispatch("reregistered", (master_info,))]
+        self.registered_once = True
+        return [Dispatch("registered", (self.framework_id, master_info))]
+
+    def _on_offers(self, p: dict[str, Any]) -> list[Action]:
+        offers = [Offer(o) for o in p.get("offers") or [] if isinstance(o, dict)]
+        if not offers:
+            return []
+        return [Dispatch("resource_offers", (offers,))]
+
+    def _on_rescind(self, p: dict[str, Any]) -> list[Action]:
+        oid = unwrap(p.get("offer_id"))
+        if not oid:
+            raise ValueError("RESCIND without offer_id")
+        return [Dispatch("offer_rescinded", (OfferID(oid),))]
+
+    def _on_update(self, p: dict[str, Any]) -> list[Action]:
+        raw = p.get("status")
+        if not isinstance(raw, dict) or not unwrap(raw.get("task_id")):
+            raise ValueError("UPDATE without status.task_id")
+        status = TaskStatus(raw)
+        return [
+            Dispatch(
+                "status_update",
+                (status,),
+                self.ack_for(status) if self.implicit_acknowledgements else None,
+            )
+        ]
+
+    def ack_for(self, status: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The ACKNOWLEDGE body for a status, or None when it needs none (no ``uuid``:
+        reconciliation answers and master-generated updates) or lacks an agent id."""
+        uuid = status.get("uuid")
+        agent_id = unwrap(status.get("agent_id"))
+        task_id = unwrap(status.get("task_id"))
+        if not uuid or not isinstance(uuid, str) or not self.framework_id:
+            return None
+        if not agent_id or not task_id:
+            log.warning("status update with uuid but no agent_id/task_id: %r", status)
+            return None
+        return calls.acknowledge(self.framework_id, agent_id, task_id, uuid)
+
+    def _on_message(self, p: dict[str, Any]) -> list[Action]:
+        agent_id = AgentID(unwrap(p.get("agent_id")) or "")
+        executor_id = ExecutorID(unwrap(p.get("executor_id")) or "")
+        data = p.get("data") or ""
+        try:
+            raw = base64.b64decode(data)
+        except (binascii.Error, ValueError):
+            raise ValueError("MESSAGE data is not base64") from None
+        return [Dispatch("framework_message", (executor_id, agent_id, raw))]
+
+    def _on_failure(self, p: dict[str, Any]) -> list[Action]:
+        agent = unwrap(p.get("agent_id"))
+        executor = unwrap(p.get("executor_id"))
+        if executor:
+            st = p.get("status")
+            status = int(st) if isinstance(st, (int, float)) else None
+            return [
+                Dispatch(
+                    "executor_lost",
+                    (ExecutorID(executor), AgentID(agent) if agent else None, status),
+                )
+            ]
+        if agent:
+            return [Dispatch("agent_lost", (AgentID(agent),))]
+        raise ValueError("FAILURE without agent_id or executor_id")
+
+    def _on_error(self, p: dict[str, Any]) -> list[Action]:
+        message = str(p.get("message", ""))
+        return [Dispatch("error", (message,)), Abort(message)]
+
+
+_HANDLERS = {
+    "SUBSCRIBED": DriverCore._on_subscribed,
+    "OFFERS": DriverCore._on_offers,
+    "RESCIND": DriverCore._on_rescind,
+    "UPDATE": DriverCore._on_update,
+    "MESSAGE": DriverCore._on_message,
+    "FAILURE": DriverCore._on_failure,
+    "ERROR": DriverCore._on_error,
+}
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "root"
