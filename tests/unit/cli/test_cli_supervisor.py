@@ -12,7 +12,14 @@ import orjson
 import psutil
 
 from dcos.cli.supervisor import (
-    Component, Exited, Phase, ProcState, Step, Supervisor, startup_step, tail_lines,
+    Component,
+    Exited,
+    Phase,
+    ProcState,
+    Step,
+    Supervisor,
+    startup_step,
+    tail_lines,
 )
 
 NEVER = 1e18
