@@ -1,0 +1,99 @@
+"""``python -m dcos.agent``: run one agent process.
+
+Started by `dcos-py up` (one per local agent), by service units on agent hosts and by
+integration tests. Exits 0 after SIGTERM/SIGINT once every task's process group is killed;
+exits 2 with a one-line message for bad flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import signal
+import sys
+
+import uvloop
+
+from dcos.agent.agent import Agent
+from dcos.agent.channel import parse_master
+from dcos.agent.config import AgentConfig
+from dcos.agent.resources import parse_attributes
+from dcos.common.log import setup_logging
+from dcos.protocol.resources import ResourceError, Resources
+
+log = logging.getLogger("dcos.agent")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dcos.agent", description="dcos-py agent")
+    p.add_argument("--master", required=True, help="host:port or http://host:port")
+    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5051)
+    p.add_argument("--hostname", default=None, help="default: the ip")
+    p.add_argument("--work-dir", default="./work-dir/agent")
+    p.add_argument("--resources", default=None, help='e.g. "cpus:2;mem:1024;ports:[31000-31999]"')
+    p.add_argument("--attributes", default=None, help='e.g. "rack:r1;zone:a;level:3"')
+    p.add_argument("--status-update-retry", type=float, default=10.0,
+                   help="seconds before the first resend of an unacknowledged update")  # fmt: skip
+    p.add_argument("--log-file", default=None)
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argparse.Namespace]:
+    """Parse and validate flags; exits 2 with a clear message for bad values."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        master = parse_master(args.master)
+        if args.resources:
+            Resources.parse(args.resources)
+        parse_attributes(args.attributes)
+        ipaddress.ip_address(args.ip)
+    except (ValueError, ResourceError) as exc:
+        parser.error(str(exc))
+    if not 0 <= args.port <= 65535:
+        parser.error(f"bad port {args.port}")
+    if args.status_update_retry <= 0:
+        parser.error("--status-update-retry must be positive")
+    return AgentConfig(
+        master=master,
+        ip=args.ip,
+        port=args.port,
+        hostname=args.hostname,
+        work_dir=args.work_dir,
+        resources=args.resources,
+        attributes=args.attributes,
+        status_update_retry=args.status_update_retry,
+    ), args
+
+
+async def _main(config: AgentConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    agent = Agent(config)
+    try:
+        await agent.start()
+    except OSError as exc:
+        log.error("cannot start the agent: %s", exc)
+        await agent.stop()
+        raise SystemExit(1) from None
+    await stop.wait()
+    log.info("stopping: killing tasks")
+    await agent.stop()
+    log.info("agent stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    config, args = config_from_args(argv)
+    setup_logging(args.log_level, file=args.log_file)
+    uvloop.run(_main(config))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

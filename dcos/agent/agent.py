@@ -1,0 +1,219 @@
+"""The agent shell: sockets, timers and containers around `AgentCore`.
+
+Used by `python -m dcos.agent` (`run_agent`), by `dcos-py up`, by integration tests, and by
+benchmarks that run many `Agent`s on one event loop with a `FakeContainerizer`.
+`Agent.start()` serves HTTP, then keeps a subscription to the master (re-subscribing with
+backoff 0.1 s doubling to 5 s whenever the stream ends), feeds events to the core and carries
+out its actions; one loop sends due status updates, batched into one UPDATE call at a time.
+`Agent.stop()` kills every container's process group and closes everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Coroutine, Iterable
+from typing import Any
+
+import aiohttp
+
+from dcos.agent.channel import MasterLink, Refused
+from dcos.agent.config import AgentConfig
+from dcos.agent.containerizer import Containerizer
+from dcos.agent.containerizer.process import ProcessContainerizer
+from dcos.agent.core import Action, AgentCore, AgentInfo, Call, Destroy, Launch, Registered
+from dcos.agent.resources import agent_resources, parse_attributes
+from dcos.common.clock import Clock, RealClock
+from dcos.protocol.resources import Resources
+
+log = logging.getLogger("dcos.agent")
+
+PING_TIMEOUTS = 5  # silent ping intervals before the agent assumes the master is gone
+
+
+class Agent:
+    def __init__(
+        self,
+        config: AgentConfig,
+        containerizer: Containerizer | None = None,
+        clock: Clock | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        """Raises ValueError (`ResourceError`) for bad `resources` / `attributes` text."""
+        self.config = config
+        self.clock: Clock = clock or RealClock()
+        self.containerizer: Containerizer = containerizer or ProcessContainerizer()
+        if config.detect:
+            resources = agent_resources(config.work_dir, config.resources, config.gpu_command)
+        else:
+            resources = Resources.parse(config.resources or "")
+        info = AgentInfo(
+            hostname=config.effective_hostname(),
+            ip=config.ip,
+            port=config.port,
+            resources=resources,
+            attributes=parse_attributes(config.attributes),
+        )
+        self.core = AgentCore(info, os.path.abspath(config.work_dir), config.status_update_retry)
+        self.core.updates.max_retry_interval = max(
+            config.max_status_update_retry, self.core.updates.retry_interval
+        )
+        self.start_time = time.time()
+        self.registered = asyncio.Event()
+        self._own_session = session is None
+        self._session = session
+        self._link: MasterLink | None = None
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._read_timeout: list[float | None] = [None]
+        self._http_runner: Any = None
+        self._stopping = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve HTTP (if configured), then start subscribing to the master in the background."""
+        os.makedirs(self.config.work_dir, exist_ok=True)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=False)
+            )
+        self._link = MasterLink(self.config.master, self._session)
+        if self.config.serve_http:
+            from dcos.agent.http import start_http
+
+            self._http_runner, port = await start_http(self, self.config.ip, self.config.port)
+            self.core.info.port = port
+            log.info("agent listening on http://%s:%d", self.config.ip, port)
+        await self.containerizer.recover(None)
+        self._loops = [
+            asyncio.ensure_future(self._connection_loop()),
+            asyncio.ensure_future(self._update_loop()),
+        ]
+
+    async def stop(self) -> None:
+        """Kill every task (SIGTERM, SIGKILL after a capped grace), then close everything."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for loop_task in self._loops:
+            loop_task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        destroys = self.core.kill_all(self.config.stop_grace_cap)
+        await asyncio.gather(
+            *(self.containerizer.destroy(d.container_id, d.grace) for d in destroys),
+            return_exceptions=True,
+        )
+        # launches still in flight: let them finish, then destroy what they started
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.config.stop_grace_cap + 1)
+        for cid in list(self.containerizer.containers()):
+            await self.containerizer.destroy(cid, 0)
+        for t in list(self._tasks):
+            t.cancel()
+        if self._http_runner is not None:
+            await self._http_runner.cleanup()
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.ip}:{self.core.info.port}"
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _apply(self, actions: Iterable[Action]) -> None:
+        """Carry out the core's actions; wakes the update loop (the core may have queued some)."""
+        for a in actions:
+            if isinstance(a, Launch):
+                self._spawn(self._run_container(a))
+            elif isinstance(a, Destroy):
+                self._spawn(self.containerizer.destroy(a.container_id, a.grace))
+            elif isinstance(a, Call):
+                assert self._link is not None
+                self._spawn(self._link.call(a.body))
+            elif isinstance(a, Registered):
+                log.info("registered with master as %s", a.agent_id)
+                if a.ping_interval:
+                    self._read_timeout[0] = a.ping_interval * PING_TIMEOUTS
+                self.registered.set()
+        self._wake.set()
+
+    async def _run_container(self, action: Launch) -> None:
+        cid = action.container_id
+        result = await self.containerizer.launch(cid, action.config)
+        self._apply(self.core.launched(cid, result, self.clock.time()))
+        if not result.ok:
+            log.info("task %s failed to launch: %s", action.config.task_id, result.error)
+            return
+        term = await self.containerizer.wait(cid)
+        self._apply(self.core.exited(cid, term, self.clock.time()))
+
+    # -- loops -----------------------------------------------------------------------------
+
+    async def _connection_loop(self) -> None:
+        """Subscribe, stream events into the core, re-subscribe with backoff when it ends."""
+        assert self._link is not None
+        backoff = self.config.reconnect_min
+        while True:
+            self._read_timeout[0] = None
+            async for event in self._link.subscribe(self.core.subscribe_call(), self._read_timeout):
+                if isinstance(event, Refused):
+                    self._refused(event)
+                    break
+                self._apply(self.core.handle_event(event, self.clock.time()))
+                if self.core.registered:
+                    backoff = self.config.reconnect_min
+            if self.core.registered:
+                log.warning("lost the master's stream; re-subscribing")
+            self.core.disconnected()
+            self.registered.clear()
+            await self.clock.sleep(backoff)
+            backoff = min(backoff * 2, self.config.reconnect_max)
+
+    def _refused(self, refused: Refused) -> None:
+        if refused.status == 403:
+            log.error("master refused this agent (%s); killing its tasks and registering anew",
+                      refused.message)  # fmt: skip
+            self._apply(self.core.refused(self.clock.time()))
+        else:
+            log.warning("master answered SUBSCRIBE with %d: %s", refused.status, refused.message)
+
+    async def _update_loop(self) -> None:
+        """Send due status updates, one batched UPDATE call at a time; sleep until the next."""
+        assert self._link is not None
+        while True:
+            self._wake.clear()
+            call = self.core.update_call(self.clock.time())
+            if call is not None:
+                await self._link.call(call)
+                continue
+            deadline = self.core.next_update_deadline()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            sleeper = asyncio.ensure_future(self.clock.sleep(deadline - self.clock.time()))
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+
+
+async def run_agent(config: AgentConfig, stop: asyncio.Event | None = None) -> None:
+    """Run one agent until `stop` is set (forever without one), then stop it cleanly."""
+    agent = Agent(config)
+    await agent.start()
+    try:
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        await agent.stop()

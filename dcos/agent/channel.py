@@ -1,0 +1,106 @@
+"""The agent's end of the internal master <-> agent channel (`dcos.protocol.internal`).
+
+`MasterLink` is used by the agent shell: `subscribe` opens the long-lived msgpack RecordIO
+event stream (``POST /internal/agent`` SUBSCRIBE) and yields decoded events until the stream
+ends; `call` posts one short call (UPDATE, PONG, MESSAGE) and returns the HTTP status.
+Connection errors are results here (the stream simply ends, a call returns 0): the shell
+decides when to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from dcos.protocol import internal, recordio
+from dcos.protocol.codec import MSGPACK, DecodeError, dumps_msgpack, loads_msgpack
+
+log = logging.getLogger(__name__)
+
+_HEADERS = {"Content-Type": MSGPACK, "Accept": MSGPACK}
+
+
+def parse_master(text: str) -> str:
+    """``http://host:port/`` or ``host:port`` -> ``host:port``; raises ValueError if empty."""
+    value = text.strip()
+    for prefix in ("http://", "https://"):
+        if value.startswith(prefix):
+            value = value[len(prefix) :]
+    value = value.split("/", 1)[0]
+    if not value:
+        raise ValueError(f"bad master address {text!r}")
+    if ":" not in value:
+        value += ":5050"
+    return value
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The master answered SUBSCRIBE with something other than a stream."""
+
+    status: int
+    message: str
+
+
+class MasterLink:
+    def __init__(self, master: str, session: aiohttp.ClientSession) -> None:
+        self.master = parse_master(master)
+        self.url = f"http://{self.master}{internal.PATH}"
+        self.session = session
+
+    async def call(self, body: dict[str, Any]) -> int:
+        """POST one call; the HTTP status, or 0 when the master could not be reached."""
+        try:
+            async with self.session.post(
+                self.url, data=dumps_msgpack(body), headers=_HEADERS
+            ) as resp:
+                if resp.status >= 400:
+                    text = await resp.text(errors="replace")
+                    log.warning("master answered %s to %s: %s", resp.status, body.get("type"),
+                                text[:200])  # fmt: skip
+                else:
+                    await resp.read()
+                return resp.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.debug("%s call failed: %s", body.get("type"), exc)
+            return 0
+
+    async def subscribe(
+        self, body: dict[str, Any], read_timeout: list[float | None]
+    ) -> AsyncIterator[dict[str, Any] | Refused]:
+        """Yield the events of one subscription until the stream ends or fails.
+
+        A `Refused` is yielded (and the stream ends) when the master answers with an error.
+        `read_timeout[0]` (changeable while streaming) bounds the silence between events.
+        """
+        try:
+            async with self.session.post(
+                self.url,
+                data=dumps_msgpack(body),
+                headers=_HEADERS,
+                timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None),
+            ) as resp:
+                if resp.status != 200:
+                    text = await resp.text(errors="replace")
+                    yield Refused(resp.status, text[:500])
+                    return
+                decoder = recordio.Decoder()
+                while True:
+                    chunk = await asyncio.wait_for(resp.content.readany(), read_timeout[0])
+                    if not chunk:
+                        return
+                    for record in decoder.feed(chunk):
+                        event = loads_msgpack(record)
+                        if isinstance(event, dict):
+                            yield event
+        except TimeoutError:
+            log.warning("no event from the master for %.0fs; reconnecting", read_timeout[0])
+        except (aiohttp.ClientError, OSError) as exc:
+            log.debug("master stream failed: %s", exc)
+        except (DecodeError, recordio.RecordIOError) as exc:
+            log.warning("bad data on the master stream: %s", exc)

@@ -1,0 +1,34 @@
+"""`AgentConfig`: everything an agent needs to start, from flags or from code.
+
+Built by `dcos.agent.__main__` from the command line, and directly by tests, `dcos-py up`
+and benchmarks (which run many agents on one event loop with a `FakeContainerizer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dcos.agent.resources import GPU_COMMAND
+
+
+@dataclass
+class AgentConfig:
+    master: str  # host:port or http://host:port
+    ip: str = "127.0.0.1"
+    port: int = 5051  # 0 picks a free port (tests)
+    hostname: str | None = None  # default: the ip
+    work_dir: str = "./work-dir/agent"
+    resources: str | None = None  # "cpus:2;mem:1024;disk:2048;ports:[31000-31999]"
+    attributes: str | None = None  # "rack:r1;zone:a;level:3"
+    status_update_retry: float = 10.0  # first retry interval of unacknowledged updates
+    max_status_update_retry: float = 600.0
+    reconnect_min: float = 0.1
+    reconnect_max: float = 5.0
+    stop_grace_cap: float = 3.0  # longest kill grace used when the agent itself stops
+    serve_http: bool = True  # simulated agents may skip their HTTP server
+    detect: bool = True  # False: take `resources` as the whole totals, probe nothing
+    gpu_command: Sequence[str] = field(default_factory=lambda: GPU_COMMAND)
+
+    def effective_hostname(self) -> str:
+        return self.hostname or self.ip

@@ -1,0 +1,203 @@
+"""The agent's HTTP endpoints (aiohttp), Mesos agent field names.
+
+`start_http` is called by `Agent.start`. Endpoints: ``GET /state`` (and ``/slave(1)/state``,
+``/state.json``), ``/health``, ``/version``, ``/metrics/snapshot``. The views read the
+agent's core; they change nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from dcos.agent.core import FrameworkRecord, TaskRecord
+from dcos.protocol.codec import dumps_json
+from dcos.protocol.mesos import DCOS_PY_VERSION, MESOS_VERSION
+from dcos.protocol.states import TaskState
+
+if TYPE_CHECKING:
+    from dcos.agent.agent import Agent
+
+AGENT_KEY = web.AppKey("agent", object)
+
+
+def _json(obj: Any) -> web.Response:
+    return web.Response(body=dumps_json(obj), content_type="application/json")
+
+
+def task_json(rec: TaskRecord, agent_id: str | None) -> dict[str, Any]:
+    """A task as Mesos' agent /state shows it."""
+    out: dict[str, Any] = {
+        "id": rec.task_id,
+        "name": rec.task.get("name", ""),
+        "framework_id": rec.framework_id,
+        "executor_id": "",
+        "slave_id": agent_id or "",
+        "state": str(rec.state),
+        "resources": rec.resources.to_summary(),
+        "statuses": [
+            {k: s[k] for k in ("state", "timestamp", "container_status") if k in s}
+            for s in rec.statuses
+        ],
+    }
+    for key in ("labels", "discovery", "container"):
+        if key in rec.task:
+            out[key] = rec.task[key]
+    return out
+
+
+def executor_json(rec: TaskRecord, agent_id: str | None, completed: bool) -> dict[str, Any]:
+    """The built-in command executor of one task (executor id = task id, as in Mesos)."""
+    task = task_json(rec, agent_id)
+    return {
+        "id": rec.task_id,
+        "name": f"Command Executor (Task: {rec.task_id})",
+        "source": rec.task_id,
+        "container": rec.container_id,
+        "directory": rec.sandbox,
+        "framework_id": rec.framework_id,
+        "resources": rec.resources.to_summary(),
+        "tasks": [] if completed else [task],
+        "queued_tasks": [],
+        "completed_tasks": [task] if completed else [],
+    }
+
+
+def framework_json(fw: FrameworkRecord, agent_id: str | None) -> dict[str, Any]:
+    info = fw.info
+    return {
+        "id": fw.id,
+        "name": info.get("name", ""),
+        "user": info.get("user", ""),
+        "hostname": info.get("hostname", ""),
+        "role": info.get("role", "*"),
+        "failover_timeout": info.get("failover_timeout", 0),
+        "checkpoint": bool(info.get("checkpoint", False)),
+        "capabilities": [
+            c.get("type") for c in info.get("capabilities") or [] if isinstance(c, dict)
+        ],  # fmt: skip
+        "executors": [executor_json(r, agent_id, False) for r in fw.tasks.values()],
+        "completed_executors": [executor_json(r, agent_id, True) for r in fw.completed],
+    }
+
+
+def state_json(agent: Agent) -> dict[str, Any]:
+    core = agent.core
+    info = core.info
+    agent_id = info.id
+    master = agent.config.master
+    return {
+        "version": MESOS_VERSION,
+        "dcos_py_version": DCOS_PY_VERSION,
+        "start_time": agent.start_time,
+        "id": agent_id or "",
+        "pid": f"slave(1)@{info.ip}:{info.port}",
+        "hostname": info.hostname,
+        "port": info.port,
+        "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE"],
+        "resources": info.resources.to_summary(),
+        "reserved_resources": {},
+        "unreserved_resources": info.resources.to_summary(),
+        "attributes": dict(info.attributes),
+        "master_hostname": master.split("//")[-1].rsplit(":", 1)[0],
+        "registered": core.registered,
+        "isolation": "posix/cpu,posix/mem",
+        "flags": {
+            "master": master,
+            "work_dir": core.work_dir,
+            "port": str(info.port),
+            "ip": info.ip,
+            "hostname": info.hostname,
+        },
+        "frameworks": [framework_json(fw, agent_id) for fw in core.frameworks.values()],
+        "completed_frameworks": [framework_json(fw, agent_id) for fw in core.completed_frameworks],
+    }
+
+
+def metrics_json(agent: Agent) -> dict[str, float]:
+    core = agent.core
+    live = core.live_tasks()
+    counts = {s: 0 for s in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING")}
+    for rec in live:
+        counts[str(rec.state)] = counts.get(str(rec.state), 0) + 1
+    total = core.info.resources
+    used = core.used_resources()
+    out: dict[str, float] = {
+        "slave/registered": 1.0 if core.registered else 0.0,
+        "slave/uptime_secs": time.time() - agent.start_time,
+        "slave/frameworks_active": float(len(core.frameworks)),
+        "slave/executors_running": float(len(live)),
+        "slave/valid_status_updates": float(core.counters["valid_status_updates"]),
+        "slave/invalid_status_updates": float(core.counters["invalid_status_updates"]),
+        "slave/status_updates_pending": float(len(core.updates)),
+        "system/cpus_total": float(os.cpu_count() or 1),
+    }
+    for state, n in counts.items():
+        out[f"slave/tasks_{state[5:].lower()}"] = float(n)
+    for state in (TaskState.TASK_FINISHED, TaskState.TASK_FAILED, TaskState.TASK_KILLED,
+                  TaskState.TASK_LOST, TaskState.TASK_ERROR):  # fmt: skip
+        out[f"slave/tasks_{state[5:].lower()}"] = float(core.terminal_counts.get(state, 0))
+    for name in ("cpus", "mem", "disk", "gpus"):
+        t, u = total.scalar(name), used.scalar(name)
+        out[f"slave/{name}_total"] = t
+        out[f"slave/{name}_used"] = u
+        out[f"slave/{name}_percent"] = (u / t) if t else 0.0
+    try:
+        out["system/load_1min"] = os.getloadavg()[0]
+    except OSError:
+        pass
+    return out
+
+
+async def _state(request: web.Request) -> web.Response:
+    return _json(state_json(request.app[AGENT_KEY]))  # type: ignore[arg-type]
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.Response(status=200)
+
+
+async def _version(request: web.Request) -> web.Response:
+    return _json(
+        {
+            "version": MESOS_VERSION,
+            "build_date": "",
+            "build_time": 0,
+            "build_user": "",
+            "git_sha": "",
+            "git_tag": DCOS_PY_VERSION,
+        }
+    )
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    return _json(metrics_json(request.app[AGENT_KEY]))  # type: ignore[arg-type]
+
+
+def make_app(agent: Agent) -> web.Application:
+    app = web.Application()
+    app[AGENT_KEY] = agent
+    for path in ("/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"):
+        app.router.add_get(path, _state)
+    for path in ("/health", "/slave(1)/health"):
+        app.router.add_get(path, _health)
+    app.router.add_get("/version", _version)
+    app.router.add_get("/metrics/snapshot", _metrics)
+    return app
+
+
+async def start_http(agent: Agent, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Bind and serve; returns the runner (call ``cleanup()`` to stop) and the bound port."""
+    runner = web.AppRunner(make_app(agent), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    bound = port
+    for addr in runner.addresses:
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            bound = int(addr[1])
+            break
+    return runner, bound
