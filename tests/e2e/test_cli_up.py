@@ -1,0 +1,135 @@
+"""End to end: `dcos-py up --agents 2` as a real process, `node list` against it, SIGTERM, and
+nothing of the cluster left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import orjson
+import psutil
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("dcos.master.__main__") is None
+    or importlib.util.find_spec("dcos.agent.__main__") is None,
+    reason="needs the `python -m dcos.master` and `python -m dcos.agent` entry points",
+)
+
+START_TIMEOUT_S = 60
+
+
+def cli() -> list[str]:
+    script = Path(sys.executable).parent / "dcos-py"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dcos.cli"]
+
+
+def free_ports(count: int) -> int:
+    """A base port such that `base .. base+count-1` are all free on 127.0.0.1."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count > 65535:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def read_lines(stream, lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def wait_for(lines: queue.Queue[str | None], text: str, seen: list[str]) -> bool:
+    """Consume output lines until one contains `text` (True) or the output ends (False)."""
+    while True:
+        try:
+            line = lines.get(timeout=START_TIMEOUT_S)
+        except queue.Empty:
+            return False
+        if line is None:
+            return False
+        seen.append(line)
+        if text in line:
+            return True
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
+    master_port, agent_port = free_ports(1), free_ports(2)
+    work = tmp_path / "cluster"
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("DCOS_MASTER", None)
+    proc = subprocess.Popen(
+        [*cli(), "up", "--agents", "2", "--work-dir", str(work),
+         "--master-port", str(master_port), "--agent-port", str(agent_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    family: list[psutil.Process] = []
+    try:
+        assert wait_for(lines, "cluster ready", seen), "".join(seen)
+        recorded = orjson.loads((work / "pids.json").read_bytes())
+        assert recorded["supervisor"] == proc.pid
+        assert set(recorded["components"]) == {"master", "agent-0", "agent-1"}
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert {p.pid for p in family} >= set(recorded["components"].values())
+
+        listed = subprocess.run(
+            [*cli(), "node", "list", "--json", "--master", f"127.0.0.1:{master_port}"],
+            capture_output=True, text=True, timeout=60, env=env,
+        )
+        assert listed.returncode == 0, listed.stderr
+        agents = orjson.loads(listed.stdout)
+        assert sorted(a["port"] for a in agents) == [agent_port, agent_port + 1]
+
+        table = subprocess.run(
+            [*cli(), "node", "list", "--master", f"http://127.0.0.1:{master_port}"],
+            capture_output=True, text=True, timeout=60, env=env,
+        )
+        assert table.returncode == 0 and str(agent_port + 1) in table.stdout
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, "".join(seen) + "".join(iter(lines.get, None))
+        assert [p.pid for p in family if alive(p.pid)] == []
+        assert not (work / "pids.json").exists()
+        assert (work / "master" / "master.log").exists()
+        assert (work / "agent-1" / "agent.log").exists()
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                family += psutil.Process(proc.pid).children(recursive=True)
+            proc.kill()
+            proc.wait()
+        for p in family:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
