@@ -318,14 +318,15 @@ class DriverCore:
         return calls.acknowledge(self.framework_id, agent_id, task_id, uuid)
 
     def _on_message(self, p: dict[str, Any]) -> list[Action]:
-        agent_id = AgentID(unwrap(p.get("agent_id")) or "")
-        executor_id = ExecutorID(unwrap(p.get("executor_id")) or "")
-        data = p.get("data") or ""
+        agent_id = unwrap(p.get("agent_id"))
+        executor_id = unwrap(p.get("executor_id"))
+        if not agent_id or not executor_id:
+            raise ValueError("MESSAGE without agent_id/executor_id")
         try:
-            raw = base64.b64decode(data)
+            raw = base64.b64decode(p.get("data") or "", validate=True)
         except (binascii.Error, ValueError):
             raise ValueError("MESSAGE data is not base64") from None
-        return [Dispatch("framework_message", (executor_id, agent_id, raw))]
+        return [Dispatch("framework_message", (ExecutorID(executor_id), AgentID(agent_id), raw))]
 
     def _on_failure(self, p: dict[str, Any]) -> list[Action]:
         agent = unwrap(p.get("agent_id"))
