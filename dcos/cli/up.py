@@ -8,6 +8,8 @@ then N agents; later issues append theirs), `run_up` checks the ports, starts th
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import signal
 import socket
 import sys
@@ -28,6 +30,7 @@ LOCAL_IP = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
 MAX_AGENTS = (65535 - PORTS_BASE + 1) // PORTS_PER_AGENT
 PID_FILE = "pids.json"
+LOCK_FILE = "up.lock"
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,22 @@ def check_options(opts: UpOptions) -> None:
             raise CliError(f"agent port {port} is already in use; use --agent-port to pick another")
 
 
+def lock_work_dir(work_dir: Path) -> int:
+    """Hold an exclusive lock on `work_dir` for this process's lifetime (the fd; the kernel
+    drops it when we exit); `CliError` when another `dcos-py up` holds it."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(work_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise CliError(f"work dir {work_dir} is in use by another `dcos-py up`; stop it or use "
+                       "--work-dir") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 def render_components(components: Sequence[Component], pids: dict[str, int]) -> Table:
     table = Table(title="dcos-py local cluster")
     for column in ("component", "url", "pid", "log"):
@@ -145,7 +164,7 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
     """Run the cluster until Ctrl-C/SIGTERM; the exit code (0 after a clean stop, 1 when a
     component failed). Raises `CliError` for a refusal before anything started."""
     check_options(opts)
-    opts.work_dir.mkdir(parents=True, exist_ok=True)
+    lock_fd = lock_work_dir(opts.work_dir)
     components = build_components(opts)
     sup = Supervisor(components, pid_file=opts.work_dir.resolve() / PID_FILE)
     stop = threading.Event()
@@ -163,6 +182,7 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
                 err.print(line, markup=False, highlight=False)
             return 1
         out.print(render_components(components, sup.pids))
+        out.print(f"try: DCOS_MASTER={components[0].url} dcos-py node list")
         out.print(f"dcos-py cluster ready: master {components[0].url} "
                   f"({opts.agents} agents). Press Ctrl-C to stop.")
         sys.stdout.flush()
@@ -188,3 +208,4 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)
+        os.close(lock_fd)

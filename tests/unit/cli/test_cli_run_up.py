@@ -123,3 +123,13 @@ def test_component_exit_during_start_is_exit_1_with_its_log(tmp_path: Path, monk
     assert lines[0] == "dcos-py up: agent-0 exited with code 4 before it was ready"
     assert lines[-1] == "  fatal: cannot bind"
     assert set(psutil.Process().children(recursive=True)) == children_before
+
+
+def test_refuses_a_work_dir_held_by_another_up(tmp_path: Path) -> None:
+    fd = up.lock_work_dir(tmp_path)  # a second open file description cannot take the flock
+    try:
+        with pytest.raises(CliError, match="is in use by another `dcos-py up`"):
+            up.lock_work_dir(tmp_path)
+    finally:
+        os.close(fd)
+    os.close(up.lock_work_dir(tmp_path))  # free again once the holder let go
