@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
 log = logging.getLogger(__name__)
+
+MAX_ENDED = 1000
 
 
 @dataclass
@@ -34,9 +37,40 @@ class _Container:
     watchers: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+def _killpg(pgid: int, sig: int) -> bool:
+    """Signal a process group; False when the group no longer exists."""
+    try:
         os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def group_alive(pgid: int) -> bool:
+    """True while some non-zombie process of the group exists (scans /proc)."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return False
+    for name in names:
+        if not name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if fields[0] != b"Z" and int(fields[2]) == pgid:
+                return True
+    return False
+
+
+async def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
+    """After a SIGKILL, wait (bounded) until the kernel has ended every group member."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.001
+    while group_alive(pgid) and loop.time() < deadline:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def termination_from_returncode(code: int) -> Termination:
@@ -52,6 +86,8 @@ class ProcessContainerizer:
     def __init__(self, isolators: list[Isolator] | None = None) -> None:
         self.isolators: list[Isolator] = isolators if isolators is not None else [NoopIsolator()]
         self._containers: dict[ContainerID, _Container] = {}
+        # how recently ended containers ended, for a `wait` that comes after the end
+        self._ended: OrderedDict[ContainerID, Termination] = OrderedDict()
 
     async def recover(self, checkpoint: Any) -> None:
         for iso in self.isolators:
@@ -102,7 +138,8 @@ class ProcessContainerizer:
 
     async def _reap(self, container_id: ContainerID, c: _Container) -> Termination:
         code = await c.proc.wait()
-        _killpg(c.pgid, signal.SIGKILL)  # whatever the task left behind in its group
+        if _killpg(c.pgid, signal.SIGKILL):  # whatever the task left behind in its group
+            await _wait_group_gone(c.pgid)
         for w in c.watchers:
             w.cancel()
         await self._cleanup_isolators(container_id)
@@ -112,6 +149,9 @@ class ProcessContainerizer:
             term = Termination(
                 term.exit_code, term.signal, c.limitation.reason, c.limitation.message
             )
+        self._ended[container_id] = term
+        while len(self._ended) > MAX_ENDED:
+            self._ended.popitem(last=False)
         return term
 
     async def _cleanup_isolators(self, container_id: ContainerID) -> None:
@@ -124,7 +164,7 @@ class ProcessContainerizer:
     async def wait(self, container_id: ContainerID) -> Termination:
         c = self._containers.get(container_id)
         if c is None or c.done is None:
-            return Termination(message="unknown container")
+            return self._ended.get(container_id) or Termination(message="unknown container")
         return await asyncio.shield(c.done)
 
     async def destroy(self, container_id: ContainerID, grace: float) -> None:

@@ -1,0 +1,48 @@
+"""Shared factories for agent tests."""
+
+from typing import Any
+
+
+def make_task(
+    task_id: str = "t1",
+    command: str | None = "true",
+    *,
+    shell: bool | None = None,
+    arguments: list[str] | None = None,
+    ports: list[tuple[int, int]] | None = None,
+    env: dict[str, str] | None = None,
+    grace: float | None = None,
+) -> dict[str, Any]:
+    """A Mesos TaskInfo JSON with a command, as the master sends it in RUN_TASKS."""
+    task: dict[str, Any] = {
+        "name": task_id,
+        "task_id": {"value": task_id},
+        "agent_id": {"value": "a1"},
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}},
+        ],
+    }
+    if command is not None:
+        cmd: dict[str, Any] = {"value": command}
+        if shell is not None:
+            cmd["shell"] = shell
+        if arguments is not None:
+            cmd["arguments"] = arguments
+        if env:
+            cmd["environment"] = {"variables": [{"name": k, "value": v} for k, v in env.items()]}
+        task["command"] = cmd
+    if ports:
+        task["resources"].append(
+            {
+                "name": "ports",
+                "type": "RANGES",
+                "ranges": {"range": [{"begin": b, "end": e} for b, e in ports]},
+            }
+        )
+    if grace is not None:
+        task["kill_policy"] = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
+    return task
+
+
+FRAMEWORK = {"id": {"value": "fw-1"}, "name": "test-fw", "user": "root"}
