@@ -74,7 +74,9 @@ def up(
     """Run a local cluster (a master and N agents) in the foreground until Ctrl-C or SIGTERM."""
     opts = UpOptions(agents=agents, work_dir=work_dir, master_port=master_port,
                      agent_port=agent_port)
-    code = run_up(opts, Console(soft_wrap=True), Console(stderr=True, soft_wrap=True))
+    width = None if sys.stdout.isatty() else 200  # piped (make up | tee): do not fold the table
+    code = run_up(opts, Console(soft_wrap=True, width=width),
+                  Console(stderr=True, soft_wrap=True, width=width))
     raise typer.Exit(code)
 
 
