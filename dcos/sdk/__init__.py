@@ -18,6 +18,7 @@ from dcos.sdk.driver import (
     NotConnected,
     SchedulerDriver,
 )
+from dcos.sdk.offers import Fit, OfferPacker, TaskNeeds, pick_ports, task_info
 from dcos.sdk.scheduler import Scheduler
 from dcos.sdk.types import Offer, TaskStatus
 
@@ -27,9 +28,14 @@ __all__ = [
     "DRIVER_STOPPED",
     "CallRejected",
     "DriverError",
+    "Fit",
     "NotConnected",
     "Offer",
+    "OfferPacker",
     "Scheduler",
     "SchedulerDriver",
+    "TaskNeeds",
     "TaskStatus",
+    "pick_ports",
+    "task_info",
 ]
