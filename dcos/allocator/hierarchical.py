@@ -138,7 +138,8 @@ class HierarchicalAllocator:
                 del agent.alloc[key]
                 agent.available = agent.available + res
                 self.role_sorter.unallocated(key[1], aid, res)
-                add_scalars(self._roles[key[1]].alloc, res, -1)
+                if self._roles[key[1]].quota is not None:
+                    add_scalars(self._roles[key[1]].alloc, res, -1)
             self._dirty.add(aid)
         fw = self._frameworks.pop(framework_id, None)
         if fw is None:
@@ -296,8 +297,11 @@ class HierarchicalAllocator:
     def set_quota(self, role: Role, guarantee: Resources) -> None:
         """Guarantee `guarantee` to `role`: held back from other roles until it is used."""
         r = self._role(role)
+        if r.quota is None and guarantee:
+            r.alloc = self._role_allocation(role)  # tracked only while the role has quota
         r.quota = guarantee if guarantee else None
         if r.quota is None:
+            r.alloc = {}
             self._quota_roles.discard(role)
         else:
             self._quota_roles.add(role)
@@ -307,6 +311,7 @@ class HierarchicalAllocator:
         r = self._roles.get(role)
         if r is not None:
             r.quota = None
+            r.alloc = {}
         self._quota_roles.discard(role)
         self._all_dirty = True
 
@@ -382,7 +387,8 @@ class HierarchicalAllocator:
             held.add(agent.id)
         self.role_sorter.allocated(r.name, agent.id, res)
         r.sorter.allocated(fid, agent.id, res)
-        add_scalars(r.alloc, res, 1)
+        if r.quota is not None:
+            add_scalars(r.alloc, res, 1)
         out.append(Allocation(fid, agent.id, r.name, res))
 
     def is_filtered(self, fid: FrameworkID, agent: AgentState, res: Resources, now: float) -> bool:
@@ -409,7 +415,17 @@ class HierarchicalAllocator:
             self.role_sorter.unallocated(r.name, agent.id, res)
             if fw is not None and r.name in fw.tracked:
                 r.sorter.unallocated(fid, agent.id, res)
-        add_scalars(r.alloc, res, sign)
+        if r.quota is not None:
+            add_scalars(r.alloc, res, sign)
+
+    def _role_allocation(self, role: Role) -> dict[str, float]:
+        """The scalars allocated to `role`, summed from scratch (on set_quota only)."""
+        out: dict[str, float] = {}
+        for agent in self._agents.values():
+            for key in list(agent.alloc):
+                if key[1] == role:
+                    add_scalars(out, agent.merged(key), 1)
+        return out
 
     def _new_sorter(self, name: str) -> Sorter:
         if self._kind == "drf":

@@ -82,6 +82,10 @@ class DRFSorter:
         self._keys: dict[str, tuple[float, str]] = {}  # active clients -> key in _sorted
         self._sorted: SortedList = SortedList()
         self._version = self._pool.version
+        # active clients whose allocation changed since their key in _sorted was computed;
+        # re-keyed at the next sort (so a lone client, or several allocations to one client
+        # between two sorts, cost one dict update each)
+        self._pending: set[str] = set()
 
     # -- clients -------------------------------------------------------------------------
 
@@ -104,6 +108,7 @@ class DRFSorter:
     def activate(self, client: str) -> None:
         if client not in self._alloc or client in self._keys:
             return
+        self._flush()
         key = (self._share(client), client)
         self._keys[client] = key
         self._sorted.add(key)
@@ -112,21 +117,25 @@ class DRFSorter:
         key = self._keys.pop(client, None)
         if key is not None:
             self._sorted.remove(key)
+            self._pending.discard(client)
 
     def update_weight(self, client: str, weight: float) -> None:
         if not weight > 0:
             raise ValueError(f"weight must be positive, got {weight!r}")
         self._weights[client] = float(weight)
-        self._reposition(client)
+        if client in self._keys:
+            self._pending.add(client)
 
     # -- allocations -----------------------------------------------------------------
 
     def allocated(self, client: str, agent: AgentID, resources: Resources) -> None:
         """Count `resources` (their scalars) as allocated to `client`; moves one entry."""
         alloc = self._alloc[client]
+        get = alloc.get
         for k, v in resources.scalars.items():
-            alloc[k] = _q(alloc.get(k, 0.0) + v)
-        self._reposition(client)
+            alloc[k] = round(get(k, 0.0) + v, 3)
+        if client in self._keys:
+            self._pending.add(client)
 
     def unallocated(self, client: str, agent: AgentID, resources: Resources) -> None:
         alloc = self._alloc.get(client)
@@ -138,7 +147,8 @@ class DRFSorter:
                 alloc[k] = left
             else:
                 alloc.pop(k, None)
-        self._reposition(client)
+        if client in self._keys:
+            self._pending.add(client)
 
     def allocation(self, client: str) -> dict[str, float]:
         """The scalars allocated to `client` (a copy)."""
@@ -165,6 +175,8 @@ class DRFSorter:
         iterating (the allocator defers its updates until it stops iterating)."""
         if self._version != self._pool.version:
             self._rebuild()
+        elif self._pending and len(self._keys) > 1:
+            self._flush()
         return map(_name, self._sorted)
 
     def active_count(self) -> int:
@@ -183,19 +195,25 @@ class DRFSorter:
                     best = s
         return best / self._weights.get(client, 1.0)
 
-    def _reposition(self, client: str) -> None:
-        old = self._keys.get(client)
-        if old is None or self._version != self._pool.version:
-            return  # inactive, or stale (the next sort rebuilds every key)
-        new = (self._share(client), client)
-        if new != old:
-            self._sorted.remove(old)
-            self._sorted.add(new)
-            self._keys[client] = new
+    def _flush(self) -> None:
+        """Re-key the clients whose allocation or weight changed (one entry each)."""
+        if self._version != self._pool.version:
+            self._rebuild()
+            return
+        keys, sl = self._keys, self._sorted
+        for client in self._pending:
+            old = keys[client]
+            new = (self._share(client), client)
+            if new != old:
+                sl.remove(old)
+                sl.add(new)
+                keys[client] = new
+        self._pending.clear()
 
     def _rebuild(self) -> None:
         """The pool changed: recompute every active client's key (rare: agent churn)."""
         self._version = self._pool.version
+        self._pending.clear()
         self._keys = {c: (self._share(c), c) for c in self._keys}
         self._sorted = SortedList(self._keys.values())
 

@@ -90,7 +90,7 @@ class RoleState:
     weight: float = 1.0
     quota: Resources | None = None
     eligible: int = 0  # frameworks active in `sorter`
-    alloc: dict[str, float] = field(default_factory=dict)  # scalars allocated to the role
+    alloc: dict[str, float] = field(default_factory=dict)  # allocated scalars, if quota
 
 
 def add_scalars(d: dict[str, float], r: Resources, sign: float) -> None:
