@@ -1,0 +1,375 @@
+"""Agent lifecycle in the master core: (re-)registration, pings, disconnection,
+unreachability and return.
+
+Called by the internal agent channel handler (SUBSCRIBE, PONG, stream end) and by `tick`
+(ping timeouts, agents that do not re-register after a master restart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dcos.master.core.base import CoreBase, log
+from dcos.master.core.model import Agent, CloseAgent, Framework, Persist, Task, capabilities_of
+from dcos.master.core.model import roles_of as _roles_of
+from dcos.protocol import internal
+from dcos.protocol.ids import AgentID, FrameworkID, Role, TaskID, new_agent_id, unwrap, wrap
+from dcos.protocol.resources import ResourceError, Resources
+from dcos.protocol.states import Reason, TaskState, is_terminal
+from dcos.state.registry import AdmitAgent, MarkReachable, MarkUnreachable
+
+
+@dataclass(frozen=True)
+class AgentOutcome:
+    """`agent_id` on success; `error` when the master refuses the agent (403)."""
+
+    agent_id: AgentID | None
+    error: str | None = None
+
+
+class AgentError(ValueError):
+    """A malformed agent SUBSCRIBE (400)."""
+
+
+def _check_agent_info(info: Any) -> Resources:
+    if not isinstance(info, dict):
+        raise AgentError("'agent' must be a map")
+    for key in ("hostname", "ip"):
+        if not isinstance(info.get(key), str):
+            raise AgentError(f"'agent.{key}' must be a string")
+    if not isinstance(info.get("port"), int):
+        raise AgentError("'agent.port' must be an integer")
+    try:
+        return Resources.from_dict(info.get("resources"))
+    except (ResourceError, TypeError, AttributeError, ValueError) as exc:
+        raise AgentError(f"bad 'agent.resources': {exc}") from None
+
+
+class AgentsMixin(CoreBase):
+    def recover_agents(
+        self, agents: dict[str, dict[str, Any]], removed: list[str], now: float
+    ) -> None:
+        """At master start: admitted agents are expected to re-register within
+        `agent_reregister_timeout`; unreachable ones stay unreachable until they return."""
+        self.removed_agents.update(removed)
+        for aid, entry in agents.items():
+            if entry.get("unreachable_time") is not None:
+                self.unreachable_agents[AgentID(aid)] = float(entry["unreachable_time"])
+            else:
+                deadline = now + self.settings.agent_reregister_timeout
+                self.recovered_agents[AgentID(aid)] = (entry.get("info") or {}, deadline)
+
+    def agent_subscribe(
+        self, msg: dict[str, Any], token: object, now: float
+    ) -> tuple[AgentOutcome, list[Any]]:
+        """Internal SUBSCRIBE: register (no id) or re-register with tasks. Raises
+        `AgentError` for a malformed message before changing anything."""
+        info = msg.get("agent")
+        total = _check_agent_info(info)
+        records = msg.get("tasks") or []
+        fw_infos = msg.get("frameworks") or []
+        if not isinstance(records, list) or not isinstance(fw_infos, list):
+            raise AgentError("'tasks' and 'frameworks' must be lists")
+        tasks = [self._parse_record(r) for r in records]
+        aid = info.get("id")
+        if aid is not None and not isinstance(aid, str):
+            raise AgentError("'agent.id' must be a string")
+        if aid and aid in self.removed_agents:
+            return AgentOutcome(None, f"agent {aid} was removed"), self._drain()
+        if not aid:
+            self._replace_same_address(info, now)
+            aid = new_agent_id(self.master_id)
+            reregistered = False
+        else:
+            reregistered = True
+            old = self.agents.get(AgentID(aid))
+            if old is not None:
+                self._drop_agent_offers(old)
+                self.allocator.remove_agent(old.id)
+        agent_id = AgentID(aid)
+        self._recover_frameworks_from(fw_infos, now)
+        agent = self._make_agent(agent_id, info, total, token, now, reregistered)
+        self._adopt_tasks(agent, tasks, now)
+        used: dict[FrameworkID, list[tuple[Role, Resources]]] = {}
+        for t in agent.tasks.values():
+            used.setdefault(t.framework_id, []).append((t.role, t.resources))
+        self.allocator.add_agent(agent_id, total, used)
+        self.allocation_requested = True
+        was_unreachable = self.unreachable_agents.pop(agent_id, None) is not None
+        self.recovered_agents.pop(agent_id, None)
+        stored = {**info, "id": agent_id}
+        self._out.append(Persist(AdmitAgent(agent_id, stored)))
+        if was_unreachable:
+            self._out.append(Persist(MarkReachable(agent_id)))
+        self._to_agent(agent, {
+            "type": internal.REGISTERED, "agent_id": agent_id, "master_id": self.master_id,
+            "ping_interval": self.settings.agent_ping_timeout,
+        })  # fmt: skip
+        log.info(
+            "agent %s (%s) %s",
+            agent_id,
+            agent.hostname,
+            "re-registered" if reregistered else "registered",
+        )
+        return AgentOutcome(agent_id), self._drain()
+
+    def _parse_record(self, r: Any) -> tuple[FrameworkID, dict[str, Any], str, Any]:
+        if not isinstance(r, dict) or not isinstance(r.get("task"), dict):
+            raise AgentError("each task record needs a 'task' map")
+        fid, tid = r.get("framework_id"), unwrap(r["task"].get("task_id"))
+        if not isinstance(fid, str) or tid is None:
+            raise AgentError("each task record needs 'framework_id' and 'task.task_id'")
+        state = r.get("state")
+        if not isinstance(state, str) or state not in TaskState.__members__:
+            raise AgentError(f"bad task state {state!r}")
+        return FrameworkID(fid), r["task"], state, r.get("status")
+
+    def _make_agent(
+        self,
+        agent_id: AgentID,
+        info: dict[str, Any],
+        total: Resources,
+        token: object,
+        now: float,
+        reregistered: bool,
+    ) -> Agent:
+        old = self.agents.get(agent_id)
+        attrs = info.get("attributes") if isinstance(info.get("attributes"), dict) else {}
+        agent = Agent(
+            agent_id, {**info, "id": agent_id}, info["hostname"], info["ip"], info["port"],
+            total, attrs or {}, registered_time=old.registered_time if old else now,
+            last_seen=now, next_ping=now + self.settings.agent_ping_timeout,
+            stream_token=token,
+        )  # fmt: skip
+        if reregistered:
+            agent.reregistered_time = now
+        if old is not None:
+            agent.tasks = old.tasks
+        self.agents[agent_id] = agent
+        return agent
+
+    def _recover_frameworks_from(self, infos: list[Any], now: float) -> None:
+        """Frameworks the agent runs tasks for but this master does not know (master
+        restarted, or it came back from unreachability): keep them until they re-subscribe."""
+        for info in infos:
+            fid = unwrap(info.get("id")) if isinstance(info, dict) else None
+            if fid is None or fid in self.frameworks or fid in self.removed_framework_ids:
+                continue
+            fw = Framework(
+                FrameworkID(fid),
+                dict(info),
+                _roles_of(info),
+                capabilities_of(info),
+                registered_time=now,
+                recovered=True,
+            )
+            self.frameworks[fw.id] = fw
+            self.allocator.add_framework(
+                fw.id, fw.roles, active=False, capabilities=fw.capabilities
+            )
+
+    def _adopt_tasks(
+        self, agent: Agent, reported: list[tuple[FrameworkID, dict[str, Any], str, Any]], now: float
+    ) -> None:
+        """Make the master's view of the agent's tasks match what it reports."""
+        seen: set[tuple[FrameworkID, TaskID]] = set()
+        shutdown: set[FrameworkID] = set()
+        for fid, ti, state, status in reported:
+            tid = TaskID(unwrap(ti.get("task_id")) or "")
+            fw = self.frameworks.get(fid)
+            if fw is None:
+                if fid in self.removed_framework_ids:
+                    shutdown.add(fid)
+                continue
+            seen.add((fid, tid))
+            task = fw.tasks.get(tid) or fw.unreachable_tasks.pop(tid, None)
+            returning = task is not None and tid not in fw.tasks
+            if (
+                task is None
+                and tid in fw.completed_tasks
+                and fw.completed_tasks[tid].state == (TaskState.TASK_LOST)
+            ):
+                task, returning = fw.completed_tasks.pop(tid), True
+            if task is None:
+                task = self._task_from_info(fw, agent.id, ti)
+            st = status if isinstance(status, dict) else {"state": state, "timestamp": now}
+            self._set_task_status(task, {**st, "state": state})
+            if is_terminal(state):
+                fw.complete(task)
+                continue
+            fw.tasks[tid] = task
+            agent.tasks[(fid, tid)] = task
+            if returning:
+                self._reconciled_update(fw, task, now)
+        for key, task in list(agent.tasks.items()):
+            if key not in seen:
+                agent.tasks.pop(key)
+                fw = self.frameworks.get(task.framework_id)
+                state = TaskState.TASK_DROPPED if fw and fw.partition_aware else TaskState.TASK_LOST
+                self._set_task_status(task, {"state": state, "timestamp": now})
+                if fw is not None:
+                    fw.complete(task)
+                    self._master_status(
+                        fw,
+                        task.task_id,
+                        state,
+                        agent.id,
+                        now,
+                        reason=Reason.REASON_AGENT_RESTARTED,
+                        message="Task unknown to the agent after it re-registered",
+                    )
+        for task in self.unreachable_by_agent.pop(agent.id, []):
+            fw = self.frameworks.get(task.framework_id)
+            if fw is None or (task.framework_id, task.task_id) in seen:
+                continue
+            if fw.unreachable_tasks.get(task.task_id) is task:
+                state = TaskState.TASK_GONE if fw.partition_aware else TaskState.TASK_LOST
+                self._set_task_status(task, {"state": state, "timestamp": now})
+                fw.complete(task)
+                self._master_status(
+                    fw,
+                    task.task_id,
+                    state,
+                    agent.id,
+                    now,
+                    reason=Reason.REASON_AGENT_RESTARTED,
+                    message="Task unknown to the agent after it returned",
+                )
+        for fid in shutdown:
+            self._out.append(_shutdown(agent.id, fid))
+
+    def _task_from_info(self, fw: Framework, agent_id: AgentID, ti: dict[str, Any]) -> Task:
+        try:
+            res = Resources.from_mesos(ti.get("resources"))
+        except ResourceError:
+            res = Resources.empty()
+        role = fw.roles[0]
+        for r in ti.get("resources") or []:
+            if isinstance(r, dict) and isinstance(r.get("allocation_info"), dict):
+                role = Role(str(r["allocation_info"].get("role", role)))
+                break
+        eid = (
+            unwrap((ti.get("executor") or {}).get("executor_id"))
+            if isinstance(ti.get("executor"), dict)
+            else None
+        )
+        return Task(
+            TaskID(unwrap(ti.get("task_id")) or ""),
+            fw.id,
+            agent_id,
+            str(ti.get("name", "")),
+            role,
+            res,
+            ti,
+            executor_id=eid,
+        )
+
+    def _reconciled_update(self, fw: Framework, task: Task, now: float) -> None:
+        """A task came back with its agent: tell the framework its current state."""
+        self._to_framework(
+            fw,
+            {
+                "type": "UPDATE",
+                "update": {
+                    "status": self._reconcile_status(
+                        task.task_id, task.state, task.agent_id, now, task
+                    )
+                },
+            },
+        )
+
+    def _replace_same_address(self, info: dict[str, Any], now: float) -> None:
+        """A fresh registration from an ip:port that a registered agent holds means that
+        agent restarted without its state: its tasks are gone."""
+        for agent in list(self.agents.values()):
+            if agent.ip == info["ip"] and agent.port == info["port"]:
+                log.info(
+                    "agent %s replaced by a new agent at %s:%s", agent.id, agent.ip, agent.port
+                )
+                self._lose_agent(agent, now, Reason.REASON_AGENT_RESTARTED, unreachable=False)
+
+    def _drop_agent_offers(self, agent: Agent) -> None:
+        self._rescind_offers(agent.offers)
+
+    def agent_disconnected(self, agent_id: str, token: object, now: float) -> list[Any]:
+        """The agent's stream ended: no offers of it until it re-subscribes; its tasks stay
+        and pings keep counting towards unreachability."""
+        agent = self.agents.get(AgentID(agent_id))
+        if agent is None or agent.stream_token is not token or not agent.connected:
+            return self._drain()
+        agent.connected = False
+        self._drop_agent_offers(agent)
+        self.allocator.deactivate_agent(agent.id)
+        log.info("agent %s disconnected", agent.id)
+        return self._drain()
+
+    def agent_seen(self, agent_id: str, now: float) -> bool:
+        """Any message from the agent (PONG, UPDATE ...) proves it alive; False if unknown."""
+        agent = self.agents.get(AgentID(agent_id))
+        if agent is None:
+            return False
+        agent.last_seen = now
+        return True
+
+    def _tick_agents(self, now: float) -> None:
+        """Pings and ping timeouts; agents that did not re-register after a restart."""
+        s = self.settings
+        limit = s.agent_ping_timeout * s.max_agent_ping_timeouts
+        for agent in list(self.agents.values()):
+            if now - agent.last_seen >= limit:
+                log.warning(
+                    "agent %s missed %d pings: unreachable", agent.id, s.max_agent_ping_timeouts
+                )
+                self._lose_agent(agent, now, Reason.REASON_AGENT_REMOVED, unreachable=True)
+            elif now >= agent.next_ping:
+                self._to_agent(agent, {"type": internal.PING})
+                agent.next_ping = now + s.agent_ping_timeout
+        for aid, (_, deadline) in list(self.recovered_agents.items()):
+            if now >= deadline:
+                del self.recovered_agents[aid]
+                self.unreachable_agents[aid] = now
+                self._out.append(Persist(MarkUnreachable(aid, now)))
+
+    def _lose_agent(self, agent: Agent, now: float, reason: str, *, unreachable: bool) -> None:
+        """Agent unreachable (or replaced): TASK_UNREACHABLE to partition-aware frameworks,
+        TASK_LOST to others; FAILURE to every framework."""
+        self._drop_agent_offers(agent)
+        self.allocator.remove_agent(agent.id)
+        self.allocation_requested = True
+        del self.agents[agent.id]
+        message = (
+            f"Agent {agent.hostname} is unreachable"
+            if unreachable
+            else (f"Agent {agent.hostname} restarted")
+        )
+        for task in list(agent.tasks.values()):
+            fw = self.frameworks.get(task.framework_id)
+            pa = fw is not None and fw.partition_aware
+            state = TaskState.TASK_UNREACHABLE if pa and unreachable else TaskState.TASK_LOST
+            self._set_task_status(task, {"state": state, "timestamp": now})
+            if fw is not None:
+                fw.tasks.pop(task.task_id, None)
+                if unreachable:
+                    fw.unreachable_tasks[task.task_id] = task
+                    self.unreachable_by_agent.setdefault(agent.id, []).append(task)
+                else:
+                    fw.complete(task)
+            self._master_status(
+                fw, task.task_id, state, agent.id, now, reason=reason, message=message
+            )
+        agent.tasks.clear()
+        for fw in self.frameworks.values():
+            self._to_framework(fw, {"type": "FAILURE", "failure": {"agent_id": wrap(agent.id)}})
+        if agent.connected:
+            self._out.append(CloseAgent(agent.id))
+        if unreachable:
+            self.unreachable_agents[agent.id] = now
+            self._out.append(Persist(MarkUnreachable(agent.id, now)))
+        self._count("agents_lost")
+
+
+def _shutdown(agent_id: AgentID, fid: FrameworkID) -> Any:
+    from dcos.master.core.model import ToAgent
+
+    return ToAgent(agent_id, {"type": internal.SHUTDOWN_FRAMEWORK, "framework_id": fid})

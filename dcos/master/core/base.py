@@ -1,0 +1,189 @@
+"""Shared state and helpers of the master core (the mixins in frameworks.py, agents.py,
+offers.py and tasks.py all build on `CoreBase`).
+
+The core is sans-IO: every public method takes ``now``, changes state, and returns the list
+of actions (`model.Action`) for the shell to carry out, in order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from dcos.allocator.interface import Allocator
+from dcos.master.core.model import (
+    MAX_COMPLETED_FRAMEWORKS,
+    Action,
+    Agent,
+    Framework,
+    MasterSettings,
+    Offer,
+    Task,
+    ToAgent,
+    ToFramework,
+)
+from dcos.protocol import internal
+from dcos.protocol.ids import AgentID, FrameworkID, MasterID, OfferID, TaskID, wrap
+from dcos.protocol.mesos import new_status_uuid, task_status
+from dcos.protocol.states import Source, is_terminal
+from dcos.state.leader import MasterInfo
+
+log = logging.getLogger("dcos.master")
+
+MAX_MASTER_UUIDS = 100_000
+
+
+class CoreBase:
+    def __init__(
+        self,
+        settings: MasterSettings,
+        allocator: Allocator,
+        master_info: MasterInfo,
+        now: float,
+    ) -> None:
+        self.settings = settings
+        self.allocator = allocator
+        self.master_info = master_info
+        self.master_id = MasterID(master_info.id)
+        self.start_time = now
+        self.frameworks: dict[FrameworkID, Framework] = {}
+        self.completed_frameworks: OrderedDict[FrameworkID, Framework] = OrderedDict()
+        self.removed_framework_ids: set[str] = set()
+        self.agents: dict[AgentID, Agent] = {}
+        self.recovered_agents: dict[AgentID, tuple[dict[str, Any], float]] = {}
+        self.unreachable_agents: dict[AgentID, float] = {}
+        self.removed_agents: set[str] = set()
+        self.unreachable_by_agent: dict[AgentID, list[Task]] = {}
+        self.offers: dict[OfferID, Offer] = {}
+        self._offer_expiry: list[tuple[float, OfferID]] = []
+        self._offer_seq = 0
+        self._master_uuids: OrderedDict[str, None] = OrderedDict()
+        self._out: list[Action] = []
+        self.allocation_requested = False
+        self.counters: dict[str, int] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _drain(self) -> list[Action]:
+        out, self._out = self._out, []
+        return out
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def _to_framework(self, fw: Framework, event: dict[str, Any]) -> None:
+        """Queue a scheduler event; dropped when the framework has no stream."""
+        if fw.connected:
+            self._out.append(ToFramework(fw.id, event))
+
+    def _to_agent(self, agent: Agent | None, event: dict[str, Any]) -> None:
+        if agent is not None and agent.connected:
+            self._out.append(ToAgent(agent.id, event))
+
+    def take_allocation_request(self) -> bool:
+        """Called by the shell after each event: True when resources were freed since the
+        last call, so an allocation should run soon (debounced by the shell)."""
+        r, self.allocation_requested = self.allocation_requested, False
+        return r
+
+    # -- offers -----------------------------------------------------------------------------
+
+    def _next_offer_id(self) -> OfferID:
+        self._offer_seq += 1
+        return OfferID(f"{self.master_id}-O{self._offer_seq}")
+
+    def _add_offer(self, offer: Offer) -> None:
+        self.offers[offer.id] = offer
+        self.frameworks[offer.framework_id].offers.add(offer.id)
+        self.agents[offer.agent_id].offers.add(offer.id)
+        if offer.expires is not None:
+            heapq.heappush(self._offer_expiry, (offer.expires, offer.id))
+
+    def _remove_offer(self, offer: Offer) -> None:
+        self.offers.pop(offer.id, None)
+        fw = self.frameworks.get(offer.framework_id)
+        if fw is not None:
+            fw.offers.discard(offer.id)
+        agent = self.agents.get(offer.agent_id)
+        if agent is not None:
+            agent.offers.discard(offer.id)
+
+    def _rescind_offer(self, offer: Offer, *, notify: bool = True) -> None:
+        """Withdraw an outstanding offer and give its resources back (no filter)."""
+        self._remove_offer(offer)
+        self.allocator.recover(offer.framework_id, offer.agent_id, offer.role, offer.resources)
+        self.allocation_requested = True
+        fw = self.frameworks.get(offer.framework_id)
+        if notify and fw is not None:
+            self._to_framework(fw, {"type": "RESCIND", "rescind": {"offer_id": wrap(offer.id)}})
+        self._count("offers_rescinded")
+
+    def _rescind_offers(self, ids: set[OfferID], *, notify: bool = True) -> None:
+        for oid in list(ids):
+            offer = self.offers.get(oid)
+            if offer is not None:
+                self._rescind_offer(offer, notify=notify)
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def _set_task_status(self, task: Task, status: dict[str, Any]) -> None:
+        task.status = status
+        if task.state != status["state"] or not task.statuses:
+            task.statuses.append({"state": status["state"], "timestamp": status.get("timestamp")})
+        task.state = status["state"]
+
+    def _release_task(self, task: Task) -> None:
+        """A task became terminal (or lost): free its resources and move it to completed."""
+        fw = self.frameworks.get(task.framework_id)
+        agent = self.agents.get(task.agent_id)
+        if agent is not None and agent.tasks.pop((task.framework_id, task.task_id), None):
+            self.allocator.recover(task.framework_id, task.agent_id, task.role, task.resources)
+            self.allocation_requested = True
+        if fw is not None:
+            fw.complete(task)
+
+    def _master_status(
+        self,
+        fw: Framework | None,
+        task_id: str,
+        state: str,
+        agent_id: str | None,
+        now: float,
+        *,
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """A master-generated status update sent to `fw`; it carries a uuid (and so is
+        acknowledged) only when there is an agent id, as schedulers require."""
+        uuid = new_status_uuid() if agent_id is not None else None
+        if uuid is not None:
+            self._master_uuids[uuid] = None
+            if len(self._master_uuids) > MAX_MASTER_UUIDS:
+                self._master_uuids.popitem(last=False)
+        status = task_status(
+            task_id, state, agent_id=agent_id, source=Source.SOURCE_MASTER, timestamp=now,
+            uuid=uuid, reason=reason, message=message,
+        )  # fmt: skip
+        if fw is not None:
+            self._to_framework(fw, {"type": "UPDATE", "update": {"status": status}})
+        return status
+
+    def _find_task(self, fw: Framework, task_id: str) -> Task | None:
+        tid = TaskID(task_id)
+        return fw.tasks.get(tid) or fw.unreachable_tasks.get(tid)
+
+    def _complete_framework(self, fw: Framework) -> None:
+        self.frameworks.pop(fw.id, None)
+        self.removed_framework_ids.add(fw.id)
+        self.completed_frameworks[fw.id] = fw
+        while len(self.completed_frameworks) > MAX_COMPLETED_FRAMEWORKS:
+            self.completed_frameworks.popitem(last=False)
+
+    def _run_tasks_event(self, fw: Framework, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"type": internal.RUN_TASKS, "framework": fw.info, "tasks": tasks}
+
+    @staticmethod
+    def _live(task: Task) -> bool:
+        return not is_terminal(task.state)

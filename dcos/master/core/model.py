@@ -1,0 +1,189 @@
+"""The master core's data: frameworks, agents, tasks, offers, settings and the actions the
+core returns to its shell.
+
+Created and changed only by the `MasterCore` mixins (frameworks, agents, offers, tasks);
+read by the shell's JSON views (`dcos.master.http.state_json`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID
+from dcos.protocol.resources import Resources
+from dcos.state.registry import Operation
+
+MAX_COMPLETED_TASKS = 1000
+MAX_COMPLETED_FRAMEWORKS = 100
+
+PARTITION_AWARE = "PARTITION_AWARE"
+MULTI_ROLE = "MULTI_ROLE"
+
+
+@dataclass
+class MasterSettings:
+    """Timeouts and intervals (seconds) the core decides with."""
+
+    agent_ping_timeout: float = 15.0
+    max_agent_ping_timeouts: int = 5
+    agent_reregister_timeout: float = 600.0
+    offer_timeout: float | None = None
+    heartbeat_interval: float = 15.0
+    default_refuse_seconds: float = 5.0
+
+
+# -- actions returned to the shell -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToFramework:
+    """Send a scheduler event (Mesos v1 JSON) on the framework's current stream."""
+
+    framework_id: FrameworkID
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToAgent:
+    """Send an internal-channel event (dcos.protocol.internal) on the agent's stream."""
+
+    agent_id: AgentID
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CloseFramework:
+    """End the framework's stream (torn down or removed)."""
+
+    framework_id: FrameworkID
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAgent:
+    """End the agent's stream (it was marked unreachable or replaced)."""
+
+    agent_id: AgentID
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Write this registry operation; actions after it wait for the write."""
+
+    op: Operation
+
+
+Action = ToFramework | ToAgent | CloseFramework | CloseAgent | Persist
+
+
+# -- records -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Task:
+    task_id: TaskID
+    framework_id: FrameworkID
+    agent_id: AgentID
+    name: str
+    role: Role
+    resources: Resources
+    info: dict[str, Any]
+    executor_id: str | None = None
+    state: str = "TASK_STAGING"
+    status: dict[str, Any] | None = None
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Offer:
+    id: OfferID
+    framework_id: FrameworkID
+    agent_id: AgentID
+    role: Role
+    resources: Resources
+    created: float
+    expires: float | None
+
+
+@dataclass(slots=True)
+class Framework:
+    id: FrameworkID
+    info: dict[str, Any]
+    roles: tuple[Role, ...]
+    capabilities: frozenset[str]
+    registered_time: float
+    stream_id: str | None = None
+    connected: bool = False
+    active: bool = False
+    recovered: bool = False
+    reregistered_time: float | None = None
+    unregistered_time: float | None = None
+    failover_deadline: float | None = None
+    next_heartbeat: float = 0.0
+    tasks: dict[TaskID, Task] = field(default_factory=dict)
+    unreachable_tasks: dict[TaskID, Task] = field(default_factory=dict)
+    completed_tasks: OrderedDict[TaskID, Task] = field(default_factory=OrderedDict)
+    offers: set[OfferID] = field(default_factory=set)
+    suppressed_roles: set[Role] = field(default_factory=set)
+
+    @property
+    def partition_aware(self) -> bool:
+        return PARTITION_AWARE in self.capabilities
+
+    @property
+    def failover_timeout(self) -> float:
+        v = self.info.get("failover_timeout", 0.0)
+        return float(v) if isinstance(v, int | float) and v >= 0 else 0.0
+
+    def complete(self, task: Task) -> None:
+        """Move a task to the bounded completed list."""
+        self.tasks.pop(task.task_id, None)
+        self.unreachable_tasks.pop(task.task_id, None)
+        self.completed_tasks[task.task_id] = task
+        self.completed_tasks.move_to_end(task.task_id)
+        while len(self.completed_tasks) > MAX_COMPLETED_TASKS:
+            self.completed_tasks.popitem(last=False)
+
+
+@dataclass(slots=True)
+class Agent:
+    id: AgentID
+    info: dict[str, Any]
+    hostname: str
+    ip: str
+    port: int
+    total: Resources
+    attributes: dict[str, Any]
+    registered_time: float
+    last_seen: float
+    next_ping: float
+    connected: bool = True
+    reregistered_time: float | None = None
+    stream_token: object = None
+    tasks: dict[tuple[FrameworkID, TaskID], Task] = field(default_factory=dict)
+    offers: set[OfferID] = field(default_factory=set)
+
+    def used(self) -> Resources:
+        total = Resources.empty()
+        for t in self.tasks.values():
+            total = total + t.resources
+        return total
+
+
+def roles_of(info: dict[str, Any]) -> tuple[Role, ...]:
+    """A FrameworkInfo's roles: ``roles`` with MULTI_ROLE, else ``role`` (default ``*``)."""
+    caps = capabilities_of(info)
+    if MULTI_ROLE in caps and isinstance(info.get("roles"), list) and info["roles"]:
+        return tuple(Role(str(r)) for r in info["roles"])
+    role = info.get("role")
+    return (Role(role if isinstance(role, str) and role else "*"),)
+
+
+def capabilities_of(info: dict[str, Any]) -> frozenset[str]:
+    caps = info.get("capabilities") or []
+    out = set()
+    for c in caps if isinstance(caps, list) else []:
+        if isinstance(c, dict) and isinstance(c.get("type"), str):
+            out.add(c["type"])
+    return frozenset(out)
