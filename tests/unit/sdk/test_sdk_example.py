@@ -87,3 +87,9 @@ async def test_hello_framework_runs_every_task_to_completion(master: FakeMaster)
     assert len(launches) == 4  # 2 + 2 + 1 tasks (0.1 cpus each), then the lost one again
     assert calls.index("SUPPRESS") < calls.index("REVIVE")  # suppressed, revived for the retry
     assert calls[-1] == "TEARDOWN"
+
+
+def test_the_guide_shows_the_example_verbatim():
+    guide = (ROOT / "docs" / "writing-a-framework.md").read_text()
+    code = (ROOT / "examples" / "hello_framework.py").read_text()
+    assert f"```python\n{code}```" in guide
