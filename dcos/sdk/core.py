@@ -185,8 +185,10 @@ class DriverCore:
         return calls.subscribe(self.framework_info, self.framework_id)
 
     def next_delay(self) -> float:
-        """Seconds to wait before the next SUBSCRIBE attempt: none for the first attempt,
-        after a healthy subscription ends, or after a redirect; backoff after failures."""
+        """Seconds to wait before the next SUBSCRIBE attempt: none for the first attempt or
+        right after a redirect; otherwise the next backoff step (the backoff restarts from its
+        initial delay whenever SUBSCRIBED arrives, so a dropped healthy stream is retried
+        after about 0.1 s and a master that keeps failing ever more slowly, up to 10 s)."""
         if not self._delay_next:
             self._delay_next = True
             return 0.0
@@ -228,7 +230,6 @@ class DriverCore:
         self.subscribed = False
         self.stream_id = None
         if was_subscribed:
-            self._delay_next = False  # reconnect at once after a healthy subscription
             return [Dispatch("disconnected")]
         return []
 

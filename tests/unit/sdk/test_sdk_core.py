@@ -99,12 +99,13 @@ def subscribed(c: DriverCore, fid: str = "fw-1") -> list:
 
 def test_registered_then_reregistered_and_disconnected():
     c = core()
+    assert c.next_delay() == 0.0  # the first attempt
     [d] = subscribed(c)
     assert d.method == "registered" and d.args[0] == "fw-1"
     assert d.args[1] == {"hostname": "m1", "port": 5050}
     assert c.heartbeat_deadline() == 1.0 + 6.0
     assert c.on_disconnected() == [Dispatch("disconnected")]
-    assert c.next_delay() == 0.0  # healthy subscription ended: reconnect at once
+    assert 0.5 <= c.next_delay() <= 1.0  # backoff restarted from its first step
     [d] = subscribed(c)
     assert d.method == "reregistered"
     c.on_subscribe_response(503, None, None, "", 0)

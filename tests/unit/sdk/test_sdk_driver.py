@@ -225,7 +225,7 @@ async def test_explicit_acknowledgement(master: FakeMaster):
 
 
 async def test_stream_drop_resubscribes_with_framework_id_and_reregisters(master: FakeMaster):
-    driver, sched, stream = await started(master)
+    driver, sched, stream = await started(master, backoff_initial=0.001)
     await sched.next("registered")
     stream.close()
     await sched.next("disconnected")
@@ -310,6 +310,9 @@ async def test_missed_heartbeats_count_as_disconnection(master: FakeMaster):
     await sched.next("registered")
     await clock.advance(16)  # more than 3 heartbeat intervals without any event
     await sched.next("disconnected")
+    while clock.pending() == 0:  # the driver is now waiting out its backoff
+        await asyncio.sleep(0)
+    await clock.advance(0.1)
     stream2 = await master.next_stream()
     assert stream2.body["framework_id"] == {"value": "fw-0001"}
     await sched.next("reregistered")
