@@ -1,5 +1,6 @@
 """The built-in command executor with real short processes (ProcessContainerizer)."""
 
+import asyncio
 import os
 import signal
 
@@ -139,9 +140,12 @@ async def test_kill_after_grace_sigkills_a_group_that_ignores_sigterm(tmp_path):
     c = ProcessContainerizer()
     cid = ContainerID("c-stubborn")
     # the shell and its children ignore SIGTERM; a grandchild would be orphaned without killpg
-    command = "trap '' TERM; sleep 60 & sleep 60 & echo started; wait"
+    fifo = tmp_path / "ready"
+    os.mkfifo(fifo)
+    command = f"trap '' TERM; sleep 60 & sleep 60 & echo started > {fifo}; wait"
     result = await c.launch(cid, _config(tmp_path, make_task(command=command), cid))
     assert result.ok and result.pid is not None
+    assert await asyncio.to_thread(fifo.read_text) == "started\n"  # the trap is in place
     await c.destroy(cid, grace=0.2)
     term = await c.wait(cid)
     assert term.signal == signal.SIGKILL
