@@ -1,0 +1,1 @@
+"""The master's HTTP shell: scheduler API, internal agent channel, operator endpoints."""

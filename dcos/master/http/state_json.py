@@ -1,0 +1,324 @@
+"""JSON views of the master's state with Mesos field names (`/master/state`, `/master/slaves`,
+`/master/frameworks`, `/master/tasks`, `/master/state-summary`, `/metrics/snapshot`, and
+the v1 operator API's GET_* answers).
+
+Called by `operator_api` handlers; reads the core's records, changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from dcos.master.core.model import Agent, Framework, Task
+from dcos.master.core.offers import attributes_json
+from dcos.protocol.ids import wrap
+from dcos.protocol.mesos import MESOS_VERSION
+from dcos.protocol.resources import Resources
+from dcos.protocol.states import TaskState
+
+if TYPE_CHECKING:
+    from dcos.master.app import MasterShell
+
+BUILD = {
+    "build_date": "2026-01-01 00:00:00",
+    "build_time": 1767225600.0,
+    "build_user": "dcos-py",
+    "git_sha": "0000000000000000000000000000000000000000",
+    "git_tag": MESOS_VERSION,
+}
+
+
+def version_json() -> dict[str, Any]:
+    return {"version": MESOS_VERSION, **BUILD}
+
+
+def _sum(items: list[Resources]) -> Resources:
+    total = Resources.empty()
+    for r in items:
+        total = total + r
+    return total
+
+
+def task_json(t: Task) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": t.task_id, "name": t.name, "framework_id": t.framework_id,
+        "executor_id": t.executor_id or "", "slave_id": t.agent_id, "state": t.state,
+        "resources": t.resources.to_summary(), "role": t.role,
+        "statuses": [{"state": s["state"], "timestamp": s.get("timestamp")} for s in t.statuses],
+    }  # fmt: skip
+    for key in ("labels", "discovery", "container", "health_check"):
+        if key in t.info:
+            out[key] = t.info[key]
+    return out
+
+
+def offer_json(shell: MasterShell, oid: str) -> dict[str, Any]:
+    o = shell.core.offers[oid]  # type: ignore[index]
+    return {
+        "id": o.id,
+        "framework_id": o.framework_id,
+        "slave_id": o.agent_id,
+        "resources": o.resources.to_summary(),
+        "allocation_info": {"role": o.role},
+    }
+
+
+def framework_json(shell: MasterShell, fw: Framework) -> dict[str, Any]:
+    info = fw.info
+    used = _sum([t.resources for t in fw.tasks.values()])
+    offered = _sum([shell.core.offers[o].resources for o in fw.offers if o in shell.core.offers])
+    return {
+        "id": fw.id,
+        "name": info.get("name", ""),
+        "pid": None,
+        "user": info.get("user", ""),
+        "hostname": info.get("hostname", ""),
+        "webui_url": info.get("webui_url", ""),
+        "active": fw.active,
+        "connected": fw.connected,
+        "recovered": fw.recovered,
+        "failover_timeout": fw.failover_timeout,
+        "checkpoint": bool(info.get("checkpoint")),
+        "role": fw.roles[0],
+        "roles": list(fw.roles),
+        "principal": info.get("principal"),
+        "registered_time": fw.registered_time,
+        "reregistered_time": fw.reregistered_time or fw.registered_time,
+        "unregistered_time": fw.unregistered_time or 0,
+        "resources": (used + offered).to_summary(),
+        "used_resources": used.to_summary(),
+        "offered_resources": offered.to_summary(),
+        "capabilities": sorted(fw.capabilities),
+        "tasks": [task_json(t) for t in fw.tasks.values()],
+        "unreachable_tasks": [task_json(t) for t in fw.unreachable_tasks.values()],
+        "completed_tasks": [task_json(t) for t in fw.completed_tasks.values()],
+        "offers": [offer_json(shell, o) for o in fw.offers if o in shell.core.offers],
+        "executors": [],
+    }
+
+
+def agent_json(shell: MasterShell, a: Agent) -> dict[str, Any]:
+    used = a.used()
+    offered = _sum([shell.core.offers[o].resources for o in a.offers if o in shell.core.offers])
+    return {
+        "id": a.id,
+        "pid": f"slave(1)@{a.ip}:{a.port}",
+        "hostname": a.hostname,
+        "port": a.port,
+        "registered_time": a.registered_time,
+        "reregistered_time": a.reregistered_time,
+        "resources": a.total.to_summary(),
+        "used_resources": used.to_summary(),
+        "offered_resources": offered.to_summary(),
+        "reserved_resources": {},
+        "unreserved_resources": a.total.to_summary(),
+        "attributes": a.attributes,
+        "active": a.connected,
+        "version": a.info.get("version", ""),
+        "capabilities": list(a.info.get("capabilities") or []),
+    }
+
+
+def state_json(shell: MasterShell) -> dict[str, Any]:
+    core, cfg = shell.core, shell.config
+    info = core.master_info
+    pid = f"master@{info.ip}:{info.port}"
+    agents = list(core.agents.values())
+    return {
+        **version_json(),
+        "start_time": core.start_time, "elected_time": core.start_time, "id": info.id,
+        "pid": pid, "hostname": info.hostname,
+        "activated_slaves": sum(1 for a in agents if a.connected),
+        "deactivated_slaves": sum(1 for a in agents if not a.connected),
+        "unreachable_slaves": len(core.unreachable_agents),
+        "leader": pid,
+        "leader_info": {"id": info.id, "pid": pid, "port": info.port, "hostname": info.hostname,
+                        "address": {"hostname": info.hostname, "ip": info.ip, "port": info.port}},
+        "log_dir": os.path.dirname(cfg.log_file) if cfg.log_file else None,
+        "flags": cfg.flags(),
+        "slaves": [agent_json(shell, a) for a in agents],
+        "frameworks": [framework_json(shell, f) for f in core.frameworks.values()],
+        "completed_frameworks": [framework_json(shell, f) for f in core.completed_frameworks.values()],
+        "orphan_tasks": [], "unregistered_frameworks": [],
+    }  # fmt: skip
+
+
+def state_summary(shell: MasterShell) -> dict[str, Any]:
+    core = shell.core
+    slaves = []
+    for a in core.agents.values():
+        d = agent_json(shell, a)
+        counts = Counter(t.state for t in a.tasks.values())
+        d.update({s.value: counts.get(s.value, 0) for s in _SUMMARY_STATES})
+        d["framework_ids"] = sorted({t.framework_id for t in a.tasks.values()})
+        slaves.append(d)
+    frameworks = []
+    for f in core.frameworks.values():
+        d = framework_json(shell, f)
+        for k in ("tasks", "unreachable_tasks", "completed_tasks", "offers", "executors"):
+            d.pop(k)
+        counts = Counter(t.state for t in f.tasks.values())
+        counts.update(t.state for t in f.completed_tasks.values())
+        d.update({s.value: counts.get(s.value, 0) for s in _SUMMARY_STATES})
+        d["slave_ids"] = sorted({t.agent_id for t in f.tasks.values()})
+        frameworks.append(d)
+    return {
+        "hostname": core.master_info.hostname,
+        "cluster": shell.config.cluster,
+        "slaves": slaves,
+        "frameworks": frameworks,
+    }
+
+
+_SUMMARY_STATES = [
+    TaskState.TASK_STAGING,
+    TaskState.TASK_STARTING,
+    TaskState.TASK_RUNNING,
+    TaskState.TASK_KILLING,
+    TaskState.TASK_FINISHED,
+    TaskState.TASK_KILLED,
+    TaskState.TASK_FAILED,
+    TaskState.TASK_LOST,
+    TaskState.TASK_ERROR,
+    TaskState.TASK_UNREACHABLE,
+]
+
+
+def metrics(shell: MasterShell) -> dict[str, float]:
+    core = shell.core
+    agents = list(core.agents.values())
+    total = _sum([a.total for a in agents])
+    used = _sum([a.used() for a in agents])
+    live = Counter(t.state for f in core.frameworks.values() for t in f.tasks.values())
+    done = Counter(t.state for f in core.frameworks.values() for t in f.completed_tasks.values())
+    done.update(
+        t.state for f in core.completed_frameworks.values() for t in f.completed_tasks.values()
+    )
+    out: dict[str, float] = {
+        "master/elected": 1.0, "master/uptime_secs": shell.now() - core.start_time,
+        "master/slaves_active": float(sum(1 for a in agents if a.connected)),
+        "master/slaves_connected": float(sum(1 for a in agents if a.connected)),
+        "master/slaves_disconnected": float(sum(1 for a in agents if not a.connected)),
+        "master/slaves_inactive": float(sum(1 for a in agents if not a.connected)),
+        "master/slaves_unreachable": float(len(core.unreachable_agents)),
+        "master/frameworks_active": float(sum(1 for f in core.frameworks.values() if f.active)),
+        "master/frameworks_connected": float(sum(1 for f in core.frameworks.values() if f.connected)),
+        "master/frameworks_disconnected": float(sum(1 for f in core.frameworks.values() if not f.connected)),
+        "master/frameworks_inactive": float(sum(1 for f in core.frameworks.values() if not f.active)),
+        "master/outstanding_offers": float(len(core.offers)),
+    }  # fmt: skip
+    for state in ("staging", "starting", "running", "killing"):
+        out[f"master/tasks_{state}"] = float(live.get(f"TASK_{state.upper()}", 0))
+    for state in (
+        "finished",
+        "failed",
+        "killed",
+        "lost",
+        "error",
+        "dropped",
+        "gone",
+        "unreachable",
+    ):
+        out[f"master/tasks_{state}"] = float(
+            done.get(f"TASK_{state.upper()}", 0) + live.get(f"TASK_{state.upper()}", 0)
+        )
+    for name in ("cpus", "mem", "disk", "gpus"):
+        t, u = total.scalar(name), used.scalar(name)
+        out[f"master/{name}_total"] = t
+        out[f"master/{name}_used"] = u
+        out[f"master/{name}_percent"] = u / t if t else 0.0
+    for k, v in core.counters.items():
+        out[f"master/{k}"] = float(v)
+    try:
+        out["system/load_1min"] = os.getloadavg()[0]
+    except OSError:
+        out["system/load_1min"] = 0.0
+    out["system/cpus_total"] = float(os.cpu_count() or 1)
+    try:
+        out["system/mem_total_bytes"] = float(
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        )
+    except (ValueError, OSError):
+        out["system/mem_total_bytes"] = 0.0
+    return out
+
+
+# -- v1 operator API shapes -----------------------------------------------------------------
+
+
+def _ns(t: float | None) -> dict[str, int]:
+    return {"nanoseconds": int((t or 0) * 1e9)}
+
+
+def v1_task(t: Task) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": t.name, "task_id": wrap(t.task_id), "framework_id": wrap(t.framework_id),
+        "agent_id": wrap(t.agent_id), "state": t.state, "resources": t.resources.to_mesos(
+            allocation_role=t.role),
+        "statuses": [s for s in [t.status] if s] or [], "role": t.role,
+    }  # fmt: skip
+    if t.executor_id:
+        out["executor_id"] = wrap(t.executor_id)
+    return out
+
+
+def v1_agent(shell: MasterShell, a: Agent) -> dict[str, Any]:
+    info = {
+        "id": wrap(a.id),
+        "hostname": a.hostname,
+        "port": a.port,
+        "resources": a.total.to_mesos(),
+        "attributes": attributes_json(a.attributes),
+    }
+    return {
+        "agent_info": info,
+        "active": a.connected,
+        "version": a.info.get("version", ""),
+        "pid": f"slave(1)@{a.ip}:{a.port}",
+        "registered_time": _ns(a.registered_time),
+        "total_resources": a.total.to_mesos(),
+        "allocated_resources": a.used().to_mesos(),
+        "offered_resources": _sum(
+            [shell.core.offers[o].resources for o in a.offers if o in shell.core.offers]
+        ).to_mesos(),
+        "capabilities": [{"type": c} for c in a.info.get("capabilities") or []],
+    }
+
+
+def v1_framework(f: Framework) -> dict[str, Any]:
+    return {
+        "framework_info": f.info,
+        "active": f.active,
+        "connected": f.connected,
+        "recovered": f.recovered,
+        "registered_time": _ns(f.registered_time),
+        "reregistered_time": _ns(f.reregistered_time or f.registered_time),
+    }
+
+
+def get_agents(shell: MasterShell) -> dict[str, Any]:
+    return {
+        "agents": [v1_agent(shell, a) for a in shell.core.agents.values()],
+        "recovered_agents": [{"id": wrap(a)} for a in shell.core.recovered_agents],
+    }
+
+
+def get_frameworks(shell: MasterShell) -> dict[str, Any]:
+    core = shell.core
+    return {
+        "frameworks": [v1_framework(f) for f in core.frameworks.values()],
+        "completed_frameworks": [v1_framework(f) for f in core.completed_frameworks.values()],
+    }
+
+
+def get_tasks(shell: MasterShell) -> dict[str, Any]:
+    fws = list(shell.core.frameworks.values()) + list(shell.core.completed_frameworks.values())
+    return {
+        "tasks": [v1_task(t) for f in fws for t in f.tasks.values()],
+        "unreachable_tasks": [v1_task(t) for f in fws for t in f.unreachable_tasks.values()],
+        "completed_tasks": [v1_task(t) for f in fws for t in f.completed_tasks.values()],
+        "pending_tasks": [],
+        "orphan_tasks": [],
+    }
