@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import pytest
 from aiohttp import web
 
 from dcos.protocol import recordio
@@ -163,19 +162,3 @@ class Recorder(Scheduler):
 
     async def error(self, driver, message):
         self._record("error", message)
-
-
-@pytest.fixture
-async def master():
-    m = FakeMaster()
-    await m.start()
-    yield m
-    await m.stop()
-
-
-@pytest.fixture
-async def master2():
-    m = FakeMaster()
-    await m.start()
-    yield m
-    await m.stop()

@@ -1,4 +1,4 @@
-"""SchedulerDriver against a fake Mesos master (conftest.FakeMaster) over real HTTP."""
+"""SchedulerDriver against a fake Mesos master (sdk_fakes.FakeMaster) over real HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import base64
 
 import pytest
 from aiohttp import web
-from conftest import WAIT, FakeMaster, Recorder
+from sdk_fakes import WAIT, FakeMaster, Recorder
 
 from dcos.common.clock import SimClock
 from dcos.sdk import (

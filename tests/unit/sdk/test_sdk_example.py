@@ -8,7 +8,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from conftest import WAIT, FakeMaster
+from sdk_fakes import WAIT, FakeMaster
 
 ROOT = Path(__file__).resolve().parents[3]
 
