@@ -6,6 +6,8 @@ and benchmarks (which run many agents on one event loop with a `FakeContainerize
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +19,7 @@ class AgentConfig:
     master: str  # host:port or http://host:port
     ip: str = "127.0.0.1"
     port: int = 5051  # 0 picks a free port (tests)
-    hostname: str | None = None  # default: the ip
+    hostname: str | None = None  # default: the ip for loopback, else the host name
     work_dir: str = "./work-dir/agent"
     resources: str | None = None  # "cpus:2;mem:1024;disk:2048;ports:[31000-31999]"
     attributes: str | None = None  # "rack:r1;zone:a;level:3"
@@ -31,4 +33,13 @@ class AgentConfig:
     gpu_command: Sequence[str] = field(default_factory=lambda: GPU_COMMAND)
 
     def effective_hostname(self) -> str:
-        return self.hostname or self.ip
+        """`hostname`, else the ip when it is a loopback (or any) address, else the host name."""
+        if self.hostname:
+            return self.hostname
+        try:
+            addr = ipaddress.ip_address(self.ip)
+        except ValueError:
+            return self.ip
+        if addr.is_loopback or addr.is_unspecified:
+            return self.ip
+        return socket.gethostname() or self.ip
