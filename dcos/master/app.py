@@ -34,7 +34,7 @@ from dcos.master.core import (
     ToAgent,
     ToFramework,
 )
-from dcos.master.http import agent_channel, operator_api, scheduler_api
+from dcos.master.http import MASTER, agent_channel, operator_api, scheduler_api
 from dcos.master.http.streams import EventStream
 from dcos.protocol import internal
 from dcos.protocol.ids import new_master_id
@@ -85,7 +85,7 @@ class MasterShell:
         self._tasks: list[asyncio.Task[None]] = []
         self._alloc_wanted = asyncio.Event()
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
-        self.app["master"] = self
+        self.app[MASTER] = self
         self.app.router.add_post(scheduler_api.PATH, scheduler_api.handle)
         self.app.router.add_post(internal.PATH, agent_channel.handle)
         operator_api.add_routes(self.app)

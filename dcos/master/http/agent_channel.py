@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dcos.master.core import AgentError
+from dcos.master.http import MASTER
 from dcos.master.http.streams import EventStream, set_nodelay
 from dcos.protocol import internal
 from dcos.protocol.codec import MSGPACK, DecodeError, dumps_msgpack, loads
@@ -28,7 +29,7 @@ def _bad(message: str, status: int = 400) -> web.Response:
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
-    shell: MasterShell = request.app["master"]
+    shell: MasterShell = request.app[MASTER]
     try:
         msg = loads(await request.read(), request.headers.get("Content-Type", MSGPACK))
     except DecodeError as exc:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from dcos.master.http import MASTER
 from dcos.master.http import state_json as sj
 from dcos.protocol.codec import DecodeError, dumps_json, loads_json
 
@@ -22,7 +23,7 @@ def _json(obj: Any, status: int = 200) -> web.Response:
 
 
 def _shell(request: web.Request) -> MasterShell:
-    return request.app["master"]
+    return request.app[MASTER]
 
 
 async def state(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from dcos.master.core import CallError, parse_call
+from dcos.master.http import MASTER
 from dcos.master.http.streams import EventStream, set_nodelay
 from dcos.protocol.codec import DecodeError, dumps_json, loads_json
 from dcos.protocol.ids import new_stream_id
@@ -28,7 +29,7 @@ def _bad(message: str, status: int = 400) -> web.Response:
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
-    shell: MasterShell = request.app["master"]
+    shell: MasterShell = request.app[MASTER]
     ctype = request.headers.get("Content-Type", "application/json")
     if "json" not in ctype:
         return _bad(f"Unsupported Content-Type '{ctype}'; expecting 'application/json'", 415)
