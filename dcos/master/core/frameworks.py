@@ -75,6 +75,7 @@ class FrameworksMixin(CoreBase):
         fw.failover_deadline = None
         fw.unregistered_time = None
         fw.next_heartbeat = now + self.settings.heartbeat_interval
+        self.allocation_requested = True
         hb = self.settings.heartbeat_interval
         self._to_framework(fw, {
             "type": "SUBSCRIBED",

@@ -6,10 +6,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from dcos.master.testing import agent_call, agent_subscribe, call, master, subscribe
 from dcos.protocol import internal
 from dcos.protocol.ids import wrap
-
-from .shell_util import agent_call, agent_subscribe, call, master, subscribe
 
 
 @pytest.fixture

@@ -1,4 +1,10 @@
-"""Helpers for shell tests: a master on a real loopback socket, scheduler/agent clients."""
+"""Test helpers for talking to a real master over loopback HTTP.
+
+Used by the master's shell, restart and simulated-clock tests (and usable by anyone who
+needs a master in-process): `master` starts one on a free port, `subscribe` / `call` speak
+the scheduler API, `agent_subscribe` / `agent_call` the internal agent channel, `Stream`
+reads a RecordIO event stream in the background.
+"""
 
 from __future__ import annotations
 
