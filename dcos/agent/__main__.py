@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import os
 import signal
 import sys
 
@@ -90,6 +91,8 @@ async def _main(config: AgentConfig) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     config, args = config_from_args(argv)
+    if args.log_file:
+        os.makedirs(os.path.dirname(os.path.abspath(args.log_file)), exist_ok=True)
     setup_logging(args.log_level, file=args.log_file)
     uvloop.run(_main(config))
     sys.exit(0)

@@ -104,7 +104,10 @@ def state_json(agent: Agent) -> dict[str, Any]:
         "attributes": dict(info.attributes),
         "master_hostname": master.split("//")[-1].rsplit(":", 1)[0],
         "registered": core.registered,
-        "isolation": "posix/cpu,posix/mem",
+        "isolation": ",".join(
+            getattr(i, "name", "?") for i in getattr(agent.containerizer, "isolators", [])
+        )
+        or "none",
         "flags": {
             "master": master,
             "work_dir": core.work_dir,

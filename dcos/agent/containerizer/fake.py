@@ -22,7 +22,7 @@ from dcos.protocol.resources import Resources
 class FakeContainerizer:
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or RealClock()
-        self.configs: dict[ContainerID, ContainerConfig] = {}
+        self.configs: dict[ContainerID, ContainerConfig] = {}  # until waited for
         self.destroyed: dict[ContainerID, float] = {}  # container -> grace asked for
         self.fail_next_launch: str | None = None
         self._ends: dict[ContainerID, asyncio.Future[Termination]] = {}
@@ -82,6 +82,7 @@ class FakeContainerizer:
             return Termination(message="unknown container")
         term = await asyncio.shield(fut)
         self._ends.pop(container_id, None)
+        self.configs.pop(container_id, None)
         return term
 
     async def destroy(self, container_id: ContainerID, grace: float) -> None:

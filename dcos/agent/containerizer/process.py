@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
-from dcos.agent.isolators import Isolator, Limitation, NoopIsolator
+from dcos.agent.isolators import Isolator, Limitation, PosixIsolator
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
@@ -84,7 +84,7 @@ class ProcessContainerizer:
     """Containers as process sessions; isolators are called around each one."""
 
     def __init__(self, isolators: list[Isolator] | None = None) -> None:
-        self.isolators: list[Isolator] = isolators if isolators is not None else [NoopIsolator()]
+        self.isolators: list[Isolator] = isolators if isolators is not None else [PosixIsolator()]
         self._containers: dict[ContainerID, _Container] = {}
         # how recently ended containers ended, for a `wait` that comes after the end
         self._ended: OrderedDict[ContainerID, Termination] = OrderedDict()
