@@ -1,0 +1,156 @@
+"""Real master and agent processes on loopback, for integration tests.
+
+`ProcessCluster` starts `python -m dcos.master` and `python -m dcos.agent` exactly as
+`dcos-py up` does (each in its own process group, logging to its work dir), and gives tests
+the faults they need: SIGKILL or restart the master with its work dir kept, pause (SIGSTOP)
+and resume an agent to simulate a network partition, stop everything. Each test stops only
+the processes it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str, timeout: float = 2.0) -> object:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return orjson.loads(resp.read())
+
+
+@dataclass
+class ProcessCluster:
+    work_dir: Path
+    agents: int = 2
+    agent_resources: str = "cpus:4;mem:4096;disk:4096"
+    master_flags: list[str] = field(default_factory=list)
+    master_port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    agent_ports: list[int] = field(default_factory=list)
+
+    @property
+    def master(self) -> str:
+        return f"127.0.0.1:{self.master_port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.master}"
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.work_dir / f"{name}.out", "ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, *argv], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start_master(self) -> None:
+        self._spawn("master", [
+            "-m", "dcos.master", "--ip", "127.0.0.1", "--port", str(self.master_port),
+            "--work-dir", str(self.work_dir / "master"),
+            "--log-file", str(self.work_dir / "master.log"), *self.master_flags,
+        ])
+        self.wait_for(lambda: self._status("/health") == 200, "master /health")
+
+    def start_agent(self, i: int) -> None:
+        while len(self.agent_ports) <= i:
+            self.agent_ports.append(free_port())
+        base = 31000 + i * 1000
+        self._spawn(f"agent-{i}", [
+            "-m", "dcos.agent", "--master", self.master, "--ip", "127.0.0.1",
+            "--port", str(self.agent_ports[i]), "--work-dir", str(self.work_dir / f"agent-{i}"),
+            "--resources", f"{self.agent_resources};ports:[{base}-{base + 999}]",
+            "--status-update-retry", "1", "--log-file", str(self.work_dir / f"agent-{i}.log"),
+        ])
+
+    def start(self) -> ProcessCluster:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.start_master()
+        for i in range(self.agents):
+            self.start_agent(i)
+        self.wait_for(lambda: len(self.active_agents()) == self.agents, "agents registered")
+        return self
+
+    def _status(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=1.0) as resp:
+                return resp.status
+        except OSError:
+            return 0
+
+    def active_agents(self) -> list[dict]:
+        try:
+            body = get_json(self.url + "/master/slaves")
+        except OSError:
+            return []
+        return [a for a in body["slaves"] if a.get("active")]  # type: ignore[index]
+
+    def tasks(self) -> list[dict]:
+        return get_json(self.url + "/master/tasks")["tasks"]  # type: ignore[index]
+
+    def wait_for(self, cond, what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, p in self.procs.items():
+                if p.poll() is not None and name == "master" and what.startswith("master"):
+                    raise AssertionError(f"{name} exited with {p.returncode}: {self.log_tail(name)}")
+            if cond():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}\n{self.log_tail('master')}")
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        for path in (self.work_dir / f"{name}.log", self.work_dir / f"{name}.out"):
+            if path.exists():
+                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        p = self.procs[name]
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            p.wait(timeout=20)
+
+    def signal(self, name: str, sig: int) -> None:
+        os.kill(self.procs[name].pid, sig)
+
+    def restart_master(self) -> None:
+        self.kill("master", signal.SIGKILL)
+        self.start_master()
+
+    def stop(self) -> None:
+        """SIGTERM everything (agents kill their tasks), then SIGKILL what is left."""
+        for name, p in self.procs.items():
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGCONT)
+                    p.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
