@@ -5,7 +5,8 @@ by one framework (round robin, passed as `add_agent(..., used=...)`). Each round
 `allocate(now)` once, then declines every offer with a long filter (`recover` with a
 `refuse_until` far in the future), so that each round offers every agent to a framework
 that has not refused it yet. We report the median time of one `allocate()` over the rounds
-(the first round, which sees every agent fresh, is reported separately), the peak memory
+(the first round, which sees every agent fresh, is reported separately, and so is an idle
+cycle in which nothing changed since the previous one), the peak memory
 growth of the process that ran the grid point, and a ratio against a baseline measured in
 the same run at the same size: the bare Python decision loop, a naive loop over every
 (agent, framework) pair doing the minimal per-pair check (framework wants offers, no filter).
@@ -79,6 +80,7 @@ def run_point(n_agents: int, n_frameworks: int, rounds: int) -> dict[str, float]
         al.add_agent(AgentID(f"agent-{i}"), total, used={fids[i % n_frameworks]: [(ROLE, used)]})
     setup = time.perf_counter() - t0
     gc.collect()
+    gc.freeze()  # what a long-running master does after recovery: full GCs skip the old state
     times, offers = [], []
     for r in range(rounds):
         t = time.perf_counter()
@@ -87,6 +89,11 @@ def run_point(n_agents: int, n_frameworks: int, rounds: int) -> dict[str, float]
         offers.append(len(allocs))
         for a in allocs:
             al.recover(a.framework_id, a.agent_id, a.role, a.resources, refuse_until=FOREVER)
+    al.allocate(float(rounds))  # one more round, its offers left outstanding
+    t = time.perf_counter()
+    al.allocate(float(rounds + 1))  # nothing changed since the last cycle
+    idle = time.perf_counter() - t
+    gc.unfreeze()
     base = baseline_loop(n_agents, n_frameworks)
     steady = times[1:] or times
     return {
@@ -95,6 +102,7 @@ def run_point(n_agents: int, n_frameworks: int, rounds: int) -> dict[str, float]
         "setup_s": setup,
         "first_s": times[0],
         "median_s": statistics.median(steady),
+        "idle_s": idle,
         "offers": statistics.median(offers),
         "baseline_s": base,
         "peak_mib": _rss_mib() - rss0,
@@ -104,7 +112,7 @@ def run_point(n_agents: int, n_frameworks: int, rounds: int) -> dict[str, float]
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small grid only")
-    p.add_argument("--rounds", type=int, default=5, help="allocation rounds per grid point")
+    p.add_argument("--rounds", type=int, default=7, help="allocation rounds per grid point")
     p.add_argument("--point", help=argparse.SUPPRESS)  # "AGENTSxFRAMEWORKS": child mode
     args = p.parse_args()
     if args.point:
@@ -122,7 +130,8 @@ def main() -> None:
         m = json.loads(out.stdout.strip().splitlines()[-1])
         print(
             f"{n:>6} agents x {f:>5} frameworks: allocate median {m['median_s'] * 1e3:8.1f} ms "
-            f"(first {m['first_s'] * 1e3:7.1f} ms, {m['offers']:.0f} offers/cycle), "
+            f"(first {m['first_s'] * 1e3:7.1f} ms, idle {m['idle_s'] * 1e3:5.2f} ms, "
+            f"{m['offers']:.0f} offers/cycle), "
             f"peak +{m['peak_mib']:6.1f} MiB, baseline {m['baseline_s'] * 1e3:8.1f} ms, "
             f"ratio = allocate / baseline = {m['median_s'] / m['baseline_s']:.3f}, "
             f"setup {m['setup_s']:.1f} s",

@@ -252,8 +252,11 @@ class HierarchicalAllocator:
         key = (framework_id, role)
         cur = agent.merged(key)
         if cur:
-            left = cur - resources
-            back = cur - left
+            if resources is cur or resources == cur:  # a whole offer declined
+                left, back = EMPTY, cur
+            else:
+                left = cur - resources
+                back = cur - left
             if left:
                 agent.alloc[key] = [left]
             else:
@@ -356,10 +359,12 @@ class HierarchicalAllocator:
             for role in role_order():
                 r = roles[role]  # type: ignore[index]
                 for fid in cast(Iterator[FrameworkID], r.sorter.iter_sorted()):
-                    if gpus and not frameworks[fid].gpu:
-                        continue
                     f = filters.get(fid)
-                    if f is not None and now < f.until and f.refused.contains(avail):
+                    if f is not None and now < f.until:
+                        refused = f.refused  # often the very object offered and declined
+                        if refused is avail or refused.contains(avail):
+                            continue
+                    if gpus and not frameworks[fid].gpu:
                         continue
                     chosen = fid
                     break

@@ -133,7 +133,7 @@ class DRFSorter:
         alloc = self._alloc[client]
         get = alloc.get
         for k, v in resources.scalars.items():
-            alloc[k] = round(get(k, 0.0) + v, 3)
+            alloc[k] = get(k, 0.0) + v  # rounded where shares are computed
         if client in self._keys:
             self._pending.add(client)
 
@@ -142,8 +142,8 @@ class DRFSorter:
         if alloc is None:
             return
         for k, v in resources.scalars.items():
-            left = _q(alloc.get(k, 0.0) - v)
-            if left > 0:
+            left = alloc.get(k, 0.0) - v
+            if left >= 0.0005:
                 alloc[k] = left
             else:
                 alloc.pop(k, None)
@@ -151,8 +151,8 @@ class DRFSorter:
             self._pending.add(client)
 
     def allocation(self, client: str) -> dict[str, float]:
-        """The scalars allocated to `client` (a copy)."""
-        return dict(self._alloc.get(client, {}))
+        """The scalars allocated to `client` (a copy, three decimals)."""
+        return {k: _q(v) for k, v in self._alloc.get(client, {}).items()}
 
     def add_agent(self, agent: AgentID, totals: Resources) -> None:
         self._pool.add_agent(agent, totals)
@@ -190,7 +190,7 @@ class DRFSorter:
         for k, v in self._alloc[client].items():
             t = totals.get(k)
             if t:
-                s = v / t
+                s = round(v, 3) / t  # three decimals, as Resources: order-independent sums
                 if s > best:
                     best = s
         return best / self._weights.get(client, 1.0)
