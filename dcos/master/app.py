@@ -194,22 +194,20 @@ class MasterShell:
         self._send(actions)
 
     async def _drain_queue(self) -> None:
+        """Write the registry operations of every queued batch in one CAS, then send their
+        other actions in order; repeat while batches keep arriving."""
         try:
             while self._queue:
-                actions = self._queue.popleft()
-                ops = []
-                for i, a in enumerate(actions):
-                    if type(a) is Persist:
-                        ops.append(a.op)
-                        if i + 1 < len(actions) and type(actions[i + 1]) is Persist:
-                            continue
-                        try:
-                            await self.registrar.apply(ops)
-                        except Exception:  # noqa: BLE001 - keep serving; log loudly
-                            log.exception("registry write failed")
-                        ops = []
-                    else:
-                        self._send([a])
+                batches = list(self._queue)
+                self._queue.clear()
+                ops = [a.op for b in batches for a in b if type(a) is Persist]
+                if ops:
+                    try:
+                        await self.registrar.apply(ops)
+                    except Exception:  # noqa: BLE001 - keep serving; log loudly
+                        log.exception("registry write failed")
+                for b in batches:
+                    self._send([a for a in b if type(a) is not Persist])
         finally:
             self._busy = False
 

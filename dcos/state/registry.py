@@ -10,7 +10,6 @@ with one compare-and-set on the `StateStore`.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -57,7 +56,10 @@ class AdmitAgent(Operation):
     def apply(self, reg: Registry) -> bool:
         if self.agent_id in reg.removed_agents:
             return False
-        reg.agents[self.agent_id] = {"info": self.info, "unreachable_time": None}
+        entry = {"info": self.info, "unreachable_time": None}
+        if reg.agents.get(self.agent_id) == entry:
+            return False
+        reg.agents[self.agent_id] = entry
         return True
 
 
@@ -174,7 +176,7 @@ class Registrar:
     async def apply(self, ops: list[Operation]) -> Registry:
         """Apply `ops` in order and write once; on a conflict re-read and re-apply once."""
         for attempt in range(2):
-            reg = copy.deepcopy(self.registry)
+            reg = Registry.from_bytes(self.registry.to_bytes())
             changed = False
             for op in ops:
                 changed = op.apply(reg) or changed
