@@ -18,7 +18,7 @@ The same state, the same `now` and the same seed give the same result (determini
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,6 +61,11 @@ class Sorter(Protocol):
     def remove_agent(self, agent: AgentID) -> None: ...
     def sort(self) -> list[str]:
         """Active clients, fairest (lowest weighted dominant share) first."""
+        ...
+
+    def iter_sorted(self) -> Iterator[str]:
+        """Like `sort()` without a copy (the allocator's hot loop); the caller must not
+        change the sorter while it iterates."""
         ...
 
 

@@ -75,18 +75,29 @@ def test_drf_fairest_framework_gets_the_next_agent() -> None:
     assert sorted(by.values()) == [F(1), F(2)]
 
 
-def test_roles_are_sorted_before_frameworks_and_weights_apply() -> None:
+def test_role_weights_split_agents_in_proportion() -> None:
     al = HierarchicalAllocator()
     al.add_framework(F("big"), [Role("big")])
     al.add_framework(F("small"), [Role("small")])
     al.set_weight(Role("big"), 3.0)
-    al.add_agent(A(0), R("cpus:30;mem:3000"), used={F("big"): [(Role("big"), R("cpus:6"))]})
-    al.add_agent(A(1), R("cpus:10;mem:1000"), used={F("small"): [(Role("small"), R("cpus:4"))]})
-    al.add_agent(A(2), R("cpus:1;mem:100"))
-    # big: 6/41/3 = 0.049 < small: 4/41 = 0.098 -> big first for every agent it can take
-    allocs = al.allocate(0)
-    assert allocs[0].role == Role("big")
-    assert al.role_sorter.sort()[-1] in ("big", "small")
+    for i in range(8):
+        al.add_agent(A(i), R("cpus:4;mem:1024"))
+    roles = [a.role for a in al.allocate(0)]
+    assert roles.count(Role("big")) == 6 and roles.count(Role("small")) == 2
+
+
+def test_roles_are_sorted_before_frameworks() -> None:
+    al = HierarchicalAllocator()
+    # role "a" holds a lot through one framework; role "b"'s framework is the fairest
+    al.add_framework(F("a1"), [Role("a")])
+    al.add_framework(F("a2"), [Role("a")])
+    al.add_framework(F("b1"), [Role("b")])
+    al.add_agent(A(0), R("cpus:8;mem:2048"), used={F("a1"): [(Role("a"), R("cpus:8;mem:2048"))]})
+    al.add_agent(A(1), R("cpus:8;mem:2048"), used={F("b1"): [(Role("b"), R("cpus:4;mem:1024"))]})
+    al.add_agent(A(2), R("cpus:1;mem:256"))
+    # a2 has share 0 but its role a (0.47) is behind b (0.24): b1 gets the free agent first
+    first = al.allocate(0)[0]
+    assert first.framework_id == F("b1")
 
 
 def test_weight_must_be_positive() -> None:
