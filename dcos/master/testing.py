@@ -9,6 +9,7 @@ reads a RecordIO event stream in the background.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -65,7 +66,7 @@ async def subscribe(
     url: str,
     name: str = "fw",
     framework_id: str | None = None,
-    caps: list[str] = (),
+    caps: Sequence[str] = (),
 ) -> tuple[Stream, str, str]:
     body: dict[str, Any] = {
         "type": "SUBSCRIBE",
@@ -107,11 +108,11 @@ async def agent_subscribe(
     session: aiohttp.ClientSession,
     url: str,
     agent_id: str | None = None,
-    tasks: list[Any] = (),
-    frameworks: list[Any] = (),
+    tasks: Sequence[Any] = (),
+    frameworks: Sequence[Any] = (),
     port: int = 5051,
 ) -> tuple[Stream, str]:
-    info = {
+    info: dict[str, Any] = {
         "id": agent_id,
         "hostname": "localhost",
         "ip": "127.0.0.1",

@@ -65,7 +65,7 @@ class AgentsMixin(CoreBase):
     ) -> tuple[AgentOutcome, list[Any]]:
         """Internal SUBSCRIBE: register (no id) or re-register with tasks. Raises
         `AgentError` for a malformed message before changing anything."""
-        info = msg.get("agent")
+        info: dict[str, Any] = msg.get("agent")  # type: ignore[assignment]
         total = _check_agent_info(info)
         records = msg.get("tasks") or []
         fw_infos = msg.get("frameworks") or []

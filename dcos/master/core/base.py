@@ -138,7 +138,9 @@ class CoreBase:
         """A task became terminal (or lost): free its resources and move it to completed."""
         fw = self.frameworks.get(task.framework_id)
         agent = self.agents.get(task.agent_id)
-        if agent is not None and agent.tasks.pop((task.framework_id, task.task_id), None):
+        key = (task.framework_id, task.task_id)
+        if agent is not None and key in agent.tasks:
+            del agent.tasks[key]
             self.allocator.recover(task.framework_id, task.agent_id, task.role, task.resources)
             self.allocation_requested = True
         if fw is not None:
@@ -183,6 +185,14 @@ class CoreBase:
 
     def _run_tasks_event(self, fw: Framework, tasks: list[dict[str, Any]]) -> dict[str, Any]:
         return {"type": internal.RUN_TASKS, "framework": fw.info, "tasks": tasks}
+
+    def _reconcile_status(
+        self, tid: str, state: str, agent_id: str | None, now: float, task: Task | None
+    ) -> dict[str, Any]:
+        raise NotImplementedError  # TasksMixin
+
+    def agent_seen(self, agent_id: str, now: float) -> bool:
+        raise NotImplementedError  # AgentsMixin
 
     @staticmethod
     def _live(task: Task) -> bool:

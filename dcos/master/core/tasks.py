@@ -12,7 +12,7 @@ from typing import Any
 from dcos.master.core.base import CoreBase, log
 from dcos.master.core.model import Framework, Task
 from dcos.protocol import internal
-from dcos.protocol.ids import AgentID, FrameworkID, unwrap, wrap
+from dcos.protocol.ids import AgentID, FrameworkID, TaskID, unwrap, wrap
 from dcos.protocol.mesos import task_status
 from dcos.protocol.states import Reason, Source, TaskState, is_terminal
 
@@ -41,7 +41,7 @@ class TasksMixin(CoreBase):
                         agent, {"type": internal.SHUTDOWN_FRAMEWORK, "framework_id": fid}
                     )
                 continue
-            task = fw.tasks.get(tid)  # type: ignore[call-overload]
+            task = fw.tasks.get(TaskID(tid))
             if task is not None and task.agent_id == agent.id:
                 self._set_task_status(task, status)
                 if is_terminal(state):
@@ -54,7 +54,8 @@ class TasksMixin(CoreBase):
         """ACKNOWLEDGE: forward to the agent (it stops retrying); acknowledgements of
         master-generated updates end here."""
         uuid = body["uuid"]
-        if self._master_uuids.pop(uuid, 0) is None:
+        if uuid in self._master_uuids:
+            del self._master_uuids[uuid]
             return
         agent = self.agents.get(AgentID(unwrap(body["agent_id"]) or ""))
         self._to_agent(agent, {
@@ -66,7 +67,7 @@ class TasksMixin(CoreBase):
         """KILL: find the task (agent_id is optional) and ask its agent; an unknown task is
         answered as reconciliation would answer it."""
         tid = unwrap(body["task_id"]) or ""
-        task = fw.tasks.get(tid)  # type: ignore[call-overload]
+        task = fw.tasks.get(TaskID(tid))
         if task is None:
             log.info("framework %s: kill of unknown task %s; reconciling", fw.id, tid)
             self._reconcile_unknown(fw, tid, unwrap(body.get("agent_id")), now)
@@ -86,11 +87,9 @@ class TasksMixin(CoreBase):
             return
         for t in tasks:
             tid = unwrap(t["task_id"]) or ""
-            task = self._find_task(fw, tid)
-            if task is None and tid in fw.completed_tasks:
-                task = fw.completed_tasks[tid]  # type: ignore[index]
-            if task is not None:
-                self._send_reconcile(fw, tid, task.state, task.agent_id, now, task)
+            found = self._find_task(fw, tid) or fw.completed_tasks.get(TaskID(tid))
+            if found is not None:
+                self._send_reconcile(fw, tid, found.state, found.agent_id, now, found)
             else:
                 self._reconcile_unknown(fw, tid, unwrap(t.get("agent_id")), now)
 
@@ -164,7 +163,7 @@ class TasksMixin(CoreBase):
 
     def agent_message(self, agent_id: str, msg: dict[str, Any], now: float) -> list[Any]:
         """Executor -> scheduler framework message (internal MESSAGE)."""
-        if not self.agent_seen(agent_id, now):  # type: ignore[attr-defined]
+        if not self.agent_seen(agent_id, now):
             return self._drain()
         fw = self.frameworks.get(FrameworkID(str(msg.get("framework_id"))))
         if fw is not None and isinstance(msg.get("data"), str):
@@ -176,7 +175,7 @@ class TasksMixin(CoreBase):
 
     def agent_exited_executor(self, agent_id: str, msg: dict[str, Any], now: float) -> list[Any]:
         """An executor ended: FAILURE with executor_id and status to its framework."""
-        if not self.agent_seen(agent_id, now):  # type: ignore[attr-defined]
+        if not self.agent_seen(agent_id, now):
             return self._drain()
         fw = self.frameworks.get(FrameworkID(str(msg.get("framework_id"))))
         status = msg.get("status")
