@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+COMPAT := .venv-compat/.installed
 
 .PHONY: up test bench lint venv clean
 
@@ -17,7 +18,12 @@ $(STAMP): pyproject.toml
 up: venv
 	$(VENV)/bin/dcos-py up
 
-test: venv
+# Real third-party clients (pymesos) live in their own venv: they pin old dependencies.
+$(COMPAT): tests/compat/install_pymesos.sh
+	PYTHON=$(PYTHON) bash tests/compat/install_pymesos.sh .venv-compat
+	@touch $(COMPAT)
+
+test: venv $(COMPAT)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv
@@ -28,4 +34,4 @@ lint: venv
 	$(VENV)/bin/mypy dcos/protocol dcos/common dcos/allocator dcos/master dcos/state
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache
