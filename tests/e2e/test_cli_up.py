@@ -4,7 +4,6 @@ nothing of the cluster left behind."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import queue
 import signal
@@ -16,13 +15,6 @@ from pathlib import Path
 
 import orjson
 import psutil
-import pytest
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("dcos.master.__main__") is None
-    or importlib.util.find_spec("dcos.agent.__main__") is None,
-    reason="needs the `python -m dcos.master` and `python -m dcos.agent` entry points",
-)
 
 START_TIMEOUT_S = 60
 
