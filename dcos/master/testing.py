@@ -45,7 +45,7 @@ class Stream:
             async for chunk in self.resp.content.iter_any():
                 for rec in dec.feed(chunk):
                     self.events.put_nowait(self._decode(rec))
-        except (aiohttp.ClientError, asyncio.CancelledError):
+        except (aiohttp.ClientError, asyncio.CancelledError, RuntimeError):
             pass
         finally:
             self.ended.set()

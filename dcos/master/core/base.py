@@ -27,6 +27,7 @@ from dcos.master.core.model import (
 from dcos.protocol import internal
 from dcos.protocol.ids import AgentID, FrameworkID, MasterID, OfferID, TaskID, wrap
 from dcos.protocol.mesos import new_status_uuid, task_status
+from dcos.protocol.resources import Resources
 from dcos.protocol.states import Source, is_terminal
 from dcos.state.leader import MasterInfo
 
@@ -63,6 +64,8 @@ class CoreBase:
         self._out: list[Action] = []
         self.allocation_requested = False
         self.counters: dict[str, int] = {}
+        self.weights: dict[str, float] = {}
+        self.quota: dict[str, Resources] = {}
 
     # -- plumbing -------------------------------------------------------------------------
 

@@ -15,12 +15,12 @@ from typing import Any
 from dcos.master.core.agents import AgentError, AgentOutcome, AgentsMixin
 from dcos.master.core.calls import Call, refuse_seconds
 from dcos.master.core.frameworks import FrameworksMixin, SubscribeOutcome
-from dcos.master.core.model import Action
+from dcos.master.core.model import Action, Persist
 from dcos.master.core.offers import OffersMixin
 from dcos.master.core.tasks import TasksMixin
 from dcos.protocol.ids import FrameworkID, Role
 from dcos.protocol.resources import Resources
-from dcos.state.registry import Registry
+from dcos.state.registry import Registry, SetQuota, SetWeight
 
 __all__ = ["AgentError", "AgentOutcome", "CallOutcome", "MasterCore", "SubscribeOutcome"]
 
@@ -43,8 +43,10 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         """Load the registry at start: weights, quota, agents and frameworks to expect."""
         for role, w in registry.weights.items():
             self.allocator.set_weight(Role(role), w)
+            self.weights[role] = w
         for role, q in registry.quota.items():
-            self.allocator.set_quota(Role(role), Resources.from_dict(q))
+            self.quota[role] = Resources.from_dict(q)
+            self.allocator.set_quota(Role(role), self.quota[role])
         self.recover_agents(registry.agents, registry.removed_agents, now)
         self.recover_frameworks(registry.frameworks, registry.completed_frameworks, now)
 
@@ -90,6 +92,27 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
             self.shutdown_executor(fw, b)
         # REQUEST, inverse offers, operation status calls, UPDATE_FRAMEWORK: accepted, no-op
         return ACCEPTED, self._drain()
+
+    def set_weights(self, weights: dict[str, float]) -> list[Action]:
+        """Operator UPDATE_WEIGHTS: tell the allocator and persist."""
+        for role, w in weights.items():
+            self.allocator.set_weight(Role(role), w)
+            self._out.append(Persist(SetWeight(role, w)))
+            self.weights[role] = w
+        self.allocation_requested = True
+        return self._drain()
+
+    def set_quota(self, role: str, guarantee: Resources | None) -> list[Action]:
+        """Operator SET_QUOTA / REMOVE_QUOTA (guarantee None)."""
+        if guarantee is None:
+            self.allocator.remove_quota(Role(role))
+            self.quota.pop(role, None)
+        else:
+            self.allocator.set_quota(Role(role), guarantee)
+            self.quota[role] = guarantee
+        self._out.append(Persist(SetQuota(role, guarantee.to_dict() if guarantee else None)))
+        self.allocation_requested = True
+        return self._drain()
 
     def tick(self, now: float) -> list[Action]:
         """Timers: offer timeouts, pings and ping timeouts, failover timeouts, heartbeats."""

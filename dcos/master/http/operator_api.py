@@ -1,7 +1,8 @@
 """Operator endpoints with Mesos field names: `/master/state` (+ aliases), `/master/slaves`,
 `/master/frameworks`, `/master/tasks`, `/master/state-summary`, `/master/redirect`,
 `/health`, `/version`, `/metrics/snapshot`, and the v1 operator API at `POST /api/v1` and
-`POST /api/v1/operator`.
+`POST /api/v1/operator` (GET_* reads; UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA writes, which
+are persisted in the registry).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiohttp import web
 from dcos.master.http import MASTER
 from dcos.master.http import state_json as sj
 from dcos.protocol.codec import DecodeError, dumps_json, loads_json
+from dcos.protocol.resources import ResourceError, Resources
 
 if TYPE_CHECKING:
     from dcos.master.app import MasterShell
@@ -119,10 +121,68 @@ async def operator_v1(request: web.Request) -> web.Response:
             "metrics": [{"name": k, "value": v} for k, v in sj.metrics(shell).items()]
         },
     }
+    if ctype in _WRITES:
+        error = _WRITES[ctype](shell, call)
+        if error:
+            return web.Response(status=400, text=error)
+        return web.Response(status=200)
+    builders["GET_WEIGHTS"] = lambda: {
+        "weight_infos": [{"role": r, "weight": w} for r, w in sorted(shell.core.weights.items())]
+    }
+    builders["GET_QUOTA"] = lambda: {
+        "status": {
+            "infos": [
+                {"role": r, "guarantee": q.to_mesos()} for r, q in sorted(shell.core.quota.items())
+            ]
+        }
+    }
     build = builders.get(ctype)
     if build is None:
         return web.Response(status=400, text=f"Unsupported operator call type '{ctype}'")
     return _json({"type": ctype, ctype.lower(): build()})
+
+
+def _update_weights(shell: MasterShell, call: dict[str, Any]) -> str:
+    infos = (call.get("update_weights") or {}).get("weight_infos")
+    if not isinstance(infos, list):
+        return "Expecting 'update_weights.weight_infos' to be an array"
+    weights: dict[str, float] = {}
+    for wi in infos:
+        if not isinstance(wi, dict) or not isinstance(wi.get("role"), str):
+            return "Each weight info needs a string 'role'"
+        w = wi.get("weight", 1.0)
+        if isinstance(w, bool) or not isinstance(w, int | float) or w <= 0:
+            return f"Weight of role '{wi['role']}' must be a positive number"
+        weights[wi["role"]] = float(w)
+    shell.dispatch(shell.core.set_weights(weights))
+    return ""
+
+
+def _set_quota(shell: MasterShell, call: dict[str, Any]) -> str:
+    req = (call.get("set_quota") or {}).get("quota_request")
+    if not isinstance(req, dict) or not isinstance(req.get("role"), str) or not req["role"]:
+        return "Expecting 'set_quota.quota_request.role' to be a non-empty string"
+    try:
+        guarantee = Resources.from_mesos(req.get("guarantee") or [])
+    except ResourceError as exc:
+        return f"Invalid 'guarantee': {exc}"
+    shell.dispatch(shell.core.set_quota(req["role"], guarantee))
+    return ""
+
+
+def _remove_quota(shell: MasterShell, call: dict[str, Any]) -> str:
+    role = (call.get("remove_quota") or {}).get("role")
+    if not isinstance(role, str) or role not in shell.core.quota:
+        return "Expecting 'remove_quota.role' to name a role with quota"
+    shell.dispatch(shell.core.set_quota(role, None))
+    return ""
+
+
+_WRITES = {
+    "UPDATE_WEIGHTS": _update_weights,
+    "SET_QUOTA": _set_quota,
+    "REMOVE_QUOTA": _remove_quota,
+}
 
 
 def add_routes(app: web.Application) -> None:

@@ -117,3 +117,51 @@ async def test_removed_framework_stays_removed_after_restart(tmp_path):
                 assert b'"ERROR"' in text and b"removed" in text
     finally:
         await m2.stop()
+
+
+async def test_weights_and_quota_persist_across_restart(tmp_path):
+    work = str(tmp_path / "master")
+    m = await start_master(MasterConfig(port=0, work_dir=work))
+    async with aiohttp.ClientSession() as s:
+        async with s.post(
+            f"{m.url}/api/v1",
+            json={
+                "type": "UPDATE_WEIGHTS",
+                "update_weights": {"weight_infos": [{"role": "web", "weight": 2.5}]},
+            },
+        ) as r:
+            assert r.status == 200
+        async with s.post(
+            f"{m.url}/api/v1",
+            json={
+                "type": "SET_QUOTA",
+                "set_quota": {
+                    "quota_request": {
+                        "role": "web",
+                        "guarantee": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
+                    }
+                },
+            },
+        ) as r:
+            assert r.status == 200
+        async with s.post(
+            f"{m.url}/api/v1",
+            json={
+                "type": "UPDATE_WEIGHTS",
+                "update_weights": {"weight_infos": [{"role": "web", "weight": -1}]},
+            },
+        ) as r:
+            assert r.status == 400
+    await m.stop()
+    m2 = await start_master(MasterConfig(port=0, work_dir=work))
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{m2.url}/api/v1", json={"type": "GET_WEIGHTS"}) as r:
+                assert (await r.json())["get_weights"]["weight_infos"] == [
+                    {"role": "web", "weight": 2.5}
+                ]
+            async with s.post(f"{m2.url}/api/v1", json={"type": "GET_QUOTA"}) as r:
+                (info,) = (await r.json())["get_quota"]["status"]["infos"]
+                assert info["role"] == "web" and info["guarantee"][0]["scalar"]["value"] == 1
+    finally:
+        await m2.stop()
