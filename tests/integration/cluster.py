@@ -15,11 +15,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-import urllib.request
 
 
 def free_port() -> int:
@@ -138,7 +138,7 @@ class ProcessCluster:
 
     def stop(self) -> None:
         """SIGTERM everything (agents kill their tasks), then SIGKILL what is left."""
-        for name, p in self.procs.items():
+        for p in self.procs.values():
             if p.poll() is None:
                 try:
                     os.killpg(p.pid, signal.SIGCONT)

@@ -7,7 +7,15 @@ import asyncio
 import uuid
 from collections import defaultdict
 
-from dcos.sdk import Offer, OfferPacker, Scheduler, SchedulerDriver, TaskNeeds, TaskStatus, task_info
+from dcos.sdk import (
+    Offer,
+    OfferPacker,
+    Scheduler,
+    SchedulerDriver,
+    TaskNeeds,
+    TaskStatus,
+    task_info,
+)
 
 
 class RecordingScheduler(Scheduler):
