@@ -68,6 +68,10 @@ class TasksMixin(CoreBase):
         answered as reconciliation would answer it."""
         tid = unwrap(body["task_id"]) or ""
         task = fw.tasks.get(TaskID(tid))
+        if task is None and TaskID(tid) in fw.unreachable_tasks:
+            t = fw.unreachable_tasks[TaskID(tid)]
+            self._send_reconcile(fw, tid, t.state, t.agent_id, now, t)
+            return
         if task is None:
             log.info("framework %s: kill of unknown task %s; reconciling", fw.id, tid)
             self._reconcile_unknown(fw, tid, unwrap(body.get("agent_id")), now)
