@@ -20,6 +20,7 @@ import uvloop
 from dcos.agent.agent import Agent
 from dcos.agent.channel import parse_master
 from dcos.agent.config import AgentConfig
+from dcos.agent.logs import parse_size
 from dcos.agent.resources import parse_attributes
 from dcos.common.log import setup_logging
 from dcos.protocol.resources import ResourceError, Resources
@@ -38,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attributes", default=None, help='e.g. "rack:r1;zone:a;level:3"')
     p.add_argument("--status-update-retry", type=float, default=10.0,
                    help="seconds before the first resend of an unacknowledged update")  # fmt: skip
+    p.add_argument("--log-max-size", default="10MB",
+                   help="rotate a task's stdout/stderr past this size (e.g. 10MB; 0: never)")
+    p.add_argument("--log-max-files", type=int, default=5,
+                   help="files kept per stream: the live one and N-1 rotated copies")
+    p.add_argument("--fetcher-cache-size", default="2GB",
+                   help="size limit of <work-dir>/fetcher-cache (least recently used go)")
     p.add_argument("--log-file", default=None)
     p.add_argument("--log-level", default="INFO")
     return p
@@ -59,6 +66,13 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
         parser.error(f"bad port {args.port}")
     if args.status_update_retry <= 0:
         parser.error("--status-update-retry must be positive")
+    try:
+        log_max_size = 0 if args.log_max_size.strip() == "0" else parse_size(args.log_max_size)
+        cache_size = parse_size(args.fetcher_cache_size)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.log_max_files < 1:
+        parser.error("--log-max-files must be at least 1")
     return AgentConfig(
         master=master,
         ip=args.ip,
@@ -68,6 +82,9 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
         resources=args.resources,
         attributes=args.attributes,
         status_update_retry=args.status_update_retry,
+        log_max_size=log_max_size,
+        log_max_files=args.log_max_files,
+        fetcher_cache_size=cache_size,
     ), args
 
 

@@ -21,9 +21,13 @@ import aiohttp
 
 from dcos.agent.channel import MasterLink, Refused
 from dcos.agent.config import AgentConfig
-from dcos.agent.containerizer import Containerizer
+from dcos.agent.containerizer import Containerizer, LaunchResult
 from dcos.agent.containerizer.process import ProcessContainerizer
 from dcos.agent.core import Action, AgentCore, AgentInfo, Call, Destroy, Launch, Registered
+from dcos.agent.fetcher import FetchLimits, fetch
+from dcos.agent.health import HealthCheckError, HealthCheckSpec
+from dcos.agent.health_runner import HealthRunner
+from dcos.agent.logs import LogRotator
 from dcos.agent.resources import agent_resources, parse_attributes
 from dcos.common.clock import Clock, RealClock
 from dcos.protocol.resources import Resources
@@ -71,6 +75,10 @@ class Agent:
         self._read_timeout: list[float | None] = [None]
         self._http_runner: Any = None
         self._stopping = False
+        self.health = HealthRunner(self._health_changed, self._health_failed, self.clock)
+        self.log_rotator = LogRotator(
+            config.log_max_size, config.log_max_files, config.log_check_interval
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -93,6 +101,8 @@ class Agent:
             asyncio.ensure_future(self._connection_loop()),
             asyncio.ensure_future(self._update_loop()),
         ]
+        if self.config.log_max_size > 0:
+            self._loops.append(asyncio.ensure_future(self._log_loop()))
 
     async def stop(self) -> None:
         """Kill every task (SIGTERM, SIGKILL after a capped grace), then close everything."""
@@ -102,6 +112,7 @@ class Agent:
         for loop_task in self._loops:
             loop_task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        await self.health.close()
         destroys = self.core.kill_all(self.config.stop_grace_cap)
         await asyncio.gather(
             *(self.containerizer.destroy(d.container_id, d.grace) for d in destroys),
@@ -149,13 +160,55 @@ class Agent:
 
     async def _run_container(self, action: Launch) -> None:
         cid = action.container_id
-        result = await self.containerizer.launch(cid, action.config)
+        result = await self._fetch(action)
+        if result.ok:
+            result = await self.containerizer.launch(cid, action.config)
         self._apply(self.core.launched(cid, result, self.clock.time()))
         if not result.ok:
             log.info("task %s failed to launch: %s", action.config.task_id, result.error)
             return
-        term = await self.containerizer.wait(cid)
+        self._start_health_check(action)
+        try:
+            term = await self.containerizer.wait(cid)
+        finally:
+            self.health.stop(cid)
         self._apply(self.core.exited(cid, term, self.clock.time()))
+
+    async def _fetch(self, action: Launch) -> LaunchResult:
+        """Download the task's ``command.uris`` into its sandbox (before the launch)."""
+        uris = action.config.command.get("uris")
+        if not uris:
+            return LaunchResult(True)
+        cache_dir = os.path.join(self.core.work_dir, "fetcher-cache")
+        limits = FetchLimits(cache_max_bytes=self.config.fetcher_cache_size)
+        fetched = await fetch(uris, action.config.sandbox, cache_dir, session=self._session,
+                              limits=limits)  # fmt: skip
+        return LaunchResult(fetched.ok, fetched.error)
+
+    def _start_health_check(self, action: Launch) -> None:
+        rec = self.core.task_record(action.container_id)
+        if rec is None:
+            return
+        try:
+            spec = HealthCheckSpec.from_task(rec.task)
+        except HealthCheckError:  # build_config refused it already
+            return
+        if spec is not None:
+            self.health.start(action.container_id, spec, action.config.sandbox, action.config.env)
+
+    def _health_changed(self, container_id: Any, healthy: bool) -> None:
+        self._apply(self.core.health_changed(container_id, healthy, self.clock.time()))
+
+    def _health_failed(self, container_id: Any, message: str) -> None:
+        self._apply(self.core.health_failed(container_id, message, self.clock.time()))
+
+    async def _log_loop(self) -> None:
+        """Rotate the stdout/stderr of running tasks that grew past ``log_max_size``."""
+        while True:
+            await asyncio.sleep(self.log_rotator.interval)
+            sandboxes = [r.sandbox for r in self.core.live_tasks() if r.sandbox and r.launched]
+            if sandboxes:
+                await asyncio.to_thread(self.log_rotator.rotate_sandboxes, sandboxes)
 
     # -- loops -----------------------------------------------------------------------------
 

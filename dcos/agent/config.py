@@ -31,6 +31,10 @@ class AgentConfig:
     serve_http: bool = True  # simulated agents may skip their HTTP server
     detect: bool = True  # False: take `resources` as the whole totals, probe nothing
     gpu_command: Sequence[str] = field(default_factory=lambda: GPU_COMMAND)
+    log_max_size: int = 10 * 1024 * 1024  # rotate a task's stdout/stderr past this; 0: never
+    log_max_files: int = 5  # per stream: the live file and log_max_files - 1 rotated copies
+    log_check_interval: float = 1.0  # seconds between size checks (one loop for all tasks)
+    fetcher_cache_size: int = 2 * 1024**3  # bytes kept in <work_dir>/fetcher-cache (LRU)
 
     def effective_hostname(self) -> str:
         """`hostname`, else the ip when it is a loopback (or any) address, else the host name."""

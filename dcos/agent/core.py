@@ -87,6 +87,8 @@ class TaskRecord:
     launched: bool = False
     kill_requested: bool = False
     grace: float = 3.0
+    healthy: bool | None = None  # last health check verdict (None: no check / not yet)
+    health_failure: str | None = None  # set when the health checker killed the task
 
 
 @dataclass
@@ -452,10 +454,38 @@ class AgentCore:
         state, reason, message = termination_outcome(term, rec.kill_requested)
         if state == TaskState.TASK_KILLED and rec.state == TaskState.TASK_STARTING:
             reason = Reason.REASON_TASK_KILLED_DURING_LAUNCH
+        if rec.health_failure is not None and term.reason is None:
+            state, reason = TaskState.TASK_KILLED, Reason.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
+            message = rec.health_failure
         self._status(rec, state, now, message, reason)
         self._maybe_complete(fw, rec)
         self._maybe_complete_framework(fw)
         return []
+
+    # -- health checks (fed by `dcos.agent.health_runner.HealthRunner` via the shell) --------
+
+    def task_record(self, container_id: ContainerID) -> TaskRecord | None:
+        """The live task running in `container_id` (None once it ended)."""
+        return self._by_container.get(container_id)
+
+    def health_changed(self, container_id: ContainerID, healthy: bool, now: float) -> list[Action]:
+        """The task's health changed: a TASK_RUNNING update with `healthy` set."""
+        rec = self._by_container.get(container_id)
+        if rec is None or rec.state != TaskState.TASK_RUNNING or rec.kill_requested:
+            return []
+        rec.healthy = healthy
+        self._status(rec, TaskState.TASK_RUNNING, now, None,
+                     Reason.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)  # fmt: skip
+        return []
+
+    def health_failed(self, container_id: ContainerID, message: str, now: float) -> list[Action]:
+        """Too many consecutive failed checks: kill the task; its terminal update says why."""
+        rec = self._by_container.get(container_id)
+        if rec is None or is_terminal(rec.state) or rec.kill_requested:
+            return []
+        rec.healthy = False
+        rec.health_failure = message
+        return self._kill(self.frameworks[rec.framework_id], rec, now, rec.grace)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -469,11 +499,13 @@ class AgentCore:
         reason: str | None,
         source: Source,
         container_id: ContainerID | None = None,
+        healthy: bool | None = None,
     ) -> dict[str, Any]:
         status = task_status(
             task_id, str(state), agent_id=self.agent_id, source=str(source), timestamp=now,
             uuid=new_status_uuid(), message=message,
             reason=str(reason) if reason is not None else None, executor_id=task_id,
+            healthy=healthy,
         )  # fmt: skip
         if container_id is not None:
             status["container_status"] = {
@@ -492,7 +524,8 @@ class AgentCore:
     ) -> None:
         """Move `rec` to `state` and queue the update (dropped for a shut-down framework)."""
         status = self._new_status(rec.framework_id, rec.task_id, state, now, message, reason,
-                                  Source.SOURCE_EXECUTOR, rec.container_id)  # fmt: skip
+                                  Source.SOURCE_EXECUTOR, rec.container_id,
+                                  rec.healthy)  # fmt: skip
         rec.state = state
         rec.statuses.append(status)
         self.counters["valid_status_updates"] += 1

@@ -2,7 +2,8 @@
 
 Called by the agent core when it runs a task that has a ``command`` and no custom
 ``executor``: `sandbox_path` gives the Mesos sandbox layout, `build_config` turns the TaskInfo
-into a `ContainerConfig` (argv, Mesos environment, ports), `task_ports` reads its ports in
+into a `ContainerConfig` (argv, Mesos environment, ports; it refuses an invalid
+``health_check`` or ``uris`` before anything runs), `task_ports` reads its ports in
 the order the framework gave them, `termination_outcome` maps how the process ended to the
 terminal state, reason and message of its last status update.
 """
@@ -14,6 +15,7 @@ import signal
 from typing import Any
 
 from dcos.agent.containerizer import ContainerConfig, Termination
+from dcos.agent.health import HealthCheckError, HealthCheckSpec
 from dcos.protocol.ids import AgentID, ContainerID, FrameworkID, TaskID, unwrap
 from dcos.protocol.mesos import format_duration
 from dcos.protocol.resources import ResourceError, Resources
@@ -100,6 +102,15 @@ def build_config(
     if not isinstance(command, dict):
         raise LaunchRefused("task has no command")
     argv = _argv(command)
+    try:
+        HealthCheckSpec.from_task(task)
+    except HealthCheckError as exc:
+        raise LaunchRefused(f"invalid health check: {exc}") from None
+    uris = command.get("uris")
+    if uris is not None and not (
+        isinstance(uris, list) and all(isinstance(u, dict) and u.get("value") for u in uris)
+    ):
+        raise LaunchRefused("command.uris must be a list of URI objects with a value")
     try:
         resources = Resources.from_mesos(task.get("resources") or [])
     except ResourceError as exc:

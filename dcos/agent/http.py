@@ -1,7 +1,8 @@
 """The agent's HTTP endpoints (aiohttp), Mesos agent field names.
 
 `start_http` is called by `Agent.start`. Endpoints: ``GET /state`` (and ``/slave(1)/state``,
-``/state.json``), ``/health``, ``/version``, ``/metrics/snapshot``. The views read the
+``/state.json``), ``/health``, ``/version``, ``/metrics/snapshot``, and the sandbox files
+API ``/files/{browse,read,download}`` (`dcos.agent.files`). The views read the
 agent's core; they change nothing.
 """
 
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dcos.agent.core import FrameworkRecord, TaskRecord
+from dcos.agent.files import add_routes as add_files_routes
+from dcos.agent.files import core_latest_run
 from dcos.protocol.codec import dumps_json
 from dcos.protocol.mesos import DCOS_PY_VERSION, MESOS_VERSION
 from dcos.protocol.states import TaskState
@@ -39,7 +42,7 @@ def task_json(rec: TaskRecord, agent_id: str | None) -> dict[str, Any]:
         "state": str(rec.state),
         "resources": rec.resources.to_summary(),
         "statuses": [
-            {k: s[k] for k in ("state", "timestamp", "container_status") if k in s}
+            {k: s[k] for k in ("state", "timestamp", "container_status", "healthy") if k in s}
             for s in rec.statuses
         ],
     }
@@ -189,6 +192,7 @@ def make_app(agent: Agent) -> web.Application:
         app.router.add_get(path, _health)
     app.router.add_get("/version", _version)
     app.router.add_get("/metrics/snapshot", _metrics)
+    add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core))
     return app
 
 
