@@ -3,8 +3,6 @@ of every path that resolves outside a sandbox (403, nothing read); 404 for missi
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
