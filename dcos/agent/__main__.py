@@ -20,6 +20,7 @@ import uvloop
 from dcos.agent.agent import Agent
 from dcos.agent.channel import parse_master
 from dcos.agent.config import AgentConfig
+from dcos.agent.executors import parse_duration
 from dcos.agent.logs import parse_size
 from dcos.agent.resources import parse_attributes
 from dcos.common.log import setup_logging
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="files kept per stream: the live one and N-1 rotated copies")
     p.add_argument("--fetcher-cache-size", default="2GB",
                    help="size limit of <work-dir>/fetcher-cache (least recently used go)")
+    p.add_argument("--executor-registration-timeout", default="60secs",
+                   help="kill a custom executor that has not subscribed by then (60secs, 2mins)")
     p.add_argument("--log-file", default=None)
     p.add_argument("--log-level", default="INFO")
     return p
@@ -71,6 +74,10 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
         cache_size = parse_size(args.fetcher_cache_size)
     except ValueError as exc:
         parser.error(str(exc))
+    try:
+        registration_timeout = parse_duration(args.executor_registration_timeout)
+    except ValueError as exc:
+        parser.error(f"--executor-registration-timeout: {exc}")
     if args.log_max_files < 1:
         parser.error("--log-max-files must be at least 1")
     return AgentConfig(
@@ -85,6 +92,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
         log_max_size=log_max_size,
         log_max_files=args.log_max_files,
         fetcher_cache_size=cache_size,
+        executor_registration_timeout=registration_timeout,
     ), args
 
 

@@ -24,6 +24,8 @@ from dcos.agent.config import AgentConfig
 from dcos.agent.containerizer import Containerizer, LaunchResult
 from dcos.agent.containerizer.process import ProcessContainerizer
 from dcos.agent.core import Action, AgentCore, AgentInfo, Call, Destroy, Launch, Registered
+from dcos.agent.executor_api import ExecutorStreams
+from dcos.agent.executors import CloseExecutor, ToExecutor, Wake
 from dcos.agent.fetcher import FetchLimits, fetch
 from dcos.agent.health import HealthCheckError, HealthCheckSpec
 from dcos.agent.health_runner import HealthRunner
@@ -60,7 +62,12 @@ class Agent:
             resources=resources,
             attributes=parse_attributes(config.attributes),
         )
-        self.core = AgentCore(info, os.path.abspath(config.work_dir), config.status_update_retry)
+        self.core = AgentCore(
+            info, os.path.abspath(config.work_dir), config.status_update_retry,
+            executor_registration_timeout=config.executor_registration_timeout,
+        )  # fmt: skip
+        self.executor_streams = ExecutorStreams()  # streams of subscribed custom executors
+        self._timers: set[asyncio.Task[Any]] = set()  # `Wake` actions waiting for their time
         self.core.updates.max_retry_interval = max(
             config.max_status_update_retry, self.core.updates.retry_interval
         )
@@ -109,7 +116,7 @@ class Agent:
         if self._stopping:
             return
         self._stopping = True
-        for loop_task in self._loops:
+        for loop_task in [*self._loops, *self._timers]:
             loop_task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.health.close()
@@ -126,6 +133,7 @@ class Agent:
         for t in list(self._tasks):
             t.cancel()
         if self._http_runner is not None:
+            self.executor_streams.close_all()
             await self._http_runner.cleanup()
         if self._own_session and self._session is not None:
             await self._session.close()
@@ -156,7 +164,25 @@ class Agent:
                 if a.ping_interval:
                     self._read_timeout[0] = a.ping_interval * PING_TIMEOUTS
                 self.registered.set()
+            elif isinstance(a, ToExecutor):
+                self.executor_streams.send(a.key, a.event)
+            elif isinstance(a, CloseExecutor):
+                self.executor_streams.close(a.key)
+            elif isinstance(a, Wake):
+                timer = asyncio.ensure_future(self._tick_at(a.at))
+                self._timers.add(timer)
+                timer.add_done_callback(self._timers.discard)
         self._wake.set()
+
+    def apply_actions(self, actions: Iterable[Action]) -> None:
+        """Carry out core actions decided outside the shell's loops (the executor API)."""
+        self._apply(actions)
+
+    async def _tick_at(self, at: float) -> None:
+        """A `Wake` action: let the core act on its timers (executor timeouts) at `at`."""
+        await self.clock.sleep(max(0.0, at - self.clock.time()))
+        if not self._stopping:
+            self._apply(self.core.tick(self.clock.time()))
 
     async def _run_container(self, action: Launch) -> None:
         cid = action.container_id

@@ -31,6 +31,7 @@ class AgentConfig:
     serve_http: bool = True  # simulated agents may skip their HTTP server
     detect: bool = True  # False: take `resources` as the whole totals, probe nothing
     gpu_command: Sequence[str] = field(default_factory=lambda: GPU_COMMAND)
+    executor_registration_timeout: float = 60.0  # a custom executor must SUBSCRIBE by then
     log_max_size: int = 10 * 1024 * 1024  # rotate a task's stdout/stderr past this; 0: never
     log_max_files: int = 5  # per stream: the live file and log_max_files - 1 rotated copies
     log_check_interval: float = 1.0  # seconds between size checks (one loop for all tasks)

@@ -17,12 +17,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
+from dcos.agent.default_executor import TaskGroupsMixin
 from dcos.agent.executor import LaunchRefused, build_config, grace_period, termination_outcome
+from dcos.agent.executors import (
+    DEFAULT_REGISTRATION_TIMEOUT,
+    CloseExecutor,
+    ToExecutor,
+    Wake,
+)
 from dcos.agent.status_updates import StatusUpdateManager
 from dcos.protocol import internal
 from dcos.protocol.ids import (
     AgentID,
     ContainerID,
+    ExecutorID,
     FrameworkID,
     MasterID,
     TaskID,
@@ -68,7 +76,7 @@ class Registered:
     ping_interval: float | None
 
 
-Action = Launch | Destroy | Call | Registered
+Action = Launch | Destroy | Call | Registered | ToExecutor | CloseExecutor | Wake
 
 
 # -- state ---------------------------------------------------------------------------------
@@ -87,6 +95,7 @@ class TaskRecord:
     launched: bool = False
     kill_requested: bool = False
     grace: float = 3.0
+    executor_id: ExecutorID | None = None  # a custom or default executor; None: command
     healthy: bool | None = None  # last health check verdict (None: no check / not yet)
     health_failure: str | None = None  # set when the health checker killed the task
 
@@ -133,13 +142,14 @@ def _uuid_text(value: Any) -> str:
     return str(value)
 
 
-class AgentCore:
+class AgentCore(TaskGroupsMixin):
     def __init__(
         self,
         info: AgentInfo,
         work_dir: str,
         status_update_retry: float = 10.0,
         base_env: dict[str, str] | None = None,
+        executor_registration_timeout: float = DEFAULT_REGISTRATION_TIMEOUT,
     ) -> None:
         self.info = info
         self.work_dir = work_dir
@@ -152,6 +162,7 @@ class AgentCore:
         self._by_container: dict[ContainerID, TaskRecord] = {}
         self.counters: dict[str, int] = {"valid_status_updates": 0, "invalid_status_updates": 0}
         self.terminal_counts: dict[str, int] = {}
+        self._init_executors(executor_registration_timeout)
 
     @property
     def agent_id(self) -> AgentID | None:
@@ -218,7 +229,8 @@ class AgentCore:
 
     def kill_all(self, grace_cap: float) -> list[Destroy]:
         """Destroy actions for every container (the agent is stopping)."""
-        out = []
+        out: list[Destroy] = [a for a in self._executor_destroys(grace_cap)
+                              if isinstance(a, Destroy)]  # fmt: skip
         for rec in self._by_container.values():
             if is_terminal(rec.state):
                 continue
@@ -282,6 +294,8 @@ class AgentCore:
         if task_id in fw.tasks:
             log.warning("task %s of %s is already known; RUN_TASKS ignored", task_id, fw.id)
             return []
+        if isinstance(task.get("executor"), dict):
+            return self._run_on_executor(fw, task["executor"], [task], False, now)
         try:
             resources = Resources.from_mesos(task.get("resources") or [])
         except ResourceError:
@@ -308,21 +322,6 @@ class AgentCore:
         self._by_container[rec.container_id] = rec
         self._status(rec, TaskState.TASK_STARTING, now)
         return [Launch(rec.container_id, config)]
-
-    def _on_run_task_group(self, event: dict[str, Any], now: float) -> list[Action]:
-        fw = self._framework(event.get("framework") or {})
-        if fw is None:
-            return []
-        for task in event.get("tasks") or []:
-            task_id = TaskID(unwrap(task.get("task_id")) or "")
-            if not task_id or task_id in fw.tasks:
-                continue
-            rec = TaskRecord(fw.id, task_id, task, new_container_id(), Resources.empty())
-            fw.tasks[task_id] = rec
-            self._status(rec, TaskState.TASK_FAILED, now,
-                         "task groups are not supported by this agent yet",
-                         Reason.REASON_CONTAINER_LAUNCH_FAILED)  # fmt: skip
-        return []
 
     def _find(self, event: dict[str, Any]) -> tuple[FrameworkRecord | None, TaskRecord | None]:
         fid = event.get("framework_id")
@@ -352,11 +351,20 @@ class AgentCore:
             self.updates.add(FrameworkID(str(fid)), status, now)
             return []
         assert fw is not None
-        return self._kill(fw, rec, now, grace_period(rec.task, event.get("kill_policy")))
+        grace = grace_period(rec.task, event.get("kill_policy"))
+        ex = self.executors.get((fw.id, rec.executor_id)) if rec.executor_id else None
+        if ex is not None and ex.kind == "custom":
+            return self._kill_executor_task(ex, rec, now, event.get("kill_policy"))
+        if ex is not None:
+            return self._kill_group(fw, rec, now, grace)
+        return self._kill(fw, rec, now, grace)
 
     def _kill(self, fw: FrameworkRecord, rec: TaskRecord, now: float, grace: float) -> list[Action]:
         if is_terminal(rec.state) or rec.kill_requested:
             return []
+        ex = self.executors.get((fw.id, rec.executor_id)) if rec.executor_id else None
+        if ex is not None and ex.kind == "custom":
+            return self._kill_executor_task(ex, rec, now, None)
         rec.kill_requested = True
         rec.grace = grace
         if not rec.launched:
@@ -381,7 +389,7 @@ class AgentCore:
             return []
         fw.shutting_down = True
         self.updates.drop_framework(fw.id)
-        return self._shutdown_framework(fw, now)
+        return self._shutdown_framework_executors(fw, now) + self._shutdown_framework(fw, now)
 
     def _on_acknowledge(self, event: dict[str, Any], now: float) -> list[Action]:
         fw, rec = self._find(event)
@@ -395,10 +403,11 @@ class AgentCore:
         if acked is None:
             log.debug("ignoring acknowledgement of %s/%s: not the pending update", fid, tid)
             return []
+        actions = self._executor_acknowledged(rec, _uuid_text(event.get("uuid")))
         if fw is not None and rec is not None:
             self._maybe_complete(fw, rec)
             self._maybe_complete_framework(fw)
-        return []
+        return actions
 
     def _on_update_framework(self, event: dict[str, Any], now: float) -> list[Action]:
         info = event.get("framework") or {}
@@ -408,26 +417,28 @@ class AgentCore:
         return []
 
     def _on_framework_message(self, event: dict[str, Any], now: float) -> list[Action]:
-        log.info("dropping framework message for executor %r: no custom executors yet",
-                 event.get("executor_id"))  # fmt: skip
-        return []
+        return self._executor_framework_message(event)
 
     _handlers = {
         internal.REGISTERED: _on_registered,
         internal.PING: _on_ping,
         internal.RUN_TASKS: _on_run_tasks,
-        internal.RUN_TASK_GROUP: _on_run_task_group,
+        internal.RUN_TASK_GROUP: TaskGroupsMixin._on_run_task_group,
         internal.KILL_TASK: _on_kill_task,
         internal.SHUTDOWN_FRAMEWORK: _on_shutdown_framework,
         internal.ACKNOWLEDGE: _on_acknowledge,
         internal.UPDATE_FRAMEWORK: _on_update_framework,
         internal.FRAMEWORK_MESSAGE: _on_framework_message,
+        internal.SHUTDOWN_EXECUTOR: TaskGroupsMixin._on_shutdown_executor,
     }
 
     # -- container outcomes ----------------------------------------------------------------
 
     def launched(self, container_id: ContainerID, result: LaunchResult, now: float) -> list[Action]:
         """The containerizer finished launching: RUNNING, or FAILED with the cause."""
+        ex = self._executor_by_container.get(container_id)
+        if ex is not None:
+            return self._executor_launched(ex, result, now)
         rec = self._by_container.get(container_id)
         if rec is None:
             return []
@@ -436,9 +447,10 @@ class AgentCore:
             self._by_container.pop(container_id, None)
             self._status(rec, TaskState.TASK_FAILED, now, result.error,
                          Reason.REASON_CONTAINER_LAUNCH_FAILED)  # fmt: skip
+            actions = self._group_task_ended(rec, now)
             self._maybe_complete(fw, rec)
             self._maybe_complete_framework(fw)
-            return []
+            return actions
         rec.launched = True
         if rec.kill_requested:
             return [Destroy(container_id, rec.grace)]
@@ -447,6 +459,9 @@ class AgentCore:
 
     def exited(self, container_id: ContainerID, term: Termination, now: float) -> list[Action]:
         """The container ended: the task's terminal update."""
+        ex = self._executor_by_container.get(container_id)
+        if ex is not None:
+            return self._executor_exited(ex, term, now)
         rec = self._by_container.pop(container_id, None)
         if rec is None or is_terminal(rec.state):
             return []
@@ -458,9 +473,10 @@ class AgentCore:
             state, reason = TaskState.TASK_KILLED, Reason.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
             message = rec.health_failure
         self._status(rec, state, now, message, reason)
+        actions = self._group_task_ended(rec, now)
         self._maybe_complete(fw, rec)
         self._maybe_complete_framework(fw)
-        return []
+        return actions
 
     # -- health checks (fed by `dcos.agent.health_runner.HealthRunner` via the shell) --------
 
@@ -500,11 +516,13 @@ class AgentCore:
         source: Source,
         container_id: ContainerID | None = None,
         healthy: bool | None = None,
+        executor_id: str | None = None,
     ) -> dict[str, Any]:
         status = task_status(
             task_id, str(state), agent_id=self.agent_id, source=str(source), timestamp=now,
             uuid=new_status_uuid(), message=message,
-            reason=str(reason) if reason is not None else None, executor_id=task_id,
+            reason=str(reason) if reason is not None else None,
+            executor_id=executor_id or task_id,
             healthy=healthy,
         )  # fmt: skip
         if container_id is not None:
@@ -524,8 +542,8 @@ class AgentCore:
     ) -> None:
         """Move `rec` to `state` and queue the update (dropped for a shut-down framework)."""
         status = self._new_status(rec.framework_id, rec.task_id, state, now, message, reason,
-                                  Source.SOURCE_EXECUTOR, rec.container_id,
-                                  rec.healthy)  # fmt: skip
+                                  self._status_source(rec), rec.container_id,
+                                  rec.healthy, rec.executor_id)  # fmt: skip
         rec.state = state
         rec.statuses.append(status)
         self.counters["valid_status_updates"] += 1
@@ -560,4 +578,4 @@ class AgentCore:
         total = Resources.empty()
         for rec in self.live_tasks():
             total = total + rec.resources
-        return total
+        return total + self._executor_resources()

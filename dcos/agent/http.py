@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from dcos.agent.core import FrameworkRecord, TaskRecord
+from dcos.agent.core import AgentCore, FrameworkRecord, TaskRecord
+from dcos.agent.executor_api import add_routes as add_executor_routes
+from dcos.agent.executor_api import executors_json
 from dcos.agent.files import add_routes as add_files_routes
 from dcos.agent.files import core_latest_run
 from dcos.protocol.codec import dumps_json
@@ -37,7 +39,7 @@ def task_json(rec: TaskRecord, agent_id: str | None) -> dict[str, Any]:
         "id": rec.task_id,
         "name": rec.task.get("name", ""),
         "framework_id": rec.framework_id,
-        "executor_id": "",
+        "executor_id": rec.executor_id or "",
         "slave_id": agent_id or "",
         "state": str(rec.state),
         "resources": rec.resources.to_summary(),
@@ -69,8 +71,11 @@ def executor_json(rec: TaskRecord, agent_id: str | None, completed: bool) -> dic
     }
 
 
-def framework_json(fw: FrameworkRecord, agent_id: str | None) -> dict[str, Any]:
+def framework_json(
+    fw: FrameworkRecord, agent_id: str | None, core: AgentCore | None = None
+) -> dict[str, Any]:
     info = fw.info
+    live, done = executors_json(core, fw, agent_id, task_json) if core else ([], [])
     return {
         "id": fw.id,
         "name": info.get("name", ""),
@@ -82,8 +87,12 @@ def framework_json(fw: FrameworkRecord, agent_id: str | None) -> dict[str, Any]:
         "capabilities": [
             c.get("type") for c in info.get("capabilities") or [] if isinstance(c, dict)
         ],  # fmt: skip
-        "executors": [executor_json(r, agent_id, False) for r in fw.tasks.values()],
-        "completed_executors": [executor_json(r, agent_id, True) for r in fw.completed],
+        "executors": [
+            executor_json(r, agent_id, False) for r in fw.tasks.values() if r.executor_id is None
+        ] + live,
+        "completed_executors": [
+            executor_json(r, agent_id, True) for r in fw.completed if r.executor_id is None
+        ] + done,
     }
 
 
@@ -118,8 +127,10 @@ def state_json(agent: Agent) -> dict[str, Any]:
             "ip": info.ip,
             "hostname": info.hostname,
         },
-        "frameworks": [framework_json(fw, agent_id) for fw in core.frameworks.values()],
-        "completed_frameworks": [framework_json(fw, agent_id) for fw in core.completed_frameworks],
+        "frameworks": [framework_json(fw, agent_id, core) for fw in core.frameworks.values()],
+        "completed_frameworks": [
+            framework_json(fw, agent_id, core) for fw in core.completed_frameworks
+        ],
     }
 
 
@@ -193,6 +204,7 @@ def make_app(agent: Agent) -> web.Application:
     app.router.add_get("/version", _version)
     app.router.add_get("/metrics/snapshot", _metrics)
     add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core))
+    add_executor_routes(app)
     return app
 
 

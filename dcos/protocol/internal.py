@@ -29,6 +29,8 @@ Master -> agent events on the stream (each a msgpack map with ``type``):
   update; the agent stops retrying it and may send the next one for that task.
 - ``FRAMEWORK_MESSAGE`` ``{"framework_id", "executor_id", "data"}``.
 - ``SHUTDOWN_FRAMEWORK`` ``{"framework_id"}``: kill all its tasks and executors.
+- ``SHUTDOWN_EXECUTOR`` ``{"framework_id", "executor_id"}``: the scheduler's SHUTDOWN call; a
+  custom executor gets a SHUTDOWN event and is killed after its shutdown grace period.
 - ``UPDATE_FRAMEWORK`` ``{"framework": FrameworkInfo JSON}``.
 - ``PING`` ``{}``: answer with a ``PONG`` call.
 
@@ -61,5 +63,6 @@ KILL_TASK = "KILL_TASK"
 ACKNOWLEDGE = "ACKNOWLEDGE"
 FRAMEWORK_MESSAGE = "FRAMEWORK_MESSAGE"
 SHUTDOWN_FRAMEWORK = "SHUTDOWN_FRAMEWORK"
+SHUTDOWN_EXECUTOR = "SHUTDOWN_EXECUTOR"
 UPDATE_FRAMEWORK = "UPDATE_FRAMEWORK"
 PING = "PING"

@@ -4,7 +4,7 @@
 - `SchedulerDriver`: subscribes, reconnects, acknowledges, sends calls (dcos/sdk/driver.py).
 - `Offer`, `TaskStatus`: the Mesos JSON dicts with typed accessors (dcos/sdk/types.py).
 - Offer helpers: `OfferPacker`, `TaskNeeds`, `pick_ports`, `task_info` (dcos/sdk/offers.py).
-- An executor SDK (v1 executor API) will live in dcos/sdk/executor.py.
+- `Executor`, `ExecutorDriver`: custom executors over the v1 executor API (dcos/sdk/executor.py).
 
 See docs/writing-a-framework.md.
 """
@@ -18,6 +18,7 @@ from dcos.sdk.driver import (
     NotConnected,
     SchedulerDriver,
 )
+from dcos.sdk.executor import Executor, ExecutorCallRejected, ExecutorDriver
 from dcos.sdk.offers import Fit, OfferPacker, TaskNeeds, pick_ports, task_info
 from dcos.sdk.scheduler import Scheduler
 from dcos.sdk.types import Offer, TaskStatus
@@ -28,6 +29,9 @@ __all__ = [
     "DRIVER_STOPPED",
     "CallRejected",
     "DriverError",
+    "Executor",
+    "ExecutorCallRejected",
+    "ExecutorDriver",
     "Fit",
     "NotConnected",
     "Offer",

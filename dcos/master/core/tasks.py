@@ -154,16 +154,15 @@ class TasksMixin(CoreBase):
         })  # fmt: skip
 
     def shutdown_executor(self, fw: Framework, body: dict[str, Any]) -> None:
-        """SHUTDOWN of an executor: kill the framework's tasks that run under it there."""
+        """SHUTDOWN of an executor: the agent sends it SHUTDOWN and kills it after its grace
+        period (a command executor's task is simply killed)."""
         aid, eid = unwrap(body["agent_id"]), unwrap(body["executor_id"])
         agent = self.agents.get(AgentID(aid or ""))
         if agent is None:
             return
-        for t in list(agent.tasks.values()):
-            if t.framework_id == fw.id and t.executor_id == eid:
-                self._to_agent(
-                    agent, {"type": internal.KILL_TASK, "framework_id": fw.id, "task_id": t.task_id}
-                )
+        self._to_agent(agent, {
+            "type": internal.SHUTDOWN_EXECUTOR, "framework_id": fw.id, "executor_id": eid,
+        })  # fmt: skip
 
     def agent_message(self, agent_id: str, msg: dict[str, Any], now: float) -> list[Any]:
         """Executor -> scheduler framework message (internal MESSAGE)."""

@@ -1,0 +1,454 @@
+"""`Executor` and `ExecutorDriver`: write a custom executor against the Mesos v1 executor API.
+
+An executor is a process the agent starts (from a TaskInfo's ``executor``) with the ``MESOS_*``
+environment; it subscribes to its agent (``POST /api/v1/executor``), receives tasks and runs
+them however it likes, and reports their states with status updates. Subclass `Executor`,
+override the callbacks you need (all ``async``; run one at a time, in event order), then::
+
+    asyncio.run(ExecutorDriver(MyExecutor()).run())
+
+What each callback receives:
+
+- `registered(driver, executor_info, framework_info, agent_info)`: first SUBSCRIBED.
+- `reregistered(driver, agent_info)`: SUBSCRIBED again after a reconnection.
+- `disconnected(driver)`: the stream to the agent ended; the driver re-subscribes (with the
+  tasks and updates not yet acknowledged) until ``MESOS_RECOVERY_TIMEOUT`` (default 15 min).
+- `launch_task(driver, task)`: a TaskInfo dict; report at least TASK_RUNNING and a terminal state.
+- `launch_group(driver, tasks)`: the TaskInfos of one task group.
+- `kill_task(driver, task_id)`: kill the task and report TASK_KILLED.
+- `acknowledged(driver, task_id, uuid)`: the scheduler acknowledged that update.
+- `framework_message(driver, data)`: bytes from the scheduler.
+- `shutdown(driver)`: kill every task; the driver stops after this callback, and the agent
+  kills the executor after its shutdown grace period.
+- `error(driver, message)`.
+
+The bookkeeping (unacknowledged tasks and updates, event decoding) is the sans-IO
+`ExecutorDriverCore`; `ExecutorDriver` owns the HTTP connection and the callback task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import logging
+import os
+import random
+import time
+import uuid as uuidlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from dcos.common.clock import Clock, RealClock
+from dcos.protocol.codec import JSON, DecodeError, dumps_json, loads_json
+from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, unwrap, wrap
+from dcos.protocol.recordio import Decoder, RecordIOError
+from dcos.sdk.driver import DRIVER_ABORTED, DRIVER_RUNNING, DRIVER_STOPPED, DriverError
+
+log = logging.getLogger("dcos.sdk.executor")
+
+DRIVER_NOT_STARTED = "DRIVER_NOT_STARTED"
+DEFAULT_RECOVERY_TIMEOUT = 15 * 60.0
+
+
+class Executor:
+    """Base class of a custom executor; every callback is an async no-op."""
+
+    async def registered(self, driver: ExecutorDriver, executor_info: dict[str, Any],
+                         framework_info: dict[str, Any], agent_info: dict[str, Any]) -> None:  # fmt: skip
+        pass
+
+    async def reregistered(self, driver: ExecutorDriver, agent_info: dict[str, Any]) -> None:
+        pass
+
+    async def disconnected(self, driver: ExecutorDriver) -> None:
+        pass
+
+    async def launch_task(self, driver: ExecutorDriver, task: dict[str, Any]) -> None:
+        pass
+
+    async def launch_group(self, driver: ExecutorDriver, tasks: list[dict[str, Any]]) -> None:
+        pass
+
+    async def kill_task(self, driver: ExecutorDriver, task_id: TaskID) -> None:
+        pass
+
+    async def acknowledged(self, driver: ExecutorDriver, task_id: TaskID, uuid: str) -> None:
+        pass
+
+    async def framework_message(self, driver: ExecutorDriver, data: bytes) -> None:
+        pass
+
+    async def shutdown(self, driver: ExecutorDriver) -> None:
+        pass
+
+    async def error(self, driver: ExecutorDriver, message: str) -> None:
+        pass
+
+
+class ExecutorCallRejected(DriverError):
+    """The agent answered a call with a non-2xx status (400: a malformed call)."""
+
+    def __init__(self, call_type: str, status: int, message: str) -> None:
+        super().__init__(f"{call_type} rejected by the agent ({status}): {message}")
+        self.status = status
+        self.message = message
+
+
+def parse_duration(text: str | None, default: float) -> float:
+    """Seconds from a Mesos duration (``5secs``, ``3mins``, ``100ms``); `default` if unset."""
+    if not text:
+        return default
+    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1.0, "mins": 60.0, "hrs": 3600.0,
+             "days": 86400.0, "weeks": 604800.0}  # fmt: skip
+    for unit, scale in units.items():
+        if text.endswith(unit):
+            try:
+                return float(text[: -len(unit)]) * scale
+            except ValueError:
+                break
+    try:
+        return float(text)
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Env:
+    """What the agent tells an executor through its environment."""
+
+    agent_endpoint: str
+    framework_id: FrameworkID
+    executor_id: ExecutorID
+    sandbox: str
+    checkpoint: bool
+    shutdown_grace: float
+    recovery_timeout: float
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> Env:
+        """Raises KeyError naming a missing required variable."""
+        for name in ("MESOS_AGENT_ENDPOINT", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID"):
+            if not env.get(name):
+                raise KeyError(f"{name} is not set: run this executor from a dcos-py agent")
+        return cls(
+            agent_endpoint=env["MESOS_AGENT_ENDPOINT"],
+            framework_id=FrameworkID(env["MESOS_FRAMEWORK_ID"]),
+            executor_id=ExecutorID(env["MESOS_EXECUTOR_ID"]),
+            sandbox=env.get("MESOS_SANDBOX") or env.get("MESOS_DIRECTORY") or os.getcwd(),
+            checkpoint=env.get("MESOS_CHECKPOINT", "0") == "1",
+            shutdown_grace=parse_duration(env.get("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"), 5.0),
+            recovery_timeout=parse_duration(
+                env.get("MESOS_RECOVERY_TIMEOUT"), DEFAULT_RECOVERY_TIMEOUT
+            ),  # fmt: skip
+        )
+
+
+class ExecutorDriverCore:
+    """Sans-IO: the calls to send and what events mean; no sockets here."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.tasks: dict[TaskID, dict[str, Any]] = {}  # launched, no update acknowledged yet
+        self.updates: dict[str, dict[str, Any]] = {}  # uuid -> unacknowledged TaskStatus
+        self.subscribed_once = False
+        self.executor_info: dict[str, Any] | None = None
+        self.framework_info: dict[str, Any] | None = None
+        self.agent_info: dict[str, Any] | None = None
+
+    def _ids(self) -> dict[str, Any]:
+        return {"framework_id": wrap(self.env.framework_id),
+                "executor_id": wrap(self.env.executor_id)}  # fmt: skip
+
+    def subscribe_body(self) -> dict[str, Any]:
+        return {"type": "SUBSCRIBE", **self._ids(), "subscribe": {
+            "unacknowledged_tasks": list(self.tasks.values()),
+            "unacknowledged_updates": [{**self._ids(), "status": s}
+                                       for s in self.updates.values()],
+        }}  # fmt: skip
+
+    def status(self, task_id: str, state: str, now: float, *, message: str | None = None,
+               data: bytes | None = None, healthy: bool | None = None,
+               reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """A new TaskStatus (uuid, timestamp, source filled), kept until acknowledged."""
+        status: dict[str, Any] = {
+            "task_id": wrap(task_id), "state": state, "source": "SOURCE_EXECUTOR",
+            "uuid": base64.b64encode(uuidlib.uuid4().bytes).decode("ascii"),
+            "timestamp": now, "executor_id": wrap(self.env.executor_id),
+        }  # fmt: skip
+        if message is not None:
+            status["message"] = message
+        if data is not None:
+            status["data"] = base64.b64encode(data).decode("ascii")
+        if healthy is not None:
+            status["healthy"] = healthy
+        if reason is not None:
+            status["reason"] = reason
+        self.updates[status["uuid"]] = status
+        return status
+
+    def update_body(self, status: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "UPDATE", **self._ids(), "update": {"status": status}}
+
+    def message_body(self, data: bytes) -> dict[str, Any]:
+        return {"type": "MESSAGE", **self._ids(),
+                "message": {"data": base64.b64encode(data).decode("ascii")}}  # fmt: skip
+
+    def on_event(self, event: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
+        """(callback name, args) for one event, or None (HEARTBEAT, unknown)."""
+        kind = event.get("type")
+        body = event.get(str(kind).lower()) or {}
+        if kind == "SUBSCRIBED":
+            self.executor_info = body.get("executor_info") or {}
+            self.framework_info = body.get("framework_info") or {}
+            self.agent_info = body.get("agent_info") or {}
+            if self.subscribed_once:
+                return "reregistered", (self.agent_info,)
+            self.subscribed_once = True
+            return "registered", (self.executor_info, self.framework_info, self.agent_info)
+        if kind == "LAUNCH":
+            task = body.get("task") or {}
+            self.tasks[TaskID(unwrap(task.get("task_id")) or "")] = task
+            return "launch_task", (task,)
+        if kind == "LAUNCH_GROUP":
+            tasks = (body.get("task_group") or {}).get("tasks") or []
+            for task in tasks:
+                self.tasks[TaskID(unwrap(task.get("task_id")) or "")] = task
+            return "launch_group", (tasks,)
+        if kind == "KILL":
+            return "kill_task", (TaskID(unwrap(body.get("task_id")) or ""),)
+        if kind == "ACKNOWLEDGED":
+            tid, uuid = TaskID(unwrap(body.get("task_id")) or ""), str(body.get("uuid"))
+            self.updates.pop(uuid, None)
+            self.tasks.pop(tid, None)
+            return "acknowledged", (tid, uuid)
+        if kind == "MESSAGE":
+            return "framework_message", (base64.b64decode(body.get("data") or ""),)
+        if kind == "SHUTDOWN":
+            return "shutdown", ()
+        if kind == "ERROR":
+            return "error", (str(body.get("message", "")),)
+        if kind != "HEARTBEAT":
+            log.warning("ignoring unknown executor event %r", kind)
+        return None
+
+
+class ExecutorDriver:
+    """Runs an `Executor` against its agent (see the module docstring).
+
+    `env` defaults to ``os.environ``; `clock` drives the reconnection backoff.
+    """
+
+    def __init__(self, executor: Executor, *, env: Mapping[str, str] | None = None,
+                 clock: Clock | None = None, backoff_initial: float = 0.1,
+                 backoff_max: float = 2.0, call_timeout: float = 10.0) -> None:  # fmt: skip
+        self.executor = executor
+        self.clock: Clock = clock or RealClock()
+        self.core = ExecutorDriverCore(Env.read(os.environ if env is None else env))
+        self._backoff = (backoff_initial, backoff_max)
+        self._call_timeout = call_timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._queue: asyncio.Queue[tuple[str, tuple[Any, ...]] | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._done: asyncio.Future[str] | None = None
+        self._state = DRIVER_NOT_STARTED
+        self._connected = False
+        self._stopping = False
+        self._finisher: asyncio.Task[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.core.env.agent_endpoint}/api/v1/executor"
+
+    @property
+    def framework_id(self) -> FrameworkID:
+        return self.core.env.framework_id
+
+    @property
+    def executor_id(self) -> ExecutorID:
+        return self.core.env.executor_id
+
+    @property
+    def sandbox(self) -> str:
+        return self.core.env.sandbox
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Start subscribing in the background; returns ``DRIVER_RUNNING`` at once."""
+        if self._state != DRIVER_NOT_STARTED:
+            return self._state
+        self._done = asyncio.get_running_loop().create_future()
+        self._session = aiohttp.ClientSession()
+        self._state = DRIVER_RUNNING
+        self._tasks = [asyncio.create_task(self._consume()),
+                       asyncio.create_task(self._connection_loop())]  # fmt: skip
+        return self._state
+
+    async def join(self) -> str:
+        if self._done is None:
+            return self._state
+        return await asyncio.shield(self._done)
+
+    async def run(self) -> str:
+        await self.start()
+        return await self.join()
+
+    async def stop(self, state: str = DRIVER_STOPPED) -> str:
+        """Stop the driver (safe from a callback and more than once)."""
+        if self._stopping or self._state == DRIVER_NOT_STARTED:
+            return self._state
+        self._stopping = True
+        current = asyncio.current_task()
+        for t in self._tasks:
+            if t is not current and not t.done():
+                t.cancel()
+                try:
+                    await t
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                    pass
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self._connected = False
+        self._state = state
+        if self._done is not None and not self._done.done():
+            self._done.set_result(state)
+        return state
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def send_status_update(self, task_id: str, state: str, message: str | None = None,
+                                 data: bytes | None = None, healthy: bool | None = None,
+                                 reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Report a task's state; returns the TaskStatus sent. Kept (and re-sent when the
+        driver re-subscribes) until the scheduler acknowledges it. Raises
+        `ExecutorCallRejected` when the agent refuses it (e.g. an invalid state)."""
+        status = self.core.status(str(task_id), str(state), time.time(), message=message,
+                                  data=data, healthy=healthy, reason=reason)  # fmt: skip
+        try:
+            await self._post(self.core.update_body(status))
+        except ExecutorCallRejected:
+            self.core.updates.pop(status["uuid"], None)
+            raise
+        except DriverError as exc:
+            log.info("update for %s not delivered now (sent again on re-subscribe): %s",
+                     task_id, exc)  # fmt: skip
+        return status
+
+    async def send_framework_message(self, data: bytes) -> None:
+        """Send `data` to the scheduler (its `framework_message` callback)."""
+        await self._post(self.core.message_body(bytes(data)))
+
+    async def _post(self, body: dict[str, Any]) -> None:
+        if self._session is None:
+            raise DriverError("the driver is not running")
+        timeout = aiohttp.ClientTimeout(total=self._call_timeout)
+        try:
+            async with self._session.post(self.url, data=dumps_json(body),
+                                          headers={"Content-Type": JSON},
+                                          timeout=timeout) as resp:  # fmt: skip
+                text = await resp.text(errors="replace")
+                if 200 <= resp.status < 300:
+                    return
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DriverError(
+                f"{body['type']} not delivered: {exc or type(exc).__name__}"
+            ) from None
+        raise ExecutorCallRejected(str(body["type"]), resp.status, text.strip())
+
+    # -- the subscription ------------------------------------------------------------------
+
+    async def _connection_loop(self) -> None:
+        delay = self._backoff[0]
+        lost_at: float | None = None
+        rng = random.Random()
+        while not self._stopping:
+            outcome = await self._subscribe_once()
+            if outcome == "refused":
+                self._queue.put_nowait(None)
+                return
+            now = self.clock.time()
+            if outcome == "subscribed":
+                delay, lost_at = self._backoff[0], now
+                self._queue.put_nowait(("disconnected", ()))
+            lost_at = now if lost_at is None else lost_at
+            if now - lost_at > self.core.env.recovery_timeout:
+                log.error("agent unreachable for %.0f s: shutting down", now - lost_at)
+                self._queue.put_nowait(("shutdown", ()))
+                self._queue.put_nowait(None)
+                return
+            await self.clock.sleep(delay * (0.5 + rng.random()))
+            delay = min(delay * 2, self._backoff[1])
+
+    async def _subscribe_once(self) -> str:
+        """'subscribed' (the stream ran, then ended), 'failed' or 'refused'."""
+        assert self._session is not None
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._call_timeout)
+        try:
+            resp = await self._session.post(
+                self.url, data=dumps_json(self.core.subscribe_body()),
+                headers={"Content-Type": JSON, "Accept": JSON}, timeout=timeout,
+            )  # fmt: skip
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.info("cannot reach the agent at %s: %s", self.core.env.agent_endpoint, exc)
+            return "failed"
+        async with resp:
+            if resp.status != 200:
+                text = await resp.text(errors="replace")
+                log.error("SUBSCRIBE refused (%d): %s", resp.status, text)
+                if 400 <= resp.status < 500:
+                    self._queue.put_nowait(("error", (f"SUBSCRIBE refused: {text}",)))
+                    return "refused"
+                return "failed"
+            self._connected = True
+            decoder = Decoder()
+            try:
+                async for chunk in resp.content.iter_any():
+                    for record in decoder.feed(chunk):
+                        dispatch = self.core.on_event(loads_json(record))
+                        if dispatch is not None:
+                            self._queue.put_nowait(dispatch)
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                log.info("stream from the agent broke: %s", exc)
+            except (RecordIOError, DecodeError) as exc:
+                log.warning("bad event stream from the agent: %s", exc)
+            finally:
+                self._connected = False
+        return "subscribed"
+
+    async def _consume(self) -> None:
+        """Run callbacks one at a time; SHUTDOWN (or a refusal) ends the driver."""
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                self._finisher = asyncio.create_task(self.stop(DRIVER_ABORTED))
+                return
+            name, args = item
+            fn = getattr(self.executor, name, None)
+            if fn is not None:
+                try:
+                    result = fn(self, *args)
+                    if inspect.isawaitable(result):
+                        await result
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - a callback must not kill the driver
+                    log.exception("executor callback %s raised", name)
+            if name == "shutdown":
+                self._finisher = asyncio.create_task(self.stop(DRIVER_STOPPED))
+                return
+
+    def __repr__(self) -> str:
+        return f"ExecutorDriver({self.core.env.executor_id}@{self.core.env.agent_endpoint}, {self._state})"
