@@ -561,7 +561,7 @@ class AgentCore(TaskGroupsMixin):
             fw.completed.append(rec)
 
     def _maybe_complete_framework(self, fw: FrameworkRecord) -> None:
-        if fw.tasks or self.frameworks.get(fw.id) is not fw:
+        if fw.tasks or self.frameworks.get(fw.id) is not fw or self._has_executors(fw.id):
             return
         del self.frameworks[fw.id]
         self.completed_frameworks.append(fw)

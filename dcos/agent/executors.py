@@ -392,7 +392,7 @@ class ExecutorsMixin:
             state = TaskState.TASK_FAILED
         self._executor_gone(ex, now, state, reason, how)
         out: list[Action] = [CloseExecutor(ex.key)]
-        if self.frameworks.get(ex.framework_id) is not None and self.agent_id:
+        if self.agent_id and not ex.adopted:
             from dcos.agent.core import Call
 
             out.append(Call({
@@ -409,6 +409,7 @@ class ExecutorsMixin:
         ex.queued.clear()
         self._executor_by_container.pop(ex.container_id, None)
         fw = self.frameworks.get(ex.framework_id)
+        self._retire_executor(ex)
         if fw is not None:
             for tid in sorted(ex.tasks):
                 rec = fw.tasks.get(tid)
@@ -418,7 +419,6 @@ class ExecutorsMixin:
                 self._status(rec, final, now, message, reason)
                 self._maybe_complete(fw, rec)
             self._maybe_complete_framework(fw)
-        self._retire_executor(ex)
 
     def _retire_executor(self, ex: ExecutorRecord) -> None:
         if self.executors.get(ex.key) is ex:
@@ -493,8 +493,9 @@ class ExecutorsMixin:
             return []
         was = ex.state
         ex.state = TERMINATING
-        for tid in ex.tasks:
-            rec = self.frameworks[ex.framework_id].tasks.get(tid)
+        fw = self.frameworks.get(ex.framework_id)
+        for tid in ex.tasks if fw is not None else ():
+            rec = fw.tasks.get(tid) if fw is not None else None
             if rec is not None:
                 rec.kill_requested = True
         if not ex.launched or ex.adopted:
@@ -553,6 +554,13 @@ class ExecutorsMixin:
         if ex is not None and ex.kind == "custom":
             return Source.SOURCE_AGENT
         return Source.SOURCE_EXECUTOR
+
+    def _has_executors(self, framework_id: FrameworkID) -> bool:
+        """True while a custom executor of the framework is alive (keeps the framework)."""
+        return any(
+            ex.framework_id == framework_id and ex.kind == "custom" and ex.state != TERMINATED
+            for ex in self.executors.values()
+        )
 
     def _executor_resources(self) -> Resources:
         total = Resources.empty()
