@@ -1,10 +1,16 @@
-"""`ProcessContainerizer`: each container is a real process in its own session.
+"""`ProcessContainerizer`: each container is a real process session, isolated by isolators.
 
-Called by the agent shell (`dcos.agent.agent`). The main process is spawned with
-`asyncio.create_subprocess_exec(..., start_new_session=True)` and no ``preexec_fn`` (the fast
-posix_spawn/vfork path); its process group is the container: a kill sends SIGTERM to the
-group, then SIGKILL to the whole group after the grace period, and whatever is left of the
-group when the main process ends is SIGKILLed too, so no task leaves orphans behind.
+Called by the agent shell (`dcos.agent.agent`). Each task runs under the launch wrapper of
+`dcos.agent.containerizer.runtime` (a tiny ``/bin/sh`` that joins the container's cgroups,
+applies ulimits, runs the task, records its exit status), spawned with
+``start_new_session=True`` and no ``preexec_fn`` (the fast posix_spawn/vfork path). The
+container is the wrapper's process group plus, with cgroups, every process in its cgroups: a
+kill sends SIGTERM to the group, then SIGKILL to the group and to the cgroup after the grace
+period, and whatever is left when the task ends is SIGKILLed too, so no task leaves orphans.
+
+With a `meta_dir`, a runtime record per container (wrapper pid + start time, cgroups, GPUs)
+lets `recover` reattach after an agent restart; records are removed once `wait` has handed
+the container's end to the agent.
 """
 
 from __future__ import annotations
@@ -14,36 +20,42 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
-from dcos.agent.isolators import Isolator, Limitation, PosixIsolator
+from dcos.agent.containerizer import runtime as rt
+from dcos.agent.containerizer.runtime import RuntimeRecord
+from dcos.agent.isolators import (
+    Isolator,
+    LaunchSpec,
+    Limitation,
+    PosixIsolator,
+    RecoveredContainer,
+)
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
 log = logging.getLogger(__name__)
 
 MAX_ENDED = 1000
+FRESH = 1.0  # seconds after launch during which a kill may race the task's exec
+UNKNOWN_EXIT = "Container ended while the agent was down; its exit status is unknown"
 
 
 @dataclass
 class _Container:
-    proc: asyncio.subprocess.Process
+    pid: int
     pgid: int
+    proc: asyncio.subprocess.Process | None = None  # None: reattached after a restart
     done: asyncio.Future[Termination] | None = None
     limitation: Limitation | None = None
+    sent: int | None = None  # the last signal destroy sent (for a reattached container)
+    started: float = 0.0  # wall-clock start of the wrapper
     watchers: list[asyncio.Task[Any]] = field(default_factory=list)
-
-
-def _killpg(pgid: int, sig: int) -> bool:
-    """Signal a process group; False when the group no longer exists."""
-    try:
-        os.killpg(pgid, sig)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
 
 
 def group_alive(pgid: int) -> bool:
@@ -73,86 +85,177 @@ async def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
         delay = min(delay * 2, 0.05)
 
 
-def termination_from_returncode(code: int) -> Termination:
-    """asyncio's returncode (negative = killed by that signal) -> `Termination`."""
-    if code < 0:
-        return Termination(signal=-code)
-    return Termination(exit_code=code)
+async def _wait_pid_exit(pid: int) -> None:
+    """Wait for a process that is not our child to exit (pidfd; polling where unavailable)."""
+    loop = asyncio.get_running_loop()
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = -1
+    if fd >= 0:
+        gone = loop.create_future()
+        loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+        try:
+            await gone
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        return
+    while rt.start_time(pid) is not None and group_alive(pid):
+        await asyncio.sleep(0.1)
+
+
+termination_from_returncode = rt.termination_from_status
 
 
 class ProcessContainerizer:
     """Containers as process sessions; isolators are called around each one."""
 
-    def __init__(self, isolators: list[Isolator] | None = None) -> None:
+    def __init__(
+        self, isolators: list[Isolator] | None = None, meta_dir: str | None = None
+    ) -> None:
+        """`meta_dir` (e.g. ``<work_dir>/meta/containers``): where runtime records and exit
+        statuses are kept; without one nothing is written and `recover` finds nothing."""
         self.isolators: list[Isolator] = isolators if isolators is not None else [PosixIsolator()]
+        self.meta_dir = os.path.abspath(meta_dir) if meta_dir else None
         self._containers: dict[ContainerID, _Container] = {}
+        self._resources: dict[ContainerID, Resources] = {}
         # how recently ended containers ended, for a `wait` that comes after the end
         self._ended: OrderedDict[ContainerID, Termination] = OrderedDict()
 
-    async def recover(self, checkpoint: Any) -> None:
-        for iso in self.isolators:
-            await iso.recover([])
+    # -- launch ----------------------------------------------------------------------------
 
     async def launch(self, container_id: ContainerID, config: ContainerConfig) -> LaunchResult:
-        """Create the sandbox, open stdout/stderr there and spawn ``config.argv``."""
+        """Prepare isolation, create the sandbox, spawn the wrapper; a failure cleans up."""
         if container_id in self._containers:
             return LaunchResult(False, f"container {container_id} already exists")
+        problem = rt.executable_error(config.argv, config.env)
+        if problem is not None:
+            return LaunchResult(False, f"Failed to launch {config.argv[:1]}: {problem}")
+        spec = LaunchSpec()
+        records: dict[str, dict[str, Any]] = {}
         try:
             for iso in self.isolators:
-                await iso.prepare(container_id, config.resources)
-            os.makedirs(config.sandbox, exist_ok=True)
-            with (
-                open(os.path.join(config.sandbox, "stdout"), "ab") as out,
-                open(os.path.join(config.sandbox, "stderr"), "ab") as err,
-            ):
-                proc = await asyncio.create_subprocess_exec(
-                    *config.argv,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    cwd=config.sandbox,
-                    env=config.env,
-                    start_new_session=True,
-                )
+                got = await iso.prepare(container_id, config)
+                if got is not None:
+                    spec.procs_files += got.procs_files
+                    spec.shell += got.shell
+                    spec.env.update(got.env)
+                    records[iso.name] = got.record
+            proc = await self._spawn(container_id, config, spec)
         except (OSError, ValueError) as exc:
             await self._cleanup_isolators(container_id)
+            if self.meta_dir:
+                rt.remove_record(self.meta_dir, container_id)
             return LaunchResult(False, f"Failed to launch {config.argv[:1]}: {exc}")
-        c = _Container(proc=proc, pgid=proc.pid)
+        c = _Container(pid=proc.pid, pgid=proc.pid, proc=proc)
+        c.started = time.time()
         self._containers[container_id] = c
+        self._resources[container_id] = config.resources
+        if self.meta_dir:
+            self._write_record(container_id, c, config, records)
         for iso in self.isolators:
             await iso.isolate(container_id, proc.pid)
+        self._start_watching(container_id, c)
+        c.done = asyncio.ensure_future(self._reap(container_id, c))
+        return LaunchResult(True, pid=proc.pid)
+
+    async def _spawn(
+        self, container_id: ContainerID, config: ContainerConfig, spec: LaunchSpec
+    ) -> asyncio.subprocess.Process:
+        exit_file = ""
+        if self.meta_dir:
+            run_dir = os.path.join(self.meta_dir, container_id)
+            os.makedirs(run_dir, exist_ok=True)
+            exit_file = os.path.join(run_dir, rt.EXIT_STATUS)
+        os.makedirs(config.sandbox, exist_ok=True)
+        env = config.env
+        if spec.env:
+            env = {**env, **spec.env}
+        argv = rt.wrapper_argv(config.argv, exit_file, spec.procs_files, spec.shell,
+                               unset_pwd="PWD" not in env)  # fmt: skip
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        out = os.open(os.path.join(config.sandbox, "stdout"), flags, 0o644)
+        try:
+            err = os.open(os.path.join(config.sandbox, "stderr"), flags, 0o644)
+            try:
+                return await asyncio.create_subprocess_exec(
+                    *argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err,
+                    cwd=config.sandbox, env=env, start_new_session=True,
+                )  # fmt: skip
+            finally:
+                os.close(err)
+        finally:
+            os.close(out)
+
+    def _write_record(
+        self, cid: ContainerID, c: _Container, config: ContainerConfig, records: dict[str, Any]
+    ) -> None:
+        assert self.meta_dir is not None
+        record = RuntimeRecord(cid, c.pid, rt.start_time(c.pid) or 0.0, c.pgid, config.sandbox,
+                               config.resources, records)  # fmt: skip
+        try:
+            rt.write_record(self.meta_dir, record)
+        except OSError as exc:
+            log.warning("cannot write the runtime record of %s: %s", cid, exc)
+
+    def _start_watching(self, container_id: ContainerID, c: _Container) -> None:
         c.watchers = [
             asyncio.ensure_future(self._watch(container_id, iso)) for iso in self.isolators
         ]
-        c.done = asyncio.ensure_future(self._reap(container_id, c))
-        return LaunchResult(True, pid=proc.pid)
 
     async def _watch(self, container_id: ContainerID, iso: Isolator) -> None:
         limitation = await iso.watch(container_id)
         c = self._containers.get(container_id)
-        if limitation is None or c is None:
+        if limitation is None or c is None or c.limitation is not None:
             return
         log.info("container %s hit a limitation: %s", container_id, limitation.message)
         c.limitation = limitation
-        _killpg(c.pgid, signal.SIGKILL)
+        await self._kill_all(container_id, c)
+
+    async def _kill_all(self, container_id: ContainerID, c: _Container) -> bool:
+        """SIGKILL the container's process group and everything in its cgroups; True when the
+        group still existed."""
+        existed = rt.kill_group(c.pgid, signal.SIGKILL)
+        for iso in self.isolators:
+            kill = getattr(iso, "kill", None)
+            if kill is not None:
+                with contextlib.suppress(Exception):
+                    await kill(container_id)
+        return existed
+
+    # -- the end of a container ------------------------------------------------------------
 
     async def _reap(self, container_id: ContainerID, c: _Container) -> Termination:
-        code = await c.proc.wait()
-        if _killpg(c.pgid, signal.SIGKILL):  # whatever the task left behind in its group
+        if c.proc is not None:
+            term = rt.termination_from_status(await c.proc.wait())
+        else:
+            await _wait_pid_exit(c.pid)
+            recorded = rt.read_exit_status(self.meta_dir, container_id) if self.meta_dir else None
+            if recorded is None and c.sent is not None:  # our kill ended the wrapper itself
+                recorded = Termination(signal=c.sent)
+            term = recorded or Termination(message=UNKNOWN_EXIT)
+        if await self._kill_all(container_id, c):  # whatever the task left behind
             await _wait_group_gone(c.pgid)
         for w in c.watchers:
             w.cancel()
+        limitation = c.limitation
+        for iso in self.isolators:
+            check = getattr(iso, "check", None)
+            if limitation is None and check is not None:
+                limitation = check(container_id)
         await self._cleanup_isolators(container_id)
         self._containers.pop(container_id, None)
-        term = termination_from_returncode(code)
-        if c.limitation is not None:
-            term = Termination(
-                term.exit_code, term.signal, c.limitation.reason, c.limitation.message
-            )
+        self._resources.pop(container_id, None)
+        if limitation is not None:
+            term = Termination(term.exit_code, term.signal, limitation.reason, limitation.message)
+        self._remember(container_id, term)
+        return term
+
+    def _remember(self, container_id: ContainerID, term: Termination) -> None:
         self._ended[container_id] = term
         while len(self._ended) > MAX_ENDED:
             self._ended.popitem(last=False)
-        return term
 
     async def _cleanup_isolators(self, container_id: ContainerID) -> None:
         for iso in self.isolators:
@@ -162,50 +265,140 @@ class ProcessContainerizer:
                 log.exception("isolator %s cleanup failed for %s", iso.name, container_id)
 
     async def wait(self, container_id: ContainerID) -> Termination:
+        """The container's end; its runtime record is removed once handed over."""
         c = self._containers.get(container_id)
         if c is None or c.done is None:
-            return self._ended.get(container_id) or Termination(message="unknown container")
-        return await asyncio.shield(c.done)
+            term = self._ended.get(container_id) or Termination(message="unknown container")
+        else:
+            term = await asyncio.shield(c.done)
+        if self.meta_dir and container_id in self._ended:
+            rt.remove_record(self.meta_dir, container_id)
+        return term
 
     async def destroy(self, container_id: ContainerID, grace: float) -> None:
-        """SIGTERM the group; SIGKILL the group when `grace` runs out. Returns once it is gone."""
+        """SIGTERM the group; SIGKILL group and cgroups when `grace` runs out. Returns once gone."""
         c = self._containers.get(container_id)
         if c is None or c.done is None:
             return
         if grace > 0:
-            _killpg(c.pgid, signal.SIGTERM)
+            c.sent = signal.SIGTERM
+            rt.kill_group(c.pgid, signal.SIGTERM)
             try:
+                if time.time() - c.started < FRESH:
+                    # a SIGTERM that lands between the wrapper's fork and the task's exec is
+                    # lost (the wrapper traps it): a task this young gets a second one
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(c.done), min(grace, 0.1))
+                    if c.done.done():
+                        return
+                    grace = max(0.0, grace - 0.1)
+                    rt.kill_group(c.pgid, signal.SIGTERM)
                 await asyncio.wait_for(asyncio.shield(c.done), grace)
                 return
             except TimeoutError:
-                log.info("container %s outlived its %.1fs grace; SIGKILL", container_id, grace)
-        _killpg(c.pgid, signal.SIGKILL)
+                log.info("container %s outlived its grace; SIGKILL", container_id)
+        c.sent = signal.SIGKILL
+        await self._kill_all(container_id, c)
         await asyncio.shield(c.done)
+
+    # -- recovery --------------------------------------------------------------------------
+
+    async def recover(
+        self, expected: Mapping[ContainerID, ContainerConfig] | None = None
+    ) -> dict[ContainerID, Termination | None]:
+        """Reattach to the `expected` containers of a previous agent run; kill the others.
+
+        Returns, per expected container: None (still running, reattached: `wait` / `destroy`
+        work as for a fresh launch) or its `Termination` (it ended while the agent was down:
+        the wrapper's recorded exit status, or one saying the status is unknown). Containers
+        in the meta dir (or in this agent's cgroups) that are not expected are orphans: their
+        processes are killed and their records and cgroups removed.
+        """
+        expected = dict(expected or {})
+        records = rt.read_records(self.meta_dir) if self.meta_dir else {}
+        out: dict[ContainerID, Termination | None] = {}
+        found: dict[str, list[RecoveredContainer]] = {iso.name: [] for iso in self.isolators}
+        live: list[tuple[ContainerID, RuntimeRecord]] = []
+        for cid, record in records.items():
+            alive = record is not None and rt.same_process_alive(record.pid, record.start_time)
+            if cid not in expected or record is None:
+                if record is not None and alive:
+                    log.warning("killing orphan container %s (pid %d)", cid, record.pid)
+                    rt.kill_group(record.pgid, signal.SIGKILL)
+                if record is not None:  # let isolators release what it held
+                    for name, rc_list in found.items():
+                        rc_list.append(self._recovered(cid, record, name, alive=False))
+                if cid not in expected:
+                    rt.remove_record(self.meta_dir or "", cid)
+                continue
+            for name, rc_list in found.items():
+                rc_list.append(self._recovered(cid, record, name, alive))
+            if alive:
+                live.append((cid, record))
+                out[cid] = None
+            else:
+                term = rt.read_exit_status(self.meta_dir or "", cid)
+                out[cid] = term or Termination(message=UNKNOWN_EXIT)
+                self._remember(cid, out[cid])  # type: ignore[arg-type]
+        for cid in expected:
+            out.setdefault(cid, Termination(message=UNKNOWN_EXIT))
+        for iso in self.isolators:
+            await iso.recover(found[iso.name])
+        for rc_list in found.values():
+            for rc in rc_list:
+                if not rc.alive:
+                    await self._cleanup_one(rc.container_id)
+        for cid, record in live:
+            c = _Container(pid=record.pid, pgid=record.pgid, started=record.start_time)
+            self._containers[cid] = c
+            self._resources[cid] = record.resources
+            self._start_watching(cid, c)
+            c.done = asyncio.ensure_future(self._reap(cid, c))
+        return out
+
+    def _recovered(self, cid: ContainerID, record: RuntimeRecord, name: str,
+                   alive: bool) -> RecoveredContainer:  # fmt: skip
+        return RecoveredContainer(cid, record.resources, dict(record.isolators.get(name) or {}),
+                                  alive, record.sandbox)  # fmt: skip
+
+    async def _cleanup_one(self, container_id: ContainerID) -> None:
+        for iso in self.isolators:
+            with contextlib.suppress(Exception):
+                await iso.cleanup(container_id)
+
+    # -- the rest of the contract ----------------------------------------------------------
 
     async def update(self, container_id: ContainerID, resources: Resources) -> None:
         for iso in self.isolators:
             await iso.update(container_id, resources)
+        if container_id in self._resources:
+            self._resources[container_id] = resources
 
     async def usage(self, container_id: ContainerID) -> dict[str, float]:
+        """Mesos ResourceStatistics fields: from cgroups where an isolator has them, else psutil
+        over the wrapper and its descendants."""
         c = self._containers.get(container_id)
         if c is None:
             return {}
         stats: dict[str, float] = {}
-        try:
-            import psutil
-
-            p = psutil.Process(c.proc.pid)
-            t = p.cpu_times()
-            stats = {
-                "cpus_user_time_secs": t.user + t.children_user,
-                "cpus_system_time_secs": t.system + t.children_system,
-                "mem_rss_bytes": float(p.memory_info().rss),
-            }
-        except Exception:  # the process may be gone already
-            pass
         for iso in self.isolators:
             stats.update(await iso.usage(container_id))
+        if "cpus_user_time_secs" not in stats or "mem_rss_bytes" not in stats:
+            for key, value in rt.group_usage(c.pid).items():
+                stats.setdefault(key, value)
         return stats
+
+    def resources(self, container_id: ContainerID) -> Resources | None:
+        """The resources a live container was launched (or updated) with."""
+        return self._resources.get(container_id)
 
     def containers(self) -> set[ContainerID]:
         return set(self._containers)
+
+    async def close(self) -> None:
+        """Agent shutdown, after every container is destroyed: isolators drop their roots."""
+        for iso in self.isolators:
+            close = getattr(iso, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
