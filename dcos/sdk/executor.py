@@ -104,7 +104,7 @@ def parse_duration(text: str | None, default: float) -> float:
         return default
     units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1.0, "mins": 60.0, "hrs": 3600.0,
              "days": 86400.0, "weeks": 604800.0}  # fmt: skip
-    for unit, scale in units.items():
+    for unit, scale in sorted(units.items(), key=lambda u: -len(u[0])):
         if text.endswith(unit):
             try:
                 return float(text[: -len(unit)]) * scale
