@@ -285,12 +285,10 @@ async def fetch(
                 got = await _fetch_one(uri, sandbox, cache_dir, session or own, limits, result)
                 if session is None:
                     own = got
-            except FetchError as exc:
-                return FetchResult(False, f"Failed to fetch '{uri.get('value')}': {exc}",
-                                   result.files, result.cache_hits)  # fmt: skip
-            except OSError as exc:
-                return FetchResult(False, f"Failed to fetch '{uri.get('value')}': "
-                                   f"{exc.strerror or exc}", result.files, result.cache_hits)  # fmt: skip
+            except (FetchError, OSError) as exc:
+                cause = exc.strerror or exc if isinstance(exc, OSError) else exc
+                error = f"Failed to fetch '{uri.get('value')}': {cause}"
+                return FetchResult(False, error, result.files, result.cache_hits)
     finally:
         if own is not None:
             await own.close()

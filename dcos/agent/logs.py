@@ -9,18 +9,18 @@ is over the limit.
 
 A file over `max_size` bytes is rotated with copytruncate semantics: ``stdout.<N-2>`` ..
 ``stdout.1`` shift up by one (the oldest, ``stdout.<N-1>``, is dropped), the file is copied to
-``stdout.1`` and then truncated to zero. At most `max_files` files per stream are kept: the
+``stdout.1`` (its size when checked: never more, so a task writing faster than the copy cannot
+keep it going) and then truncated to zero. At most `max_files` files per stream are kept: the
 live one and ``max_files - 1`` rotated ones (``max_files=1`` keeps no copy: the file is only
-truncated). Known limit of copytruncate: what the task writes between the end of the copy and
-the truncation (a few lines at most) is lost. A file may exceed `max_size` by what the task
-writes in one `interval`.
+truncated). Known limit of copytruncate: what the task writes between the size check and the
+truncation (while the copy runs: a few lines for a normal task) is lost. A file may exceed
+`max_size` by what the task writes in one `interval`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -48,6 +48,23 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
+def copy_prefix(src: str, dest: str, size: int) -> None:
+    """Copy the first `size` bytes of `src` to `dest`: never more, so a task that writes
+    faster than the copy cannot keep it going (what it wrote past `size` stays in `src`)."""
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        left = size
+        while left > 0:
+            try:
+                n = os.copy_file_range(fin.fileno(), fout.fileno(), min(left, 1 << 24))
+            except OSError:  # not supported here (other file systems): plain reads
+                chunk = fin.read(min(left, 1 << 20))
+                n = len(chunk)
+                fout.write(chunk)
+            if n == 0:
+                break
+            left -= n
+
+
 @dataclass(frozen=True)
 class LogRotator:
     max_size: int = DEFAULT_MAX_SIZE
@@ -57,9 +74,10 @@ class LogRotator:
     def rotate_file(self, path: str) -> bool:
         """Rotate `path` if it is over `max_size`; True when it did. Blocking."""
         try:
-            if os.stat(path).st_size <= self.max_size:
-                return False
+            size = os.stat(path).st_size
         except OSError:
+            return False
+        if size <= self.max_size:
             return False
         keep = self.max_files - 1
         if keep >= 1:
@@ -71,7 +89,7 @@ class LogRotator:
                 if os.path.exists(src):
                     os.replace(src, f"{path}.{i + 1}")
             tmp = f"{path}.1.tmp"
-            shutil.copyfile(path, tmp)
+            copy_prefix(path, tmp, size)
             os.replace(tmp, f"{path}.1")
         with open(path, "r+b") as f:
             f.truncate(0)

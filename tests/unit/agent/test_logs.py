@@ -77,3 +77,13 @@ async def test_chatty_task_stays_bounded(tmp_path):
     # O_APPEND: the writer continued at the new end, so the file is not sparse
     assert st.st_blocks * 512 >= st.st_size - 4096
     assert (tmp_path / "stdout.1").read_bytes()[:2] == b"y\n"
+    # the copy stops at the size seen when checking: it never chases the writer
+    assert os.path.getsize(tmp_path / "stdout.1") < 256 * 1024 * 1024
+
+
+def test_copy_prefix_copies_exactly_size_bytes(tmp_path):
+    from dcos.agent.logs import copy_prefix
+
+    (tmp_path / "src").write_bytes(b"0123456789")
+    copy_prefix(str(tmp_path / "src"), str(tmp_path / "dst"), 4)
+    assert (tmp_path / "dst").read_bytes() == b"0123"
