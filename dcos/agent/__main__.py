@@ -1,8 +1,11 @@
 """``python -m dcos.agent``: run one agent process.
 
 Started by `dcos-py up` (one per local agent), by service units on agent hosts and by
-integration tests. Exits 0 after SIGTERM/SIGINT once every task's process group is killed;
-exits 2 with a one-line message for bad flags.
+integration tests. SIGTERM/SIGINT stop the agent and leave its (checkpointed) tasks running
+for the next agent process started on the same work dir (Mesos' behaviour); with
+``--kill-tasks-on-stop``, or on SIGUSR1, every task's process group is killed first (what
+`dcos-py up` wants on Ctrl-C). Exits 0 then; 1 when it cannot start (port taken, unreadable
+checkpoint); 2 with a one-line message for bad flags.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import uvloop
 
 from dcos.agent.agent import Agent
 from dcos.agent.channel import parse_master
+from dcos.agent.checkpoint import CheckpointError
 from dcos.agent.config import AgentConfig
 from dcos.agent.executors import parse_duration
 from dcos.agent.logs import parse_size
@@ -48,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="size limit of <work-dir>/fetcher-cache (least recently used go)")
     p.add_argument("--executor-registration-timeout", default="60secs",
                    help="kill a custom executor that has not subscribed by then (60secs, 2mins)")
+    p.add_argument("--kill-tasks-on-stop", action="store_true",
+                   help="SIGTERM/SIGINT also kill the tasks (default: they keep running and "
+                        "the next agent process recovers them; SIGUSR1 always kills them)")
+    p.add_argument("--no-checkpoint", action="store_true",
+                   help="do not checkpoint or recover (tasks die with the agent's state)")
     p.add_argument("--log-file", default=None)
     p.add_argument("--log-level", default="INFO")
     return p
@@ -89,6 +98,8 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
         resources=args.resources,
         attributes=args.attributes,
         status_update_retry=args.status_update_retry,
+        checkpoint=not args.no_checkpoint,
+        kill_tasks_on_stop=args.kill_tasks_on_stop,
         log_max_size=log_max_size,
         log_max_files=args.log_max_files,
         fetcher_cache_size=cache_size,
@@ -98,19 +109,32 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
 
 async def _main(config: AgentConfig) -> None:
     stop = asyncio.Event()
+    kill = [config.kill_tasks_on_stop]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    def stop_and_kill() -> None:
+        kill[0] = True
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGUSR1, stop_and_kill)
     agent = Agent(config)
     try:
         await agent.start()
-    except OSError as exc:
+    except (OSError, CheckpointError) as exc:
         log.error("cannot start the agent: %s", exc)
-        await agent.stop()
+        if isinstance(exc, CheckpointError):
+            log.error("move %s away to start afresh (its tasks are then forgotten)",
+                      os.path.join(os.path.abspath(config.work_dir), "meta"))  # fmt: skip
+        await agent.stop(kill_tasks=False)  # it runs nothing yet; leave what runs alone
         raise SystemExit(1) from None
     await stop.wait()
-    log.info("stopping: killing tasks")
-    await agent.stop()
+    if kill[0]:
+        log.info("stopping: killing tasks")
+    else:
+        log.info("stopping: tasks keep running for the next agent process")
+    await agent.stop(kill_tasks=kill[0])
     log.info("agent stopped")
 
 

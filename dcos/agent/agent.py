@@ -5,12 +5,17 @@ benchmarks that run many `Agent`s on one event loop with a `FakeContainerizer`.
 `Agent.start()` serves HTTP, then keeps a subscription to the master (re-subscribing with
 backoff 0.1 s doubling to 5 s whenever the stream ends), feeds events to the core and carries
 out its actions; one loop sends due status updates, batched into one UPDATE call at a time.
-`Agent.stop()` kills every container's process group and closes everything.
+Everything the agent must not forget is checkpointed under ``<work_dir>/meta``
+(`dcos.agent.checkpoint`); `start` first recovers from it (`dcos.agent.recovery`), so a
+restarted agent process keeps the tasks of the previous one. `Agent.stop()` kills every
+container's process group and closes everything; `stop(kill_tasks=False)` (what the agent
+process does on SIGTERM) leaves the tasks running for the next agent process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -19,11 +24,13 @@ from typing import Any
 
 import aiohttp
 
+from dcos.agent import recovery
 from dcos.agent.channel import MasterLink, Refused
+from dcos.agent.checkpoint import Checkpointer, CheckpointStore
 from dcos.agent.config import AgentConfig
 from dcos.agent.containerizer import Containerizer, LaunchResult
 from dcos.agent.containerizer.process import ProcessContainerizer
-from dcos.agent.core import Action, AgentCore, AgentInfo, Call, Destroy, Launch, Registered
+from dcos.agent.core import Action, AgentCore, AgentInfo, Call, Destroy, Launch, Registered, Watch
 from dcos.agent.executor_api import ExecutorStreams
 from dcos.agent.executors import CloseExecutor, ToExecutor, Wake
 from dcos.agent.fetcher import FetchLimits, fetch
@@ -32,6 +39,7 @@ from dcos.agent.health_runner import HealthRunner
 from dcos.agent.logs import LogRotator
 from dcos.agent.resources import agent_resources, parse_attributes
 from dcos.common.clock import Clock, RealClock
+from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
 log = logging.getLogger("dcos.agent")
@@ -50,7 +58,9 @@ class Agent:
         """Raises ValueError (`ResourceError`) for bad `resources` / `attributes` text."""
         self.config = config
         self.clock: Clock = clock or RealClock()
-        self.containerizer: Containerizer = containerizer or ProcessContainerizer()
+        self.containerizer: Containerizer = containerizer or ProcessContainerizer(
+            meta_dir=os.path.join(os.path.abspath(config.work_dir), "meta", "containers")
+        )
         if config.detect:
             resources = agent_resources(config.work_dir, config.resources, config.gpu_command)
         else:
@@ -71,6 +81,10 @@ class Agent:
         self.core.updates.max_retry_interval = max(
             config.max_status_update_retry, self.core.updates.retry_interval
         )
+        self.core.checkpointing = config.checkpoint
+        self.checkpointer: Checkpointer | None = (
+            Checkpointer(self.core, CheckpointStore(config.work_dir)) if config.checkpoint else None
+        )
         self.start_time = time.time()
         self.registered = asyncio.Event()
         self._own_session = session is None
@@ -90,7 +104,9 @@ class Agent:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Serve HTTP (if configured), then start subscribing to the master in the background."""
+        """Serve HTTP (if configured), recover from the checkpoint, then start subscribing
+        to the master in the background. Raises `CheckpointError` for an unreadable
+        checkpoint (the agent must not start and forget running tasks)."""
         os.makedirs(self.config.work_dir, exist_ok=True)
         if self._session is None:
             self._session = aiohttp.ClientSession(
@@ -103,7 +119,7 @@ class Agent:
             self._http_runner, port = await start_http(self, self.config.ip, self.config.port)
             self.core.info.port = port
             log.info("agent listening on http://%s:%d", self.config.ip, port)
-        await self.containerizer.recover(None)
+        await self._recover()
         self._loops = [
             asyncio.ensure_future(self._connection_loop()),
             asyncio.ensure_future(self._update_loop()),
@@ -111,15 +127,42 @@ class Agent:
         if self.config.log_max_size > 0:
             self._loops.append(asyncio.ensure_future(self._log_loop()))
 
-    async def stop(self) -> None:
-        """Kill every task (SIGTERM, SIGKILL after a capped grace), then close everything."""
+    async def _recover(self) -> None:
+        """Restore the core from the checkpoint and reattach to the containers it names."""
+        cp = None
+        if self.checkpointer is not None:
+            cp = await asyncio.to_thread(self.checkpointer.store.load)
+        now = self.clock.time()
+        expected = recovery.restore(self.core, cp, now) if cp is not None else {}
+        if cp is not None:
+            log.info("recovering agent %s: %d framework(s), %d container(s)", cp.agent_id,
+                     len(self.core.frameworks), len(expected))  # fmt: skip
+        outcomes = await self.containerizer.recover(expected)
+        self._apply(recovery.reattach(self.core, expected, outcomes, now))
+        if self.checkpointer is not None:
+            await self.checkpointer.sync()
+
+    async def stop(self, kill_tasks: bool = True) -> None:
+        """Kill every task (SIGTERM, SIGKILL after a capped grace), then close everything.
+
+        With `kill_tasks` False the tasks keep running (checkpointed) for the next agent
+        process to recover; only this process's loops, connections and HTTP server end."""
         if self._stopping:
             return
         self._stopping = True
         for loop_task in [*self._loops, *self._timers]:
             loop_task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._loops:
+            # bounded: a stream stuck in the HTTP client must not keep the agent from stopping
+            _, stuck = await asyncio.wait(self._loops, timeout=1.0)
+            if stuck:
+                log.warning("%d loop(s) did not end when cancelled; stopping anyway", len(stuck))
         await self.health.close()
+        if not kill_tasks:
+            for t in list(self._tasks):
+                t.cancel()
+            await self._close()
+            return
         destroys = self.core.kill_all(self.config.stop_grace_cap)
         await asyncio.gather(
             *(self.containerizer.destroy(d.container_id, d.grace) for d in destroys),
@@ -132,6 +175,22 @@ class Agent:
             await self.containerizer.destroy(cid, 0)
         for t in list(self._tasks):
             t.cancel()
+        await self._send_last_updates()
+        await self._close()
+
+    async def _send_last_updates(self) -> None:
+        """Best effort: tell the master how the tasks the agent just killed ended."""
+        call = self.core.update_call(self.clock.time())
+        if call is None or self._link is None:
+            return
+        if self.checkpointer is not None:
+            await self.checkpointer.sync()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._link.call(call), 1.0)
+
+    async def _close(self) -> None:
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         if self._http_runner is not None:
             self.executor_streams.close_all()
             await self._http_runner.cleanup()
@@ -159,6 +218,8 @@ class Agent:
             elif isinstance(a, Call):
                 assert self._link is not None
                 self._spawn(self._link.call(a.body))
+            elif isinstance(a, Watch):
+                self._spawn(self._watch_container(a.container_id))
             elif isinstance(a, Registered):
                 log.info("registered with master as %s", a.agent_id)
                 if a.ping_interval:
@@ -173,6 +234,8 @@ class Agent:
                 self._timers.add(timer)
                 timer.add_done_callback(self._timers.discard)
         self._wake.set()
+        if self.checkpointer is not None:
+            self.checkpointer.kick()
 
     def apply_actions(self, actions: Iterable[Action]) -> None:
         """Carry out core actions decided outside the shell's loops (the executor API)."""
@@ -194,6 +257,10 @@ class Agent:
             log.info("task %s failed to launch: %s", action.config.task_id, result.error)
             return
         self._start_health_check(action)
+        await self._watch_container(cid)
+
+    async def _watch_container(self, cid: ContainerID) -> None:
+        """Await the container's end (launched now, or recovered: a `Watch` action)."""
         try:
             term = await self.containerizer.wait(cid)
         finally:
@@ -273,6 +340,8 @@ class Agent:
             self._wake.clear()
             call = self.core.update_call(self.clock.time())
             if call is not None:
+                if self.checkpointer is not None:
+                    await self.checkpointer.sync()  # never tell what we could forget
                 await self._link.call(call)
                 continue
             deadline = self.core.next_update_deadline()

@@ -31,6 +31,13 @@ class AgentConfig:
     serve_http: bool = True  # simulated agents may skip their HTTP server
     detect: bool = True  # False: take `resources` as the whole totals, probe nothing
     gpu_command: Sequence[str] = field(default_factory=lambda: GPU_COMMAND)
+    isolation: str | None = None  # Mesos --isolation names; None: what this host can enforce
+    cgroups_root: str = "dcos-py"  # relative: under the agent's own cgroup (v1)
+    cgroups_enable_cfs: bool = False  # hard CPU cap (CFS quota) besides the shares
+    cgroups_max_pids: int = 1024  # pids.max of each container (0: no limit)
+    disk_watch_interval: float = 15.0  # disk/du: seconds between sandbox measurements
+    checkpoint: bool = True  # checkpoint under <work_dir>/meta and recover from it at start
+    kill_tasks_on_stop: bool = False  # the agent process kills its tasks on SIGTERM too
     executor_registration_timeout: float = 60.0  # a custom executor must SUBSCRIBE by then
     log_max_size: int = 10 * 1024 * 1024  # rotate a task's stdout/stderr past this; 0: never
     log_max_files: int = 5  # per stream: the live file and log_max_files - 1 rotated copies

@@ -70,13 +70,20 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """Wait for a container recovered from a previous agent run (`dcos.agent.recovery`)."""
+
+    container_id: ContainerID
+
+
+@dataclass(frozen=True)
 class Registered:
     agent_id: AgentID
     master_id: MasterID
     ping_interval: float | None
 
 
-Action = Launch | Destroy | Call | Registered | ToExecutor | CloseExecutor | Wake
+Action = Launch | Destroy | Call | Registered | Watch | ToExecutor | CloseExecutor | Wake
 
 
 # -- state ---------------------------------------------------------------------------------
@@ -96,6 +103,7 @@ class TaskRecord:
     kill_requested: bool = False
     grace: float = 3.0
     executor_id: ExecutorID | None = None  # a custom or default executor; None: command
+    config: ContainerConfig | None = None  # what it was launched with (checkpointed)
     healthy: bool | None = None  # last health check verdict (None: no check / not yet)
     health_failure: str | None = None  # set when the health checker killed the task
 
@@ -163,6 +171,11 @@ class AgentCore(TaskGroupsMixin):
         self.counters: dict[str, int] = {"valid_status_updates": 0, "invalid_status_updates": 0}
         self.terminal_counts: dict[str, int] = {}
         self._init_executors(executor_registration_timeout)
+        # what changed since the shell last checkpointed (`dcos.agent.checkpoint`)
+        self.checkpointing = True
+        self.dirty_agent = False
+        self.dirty_frameworks: set[FrameworkID] = set()
+        self.dirty_tasks: set[tuple[FrameworkID, TaskID]] = set()
 
     @property
     def agent_id(self) -> AgentID | None:
@@ -221,8 +234,10 @@ class AgentCore(TaskGroupsMixin):
         self.registered = False
         self.info.id = None
         actions: list[Action] = []
+        self._mark_agent()
         for fw in list(self.frameworks.values()):
             fw.shutting_down = True
+            self._mark_framework(fw.id, all_tasks=True)
             self.updates.drop_framework(fw.id)
             actions += self._shutdown_framework(fw, now)
         return actions
@@ -255,7 +270,10 @@ class AgentCore(TaskGroupsMixin):
         agent_id = AgentID(str(event.get("agent_id")))
         if self.info.id is not None and self.info.id != agent_id:
             self.updates.set_agent_id(agent_id)
+            for fid in self.frameworks:
+                self._mark_framework(fid, all_tasks=True)
         self.info.id = agent_id
+        self._mark_agent()
         self.master_id = MasterID(str(event.get("master_id") or ""))
         self.registered = True
         self.updates.flush(now)
@@ -276,6 +294,7 @@ class AgentCore(TaskGroupsMixin):
         else:
             fw.info = info
             fw.shutting_down = False
+        self._mark_framework(fw.id)
         return fw
 
     def _on_run_tasks(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -319,6 +338,7 @@ class AgentCore(TaskGroupsMixin):
                          Reason.REASON_CONTAINER_LAUNCH_FAILED)  # fmt: skip
             return []
         rec.sandbox = config.sandbox
+        rec.config = config
         self._by_container[rec.container_id] = rec
         self._status(rec, TaskState.TASK_STARTING, now)
         return [Launch(rec.container_id, config)]
@@ -349,6 +369,7 @@ class AgentCore(TaskGroupsMixin):
                                       TaskState.TASK_LOST, now, "Task unknown to the agent",
                                       Reason.REASON_TASK_UNKNOWN, Source.SOURCE_AGENT)  # fmt: skip
             self.updates.add(FrameworkID(str(fid)), status, now)
+            self._mark(FrameworkID(str(fid)), TaskID(str(tid)))
             return []
         assert fw is not None
         grace = grace_period(rec.task, event.get("kill_policy"))
@@ -367,6 +388,7 @@ class AgentCore(TaskGroupsMixin):
             return self._kill_executor_task(ex, rec, now, None)
         rec.kill_requested = True
         rec.grace = grace
+        self._mark(rec.framework_id, rec.task_id)
         if not rec.launched:
             return []  # `launched` destroys it as soon as the launch completes
         if "TASK_KILLING_STATE" in fw.capabilities() and not fw.shutting_down:
@@ -388,6 +410,7 @@ class AgentCore(TaskGroupsMixin):
         if fw is None:
             return []
         fw.shutting_down = True
+        self._mark_framework(fw.id, all_tasks=True)
         self.updates.drop_framework(fw.id)
         return self._shutdown_framework_executors(fw, now) + self._shutdown_framework(fw, now)
 
@@ -403,6 +426,7 @@ class AgentCore(TaskGroupsMixin):
         if acked is None:
             log.debug("ignoring acknowledgement of %s/%s: not the pending update", fid, tid)
             return []
+        self._mark(FrameworkID(str(fid)), TaskID(str(tid)))
         actions = self._executor_acknowledged(rec, _uuid_text(event.get("uuid")))
         if fw is not None and rec is not None:
             self._maybe_complete(fw, rec)
@@ -414,6 +438,7 @@ class AgentCore(TaskGroupsMixin):
         fid = unwrap(info.get("id")) if isinstance(info, dict) else None
         if fid and fid in self.frameworks:
             self.frameworks[FrameworkID(fid)].info = info
+            self._mark_framework(FrameworkID(fid))
         return []
 
     def _on_framework_message(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -452,6 +477,7 @@ class AgentCore(TaskGroupsMixin):
             self._maybe_complete_framework(fw)
             return actions
         rec.launched = True
+        self._mark(rec.framework_id, rec.task_id)
         if rec.kill_requested:
             return [Destroy(container_id, rec.grace)]
         self._status(rec, TaskState.TASK_RUNNING, now)
@@ -546,6 +572,7 @@ class AgentCore(TaskGroupsMixin):
                                   rec.healthy, rec.executor_id)  # fmt: skip
         rec.state = state
         rec.statuses.append(status)
+        self._mark(rec.framework_id, rec.task_id)
         self.counters["valid_status_updates"] += 1
         if is_terminal(state):
             self.terminal_counts[state] = self.terminal_counts.get(state, 0) + 1
@@ -559,12 +586,33 @@ class AgentCore(TaskGroupsMixin):
             return
         if fw.tasks.pop(rec.task_id, None) is not None:
             fw.completed.append(rec)
+            self._mark(fw.id, rec.task_id)
 
     def _maybe_complete_framework(self, fw: FrameworkRecord) -> None:
         if fw.tasks or self.frameworks.get(fw.id) is not fw or self._has_executors(fw.id):
             return
         del self.frameworks[fw.id]
         self.completed_frameworks.append(fw)
+        self._mark_framework(fw.id)
+
+    # -- checkpoint marks (written by `dcos.agent.checkpoint.Checkpointer`) ---------------
+
+    def _mark(self, framework_id: FrameworkID, task_id: TaskID) -> None:
+        if self.checkpointing:
+            self.dirty_tasks.add((framework_id, task_id))
+
+    def _mark_framework(self, framework_id: FrameworkID, all_tasks: bool = False) -> None:
+        """The framework's file changed; `all_tasks`: every task file of it too."""
+        if not self.checkpointing:
+            return
+        self.dirty_frameworks.add(framework_id)
+        fw = self.frameworks.get(framework_id)
+        if all_tasks and fw is not None:
+            self.dirty_tasks.update((framework_id, tid) for tid in fw.tasks)
+
+    def _mark_agent(self) -> None:
+        if self.checkpointing:
+            self.dirty_agent = True
 
     # -- views -----------------------------------------------------------------------------
 

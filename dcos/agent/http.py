@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from dcos.agent import monitor
 from dcos.agent.core import AgentCore, FrameworkRecord, TaskRecord
 from dcos.agent.executor_api import add_routes as add_executor_routes
 from dcos.agent.executor_api import executors_json
@@ -116,6 +117,7 @@ def state_json(agent: Agent) -> dict[str, Any]:
         "attributes": dict(info.attributes),
         "master_hostname": master.split("//")[-1].rsplit(":", 1)[0],
         "registered": core.registered,
+        "gpus": monitor.gpu_state(agent),
         "isolation": ",".join(
             getattr(i, "name", "?") for i in getattr(agent.containerizer, "isolators", [])
         )
@@ -190,6 +192,10 @@ async def _version(request: web.Request) -> web.Response:
     )
 
 
+async def _monitor(request: web.Request) -> web.Response:
+    return _json(await monitor.statistics(request.app[AGENT_KEY]))  # type: ignore[arg-type]
+
+
 async def _metrics(request: web.Request) -> web.Response:
     return _json(metrics_json(request.app[AGENT_KEY]))  # type: ignore[arg-type]
 
@@ -203,6 +209,8 @@ def make_app(agent: Agent) -> web.Application:
         app.router.add_get(path, _health)
     app.router.add_get("/version", _version)
     app.router.add_get("/metrics/snapshot", _metrics)
+    for path in ("/monitor/statistics", "/monitor/statistics.json"):
+        app.router.add_get(path, _monitor)
     add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core))
     add_executor_routes(app)
     return app

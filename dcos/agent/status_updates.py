@@ -104,6 +104,19 @@ class StatusUpdateManager:
         """Every unacknowledged update, in order within each task."""
         return [u for s in self._streams.values() for u in s.queue]
 
+    def pending_for(self, framework_id: FrameworkID, task_id: TaskID) -> list[Update]:
+        """The task's unacknowledged updates, oldest first (the checkpoint writes them)."""
+        stream = self._streams.get((framework_id, task_id))
+        return list(stream.queue) if stream is not None else []
+
+    def restore(self, framework_id: FrameworkID, updates: list[Update], now: float) -> None:
+        """Queue updates recovered from the checkpoint (the agent resends them, each once,
+        when it has re-registered: `flush`)."""
+        for u in updates:
+            status = u.get("status") if isinstance(u, dict) else None
+            if isinstance(status, dict):
+                self.add(framework_id, status, now)
+
     def has_pending(self, framework_id: FrameworkID, task_id: TaskID) -> bool:
         return (framework_id, task_id) in self._streams
 

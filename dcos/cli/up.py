@@ -86,7 +86,8 @@ def build_components(opts: UpOptions) -> list[Component]:
             name=f"agent-{i}",
             argv=[sys.executable, "-m", "dcos.agent", "--master", f"{LOCAL_IP}:{opts.master_port}",
                   "--ip", LOCAL_IP, "--port", str(port), "--work-dir", str(agent_dir),
-                  "--resources", share.flag(), "--log-file", str(log)],
+                  "--resources", share.flag(), "--log-file", str(log),
+                  "--kill-tasks-on-stop"],  # Ctrl-C on `up` leaves no task behind
             log_path=log,
             ready=lambda port=port: agent_registered(master_url, port),  # type: ignore[misc]
             ready_what="registered with the master",

@@ -42,6 +42,7 @@ class ProcessCluster:
     master_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     agent_ports: list[int] = field(default_factory=list)
+    agent_flags: dict[int, list[str]] = field(default_factory=dict)  # extra flags per agent
 
     @property
     def master(self) -> str:
@@ -76,7 +77,16 @@ class ProcessCluster:
             "--port", str(self.agent_ports[i]), "--work-dir", str(self.work_dir / f"agent-{i}"),
             "--resources", f"{self.agent_resources};ports:[{base}-{base + 999}]",
             "--status-update-retry", "1", "--log-file", str(self.work_dir / f"agent-{i}.log"),
+            *self.agent_flags.get(i, []),
         ])
+
+    def restart_agent(self, i: int, flags: list[str] | None = None) -> None:
+        """SIGKILL agent `i` (its tasks keep running) and start it again on the same port and
+        work dir, with `flags` replacing its extra flags when given (e.g. new attributes)."""
+        self.kill(f"agent-{i}", signal.SIGKILL)
+        if flags is not None:
+            self.agent_flags[i] = flags
+        self.start_agent(i)
 
     def start(self) -> ProcessCluster:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -137,12 +147,14 @@ class ProcessCluster:
         self.start_master()
 
     def stop(self) -> None:
-        """SIGTERM everything (agents kill their tasks), then SIGKILL what is left."""
-        for p in self.procs.values():
+        """SIGUSR1 the agents (they kill their tasks: SIGTERM would leave them running for a
+        next agent process), SIGTERM the master, then SIGKILL what is left, including any task
+        process still running in a sandbox under `work_dir` (an agent killed and not restarted)."""
+        for name, p in self.procs.items():
             if p.poll() is None:
                 try:
                     os.killpg(p.pid, signal.SIGCONT)
-                    p.send_signal(signal.SIGTERM)
+                    p.send_signal(signal.SIGUSR1 if name.startswith("agent") else signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         for p in self.procs.values():
@@ -154,3 +166,20 @@ class ProcessCluster:
                 os.killpg(p.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        kill_sandbox_processes(self.work_dir)
+
+
+def kill_sandbox_processes(root: Path) -> list[int]:
+    """SIGKILL every process whose working directory is under `root` (task sandboxes)."""
+    import psutil
+
+    prefix = str(root.resolve()) + os.sep
+    killed = []
+    for proc in psutil.process_iter():
+        try:
+            if (proc.cwd() + os.sep).startswith(prefix):
+                proc.kill()
+                killed.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue
+    return killed

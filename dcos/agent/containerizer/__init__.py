@@ -3,12 +3,14 @@
 The agent shell calls `launch` when its core asks to run a task, then awaits `wait` for the
 end, and calls `destroy` for a kill. Implementations: `ProcessContainerizer` (real processes,
 one session per container) and `FakeContainerizer` (no processes; unit tests and the
-in-process simulated agents of the control-plane benchmark). Later: cgroups isolation plugs
-in through `dcos.agent.isolators.Isolator`; checkpoint recovery through `recover`.
+in-process simulated agents of the control-plane benchmark). Isolation (cgroups, disk,
+rlimits, GPUs) plugs in through `dcos.agent.isolators.Isolator`; after an agent restart the
+shell calls `recover` with the containers its checkpoint expects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,8 +54,15 @@ class Termination:
 
 
 class Containerizer(Protocol):
-    async def recover(self, checkpoint: Any) -> None:
-        """Reattach to containers of a previous agent run (no-op until checkpointing)."""
+    async def recover(
+        self, expected: Mapping[ContainerID, ContainerConfig]
+    ) -> dict[ContainerID, Termination | None]:
+        """Reattach to the `expected` containers of a previous agent run (called once at
+        start, before any launch). Per expected container: None = still running, reattached
+        (`wait` / `destroy` / `usage` then work as for a fresh launch); a `Termination` = it
+        ended while the agent was down (its real exit status when it was recorded, else one
+        whose message says the status is unknown). Containers left by the previous run that
+        are not expected are orphans: killed and cleaned up."""
         ...
 
     async def launch(self, container_id: ContainerID, config: ContainerConfig) -> LaunchResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Any
+from collections.abc import Mapping
 
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
 from dcos.common.clock import Clock, RealClock
@@ -28,8 +28,12 @@ class FakeContainerizer:
         self._ends: dict[ContainerID, asyncio.Future[Termination]] = {}
         self._timers: dict[ContainerID, asyncio.Task[None]] = {}
 
-    async def recover(self, checkpoint: Any) -> None:
-        return None
+    async def recover(
+        self, expected: Mapping[ContainerID, ContainerConfig] | None = None
+    ) -> dict[ContainerID, Termination | None]:
+        """Fake containers do not outlive their agent: every expected one is gone."""
+        return {cid: Termination(message="fake containers do not survive a restart")
+                for cid in expected or {}}  # fmt: skip
 
     async def launch(self, container_id: ContainerID, config: ContainerConfig) -> LaunchResult:
         if self.fail_next_launch is not None:

@@ -241,3 +241,30 @@ async def remove(cgroup: str) -> bool:
                 return False
             await asyncio.sleep(0.01)
     return False
+
+
+def remove_agent_cgroups(root: str, agent_key: str) -> list[str]:
+    """Kill what is left in an agent's cgroups and remove them (test harnesses, after an agent
+    was SIGKILLed and not restarted). Synchronous; returns the directories removed."""
+    import time
+
+    removed = []
+    for h in detect_hierarchies():
+        base = os.path.join(base_dir(h, root), agent_key)
+        if not os.path.isdir(base):
+            continue
+        for dirpath, _dirs, _files in sorted(os.walk(base), key=lambda w: -len(w[0])):
+            for _ in range(100):
+                pids = procs(dirpath)
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.01)
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)
+                removed.append(dirpath)
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(base))
+    return removed

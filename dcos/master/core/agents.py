@@ -195,7 +195,8 @@ class AgentsMixin(CoreBase):
                 task = self._task_from_info(fw, agent.id, ti)
             st = status if isinstance(status, dict) else {"state": state, "timestamp": now}
             self._set_task_status(task, {**st, "state": state})
-            if is_terminal(state):
+            if is_terminal(state):  # ended while the agent was down: free its resources
+                agent.tasks.pop((fid, tid), None)
                 fw.complete(task)
                 continue
             fw.tasks[tid] = task

@@ -1,4 +1,5 @@
-"""`python -m dcos.agent` as a real process: registers, runs a task, SIGTERM leaves nothing."""
+"""`python -m dcos.agent` as a real process: registers, runs a task, SIGTERM with
+`--kill-tasks-on-stop` leaves nothing (without it tasks survive: test_recovery_process.py)."""
 
 import asyncio
 import os
@@ -23,7 +24,7 @@ async def test_agent_process_runs_a_task_and_sigterm_kills_its_group(tmp_path):
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "dcos.agent", "--master", f"http://{master.address}",
         "--port", "0", "--work-dir", str(tmp_path / "work"), "--resources", "cpus:1;mem:256",
-        "--log-file", str(log_file), "--status-update-retry", "1",
+        "--log-file", str(log_file), "--status-update-retry", "1", "--kill-tasks-on-stop",
     )  # fmt: skip
     try:
         sub = await master.subscribes.get()
@@ -32,7 +33,7 @@ async def test_agent_process_runs_a_task_and_sigterm_kills_its_group(tmp_path):
         os.mkfifo(fifo)
         master.send(
             {"type": internal.RUN_TASKS, "framework": FRAMEWORK,
-             "tasks": [make_task("t1", f"trap '' TERM; sleep 60 & echo $$ > {fifo}; wait", grace=0.2)]}
+             "tasks": [make_task("t1", f"trap '' TERM; sleep 60 & cut -d' ' -f5 /proc/$$/stat > {fifo}; wait", grace=0.2)]}
         )  # fmt: skip
         pgid = int(await asyncio.to_thread(fifo.read_text))
         assert group_alive(pgid)

@@ -61,6 +61,8 @@ def test_components_run_the_master_then_agents_with_their_shares(tmp_path: Path)
                              "--port", "6050", "--work-dir", str(tmp_path / "master"),
                              "--log-file", str(tmp_path / "master" / "master.log")]
     agent = list(comps[2].argv)
+    assert "--kill-tasks-on-stop" in agent  # Ctrl-C on `up` leaves no task behind
+    agent.remove("--kill-tasks-on-stop")
     assert agent[:3] == [sys.executable, "-m", "dcos.agent"]
     flags = dict(zip(agent[3::2], agent[4::2], strict=True))
     assert flags["--master"] == "127.0.0.1:6050" and flags["--port"] == "6052"

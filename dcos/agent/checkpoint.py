@@ -1,0 +1,417 @@
+"""The agent's checkpoint: what it needs to survive its own restart, under ``<work_dir>/meta``.
+
+Layout (msgpack files, in the spirit of Mesos' ``meta/slaves/...``)::
+
+    meta/agent.info                            {"version", "agent_id", "info": AgentInfo wire}
+    meta/frameworks/<fid>/framework.info       {"info": FrameworkInfo JSON, "shutting_down"}
+    meta/frameworks/<fid>/tasks/<tid>.task     {"task_id", "record": TaskRecord | None,
+                                                "updates": [unacknowledged Update]}
+
+One file per task holds the task (TaskInfo, state, container id, sandbox, container config,
+statuses) together with its unacknowledged status updates, so every change to one task is
+one small file written. Every write is atomic: a temp file (``*.tmp``) is written, fsynced
+and renamed over the old file, and the directory is fsynced; a torn temp file left by a
+crash is ignored (and removed) by `CheckpointStore.load`. A file that cannot be decoded
+raises `CheckpointError` naming it: the agent refuses to start rather than guess (moving
+``<work_dir>/meta`` away starts it afresh).
+
+Every framework is checkpointed, whatever its FrameworkInfo ``checkpoint`` says (the flag is
+still shown in the agent's ``/state``): an agent restart never loses a running task.
+
+Who calls what: the sans-IO core marks what changed (`AgentCore.dirty_tasks`,
+`dirty_frameworks`, `dirty_agent`); `Checkpointer` (owned by the agent shell) turns those
+marks into file writes (`snapshot`, pure) and carries them out in a worker thread (`kick`,
+batched: whatever changed during one event-loop turn or while the previous batch was being
+written is written once); the shell awaits `Checkpointer.sync()` before it sends status
+updates to the master, so the master never learns a state the agent could forget. At start
+the shell calls `CheckpointStore.load` and hands the result to `dcos.agent.recovery`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import msgpack
+
+from dcos.agent.containerizer import ContainerConfig
+from dcos.protocol.ids import FrameworkID, TaskID
+from dcos.protocol.resources import Resources
+
+if TYPE_CHECKING:
+    from dcos.agent.core import AgentCore, TaskRecord
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+META = "meta"
+AGENT_FILE = "agent.info"
+FRAMEWORK_FILE = "framework.info"
+TASK_SUFFIX = ".task"
+TMP_SUFFIX = ".tmp"
+
+Write = tuple[str, bytes | None]  # (path, content); None deletes the file
+
+
+class CheckpointError(Exception):
+    """A checkpoint file exists but cannot be read; the message names it."""
+
+
+# -- what is stored ------------------------------------------------------------------------
+
+
+@dataclass
+class TaskCheckpoint:
+    """One task file: the task record (None for an update of a task the agent never ran)
+    and the task's unacknowledged updates, oldest first."""
+
+    framework_id: FrameworkID
+    task_id: TaskID
+    record: dict[str, Any] | None
+    updates: list[dict[str, Any]]
+
+
+@dataclass
+class FrameworkCheckpoint:
+    id: FrameworkID
+    info: dict[str, Any]
+    shutting_down: bool = False
+
+
+@dataclass
+class Checkpoint:
+    """Everything `CheckpointStore.load` found."""
+
+    agent_id: str | None
+    agent_info: dict[str, Any]
+    frameworks: dict[FrameworkID, FrameworkCheckpoint] = field(default_factory=dict)
+    tasks: list[TaskCheckpoint] = field(default_factory=list)
+
+
+def config_to_dict(config: ContainerConfig) -> dict[str, Any]:
+    """A `ContainerConfig` without its environment (rebuilt from the TaskInfo if ever needed;
+    a running container keeps its own); fields of types msgpack cannot hold are skipped."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        if f.name == "env":
+            continue
+        value = getattr(config, f.name)
+        if isinstance(value, Resources):
+            out[f.name] = {"__resources__": value.to_dict()}
+        elif value is None or isinstance(value, (str, int, float, bool, list, dict)):
+            out[f.name] = value
+    return out
+
+
+def config_from_dict(data: dict[str, Any]) -> ContainerConfig:
+    """The inverse of `config_to_dict` (unknown keys from a newer agent are ignored)."""
+    names = {f.name for f in dataclasses.fields(ContainerConfig)}
+    kwargs: dict[str, Any] = {"env": {}}
+    for key, value in data.items():
+        if key not in names or key == "env":
+            continue
+        if isinstance(value, dict) and "__resources__" in value:
+            value = Resources.from_dict(value["__resources__"])
+        kwargs[key] = value
+    return ContainerConfig(**kwargs)
+
+
+def record_to_dict(rec: TaskRecord) -> dict[str, Any]:
+    """What is kept of a `TaskRecord` (its resources are re-read from the TaskInfo)."""
+    return {
+        "task": rec.task,
+        "container_id": rec.container_id,
+        "sandbox": rec.sandbox,
+        "state": str(rec.state),
+        "statuses": rec.statuses,
+        "launched": rec.launched,
+        "kill_requested": rec.kill_requested,
+        "grace": rec.grace,
+        "config": config_to_dict(rec.config) if rec.config is not None else None,
+    }
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _unpack(path: str, data: bytes) -> Any:
+    try:
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise CheckpointError(f"corrupt checkpoint file {path}: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"corrupt checkpoint file {path}: not a map")
+    return obj
+
+
+def _name(value: str) -> str:
+    """A file-name-safe form of an id (the real id is stored inside the file)."""
+    return "_" + quote(value, safe="")
+
+
+# -- the files -----------------------------------------------------------------------------
+
+
+class CheckpointStore:
+    """Reads and writes the files under ``<work_dir>/meta`` (blocking I/O: `write` runs in a
+    worker thread, `load` once at start)."""
+
+    def __init__(self, work_dir: str, fsync: bool = True) -> None:
+        self.root = os.path.join(os.path.abspath(work_dir), META)
+        self.fsync = fsync
+
+    def agent_path(self) -> str:
+        return os.path.join(self.root, AGENT_FILE)
+
+    def framework_dir(self, framework_id: str) -> str:
+        return os.path.join(self.root, "frameworks", _name(framework_id))
+
+    def framework_path(self, framework_id: str) -> str:
+        return os.path.join(self.framework_dir(framework_id), FRAMEWORK_FILE)
+
+    def task_path(self, framework_id: str, task_id: str) -> str:
+        return os.path.join(self.framework_dir(framework_id), "tasks", _name(task_id) + TASK_SUFFIX)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, writes: list[Write]) -> None:
+        """Carry out a batch: each file replaced atomically (or deleted), then every touched
+        directory fsynced once. Called from the `Checkpointer`'s worker thread."""
+        dirs: set[str] = set()
+        for path, data in writes:
+            parent = os.path.dirname(path)
+            if data is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                    dirs.add(parent)
+                continue
+            tmp = path + TMP_SUFFIX
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            except FileNotFoundError:
+                os.makedirs(parent, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, data)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            dirs.add(parent)
+        if self.fsync:
+            for d in dirs:
+                with contextlib.suppress(OSError):
+                    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+                    try:
+                        os.fsync(dfd)
+                    finally:
+                        os.close(dfd)
+
+    def prune(self, framework_id: str) -> None:
+        """Remove a forgotten framework's directories if nothing is left in them."""
+        fdir = self.framework_dir(framework_id)
+        for d in (os.path.join(fdir, "tasks"), fdir):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self, path: str) -> dict[str, Any]:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise CheckpointError(f"cannot read checkpoint file {path}: {exc}") from None
+        return _unpack(path, data)  # type: ignore[no-any-return]
+
+    def load(self) -> Checkpoint | None:
+        """The checkpoint of a previous run; None when there is none (first start).
+
+        Torn temp files are removed; raises `CheckpointError` for an unreadable file."""
+        if not os.path.isdir(self.root):
+            return None
+        agent_tmp = self.agent_path() + TMP_SUFFIX
+        if os.path.exists(agent_tmp):
+            log.info("removing torn checkpoint file %s", agent_tmp)
+            os.unlink(agent_tmp)
+        for dirpath, _, files in os.walk(os.path.join(self.root, "frameworks")):
+            for name in files:
+                if name.endswith(TMP_SUFFIX):
+                    log.info("removing torn checkpoint file %s", os.path.join(dirpath, name))
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(dirpath, name))
+        if not os.path.exists(self.agent_path()):
+            return None
+        agent = self._read(self.agent_path())
+        version = agent.get("version")
+        if version != VERSION:
+            raise CheckpointError(
+                f"checkpoint {self.agent_path()} has version {version!r}; this agent reads {VERSION}"
+            )
+        info = agent.get("info")
+        cp = Checkpoint(agent.get("agent_id"), info if isinstance(info, dict) else {})
+        fw_root = os.path.join(self.root, "frameworks")
+        for entry in sorted(os.listdir(fw_root)) if os.path.isdir(fw_root) else []:
+            self._load_framework(cp, os.path.join(fw_root, entry))
+        return cp
+
+    def _load_framework(self, cp: Checkpoint, fdir: str) -> None:
+        fpath = os.path.join(fdir, FRAMEWORK_FILE)
+        if os.path.exists(fpath):
+            data = self._read(fpath)
+            info = data.get("info")
+            fid = data.get("framework_id")
+            if not isinstance(info, dict) or not isinstance(fid, str):
+                raise CheckpointError(f"corrupt checkpoint file {fpath}: no framework")
+            cp.frameworks[FrameworkID(fid)] = FrameworkCheckpoint(
+                FrameworkID(fid), info, bool(data.get("shutting_down"))
+            )
+        tdir = os.path.join(fdir, "tasks")
+        for name in sorted(os.listdir(tdir)) if os.path.isdir(tdir) else []:
+            if not name.endswith(TASK_SUFFIX):
+                continue
+            tpath = os.path.join(tdir, name)
+            data = self._read(tpath)
+            fid, tid = data.get("framework_id"), data.get("task_id")
+            record, updates = data.get("record"), data.get("updates")
+            if (
+                not isinstance(fid, str)
+                or not isinstance(tid, str)
+                or not isinstance(updates, list)
+                or not (record is None or isinstance(record, dict))
+            ):
+                raise CheckpointError(f"corrupt checkpoint file {tpath}: missing fields")
+            cp.tasks.append(TaskCheckpoint(FrameworkID(fid), TaskID(tid), record, updates))
+
+
+# -- from the core's marks to files ------------------------------------------------------------
+
+
+class Checkpointer:
+    """Writes what the core marked dirty; owned by the agent shell.
+
+    `kick` (called by the shell after every batch of core actions) schedules a write of
+    everything marked so far for the end of the current event-loop turn; only one batch is
+    written at a time, in a worker thread. `sync` returns once everything marked before the
+    call is on disk; `flush` writes synchronously (start-up, stop, tests)."""
+
+    def __init__(self, core: AgentCore, store: CheckpointStore) -> None:
+        self.core = core
+        self.store = store
+        self._marked = 0  # generation of the latest batch taken
+        self._written = 0  # generation on disk
+        self._scheduled = False
+        self._writing: asyncio.Future[None] | None = None
+        self._done = asyncio.Event()
+        self.batches = 0
+        self.files = 0
+
+    def snapshot(self) -> tuple[list[Write], list[FrameworkID]]:
+        """The files to write for everything the core marked dirty (clears the marks), and
+        the frameworks whose directories may now be pruned."""
+        core, store = self.core, self.store
+        writes: list[Write] = []
+        gone: list[FrameworkID] = []
+        if core.dirty_agent:
+            core.dirty_agent = False
+            writes.append((store.agent_path(), _pack({
+                "version": VERSION, "agent_id": core.agent_id, "info": core.info.to_wire(),
+            })))  # fmt: skip
+        for fid in core.dirty_frameworks:
+            fw = core.frameworks.get(fid)
+            if fw is None:
+                writes.append((store.framework_path(fid), None))
+                gone.append(fid)
+            else:
+                writes.append((store.framework_path(fid), _pack({
+                    "framework_id": fid, "info": fw.info, "shutting_down": fw.shutting_down,
+                })))  # fmt: skip
+        core.dirty_frameworks.clear()
+        for fid, tid in core.dirty_tasks:
+            fw = core.frameworks.get(fid)
+            rec = fw.tasks.get(tid) if fw is not None else None
+            updates = core.updates.pending_for(fid, tid)
+            path = store.task_path(fid, tid)
+            if rec is None and not updates:
+                writes.append((path, None))
+                continue
+            writes.append((path, _pack({
+                "framework_id": fid, "task_id": tid,
+                "record": record_to_dict(rec) if rec is not None else None, "updates": updates,
+            })))  # fmt: skip
+        core.dirty_tasks.clear()
+        return writes, gone
+
+    def _has_marks(self) -> bool:
+        c = self.core
+        return bool(c.dirty_agent or c.dirty_frameworks or c.dirty_tasks)
+
+    def flush(self) -> None:
+        """Write everything marked, now, on this thread."""
+        writes, gone = self.snapshot()
+        if writes:
+            self.store.write(writes)
+            for fid in gone:
+                self.store.prune(fid)
+
+    def kick(self) -> None:
+        """Schedule a batch write at the end of this loop turn (no-op if nothing changed)."""
+        if self._scheduled or not self._has_marks():
+            return
+        self._scheduled = True
+        asyncio.get_running_loop().call_soon(self._start_batch)
+
+    def _start_batch(self) -> None:
+        self._scheduled = False
+        if self._writing is not None or not self._has_marks():
+            return  # the running batch starts the next one when it ends
+        writes, gone = self.snapshot()
+        self._marked += 1
+        gen = self._marked
+        loop = asyncio.get_running_loop()
+        self._writing = loop.run_in_executor(None, self._write, writes, gone)
+        self._writing.add_done_callback(lambda fut: self._batch_done(fut, gen))
+
+    def _write(self, writes: list[Write], gone: list[FrameworkID]) -> None:
+        self.store.write(writes)
+        for fid in gone:
+            self.store.prune(fid)
+
+    def _batch_done(self, fut: asyncio.Future[None], gen: int) -> None:
+        self._writing = None
+        exc = fut.exception() if not fut.cancelled() else None
+        if exc is not None:
+            log.error("checkpoint write failed: %s", exc)
+        self.batches += 1
+        self._written = gen
+        self._done.set()
+        self._done = asyncio.Event()
+        if self._has_marks():
+            self._start_batch()
+
+    async def sync(self) -> None:
+        """Return once everything marked before this call is on disk."""
+        if self._has_marks():
+            if self._writing is None:
+                self._scheduled = False
+                self._start_batch()
+            target = self._marked + (1 if self._writing is not None and self._has_marks() else 0)
+        else:
+            target = self._marked
+        while self._written < target:
+            await self._done.wait()
+
+    async def close(self) -> None:
+        """Wait for the batch in flight, then write whatever is left synchronously."""
+        if self._writing is not None:
+            with contextlib.suppress(Exception):
+                await self._writing
+        self.flush()

@@ -1,0 +1,169 @@
+"""The agent checkpoint store: round trip, atomic files, torn and corrupt files, batching."""
+
+import asyncio
+import os
+
+import pytest
+
+from dcos.agent.checkpoint import Checkpointer, CheckpointError, CheckpointStore
+from dcos.agent.containerizer import LaunchResult, Termination
+from dcos.agent.core import AgentCore, AgentInfo, Launch
+from dcos.protocol.ids import FrameworkID, TaskID
+from dcos.protocol.resources import Resources
+
+from .conftest import FRAMEWORK, make_task
+
+FW = FrameworkID("fw-1")
+
+
+def _core(work) -> AgentCore:
+    info = AgentInfo("h1", "127.0.0.1", 5051, Resources.parse("cpus:4;mem:4096"), {"rack": "r1"})
+    core = AgentCore(info, str(work), base_env={})
+    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    return core
+
+
+def _run(core, *tasks):
+    return core.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": list(tasks)}, 0)
+
+
+def _ack(core, fid, status):
+    core.handle_event({"type": "ACKNOWLEDGE", "framework_id": fid,
+                       "task_id": status["task_id"]["value"], "uuid": status["uuid"]}, 1)  # fmt: skip
+
+
+def test_round_trip_keeps_agent_frameworks_tasks_and_unacked_updates(tmp_path):
+    core = _core(tmp_path)
+    [launch] = _run(core, make_task("t1", "sleep 100"))
+    core.launched(launch.container_id, LaunchResult(True, pid=42), 1)
+    store = CheckpointStore(str(tmp_path))
+    Checkpointer(core, store).flush()
+
+    cp = store.load()
+    assert cp is not None
+    assert cp.agent_id == "a1"
+    assert cp.agent_info["attributes"] == {"rack": "r1"}
+    assert cp.frameworks[FW].info["name"] == "test-fw"
+    [tc] = cp.tasks
+    assert (tc.framework_id, tc.task_id) == (FW, TaskID("t1"))
+    assert tc.record is not None
+    assert tc.record["state"] == "TASK_RUNNING"
+    assert tc.record["container_id"] == launch.container_id
+    assert tc.record["sandbox"] == launch.config.sandbox
+    assert tc.record["launched"] is True
+    assert tc.record["config"]["argv"] == launch.config.argv
+    assert tc.record["config"]["resources"]["__resources__"] == launch.config.resources.to_dict()
+    # STARTING is unacknowledged (RUNNING queues behind it): both are kept, in order
+    pending = core.updates.pending_for(FW, TaskID("t1"))
+    assert [u["status"]["uuid"] for u in tc.updates] == [u["status"]["uuid"] for u in pending]
+    assert [u["status"]["state"] for u in tc.updates] == ["TASK_STARTING", "TASK_RUNNING"]
+
+
+def test_acknowledged_terminal_task_and_finished_framework_leave_no_files(tmp_path):
+    core = _core(tmp_path)
+    store = CheckpointStore(str(tmp_path))
+    cpr = Checkpointer(core, store)
+    [launch] = _run(core, make_task("t1", "true"))
+    core.launched(launch.container_id, LaunchResult(True), 1)
+    core.exited(launch.container_id, Termination(exit_code=0), 2)
+    cpr.flush()
+    assert os.path.exists(store.task_path(FW, "t1"))
+    for u in core.updates.pending_for(FW, TaskID("t1")):
+        _ack(core, FW, u["status"])
+    cpr.flush()
+    assert not os.path.exists(store.task_path(FW, "t1"))
+    assert not os.path.exists(store.framework_dir(FW))
+    cp = store.load()
+    assert cp is not None and cp.tasks == [] and cp.frameworks == {}
+
+
+def test_torn_temp_file_is_ignored_and_removed(tmp_path):
+    core = _core(tmp_path)
+    _run(core, make_task("t1", "sleep 100"))
+    store = CheckpointStore(str(tmp_path))
+    Checkpointer(core, store).flush()
+    good = store.task_path(FW, "t1")
+    with open(good + ".tmp", "wb") as f:
+        f.write(b"\x85\xa3half-writ")  # a crash in the middle of the next write
+    cp = store.load()
+    assert cp is not None and [t.task_id for t in cp.tasks] == ["t1"]
+    assert not os.path.exists(good + ".tmp")
+
+
+def test_torn_first_agent_file_means_no_checkpoint(tmp_path):
+    store = CheckpointStore(str(tmp_path))
+    os.makedirs(store.root)
+    with open(store.agent_path() + ".tmp", "wb") as f:
+        f.write(b"\x83")
+    assert store.load() is None
+
+
+def test_corrupt_file_is_a_clear_error_naming_it(tmp_path):
+    core = _core(tmp_path)
+    _run(core, make_task("t1", "sleep 100"))
+    store = CheckpointStore(str(tmp_path))
+    Checkpointer(core, store).flush()
+    path = store.task_path(FW, "t1")
+    with open(path, "wb") as f:
+        f.write(b"\xc1garbage")
+    with pytest.raises(CheckpointError, match="t1"):
+        store.load()
+
+
+def test_other_version_is_refused(tmp_path):
+    import msgpack
+
+    store = CheckpointStore(str(tmp_path))
+    os.makedirs(store.root)
+    with open(store.agent_path(), "wb") as f:
+        f.write(msgpack.packb({"version": 99, "agent_id": "a1", "info": {}}))
+    with pytest.raises(CheckpointError, match="version 99"):
+        store.load()
+
+
+def test_odd_task_ids_get_safe_file_names(tmp_path):
+    core = _core(tmp_path)
+    _run(core, make_task("../x/ y", "sleep 1"), make_task("..", "sleep 1"))
+    store = CheckpointStore(str(tmp_path))
+    Checkpointer(core, store).flush()
+    for tid in ("../x/ y", ".."):
+        assert os.path.dirname(store.task_path(FW, tid)).startswith(store.root)
+    cp = store.load()
+    assert cp is not None and sorted(t.task_id for t in cp.tasks) == ["..", "../x/ y"]
+
+
+def test_disabled_checkpointing_marks_nothing(tmp_path):
+    info = AgentInfo("h1", "127.0.0.1", 5051, Resources.parse("cpus:4;mem:4096"))
+    core = AgentCore(info, str(tmp_path), base_env={})
+    core.checkpointing = False
+    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    _run(core, make_task("t1", "sleep 1"))
+    assert not core.dirty_tasks and not core.dirty_frameworks and not core.dirty_agent
+
+
+async def test_changes_in_one_loop_turn_are_written_in_one_batch(tmp_path):
+    core = _core(tmp_path)
+    cpr = Checkpointer(core, CheckpointStore(str(tmp_path)))
+    actions = _run(core, *[make_task(f"t{i}", "sleep 100") for i in range(50)])
+    cpr.kick()
+    for a in actions:
+        assert isinstance(a, Launch)
+        core.launched(a.container_id, LaunchResult(True), 1)
+        cpr.kick()
+    await cpr.sync()
+    assert cpr.batches == 1
+    cp = cpr.store.load()
+    assert cp is not None
+    assert {t.record["state"] for t in cp.tasks if t.record} == {"TASK_RUNNING"}
+
+
+async def test_sync_waits_for_marks_made_while_a_batch_is_being_written(tmp_path):
+    core = _core(tmp_path)
+    cpr = Checkpointer(core, CheckpointStore(str(tmp_path)))
+    [launch] = _run(core, make_task("t1", "sleep 100"))
+    cpr.kick()
+    await asyncio.sleep(0)  # the first batch is now being written
+    core.launched(launch.container_id, LaunchResult(True), 1)
+    await cpr.sync()
+    cp = cpr.store.load()
+    assert cp is not None and cp.tasks[0].record["state"] == "TASK_RUNNING"
