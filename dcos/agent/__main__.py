@@ -25,6 +25,7 @@ from dcos.agent.channel import parse_master
 from dcos.agent.checkpoint import CheckpointError
 from dcos.agent.config import AgentConfig
 from dcos.agent.executors import parse_duration
+from dcos.agent.isolators.select import parse_isolation
 from dcos.agent.logs import parse_size
 from dcos.agent.resources import parse_attributes
 from dcos.common.log import setup_logging
@@ -57,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "the next agent process recovers them; SIGUSR1 always kills them)")
     p.add_argument("--no-checkpoint", action="store_true",
                    help="do not checkpoint or recover (tasks die with the agent's state)")
+    p.add_argument("--isolation", default=None,
+                   help="e.g. cgroups/cpu,cgroups/mem,cgroups/pids,disk/du,posix/rlimits "
+                        "(default: what this host can enforce; gpu/nvidia when GPUs are found)")
+    p.add_argument("--cgroups-root", "--cgroups_root", default="dcos-py",
+                   help="relative: under the agent's own cgroup; absolute: under the mount")
+    p.add_argument("--cgroups-enable-cfs", "--cgroups_enable_cfs", action="store_true",
+                   help="cap each task's CPU time at its cpus (CFS quota), besides the shares")
+    p.add_argument("--cgroups-max-pids", "--cgroups_max_pids", type=int, default=1024,
+                   help="most processes per container (pids.max; 0: no limit)")
+    p.add_argument("--disk-watch-interval", type=float, default=15.0,
+                   help="disk/du: seconds between measurements of each sandbox")
     p.add_argument("--log-file", default=None)
     p.add_argument("--log-level", default="INFO")
     return p
@@ -71,11 +83,14 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
         if args.resources:
             Resources.parse(args.resources)
         parse_attributes(args.attributes)
+        parse_isolation(args.isolation)
         ipaddress.ip_address(args.ip)
     except (ValueError, ResourceError) as exc:
         parser.error(str(exc))
     if not 0 <= args.port <= 65535:
         parser.error(f"bad port {args.port}")
+    if args.cgroups_max_pids < 0 or args.disk_watch_interval <= 0:
+        parser.error("--cgroups-max-pids must be >= 0 and --disk-watch-interval positive")
     if args.status_update_retry <= 0:
         parser.error("--status-update-retry must be positive")
     try:
@@ -98,6 +113,11 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
         resources=args.resources,
         attributes=args.attributes,
         status_update_retry=args.status_update_retry,
+        isolation=args.isolation,
+        cgroups_root=args.cgroups_root,
+        cgroups_enable_cfs=args.cgroups_enable_cfs,
+        cgroups_max_pids=args.cgroups_max_pids,
+        disk_watch_interval=args.disk_watch_interval,
         checkpoint=not args.no_checkpoint,
         kill_tasks_on_stop=args.kill_tasks_on_stop,
         log_max_size=log_max_size,

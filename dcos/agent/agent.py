@@ -29,7 +29,7 @@ from dcos.agent.channel import MasterLink, Refused
 from dcos.agent.checkpoint import Checkpointer, CheckpointStore
 from dcos.agent.config import AgentConfig
 from dcos.agent.containerizer import Containerizer, LaunchResult
-from dcos.agent.containerizer.process import ProcessContainerizer
+from dcos.agent.containerizer.setup import make_process_containerizer
 from dcos.agent.core import Action, AgentCore, AgentInfo, Call, Destroy, Launch, Registered, Watch
 from dcos.agent.executor_api import ExecutorStreams
 from dcos.agent.executors import CloseExecutor, ToExecutor, Wake
@@ -58,9 +58,7 @@ class Agent:
         """Raises ValueError (`ResourceError`) for bad `resources` / `attributes` text."""
         self.config = config
         self.clock: Clock = clock or RealClock()
-        self.containerizer: Containerizer = containerizer or ProcessContainerizer(
-            meta_dir=os.path.join(os.path.abspath(config.work_dir), "meta", "containers")
-        )
+        self.containerizer: Containerizer = containerizer or make_process_containerizer(config)
         if config.detect:
             resources = agent_resources(config.work_dir, config.resources, config.gpu_command)
         else:
@@ -189,6 +187,9 @@ class Agent:
             await asyncio.wait_for(self._link.call(call), 1.0)
 
     async def _close(self) -> None:
+        close = getattr(self.containerizer, "close", None)
+        if close is not None:  # drops this agent's cgroup roots when no container is left
+            await close()
         if self.checkpointer is not None:
             await self.checkpointer.close()
         if self._http_runner is not None:

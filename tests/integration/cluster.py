@@ -21,6 +21,8 @@ from pathlib import Path
 
 import orjson
 
+from dcos.agent.isolators.cgroupfs import remove_agent_cgroups
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -167,6 +169,9 @@ class ProcessCluster:
             except (ProcessLookupError, PermissionError):
                 pass
         kill_sandbox_processes(self.work_dir)
+        for port in self.agent_ports:  # the cgroups of agents SIGKILLed and not restarted
+            for root in ("dcos-py", "dcos-py-test"):
+                remove_agent_cgroups(root, f"agent-{port}")
 
 
 def kill_sandbox_processes(root: Path) -> list[int]:

@@ -105,26 +105,41 @@ def base_dir(h: Hierarchy, root: str) -> str:
 
 def writable(h: Hierarchy, root: str) -> bool:
     """True when we can create (and remove) cgroups under `root` in `h`; leaves nothing behind."""
+    return bool(usable_controllers(h, root))
+
+
+def usable_controllers(h: Hierarchy, root: str) -> frozenset[str]:
+    """The controllers of `h` a container cgroup under `root` really gets (v2: those that
+    could be enabled down the tree); empty when nothing can be created. Leaves nothing behind.
+    """
     base = base_dir(h, root)
     created: list[str] = []
     path = base
     while not os.path.isdir(path) and path.startswith(h.mount) and path != h.mount:
         created.append(path)
         path = os.path.dirname(path)
-    ok = False
+    got: frozenset[str] = frozenset()
     try:
         for d in reversed(created):
             os.mkdir(d)
+        if h.version == 2:
+            enable_v2_controllers(h.mount, base, set(h.controllers))
         probe = os.path.join(base, f".probe-{os.getpid()}")
         os.mkdir(probe)
-        os.rmdir(probe)
-        ok = True
+        try:
+            if h.version == 2:
+                got = frozenset(read(os.path.join(probe, "cgroup.controllers")).split())
+                got &= h.controllers
+            else:
+                got = h.controllers
+        finally:
+            os.rmdir(probe)
     except OSError as exc:
         log.debug("cgroup hierarchy %s not writable: %s", h.mount, exc)
     for d in created:
         with contextlib.suppress(OSError):
             os.rmdir(d)
-    return ok
+    return got
 
 
 def write(path: str, value: str | int) -> None:

@@ -10,6 +10,7 @@ names the agent reports in /state are exactly what is enforced.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -66,7 +67,11 @@ def build_isolators(
     wanted = parse_isolation(isolation)
     if hierarchies is None:
         hierarchies = fs.detect_hierarchies()
-    usable = [h for h in hierarchies if fs.writable(h, cgroups_root)]
+    usable = []
+    for h in hierarchies:
+        ctrls = fs.usable_controllers(h, cgroups_root)
+        if ctrls:
+            usable.append(dataclasses.replace(h, controllers=ctrls))
     have = {c for h in usable for c in h.controllers}
     warnings: list[str] = []
     if wanted is None:
