@@ -93,8 +93,13 @@ async def _wait_pid_exit(pid: int) -> None:
     except (AttributeError, OSError):
         fd = -1
     if fd >= 0:
-        gone = loop.create_future()
-        loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+        gone: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not gone.done():
+                gone.set_result(None)
+
+        loop.add_reader(fd, readable)
         try:
             await gone
         finally:

@@ -22,6 +22,7 @@ import errno
 import logging
 import os
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def procs(cgroup: str) -> list[int]:
     return [int(p) for p in read(os.path.join(cgroup, "cgroup.procs")).split() if p.isdigit()]
 
 
-def enable_v2_controllers(mount: str, leaf_parent: str, controllers: set[str]) -> None:
+def enable_v2_controllers(mount: str, leaf_parent: str, controllers: Iterable[str]) -> None:
     """Enable `controllers` in the subtree_control of every directory from the mount down."""
     rel = os.path.relpath(leaf_parent, mount)
     path = mount
