@@ -1,0 +1,433 @@
+"""Control-plane benchmark: one master over real HTTP, 1,000 simulated agents, one SDK framework.
+
+Process layout (2 cores): the master runs alone in a child process (uvloop, SQLite registry in
+a temporary work dir) so that what is measured is the master; the 1,000 agents (real
+`dcos.agent.agent.Agent` shells with a `SimContainerizer`: no processes) and the framework
+(`dcos.sdk.SchedulerDriver`) share this process (uvloop). Everything talks HTTP on loopback.
+
+The framework holds the offers it gets and keeps at most ``--inflight`` tasks launched and not
+yet ended: each ACCEPT launches up to ``--per-accept`` tasks on one offer (one LAUNCH). Every
+task goes STAGING -> STARTING -> RUNNING -> FINISHED (it ends at once, or after
+``--task-seconds``); the agents batch whatever updates are due into one UPDATE call, the
+driver acknowledges each update (implicit acknowledgements). We report for a window of
+``--seconds``:
+
+- tasks/s through the master (TASK_FINISHED seen by the framework),
+- launch-to-RUNNING (from the ACCEPT call to the framework seeing TASK_RUNNING) p50/p99 under
+  that load, and unloaded (``--probes`` tasks launched one at a time after the window),
+- messages the master handled per second: HTTP calls (scheduler and agent channel) plus
+  events written on its streams (SUBSCRIBE streams of the framework and the agents),
+- an aiohttp hello-world (POST, 202, server in a child process with uvloop, ``--concurrency``
+  keep-alive clients) measured in the same run, and the ratio of the two,
+- CPU used by each process in the window (which side was the bottleneck).
+
+Usage: .venv/bin/python benchmarks/control_plane.py [--quick] [--seconds S] [--profile master|sim]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import logging
+import multiprocessing as mp
+import os
+import pstats
+import shutil
+import tempfile
+import time
+from collections import deque
+from typing import Any
+
+import _common  # noqa: F401  (puts the repo root on sys.path)
+from _common import CpuMeter, fmt_ms, hello_world_rate, percentiles, use_uvloop
+
+log = logging.getLogger("bench")
+
+GOAL_TASKS = 2000.0
+GOAL_RATIO = 0.3
+GOAL_P99 = 0.005
+AGENT_RESOURCES = "cpus:8;mem:8192;disk:8192;ports:[31000-31999]"
+TASK_NEEDS = "cpus:0.1;mem:32"
+
+
+# -- the master process -------------------------------------------------------------------
+
+
+def master_process(conn: Any, work_dir: str, profile: str | None) -> None:
+    """Child process: a master with message counters; sends its port, serves until told.
+    With `profile`, cProfile runs during the measurement window (``/bench/profile``) and
+    its stats are written to that path."""
+    use_uvloop()
+    prof = cProfile.Profile() if profile else None
+    asyncio.run(_master_main(conn, work_dir, prof))
+    if prof is not None:
+        prof.dump_stats(profile)  # type: ignore[arg-type]
+
+
+async def _master_main(conn: Any, work_dir: str, prof: cProfile.Profile | None) -> None:
+    import socket
+
+    from aiohttp import web
+
+    from dcos.master.app import create_master
+    from dcos.master.config import MasterConfig
+    from dcos.master.http import streams
+
+    counters = {"calls": 0, "events": 0}
+    original_send = streams.EventStream.send
+
+    def counting_send(self: Any, event: Any) -> None:
+        counters["events"] += 1
+        original_send(self, event)
+
+    streams.EventStream.send = counting_send  # type: ignore[method-assign]
+
+    @web.middleware
+    async def count_calls(request: web.Request, handler: Any) -> web.StreamResponse:
+        counters["calls"] += 1
+        return await handler(request)
+
+    async def report(request: web.Request) -> web.Response:
+        if prof is not None and request.query.get("profile") == "on":
+            prof.enable()
+        elif prof is not None and request.query.get("profile") == "off":
+            prof.disable()
+        return web.json_response(counters)
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = MasterConfig(ip="127.0.0.1", port=port, work_dir=work_dir, log_level="WARNING")
+    shell = create_master(config)
+    shell.app.middlewares.append(count_calls)
+    shell.app.router.add_get("/bench/counters", report)
+    runner = web.AppRunner(shell.app, handler_cancellation=True, access_log=None,
+                           shutdown_timeout=1.0)  # fmt: skip
+    await runner.setup()
+    await web.SockSite(runner, sock, backlog=4096).start()
+    conn.send(port)
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
+    await runner.cleanup()
+
+
+# -- the framework --------------------------------------------------------------------------
+
+
+class BenchScheduler:
+    """Holds offers; keeps at most `inflight` tasks going and launches only whole batches of
+    `per_accept` tasks per ACCEPT (flow control that keeps the batches full); times them."""
+
+    def __init__(
+        self, per_accept: int, inflight: int, command: Any = "true", needs: str = TASK_NEEDS
+    ) -> None:
+        from dcos.sdk import TaskNeeds
+
+        self.command = command  # a shell string or an argv list (see dcos.sdk.task_info)
+        self.needs = TaskNeeds.parse(needs)
+        self.per_accept = per_accept
+        self.max_inflight = inflight
+        self.budget = 1 << 62  # tasks still to launch
+        self.held: deque[Any] = deque()
+        self.inflight = 0
+        self.seq = 0
+        self.t0: dict[str, float] = {}
+        self.running: list[tuple[float, float]] = []  # (t0, latency)
+        self.finished: list[float] = []  # times TASK_FINISHED was seen
+        self.failed = 0
+        self.accepts = 0
+        self.declines = 0
+        self.offers = 0
+        self.offer_events = 0
+        self.errors = 0
+        self.changed = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # Scheduler callbacks (duck-typed: the driver looks them up by name)
+    async def resource_offers(self, driver: Any, offers: list[Any]) -> None:
+        self.offer_events += 1
+        self.offers += len(offers)
+        self.held.extend(offers)
+        self.pump(driver)
+
+    async def status_update(self, driver: Any, status: Any) -> None:
+        now = time.perf_counter()
+        state = status.state
+        if state == "TASK_RUNNING":
+            t0 = self.t0.pop(status.task_id, None)
+            if t0 is not None:
+                self.running.append((t0, now - t0))
+        elif status.terminal:
+            self.inflight -= 1
+            if state == "TASK_FINISHED":
+                self.finished.append(now)
+            else:
+                self.failed += 1
+            self.changed.set()
+            self.pump(driver)
+
+    def pump(self, driver: Any) -> None:
+        """Launch on held offers while there is room for more tasks in flight."""
+        from dcos.sdk import OfferPacker, task_info
+
+        while (
+            self.held and 0 < min(self.per_accept, self.budget) <= self.max_inflight - self.inflight
+        ):
+            offer = self.held.popleft()
+            packer = OfferPacker(offer)
+            tasks = []
+            room = min(self.per_accept, self.max_inflight - self.inflight, self.budget)
+            while len(tasks) < room:
+                fit = packer.take(self.needs)
+                if not fit.ok:
+                    break
+                self.seq += 1
+                tid = f"t{self.seq}"
+                tasks.append(task_info(tid, tid, offer.agent_id, self.command, fit.resources))
+            self.inflight += len(tasks)
+            self.budget -= len(tasks)
+            task = asyncio.ensure_future(self._launch(driver, offer, tasks))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _launch(self, driver: Any, offer: Any, tasks: list[dict[str, Any]]) -> None:
+        t0 = time.perf_counter()
+        for t in tasks:
+            self.t0[t["task_id"]["value"]] = t0
+        if tasks:
+            self.accepts += 1
+        else:
+            self.declines += 1
+        try:
+            await driver.launch([offer], tasks, refuse_seconds=0)
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            log.warning("ACCEPT failed: %s", exc)
+            self.errors += 1
+            self.inflight -= len(tasks)
+            self.changed.set()
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+async def start_agents(
+    n: int, port: int, work_dir: str, task_seconds: float
+) -> tuple[list[Any], Any]:
+    """Start `n` simulated agents sharing one client session; wait until all registered."""
+    import aiohttp
+
+    from dcos.agent.agent import Agent
+    from dcos.agent.config import AgentConfig
+    from dcos.testing import SimContainerizer, always
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    agents = []
+    for i in range(n):
+        config = AgentConfig(
+            master=f"127.0.0.1:{port}", ip="127.0.0.1", port=20000 + i, hostname=f"sim-{i}",
+            work_dir=os.path.join(work_dir, f"agent-{i}"), resources=AGENT_RESOURCES,
+            serve_http=False, detect=False, status_update_retry=10.0,
+        )  # fmt: skip
+        agents.append(Agent(config, SimContainerizer(behaviour=always(task_seconds)),
+                            session=session))  # fmt: skip
+    await asyncio.gather(*(a.start() for a in agents))
+    await asyncio.wait_for(asyncio.gather(*(a.registered.wait() for a in agents)), 120)
+    return agents, session
+
+
+async def counters(session: Any, port: int, profile: str = "") -> dict[str, int]:
+    """The master's message counters; `profile` "on"/"off" switches its profiler."""
+    url = f"http://127.0.0.1:{port}/bench/counters?profile={profile}"
+    async with session.get(url) as r:
+        return await r.json()
+
+
+async def simulate(args: argparse.Namespace, port: int, master_pid: int) -> dict[str, Any]:
+    import aiohttp
+
+    from dcos.sdk import SchedulerDriver
+
+    out: dict[str, Any] = {}
+    t = time.perf_counter()
+    agents, agent_session = await start_agents(args.agents, port, args.work_dir, args.task_seconds)
+    out["register_s"] = time.perf_counter() - t
+    log.info("%d agents registered", len(agents))
+    sched = BenchScheduler(args.per_accept, args.inflight)
+    driver = SchedulerDriver(sched, {"name": "bench"}, f"127.0.0.1:{port}",  # type: ignore[arg-type]
+                             max_connections=args.connections)  # fmt: skip
+    await driver.start()
+    session = aiohttp.ClientSession()
+    await asyncio.sleep(args.warmup)
+    meter = CpuMeter({"master": master_pid, "agents+framework": os.getpid()})
+    prof = cProfile.Profile() if args.profile == "sim" else None
+    c0 = await counters(session, port, "on")
+    done0, t0 = len(sched.finished), time.perf_counter()
+    meter.start()
+    if prof is not None:
+        prof.enable()
+    await asyncio.sleep(args.seconds)
+    if prof is not None:
+        prof.disable()
+    meter.stop()
+    log.info("window over: %d tasks finished", len(sched.finished) - done0)
+    window = time.perf_counter() - t0
+    c1 = await counters(session, port, "off")
+    out["tasks"] = len(sched.finished) - done0
+    out["window"] = window
+    out["loaded_lat"] = [lat for (s, lat) in sched.running if t0 <= s <= t0 + window]
+    out["calls"] = c1["calls"] - c0["calls"] - 1
+    out["events"] = c1["events"] - c0["events"]
+    out["cpu"] = meter.describe()
+    out["master_cpu"] = meter.share["master"]
+    out["framework"] = (
+        f"{sched.accepts} ACCEPTs, {sched.declines} DECLINEs, {sched.offers} "
+        f"offers in {sched.offer_events} OFFERS events, {len(sched.held)} held"
+    )
+    out["failed"] = sched.failed
+    # drain, then the unloaded latency probe: one task at a time
+    sched.budget = 0
+    deadline = time.perf_counter() + 10
+    while sched.inflight > 0 and time.perf_counter() < deadline:
+        sched.changed.clear()
+        await asyncio.wait([asyncio.ensure_future(sched.changed.wait())], timeout=0.5)
+    await asyncio.sleep(0.2)  # let freed resources come back as offers
+    log.info("drained (%d in flight); probing", sched.inflight)
+    sched.running.clear()
+    sched.max_inflight, sched.per_accept = 1, 1
+    sched.budget = args.probes
+    sched.pump(driver)
+    while sched.budget > 0 or sched.inflight > 0:
+        sched.changed.clear()
+        try:
+            await asyncio.wait_for(sched.changed.wait(), 5)
+        except TimeoutError:
+            log.warning("probes stuck: %d in flight, %d offers held, %d to go", sched.inflight,
+                        len(sched.held), sched.budget)  # fmt: skip
+            break
+    out["unloaded_lat"] = [lat for (_, lat) in sched.running]
+    log.info("probes done (%d); stopping", len(out["unloaded_lat"]))
+    await driver.stop()
+    await session.close()
+    log.info("driver stopped")
+    await asyncio.gather(*(a.stop() for a in agents))
+    await agent_session.close()
+    log.info("agents stopped")
+    if prof is not None:
+        out["profile"] = prof
+    return out
+
+
+def print_profile(source: Any, title: str, limit: int = 25) -> None:
+    """Top functions by own time, then our own (dcos/) functions by cumulative time."""
+    for order, pattern, what in (
+        ("tottime", "", "own time"),
+        ("cumulative", "/dcos/", "cumulative, dcos/ only"),
+    ):
+        buf = io.StringIO()
+        stats = pstats.Stats(source, stream=buf)
+        stats.sort_stats(order).print_stats(pattern, limit) if pattern else stats.sort_stats(
+            order
+        ).print_stats(limit)
+        lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+        start = next((i for i, ln in enumerate(lines) if "ncalls" in ln), 0)
+        print(f"\n--- profile: {title} (by {what}) ---")
+        print("\n".join(lines[start : start + limit + 1]))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="3 s window, 50 probes")
+    p.add_argument("--seconds", type=float, default=10.0, help="measurement window")
+    p.add_argument("--warmup", type=float, default=1.0)
+    p.add_argument("--agents", type=int, default=1000)
+    p.add_argument("--per-accept", type=int, default=8, help="tasks per ACCEPT")
+    p.add_argument("--inflight", type=int, default=256, help="most tasks launched, not ended")
+    p.add_argument("--task-seconds", type=float, default=0.0, help="how long a task runs")
+    p.add_argument("--connections", type=int, default=16, help="SDK driver connection pool")
+    p.add_argument("--concurrency", type=int, default=16, help="hello-world clients")
+    p.add_argument("--probes", type=int, default=200, help="unloaded launch-to-RUNNING probes")
+    p.add_argument("--profile", choices=["master", "sim"], help="cProfile one side")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress (stderr)")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s")  # fmt: skip
+    if args.quick:
+        args.seconds, args.probes, args.warmup = 3.0, 50, 0.5
+    use_uvloop()
+    args.work_dir = tempfile.mkdtemp(prefix="dcos-bench-cp-")
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    profile_path = os.path.join(args.work_dir, "master.prof") if args.profile == "master" else None
+    proc = ctx.Process(target=master_process, daemon=True,
+                       args=(child, os.path.join(args.work_dir, "master"), profile_path))  # fmt: skip
+    print(f"control-plane benchmark: {args.agents} simulated agents ({AGENT_RESOURCES}), "
+          f"1 SDK framework, tasks {TASK_NEEDS} running {args.task_seconds:g} s, "
+          f"{args.per_accept} tasks per ACCEPT, at most {args.inflight} in flight")  # fmt: skip
+    print(
+        "layout: master alone in a child process (uvloop, SQLite registry); agents + "
+        f"framework in this process (uvloop); {os.cpu_count()} cores; HTTP on loopback"
+    )
+    try:
+        proc.start()
+        port = parent.recv()
+        res = asyncio.run(simulate(args, port, proc.pid or 0))
+    finally:
+        parent.send("stop")
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+    hello, hello_cpu = hello_world_rate(min(args.seconds, 5.0), args.concurrency)
+    shutil.rmtree(args.work_dir, ignore_errors=True) if not profile_path else None
+    report(args, res, hello, hello_cpu)
+    if profile_path:
+        print_profile(profile_path, "master process (window)")
+        shutil.rmtree(args.work_dir, ignore_errors=True)
+    if "profile" in res:
+        print_profile(res["profile"], "agents + framework process (window)")
+
+
+def report(args: argparse.Namespace, res: dict[str, Any], hello: float, hello_cpu: dict) -> None:
+    rate = res["tasks"] / res["window"]
+    msgs = (res["calls"] + res["events"]) / res["window"]
+    lp50, lp99 = percentiles(res["loaded_lat"])
+    up50, up99 = percentiles(res["unloaded_lat"])
+    ratio = msgs / hello if hello else float("nan")
+
+    def goal(ok: bool) -> str:
+        return "MET" if ok else "NOT MET"
+
+    print(f"registration: {args.agents} agents registered in {res['register_s']:.2f} s")
+    print(f"framework (whole run until the window ended): {res['framework']}")
+    print(f"window: {res['window']:.1f} s; CPU (share of one core): {res['cpu']}")
+    print(
+        f"tasks through the master: {res['tasks']} finished = {rate:,.0f} tasks/s "
+        f"({res['failed']} failed)   goal >= {GOAL_TASKS:,.0f}: {goal(rate >= GOAL_TASKS)}"
+    )
+    print(
+        f"launch-to-RUNNING under load: p50 {fmt_ms(lp50)}, p99 {fmt_ms(lp99)} "
+        f"({len(res['loaded_lat'])} tasks)"
+    )
+    print(
+        f"launch-to-RUNNING unloaded (one task at a time, {len(res['unloaded_lat'])} probes): "
+        f"p50 {fmt_ms(up50)}, p99 {fmt_ms(up99)}   goal p99 < {fmt_ms(GOAL_P99)}: "
+        f"{goal(up99 < GOAL_P99)}"
+    )
+    print(
+        f"master messages: {res['calls'] / res['window']:,.0f} calls/s + "
+        f"{res['events'] / res['window']:,.0f} stream events/s = {msgs:,.0f} msgs/s"
+    )
+    print(
+        f"hello world (aiohttp POST -> 202, uvloop, {args.concurrency} clients): "
+        f"{hello:,.0f} requests/s (CPU: server {100 * hello_cpu['server']:.0f}%, "
+        f"clients {100 * hello_cpu['clients']:.0f}%)"
+    )
+    print(
+        f"ratio master msgs/s vs hello-world requests/s: {ratio:.2f}x   "
+        f"goal >= {GOAL_RATIO}x: {goal(ratio >= GOAL_RATIO)}"
+    )
+
+
+if __name__ == "__main__":
+    main()

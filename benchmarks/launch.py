@@ -1,0 +1,268 @@
+"""Launch benchmark: real ``/bin/true`` tasks per second through one agent, against raw spawning.
+
+Measured in the same run, each for ``--seconds`` with ``--concurrency`` launches in flight:
+
+1. raw ``asyncio.create_subprocess_exec('/bin/true')`` on uvloop and on the default asyncio
+   loop, and a serial ``os.posix_spawn`` + ``waitpid`` loop: the baseline is the fastest.
+2. the agent's `ProcessContainerizer` driven directly (``launch`` + ``wait`` of configs built
+   by the command executor's `build_config`: sandbox, stdout/stderr files, Mesos environment,
+   own session, group reaping) on uvloop (what ``python -m dcos.agent`` runs) and on the
+   default loop: the agent's own launch cost, isolated.
+3. end to end: a master (child process), one real agent (``python -m dcos.agent``, its own
+   process, `ProcessContainerizer`) and an SDK framework (this process) launching the tasks
+   (argv ``/bin/true``, no shell), ``--per-accept`` per ACCEPT, at most ``--concurrency`` in
+   flight; tasks/s are TASK_FINISHED seen by the framework; launch-to-RUNNING is from the
+   ACCEPT call to the framework seeing TASK_RUNNING, under that load and unloaded (one at a
+   time, ``--probes``).
+
+Goal: at least 0.8x the raw rate. Usage: .venv/bin/python benchmarks/launch.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import _common
+from _common import CpuMeter, fmt_ms, percentiles, use_uvloop
+
+GOAL_RATIO = 0.8
+COMMAND = "/bin/true"
+
+
+# -- 1. raw ----------------------------------------------------------------------------------
+
+
+async def raw_asyncio(seconds: float, concurrency: int) -> tuple[float, list[float]]:
+    """(spawns/s, spawn-to-exit latencies) of create_subprocess_exec('/bin/true')."""
+    lat: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            proc = await asyncio.create_subprocess_exec(COMMAND, stdin=subprocess.DEVNULL)
+            await proc.wait()
+            lat.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(lat) / (time.perf_counter() - t0), lat
+
+
+def raw_posix_spawn(seconds: float) -> float:
+    """Spawns/s of a serial os.posix_spawn + waitpid loop."""
+    n = 0
+    env = dict(os.environ)
+    deadline = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    while time.perf_counter() < deadline:
+        pid = os.posix_spawn(COMMAND, [COMMAND], env)
+        os.waitpid(pid, 0)
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+# -- 2. the containerizer directly ---------------------------------------------------------
+
+
+async def containerizer_direct(
+    seconds: float, concurrency: int, work_dir: str
+) -> tuple[float, list[float]]:
+    """(tasks/s, launch latencies) of ProcessContainerizer.launch + wait of command tasks."""
+    from dcos.agent.containerizer.process import ProcessContainerizer
+    from dcos.agent.executor import build_config
+    from dcos.protocol.ids import AgentID, FrameworkID, new_container_id
+    from dcos.testing import make_task_info
+
+    containerizer = ProcessContainerizer()
+    await containerizer.recover(None)
+    lat: list[float] = []
+    done = 0
+    seq = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done, seq
+        while time.perf_counter() < deadline:
+            seq += 1
+            task = make_task_info(f"t{seq}", agent_id="a1", command=[COMMAND])
+            cid = new_container_id()
+            t0 = time.perf_counter()
+            config = build_config(task, framework_id=FrameworkID("f1"), agent_id=AgentID("a1"),
+                                  container_id=cid, work_dir=work_dir,
+                                  agent_endpoint="127.0.0.1:5051", hostname="127.0.0.1")  # fmt: skip
+            result = await containerizer.launch(cid, config)
+            lat.append(time.perf_counter() - t0)
+            if not result.ok:
+                raise RuntimeError(result.error)
+            await containerizer.wait(cid)
+            done += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - t0), lat
+
+
+# -- 3. end to end ---------------------------------------------------------------------------
+
+
+async def end_to_end(args: argparse.Namespace, master_port: int, agent_pid: int,
+                     master_pid: int) -> dict[str, Any]:  # fmt: skip
+    from control_plane import BenchScheduler
+
+    from dcos.sdk import SchedulerDriver
+
+    sched = BenchScheduler(args.per_accept, args.e2e_inflight, command=[COMMAND])
+    driver = SchedulerDriver(sched, {"name": "launch-bench"}, f"127.0.0.1:{master_port}")  # type: ignore[arg-type]
+    await driver.start()
+    await asyncio.sleep(args.warmup)
+    meter = CpuMeter({"master": master_pid, "agent": agent_pid, "framework": os.getpid()})
+    meter.start()
+    done0, t0 = len(sched.finished), time.perf_counter()
+    await asyncio.sleep(args.seconds)
+    window = time.perf_counter() - t0
+    meter.stop()
+    out: dict[str, Any] = {
+        "rate": (len(sched.finished) - done0) / window,
+        "loaded": [lat for (s, lat) in sched.running if t0 <= s <= t0 + window],
+        "failed": sched.failed,
+        "cpu": meter.describe(),
+    }
+    sched.budget = 0
+    while sched.inflight > 0:
+        sched.changed.clear()
+        await asyncio.wait_for(sched.changed.wait(), 10)
+    await asyncio.sleep(0.2)
+    sched.running.clear()
+    sched.max_inflight, sched.per_accept, sched.budget = 1, 1, args.probes
+    sched.pump(driver)
+    while sched.budget > 0 or sched.inflight > 0:
+        sched.changed.clear()
+        await asyncio.wait_for(sched.changed.wait(), 10)
+    out["unloaded"] = [lat for (_, lat) in sched.running]
+    await driver.stop()
+    return out
+
+
+def run_end_to_end(args: argparse.Namespace) -> dict[str, Any]:
+    from control_plane import master_process
+
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    master = ctx.Process(target=master_process, daemon=True,
+                         args=(child, os.path.join(args.work_dir, "master"), None))  # fmt: skip
+    master.start()
+    agent = None
+    try:
+        port = parent.recv()
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "dcos.agent", "--master", f"127.0.0.1:{port}", "--port", "0",
+             "--work-dir", os.path.join(args.work_dir, "agent"), "--log-level", "WARNING",
+             "--resources", "cpus:64;mem:65536;disk:65536;ports:[31000-31999]",
+             *args.agent_flag],
+            cwd=_common.ROOT,
+        )  # fmt: skip
+        return asyncio.run(end_to_end(args, port, agent.pid, master.pid or 0))
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(10)
+        parent.send("stop")
+        master.join(10)
+        if master.is_alive():
+            master.kill()
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def run_on(kind: str, coro: Any) -> Any:
+    """Run `coro` on a fresh event loop of `kind` ("uvloop" or "asyncio")."""
+    if kind == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(coro)
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="2 s per measurement, 30 probes")
+    p.add_argument("--seconds", type=float, default=5.0, help="each measurement's length")
+    p.add_argument("--warmup", type=float, default=1.0)
+    p.add_argument("--concurrency", type=int, default=8, help="launches in flight")
+    p.add_argument("--per-accept", type=int, default=16, help="tasks per ACCEPT (end to end)")
+    p.add_argument(
+        "--e2e-inflight",
+        type=int,
+        default=64,
+        help="most tasks launched and not ended (end to end)",
+    )
+    p.add_argument("--probes", type=int, default=100, help="unloaded launch-to-RUNNING probes")
+    p.add_argument("--skip-e2e", action="store_true", help="raw and containerizer only")
+    p.add_argument("--skip-direct", action="store_true", help="raw and end to end only")
+    p.add_argument(
+        "--agent-flag",
+        action="append",
+        default=[],
+        help="extra flag for python -m dcos.agent (e.g. --agent-flag=--no-checkpoint)",
+    )
+    args = p.parse_args()
+    if args.quick:
+        args.seconds, args.probes, args.warmup = 2.0, 30, 0.5
+    args.per_accept = min(args.per_accept, args.e2e_inflight)
+    use_uvloop()
+    args.work_dir = tempfile.mkdtemp(prefix="dcos-bench-launch-")
+    c = args.concurrency
+    print(f"launch benchmark: {COMMAND} tasks, {c} in flight, {args.seconds:g} s per "
+          f"measurement; {os.cpu_count()} cores")  # fmt: skip
+    try:
+        raw_rates = {}
+        for kind in ("uvloop", "asyncio"):
+            rate, lat = run_on(kind, raw_asyncio(args.seconds, c))
+            raw_rates[kind] = rate
+            print(f"raw create_subprocess_exec on {kind} ({c} in flight): {rate:,.0f}/s "
+                  f"(spawn-to-exit p50 {fmt_ms(percentiles(lat)[0])})")  # fmt: skip
+        spawn_rate = raw_posix_spawn(args.seconds)
+        print(f"raw posix_spawn + waitpid (serial): {spawn_rate:,.0f}/s")
+        raw = max(spawn_rate, *raw_rates.values())
+        print(f"baseline (the fastest raw loop): {raw:,.0f}/s")
+        for kind in () if args.skip_direct else ("uvloop", "asyncio"):
+            work = os.path.join(args.work_dir, f"direct-{kind}")
+            cz_rate, cz_lat = run_on(kind, containerizer_direct(args.seconds, c, work))
+            p50, p99 = percentiles(cz_lat)
+            ok = "MET" if cz_rate / raw >= GOAL_RATIO else "NOT MET"
+            print(f"agent ProcessContainerizer directly on {kind} (build_config + launch + "
+                  f"wait, {c} in flight): {cz_rate:,.0f} tasks/s = {cz_rate / raw:.2f}x raw, "
+                  f"{cz_rate / raw_rates[kind]:.2f}x raw on the same loop (launch call p50 "
+                  f"{fmt_ms(p50)}, p99 {fmt_ms(p99)})   goal >= {GOAL_RATIO}x raw: {ok}")  # fmt: skip
+        if not args.skip_e2e:
+            res = run_end_to_end(args)
+            lp50, lp99 = percentiles(res["loaded"])
+            up50, up99 = percentiles(res["unloaded"])
+            print(f"end to end (master process + agent process {args.agent_flag or ''} + SDK framework, "
+                  f"{args.per_accept} tasks per ACCEPT, at most {args.e2e_inflight} in flight): "
+                  f"{res['rate']:,.0f} tasks/s = {res['rate'] / raw:.2f}x raw   goal >= "
+                  f"{GOAL_RATIO}x: {'MET' if res['rate'] / raw >= GOAL_RATIO else 'NOT MET'} "
+                  f"({res['failed']} failed; CPU share of one core: {res['cpu']})")  # fmt: skip
+            print(f"  launch-to-RUNNING under load: p50 {fmt_ms(lp50)}, p99 {fmt_ms(lp99)} "
+                  f"({len(res['loaded'])} tasks)")  # fmt: skip
+            print(f"  launch-to-RUNNING unloaded (one at a time, {len(res['unloaded'])} probes):"
+                  f" p50 {fmt_ms(up50)}, p99 {fmt_ms(up99)}")  # fmt: skip
+    finally:
+        shutil.rmtree(args.work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
