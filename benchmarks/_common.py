@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -77,7 +78,7 @@ class CpuMeter:
 # -- the aiohttp hello-world baseline -------------------------------------------------------
 
 
-def _hello_server(sock: socket.socket, ready: mp.synchronize.Event, stop: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
+def _hello_server(sock: socket.socket, ready: Any, stop: Any) -> None:
     use_uvloop()
     from aiohttp import web
 

@@ -177,7 +177,7 @@ class BenchScheduler:
         ):
             offer = self.held.popleft()
             packer = OfferPacker(offer)
-            tasks = []
+            tasks: list[dict[str, Any]] = []
             room = min(self.per_accept, self.max_inflight - self.inflight, self.budget)
             while len(tasks) < room:
                 fit = packer.take(self.needs)
