@@ -229,6 +229,7 @@ async def start_agents(
             master=f"127.0.0.1:{port}", ip="127.0.0.1", port=20000 + i, hostname=f"sim-{i}",
             work_dir=os.path.join(work_dir, f"agent-{i}"), resources=AGENT_RESOURCES,
             serve_http=False, detect=False, status_update_retry=10.0,
+            checkpoint=False, log_max_size=0,  # simulators: no disk writes, no log rotation
         )  # fmt: skip
         agents.append(Agent(config, SimContainerizer(behaviour=always(task_seconds)),
                             session=session))  # fmt: skip
@@ -405,6 +406,13 @@ def report(args: argparse.Namespace, res: dict[str, Any], hello: float, hello_cp
         f"tasks through the master: {res['tasks']} finished = {rate:,.0f} tasks/s "
         f"({res['failed']} failed)   goal >= {GOAL_TASKS:,.0f}: {goal(rate >= GOAL_TASKS)}"
     )
+    mcpu = res["master_cpu"]
+    if mcpu > 0 and rate > 0:
+        bottleneck = "the simulators were the bottleneck" if mcpu < 0.9 else "the master was busy"
+        print(
+            f"master CPU per task: {1e3 * mcpu / rate:.2f} ms -> about {rate / mcpu:,.0f} "
+            f"tasks/s per fully used master core ({bottleneck})"
+        )
     print(
         f"launch-to-RUNNING under load: p50 {fmt_ms(lp50)}, p99 {fmt_ms(lp99)} "
         f"({len(res['loaded_lat'])} tasks)"

@@ -86,8 +86,9 @@ class InProcessCluster:
         self._attributes = _per_agent(agent_attributes, agents)
         self.behaviour = behaviour
         self.master_options = {"allocation_interval": 0.05, **(master_options or {})}
+        # simulated tasks cannot outlive their agent: no checkpointing unless asked for
         self.agent_options = {"reconnect_max": 0.5, "status_update_retry": 1.0,
-                              **(agent_options or {})}  # fmt: skip
+                              "checkpoint": False, **(agent_options or {})}  # fmt: skip
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="dcos-cluster-")
         self.agent_http = agent_http
