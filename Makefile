@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPAT := .venv-compat/.installed
 
-.PHONY: up test bench lint venv clean
+.PHONY: up test bench lint venv clean system-deps
 
 venv: $(STAMP)
 
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,lint]'
 	@touch $(STAMP)
 
-up: venv
+# Debian packages (haproxy, dnsutils): installed when missing and running as root.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+up: venv system-deps
 	$(VENV)/bin/dcos-py up
 
 # Real third-party clients (pymesos) live in their own venv: they pin old dependencies.
@@ -23,7 +27,7 @@ $(COMPAT): tests/compat/install_pymesos.sh
 	PYTHON=$(PYTHON) bash tests/compat/install_pymesos.sh .venv-compat
 	@touch $(COMPAT)
 
-test: venv $(COMPAT)
+test: venv system-deps $(COMPAT)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv
