@@ -251,7 +251,7 @@ def main() -> None:
             res = run_end_to_end(args)
             lp50, lp99 = percentiles(res["loaded"])
             up50, up99 = percentiles(res["unloaded"])
-            print(f"end to end (master process + agent process {args.agent_flag or ''} + SDK framework, "
+            print(f"end to end (master process + agent process{' ' + ' '.join(args.agent_flag) if args.agent_flag else ''} + SDK framework, "
                   f"{args.per_accept} tasks per ACCEPT, at most {args.e2e_inflight} in flight): "
                   f"{res['rate']:,.0f} tasks/s = {res['rate'] / raw:.2f}x raw   goal >= "
                   f"{GOAL_RATIO}x: {'MET' if res['rate'] / raw >= GOAL_RATIO else 'NOT MET'} "
