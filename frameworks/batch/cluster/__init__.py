@@ -1,0 +1,14 @@
+"""The cluster backend of the batch framework: `ClusterBackend` runs the engine's tasks on
+executors started on a dcos-py (or Mesos) cluster. See docs/batch-cluster.md.
+
+- `backend`: ClusterBackend (the engine's `Backend` for ``mesos://`` masters)
+- `mesos`: the driver as a Mesos framework (offers, executor tasks)
+- `placement`, `allocation`: sans-IO cores (task placement; executor allocation)
+- `executor`: the executor process (``python -m frameworks.batch.cluster.executor``)
+- `webui`, `jobs`: the job page and its JSON
+- `dispatcher`: cluster-mode submissions (``dcos-py batch submit``)
+"""
+
+from frameworks.batch.cluster.backend import ClusterBackend
+
+__all__ = ["ClusterBackend"]

@@ -1,0 +1,364 @@
+"""`ClusterBackend`: runs the batch engine's tasks on executors started on a dcos-py (or Mesos)
+cluster -- the driver side of Spark-on-Mesos coarse-grained mode.
+
+Created by `SparkContext("mesos://host:5050", app)`; every method runs on the driver loop (see
+`frameworks.batch.backend`). Pieces:
+
+- a Mesos framework (`MesosSide`, dcos.sdk) that takes offers and launches executors
+  (`python -m frameworks.batch.cluster.executor ...` as Mesos tasks), declines surplus,
+  suppresses, revives and releases idle executors (`Allocation`);
+- a TCP server executors connect back to (`wire`: msgpack frames, batched launches and
+  results);
+- the placement core (`Placement`: locality, delay scheduling, retries);
+- the job page and its JSON (`webui`), linked as the framework's ``webui_url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from frameworks.batch.backend import (
+    BackendEvents,
+    ExecutorInfo,
+    FetchFailed,
+    Task,
+    TaskResult,
+)
+from frameworks.batch.cluster import wire
+from frameworks.batch.cluster.allocation import Allocation
+from frameworks.batch.cluster.conf import ClusterConf
+from frameworks.batch.cluster.jobs import JobTracker
+from frameworks.batch.cluster.mesos import MesosSide
+from frameworks.batch.cluster.placement import Placement, TaskEntry
+
+log = logging.getLogger("batch.cluster")
+
+
+def master_address(url: str) -> str:
+    """``mesos://host:port`` -> ``host:port`` (what `SchedulerDriver` takes); ``zk://`` and
+    ``http://`` URLs pass through unchanged."""
+    return url[len("mesos://"):] if url.startswith("mesos://") else url
+
+
+def route_to(host: str) -> str:
+    """The local address that reaches `host` (where executors can reach the driver)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((host, 9))
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+
+
+@dataclasses.dataclass(slots=True)
+class _Conn:
+    """A registered executor's connection and what the driver knows of it."""
+
+    info: ExecutorInfo
+    writer: asyncio.StreamWriter
+    pid: int
+    payloads: wire.PayloadLRU
+    launched_at: float
+
+
+class ClusterBackend:
+    """The engine's `Backend` for ``mesos://`` masters."""
+
+    def __init__(self, master_url: str, app_name: str, conf: Any = None) -> None:
+        self.master_url = master_url
+        self.app_name = app_name
+        self.conf = ClusterConf.parse(conf)
+        self.app_id = f"{_slug(app_name)}-{os.getpid()}-{int(time.time()) % 100000}"
+        self.placement = Placement(self.conf.locality_wait, self.conf.max_failures,
+                                   self.conf.queue_depth)
+        self.allocation = Allocation(self.conf.spec, self.app_id)
+        self.jobs = JobTracker(app_name)
+        self.conns: dict[str, _Conn] = {}
+        self.events: BackendEvents | None = None
+        self.mesos: MesosSide | None = None
+        self.driver_host = ""
+        self.driver_port = 0
+        self.ui_url = ""
+        self._keys = itertools.count(1)
+        self._server: asyncio.base_events.Server | None = None
+        self._ui: Any = None
+        self._schedule_pending = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._first_executor: asyncio.Event | None = None
+        self._stopping = False
+
+    # ---- Backend protocol ---------------------------------------------------------------
+
+    async def start(self, events: BackendEvents) -> None:
+        """Open the executor port and the job page, register with the master, and wait for
+        the first executor (`spark.dcos.executor.startTimeout`)."""
+        from frameworks.batch.cluster.webui import start_webui
+
+        self.events = events
+        self._first_executor = asyncio.Event()
+        master = master_address(self.master_url)
+        self.driver_host = self.conf.driver_host or route_to(_host_of(master))
+        self._server = await asyncio.start_server(self._on_connect, "0.0.0.0", self.conf.driver_port)
+        self.driver_port = self._server.sockets[0].getsockname()[1]
+        self._ui, self.ui_url = await start_webui(self, self.driver_host, self.conf.ui_port)
+        self.mesos = MesosSide(self, master)
+        await self.mesos.start()
+        self._ticker = asyncio.create_task(self._tick(), name="batch-cluster-tick")
+        try:
+            await asyncio.wait_for(self._first_executor.wait(), self.conf.start_timeout)
+        except TimeoutError:
+            why = self.mesos.last_problem or "no offer arrived"
+            await self.stop()
+            raise RuntimeError(
+                f"no executor registered within {self.conf.start_timeout:g}s ({why})") from None
+
+    async def stop(self) -> None:
+        """Stop executors, leave the cluster (TEARDOWN), close the ports."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for conn in list(self.conns.values()):
+            conn.writer.write(wire.frame(["stop"]))
+            conn.writer.close()
+        if self.mesos is not None:
+            await self.mesos.stop()
+        if self._server is not None:
+            self._server.close()
+        if self._ui is not None:
+            await self._ui.cleanup()
+
+    def default_parallelism(self) -> int:
+        """Cores the driver asks for (not those registered right now, which vary under
+        dynamic allocation), at least 2."""
+        s = self.conf.spec
+        return max(2, s.cores * s.max_executors)
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        now = time.monotonic()
+        entries = [
+            TaskEntry(next(self._keys), t, tuple(t.preferred_executors), tuple(t.preferred_hosts))
+            for t in tasks
+        ]
+        self.jobs.submitted(tasks, time.time())
+        self.placement.submit(entries, now)
+        self._maybe_revive()
+        self._schedule_soon()
+
+    def cancel(self, job_id: int) -> None:
+        keys = [k for k, e in self.placement.tasks.items() if e.payload.job_id == job_id]
+        by_exec: dict[str, list[int]] = {}
+        for e in self.placement.cancel(keys):
+            if e.executor is not None:
+                by_exec.setdefault(e.executor, []).append(e.key)  # type: ignore[arg-type]
+        for eid, ks in by_exec.items():
+            conn = self.conns.get(eid)
+            if conn is not None:
+                conn.writer.write(wire.frame(["cancel", ks]))
+        self.jobs.cancelled(job_id, time.time())
+
+    def executors(self) -> list[ExecutorInfo]:
+        for eid, conn in self.conns.items():
+            slot = self.placement.executors.get(eid)
+            conn.info.running_tasks = len(slot.running) if slot else 0
+        return [c.info for c in self.conns.values()]
+
+    # ---- scheduling -------------------------------------------------------------------
+
+    def outstanding(self) -> int:
+        return self.placement.pending + self.placement.running_count()
+
+    def _maybe_revive(self) -> None:
+        if self.mesos is not None and self.allocation.should_revive(self.outstanding()):
+            self.mesos.revive()
+
+    def _schedule_soon(self) -> None:
+        if not self._schedule_pending:
+            self._schedule_pending = True
+            asyncio.get_running_loop().call_soon(self._schedule)
+
+    def _schedule(self) -> None:
+        """Send every launch placement decides, one LAUNCH frame per executor."""
+        self._schedule_pending = False
+        now = time.monotonic()
+        batches: dict[str, list[Any]] = {}
+        for launch in self.placement.schedule(now):
+            conn = self.conns.get(launch.executor_id)
+            if conn is None:
+                continue
+            task: Task = launch.task.payload
+            known = conn.payloads.touch(task.payload_key)
+            batches.setdefault(launch.executor_id, []).append(
+                wire.encode_task(launch.task.key, task, not known))  # type: ignore[arg-type]
+            self.jobs.launched(task)
+        for eid, items in batches.items():
+            self.conns[eid].writer.write(wire.frame(["launch", items]))
+        wake = self.placement.next_wakeup(now)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if wake is not None and self.conns:
+            delay = max(0.0, wake - now) + 0.001
+            self._timer = asyncio.get_running_loop().call_later(delay, self._schedule_soon)
+
+    def _on_results(self, eid: str, rows: list[list[Any]]) -> None:
+        now = time.monotonic()
+        events = self.events
+        assert events is not None
+        for key, status, value, tb, duration, fetch in rows:
+            if status == wire.OK:
+                entry = self.placement.finished(key, now)
+                if entry is None:
+                    continue
+                result = TaskResult(entry.payload, True, value, executor_id=eid, duration=duration)
+            elif status == wire.FETCH_FAILED:
+                entry = self.placement.forget(key, now)
+                if entry is None:
+                    continue
+                ff = FetchFailed(fetch[0], fetch[1], fetch[2], fetch[3])
+                result = TaskResult(entry.payload, False, None, str(ff), "", eid, ff, duration)
+            else:
+                result_or_none = self._failed(key, value, tb, eid, duration, now)
+                if result_or_none is None:
+                    continue
+                result = result_or_none
+            self.jobs.finished(result, time.time())
+            events.on_task_result(result)
+        self._schedule_soon()
+
+    def _failed(self, key: int, error: str, tb: str, eid: str, duration: float,
+                now: float) -> TaskResult | None:
+        """A failed attempt: retried (None) or, after maxFailures, the job's failure."""
+        out = self.placement.failed(key, f"{error}\n{tb}", now)
+        if out is None:
+            return None
+        task: Task = out.task.payload
+        self.jobs.attempt_failed(task, error, eid)
+        if out.retry:
+            log.warning("task %s failed on %s (attempt %d), retrying: %s",
+                        task.task_id, eid, out.task.failures, error)
+            out.task.payload = dataclasses.replace(task, attempt=task.attempt + 1)
+            return None
+        msg = f"{error} (task {task.task_id} failed {out.task.failures} times; last on {eid})"
+        return TaskResult(task, False, None, msg, tb, eid, None, duration)
+
+    # ---- executors ----------------------------------------------------------------------
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """An executor connected: HELLO, then RESULTS frames until it goes away."""
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        hello = await wire.read_frame(reader)
+        if not hello or hello[0] != "hello" or self._stopping:
+            writer.close()
+            return
+        _, eid, host, address, cores, pid = hello
+        rec = self.allocation.registered(eid)
+        if rec is None or eid in self.conns:
+            log.warning("unknown executor %s connected; closing", eid)
+            writer.write(wire.frame(["stop"]))
+            writer.close()
+            return
+        info = ExecutorInfo(eid, host, int(cores), address)
+        self.conns[eid] = _Conn(info, writer, int(pid), wire.PayloadLRU(), time.time())
+        self.placement.add_executor(eid, host, int(cores), time.monotonic())
+        self._broadcast_peers()
+        log.info("executor %s registered on %s (%d cores, %s)", eid, host, cores, address)
+        assert self.events is not None
+        self.events.on_executor_added(info)
+        if self._first_executor is not None:
+            self._first_executor.set()
+        self._schedule_soon()
+        try:
+            while True:
+                msg = await wire.read_frame(reader)
+                if msg is None:
+                    break
+                if msg[0] == "results":
+                    self._on_results(eid, msg[1])
+        finally:
+            self.executor_gone(eid, "connection to the executor ended")
+
+    def _broadcast_peers(self) -> None:
+        peers = {eid: c.info.address for eid, c in self.conns.items()}
+        msg = wire.frame(["peers", peers])
+        for c in self.conns.values():
+            c.writer.write(msg)
+
+    def executor_gone(self, eid: str, reason: str) -> None:
+        """The executor died, its Mesos task ended or its agent is lost (called by the
+        connection handler and by `MesosSide`). Requeues its running tasks, tells the engine
+        (which recomputes lost shuffle outputs and blocks), and asks for a replacement."""
+        conn = self.conns.pop(eid, None)
+        rec = self.allocation.lost(eid)
+        if conn is None and rec is None:
+            return
+        releasing = rec is not None and rec.state == "releasing"
+        self.placement.remove_executor(eid, time.monotonic())
+        if conn is not None:
+            conn.writer.close()
+            self._broadcast_peers()
+            if self.events is not None and not self._stopping:
+                self.events.on_executor_lost(eid, reason)
+            self.jobs.executor_lost(eid, reason, releasing)
+        if rec is not None and self.mesos is not None and not self._stopping:
+            self.mesos.kill(eid, rec.agent_id)  # in case the process still lingers
+        if not releasing and not self._stopping:
+            log.warning("executor %s lost: %s", eid, reason)
+        if not self._stopping:
+            self._maybe_revive()
+            self._schedule_soon()
+
+    async def _tick(self) -> None:
+        """Once a second: release executors idle past the timeout (dynamic allocation)."""
+        while True:
+            await asyncio.sleep(min(1.0, max(0.05, self.conf.spec.idle_timeout / 4)))
+            now = time.monotonic()
+            idle = self.placement.idle_executors(now, self.conf.spec.idle_timeout)
+            for eid in self.allocation.release_idle(idle):
+                log.info("releasing idle executor %s", eid)
+                self.placement.drain(eid)
+                conn = self.conns.get(eid)
+                if conn is not None:
+                    conn.writer.write(wire.frame(["stop"]))
+            self._maybe_revive()
+
+    def executor_command(self, eid: str, hostname: str) -> list[str]:
+        """The command line of an executor task (see `frameworks.batch.cluster.executor`)."""
+        s = self.conf.spec
+        return [
+            self.conf.python or sys.executable, "-m", "frameworks.batch.cluster.executor",
+            "--driver", f"{self.driver_host}:{self.driver_port}", "--executor-id", eid,
+            "--host", hostname, "--cores", str(s.cores), "--memory-mb", f"{s.mem_mb:g}",
+        ]
+
+    def executor_env(self) -> dict[str, str]:
+        env = dict(self.conf.executor_env)
+        if self.conf.forward_python_path and "PYTHONPATH" not in env:
+            dirs = [p for p in sys.path if p and os.path.isdir(p) and "site-packages" not in p
+                    and not p.startswith(sys.base_prefix)]
+            cwd = os.getcwd()
+            env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([cwd, *dirs]))
+        return env
+
+
+def _slug(name: str) -> str:
+    out = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+    return out[:32] or "app"
+
+
+def _host_of(master: str) -> str:
+    rest = master.split("://", 1)[-1].split("/", 1)[0].split(",")[0]
+    return rest.rsplit(":", 1)[0] if ":" in rest else rest

@@ -1,0 +1,115 @@
+"""Settings of the cluster backend, read from Spark-style configuration keys.
+
+Called by `ClusterBackend.__init__` with whatever the SparkContext was given (a dict, a
+`SparkConf`-like object with ``getAll()``, or None) and the environment.
+
+| key | default | meaning |
+|---|---|---|
+| ``spark.executor.instances`` | 2 | executors wanted (``--executors``) |
+| ``spark.cores.max`` | - | total cores; when set, executors = cores.max / executor cores |
+| ``spark.executor.cores`` | 1 | cores (task slots, cpus) per executor (``--executor-cores``) |
+| ``spark.executor.memory`` | 512m | memory per executor (``--executor-memory``) |
+| ``spark.locality.wait`` | 200ms | delay scheduling wait before a task runs non-locally |
+| ``spark.task.maxFailures`` | 4 | attempts of a task before its job fails |
+| ``spark.dynamicAllocation.enabled`` | true | release idle executors, ask again when needed |
+| ``spark.dynamicAllocation.executorIdleTimeout`` | 60s | idle time before release |
+| ``spark.dynamicAllocation.minExecutors`` | 0 | never release below this |
+| ``spark.mesos.role`` | - | role to register with |
+| ``spark.driver.host`` | route to master | address executors connect back to |
+| ``spark.driver.port`` / ``spark.ui.port`` | 0 (free) | executor stream port / job page port |
+| ``spark.pyspark.python`` | this interpreter | Python that runs executors on agents |
+| ``spark.executorEnv.NAME`` | - | environment variables of executors |
+| ``spark.dcos.executor.perAgent`` | 1 | executors of one driver per agent |
+| ``spark.dcos.executor.queueDepth`` | 1 | tasks sent ahead per executor core |
+| ``spark.dcos.executor.startTimeout`` | 120s | `start` fails when no executor registers |
+| ``spark.dcos.forwardPythonPath`` | true | executors get the driver's ``sys.path`` dirs |
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from frameworks.batch.cluster.allocation import ExecutorSpec, parse_memory
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Spark durations in seconds: ``3s``, ``200ms``, ``1min``, ``2m``, ``1h``, ``0.5``."""
+    if isinstance(text, int | float):
+        return float(text)
+    m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s|sec|secs|m|min|mins|h)?\s*", str(text).lower())
+    if not m:
+        raise ValueError(f"not a duration: {text!r}")
+    scale = {"ms": 0.001, None: 1.0, "s": 1.0, "sec": 1.0, "secs": 1.0, "m": 60.0,
+             "min": 60.0, "mins": 60.0, "h": 3600.0}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+def _bool(v: Any) -> bool:
+    return str(v).strip().lower() in ("1", "true", "yes", "on")
+
+
+def conf_dict(conf: Any) -> dict[str, str]:
+    """A plain dict from a dict, a SparkConf-like object (``getAll()``) or None."""
+    if conf is None:
+        return {}
+    if hasattr(conf, "getAll"):
+        return {str(k): str(v) for k, v in conf.getAll()}
+    if isinstance(conf, Mapping):
+        return {str(k): str(v) for k, v in conf.items()}
+    raise TypeError(f"conf must be a mapping or SparkConf, not {type(conf).__name__}")
+
+
+@dataclass
+class ClusterConf:
+    """Everything the cluster backend reads from the configuration."""
+
+    spec: ExecutorSpec
+    locality_wait: float = 0.2
+    max_failures: int = 4
+    queue_depth: int = 1
+    role: str | None = None
+    driver_host: str | None = None
+    driver_port: int = 0
+    ui_port: int = 0
+    python: str | None = None
+    executor_env: dict[str, str] = field(default_factory=dict)
+    start_timeout: float = 120.0
+    forward_python_path: bool = True
+
+    @classmethod
+    def parse(cls, conf: Any) -> ClusterConf:
+        c = conf_dict(conf)
+        cores = int(c.get("spark.executor.cores", 1))
+        instances = int(c.get("spark.executor.instances", 2))
+        if "spark.cores.max" in c:
+            instances = max(1, int(float(c["spark.cores.max"])) // max(1, cores))
+        dynamic = _bool(c.get("spark.dynamicAllocation.enabled", "true"))
+        spec = ExecutorSpec(
+            cores=cores,
+            mem_mb=parse_memory(c.get("spark.executor.memory", "512m")),
+            max_executors=instances,
+            min_executors=int(c.get("spark.dynamicAllocation.minExecutors", 0)),
+            per_agent=int(c.get("spark.dcos.executor.perAgent", 1)),
+            dynamic=dynamic,
+            idle_timeout=parse_duration(
+                c.get("spark.dynamicAllocation.executorIdleTimeout", "60s")),
+        )
+        env = {k[len("spark.executorEnv."):]: v for k, v in c.items()
+               if k.startswith("spark.executorEnv.")}
+        return cls(
+            spec=spec,
+            locality_wait=parse_duration(c.get("spark.locality.wait", "200ms")),
+            max_failures=int(c.get("spark.task.maxFailures", 4)),
+            queue_depth=int(c.get("spark.dcos.executor.queueDepth", 1)),
+            role=c.get("spark.mesos.role"),
+            driver_host=c.get("spark.driver.host"),
+            driver_port=int(c.get("spark.driver.port", 0)),
+            ui_port=int(c.get("spark.ui.port", 0)),
+            python=c.get("spark.pyspark.python"),
+            executor_env=env,
+            start_timeout=parse_duration(c.get("spark.dcos.executor.startTimeout", "120s")),
+            forward_python_path=_bool(c.get("spark.dcos.forwardPythonPath", "true")),
+        )
