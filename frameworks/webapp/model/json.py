@@ -1,0 +1,57 @@
+"""Marathon JSON helpers: timestamps and the strict key sets Marathon clients accept.
+
+Called by the API renderers (`frameworks.webapp.api.render`) and the core when it stamps
+versions. Timestamps are ISO-8601 UTC with milliseconds and a ``Z`` (``%Y-%m-%dT%H:%M:%S.%fZ``
+cut to milliseconds), the only forms marathon-python parses.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import orjson
+
+
+def iso(ts: float | None) -> str | None:
+    """``1700000000.5`` -> ``"2023-11-14T22:13:20.500Z"``; None stays None."""
+    if ts is None:
+        return None
+    dt = datetime.fromtimestamp(ts, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> float | None:
+    """The inverse of `iso` (also accepts no fraction); None for anything else."""
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()
+        except (ValueError, TypeError):
+            continue
+    return None
+
+
+def now_iso() -> str:
+    return iso(time.time()) or ""
+
+
+def dumps(obj: object) -> bytes:
+    """orjson with non-str dict keys allowed (used for every API response body)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+
+
+# Keys marathon-python 0.13.0 accepts on an App (anything else raises TypeError there).
+APP_KEYS = frozenset(
+    "acceptedResourceRoles args backoffFactor backoffSeconds cmd constraints container cpus "
+    "dependencies deployments disk env executor healthChecks id role instances killSelection "
+    "labels lastTaskFailure maxLaunchDelaySeconds mem ports requirePorts storeUrls "
+    "taskRateLimit tasks tasksRunning tasksStaged tasksHealthy taskKillGracePeriodSeconds "
+    "tasksUnhealthy upgradeStrategy unreachableStrategy uris user version versionInfo ipAddress "
+    "fetch taskStats readinessChecks readinessCheckResults secrets portDefinitions residency "
+    "gpus networks".split()
+)
+
+TASK_KEYS = frozenset(
+    "appId healthCheckResults host id ports servicePorts slaveId stagedAt startedAt version "
+    "ipAddresses state localVolumes region zone role".split()
+)

@@ -1,0 +1,112 @@
+"""`WebappStore`: the framework's state in a `dcos.state` StateStore (SQLite in the work dir).
+
+Keys: ``webapp/framework-id``; ``webapp/apps/<app id>`` (the definition, whether it is being
+stopped, and its version history); ``webapp/instances/<app id>`` (every task the framework
+may have launched); ``webapp/deployments/<id>``; ``webapp/groups``. The shell calls `flush`
+after every change and always before it sends a launch, and `load` once at start-up.
+Only this process writes these keys, so the compare-and-set versions are tracked here.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from dcos.state import StateStore, VersionConflict
+from frameworks.webapp.core import WebappCore
+from frameworks.webapp.deployments import Deployment
+from frameworks.webapp.instances import Instance
+
+PREFIX = "webapp/"
+
+
+class WebappStore:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self._versions: dict[str, int] = {}
+
+    async def _put(self, key: str, value: object) -> None:
+        data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        for _ in range(3):
+            try:
+                self._versions[key] = await self.store.put(key, data, self._versions.get(key, 0))
+                return
+            except VersionConflict as e:
+                self._versions[key] = e.actual
+        raise RuntimeError(f"could not write {key}")
+
+    async def _delete(self, key: str) -> None:
+        v = self._versions.pop(key, 0)
+        if not v:
+            got = await self.store.get(key)
+            if got is None:
+                return
+            v = got.version
+        try:
+            await self.store.delete(key, v)
+        except VersionConflict:
+            pass
+
+    async def _get(self, key: str) -> object | None:
+        got = await self.store.get(key)
+        if got is None:
+            return None
+        self._versions[key] = got.version
+        return orjson.loads(got.value)
+
+    async def framework_id(self) -> str | None:
+        v = await self._get(PREFIX + "framework-id")
+        return v if isinstance(v, str) else None
+
+    async def save_framework_id(self, fid: str) -> None:
+        await self._put(PREFIX + "framework-id", fid)
+
+    async def flush(self, core: WebappCore) -> None:
+        """Write what changed in the core (its dirty sets) and clear them."""
+        apps, insts, deps = core.dirty_apps, core.dirty_instances, core.dirty_deployments
+        core.dirty_apps, core.dirty_instances, core.dirty_deployments = set(), set(), set()
+        for aid in sorted(apps):
+            app = core.apps.get(aid) or core.stopping.get(aid)
+            if app is None:
+                await self._delete(f"{PREFIX}apps{aid}")
+                continue
+            await self._put(f"{PREFIX}apps{aid}", {
+                "app": app, "stopping": aid in core.stopping, "versions": core.versions.get(aid, []),
+            })  # fmt: skip
+        for aid in sorted(insts):
+            items = core.instances.get(aid)
+            if not items:
+                await self._delete(f"{PREFIX}instances{aid}")
+            else:
+                await self._put(f"{PREFIX}instances{aid}", [i.to_dict() for i in items.values()])
+        for did in sorted(deps):
+            d = core.deployments.get(did)
+            if d is None:
+                await self._delete(f"{PREFIX}deployments/{did}")
+            else:
+                await self._put(f"{PREFIX}deployments/{did}", d.to_dict())
+        if core.dirty_groups:
+            core.dirty_groups = False
+            await self._put(PREFIX + "groups", core.groups)
+
+    async def load(self, core: WebappCore) -> None:
+        """Fill a fresh core with what was stored."""
+        apps, stopping, versions, instances = {}, {}, {}, {}
+        for key in await self.store.list(PREFIX + "apps/"):
+            rec = await self._get(key)
+            if not isinstance(rec, dict):
+                continue
+            aid = key[len(PREFIX + "apps"):]
+            (stopping if rec.get("stopping") else apps)[aid] = rec["app"]
+            versions[aid] = rec.get("versions") or []
+        for key in await self.store.list(PREFIX + "instances/"):
+            rec = await self._get(key)
+            aid = key[len(PREFIX + "instances"):]
+            instances[aid] = [Instance.from_dict(d) for d in rec or []]  # type: ignore[union-attr]
+        deployments = []
+        for key in await self.store.list(PREFIX + "deployments/"):
+            rec = await self._get(key)
+            if isinstance(rec, dict):
+                deployments.append(Deployment.from_dict(rec))
+        groups = await self._get(PREFIX + "groups")
+        core.restore(apps, versions, instances, deployments,
+                     groups if isinstance(groups, dict) else None, stopping)  # fmt: skip
