@@ -2,10 +2,11 @@
 
 The driver keeps one SUBSCRIBE stream open (``POST /api/v1/scheduler``, JSON, chunked
 RecordIO), turns its events into `Scheduler` callbacks run one at a time by a single consumer
-task, and sends calls on a pooled keep-alive aiohttp session (TCP_NODELAY, orjson) with the
-``Mesos-Stream-Id`` header of the current stream. It re-subscribes with its framework id when
-the stream ends or heartbeats stop, with exponential backoff after failed attempts, and
-follows leader redirects (307 ``Location: //host:port``).
+task, and sends calls (orjson) with the ``Mesos-Stream-Id`` header of the current stream on
+keep-alive, pipelined TCP_NODELAY connections (`dcos.sdk._pipeline.CallPool`: a pre-encoded
+request head per stream; https masters: the aiohttp session). It re-subscribes with its
+framework id when the stream ends or heartbeats stop, with exponential backoff after failed
+attempts, and follows leader redirects (307 ``Location: //host:port``).
 
 Calls made while the driver is not subscribed are not queued: they raise `NotConnected`
 at once (offers die with the connection; reconcile in `reregistered` instead). A call the
@@ -29,6 +30,7 @@ from dcos.protocol.codec import JSON, DecodeError, dumps_json, loads_json
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID, unwrap
 from dcos.protocol.recordio import Decoder, RecordIOError
 from dcos.sdk import calls
+from dcos.sdk._pipeline import CallFailed, CallPool, request_prefix
 from dcos.sdk.core import (
     Abort,
     Action,
@@ -49,6 +51,7 @@ DRIVER_STOPPED = "DRIVER_STOPPED"
 DRIVER_ABORTED = "DRIVER_ABORTED"
 DRIVER_NOT_STARTED = "DRIVER_NOT_STARTED"
 
+PATH = "/api/v1/scheduler"
 _STOP = object()  # consumer-queue marker: finish after the callbacks before it
 
 
@@ -133,6 +136,9 @@ class SchedulerDriver:
         self._call_timeout = call_timeout
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._pool: CallPool | None = None  # calls to a plain-HTTP master (see `_send`)
+        self._prefix = b""
+        self._prefix_key: tuple[Any, Any] | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._sub_task: asyncio.Task[None] | None = None
         self._consumer_task: asyncio.Task[None] | None = None
@@ -226,6 +232,9 @@ class SchedulerDriver:
                     pass
         if self._background:
             await asyncio.wait(list(self._background), timeout=self._call_timeout)
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -379,11 +388,52 @@ class SchedulerDriver:
     # -- calls -----------------------------------------------------------------------------
 
     async def _send(self, body: dict[str, Any]) -> None:
-        """POST one call with the current stream id; raises `NotConnected`/`CallRejected`."""
+        """POST one call with the current stream id; raises `NotConnected`/`CallRejected`.
+        Plain-HTTP masters get the call on the driver's pipelined `CallPool`; https ones go
+        through the aiohttp session."""
         kind = str(body.get("type"))
         core = self._core
         if not core.subscribed or self._session is None or not core.framework_id:
             raise NotConnected(f"{kind} not sent: the driver is not subscribed to a master")
+        if core.master.scheme == "http":
+            pool, prefix = self._call_pool()
+            try:
+                status, answer = await pool.post(prefix, dumps_json(body))
+            except CallFailed as exc:
+                raise NotConnected(f"{kind} not delivered: {exc}") from None
+            if 200 <= status < 300:
+                return
+            raise CallRejected(kind, status, answer.decode("utf-8", "replace").strip())
+        await self._send_aiohttp(kind, body)
+
+    def _call_pool(self) -> tuple[CallPool, bytes]:
+        """The pool for the current master and the request head for the current stream id
+        (both cached; a new master or stream replaces them)."""
+        core = self._core
+        key = (core.master, core.stream_id)
+        if self._prefix_key != key:
+            if self._pool is not None and (self._pool.host, self._pool.port) != (
+                core.master.host,
+                core.master.port,
+            ):
+                self._pool.close()
+                self._pool = None
+            headers = {"Content-Type": JSON, "Mesos-Stream-Id": core.stream_id or ""}
+            self._prefix = request_prefix(core.master.host, core.master.port, PATH, headers)
+            self._prefix_key = key
+        if self._pool is None or self._pool.closed:
+            self._pool = CallPool(
+                core.master.host,
+                core.master.port,
+                max_connections=self._max_connections,
+                connect_timeout=self._connect_timeout,
+                call_timeout=self._call_timeout,
+            )
+        return self._pool, self._prefix
+
+    async def _send_aiohttp(self, kind: str, body: dict[str, Any]) -> None:
+        assert self._session is not None
+        core = self._core
         headers = {"Content-Type": JSON, "Mesos-Stream-Id": core.stream_id or ""}
         timeout = aiohttp.ClientTimeout(total=self._call_timeout)
         try:
