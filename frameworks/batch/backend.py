@@ -63,9 +63,8 @@ class FetchFailed(Exception):
 
     def __str__(self) -> str:
         where = self.executor_id or "nowhere"
-        return (
-            f"FetchFailed(shuffle {self.shuffle_id}, map {self.map_partition}, on {where})"
-            + (f": {self.message}" if self.message else "")
+        return f"FetchFailed(shuffle {self.shuffle_id}, map {self.map_partition}, on {where})" + (
+            f": {self.message}" if self.message else ""
         )
 
 
@@ -101,9 +100,7 @@ class Task:
     @property
     def task_id(self) -> str:
         """A readable unique id: ``<job>.<stage>.<stage attempt>.<partition>.<attempt>``."""
-        return (
-            f"{self.job_id}.{self.stage_id}.{self.stage_attempt}.{self.partition}.{self.attempt}"
-        )
+        return f"{self.job_id}.{self.stage_id}.{self.stage_attempt}.{self.partition}.{self.attempt}"
 
 
 @dataclass(slots=True)
