@@ -1,9 +1,11 @@
 """Control-plane benchmark: one master over real HTTP, 1,000 simulated agents, one SDK framework.
 
-Process layout (2 cores): the master runs alone in a child process (uvloop, SQLite registry in
-a temporary work dir) so that what is measured is the master; the 1,000 agents (real
-`dcos.agent.agent.Agent` shells with a `SimContainerizer`: no processes) and the framework
-(`dcos.sdk.SchedulerDriver`) share this process (uvloop). Everything talks HTTP on loopback.
+Process layout (three processes, uvloop in each): the master runs alone in a child process
+(SQLite registry in a temporary work dir) so that what is measured is the master; the 1,000
+agents (real `dcos.agent.agent.Agent` shells with a `SimContainerizer`: no processes) run in
+a second child process, and the framework (`dcos.sdk.SchedulerDriver`) in this one. Each
+simulator side then has a core of its own to spend, and the CPU report says which process
+was saturated. Everything talks HTTP on loopback.
 
 The framework holds the offers it gets and keeps at most ``--inflight`` tasks launched and not
 yet ended: each ACCEPT launches up to ``--per-accept`` tasks on one offer (one LAUNCH). Every
@@ -21,7 +23,8 @@ driver acknowledges each update (implicit acknowledgements). We report for a win
   keep-alive clients) measured in the same run, and the ratio of the two,
 - CPU used by each process in the window (which side was the bottleneck).
 
-Usage: .venv/bin/python benchmarks/control_plane.py [--quick] [--seconds S] [--profile master|sim]
+Usage: .venv/bin/python benchmarks/control_plane.py [--quick] [--seconds S]
+       [--profile master|agents|framework]
 """
 
 from __future__ import annotations
@@ -212,6 +215,33 @@ class BenchScheduler:
 # -- the run --------------------------------------------------------------------------------
 
 
+def agents_process(
+    conn: Any, port: int, n: int, work_dir: str, task_seconds: float, profile: str | None
+) -> None:
+    """Child process: `n` simulated agents; sends the registration time once all are
+    registered, then runs until told to stop (``"profile on"``/``"profile off"`` switch a
+    cProfile whose stats go to `profile`)."""
+    use_uvloop()
+    prof = cProfile.Profile() if profile else None
+    asyncio.run(_agents_main(conn, port, n, work_dir, task_seconds, prof))
+    if prof is not None:
+        prof.dump_stats(profile)  # type: ignore[arg-type]
+
+
+async def _agents_main(
+    conn: Any, port: int, n: int, work_dir: str, task_seconds: float, prof: Any
+) -> None:
+    t = time.perf_counter()
+    agents, session = await start_agents(n, port, work_dir, task_seconds)
+    conn.send(time.perf_counter() - t)
+    loop = asyncio.get_running_loop()
+    while (msg := await loop.run_in_executor(None, conn.recv)) != "stop":
+        if prof is not None:
+            prof.enable() if msg == "profile on" else prof.disable()
+    await asyncio.gather(*(a.stop() for a in agents))
+    await session.close()
+
+
 async def start_agents(
     n: int, port: int, work_dir: str, task_seconds: float
 ) -> tuple[list[Any], Any]:
@@ -245,25 +275,29 @@ async def counters(session: Any, port: int, profile: str = "") -> dict[str, int]
         return await r.json()
 
 
-async def simulate(args: argparse.Namespace, port: int, master_pid: int) -> dict[str, Any]:
+async def simulate(
+    args: argparse.Namespace, port: int, master_pid: int, agents: tuple[Any, int]
+) -> dict[str, Any]:
+    """The framework side (this process); `agents` is (pipe, pid) of the agents process."""
     import aiohttp
 
     from dcos.sdk import SchedulerDriver
 
     out: dict[str, Any] = {}
-    t = time.perf_counter()
-    agents, agent_session = await start_agents(args.agents, port, args.work_dir, args.task_seconds)
-    out["register_s"] = time.perf_counter() - t
-    log.info("%d agents registered", len(agents))
+    agents_conn, agents_pid = agents
+    loop = asyncio.get_running_loop()
+    out["register_s"] = await loop.run_in_executor(None, agents_conn.recv)
+    log.info("%d agents registered", args.agents)
     sched = BenchScheduler(args.per_accept, args.inflight)
     driver = SchedulerDriver(sched, {"name": "bench"}, f"127.0.0.1:{port}",  # type: ignore[arg-type]
                              max_connections=args.connections)  # fmt: skip
     await driver.start()
     session = aiohttp.ClientSession()
     await asyncio.sleep(args.warmup)
-    meter = CpuMeter({"master": master_pid, "agents+framework": os.getpid()})
-    prof = cProfile.Profile() if args.profile == "sim" else None
+    meter = CpuMeter({"master": master_pid, "agents": agents_pid, "framework": os.getpid()})
+    prof = cProfile.Profile() if args.profile == "framework" else None
     c0 = await counters(session, port, "on")
+    agents_conn.send("profile on")
     done0, t0 = len(sched.finished), time.perf_counter()
     meter.start()
     if prof is not None:
@@ -272,6 +306,7 @@ async def simulate(args: argparse.Namespace, port: int, master_pid: int) -> dict
     if prof is not None:
         prof.disable()
     meter.stop()
+    agents_conn.send("profile off")
     log.info("window over: %d tasks finished", len(sched.finished) - done0)
     window = time.perf_counter() - t0
     c1 = await counters(session, port, "off")
@@ -281,7 +316,7 @@ async def simulate(args: argparse.Namespace, port: int, master_pid: int) -> dict
     out["calls"] = c1["calls"] - c0["calls"] - 1
     out["events"] = c1["events"] - c0["events"]
     out["cpu"] = meter.describe()
-    out["master_cpu"] = meter.share["master"]
+    out["shares"] = dict(meter.share)
     out["framework"] = (
         f"{sched.accepts} ACCEPTs, {sched.declines} DECLINEs, {sched.offers} "
         f"offers in {sched.offer_events} OFFERS events, {len(sched.held)} held"
@@ -312,9 +347,6 @@ async def simulate(args: argparse.Namespace, port: int, master_pid: int) -> dict
     await driver.stop()
     await session.close()
     log.info("driver stopped")
-    await asyncio.gather(*(a.stop() for a in agents))
-    await agent_session.close()
-    log.info("agents stopped")
     if prof is not None:
         out["profile"] = prof
     return out
@@ -349,7 +381,8 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=16, help="SDK driver connection pool")
     p.add_argument("--concurrency", type=int, default=16, help="hello-world clients")
     p.add_argument("--probes", type=int, default=200, help="unloaded launch-to-RUNNING probes")
-    p.add_argument("--profile", choices=["master", "sim"], help="cProfile one side")
+    p.add_argument("--profile", choices=["master", "agents", "framework"],
+                   help="cProfile one process during the window")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (stderr)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -358,35 +391,57 @@ def main() -> None:
         args.seconds, args.probes, args.warmup = 3.0, 50, 0.5
     use_uvloop()
     args.work_dir = tempfile.mkdtemp(prefix="dcos-bench-cp-")
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    profile_path = os.path.join(args.work_dir, "master.prof") if args.profile == "master" else None
-    proc = ctx.Process(target=master_process, daemon=True,
-                       args=(child, os.path.join(args.work_dir, "master"), profile_path))  # fmt: skip
     print(f"control-plane benchmark: {args.agents} simulated agents ({AGENT_RESOURCES}), "
           f"1 SDK framework, tasks {TASK_NEEDS} running {args.task_seconds:g} s, "
           f"{args.per_accept} tasks per ACCEPT, at most {args.inflight} in flight")  # fmt: skip
     print(
-        "layout: master alone in a child process (uvloop, SQLite registry); agents + "
-        f"framework in this process (uvloop); {os.cpu_count()} cores; HTTP on loopback"
+        "layout: 3 processes (uvloop each): master (SQLite registry) | agents | framework; "
+        f"{os.cpu_count()} cores; HTTP on loopback"
     )
+    profiles = {
+        side: os.path.join(args.work_dir, f"{side}.prof") if args.profile == side else None
+        for side in ("master", "agents")
+    }
     try:
-        proc.start()
-        port = parent.recv()
-        res = asyncio.run(simulate(args, port, proc.pid or 0))
+        res = run_processes(args, profiles)
+        hello, hello_cpu = hello_world_rate(min(args.seconds, 5.0), args.concurrency)
+        report(args, res, hello, hello_cpu)
+        for side, path in profiles.items():
+            if path:
+                print_profile(path, f"{side} process (window)")
+        if "profile" in res:
+            print_profile(res["profile"], "framework process (window)")
     finally:
-        parent.send("stop")
-        proc.join(10)
-        if proc.is_alive():
-            proc.kill()
-    hello, hello_cpu = hello_world_rate(min(args.seconds, 5.0), args.concurrency)
-    shutil.rmtree(args.work_dir, ignore_errors=True) if not profile_path else None
-    report(args, res, hello, hello_cpu)
-    if profile_path:
-        print_profile(profile_path, "master process (window)")
         shutil.rmtree(args.work_dir, ignore_errors=True)
-    if "profile" in res:
-        print_profile(res["profile"], "agents + framework process (window)")
+
+
+def run_processes(args: argparse.Namespace, profiles: dict[str, str | None]) -> dict[str, Any]:
+    """Start the master and agents processes, run the framework here, stop them."""
+    ctx = mp.get_context("spawn")
+    m_parent, m_child = ctx.Pipe()
+    a_parent, a_child = ctx.Pipe()
+    master = ctx.Process(target=master_process, daemon=True,
+                         args=(m_child, os.path.join(args.work_dir, "master"),
+                               profiles["master"]))  # fmt: skip
+    agents = None
+    try:
+        master.start()
+        port = m_parent.recv()
+        agents = ctx.Process(target=agents_process, daemon=True,
+                             args=(a_child, port, args.agents, args.work_dir, args.task_seconds,
+                                   profiles["agents"]))  # fmt: skip
+        agents.start()
+        return asyncio.run(simulate(args, port, master.pid or 0, (a_parent, agents.pid or 0)))
+    finally:
+        if agents is not None:
+            a_parent.send("stop")
+            agents.join(20)
+            if agents.is_alive():
+                agents.kill()
+        m_parent.send("stop")
+        master.join(10)
+        if master.is_alive():
+            master.kill()
 
 
 def report(args: argparse.Namespace, res: dict[str, Any], hello: float, hello_cpu: dict) -> None:
@@ -406,12 +461,21 @@ def report(args: argparse.Namespace, res: dict[str, Any], hello: float, hello_cp
         f"tasks through the master: {res['tasks']} finished = {rate:,.0f} tasks/s "
         f"({res['failed']} failed)   goal >= {GOAL_TASKS:,.0f}: {goal(rate >= GOAL_TASKS)}"
     )
-    mcpu = res["master_cpu"]
-    if mcpu > 0 and rate > 0:
-        bottleneck = "the simulators were the bottleneck" if mcpu < 0.9 else "the master was busy"
+    shares = res["shares"]
+    if rate > 0:
+        per_task = ", ".join(f"{n} {1e3 * c / rate:.2f} ms" for n, c in shares.items())
+        print(f"CPU per task: {per_task}")
+        mcpu = shares["master"]
+        busiest = max(shares, key=shares.get)
+        verdict = (
+            f"{busiest} saturated ({100 * shares[busiest]:.0f}% of a core)"
+            if shares[busiest] >= 0.9
+            else f"no process saturated (busiest: {busiest}); the {os.cpu_count()} cores "
+            f"were shared by all three ({100 * sum(shares.values()):.0f}% in all)"
+        )
         print(
-            f"master CPU per task: {1e3 * mcpu / rate:.2f} ms -> about {rate / mcpu:,.0f} "
-            f"tasks/s per fully used master core ({bottleneck})"
+            f"master capacity: about {rate / mcpu:,.0f} tasks/s per fully used master core; "
+            f"{verdict}"
         )
     print(
         f"launch-to-RUNNING under load: p50 {fmt_ms(lp50)}, p99 {fmt_ms(lp99)} "
