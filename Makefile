@@ -23,8 +23,9 @@ up: venv system-deps
 	$(VENV)/bin/dcos-py up
 
 # Real third-party clients (pymesos) live in their own venv: they pin old dependencies.
-$(COMPAT): tests/compat/install_pymesos.sh
+$(COMPAT): tests/compat/install_pymesos.sh tests/compat/install_marathon.sh
 	PYTHON=$(PYTHON) bash tests/compat/install_pymesos.sh .venv-compat
+	PYTHON=$(PYTHON) bash tests/compat/install_marathon.sh .venv-compat
 	@touch $(COMPAT)
 
 test: venv system-deps $(COMPAT)
