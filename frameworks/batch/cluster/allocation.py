@@ -109,8 +109,11 @@ class Allocation:
 
     def fits(self, offer: Any) -> str | None:
         """Why `offer` cannot hold one executor, or None when it can."""
-        res = offer.resources if hasattr(offer, "resources") else Resources.from_mesos(
-            offer.get("resources") or [])
+        res = (
+            offer.resources
+            if hasattr(offer, "resources")
+            else Resources.from_mesos(offer.get("resources") or [])
+        )
         if res.scalar("cpus") + 1e-9 < self.spec.cores:
             return f"insufficient cpus: need {self.spec.cores}"
         if res.scalar("mem") + 1e-9 < self.spec.mem_mb:

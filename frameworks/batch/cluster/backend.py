@@ -46,7 +46,7 @@ log = logging.getLogger("batch.cluster")
 def master_address(url: str) -> str:
     """``mesos://host:port`` -> ``host:port`` (what `SchedulerDriver` takes); ``zk://`` and
     ``http://`` URLs pass through unchanged."""
-    return url[len("mesos://"):] if url.startswith("mesos://") else url
+    return url[len("mesos://") :] if url.startswith("mesos://") else url
 
 
 def route_to(host: str) -> str:
@@ -78,10 +78,12 @@ class ClusterBackend:
         self.app_name = app_name
         self.conf = ClusterConf.parse(conf)
         self.app_id = f"{_slug(app_name)}-{os.getpid()}-{int(time.time()) % 100000}"
-        self.placement = Placement(self.conf.locality_wait, self.conf.max_failures,
-                                   self.conf.queue_depth)
+        self.placement = Placement(
+            self.conf.locality_wait, self.conf.max_failures, self.conf.queue_depth
+        )
         self.allocation = Allocation(self.conf.spec, self.app_id)
         self.jobs = JobTracker(app_name)
+        self.listener = self.jobs  # a BatchListener the SparkContext may register
         self.conns: dict[str, _Conn] = {}
         self.events: BackendEvents | None = None
         self.mesos: MesosSide | None = None
@@ -105,22 +107,29 @@ class ClusterBackend:
         from frameworks.batch.cluster.webui import start_webui
 
         self.events = events
+        listeners = getattr(events, "listeners", None)  # the engine's Driver: job starts/ends
+        if isinstance(listeners, list) and self.jobs not in listeners:
+            listeners.append(self.jobs)
         self._first_executor = asyncio.Event()
         master = master_address(self.master_url)
         self.driver_host = self.conf.driver_host or route_to(_host_of(master))
-        self._server = await asyncio.start_server(self._on_connect, "0.0.0.0", self.conf.driver_port)
+        self._server = await asyncio.start_server(
+            self._on_connect, "0.0.0.0", self.conf.driver_port
+        )
         self.driver_port = self._server.sockets[0].getsockname()[1]
         self._ui, self.ui_url = await start_webui(self, self.driver_host, self.conf.ui_port)
         self.mesos = MesosSide(self, master)
         await self.mesos.start()
         self._ticker = asyncio.create_task(self._tick(), name="batch-cluster-tick")
+        asyncio.create_task(self._report_to_dispatcher())
         try:
             await asyncio.wait_for(self._first_executor.wait(), self.conf.start_timeout)
         except TimeoutError:
             why = self.mesos.last_problem or "no offer arrived"
             await self.stop()
             raise RuntimeError(
-                f"no executor registered within {self.conf.start_timeout:g}s ({why})") from None
+                f"no executor registered within {self.conf.start_timeout:g}s ({why})"
+            ) from None
 
     async def stop(self) -> None:
         """Stop executors, leave the cluster (TEARDOWN), close the ports."""
@@ -200,7 +209,8 @@ class ClusterBackend:
             task: Task = launch.task.payload
             known = conn.payloads.touch(task.payload_key)
             batches.setdefault(launch.executor_id, []).append(
-                wire.encode_task(launch.task.key, task, not known))  # type: ignore[arg-type]
+                wire.encode_task(launch.task.key, task, not known)
+            )  # type: ignore[arg-type]
             self.jobs.launched(task)
         for eid, items in batches.items():
             self.conns[eid].writer.write(wire.frame(["launch", items]))
@@ -237,8 +247,9 @@ class ClusterBackend:
             events.on_task_result(result)
         self._schedule_soon()
 
-    def _failed(self, key: int, error: str, tb: str, eid: str, duration: float,
-                now: float) -> TaskResult | None:
+    def _failed(
+        self, key: int, error: str, tb: str, eid: str, duration: float, now: float
+    ) -> TaskResult | None:
         """A failed attempt: retried (None) or, after maxFailures, the job's failure."""
         out = self.placement.failed(key, f"{error}\n{tb}", now)
         if out is None:
@@ -246,8 +257,13 @@ class ClusterBackend:
         task: Task = out.task.payload
         self.jobs.attempt_failed(task, error, eid)
         if out.retry:
-            log.warning("task %s failed on %s (attempt %d), retrying: %s",
-                        task.task_id, eid, out.task.failures, error)
+            log.warning(
+                "task %s failed on %s (attempt %d), retrying: %s",
+                task.task_id,
+                eid,
+                out.task.failures,
+                error,
+            )
             out.task.payload = dataclasses.replace(task, attempt=task.attempt + 1)
             return None
         msg = f"{error} (task {task.task_id} failed {out.task.failures} times; last on {eid})"
@@ -335,20 +351,58 @@ class ClusterBackend:
                     conn.writer.write(wire.frame(["stop"]))
             self._maybe_revive()
 
+    async def _report_to_dispatcher(self) -> None:
+        """A cluster-mode driver tells its dispatcher where its job page is."""
+        url, sid = (
+            os.environ.get("DCOS_BATCH_DISPATCHER"),
+            os.environ.get("DCOS_BATCH_SUBMISSION_ID"),
+        )
+        if not url or not sid:
+            return
+        import aiohttp
+
+        for _ in range(50):
+            fid = self.mesos.framework_id if self.mesos else None
+            if fid:
+                break
+            await asyncio.sleep(0.1)
+        body = {"ui_url": self.ui_url, "framework_id": fid or ""}
+        try:
+            async with aiohttp.ClientSession() as s:
+                await s.post(f"{url}/v1/submissions/{sid}/driver", json=body)
+        except aiohttp.ClientError as exc:
+            log.warning("could not report to the dispatcher at %s: %s", url, exc)
+
     def executor_command(self, eid: str, hostname: str) -> list[str]:
         """The command line of an executor task (see `frameworks.batch.cluster.executor`)."""
         s = self.conf.spec
         return [
-            self.conf.python or sys.executable, "-m", "frameworks.batch.cluster.executor",
-            "--driver", f"{self.driver_host}:{self.driver_port}", "--executor-id", eid,
-            "--host", hostname, "--cores", str(s.cores), "--memory-mb", f"{s.mem_mb:g}",
+            self.conf.python or sys.executable,
+            "-m",
+            "frameworks.batch.cluster.executor",
+            "--driver",
+            f"{self.driver_host}:{self.driver_port}",
+            "--executor-id",
+            eid,
+            "--host",
+            hostname,
+            "--cores",
+            str(s.cores),
+            "--memory-mb",
+            f"{s.mem_mb:g}",
         ]
 
     def executor_env(self) -> dict[str, str]:
         env = dict(self.conf.executor_env)
         if self.conf.forward_python_path and "PYTHONPATH" not in env:
-            dirs = [p for p in sys.path if p and os.path.isdir(p) and "site-packages" not in p
-                    and not p.startswith(sys.base_prefix)]
+            dirs = [
+                p
+                for p in sys.path
+                if p
+                and os.path.isdir(p)
+                and "site-packages" not in p
+                and not p.startswith(sys.base_prefix)
+            ]
             cwd = os.getcwd()
             env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([cwd, *dirs]))
         return env

@@ -27,6 +27,8 @@ Called by `ClusterBackend.__init__` with whatever the SparkContext was given (a 
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,8 +44,17 @@ def parse_duration(text: str | float | int) -> float:
     m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s|sec|secs|m|min|mins|h)?\s*", str(text).lower())
     if not m:
         raise ValueError(f"not a duration: {text!r}")
-    scale = {"ms": 0.001, None: 1.0, "s": 1.0, "sec": 1.0, "secs": 1.0, "m": 60.0,
-             "min": 60.0, "mins": 60.0, "h": 3600.0}[m.group(2)]
+    scale = {
+        "ms": 0.001,
+        None: 1.0,
+        "s": 1.0,
+        "sec": 1.0,
+        "secs": 1.0,
+        "m": 60.0,
+        "min": 60.0,
+        "mins": 60.0,
+        "h": 3600.0,
+    }[m.group(2)]
     return float(m.group(1)) * scale
 
 
@@ -80,8 +91,14 @@ class ClusterConf:
     forward_python_path: bool = True
 
     @classmethod
-    def parse(cls, conf: Any) -> ClusterConf:
-        c = conf_dict(conf)
+    def parse(cls, conf: Any, environ: Mapping[str, str] | None = None) -> ClusterConf:
+        """Settings from `conf`, over those in ``$DCOS_BATCH_CONF`` (JSON; set by the
+        dispatcher for cluster-mode drivers)."""
+        env = os.environ if environ is None else environ
+        c: dict[str, str] = {}
+        if env.get("DCOS_BATCH_CONF"):
+            c.update({str(k): str(v) for k, v in json.loads(env["DCOS_BATCH_CONF"]).items()})
+        c.update(conf_dict(conf))
         cores = int(c.get("spark.executor.cores", 1))
         instances = int(c.get("spark.executor.instances", 2))
         if "spark.cores.max" in c:
@@ -95,10 +112,14 @@ class ClusterConf:
             per_agent=int(c.get("spark.dcos.executor.perAgent", 1)),
             dynamic=dynamic,
             idle_timeout=parse_duration(
-                c.get("spark.dynamicAllocation.executorIdleTimeout", "60s")),
+                c.get("spark.dynamicAllocation.executorIdleTimeout", "60s")
+            ),
         )
-        env = {k[len("spark.executorEnv."):]: v for k, v in c.items()
-               if k.startswith("spark.executorEnv.")}
+        env = {
+            k[len("spark.executorEnv.") :]: v
+            for k, v in c.items()
+            if k.startswith("spark.executorEnv.")
+        }
         return cls(
             spec=spec,
             locality_wait=parse_duration(c.get("spark.locality.wait", "200ms")),

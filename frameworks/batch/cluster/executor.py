@@ -58,7 +58,9 @@ class ShuffleClient:
         self.timeout = timeout
         self._local = threading.local()
 
-    def fetch(self, address: str, shuffle_id: int, reduce: int, maps: list[int]) -> list[bytes | None]:
+    def fetch(
+        self, address: str, shuffle_id: int, reduce: int, maps: list[int]
+    ) -> list[bytes | None]:
         conns = self._local.__dict__.setdefault("conns", {})
         path = f"/shuffle/{shuffle_id}/{reduce}?maps={','.join(map(str, maps))}"
         for attempt in range(2):  # a kept-alive connection the server closed: retry once
@@ -93,7 +95,7 @@ def _split_blocks(body: bytes, count: int) -> list[bytes | None]:
         if n == MISSING:
             out.append(None)
         else:
-            out.append(bytes(view[pos:pos + n]))
+            out.append(bytes(view[pos : pos + n]))
             pos += n
     return out
 
@@ -155,7 +157,9 @@ class ClusterTaskContext:
                 if b:
                     yield b
 
-    def write_shuffle(self, shuffle_id: int, map_partition: int, blocks: Mapping[int, bytes]) -> None:
+    def write_shuffle(
+        self, shuffle_id: int, map_partition: int, blocks: Mapping[int, bytes]
+    ) -> None:
         self._executor.storage.write_shuffle(shuffle_id, map_partition, blocks)
 
     def get_block(self, block_id: str) -> bytes | None:
@@ -175,8 +179,14 @@ class BatchExecutor:
     """The executor's shell: driver connection, task threads, shuffle server."""
 
     def __init__(
-        self, executor_id: str, driver: str, host: str, cores: int, work_dir: Path,
-        runner: Runner | None = None, block_memory: int = 256 << 20,
+        self,
+        executor_id: str,
+        driver: str,
+        host: str,
+        cores: int,
+        work_dir: Path,
+        runner: Runner | None = None,
+        block_memory: int = 256 << 20,
     ) -> None:
         self.executor_id = executor_id
         self.driver = driver
@@ -207,8 +217,11 @@ class BatchExecutor:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._writer = writer
-        writer.write(wire.frame(["hello", self.executor_id, self.host, self.address,
-                                 self.cores, os.getpid()]))
+        writer.write(
+            wire.frame(
+                ["hello", self.executor_id, self.host, self.address, self.cores, os.getpid()]
+            )
+        )
         try:
             while True:
                 msg = await wire.read_frame(reader)
@@ -317,8 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     base = args.work_dir or os.environ.get("MESOS_SANDBOX") or tempfile.gettempdir()
     work = Path(base) / f"blockmgr-{args.executor_id}"
-    ex = BatchExecutor(args.executor_id, args.driver, args.host, args.cores, work,
-                       block_memory=int(args.memory_mb * 0.5 * (1 << 20)))
+    ex = BatchExecutor(
+        args.executor_id,
+        args.driver,
+        args.host,
+        args.cores,
+        work,
+        block_memory=int(args.memory_mb * 0.5 * (1 << 20)),
+    )
     try:
         import uvloop
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from frameworks.batch.backend import Task, TaskResult
+from frameworks.batch.listener import BatchListener, JobEnd, JobStart
 
 
 @dataclass(slots=True)
@@ -31,6 +32,7 @@ class StageView:
     errors: list[str] = field(default_factory=list)
 
     failed_final: int = 0  # tasks failed for good (the job fails)
+    is_shuffle_map: bool = False
 
     @property
     def complete(self) -> bool:
@@ -39,11 +41,18 @@ class StageView:
     def to_json(self, now: float) -> dict[str, Any]:
         end = self.finished_at if self.complete else now
         return {
-            "stage_id": self.stage_id, "attempt": self.attempt, "total": self.total,
-            "running": self.running, "succeeded": self.succeeded, "failed": self.failed,
-            "fetch_failed": self.fetch_failed, "complete": self.complete,
+            "stage_id": self.stage_id,
+            "attempt": self.attempt,
+            "total": self.total,
+            "shuffle_map": self.is_shuffle_map,
+            "running": self.running,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "fetch_failed": self.fetch_failed,
+            "complete": self.complete,
             "duration": round(max(0.0, end - self.submitted_at), 4),
-            "task_seconds": round(self.task_seconds, 4), "errors": self.errors[-3:],
+            "task_seconds": round(self.task_seconds, 4),
+            "errors": self.errors[-3:],
         }
 
 
@@ -55,17 +64,23 @@ class JobView:
     error: str = ""
     cancelled: bool = False
     last_event: float = 0.0
+    description: str = ""
+    ended: str = ""  # "succeeded" / "failed" once the engine said so (listener events)
 
     def status(self) -> str:
         if self.cancelled:
             return "cancelled"
+        if self.ended:
+            return self.ended
         if self.error:
             return "failed"
         return "done" if all(s.complete for s in self.stages.values()) else "running"
 
 
-class JobTracker:
-    """Jobs of one driver as the job page shows them."""
+class JobTracker(BatchListener):
+    """Jobs of one driver as the job page shows them. Also a `BatchListener`: when the
+    SparkContext registers it (``sc.addListener(backend.listener)``), job descriptions and
+    the engine's own job ends are shown too."""
 
     def __init__(self, app_name: str, keep: int = 100) -> None:
         self.app_name = app_name
@@ -75,16 +90,30 @@ class JobTracker:
         self.tasks_total = 0
         self.tasks_failed = 0
 
-    def _stage(self, task: Task, now: float) -> StageView:
-        job = self.jobs.get(task.job_id)
+    def _job(self, job_id: int, now: float) -> JobView:
+        job = self.jobs.get(job_id)
         if job is None:
-            job = self.jobs[task.job_id] = JobView(task.job_id, now)
+            job = self.jobs[job_id] = JobView(job_id, now)
             while len(self.jobs) > self.keep:
                 self.jobs.popitem(last=False)
+        return job
+
+    def on_job_start(self, event: JobStart) -> None:
+        self._job(event.job_id, event.time).description = event.description
+
+    def on_job_end(self, event: JobEnd) -> None:
+        job = self._job(event.job_id, event.time)
+        job.ended = "succeeded" if event.succeeded else "failed"
+        job.error = job.error or event.error
+        job.last_event = event.time
+
+    def _stage(self, task: Task, now: float) -> StageView:
+        job = self._job(task.job_id, now)
         key = (task.stage_id, task.stage_attempt)
         stage = job.stages.get(key)
         if stage is None:
-            stage = job.stages[key] = StageView(task.stage_id, task.stage_attempt, submitted_at=now)
+            stage = job.stages[key] = StageView(task.stage_id, task.stage_attempt, submitted_at=now,
+                                                is_shuffle_map=task.is_shuffle_map)
         job.last_event = now
         return stage
 
@@ -133,22 +162,35 @@ class JobTracker:
 
     def executor_lost(self, executor_id: str, reason: str, released: bool) -> None:
         self.executor_events.append(
-            {"executor_id": executor_id, "reason": reason, "released": released})
+            {"executor_id": executor_id, "reason": reason, "released": released}
+        )
         del self.executor_events[:-50]
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """The JSON of ``GET /api/jobs``: newest job first."""
         jobs = []
         for job in reversed(self.jobs.values()):
-            stages = [s.to_json(now) for s in sorted(job.stages.values(),
-                                                      key=lambda s: (s.stage_id, s.attempt))]
+            stages = [
+                s.to_json(now)
+                for s in sorted(job.stages.values(), key=lambda s: (s.stage_id, s.attempt))
+            ]
             end = job.last_event if job.status() != "running" else now
-            jobs.append({
-                "job_id": job.job_id, "status": job.status(), "error": job.error,
-                "duration": round(max(0.0, end - job.submitted_at), 4),
-                "tasks": sum(s["total"] for s in stages),
-                "succeeded": sum(s["succeeded"] for s in stages), "stages": stages,
-            })
-        return {"app": self.app_name, "jobs": jobs, "tasks_finished": self.tasks_total,
-                "task_attempts_failed": self.tasks_failed,
-                "executor_events": self.executor_events[-20:]}
+            jobs.append(
+                {
+                    "job_id": job.job_id,
+                    "status": job.status(),
+                    "error": job.error,
+                    "description": job.description,
+                    "duration": round(max(0.0, end - job.submitted_at), 4),
+                    "tasks": sum(s["total"] for s in stages),
+                    "succeeded": sum(s["succeeded"] for s in stages),
+                    "stages": stages,
+                }
+            )
+        return {
+            "app": self.app_name,
+            "jobs": jobs,
+            "tasks_finished": self.tasks_total,
+            "task_attempts_failed": self.tasks_failed,
+            "executor_events": self.executor_events[-20:],
+        }

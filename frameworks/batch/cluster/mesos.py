@@ -94,10 +94,20 @@ class MesosSide(Scheduler):
         calls = []
         for offer, eid in decision.launch:
             fit = OfferPacker(offer).take(needs)
-            command = {"value": b.executor_command(eid, offer.hostname)[0],
-                       "arguments": b.executor_command(eid, offer.hostname), "shell": False}
-            info = task_info(f"{b.app_id} executor", eid, offer.agent_id, command, fit.resources,
-                             environment=b.executor_env(), kill_grace_period=2.0)
+            command = {
+                "value": b.executor_command(eid, offer.hostname)[0],
+                "arguments": b.executor_command(eid, offer.hostname),
+                "shell": False,
+            }
+            info = task_info(
+                f"{b.app_id} executor",
+                eid,
+                offer.agent_id,
+                command,
+                fit.resources,
+                environment=b.executor_env(),
+                kill_grace_period=2.0,
+            )
             calls.append(driver.launch([offer], [info], refuse_seconds=1))
         if decision.decline:
             for offer in decision.decline:

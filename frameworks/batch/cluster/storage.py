@@ -38,7 +38,9 @@ class ExecutorStorage:
 
     # ---- shuffle -----------------------------------------------------------------------
 
-    def write_shuffle(self, shuffle_id: int, map_partition: int, blocks: Mapping[int, bytes]) -> None:
+    def write_shuffle(
+        self, shuffle_id: int, map_partition: int, blocks: Mapping[int, bytes]
+    ) -> None:
         """Store one map partition's output (called by a map task's context)."""
         n = max(blocks) + 1 if blocks else 0
         offsets = [0] * (n + 1)
@@ -58,7 +60,9 @@ class ExecutorStorage:
         with self._lock:
             self._index[(shuffle_id, map_partition)] = (str(path), offsets)
 
-    def read_block(self, shuffle_id: int, map_partition: int, reduce_partition: int) -> bytes | None:
+    def read_block(
+        self, shuffle_id: int, map_partition: int, reduce_partition: int
+    ) -> bytes | None:
         """One map output's block for `reduce_partition`: b"" when empty, None when this
         executor does not hold that map output."""
         with self._lock:

@@ -36,8 +36,13 @@ def snapshot(backend: ClusterBackend) -> dict[str, Any]:
     body["app_id"] = backend.app_id
     body["framework_id"] = backend.mesos.framework_id if backend.mesos else None
     body["executors"] = [
-        {"executor_id": e.executor_id, "host": e.host, "cores": e.cores, "address": e.address,
-         "running_tasks": e.running_tasks}
+        {
+            "executor_id": e.executor_id,
+            "host": e.host,
+            "cores": e.cores,
+            "address": e.address,
+            "running_tasks": e.running_tasks,
+        }
         for e in backend.executors()
     ]
     body["pending_tasks"] = backend.placement.pending
@@ -47,31 +52,40 @@ def snapshot(backend: ClusterBackend) -> dict[str, Any]:
 def render(snap: dict[str, Any]) -> str:
     """The HTML page for one snapshot."""
     e = html.escape
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(snap['app'])}</title>",
-           "<meta http-equiv='refresh' content='2'>", f"<style>{_STYLE}</style></head><body>",
-           f"<h1>{e(snap['app'])}</h1>",
-           f"<p class='small'>app {e(snap['app_id'])} &middot; framework "
-           f"{e(str(snap.get('framework_id') or '-'))} &middot; "
-           f"{snap['tasks_finished']} tasks finished, {snap['task_attempts_failed']} failed "
-           f"attempts, {snap['pending_tasks']} pending</p>",
-           "<h2>Executors</h2><table><tr><th>executor</th><th>host</th><th>cores</th>"
-           "<th>running</th><th>address</th></tr>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(snap['app'])}</title>",
+        "<meta http-equiv='refresh' content='2'>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{e(snap['app'])}</h1>",
+        f"<p class='small'>app {e(snap['app_id'])} &middot; framework "
+        f"{e(str(snap.get('framework_id') or '-'))} &middot; "
+        f"{snap['tasks_finished']} tasks finished, {snap['task_attempts_failed']} failed "
+        f"attempts, {snap['pending_tasks']} pending</p>",
+        "<h2>Executors</h2><table><tr><th>executor</th><th>host</th><th>cores</th>"
+        "<th>running</th><th>address</th></tr>",
+    ]
     for x in snap["executors"]:
-        out.append(f"<tr><td>{e(x['executor_id'])}</td><td>{e(x['host'])}</td>"
-                   f"<td>{x['cores']}</td><td>{x['running_tasks']}</td>"
-                   f"<td>{e(x['address'])}</td></tr>")
+        out.append(
+            f"<tr><td>{e(x['executor_id'])}</td><td>{e(x['host'])}</td>"
+            f"<td>{x['cores']}</td><td>{x['running_tasks']}</td>"
+            f"<td>{e(x['address'])}</td></tr>"
+        )
     out.append("</table><h2>Jobs</h2>")
     if not snap["jobs"]:
         out.append("<p>No jobs yet.</p>")
     for job in snap["jobs"]:
         cls = " class='failed'" if job["status"] == "failed" else ""
-        out.append(f"<h3{cls}>Job {job['job_id']}: {e(job['status'])} "
-                   f"({job['succeeded']}/{job['tasks']} tasks, {job['duration']:.2f} s)</h3>")
+        out.append(
+            f"<h3{cls}>Job {job['job_id']}: {e(job['status'])} "
+            f"({job['succeeded']}/{job['tasks']} tasks, {job['duration']:.2f} s)</h3>"
+        )
         if job["error"]:
             out.append(f"<pre class='failed'>{e(job['error'])}</pre>")
-        out.append("<table><tr><th>stage</th><th>progress</th><th>tasks</th><th>running</th>"
-                   "<th>failed attempts</th><th>duration</th><th>task time</th>"
-                   "<th>errors</th></tr>")
+        out.append(
+            "<table><tr><th>stage</th><th>progress</th><th>tasks</th><th>running</th>"
+            "<th>failed attempts</th><th>duration</th><th>task time</th>"
+            "<th>errors</th></tr>"
+        )
         for s in job["stages"]:
             pct = 100.0 * s["succeeded"] / s["total"] if s["total"] else 100.0
             errors = "<br>".join(e(x) for x in s["errors"])
@@ -80,7 +94,8 @@ def render(snap: dict[str, Any]) -> str:
                 f"<div class='fill' style='width:{pct:.0f}%'></div></div></td>"
                 f"<td>{s['succeeded']}/{s['total']}</td><td>{s['running']}</td>"
                 f"<td>{s['failed'] + s['fetch_failed']}</td><td>{s['duration']:.2f} s</td>"
-                f"<td>{s['task_seconds']:.2f} s</td><td class='small'>{errors}</td></tr>")
+                f"<td>{s['task_seconds']:.2f} s</td><td class='small'>{errors}</td></tr>"
+            )
         out.append("</table>")
     if snap["executor_events"]:
         out.append("<h2>Executor losses</h2><ul>")

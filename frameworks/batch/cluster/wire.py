@@ -67,18 +67,35 @@ async def read_frame(reader: Any) -> Any | None:
 def encode_task(key: int, task: Task, with_payload: bool) -> list[Any]:
     """A task as it travels to the executor (called by the driver for each launch)."""
     return [
-        key, task.payload_key, task.payload if with_payload else None, task.job_id,
-        task.stage_id, task.stage_attempt, task.partition, task.attempt, task.is_shuffle_map,
-        task.split, {int(k): list(v) for k, v in task.shuffle_inputs.items()},
+        key,
+        task.payload_key,
+        task.payload if with_payload else None,
+        task.job_id,
+        task.stage_id,
+        task.stage_attempt,
+        task.partition,
+        task.attempt,
+        task.is_shuffle_map,
+        task.split,
+        {int(k): list(v) for k, v in task.shuffle_inputs.items()},
     ]
 
 
 def decode_task(item: list[Any], payload: bytes) -> tuple[int, Task]:
     """The executor's side of `encode_task`; `payload` comes from its payload cache."""
     key, pkey, _p, job, stage, sattempt, part, attempt, is_map, split, inputs = item
-    task = Task(job_id=job, stage_id=stage, stage_attempt=sattempt, partition=part,
-                payload=payload, payload_key=pkey, attempt=attempt, is_shuffle_map=is_map,
-                split=split, shuffle_inputs=inputs)
+    task = Task(
+        job_id=job,
+        stage_id=stage,
+        stage_attempt=sattempt,
+        partition=part,
+        payload=payload,
+        payload_key=pkey,
+        attempt=attempt,
+        is_shuffle_map=is_map,
+        split=split,
+        shuffle_inputs=inputs,
+    )
     return key, task
 
 

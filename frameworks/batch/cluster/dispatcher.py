@@ -1,0 +1,349 @@
+"""The batch dispatcher: runs cluster-mode drivers as tasks on the cluster (``dcos-py batch
+submit``), like Spark's MesosClusterDispatcher.
+
+Design (the simplest robust one): one small dcos.sdk framework process, ``batch-dispatcher``,
+started by ``dcos-py batch submit`` when none is registered with the master (or by hand)::
+
+    python -m frameworks.batch.cluster.dispatcher --master HOST:PORT --work-dir DIR [--port P]
+
+- Submissions live in a `SQLiteStateStore` under ``DIR`` (``/submissions/<id>`` JSON), so a
+  restarted dispatcher knows them; its framework id is stored too and it re-registers with it
+  (failover timeout one week) and reconciles its drivers.
+- Each submission becomes one Mesos task running ``<python> <script> [args]`` in a sandbox: the
+  script is fetched there through a ``file://`` URI; the task's environment carries the master
+  (``DCOS_BATCH_MASTER`` and ``MASTER`` = ``mesos://host:port``), the executor settings
+  (``DCOS_BATCH_CONF``, JSON of ``spark.*`` keys, read by `ClusterConf`), the submission id and
+  this dispatcher's URL (the driver reports its job page URL back).
+- Its HTTP API (the framework's ``webui_url``), JSON:
+  ``POST /v1/submissions`` {script, args, conf, driver_cpus, driver_mem, name} -> {id};
+  ``GET /v1/submissions``; ``GET /v1/submissions/{id}``; ``POST /v1/submissions/{id}/kill``;
+  ``POST /v1/submissions/{id}/driver`` {ui_url, framework_id} (from the driver); ``GET /health``.
+  Bad input answers 400 with a plain-text message and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from dcos.sdk import (
+    Offer,
+    OfferPacker,
+    Scheduler,
+    SchedulerDriver,
+    TaskNeeds,
+    TaskStatus,
+    task_info,
+)
+from dcos.state import SQLiteStateStore, StateStore, VersionConflict
+
+log = logging.getLogger("batch.dispatcher")
+NAME = "batch-dispatcher"
+PREFIX = "/submissions/"
+QUEUED, LAUNCHED, RUNNING = "QUEUED", "LAUNCHED", "RUNNING"
+ENDED = {"FINISHED", "FAILED", "KILLED", "ERROR", "LOST"}
+
+
+class Dispatcher(Scheduler):
+    """Submissions, their driver tasks, and the HTTP API."""
+
+    def __init__(self, store: StateStore, master: str, python: str = sys.executable) -> None:
+        self.store = store
+        self.master = master
+        self.python = python
+        self.subs: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, int] = {}
+        self.driver: SchedulerDriver | None = None
+        self.url = ""
+        self.suppressed = False
+
+    async def load(self) -> None:
+        for key in await self.store.list(PREFIX):
+            v = await self.store.get(key)
+            if v is not None:
+                sub = orjson.loads(v.value)
+                self.subs[sub["id"]] = sub
+                self.versions[sub["id"]] = v.version
+
+    async def save(self, sub: dict[str, Any]) -> None:
+        sid = sub["id"]
+        for _ in range(3):
+            try:
+                self.versions[sid] = await self.store.put(
+                    PREFIX + sid, orjson.dumps(sub), self.versions.get(sid, 0)
+                )
+                return
+            except VersionConflict as exc:
+                self.versions[sid] = exc.actual
+
+    # ---- submissions ------------------------------------------------------------------
+
+    def validate(self, body: Any) -> str | None:
+        """Why a submission body is unacceptable, or None."""
+        if not isinstance(body, dict):
+            return "the body must be a JSON object"
+        script = body.get("script")
+        if not isinstance(script, str) or not os.path.isabs(script):
+            return "script must be an absolute path"
+        if not os.path.isfile(script):
+            return f"script {script} does not exist"
+        if not isinstance(body.get("args", []), list):
+            return "args must be a list of strings"
+        conf = body.get("conf", {})
+        if not isinstance(conf, dict):
+            return "conf must be an object of spark.* settings"
+        for key in ("driver_cpus", "driver_mem"):
+            if key in body and not isinstance(body[key], int | float):
+                return f"{key} must be a number"
+        return None
+
+    async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        sid = f"driver-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        sub = {
+            "id": sid,
+            "name": body.get("name") or Path(body["script"]).name,
+            "script": body["script"],
+            "args": [str(a) for a in body.get("args", [])],
+            "conf": {str(k): str(v) for k, v in body.get("conf", {}).items()},
+            "driver_cpus": float(body.get("driver_cpus", 0.5)),
+            "driver_mem": float(body.get("driver_mem", 512)),
+            "state": QUEUED,
+            "message": "",
+            "task_id": sid,
+            "agent_id": "",
+            "submitted": time.time(),
+            "started": None,
+            "finished": None,
+            "driver_ui": "",
+            "driver_framework_id": "",
+        }
+        self.subs[sid] = sub
+        await self.save(sub)
+        if self.driver is not None and self.suppressed:
+            self.suppressed = False
+            await self.driver.revive()
+        return sub
+
+    async def kill(self, sid: str) -> dict[str, Any] | None:
+        sub = self.subs.get(sid)
+        if sub is None:
+            return None
+        if sub["state"] == QUEUED:
+            sub.update(state="KILLED", message="killed before it started", finished=time.time())
+            await self.save(sub)
+        elif sub["state"] not in ENDED and self.driver is not None:
+            await self.driver.kill(sub["task_id"], sub["agent_id"] or None)
+        return sub
+
+    # ---- scheduler --------------------------------------------------------------------
+
+    async def registered(self, driver, framework_id, master_info):
+        await self.store.put(
+            "/framework_id", str(framework_id).encode(), (await self._fid_version())
+        )
+        log.info("dispatcher registered as %s", framework_id)
+        await driver.reconcile()
+
+    async def _fid_version(self) -> int:
+        v = await self.store.get("/framework_id")
+        return v.version if v else 0
+
+    async def reregistered(self, driver, master_info):
+        await driver.reconcile()
+
+    async def resource_offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
+        queued = [s for s in self.subs.values() if s["state"] == QUEUED]
+        for offer in offers:
+            packer = OfferPacker(offer)
+            tasks = []
+            while queued:
+                sub = queued[0]
+                fit = packer.take(
+                    TaskNeeds.parse(f"cpus:{sub['driver_cpus']};mem:{sub['driver_mem']}")
+                )
+                if not fit.ok:
+                    break
+                queued.pop(0)
+                tasks.append(self._driver_task(sub, offer, fit.resources))
+                sub.update(state=LAUNCHED, agent_id=offer.agent_id, started=time.time())
+                await self.save(sub)
+            if tasks:
+                await driver.launch([offer], tasks, refuse_seconds=1)
+            else:
+                await driver.decline([offer], refuse_seconds=30)
+        if not any(s["state"] == QUEUED for s in self.subs.values()) and not self.suppressed:
+            self.suppressed = True
+            await driver.suppress()
+
+    def _driver_task(
+        self, sub: dict[str, Any], offer: Offer, resources: list[Any]
+    ) -> dict[str, Any]:
+        script = Path(sub["script"])
+        env = {
+            "DCOS_BATCH_MASTER": f"mesos://{self.master}",
+            "MASTER": f"mesos://{self.master}",
+            "DCOS_BATCH_CONF": orjson.dumps(sub["conf"]).decode(),
+            "DCOS_BATCH_SUBMISSION_ID": sub["id"],
+            "DCOS_BATCH_DISPATCHER": self.url,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(script.parent),
+        }
+        argv = [self.python, script.name, *sub["args"]]
+        command = {"value": self.python, "arguments": argv, "shell": False}
+        return task_info(
+            sub["name"],
+            sub["task_id"],
+            offer.agent_id,
+            command,
+            resources,
+            environment=env,
+            uris=[f"file://{script}"],
+            kill_grace_period=5.0,
+        )
+
+    async def status_update(self, driver: SchedulerDriver, status: TaskStatus) -> None:
+        sub = self.subs.get(status.task_id)
+        if sub is None or sub["state"] in ENDED:
+            return
+        state = status.state.removeprefix("TASK_")
+        if state in ("STARTING", "RUNNING"):
+            sub["state"] = RUNNING
+        elif status.terminal:
+            sub.update(
+                state=state if state in ENDED else "FAILED",
+                finished=time.time(),
+                message=status.message or status.reason or "",
+            )
+        elif state in ("UNKNOWN", "DROPPED", "GONE"):
+            sub.update(state="LOST", finished=time.time(), message=status.message)
+        else:
+            return
+        await self.save(sub)
+
+    # ---- HTTP API -----------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/submissions", self._post)
+        app.router.add_get("/v1/submissions", self._list)
+        app.router.add_get("/v1/submissions/{id}", self._get)
+        app.router.add_post("/v1/submissions/{id}/kill", self._kill)
+        app.router.add_post("/v1/submissions/{id}/driver", self._driver_report)
+        app.router.add_get("/health", self._health)
+        return app
+
+    async def _body(self, request: web.Request) -> Any:
+        try:
+            return orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return None
+
+    async def _post(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        why = self.validate(body)
+        if why:
+            return web.Response(status=400, text=why)
+        return _json(await self.submit(body))
+
+    async def _list(self, request: web.Request) -> web.Response:
+        subs = sorted(self.subs.values(), key=lambda s: s["submitted"], reverse=True)
+        return _json({"submissions": subs})
+
+    async def _get(self, request: web.Request) -> web.Response:
+        sub = self.subs.get(request.match_info["id"])
+        if sub is None:
+            return web.Response(status=404, text=f"no submission {request.match_info['id']}")
+        return _json(sub)
+
+    async def _kill(self, request: web.Request) -> web.Response:
+        sub = await self.kill(request.match_info["id"])
+        if sub is None:
+            return web.Response(status=404, text=f"no submission {request.match_info['id']}")
+        return _json(sub)
+
+    async def _driver_report(self, request: web.Request) -> web.Response:
+        sub = self.subs.get(request.match_info["id"])
+        body = await self._body(request)
+        if sub is None or not isinstance(body, dict):
+            return web.Response(status=400, text="unknown submission or bad body")
+        sub["driver_ui"] = str(body.get("ui_url", ""))
+        sub["driver_framework_id"] = str(body.get("framework_id", ""))
+        await self.save(sub)
+        return _json(sub)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return _json({"name": NAME, "pid": os.getpid(), "master": self.master})
+
+
+def _json(body: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+async def serve(master: str, work_dir: Path, port: int, host: str) -> int:
+    """Run the dispatcher until SIGTERM/SIGINT (failover: drivers keep running)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStateStore(str(work_dir / "dispatcher.db"))
+    d = Dispatcher(store, master)
+    await d.load()
+    runner = web.AppRunner(d.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "0.0.0.0", port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    d.url = f"http://{host}:{bound}"
+    info: dict[str, Any] = {"name": NAME, "webui_url": d.url + "/", "checkpoint": True}
+    saved = await store.get("/framework_id")
+    if saved is not None:
+        info["id"] = {"value": saved.value.decode()}
+    d.driver = SchedulerDriver(d, info, master, failover_timeout=7 * 24 * 3600.0)
+    await d.driver.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await d.driver.stop(failover=True)
+    await runner.cleanup()
+    await store.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="dcos-py batch dispatcher (cluster-mode drivers)")
+    p.add_argument("--master", default=os.environ.get("DCOS_MASTER", "127.0.0.1:5050"))
+    p.add_argument("--work-dir", default=os.path.expanduser("~/.dcos-py/batch-dispatcher"))
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--host", default=None, help="address to advertise (default: route to master)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    master = args.master.removeprefix("mesos://").removeprefix("http://").rstrip("/")
+    host = args.host or _route_to(master.rsplit(":", 1)[0])
+    work = Path(args.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    os.chdir(work)
+    return asyncio.run(serve(master, work, args.port, host))
+
+
+def _route_to(host: str) -> str:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((host, 9))
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
