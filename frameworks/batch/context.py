@@ -117,7 +117,9 @@ class SparkContext:
             self._conf.setMaster(master)
         if appName:
             self._conf.setAppName(appName)
-        self.master = self._conf.get("spark.master") or "local[*]"
+        # Cluster-mode drivers (dcos-py batch submit) get their master from the environment.
+        self.master = (self._conf.get("spark.master") or os.environ.get("DCOS_BATCH_MASTER")
+                       or os.environ.get("MASTER") or "local[*]")
         self.appName = self._conf.get("spark.app.name") or "dcos-py batch"
         self._conf.setMaster(self.master).setAppName(self.appName)
         self.applicationId = f"app-{uuid.uuid4().hex[:12]}"
