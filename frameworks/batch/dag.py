@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 import traceback
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from frameworks.batch.serde import dumps_closure, dumps_value, loads_closure
 from frameworks.batch.sources import ParallelCollectionRDD
 from frameworks.batch.worker import MapOutput, TaskOutput
 
+PRUNE_EVERY = 64  # jobs between sweeps of dead RDDs out of the lineage graph
 MAX_STAGE_ATTEMPTS = 4  # consecutive fetch-failure resubmissions before a job is failed
 
 
@@ -131,13 +133,18 @@ class DAGScheduler:
 
     # -- lineage ----------------------------------------------------------------------------
     def add_lineage(self, rdd: RDD) -> None:
-        """Add `rdd` and its ancestors to the lineage graph."""
+        """Add `rdd` and its ancestors to the lineage graph. Nodes hold weak references, and
+        nodes of RDDs that no one uses any more are dropped every `PRUNE_EVERY` jobs (a live
+        stage holds its RDD, and so its whole chain, strongly)."""
+        if self._next_job % PRUNE_EVERY == 0:
+            dead = [n for n, ref in self.graph.nodes(data="rdd") if ref() is None]
+            self.graph.remove_nodes_from(dead)
         stack = [rdd]
         while stack:
             r = stack.pop()
             if r.rid in self.graph and self.graph.nodes[r.rid].get("complete"):
                 continue
-            self.graph.add_node(r.rid, rdd=r, complete=True)
+            self.graph.add_node(r.rid, rdd=weakref.ref(r), complete=True)
             for dep in r.deps:
                 shuffle = isinstance(dep, ShuffleDependency)
                 self.graph.add_edge(dep.rdd.rid, r.rid, shuffle=shuffle, dep=dep)
@@ -156,7 +163,8 @@ class DAGScheduler:
             if rid in seen:
                 continue
             seen.add(rid)
-            node = self.graph.nodes[rid]["rdd"]
+            node = self.graph.nodes[rid]["rdd"]()
+            assert node is not None, "an RDD of a live stage was collected"
             rdds.append(node)
             if stop_at_cached and self._fully_cached(node):
                 continue

@@ -130,17 +130,39 @@ def read_split(split: TextSplit) -> Iterator[str]:
             for line in f:
                 yield _strip(line)
         return
-    with open(loc, "rb", buffering=1 << 20) as f:
+    with open(loc, "rb") as f:
         f.seek(start)
-        pos = start
-        if start > 0:
-            pos += len(f.readline())
-        while pos <= end:
-            line = f.readline()
-            if not line:
+        buf = f.read(end - start)
+        # finish the last line: up to the first newline at or after `end`
+        tail = []
+        while True:
+            chunk = f.read(1 << 16)
+            if not chunk:
                 break
-            pos += len(line)
-            yield _strip(line)
+            nl = chunk.find(b"\n")
+            if nl >= 0:
+                tail.append(chunk[: nl + 1])
+                break
+            tail.append(chunk)
+    if tail:
+        buf += b"".join(tail)
+    if start > 0:
+        nl = buf.find(b"\n")
+        buf = buf[nl + 1 :] if nl >= 0 else b""
+    yield from _lines(buf)
+
+
+def _lines(buf: bytes) -> list[str]:
+    """Decode a run of whole lines at once and split it (much cheaper than per line)."""
+    if not buf:
+        return []
+    text = buf.decode("utf-8", "replace")
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
 
 
 class TextFileRDD(RDD):
