@@ -113,7 +113,7 @@ class WebappCore:
         self.agents: dict[str, AgentView] = {}
         self.events: list[tuple[str, Json]] = []
         self.dirty_apps: set[str] = set()
-        self.dirty_instances: set[str] = set()
+        self.dirty_instances: set[str] = set()  # task ids to write (or delete when gone)
         self.dirty_deployments: set[str] = set()
         self.dirty_groups = False
         self._to_evaluate: set[str] = set()
@@ -139,7 +139,7 @@ class WebappCore:
 
     def deployment_of(self, app_id: str) -> Deployment | None:
         for d in self.deployments.values():
-            if app_id in d.affected:
+            if app_id in d.affected_set:
                 return d
         return None
 
@@ -186,7 +186,7 @@ class WebappCore:
 
     def conflicts(self, app_ids: Iterable[str]) -> list[str]:
         ids = set(app_ids)
-        return sorted(d.id for d in self.deployments.values() if ids & set(d.affected))
+        return sorted(d.id for d in self.deployments.values() if ids & d.affected_set)
 
     def deploy(
         self,
@@ -324,10 +324,11 @@ class WebappCore:
 
     def _forget(self, aid: str) -> None:
         self.stopping.pop(aid, None)
-        self.instances.pop(aid, None)
+        for tid in self.instances.pop(aid, {}):
+            self.tasks.pop(tid, None)
+            self.dirty_instances.add(tid)
         self.state.pop(aid, None)
         self.dirty_apps.add(aid)
-        self.dirty_instances.add(aid)
         self._emit("app_terminated_event", {"appId": aid})
 
     # -- planning ------------------------------------------------------------------------
@@ -361,7 +362,7 @@ class WebappCore:
         for aid in sorted(ids):
             out += self._evaluate_app(aid, now)
         for d in list(self.deployments.values()):
-            if ids & set(d.affected):
+            if ids & d.affected_set:
                 self._check_deployment(d, now)
         if self._to_evaluate:  # a step advanced: plan its apps too
             out += self.evaluate(now)
@@ -399,7 +400,7 @@ class WebappCore:
         if inst.killing:
             return None
         inst.killing = True
-        self.dirty_instances.add(inst.app_id)
+        self.dirty_instances.add(inst.task_id)
         self._to_evaluate.add(inst.app_id)
         app = self.app_def(inst.app_id) or {}
         return Kill(task_id, inst.agent_id, app.get("taskKillGracePeriodSeconds"))
@@ -463,7 +464,7 @@ class WebappCore:
         )  # fmt: skip
         self.instances.setdefault(aid, {})[inst.task_id] = inst
         self.tasks[inst.task_id] = inst
-        self.dirty_instances.add(aid)
+        self.dirty_instances.add(inst.task_id)
         return inst
 
     def _task_info(self, app: Json, inst: Instance, resources: list[Json]) -> Json:
@@ -527,7 +528,7 @@ class WebappCore:
             self._emit("health_status_changed_event", {
                 "appId": aid, "taskId": tid, "instanceId": tid, "version": inst.version,
                 "alive": inst.healthy})  # fmt: skip
-        self.dirty_instances.add(aid)
+        self.dirty_instances.add(tid)
         return out
 
     def _health(self, inst: Instance, healthy: bool, now: float, message: Any) -> None:
@@ -618,12 +619,12 @@ class WebappCore:
                     if self.limiter.allow(aid, app.get("instances", 1), interval, now):
                         inst.replace = True
                         self._to_evaluate.add(aid)
-                        self.dirty_instances.add(aid)
+                        self.dirty_instances.add(inst.task_id)
                 if inst.unreachable_since is not None and isinstance(un, dict):
                     if now - inst.unreachable_since >= un["expungeAfterSeconds"]:
                         insts.pop(inst.task_id, None)
                         self.tasks.pop(inst.task_id, None)
-                        self.dirty_instances.add(aid)
+                        self.dirty_instances.add(inst.task_id)
                         self._to_evaluate.add(aid)
                         self._emit("instance_changed_event", {
                             "instanceId": inst.task_id, "condition": "Gone", "runSpecId": aid,

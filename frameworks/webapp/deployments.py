@@ -31,7 +31,15 @@ class Deployment:
 
     @property
     def affected(self) -> list[str]:
-        return sorted({app for step in self.steps for _, app in step})
+        return sorted(self.affected_set)
+
+    @property
+    def affected_set(self) -> frozenset[str]:
+        """The apps this deployment touches (cached: steps do not change)."""
+        cached = self.__dict__.get("_affected")
+        if cached is None:
+            cached = self.__dict__["_affected"] = frozenset(app for step in self.steps for _, app in step)
+        return cached
 
     @property
     def done(self) -> bool:

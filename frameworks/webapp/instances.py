@@ -7,7 +7,7 @@ knows every task it may have launched) and rendered by `frameworks.webapp.api.re
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 STAGED = {"TASK_STAGING", "TASK_STARTING"}
@@ -46,7 +46,11 @@ class Instance:
     readiness: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = {k: getattr(self, k) for k in _FIELDS}
+        d["ports"] = list(self.ports)
+        d["service_ports"] = list(self.service_ports)
+        d["attributes"] = dict(self.attributes)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Instance:
@@ -63,3 +67,6 @@ class Instance:
         if self.unreachable_since is None or inactive_after is None:
             return False
         return now - self.unreachable_since >= inactive_after
+
+
+_FIELDS = tuple(f.name for f in fields(Instance))

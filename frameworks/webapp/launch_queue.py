@@ -158,7 +158,7 @@ def _sentence(code: str, vs: list[Verdict], task: TaskRequest, slots: Sequence[S
               "InsufficientDisk": ("disk", task.disk), "InsufficientGpus": ("gpus", task.gpus)}  # fmt: skip
     if code in scalar:
         name, want = scalar[code]
-        best = max(s.packer.remaining.scalar(name) for s in slots)
+        best = max(s.left.scalar(name) for s in slots)
         return f"no offer with {_fmt(want)} {name} (the largest has {_fmt(best)}; {offers} refused)"
     if code == "InsufficientPorts":
         if task.fixed_ports:

@@ -98,10 +98,21 @@ class Slot:
     offer: Offer
     agent: AgentView
     packer: OfferPacker
+    left: Resources = field(default_factory=Resources.empty)  # what is still free
 
     @classmethod
     def of(cls, offer: Offer) -> Slot:
-        return cls(offer, AgentView.of(offer), OfferPacker(offer))
+        packer = OfferPacker(offer)
+        return cls(offer, AgentView.of(offer), packer, packer.remaining)
+
+    def take(self, needs: TaskNeeds) -> Fit:
+        fit = self.packer.take(needs)
+        if fit.ok:
+            self.left = self.packer.remaining
+        return fit
+
+    def free_ports(self) -> int:
+        return sum(e - b + 1 for b, e in self.left.ranges.get("ports", ()))
 
     def roles(self) -> set[str]:
         out = set()
@@ -147,15 +158,20 @@ class ResourceFilter:
              "gpus": "InsufficientGpus"}  # fmt: skip
 
     def check(self, slot: Slot, task: TaskRequest) -> Verdict:
-        left = slot.packer.remaining
+        left = slot.left
         for name, want in (("cpus", task.cpus), ("mem", task.mem), ("disk", task.disk), ("gpus", task.gpus)):
             have = left.scalar(name)
             if want and have + 1e-9 < want:
                 return Verdict(False, self.CODES[name],
                                f"{slot.agent.hostname}: {_fmt(have)} {name} free, {_fmt(want)} needed")  # fmt: skip
-        reason = slot.packer.check(task.needs())
-        if reason is not None:
-            return Verdict(False, "InsufficientPorts", f"{slot.agent.hostname}: {reason}")
+        if task.fixed_ports:
+            want_ports = Resources(ranges={"ports": tuple((p, p) for p in sorted(task.fixed_ports))})
+            if not left.contains(want_ports):
+                ports = ", ".join(str(p) for p in task.fixed_ports)
+                return Verdict(False, "InsufficientPorts", f"{slot.agent.hostname}: port(s) {ports} not free")
+        elif task.port_count and slot.free_ports() < task.port_count:
+            return Verdict(False, "InsufficientPorts",
+                           f"{slot.agent.hostname}: {slot.free_ports()} free ports, {task.port_count} needed")  # fmt: skip
         return OK
 
 
@@ -214,7 +230,7 @@ class Scorer:
 
     def score(self, slot: Slot, task: TaskRequest) -> float:
         mine = sum(1 for a in task.placed if a.agent_id == slot.agent.agent_id)
-        return -mine * 1000.0 + slot.packer.remaining.scalar("cpus")
+        return -mine * 1000.0 + slot.left.scalar("cpus")
 
 
 def check(slot: Slot, task: TaskRequest, filters: Sequence[Filter] = DEFAULT_FILTERS) -> Verdict:
@@ -271,7 +287,7 @@ def place(
                 best, best_score = slot, s
         if best is None:
             return PlaceResult(out, verdicts)
-        fit = best.packer.take(needs)
+        fit = best.take(needs)
         if not fit.ok:  # the filters said it fits; keep the books straight anyway
             dead[best.offer.id] = Verdict(False, "InsufficientPorts", fit.reason)
             continue

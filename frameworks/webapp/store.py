@@ -1,8 +1,8 @@
 """`WebappStore`: the framework's state in a `dcos.state` StateStore (SQLite in the work dir).
 
 Keys: ``webapp/framework-id``; ``webapp/apps/<app id>`` (the definition, whether it is being
-stopped, and its version history); ``webapp/instances/<app id>`` (every task the framework
-may have launched); ``webapp/deployments/<id>``; ``webapp/groups``. The shell calls `flush`
+stopped, and its version history); ``webapp/instances/<task id>`` (every task the framework
+may have launched, written before its launch); ``webapp/deployments/<id>``; ``webapp/groups``. The shell calls `flush`
 after every change and always before it sends a launch, and `load` once at start-up.
 Only this process writes these keys, so the compare-and-set versions are tracked here.
 """
@@ -72,12 +72,12 @@ class WebappStore:
             await self._put(f"{PREFIX}apps{aid}", {
                 "app": app, "stopping": aid in core.stopping, "versions": core.versions.get(aid, []),
             })  # fmt: skip
-        for aid in sorted(insts):
-            items = core.instances.get(aid)
-            if not items:
-                await self._delete(f"{PREFIX}instances{aid}")
+        for tid in sorted(insts):
+            inst = core.tasks.get(tid)
+            if inst is None:
+                await self._delete(f"{PREFIX}instances/{tid}")
             else:
-                await self._put(f"{PREFIX}instances{aid}", [i.to_dict() for i in items.values()])
+                await self._put(f"{PREFIX}instances/{tid}", inst.to_dict())
         for did in sorted(deps):
             d = core.deployments.get(did)
             if d is None:
@@ -100,8 +100,9 @@ class WebappStore:
             versions[aid] = rec.get("versions") or []
         for key in await self.store.list(PREFIX + "instances/"):
             rec = await self._get(key)
-            aid = key[len(PREFIX + "instances"):]
-            instances[aid] = [Instance.from_dict(d) for d in rec or []]  # type: ignore[union-attr]
+            if isinstance(rec, dict):
+                inst = Instance.from_dict(rec)
+                instances.setdefault(inst.app_id, []).append(inst)
         deployments = []
         for key in await self.store.list(PREFIX + "deployments/"):
             rec = await self._get(key)

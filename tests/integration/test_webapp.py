@@ -164,7 +164,8 @@ def test_unique_with_too_few_agents_says_why(env):
         return []
 
     c.wait_for(lambda: any("rack:UNIQUE satisfied by only 3 agents" in r for r in reasons()), "reason")
-    assert len(w.running("/itest/uniq")) == 3
+    c.wait_for(lambda: len(w.running("/itest/uniq")) == 3, "one task per rack")
+    assert len(w.tasks("/itest/uniq")) == 3
     code, _ = w.call("DELETE", "/v2/apps/itest/uniq?force=true")
     assert code == 200
     c.wait_for(lambda: not master_running(c, "itest_uniq."), "uniq tasks gone")

@@ -113,6 +113,9 @@ def dependency_layers(
     """`ids` in dependency order: each layer depends only on earlier layers (and on apps not
     in `ids`). Assumes no cycle (checked before)."""
     wanted = set(ids)
+    if not any(group_deps.values()) and not any(apps[a].get("dependencies") for a in wanted if a in apps):
+        if not any(a.get("dependencies") for a in apps.values()):
+            return [sorted(wanted)] if wanted else []
     g = dependency_graph(apps, group_deps).reverse(copy=False)  # dependency -> dependant
     sub = g.subgraph(wanted)
     return [sorted(layer) for layer in nx.topological_generations(sub)]

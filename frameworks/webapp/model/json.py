@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import orjson
 
 
 def iso(ts: float | None) -> str | None:
-    """``1700000000.5`` -> ``"2023-11-14T22:13:20.500Z"``; None stays None."""
+    """``1700000000.5`` -> ``"2023-11-14T22:13:20.500Z"``; None stays None. Cached: task
+    timestamps are rendered again on every GET."""
     if ts is None:
         return None
+    return _iso(ts)
+
+
+@lru_cache(maxsize=200_000)
+def _iso(ts: float) -> str:
     dt = datetime.fromtimestamp(ts, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
