@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 import aiohttp
@@ -28,11 +28,11 @@ from dcos.agent import recovery
 from dcos.agent.channel import MasterLink, Refused
 from dcos.agent.checkpoint import Checkpointer, CheckpointStore
 from dcos.agent.config import AgentConfig
-from dcos.agent.containerizer import Containerizer, LaunchResult
+from dcos.agent.containerizer import ContainerConfig, Containerizer, LaunchResult
 from dcos.agent.containerizer.setup import make_process_containerizer
 from dcos.agent.core import Action, AgentCore, AgentInfo, Call, Destroy, Launch, Registered, Watch
 from dcos.agent.executor_api import ExecutorStreams
-from dcos.agent.executors import CloseExecutor, ToExecutor, Wake
+from dcos.agent.executors import TERMINATED, CloseExecutor, ToExecutor, Wake
 from dcos.agent.fetcher import FetchLimits, fetch
 from dcos.agent.health import HealthCheckError, HealthCheckSpec
 from dcos.agent.health_runner import HealthRunner
@@ -94,7 +94,10 @@ class Agent:
         self._read_timeout: list[float | None] = [None]
         self._http_runner: Any = None
         self._stopping = False
-        self.health = HealthRunner(self._health_changed, self._health_failed, self.clock)
+        self.recovered = False  # set once `start` has recovered (executor calls wait for it)
+        self.errors = 0  # handler bugs caught by the loops (logged with what they handled)
+        self.health = HealthRunner(self._health_changed, self._health_failed, self.clock,
+                                   wrap=self._check_command)  # fmt: skip
         self.log_rotator = LogRotator(
             config.log_max_size, config.log_max_files, config.log_check_interval
         )
@@ -139,6 +142,7 @@ class Agent:
         self._apply(recovery.reattach(self.core, expected, outcomes, now))
         if self.checkpointer is not None:
             await self.checkpointer.sync()
+        self.recovered = True
 
     async def stop(self, kill_tasks: bool = True) -> None:
         """Kill every task (SIGTERM, SIGKILL after a capped grace), then close everything.
@@ -151,7 +155,8 @@ class Agent:
         for loop_task in [*self._loops, *self._timers]:
             loop_task.cancel()
         if self._loops:
-            # bounded: a stream stuck in the HTTP client must not keep the agent from stopping
+            # the loops end at once when cancelled (see `MasterLink.subscribe`); the bound is
+            # a safety net only
             _, stuck = await asyncio.wait(self._loops, timeout=1.0)
             if stuck:
                 log.warning("%d loop(s) did not end when cancelled; stopping anyway", len(stuck))
@@ -204,6 +209,17 @@ class Agent:
 
     # -- actions ---------------------------------------------------------------------------
 
+    def _guard(self, what: str, detail: Any, fn: Callable[..., list[Action]],
+               *args: Any) -> list[Action]:  # fmt: skip
+        """Run a core entry point for the loops; a bug in it (an exception) is logged with
+        what it was handling, that input is dropped (no actions) and the loop goes on."""
+        try:
+            return fn(*args)
+        except Exception:
+            self.errors += 1
+            log.exception("agent bug while handling %s; dropped: %.500r", what, detail)
+            return []
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -220,7 +236,7 @@ class Agent:
                 assert self._link is not None
                 self._spawn(self._link.call(a.body))
             elif isinstance(a, Watch):
-                self._spawn(self._watch_container(a.container_id))
+                self._spawn(self._watch_recovered(a.container_id))
             elif isinstance(a, Registered):
                 log.info("registered with master as %s", a.agent_id)
                 if a.ping_interval:
@@ -246,18 +262,30 @@ class Agent:
         """A `Wake` action: let the core act on its timers (executor timeouts) at `at`."""
         await self.clock.sleep(max(0.0, at - self.clock.time()))
         if not self._stopping:
-            self._apply(self.core.tick(self.clock.time()))
+            now = self.clock.time()
+            self._apply(self._guard("timers", now, self.core.tick, now))
 
     async def _run_container(self, action: Launch) -> None:
         cid = action.container_id
-        result = await self._fetch(action)
-        if result.ok:
-            result = await self.containerizer.launch(cid, action.config)
-        self._apply(self.core.launched(cid, result, self.clock.time()))
+        try:
+            result = await self._fetch(action)
+            if result.ok:
+                result = await self.containerizer.launch(cid, action.config)
+        except Exception as exc:  # a containerizer / fetcher bug: the launch failed
+            log.exception("launching container %s failed", cid)
+            result = LaunchResult(False, f"Failed to launch: {exc or type(exc).__name__}")
+        self._apply(self._guard("a launch result", (cid, result), self.core.launched, cid,
+                                result, self.clock.time()))  # fmt: skip
         if not result.ok:
             log.info("task %s failed to launch: %s", action.config.task_id, result.error)
             return
-        self._start_health_check(action)
+        self._start_health_check(cid, action.config)
+        await self._watch_container(cid)
+
+    async def _watch_recovered(self, cid: ContainerID) -> None:
+        """A `Watch` action: a container reattached after a restart; its health check
+        starts again, then its end is awaited as for a fresh launch."""
+        self._start_health_check(cid)
         await self._watch_container(cid)
 
     async def _watch_container(self, cid: ContainerID) -> None:
@@ -266,7 +294,8 @@ class Agent:
             term = await self.containerizer.wait(cid)
         finally:
             self.health.stop(cid)
-        self._apply(self.core.exited(cid, term, self.clock.time()))
+        self._apply(self._guard("a container's end", (cid, term), self.core.exited, cid, term,
+                                self.clock.time()))  # fmt: skip
 
     async def _fetch(self, action: Launch) -> LaunchResult:
         """Download the task's ``command.uris`` into its sandbox (before the launch)."""
@@ -279,30 +308,64 @@ class Agent:
                               limits=limits)  # fmt: skip
         return LaunchResult(fetched.ok, fetched.error)
 
-    def _start_health_check(self, action: Launch) -> None:
-        rec = self.core.task_record(action.container_id)
+    def _start_health_check(self, cid: ContainerID, config: ContainerConfig | None = None) -> None:
+        """Start checking the task in `cid` if it has a ``health_check``: after its launch
+        (with its `config`), or after an agent restart (no config: the environment is rebuilt,
+        the grace period still counts from the task's start and its last verdict is kept)."""
+        rec = self.core.task_record(cid)  # None for a custom executor's container
         if rec is None:
             return
         try:
             spec = HealthCheckSpec.from_task(rec.task)
         except HealthCheckError:  # build_config refused it already
             return
-        if spec is not None:
-            self.health.start(action.container_id, spec, action.config.sandbox, action.config.env)
+        if spec is None:
+            return
+        if config is not None:
+            self.health.start(cid, spec, config.sandbox, config.env)
+            return
+        env = recovery.task_env(self.core, rec)
+        started = recovery.running_since(rec)
+        self.health.start(cid, spec, rec.sandbox, env, started_at=started, healthy=rec.healthy)
+
+    def _check_command(self, cid: ContainerID, argv: list[str],
+                       env: dict[str, str]) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+        """A COMMAND health check runs inside its task's container (its cgroups and limits),
+        through the containerizer's launch wrapper, where the containerizer has one."""
+        inside = getattr(self.containerizer, "exec_command", None)
+        return inside(cid, argv, env) if inside is not None else (argv, env)
 
     def _health_changed(self, container_id: Any, healthy: bool) -> None:
-        self._apply(self.core.health_changed(container_id, healthy, self.clock.time()))
+        self._apply(self._guard("a health change", (container_id, healthy),
+                                self.core.health_changed, container_id, healthy,
+                                self.clock.time()))  # fmt: skip
 
     def _health_failed(self, container_id: Any, message: str) -> None:
-        self._apply(self.core.health_failed(container_id, message, self.clock.time()))
+        self._apply(self._guard("a failed health check", (container_id, message),
+                                self.core.health_failed, container_id, message,
+                                self.clock.time()))  # fmt: skip
+
+    def log_sandboxes(self) -> list[str]:
+        """The sandboxes whose stdout/stderr the log loop rotates: those of running tasks
+        (command and task-group tasks) and of running custom executors."""
+        out = {r.sandbox for r in self.core.live_tasks() if r.sandbox and r.launched}
+        out.update(
+            ex.sandbox for ex in self.core.executors.values()
+            if ex.kind == "custom" and ex.launched and ex.state != TERMINATED and ex.sandbox
+        )  # fmt: skip
+        return sorted(out)
 
     async def _log_loop(self) -> None:
         """Rotate the stdout/stderr of running tasks that grew past ``log_max_size``."""
         while True:
             await asyncio.sleep(self.log_rotator.interval)
-            sandboxes = [r.sandbox for r in self.core.live_tasks() if r.sandbox and r.launched]
-            if sandboxes:
-                await asyncio.to_thread(self.log_rotator.rotate_sandboxes, sandboxes)
+            try:
+                sandboxes = self.log_sandboxes()
+                if sandboxes:
+                    await asyncio.to_thread(self.log_rotator.rotate_sandboxes, sandboxes)
+            except Exception:  # a bug must not end log rotation for good
+                self.errors += 1
+                log.exception("log rotation failed; trying again next round")
 
     # -- loops -----------------------------------------------------------------------------
 
@@ -312,19 +375,37 @@ class Agent:
         backoff = self.config.reconnect_min
         while True:
             self._read_timeout[0] = None
-            async for event in self._link.subscribe(self.core.subscribe_call(), self._read_timeout):
-                if isinstance(event, Refused):
-                    self._refused(event)
-                    break
-                self._apply(self.core.handle_event(event, self.clock.time()))
-                if self.core.registered:
+            try:
+                if await self._stream_events():
                     backoff = self.config.reconnect_min
+            except Exception:  # a bug outside the event handlers: re-subscribe
+                self.errors += 1
+                log.exception("agent bug in the master connection; re-subscribing")
             if self.core.registered:
                 log.warning("lost the master's stream; re-subscribing")
             self.core.disconnected()
             self.registered.clear()
             await self.clock.sleep(backoff)
             backoff = min(backoff * 2, self.config.reconnect_max)
+
+    async def _stream_events(self) -> bool:
+        """One subscription: feed its events to the core until it ends. An event whose
+        handler raises is logged and dropped; the stream goes on. True once registered."""
+        assert self._link is not None
+        registered = False
+        subscription = self._link.subscribe(self.core.subscribe_call(), self._read_timeout)
+        try:
+            async for event in subscription:
+                if isinstance(event, Refused):
+                    self._refused(event)
+                    break
+                now = self.clock.time()
+                self._apply(self._guard("master event", event, self.core.handle_event, event,
+                                        now))  # fmt: skip
+                registered = registered or self.core.registered
+        finally:
+            await subscription.aclose()  # type: ignore[attr-defined]
+        return registered
 
     def _refused(self, refused: Refused) -> None:
         if refused.status == 403:
@@ -336,6 +417,17 @@ class Agent:
 
     async def _update_loop(self) -> None:
         """Send due status updates, one batched UPDATE call at a time; sleep until the next."""
+        assert self._link is not None
+        while True:
+            try:
+                await self._send_due_updates()
+            except Exception:  # a bug must not stop status updates for good
+                self.errors += 1
+                log.exception("agent bug while sending status updates; retrying in 1s")
+                await self.clock.sleep(1.0)
+
+    async def _send_due_updates(self) -> None:
+        """One round of the update loop: send what is due, else sleep until something is."""
         assert self._link is not None
         while True:
             self._wake.clear()

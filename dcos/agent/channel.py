@@ -77,6 +77,7 @@ class MasterLink:
 
         A `Refused` is yielded (and the stream ends) when the master answers with an error.
         `read_timeout[0]` (changeable while streaming) bounds the silence between events.
+        Cancelling the consumer always ends the stream (and releases the connection).
         """
         try:
             async with self.session.post(
@@ -91,7 +92,11 @@ class MasterLink:
                     return
                 decoder = recordio.Decoder()
                 while True:
-                    chunk = await asyncio.wait_for(resp.content.readany(), read_timeout[0])
+                    # not asyncio.wait_for: on Python 3.11 it swallows a cancellation that
+                    # arrives as the read completes (the read runs as a separate task), and
+                    # the cancelled connection loop then went on reading the stream forever
+                    async with asyncio.timeout(read_timeout[0]):
+                        chunk = await resp.content.readany()
                     if not chunk:
                         return
                     for record in decoder.feed(chunk):

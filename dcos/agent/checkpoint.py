@@ -6,8 +6,13 @@ Layout (msgpack files, in the spirit of Mesos' ``meta/slaves/...``)::
     meta/frameworks/<fid>/framework.info       {"info": FrameworkInfo JSON, "shutting_down"}
     meta/frameworks/<fid>/tasks/<tid>.task     {"task_id", "record": TaskRecord | None,
                                                 "updates": [unacknowledged Update]}
+    meta/frameworks/<fid>/executors/<eid>.executor
+                                               {"executor_id", "record": ExecutorRecord}
 
-One file per task holds the task (TaskInfo, state, container id, sandbox, container config,
+An executor file (custom executors and the default executor of task groups) holds its
+ExecutorInfo, container id, sandbox, state, queued tasks, task groups and the uuids of its
+updates not yet acknowledged; it is removed when the executor is retired. One file per task
+holds the task (TaskInfo, state, container id, sandbox, container config,
 statuses) together with its unacknowledged status updates, so every change to one task is
 one small file written. Every write is atomic: a temp file (``*.tmp``) is written, fsynced
 and renamed over the old file, and the directory is fsynced; a torn temp file left by a
@@ -41,11 +46,12 @@ from urllib.parse import quote
 import msgpack
 
 from dcos.agent.containerizer import ContainerConfig
-from dcos.protocol.ids import FrameworkID, TaskID
+from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID
 from dcos.protocol.resources import Resources
 
 if TYPE_CHECKING:
     from dcos.agent.core import AgentCore, TaskRecord
+    from dcos.agent.executors import ExecutorRecord
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ META = "meta"
 AGENT_FILE = "agent.info"
 FRAMEWORK_FILE = "framework.info"
 TASK_SUFFIX = ".task"
+EXECUTOR_SUFFIX = ".executor"
 TMP_SUFFIX = ".tmp"
 
 Write = tuple[str, bytes | None]  # (path, content); None deletes the file
@@ -78,6 +85,15 @@ class TaskCheckpoint:
 
 
 @dataclass
+class ExecutorCheckpoint:
+    """One executor file: the executor's record (`executor_to_dict`)."""
+
+    framework_id: FrameworkID
+    executor_id: ExecutorID
+    record: dict[str, Any]
+
+
+@dataclass
 class FrameworkCheckpoint:
     id: FrameworkID
     info: dict[str, Any]
@@ -92,6 +108,7 @@ class Checkpoint:
     agent_info: dict[str, Any]
     frameworks: dict[FrameworkID, FrameworkCheckpoint] = field(default_factory=dict)
     tasks: list[TaskCheckpoint] = field(default_factory=list)
+    executors: list[ExecutorCheckpoint] = field(default_factory=list)
 
 
 def config_to_dict(config: ContainerConfig) -> dict[str, Any]:
@@ -134,6 +151,26 @@ def record_to_dict(rec: TaskRecord) -> dict[str, Any]:
         "kill_requested": rec.kill_requested,
         "grace": rec.grace,
         "config": config_to_dict(rec.config) if rec.config is not None else None,
+        "executor_id": rec.executor_id,
+        "healthy": rec.healthy,
+    }
+
+
+def executor_to_dict(ex: ExecutorRecord) -> dict[str, Any]:
+    """What is kept of an `ExecutorRecord` (its tasks are the task files naming it)."""
+    return {
+        "info": ex.info,
+        "container_id": ex.container_id,
+        "sandbox": ex.sandbox,
+        "kind": ex.kind,
+        "state": ex.state,
+        "resources": ex.resources.to_dict(),
+        "queued": [[group, list(ids)] for group, ids in ex.queued],
+        "groups": [sorted(g) for g in ex.groups],
+        "unacked": dict(ex.unacked),
+        "grace": ex.grace,
+        "launched": ex.launched,
+        "adopted": ex.adopted,
     }
 
 
@@ -179,6 +216,10 @@ class CheckpointStore:
     def task_path(self, framework_id: str, task_id: str) -> str:
         return os.path.join(self.framework_dir(framework_id), "tasks", _name(task_id) + TASK_SUFFIX)
 
+    def executor_path(self, framework_id: str, executor_id: str) -> str:
+        return os.path.join(self.framework_dir(framework_id), "executors",
+                            _name(executor_id) + EXECUTOR_SUFFIX)  # fmt: skip
+
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, writes: list[Write]) -> None:
@@ -218,7 +259,7 @@ class CheckpointStore:
     def prune(self, framework_id: str) -> None:
         """Remove a forgotten framework's directories if nothing is left in them."""
         fdir = self.framework_dir(framework_id)
-        for d in (os.path.join(fdir, "tasks"), fdir):
+        for d in (os.path.join(fdir, "tasks"), os.path.join(fdir, "executors"), fdir):
             with contextlib.suppress(OSError):
                 os.rmdir(d)
 
@@ -290,6 +331,16 @@ class CheckpointStore:
             ):
                 raise CheckpointError(f"corrupt checkpoint file {tpath}: missing fields")
             cp.tasks.append(TaskCheckpoint(FrameworkID(fid), TaskID(tid), record, updates))
+        edir = os.path.join(fdir, "executors")
+        for name in sorted(os.listdir(edir)) if os.path.isdir(edir) else []:
+            if not name.endswith(EXECUTOR_SUFFIX):
+                continue
+            epath = os.path.join(edir, name)
+            data = self._read(epath)
+            fid, eid, record = data.get("framework_id"), data.get("executor_id"), data.get("record")
+            if not isinstance(fid, str) or not isinstance(eid, str) or not isinstance(record, dict):
+                raise CheckpointError(f"corrupt checkpoint file {epath}: missing fields")
+            cp.executors.append(ExecutorCheckpoint(FrameworkID(fid), ExecutorID(eid), record))
 
 
 # -- from the core's marks to files ------------------------------------------------------------
@@ -348,11 +399,22 @@ class Checkpointer:
                 "record": record_to_dict(rec) if rec is not None else None, "updates": updates,
             })))  # fmt: skip
         core.dirty_tasks.clear()
+        for key in core.dirty_executors:
+            fid, eid = key
+            path = store.executor_path(fid, eid)
+            ex = core.executors.get(key)
+            if ex is None or fid not in core.frameworks:
+                writes.append((path, None))
+                continue
+            writes.append((path, _pack({
+                "framework_id": fid, "executor_id": eid, "record": executor_to_dict(ex),
+            })))  # fmt: skip
+        core.dirty_executors.clear()
         return writes, gone
 
     def _has_marks(self) -> bool:
         c = self.core
-        return bool(c.dirty_agent or c.dirty_frameworks or c.dirty_tasks)
+        return bool(c.dirty_agent or c.dirty_frameworks or c.dirty_tasks or c.dirty_executors)
 
     def flush(self) -> None:
         """Write everything marked, now, on this thread."""

@@ -89,6 +89,7 @@ class TaskGroupsMixin(ExecutorCallsMixin):
         info = {**executor, "executor_id": wrap(eid), "framework_id": wrap(fw.id)}
         ex = ExecutorRecord(fw.id, eid, info, cid, sandbox, kind="default", state=RUNNING)
         self.executors[ex.key] = ex
+        self._mark_executor(ex)
         return ex
 
     def _run_group(self, fw: FrameworkRecord, executor: dict[str, Any],
@@ -99,6 +100,7 @@ class TaskGroupsMixin(ExecutorCallsMixin):
         ex = self._default_executor(fw, executor)
         group: set[TaskID] = set()
         ex.groups.append(group)
+        self._mark_executor(ex)
         launches: list[Action] = []
         failed = ""
         for task in tasks:
@@ -118,6 +120,7 @@ class TaskGroupsMixin(ExecutorCallsMixin):
                 failed = failed or f"task {rec.task_id}: {exc}"
                 continue
             config = group_task_config(config, rec.sandbox, ex.executor_id)
+            rec.config = config
             self._by_container[rec.container_id] = rec
             launches.append(Launch(rec.container_id, config))
         if failed:  # the group starts whole or not at all

@@ -13,7 +13,9 @@ and ``executor_id``):
 - ``MESSAGE {"message": {"data": base64}}``: 202; to the scheduler as a framework message.
 
 Bad calls get 400 with a plain-text message and change nothing; a body that is not JSON
-gets 415. The decisions are the agent core's (`dcos.agent.executors.ExecutorsMixin`); this
+gets 415. Calls that come while the agent is still recovering from its checkpoint get 503
+(the executor tries again). A bug in the agent while handling a call is logged with the call
+and answered 500; the agent goes on. The decisions are the agent core's (`dcos.agent.executors.ExecutorsMixin`); this
 module holds the streams (`ExecutorStreams`, owned by the `Agent` shell).
 """
 
@@ -62,8 +64,9 @@ class ExecutorStream:
     async def run(self, resp: web.StreamResponse, heartbeat: float) -> None:
         try:
             while True:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), heartbeat)
+                try:  # asyncio.timeout, not wait_for: see dcos.agent.channel.subscribe
+                    async with asyncio.timeout(heartbeat):
+                        await self._wake.wait()
                 except TimeoutError:
                     self.send({"type": "HEARTBEAT"})
                 self._wake.clear()
@@ -158,12 +161,34 @@ async def handle(request: web.Request) -> web.StreamResponse:
     ids = _ids(body)
     if isinstance(ids, str):
         return _bad(ids)
-    fid, eid = ids
+    if not getattr(agent, "recovered", True):
+        return _bad("the agent is recovering; try again", 503)
+    try:
+        return await _dispatch(agent, request, body, *ids)
+    except Exception:
+        log.exception("agent bug while handling executor call %.500r", body)
+        return _bad(f"internal error while handling {body['type']}", 500)
+
+
+def _subscribe_error(sub: Any) -> str:
+    if not isinstance(sub, dict):
+        return "expecting 'subscribe' (object)"
+    for key in ("unacknowledged_tasks", "unacknowledged_updates"):
+        items = sub.get(key)
+        if items is not None and not (isinstance(items, list) and
+                                      all(isinstance(i, dict) for i in items)):  # fmt: skip
+            return f"expecting 'subscribe.{key}' (list of objects)"
+    return ""
+
+
+async def _dispatch(agent: Agent, request: web.Request, body: dict[str, Any],
+                    fid: FrameworkID, eid: ExecutorID) -> web.StreamResponse:  # fmt: skip
     core, now, kind = agent.core, agent.clock.time(), body["type"]
     if kind == "SUBSCRIBE":
         sub = body.get("subscribe") or {}
-        if not isinstance(sub, dict):
-            return _bad("expecting 'subscribe' (object)")
+        error = _subscribe_error(sub)
+        if error:
+            return _bad(error)
         return await _subscribe(agent, request, fid, eid, sub)
     if kind == "UPDATE":
         update = body.get("update")
@@ -204,7 +229,10 @@ async def _subscribe(agent: Agent, request: web.Request, fid: FrameworkID, eid: 
         await stream.run(resp, HEARTBEAT_INTERVAL)
     finally:
         if agent.executor_streams.detach(key, stream):
-            agent.apply_actions(agent.core.executor_disconnected(key, agent.clock.time()))
+            try:
+                agent.apply_actions(agent.core.executor_disconnected(key, agent.clock.time()))
+            except Exception:
+                log.exception("agent bug while handling the end of %s's stream", eid)
     return resp
 
 

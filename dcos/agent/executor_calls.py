@@ -63,9 +63,19 @@ class ExecutorCallsMixin(ExecutorsMixin):
             "executor_info": executor_info, "framework_info": framework_info,
             "agent_info": agent_info_json(self), "container_id": wrap(ex.container_id),
         }})]  # fmt: skip
+        known = {unwrap(t.get("task_id")) for t in subscribe.get("unacknowledged_tasks") or []
+                 if isinstance(t, dict)}  # fmt: skip
         queued, ex.queued = ex.queued, []
+        self._mark_executor(ex)
         for group, ids in queued:
-            out.append(self._deliver(ex, group, ids))
+            # delivered before an agent restart that forgot it did: not sent twice
+            for tid in [t for t in ids if t in known]:
+                rec = fw.tasks.get(tid)
+                if rec is not None:
+                    rec.launched = True
+            ids = [t for t in ids if t not in known]
+            if ids:
+                out.append(self._deliver(ex, group, ids))
         for u in subscribe.get("unacknowledged_updates") or []:
             status = u.get("status") if isinstance(u, dict) else None
             if isinstance(status, dict) and status.get("uuid") not in ex.unacked:
@@ -126,6 +136,11 @@ class ExecutorCallsMixin(ExecutorsMixin):
         if fw is None:
             return f"unknown framework {framework_id}", []
         rec = fw.tasks.get(TaskID(tid))
+        if rec is None and any(t.task_id == tid for t in fw.completed):
+            # resent after an agent restart, though the scheduler acknowledged it (a task
+            # completes only then): acknowledge it again so the executor forgets it
+            return "", [ToExecutor(ex.key, {"type": "ACKNOWLEDGED", "acknowledged": {
+                "task_id": wrap(tid), "uuid": uuid}})]  # fmt: skip
         if rec is not None:
             if is_terminal(rec.state):
                 return f"task {tid} is already {rec.state}", []
@@ -138,6 +153,7 @@ class ExecutorCallsMixin(ExecutorsMixin):
         if mark is not None:
             mark(framework_id, TaskID(tid))
         ex.unacked[uuid] = TaskID(tid)
+        self._mark_executor(ex)
         self.updates.add(framework_id, status, now)
         return "", []
 

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_REGISTRATION_TIMEOUT = 60.0
+EXECUTOR_RECOVERY_TIMEOUT = 15 * 60.0  # how long an executor waits for a restarting agent
+EXECUTOR_SUBSCRIPTION_BACKOFF_MAX = 2.0  # its re-subscription backoff cap (Mesos default)
 MAX_COMPLETED_EXECUTORS = 200
 ExecutorKey = tuple[FrameworkID, ExecutorID]
 
@@ -214,7 +216,12 @@ def build_executor_config(
             "MESOS_EXECUTOR_ID": executor_id,
             "MESOS_AGENT_ID": agent_id,
             "MESOS_SLAVE_ID": agent_id,
-            "MESOS_CHECKPOINT": "1" if framework.get("checkpoint") else "0",
+            # this agent checkpoints every framework (dcos.agent.checkpoint), so an executor
+            # must outlive the agent's restarts: it re-subscribes while the agent is away
+            # (pymesos reads any non-empty value as true and so never shuts itself down)
+            "MESOS_CHECKPOINT": "1",
+            "MESOS_RECOVERY_TIMEOUT": format_duration(EXECUTOR_RECOVERY_TIMEOUT),
+            "MESOS_SUBSCRIPTION_BACKOFF_MAX": format_duration(EXECUTOR_SUBSCRIPTION_BACKOFF_MAX),
             "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": format_duration(grace),
             "MESOS_HTTP_COMMAND_EXECUTOR": "0",
         }
@@ -262,6 +269,12 @@ class ExecutorsMixin:
         self.completed_executors = deque(maxlen=MAX_COMPLETED_EXECUTORS)
         self._executor_by_container = {}
         self.executor_registration_timeout = registration_timeout
+        self.dirty_executors: set[ExecutorKey] = set()  # to checkpoint (dcos.agent.checkpoint)
+
+    def _mark_executor(self, ex: ExecutorRecord) -> None:
+        """The executor's checkpoint file changed (written, or removed once it is retired)."""
+        if getattr(self, "checkpointing", False):
+            self.dirty_executors.add(ex.key)
 
     # -- launching tasks on a custom executor ------------------------------------------------
 
@@ -278,6 +291,8 @@ class ExecutorsMixin:
         rec.executor_id = ex.executor_id
         fw.tasks[tid] = rec
         ex.tasks.add(tid)
+        if ex.container_id:
+            self._mark_executor(ex)
         return rec
 
     def _executor_for(
@@ -312,6 +327,7 @@ class ExecutorsMixin:
         ex = ExecutorRecord(fw.id, eid, info, cid, config.sandbox, resources=own, grace=grace)
         self.executors[ex.key] = ex
         self._executor_by_container[cid] = ex
+        self._mark_executor(ex)
         from dcos.agent.core import Launch
 
         log.info("starting executor %s of framework %s", eid, fw.id)
@@ -340,6 +356,7 @@ class ExecutorsMixin:
             self._maybe_complete_framework(fw)
             return actions
         ids = [self._new_task_record(fw, t, ex).task_id for t in tasks]
+        self._mark_executor(ex)
         if ex.state == RUNNING:
             actions.append(self._deliver(ex, group, ids))
         else:
@@ -354,6 +371,9 @@ class ExecutorsMixin:
             if rec is not None:
                 rec.launched = True
                 infos.append(rec.task)
+                mark = getattr(self, "_mark", None)
+                if mark is not None:
+                    mark(rec.framework_id, rec.task_id)
         if group:
             return ToExecutor(ex.key, {"type": "LAUNCH_GROUP",
                                        "launch_group": {"task_group": {"tasks": infos}}})  # fmt: skip
@@ -370,6 +390,7 @@ class ExecutorsMixin:
                                 f"Failed to launch executor: {result.error}")  # fmt: skip
             return []
         ex.launched = True
+        self._mark_executor(ex)
         if ex.state == TERMINATING:
             from dcos.agent.core import Destroy
 
@@ -382,8 +403,10 @@ class ExecutorsMixin:
         ex.exit_status = wait_status(term)
         if term.signal is not None:
             how = f"Executor terminated by signal {signal_name(term.signal)}"
-        else:
+        elif term.exit_code is not None:
             how = f"Executor exited with status {term.exit_code}"
+        else:  # ended while the agent was down, how is not known
+            how = "Executor terminated"
         if term.message:
             how = f"{how}: {term.message}"
         reason = term.reason or Reason.REASON_EXECUTOR_TERMINATED
@@ -424,6 +447,7 @@ class ExecutorsMixin:
         if self.executors.get(ex.key) is ex:
             del self.executors[ex.key]
             self.completed_executors.append(ex)
+            self._mark_executor(ex)
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -437,6 +461,7 @@ class ExecutorsMixin:
                     and now >= ex.registration_deadline:  # fmt: skip
                 log.warning("executor %s did not subscribe in time; killing it", ex.executor_id)
                 ex.state = TERMINATING
+                self._mark_executor(ex)
                 self._fail_tasks(ex, now, TaskState.TASK_FAILED,
                                  Reason.REASON_EXECUTOR_REGISTRATION_TIMEOUT,
                                  "Executor did not register within "
@@ -476,6 +501,7 @@ class ExecutorsMixin:
                 if rec.task_id in ids:
                     ids.remove(rec.task_id)
             ex.queued = [(g, ids) for g, ids in ex.queued if ids]
+            self._mark_executor(ex)
             self._status(rec, TaskState.TASK_KILLED, now, "Killed before delivery to the executor")
             return []
         if ex.state != RUNNING:
@@ -493,6 +519,7 @@ class ExecutorsMixin:
             return []
         was = ex.state
         ex.state = TERMINATING
+        self._mark_executor(ex)
         fw = self.frameworks.get(ex.framework_id)
         for tid in ex.tasks if fw is not None else ():
             rec = fw.tasks.get(tid) if fw is not None else None
@@ -543,7 +570,10 @@ class ExecutorsMixin:
         if rec is None or rec.executor_id is None:
             return []
         ex = self.executors.get((rec.framework_id, rec.executor_id))
-        if ex is None or ex.unacked.pop(uuid, None) is None or ex.state != RUNNING:
+        if ex is None or ex.unacked.pop(uuid, None) is None:
+            return []
+        self._mark_executor(ex)
+        if ex.state != RUNNING:
             return []
         return [ToExecutor(ex.key, {"type": "ACKNOWLEDGED", "acknowledged": {
             "task_id": wrap(rec.task_id), "uuid": uuid}})]  # fmt: skip
@@ -576,5 +606,6 @@ class ExecutorsMixin:
         for ex in self.executors.values():
             if ex.kind == "custom" and ex.launched and ex.state != TERMINATED:
                 ex.state = TERMINATING
+                self._mark_executor(ex)
                 out.append(Destroy(ex.container_id, min(ex.grace, grace_cap)))
         return out

@@ -8,7 +8,8 @@ agent: ``on_changed(container_id, healthy)`` and ``on_kill(container_id, message
 
 Probes never block the event loop and never outlive their timeout: a COMMAND check runs
 ``/bin/sh -c`` in the task's sandbox with the task's environment, in its own process group
-that is SIGKILLed at the timeout; HTTP uses aiohttp to ``127.0.0.1:port`` (certificates are
+that is SIGKILLed at the timeout, inside the task's container when the agent gives a `wrap`
+(the containerizer's launch wrapper: the task's cgroups and limits); HTTP uses aiohttp to ``127.0.0.1:port`` (certificates are
 not verified, as Mesos' curl -k); TCP opens and closes a connection. A timeout is a failure.
 """
 
@@ -44,10 +45,17 @@ def _timeout_text(seconds: float) -> str:
     return f"timed out after {seconds:g}s"
 
 
+Wrap = Callable[[ContainerID, list[str], dict[str, str]], tuple[list[str], dict[str, str]]]
+
+
 async def probe_command(
-    spec: HealthCheckSpec, sandbox: str, env: dict[str, str]
+    spec: HealthCheckSpec,
+    sandbox: str,
+    env: dict[str, str],
+    wrap: Callable[[list[str], dict[str, str]], tuple[list[str], dict[str, str]]] | None = None,
 ) -> tuple[bool, str]:
-    """Run the check command; (ok, detail). Its whole process group dies at the timeout."""
+    """Run the check command; (ok, detail). Its whole process group dies at the timeout.
+    `wrap` turns (argv, env) into what runs it inside the task's container."""
     value = str(spec.command.get("value"))
     shell = spec.command.get("shell", True)
     argv = (
@@ -59,6 +67,8 @@ async def probe_command(
     for var in ((spec.command.get("environment") or {}).get("variables")) or []:
         if isinstance(var, dict) and isinstance(var.get("name"), str):
             check_env[var["name"]] = str(var.get("value", ""))
+    if wrap is not None:
+        argv, check_env = wrap(argv, check_env)
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
@@ -120,7 +130,10 @@ class HealthRunner:
         on_changed: Callable[[ContainerID, bool], None],
         on_kill: Callable[[ContainerID, str], None],
         clock: Clock | None = None,
+        wrap: Wrap | None = None,
     ) -> None:
+        """`wrap(container_id, argv, env)`: how a COMMAND check runs inside its container."""
+        self.wrap = wrap
         self.on_changed = on_changed
         self.on_kill = on_kill
         self.clock: Clock = clock or RealClock()
@@ -135,10 +148,15 @@ class HealthRunner:
         sandbox: str,
         env: dict[str, str],
         started_at: float | None = None,
+        healthy: bool | None = None,
     ) -> HealthChecker:
-        """Begin checking a running task (``started_at`` defaults to now)."""
+        """Begin checking a running task (``started_at`` defaults to now). `healthy`: the
+        verdict already reported (a task recovered after an agent restart), not repeated."""
         self.stop(container_id)
         checker = HealthChecker(spec, self.clock.time() if started_at is None else started_at)
+        if healthy is not None:
+            checker.healthy = healthy
+            checker.ever_healthy = checker.ever_healthy or healthy
         self.checkers[container_id] = checker
         self._loops[container_id] = asyncio.ensure_future(
             self._loop(container_id, checker, sandbox, env)
@@ -162,10 +180,15 @@ class HealthRunner:
             self._session = None
 
     async def probe(
-        self, spec: HealthCheckSpec, sandbox: str, env: dict[str, str]
-    ) -> tuple[bool, str]:
+        self, spec: HealthCheckSpec, sandbox: str, env: dict[str, str],
+        container_id: ContainerID | None = None,
+    ) -> tuple[bool, str]:  # fmt: skip
         if spec.kind == COMMAND:
-            return await probe_command(spec, sandbox, env)
+            outer = self.wrap
+            if outer is None or container_id is None:
+                return await probe_command(spec, sandbox, env)
+            cid = container_id
+            return await probe_command(spec, sandbox, env, lambda a, e: outer(cid, a, e))
         if spec.kind == HTTP:
             if self._session is None:
                 self._session = aiohttp.ClientSession(
@@ -180,18 +203,29 @@ class HealthRunner:
         await self.clock.sleep(max(0.0, checker.first_check_at() - self.clock.time()))
         while True:
             try:
-                ok, detail = await self.probe(checker.spec, sandbox, env)
+                ok, detail = await self.probe(checker.spec, sandbox, env, cid)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug in a probe must not stop the agent
                 log.exception("health check of %s failed to run", cid)
                 ok, detail = False, f"could not run: {exc}"
             now = self.clock.time()
-            for decision in checker.result(now, ok, detail):
+            if self._decide(cid, checker, now, ok, detail):
+                return
+            await self.clock.sleep(max(0.0, checker.next_check_at(now) - now))
+
+    def _decide(self, cid: ContainerID, checker: HealthChecker, now: float, ok: bool,
+                detail: str) -> bool:  # fmt: skip
+        """Hand one result's decisions to the agent; True once the task is to be killed.
+        A bug in a callback is logged and that decision dropped: checking goes on."""
+        for decision in checker.result(now, ok, detail):
+            try:
                 if isinstance(decision, HealthChanged):
                     self.on_changed(cid, decision.healthy)
                 else:
                     log.info("container %s: %s", cid, decision.message)
                     self.on_kill(cid, decision.message)
-                    return
-            await self.clock.sleep(max(0.0, checker.next_check_at(now) - now))
+                    return True
+            except Exception:
+                log.exception("health decision %r for %s could not be applied", decision, cid)
+        return False

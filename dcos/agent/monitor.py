@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from dcos.agent.executors import TERMINATED
+from dcos.protocol.resources import Resources
 from dcos.protocol.states import is_terminal
 
 if TYPE_CHECKING:
@@ -19,34 +21,65 @@ _MB = 1024 * 1024
 
 
 async def statistics(agent: Agent) -> list[dict[str, Any]]:
-    """One entry per running container: executor, framework and its ResourceStatistics."""
+    """One entry per running container, with its executor, framework and ResourceStatistics:
+    a command task's container (executor id = task id), a task-group task's container (its
+    default executor's id and name, source = the task) and a custom executor's container
+    (limits: the executor's resources plus those of its tasks)."""
     out = []
+    core = agent.core
     live = agent.containerizer.containers()
-    for fw in list(agent.core.frameworks.values()):
+    for fw in list(core.frameworks.values()):
         for rec in list(fw.tasks.values()):
             if is_terminal(rec.state) or rec.container_id not in live:
                 continue
+            ex = core.executors.get((fw.id, rec.executor_id)) if rec.executor_id else None
+            if ex is not None and ex.kind == "custom":
+                continue  # listed once, as its executor's container
+            if ex is not None:
+                eid, name = ex.executor_id, ex.info.get("name") or "Default Executor"
+            else:
+                eid, name = rec.task_id, f"Command Executor (Task: {rec.task_id})"
             usage = await agent.containerizer.usage(rec.container_id)
-            stats: dict[str, Any] = {"timestamp": time.time()}
-            stats.update(usage)
-            cpus = rec.resources.scalar("cpus")
-            mem = rec.resources.scalar("mem")
-            if cpus:
-                stats["cpus_limit"] = cpus
-            if mem and "mem_limit_bytes" not in stats:
-                stats["mem_limit_bytes"] = int(mem * _MB)
-            for key in ("processes", "threads"):
-                if key in stats:
-                    stats[key] = int(stats[key])
-            out.append({
-                "executor_id": rec.task_id,
-                "executor_name": f"Command Executor (Task: {rec.task_id})",
-                "framework_id": rec.framework_id,
-                "source": rec.task_id,
-                "container_id": rec.container_id,
-                "statistics": stats,
-            })  # fmt: skip
+            out.append(_entry(eid, name, fw.id, rec.task_id, rec.container_id, usage,
+                              rec.resources))  # fmt: skip
+    for ex in list(core.executors.values()):
+        if ex.kind != "custom" or ex.state == TERMINATED or ex.container_id not in live:
+            continue
+        fw = core.frameworks.get(ex.framework_id)
+        resources = ex.resources
+        for tid in sorted(ex.tasks) if fw is not None else ():
+            rec = fw.tasks.get(tid) if fw is not None else None
+            if rec is not None and not is_terminal(rec.state):
+                resources = resources + rec.resources
+        usage = await agent.containerizer.usage(ex.container_id)
+        name = ex.info.get("name") or f"Executor {ex.executor_id}"
+        source = ex.info.get("source") or ex.executor_id
+        out.append(_entry(ex.executor_id, str(name), ex.framework_id, str(source),
+                          ex.container_id, usage, resources))  # fmt: skip
     return out
+
+
+def _entry(executor_id: str, name: str, framework_id: str, source: str, container_id: str,
+           usage: dict[str, float], resources: Resources) -> dict[str, Any]:  # fmt: skip
+    stats: dict[str, Any] = {"timestamp": time.time()}
+    stats.update(usage)
+    cpus = resources.scalar("cpus")
+    mem = resources.scalar("mem")
+    if cpus:
+        stats["cpus_limit"] = cpus
+    if mem and "mem_limit_bytes" not in stats:
+        stats["mem_limit_bytes"] = int(mem * _MB)
+    for key in ("processes", "threads"):
+        if key in stats:
+            stats[key] = int(stats[key])
+    return {
+        "executor_id": executor_id,
+        "executor_name": name,
+        "framework_id": framework_id,
+        "source": source,
+        "container_id": container_id,
+        "statistics": stats,
+    }
 
 
 def gpu_state(agent: Agent) -> list[dict[str, Any]]:

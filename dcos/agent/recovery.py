@@ -15,6 +15,16 @@ Called by the agent shell at start, before it subscribes to the master:
    or TASK_FAILED "Command exited with status N"); one whose container is unknown gets
    TASK_FAILED (REASON_EXECUTOR_TERMINATED), or TASK_KILLED if its kill had been requested.
 
+Custom executors come back the same way: their container is expected too; a live one is
+watched again and waits (REGISTERING, with the registration timeout) for the executor to
+re-subscribe (with its unacknowledged tasks and updates; the SDK and pymesos executors retry
+while the agent is away, as ``MESOS_CHECKPOINT=1`` tells them); one that ended while the
+agent was down fails its unfinished tasks with the executor's exit status and the master
+hears EXITED_EXECUTOR. The default executor of task groups has no container of its own: its
+record comes back so that a group still lives and dies together; its tasks' containers are
+recovered like command tasks. The shell restarts the health checks of reattached tasks
+(`task_env`, `running_since` give their environment and start).
+
 The agent then re-registers with its old id (SUBSCRIBE lists its live tasks and unacknowledged
 updates) and, once registered, resends each unacknowledged update once (same uuid), then with
 the usual backoff until acknowledged. Changed ``--resources`` / ``--attributes`` do not stop
@@ -28,11 +38,20 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from dcos.agent.checkpoint import Checkpoint, TaskCheckpoint, config_from_dict
+from dcos.agent.checkpoint import Checkpoint, ExecutorCheckpoint, TaskCheckpoint, config_from_dict
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
 from dcos.agent.core import Action, AgentCore, Destroy, FrameworkRecord, TaskRecord, Watch
-from dcos.agent.executor import grace_period
-from dcos.protocol.ids import AgentID, ContainerID, FrameworkID, TaskID
+from dcos.agent.executor import LaunchRefused, build_config, grace_period
+from dcos.agent.executors import (
+    LAUNCHING,
+    REGISTERING,
+    RUNNING,
+    TERMINATED,
+    TERMINATING,
+    ExecutorRecord,
+    Wake,
+)
+from dcos.protocol.ids import AgentID, ContainerID, ExecutorID, FrameworkID, TaskID
 from dcos.protocol.resources import ResourceError, Resources
 from dcos.protocol.states import TaskState, is_terminal
 
@@ -54,6 +73,8 @@ def _record(tc: TaskCheckpoint) -> TaskRecord | None:
         resources = Resources.empty()
     config = data.get("config")
     grace = data.get("grace")
+    executor_id = data.get("executor_id")
+    healthy = data.get("healthy")
     return TaskRecord(
         tc.framework_id,
         tc.task_id,
@@ -67,7 +88,56 @@ def _record(tc: TaskCheckpoint) -> TaskRecord | None:
         kill_requested=bool(data.get("kill_requested")),
         grace=float(grace) if isinstance(grace, (int, float)) else grace_period(task),
         config=config_from_dict(config) if isinstance(config, dict) else None,
+        executor_id=ExecutorID(executor_id) if isinstance(executor_id, str) else None,
+        healthy=healthy if isinstance(healthy, bool) else None,
     )
+
+
+def _executor(ec: ExecutorCheckpoint) -> ExecutorRecord | None:
+    d = ec.record
+    kind = d.get("kind")
+    state = d.get("state")
+    if kind not in ("custom", "default") or state in (None, TERMINATED):
+        return None
+    try:
+        resources = Resources.from_dict(d.get("resources"))
+    except (ResourceError, TypeError, ValueError):
+        resources = Resources.empty()
+    grace = d.get("grace")
+    ex = ExecutorRecord(
+        ec.framework_id, ec.executor_id, dict(d.get("info") or {}),
+        ContainerID(str(d.get("container_id") or "")), str(d.get("sandbox") or ""),
+        kind=str(kind), state=str(state), resources=resources,
+        launched=bool(d.get("launched")), adopted=bool(d.get("adopted")),
+    )  # fmt: skip
+    if isinstance(grace, (int, float)):
+        ex.grace = float(grace)
+    for item in d.get("queued") or []:
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[1], list):
+            ex.queued.append((bool(item[0]), [TaskID(str(t)) for t in item[1]]))
+    ex.groups = [{TaskID(str(t)) for t in g} for g in d.get("groups") or [] if isinstance(g, list)]
+    unacked = d.get("unacked")
+    if isinstance(unacked, dict):
+        ex.unacked = {str(k): TaskID(str(v)) for k, v in unacked.items()}
+    return ex
+
+
+def _restore_executors(core: AgentCore, cp: Checkpoint) -> None:
+    for ec in cp.executors:
+        ex = _executor(ec)
+        if ex is None:
+            continue
+        if ex.framework_id not in core.frameworks:
+            core.frameworks[ex.framework_id] = FrameworkRecord(
+                ex.framework_id, {"id": {"value": ex.framework_id}})  # fmt: skip
+        core.executors[ex.key] = ex
+        if ex.kind == "custom" and ex.container_id and not ex.adopted:
+            core._executor_by_container[ex.container_id] = ex
+
+
+def _executor_config(ex: ExecutorRecord) -> ContainerConfig:
+    return ContainerConfig([], {}, ex.sandbox, ex.resources, task_id=ex.executor_id,
+                           framework_id=ex.framework_id)  # fmt: skip
 
 
 def restore(core: AgentCore, cp: Checkpoint, now: float) -> dict[ContainerID, ContainerConfig]:
@@ -79,7 +149,10 @@ def restore(core: AgentCore, cp: Checkpoint, now: float) -> dict[ContainerID, Co
                         "the new info", change, cp.agent_id)  # fmt: skip
     for fcp in cp.frameworks.values():
         core.frameworks[fcp.id] = FrameworkRecord(fcp.id, fcp.info, shutting_down=fcp.shutting_down)
-    expected: dict[ContainerID, ContainerConfig] = {}
+    _restore_executors(core, cp)
+    expected: dict[ContainerID, ContainerConfig] = {
+        cid: _executor_config(ex) for cid, ex in core._executor_by_container.items()
+    }
     for tc in cp.tasks:
         fw = core.frameworks.get(tc.framework_id)
         if tc.record is not None:
@@ -89,7 +162,12 @@ def restore(core: AgentCore, cp: Checkpoint, now: float) -> dict[ContainerID, Co
                     fw = FrameworkRecord(tc.framework_id, {"id": {"value": tc.framework_id}})
                     core.frameworks[fw.id] = fw
                 fw.tasks[rec.task_id] = rec
-                if not is_terminal(rec.state) and rec.container_id:
+                ex = core.executors.get((fw.id, rec.executor_id)) if rec.executor_id else None
+                if ex is not None and not is_terminal(rec.state):
+                    ex.tasks.add(rec.task_id)
+                if ex is not None and ex.kind == "custom":
+                    pass  # its executor's container is the one watched
+                elif not is_terminal(rec.state) and rec.container_id:
                     core._by_container[rec.container_id] = rec
                     expected[rec.container_id] = rec.config or ContainerConfig(
                         [], {}, rec.sandbox, rec.resources, task_id=rec.task_id,
@@ -97,6 +175,9 @@ def restore(core: AgentCore, cp: Checkpoint, now: float) -> dict[ContainerID, Co
                     )  # fmt: skip
         if tc.updates and not (fw is not None and fw.shutting_down):
             core.updates.restore(tc.framework_id, tc.updates, now)
+    for ex in list(core.executors.values()):
+        if ex.kind == "default":
+            core._maybe_retire_default(ex)
     for fw in list(core.frameworks.values()):
         for rec in list(fw.tasks.values()):
             core._maybe_complete(fw, rec)
@@ -120,6 +201,10 @@ def reattach(
     if outcomes is None and expected:
         log.warning("the containerizer cannot recover containers; their tasks are lost")
     for cid in expected:
+        ex = core._executor_by_container.get(cid)
+        if ex is not None:
+            actions += _reattach_executor(core, ex, found.get(cid, _UNKNOWN), now)
+            continue
         rec = core._by_container.get(cid)
         if rec is None:
             continue
@@ -130,6 +215,58 @@ def reattach(
         log.info("task %s ended while the agent was down (%s)", rec.task_id, term)
         actions += core.exited(cid, term, now)
     return actions
+
+
+_UNKNOWN = Termination(message=UNKNOWN_CONTAINER)
+
+
+def _reattach_executor(core: AgentCore, ex: ExecutorRecord, term: Termination | None,
+                       now: float) -> list[Action]:  # fmt: skip
+    """A custom executor's container: still running (wait for it to re-subscribe), or
+    ended while the agent was down (its unfinished tasks end with its exit status)."""
+    if term is not None:
+        log.info("executor %s ended while the agent was down (%s)", ex.executor_id, term)
+        return core.exited(ex.container_id, term, now)
+    log.info("executor %s of %s is still running (container %s); waiting for it to "
+             "re-subscribe", ex.executor_id, ex.framework_id, ex.container_id)  # fmt: skip
+    actions: list[Action] = [Watch(ex.container_id)]
+    if ex.state == LAUNCHING or not ex.launched:
+        return core._executor_launched(ex, LaunchResult(True), now) + actions
+    if ex.state == TERMINATING:
+        return [Destroy(ex.container_id, 0.0), *actions]
+    if ex.state in (RUNNING, REGISTERING):
+        ex.state = REGISTERING
+        ex.registration_deadline = now + core.executor_registration_timeout
+        actions.append(Wake(ex.registration_deadline))
+    return actions
+
+
+def task_env(core: AgentCore, rec: TaskRecord) -> dict[str, str]:
+    """The environment a recovered task was started with (not checkpointed: rebuilt from its
+    TaskInfo as at launch); the shell gives it to the task's restarted health check."""
+    try:
+        config = build_config(
+            rec.task, framework_id=rec.framework_id, agent_id=core.agent_id or AgentID(""),
+            container_id=rec.container_id, work_dir=core.work_dir,
+            agent_endpoint=core.endpoint, hostname=core.info.hostname, base_env=core.base_env,
+        )  # fmt: skip
+    except LaunchRefused:
+        return {}
+    env = dict(config.env)
+    if rec.sandbox:  # a task-group task's sandbox is under its executor's
+        env.update({"MESOS_SANDBOX": rec.sandbox, "MESOS_DIRECTORY": rec.sandbox})
+    if rec.executor_id:
+        env["MESOS_EXECUTOR_ID"] = rec.executor_id
+    return env
+
+
+def running_since(rec: TaskRecord) -> float | None:
+    """When the task reached TASK_RUNNING (its first such update), None if unknown."""
+    for status in rec.statuses:
+        ts = status.get("timestamp")
+        if status.get("state") == TaskState.TASK_RUNNING and isinstance(ts, (int, float)):
+            return float(ts)
+    return None
 
 
 def _reattached(core: AgentCore, rec: TaskRecord, now: float) -> list[Action]:

@@ -11,8 +11,9 @@ What each callback receives:
 
 - `registered(driver, executor_info, framework_info, agent_info)`: first SUBSCRIBED.
 - `reregistered(driver, agent_info)`: SUBSCRIBED again after a reconnection.
-- `disconnected(driver)`: the stream to the agent ended; the driver re-subscribes (with the
-  tasks and updates not yet acknowledged) until ``MESOS_RECOVERY_TIMEOUT`` (default 15 min).
+- `disconnected(driver)`: the stream to the agent ended (e.g. the agent restarts); the driver
+  re-subscribes (with the tasks and updates not yet acknowledged), backing off up to
+  ``MESOS_SUBSCRIPTION_BACKOFF_MAX``, until ``MESOS_RECOVERY_TIMEOUT`` (default 15 min).
 - `launch_task(driver, task)`: a TaskInfo dict; report at least TASK_RUNNING and a terminal state.
 - `launch_group(driver, tasks)`: the TaskInfos of one task group.
 - `kill_task(driver, task_id)`: kill the task and report TASK_KILLED.
@@ -127,6 +128,7 @@ class Env:
     checkpoint: bool
     shutdown_grace: float
     recovery_timeout: float
+    backoff_max: float | None = None  # MESOS_SUBSCRIPTION_BACKOFF_MAX, if set
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> Env:
@@ -144,6 +146,8 @@ class Env:
             recovery_timeout=parse_duration(
                 env.get("MESOS_RECOVERY_TIMEOUT"), DEFAULT_RECOVERY_TIMEOUT
             ),  # fmt: skip
+            backoff_max=(parse_duration(env["MESOS_SUBSCRIPTION_BACKOFF_MAX"], 2.0)
+                         if env.get("MESOS_SUBSCRIPTION_BACKOFF_MAX") else None),  # fmt: skip
         )
 
 
@@ -244,10 +248,13 @@ class ExecutorDriver:
 
     def __init__(self, executor: Executor, *, env: Mapping[str, str] | None = None,
                  clock: Clock | None = None, backoff_initial: float = 0.1,
-                 backoff_max: float = 2.0, call_timeout: float = 10.0) -> None:  # fmt: skip
+                 backoff_max: float | None = None, call_timeout: float = 10.0) -> None:  # fmt: skip
+        """`backoff_max` defaults to ``MESOS_SUBSCRIPTION_BACKOFF_MAX``, else 2 s."""
         self.executor = executor
         self.clock: Clock = clock or RealClock()
         self.core = ExecutorDriverCore(Env.read(os.environ if env is None else env))
+        if backoff_max is None:
+            backoff_max = self.core.env.backoff_max or 2.0
         self._backoff = (backoff_initial, backoff_max)
         self._call_timeout = call_timeout
         self._session: aiohttp.ClientSession | None = None

@@ -116,3 +116,89 @@ async def test_restart_with_new_attributes_keeps_the_task(cluster, tmp_path):
         await sched.wait_states([tid], "TASK_FINISHED")
     finally:
         await driver.stop()
+
+
+# -- custom executors across an agent restart ---------------------------------------------
+
+
+async def start_executor_task(cluster, tmp_path):
+    """A task on the SDK shell executor (tests/integration/shell_executor.py) that writes the
+    executor's pid, then waits for a `go` file. Returns (sched, driver, executor pid, go)."""
+    from tests.integration.test_executors import ExecutorScheduler
+
+    ppid, go = tmp_path / "ppid", tmp_path / "go"
+    sched = ExecutorScheduler()
+    sched.queue.append(("ex-task", f"echo $PPID > {ppid}.tmp && mv {ppid}.tmp {ppid}; "
+                                   f"while [ ! -f {go} ]; do sleep 0.05; done"))  # fmt: skip
+    driver = SchedulerDriver(sched, {"name": "executor-recovery", "checkpoint": True},
+                             cluster.master, failover_timeout=3600)  # fmt: skip
+    sched.driver = driver
+    await driver.start()
+    await sched.wait_states(["ex-task"], "TASK_RUNNING")
+    await wait_until(ppid.exists, "the executor's pid file")
+    return sched, driver, int(ppid.read_text()), go
+
+
+def shell_executor(cluster: ProcessCluster) -> dict | None:
+    """The agent's /state entry of the "shell" executor (None while unknown)."""
+    state = get_json(f"http://127.0.0.1:{cluster.agent_ports[0]}/state")
+    for fw in state["frameworks"]:  # type: ignore[index]
+        for ex in fw["executors"]:
+            if ex["id"] == "shell":
+                return ex
+    return None
+
+
+async def test_custom_executor_survives_an_agent_restart_and_finishes_its_task(cluster, tmp_path):
+    sched, driver, executor_pid, go = await start_executor_task(cluster, tmp_path)
+    try:
+        agent_id = agent_entry(cluster)["id"]
+        before = shell_executor(cluster)
+        assert before is not None and before["state"] == "RUNNING"
+        cluster.restart_agent(0)
+        assert pid_alive(executor_pid)
+        await wait_until(lambda: restarted(cluster, agent_id), "the agent to re-register")
+
+        def resubscribed() -> bool:
+            try:
+                ex = shell_executor(cluster)
+            except OSError:
+                return False
+            return ex is not None and ex["state"] == "RUNNING"
+
+        await wait_until(resubscribed, "the executor to re-subscribe")
+        assert pid_alive(executor_pid)  # the same executor process
+        after = shell_executor(cluster)
+        assert after is not None
+        # recovered from the checkpoint, not taken on as an unknown executor
+        assert (after["container"], after["directory"]) == (before["container"],
+                                                            before["directory"])  # fmt: skip
+        assert after["resources"] == before["resources"]
+        assert [t["id"] for t in after["tasks"]] == ["ex-task"]
+        go.touch()
+        await sched.wait_states(["ex-task"], "TASK_FINISHED")
+        assert sched.statuses["ex-task"][-1]["executor_id"] == {"value": "shell"}
+        assert not any(s["state"] in ("TASK_LOST", "TASK_FAILED")
+                       for s in sched.statuses["ex-task"])  # fmt: skip
+    finally:
+        await driver.stop()
+
+
+async def test_executor_that_dies_while_the_agent_is_down_fails_its_task(cluster, tmp_path):
+    import os
+    import signal
+
+    sched, driver, executor_pid, go = await start_executor_task(cluster, tmp_path)
+    try:
+        cluster.kill("agent-0")
+        os.kill(executor_pid, signal.SIGKILL)
+        await wait_until(lambda: not pid_alive(executor_pid), "the executor to die")
+        cluster.start_agent(0)
+        await sched.wait_states(["ex-task"], "TASK_FAILED")
+        last = sched.statuses["ex-task"][-1]
+        assert last["reason"] == "REASON_EXECUTOR_TERMINATED"
+        assert "Executor terminated by signal SIGKILL" in last["message"], last
+        await sched.wait(lambda: sched.lost, what="executor_lost")
+    finally:
+        go.touch()
+        await driver.stop()

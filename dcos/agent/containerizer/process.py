@@ -56,6 +56,7 @@ class _Container:
     sent: int | None = None  # the last signal destroy sent (for a reattached container)
     started: float = 0.0  # wall-clock start of the wrapper
     watchers: list[asyncio.Task[Any]] = field(default_factory=list)
+    spec: LaunchSpec = field(default_factory=LaunchSpec)  # what the isolators asked at launch
 
 
 def group_alive(pgid: int) -> bool:
@@ -113,6 +114,18 @@ async def _wait_pid_exit(pid: int) -> None:
 termination_from_returncode = rt.termination_from_status
 
 
+def _spec_from_record(data: dict[str, Any]) -> LaunchSpec:
+    """The `LaunchSpec` kept in a runtime record (empty for records of older agents)."""
+    procs = data.get("procs_files")
+    shell = data.get("shell")
+    env = data.get("env")
+    return LaunchSpec(
+        procs_files=[str(p) for p in procs] if isinstance(procs, list) else [],
+        shell=[str(line) for line in shell] if isinstance(shell, list) else [],
+        env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
+    )
+
+
 class ProcessContainerizer:
     """Containers as process sessions; isolators are called around each one."""
 
@@ -153,7 +166,7 @@ class ProcessContainerizer:
             if self.meta_dir:
                 rt.remove_record(self.meta_dir, container_id)
             return LaunchResult(False, f"Failed to launch {config.argv[:1]}: {exc}")
-        c = _Container(pid=proc.pid, pgid=proc.pid, proc=proc)
+        c = _Container(pid=proc.pid, pgid=proc.pid, proc=proc, spec=spec)
         c.started = time.time()
         self._containers[container_id] = c
         self._resources[container_id] = config.resources
@@ -197,8 +210,9 @@ class ProcessContainerizer:
         self, cid: ContainerID, c: _Container, config: ContainerConfig, records: dict[str, Any]
     ) -> None:
         assert self.meta_dir is not None
+        spec = {"procs_files": c.spec.procs_files, "shell": c.spec.shell, "env": c.spec.env}
         record = RuntimeRecord(cid, c.pid, rt.start_time(c.pid) or 0.0, c.pgid, config.sandbox,
-                               config.resources, records)  # fmt: skip
+                               config.resources, records, spec)  # fmt: skip
         try:
             rt.write_record(self.meta_dir, record)
         except OSError as exc:
@@ -209,8 +223,28 @@ class ProcessContainerizer:
             asyncio.ensure_future(self._watch(container_id, iso)) for iso in self.isolators
         ]
 
+    def exec_command(self, container_id: ContainerID, argv: list[str],
+                     env: dict[str, str]) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+        """(argv, env) that run `argv` inside a live container, as its task was launched:
+        the launch wrapper joins the container's cgroups and applies its ulimits (no exit
+        file is written). Used for COMMAND health checks; unknown containers get `argv`
+        unchanged. The caller spawns it (in its own session) and kills it."""
+        c = self._containers.get(container_id)
+        if c is None:
+            return argv, env
+        if c.spec.env:
+            env = {**env, **c.spec.env}
+        return rt.wrapper_argv(argv, "", c.spec.procs_files, c.spec.shell,
+                               unset_pwd="PWD" not in env), env  # fmt: skip
+
     async def _watch(self, container_id: ContainerID, iso: Isolator) -> None:
-        limitation = await iso.watch(container_id)
+        try:
+            limitation = await iso.watch(container_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # an isolator bug ends its watch, never the agent
+            log.exception("isolator %s stopped watching %s", iso.name, container_id)
+            return
         c = self._containers.get(container_id)
         if limitation is None or c is None or c.limitation is not None:
             return
@@ -354,7 +388,8 @@ class ProcessContainerizer:
                 if not rc.alive:
                     await self._cleanup_one(rc.container_id)
         for cid, record in live:
-            c = _Container(pid=record.pid, pgid=record.pgid, started=record.start_time)
+            c = _Container(pid=record.pid, pgid=record.pgid, started=record.start_time,
+                           spec=_spec_from_record(record.spec))  # fmt: skip
             self._containers[cid] = c
             self._resources[cid] = record.resources
             self._start_watching(cid, c)

@@ -106,12 +106,14 @@ class RuntimeRecord:
     sandbox: str
     resources: Resources = field(default_factory=Resources.empty)
     isolators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the wrapper's cgroup.procs files, ulimit lines and env additions (for `exec_command`)
+    spec: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "container_id": self.container_id, "pid": self.pid, "start_time": self.start_time,
             "pgid": self.pgid, "sandbox": self.sandbox, "resources": self.resources.to_dict(),
-            "isolators": self.isolators,
+            "isolators": self.isolators, "spec": self.spec,
         }  # fmt: skip
 
     @classmethod
@@ -120,6 +122,7 @@ class RuntimeRecord:
             ContainerID(str(d["container_id"])), int(d["pid"]), float(d["start_time"]),
             int(d.get("pgid") or d["pid"]), str(d.get("sandbox") or ""),
             Resources.from_dict(d.get("resources")), dict(d.get("isolators") or {}),
+            dict(d.get("spec") or {}),
         )  # fmt: skip
 
 

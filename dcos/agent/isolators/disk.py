@@ -9,6 +9,7 @@ thread, so the event loop never blocks) and `watch` returns a `Limitation`
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
@@ -19,6 +20,7 @@ from dcos.protocol.resources import Resources
 from dcos.protocol.states import Reason
 
 _MB = 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 def disk_usage_bytes(path: str) -> int:
@@ -87,7 +89,11 @@ class DiskDuIsolator(NoopIsolator):
         if self._sandboxes.get(container_id, ("", 0.0))[1] <= 0:
             return None
         while container_id in self._sandboxes:
-            limitation = await self.measure(container_id)
+            try:
+                limitation = await self.measure(container_id)
+            except Exception:  # a bug in one measurement must not end the watch
+                log.exception("disk usage of %s could not be measured", container_id)
+                limitation = None
             if limitation is not None:
                 return limitation
             await asyncio.sleep(self.interval)

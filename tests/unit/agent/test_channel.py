@@ -220,3 +220,69 @@ async def test_http_state_health_version_and_metrics(master, tmp_path):
             assert m["slave/cpus_used"] == 0.1 and m["slave/cpus_total"] == 2
     finally:
         await agent.stop()
+
+
+class _StreamContent:
+    """A master stream whose reads the test completes by hand."""
+
+    def __init__(self) -> None:
+        self.reads: list = []
+
+    async def readany(self) -> bytes:
+        import asyncio
+
+        fut = asyncio.get_running_loop().create_future()
+        self.reads.append(fut)
+        return await fut
+
+
+class _StreamSession:
+    """Just enough of aiohttp.ClientSession for `MasterLink.subscribe`."""
+
+    def __init__(self) -> None:
+        self.content = _StreamContent()
+        self.released = False
+
+    def post(self, *args, **kwargs):
+        session = self
+
+        class _Ctx:
+            async def __aenter__(self):
+                resp = type("Resp", (), {})()
+                resp.status = 200
+                resp.content = session.content
+                return resp
+
+            async def __aexit__(self, *exc):
+                session.released = True
+                return False
+
+        return _Ctx()
+
+
+async def test_cancelled_subscription_ends_even_when_a_read_completes_at_the_same_time():
+    """The agent-stop hang: a cancel landing as a stream read completed was swallowed (Python
+    3.11's asyncio.wait_for), and the cancelled consumer went on reading the stream forever."""
+    import asyncio
+
+    from dcos.agent.channel import MasterLink
+    from dcos.protocol import recordio
+    from dcos.protocol.codec import dumps_msgpack
+
+    session = _StreamSession()
+    link = MasterLink("127.0.0.1:1", session)  # type: ignore[arg-type]
+    seen: list = []
+
+    async def consume() -> None:
+        async for event in link.subscribe({"type": "SUBSCRIBE"}, [30.0]):
+            seen.append(event)
+
+    task = asyncio.ensure_future(consume())
+    while not session.content.reads:
+        await asyncio.sleep(0)
+    session.content.reads[-1].set_result(recordio.encode(dumps_msgpack({"type": "PING"})))
+    task.cancel()  # same loop turn as the read's completion
+    done, _ = await asyncio.wait([task], timeout=2.0)
+    assert done, "the cancelled subscription kept reading the stream"
+    assert task.cancelled()
+    assert session.released

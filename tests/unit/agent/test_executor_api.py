@@ -146,7 +146,9 @@ async def test_executor_starts_with_mesos_environment(master, agent):
     assert env["MESOS_EXECUTOR_ID"] == "ex-1"
     assert env["MESOS_DIRECTORY"] == env["MESOS_SANDBOX"] == cfg.sandbox
     assert "/executors/ex-1/runs/" in cfg.sandbox
-    assert env["MESOS_CHECKPOINT"] == "0"
+    assert env["MESOS_CHECKPOINT"] == "1"  # every framework is checkpointed here
+    assert env["MESOS_RECOVERY_TIMEOUT"] == "15mins"
+    assert env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] == "2secs"
     assert env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] == "5secs"
     assert env["MESOS_SLAVE_ID"] == env["MESOS_AGENT_ID"] == "agent-1"
     assert env["MESOS_HTTP_COMMAND_EXECUTOR"] == "0"

@@ -142,7 +142,7 @@ class ScriptedRunner(HealthRunner):
         self.results = list(results)
         self.probes: list[float] = []
 
-    async def probe(self, spec, sandbox, env):
+    async def probe(self, spec, sandbox, env, container_id=None):
         self.probes.append(self.clock.time())
         return self.results.pop(0)
 
