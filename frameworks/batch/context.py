@@ -118,8 +118,12 @@ class SparkContext:
         if appName:
             self._conf.setAppName(appName)
         # Cluster-mode drivers (dcos-py batch submit) get their master from the environment.
-        self.master = (self._conf.get("spark.master") or os.environ.get("DCOS_BATCH_MASTER")
-                       or os.environ.get("MASTER") or "local[*]")
+        self.master = (
+            self._conf.get("spark.master")
+            or os.environ.get("DCOS_BATCH_MASTER")
+            or os.environ.get("MASTER")
+            or "local[*]"
+        )
         self.appName = self._conf.get("spark.app.name") or "dcos-py batch"
         self._conf.setMaster(self.master).setAppName(self.appName)
         self.applicationId = f"app-{uuid.uuid4().hex[:12]}"
@@ -134,7 +138,7 @@ class SparkContext:
 
             backend: Any = LocalBackend(local[0])
         elif self.master.startswith(("mesos://", "zk://")):
-            from frameworks.batch.cluster import ClusterBackend  # type: ignore[import-not-found]
+            from frameworks.batch.cluster import ClusterBackend
 
             backend = ClusterBackend(self.master, self.appName, self._conf)
         else:

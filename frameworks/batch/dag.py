@@ -437,9 +437,9 @@ class DAGScheduler:
                     return [e for e, b in best if b >= 0.2 * total]
         if depth < 8:
             for parent, q in narrow_parents(rdd, p):
-                locs = self.preferred(parent, q, depth + 1)
-                if locs:
-                    return locs
+                found = self.preferred(parent, q, depth + 1)
+                if found:
+                    return found
         return []
 
     # -- results ----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from frameworks.batch.backend import FetchFailed, Task
 
@@ -63,7 +63,9 @@ class LocalTaskContext:
             try:
                 block = read_block(self._shuffle_path(shuffle_id, m), reduce_partition)
             except OSError as e:
-                raise FetchFailed(shuffle_id, m, executor, str(e)) from None
+                # the one executor is alive, only this file is gone: no executor id, so the
+                # DAG scheduler recomputes just this map output
+                raise FetchFailed(shuffle_id, m, None, str(e)) from None
             if block:
                 blocks.append(block)
         return iter(blocks)
@@ -140,6 +142,7 @@ def serve(root: str, inp: BinaryIO, out: BinaryIO) -> None:
         else:
             payloads.move_to_end(task.payload_key)
         start = time.perf_counter()
+        reply: tuple[Any, ...]
         try:
             value = run_task(payloads[task.payload_key], LocalTaskContext(task, root))
             reply = (True, value, "", "", None)

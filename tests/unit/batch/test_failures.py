@@ -69,3 +69,26 @@ def test_master_urls() -> None:
     assert parse_local_master("mesos://m:5050") is None
     with pytest.raises(ValueError, match="Could not parse Master URL"):
         SparkContext("yarn", "x")
+
+
+def test_lost_shuffle_files_are_recomputed_from_lineage(local_sc: SparkContext) -> None:
+    import glob
+    import shutil
+
+    computed = local_sc.accumulator(0)
+
+    def pair(x: int) -> tuple[int, int]:
+        computed.add(1)
+        return (x % 4, x)
+
+    reduced = local_sc.parallelize(range(40), 4).map(pair).reduceByKey(lambda a, b: a + b, 2)
+    expected = {k: sum(x for x in range(40) if x % 4 == k) for k in range(4)}
+    assert dict(reduced.collect()) == expected
+    assert computed.value == 40
+    shuffle_dir = os.path.join(local_sc._backend.root, "shuffle")
+    for path in glob.glob(os.path.join(shuffle_dir, "*", "1.data")):
+        os.remove(path)  # map output 1 of every shuffle is lost
+    assert dict(reduced.mapValues(lambda v: v).collect()) == expected
+    assert computed.value == 50  # only the lost map partition ran again
+    shutil.rmtree(shuffle_dir)
+    assert dict(reduced.collect()) == expected
