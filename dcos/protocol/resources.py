@@ -39,8 +39,14 @@ def _q(value: float) -> float:
 
 def normalize_ranges(ranges: Iterable[Range]) -> RangeSet:
     """Sort and merge overlapping or adjacent inclusive ranges."""
+    items = [(int(b), int(e)) for b, e in ranges]
+    if len(items) <= 1:  # the common case (one port range): nothing to sort or merge
+        if items and items[0][1] < items[0][0]:
+            raise ResourceError(f"range [{items[0][0]}-{items[0][1]}] ends before it begins")
+        return tuple(items)
+    items.sort()
     out: list[list[int]] = []
-    for b, e in sorted((int(b), int(e)) for b, e in ranges):
+    for b, e in items:
         if e < b:
             raise ResourceError(f"range [{b}-{e}] ends before it begins")
         if out and b <= out[-1][1] + 1:
@@ -119,6 +125,20 @@ class Resources:
         self._hash: int | None = None
 
     # -- constructors ----------------------------------------------------------------
+
+    @classmethod
+    def _trusted(
+        cls,
+        scalars: dict[str, float],
+        ranges: dict[str, RangeSet],
+        sets: dict[str, frozenset[str]],
+    ) -> Resources:
+        """Internal constructor for parts that are already in canonical form (scalars
+        quantised and > 0, ranges normalised and non-empty, sets non-empty frozensets);
+        used by the arithmetic so results are not re-validated. The dicts are owned."""
+        r = object.__new__(cls)
+        r.scalars, r.ranges, r.sets, r._hash = scalars, ranges, sets, None
+        return r
 
     @classmethod
     def empty(cls) -> Resources:
@@ -332,34 +352,55 @@ class Resources:
             return self
         if not self:
             return other
+        # both sides are canonical: only keys present on both sides need work
         scalars = dict(self.scalars)
         for k, v in other.scalars.items():
-            scalars[k] = scalars.get(k, 0.0) + v
-        ranges: dict[str, list[Range]] = {k: list(v) for k, v in self.ranges.items()}
+            cur = scalars.get(k)
+            scalars[k] = v if cur is None else _q(cur + v)
+        ranges = dict(self.ranges)
         for k, rs in other.ranges.items():
-            ranges.setdefault(k, []).extend(rs)
-        sets: dict[str, set[str]] = {k: set(v) for k, v in self.sets.items()}
+            cur_r = ranges.get(k)
+            ranges[k] = rs if cur_r is None else normalize_ranges(cur_r + rs)
+        sets = dict(self.sets)
         for k, s in other.sets.items():
-            sets.setdefault(k, set()).update(s)
-        return Resources(scalars, ranges, sets)
+            cur_s = sets.get(k)
+            sets[k] = s if cur_s is None else cur_s | s
+        return Resources._trusted(scalars, ranges, sets)
 
     def __sub__(self, other: Resources) -> Resources:
         """Remove `other`; quantities never go below zero (missing parts are ignored)."""
         if not other or not self:
             return self
+        # both sides are canonical; what is left of a part is canonical too (a difference
+        # of normalised range sets is normalised), so only empty parts are dropped
         scalars = dict(self.scalars)
         for k, v in other.scalars.items():
-            if k in scalars:
-                scalars[k] = max(0.0, _q(scalars[k] - v))
+            cur = scalars.get(k)
+            if cur is not None:
+                q = _q(cur - v)
+                if q > 0:
+                    scalars[k] = q
+                else:
+                    del scalars[k]
         ranges = dict(self.ranges)
         for k, rs in other.ranges.items():
-            if k in ranges:
-                ranges[k] = _ranges_sub(ranges[k], rs)
+            cur_r = ranges.get(k)
+            if cur_r is not None:
+                left = _ranges_sub(cur_r, rs)
+                if left:
+                    ranges[k] = left
+                else:
+                    del ranges[k]
         sets = dict(self.sets)
         for k, s in other.sets.items():
-            if k in sets:
-                sets[k] = sets[k] - s
-        return Resources(scalars, ranges, sets)
+            cur_s = sets.get(k)
+            if cur_s is not None:
+                left_s = cur_s - s
+                if left_s:
+                    sets[k] = left_s
+                else:
+                    del sets[k]
+        return Resources._trusted(scalars, ranges, sets)
 
     def scalars_only(self) -> dict[str, float]:
         """The scalar quantities (what DRF shares are computed from)."""
