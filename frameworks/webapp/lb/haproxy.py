@@ -24,7 +24,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-_RELOADS = re.compile(r"^\s*\d+\s+master\s+(\d+)", re.MULTILINE)
+_RELOADS = re.compile(r"^\s*\d+\s+master\s+(\d+)(?:\s+\[failed:\s*(\d+)\])?", re.MULTILINE)
 
 
 @dataclass
@@ -97,6 +97,7 @@ class HAProxy:
         try:
             writer.write(command.encode() + b"\n")
             await writer.drain()
+            writer.write_eof()  # the master CLI answers and closes once our side is closed
             return (await asyncio.wait_for(reader.read(), 5)).decode(errors="replace")
         except (OSError, TimeoutError):
             return None
@@ -107,25 +108,29 @@ class HAProxy:
 
     async def reloads(self) -> int | None:
         """The master's reload counter (from `show proc`), None when it does not answer."""
+        counts = await self._counts()
+        return counts[0] if counts else None
+
+    async def _counts(self) -> tuple[int, int] | None:
         out = await self.master_cli("show proc")
         m = _RELOADS.search(out or "")
-        return int(m.group(1)) if m else None
+        return (int(m.group(1)), int(m.group(2) or 0)) if m else None
 
     async def reload(self, timeout_s: float = 10.0) -> bool:
         """SIGUSR2 the master and wait until it has re-executed (its reload counter moved);
         False when it did not within `timeout_s` or died."""
         if not self.running or self.proc is None:
             return False
-        before = await self.reloads()
+        before = await self._counts()
         os.kill(self.proc.pid, signal.SIGUSR2)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             if not self.running:
                 return False
-            now = await self.reloads()
-            if now is not None and (before is None or now > before):
-                return True
+            now = await self._counts()
+            if now is not None and (before is None or now[0] > before[0]):
+                return before is None or now[1] == before[1]
         return False
 
     async def stop(self) -> None:

@@ -1,0 +1,187 @@
+"""The load balancer shell: follows the webapp's events, regenerates the HAProxy config,
+validates it, writes it atomically and reloads HAProxy seamlessly.
+
+After each resync (`GET /v2/apps?embed=apps.tasks`, driven by `/v2/events` through
+`dcos.common.sse.EventFollower`): generate the config; if it differs from the live one, write it
+to a temporary file, `haproxy -c` it, rename it over `haproxy.cfg` and SIGUSR2 the master. When
+HAProxy rejects a config, each app's part is checked alone and the apps it rejects are skipped
+(with HAProxy's reason), so one bad app never stops updates for the others. `status.json` in
+the work dir records the services, the skipped apps and why, and the reload count.
+
+Called by: `python -m frameworks.webapp.lb` (`run_lb`), integration tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from dcos.common.sse import EventFollower, SyncPolicy
+from frameworks.webapp.lb.config import Generated, LbOptions, generate
+from frameworks.webapp.lb.haproxy import HAProxy
+
+log = logging.getLogger(__name__)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old or the new file, never a partial one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+class LoadBalancer:
+    """Owns one HAProxy and keeps its config equal to what the apps ask for."""
+
+    def __init__(self, webapp: str, opts: LbOptions, work_dir: Path, haproxy_bin: str,
+                 debounce_s: float = 0.2, full_every_s: float = 60.0) -> None:
+        self.webapp = webapp.rstrip("/")
+        self.work_dir = work_dir.resolve()
+        self.haproxy = HAProxy(haproxy_bin, self.work_dir)
+        self.opts = LbOptions(**{**opts.__dict__, "socket_path": str(self.haproxy.stats_socket)})
+        self.follower = EventFollower(self.webapp, self.resync, policy=SyncPolicy(
+            debounce_s=debounce_s, full_every_s=full_every_s))
+        self.current: Generated | None = None
+        self.reloads = 0
+        self.rejected: dict[str, str] = {}  # app id -> HAProxy's reason, for the current apps
+        self._logged_skips: dict[str, str] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Start HAProxy on a config with no apps (the stats/health port answers), then follow
+        the webapp's events."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
+                                              trust_env=False)
+        empty = generate([], self.opts)
+        problem = await self._write_checked(empty.text)
+        if problem is not None:
+            raise RuntimeError(f"haproxy rejects the base config: {problem}")
+        write_atomic(self.haproxy.config_path, empty.text.encode())
+        await self.haproxy.start()
+        self.current = empty
+        self._write_status()
+        self._task = asyncio.create_task(self.follower.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.haproxy.stop()
+        if self._session is not None:
+            await self._session.close()
+
+    async def resync(self) -> None:
+        """Re-read the apps and apply them (the follower calls this; raising means retry)."""
+        assert self._session is not None
+        url = self.webapp + "/v2/apps?embed=apps.tasks"
+        async with self._session.get(url, headers={"Accept": "application/json"}) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"GET {url} answered {resp.status}")
+            body = orjson.loads(await resp.read())
+        apps = body.get("apps") if isinstance(body, dict) else None
+        if not isinstance(apps, list):
+            raise RuntimeError(f"GET {url}: no 'apps' list")
+        await self.apply(apps)
+
+    async def apply(self, apps: list[dict[str, Any]]) -> bool:
+        """Make HAProxy serve `apps`; True when a reload happened."""
+        async with self._lock:
+            ids = {str(a.get("id")) for a in apps if isinstance(a, dict)}
+            self.rejected = {k: v for k, v in self.rejected.items() if k in ids}
+            gen = generate(apps, self.opts, exclude=self.rejected)
+            if self.current is not None and gen.text == self.current.text:
+                self._log_skips(gen)
+                return False
+            problem = await self._write_checked(gen.text)
+            if problem is not None:
+                log.warning("haproxy rejects the new config (%s); checking apps one by one", problem)
+                await self._find_rejected(apps)
+                gen = generate(apps, self.opts, exclude=self.rejected)
+                problem = await self._write_checked(gen.text)
+                if problem is not None:  # should not happen: keep serving the old config
+                    log.error("haproxy still rejects the config: %s; keeping the old one", problem)
+                    return False
+            self._log_skips(gen)
+            write_atomic(self.haproxy.config_path, gen.text.encode())
+            ok = await self.haproxy.reload()
+            if not ok:
+                log.error("haproxy did not confirm the reload (see %s)", self.haproxy.log_path)
+            self.current = gen
+            self.reloads += 1
+            self._write_status()
+            log.info("haproxy reloaded: %d service(s), %d app(s) skipped",
+                     len(gen.services), len(self.skipped(gen)))
+            return ok
+
+    def skipped(self, gen: Generated) -> dict[str, str]:
+        return {**gen.skipped, **{k: f"haproxy rejected its config: {v}"
+                                  for k, v in self.rejected.items()}}
+
+    async def _write_checked(self, text: str) -> str | None:
+        """Write `text` to the candidate file and `haproxy -c` it; None when valid."""
+        candidate = self.work_dir / "haproxy.cfg.new"
+        write_atomic(candidate, text.encode())
+        return await self.haproxy.check(candidate)
+
+    async def _find_rejected(self, apps: list[dict[str, Any]]) -> None:
+        """Check each app's part of the config alone; remember those HAProxy rejects."""
+        for app in apps:
+            app_id = str(app.get("id"))
+            if app_id in self.rejected:
+                continue
+            gen = generate([app], self.opts)
+            if not gen.services:
+                continue
+            problem = await self._write_checked(gen.text)
+            if problem is not None:
+                self.rejected[app_id] = problem
+
+    def _log_skips(self, gen: Generated) -> None:
+        skips = self.skipped(gen)
+        for app_id, reason in skips.items():
+            if self._logged_skips.get(app_id) != reason:
+                log.warning("app %s skipped: %s", app_id, reason)
+        for warning in gen.warnings:
+            log.debug("%s", warning)
+        self._logged_skips = skips
+
+    def _write_status(self) -> None:
+        gen = self.current
+        if gen is None:
+            return
+        status = {
+            "reloads": self.reloads,
+            "services": [{"app": s.app_id, "name": s.name, "port": s.spec.service_port,
+                          "mode": s.spec.mode, "vhosts": list(s.spec.vhosts),
+                          "servers": [f"{v.host}:{v.port}" for v in s.servers]}
+                         for s in gen.services],
+            "skipped": self.skipped(gen),
+        }
+        write_atomic(self.work_dir / "status.json", orjson.dumps(status, option=orjson.OPT_INDENT_2))
+
+
+async def run_lb(lb: LoadBalancer, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set or HAProxy dies (the `python -m frameworks.webapp.lb` main)."""
+    try:
+        await lb.start()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            if not lb.haproxy.running:
+                raise RuntimeError(f"haproxy exited (see {lb.haproxy.log_path})")
+    finally:
+        await lb.stop()
