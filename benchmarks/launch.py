@@ -7,7 +7,10 @@ Measured in the same run, each for ``--seconds`` with ``--concurrency`` launches
 2. the agent's `ProcessContainerizer` driven directly (``launch`` + ``wait`` of configs built
    by the command executor's `build_config`: sandbox, stdout/stderr files, Mesos environment,
    own session, group reaping) on uvloop (what ``python -m dcos.agent`` runs) and on the
-   default loop: the agent's own launch cost, isolated.
+   default loop: the agent's own launch cost, isolated; and once more with cgroup isolation
+   (``cgroups/cpu,cgroups/mem,cgroups/pids``, where this host can: root and writable cgroups):
+   each task gets its cgroups created and limited, joins them in the launch wrapper and has
+   them removed after it ends (goal: at least 0.5x raw).
 3. end to end: a master (child process), one real agent (``python -m dcos.agent``, its own
    process, `ProcessContainerizer`) and an SDK framework (this process) launching the tasks
    (argv ``/bin/true``, no shell), ``--per-accept`` per ACCEPT, at most ``--concurrency`` in
@@ -15,7 +18,7 @@ Measured in the same run, each for ``--seconds`` with ``--concurrency`` launches
    ACCEPT call to the framework seeing TASK_RUNNING, under that load and unloaded (one at a
    time, ``--probes``).
 
-Goal: at least 0.8x the raw rate. Usage: .venv/bin/python benchmarks/launch.py [--quick]
+Goal: at least 0.8x the raw rate (0.5x with cgroup isolation). Usage: .venv/bin/python benchmarks/launch.py [--quick]
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import _common
 from _common import CpuMeter, fmt_ms, percentiles, use_uvloop
 
 GOAL_RATIO = 0.8
+CGROUPS_GOAL_RATIO = 0.5
+CGROUPS = "cgroups/cpu,cgroups/mem,cgroups/pids"
 COMMAND = "/bin/true"
 
 
@@ -74,16 +79,30 @@ def raw_posix_spawn(seconds: float) -> float:
 # -- 2. the containerizer directly ---------------------------------------------------------
 
 
+def cgroups_isolators() -> list[Any] | None:
+    """The cgroups isolators of `CGROUPS` under a benchmark root; None where this host cannot
+    enforce all three controllers (not root, or no writable hierarchy)."""
+    from dcos.agent.isolators.select import build_isolators
+
+    choice = build_isolators(CGROUPS, cgroups_root="dcos-py-bench",
+                             agent_key=f"launch-{os.getpid()}")  # fmt: skip
+    names = set(choice.names.split(","))
+    if not {"cgroups/cpu", "cgroups/mem", "cgroups/pids"} <= names:
+        return None
+    return list(choice.isolators)
+
+
 async def containerizer_direct(
-    seconds: float, concurrency: int, work_dir: str
+    seconds: float, concurrency: int, work_dir: str, isolators: list[Any] | None = None
 ) -> tuple[float, list[float]]:
-    """(tasks/s, launch latencies) of ProcessContainerizer.launch + wait of command tasks."""
+    """(tasks/s, launch latencies) of ProcessContainerizer.launch + wait of command tasks
+    (with `isolators`: those, e.g. cgroups; else the default posix one)."""
     from dcos.agent.containerizer.process import ProcessContainerizer
     from dcos.agent.executor import build_config
     from dcos.protocol.ids import AgentID, FrameworkID, new_container_id
     from dcos.testing import make_task_info
 
-    containerizer = ProcessContainerizer()
+    containerizer = ProcessContainerizer(isolators)
     await containerizer.recover(None)
     lat: list[float] = []
     done = 0
@@ -108,11 +127,26 @@ async def containerizer_direct(
             done += 1
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        await containerizer.close()  # drops the benchmark's cgroup roots
     return done / (time.perf_counter() - t0), lat
 
 
 # -- 3. end to end ---------------------------------------------------------------------------
+
+
+def agent_isolation(port: int) -> str:
+    """The isolation the end-to-end agent says it enforces (its /state), or "unknown"."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/state", timeout=5) as resp:
+            return str(json.loads(resp.read()).get("isolation") or "unknown")
+    except (OSError, ValueError):
+        return "unknown"
 
 
 async def end_to_end(args: argparse.Namespace, master_port: int, agent_pid: int,
@@ -164,14 +198,22 @@ def run_end_to_end(args: argparse.Namespace) -> dict[str, Any]:
     agent = None
     try:
         port = parent.recv()
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            agent_port = sock.getsockname()[1]
         agent = subprocess.Popen(
-            [sys.executable, "-m", "dcos.agent", "--master", f"127.0.0.1:{port}", "--port", "0",
+            [sys.executable, "-m", "dcos.agent", "--master", f"127.0.0.1:{port}",
+             "--port", str(agent_port),
              "--work-dir", os.path.join(args.work_dir, "agent"), "--log-level", "WARNING",
              "--resources", "cpus:64;mem:65536;disk:65536;ports:[31000-31999]",
              *args.agent_flag],
             cwd=_common.ROOT,
         )  # fmt: skip
-        return asyncio.run(end_to_end(args, port, agent.pid, master.pid or 0))
+        out = asyncio.run(end_to_end(args, port, agent.pid, master.pid or 0))
+        out["isolation"] = agent_isolation(agent_port)
+        return out
     finally:
         if agent is not None:
             agent.terminate()
@@ -247,11 +289,28 @@ def main() -> None:
                   f"wait, {c} in flight): {cz_rate:,.0f} tasks/s = {cz_rate / raw:.2f}x raw, "
                   f"{cz_rate / raw_rates[kind]:.2f}x raw on the same loop (launch call p50 "
                   f"{fmt_ms(p50)}, p99 {fmt_ms(p99)})   goal >= {GOAL_RATIO}x raw: {ok}")  # fmt: skip
+        isolators = None if args.skip_direct else cgroups_isolators()
+        if isolators is None and not args.skip_direct:
+            print(f"agent ProcessContainerizer with {CGROUPS}: skipped (this host cannot "
+                  "enforce them: needs root and writable cgroups)")  # fmt: skip
+        elif isolators is not None:
+            work = os.path.join(args.work_dir, "direct-cgroups")
+            cz_rate, cz_lat = run_on("uvloop", containerizer_direct(args.seconds, c, work,
+                                                                    isolators))  # fmt: skip
+            p50, p99 = percentiles(cz_lat)
+            ok = "MET" if cz_rate / raw >= CGROUPS_GOAL_RATIO else "NOT MET"
+            print(f"agent ProcessContainerizer with {CGROUPS} directly on uvloop ({c} in "
+                  f"flight): {cz_rate:,.0f} tasks/s = {cz_rate / raw:.2f}x raw, "
+                  f"{cz_rate / raw_rates['uvloop']:.2f}x raw on the same loop (launch call p50 "
+                  f"{fmt_ms(p50)}, p99 {fmt_ms(p99)})   goal >= {CGROUPS_GOAL_RATIO}x raw: "
+                  f"{ok}")  # fmt: skip
         if not args.skip_e2e:
             res = run_end_to_end(args)
             lp50, lp99 = percentiles(res["loaded"])
             up50, up99 = percentiles(res["unloaded"])
-            print(f"end to end (master process + agent process{' ' + ' '.join(args.agent_flag) if args.agent_flag else ''} + SDK framework, "
+            flags = " " + " ".join(args.agent_flag) if args.agent_flag else ""
+            print(f"end to end (master process + agent process{flags}, isolation "
+                  f"{res['isolation']}, + SDK framework, "
                   f"{args.per_accept} tasks per ACCEPT, at most {args.e2e_inflight} in flight): "
                   f"{res['rate']:,.0f} tasks/s = {res['rate'] / raw:.2f}x raw   goal >= "
                   f"{GOAL_RATIO}x: {'MET' if res['rate'] / raw >= GOAL_RATIO else 'NOT MET'} "

@@ -235,8 +235,9 @@ class Agent:
             elif isinstance(a, Call):
                 assert self._link is not None
                 self._spawn(self._link.call(a.body))
-            elif isinstance(a, Watch):
-                self._spawn(self._watch_recovered(a.container_id))
+            elif isinstance(a, Watch):  # reattached after a restart: checked again, watched
+                self._start_health_check(a.container_id)
+                self._spawn(self._watch_container(a.container_id))
             elif isinstance(a, Registered):
                 log.info("registered with master as %s", a.agent_id)
                 if a.ping_interval:
@@ -280,12 +281,6 @@ class Agent:
             log.info("task %s failed to launch: %s", action.config.task_id, result.error)
             return
         self._start_health_check(cid, action.config)
-        await self._watch_container(cid)
-
-    async def _watch_recovered(self, cid: ContainerID) -> None:
-        """A `Watch` action: a container reattached after a restart; its health check
-        starts again, then its end is awaited as for a fresh launch."""
-        self._start_health_check(cid)
         await self._watch_container(cid)
 
     async def _watch_container(self, cid: ContainerID) -> None:

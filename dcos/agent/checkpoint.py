@@ -271,7 +271,7 @@ class CheckpointStore:
                 data = f.read()
         except OSError as exc:
             raise CheckpointError(f"cannot read checkpoint file {path}: {exc}") from None
-        return _unpack(path, data)  # type: ignore[no-any-return]
+        return _unpack(path, data)
 
     def load(self) -> Checkpoint | None:
         """The checkpoint of a previous run; None when there is none (first start).

@@ -73,7 +73,7 @@ class ExecutorCallsMixin(ExecutorsMixin):
                 rec = fw.tasks.get(tid)
                 if rec is not None:
                     rec.launched = True
-            ids = [t for t in ids if t not in known]
+            ids = [t for t in ids if t not in known and t in fw.tasks]
             if ids:
                 out.append(self._deliver(ex, group, ids))
         for u in subscribe.get("unacknowledged_updates") or []:

@@ -291,6 +291,9 @@ class ExecutorsMixin:
         rec.executor_id = ex.executor_id
         fw.tasks[tid] = rec
         ex.tasks.add(tid)
+        mark = getattr(self, "_mark", None)  # checkpointed even before its first update
+        if mark is not None:
+            mark(fw.id, tid)
         if ex.container_id:
             self._mark_executor(ex)
         return rec

@@ -35,22 +35,22 @@ async def statistics(agent: Agent) -> list[dict[str, Any]]:
             ex = core.executors.get((fw.id, rec.executor_id)) if rec.executor_id else None
             if ex is not None and ex.kind == "custom":
                 continue  # listed once, as its executor's container
+            eid: str = rec.task_id
+            name = f"Command Executor (Task: {rec.task_id})"
             if ex is not None:
-                eid, name = ex.executor_id, ex.info.get("name") or "Default Executor"
-            else:
-                eid, name = rec.task_id, f"Command Executor (Task: {rec.task_id})"
+                eid, name = ex.executor_id, str(ex.info.get("name") or "Default Executor")
             usage = await agent.containerizer.usage(rec.container_id)
             out.append(_entry(eid, name, fw.id, rec.task_id, rec.container_id, usage,
                               rec.resources))  # fmt: skip
     for ex in list(core.executors.values()):
         if ex.kind != "custom" or ex.state == TERMINATED or ex.container_id not in live:
             continue
-        fw = core.frameworks.get(ex.framework_id)
+        owner = core.frameworks.get(ex.framework_id)
         resources = ex.resources
-        for tid in sorted(ex.tasks) if fw is not None else ():
-            rec = fw.tasks.get(tid) if fw is not None else None
-            if rec is not None and not is_terminal(rec.state):
-                resources = resources + rec.resources
+        for tid in sorted(ex.tasks) if owner is not None else ():
+            task = owner.tasks.get(tid) if owner is not None else None
+            if task is not None and not is_terminal(task.state):
+                resources = resources + task.resources
         usage = await agent.containerizer.usage(ex.container_id)
         name = ex.info.get("name") or f"Executor {ex.executor_id}"
         source = ex.info.get("source") or ex.executor_id

@@ -82,7 +82,7 @@ def _record(tc: TaskCheckpoint) -> TaskRecord | None:
         ContainerID(str(data.get("container_id") or "")),
         resources,
         sandbox=str(data.get("sandbox") or ""),
-        state=TaskState[state],
+        state=TaskState[str(state)],
         statuses=list(data.get("statuses") or []),
         launched=bool(data.get("launched")),
         kill_requested=bool(data.get("kill_requested")),

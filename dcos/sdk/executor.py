@@ -146,8 +146,11 @@ class Env:
             recovery_timeout=parse_duration(
                 env.get("MESOS_RECOVERY_TIMEOUT"), DEFAULT_RECOVERY_TIMEOUT
             ),  # fmt: skip
-            backoff_max=(parse_duration(env["MESOS_SUBSCRIPTION_BACKOFF_MAX"], 2.0)
-                         if env.get("MESOS_SUBSCRIPTION_BACKOFF_MAX") else None),  # fmt: skip
+            backoff_max=(
+                parse_duration(env["MESOS_SUBSCRIPTION_BACKOFF_MAX"], 2.0)
+                if env.get("MESOS_SUBSCRIPTION_BACKOFF_MAX")
+                else None
+            ),  # fmt: skip
         )
 
 
