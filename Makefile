@@ -32,6 +32,7 @@ test: venv system-deps $(COMPAT)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv
+	$(PY) -m pip install -q -e '.[bench]'
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
 
 lint: venv

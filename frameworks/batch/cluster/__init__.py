@@ -1,5 +1,5 @@
 """The cluster backend of the batch framework: `ClusterBackend` runs the engine's tasks on
-executors started on a dcos-py (or Mesos) cluster. See docs/batch-cluster.md.
+executors started on a dcos-py (or Mesos) cluster. Each module's docstring documents its part.
 
 - `backend`: ClusterBackend (the engine's `Backend` for ``mesos://`` masters)
 - `mesos`: the driver as a Mesos framework (offers, executor tasks)

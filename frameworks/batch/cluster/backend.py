@@ -96,6 +96,7 @@ class ClusterBackend:
         self._schedule_pending = False
         self._timer: asyncio.TimerHandle | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._reporter: asyncio.Task[None] | None = None
         self._first_executor: asyncio.Event | None = None
         self._stopping = False
 
@@ -121,7 +122,7 @@ class ClusterBackend:
         self.mesos = MesosSide(self, master)
         await self.mesos.start()
         self._ticker = asyncio.create_task(self._tick(), name="batch-cluster-tick")
-        asyncio.create_task(self._report_to_dispatcher())
+        self._reporter = asyncio.create_task(self._report_to_dispatcher())
         try:
             await asyncio.wait_for(self._first_executor.wait(), self.conf.start_timeout)
         except TimeoutError:
