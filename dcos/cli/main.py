@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dcos.cli.commands import batch, framework, node, task
+from dcos.cli.commands import app as app_cmd
+from dcos.cli.commands import batch, deployment, framework, node, task
 from dcos.cli.commands._common import one_line_errors
 from dcos.cli.errors import CliError
 from dcos.cli.up import UpOptions, run_up
@@ -30,6 +31,8 @@ app = typer.Typer(
 app.add_typer(node.app, name="node")
 app.add_typer(framework.app, name="framework")
 app.add_typer(task.app, name="task")
+app.add_typer(app_cmd.app, name="app")
+app.add_typer(deployment.app, name="deployment")
 app.add_typer(batch.app, name="batch")
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
