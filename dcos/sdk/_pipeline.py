@@ -247,18 +247,31 @@ class CallPool:
 
     async def post(self, prefix: bytes, body: bytes) -> tuple[int, bytes]:
         """Send one request (`prefix` from `request_prefix`); (status, body) of its answer."""
-        if self.closed:
-            raise CallFailed("the driver stopped")
-        conn = self._pick()
-        if conn is None:
+        fut = self.try_post(prefix, body)
+        if fut is None:
+            if self.closed:
+                raise CallFailed("the driver stopped")
             conn = await self._open() if self._connecting is None else await self._wait_open()
+            fut = self._post_on(conn, prefix, body)
+        return await fut
+
+    def try_post(self, prefix: bytes, body: bytes) -> asyncio.Future[tuple[int, bytes]] | None:
+        """`post` without a coroutine: the answer's future, or None when no connection is
+        open to take the call now (the caller then awaits `post`). Called by the driver for
+        acknowledgements, which need no task of their own."""
+        if self.closed:
+            return None
+        conn = self._pick()
+        return None if conn is None else self._post_on(conn, prefix, body)
+
+    def _post_on(
+        self, conn: _Conn, prefix: bytes, body: bytes
+    ) -> asyncio.Future[tuple[int, bytes]]:
         fut: asyncio.Future[tuple[int, bytes]] = self.loop.create_future()
         conn.send(b"%s%d\r\n\r\n%s" % (prefix, len(body), body), fut)
         timer = self.loop.call_later(self.call_timeout, self._timed_out, conn, fut)
-        try:
-            return await fut
-        finally:
-            timer.cancel()
+        fut.add_done_callback(lambda _: timer.cancel())
+        return fut
 
     async def _wait_open(self) -> _Conn:
         """Another call is opening a connection: use it, or an open one if that fails."""

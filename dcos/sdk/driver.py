@@ -142,7 +142,7 @@ class SchedulerDriver:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._sub_task: asyncio.Task[None] | None = None
         self._consumer_task: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Future[Any]] = set()
         self._done: asyncio.Future[str] | None = None
         self._state = DRIVER_NOT_STARTED
         self._stopping = False
@@ -372,9 +372,34 @@ class SchedulerDriver:
             except Exception:  # noqa: BLE001 - a callback must not kill the driver
                 log.exception("scheduler callback %s raised", item.method)
         if item.ack is not None and not self._stopping:
-            self._spawn(self._ack(item.ack))
+            self._ack(item.ack)
 
-    async def _ack(self, body: dict[str, Any]) -> None:
+    def _ack(self, body: dict[str, Any]) -> None:
+        """Send an implicit acknowledgement without waiting for it: straight onto an open
+        call connection when there is one (no task), else in a background task."""
+        core = self._core
+        if core.subscribed and core.master.scheme == "http" and self._session is not None:
+            pool, prefix = self._call_pool()
+            fut = pool.try_post(prefix, dumps_json(body))
+            if fut is not None:
+                self._background.add(fut)
+                fut.add_done_callback(self._acked)
+                return
+        self._spawn(self._ack_async(body))
+
+    def _acked(self, fut: asyncio.Future[tuple[int, bytes]]) -> None:
+        self._background.discard(fut)
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is None:
+            status, answer = fut.result()
+            if 200 <= status < 300:
+                return
+            exc = CallRejected("ACKNOWLEDGE", status, answer.decode("utf-8", "replace").strip())
+        log.info("acknowledgement not delivered (the master will resend the update): %s", exc)
+
+    async def _ack_async(self, body: dict[str, Any]) -> None:
         try:
             await self._send(body)
         except DriverError as exc:
