@@ -74,10 +74,27 @@ def up(
     master_port: Annotated[int, typer.Option("--master-port")] = 5050,
     agent_port: Annotated[int, typer.Option(
         "--agent-port", help="Port of the first agent; agent i listens on this + i.")] = 5051,
+    webapp_port: Annotated[int, typer.Option(
+        "--webapp-port", help="Webapp framework (Marathon-like) API port.")] = 8080,
+    dns_port: Annotated[int, typer.Option("--dns-port", help="DNS port (UDP and TCP).")] = 8053,
+    dns_http_port: Annotated[int, typer.Option(
+        "--dns-http-port", help="DNS HTTP API port (Mesos-DNS /v1).")] = 8123,
+    lb_http_port: Annotated[int, typer.Option(
+        "--lb-http-port", help="Load balancer virtual-host HTTP port.")] = 9080,
+    lb_stats_port: Annotated[int, typer.Option(
+        "--lb-stats-port", help="Load balancer stats/health port.")] = 9090,
+    no_webapp: Annotated[bool, typer.Option("--no-webapp", help="Do not start the webapp.")
+                         ] = False,
+    no_dns: Annotated[bool, typer.Option("--no-dns", help="Do not start DNS.")] = False,
+    no_lb: Annotated[bool, typer.Option("--no-lb", help="Do not start the load balancer.")
+                     ] = False,
 ) -> None:
-    """Run a local cluster (a master and N agents) in the foreground until Ctrl-C or SIGTERM."""
+    """Run a local cluster (a master, N agents, the webapp framework, DNS and the load
+    balancer) in the foreground until Ctrl-C or SIGTERM."""
     opts = UpOptions(agents=agents, work_dir=work_dir, master_port=master_port,
-                     agent_port=agent_port)
+                     agent_port=agent_port, webapp=not no_webapp, webapp_port=webapp_port,
+                     dns=not no_dns, dns_port=dns_port, dns_http_port=dns_http_port,
+                     lb=not no_lb, lb_http_port=lb_http_port, lb_stats_port=lb_stats_port)
     width = None if sys.stdout.isatty() else 200  # piped (make up | tee): do not fold the table
     code = run_up(opts, Console(soft_wrap=True, width=width),
                   Console(stderr=True, soft_wrap=True, width=width))

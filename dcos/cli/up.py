@@ -1,8 +1,10 @@
 """`dcos-py up`: run a whole local cluster in the foreground until Ctrl-C or SIGTERM.
 
 Called by: `dcos.cli.main` (the `up` command). `build_components` lists the processes (a master,
-then N agents; later issues append theirs), `run_up` checks the ports, starts them through a
-`Supervisor`, prints where everything is, waits, and stops them all cleanly.
+then N agents, then the webapp framework (Marathon-like, :8080), the DNS server (:8053, HTTP
+:8123) and the HAProxy load balancer (when haproxy is installed); later issues append theirs),
+`run_up` checks the ports, starts them through a `Supervisor`, prints where everything is,
+waits, and stops them all cleanly.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -40,6 +43,32 @@ class UpOptions:
     master_port: int = 5050
     agent_port: int = 5051
     startup_timeout_s: float = STARTUP_TIMEOUT_S
+    webapp: bool = True
+    webapp_port: int = 8080
+    dns: bool = True
+    dns_port: int = 8053
+    dns_http_port: int = 8123
+    lb: bool = True
+    lb_http_port: int = 9080
+    lb_stats_port: int = 9090
+    haproxy: str | None = None  # None: look it up (PATH, /usr/sbin/haproxy)
+
+
+HAPROXY_HINT = ("load balancer not started: haproxy is not installed "
+                "(install it with `apt-get install -y haproxy` or scripts/install-system-deps.sh)")
+
+
+def find_haproxy(explicit: str | None = None) -> str | None:
+    """The haproxy binary `up` would run: `explicit`, else PATH, else /usr/sbin/haproxy."""
+    for candidate in (explicit,) if explicit else (shutil.which("haproxy"), "/usr/sbin/haproxy"):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def http_ok(url: str) -> bool:
+    """True once GET `url` answers 200 (readiness of the webapp, DNS and load balancer)."""
+    return http.get_status(url) == 200
 
 
 def master_ready(master_url: str) -> bool:
@@ -93,7 +122,73 @@ def build_components(opts: UpOptions) -> list[Component]:
             ready_what="registered with the master",
             url=f"http://{LOCAL_IP}:{port}",
         ))
-    return components
+    return components + service_components(opts, work)
+
+
+def service_components(opts: UpOptions, work: Path) -> list[Component]:
+    """The webapp framework, the DNS server and the load balancer (those enabled; the load
+    balancer only when haproxy is installed). They start once the master is ready."""
+    master = f"{LOCAL_IP}:{opts.master_port}"
+    webapp_url = f"http://{LOCAL_IP}:{opts.webapp_port}"
+    out: list[Component] = []
+    if opts.webapp:
+        log = work / "webapp" / "webapp.log"
+        out.append(Component(
+            name="webapp",
+            argv=[sys.executable, "-m", "frameworks.webapp", "--master", master, "--ip", LOCAL_IP,
+                  "--port", str(opts.webapp_port), "--work-dir", str(work / "webapp"),
+                  "--log-file", str(log)],
+            log_path=log, ready=lambda: http_ok(webapp_url + "/ping"),
+            ready_what="answering /ping", url=webapp_url,
+        ))
+    if opts.dns:
+        log = work / "dns" / "dns.log"
+        dns_http = f"http://{LOCAL_IP}:{opts.dns_http_port}"
+        out.append(Component(
+            name="dns",
+            argv=[sys.executable, "-m", "dcos.dns", "--master", master, "--webapp", webapp_url,
+                  "--ip", LOCAL_IP, "--port", str(opts.dns_port),
+                  "--http-port", str(opts.dns_http_port), "--log-file", str(log)],
+            log_path=log, ready=lambda: http_ok(dns_http + "/health"),
+            ready_what="serving records", url=f"dns://{LOCAL_IP}:{opts.dns_port} {dns_http}",
+            critical=False,
+        ))
+    haproxy = find_haproxy(opts.haproxy) if opts.lb else None
+    if haproxy is not None:
+        log = work / "lb" / "lb.log"
+        stats = f"http://{LOCAL_IP}:{opts.lb_stats_port}"
+        out.append(Component(
+            name="lb",
+            argv=[sys.executable, "-m", "frameworks.webapp.lb", "--webapp", webapp_url,
+                  "--group", "external", "--work-dir", str(work / "lb"), "--haproxy", haproxy,
+                  "--http-port", str(opts.lb_http_port), "--stats-port", str(opts.lb_stats_port),
+                  "--log-file", str(log)],
+            log_path=log, ready=lambda: http_ok(stats + "/_haproxy_health_check"),
+            ready_what="serving (HAProxy up)", url=f"{stats}/haproxy?stats",
+            critical=False,
+        ))
+    return out
+
+
+def service_ports(opts: UpOptions) -> list[tuple[int, str]]:
+    """(port, what) for each enabled service component, for the in-use check."""
+    ports: list[tuple[int, str]] = []
+    if opts.webapp:
+        ports.append((opts.webapp_port, "--webapp-port"))
+    if opts.dns:
+        ports += [(opts.dns_port, "--dns-port"), (opts.dns_http_port, "--dns-http-port")]
+    if opts.lb and find_haproxy(opts.haproxy) is not None:
+        ports += [(opts.lb_http_port, "--lb-http-port"), (opts.lb_stats_port, "--lb-stats-port")]
+    return ports
+
+
+def udp_port_in_use(port: int, host: str = LOCAL_IP) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def port_in_use(port: int, host: str = LOCAL_IP) -> bool:
@@ -123,6 +218,13 @@ def check_options(opts: UpOptions) -> None:
     for port in agent_ports:
         if port_in_use(port):
             raise CliError(f"agent port {port} is already in use; use --agent-port to pick another")
+    taken = {opts.master_port, *agent_ports}
+    for port, flag in service_ports(opts):
+        if port in taken:
+            raise CliError(f"{flag} {port} overlaps another component's port")
+        taken.add(port)
+        if port_in_use(port) or (flag == "--dns-port" and udp_port_in_use(port)):
+            raise CliError(f"port {port} is already in use; use {flag} to pick another")
 
 
 def lock_work_dir(work_dir: Path) -> int:
@@ -173,6 +275,8 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         out.print(f"starting a master and {opts.agents} agent(s) in {opts.work_dir.resolve()} ...")
+        if opts.lb and find_haproxy(opts.haproxy) is None:
+            out.print(HAPROXY_HINT, markup=False, highlight=False)
         step = sup.start(opts.startup_timeout_s, stop)
         if step.failed:
             sup.stop()
@@ -184,6 +288,8 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
             return 1
         out.print(render_components(components, sup.pids))
         out.print(f"try: DCOS_MASTER={components[0].url} dcos-py node list")
+        if opts.webapp:
+            out.print(f"try: DCOS_WEBAPP=http://{LOCAL_IP}:{opts.webapp_port} dcos-py app list")
         out.print(f"dcos-py cluster ready: master {components[0].url} "
                   f"({opts.agents} agents). Press Ctrl-C to stop.")
         sys.stdout.flush()

@@ -1,5 +1,6 @@
-"""End to end: `dcos-py up --agents 2` as a real process, `node list` against it, SIGTERM, and
-nothing of the cluster left behind."""
+"""End to end: `dcos-py up --agents 2` as a real process (master, agents, webapp framework, DNS,
+load balancer), `node list` and the webapp's /ping against it, SIGTERM, and nothing of the
+cluster left behind."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
+import dns.message
+import dns.query
 import orjson
 import psutil
 
@@ -76,12 +80,17 @@ def alive(pid: int) -> bool:
 
 def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
     master_port, agent_port = free_ports(1), free_ports(2)
+    base = free_ports(5)
+    webapp_port, dns_port, dns_http, lb_http, lb_stats = range(base, base + 5)
     work = tmp_path / "cluster"
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("DCOS_MASTER", None)
     proc = subprocess.Popen(
         [*cli(), "up", "--agents", "2", "--work-dir", str(work),
-         "--master-port", str(master_port), "--agent-port", str(agent_port)],
+         "--master-port", str(master_port), "--agent-port", str(agent_port),
+         "--webapp-port", str(webapp_port), "--dns-port", str(dns_port),
+         "--dns-http-port", str(dns_http), "--lb-http-port", str(lb_http),
+         "--lb-stats-port", str(lb_stats)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     lines: queue.Queue[str | None] = queue.Queue()
@@ -92,7 +101,8 @@ def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> 
         assert wait_for(lines, "cluster ready", seen), "".join(seen)
         recorded = orjson.loads((work / "pids.json").read_bytes())
         assert recorded["supervisor"] == proc.pid
-        assert set(recorded["components"]) == {"master", "agent-0", "agent-1"}
+        assert set(recorded["components"]) == {"master", "agent-0", "agent-1", "webapp", "dns",
+                                               "lb"}, "haproxy missing? " + "".join(seen)
         family = psutil.Process(proc.pid).children(recursive=True)
         assert {p.pid for p in family} >= set(recorded["components"].values())
 
@@ -109,6 +119,15 @@ def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> 
             capture_output=True, text=True, timeout=60, env=env,
         )
         assert table.returncode == 0 and str(agent_port + 1) in table.stdout
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{webapp_port}/ping", timeout=10) as r:
+            assert r.status == 200
+        reply = dns.query.udp(dns.message.make_query("leader.dcos", "A"), "127.0.0.1",
+                              port=dns_port, timeout=5)
+        assert [rr.address for rrset in reply.answer for rr in rrset] == ["127.0.0.1"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{lb_stats}/_haproxy_health_check",
+                                    timeout=10) as r:
+            assert r.status == 200
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, "".join(seen) + "".join(iter(lines.get, None))
