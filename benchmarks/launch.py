@@ -7,7 +7,8 @@ Measured in the same run, each for ``--seconds`` with ``--concurrency`` launches
 2. the agent's `ProcessContainerizer` driven directly (``launch`` + ``wait`` of configs built
    by the command executor's `build_config`: sandbox, stdout/stderr files, Mesos environment,
    own session, group reaping) on uvloop (what ``python -m dcos.agent`` runs) and on the
-   default loop: the agent's own launch cost, isolated; and once more with cgroup isolation
+   default loop, with runtime records under a meta dir as the agent keeps them: the agent's
+   own launch cost, isolated; and once more with cgroup isolation
    (``cgroups/cpu,cgroups/mem,cgroups/pids``, where this host can: root and writable cgroups):
    each task gets its cgroups created and limited, joins them in the launch wrapper and has
    them removed after it ends (goal: at least 0.5x raw).
@@ -102,7 +103,8 @@ async def containerizer_direct(
     from dcos.protocol.ids import AgentID, FrameworkID, new_container_id
     from dcos.testing import make_task_info
 
-    containerizer = ProcessContainerizer(isolators)
+    # runtime records and exit statuses kept for recovery, as the agent keeps them
+    containerizer = ProcessContainerizer(isolators, meta_dir=os.path.join(work_dir, "meta"))
     await containerizer.recover(None)
     lat: list[float] = []
     done = 0

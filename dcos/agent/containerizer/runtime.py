@@ -164,7 +164,18 @@ def read_exit_status(meta_dir: str, container_id: ContainerID) -> Termination | 
 
 
 def remove_record(meta_dir: str, container_id: ContainerID) -> None:
-    shutil.rmtree(os.path.join(meta_dir, container_id), ignore_errors=True)
+    """Remove the container's directory: its known files unlinked, then the directory (a
+    tree walk only when something else was left in it)."""
+    path = os.path.join(meta_dir, container_id)
+    for name in (RECORD, EXIT_STATUS, f"{RECORD}.tmp"):
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(path, name))
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def start_time(pid: int) -> float | None:
