@@ -53,7 +53,8 @@ async def _main(a: argparse.Namespace, haproxy: str) -> None:
 
     opts = LbOptions(group=a.group, bind_address=a.bind_address,
                      http_port=a.http_port or None, stats_port=a.stats_port or None)
-    lb = LoadBalancer(a.webapp, opts, Path(a.work_dir), haproxy, full_every_s=a.refresh_seconds)
+    lb = LoadBalancer(a.webapp, opts, Path(a.work_dir), haproxy, debounce_s=0.05,
+                      full_every_s=a.refresh_seconds)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -42,9 +42,14 @@ class LbOptions:
 
 @dataclass(frozen=True)
 class Server:
+    """A backend server; `enabled` False puts it in maintenance (`disabled`): a running task
+    whose health checks have not passed yet. When it turns healthy the load balancer enables it
+    through HAProxy's runtime API at once, without waiting for a reload."""
+
     name: str
     host: str
     port: int
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -80,16 +85,18 @@ def task_is_healthy(task: Mapping[str, Any], checks: int) -> bool:
 
 
 def _servers(app: Mapping[str, Any], index: int) -> tuple[Server, ...]:
+    """One server per running task (healthy ones enabled, the others in maintenance)."""
     checks = len(app.get("healthChecks") or [])
-    found: set[tuple[str, int]] = set()
+    found: dict[tuple[str, int], bool] = {}
     for task in app.get("tasks") or []:
-        if not isinstance(task, Mapping) or not task_is_healthy(task, checks):
+        if not isinstance(task, Mapping) or not task_is_healthy(task, 0):
             continue
         ports = task.get("ports") or []
         host = str(task.get("host") or "")
         if index < len(ports) and isinstance(ports[index], int) and host and " " not in host:
-            found.add((host, ports[index]))
-    return tuple(Server(_NAME.sub("_", f"{h}_{p}"), h, p) for h, p in sorted(found))
+            key = (host, ports[index])
+            found[key] = found.get(key, False) or task_is_healthy(task, checks)
+    return tuple(Server(_NAME.sub("_", f"{h}_{p}"), h, p, found[(h, p)]) for h, p in sorted(found))
 
 
 def _service_name(app_id: str, port: int) -> str:
@@ -131,6 +138,7 @@ def _global(opts: LbOptions) -> list[str]:
         f"    maxconn {opts.maxconn}",
         f"    stats socket {opts.socket_path} mode 600 level admin expose-fd listeners",
         "    hard-stop-after 15s",
+        "    log stderr format raw local0 info",
         "",
         "defaults",
         "    mode tcp",
@@ -143,6 +151,8 @@ def _global(opts: LbOptions) -> list[str]:
         f"    retries {opts.retries}",
         "    option redispatch 1",
         "    option dontlognull",
+        "    option dontlog-normal",  # only failed or abnormal sessions are logged
+        "    log global",
         "",
     ]
     if opts.stats_port:
@@ -180,15 +190,33 @@ def _service(s: Service, opts: LbOptions) -> list[str]:
     lines = [f"frontend {s.name}", f"    bind {opts.bind_address}:{s.spec.service_port}",
              f"    mode {s.spec.mode}"]
     if http:
-        lines.append("    option forwardfor")
+        lines += ["    option forwardfor", "    option httplog"]
+    else:
+        lines.append("    option tcplog")
     lines += [f"    use_backend {s.name}", "", f"backend {s.name}", f"    mode {s.spec.mode}",
               f"    balance {s.spec.balance}"]
     if http:
         lines += ["    retry-on all-retryable-errors",
                   "    http-request disable-l7-retry unless METH_GET || METH_HEAD"]
-    check = " check inter 1s fall 2 rise 1" if s.health_checked else ""
-    lines += [f"    server {srv.name} {srv.host}:{srv.port}{check}" for srv in s.servers]
+    check = (" check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down"
+             if s.health_checked else "")
+    lines += [f"    server {srv.name} {srv.host}:{srv.port}{check}"
+              + ("" if srv.enabled else DISABLED) for srv in s.servers]
     return lines + [""]
+
+
+DISABLED = " disabled"
+
+
+def structure(text: str) -> str:
+    """The config without servers' maintenance flags: two configs with the same structure differ
+    only in which servers are enabled, which the runtime API can change without a reload."""
+    return "\n".join(line.removesuffix(DISABLED) for line in text.splitlines())
+
+
+def server_states(services: Iterable[Service]) -> dict[tuple[str, str], bool]:
+    """(backend, server) -> enabled, for every server of `services`."""
+    return {(s.name, srv.name): srv.enabled for s in services for srv in s.servers}
 
 
 def render(services: list[Service], opts: LbOptions) -> str:

@@ -89,9 +89,16 @@ class HAProxy:
 
     async def master_cli(self, command: str) -> str | None:
         """Send one command to the master CLI; its answer, or None when it does not answer."""
+        return await self._unix_command(self.master_socket, command)
+
+    async def runtime(self, command: str) -> str | None:
+        """Send one runtime API command to the current worker (through the stats socket)."""
+        return await self._unix_command(self.stats_socket, command)
+
+    async def _unix_command(self, path: Path, command: str) -> str | None:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(str(self.master_socket)), 2)
+                asyncio.open_unix_connection(str(path)), 2)
         except (OSError, TimeoutError):
             return None
         try:

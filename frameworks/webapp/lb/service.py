@@ -24,7 +24,13 @@ import aiohttp
 import orjson
 
 from dcos.common.sse import EventFollower, SyncPolicy
-from frameworks.webapp.lb.config import Generated, LbOptions, generate
+from frameworks.webapp.lb.config import (
+    Generated,
+    LbOptions,
+    generate,
+    server_states,
+    structure,
+)
 from frameworks.webapp.lb.haproxy import HAProxy
 
 log = logging.getLogger(__name__)
@@ -50,7 +56,8 @@ class LoadBalancer:
         self.haproxy = HAProxy(haproxy_bin, self.work_dir)
         self.opts = LbOptions(**{**opts.__dict__, "socket_path": str(self.haproxy.stats_socket)})
         self.follower = EventFollower(self.webapp, self.resync, policy=SyncPolicy(
-            debounce_s=debounce_s, full_every_s=full_every_s))
+            debounce_s=debounce_s, full_every_s=full_every_s),
+            on_event=lambda e: log.debug("event %s", e.event_type))
         self.current: Generated | None = None
         self.reloads = 0
         self.rejected: dict[str, str] = {}  # app id -> HAProxy's reason, for the current apps
@@ -104,7 +111,11 @@ class LoadBalancer:
             self.rejected = {k: v for k, v in self.rejected.items() if k in ids}
             gen = generate(apps, self.opts, exclude=self.rejected)
             if self.current is not None and gen.text == self.current.text:
+                log.debug("resync: config unchanged")
                 self._log_skips(gen)
+                return False
+            if self.current is not None and structure(gen.text) == structure(self.current.text) \
+                    and await self._set_states(self.current, gen):
                 return False
             problem = await self._write_checked(gen.text)
             if problem is not None:
@@ -123,9 +134,29 @@ class LoadBalancer:
             self.current = gen
             self.reloads += 1
             self._write_status()
-            log.info("haproxy reloaded: %d service(s), %d app(s) skipped",
-                     len(gen.services), len(self.skipped(gen)))
+            log.info("haproxy reloaded: %d service(s) with %d server(s), %d app(s) skipped",
+                     len(gen.services), sum(len(s.servers) for s in gen.services),
+                     len(self.skipped(gen)))
             return ok
+
+    async def _set_states(self, old: Generated, new: Generated) -> bool:
+        """Only servers' enabled states changed: apply them through the runtime API (at once,
+        no reload) and write the config for the next reload; False when a command failed."""
+        before, after = server_states(old.services), server_states(new.services)
+        for (backend, server), enabled in after.items():
+            if before.get((backend, server)) == enabled:
+                continue
+            state = "ready" if enabled else "maint"
+            answer = await self.haproxy.runtime(f"set server {backend}/{server} state {state}")
+            if answer is None or answer.strip():
+                log.warning("runtime state change of %s/%s failed (%s); reloading instead",
+                            backend, server, (answer or "no answer").strip())
+                return False
+        write_atomic(self.haproxy.config_path, new.text.encode())
+        self.current = new
+        self._write_status()
+        log.info("haproxy servers enabled/disabled through the runtime API (no reload)")
+        return True
 
     def skipped(self, gen: Generated) -> dict[str, str]:
         return {**gen.skipped, **{k: f"haproxy rejected its config: {v}"
@@ -167,7 +198,8 @@ class LoadBalancer:
             "reloads": self.reloads,
             "services": [{"app": s.app_id, "name": s.name, "port": s.spec.service_port,
                           "mode": s.spec.mode, "vhosts": list(s.spec.vhosts),
-                          "servers": [f"{v.host}:{v.port}" for v in s.servers]}
+                          "servers": [f"{v.host}:{v.port}" for v in s.servers if v.enabled],
+                          "waiting": [f"{v.host}:{v.port}" for v in s.servers if not v.enabled]}
                          for s in gen.services],
             "skipped": self.skipped(gen),
         }

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from marathon_fakes import marathon_task
 
-from frameworks.webapp.lb.config import LbOptions, generate, task_is_healthy
+from frameworks.webapp.lb.config import (
+    LbOptions,
+    generate,
+    server_states,
+    structure,
+    task_is_healthy,
+)
 from frameworks.webapp.lb.labels import read_ports
 
 OPTS = LbOptions(group="external", http_port=9080, stats_port=9090, socket_path="/run/h.sock")
@@ -43,7 +49,7 @@ def section(text: str, header: str) -> list[str]:
 def test_app_in_the_group_gets_a_frontend_on_its_service_port_and_a_server_per_task() -> None:
     gen = generate([web()], OPTS)
     assert section(gen.text, "frontend shop_web_10000") == [
-        "bind 127.0.0.1:10000", "mode tcp", "use_backend shop_web_10000"]
+        "bind 127.0.0.1:10000", "mode tcp", "option tcplog", "use_backend shop_web_10000"]
     assert section(gen.text, "backend shop_web_10000") == [
         "mode tcp", "balance roundrobin",
         "server 127.0.0.1_31000 127.0.0.1:31000", "server 127.0.0.2_31001 127.0.0.2:31001"]
@@ -67,16 +73,32 @@ def test_apps_outside_the_group_are_not_served() -> None:
     assert "10001" not in gen.text and "10002" not in gen.text
 
 
-def test_only_running_and_healthy_tasks_are_servers() -> None:
+def test_running_tasks_are_servers_and_only_healthy_ones_are_enabled() -> None:
     tasks = [marathon_task("/h", 1, "127.0.0.1", [31000], alive=True),
              marathon_task("/h", 2, "127.0.0.1", [31001], alive=False),
              marathon_task("/h", 3, "127.0.0.1", [31002]),  # no result yet
              marathon_task("/h", 4, "127.0.0.1", [31003], state="TASK_STAGING", alive=True),
              marathon_task("/h", 5, "127.0.0.1", [31004], state="TASK_KILLING", alive=True)]
     gen = generate([app("/h", {"HAPROXY_GROUP": "external"}, [10000], tasks, health=True)], OPTS)
+    check = "check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down"
     backend = section(gen.text, "backend h_10000")
     assert [ln for ln in backend if ln.startswith("server")] == [
-        "server 127.0.0.1_31000 127.0.0.1:31000 check inter 1s fall 2 rise 1"]
+        f"server 127.0.0.1_31000 127.0.0.1:31000 {check}",
+        f"server 127.0.0.1_31001 127.0.0.1:31001 {check} disabled",
+        f"server 127.0.0.1_31002 127.0.0.1:31002 {check} disabled"]
+    assert server_states(gen.services) == {("h_10000", "127.0.0.1_31000"): True,
+                                           ("h_10000", "127.0.0.1_31001"): False,
+                                           ("h_10000", "127.0.0.1_31002"): False}
+
+
+def test_a_task_turning_healthy_changes_states_but_not_the_structure() -> None:
+    def gen(alive: bool) -> str:
+        tasks = [marathon_task("/h", 1, "127.0.0.1", [31000], alive=alive)]
+        return generate([app("/h", {"HAPROXY_GROUP": "external"}, [10000], tasks, health=True)],
+                        OPTS).text
+
+    assert gen(True) != gen(False)
+    assert structure(gen(True)) == structure(gen(False))
 
 
 def test_without_health_checks_every_running_task_is_a_server() -> None:
