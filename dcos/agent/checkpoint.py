@@ -14,9 +14,15 @@ ExecutorInfo, container id, sandbox, state, queued tasks, task groups and the uu
 updates not yet acknowledged; it is removed when the executor is retired. One file per task
 holds the task (TaskInfo, state, container id, sandbox, container config,
 statuses) together with its unacknowledged status updates, so every change to one task is
-one small file written. Every write is atomic: a temp file (``*.tmp``) is written, fsynced
-and renamed over the old file, and the directory is fsynced; a torn temp file left by a
-crash is ignored (and removed) by `CheckpointStore.load`. A file that cannot be decoded
+one small file written. Every write is atomic and durable before `CheckpointStore.write`
+returns, at the cost of one ``fdatasync`` per batch however many files it holds: the batch
+is first appended to ``meta/checkpoint.journal`` (length, CRC32, msgpack of (path, content)
+pairs) and synced, then each file is replaced (temp file ``*.tmp`` renamed over the old one)
+without a sync of its own. `CheckpointStore.load` first replays the journal (a torn last
+record was never synced, so never acted upon, and is dropped), so files a crash caught
+before the kernel wrote them are rewritten; once the journal passes `JOURNAL_LIMIT` the
+files are synced (``syncfs``) and the journal emptied. A torn temp file left by a crash is
+ignored (and removed) by `CheckpointStore.load`. A file that cannot be decoded
 raises `CheckpointError` naming it: the agent refuses to start rather than guess (moving
 ``<work_dir>/meta`` away starts it afresh).
 
@@ -25,9 +31,9 @@ still shown in the agent's ``/state``): an agent restart never loses a running t
 
 Who calls what: the sans-IO core marks what changed (`AgentCore.dirty_tasks`,
 `dirty_frameworks`, `dirty_agent`); `Checkpointer` (owned by the agent shell) turns those
-marks into file writes (`snapshot`, pure) and carries them out in a worker thread (`kick`,
-batched: whatever changed during one event-loop turn or while the previous batch was being
-written is written once); the shell awaits `Checkpointer.sync()` before it sends status
+marks into file writes (`snapshot`, pure) and carries them out (`kick`, batched: whatever
+changed during one event-loop turn or while the previous batch was being written is written
+once; the files on the loop, the journal's sync in a worker thread); the shell awaits `Checkpointer.sync()` before it sends status
 updates to the master, so the master never learns a state the agent could forget. At start
 the shell calls `CheckpointStore.load` and hands the result to `dcos.agent.recovery`.
 """
@@ -36,9 +42,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import dataclasses
 import logging
 import os
+import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -62,6 +71,9 @@ FRAMEWORK_FILE = "framework.info"
 TASK_SUFFIX = ".task"
 EXECUTOR_SUFFIX = ".executor"
 TMP_SUFFIX = ".tmp"
+JOURNAL = "checkpoint.journal"
+JOURNAL_LIMIT = 16 * 1024 * 1024  # bytes of journal after which the files are synced
+_RECORD_HEAD = struct.Struct(">II")  # payload length, CRC32 of the payload
 
 Write = tuple[str, bytes | None]  # (path, content); None deletes the file
 
@@ -188,6 +200,51 @@ def _unpack(path: str, data: bytes) -> Any:
     return obj
 
 
+def _apply(writes: list[Write]) -> None:
+    """Replace each file (temp file renamed over it) or delete it; no syncs."""
+    for path, data in writes:
+        if data is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            continue
+        tmp = path + TMP_SUFFIX
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+
+
+def _fsync_dir(path: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _sync_filesystem(path: str) -> None:
+    """Flush every dirty file of the filesystem holding `path` (Linux ``syncfs``; else
+    ``sync``)."""
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
 def _name(value: str) -> str:
     """A file-name-safe form of an id (the real id is stored inside the file)."""
     return "_" + quote(value, safe="")
@@ -197,12 +254,15 @@ def _name(value: str) -> str:
 
 
 class CheckpointStore:
-    """Reads and writes the files under ``<work_dir>/meta`` (blocking I/O: `write` runs in a
-    worker thread, `load` once at start)."""
+    """Reads and writes the files under ``<work_dir>/meta`` (blocking I/O: `apply` on the
+    agent's loop, `commit` in a worker thread, `load` once at start)."""
 
     def __init__(self, work_dir: str, fsync: bool = True) -> None:
+        """`fsync` False: no journal and no syncs (tests that never crash)."""
         self.root = os.path.join(os.path.abspath(work_dir), META)
         self.fsync = fsync
+        self._journal_fd: int | None = None
+        self._journal_size = 0
 
     def agent_path(self) -> str:
         return os.path.join(self.root, AGENT_FILE)
@@ -223,38 +283,86 @@ class CheckpointStore:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, writes: list[Write]) -> None:
-        """Carry out a batch: each file replaced atomically (or deleted), then every touched
-        directory fsynced once. Called from the `Checkpointer`'s worker thread."""
-        dirs: set[str] = set()
-        for path, data in writes:
-            parent = os.path.dirname(path)
-            if data is None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-                    dirs.add(parent)
-                continue
-            tmp = path + TMP_SUFFIX
+        """Carry out a batch durably (`apply` then `commit`), on this thread; raises OSError."""
+        if writes:
+            self.commit(self.apply(writes))
+
+    def apply(self, writes: list[Write]) -> bytes | None:
+        """Replace (or delete) each file of a batch, with no sync (cheap enough for the event
+        loop), and return the batch's journal record for `commit` (None without fsync)."""
+        _apply(writes)
+        if not self.fsync or not writes:
+            return None
+        payload = _pack([[os.path.relpath(path, self.root), data] for path, data in writes])
+        return _RECORD_HEAD.pack(len(payload), zlib.crc32(payload)) + payload
+
+    def commit(self, record: bytes | None) -> None:
+        """Append a batch's journal record and sync it: the batch is durable once this
+        returns. Two system calls; the `Checkpointer` runs it in a worker thread."""
+        if record is None:
+            return
+        if self._journal_fd is None:
+            os.makedirs(self.root, exist_ok=True)
+            path = os.path.join(self.root, JOURNAL)
+            created = not os.path.exists(path)
+            self._journal_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._journal_size = os.fstat(self._journal_fd).st_size
+            if created:
+                _fsync_dir(self.root)
+        view = memoryview(record)
+        while view:
+            view = view[os.write(self._journal_fd, view) :]
+        os.fdatasync(self._journal_fd)
+        self._journal_size += len(record)
+        if self._journal_size > JOURNAL_LIMIT:
+            self.compact()
+
+    def compact(self) -> None:
+        """Make every file written so far durable (``syncfs``), then empty the journal."""
+        if self._journal_size == 0:
+            return
+        _sync_filesystem(self.root)
+        if self._journal_fd is not None:
+            os.ftruncate(self._journal_fd, 0)
+            os.fdatasync(self._journal_fd)
+        self._journal_size = 0
+
+    def close(self) -> None:
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
+
+    def _replay(self) -> None:
+        """Apply the journal's complete records in order (start-up, before reading the
+        files); a torn or corrupt tail is dropped. Then sync the files and empty it."""
+        path = os.path.join(self.root, JOURNAL)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise CheckpointError(f"cannot read checkpoint journal {path}: {exc}") from None
+        pos = records = 0
+        while pos + _RECORD_HEAD.size <= len(data):
+            size, crc = _RECORD_HEAD.unpack_from(data, pos)
+            payload = data[pos + _RECORD_HEAD.size : pos + _RECORD_HEAD.size + size]
+            if len(payload) < size or zlib.crc32(payload) != crc:
+                break
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            except FileNotFoundError:
-                os.makedirs(parent, exist_ok=True)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, data)
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            dirs.add(parent)
-        if self.fsync:
-            for d in dirs:
-                with contextlib.suppress(OSError):
-                    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-                    try:
-                        os.fsync(dfd)
-                    finally:
-                        os.close(dfd)
+                batch = msgpack.unpackb(payload, raw=False)
+            except (ValueError, msgpack.UnpackException):
+                break
+            _apply([(os.path.join(self.root, rel), content) for rel, content in batch])
+            pos += _RECORD_HEAD.size + size
+            records += 1
+        if pos < len(data):
+            log.info("dropping the torn tail of checkpoint journal %s (%d bytes)", path,
+                     len(data) - pos)  # fmt: skip
+        if records:
+            log.info("replayed %d checkpoint journal record(s)", records)
+        _sync_filesystem(self.root)
+        os.truncate(path, 0)
 
     def prune(self, framework_id: str) -> None:
         """Remove a forgotten framework's directories if nothing is left in them."""
@@ -279,6 +387,7 @@ class CheckpointStore:
         Torn temp files are removed; raises `CheckpointError` for an unreadable file."""
         if not os.path.isdir(self.root):
             return None
+        self._replay()
         agent_tmp = self.agent_path() + TMP_SUFFIX
         if os.path.exists(agent_tmp):
             log.info("removing torn checkpoint file %s", agent_tmp)
@@ -351,8 +460,9 @@ class Checkpointer:
 
     `kick` (called by the shell after every batch of core actions) schedules a write of
     everything marked so far for the end of the current event-loop turn; only one batch is
-    written at a time, in a worker thread. `sync` returns once everything marked before the
-    call is on disk; `flush` writes synchronously (start-up, stop, tests)."""
+    written at a time (files on the loop, the journal sync in a worker thread). `sync`
+    returns once everything marked before the call is on disk; `flush` writes synchronously
+    (start-up, stop, tests)."""
 
     def __init__(self, core: AgentCore, store: CheckpointStore) -> None:
         self.core = core
@@ -417,12 +527,15 @@ class Checkpointer:
         return bool(c.dirty_agent or c.dirty_frameworks or c.dirty_tasks or c.dirty_executors)
 
     def flush(self) -> None:
-        """Write everything marked, now, on this thread."""
+        """Write everything marked, now, on this thread, and empty the journal (stop, tests:
+        the files alone then hold the checkpoint)."""
         writes, gone = self.snapshot()
         if writes:
             self.store.write(writes)
             for fid in gone:
                 self.store.prune(fid)
+        if self.store.fsync:
+            self.store.compact()
 
     def kick(self) -> None:
         """Schedule a batch write at the end of this loop turn (no-op if nothing changed)."""
@@ -432,6 +545,9 @@ class Checkpointer:
         asyncio.get_running_loop().call_soon(self._start_batch)
 
     def _start_batch(self) -> None:
+        """Write the files of everything marked now, on the loop (no syncs: a few system
+        calls per file), and sync the batch's journal record in a worker thread (only that:
+        a thread doing many system calls waits for the GIL after each while the loop is busy)."""
         self._scheduled = False
         if self._writing is not None or not self._has_marks():
             return  # the running batch starts the next one when it ends
@@ -439,13 +555,21 @@ class Checkpointer:
         self._marked += 1
         gen = self._marked
         loop = asyncio.get_running_loop()
-        self._writing = loop.run_in_executor(None, self._write, writes, gone)
+        try:
+            record = self.store.apply(writes)
+            for fid in gone:
+                self.store.prune(fid)
+        except OSError as exc:
+            record = None
+            self._writing = loop.create_future()
+            self._writing.set_exception(exc)
+        else:
+            if record is None:  # nothing to sync
+                self._writing = loop.create_future()
+                self._writing.set_result(None)
+            else:
+                self._writing = loop.run_in_executor(None, self.store.commit, record)
         self._writing.add_done_callback(lambda fut: self._batch_done(fut, gen))
-
-    def _write(self, writes: list[Write], gone: list[FrameworkID]) -> None:
-        self.store.write(writes)
-        for fid in gone:
-            self.store.prune(fid)
 
     def _batch_done(self, fut: asyncio.Future[None], gen: int) -> None:
         self._writing = None
@@ -477,3 +601,4 @@ class Checkpointer:
             with contextlib.suppress(Exception):
                 await self._writing
         self.flush()
+        self.store.close()

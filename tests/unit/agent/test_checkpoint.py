@@ -90,6 +90,53 @@ def test_torn_temp_file_is_ignored_and_removed(tmp_path):
     assert not os.path.exists(good + ".tmp")
 
 
+def _crash_after_batches(tmp_path, core):
+    """Write the core's marks as the running agent does (journal synced, files not), then
+    lose every file the kernel had not written yet: the journal alone must hold them."""
+    store = CheckpointStore(str(tmp_path))
+    writes, _ = Checkpointer(core, store).snapshot()
+    store.write(writes)
+    for path, _data in writes:
+        with open(path, "wb"):
+            pass  # as ext4 may leave a new file after a crash: empty
+    store.close()
+    return CheckpointStore(str(tmp_path))
+
+
+def test_journal_replay_restores_files_lost_in_a_crash(tmp_path):
+    core = _core(tmp_path)
+    _run(core, make_task("t1", "sleep 100"), make_task("t2", "sleep 100"))
+    store = _crash_after_batches(tmp_path, core)
+    cp = store.load()
+    assert cp is not None and cp.agent_id == "a1"
+    assert sorted(t.task_id for t in cp.tasks) == ["t1", "t2"]
+    assert all(t.updates and t.updates[0]["status"]["state"] == "TASK_STARTING" for t in cp.tasks)
+    assert os.path.getsize(os.path.join(store.root, "checkpoint.journal")) == 0  # compacted
+
+
+def test_torn_journal_tail_is_dropped_and_earlier_batches_kept(tmp_path):
+    core = _core(tmp_path)
+    _run(core, make_task("t1", "sleep 100"))
+    store = _crash_after_batches(tmp_path, core)
+    with open(os.path.join(store.root, "checkpoint.journal"), "ab") as f:
+        f.write(b"\x00\x00\x10\x00\x12\x34half a record")  # a crash mid-append
+    cp = store.load()
+    assert cp is not None and [t.task_id for t in cp.tasks] == ["t1"]
+
+
+def test_one_journal_sync_per_batch_however_many_files(tmp_path, monkeypatch):
+    core = _core(tmp_path)
+    _run(core, *(make_task(f"t{i}", "sleep 100") for i in range(20)))
+    store = CheckpointStore(str(tmp_path))
+    writes, _ = Checkpointer(core, store).snapshot()
+    syncs = []
+    monkeypatch.setattr(os, "fsync", lambda fd: syncs.append(("fsync", fd)))
+    monkeypatch.setattr(os, "fdatasync", lambda fd: syncs.append(("fdatasync", fd)))
+    store.write(writes)
+    assert len(writes) > 20 and [kind for kind, _ in syncs if kind == "fdatasync"] == ["fdatasync"]
+    assert len(syncs) <= 2  # plus the meta directory's once, when the journal is created
+
+
 def test_torn_first_agent_file_means_no_checkpoint(tmp_path):
     store = CheckpointStore(str(tmp_path))
     os.makedirs(store.root)
