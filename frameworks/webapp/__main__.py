@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpus", action="store_true", help="ask for GPU_RESOURCES")
     p.add_argument("--failover-timeout", type=float, default=7 * 24 * 3600.0)
     p.add_argument("--decline-seconds", type=float, default=120.0)
+    p.add_argument("--minimum-viable-task-duration", type=float, default=60.0,
+                   help="seconds without a failure after a launch delay that reset an app's backoff")
     return p.parse_args(argv)
 
 
@@ -55,6 +57,7 @@ async def run(args: argparse.Namespace) -> int:
         failover_timeout=args.failover_timeout,
     )  # fmt: skip
     service.core.config.decline_long = args.decline_seconds
+    service.core.config.minimum_viable_seconds = args.minimum_viable_task_duration
     runner = web.AppRunner(build_app(service), access_log=None, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, args.ip, args.port, reuse_address=True)

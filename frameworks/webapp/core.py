@@ -76,6 +76,9 @@ class CoreConfig:
     health_kill_fraction: float = 0.1
     max_versions: int = 50
     role: str = "*"
+    # Marathon's --minimum_viable_task_execution_duration: no failure for this long after a
+    # launch delay ran out resets the app's backoff.
+    minimum_viable_seconds: float = 60.0
 
 
 @dataclass
@@ -116,6 +119,9 @@ class WebappCore:
         self.dirty_instances: set[str] = set()  # task ids to write (or delete when gone)
         self.dirty_deployments: set[str] = set()
         self.dirty_groups = False
+        # Group versions: group id -> snapshots, oldest first (`record_group_version`).
+        self.group_versions: dict[str, list[Json]] = {}
+        self.dirty_group_versions: set[tuple[str, str]] = set()  # (group, version) to write/delete
         self._to_evaluate: set[str] = set()
         self._last_version = 0.0
         self.limiter = KillLimiter(self.config.health_kill_fraction)
@@ -255,6 +261,25 @@ class WebappCore:
         self._emit("deployment_info", {"plan": d.plan_json(), "currentStep": d.to_json()["steps"][0] if d.steps else None})
         self._check_deployment(d, now)
         return d
+
+    def record_group_version(self, gid: str, version: str) -> None:
+        """Keep group `gid` as it is now (its apps' definitions, its own and its subgroups'
+        dependencies) as `version`. Called by the /v2/groups API after each change it made
+        to that group (create, update, scale, rollback); the last `max_versions` are kept."""
+        prefix = gid.rstrip("/") + "/"
+        apps = {a: app for a, app in self.apps.items() if gid == "/" or a.startswith(prefix)}
+        groups = {g: list(meta.get("dependencies") or []) for g, meta in self.groups.items()
+                  if g == gid or gid == "/" or g.startswith(prefix)}  # fmt: skip
+        kept = self.group_versions.setdefault(gid, [])
+        kept.append({"version": version, "apps": apps, "groups": groups})
+        self.dirty_group_versions.add((gid, version))
+        for old in kept[: -self.config.max_versions]:
+            self.dirty_group_versions.add((gid, old["version"]))
+        del kept[: -self.config.max_versions]
+
+    def group_version(self, gid: str, version: str) -> Json | None:
+        """A snapshot kept by `record_group_version`, or None."""
+        return next((v for v in self.group_versions.get(gid, []) if v["version"] == version), None)
 
     def group_deps(self) -> dict[str, list[str]]:
         return {g: list(meta.get("dependencies") or []) for g, meta in self.groups.items()}
@@ -403,6 +428,28 @@ class WebappCore:
         self.dirty_instances.add(inst.task_id)
         self._to_evaluate.add(inst.app_id)
         app = self.app_def(inst.app_id) or {}
+        return Kill(task_id, inst.agent_id, app.get("taskKillGracePeriodSeconds"))
+
+    def expunge(self, task_id: str, now: float) -> Kill | None:
+        """``DELETE /v2/apps/{id}/tasks[/{task}]?wipe=true`` (Marathon's ForceExpunge): kill
+        the task and forget its record at once. It no longer counts for its app, so a
+        replacement is planned now (the app keeps its instance count); its later status
+        updates are those of an unknown task (killed again if it is still alive). Marathon
+        would also unreserve resident tasks' reservations and destroy their volumes: this
+        framework makes none. Returns the Kill to send (None for an unknown task)."""
+        inst = self.tasks.pop(task_id, None)
+        if inst is None:
+            return None
+        aid = inst.app_id
+        self.instances.get(aid, {}).pop(task_id, None)
+        self.dirty_instances.add(task_id)
+        self._to_evaluate.add(aid)
+        self._emit("instance_changed_event", {
+            "instanceId": task_id, "condition": "Killed", "runSpecId": aid, "agentId": inst.agent_id,
+            "host": inst.host, "runSpecVersion": inst.version, "timestamp": iso(now)})  # fmt: skip
+        app = self.app_def(aid) or {}
+        if aid not in self.apps and not self.instances.get(aid) and self.deployment_of(aid) is None:
+            self._forget(aid)
         return Kill(task_id, inst.agent_id, app.get("taskKillGracePeriodSeconds"))
 
     # -- offers --------------------------------------------------------------------------
@@ -604,7 +651,8 @@ class WebappCore:
 
     def tick(self, now: float) -> list[Action]:
         """Periodic work: unhealthy tasks marked for replacement (rate limited), unreachable
-        tasks made inactive or expunged, launch delays that ran out."""
+        tasks made inactive or expunged, launch delays that ran out, backoffs of apps that
+        stayed up `minimum_viable_seconds` reset."""
         out: list[Action] = []
         for aid, insts in list(self.instances.items()):
             app = self.app_def(aid)
@@ -633,6 +681,8 @@ class WebappCore:
                     elif inst.inactive(now, un["inactiveAfterSeconds"]):
                         self._to_evaluate.add(aid)
         for aid, st in self.state.items():
+            if st.backoff.viable(now, self.config.minimum_viable_seconds):
+                st.backoff.reset()  # ran long enough since its last delay: viable again
             if st.need or st.backoff.until:
                 self._to_evaluate.add(aid)
         out += self.evaluate(now)
@@ -652,9 +702,12 @@ class WebappCore:
         deployments: Iterable[Deployment],
         groups: Mapping[str, Json] | None,
         stopping: Mapping[str, Json] | None = None,
+        group_versions: Mapping[str, list[Json]] | None = None,
     ) -> None:
         """Load persisted state after a restart (before subscribing)."""
         self.apps = {k: dict(v) for k, v in apps.items()}
+        self.group_versions = {g: sorted(vs, key=lambda v: v["version"])
+                               for g, vs in (group_versions or {}).items()}  # fmt: skip
         self.stopping = dict(stopping or {})
         self.versions = {k: list(v) for k, v in versions.items()}
         if groups:

@@ -4,7 +4,8 @@
 API (``api_post_event``); it stamps ``eventType`` and ``timestamp`` and hands the event to
 every subscriber queue. `sse_handler` serves one subscriber: first ``event_stream_attached``,
 then each event as ``event: <type>\\ndata: <json>\\n\\n`` (one write per event), optionally
-only the types named by ``event_type`` query parameters. A subscriber too slow to keep up
+only the types named by ``event_type`` query parameters. Listeners added with
+`add_listener` (the HTTP callback subscriptions) get every event's JSON body. A subscriber too slow to keep up
 (its queue full) is dropped rather than slowing the framework down.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +26,7 @@ MAX_QUEUE = 10_000
 class EventBus:
     def __init__(self) -> None:
         self._subs: set[asyncio.Queue[bytes | None]] = set()
+        self._listeners: list[Callable[[str, bytes], None]] = []
         self.published = 0
 
     def subscribe(self) -> asyncio.Queue[bytes | None]:
@@ -38,11 +41,21 @@ class EventBus:
     def subscribers(self) -> int:
         return len(self._subs)
 
+    def add_listener(self, listener: Callable[[str, bytes], None]) -> None:
+        """Also hand every event to `listener(kind, json_body)` (must not block; the HTTP
+        callback subscriptions are one)."""
+        self._listeners.append(listener)
+
     def publish(self, kind: str, payload: dict[str, Any], now: float | None = None) -> None:
         self.published += 1
+        if not self._subs and not self._listeners:
+            return
+        body = event_body(kind, payload, now)
+        for listener in self._listeners:
+            listener(kind, body)
         if not self._subs:
             return
-        frame = encode(kind, payload, now)
+        frame = b"event: " + kind.encode() + b"\ndata: " + body + b"\n\n"
         for q in list(self._subs):
             try:
                 q.put_nowait(frame)
@@ -50,9 +63,13 @@ class EventBus:
                 self._subs.discard(q)  # too slow: dropped
 
 
+def event_body(kind: str, payload: dict[str, Any], now: float | None = None) -> bytes:
+    """The event's JSON: the payload plus ``eventType`` and ``timestamp``."""
+    return dumps({**payload, "eventType": kind, "timestamp": iso(now if now is not None else time.time())})
+
+
 def encode(kind: str, payload: dict[str, Any], now: float | None = None) -> bytes:
-    body = {**payload, "eventType": kind, "timestamp": iso(now if now is not None else time.time())}
-    return b"event: " + kind.encode() + b"\ndata: " + dumps(body) + b"\n\n"
+    return b"event: " + kind.encode() + b"\ndata: " + event_body(kind, payload, now) + b"\n\n"
 
 
 async def sse_handler(request: web.Request, bus: EventBus) -> web.StreamResponse:

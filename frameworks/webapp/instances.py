@@ -44,6 +44,14 @@ class Instance:
     last_failure: float | None = None
     failure_cause: str | None = None
     readiness: dict[str, Any] | None = None
+    # The task's JSON as the API renders it (frameworks.webapp.api.render.task_bytes): any
+    # assignment to another field clears it, so a cached rendering is never stale.
+    _json: tuple[bool, bytes] | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name != "_json":
+            object.__setattr__(self, "_json", None)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in _FIELDS}
@@ -69,4 +77,4 @@ class Instance:
         return now - self.unreachable_since >= inactive_after
 
 
-_FIELDS = tuple(f.name for f in fields(Instance))
+_FIELDS = tuple(f.name for f in fields(Instance) if not f.name.startswith("_"))

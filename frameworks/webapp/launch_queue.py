@@ -1,7 +1,10 @@
 """Launch queue bookkeeping (pure): per-app launch delay (backoff) and offer statistics.
 
 Called by the core: `Backoff.failed(now)` after a task of the app failed, `Backoff.ready(now)`
-before launching, `reset()` on a new configuration or ``DELETE /v2/queue/{id}/delay``.
+before launching, `reset()` on a new configuration or ``DELETE /v2/queue/{id}/delay``, and
+`viable(now, min_seconds)` from the timer: as in Marathon (``--minimum_viable_task_execution_
+duration``, 60 s), a delay whose deadline passed that long ago without a new failure is reset,
+so an app that crashed a few times and then kept running starts from ``backoffSeconds`` again.
 `OfferStats` records every offer round in which an app waited for tasks: how many offers were
 processed and used, the verdict of each declined offer, and turns the last refusals into
 Marathon's ``processedOffersSummary`` / ``lastUnusedOffers`` and into sentences for people
@@ -55,6 +58,11 @@ class Backoff:
     def reset(self) -> None:
         self.failures = 0
         self.until = 0.0
+
+    def viable(self, now: float, min_seconds: float) -> bool:
+        """Failures were counted, but none for `min_seconds` after the last launch delay
+        ran out: the app is considered viable again (the caller resets the delay)."""
+        return self.failures > 0 and now - self.until >= min_seconds
 
     def ready(self, now: float) -> bool:
         return now >= self.until

@@ -1,7 +1,8 @@
 """The shell: `WebappService` (core + store + event bus + driver) and `WebappScheduler`.
 
 `WebappService` is what the API and the entry point use. It owns the sans-IO `WebappCore`,
-persists through `WebappStore`, publishes core events on the `EventBus`, and carries out the
+persists through `WebappStore`, publishes core events on the `EventBus` (which also feeds the
+HTTP callback subscribers, `CallbackDispatcher`), and carries out the
 core's actions with the SDK `SchedulerDriver` (launch, decline, kill), suppressing offers
 when nothing waits and reviving them when work appears. Work is coalesced: a burst of status
 updates re-plans each touched app once (`_kick` schedules one `process` pass). A timer calls
@@ -15,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from dcos.sdk import NotConnected, Offer, Scheduler, SchedulerDriver, TaskStatus
 from dcos.sdk.driver import DriverError
+from frameworks.webapp.callbacks import CallbackDispatcher
 from frameworks.webapp.core import Action, CoreConfig, Decline, Kill, Launch, WebappCore
 from frameworks.webapp.events import EventBus
 from frameworks.webapp.health import readiness_url
@@ -49,6 +52,8 @@ class WebappService:
         self.core = WebappCore(core_config or CoreConfig(role=role))
         self.store = store
         self.bus = EventBus()
+        self.callbacks = CallbackDispatcher()
+        self.bus.add_listener(self.callbacks.publish)
         self.master = master
         self.framework_name = framework_name
         self.role = role
@@ -67,6 +72,8 @@ class WebappService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._session: aiohttp.ClientSession | None = None
         self._readiness_due: dict[str, float] = {}
+        # Called after `start` loaded the stored state (the API warms its render caches).
+        self.loaded_hooks: list[Callable[[], None]] = []
         self.metrics: dict[str, int] = {"launched": 0, "killed": 0, "offers": 0, "declined": 0,
                                         "status_updates": 0}  # fmt: skip
 
@@ -91,6 +98,9 @@ class WebappService:
     async def start(self) -> None:
         """Load the stored state, then subscribe (with the stored framework id)."""
         await self.store.load(self.core)
+        for hook in self.loaded_hooks:
+            hook()
+        await self.restore_subscriptions()
         self.framework_id = await self.store.framework_id()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self.driver = SchedulerDriver(WebappScheduler(self), self.framework_info(), self.master,
@@ -100,6 +110,11 @@ class WebappService:
             asyncio.create_task(self._tick_loop(), name="webapp-tick"),
             asyncio.create_task(self._readiness_loop(), name="webapp-readiness"),
         ]
+
+    async def restore_subscriptions(self) -> None:
+        """Register the stored HTTP callback URLs again (at start-up)."""
+        for url in await self.store.subscriptions():
+            self.callbacks.add(url)
 
     async def stop(self, failover: bool = True) -> None:
         """Stop; with `failover` the tasks keep running for the next framework process."""
@@ -114,6 +129,7 @@ class WebappService:
             await self.driver.stop(failover=failover)
         if self._session is not None:
             await self._session.close()
+        await self.callbacks.close()
         await self.store.flush(self.core)
 
     # -- driving the core ----------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Keys: ``webapp/framework-id``; ``webapp/apps/<app id>`` (the definition, whether it is being
 stopped, and its version history); ``webapp/instances/<task id>`` (every task the framework
-may have launched, written before its launch); ``webapp/deployments/<id>``; ``webapp/groups``. The shell calls `flush`
+may have launched, written before its launch); ``webapp/deployments/<id>``; ``webapp/groups``; ``webapp/event-subscriptions`` (the callback
+URLs); ``webapp/group-versions<group id>@<version>`` (one group snapshot each). The shell calls `flush`
 after every change and always before it sends a launch, and `load` once at start-up.
 Only this process writes these keys, so the compare-and-set versions are tracked here.
 """
@@ -17,6 +18,8 @@ from frameworks.webapp.deployments import Deployment
 from frameworks.webapp.instances import Instance
 
 PREFIX = "webapp/"
+SUBSCRIPTIONS = PREFIX + "event-subscriptions"
+GROUP_VERSIONS = PREFIX + "group-versions"  # + "<group id>@<version>"
 
 
 class WebappStore:
@@ -60,6 +63,14 @@ class WebappStore:
     async def save_framework_id(self, fid: str) -> None:
         await self._put(PREFIX + "framework-id", fid)
 
+    async def subscriptions(self) -> list[str]:
+        """The HTTP callback URLs registered with /v2/eventSubscriptions."""
+        v = await self._get(SUBSCRIPTIONS)
+        return [u for u in v if isinstance(u, str)] if isinstance(v, list) else []
+
+    async def save_subscriptions(self, urls: list[str]) -> None:
+        await self._put(SUBSCRIPTIONS, list(urls))
+
     async def flush(self, core: WebappCore) -> None:
         """Write what changed in the core (its dirty sets) and clear them."""
         apps, insts, deps = core.dirty_apps, core.dirty_instances, core.dirty_deployments
@@ -87,6 +98,14 @@ class WebappStore:
         if core.dirty_groups:
             core.dirty_groups = False
             await self._put(PREFIX + "groups", core.groups)
+        gvs, core.dirty_group_versions = core.dirty_group_versions, set()
+        for gid, version in sorted(gvs):
+            snap = core.group_version(gid, version)
+            key = f"{GROUP_VERSIONS}{gid}@{version}"
+            if snap is None:
+                await self._delete(key)
+            else:
+                await self._put(key, snap)
 
     async def load(self, core: WebappCore) -> None:
         """Fill a fresh core with what was stored."""
@@ -109,5 +128,12 @@ class WebappStore:
             if isinstance(rec, dict):
                 deployments.append(Deployment.from_dict(rec))
         groups = await self._get(PREFIX + "groups")
+        group_versions: dict[str, list[dict[str, object]]] = {}
+        for key in await self.store.list(GROUP_VERSIONS):
+            rec = await self._get(key)
+            if isinstance(rec, dict):
+                gid = key[len(GROUP_VERSIONS):].rsplit("@", 1)[0]
+                group_versions.setdefault(gid, []).append(rec)
         core.restore(apps, versions, instances, deployments,
-                     groups if isinstance(groups, dict) else None, stopping)  # fmt: skip
+                     groups if isinstance(groups, dict) else None, stopping,
+                     group_versions)  # fmt: skip

@@ -1,18 +1,24 @@
 """Marathon JSON renderers: apps, tasks, queue items, info (pure, read the core).
 
-Called by the route handlers. Only keys marathon-python 0.13's strict models accept are
+Called by the route handlers. The hot listing (``GET /v2/apps?embed=apps.tasks``, the
+``/v2/groups`` tree) is rendered from pre-serialised pieces: each task's JSON bytes are cached
+on its `Instance` (cleared by any change to it) and each app definition's JSON by
+`AppRenderer` (kept while the core holds the same definition object; the core replaces,
+never mutates, a definition when it changes); only the counts and deployments are encoded per
+request. `AppRenderer.warm` renders everything once (the service calls it after loading its
+state), so the first request after a start is as fast as the others. Only keys marathon-python 0.13's strict models accept are
 emitted (`frameworks.webapp.model.json.APP_KEYS`); extra facts go inside objects it keeps raw
 (``processedOffersSummary``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from frameworks.webapp.core import WebappCore
 from frameworks.webapp.instances import STAGED, Instance
-from frameworks.webapp.model.json import APP_KEYS, iso
+from frameworks.webapp.model.json import APP_KEYS, dumps, iso
 
 Json = dict[str, Any]
 EMBED_TASKS = {"apps.tasks", "app.tasks", "group.apps.tasks"}
@@ -45,6 +51,16 @@ def task_json(inst: Instance, app: Json | None) -> Json:
             "taskId": inst.task_id, "instanceId": inst.task_id,
         }]  # fmt: skip
     return out
+
+
+def task_bytes(inst: Instance, has_hc: bool) -> bytes:
+    """`task_json` as JSON bytes, cached on the instance until it changes."""
+    cached = inst._json
+    if cached is not None and cached[0] is has_hc:
+        return cached[1]
+    data = dumps(task_json(inst, {"healthChecks": has_hc}))
+    inst._json = (has_hc, data)
+    return data
 
 
 def counts(core: WebappCore, app_id: str) -> Json:
@@ -84,6 +100,69 @@ def app_json(
     return out
 
 
+# Keys filled per request (from the instances and deployments), not from the definition.
+DYNAMIC_KEYS = frozenset(
+    "tasks tasksStaged tasksRunning tasksHealthy tasksUnhealthy deployments lastTaskFailure "
+    "readinessCheckResults".split()
+)
+
+
+class AppRenderer:
+    """Renders apps as JSON bytes from cached pieces (one per API server)."""
+
+    def __init__(self, core: WebappCore) -> None:
+        self.core = core
+        self._defs: dict[str, tuple[Json, bytes]] = {}  # app id -> (definition, '{...' head)
+
+    def _head(self, app: Json) -> bytes:
+        aid = app["id"]
+        cached = self._defs.get(aid)
+        if cached is not None and cached[0] is app:
+            return cached[1]
+        static = {k: v for k, v in app.items() if k in APP_KEYS and k not in DYNAMIC_KEYS}
+        head = dumps(static)[:-1]  # without the closing brace: dynamic keys follow
+        self._defs[aid] = (app, head)
+        return head
+
+    def app_bytes(self, app: Json, embed: Collection[str] = ()) -> bytes:
+        """`app_json(core, app, embed)` as bytes (not `single`)."""
+        core = self.core
+        aid = app["id"]
+        dyn = counts(core, aid)
+        d = core.deployment_of(aid)
+        dyn["deployments"] = [{"id": d.id}] if d else []
+        if EMBED_FAILURE & set(embed):
+            st = core.state.get(aid)
+            if st and st.last_failure:
+                dyn["lastTaskFailure"] = st.last_failure
+        insts = core.instances.get(aid, {})
+        if EMBED_READINESS & set(embed):
+            dyn["readinessCheckResults"] = [i.readiness for i in insts.values() if i.readiness]
+        parts = [self._head(app), b",", dumps(dyn)[1:-1]]
+        if EMBED_TASKS & set(embed):
+            has_hc = bool(app.get("healthChecks"))
+            parts += [b',"tasks":[', b",".join([task_bytes(i, has_hc) for i in insts.values()]), b"]"]
+        parts.append(b"}")
+        return b"".join(parts)
+
+    def apps_bytes(self, apps: Iterable[Json], embed: Collection[str] = ()) -> bytes:
+        """``{"apps": [...]}`` as bytes."""
+        emb = frozenset(embed)
+        if len(self._defs) > 2 * len(self.core.apps) + 64:  # drop removed apps now and then
+            self._defs = {a: v for a, v in self._defs.items() if a in self.core.apps}
+        return b'{"apps":[' + b",".join([self.app_bytes(a, emb) for a in apps]) + b"]}"
+
+    def warm(self) -> None:
+        """Render every app and task once (after a start-up load), dropping stale entries."""
+        core = self.core
+        self._defs = {a: v for a, v in self._defs.items() if a in core.apps}
+        for app in core.apps.values():
+            self._head(app)
+            has_hc = bool(app.get("healthChecks"))
+            for inst in core.instances.get(app["id"], {}).values():
+                task_bytes(inst, has_hc)
+
+
 def queue_json(core: WebappCore, now: float, embed_offers: bool) -> Json:
     items = []
     for aid in core.waiting_apps():
@@ -114,7 +193,7 @@ def info_json(service: Any) -> Json:
         "elected": True,
         "leader": leader,
         "frameworkId": service.framework_id,
-        "event_subscriber": {"type": "http_callback", "http_endpoints": []},
+        "event_subscriber": {"type": "http_callback", "http_endpoints": service.callbacks.urls},
         "http_config": {"assets_path": None, "http_port": service.http_port, "https_port": 8443},
         "marathon_config": {
             "master": service.master,

@@ -17,12 +17,13 @@ import orjson
 from aiohttp import web
 
 from frameworks.webapp.api import groups as group_routes
-from frameworks.webapp.api.render import app_json, info_json, queue_json, task_json
-from frameworks.webapp.core import Conflict, Deployment
+from frameworks.webapp.api.render import AppRenderer, app_json, info_json, queue_json, task_json
+from frameworks.webapp.callbacks import validate_callback_url
+from frameworks.webapp.core import Action, Conflict, Deployment
 from frameworks.webapp.events import sse_handler
 from frameworks.webapp.model.app import Errors, absolute, merge, normalize
 from frameworks.webapp.model.group import cycle_errors
-from frameworks.webapp.model.json import dumps
+from frameworks.webapp.model.json import dumps, iso
 from frameworks.webapp.scheduler import WebappService
 
 Json = dict[str, Any]
@@ -84,6 +85,8 @@ class Api:
     def __init__(self, service: WebappService) -> None:
         self.s = service
         self.core = service.core
+        self.render = AppRenderer(service.core)
+        service.loaded_hooks.append(self.render.warm)
 
     def now(self) -> float:
         return self.s.time()
@@ -134,7 +137,6 @@ class Api:
 
     def list_apps(self, request: web.Request) -> web.Response:
         cmd, ident, label = (request.query.get(k) for k in ("cmd", "id", "label"))
-        emb = embeds(request)
         out = []
         for aid in sorted(self.core.apps):
             app = self.core.apps[aid]
@@ -144,8 +146,9 @@ class Api:
                 continue
             if label and not label_matches(app.get("labels") or {}, label):
                 continue
-            out.append(app_json(self.core, app, emb))
-        return respond({"apps": out})
+            out.append(app)
+        body = self.render.apps_bytes(out, embeds(request))
+        return web.Response(body=body, content_type="application/json")
 
     def _validate_new(self, app: Json) -> Errors:
         apps = {**self.core.apps, app["id"]: app}
@@ -281,8 +284,11 @@ class Api:
 
     async def kill_tasks(self, request: web.Request, ids: list[str]) -> web.Response:
         """Kill tasks (they are replaced), or with ``scale=true`` also lower the apps'
-        instances by the number killed (a deployment)."""
+        instances by the number killed (a deployment), or with ``wipe=true`` kill them and
+        expunge their records at once (`WebappCore.expunge`; not with ``scale``: 400)."""
         scale, wipe = flag(request, "scale"), flag(request, "wipe")
+        if scale and wipe:
+            return error(400, "You cannot use scale and wipe at the same time.")
         now = self.now()
         async with self.s._lock:
             known = [self.core.tasks[t] for t in ids if t in self.core.tasks]
@@ -299,7 +305,11 @@ class Api:
                 clash = self.core.conflicts(changes)
                 if clash and not flag(request, "force"):
                     return conflict(Conflict(clash))
-            actions = [k for inst in known if (k := self.core.kill(inst.task_id, now, wipe)) is not None]
+            actions: list[Action]
+            if wipe:  # kill and forget the records now: replacements are planned at once
+                actions = [k for inst in known if (k := self.core.expunge(inst.task_id, now)) is not None]
+            else:
+                actions = [k for inst in known if (k := self.core.kill(inst.task_id, now)) is not None]
             await self.s.apply(actions)
             if scale:
                 d = self.core.deploy(now, changes, force=True)
@@ -382,13 +392,40 @@ class Api:
             "service.mesosphere.marathon.deployments.active": {"value": len(core.deployments)},
             "service.mesosphere.marathon.uptime": {"value": self.now() - self.s.started_at},
             "webapp.events.subscribers": {"value": self.s.bus.subscribers},
+            "webapp.callbacks.subscribers": {"value": len(self.s.callbacks.urls)},
         }  # fmt: skip
         counters = {f"webapp.{k}": {"count": v} for k, v in self.s.metrics.items()}
+        for name in ("delivered", "failed", "dropped", "retried"):
+            total = sum(getattr(self.s.callbacks.stats(u), name) for u in self.s.callbacks.urls)
+            counters[f"webapp.callbacks.{name}"] = {"count": total}
         return respond({"version": "4.0.0", "gauges": gauges, "counters": counters,
                         "histograms": {}, "meters": {}, "timers": {}})  # fmt: skip
 
     async def subscriptions(self, request: web.Request) -> web.Response:
-        return respond({"callbackUrls": []})
+        """``/v2/eventSubscriptions``: GET lists the callback URLs; POST/DELETE
+        ``?callbackUrl=URL`` registers/unregisters one (persisted), answering with the
+        ``subscribe_event``/``unsubscribe_event`` that also goes out on the event stream."""
+        m = request.method
+        callbacks = self.s.callbacks
+        if m == "GET":
+            return respond({"callbackUrls": callbacks.urls})
+        if m not in ("POST", "DELETE"):
+            raise web.HTTPMethodNotAllowed(m, ["GET", "POST", "DELETE"])
+        url = request.query.get("callbackUrl")
+        problem = validate_callback_url(url)
+        if problem or url is None:
+            return invalid([("/callbackUrl", [problem or "callbackUrl is required"])])
+        kind = "subscribe_event" if m == "POST" else "unsubscribe_event"
+        async with self.s._lock:
+            if m == "POST":
+                callbacks.add(url)
+            else:
+                callbacks.remove(url)
+            await self.s.store.save_subscriptions(callbacks.urls)
+            now = self.now()
+            payload = {"clientIp": request.remote, "callbackUrl": url}
+            self.s.bus.publish(kind, payload, now)
+        return respond({**payload, "eventType": kind, "timestamp": iso(now)})
 
 
 LABEL_EXPR = re.compile(r"^\s*([^!=\s]+)\s*(==|!=|\s+in\s+|\s+notin\s+)?\s*(.*?)\s*$")
@@ -434,6 +471,14 @@ def build_app(service: WebappService) -> web.Application:
     async def ping(request: web.Request) -> web.Response:
         return web.Response(text="pong")
 
+    async def warm(_: web.Application) -> None:
+        api.render.warm()  # state already in the core (tests, benchmarks): render it once
+
+    async def close_callbacks(_: web.Application) -> None:
+        await service.callbacks.close()
+
+    app.on_startup.append(warm)
+    app.on_cleanup.append(close_callbacks)
     r.add_get("/v2/events", events)
     r.add_route("*", "/v2/eventSubscriptions", api.subscriptions)
     r.add_get("/ping", ping)

@@ -122,7 +122,7 @@ def dependency_layers(
 
 
 def group_tree(
-    apps: Mapping[str, Json], groups: Mapping[str, Json], gid: str = "/"
+    apps: Mapping[str, Any], groups: Mapping[str, Json], gid: str = "/"
 ) -> dict[str, Any]:
     """The nested group structure for GET /v2/groups[/{id}]: ``{id, apps, groups,
     dependencies, version}`` with `apps` the app dicts as given (already rendered)."""
