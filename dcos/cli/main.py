@@ -88,13 +88,18 @@ def up(
     no_dns: Annotated[bool, typer.Option("--no-dns", help="Do not start DNS.")] = False,
     no_lb: Annotated[bool, typer.Option("--no-lb", help="Do not start the load balancer.")
                      ] = False,
+    batch_port: Annotated[int, typer.Option(
+        "--batch-port", help="Batch dispatcher (cluster-mode job submission) port.")] = 7077,
+    no_batch: Annotated[bool, typer.Option(
+        "--no-batch", help="Do not start the batch dispatcher.")] = False,
 ) -> None:
-    """Run a local cluster (a master, N agents, the webapp framework, DNS and the load
-    balancer) in the foreground until Ctrl-C or SIGTERM."""
+    """Run a local cluster (a master, N agents, the webapp framework, DNS, the batch
+    dispatcher and the load balancer) in the foreground until Ctrl-C or SIGTERM."""
     opts = UpOptions(agents=agents, work_dir=work_dir, master_port=master_port,
                      agent_port=agent_port, webapp=not no_webapp, webapp_port=webapp_port,
                      dns=not no_dns, dns_port=dns_port, dns_http_port=dns_http_port,
-                     lb=not no_lb, lb_http_port=lb_http_port, lb_stats_port=lb_stats_port)
+                     lb=not no_lb, lb_http_port=lb_http_port, lb_stats_port=lb_stats_port,
+                     batch=not no_batch, batch_port=batch_port)
     width = None if sys.stdout.isatty() else 200  # piped (make up | tee): do not fold the table
     code = run_up(opts, Console(soft_wrap=True, width=width),
                   Console(stderr=True, soft_wrap=True, width=width))

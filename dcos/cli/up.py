@@ -51,6 +51,8 @@ class UpOptions:
     lb: bool = True
     lb_http_port: int = 9080
     lb_stats_port: int = 9090
+    batch: bool = True
+    batch_port: int = 7077
     haproxy: str | None = None  # None: look it up (PATH, /usr/sbin/haproxy)
 
 
@@ -153,6 +155,18 @@ def service_components(opts: UpOptions, work: Path) -> list[Component]:
             ready_what="serving records", url=f"dns://{LOCAL_IP}:{opts.dns_port} {dns_http}",
             critical=False,
         ))
+    if opts.batch:
+        log = work / "batch" / "dispatcher.log"
+        batch_url = f"http://{LOCAL_IP}:{opts.batch_port}"
+        out.append(Component(
+            name="batch",
+            argv=[sys.executable, "-m", "frameworks.batch.cluster.dispatcher", "--master", master,
+                  "--host", LOCAL_IP, "--port", str(opts.batch_port),
+                  "--work-dir", str(work / "batch")],
+            log_path=log, ready=lambda: http_ok(batch_url + "/health"),
+            ready_what="accepting submissions", url=batch_url,
+            critical=False,
+        ))
     haproxy = find_haproxy(opts.haproxy) if opts.lb else None
     if haproxy is not None:
         log = work / "lb" / "lb.log"
@@ -177,6 +191,8 @@ def service_ports(opts: UpOptions) -> list[tuple[int, str]]:
         ports.append((opts.webapp_port, "--webapp-port"))
     if opts.dns:
         ports += [(opts.dns_port, "--dns-port"), (opts.dns_http_port, "--dns-http-port")]
+    if opts.batch:
+        ports.append((opts.batch_port, "--batch-port"))
     if opts.lb and find_haproxy(opts.haproxy) is not None:
         ports += [(opts.lb_http_port, "--lb-http-port"), (opts.lb_stats_port, "--lb-stats-port")]
     return ports

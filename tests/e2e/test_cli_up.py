@@ -80,8 +80,8 @@ def alive(pid: int) -> bool:
 
 def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
     master_port, agent_port = free_ports(1), free_ports(2)
-    base = free_ports(5)
-    webapp_port, dns_port, dns_http, lb_http, lb_stats = range(base, base + 5)
+    base = free_ports(6)
+    webapp_port, dns_port, dns_http, lb_http, lb_stats, batch_port = range(base, base + 6)
     work = tmp_path / "cluster"
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("DCOS_MASTER", None)
@@ -90,7 +90,7 @@ def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> 
          "--master-port", str(master_port), "--agent-port", str(agent_port),
          "--webapp-port", str(webapp_port), "--dns-port", str(dns_port),
          "--dns-http-port", str(dns_http), "--lb-http-port", str(lb_http),
-         "--lb-stats-port", str(lb_stats)],
+         "--lb-stats-port", str(lb_stats), "--batch-port", str(batch_port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     lines: queue.Queue[str | None] = queue.Queue()
@@ -102,7 +102,7 @@ def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> 
         recorded = orjson.loads((work / "pids.json").read_bytes())
         assert recorded["supervisor"] == proc.pid
         assert set(recorded["components"]) == {"master", "agent-0", "agent-1", "webapp", "dns",
-                                               "lb"}, "haproxy missing? " + "".join(seen)
+                                               "batch", "lb"}, "haproxy missing? " + "".join(seen)
         family = psutil.Process(proc.pid).children(recursive=True)
         assert {p.pid for p in family} >= set(recorded["components"].values())
 
@@ -128,6 +128,11 @@ def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> 
         with urllib.request.urlopen(f"http://127.0.0.1:{lb_stats}/_haproxy_health_check",
                                     timeout=10) as r:
             assert r.status == 200
+        # The batch dispatcher is registered with the master, so `batch submit` finds it.
+        with urllib.request.urlopen(f"http://127.0.0.1:{master_port}/master/frameworks",
+                                    timeout=10) as r:
+            names = {f["name"] for f in orjson.loads(r.read())["frameworks"] if f["active"]}
+        assert {"webapp", "batch-dispatcher"} <= names
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, "".join(seen) + "".join(iter(lines.get, None))

@@ -25,9 +25,10 @@ def flags(argv) -> dict[str, str]:
 def test_webapp_dns_and_lb_follow_the_agents(tmp_path: Path) -> None:
     opts = UpOptions(agents=1, work_dir=tmp_path, master_port=6050, agent_port=6051,
                      webapp_port=6080, dns_port=6053, dns_http_port=6123, lb_http_port=6081,
-                     lb_stats_port=6090, haproxy=sys.executable)  # any executable stands in
+                     lb_stats_port=6090, batch_port=6077,
+                     haproxy=sys.executable)  # any executable stands in
     comps = {c.name: c for c in build_components(opts)}
-    assert list(comps) == ["master", "agent-0", "webapp", "dns", "lb"]
+    assert list(comps) == ["master", "agent-0", "webapp", "dns", "batch", "lb"]
     webapp, dns, lb = comps["webapp"], comps["dns"], comps["lb"]
     assert webapp.argv[:3] == [sys.executable, "-m", "frameworks.webapp"]
     assert flags(webapp.argv) == {"--master": "127.0.0.1:6050", "--ip": "127.0.0.1",
@@ -41,11 +42,17 @@ def test_webapp_dns_and_lb_follow_the_agents(tmp_path: Path) -> None:
     assert lb.argv[:3] == [sys.executable, "-m", "frameworks.webapp.lb"]
     assert flags(lb.argv)["--haproxy"] == sys.executable
     assert flags(lb.argv)["--http-port"] == "6081" and flags(lb.argv)["--stats-port"] == "6090"
+    batch = comps["batch"]
+    assert batch.argv[:3] == [sys.executable, "-m", "frameworks.batch.cluster.dispatcher"]
+    assert flags(batch.argv) == {"--master": "127.0.0.1:6050", "--host": "127.0.0.1",
+                                 "--port": "6077", "--work-dir": str(tmp_path / "batch")}
+    assert batch.url == "http://127.0.0.1:6077" and not batch.critical
 
 
 def test_no_switches_and_missing_haproxy_leave_components_out(tmp_path: Path) -> None:
     names = [c.name for c in build_components(UpOptions(
-        agents=1, work_dir=tmp_path, webapp=False, dns=False, haproxy=str(tmp_path / "none")))]
+        agents=1, work_dir=tmp_path, webapp=False, dns=False, batch=False,
+        haproxy=str(tmp_path / "none")))]
     assert names == ["master", "agent-0"]
 
 
