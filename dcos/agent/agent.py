@@ -73,6 +73,7 @@ class Agent:
         self.core = AgentCore(
             info, os.path.abspath(config.work_dir), config.status_update_retry,
             executor_registration_timeout=config.executor_registration_timeout,
+            base_env=dict(os.environ),  # snapshot once: not a copy of os.environ per task
         )  # fmt: skip
         self.executor_streams = ExecutorStreams()  # streams of subscribed custom executors
         self._timers: set[asyncio.Task[Any]] = set()  # `Wake` actions waiting for their time
