@@ -185,6 +185,8 @@ def status(
     if sub.get("driver_ui"):
         c.print(f"  job page: {sub['driver_ui']}")
         jobs = _driver_jobs(sub["driver_ui"])
+        if jobs and jobs.get("waiting"):
+            c.print(f"  waiting for executors: {jobs['waiting']}", markup=False)
         for job in (jobs or {}).get("jobs", [])[:10]:
             c.print(f"  job {job['job_id']}: {job['status']} {job['succeeded']}/{job['tasks']} "
                     f"tasks {job['duration']:.2f}s")
@@ -250,12 +252,18 @@ def _watch(url: str, sid: str, poll: float = 0.5) -> int:
     """Progress bars per stage of the driver's jobs until the submission ends; the exit code
     is 0 when the driver FINISHED."""
     bars: dict[tuple[int, int, int], Any] = {}
+    waiting = None
     with Progress(TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
                   console=console(), transient=False) as progress:
         while True:
             sub = _request("GET", f"{url}/v1/submissions/{sid}")
             jobs = _driver_jobs(sub["driver_ui"]) if sub.get("driver_ui") else None
+            now_waiting = (jobs or {}).get("waiting")
+            if now_waiting and (waiting is None or now_waiting.split(" (waiting")[0]
+                                != waiting.split(" (waiting")[0]):
+                progress.console.print(f"waiting for executors: {now_waiting}", markup=False)
+            waiting = now_waiting
             for job in reversed((jobs or {}).get("jobs", [])):
                 for st in job["stages"]:
                     key = (job["job_id"], st["stage_id"], st["attempt"])

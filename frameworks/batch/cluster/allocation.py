@@ -8,13 +8,25 @@ carries out with the SDK driver. Unit tests call it with plain dicts and numbers
 Policy (Spark on Mesos, coarse-grained, with dynamic allocation):
 
 - The driver wants `max_executors` executors (``--executors`` / ``spark.executor.instances``,
-  or ``spark.cores.max`` / executor cores) of `cores` cpus and `mem_mb` memory each, at most
-  `per_agent` per agent (1 by default: one warm executor per agent). With dynamic allocation
-  (the default) it wants only as many as the outstanding tasks can use
-  (``ceil(outstanding / cores)``), never fewer than `min_executors`.
+  or ``spark.cores.max`` / executor cores) of `mem_mb` memory each, at most `per_agent` per
+  agent (1 by default: one warm executor per agent). With dynamic allocation (the default) it
+  wants only as many as the outstanding tasks can use (``ceil(outstanding / cores)``), never
+  fewer than `min_executors`.
+- Executor cpus. When ``spark.executor.cores`` is set (`fixed_cores`), every executor gets
+  exactly `cores` cpus and smaller offers are declined. When it is not set (Spark's
+  coarse-grained Mesos rule), an executor gets the cpus its offer has, fractions included,
+  bounded by what ``spark.cores.max`` (`max_cores`) still allows -- or, when that is not set
+  either, by `cores` (1) per executor, so that the default driver wants about
+  ``spark.executor.instances`` cpus and leaves the rest of a shared cluster alone. Offers
+  with less than `min_cores` cpus are declined. An executor of `c` cpus runs
+  ``max(1, floor(c))`` tasks at once (`task_slots`).
 - An offer is accepted for one executor per agent while more are wanted and it fits; every
   other offer is declined with a long filter (`decline_refuse_seconds`, 120 s), so a driver
   with enough executors is not offered the same resources again and again.
+- While the driver has no running executor but wants some, `waiting_reason` says why (no
+  offer yet, the best offer seen and what it lacks, an executor that launched but has not
+  connected, the last executor failure) and `warning` returns it every `WARN_INTERVAL`
+  seconds for the backend's log (Spark's "Initial job has not accepted any resources").
 - When the driver wants no more executors it SUPPRESSes offers; when it wants more again it
   REVIVEs (which also clears the decline filters).
 - An agent where two executors died is not used again by this driver (Spark on Mesos does
@@ -34,13 +46,20 @@ from dcos.protocol.resources import Resources
 
 LAUNCHING, RUNNING, RELEASING = "launching", "running", "releasing"
 MAX_AGENT_FAILURES = 2  # executors that died on one agent before the driver avoids it
+WARN_INTERVAL = 10.0  # seconds between "waiting for executors" warnings
+
+
+def task_slots(cpus: float) -> int:
+    """Tasks an executor of `cpus` cpus runs at once: ``max(1, floor(cpus))`` (a fraction of a
+    cpu still runs one task, just more slowly)."""
+    return max(1, int(math.floor(cpus + 1e-9)))
 
 
 @dataclass(frozen=True, slots=True)
 class ExecutorSpec:
     """What each executor is and how many the driver may have."""
 
-    cores: int = 1
+    cores: int = 1  # cpus per executor (fixed_cores) or the per-executor cap (not fixed)
     mem_mb: float = 512.0
     max_executors: int = 2
     min_executors: int = 0
@@ -48,6 +67,36 @@ class ExecutorSpec:
     dynamic: bool = True
     idle_timeout: float = 60.0
     decline_refuse_seconds: float = 120.0
+    fixed_cores: bool = True  # spark.executor.cores was set: exactly `cores` cpus
+    max_cores: float | None = None  # spark.cores.max: total cpus of all executors
+    min_cores: float = 0.1  # smallest offer (cpus) a flexible executor takes
+    explicit_mem: bool = True  # spark.executor.memory was set (only changes the messages)
+
+    def requested_slots(self) -> int:
+        """Task slots the driver asks for in all (its default parallelism)."""
+        if not self.fixed_cores and self.max_cores is not None:
+            return max(1, int(self.max_cores))
+        return self.cores * self.max_executors
+
+    def describe(self) -> str:
+        """One executor as the messages name it, e.g. ``1 cpus / 512 MB``."""
+        if self.fixed_cores:
+            cpus = f"{self.cores:g}"
+        elif self.max_cores is not None:
+            cpus = f"{self.min_cores:g}-{self.max_cores:g}"
+        else:
+            cpus = f"{self.min_cores:g}-{self.cores:g}"
+        return f"{cpus} cpus / {self.mem_mb:g} MB"
+
+
+@dataclass(slots=True)
+class BestOffer:
+    """The largest offer seen while waiting for executors (for the messages)."""
+
+    cpus: float
+    mem: float
+    hostname: str
+    why: str
 
 
 @dataclass(slots=True)
@@ -59,6 +108,11 @@ class ExecutorRecord:
     hostname: str
     state: str = LAUNCHING
     launched_at: float = 0.0
+    cpus: float = 1.0
+
+    @property
+    def slots(self) -> int:
+        return task_slots(self.cpus)
 
 
 @dataclass(slots=True)
@@ -87,6 +141,13 @@ class Allocation:
         # initialExecutors): jobs start at full width and default_parallelism is stable.
         self.floor = spec.max_executors
         self._seq = 0
+        # Why the driver is waiting for executors (see waiting_reason).
+        self.waiting_since: float | None = None
+        self.offers_seen = 0
+        self.best_offer: BestOffer | None = None
+        self.avoided: set[str] = set()  # agents whose offers were declined after failures
+        self.last_failure = ""
+        self._warned_at: float | None = None
 
     # ---- demand --------------------------------------------------------------------------
 
@@ -101,23 +162,47 @@ class Allocation:
     def live(self) -> list[ExecutorRecord]:
         return [e for e in self.executors.values() if e.state != RELEASING]
 
+    def acquired_cpus(self) -> float:
+        return sum(e.cpus for e in self.live())
+
     def wanted(self, outstanding: int) -> int:
         """How many more executors to launch now."""
+        s = self.spec
+        if s.max_cores is not None and s.max_cores - self.acquired_cpus() < (
+            s.cores if s.fixed_cores else s.min_cores
+        ) - 1e-9:
+            return 0
         return max(0, self.target(outstanding) - len(self.live()))
 
     # ---- offers --------------------------------------------------------------------------
 
+    def executor_cpus(self, offer_cpus: float) -> float:
+        """The cpus an executor started from an offer of `offer_cpus` gets (0 when the
+        offer is too small): `cores` when fixed, else what the offer has, bounded by the
+        per-executor cap or what ``spark.cores.max`` still allows."""
+        s = self.spec
+        if s.fixed_cores:
+            return float(s.cores) if offer_cpus + 1e-9 >= s.cores else 0.0
+        cap = offer_cpus
+        if s.max_cores is None:
+            cap = min(cap, float(s.cores))
+        else:
+            cap = min(cap, s.max_cores - self.acquired_cpus())
+        cap = math.floor(cap * 1000 + 1e-6) / 1000  # Mesos scalars have 3 decimals
+        return cap if cap + 1e-9 >= s.min_cores else 0.0
+
     def fits(self, offer: Any) -> str | None:
         """Why `offer` cannot hold one executor, or None when it can."""
-        res = (
-            offer.resources
-            if hasattr(offer, "resources")
-            else Resources.from_mesos(offer.get("resources") or [])
-        )
-        if res.scalar("cpus") + 1e-9 < self.spec.cores:
-            return f"insufficient cpus: need {self.spec.cores}"
-        if res.scalar("mem") + 1e-9 < self.spec.mem_mb:
-            return f"insufficient mem: need {self.spec.mem_mb:g}"
+        res = _resources(offer)
+        s = self.spec
+        if not self.executor_cpus(res.scalar("cpus")):
+            if s.fixed_cores:
+                return f"insufficient cpus: need {s.cores}"
+            if s.max_cores is not None and s.max_cores - self.acquired_cpus() < s.min_cores:
+                return f"spark.cores.max={s.max_cores:g} reached"
+            return f"insufficient cpus: need at least {s.min_cores:g}"
+        if res.scalar("mem") + 1e-9 < s.mem_mb:
+            return f"insufficient mem: need {s.mem_mb:g}"
         return None
 
     def on_offers(self, offers: list[Any], outstanding: int, now: float) -> OfferDecision:
@@ -128,25 +213,109 @@ class Allocation:
         per_agent: dict[str, int] = {}
         for e in self.live():
             per_agent[e.agent_id] = per_agent.get(e.agent_id, 0) + 1
+        if not self.spec.fixed_cores:  # the largest offers give the largest executors
+            offers = sorted(offers, key=lambda o: -_resources(o).scalar("cpus"))
+        self.offers_seen += len(offers)
         for offer in offers:
             agent = _agent_id(offer)
-            usable = (
-                per_agent.get(agent, 0) < self.spec.per_agent
-                and self.agent_failures.get(agent, 0) < MAX_AGENT_FAILURES
-                and not self.fits(offer)
-            )
+            why = self.fits(offer)
+            avoided = self.agent_failures.get(agent, 0) >= MAX_AGENT_FAILURES
+            usable = per_agent.get(agent, 0) < self.spec.per_agent and not avoided and not why
             if need > 0 and usable:
+                cpus = self.executor_cpus(_resources(offer).scalar("cpus"))
                 eid = self._new_id()
-                self.executors[eid] = ExecutorRecord(eid, agent, _hostname(offer), LAUNCHING, now)
+                self.executors[eid] = ExecutorRecord(
+                    eid, agent, _hostname(offer), LAUNCHING, now, cpus
+                )
                 per_agent[agent] = per_agent.get(agent, 0) + 1
                 out.launch.append((offer, eid))
                 need -= 1
             else:
+                if need > 0 and why:
+                    self._note_offer(offer, why)
+                elif need > 0 and avoided:
+                    self.avoided.add(_hostname(offer) or agent)
                 out.decline.append(offer)
-        if need == 0 and not self.suppressed:
+        if (need == 0 or self.wanted(outstanding) == 0) and not self.suppressed:
             out.suppress = True
             self.suppressed = True
         return out
+
+    def _note_offer(self, offer: Any, why: str) -> None:
+        res = _resources(offer)
+        cpus, mem = res.scalar("cpus"), res.scalar("mem")
+        best = self.best_offer
+        if best is None or (cpus, mem) > (best.cpus, best.mem):
+            self.best_offer = BestOffer(cpus, mem, _hostname(offer), why)
+
+    # ---- why the driver is waiting -------------------------------------------------------
+
+    def waiting_reason(self, outstanding: int, now: float) -> str | None:
+        """Why the driver has no running executor although it wants some, or None. Called
+        by the backend's ticker, the job page and the start timeout."""
+        if any(e.state == RUNNING for e in self.executors.values()) or (
+            self.target(outstanding) <= 0 and not self.live()
+        ):
+            self.waiting_since = None
+            return None
+        if self.waiting_since is None:
+            self.waiting_since = now
+        waited = now - self.waiting_since
+        launching = [e for e in self.executors.values() if e.state == LAUNCHING]
+        if launching:
+            e = min(launching, key=lambda r: r.launched_at)
+            text = (
+                f"executor {e.executor_id} launched on {e.hostname or e.agent_id} "
+                f"{now - e.launched_at:.0f}s ago has not connected yet"
+            )
+        elif self.best_offer is not None:
+            text = self._no_fit_text(self.best_offer)
+        elif self.avoided:
+            text = (
+                f"offers only from agents avoided after {MAX_AGENT_FAILURES} executor "
+                f"failures: {', '.join(sorted(self.avoided))}"
+            )
+        elif self.offers_seen == 0:
+            text = "no offer from the master yet (is the cluster's capacity in use?)"
+        else:
+            text = f"no usable offer for 1 executor of {self.spec.describe()}"
+        if self.last_failure:
+            text += f"; last executor failure: {self.last_failure}"
+        return f"{text} (waiting {waited:.0f}s)"
+
+    def _no_fit_text(self, best: BestOffer) -> str:
+        s = self.spec
+        text = (
+            f"no offer fits 1 executor of {s.describe()}; best offer {best.cpus:g} cpus, "
+            f"{best.mem:g} MB on {best.hostname or 'an agent'} ({best.why})"
+        )
+        if best.mem + 1e-9 < s.mem_mb:
+            if s.explicit_mem:
+                text += f"; spark.executor.memory={s.mem_mb:g}m is more than any offer has"
+            else:
+                text += (
+                    f"; spark.executor.memory is not set and its default {s.mem_mb:g}m is "
+                    "more than any offer has: set it lower (--executor-memory)"
+                )
+        elif s.fixed_cores and best.cpus + 1e-9 < s.cores:
+            text += (
+                f"; spark.executor.cores={s.cores} is set: leave it unset to take the "
+                "cpus an offer has"
+            )
+        return text
+
+    def warning(self, outstanding: int, now: float) -> str | None:
+        """The waiting reason when a warning is due (every `WARN_INTERVAL` seconds while
+        waiting, the first after `WARN_INTERVAL`), else None. Called once a second."""
+        reason = self.waiting_reason(outstanding, now)
+        if reason is None or self.waiting_since is None:
+            self._warned_at = None
+            return None
+        last = self._warned_at if self._warned_at is not None else self.waiting_since
+        if now - last + 1e-9 < WARN_INTERVAL:
+            return None
+        self._warned_at = now
+        return reason
 
     def should_revive(self, outstanding: int) -> bool:
         """True (and marks offers revived) when suppressed and more executors are wanted;
@@ -163,15 +332,20 @@ class Allocation:
         rec = self.executors.get(executor_id)
         if rec is not None and rec.state == LAUNCHING:
             rec.state = RUNNING
+            self.best_offer = None  # the waiting diagnosis starts afresh next time
+            self.avoided.clear()
+            self.last_failure = ""
         return rec
 
-    def lost(self, executor_id: str) -> ExecutorRecord | None:
+    def lost(self, executor_id: str, reason: str = "") -> ExecutorRecord | None:
         """The executor's task ended or its agent is gone; returns the record if it was ours.
         One released on purpose does not count as a failure."""
         rec = self.executors.pop(executor_id, None)
         if rec is not None and rec.state != RELEASING:
             self.failures += 1
             self.agent_failures[rec.agent_id] = self.agent_failures.get(rec.agent_id, 0) + 1
+            if reason:
+                self.last_failure = f"{executor_id} on {rec.hostname or rec.agent_id}: {reason}"
         return rec
 
     def agent_lost(self, agent_id: str) -> list[str]:
@@ -199,6 +373,12 @@ class Allocation:
     def _new_id(self) -> str:
         self._seq += 1
         return f"{self.app_id}-exec-{self._seq}"
+
+
+def _resources(offer: Any) -> Resources:
+    if hasattr(offer, "resources"):
+        return offer.resources
+    return Resources.from_mesos(offer.get("resources") or [])
 
 
 def _agent_id(offer: Any) -> str:

@@ -126,7 +126,11 @@ class ClusterBackend:
         try:
             await asyncio.wait_for(self._first_executor.wait(), self.conf.start_timeout)
         except TimeoutError:
-            why = self.mesos.last_problem or "no offer arrived"
+            why = (
+                self.allocation.waiting_reason(self.outstanding(), time.monotonic())
+                or self.mesos.last_problem
+                or "no offer arrived"
+            )
             await self.stop()
             raise RuntimeError(
                 f"no executor registered within {self.conf.start_timeout:g}s ({why})"
@@ -152,8 +156,7 @@ class ClusterBackend:
     def default_parallelism(self) -> int:
         """Cores the driver asks for (not those registered right now, which vary under
         dynamic allocation), at least 2."""
-        s = self.conf.spec
-        return max(2, s.cores * s.max_executors)
+        return max(2, self.conf.spec.requested_slots())
 
     def submit(self, tasks: Sequence[Task]) -> None:
         now = time.monotonic()
@@ -292,7 +295,10 @@ class ClusterBackend:
         self.conns[eid] = _Conn(info, writer, int(pid), wire.PayloadLRU(), time.time())
         self.placement.add_executor(eid, host, int(cores), time.monotonic())
         self._broadcast_peers()
-        log.info("executor %s registered on %s (%d cores, %s)", eid, host, cores, address)
+        log.info(
+            "executor %s registered on %s (%g cpus, %d task slots, %s)",
+            eid, host, rec.cpus, cores, address,
+        )
         assert self.events is not None
         self.events.on_executor_added(info)
         if self._first_executor is not None:
@@ -319,7 +325,7 @@ class ClusterBackend:
         connection handler and by `MesosSide`). Requeues its running tasks, tells the engine
         (which recomputes lost shuffle outputs and blocks), and asks for a replacement."""
         conn = self.conns.pop(eid, None)
-        rec = self.allocation.lost(eid)
+        rec = self.allocation.lost(eid, reason)
         if conn is None and rec is None:
             return
         releasing = rec is not None and rec.state == "releasing"
@@ -338,11 +344,20 @@ class ClusterBackend:
             self._maybe_revive()
             self._schedule_soon()
 
+    def waiting_reason(self) -> str | None:
+        """Why the driver has no executor to run tasks on (None when it has one); shown on
+        the job page and by ``dcos-py batch status``."""
+        return self.allocation.waiting_reason(self.outstanding(), time.monotonic())
+
     async def _tick(self) -> None:
-        """Once a second: release executors idle past the timeout (dynamic allocation)."""
+        """Once a second: warn while no executor can start (every ~10 s, with the reason),
+        release executors idle past the timeout (dynamic allocation)."""
         while True:
             await asyncio.sleep(min(1.0, max(0.05, self.conf.spec.idle_timeout / 4)))
             now = time.monotonic()
+            warning = self.allocation.warning(self.outstanding(), now)
+            if warning:
+                log.warning("waiting for executors: %s", warning)
             idle = self.placement.idle_executors(now, self.conf.spec.idle_timeout)
             for eid in self.allocation.release_idle(idle):
                 log.info("releasing idle executor %s", eid)
@@ -375,8 +390,11 @@ class ClusterBackend:
             log.warning("could not report to the dispatcher at %s: %s", url, exc)
 
     def executor_command(self, eid: str, hostname: str) -> list[str]:
-        """The command line of an executor task (see `frameworks.batch.cluster.executor`)."""
+        """The command line of an executor task (see `frameworks.batch.cluster.executor`);
+        its task slots follow the cpus the allocation gave it."""
         s = self.conf.spec
+        rec = self.allocation.executors.get(eid)
+        slots = rec.slots if rec is not None else s.cores
         return [
             self.conf.python or sys.executable,
             "-m",
@@ -388,7 +406,7 @@ class ClusterBackend:
             "--host",
             hostname,
             "--cores",
-            str(s.cores),
+            str(slots),
             "--memory-mb",
             f"{s.mem_mb:g}",
         ]

@@ -6,9 +6,10 @@ Called by `ClusterBackend.__init__` with whatever the SparkContext was given (a 
 | key | default | meaning |
 |---|---|---|
 | ``spark.executor.instances`` | 2 | executors wanted (``--executors``) |
-| ``spark.cores.max`` | - | total cores; when set, executors = cores.max / executor cores |
-| ``spark.executor.cores`` | 1 | cores (task slots, cpus) per executor (``--executor-cores``) |
+| ``spark.cores.max`` | - | total cpus of all executors (see below) |
+| ``spark.executor.cores`` | - | cpus (= task slots) per executor, exactly (``--executor-cores``) |
 | ``spark.executor.memory`` | 512m | memory per executor (``--executor-memory``) |
+| ``spark.dcos.executor.minCores`` | 0.1 | smallest cpus an executor takes when cores is unset |
 | ``spark.locality.wait`` | 200ms | delay scheduling wait before a task runs non-locally |
 | ``spark.task.maxFailures`` | 4 | attempts of a task before its job fails |
 | ``spark.dynamicAllocation.enabled`` | true | release idle executors, ask again when needed |
@@ -23,11 +24,20 @@ Called by `ClusterBackend.__init__` with whatever the SparkContext was given (a 
 | ``spark.dcos.executor.queueDepth`` | 1 | tasks sent ahead per executor core |
 | ``spark.dcos.executor.startTimeout`` | 120s | `start` fails when no executor registers |
 | ``spark.dcos.forwardPythonPath`` | true | executors get the driver's ``sys.path`` dirs |
+
+Executor cpus (`frameworks.batch.cluster.allocation`): with ``spark.executor.cores`` set, each
+executor has exactly that many cpus (offers with fewer are declined), and ``spark.cores.max``
+gives the number of executors (``cores.max / executor cores``). Without it, an executor takes
+the cpus its offer has, fractions included: at most 1 per executor when ``spark.cores.max``
+is not set either, else up to what ``spark.cores.max`` still allows (executors are then
+launched until it is reached, or until ``spark.executor.instances`` when that is also set).
+An executor of ``c`` cpus runs ``max(1, floor(c))`` tasks at once.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -99,14 +109,24 @@ class ClusterConf:
         if env.get("DCOS_BATCH_CONF"):
             c.update({str(k): str(v) for k, v in json.loads(env["DCOS_BATCH_CONF"]).items()})
         c.update(conf_dict(conf))
+        fixed = "spark.executor.cores" in c
         cores = int(c.get("spark.executor.cores", 1))
         instances = int(c.get("spark.executor.instances", 2))
-        if "spark.cores.max" in c:
-            instances = max(1, int(float(c["spark.cores.max"])) // max(1, cores))
+        min_cores = float(c.get("spark.dcos.executor.minCores", 0.1))
+        max_cores = float(c["spark.cores.max"]) if "spark.cores.max" in c else None
+        if max_cores is not None and fixed:
+            instances = max(1, int(max_cores) // max(1, cores))
+        elif max_cores is not None and "spark.executor.instances" not in c:
+            # Executors of what the offers have, until cores.max is reached.
+            instances = max(1, math.ceil(max_cores / max(min_cores, 0.001)))
         dynamic = _bool(c.get("spark.dynamicAllocation.enabled", "true"))
         spec = ExecutorSpec(
             cores=cores,
             mem_mb=parse_memory(c.get("spark.executor.memory", "512m")),
+            fixed_cores=fixed,
+            max_cores=None if fixed else max_cores,
+            min_cores=min_cores,
+            explicit_mem="spark.executor.memory" in c,
             max_executors=instances,
             min_executors=int(c.get("spark.dynamicAllocation.minExecutors", 0)),
             per_agent=int(c.get("spark.dcos.executor.perAgent", 1)),

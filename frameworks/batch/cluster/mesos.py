@@ -90,10 +90,10 @@ class MesosSide(Scheduler):
         b = self.backend
         decision = b.allocation.on_offers(offers, b.outstanding(), time.monotonic())
         spec = b.conf.spec
-        needs = TaskNeeds.parse(f"cpus:{spec.cores};mem:{spec.mem_mb:g}")
         calls = []
         for offer, eid in decision.launch:
-            fit = OfferPacker(offer).take(needs)
+            cpus = b.allocation.executors[eid].cpus
+            fit = OfferPacker(offer).take(TaskNeeds.parse(f"cpus:{cpus:g};mem:{spec.mem_mb:g}"))
             command = {
                 "value": b.executor_command(eid, offer.hostname)[0],
                 "arguments": b.executor_command(eid, offer.hostname),

@@ -2,8 +2,9 @@
 
 Started by `ClusterBackend.start`; its URL is the framework's ``webui_url``.
 
-- ``GET /``           the page: executors, then each job with its stages (task counts, a
-                      progress bar, durations, failures); refreshes itself every 2 s
+- ``GET /``           the page: why the driver is waiting for executors (if it is), the
+                      executors, then each job with its stages (task counts, a progress
+                      bar, durations, failures); refreshes itself every 2 s
 - ``GET /api/jobs``   the same as JSON (`JobTracker.snapshot` + ``executors`` + ``app_id``),
                       polled by ``dcos-py batch status --watch`` / ``submit --wait``
 - ``GET /health``     200
@@ -35,17 +36,20 @@ def snapshot(backend: ClusterBackend) -> dict[str, Any]:
     body = backend.jobs.snapshot(time.time())
     body["app_id"] = backend.app_id
     body["framework_id"] = backend.mesos.framework_id if backend.mesos else None
+    records = backend.allocation.executors
     body["executors"] = [
         {
             "executor_id": e.executor_id,
             "host": e.host,
             "cores": e.cores,
+            "cpus": records[e.executor_id].cpus if e.executor_id in records else e.cores,
             "address": e.address,
             "running_tasks": e.running_tasks,
         }
         for e in backend.executors()
     ]
     body["pending_tasks"] = backend.placement.pending
+    body["waiting"] = backend.waiting_reason()
     return body
 
 
@@ -61,12 +65,17 @@ def render(snap: dict[str, Any]) -> str:
         f"{e(str(snap.get('framework_id') or '-'))} &middot; "
         f"{snap['tasks_finished']} tasks finished, {snap['task_attempts_failed']} failed "
         f"attempts, {snap['pending_tasks']} pending</p>",
-        "<h2>Executors</h2><table><tr><th>executor</th><th>host</th><th>cores</th>"
-        "<th>running</th><th>address</th></tr>",
     ]
+    if snap.get("waiting"):
+        out.append(f"<p class='failed'>Waiting for executors: {e(snap['waiting'])}</p>")
+    out.append(
+        "<h2>Executors</h2><table><tr><th>executor</th><th>host</th><th>cpus</th>"
+        "<th>task slots</th><th>running</th><th>address</th></tr>"
+    )
     for x in snap["executors"]:
         out.append(
             f"<tr><td>{e(x['executor_id'])}</td><td>{e(x['host'])}</td>"
+            f"<td>{x.get('cpus', x['cores']):g}</td>"
             f"<td>{x['cores']}</td><td>{x['running_tasks']}</td>"
             f"<td>{e(x['address'])}</td></tr>"
         )
