@@ -43,7 +43,7 @@ def _num(value: Any) -> str:
 
 def app_rows(apps: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     """One row per app: id, running/instances, healthy, cpus, mem, deploying, cmd."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for a in apps:
         checks = bool(a.get("healthChecks"))
         health = f"{a.get('tasksHealthy', 0)}/{a.get('instances', 0)}" if checks else "-"
@@ -56,7 +56,7 @@ def app_rows(apps: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 def task_rows(tasks: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for t in tasks:
         results = t.get("healthCheckResults") or []
         health = "-" if not results else ("healthy" if all(r.get("alive") for r in results)

@@ -243,7 +243,7 @@ def log(
 def _driver_jobs(ui_url: str) -> dict[str, Any] | None:
     try:
         with _OPENER.open(ui_url.rstrip("/") + "/api/jobs", timeout=2.0) as resp:
-            return orjson.loads(resp.read())  # type: ignore[no-any-return]
+            return orjson.loads(resp.read())
     except (OSError, ValueError):
         return None
 

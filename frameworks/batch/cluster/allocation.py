@@ -359,7 +359,7 @@ class Allocation:
             return []
         keep = self.spec.min_executors
         running = [e for e in self.live() if e.state == RUNNING]
-        out = []
+        out: list[str] = []
         for eid in idle:
             rec = self.executors.get(eid)
             if rec is None or rec.state != RUNNING or len(running) - len(out) <= keep:

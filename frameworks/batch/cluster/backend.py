@@ -24,7 +24,7 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from frameworks.batch.backend import (
     BackendEvents,
@@ -174,7 +174,7 @@ class ClusterBackend:
         by_exec: dict[str, list[int]] = {}
         for e in self.placement.cancel(keys):
             if e.executor is not None:
-                by_exec.setdefault(e.executor, []).append(e.key)  # type: ignore[arg-type]
+                by_exec.setdefault(e.executor, []).append(cast(int, e.key))  # keys are ints from _keys
         for eid, ks in by_exec.items():
             conn = self.conns.get(eid)
             if conn is not None:
@@ -213,8 +213,8 @@ class ClusterBackend:
             task: Task = launch.task.payload
             known = conn.payloads.touch(task.payload_key)
             batches.setdefault(launch.executor_id, []).append(
-                wire.encode_task(launch.task.key, task, not known)
-            )  # type: ignore[arg-type]
+                wire.encode_task(cast(int, launch.task.key), task, not known)
+            )
             self.jobs.launched(task)
         for eid, items in batches.items():
             self.conns[eid].writer.write(wire.frame(["launch", items]))
