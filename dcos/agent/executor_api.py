@@ -21,16 +21,14 @@ module holds the streams (`ExecutorStreams`, owned by the `Agent` shell).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from dcos.agent.executors import ExecutorKey
-from dcos.protocol import recordio
+from dcos.common.streams import RecordIOStream, set_nodelay
 from dcos.protocol.codec import DecodeError, dumps_json, loads_json
 from dcos.protocol.ids import ExecutorID, FrameworkID, unwrap
 
@@ -43,43 +41,12 @@ PATHS = ("/api/v1/executor", "/slave(1)/api/v1/executor")
 HEARTBEAT_INTERVAL = 30.0
 
 
-class ExecutorStream:
-    """One executor's event stream: `send` buffers (sync), `run` writes until closed."""
+class ExecutorStream(RecordIOStream):
+    """One executor's event stream of JSON records: `send` buffers (sync), `run` writes
+    until closed, with a HEARTBEAT event whenever `heartbeat` seconds pass in silence."""
 
     def __init__(self) -> None:
-        self._buf: list[bytes] = []
-        self._wake = asyncio.Event()
-        self._closing = False
-
-    def send(self, event: dict[str, Any]) -> None:
-        if not self._closing:
-            self._buf.append(recordio.encode(dumps_json(event)))
-            self._wake.set()
-
-    def close(self) -> None:
-        """Flush what is buffered, then end the stream."""
-        self._closing = True
-        self._wake.set()
-
-    async def run(self, resp: web.StreamResponse, heartbeat: float) -> None:
-        try:
-            while True:
-                try:  # asyncio.timeout, not wait_for: see dcos.agent.channel.subscribe
-                    async with asyncio.timeout(heartbeat):
-                        await self._wake.wait()
-                except TimeoutError:
-                    self.send({"type": "HEARTBEAT"})
-                self._wake.clear()
-                if self._buf:
-                    data = b"".join(self._buf)
-                    self._buf.clear()
-                    await resp.write(data)
-                if self._closing:
-                    break
-        except (ConnectionError, RuntimeError) as exc:
-            log.debug("executor stream ended: %s", exc)
-        finally:
-            self._closing = True
+        super().__init__(dumps_json, log, "executor stream", {"type": "HEARTBEAT"})
 
 
 class ExecutorStreams:
@@ -132,16 +99,6 @@ def _ids(body: dict[str, Any]) -> tuple[FrameworkID, ExecutorID] | str:
     if not isinstance(eid, dict) or not isinstance(unwrap(eid), str) or not unwrap(eid):
         return "expecting 'executor_id' ({\"value\": string})"
     return FrameworkID(str(unwrap(fid))), ExecutorID(str(unwrap(eid)))
-
-
-def _set_nodelay(request: web.Request) -> None:
-    transport = request.transport
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -222,7 +179,7 @@ async def _subscribe(agent: Agent, request: web.Request, fid: FrameworkID, eid: 
     resp = web.StreamResponse(status=200)
     resp.content_type = "application/json"
     resp.enable_chunked_encoding()
-    _set_nodelay(request)
+    set_nodelay(request)
     log.info("executor %s of framework %s subscribed", eid, fid)
     try:
         await resp.prepare(request)
