@@ -26,11 +26,11 @@ from typing import Any
 import aiohttp
 
 from dcos.common.clock import Clock, RealClock
-from dcos.protocol.codec import JSON, DecodeError, dumps_json, loads_json
+from dcos.protocol.codec import JSON, dumps_json
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID, unwrap
-from dcos.protocol.recordio import Decoder, RecordIOError
 from dcos.sdk import calls
 from dcos.sdk._pipeline import CallFailed, CallPool, request_prefix
+from dcos.sdk._stream import cancel_tasks, read_json_events
 from dcos.sdk.core import (
     Abort,
     Action,
@@ -222,14 +222,7 @@ class SchedulerDriver:
     async def _finish(self, state: str) -> None:
         """Tear everything down; called once by `stop` or on abort (from any task)."""
         self._stopping = True
-        current = asyncio.current_task()
-        for task in (self._sub_task, self._consumer_task):
-            if task is not None and task is not current and not task.done():
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - already logged
-                    pass
+        await cancel_tasks((self._sub_task, self._consumer_task))
         if self._background:
             await asyncio.wait(list(self._background), timeout=self._call_timeout)
         if self._pool is not None:
@@ -300,21 +293,17 @@ class SchedulerDriver:
             return await self._read_stream(resp)
 
     async def _read_stream(self, resp: aiohttp.ClientResponse) -> bool:
-        decoder = Decoder()
         watchdog = asyncio.create_task(self._watchdog(resp), name="sdk-heartbeat")
         aborted = False
+
+        def handle(event: Any) -> bool:
+            nonlocal aborted
+            if self._apply(self._core.on_event(event, self.clock.time())):
+                aborted = True
+            return aborted
+
         try:
-            async for chunk in resp.content.iter_any():
-                for record in decoder.feed(chunk):
-                    event = loads_json(record)
-                    if self._apply(self._core.on_event(event, self.clock.time())):
-                        aborted = True
-                if aborted:
-                    break
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            log.info("event stream from %s broke: %s", self._core.master, exc)
-        except (RecordIOError, DecodeError) as exc:
-            log.warning("bad event stream from %s: %s", self._core.master, exc)
+            await read_json_events(resp, handle, log, str(self._core.master))
         finally:
             watchdog.cancel()
         actions = self._core.on_disconnected()

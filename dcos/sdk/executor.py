@@ -44,9 +44,9 @@ from typing import Any
 import aiohttp
 
 from dcos.common.clock import Clock, RealClock
-from dcos.protocol.codec import JSON, DecodeError, dumps_json, loads_json
+from dcos.protocol.codec import JSON, dumps_json
 from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, unwrap, wrap
-from dcos.protocol.recordio import Decoder, RecordIOError
+from dcos.sdk._stream import cancel_tasks, read_json_events
 from dcos.sdk.driver import DRIVER_ABORTED, DRIVER_RUNNING, DRIVER_STOPPED, DriverError
 
 log = logging.getLogger("dcos.sdk.executor")
@@ -320,14 +320,7 @@ class ExecutorDriver:
         if self._stopping or self._state == DRIVER_NOT_STARTED:
             return self._state
         self._stopping = True
-        current = asyncio.current_task()
-        for t in self._tasks:
-            if t is not current and not t.done():
-                t.cancel()
-                try:
-                    await t
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                    pass
+        await cancel_tasks(self._tasks)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -423,17 +416,15 @@ class ExecutorDriver:
                     return "refused"
                 return "failed"
             self._connected = True
-            decoder = Decoder()
+
+            def handle(event: Any) -> bool:
+                dispatch = self.core.on_event(event)
+                if dispatch is not None:
+                    self._queue.put_nowait(dispatch)
+                return False
+
             try:
-                async for chunk in resp.content.iter_any():
-                    for record in decoder.feed(chunk):
-                        dispatch = self.core.on_event(loads_json(record))
-                        if dispatch is not None:
-                            self._queue.put_nowait(dispatch)
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                log.info("stream from the agent broke: %s", exc)
-            except (RecordIOError, DecodeError) as exc:
-                log.warning("bad event stream from the agent: %s", exc)
+                await read_json_events(resp, handle, log, "the agent")
             finally:
                 self._connected = False
         return "subscribed"
