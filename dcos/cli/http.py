@@ -1,6 +1,6 @@
 """A tiny synchronous HTTP client for the CLI (one request per command, no event loop).
 
-Called by: the `node`/`framework`/`task` commands (`get_json`) and by `up`'s readiness checks
+Called by: the `node`/`framework`/`task`/`batch` commands and `task log`/`ls` (`get_json`) and by `up`'s readiness checks
 (`get_status`). Failures become `CliError` with one clear line naming the URL.
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 import http.client
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -35,13 +37,18 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def get_json(base_url: str, path: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
-    """GET `base_url + path` and decode its JSON body.
+def get_json(
+    base_url: str, path: str, timeout: float = DEFAULT_TIMEOUT, *,
+    params: Mapping[str, Any] | None = None, server: str = "the master",
+) -> Any:
+    """GET `base_url + path` (with `params` as its query string) and decode its JSON body.
 
-    Raises `CliError` when the server cannot be reached, answers other than 200, or sends
-    something that is not JSON.
+    Raises `CliError` when the server cannot be reached (naming it as `server`), answers
+    other than 200, or sends something that is not JSON.
     """
     url = base_url.rstrip("/") + path
+    if params is not None:
+        url += "?" + urllib.parse.urlencode(params)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with _OPENER.open(request, timeout=timeout) as response:
@@ -51,7 +58,7 @@ def get_json(base_url: str, path: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
         suffix = f": {detail[0][:200]}" if detail else ""
         raise CliError(f"GET {url} answered {exc.code} {exc.reason}{suffix}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise CliError(f"cannot reach the master at {base_url}: {_reason(exc)}") from None
+        raise CliError(f"cannot reach {server} at {base_url}: {_reason(exc)}") from None
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -10,22 +10,16 @@ is a `CliError` with one line.
 
 from __future__ import annotations
 
-import http.client
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from dcos.cli import http
 from dcos.cli.errors import CliError
 
 READ_CHUNK = 64 * 1024
 TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST",
             "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}  # fmt: skip
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -40,21 +34,7 @@ class Sandbox:
 
 def agent_get(base_url: str, path: str, params: Mapping[str, Any], timeout: float = 10.0) -> Any:
     """GET a JSON answer from an agent; `CliError` naming the URL on any failure."""
-    url = f"{base_url.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
-    try:
-        with _OPENER.open(url, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace").strip().splitlines()
-        suffix = f": {detail[0][:200]}" if detail else ""
-        raise CliError(f"GET {url} answered {exc.code} {exc.reason}{suffix}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CliError(f"cannot reach the agent at {base_url}: {reason}") from None
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise CliError(f"GET {url} did not answer JSON") from None
+    return http.get_json(base_url, path, timeout, params=params, server="the agent")
 
 
 def _all_tasks(state: Mapping[str, Any]) -> list[dict[str, Any]]:
