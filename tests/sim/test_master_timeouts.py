@@ -10,9 +10,15 @@ import aiohttp
 from dcos.common.clock import SimClock
 from dcos.master.app import start_master
 from dcos.master.config import MasterConfig
-from dcos.master.testing import agent_call, agent_subscribe, call, subscribe
 from dcos.protocol import internal
 from dcos.protocol.ids import wrap
+from dcos.testing.master import (
+    agent_call,
+    agent_subscribe,
+    command_task,
+    launch,
+    subscribe,
+)
 
 
 async def _until(pred, clock: SimClock) -> None:
@@ -39,26 +45,8 @@ async def test_ping_timeout_makes_agent_unreachable_and_tasks_unreachable(tmp_pa
             astream, aid = await agent_subscribe(s, m.url)
             fstream, fid, sid = await subscribe(s, m.url, caps=["PARTITION_AWARE"])
             offer = (await fstream.next("OFFERS"))["offers"]["offers"][0]
-            task = {
-                "name": "t",
-                "task_id": wrap("t1"),
-                "agent_id": wrap(aid),
-                "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
-                "command": {"value": "true"},
-            }
-            await call(
-                s,
-                m.url,
-                fid,
-                sid,
-                {
-                    "type": "ACCEPT",
-                    "accept": {
-                        "offer_ids": [offer["id"]],
-                        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}],
-                    },
-                },
-            )
+            task = command_task("t1", aid)
+            await launch(s, m.url, fid, sid, offer["id"], [task])
             await astream.next(internal.RUN_TASKS)
             await clock.advance(5)
             assert (await astream.next())["type"] == internal.PING

@@ -1,6 +1,20 @@
-"""Shared factories for agent tests."""
+"""Shared factories and fixtures for agent tests."""
 
 from typing import Any
+
+import pytest
+
+from .fake_master import FakeMaster
+
+
+@pytest.fixture
+async def master():
+    """A started `FakeMaster` (the internal channel's master side), stopped after the test.
+    test_executor_api.py overrides it with its own recording master."""
+    m = FakeMaster()
+    await m.start()
+    yield m
+    await m.stop()
 
 
 def make_task(

@@ -11,17 +11,8 @@ from dcos.protocol import internal
 from dcos.protocol.mesos import valid_status_uuid
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def master():
-    m = FakeMaster()
-    await m.start()
-    yield m
-    await m.stop()
 
 
 def _config(master, tmp_path, **kw) -> AgentConfig:

@@ -28,7 +28,6 @@ from dcos.protocol.ids import ExecutorID, FrameworkID
 from dcos.protocol.resources import Resources
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -201,14 +200,6 @@ class Survivors(FakeContainerizer):
             self.configs[cid] = cfg
             self._ends[cid] = asyncio.get_running_loop().create_future()
         return dict.fromkeys(expected or {})
-
-
-@pytest.fixture
-async def master():
-    m = FakeMaster()
-    await m.start()
-    yield m
-    await m.stop()
 
 
 def _config(master, tmp_path) -> AgentConfig:

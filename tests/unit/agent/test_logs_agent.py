@@ -15,17 +15,8 @@ from dcos.agent.config import AgentConfig
 from dcos.protocol import internal
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def master():
-    m = FakeMaster()
-    await m.start()
-    yield m
-    await m.stop()
 
 
 @contextlib.asynccontextmanager

@@ -26,18 +26,9 @@ from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 from .test_health import ScriptedRunner
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-async def master():
-    m = FakeMaster()
-    await m.start()
-    yield m
-    await m.stop()
 
 
 def _config(master, tmp_path, **kw) -> AgentConfig:

@@ -7,9 +7,17 @@ import aiohttp
 
 from dcos.master.app import start_master
 from dcos.master.config import MasterConfig
-from dcos.master.testing import agent_call, agent_subscribe, call, subscribe
 from dcos.protocol import internal
 from dcos.protocol.ids import wrap
+from dcos.testing.master import (
+    agent_subscribe,
+    call,
+    command_task,
+    executor_status,
+    launch,
+    send_status,
+    subscribe,
+)
 
 
 async def test_registry_survives_restart_and_tasks_are_kept(tmp_path):
@@ -19,44 +27,11 @@ async def test_registry_survives_restart_and_tasks_are_kept(tmp_path):
         astream, aid = await agent_subscribe(s, m.url)
         fstream, fid, sid = await subscribe(s, m.url, name="keeper")
         offer = (await fstream.next("OFFERS"))["offers"]["offers"][0]
-        task = {
-            "name": "t",
-            "task_id": wrap("t1"),
-            "agent_id": wrap(aid),
-            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
-            "command": {"value": "sleep 1000"},
-        }
-        await call(
-            s,
-            m.url,
-            fid,
-            sid,
-            {
-                "type": "ACCEPT",
-                "accept": {
-                    "offer_ids": [offer["id"]],
-                    "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}],
-                },
-            },
-        )
+        task = command_task("t1", aid, "sleep 1000")
+        await launch(s, m.url, fid, sid, offer["id"], [task])
         run = await astream.next(internal.RUN_TASKS)
-        status = {
-            "task_id": wrap("t1"),
-            "state": "TASK_RUNNING",
-            "source": "SOURCE_EXECUTOR",
-            "timestamp": 1.0,
-            "uuid": "AAAAAAAAAAAAAAAAAAAAAA==",
-            "agent_id": wrap(aid),
-        }
-        await agent_call(
-            s,
-            m.url,
-            {
-                "type": internal.UPDATE,
-                "agent_id": aid,
-                "updates": [{"framework_id": fid, "status": status}],
-            },
-        )
+        status = executor_status("t1", aid)
+        await send_status(s, m.url, aid, fid, status)
         await fstream.next("UPDATE")
         await fstream.close()
         await astream.close()

@@ -6,9 +6,19 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from dcos.master.testing import agent_call, agent_subscribe, call, master, subscribe
 from dcos.protocol import internal
 from dcos.protocol.ids import wrap
+from dcos.testing.master import (
+    agent_call,
+    agent_subscribe,
+    call,
+    command_task,
+    executor_status,
+    launch,
+    master,
+    send_status,
+    subscribe,
+)
 
 
 @pytest.fixture
@@ -130,50 +140,13 @@ async def test_offer_launch_update_acknowledge_round_trip(env):
     fstream, fid, sid = await subscribe(s, m.url)
     offers = (await fstream.next("OFFERS"))["offers"]["offers"]
     assert offers[0]["agent_id"] == wrap(aid)
-    task = {
-        "name": "t",
-        "task_id": wrap("t1"),
-        "agent_id": wrap(aid),
-        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}],
-        "command": {"value": "true"},
-    }
-    r = await call(
-        s,
-        m.url,
-        fid,
-        sid,
-        {
-            "type": "ACCEPT",
-            "accept": {
-                "offer_ids": [offers[0]["id"]],
-                "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}],
-            },
-        },
-    )
+    task = command_task("t1", aid, cpus=0.5)
+    r = await launch(s, m.url, fid, sid, offers[0]["id"], [task])
     assert r.status == 202
     run = await astream.next(internal.RUN_TASKS)
     assert run["tasks"][0]["task_id"] == wrap("t1") and run["framework"]["id"] == wrap(fid)
     uuid = "AAAAAAAAAAAAAAAAAAAAAA=="
-    status = {
-        "task_id": wrap("t1"),
-        "state": "TASK_RUNNING",
-        "source": "SOURCE_EXECUTOR",
-        "timestamp": 1.0,
-        "uuid": uuid,
-        "agent_id": wrap(aid),
-    }
-    assert (
-        await agent_call(
-            s,
-            m.url,
-            {
-                "type": internal.UPDATE,
-                "agent_id": aid,
-                "updates": [{"framework_id": fid, "status": status}],
-            },
-        )
-        == 202
-    )
+    assert await send_status(s, m.url, aid, fid, executor_status("t1", aid, uuid=uuid)) == 202
     upd = await fstream.next("UPDATE")
     assert upd["update"]["status"]["state"] == "TASK_RUNNING"
     assert upd["update"]["status"]["agent_id"] == wrap(aid)

@@ -6,17 +6,14 @@ import pytest
 from sdk_fakes import FakeMaster
 
 
-@pytest.fixture
-async def master():
+async def _fake_master():
+    """A started FakeMaster, stopped after the test."""
     m = FakeMaster()
     await m.start()
     yield m
     await m.stop()
 
 
-@pytest.fixture
-async def master2():
-    m = FakeMaster()
-    await m.start()
-    yield m
-    await m.stop()
+# Two independent masters (failover tests use both).
+master = pytest.fixture(_fake_master, name="master")
+master2 = pytest.fixture(_fake_master, name="master2")

@@ -2,8 +2,9 @@
 
 Used by the master's shell, restart and simulated-clock tests (and usable by anyone who
 needs a master in-process): `master` starts one on a free port, `subscribe` / `call` speak
-the scheduler API, `agent_subscribe` / `agent_call` the internal agent channel, `Stream`
-reads a RecordIO event stream in the background.
+the scheduler API (`launch` accepts an offer with tasks, `command_task` builds one),
+`agent_subscribe` / `agent_call` the internal agent channel (`send_status` forwards an
+`executor_status` as the agent would), `Stream` reads a RecordIO event stream in the background.
 """
 
 from __future__ import annotations
@@ -104,6 +105,33 @@ async def call(
         return r
 
 
+def command_task(
+    task_id: str, agent_id: str, command: str = "true", cpus: float = 1
+) -> dict[str, Any]:
+    """A TaskInfo running `command` with `cpus` on `agent_id` (for `launch`)."""
+    return {
+        "name": "t",
+        "task_id": wrap(task_id),
+        "agent_id": wrap(agent_id),
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}}],
+        "command": {"value": command},
+    }
+
+
+async def launch(
+    session: aiohttp.ClientSession, url: str, fid: str, sid: str | None, offer_id: Any,
+    tasks: Sequence[dict[str, Any]],
+) -> aiohttp.ClientResponse:
+    """ACCEPT the offer `offer_id` (its JSON id) with one LAUNCH of `tasks`."""
+    return await call(session, url, fid, sid, {
+        "type": "ACCEPT",
+        "accept": {
+            "offer_ids": [offer_id],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": list(tasks)}}],
+        },
+    })  # fmt: skip
+
+
 async def agent_subscribe(
     session: aiohttp.ClientSession,
     url: str,
@@ -145,3 +173,30 @@ async def agent_call(session: aiohttp.ClientSession, url: str, msg: dict[str, An
     ) as r:
         await r.read()
         return r.status
+
+
+def executor_status(
+    task_id: str, agent_id: str, state: str = "TASK_RUNNING",
+    uuid: str = "AAAAAAAAAAAAAAAAAAAAAA==",
+) -> dict[str, Any]:
+    """A TaskStatus as an executor on `agent_id` reports it (for `send_status`)."""
+    return {
+        "task_id": wrap(task_id),
+        "state": state,
+        "source": "SOURCE_EXECUTOR",
+        "timestamp": 1.0,
+        "uuid": uuid,
+        "agent_id": wrap(agent_id),
+    }
+
+
+async def send_status(
+    session: aiohttp.ClientSession, url: str, agent_id: str, fid: str, status: dict[str, Any]
+) -> int:
+    """Forward `status` of framework `fid` on the agent channel as agent `agent_id` does;
+    the answer's HTTP status."""
+    return await agent_call(session, url, {
+        "type": internal.UPDATE,
+        "agent_id": agent_id,
+        "updates": [{"framework_id": fid, "status": status}],
+    })  # fmt: skip
