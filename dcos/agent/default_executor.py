@@ -22,6 +22,7 @@ from dcos.agent.containerizer import ContainerConfig
 from dcos.agent.executor import LaunchRefused, build_config, grace_period, sandbox_path
 from dcos.agent.executor_calls import ExecutorCallsMixin
 from dcos.agent.executors import RUNNING, TERMINATED, ExecutorRecord
+from dcos.agent.model import FrameworkRecord, Launch, TaskRecord
 from dcos.protocol.ids import (
     AgentID,
     ContainerID,
@@ -34,7 +35,7 @@ from dcos.protocol.ids import (
 from dcos.protocol.states import Reason, TaskState, is_terminal
 
 if TYPE_CHECKING:
-    from dcos.agent.core import Action, FrameworkRecord, TaskRecord
+    from dcos.agent.core import Action
 
 
 def is_default_executor(executor: dict[str, Any]) -> bool:
@@ -95,8 +96,6 @@ class TaskGroupsMixin(ExecutorCallsMixin):
     def _run_group(self, fw: FrameworkRecord, executor: dict[str, Any],
                    tasks: list[dict[str, Any]], now: float) -> list[Action]:  # fmt: skip
         """Start every task of the group, each in its own container."""
-        from dcos.agent.core import Launch
-
         ex = self._default_executor(fw, executor)
         group: set[TaskID] = set()
         ex.groups.append(group)

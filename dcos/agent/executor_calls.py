@@ -23,6 +23,7 @@ from dcos.agent.executors import (
     ToExecutor,
     agent_info_json,
 )
+from dcos.agent.model import Call
 from dcos.protocol import internal
 from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, new_container_id, unwrap, wrap
 from dcos.protocol.mesos import valid_status_uuid
@@ -161,8 +162,6 @@ class ExecutorCallsMixin(ExecutorsMixin):
         self, framework_id: FrameworkID, executor_id: ExecutorID, data: Any
     ) -> tuple[str, list[Action]]:
         """MESSAGE from an executor: a framework message for its scheduler."""
-        from dcos.agent.core import Call
-
         ex = self.executors.get((framework_id, executor_id))
         if ex is None or ex.state == TERMINATED:
             return f"executor {executor_id} of framework {framework_id} is not running here", []

@@ -33,6 +33,7 @@ from dcos.agent.executor import (
     build_config,
     signal_name,
 )
+from dcos.agent.model import AgentInfo, Call, Destroy, FrameworkRecord, Launch, TaskRecord
 from dcos.protocol import internal
 from dcos.protocol.ids import (
     AgentID,
@@ -49,7 +50,7 @@ from dcos.protocol.resources import ResourceError, Resources
 from dcos.protocol.states import Reason, Source, TaskState, is_terminal
 
 if TYPE_CHECKING:
-    from dcos.agent.core import Action, FrameworkRecord, TaskRecord
+    from dcos.agent.core import Action
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,6 @@ class ExecutorsMixin:
     """Custom executors; mixed into `AgentCore` (see the module docstring)."""
 
     if TYPE_CHECKING:  # provided by AgentCore
-        from dcos.agent.core import AgentInfo
         from dcos.agent.status_updates import StatusUpdateManager
 
         info: AgentInfo
@@ -280,8 +280,6 @@ class ExecutorsMixin:
 
     def _new_task_record(self, fw: FrameworkRecord, task: dict[str, Any],
                          ex: ExecutorRecord) -> TaskRecord:  # fmt: skip
-        from dcos.agent.core import TaskRecord
-
         try:
             resources = Resources.from_mesos(task.get("resources") or [])
         except ResourceError:
@@ -331,8 +329,6 @@ class ExecutorsMixin:
         self.executors[ex.key] = ex
         self._executor_by_container[cid] = ex
         self._mark_executor(ex)
-        from dcos.agent.core import Launch
-
         log.info("starting executor %s of framework %s", eid, fw.id)
         return ex, "", [Launch(cid, config)]
 
@@ -395,8 +391,6 @@ class ExecutorsMixin:
         ex.launched = True
         self._mark_executor(ex)
         if ex.state == TERMINATING:
-            from dcos.agent.core import Destroy
-
             return [Destroy(ex.container_id, 0.0)]
         ex.state = REGISTERING
         ex.registration_deadline = now + self.executor_registration_timeout
@@ -419,8 +413,6 @@ class ExecutorsMixin:
         self._executor_gone(ex, now, state, reason, how)
         out: list[Action] = [CloseExecutor(ex.key)]
         if self.agent_id and not ex.adopted:
-            from dcos.agent.core import Call
-
             out.append(Call({
                 "type": internal.EXITED_EXECUTOR, "agent_id": self.agent_id,
                 "framework_id": ex.framework_id, "executor_id": ex.executor_id,
@@ -456,8 +448,6 @@ class ExecutorsMixin:
 
     def tick(self, now: float) -> list[Action]:
         """Registration timeouts and shutdown grace periods that have run out by `now`."""
-        from dcos.agent.core import Destroy
-
         out: list[Action] = []
         for ex in list(self.executors.values()):
             if ex.state == REGISTERING and ex.registration_deadline is not None \
@@ -516,8 +506,6 @@ class ExecutorsMixin:
 
     def _shutdown_executor(self, ex: ExecutorRecord, now: float) -> list[Action]:
         """SHUTDOWN event now, the container killed after the executor's grace period."""
-        from dcos.agent.core import Destroy
-
         if ex.state in (TERMINATING, TERMINATED):
             return []
         was = ex.state
@@ -603,8 +591,6 @@ class ExecutorsMixin:
         return total
 
     def _executor_destroys(self, grace_cap: float) -> list[Action]:
-        from dcos.agent.core import Destroy
-
         out: list[Action] = []
         for ex in self.executors.values():
             if ex.kind == "custom" and ex.launched and ex.state != TERMINATED:
