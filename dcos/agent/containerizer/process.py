@@ -96,25 +96,33 @@ async def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
         delay = min(delay * 2, 0.05)
 
 
+async def _readable(fd: int) -> None:
+    """Return once `fd` is readable: for a pidfd, once its process has exited. Called by
+    `_wait_pid_exit` and `_wait_child`, which own (and close) the fd."""
+    loop = asyncio.get_running_loop()
+    gone: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not gone.done():
+            gone.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await gone
+    finally:
+        loop.remove_reader(fd)
+
+
 async def _wait_pid_exit(pid: int) -> None:
     """Wait for a process that is not our child to exit (pidfd; polling where unavailable)."""
-    loop = asyncio.get_running_loop()
     try:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         fd = -1
     if fd >= 0:
-        gone: asyncio.Future[None] = loop.create_future()
-
-        def readable() -> None:
-            if not gone.done():
-                gone.set_result(None)
-
-        loop.add_reader(fd, readable)
         try:
-            await gone
+            await _readable(fd)
         finally:
-            loop.remove_reader(fd)
             os.close(fd)
         return
     while rt.start_time(pid) is not None and group_alive(pid):
@@ -126,24 +134,13 @@ async def _wait_child(pid: int) -> int | None:
     once it ends: a pidfd becomes readable when it exits, then ``waitpid`` reaps it (polling
     with ``WNOHANG`` where no pidfd can be had). None when the status cannot be had (someone
     else reaped the child)."""
-    loop = asyncio.get_running_loop()
     try:
         fd = os.pidfd_open(pid)
     except OSError:
         fd = -1
     try:
         if fd >= 0:
-            gone: asyncio.Future[None] = loop.create_future()
-
-            def readable() -> None:
-                if not gone.done():
-                    gone.set_result(None)
-
-            loop.add_reader(fd, readable)
-            try:
-                await gone
-            finally:
-                loop.remove_reader(fd)
+            await _readable(fd)
         delay = 0.005
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
