@@ -35,6 +35,21 @@ def get_json(url: str, timeout: float = 2.0) -> object:
         return orjson.loads(resp.read())
 
 
+# A master that allocates every 0.2 s and loses a silent agent after 3 pings of 0.5 s.
+QUICK_MASTER_FLAGS = ["--allocation-interval", "0.2", "--agent-ping-timeout", "0.5",
+                      "--max-agent-ping-timeouts", "3"]
+
+
+def wait_until(cond, what: str, timeout: float = 30.0) -> None:
+    """Poll `cond` (every 50 ms) until it is true; AssertionError naming `what` after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 @dataclass
 class ProcessCluster:
     work_dir: Path

@@ -18,17 +18,19 @@ import orjson
 import pytest
 
 from frameworks.batch.context import SparkContext
-from tests.integration.cluster import ProcessCluster, get_json
+from tests.integration.cluster import (
+    QUICK_MASTER_FLAGS,
+    ProcessCluster,
+    get_json,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
-
-FLAGS = ["--allocation-interval", "0.2", "--agent-ping-timeout", "0.5",
-         "--max-agent-ping-timeouts", "3"]
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = ProcessCluster(tmp_path_factory.mktemp("batch"), agents=2, master_flags=FLAGS)
+    c = ProcessCluster(tmp_path_factory.mktemp("batch"), agents=2, master_flags=QUICK_MASTER_FLAGS)
     try:
         yield c.start()
     finally:
@@ -43,14 +45,6 @@ def sc(cluster):
         yield ctx
     finally:
         ctx.stop()
-
-
-def wait_until(cond, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 LINES = [f"the quick brown fox {i % 7} jumps over the lazy dog {i % 3}" for i in range(2000)]
@@ -111,7 +105,7 @@ def test_job_page_is_the_frameworks_webui_url(sc, cluster):
 
 
 def test_executor_killed_mid_shuffle_still_gives_the_right_answer(tmp_path):
-    cluster = ProcessCluster(tmp_path, agents=2, master_flags=FLAGS).start()
+    cluster = ProcessCluster(tmp_path, agents=2, master_flags=QUICK_MASTER_FLAGS).start()
     sc = SparkContext(f"mesos://{cluster.master}", "itest-kill")
     try:
         backend = sc._backend

@@ -15,30 +15,24 @@ import orjson
 import pytest
 
 from frameworks.batch.context import SparkConf, SparkContext
-from tests.integration.cluster import ProcessCluster, get_json
+from tests.integration.cluster import (
+    QUICK_MASTER_FLAGS,
+    ProcessCluster,
+    get_json,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
-
-FLAGS = ["--allocation-interval", "0.2", "--agent-ping-timeout", "0.5",
-         "--max-agent-ping-timeouts", "3"]
 
 
 @pytest.fixture
 def small_cluster(tmp_path):
     c = ProcessCluster(tmp_path, agents=2, agent_resources="cpus:2;mem:2048;disk:1024",
-                       master_flags=FLAGS)
+                       master_flags=QUICK_MASTER_FLAGS)
     try:
         yield c.start()
     finally:
         c.stop()
-
-
-def wait_until(cond, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def timed_task(x):

@@ -6,36 +6,30 @@ makes the driver say why (best offer, what it lacks) on its job page and when it
 from __future__ import annotations
 
 import operator
-import time
 from collections import Counter
 
 import pytest
 
 from frameworks.batch.context import SparkConf, SparkContext
-from tests.integration.cluster import ProcessCluster, get_json
+from tests.integration.cluster import (
+    QUICK_MASTER_FLAGS,
+    ProcessCluster,
+    get_json,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
-
-FLAGS = ["--allocation-interval", "0.2", "--agent-ping-timeout", "0.5",
-         "--max-agent-ping-timeouts", "3"]
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     c = ProcessCluster(tmp_path_factory.mktemp("batch-small"), agents=2,
-                       agent_resources="cpus:0.5;mem:1024;disk:1024", master_flags=FLAGS)
+                       agent_resources="cpus:0.5;mem:1024;disk:1024",
+                       master_flags=QUICK_MASTER_FLAGS)
     try:
         yield c.start()
     finally:
         c.stop()
-
-
-def wait_until(cond, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 LINES = [f"a small cluster {i % 5} runs a word count {i % 3}" for i in range(500)]
