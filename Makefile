@@ -35,10 +35,9 @@ bench: venv
 	$(PY) -m pip install -q -e '.[bench]'
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
 
-# frameworks/webapp joins the mypy run once it is clean (then: mypy dcos frameworks).
 lint: venv
 	$(VENV)/bin/ruff check dcos frameworks tests benchmarks examples
-	$(VENV)/bin/mypy dcos frameworks/batch
+	$(VENV)/bin/mypy dcos frameworks
 
 clean:
 	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache

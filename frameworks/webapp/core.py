@@ -480,7 +480,7 @@ class WebappCore:
             tasks = used.get(s.offer.id)
             if tasks:
                 out.append(Launch([s.offer.id], tasks))
-        unused = [s.offer.id for s in slots if s.offer.id not in used]
+        unused: list[str] = [s.offer.id for s in slots if s.offer.id not in used]
         if unused:
             refuse = self.config.decline_short if self.wants_offers else self.config.decline_long
             out.append(Decline(unused, refuse))

@@ -205,8 +205,8 @@ def constraint_verdict(con: Sequence[str], agent: AgentView, task: TaskRequest) 
         return OK if placed.count(value) < int(arg or 1) else bad
     if op == "GROUP_BY":
         counts = Counter(p for p in placed if p is not None)
-        known = {a.value(fld) for a in task.cluster.values()} | set(counts) | {value}
-        known.discard(None)
+        seen = {a.value(fld) for a in task.cluster.values()} | set(counts) | {value}
+        known = {v for v in seen if v is not None}
         expected = int(arg) if arg else 0
         floor = 0 if len(known) < expected else min(counts.get(v, 0) for v in known)
         return OK if counts.get(value, 0) <= floor else bad

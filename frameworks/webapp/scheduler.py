@@ -281,24 +281,24 @@ class WebappScheduler(Scheduler):
     def __init__(self, service: WebappService) -> None:
         self.service = service
 
-    async def registered(self, driver, framework_id, master_info):  # type: ignore[no-untyped-def]
+    async def registered(self, driver, framework_id, master_info):
         log.info("registered as framework %s", framework_id)
         await self.service.on_registered(framework_id)
 
-    async def reregistered(self, driver, master_info):  # type: ignore[no-untyped-def]
+    async def reregistered(self, driver, master_info):
         log.info("re-registered; reconciling")
         await self.service.reconcile()
 
-    async def disconnected(self, driver):  # type: ignore[no-untyped-def]
+    async def disconnected(self, driver):
         log.warning("disconnected from the master")
 
-    async def resource_offers(self, driver, offers):  # type: ignore[no-untyped-def]
+    async def resource_offers(self, driver, offers):
         await self.service.on_offers(offers)
 
-    async def status_update(self, driver, status):  # type: ignore[no-untyped-def]
+    async def status_update(self, driver, status):
         await self.service.on_status(status)
 
-    async def error(self, driver, message):  # type: ignore[no-untyped-def]
+    async def error(self, driver, message):
         log.error("master error: %s", message)
 
 

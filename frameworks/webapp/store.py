@@ -10,6 +10,8 @@ Only this process writes these keys, so the compare-and-set versions are tracked
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from dcos.state import StateStore, VersionConflict
@@ -109,7 +111,10 @@ class WebappStore:
 
     async def load(self, core: WebappCore) -> None:
         """Fill a fresh core with what was stored."""
-        apps, stopping, versions, instances = {}, {}, {}, {}
+        apps: dict[str, Any] = {}
+        stopping: dict[str, Any] = {}
+        versions: dict[str, Any] = {}
+        instances: dict[str, Any] = {}
         for key in await self.store.list(PREFIX + "apps/"):
             rec = await self._get(key)
             if not isinstance(rec, dict):

@@ -57,7 +57,7 @@ def flag(request: web.Request, name: str, default: bool = False) -> bool:
 
 
 def embeds(request: web.Request) -> set[str]:
-    out = set()
+    out: set[str] = set()
     for v in request.query.getall("embed", []):
         out.update(x.strip() for x in v.split(","))
     return out

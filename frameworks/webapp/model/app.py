@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 Json = dict[str, Any]
 Errors = list[tuple[str, list[str]]]
@@ -108,7 +108,7 @@ def path_errors(path: str) -> list[str]:
     return []
 
 
-def _num(v: Any) -> bool:
+def _num(v: Any) -> TypeGuard[int | float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
