@@ -33,7 +33,7 @@ test: venv system-deps $(COMPAT)
 
 bench: venv
 	$(PY) -m pip install -q -e '.[bench]'
-	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in benchmarks/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
 
 lint: venv
 	$(VENV)/bin/ruff check dcos frameworks tests benchmarks examples
