@@ -201,6 +201,8 @@ class Agent:
         if self._http_runner is not None:
             self.executor_streams.close_all()
             await self._http_runner.cleanup()
+        if self._link is not None:
+            self._link.close()
         if self._own_session and self._session is not None:
             await self._session.close()
 

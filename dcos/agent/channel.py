@@ -5,6 +5,10 @@ event stream (``POST /internal/agent`` SUBSCRIBE) and yields decoded events unti
 ends; `call` posts one short call (UPDATE, PONG, MESSAGE) and returns the HTTP status.
 Connection errors are results here (the stream simply ends, a call returns 0): the shell
 decides when to retry.
+
+Calls go over a small pool of keep-alive, pipelined connections (`dcos.common.pipeline`: a
+pre-encoded request head plus the body, about a fifth of an aiohttp request's CPU); the
+stream stays on the aiohttp session.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from dcos.common.pipeline import CallFailed, CallPool, request_prefix
 from dcos.protocol import internal, recordio
 from dcos.protocol.codec import MSGPACK, DecodeError, dumps_msgpack, loads_msgpack
 
@@ -48,27 +53,35 @@ class Refused:
 
 
 class MasterLink:
+    """Created by the agent shell in `Agent.start`, closed by it in `Agent.stop`."""
+
     def __init__(self, master: str, session: aiohttp.ClientSession) -> None:
         self.master = parse_master(master)
         self.url = f"http://{self.master}{internal.PATH}"
         self.session = session
+        host, _, port = self.master.rpartition(":")
+        self.host, self.port = host.strip("[]"), int(port)
+        self._prefix = request_prefix(self.host, self.port, internal.PATH, _HEADERS)
+        self._pool: CallPool | None = None
 
     async def call(self, body: dict[str, Any]) -> int:
         """POST one call; the HTTP status, or 0 when the master could not be reached."""
+        if self._pool is None or self._pool.closed:
+            self._pool = CallPool(self.host, self.port, max_connections=4)
         try:
-            async with self.session.post(
-                self.url, data=dumps_msgpack(body), headers=_HEADERS
-            ) as resp:
-                if resp.status >= 400:
-                    text = await resp.text(errors="replace")
-                    log.warning("master answered %s to %s: %s", resp.status, body.get("type"),
-                                text[:200])  # fmt: skip
-                else:
-                    await resp.read()
-                return resp.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            status, answer = await self._pool.post(self._prefix, dumps_msgpack(body))
+        except CallFailed as exc:
             log.debug("%s call failed: %s", body.get("type"), exc)
             return 0
+        if status >= 400:
+            log.warning("master answered %s to %s: %s", status, body.get("type"),
+                        answer[:200].decode("utf-8", "replace"))  # fmt: skip
+        return status
+
+    def close(self) -> None:
+        """Close the call connections (calls in flight return 0); called by `Agent.stop`."""
+        if self._pool is not None:
+            self._pool.close()
 
     async def subscribe(
         self, body: dict[str, Any], read_timeout: list[float | None]

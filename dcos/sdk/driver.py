@@ -3,7 +3,7 @@
 The driver keeps one SUBSCRIBE stream open (``POST /api/v1/scheduler``, JSON, chunked
 RecordIO), turns its events into `Scheduler` callbacks run one at a time by a single consumer
 task, and sends calls (orjson) with the ``Mesos-Stream-Id`` header of the current stream on
-keep-alive, pipelined TCP_NODELAY connections (`dcos.sdk._pipeline.CallPool`: a pre-encoded
+keep-alive, pipelined TCP_NODELAY connections (`dcos.common.pipeline.CallPool`: a pre-encoded
 request head per stream; https masters: the aiohttp session). It re-subscribes with its
 framework id when the stream ends or heartbeats stop, with exponential backoff after failed
 attempts, and follows leader redirects (307 ``Location: //host:port``).
@@ -29,7 +29,7 @@ from dcos.common.clock import Clock, RealClock
 from dcos.protocol.codec import JSON, dumps_json
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID, unwrap
 from dcos.sdk import calls
-from dcos.sdk._pipeline import CallFailed, CallPool, request_prefix
+from dcos.common.pipeline import CallFailed, CallPool, request_prefix
 from dcos.sdk._stream import cancel_tasks, read_json_events
 from dcos.sdk.core import (
     Abort,

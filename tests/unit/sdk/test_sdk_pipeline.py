@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from dcos.sdk._pipeline import CallFailed, CallPool, request_prefix
+from dcos.common.pipeline import CallFailed, CallPool, request_prefix
 
 WAIT = 5.0  # a guard against hangs, not a timing assertion
 

@@ -1,9 +1,11 @@
-"""A small HTTP/1.1 client for the driver's calls: keep-alive, pipelined, pre-encoded heads.
+"""A small HTTP/1.1 client for short calls to the master: keep-alive, pipelined, pre-encoded heads.
 
 Used by `dcos.sdk.driver.SchedulerDriver._send` for every scheduler call except SUBSCRIBE
-(which needs a streaming response and stays on aiohttp). A full aiohttp request costs about
-100 us of client CPU; a framework acknowledges three status updates per task, so that cost
-alone capped the rate at which one framework could run tasks. Here a call is one
+(which needs a streaming response and stays on aiohttp), and by the agent's
+`dcos.agent.channel.MasterLink.call` for its UPDATE/PONG/MESSAGE calls. A full aiohttp
+request costs about 100 us of client CPU; a framework acknowledges three status updates per
+task and an agent sends about two UPDATE calls per task, so that cost alone capped the rate
+at which tasks could run. Here a call is one
 pre-encoded request head plus the body, written on an open connection (several calls per
 write when they pile up in one loop iteration, HTTP/1.1 pipelining), and the answer is
 matched to its call by order.
@@ -32,7 +34,7 @@ class CallFailed(Exception):
 
 def request_prefix(host: str, port: int, path: str, headers: dict[str, str]) -> bytes:
     """The bytes of a POST request head up to (not including) ``Content-Length``; called by
-    the driver once per (master, stream id) and reused for every call."""
+    the driver once per (master, stream id), by `MasterLink` once, and reused for every call."""
     h = f"[{host}]" if ":" in host else host
     lines = [f"POST {path} HTTP/1.1", f"Host: {h}:{port}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -182,7 +184,8 @@ def _dechunk(buf: bytearray) -> tuple[bytes, int] | None:
 
 
 class CallPool:
-    """Keep-alive connections to one ``host:port``; owned by the driver, closed by it."""
+    """Keep-alive connections to one ``host:port``; owned (and closed) by the scheduler driver
+    or by an agent's `MasterLink`."""
 
     def __init__(
         self,
@@ -225,8 +228,8 @@ class CallPool:
                     self.connect_timeout,
                 )
                 if self.closed:
-                    proto.abort("the driver stopped")
-                    raise CallFailed("the driver stopped")
+                    proto.abort("the call pool was closed (its owner stopped)")
+                    raise CallFailed("the call pool was closed (its owner stopped)")
                 self.conns.append(proto)
                 connecting.set_result(proto)
             except (OSError, TimeoutError, CallFailed) as exc:
@@ -250,7 +253,7 @@ class CallPool:
         fut = self.try_post(prefix, body)
         if fut is None:
             if self.closed:
-                raise CallFailed("the driver stopped")
+                raise CallFailed("the call pool was closed (its owner stopped)")
             conn = await self._open() if self._connecting is None else await self._wait_open()
             fut = self._post_on(conn, prefix, body)
         return await fut
@@ -295,4 +298,4 @@ class CallPool:
         """Abort every connection (their outstanding calls fail with `CallFailed`)."""
         self.closed = True
         for conn in list(self.conns):
-            conn.abort("the driver stopped")
+            conn.abort("the call pool was closed (its owner stopped)")
