@@ -26,10 +26,10 @@ from typing import Any
 import aiohttp
 
 from dcos.common.clock import Clock, RealClock
+from dcos.common.pipeline import CallFailed, CallPool, request_prefix
 from dcos.protocol.codec import JSON, dumps_json
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID, unwrap
 from dcos.sdk import calls
-from dcos.common.pipeline import CallFailed, CallPool, request_prefix
 from dcos.sdk._stream import cancel_tasks, read_json_events
 from dcos.sdk.core import (
     Abort,
