@@ -46,6 +46,8 @@ from typing import Any
 import _common  # noqa: F401  (puts the repo root on sys.path)
 from _common import CpuMeter, fmt_ms, hello_world_rate, percentiles, use_uvloop
 
+from dcos.common.gc_tuning import tune_gc
+
 log = logging.getLogger("bench")
 
 GOAL_TASKS = 2000.0
@@ -117,6 +119,7 @@ async def _master_main(conn: Any, work_dir: str, prof: cProfile.Profile | None) 
                            shutdown_timeout=1.0)  # fmt: skip
     await runner.setup()
     await web.SockSite(runner, sock, backlog=4096).start()
+    tune_gc()  # as ``python -m dcos.master`` does once it serves
     conn.send(port)
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
     await runner.cleanup()
@@ -239,6 +242,7 @@ async def _agents_main(
 ) -> None:
     t = time.perf_counter()
     agents, session = await start_agents(n, port, work_dir, task_seconds)
+    tune_gc()  # as ``python -m dcos.agent`` does once it has started
     conn.send(time.perf_counter() - t)
     loop = asyncio.get_running_loop()
     while (msg := await loop.run_in_executor(None, conn.recv)) != "stop":

@@ -28,6 +28,7 @@ from dcos.agent.executors import parse_duration
 from dcos.agent.isolators.select import parse_isolation
 from dcos.agent.logs import parse_size
 from dcos.agent.resources import parse_attributes
+from dcos.common.gc_tuning import tune_gc
 from dcos.common.log import setup_logging
 from dcos.protocol.resources import ResourceError, Resources
 
@@ -149,6 +150,7 @@ async def _main(config: AgentConfig) -> None:
                       os.path.join(os.path.abspath(config.work_dir), "meta"))  # fmt: skip
         await agent.stop(kill_tasks=False)  # it runs nothing yet; leave what runs alone
         raise SystemExit(1) from None
+    tune_gc()  # the recovered state is long-lived now
     await stop.wait()
     if kill[0]:
         log.info("stopping: killing tasks")

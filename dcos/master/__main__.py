@@ -44,13 +44,14 @@ def parse_args(argv: list[str] | None = None) -> MasterConfig:
 
 
 async def _main(config: MasterConfig) -> None:
+    from dcos.common.gc_tuning import tune_gc
     from dcos.master.app import run_master
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await run_master(config, stop)
+    await run_master(config, stop, started=tune_gc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -312,8 +313,16 @@ async def start_master(
     return RunningMaster(shell, runner, config.port)
 
 
-async def run_master(config: MasterConfig, stop: asyncio.Event | None = None) -> None:
+async def run_master(
+    config: MasterConfig,
+    stop: asyncio.Event | None = None,
+    started: Callable[[], None] | None = None,
+) -> None:
+    """Serve until `stop` is set; `started` is called once the master serves (``python -m
+    dcos.master`` passes `dcos.common.gc_tuning.tune_gc`)."""
     running = await start_master(config)
+    if started is not None:
+        started()
     try:
         await (stop or asyncio.Event()).wait()
     finally:
