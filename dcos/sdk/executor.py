@@ -47,11 +47,16 @@ from dcos.common.clock import Clock, RealClock
 from dcos.protocol.codec import JSON, dumps_json
 from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, unwrap, wrap
 from dcos.sdk._stream import cancel_tasks, read_json_events
-from dcos.sdk.driver import DRIVER_ABORTED, DRIVER_RUNNING, DRIVER_STOPPED, DriverError
+from dcos.sdk.driver import (
+    DRIVER_ABORTED,
+    DRIVER_NOT_STARTED,
+    DRIVER_RUNNING,
+    DRIVER_STOPPED,
+    DriverError,
+)
 
 log = logging.getLogger("dcos.sdk.executor")
 
-DRIVER_NOT_STARTED = "DRIVER_NOT_STARTED"
 DEFAULT_RECOVERY_TIMEOUT = 15 * 60.0
 
 

@@ -208,37 +208,33 @@ class AgentsMixin(CoreBase):
                 agent.tasks.pop(key)
                 fw = self.frameworks.get(task.framework_id)
                 state = TaskState.TASK_DROPPED if fw and fw.partition_aware else TaskState.TASK_LOST
-                self._set_task_status(task, {"state": state, "timestamp": now})
-                if fw is not None:
-                    fw.complete(task)
-                    self._master_status(
-                        fw,
-                        task.task_id,
-                        state,
-                        agent.id,
-                        now,
-                        reason=Reason.REASON_AGENT_RESTARTED,
-                        message="Task unknown to the agent after it re-registered",
-                    )
+                if fw is None:
+                    self._set_task_status(task, {"state": state, "timestamp": now})
+                else:
+                    message = "Task unknown to the agent after it re-registered"
+                    self._unknown_to_agent(fw, task, agent.id, state, now, message)
         for task in self.unreachable_by_agent.pop(agent.id, []):
             fw = self.frameworks.get(task.framework_id)
             if fw is None or (task.framework_id, task.task_id) in seen:
                 continue
             if fw.unreachable_tasks.get(task.task_id) is task:
                 state = TaskState.TASK_GONE if fw.partition_aware else TaskState.TASK_LOST
-                self._set_task_status(task, {"state": state, "timestamp": now})
-                fw.complete(task)
-                self._master_status(
-                    fw,
-                    task.task_id,
-                    state,
-                    agent.id,
-                    now,
-                    reason=Reason.REASON_AGENT_RESTARTED,
-                    message="Task unknown to the agent after it returned",
-                )
+                message = "Task unknown to the agent after it returned"
+                self._unknown_to_agent(fw, task, agent.id, state, now, message)
         for fid in shutdown:
             self._out.append(_shutdown(agent.id, fid))
+
+    def _unknown_to_agent(
+        self, fw: Framework, task: Task, agent_id: AgentID, state: str, now: float, message: str
+    ) -> None:
+        """Called by `_adopt_tasks` for a task the re-registering agent no longer reports:
+        set its status to `state`, complete it and tell its framework."""
+        self._set_task_status(task, {"state": state, "timestamp": now})
+        fw.complete(task)
+        self._master_status(
+            fw, task.task_id, state, agent_id, now,
+            reason=Reason.REASON_AGENT_RESTARTED, message=message,
+        )  # fmt: skip
 
     def _task_from_info(self, fw: Framework, agent_id: AgentID, ti: dict[str, Any]) -> Task:
         try:

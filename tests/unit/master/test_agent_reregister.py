@@ -67,3 +67,27 @@ def test_task_reported_terminal_on_reregistration_frees_its_resources():
     h.update(aid, fid, "t1", "TASK_FAILED")
     assert [s["state"] for s in h.statuses(fid)] == ["TASK_FAILED"]
     assert h.core.frameworks[fid].completed_tasks["t1"].agent_id == aid
+
+
+def test_task_the_agent_no_longer_reports_is_lost_with_agent_restarted():
+    h = Harness()
+    aid, fid, _task = _running(h)
+    info = {
+        "id": aid, "hostname": "h5051", "ip": "127.0.0.1", "port": 5051,
+        "resources": Resources.parse(AGENT_RES).to_dict(), "attributes": {"rack": "r1"},
+        "version": "0.1.0", "capabilities": [],
+    }  # fmt: skip
+    out, acts = h.core.agent_subscribe(
+        {"type": "SUBSCRIBE", "agent": info, "tasks": [],
+         "frameworks": [h.core.frameworks[fid].info], "unacked": []},
+        token=("again", aid), now=T0 + 5,
+    )  # fmt: skip
+    h.run(acts)
+    assert out.agent_id == aid, out.error
+    (st,) = h.statuses(fid)
+    assert st["state"] == "TASK_LOST" and st["reason"] == "REASON_SLAVE_RESTARTED"  # Mesos wire name
+    assert st["source"] == "SOURCE_MASTER" and st["agent_id"] == {"value": aid}
+    assert st["message"] == "Task unknown to the agent after it re-registered"
+    assert "t1" not in h.core.frameworks[fid].tasks
+    assert h.core.frameworks[fid].completed_tasks["t1"].state == "TASK_LOST"
+    assert (fid, "t1") not in h.core.agents[aid].tasks
