@@ -136,16 +136,7 @@ class ActionsMixin:
         return self.reduce(f)
 
     def fold(self: Any, zeroValue: Any, op: Callable[[Any, Any], Any]) -> Any:
-        def fold_it(it: Iterator[Any]) -> Any:
-            acc = zeroValue
-            for x in it:
-                acc = op(acc, x)
-            return acc
-
-        acc = zeroValue
-        for v in self.context._run_job(self, fold_it):
-            acc = op(acc, v)
-        return acc
+        return self.aggregate(zeroValue, op, op)
 
     def aggregate(
         self: Any,

@@ -61,17 +61,12 @@ def _combine_locally(
     return combine
 
 
-def _merge_combiners(merge: Callable[[Any, Any], Any]) -> Callable[[Iterator[Any]], Iterable[Any]]:
-    def combine(it: Iterator[Any]) -> Iterable[Any]:
-        combiners: dict[Any, Any] = {}
-        get = combiners.get
-        missing = object()
-        for k, c in it:
-            old = get(k, missing)
-            combiners[k] = c if old is missing else merge(old, c)
-        return combiners.items()
+def _identity(c: Any) -> Any:
+    return c
 
-    return combine
+
+def _merge_combiners(merge: Callable[[Any, Any], Any]) -> Callable[[Iterator[Any]], Iterable[Any]]:
+    return _combine_locally(_identity, merge)
 
 
 class PairMixin:

@@ -28,7 +28,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -48,6 +47,7 @@ from dcos.sdk import (
     task_info,
 )
 from dcos.state import SQLiteStateStore, StateStore, VersionConflict
+from frameworks.batch.cluster.backend import route_to
 
 log = logging.getLogger("batch.dispatcher")
 NAME = "batch-dispatcher"
@@ -329,20 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     master = args.master.removeprefix("mesos://").removeprefix("http://").rstrip("/")
-    host = args.host or _route_to(master.rsplit(":", 1)[0])
+    host = args.host or route_to(master.rsplit(":", 1)[0])
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(work)
     return asyncio.run(serve(master, work, args.port, host))
-
-
-def _route_to(host: str) -> str:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect((host, 9))
-            return s.getsockname()[0]
-    except OSError:
-        return "127.0.0.1"
 
 
 if __name__ == "__main__":
