@@ -258,6 +258,9 @@ class AgentCore(TaskGroupsMixin):
                 agent_endpoint=self.endpoint,
                 hostname=self.info.hostname,
                 base_env=self.base_env,
+                # parsed above; empty (perhaps unparseable) ones are parsed again, so that
+                # build_config refuses bad resources with their error
+                resources=rec.resources or None,
             )
         except LaunchRefused as exc:
             self._status(rec, TaskState.TASK_FAILED, now, str(exc),

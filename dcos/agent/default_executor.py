@@ -113,7 +113,7 @@ class TaskGroupsMixin(ExecutorCallsMixin):
                     rec.task, framework_id=fw.id, agent_id=self.agent_id or AgentID(""),
                     container_id=rec.container_id, work_dir=self.work_dir,
                     agent_endpoint=self.endpoint, hostname=self.info.hostname,
-                    base_env=self.base_env,
+                    base_env=self.base_env, resources=rec.resources or None,  # as in the core
                 )  # fmt: skip
             except LaunchRefused as exc:
                 failed = failed or f"task {rec.task_id}: {exc}"

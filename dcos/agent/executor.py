@@ -91,8 +91,12 @@ def build_config(
     agent_endpoint: str,
     hostname: str,
     base_env: dict[str, str] | None = None,
+    resources: Resources | None = None,
 ) -> ContainerConfig:
-    """The `ContainerConfig` of a command task; raises `LaunchRefused` naming the problem."""
+    """The `ContainerConfig` of a command task; raises `LaunchRefused` naming the problem.
+
+    `resources`: the task's resources as its caller already parsed them (the core does, for
+    its TaskRecord); None parses `task["resources"]` here, refusing the task if they are bad."""
     task_id = TaskID(unwrap(task.get("task_id")) or "")
     if not task_id:
         raise LaunchRefused("task_id is missing")
@@ -111,10 +115,11 @@ def build_config(
         isinstance(uris, list) and all(isinstance(u, dict) and u.get("value") for u in uris)
     ):
         raise LaunchRefused("command.uris must be a list of URI objects with a value")
-    try:
-        resources = Resources.from_mesos(task.get("resources") or [])
-    except ResourceError as exc:
-        raise LaunchRefused(f"bad resources: {exc}") from None
+    if resources is None:
+        try:
+            resources = Resources.from_mesos(task.get("resources") or [])
+        except ResourceError as exc:
+            raise LaunchRefused(f"bad resources: {exc}") from None
     sandbox = sandbox_path(work_dir, agent_id, framework_id, task_id, container_id)
     env = dict(os.environ if base_env is None else base_env)
     env.update(

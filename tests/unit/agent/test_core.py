@@ -94,6 +94,19 @@ def test_launch_failure_and_missing_command_fail_with_launch_reason(tmp_path):
     assert by_task["t2"]["message"] == "task has no command"
 
 
+def test_launch_config_carries_the_task_resources_and_bad_ones_are_refused(tmp_path):
+    core = _core(tmp_path)
+    [launch] = _run(core, make_task("t1"))
+    assert launch.config.resources == Resources.parse("cpus:0.1;mem:32")
+    bad = make_task("t2")
+    bad["resources"] = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": "many"}}]
+    assert _run(core, bad) == []
+    by_task = {s["task_id"]["value"]: s for s in _sent(core, 1)}
+    assert by_task["t2"]["state"] == "TASK_FAILED"
+    assert by_task["t2"]["reason"] == "REASON_CONTAINER_LAUNCH_FAILED"
+    assert by_task["t2"]["message"].startswith("bad resources: ")
+
+
 def test_kill_uses_grace_and_reports_killed(tmp_path):
     core = _core(tmp_path)
     [launch] = _run(core, make_task(grace=7))
