@@ -12,12 +12,11 @@ which to kill), `placement` (where), `launch_queue` (backoff, offer statistics),
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dcos.sdk import Offer, task_info
+from dcos.sdk import Offer
 from frameworks.webapp import planner
 from frameworks.webapp.deployments import (
     RESTART,
@@ -28,16 +27,21 @@ from frameworks.webapp.deployments import (
     build_steps,
     new_id,
 )  # fmt: skip
-from frameworks.webapp.health import KillLimiter, mesos_health_check, replace_after
+from frameworks.webapp.health import KillLimiter, replace_after
 from frameworks.webapp.instances import FAILURES, GONE, Instance
+from frameworks.webapp.launch import (
+    assign_service_ports,
+    build_task_info,
+    task_id_for,
+    task_request,
+)
 from frameworks.webapp.launch_queue import Backoff, OfferStats
 from frameworks.webapp.model.app import config_of
 from frameworks.webapp.model.group import dependency_layers
-from frameworks.webapp.model.json import iso
-from frameworks.webapp.placement import AgentView, Slot, TaskRequest, place
+from frameworks.webapp.model.json import iso, parse_iso
+from frameworks.webapp.placement import AgentView, Slot, place
 
 Json = dict[str, Any]
-LOCAL_PORT_MIN, LOCAL_PORT_MAX = 10000, 20000
 
 
 @dataclass
@@ -90,16 +94,6 @@ class AppState:
     need: int = 0
     waiting_since: float | None = None
     last_failure: Json | None = None
-
-
-def task_id_for(app_id: str) -> str:
-    """Marathon style: ``/shop/web`` -> ``shop_web.<uuid>``."""
-    return app_id.strip("/").replace("/", "_") + "." + str(uuid.uuid4())
-
-
-def task_name(app_id: str) -> str:
-    """``/shop/web`` -> ``web.shop`` (DNS names then read ``web-shop``)."""
-    return ".".join(reversed([s for s in app_id.split("/") if s]))
 
 
 class WebappCore:
@@ -159,6 +153,13 @@ class WebappCore:
     def _emit(self, kind: str, payload: Json) -> None:
         self.events.append((kind, payload))
 
+    def _instance_changed(self, inst: Instance, condition: str, now: float) -> None:
+        """Emit Marathon's ``instance_changed_event`` for `inst` (expunged, gone, ...)."""
+        self._emit("instance_changed_event", {
+            "instanceId": inst.task_id, "condition": condition, "runSpecId": inst.app_id,
+            "agentId": inst.agent_id, "host": inst.host, "runSpecVersion": inst.version,
+            "timestamp": iso(now)})  # fmt: skip
+
     # -- versions ------------------------------------------------------------------------
 
     def new_version(self, now: float) -> str:
@@ -166,27 +167,6 @@ class WebappCore:
         t = max(now, self._last_version + 0.001)
         self._last_version = t
         return iso(t) or ""
-
-    def _assign_service_ports(self, app: Json, old: Json | None) -> None:
-        used = {
-            d["port"]
-            for aid, a in self.apps.items()
-            if aid != app["id"]
-            for d in a.get("portDefinitions") or []
-        }
-        old_defs = (old or {}).get("portDefinitions") or []
-        nxt = LOCAL_PORT_MIN
-        for i, d in enumerate(app.get("portDefinitions") or []):
-            if d["port"]:
-                continue
-            if i < len(old_defs) and old_defs[i]["port"] and old_defs[i]["port"] not in used:
-                d["port"] = old_defs[i]["port"]
-            else:
-                while nxt in used and nxt <= LOCAL_PORT_MAX:
-                    nxt += 1
-                d["port"] = nxt
-            used.add(d["port"])
-        app["ports"] = [d["port"] for d in app.get("portDefinitions") or []]
 
     # -- deployments ---------------------------------------------------------------------
 
@@ -227,7 +207,9 @@ class WebappCore:
                 target[aid] = None
                 continue
             new = copy.deepcopy(new)
-            self._assign_service_ports(new, old)
+            used = {d["port"] for a, other in self.apps.items() if a != aid
+                    for d in other.get("portDefinitions") or []}  # fmt: skip
+            assign_service_ports(new, old, used)
             changed = old is None or config_of(new) != config_of(old) or aid in restart
             new["version"] = version
             prev_info = (old or {}).get("versionInfo") or {}
@@ -363,8 +345,7 @@ class WebappCore:
         stamp = (app.get("versionInfo") or {}).get("lastConfigChangeAt")
         has_hc = bool(app.get("healthChecks"))
         has_rc = bool(app.get("readinessChecks"))
-        un = app.get("unreachableStrategy")
-        inactive_after = un.get("inactiveAfterSeconds") if isinstance(un, dict) else None
+        inactive_after = _inactive_after(app)
         out = []
         for inst in self.instances.get(aid, {}).values():
             if inst.inactive(now, inactive_after):
@@ -444,9 +425,7 @@ class WebappCore:
         self.instances.get(aid, {}).pop(task_id, None)
         self.dirty_instances.add(task_id)
         self._to_evaluate.add(aid)
-        self._emit("instance_changed_event", {
-            "instanceId": task_id, "condition": "Killed", "runSpecId": aid, "agentId": inst.agent_id,
-            "host": inst.host, "runSpecVersion": inst.version, "timestamp": iso(now)})  # fmt: skip
+        self._instance_changed(inst, "Killed", now)
         app = self.app_def(aid) or {}
         if aid not in self.apps and not self.instances.get(aid) and self.deployment_of(aid) is None:
             self._forget(aid)
@@ -466,11 +445,11 @@ class WebappCore:
             app = self.apps.get(aid)
             if app is None or not st.backoff.ready(now):
                 continue
-            req = self._request(app)
+            req = task_request(app, self.instances.get(aid, {}).values(), self.agents)
             result = place(slots, req, st.need)
             for p in result.placements:
                 inst = self._new_instance(app, p.slot, p.fit.ports, now)
-                used.setdefault(p.slot.offer.id, []).append(self._task_info(app, inst, p.fit.resources))
+                used.setdefault(p.slot.offer.id, []).append(build_task_info(app, inst, p.fit.resources))
             if result.placements:
                 st.stats.used(now, len(slots))
                 st.need -= len(result.placements)
@@ -486,21 +465,6 @@ class WebappCore:
             out.append(Decline(unused, refuse))
         return out
 
-    def _request(self, app: Json) -> TaskRequest:
-        placed = [
-            AgentView(i.agent_id, i.host, i.attributes)
-            for i in self.instances.get(app["id"], {}).values()
-            if not i.killing
-        ]
-        defs = app.get("portDefinitions") or []
-        fixed = tuple(d["port"] for d in defs) if app.get("requirePorts") else ()
-        roles = app.get("acceptedResourceRoles")
-        return TaskRequest(
-            app["id"], app["cpus"], app["mem"], app["disk"], app.get("gpus", 0),
-            port_count=len(defs), fixed_ports=fixed, roles=tuple(roles) if roles else None,
-            constraints=app.get("constraints") or (), placed=placed, cluster=self.agents,
-        )  # fmt: skip
-
     def _new_instance(self, app: Json, slot: Slot, ports: Iterable[int], now: float) -> Instance:
         aid = app["id"]
         inst = Instance(
@@ -513,27 +477,6 @@ class WebappCore:
         self.tasks[inst.task_id] = inst
         self.dirty_instances.add(inst.task_id)
         return inst
-
-    def _task_info(self, app: Json, inst: Instance, resources: list[Json]) -> Json:
-        env = {k: v for k, v in (app.get("env") or {}).items() if isinstance(v, str)}
-        env.update({
-            "MARATHON_APP_ID": app["id"], "MARATHON_APP_VERSION": app["version"],
-            "HOST": inst.host, "MESOS_TASK_ID": inst.task_id,
-        })  # fmt: skip
-        if inst.ports:
-            env["PORT"] = str(inst.ports[0])
-        for i, (host_port, svc) in enumerate(zip(inst.ports, inst.service_ports, strict=False)):
-            env[f"PORT_{svc}"] = str(host_port)
-            env[f"PORT{i}"] = str(host_port)
-        command: Any = app["cmd"] if app.get("cmd") else list(app.get("args") or ["true"])
-        return task_info(
-            task_name(app["id"]), inst.task_id, inst.agent_id, command, resources,
-            environment=env, uris=[f["uri"] for f in app.get("fetch") or [] if "uri" in f],
-            user=app.get("user"), labels=app.get("labels") or None,
-            health_check=mesos_health_check(app, inst.ports),
-            kill_grace_period=app.get("taskKillGracePeriodSeconds"),
-            discovery=_discovery(app, inst),
-        )  # fmt: skip
 
     # -- status updates ------------------------------------------------------------------
 
@@ -557,9 +500,7 @@ class WebappCore:
                 inst.unreachable_since = now
         elif state not in GONE:
             if inst.unreachable_since is not None:
-                un = app.get("unreachableStrategy")
-                ia = un.get("inactiveAfterSeconds") if isinstance(un, dict) else None
-                was_inactive = inst.inactive(now, ia)
+                was_inactive = inst.inactive(now, _inactive_after(app))
                 inst.unreachable_since = None
                 if was_inactive and (k := self.kill(tid, now)) is not None:
                     out.append(k)  # it was replaced meanwhile: the returning one goes
@@ -609,10 +550,7 @@ class WebappCore:
                     "appId": aid, "taskId": inst.task_id, "version": inst.version,
                     "reason": str(st.get("message") or ""), "host": inst.host,
                     "slaveId": inst.agent_id})  # fmt: skip
-        self._emit("instance_changed_event", {
-            "instanceId": inst.task_id, "condition": state.removeprefix("TASK_").title(),
-            "runSpecId": aid, "agentId": inst.agent_id, "host": inst.host,
-            "runSpecVersion": inst.version, "timestamp": iso(now)})  # fmt: skip
+        self._instance_changed(inst, state.removeprefix("TASK_").title(), now)
         if aid not in self.apps and not self.instances.get(aid):
             d = self.deployment_of(aid)
             if d is None:
@@ -674,10 +612,7 @@ class WebappCore:
                         self.tasks.pop(inst.task_id, None)
                         self.dirty_instances.add(inst.task_id)
                         self._to_evaluate.add(aid)
-                        self._emit("instance_changed_event", {
-                            "instanceId": inst.task_id, "condition": "Gone", "runSpecId": aid,
-                            "agentId": inst.agent_id, "host": inst.host,
-                            "runSpecVersion": inst.version, "timestamp": iso(now)})  # fmt: skip
+                        self._instance_changed(inst, "Gone", now)
                     elif inst.inactive(now, un["inactiveAfterSeconds"]):
                         self._to_evaluate.add(aid)
         for aid, st in self.state.items():
@@ -720,24 +655,11 @@ class WebappCore:
             self.deployments[d.id] = d
         self._to_evaluate = set(self.apps) | set(self.stopping) | set(self.instances)
         for a in self.apps.values():
-            self._last_version = max(self._last_version, _parse_version(a.get("version")))
+            if isinstance(v := a.get("version"), str):
+                self._last_version = max(self._last_version, parse_iso(v) or 0.0)
 
 
-def _parse_version(v: Any) -> float:
-    from frameworks.webapp.model.json import parse_iso
-
-    return (parse_iso(v) or 0.0) if isinstance(v, str) else 0.0
-
-
-def _discovery(app: Json, inst: Instance) -> Json:
-    """Mesos DiscoveryInfo: the app's name and its ports (with names and service ports)."""
-    ports = []
-    defs = app.get("portDefinitions") or []
-    for i, p in enumerate(inst.ports):
-        d = defs[i] if i < len(defs) else {}
-        entry: Json = {"number": p, "protocol": d.get("protocol", "tcp").split(",")[0]}
-        if d.get("name"):
-            entry["name"] = d["name"]
-        entry["labels"] = {"labels": [{"key": "servicePort", "value": str(d.get("port", 0))}]}
-        ports.append(entry)
-    return {"visibility": "FRAMEWORK", "name": task_name(app["id"]), "ports": {"ports": ports}}
+def _inactive_after(app: Json) -> float | None:
+    """The app's ``unreachableStrategy.inactiveAfterSeconds`` (None: the strategy is off)."""
+    un = app.get("unreachableStrategy")
+    return un.get("inactiveAfterSeconds") if isinstance(un, dict) else None

@@ -1,0 +1,107 @@
+"""What a launched task of an app looks like: task ids and names, service port assignment,
+the placement request and the Mesos TaskInfo (environment, health check, discovery).
+
+Pure functions of an app definition (and the instance being launched); `WebappCore` calls
+them when an app is deployed (`assign_service_ports`) and when it places tasks on offers
+(`task_request`, `build_task_info`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dcos.sdk import task_info
+from frameworks.webapp.health import mesos_health_check
+from frameworks.webapp.instances import Instance
+from frameworks.webapp.placement import AgentView, TaskRequest
+
+Json = dict[str, Any]
+LOCAL_PORT_MIN, LOCAL_PORT_MAX = 10000, 20000
+
+
+def task_id_for(app_id: str) -> str:
+    """Marathon style: ``/shop/web`` -> ``shop_web.<uuid>``."""
+    return app_id.strip("/").replace("/", "_") + "." + str(uuid.uuid4())
+
+
+def task_name(app_id: str) -> str:
+    """``/shop/web`` -> ``web.shop`` (DNS names then read ``web-shop``)."""
+    return ".".join(reversed([s for s in app_id.split("/") if s]))
+
+
+def assign_service_ports(app: Json, old: Json | None, used: set[int]) -> None:
+    """Give each of `app`'s port definitions with port 0 a service port (in place): the one
+    the same definition had in `old` when still free, else the lowest free one from
+    LOCAL_PORT_MIN; `used` holds the other apps' service ports. Sets ``app["ports"]``.
+    Called by `WebappCore.deploy` for each new definition."""
+    used = set(used)
+    old_defs = (old or {}).get("portDefinitions") or []
+    nxt = LOCAL_PORT_MIN
+    for i, d in enumerate(app.get("portDefinitions") or []):
+        if d["port"]:
+            continue
+        if i < len(old_defs) and old_defs[i]["port"] and old_defs[i]["port"] not in used:
+            d["port"] = old_defs[i]["port"]
+        else:
+            while nxt in used and nxt <= LOCAL_PORT_MAX:
+                nxt += 1
+            d["port"] = nxt
+        used.add(d["port"])
+    app["ports"] = [d["port"] for d in app.get("portDefinitions") or []]
+
+
+def task_request(
+    app: Json, instances: Iterable[Instance], cluster: Mapping[str, AgentView]
+) -> TaskRequest:
+    """What one task of `app` needs from an offer; `instances` are the app's current ones
+    (for constraints), `cluster` every agent seen. Called by `WebappCore.offers`."""
+    placed = [AgentView(i.agent_id, i.host, i.attributes) for i in instances if not i.killing]
+    defs = app.get("portDefinitions") or []
+    fixed = tuple(d["port"] for d in defs) if app.get("requirePorts") else ()
+    roles = app.get("acceptedResourceRoles")
+    return TaskRequest(
+        app["id"], app["cpus"], app["mem"], app["disk"], app.get("gpus", 0),
+        port_count=len(defs), fixed_ports=fixed, roles=tuple(roles) if roles else None,
+        constraints=app.get("constraints") or (), placed=placed, cluster=cluster,
+    )  # fmt: skip
+
+
+def build_task_info(app: Json, inst: Instance, resources: list[Json]) -> Json:
+    """The Mesos TaskInfo launching `inst` of `app` on `resources` (Marathon's environment
+    variables, fetch URIs, health check, kill grace period, discovery). Called by
+    `WebappCore.offers` for each placed task."""
+    env = {k: v for k, v in (app.get("env") or {}).items() if isinstance(v, str)}
+    env.update({
+        "MARATHON_APP_ID": app["id"], "MARATHON_APP_VERSION": app["version"],
+        "HOST": inst.host, "MESOS_TASK_ID": inst.task_id,
+    })  # fmt: skip
+    if inst.ports:
+        env["PORT"] = str(inst.ports[0])
+    for i, (host_port, svc) in enumerate(zip(inst.ports, inst.service_ports, strict=False)):
+        env[f"PORT_{svc}"] = str(host_port)
+        env[f"PORT{i}"] = str(host_port)
+    command: Any = app["cmd"] if app.get("cmd") else list(app.get("args") or ["true"])
+    return task_info(
+        task_name(app["id"]), inst.task_id, inst.agent_id, command, resources,
+        environment=env, uris=[f["uri"] for f in app.get("fetch") or [] if "uri" in f],
+        user=app.get("user"), labels=app.get("labels") or None,
+        health_check=mesos_health_check(app, inst.ports),
+        kill_grace_period=app.get("taskKillGracePeriodSeconds"),
+        discovery=_discovery(app, inst),
+    )  # fmt: skip
+
+
+def _discovery(app: Json, inst: Instance) -> Json:
+    """Mesos DiscoveryInfo: the app's name and its ports (with names and service ports)."""
+    ports = []
+    defs = app.get("portDefinitions") or []
+    for i, p in enumerate(inst.ports):
+        d = defs[i] if i < len(defs) else {}
+        entry: Json = {"number": p, "protocol": d.get("protocol", "tcp").split(",")[0]}
+        if d.get("name"):
+            entry["name"] = d["name"]
+        entry["labels"] = {"labels": [{"key": "servicePort", "value": str(d.get("port", 0))}]}
+        ports.append(entry)
+    return {"visibility": "FRAMEWORK", "name": task_name(app["id"]), "ports": {"ports": ports}}
