@@ -8,10 +8,8 @@ import logging
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
-from dcos.state import MemoryStateStore
-from frameworks.webapp.api.server import build_app
 from frameworks.webapp.callbacks import CallbackConfig, CallbackDispatcher, validate_callback_url
 from frameworks.webapp.scheduler import WebappService
 from frameworks.webapp.store import WebappStore
@@ -52,15 +50,6 @@ async def receiver():
         rec.url = str(server.make_url("/events"))
         yield rec
         rec.hang.set()
-
-
-@pytest.fixture
-async def client():
-    store = MemoryStateStore()
-    svc = WebappService(WebappStore(store), master="127.0.0.1:1")
-    async with TestClient(TestServer(build_app(svc))) as c:
-        c.svc, c.state_store = svc, store
-        yield c
 
 
 APP = {"id": "/web", "cmd": "sleep 100", "cpus": 0.1, "mem": 16}

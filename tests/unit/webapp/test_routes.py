@@ -4,23 +4,8 @@ nothing is launched): shapes, status codes, Marathon quirks (doubled slashes, Tr
 import asyncio
 
 import orjson
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from dcos.state import MemoryStateStore
-from frameworks.webapp.api.server import build_app
 from frameworks.webapp.model.json import APP_KEYS, TASK_KEYS
-from frameworks.webapp.scheduler import WebappService
-from frameworks.webapp.store import WebappStore
-
-
-@pytest.fixture
-async def client():
-    svc = WebappService(WebappStore(MemoryStateStore()), master="127.0.0.1:1")
-    async with TestClient(TestServer(build_app(svc))) as c:
-        c.svc = svc
-        yield c
-
 
 APP = {"id": "/shop/web", "cmd": "sleep 100", "cpus": 0.1, "mem": 16, "instances": 2}
 

@@ -3,25 +3,12 @@ and the pre-serialised app listing, through aiohttp's test client on a service w
 master (the core plans, tasks are placed on fake offers by the tests)."""
 
 import orjson
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from dcos.sdk import Offer
-from dcos.state import MemoryStateStore
 from dcos.testing import make_offer
 from frameworks.webapp.api.render import app_json
-from frameworks.webapp.api.server import build_app
 from frameworks.webapp.scheduler import WebappService
 from frameworks.webapp.store import WebappStore
-
-
-@pytest.fixture
-async def client():
-    store = MemoryStateStore()
-    svc = WebappService(WebappStore(store), master="127.0.0.1:1")
-    async with TestClient(TestServer(build_app(svc))) as c:
-        c.svc, c.state_store = svc, store
-        yield c
 
 
 def place_all(svc, n_agents=3):
