@@ -17,7 +17,13 @@ from typing import Any
 
 from dcos.agent.containerizer import LaunchResult, Termination
 from dcos.agent.default_executor import TaskGroupsMixin
-from dcos.agent.executor import LaunchRefused, build_config, grace_period, termination_outcome
+from dcos.agent.executor import (
+    LaunchRefused,
+    build_config,
+    grace_period,
+    task_resources,
+    termination_outcome,
+)
 from dcos.agent.executors import (
     DEFAULT_REGISTRATION_TIMEOUT,
     CloseExecutor,
@@ -48,7 +54,7 @@ from dcos.protocol.ids import (
     wrap,
 )
 from dcos.protocol.mesos import new_status_uuid, task_status
-from dcos.protocol.resources import ResourceError, Resources
+from dcos.protocol.resources import Resources
 from dcos.protocol.states import Reason, Source, TaskState, is_terminal
 
 __all__ = [
@@ -241,10 +247,7 @@ class AgentCore(TaskGroupsMixin):
             return []
         if isinstance(task.get("executor"), dict):
             return self._run_on_executor(fw, task["executor"], [task], False, now)
-        try:
-            resources = Resources.from_mesos(task.get("resources") or [])
-        except ResourceError:
-            resources = Resources.empty()
+        resources = task_resources(task)
         rec = TaskRecord(fw.id, task_id, task, new_container_id(), resources)
         rec.grace = grace_period(task)
         fw.tasks[task_id] = rec

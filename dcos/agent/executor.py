@@ -57,6 +57,16 @@ def task_ports(task: dict[str, Any]) -> list[int]:
     return ports
 
 
+def task_resources(task: dict[str, Any]) -> Resources:
+    """The task's resources for its TaskRecord and the agent's accounting (the core, the
+    executor launcher and recovery call it when they record a task); empty when they do not
+    parse, since `build_config` refuses such a task, naming the problem."""
+    try:
+        return Resources.from_mesos(task.get("resources") or [])
+    except ResourceError:
+        return Resources.empty()
+
+
 def grace_period(task: dict[str, Any], kill_policy: Any = None) -> float:
     """Seconds between SIGTERM and SIGKILL: the KILL's policy, else the task's, else 3 s."""
     for policy in (kill_policy, task.get("kill_policy")):

@@ -32,6 +32,7 @@ from dcos.agent.executor import (
     LaunchRefused,
     build_config,
     signal_name,
+    task_resources,
 )
 from dcos.agent.model import AgentInfo, Call, Destroy, FrameworkRecord, Launch, TaskRecord
 from dcos.protocol import internal
@@ -280,10 +281,7 @@ class ExecutorsMixin:
 
     def _new_task_record(self, fw: FrameworkRecord, task: dict[str, Any],
                          ex: ExecutorRecord) -> TaskRecord:  # fmt: skip
-        try:
-            resources = Resources.from_mesos(task.get("resources") or [])
-        except ResourceError:
-            resources = Resources.empty()
+        resources = task_resources(task)
         tid = TaskID(unwrap(task.get("task_id")) or "")
         rec = TaskRecord(fw.id, tid, task, ex.container_id, resources, sandbox=ex.sandbox)
         rec.executor_id = ex.executor_id
@@ -339,10 +337,7 @@ class ExecutorsMixin:
         """Tasks (one, or a task group) for a custom executor: queue them or send them."""
         first = Resources.empty()
         for t in tasks:
-            try:
-                first = first + Resources.from_mesos(t.get("resources") or [])
-            except ResourceError:
-                pass
+            first = first + task_resources(t)
         ex, error, actions = self._executor_for(fw, executor, first, now)
         if ex is None:
             eid = ExecutorID(unwrap(executor.get("executor_id")) or "")

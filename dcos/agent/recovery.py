@@ -41,7 +41,7 @@ from typing import Any
 from dcos.agent.checkpoint import Checkpoint, ExecutorCheckpoint, TaskCheckpoint, config_from_dict
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
 from dcos.agent.core import Action, AgentCore, Destroy, FrameworkRecord, TaskRecord, Watch
-from dcos.agent.executor import LaunchRefused, build_config, grace_period
+from dcos.agent.executor import LaunchRefused, build_config, grace_period, task_resources
 from dcos.agent.executors import (
     LAUNCHING,
     REGISTERING,
@@ -51,7 +51,7 @@ from dcos.agent.executors import (
     ExecutorRecord,
     Wake,
 )
-from dcos.protocol.ids import AgentID, ContainerID, ExecutorID, FrameworkID, TaskID
+from dcos.protocol.ids import AgentID, ContainerID, ExecutorID, TaskID
 from dcos.protocol.resources import ResourceError, Resources
 from dcos.protocol.states import TaskState, is_terminal
 
@@ -67,10 +67,7 @@ def _record(tc: TaskCheckpoint) -> TaskRecord | None:
     if not isinstance(task, dict) or state not in TaskState.__members__:
         log.warning("checkpointed task %s/%s is unusable; dropped", tc.framework_id, tc.task_id)
         return None
-    try:
-        resources = Resources.from_mesos(task.get("resources") or [])
-    except ResourceError:
-        resources = Resources.empty()
+    resources = task_resources(task)
     config = data.get("config")
     grace = data.get("grace")
     executor_id = data.get("executor_id")
@@ -288,7 +285,3 @@ def info_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         if old.get(key) != new.get(key):
             out.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
     return out
-
-
-def task_key(rec: TaskRecord) -> tuple[FrameworkID, TaskID]:
-    return rec.framework_id, rec.task_id
