@@ -2,7 +2,8 @@
 
 Used by the clients of the webapp framework's API that keep a view of its apps and tasks: the
 DNS server (`dcos.dns`) and the HAProxy load balancer (`frameworks.webapp.lb`). Each of them
-re-reads the apps (`GET /v2/apps?embed=apps.tasks`) when the stream says something changed.
+re-reads the apps (`fetch_apps`: `GET /v2/apps?embed=apps.tasks`) when the stream says something
+changed.
 
 Three parts:
 - `SseParser` (sans-IO): bytes of a `text/event-stream` body in, complete `SseEvent`s out.
@@ -22,6 +23,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import orjson
@@ -158,6 +160,21 @@ class SyncPolicy:
         self.retry_at = now + self.retry_s
         if self.pending_since is None:
             self.pending_since = now
+
+
+async def fetch_apps(session: aiohttp.ClientSession, webapp_url: str) -> list[Any]:
+    """The apps with their tasks: `GET <webapp>/v2/apps?embed=apps.tasks`, its ``apps`` list.
+    Raises RuntimeError for another status or no list (aiohttp/orjson errors pass through).
+    Called by the followers' `resync` (DNS and load balancer)."""
+    url = webapp_url.rstrip("/") + "/v2/apps?embed=apps.tasks"
+    async with session.get(url, headers={"Accept": "application/json"}) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"GET {url} answered {resp.status}")
+        body = orjson.loads(await resp.read())
+    apps = body.get("apps") if isinstance(body, dict) else None
+    if not isinstance(apps, list):
+        raise RuntimeError(f"GET {url}: no 'apps' list")
+    return apps
 
 
 class EventFollower:

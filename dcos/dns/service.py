@@ -24,7 +24,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from dcos.common.sse import EventFollower, SyncPolicy
+from dcos.common.sse import EventFollower, SyncPolicy, fetch_apps
 from dcos.dns import http_api
 from dcos.dns.names import is_ip
 from dcos.dns.records import (
@@ -178,11 +178,8 @@ class DnsService:
         await self._refresh_cluster()
         error: Exception | None = None
         try:
-            body = await self._get(self.config.webapp.rstrip("/") + "/v2/apps?embed=apps.tasks")
-            apps = body.get("apps") if isinstance(body, dict) else None
-            if not isinstance(apps, list):
-                raise RuntimeError("GET /v2/apps: no 'apps' list")
-            self.apps = apps
+            assert self._session is not None
+            self.apps = await fetch_apps(self._session, self.config.webapp)
         except (aiohttp.ClientError, TimeoutError, RuntimeError, orjson.JSONDecodeError) as exc:
             error = exc
         table = build_table(self.apps, self.cluster, self.config.domain)

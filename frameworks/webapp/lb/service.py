@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from dcos.common.sse import EventFollower, SyncPolicy
+from dcos.common.sse import EventFollower, SyncPolicy, fetch_apps
 from frameworks.webapp.lb.config import (
     Generated,
     LbOptions,
@@ -94,15 +94,7 @@ class LoadBalancer:
     async def resync(self) -> None:
         """Re-read the apps and apply them (the follower calls this; raising means retry)."""
         assert self._session is not None
-        url = self.webapp + "/v2/apps?embed=apps.tasks"
-        async with self._session.get(url, headers={"Accept": "application/json"}) as resp:
-            if resp.status != 200:
-                raise RuntimeError(f"GET {url} answered {resp.status}")
-            body = orjson.loads(await resp.read())
-        apps = body.get("apps") if isinstance(body, dict) else None
-        if not isinstance(apps, list):
-            raise RuntimeError(f"GET {url}: no 'apps' list")
-        await self.apply(apps)
+        await self.apply(await fetch_apps(self._session, self.webapp))
 
     async def apply(self, apps: list[dict[str, Any]]) -> bool:
         """Make HAProxy serve `apps`; True when a reload happened."""
