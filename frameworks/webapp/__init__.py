@@ -9,6 +9,8 @@ Layout (each piece small and, where it decides things, pure):
   then a `Scorer`, with the reason of every rejection.
 - `launch_queue.py`: per-app launch delay (backoff) and declined-offer statistics.
 - `health.py`: Marathon health checks -> Mesos ``TaskInfo.health_check``, health-kill limiter.
+- `launch.py`: what a task of an app is launched with (ids, service ports, the placement
+  request, the Mesos ``TaskInfo`` with Marathon's environment and discovery).
 - `core.py`: the sans-IO framework state machine (apps, instances, deployments).
 - `scheduler.py`: the `dcos.sdk.Scheduler` shell; `store.py`: persistence; `events.py`: event
   bus and server-sent events; `api/`: the Marathon /v2 REST API; `__main__.py`: entry point.
