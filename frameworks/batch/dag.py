@@ -33,7 +33,7 @@ from frameworks.batch.listener import (
     TaskEnd,
 )
 from frameworks.batch.rdd import RDD, narrow_parents
-from frameworks.batch.serde import dumps_closure, dumps_value, loads_closure
+from frameworks.batch.serde import dumps_closure, dumps_value
 from frameworks.batch.sources import ParallelCollectionRDD
 from frameworks.batch.worker import MapOutput, TaskOutput
 
@@ -588,7 +588,3 @@ class DAGScheduler:
             self.waiting.discard(stage)
             if not stage.is_map:
                 del self.stages[stage.id]
-
-
-def decode_output(value: bytes) -> TaskOutput:
-    return loads_closure(value)
