@@ -4,7 +4,7 @@ Called by: the agent's link to the master, the SDK's scheduler driver (and its r
 handling), the DNS service, the CLI and the batch framework's ``mesos://`` master URLs.
 
 Accepted forms: ``host``, ``host:port``, ``[v6]:port``, a bare IPv6 literal (``::1``),
-``http(s)://host[:port][/path]``, ``mesos://host:port`` (Spark's form; the default scheme)
+``http(s)://host[:port][/path]`` (the path is ignored), ``mesos://host:port`` (Spark's form; the default scheme)
 and ``//host:port`` (a Mesos redirect ``Location``). The port defaults to 5050; the scheme
 is kept (``https`` stays https). ``zk://`` URLs are not supported yet and raise a clear
 `MasterAddressError` (a `ValueError`).
@@ -30,7 +30,6 @@ class MasterAddress:
     scheme: str
     host: str
     port: int
-    path: str = ""
 
     @property
     def hostport(self) -> str:
@@ -83,7 +82,4 @@ def parse_master(text: str, default_scheme: str = "http") -> MasterAddress:
         )
     if not parts.hostname:
         raise MasterAddressError(f"invalid master address {text!r}: no host")
-    path = parts.path.rstrip("/")
-    if parts.query:
-        path += "?" + parts.query
-    return MasterAddress(parts.scheme, parts.hostname, port or DEFAULT_MASTER_PORT, path)
+    return MasterAddress(parts.scheme, parts.hostname, port or DEFAULT_MASTER_PORT)

@@ -53,11 +53,6 @@ def test_zookeeper_is_a_clear_error():
         parse_master("zk://z1:2181,z2:2181/mesos")
 
 
-def test_path_is_kept_for_callers_that_refuse_it():
-    assert parse_master("http://m:1/x/").path == "/x"
-    assert parse_master("http://m:1/").path == ""
-
-
 _hosts = st.one_of(
     st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,3}", fullmatch=True),
     st.ip_addresses().map(str),
