@@ -9,6 +9,7 @@ import itertools
 import math
 import operator
 import os
+import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -245,8 +246,6 @@ class ActionsMixin:
     def takeSample(
         self: Any, withReplacement: bool, num: int, seed: int | None = None
     ) -> list[Any]:
-        import random
-
         data = self.collect()
         rng = random.Random(seed)
         if withReplacement:

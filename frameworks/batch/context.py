@@ -32,6 +32,7 @@ from frameworks.batch.sources import (
     ParallelCollectionRDD,
     TextFileRDD,
     expand_paths,
+    read_split,
     slice_collection,
     text_splits,
 )
@@ -267,8 +268,6 @@ class SparkContext:
         files = expand_paths(path)
 
         def read(it: Iterator[str]) -> Iterator[tuple[str, str]]:
-            from frameworks.batch.sources import read_split
-
             for f in it:
                 yield (f, "\n".join(read_split((f, 0, -1))))
 

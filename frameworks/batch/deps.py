@@ -1,24 +1,35 @@
 """Dependencies between RDDs: narrow (a child partition reads a few known parent partitions,
 in the same task) and shuffle (a child partition reads a slice of every parent partition: a
-stage boundary). The DAG scheduler cuts the lineage graph at `ShuffleDependency` edges."""
+stage boundary). The DAG scheduler cuts the lineage graph at `ShuffleDependency` edges.
+
+A dependency is generic in the dataset type it points to (`RDD` uses ``Dependency[RDD]``), so
+this module needs nothing of `frameworks.batch.rdd`: it sees a parent only through
+`Partitioned`. Imports run one way: rdd -> deps."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from frameworks.batch.partitioner import Partitioner
-    from frameworks.batch.rdd import RDD
+from frameworks.batch.partitioner import Partitioner
 
 
-class Dependency:
+class Partitioned(Protocol):
+    """What a dependency needs of its parent dataset."""
+
+    def getNumPartitions(self) -> int: ...
+
+
+R = TypeVar("R", bound=Partitioned)
+
+
+class Dependency(Generic[R]):
     __slots__ = ("rdd",)
 
-    def __init__(self, rdd: RDD) -> None:
+    def __init__(self, rdd: R) -> None:
         self.rdd = rdd
 
 
-class NarrowDependency(Dependency):
+class NarrowDependency(Dependency[R]):
     """`parents(p)`: the parent partitions that child partition `p` reads."""
 
     __slots__ = ()
@@ -27,20 +38,20 @@ class NarrowDependency(Dependency):
         raise NotImplementedError
 
 
-class OneToOneDependency(NarrowDependency):
+class OneToOneDependency(NarrowDependency[R]):
     __slots__ = ()
 
     def parents(self, p: int) -> list[int]:
         return [p]
 
 
-class RangeDependency(NarrowDependency):
+class RangeDependency(NarrowDependency[R]):
     """Child partitions [out_start, out_start + length) read parent partitions from in_start
     (union)."""
 
     __slots__ = ("in_start", "out_start", "length")
 
-    def __init__(self, rdd: RDD, in_start: int, out_start: int, length: int) -> None:
+    def __init__(self, rdd: R, in_start: int, out_start: int, length: int) -> None:
         super().__init__(rdd)
         self.in_start, self.out_start, self.length = in_start, out_start, length
 
@@ -50,12 +61,12 @@ class RangeDependency(NarrowDependency):
         return []
 
 
-class MappedDependency(NarrowDependency):
+class MappedDependency(NarrowDependency[R]):
     """An explicit child -> parent partitions table (coalesce, cartesian, zip)."""
 
     __slots__ = ("table",)
 
-    def __init__(self, rdd: RDD, table: list[list[int]]) -> None:
+    def __init__(self, rdd: R, table: list[list[int]]) -> None:
         super().__init__(rdd)
         self.table = table
 
@@ -63,14 +74,14 @@ class MappedDependency(NarrowDependency):
         return self.table[p]
 
 
-class ShuffleDependency(Dependency):
+class ShuffleDependency(Dependency[R]):
     """The child reads, for its partition r, bucket r of every map partition of `rdd`, where
     a (key, value) record goes to bucket ``partitioner(key)``. Pickled without its parent RDD
     (the map side is another stage): only the id and the partitioner travel."""
 
     __slots__ = ("shuffle_id", "partitioner", "num_maps")
 
-    def __init__(self, rdd: RDD, shuffle_id: int, partitioner: Partitioner) -> None:
+    def __init__(self, rdd: R, shuffle_id: int, partitioner: Partitioner) -> None:
         super().__init__(rdd)
         self.shuffle_id = shuffle_id
         self.partitioner = partitioner

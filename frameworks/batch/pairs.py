@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from frameworks.batch.partitioner import portable_hash
+from frameworks.batch.partitioner import RangeBounds, portable_hash, range_bounds
 
 
 class ResultIterable:
@@ -169,8 +169,6 @@ class PairMixin:
     ) -> Any:
         """Sort by key: sample the keys to pick range bounds, shuffle by range, sort each
         partition (PySpark's algorithm: runs a count and a sample job first)."""
-        from frameworks.batch.partitioner import RangeBounds, range_bounds
-
         if numPartitions is None:
             numPartitions = self._default_reduce_partitions()
 

@@ -7,6 +7,10 @@ Method names and semantics follow PySpark's ``pyspark.RDD``.
 
 RDDs are pickled into stage payloads: they travel without their SparkContext and without the
 data of parallelized collections (each task gets its own slice in ``Task.split``).
+
+An RDD sees its SparkContext only through `RDDContext` (ids, settings, running jobs), so this
+module does not import `frameworks.batch.context`: imports run context -> driver -> dag ->
+rdd, and sources -> rdd.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from frameworks.batch.actions import ActionsMixin
 from frameworks.batch.deps import (
@@ -27,10 +31,42 @@ from frameworks.batch.deps import (
 )
 from frameworks.batch.pairs import PairMixin
 from frameworks.batch.partitioner import Partitioner, portable_hash
+from frameworks.batch.worker import TaskRuntime
 
-if TYPE_CHECKING:
-    from frameworks.batch.context import SparkContext
-    from frameworks.batch.worker import TaskRuntime
+
+class Settings(Protocol):
+    """What an RDD reads of the context's configuration (`SparkConf`)."""
+
+    def contains(self, key: str) -> bool: ...
+
+
+class RDDContext(Protocol):
+    """What RDDs need of their `SparkContext`: new ids when they are built, settings, and
+    running jobs (actions). `frameworks.batch.context.SparkContext` implements it; unit tests
+    pass a small fake."""
+
+    @property
+    def defaultParallelism(self) -> int: ...
+
+    def getConf(self) -> Settings: ...
+
+    def _new_rdd_id(self) -> int: ...
+
+    def _new_shuffle_id(self) -> int: ...
+
+    def _unpersist(self, rdd_id: int) -> None: ...
+
+    def _run_job(
+        self, rdd: RDD, func: Callable[[Iterator[Any]], Any], partitions: list[int] | None = None
+    ) -> list[Any]: ...
+
+    def runJob(
+        self,
+        rdd: RDD,
+        partitionFunc: Callable[[Iterator[Any]], Iterable[Any]],
+        partitions: list[int] | None = None,
+        allowLocal: bool = False,
+    ) -> list[Any]: ...
 
 
 class StorageLevel:
@@ -77,12 +113,12 @@ class RDD(PairMixin, ActionsMixin):
 
     def __init__(
         self,
-        ctx: SparkContext,
-        deps: list[Dependency],
+        ctx: RDDContext,
+        deps: list[Dependency[RDD]],
         num_partitions: int,
         partitioner: Partitioner | None = None,
     ) -> None:
-        self.ctx: SparkContext | None = ctx
+        self.ctx: RDDContext | None = ctx
         self.rid = ctx._new_rdd_id()
         self.deps = deps
         self._num_partitions = num_partitions
@@ -100,7 +136,7 @@ class RDD(PairMixin, ActionsMixin):
         return f"{self._name or type(self).__name__}[{self.rid}]"
 
     @property
-    def context(self) -> SparkContext:
+    def context(self) -> RDDContext:
         assert self.ctx is not None, "RDD used inside a task: nest RDD operations on the driver"
         return self.ctx
 
@@ -296,8 +332,8 @@ class MapPartitionsRDD(RDD):
 
 
 class UnionRDD(RDD):
-    def __init__(self, ctx: SparkContext, rdds: list[RDD]) -> None:
-        deps: list[Dependency] = []
+    def __init__(self, ctx: RDDContext, rdds: list[RDD]) -> None:
+        deps: list[Dependency[RDD]] = []
         self.table: list[tuple[RDD, int]] = []
         for rdd in rdds:
             n = rdd.getNumPartitions()
@@ -328,7 +364,7 @@ class CoalescedRDD(RDD):
 class CartesianRDD(RDD):
     def __init__(self, a: RDD, b: RDD) -> None:
         na, nb = a.getNumPartitions(), b.getNumPartitions()
-        deps: list[Dependency] = [
+        deps: list[Dependency[RDD]] = [
             MappedDependency(a, [[p // nb] for p in range(na * nb)]),
             MappedDependency(b, [[p % nb] for p in range(na * nb)]),
         ]

@@ -8,13 +8,10 @@ import gzip
 import os
 import urllib.request
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from frameworks.batch.rdd import RDD
-
-if TYPE_CHECKING:
-    from frameworks.batch.context import SparkContext
-    from frameworks.batch.worker import TaskRuntime
+from frameworks.batch.rdd import RDD, RDDContext
+from frameworks.batch.worker import TaskRuntime
 
 BLOCK_SIZE = 32 * 1024 * 1024  # largest split of a local file (Hadoop's local block size)
 
@@ -34,7 +31,7 @@ class ParallelCollectionRDD(RDD):
     """A driver-side collection cut into slices. Each slice travels only with the task that
     reads it (``Task.split``), not in the stage payload."""
 
-    def __init__(self, ctx: SparkContext, slices: list[Any]) -> None:
+    def __init__(self, ctx: RDDContext, slices: list[Any]) -> None:
         super().__init__(ctx, [], len(slices))
         self._slices: list[Any] | None = slices
 
@@ -168,7 +165,7 @@ def _lines(buf: bytes) -> list[str]:
 class TextFileRDD(RDD):
     """One partition per split; records are lines (str)."""
 
-    def __init__(self, ctx: SparkContext, splits: list[TextSplit]) -> None:
+    def __init__(self, ctx: RDDContext, splits: list[TextSplit]) -> None:
         super().__init__(ctx, [], len(splits))
         self.splits = splits
 
