@@ -33,10 +33,10 @@ class Backoff:
         factor: float = 2.0,
         rng: random.Random | None = None,
     ) -> None:
-        if initial <= 0 or maximum < initial or factor < 1:
+        if initial < 0 or maximum < 0 or factor < 1:
             raise ValueError(
                 f"bad backoff: initial={initial} maximum={maximum} factor={factor} "
-                "(need 0 < initial <= maximum, factor >= 1)"
+                "(need initial >= 0, maximum >= 0, factor >= 1)"
             )
         self.initial = initial
         self.maximum = maximum

@@ -13,12 +13,12 @@ import base64
 import binascii
 import getpass
 import logging
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
+from dcos.common.addresses import MasterAddress, MasterAddressError, parse_master
+from dcos.common.backoff import Backoff
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, OfferID, StreamID, unwrap
 from dcos.sdk import calls
 from dcos.sdk.types import Offer, TaskStatus
@@ -28,70 +28,6 @@ log = logging.getLogger("dcos.sdk.driver")
 DEFAULT_PORT = 5050
 DEFAULT_HEARTBEAT_INTERVAL = 15.0  # Mesos' default until SUBSCRIBED says otherwise
 MAX_FAST_REDIRECTS = 3
-
-
-class MasterAddressError(ValueError):
-    """A master address the driver cannot use (unknown scheme, bad port)."""
-
-
-@dataclass(frozen=True)
-class MasterAddress:
-    scheme: str
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}/api/v1/scheduler"
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def parse_master(master: str, default_scheme: str = "http") -> MasterAddress:
-    """``host``, ``host:port``, ``http(s)://host:port[/...]`` or ``//host:port`` (a Mesos
-    redirect Location) -> `MasterAddress`; the port defaults to 5050."""
-    text = master.strip()
-    if not text:
-        raise MasterAddressError("empty master address")
-    if text.startswith("//"):
-        text = f"{default_scheme}:{text}"
-    elif "://" not in text:
-        text = f"{default_scheme}://{text}"
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https"):
-        raise MasterAddressError(
-            f"unsupported master address {master!r}: use host:port or http://host:port"
-        )
-    try:
-        port = parts.port or DEFAULT_PORT
-    except ValueError:
-        raise MasterAddressError(f"bad port in master address {master!r}") from None
-    if not parts.hostname:
-        raise MasterAddressError(f"no host in master address {master!r}")
-    return MasterAddress(parts.scheme, parts.hostname, port)
-
-
-class Backoff:
-    """Exponential backoff with jitter: ``initial * 2**n`` capped at `maximum`, each delay
-    drawn uniformly from the upper half of that bound. Seeded for reproducible tests."""
-
-    def __init__(
-        self, initial: float = 0.1, maximum: float = 10.0, rng: random.Random | None = None
-    ):
-        self.initial = initial
-        self.maximum = maximum
-        self._rng = rng or random.Random()
-        self._n = 0
-
-    def next_delay(self) -> float:
-        cap = min(self.maximum, self.initial * (2**self._n))
-        self._n = min(self._n + 1, 62)
-        return self._rng.uniform(cap / 2, cap)
-
-    def reset(self) -> None:
-        self._n = 0
 
 
 # -- actions the core returns to the shell ----------------------------------------------
@@ -192,7 +128,7 @@ class DriverCore:
         if not self._delay_next:
             self._delay_next = True
             return 0.0
-        return self.backoff.next_delay()
+        return self.backoff.next()
 
     def on_subscribe_response(
         self, status: int, location: str | None, stream_id: str | None, body: str, now: float

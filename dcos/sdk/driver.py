@@ -129,7 +129,7 @@ class SchedulerDriver:
             master,
             implicit_acknowledgements=implicit_acknowledgements,
             failover_timeout=failover_timeout,
-            backoff=Backoff(backoff_initial, backoff_max, random.Random(seed)),
+            backoff=Backoff(backoff_initial, backoff_max, rng=random.Random(seed)),
             heartbeat_misses=heartbeat_misses,
         )
         self._connect_timeout = connect_timeout
@@ -265,7 +265,7 @@ class SchedulerDriver:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout)
         try:
             resp = await self._session.post(
-                core.master.url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+                core.master.url + PATH, data=body, headers=headers, allow_redirects=False, timeout=timeout
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.info("cannot reach master %s: %s", core.master, exc)
@@ -452,7 +452,7 @@ class SchedulerDriver:
         timeout = aiohttp.ClientTimeout(total=self._call_timeout)
         try:
             async with self._session.post(
-                core.master.url,
+                core.master.url + PATH,
                 data=dumps_json(body),
                 headers=headers,
                 allow_redirects=False,

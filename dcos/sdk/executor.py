@@ -34,7 +34,6 @@ import base64
 import inspect
 import logging
 import os
-import random
 import time
 import uuid as uuidlib
 from collections.abc import Mapping
@@ -43,6 +42,8 @@ from typing import Any
 
 import aiohttp
 
+from dcos.common import durations
+from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 from dcos.protocol.codec import JSON, dumps_json
 from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, unwrap, wrap
@@ -105,19 +106,12 @@ class ExecutorCallRejected(DriverError):
 
 
 def parse_duration(text: str | None, default: float) -> float:
-    """Seconds from a Mesos duration (``5secs``, ``3mins``, ``100ms``); `default` if unset."""
+    """Seconds from a Mesos duration (``5secs``, ``3mins``, ``100ms``); `default` if unset or
+    not a duration (`dcos.common.durations.parse_duration` does the parsing)."""
     if not text:
         return default
-    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1.0, "mins": 60.0, "hrs": 3600.0,
-             "days": 86400.0, "weeks": 604800.0}  # fmt: skip
-    for unit, scale in sorted(units.items(), key=lambda u: -len(u[0])):
-        if text.endswith(unit):
-            try:
-                return float(text[: -len(unit)]) * scale
-            except ValueError:
-                break
     try:
-        return float(text)
+        return durations.parse_duration(text)
     except ValueError:
         return default
 
@@ -379,9 +373,8 @@ class ExecutorDriver:
     # -- the subscription ------------------------------------------------------------------
 
     async def _connection_loop(self) -> None:
-        delay = self._backoff[0]
+        backoff = Backoff(*self._backoff)
         lost_at: float | None = None
-        rng = random.Random()
         while not self._stopping:
             outcome = await self._subscribe_once()
             if outcome == "refused":
@@ -389,7 +382,8 @@ class ExecutorDriver:
                 return
             now = self.clock.time()
             if outcome == "subscribed":
-                delay, lost_at = self._backoff[0], now
+                backoff.reset()
+                lost_at = now
                 self._queue.put_nowait(("disconnected", ()))
             lost_at = now if lost_at is None else lost_at
             if now - lost_at > self.core.env.recovery_timeout:
@@ -397,8 +391,7 @@ class ExecutorDriver:
                 self._queue.put_nowait(("shutdown", ()))
                 self._queue.put_nowait(None)
                 return
-            await self.clock.sleep(delay * (0.5 + rng.random()))
-            delay = min(delay * 2, self._backoff[1])
+            await self.clock.sleep(backoff.next())
 
     async def _subscribe_once(self) -> str:
         """'subscribed' (the stream ran, then ended), 'failed' or 'refused'."""

@@ -40,10 +40,15 @@ def test_seeded_is_reproducible():
     assert [a.next() for _ in range(5)] == [b.next() for _ in range(5)]
 
 
-@pytest.mark.parametrize(("i", "m", "f"), [(0, 1, 2), (2, 1, 2), (1, 2, 0.5)])
+@pytest.mark.parametrize(("i", "m", "f"), [(-1, 1, 2), (1, -1, 2), (1, 2, 0.5)])
 def test_rejects_bad_parameters(i, m, f):
     with pytest.raises(ValueError):
         Backoff(i, m, factor=f)
+
+
+def test_maximum_below_initial_caps_every_delay():
+    b = Backoff(1.0, 0.05, rng=random.Random(0))
+    assert all(b.next() <= 0.05 for _ in range(5))
 
 
 def test_many_steps_do_not_overflow():

@@ -37,26 +37,26 @@ def test_master_addresses(text, expected):
 
 
 def test_master_url_and_bad_addresses():
-    assert parse_master("m:1").url == "http://m:1/api/v1/scheduler"
-    assert parse_master("[::1]:5050").url == "http://[::1]:5050/api/v1/scheduler"
+    assert parse_master("m:1").url == "http://m:1"
+    assert parse_master("[::1]:5050").url == "http://[::1]:5050"
     for bad in ("", "zk://zk1:2181/mesos", "m:notaport"):
         with pytest.raises(MasterAddressError):
             parse_master(bad)
 
 
 def test_backoff_doubles_to_the_cap_with_jitter_and_resets():
-    b = Backoff(0.1, 10.0, random.Random(7))
-    delays = [b.next_delay() for _ in range(12)]
+    b = Backoff(0.1, 10.0, rng=random.Random(7))
+    delays = [b.next() for _ in range(12)]
     caps = [min(10.0, 0.1 * 2**n) for n in range(12)]
     assert all(c / 2 <= d <= c for d, c in zip(delays, caps, strict=True))
     assert delays[-1] >= 5.0
     b.reset()
-    assert b.next_delay() <= 0.1
+    assert b.next() <= 0.1
 
 
 def core(**kw) -> DriverCore:
     return DriverCore.create(
-        {"name": "f"}, "m1:5050", backoff=Backoff(1, 8, random.Random(1)), **kw
+        {"name": "f"}, "m1:5050", backoff=Backoff(1, 8, rng=random.Random(1)), **kw
     )
 
 
