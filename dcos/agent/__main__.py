@@ -21,13 +21,13 @@ import sys
 import uvloop
 
 from dcos.agent.agent import Agent
-from dcos.agent.channel import parse_master
 from dcos.agent.checkpoint import CheckpointError
 from dcos.agent.config import AgentConfig
-from dcos.agent.executors import parse_duration
 from dcos.agent.isolators.select import parse_isolation
 from dcos.agent.logs import parse_size
 from dcos.agent.resources import parse_attributes
+from dcos.common.addresses import parse_master
+from dcos.common.durations import parse_duration
 from dcos.common.gc_tuning import tune_gc
 from dcos.common.log import setup_logging
 from dcos.protocol.resources import ResourceError, Resources
@@ -37,7 +37,7 @@ log = logging.getLogger("dcos.agent")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dcos.agent", description="dcos-py agent")
-    p.add_argument("--master", required=True, help="host:port or http://host:port")
+    p.add_argument("--master", required=True, help="host:port, [v6addr]:port, http://host:port or https://host:port")
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5051)
     p.add_argument("--hostname", default=None, help="default: the ip")
@@ -80,7 +80,9 @@ def config_from_args(argv: list[str] | None = None) -> tuple[AgentConfig, argpar
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        master = parse_master(args.master)
+        address = parse_master(args.master)
+        # host:port for plain http (what the agent has always recorded); the URL for https
+        master = address.hostport if address.scheme == "http" else address.url
         if args.resources:
             Resources.parse(args.resources)
         parse_attributes(args.attributes)

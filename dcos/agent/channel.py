@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from dcos.common.addresses import parse_master
 from dcos.common.pipeline import CallFailed, CallPool, request_prefix
 from dcos.protocol import internal, recordio
 from dcos.protocol.codec import MSGPACK, DecodeError, dumps_msgpack, loads_msgpack
@@ -28,20 +29,6 @@ from dcos.protocol.codec import MSGPACK, DecodeError, dumps_msgpack, loads_msgpa
 log = logging.getLogger(__name__)
 
 _HEADERS = {"Content-Type": MSGPACK, "Accept": MSGPACK}
-
-
-def parse_master(text: str) -> str:
-    """``http://host:port/`` or ``host:port`` -> ``host:port``; raises ValueError if empty."""
-    value = text.strip()
-    for prefix in ("http://", "https://"):
-        if value.startswith(prefix):
-            value = value[len(prefix) :]
-    value = value.split("/", 1)[0]
-    if not value:
-        raise ValueError(f"bad master address {text!r}")
-    if ":" not in value:
-        value += ":5050"
-    return value
 
 
 @dataclass(frozen=True)
@@ -56,16 +43,18 @@ class MasterLink:
     """Created by the agent shell in `Agent.start`, closed by it in `Agent.stop`."""
 
     def __init__(self, master: str, session: aiohttp.ClientSession) -> None:
-        self.master = parse_master(master)
-        self.url = f"http://{self.master}{internal.PATH}"
+        self.address = parse_master(master)  # raises ValueError (MasterAddressError)
+        self.master = self.address.hostport
+        self.url = f"{self.address.url}{internal.PATH}"
         self.session = session
-        host, _, port = self.master.rpartition(":")
-        self.host, self.port = host.strip("[]"), int(port)
+        self.host, self.port = self.address.host, self.address.port
         self._prefix = request_prefix(self.host, self.port, internal.PATH, _HEADERS)
         self._pool: CallPool | None = None
 
     async def call(self, body: dict[str, Any]) -> int:
         """POST one call; the HTTP status, or 0 when the master could not be reached."""
+        if self.address.scheme == "https":
+            return await self._call_tls(body)
         if self._pool is None or self._pool.closed:
             self._pool = CallPool(self.host, self.port, max_connections=4)
         try:
@@ -77,6 +66,17 @@ class MasterLink:
             log.warning("master answered %s to %s: %s", status, body.get("type"),
                         answer[:200].decode("utf-8", "replace"))  # fmt: skip
         return status
+
+    async def _call_tls(self, body: dict[str, Any]) -> int:
+        """`call` over the aiohttp session (the pipelined pool speaks plain HTTP only)."""
+        try:
+            async with self.session.post(self.url, data=dumps_msgpack(body), headers=_HEADERS,
+                                         timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                await resp.read()
+                return resp.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.debug("%s call failed: %s", body.get("type"), exc)
+            return 0
 
     def close(self) -> None:
         """Close the call connections (calls in flight return 0); called by `Agent.stop`."""
