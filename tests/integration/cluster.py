@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,7 @@ from pathlib import Path
 import orjson
 
 from dcos.agent.isolators.cgroupfs import remove_agent_cgroups
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from dcos.testing.processes import free_port  # noqa: F401 (re-exported to the tests)
 
 
 def get_json(url: str, timeout: float = 2.0) -> object:

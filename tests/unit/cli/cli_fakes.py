@@ -7,7 +7,6 @@ synchronous and is called from the test's thread.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+
+from dcos.testing.processes import free_port  # noqa: F401 (the tests import it from here)
 
 AGENTS = [
     {
@@ -55,12 +56,6 @@ class FakeMaster:
     url: str = ""
     routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

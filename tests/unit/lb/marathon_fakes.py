@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from dcos.testing.processes import free_port
 
 
 def marathon_task(app_id: str, n: int, host: str, ports: list[int], agent: str = "S0",
