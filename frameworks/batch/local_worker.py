@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
+from dcos.sdk.util import atomic_write
 from frameworks.batch.backend import FetchFailed, Task
 
 PAYLOAD_CACHE = 64
@@ -97,10 +98,7 @@ class LocalTaskContext:
     def put_block(self, block_id: str, data: bytes) -> None:
         path = os.path.join(self._root, "blocks", block_id)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        atomic_write(path, data, fsync=False)  # scratch data: atomic for readers only
 
 
 def read_block(path: str, reduce_partition: int) -> bytes:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, cast
 
+from dcos.sdk.util import parse_master
 from frameworks.batch.backend import (
     BackendEvents,
     ExecutorInfo,
@@ -41,12 +42,6 @@ from frameworks.batch.cluster.mesos import MesosSide
 from frameworks.batch.cluster.placement import Placement, TaskEntry
 
 log = logging.getLogger("batch.cluster")
-
-
-def master_address(url: str) -> str:
-    """``mesos://host:port`` -> ``host:port`` (what `SchedulerDriver` takes); ``zk://`` and
-    ``http://`` URLs pass through unchanged."""
-    return url[len("mesos://") :] if url.startswith("mesos://") else url
 
 
 def route_to(host: str) -> str:
@@ -112,8 +107,9 @@ class ClusterBackend:
         if isinstance(listeners, list) and self.jobs not in listeners:
             listeners.append(self.jobs)
         self._first_executor = asyncio.Event()
-        master = master_address(self.master_url)
-        self.driver_host = self.conf.driver_host or route_to(_host_of(master))
+        address = parse_master(self.master_url)  # mesos://, http(s)://, host:port
+        master = address.url
+        self.driver_host = self.conf.driver_host or route_to(address.host)
         self._server = await asyncio.start_server(
             self._on_connect, "0.0.0.0", self.conf.driver_port
         )
@@ -430,8 +426,3 @@ class ClusterBackend:
 def _slug(name: str) -> str:
     out = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
     return out[:32] or "app"
-
-
-def _host_of(master: str) -> str:
-    rest = master.split("://", 1)[-1].split("/", 1)[0].split(",")[0]
-    return rest.rsplit(":", 1)[0] if ":" in rest else rest

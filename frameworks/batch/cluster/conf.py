@@ -39,33 +39,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcos.sdk.util import parse_duration
 from frameworks.batch.cluster.allocation import ExecutorSpec, parse_memory
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Spark durations in seconds: ``3s``, ``200ms``, ``1min``, ``2m``, ``1h``, ``0.5``."""
-    if isinstance(text, int | float):
-        return float(text)
-    m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s|sec|secs|m|min|mins|h)?\s*", str(text).lower())
-    if not m:
-        raise ValueError(f"not a duration: {text!r}")
-    scale = {
-        "ms": 0.001,
-        None: 1.0,
-        "s": 1.0,
-        "sec": 1.0,
-        "secs": 1.0,
-        "m": 60.0,
-        "min": 60.0,
-        "mins": 60.0,
-        "h": 3600.0,
-    }[m.group(2)]
-    return float(m.group(1)) * scale
 
 
 def _bool(v: Any) -> bool:
