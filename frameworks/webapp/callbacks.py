@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from dcos.sdk.util import Backoff
+
 log = logging.getLogger("webapp.callbacks")
 
 RETRY_STATUSES = frozenset({408, 429})
@@ -51,7 +53,7 @@ class CallbackConfig:
     max_queue: int = 1000  # events waiting per subscriber; the oldest go first when full
     timeout: float = 10.0  # seconds per POST
     retries: int = 3  # tries after the first
-    backoff: float = 0.5  # seconds before the first retry, doubled each time
+    backoff: float = 0.5  # seconds before the first retry, doubled each time (jittered)
     max_backoff: float = 10.0
 
 
@@ -158,7 +160,7 @@ class CallbackDispatcher:
 
     async def _deliver(self, sub: _Subscriber, body: bytes) -> None:
         cfg = self.config
-        delay = cfg.backoff
+        backoff = Backoff(cfg.backoff, cfg.max_backoff)
         for attempt in range(cfg.retries + 1):
             problem = await self._post(sub.url, body)
             if problem is None:
@@ -168,8 +170,7 @@ class CallbackDispatcher:
                 break  # the receiver refuses it: retrying will not help
             if attempt < cfg.retries:
                 sub.stats.retried += 1
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, cfg.max_backoff)
+                await asyncio.sleep(backoff.next())
         sub.stats.failed += 1
         log.warning("event callback %s: event dropped after %d tries (%s)", sub.url, attempt + 1, problem)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import aiohttp
 import orjson
 
 from dcos.common.sse import EventFollower, SyncPolicy, fetch_apps
+from dcos.sdk.util import atomic_write
 from frameworks.webapp.lb.config import (
     Generated,
     LbOptions,
@@ -34,16 +34,6 @@ from frameworks.webapp.lb.config import (
 from frameworks.webapp.lb.haproxy import HAProxy
 
 log = logging.getLogger(__name__)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see the old or the new file, never a partial one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
 
 
 class LoadBalancer:
@@ -76,7 +66,7 @@ class LoadBalancer:
         problem = await self._write_checked(empty.text)
         if problem is not None:
             raise RuntimeError(f"haproxy rejects the base config: {problem}")
-        write_atomic(self.haproxy.config_path, empty.text.encode())
+        atomic_write(self.haproxy.config_path, empty.text.encode())
         await self.haproxy.start()
         self.current = empty
         self._write_status()
@@ -119,7 +109,7 @@ class LoadBalancer:
                     log.error("haproxy still rejects the config: %s; keeping the old one", problem)
                     return False
             self._log_skips(gen)
-            write_atomic(self.haproxy.config_path, gen.text.encode())
+            atomic_write(self.haproxy.config_path, gen.text.encode())
             ok = await self.haproxy.reload()
             if not ok:
                 log.error("haproxy did not confirm the reload (see %s)", self.haproxy.log_path)
@@ -144,7 +134,7 @@ class LoadBalancer:
                 log.warning("runtime state change of %s/%s failed (%s); reloading instead",
                             backend, server, (answer or "no answer").strip())
                 return False
-        write_atomic(self.haproxy.config_path, new.text.encode())
+        atomic_write(self.haproxy.config_path, new.text.encode())
         self.current = new
         self._write_status()
         log.info("haproxy servers enabled/disabled through the runtime API (no reload)")
@@ -157,7 +147,7 @@ class LoadBalancer:
     async def _write_checked(self, text: str) -> str | None:
         """Write `text` to the candidate file and `haproxy -c` it; None when valid."""
         candidate = self.work_dir / "haproxy.cfg.new"
-        write_atomic(candidate, text.encode())
+        atomic_write(candidate, text.encode())
         return await self.haproxy.check(candidate)
 
     async def _find_rejected(self, apps: list[dict[str, Any]]) -> None:
@@ -195,7 +185,7 @@ class LoadBalancer:
                          for s in gen.services],
             "skipped": self.skipped(gen),
         }
-        write_atomic(self.work_dir / "status.json", orjson.dumps(status, option=orjson.OPT_INDENT_2))
+        atomic_write(self.work_dir / "status.json", orjson.dumps(status, option=orjson.OPT_INDENT_2))
 
 
 async def run_lb(lb: LoadBalancer, stop: asyncio.Event) -> None:
