@@ -23,8 +23,10 @@ from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 
-# every autojump watcher task: watchers do not count as work for each other
+# every autojump watcher task and the real timers watchers wait on: watchers do not count
+# as work for each other
 _WATCHERS: weakref.WeakSet[asyncio.Task[None]] = weakref.WeakSet()
+_WATCHER_TIMERS: set[asyncio.TimerHandle] = set()
 
 
 class Clock(Protocol):
@@ -84,26 +86,35 @@ class SimClock:
     `advance` wakes sleepers in deadline order and lets the event loop run what they
     scheduled (`settle`) before moving on, so timers fire in the order they would for real.
 
-    Autojump (``SimClock(autojump=True)``, or ``clock.autojump(threshold)`` from inside the
-    running loop): a watcher task jumps time to the earliest sleeper's deadline whenever the
-    loop has nothing else ready to run for a few consecutive iterations (each iteration polls
-    sockets without blocking, so in-process loopback traffic counts as work) and no worker
-    thread of the loop's default executor is busy. It is meant for in-process simulations:
-    a task blocked on a real socket whose peer is another process, or on a real-time
-    ``asyncio.sleep``, counts as waiting, so time may jump while it waits; pass
-    ``threshold`` (real seconds the loop must stay idle before a jump) to give such waits a
-    chance. The watcher starts lazily on the first `sleep` inside a running loop, one per
-    loop; `stop_autojump` (or the loop closing) ends it.
+    Autojump (``SimClock(autojump=True)``, or ``clock.autojump(threshold)``): a watcher task
+    jumps time to the earliest sleeper's deadline whenever the loop is idle, that is when for
+    a few consecutive iterations nothing else was ready to run (each iteration polls sockets
+    without blocking, so in-process loopback traffic counts as work), no worker thread of
+    the loop's default executor was busy, and no real-time timer (``asyncio.sleep``,
+    ``call_later``) is due within `real_horizon` real seconds (the watcher waits for such a
+    timer first: short real debounces and retries run before time moves). It is meant for
+    in-process simulations: a task blocked on a socket whose peer is another process, or on
+    a real timer further away than `real_horizon`, counts as waiting, so time may jump while
+    it waits (pass `threshold`, real seconds the loop must stay idle before each jump, to
+    give such waits a chance); a loop polling with real sleeps shorter than `real_horizon`
+    holds time still (poll with `sleep` of this clock instead). The watcher starts on the
+    first `sleep` inside a running loop; `stop_autojump` (or the loop closing) ends it.
     """
 
     def __init__(
-        self, start: float = 1_700_000_000.0, *, autojump: bool = False, threshold: float = 0.0
+        self,
+        start: float = 1_700_000_000.0,
+        *,
+        autojump: bool = False,
+        threshold: float = 0.0,
+        real_horizon: float = 0.05,
     ) -> None:
         self._now = start
         self._seq = itertools.count()
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._autojump = autojump
         self._threshold = threshold
+        self.real_horizon = real_horizon
         self._watcher: asyncio.Task[None] | None = None
         self._new_sleeper: asyncio.Event | None = None
         self.jumps = 0  # how many times autojump moved the clock (for tests)
@@ -153,6 +164,11 @@ class SimClock:
 
     # -- autojump -----------------------------------------------------------------------
 
+    @property
+    def autojumping(self) -> bool:
+        """Whether autojump is on (then `sleep` of this clock returns without `advance`)."""
+        return self._autojump
+
     def autojump(self, threshold: float = 0.0) -> None:
         """Turn autojump on (see the class docstring). Called by tests, from inside the
         running loop or before it starts (then the watcher starts on the first `sleep`)."""
@@ -184,6 +200,7 @@ class SimClock:
         """The autojump watcher: wait until the loop is idle, then jump to the next deadline."""
         assert self._new_sleeper is not None
         new_sleeper = self._new_sleeper
+        loop = asyncio.get_running_loop()
         while self._autojump:
             if self.next_deadline() is None:
                 new_sleeper.clear()
@@ -191,9 +208,15 @@ class SimClock:
                 continue
             if not await _loop_idle(rounds=5):
                 continue
+            soon = _real_timer_due(loop, self.real_horizon)
+            if soon is not None:
+                await _watcher_sleep(loop, soon)
+                continue
             if self._threshold > 0:
-                await asyncio.sleep(self._threshold)
+                await _watcher_sleep(loop, self._threshold)
                 if not await _loop_idle(rounds=5):
+                    continue
+                if _real_timer_due(loop, self.real_horizon) is not None:
                     continue
             self._jump()
 
@@ -232,6 +255,37 @@ def _has_ready(loop: asyncio.AbstractEventLoop) -> bool:
     if not ready:
         return False
     return any(getattr(h._callback, "__self__", None) not in _WATCHERS for h in ready)
+
+
+def _real_timer_due(loop: asyncio.AbstractEventLoop, horizon: float) -> float | None:
+    """Real seconds until the earliest real-time timer of the loop (not a watcher's) when it
+    is due within `horizon`, else None. Read from CPython's ``_scheduled`` heap; loops
+    without one (uvloop) report None."""
+    scheduled = getattr(loop, "_scheduled", None)
+    if not scheduled:
+        return None
+    whens = [h.when() for h in scheduled if not h.cancelled() and h not in _WATCHER_TIMERS]
+    if not whens:
+        return None
+    delay = max(0.0, min(whens) - loop.time())
+    return delay if delay <= horizon else None
+
+
+async def _watcher_sleep(loop: asyncio.AbstractEventLoop, delay: float) -> None:
+    """A real-time sleep that other watchers do not count as a pending timer."""
+    fut: asyncio.Future[None] = loop.create_future()
+    handle = loop.call_later(delay, _resolve, fut)
+    _WATCHER_TIMERS.add(handle)
+    try:
+        await fut
+    finally:
+        handle.cancel()
+        _WATCHER_TIMERS.discard(handle)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _executor_busy(loop: asyncio.AbstractEventLoop) -> bool:

@@ -193,13 +193,41 @@ async def test_two_autojump_clocks_on_one_loop() -> None:
     b.stop_autojump()
 
 
+async def test_a_short_real_timer_runs_before_time_jumps() -> None:
+    """A real-time debounce (shorter than real_horizon) is waited for, not jumped over."""
+    clock = SimClock(start=0.0, autojump=True)
+    seen: list[float] = []
+
+    async def debounce() -> None:
+        await asyncio.sleep(0.01)  # real time
+        seen.append(clock.time())
+
+    t = asyncio.create_task(debounce())
+    await clock.sleep(1)
+    assert seen == [0.0] and clock.time() == 1.0
+    await t
+    clock.stop_autojump()
+
+
+async def test_a_long_real_timer_does_not_hold_time() -> None:
+    clock = SimClock(start=0.0, autojump=True)
+    far = asyncio.create_task(asyncio.sleep(30))  # real time, beyond real_horizon
+    started = time.monotonic()
+    await clock.sleep(3600)
+    assert clock.time() == 3600.0 and not far.done()
+    assert time.monotonic() - started < 2.0
+    far.cancel()
+    clock.stop_autojump()
+
+
 async def test_threshold_gives_real_waits_a_chance() -> None:
-    clock = SimClock(start=0.0)
-    clock.autojump(threshold=0.05)
+    clock = SimClock(start=0.0, real_horizon=0.0)
+    clock.autojump(threshold=0.1)
+    assert clock.autojumping
     seen: list[float] = []
 
     async def real_wait() -> None:
-        await asyncio.sleep(0.01)  # real time, shorter than the threshold
+        await asyncio.sleep(0.02)  # real time, beyond the horizon but within the threshold
         seen.append(clock.time())
 
     t = asyncio.create_task(real_wait())
@@ -207,3 +235,4 @@ async def test_threshold_gives_real_waits_a_chance() -> None:
     assert seen == [0.0] and clock.time() == 1.0
     await t
     clock.stop_autojump()
+    assert not clock.autojumping
