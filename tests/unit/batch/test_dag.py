@@ -150,7 +150,7 @@ def test_fully_cached_rdd_skips_its_parent_shuffle() -> None:
     ctx = FakeContext()
     reduced = ctx.parallelize([("a", 1)] * 4, 2).reduceByKey(lambda x, y: x + y, 2).cache()
     dag = DAGScheduler("app")
-    dag.cache_locs = {(reduced.rid, 0): {"e2"}, (reduced.rid, 1): {"e2"}}
+    dag.stage_graph.cache_locs = {(reduced.rid, 0): {"e2"}, (reduced.rid, 1): {"e2"}}
     _, actions = dag.submit_job(reduced, list, [0, 1], 0.0)
     tasks = submitted(actions)
     assert len(tasks) == 2 and not any(t.is_shuffle_map for t in tasks)
