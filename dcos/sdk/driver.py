@@ -42,7 +42,20 @@ from dcos.sdk.core import (
     Redirect,
     Retry,
 )
-from dcos.sdk.scheduler import Scheduler
+from dcos.sdk.errors import CallRejected, DriverError, NotConnected
+from dcos.sdk.framework import (
+    Accept,
+    Acknowledge,
+    Decline,
+    FrameworkAction,
+    Kill,
+    Launch,
+    Message,
+    Reconcile,
+    Revive,
+    Suppress,
+    log_failures,
+)
 
 log = logging.getLogger("dcos.sdk.driver")
 
@@ -53,24 +66,6 @@ DRIVER_NOT_STARTED = "DRIVER_NOT_STARTED"
 
 PATH = "/api/v1/scheduler"
 _STOP = object()  # consumer-queue marker: finish after the callbacks before it
-
-
-class DriverError(Exception):
-    """Base of the errors a driver call raises."""
-
-
-class NotConnected(DriverError):
-    """The driver is not subscribed (or the connection broke during the call)."""
-
-
-class CallRejected(DriverError):
-    """The master answered a call with a non-2xx status (400: a malformed call)."""
-
-    def __init__(self, call_type: str, status: int, message: str) -> None:
-        super().__init__(f"{call_type} rejected by master ({status}): {message}")
-        self.call_type = call_type
-        self.status = status
-        self.message = message
 
 
 def _offer_id(o: Any) -> str:
@@ -107,7 +102,7 @@ class SchedulerDriver:
 
     def __init__(
         self,
-        scheduler: Scheduler,
+        scheduler: object,
         framework_info: Mapping[str, Any],
         master: str,
         *,
@@ -265,7 +260,11 @@ class SchedulerDriver:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout)
         try:
             resp = await self._session.post(
-                core.master.url + PATH, data=body, headers=headers, allow_redirects=False, timeout=timeout
+                core.master.url + PATH,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=timeout,
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.info("cannot reach master %s: %s", core.master, exc)
@@ -564,6 +563,52 @@ class SchedulerDriver:
         """TEARDOWN the framework (the master kills its tasks) and stop the driver."""
         await self._send(calls.teardown(self._fid()))
         await self.stop(failover=True)
+
+    # -- framework actions (dcos/sdk/framework.py) ---------------------------------------
+
+    async def apply(self, actions: Iterable[FrameworkAction]) -> list[BaseException | None]:
+        """Send every action's call at once (``asyncio.gather``), log the ones that failed
+        (`NotConnected` at info, other `DriverError`s at warning, anything else as an error)
+        and return each action's outcome, in order: None when sent, else the exception.
+        Never raises for a failed call. Called by framework shells with their core's actions."""
+        todo = list(actions)
+        if not todo:
+            return []
+        results = await asyncio.gather(*(self._carry_out(a) for a in todo), return_exceptions=True)
+        log_failures(todo, results)
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    def apply_soon(
+        self, actions: Iterable[FrameworkAction]
+    ) -> asyncio.Task[list[BaseException | None]]:
+        """`apply` in a task the driver keeps (and waits for when it stops); for synchronous
+        code such as a timer or a core callback. Returns the task."""
+        task = asyncio.create_task(self.apply(list(actions)), name="sdk-apply")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _carry_out(self, action: FrameworkAction) -> None:
+        """The driver call for one action (one dispatch table: the action's type)."""
+        match action:
+            case Launch(offer_ids, tasks, refuse_seconds):
+                await self.launch(offer_ids, list(tasks), refuse_seconds=refuse_seconds)
+            case Accept(offer_ids, operations, refuse_seconds):
+                await self.accept(offer_ids, list(operations), refuse_seconds=refuse_seconds)
+            case Decline(offer_ids, refuse_seconds):
+                await self.decline(offer_ids, refuse_seconds=refuse_seconds)
+            case Kill(task_id, agent_id):
+                await self.kill(task_id, agent_id)
+            case Suppress(roles):
+                await self.suppress(roles)
+            case Revive(roles):
+                await self.revive(roles)
+            case Reconcile(tasks):
+                await self.reconcile(tasks)
+            case Acknowledge(status):
+                await self.acknowledge(status)
+            case Message(agent_id, executor_id, data):
+                await self.message(agent_id, executor_id, data)
 
     def __repr__(self) -> str:
         return f"SchedulerDriver(master={self._core.master}, framework_id={self.framework_id}, {self._state})"

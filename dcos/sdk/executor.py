@@ -53,8 +53,8 @@ from dcos.sdk.driver import (
     DRIVER_NOT_STARTED,
     DRIVER_RUNNING,
     DRIVER_STOPPED,
-    DriverError,
 )
+from dcos.sdk.errors import DriverError
 
 log = logging.getLogger("dcos.sdk.executor")
 

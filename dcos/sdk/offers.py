@@ -37,15 +37,45 @@ _VALUE_KEYS = ("name", "type", "scalar", "ranges", "set")
 @dataclass(frozen=True)
 class TaskNeeds:
     """What one task needs: `resources` (scalars, and any exact ranges/sets such as a fixed
-    port) plus `ports`, a number of ports to pick from whatever the offer has."""
+    port) plus `ports`, a number of ports to pick from whatever the offer has, and `roles`,
+    the roles whose resources it may use (None: any; checked by the placement chain's
+    `RoleFilter`, dcos/sdk/placement.py)."""
 
     resources: Resources
     ports: int = 0
+    roles: tuple[str, ...] | None = None
 
     @classmethod
     def parse(cls, text: str, ports: int = 0) -> TaskNeeds:
         """``TaskNeeds.parse("cpus:0.5;mem:128", ports=2)``."""
         return cls(Resources.parse(text), ports)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        cpus: float = 0.0,
+        mem: float = 0.0,
+        disk: float = 0.0,
+        gpus: float = 0.0,
+        ports: int = 0,
+        fixed_ports: Iterable[int] = (),
+        roles: Iterable[str] | None = None,
+        **scalars: float,
+    ) -> TaskNeeds:
+        """``TaskNeeds.of(cpus=0.5, mem=128, ports=2)``: scalars by name (zero ones left
+        out; `mem` and `disk` in MB), `ports` picked from the offer, `fixed_ports` exact."""
+        amounts = {"cpus": cpus, "mem": mem, "disk": disk, "gpus": gpus, **scalars}
+        res = Resources(scalars={k: float(v) for k, v in amounts.items() if v})
+        fixed = sorted(set(fixed_ports))
+        if fixed:
+            res = res + Resources(ranges={"ports": _ports_as_ranges(fixed)})
+        return cls(res, ports, tuple(roles) if roles is not None else None)
+
+    @property
+    def needs(self) -> TaskNeeds:
+        """Itself: a bare `TaskNeeds` is a placement `Demand` (dcos/sdk/placement.py)."""
+        return self
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,13 @@ What each callback receives (ids are typed strings from `dcos.protocol.ids`):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, OfferID
+from dcos.sdk.driver import SchedulerDriver
+from dcos.sdk.framework import BackgroundTasks, SuppressionTracker, TaskRef, reconcile_actions
 from dcos.sdk.types import Offer, TaskStatus
-
-if TYPE_CHECKING:
-    from dcos.sdk.driver import SchedulerDriver
 
 
 class Scheduler:
@@ -78,3 +78,46 @@ class Scheduler:
 
     async def error(self, driver: SchedulerDriver, message: str) -> None:
         pass
+
+
+class FrameworkScheduler(Scheduler):
+    """A `Scheduler` with the framework layer wired in (dcos/sdk/framework.py).
+
+    On every SUBSCRIBED (`registered` and `reregistered` alike) it marks offers unsuppressed
+    and reconciles: explicitly the tasks `known_tasks()` lists, then implicitly; then it calls
+    `subscribed(driver, first)`, the hook to override (instead of `registered` /
+    `reregistered`; if you override those, call ``super()``). `demand(driver, wants)`
+    suppresses or revives offers as needed; `background` keeps spawned tasks."""
+
+    def __init__(self, *, roles: Iterable[str] | None = None, implicit_reconcile: bool = True):
+        self.suppression = SuppressionTracker(roles)
+        self.background = BackgroundTasks()
+        self.implicit_reconcile = implicit_reconcile
+
+    def known_tasks(self) -> Iterable[TaskRef]:
+        """The tasks to reconcile explicitly after (re)subscribing; none by default."""
+        return ()
+
+    async def subscribed(self, driver: SchedulerDriver, first: bool) -> None:
+        """After each SUBSCRIBED and its reconciliation; `first` for `registered`."""
+
+    async def registered(
+        self, driver: SchedulerDriver, framework_id: FrameworkID, master_info: dict[str, Any]
+    ) -> None:
+        await self._on_subscribed(driver, True)
+
+    async def reregistered(self, driver: SchedulerDriver, master_info: dict[str, Any]) -> None:
+        await self._on_subscribed(driver, False)
+
+    async def _on_subscribed(self, driver: SchedulerDriver, first: bool) -> None:
+        self.suppression.resubscribed()
+        await driver.apply(reconcile_actions(self.known_tasks(), implicit=self.implicit_reconcile))
+        await self.subscribed(driver, first)
+
+    async def demand(
+        self, driver: SchedulerDriver, wants_offers: bool, *, may_suppress: bool = True
+    ) -> None:
+        """SUPPRESS when no offers are wanted, REVIVE once when they are again."""
+        actions = self.suppression.update(wants_offers, may_suppress=may_suppress)
+        if actions:
+            await driver.apply(actions)
