@@ -40,6 +40,7 @@ from dcos.sdk.framework import (
     reconcile_actions,
 )
 from dcos.sdk.offers import Fit, OfferPacker, TaskNeeds, pick_ports, task_info
+from dcos.sdk.placement import Slot, Verdict, place
 from dcos.sdk.scheduler import FrameworkScheduler, Scheduler
 from dcos.sdk.types import Offer, TaskStatus
 
@@ -69,12 +70,15 @@ __all__ = [
     "Revive",
     "Scheduler",
     "SchedulerDriver",
+    "Slot",
     "Suppress",
     "SuppressionTracker",
     "TaskNeeds",
     "TaskStatus",
+    "Verdict",
     "framework_info",
     "pick_ports",
+    "place",
     "reconcile_actions",
     "task_info",
 ]

@@ -1,13 +1,15 @@
-"""Placement (pure): which offer each new task goes to, and why the others were refused.
+"""Placement of webapp tasks: Marathon's constraints on top of the SDK's placement chain.
 
 Called by the core (`WebappCore.offers`) with the offers of one callback and the apps that
-wait for tasks. Each offer is a `Slot` (the `Offer` plus an `OfferPacker` that shrinks as
-tasks are packed into it). A task is a `TaskRequest`. The chain of `Filter`s says whether a
-slot can take the task (`Verdict(ok, code, reason)`, `code` being Marathon's
-``NoOfferMatchReason`` name such as ``InsufficientCpus`` or ``UnfulfilledConstraint``); the
-`Scorer` orders the slots that pass (spread instances of an app over agents first, then the
-emptiest agent). `place` returns the placements and, for an app left unplaced, the verdict of
-every slot, which the launch queue turns into "why not placed" sentences.
+wait for tasks. The generic parts come from `dcos.sdk.placement`: each offer is a `Slot` (the
+`Offer`, its `AgentView` and an `OfferPacker` that shrinks as tasks are packed into it), the
+`RoleFilter` and `ResourceFilter`, `Verdict(ok, reason, code)` (`code` being Marathon's
+``NoOfferMatchReason`` name such as ``InsufficientCpus`` or ``UnfulfilledConstraint``) and the
+chain runner. This module adds what is Marathon's: a task is a `TaskRequest` (an app's needs,
+constraints and where its instances already run), the `ConstraintFilter`, and the
+`SpreadScorer` (spread instances of an app over agents first, then the emptiest agent).
+`place` returns the placements and, for an app left unplaced, the verdict of every slot,
+which the launch queue turns into "why not placed" sentences.
 
 Constraint semantics follow Marathon: the field is ``hostname`` (or ``@hostname``),
 ``@region``/``@zone`` or an agent attribute; an agent without the attribute matches only
@@ -24,41 +26,22 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Protocol
+from functools import cached_property, lru_cache
 
 from dcos.protocol.resources import Resources
-from dcos.sdk import Offer, OfferPacker, TaskNeeds
-from dcos.sdk.offers import Fit
-
-
-@dataclass(frozen=True)
-class AgentView:
-    """What constraints look at: an agent's id, hostname and attributes (as strings)."""
-
-    agent_id: str
-    hostname: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, offer: Offer) -> AgentView:
-        attrs = {k: _attr_str(v) for k, v in offer.attributes.items()}
-        return cls(offer.agent_id, offer.hostname, attrs)
-
-    def value(self, fld: str) -> str | None:
-        if fld in ("hostname", "@hostname"):
-            return self.hostname
-        if fld.startswith("@"):
-            fld = fld[1:]
-        return self.attributes.get(fld)
-
-
-def _attr_str(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, list):
-        return ",".join(str(x) for x in v)
-    return str(v)
+from dcos.sdk import TaskNeeds
+from dcos.sdk import placement as chain
+from dcos.sdk.placement import (
+    OK,
+    AgentView,
+    Filter,
+    Placement,
+    PlaceResult,
+    ResourceFilter,
+    RoleFilter,
+    Slot,
+    Verdict,
+)
 
 
 @dataclass
@@ -78,7 +61,9 @@ class TaskRequest:
     placed: list[AgentView] = field(default_factory=list)
     cluster: Mapping[str, AgentView] = field(default_factory=dict)
 
+    @cached_property
     def needs(self) -> TaskNeeds:
+        """The resources of one task (fixed ports replace the port count), and its roles."""
         text = f"cpus:{self.cpus};mem:{self.mem}"
         if self.disk:
             text += f";disk:{self.disk}"
@@ -87,92 +72,8 @@ class TaskRequest:
         res = Resources.parse(text)
         if self.fixed_ports:
             res = res + Resources(ranges={"ports": tuple((p, p) for p in sorted(self.fixed_ports))})
-            return TaskNeeds(res, 0)
-        return TaskNeeds(res, self.port_count)
-
-
-@dataclass
-class Slot:
-    """An offer being packed."""
-
-    offer: Offer
-    agent: AgentView
-    packer: OfferPacker
-    left: Resources = field(default_factory=Resources.empty)  # what is still free
-
-    @classmethod
-    def of(cls, offer: Offer) -> Slot:
-        packer = OfferPacker(offer)
-        return cls(offer, AgentView.of(offer), packer, packer.remaining)
-
-    def take(self, needs: TaskNeeds) -> Fit:
-        fit = self.packer.take(needs)
-        if fit.ok:
-            self.left = self.packer.remaining
-        return fit
-
-    def free_ports(self) -> int:
-        return sum(e - b + 1 for b, e in self.left.ranges.get("ports", ()))
-
-    def roles(self) -> set[str]:
-        out = set()
-        for r in self.offer.get("resources") or []:
-            res = r.get("reservations") or []
-            out.add(res[-1].get("role", "*") if res else r.get("role", "*"))
-        return out
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    code: str = ""
-    reason: str = ""
-
-
-OK = Verdict(True)
-
-
-class Filter(Protocol):
-    def check(self, slot: Slot, task: TaskRequest) -> Verdict: ...
-
-
-def _fmt(q: float) -> str:
-    return f"{q:g}"
-
-
-class RoleFilter:
-    """The offer must hold resources of one of the app's acceptedResourceRoles."""
-
-    def check(self, slot: Slot, task: TaskRequest) -> Verdict:
-        if task.roles is None or slot.roles() & set(task.roles):
-            return OK
-        return Verdict(False, "UnfulfilledRole",
-                       f"{slot.agent.hostname}: offers roles {sorted(slot.roles())}, the app "
-                       f"accepts {list(task.roles)}")  # fmt: skip
-
-
-class ResourceFilter:
-    """cpus, mem, disk, gpus and ports (a number of ports, or fixed ones with requirePorts)."""
-
-    CODES = {"cpus": "InsufficientCpus", "mem": "InsufficientMemory", "disk": "InsufficientDisk",
-             "gpus": "InsufficientGpus"}  # fmt: skip
-
-    def check(self, slot: Slot, task: TaskRequest) -> Verdict:
-        left = slot.left
-        for name, want in (("cpus", task.cpus), ("mem", task.mem), ("disk", task.disk), ("gpus", task.gpus)):
-            have = left.scalar(name)
-            if want and have + 1e-9 < want:
-                return Verdict(False, self.CODES[name],
-                               f"{slot.agent.hostname}: {_fmt(have)} {name} free, {_fmt(want)} needed")  # fmt: skip
-        if task.fixed_ports:
-            want_ports = Resources(ranges={"ports": tuple((p, p) for p in sorted(task.fixed_ports))})
-            if not left.contains(want_ports):
-                ports = ", ".join(str(p) for p in task.fixed_ports)
-                return Verdict(False, "InsufficientPorts", f"{slot.agent.hostname}: port(s) {ports} not free")
-        elif task.port_count and slot.free_ports() < task.port_count:
-            return Verdict(False, "InsufficientPorts",
-                           f"{slot.agent.hostname}: {slot.free_ports()} free ports, {task.port_count} needed")  # fmt: skip
-        return OK
+            return TaskNeeds(res, 0, self.roles)
+        return TaskNeeds(res, self.port_count, self.roles)
 
 
 @lru_cache(maxsize=512)
@@ -186,11 +87,11 @@ def constraint_verdict(con: Sequence[str], agent: AgentView, task: TaskRequest) 
     arg = con[2] if len(con) > 2 else None
     value = agent.value(fld)
     name = ":".join(con)
-    bad = Verdict(False, "UnfulfilledConstraint", f"{agent.hostname}: {name}")
+    bad = Verdict(False, f"{agent.hostname}: {name}", "UnfulfilledConstraint")
     if op == "UNLIKE":
         return OK if value is None or not _regex(arg or "").fullmatch(value) else bad
     if value is None:
-        return Verdict(False, "UnfulfilledConstraint", f"{agent.hostname}: has no {fld} for {name}")
+        return Verdict(False, f"{agent.hostname}: has no {fld} for {name}", "UnfulfilledConstraint")
     placed = [a.value(fld) for a in task.placed]
     if op == "UNIQUE":
         return bad if value in placed else OK
@@ -214,6 +115,9 @@ def constraint_verdict(con: Sequence[str], agent: AgentView, task: TaskRequest) 
 
 
 class ConstraintFilter:
+    """Every constraint of the app holds on the slot's agent (not lasting: whether it holds
+    changes as copies are placed)."""
+
     def check(self, slot: Slot, task: TaskRequest) -> Verdict:
         for con in task.constraints:
             v = constraint_verdict(con, slot.agent, task)
@@ -222,10 +126,14 @@ class ConstraintFilter:
         return OK
 
 
-DEFAULT_FILTERS: tuple[Filter, ...] = (RoleFilter(), ResourceFilter(), ConstraintFilter())
+DEFAULT_FILTERS: tuple[Filter[TaskRequest], ...] = (
+    RoleFilter(),
+    ResourceFilter(),
+    ConstraintFilter(),
+)
 
 
-class Scorer:
+class SpreadScorer:
     """Higher is better: fewer instances of the app on the agent, then more free cpus."""
 
     def score(self, slot: Slot, task: TaskRequest) -> float:
@@ -233,64 +141,27 @@ class Scorer:
         return -mine * 1000.0 + slot.left.scalar("cpus")
 
 
-def check(slot: Slot, task: TaskRequest, filters: Sequence[Filter] = DEFAULT_FILTERS) -> Verdict:
-    for f in filters:
-        v = f.check(slot, task)
-        if not v.ok:
-            return v
-    return OK
-
-
-@dataclass
-class Placement:
-    slot: Slot
-    fit: Fit
-
-
-@dataclass
-class PlaceResult:
-    placements: list[Placement]
-    rejections: dict[str, Verdict]  # offer id -> verdict, when the app was left unplaced
+def check(
+    slot: Slot, task: TaskRequest, filters: Sequence[Filter[TaskRequest]] = DEFAULT_FILTERS
+) -> Verdict:
+    return chain.check(slot, task, filters)
 
 
 def place(
     slots: Sequence[Slot],
     task: TaskRequest,
     count: int,
-    filters: Sequence[Filter] = DEFAULT_FILTERS,
-    scorer: Scorer | None = None,
+    filters: Sequence[Filter[TaskRequest]] = DEFAULT_FILTERS,
+    scorer: SpreadScorer | None = None,
 ) -> PlaceResult:
     """Place up to `count` copies of `task` on `slots` (packing them; `task.placed` grows
     with every placement). Stops at the first copy no slot can take and reports each slot's
     verdict for it."""
-    scorer = scorer or Scorer()
-    out: list[Placement] = []
-    dead: dict[str, Verdict] = {}  # slots refused for resources or roles: never better later
-    needs = task.needs()
-    for _ in range(count):
-        best: Slot | None = None
-        best_score = float("-inf")
-        verdicts: dict[str, Verdict] = {}
-        for slot in slots:
-            oid = slot.offer.id
-            if oid in dead:
-                verdicts[oid] = dead[oid]
-                continue
-            v = check(slot, task, filters)
-            if not v.ok:
-                verdicts[oid] = v
-                if v.code != "UnfulfilledConstraint":
-                    dead[oid] = v
-                continue
-            s = scorer.score(slot, task)
-            if s > best_score:
-                best, best_score = slot, s
-        if best is None:
-            return PlaceResult(out, verdicts)
-        fit = best.take(needs)
-        if not fit.ok:  # the filters said it fits; keep the books straight anyway
-            dead[best.offer.id] = Verdict(False, "InsufficientPorts", fit.reason)
-            continue
-        out.append(Placement(best, fit))
-        task.placed.append(best.agent)
-    return PlaceResult(out, {})
+    return chain.place(slots, task, count, filters, scorer or SpreadScorer(),
+                       on_placed=lambda slot: task.placed.append(slot.agent))  # fmt: skip
+
+
+__all__ = [
+    "OK", "AgentView", "ConstraintFilter", "PlaceResult", "Placement", "Slot", "SpreadScorer",
+    "TaskRequest", "Verdict", "check", "constraint_verdict", "place",
+]  # fmt: skip
