@@ -8,40 +8,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from dcos.cli.errors import CliError
+from dcos.common.addresses import MasterAddressError, parse_master
 
 ENV_MASTER = "DCOS_MASTER"
 DEFAULT_MASTER = "127.0.0.1:5050"
-DEFAULT_MASTER_PORT = 5050
 
 
 def normalize_master_url(address: str) -> str:
-    """Turn `host:port`, `host` or `http(s)://host[:port][/]` into `http(s)://host:port`.
+    """Turn `host:port`, `host`, `[v6]:port` or `http(s)://host[:port][/]` into
+    `http(s)://host:port` (`dcos.common.addresses.parse_master` does the parsing).
 
     Raises `CliError` for an address that is not one of those forms (empty, bad port, a path).
     """
     text = address.strip()
-    if not text:
-        raise CliError("master address is empty (expected host:port or http://host:port)")
-    if "://" not in text:
-        text = "http://" + text
+    if "://" in text:
+        rest = text.split("://", 1)[1]
+        if rest.rstrip("/").count("/") or "?" in rest or "#" in rest:
+            raise CliError(f"invalid master address {address!r}: expected host:port, no path")
     try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise CliError(f"invalid master address {address!r}: bad port") from None
-    if parts.scheme not in ("http", "https"):
-        raise CliError(f"invalid master address {address!r}: scheme must be http or https")
-    if not parts.hostname:
-        raise CliError(f"invalid master address {address!r}: no host")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise CliError(f"invalid master address {address!r}: expected host:port, no path")
-    host = parts.hostname
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}:{port or DEFAULT_MASTER_PORT}"
+        return parse_master(text).url
+    except MasterAddressError as exc:
+        raise CliError(str(exc)) from None
 
 
 def resolve_master(flag: str | None, env: Mapping[str, str] | None = None) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
@@ -244,21 +245,24 @@ class EventFollower:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
     async def _stream_loop(self) -> None:
-        backoff = 0.2
+        backoff = Backoff(0.2, max(0.2, self.reconnect_max_s))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=None)
         async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
             while True:
+                problem: BaseException | None = None
                 try:
                     await self._stream_once(session)
-                    backoff = 0.2
+                    backoff.reset()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 -- reconnect on any failure
+                    problem = exc
+                delay = backoff.next()
+                if problem is not None:
                     log.info("event stream %s: %s; reconnecting in %.1f s", self.url,
-                             exc or type(exc).__name__, backoff)
+                             problem or type(problem).__name__, delay)
                 self.connected = False
-                await asyncio.sleep(backoff)
-                backoff = min(self.reconnect_max_s, backoff * 2)
+                await asyncio.sleep(delay)
 
     async def _stream_once(self, session: aiohttp.ClientSession) -> None:
         headers = {"Accept": "text/event-stream"}

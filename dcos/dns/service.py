@@ -24,6 +24,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from dcos.common.addresses import parse_master
 from dcos.common.sse import EventFollower, SyncPolicy, fetch_apps
 from dcos.dns import http_api
 from dcos.dns.names import is_ip
@@ -67,10 +68,6 @@ def resolve_ipv4(host: str) -> str | None:
     except OSError:
         return None
     return str(infos[0][4][0]) if infos else None
-
-
-def _master_url(master: str) -> str:
-    return master if "://" in master else f"http://{master}"
 
 
 class DnsService:
@@ -127,9 +124,9 @@ class DnsService:
         webapp_ip = resolve_ipv4(parts.hostname or "127.0.0.1")
         master_ip, master_port = self.config.master_ip, None
         if self.config.master:
-            m = urlsplit(_master_url(self.config.master))
-            master_port = m.port or 5050
-            master_ip = master_ip or resolve_ipv4(m.hostname or "127.0.0.1")
+            m = parse_master(self.config.master)
+            master_port = m.port
+            master_ip = master_ip or resolve_ipv4(m.host)
         return ClusterInfo(master_ip=master_ip, master_port=master_port, webapp_ip=webapp_ip,
                            webapp_port=parts.port or 80)
 
@@ -156,7 +153,7 @@ class DnsService:
         master; on failure the last known addresses stay."""
         if not self.config.master:
             return
-        base = _master_url(self.config.master).rstrip("/")
+        base = parse_master(self.config.master).url
         c = self.cluster
         try:
             ips, hosts = agents_from_master(await self._get(base + "/master/slaves"))
