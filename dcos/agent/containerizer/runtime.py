@@ -34,6 +34,7 @@ import msgpack
 import psutil
 
 from dcos.agent.containerizer import Termination
+from dcos.common.files import atomic_write
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
@@ -129,10 +130,7 @@ class RuntimeRecord:
 def write_record(meta_dir: str, record: RuntimeRecord) -> None:
     """Write the record atomically (temp file + rename); raises OSError."""
     path = os.path.join(meta_dir, record.container_id, RECORD)
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(msgpack.packb(record.to_dict(), use_bin_type=True))
-    os.replace(tmp, path)
+    atomic_write(path, msgpack.packb(record.to_dict(), use_bin_type=True), fsync=False)
 
 
 def read_records(meta_dir: str) -> dict[ContainerID, RuntimeRecord | None]:
