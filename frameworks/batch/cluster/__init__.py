@@ -3,7 +3,8 @@ executors started on a dcos-py (or Mesos) cluster. Each module's docstring docum
 
 - `backend`: ClusterBackend (the engine's `Backend` for ``mesos://`` masters)
 - `mesos`: the driver as a Mesos framework (offers, executor tasks)
-- `placement`, `allocation`: sans-IO cores (task placement; executor allocation)
+- `task_scheduler`, `executor_policy`: sans-IO cores (which task runs on which executor;
+  how many executors to have and which offers to take)
 - `executor`: the executor process (``python -m frameworks.batch.cluster.executor``)
 - `webui`, `jobs`: the job page and its JSON
 - `dispatcher`: cluster-mode submissions (``dcos-py batch submit``)

@@ -6,10 +6,10 @@ Created by `SparkContext("mesos://host:5050", app)`; every method runs on the dr
 
 - a Mesos framework (`MesosSide`, dcos.sdk) that takes offers and launches executors
   (`python -m frameworks.batch.cluster.executor ...` as Mesos tasks), declines surplus,
-  suppresses, revives and releases idle executors (`Allocation`);
+  suppresses, revives and releases idle executors (`ExecutorPolicy`);
 - a TCP server executors connect back to (`wire`: msgpack frames, batched launches and
   results);
-- the placement core (`Placement`: locality, delay scheduling, retries);
+- the task scheduler core (`TaskScheduler`: locality, delay scheduling, retries);
 - the job page and its JSON (`webui`), linked as the framework's ``webui_url``.
 """
 
@@ -35,11 +35,11 @@ from frameworks.batch.backend import (
     TaskResult,
 )
 from frameworks.batch.cluster import wire
-from frameworks.batch.cluster.allocation import Allocation
 from frameworks.batch.cluster.conf import ClusterConf
+from frameworks.batch.cluster.executor_policy import ExecutorPolicy
 from frameworks.batch.cluster.jobs import JobTracker
 from frameworks.batch.cluster.mesos import MesosSide
-from frameworks.batch.cluster.placement import Placement, TaskEntry
+from frameworks.batch.cluster.task_scheduler import TaskEntry, TaskScheduler
 
 log = logging.getLogger("batch.cluster")
 
@@ -73,10 +73,10 @@ class ClusterBackend:
         self.app_name = app_name
         self.conf = ClusterConf.parse(conf)
         self.app_id = f"{_slug(app_name)}-{os.getpid()}-{int(time.time()) % 100000}"
-        self.placement = Placement(
+        self.task_scheduler = TaskScheduler(
             self.conf.locality_wait, self.conf.max_failures, self.conf.queue_depth
         )
-        self.allocation = Allocation(self.conf.spec, self.app_id)
+        self.executor_policy = ExecutorPolicy(self.conf.spec, self.app_id)
         self.jobs = JobTracker(app_name)
         self.listener = self.jobs  # a BatchListener the SparkContext may register
         self.conns: dict[str, _Conn] = {}
@@ -123,7 +123,7 @@ class ClusterBackend:
             await asyncio.wait_for(self._first_executor.wait(), self.conf.start_timeout)
         except TimeoutError:
             why = (
-                self.allocation.waiting_reason(self.outstanding(), time.monotonic())
+                self.executor_policy.waiting_reason(self.outstanding(), time.monotonic())
                 or self.mesos.last_problem
                 or "no offer arrived"
             )
@@ -161,14 +161,14 @@ class ClusterBackend:
             for t in tasks
         ]
         self.jobs.submitted(tasks, time.time())
-        self.placement.submit(entries, now)
+        self.task_scheduler.submit(entries, now)
         self._maybe_revive()
         self._schedule_soon()
 
     def cancel(self, job_id: int) -> None:
-        keys = [k for k, e in self.placement.tasks.items() if e.payload.job_id == job_id]
+        keys = [k for k, e in self.task_scheduler.tasks.items() if e.payload.job_id == job_id]
         by_exec: dict[str, list[int]] = {}
-        for e in self.placement.cancel(keys):
+        for e in self.task_scheduler.cancel(keys):
             if e.executor is not None:
                 by_exec.setdefault(e.executor, []).append(cast(int, e.key))  # keys are ints from _keys
         for eid, ks in by_exec.items():
@@ -179,17 +179,17 @@ class ClusterBackend:
 
     def executors(self) -> list[ExecutorInfo]:
         for eid, conn in self.conns.items():
-            slot = self.placement.executors.get(eid)
+            slot = self.task_scheduler.executors.get(eid)
             conn.info.running_tasks = len(slot.running) if slot else 0
         return [c.info for c in self.conns.values()]
 
     # ---- scheduling -------------------------------------------------------------------
 
     def outstanding(self) -> int:
-        return self.placement.pending + self.placement.running_count()
+        return self.task_scheduler.pending + self.task_scheduler.running_count()
 
     def _maybe_revive(self) -> None:
-        if self.mesos is not None and self.allocation.should_revive(self.outstanding()):
+        if self.mesos is not None and self.executor_policy.should_revive(self.outstanding()):
             self.mesos.revive()
 
     def _schedule_soon(self) -> None:
@@ -198,11 +198,11 @@ class ClusterBackend:
             asyncio.get_running_loop().call_soon(self._schedule)
 
     def _schedule(self) -> None:
-        """Send every launch placement decides, one LAUNCH frame per executor."""
+        """Send every launch the task scheduler decides, one LAUNCH frame per executor."""
         self._schedule_pending = False
         now = time.monotonic()
         batches: dict[str, list[Any]] = {}
-        for launch in self.placement.schedule(now):
+        for launch in self.task_scheduler.schedule(now):
             conn = self.conns.get(launch.executor_id)
             if conn is None:
                 continue
@@ -214,7 +214,7 @@ class ClusterBackend:
             self.jobs.launched(task)
         for eid, items in batches.items():
             self.conns[eid].writer.write(wire.frame(["launch", items]))
-        wake = self.placement.next_wakeup(now)
+        wake = self.task_scheduler.next_wakeup(now)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -228,12 +228,12 @@ class ClusterBackend:
         assert events is not None
         for key, status, value, tb, duration, fetch in rows:
             if status == wire.OK:
-                entry = self.placement.finished(key, now)
+                entry = self.task_scheduler.finished(key, now)
                 if entry is None:
                     continue
                 result = TaskResult(entry.payload, True, value, executor_id=eid, duration=duration)
             elif status == wire.FETCH_FAILED:
-                entry = self.placement.forget(key, now)
+                entry = self.task_scheduler.forget(key, now)
                 if entry is None:
                     continue
                 ff = FetchFailed(fetch[0], fetch[1], fetch[2], fetch[3])
@@ -251,7 +251,7 @@ class ClusterBackend:
         self, key: int, error: str, tb: str, eid: str, duration: float, now: float
     ) -> TaskResult | None:
         """A failed attempt: retried (None) or, after maxFailures, the job's failure."""
-        out = self.placement.failed(key, f"{error}\n{tb}", now)
+        out = self.task_scheduler.failed(key, f"{error}\n{tb}", now)
         if out is None:
             return None
         task: Task = out.task.payload
@@ -281,7 +281,7 @@ class ClusterBackend:
             writer.close()
             return
         _, eid, host, address, cores, pid = hello
-        rec = self.allocation.registered(eid)
+        rec = self.executor_policy.registered(eid)
         if rec is None or eid in self.conns:
             log.warning("unknown executor %s connected; closing", eid)
             writer.write(wire.frame(["stop"]))
@@ -289,7 +289,7 @@ class ClusterBackend:
             return
         info = ExecutorInfo(eid, host, int(cores), address)
         self.conns[eid] = _Conn(info, writer, int(pid), wire.PayloadLRU(), time.time())
-        self.placement.add_executor(eid, host, int(cores), time.monotonic())
+        self.task_scheduler.add_executor(eid, host, int(cores), time.monotonic())
         self._broadcast_peers()
         log.info(
             "executor %s registered on %s (%g cpus, %d task slots, %s)",
@@ -321,11 +321,11 @@ class ClusterBackend:
         connection handler and by `MesosSide`). Requeues its running tasks, tells the engine
         (which recomputes lost shuffle outputs and blocks), and asks for a replacement."""
         conn = self.conns.pop(eid, None)
-        rec = self.allocation.lost(eid, reason)
+        rec = self.executor_policy.lost(eid, reason)
         if conn is None and rec is None:
             return
         releasing = rec is not None and rec.state == "releasing"
-        self.placement.remove_executor(eid, time.monotonic())
+        self.task_scheduler.remove_executor(eid, time.monotonic())
         if conn is not None:
             conn.writer.close()
             self._broadcast_peers()
@@ -343,7 +343,7 @@ class ClusterBackend:
     def waiting_reason(self) -> str | None:
         """Why the driver has no executor to run tasks on (None when it has one); shown on
         the job page and by ``dcos-py batch status``."""
-        return self.allocation.waiting_reason(self.outstanding(), time.monotonic())
+        return self.executor_policy.waiting_reason(self.outstanding(), time.monotonic())
 
     async def _tick(self) -> None:
         """Once a second: warn while no executor can start (every ~10 s, with the reason),
@@ -351,13 +351,13 @@ class ClusterBackend:
         while True:
             await asyncio.sleep(min(1.0, max(0.05, self.conf.spec.idle_timeout / 4)))
             now = time.monotonic()
-            warning = self.allocation.warning(self.outstanding(), now)
+            warning = self.executor_policy.warning(self.outstanding(), now)
             if warning:
                 log.warning("waiting for executors: %s", warning)
-            idle = self.placement.idle_executors(now, self.conf.spec.idle_timeout)
-            for eid in self.allocation.release_idle(idle):
+            idle = self.task_scheduler.idle_executors(now, self.conf.spec.idle_timeout)
+            for eid in self.executor_policy.release_idle(idle):
                 log.info("releasing idle executor %s", eid)
-                self.placement.drain(eid)
+                self.task_scheduler.drain(eid)
                 conn = self.conns.get(eid)
                 if conn is not None:
                     conn.writer.write(wire.frame(["stop"]))
@@ -387,9 +387,9 @@ class ClusterBackend:
 
     def executor_command(self, eid: str, hostname: str) -> list[str]:
         """The command line of an executor task (see `frameworks.batch.cluster.executor`);
-        its task slots follow the cpus the allocation gave it."""
+        its task slots follow the cpus the executor policy gave it."""
         s = self.conf.spec
-        rec = self.allocation.executors.get(eid)
+        rec = self.executor_policy.executors.get(eid)
         slots = rec.slots if rec is not None else s.cores
         return [
             self.conf.python or sys.executable,

@@ -25,7 +25,7 @@ Called by `ClusterBackend.__init__` with whatever the SparkContext was given (a 
 | ``spark.dcos.executor.startTimeout`` | 120s | `start` fails when no executor registers |
 | ``spark.dcos.forwardPythonPath`` | true | executors get the driver's ``sys.path`` dirs |
 
-Executor cpus (`frameworks.batch.cluster.allocation`): with ``spark.executor.cores`` set, each
+Executor cpus (`frameworks.batch.cluster.executor_policy`): with ``spark.executor.cores`` set, each
 executor has exactly that many cpus (offers with fewer are declined), and ``spark.cores.max``
 gives the number of executors (``cores.max / executor cores``). Without it, an executor takes
 the cpus its offer has, fractions included: at most 1 per executor when ``spark.cores.max``
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dcos.sdk.util import parse_duration
-from frameworks.batch.cluster.allocation import ExecutorSpec, parse_memory
+from frameworks.batch.cluster.executor_policy import ExecutorSpec, parse_memory
 
 
 def _bool(v: Any) -> bool:

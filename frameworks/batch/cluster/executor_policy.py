@@ -1,9 +1,10 @@
-"""Executor allocation: how many executors the driver wants, which offers it takes, when it
+"""The executor policy: how many executors the driver wants, which offers it takes, when it
 declines, suppresses and revives, and which idle executors it gives back.
 
 A sans-IO core owned by `ClusterBackend`: the Mesos scheduler callbacks feed it offers and
-task statuses, the placement core tells it the demand, and it returns decisions the backend
-carries out with the SDK driver. Unit tests call it with plain dicts and numbers.
+task statuses, the task scheduler tells it the demand, and it returns decisions the backend
+carries out with the SDK driver. Unit tests call it with `dcos.sdk.Offer`s and numbers.
+(Spark calls this the ExecutorAllocationManager; "allocation" is the master's word here.)
 
 Policy (Spark on Mesos, coarse-grained, with dynamic allocation):
 
@@ -127,7 +128,7 @@ class OfferDecision:
     suppress: bool = False
 
 
-class Allocation:
+class ExecutorPolicy:
     """Executor bookkeeping and offer decisions for one driver."""
 
     def __init__(self, spec: ExecutorSpec, app_id: str) -> None:
@@ -353,7 +354,7 @@ class Allocation:
         return [e.executor_id for e in self.executors.values() if e.agent_id == agent_id]
 
     def release_idle(self, idle: list[str]) -> list[str]:
-        """Of the executors placement found idle, those to release now (keeping at least
+        """Of the executors the task scheduler found idle, those to release now (keeping at least
         `min_executors`); they are marked RELEASING. The backend kills their Mesos tasks."""
         if not self.spec.dynamic:
             return []

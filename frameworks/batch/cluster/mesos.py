@@ -1,7 +1,7 @@
 """`MesosSide`: the driver as a Mesos framework (dcos.sdk) -- offers in, executors out.
 
 Owned by `ClusterBackend`; its callbacks run on the driver loop. It carries out what the
-`Allocation` core decides: launch executors (one Mesos task each, run by the agent's command
+`ExecutorPolicy` core decides: launch executors (one Mesos task each, run by the agent's command
 executor), decline surplus offers with a long filter, SUPPRESS and REVIVE, kill released or
 lingering executors, and report executors whose task ended or whose agent was lost.
 """
@@ -88,11 +88,11 @@ class MesosSide(Scheduler):
 
     async def resource_offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
         b = self.backend
-        decision = b.allocation.on_offers(offers, b.outstanding(), time.monotonic())
+        decision = b.executor_policy.on_offers(offers, b.outstanding(), time.monotonic())
         spec = b.conf.spec
         calls = []
         for offer, eid in decision.launch:
-            cpus = b.allocation.executors[eid].cpus
+            cpus = b.executor_policy.executors[eid].cpus
             fit = OfferPacker(offer).take(TaskNeeds.parse(f"cpus:{cpus:g};mem:{spec.mem_mb:g}"))
             command = {
                 "value": b.executor_command(eid, offer.hostname)[0],
@@ -111,7 +111,7 @@ class MesosSide(Scheduler):
             calls.append(driver.launch([offer], [info], refuse_seconds=1))
         if decision.decline:
             for offer in decision.decline:
-                why = b.allocation.fits(offer)
+                why = b.executor_policy.fits(offer)
                 if why:
                     self.last_problem = f"offer from {offer.hostname}: {why}"
             calls.append(driver.decline(decision.decline, refuse_seconds=decision.refuse_seconds))
@@ -129,7 +129,7 @@ class MesosSide(Scheduler):
             self.backend.executor_gone(status.task_id, f"executor task ended: {reason}")
 
     async def agent_lost(self, driver, agent_id):
-        for eid in self.backend.allocation.agent_lost(agent_id):
+        for eid in self.backend.executor_policy.agent_lost(agent_id):
             self.backend.executor_gone(eid, f"agent {agent_id} lost")
 
     async def error(self, driver, message):

@@ -1,9 +1,11 @@
-"""Task placement: which pending task runs on which executor, and what happens when it fails.
+"""The task scheduler: which pending task runs on which executor, and what happens when it
+fails. (Named after Spark's TaskScheduler; the executors it fills come from
+`frameworks.batch.cluster.executor_policy`.)
 
 A sans-IO core (no I/O, no clock: every call takes `now`) owned by `ClusterBackend`'s event
 loop. The backend feeds it executors (`add_executor` / `remove_executor`), tasks
 (`submit`) and outcomes (`finished` / `failed`), and asks it for `schedule(now)`: a list of
-`Launch`es to send to executors. Unit tests drive it with plain numbers as time.
+`Assignment`s to send to executors. Unit tests drive it with plain numbers as time.
 
 Rules (documented in docs/batch.md):
 
@@ -56,7 +58,7 @@ class TaskEntry:
 
 @dataclass(slots=True)
 class ExecutorSlot:
-    """What placement knows of one registered executor."""
+    """What the task scheduler knows of one registered executor."""
 
     executor_id: str
     host: str
@@ -67,7 +69,7 @@ class ExecutorSlot:
 
 
 @dataclass(frozen=True, slots=True)
-class Launch:
+class Assignment:
     """Send `task` to `executor_id`; `local` says whether it ran where its data is."""
 
     executor_id: str
@@ -84,8 +86,8 @@ class Outcome:
     error: str
 
 
-class Placement:
-    """The pending queues, the executors' slots, and the placement decisions."""
+class TaskScheduler:
+    """The pending queues, the executors' slots, and the decisions which task runs where."""
 
     def __init__(
         self,
@@ -215,10 +217,10 @@ class Placement:
 
     # ---- decisions ---------------------------------------------------------------------
 
-    def schedule(self, now: float) -> list[Launch]:
+    def schedule(self, now: float) -> list[Assignment]:
         """Fill free slots: local tasks first, then tasks without preferences, then tasks whose
         locality wait expired. Executors are filled round-robin, one task per turn."""
-        out: list[Launch] = []
+        out: list[Assignment] = []
         live = [e for e in self.executors.values() if not e.draining]
         if not live:
             return out
@@ -232,7 +234,7 @@ class Placement:
                     continue
                 local = self._is_local(t, e)
                 self._start(t, e)
-                out.append(Launch(e.executor_id, t, local))
+                out.append(Assignment(e.executor_id, t, local))
                 room[e.executor_id] -= 1
                 if room[e.executor_id] > 0:
                     still.append(e)

@@ -36,7 +36,7 @@ def snapshot(backend: ClusterBackend) -> dict[str, Any]:
     body = backend.jobs.snapshot(time.time())
     body["app_id"] = backend.app_id
     body["framework_id"] = backend.mesos.framework_id if backend.mesos else None
-    records = backend.allocation.executors
+    records = backend.executor_policy.executors
     body["executors"] = [
         {
             "executor_id": e.executor_id,
@@ -48,7 +48,7 @@ def snapshot(backend: ClusterBackend) -> dict[str, Any]:
         }
         for e in backend.executors()
     ]
-    body["pending_tasks"] = backend.placement.pending
+    body["pending_tasks"] = backend.task_scheduler.pending
     body["waiting"] = backend.waiting_reason()
     return body
 

@@ -1,4 +1,4 @@
-"""Executor allocation core: offer decisions (accept one executor per agent, decline surplus
+"""Executor policy core: offer decisions (accept one executor per agent, decline surplus
 with a long filter), SUPPRESS when nothing is wanted, REVIVE when work arrives, idle release
 down to the minimum, memory sizes."""
 
@@ -8,11 +8,11 @@ import pytest
 
 from dcos.sdk import Offer
 from dcos.testing import make_offer
-from frameworks.batch.cluster.allocation import (
+from frameworks.batch.cluster.executor_policy import (
     LAUNCHING,
     RELEASING,
     RUNNING,
-    Allocation,
+    ExecutorPolicy,
     ExecutorSpec,
     parse_memory,
 )
@@ -23,7 +23,7 @@ def offer(agent: str, cpus: float = 4, mem: float = 4096) -> Offer:
 
 
 def test_one_executor_per_agent_and_surplus_declined_with_a_long_filter():
-    a = Allocation(ExecutorSpec(cores=1, mem_mb=512, max_executors=2, dynamic=False), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=1, mem_mb=512, max_executors=2, dynamic=False), "app")
     d = a.on_offers([offer("a1"), offer("a1"), offer("a2"), offer("a3")], outstanding=0, now=0)
     assert [o.agent_id for o, _ in d.launch] == ["a1", "a2"]
     assert [o.agent_id for o in d.decline] == ["a1", "a3"]
@@ -33,7 +33,7 @@ def test_one_executor_per_agent_and_surplus_declined_with_a_long_filter():
 
 
 def test_offers_too_small_are_declined_with_a_reason():
-    a = Allocation(ExecutorSpec(cores=2, mem_mb=1024, max_executors=1, dynamic=False), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=2, mem_mb=1024, max_executors=1, dynamic=False), "app")
     small = offer("a1", cpus=1)
     assert a.fits(small) == "insufficient cpus: need 2"
     assert a.fits(offer("a1", mem=100)) == "insufficient mem: need 1024"
@@ -42,7 +42,7 @@ def test_offers_too_small_are_declined_with_a_reason():
 
 
 def test_suppress_then_revive_when_work_arrives_after_idle_release():
-    a = Allocation(ExecutorSpec(cores=1, max_executors=2, idle_timeout=10), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=1, max_executors=2, idle_timeout=10), "app")
     d = a.on_offers([offer("a1"), offer("a2")], outstanding=0, now=0)  # initial executors
     assert len(d.launch) == 2 and d.suppress
     for _, eid in d.launch:
@@ -62,7 +62,7 @@ def test_suppress_then_revive_when_work_arrives_after_idle_release():
 
 
 def test_dynamic_target_follows_outstanding_tasks():
-    a = Allocation(ExecutorSpec(cores=2, max_executors=4, min_executors=1), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=2, max_executors=4, min_executors=1), "app")
     a.floor = 0  # past the initial request
     assert a.target(0) == 1
     assert a.target(3) == 2
@@ -70,7 +70,7 @@ def test_dynamic_target_follows_outstanding_tasks():
 
 
 def test_idle_release_keeps_min_executors():
-    a = Allocation(ExecutorSpec(cores=1, max_executors=3, min_executors=1), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=1, max_executors=3, min_executors=1), "app")
     d = a.on_offers([offer("a1"), offer("a2"), offer("a3")], outstanding=0, now=0)
     ids = [eid for _, eid in d.launch]
     for eid in ids:
@@ -80,7 +80,7 @@ def test_idle_release_keeps_min_executors():
 
 
 def test_lost_executor_counts_as_failure_and_is_replaced():
-    a = Allocation(ExecutorSpec(cores=1, max_executors=2, dynamic=False), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=1, max_executors=2, dynamic=False), "app")
     d = a.on_offers([offer("a1"), offer("a2")], outstanding=0, now=0)
     eid = d.launch[0][1]
     a.registered(eid)
@@ -92,7 +92,7 @@ def test_lost_executor_counts_as_failure_and_is_replaced():
 
 
 def test_agent_with_repeated_executor_failures_is_avoided():
-    a = Allocation(ExecutorSpec(cores=1, max_executors=1, dynamic=False), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=1, max_executors=1, dynamic=False), "app")
     for _ in range(2):
         d = a.on_offers([offer("bad")], outstanding=0, now=0)
         a.lost(d.launch[0][1])

@@ -10,14 +10,14 @@ import pytest
 
 from dcos.sdk import Offer
 from dcos.testing import make_offer
-from frameworks.batch.cluster.allocation import (
+from frameworks.batch.cluster.backend import ClusterBackend
+from frameworks.batch.cluster.conf import ClusterConf
+from frameworks.batch.cluster.executor_policy import (
     WARN_INTERVAL,
-    Allocation,
+    ExecutorPolicy,
     ExecutorSpec,
     task_slots,
 )
-from frameworks.batch.cluster.backend import ClusterBackend
-from frameworks.batch.cluster.conf import ClusterConf
 from frameworks.batch.cluster.jobs import JobTracker
 from frameworks.batch.cluster.webui import render
 
@@ -37,7 +37,7 @@ def test_task_slots_are_floor_of_cpus_at_least_one(cpus, slots):
 
 
 def test_unset_executor_cores_takes_the_fractional_cpus_of_small_offers():
-    a = Allocation(flexible(max_executors=3), "app")
+    a = ExecutorPolicy(flexible(max_executors=3), "app")
     d = a.on_offers([offer("a1", 0.6), offer("a2", 0.6), offer("a3", 0.6)], 0, now=0)
     assert len(d.launch) == 3 and not d.decline and d.suppress
     recs = [a.executors[eid] for _, eid in d.launch]
@@ -46,7 +46,7 @@ def test_unset_executor_cores_takes_the_fractional_cpus_of_small_offers():
 
 
 def test_unset_executor_cores_without_cores_max_takes_at_most_one_cpu_each():
-    a = Allocation(flexible(max_executors=2), "app")
+    a = ExecutorPolicy(flexible(max_executors=2), "app")
     d = a.on_offers([offer("a1", 0.5), offer("a2", 4), offer("a3", 2)], 0, now=0)
     # The largest offers first; each executor capped at 1 cpu.
     assert [o.agent_id for o, _ in d.launch] == ["a2", "a3"]
@@ -55,7 +55,7 @@ def test_unset_executor_cores_without_cores_max_takes_at_most_one_cpu_each():
 
 
 def test_cores_max_bounds_the_total_and_executors_take_whole_offers():
-    a = Allocation(flexible(max_executors=30, max_cores=3.0), "app")
+    a = ExecutorPolicy(flexible(max_executors=30, max_cores=3.0), "app")
     d = a.on_offers([offer("a1", 2.5), offer("a2", 2), offer("a3", 2)], 0, now=0)
     cpus = [a.executors[eid].cpus for _, eid in d.launch]
     assert cpus == [2.5, 0.5] and a.acquired_cpus() == pytest.approx(3.0)
@@ -67,7 +67,7 @@ def test_cores_max_bounds_the_total_and_executors_take_whole_offers():
 
 
 def test_offers_below_the_minimum_are_declined():
-    a = Allocation(flexible(max_executors=1, min_cores=0.25), "app")
+    a = ExecutorPolicy(flexible(max_executors=1, min_cores=0.25), "app")
     tiny = offer("a1", 0.2)
     assert a.fits(tiny) == "insufficient cpus: need at least 0.25"
     d = a.on_offers([tiny], 0, now=0)
@@ -75,7 +75,7 @@ def test_offers_below_the_minimum_are_declined():
 
 
 def test_explicit_executor_cores_keeps_the_strict_rule_and_says_why_it_waits():
-    a = Allocation(ExecutorSpec(cores=1, mem_mb=512, max_executors=2), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=1, mem_mb=512, max_executors=2), "app")
     d = a.on_offers([offer("a1", 0.6), offer("a2", 0.5)], 0, now=0)
     assert d.launch == [] and len(d.decline) == 2
     reason = a.waiting_reason(0, now=12)
@@ -87,7 +87,7 @@ def test_explicit_executor_cores_keeps_the_strict_rule_and_says_why_it_waits():
 
 
 def test_default_memory_larger_than_every_offer_is_named():
-    a = Allocation(flexible(max_executors=2, mem_mb=512), "app")
+    a = ExecutorPolicy(flexible(max_executors=2, mem_mb=512), "app")
     d = a.on_offers([offer("a1", 0.6, mem=256, host="h1")], 0, now=0)
     assert d.launch == []
     reason = a.waiting_reason(0, now=1)
@@ -96,7 +96,7 @@ def test_default_memory_larger_than_every_offer_is_named():
 
 
 def test_waiting_reasons_before_offers_while_launching_and_after_a_failure():
-    a = Allocation(flexible(max_executors=1), "app")
+    a = ExecutorPolicy(flexible(max_executors=1), "app")
     assert a.waiting_reason(0, now=0).startswith("no offer from the master yet")
     d = a.on_offers([offer("a1", 0.6, host="h1")], 0, now=1)
     eid = d.launch[0][1]
@@ -113,7 +113,7 @@ def test_waiting_reasons_before_offers_while_launching_and_after_a_failure():
 
 
 def test_warning_every_interval_while_waiting_and_none_once_an_executor_runs():
-    a = Allocation(flexible(max_executors=1, mem_mb=4096), "app")
+    a = ExecutorPolicy(flexible(max_executors=1, mem_mb=4096), "app")
     a.on_offers([offer("a1", 0.6)], 0, now=0)
     seen = {t: a.warning(0, now=float(t)) for t in range(0, 31)}
     warned = [t for t, w in seen.items() if w]
@@ -126,7 +126,7 @@ def test_warning_every_interval_while_waiting_and_none_once_an_executor_runs():
 
 
 def test_no_waiting_after_idle_release_without_work():
-    a = Allocation(ExecutorSpec(cores=1, max_executors=1, idle_timeout=1), "app")
+    a = ExecutorPolicy(ExecutorSpec(cores=1, max_executors=1, idle_timeout=1), "app")
     d = a.on_offers([offer("a1", 2)], 0, now=0)
     eid = d.launch[0][1]
     a.registered(eid)
@@ -153,7 +153,7 @@ def test_conf_executor_cores_unset_is_flexible_and_set_is_fixed():
 
 def test_executor_command_slots_and_page_follow_the_offer():
     b = ClusterBackend("mesos://127.0.0.1:5050", "small", conf={})
-    d = b.allocation.on_offers([offer("a1", 0.5)], 0, now=0)
+    d = b.executor_policy.on_offers([offer("a1", 0.5)], 0, now=0)
     eid = d.launch[0][1]
     argv = b.executor_command(eid, "127.0.0.1")
     assert argv[argv.index("--cores") + 1] == "1"

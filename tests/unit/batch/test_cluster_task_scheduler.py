@@ -1,10 +1,10 @@
-"""Placement core of the cluster backend with simulated executors: locality, delay scheduling
+"""Task scheduler core of the cluster backend with simulated executors: locality, delay scheduling
 with a fake clock (plain numbers), retries on another executor, final failure with the real
 traceback, lost executors."""
 
 from __future__ import annotations
 
-from frameworks.batch.cluster.placement import Placement, TaskEntry
+from frameworks.batch.cluster.task_scheduler import TaskEntry, TaskScheduler
 
 
 def entry(key, execs=(), hosts=()):
@@ -12,8 +12,8 @@ def entry(key, execs=(), hosts=()):
                      pref_hosts=tuple(hosts))
 
 
-def two_executors(**kw) -> Placement:
-    p = Placement(**kw)
+def two_executors(**kw) -> TaskScheduler:
+    p = TaskScheduler(**kw)
     p.add_executor("e1", "h1", 1, now=0.0)
     p.add_executor("e2", "h2", 1, now=0.0)
     return p
@@ -102,7 +102,7 @@ def test_task_fails_for_good_after_four_failures_with_its_traceback():
 
 
 def test_retry_runs_on_the_same_executor_when_it_is_the_only_one():
-    p = Placement(queue_depth=0)
+    p = TaskScheduler(queue_depth=0)
     p.add_executor("only", "h", 1, now=0.0)
     p.submit([entry("a")], now=0.0)
     p.schedule(now=0.0)
