@@ -1,84 +1,122 @@
-"""Simulated time: refusal filters expire on schedule under a batch allocation loop.
+"""Simulated time: refusal filters expire on schedule under the master's batch allocation.
 
-A tiny shell like the master's: every `interval` simulated seconds it calls
-`allocate(clock.time())`; the scheduler declines each offer with `refuse_seconds`.
+A real master (in-process, loopback HTTP, allocating every simulated second) on an
+autojumping `SimClock`; one agent; schedulers that decline every offer with their
+``refuse_seconds``. The clock jumps from timer to timer, so each test covers many simulated
+seconds in a few milliseconds, with no real sleeps and no polling.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
-from dcos.allocator import Allocation, HierarchicalAllocator
+import aiohttp
+import pytest
+
 from dcos.common.clock import SimClock
-from dcos.protocol.ids import AgentID, FrameworkID, Role
-from dcos.protocol.resources import Resources
-
-FW1, FW2 = FrameworkID("fw1"), FrameworkID("fw2")
-AGENT = AgentID("agent1")
-ROLE = Role("*")
+from dcos.master.app import RunningMaster, start_master
+from dcos.master.config import MasterConfig
+from dcos.testing.master import Stream, agent_subscribe, call, subscribe
 
 
-async def batch_loop(
-    clock: SimClock,
-    al: HierarchicalAllocator,
-    interval: float,
-    refuse: dict[FrameworkID, float],
-    log: list[tuple[float, Allocation]],
-) -> None:
-    """Allocate every `interval`; each framework declines with its `refuse_seconds`."""
-    while True:
-        now = clock.time()
-        for offer in al.allocate(now):
-            log.append((now, offer))
-            until = now + refuse[offer.framework_id]
-            al.recover(offer.framework_id, offer.agent_id, offer.role, offer.resources, until)
-        await clock.sleep(interval)
+@pytest.fixture
+async def clock() -> AsyncIterator[SimClock]:
+    c = SimClock(start=0.0, autojump=True)
+    yield c
+    c.stop_autojump()
 
 
-async def test_declined_agent_returns_when_the_filter_expires() -> None:
-    clock = SimClock(start=1000.0)
-    al = HierarchicalAllocator(seed=0)
-    al.add_framework(FW1, [ROLE])
-    al.add_agent(AGENT, Resources.parse("cpus:4;mem:1024"))
-    log: list[tuple[float, Allocation]] = []
-    task = asyncio.create_task(batch_loop(clock, al, 1.0, {FW1: 5.0}, log))
-    try:
-        await clock.advance(12.0)
-    finally:
-        task.cancel()
+@pytest.fixture
+async def master(tmp_path, clock: SimClock) -> AsyncIterator[RunningMaster]:
+    # pings far apart: the test's agent (a bare stream) never answers them
+    cfg = MasterConfig(port=0, work_dir=str(tmp_path), allocation_interval=1.0,
+                       agent_ping_timeout=1000)  # fmt: skip
+    m = await start_master(cfg, clock=clock)
+    yield m
+    await m.stop()
+
+
+@dataclass
+class Decliner:
+    """A framework that declines every offer with `refuse` seconds and logs when it got one."""
+
+    name: str
+    refuse: float
+    log: list[tuple[float, str]]
+    stream: Stream | None = None
+    fid: str = ""
+    sid: str = ""
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, s: aiohttp.ClientSession, url: str, clock: SimClock) -> None:
+        self.stream, self.fid, self.sid = await subscribe(s, url, name=self.name)
+        self.tasks.append(asyncio.create_task(self._decline(s, url, clock)))
+
+    async def _decline(self, s: aiohttp.ClientSession, url: str, clock: SimClock) -> None:
+        assert self.stream is not None
+        while True:
+            ev = await self.stream.events.get()
+            if ev["type"] != "OFFERS":
+                continue
+            for offer in ev["offers"]["offers"]:
+                self.log.append((clock.time(), self.name))
+                await call(s, url, self.fid, self.sid, {"type": "DECLINE", "decline": {
+                    "offer_ids": [offer["id"]], "filters": {"refuse_seconds": self.refuse}}})  # fmt: skip
+
+    async def revive(self, s: aiohttp.ClientSession, url: str) -> None:
+        await call(s, url, self.fid, self.sid, {"type": "REVIVE"})
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        if self.stream is not None:
+            await self.stream.close()
+
+
+async def _run(
+    master: RunningMaster, clock: SimClock, refuse: dict[str, float], seconds: float,
+    revive_at: float | None = None,
+) -> list[tuple[float, str]]:
+    """Subscribe one `Decliner` per entry of `refuse` (in order), then an agent; run
+    `seconds` of simulated time from the agent's registration (reviving the first framework
+    at `revive_at`); the offers as (seconds since the agent registered, framework name)."""
+    log: list[tuple[float, str]] = []
+    frameworks = [Decliner(name, r, log) for name, r in refuse.items()]
+    async with aiohttp.ClientSession() as s:
+        for fw in frameworks:
+            await fw.start(s, master.url, clock)
+        astream, _ = await agent_subscribe(s, master.url)
+        t0 = clock.time()
+        try:
+            if revive_at is not None:
+                await clock.sleep(revive_at)
+                await frameworks[0].revive(s, master.url)
+                await clock.sleep(seconds - revive_at)
+            else:
+                await clock.sleep(seconds)
+        finally:
+            for fw in frameworks:
+                await fw.stop()
+            await astream.close()
+    return [(t - t0, name) for t, name in log]
+
+
+async def test_declined_agent_returns_when_the_filter_expires(master, clock) -> None:
+    got = await _run(master, clock, {"fw1": 5.0}, 12.5)
     # offered at t, declined for 5 s: filtered at t+1..t+4, offered again at t+5
-    assert [t - 1000.0 for t, _ in log] == [0.0, 5.0, 10.0]
+    assert got == [(0.0, "fw1"), (5.0, "fw1"), (10.0, "fw1")]
 
 
-async def test_other_framework_gets_the_agent_while_one_refuses() -> None:
-    clock = SimClock(start=0.0)
-    al = HierarchicalAllocator(seed=0)
-    al.add_framework(FW1, [ROLE])
-    al.add_framework(FW2, [ROLE])
-    al.add_agent(AGENT, Resources.parse("cpus:4;mem:1024"))
-    log: list[tuple[float, Allocation]] = []
-    task = asyncio.create_task(batch_loop(clock, al, 1.0, {FW1: 3.0, FW2: 1000.0}, log))
-    try:
-        await clock.advance(8.0)
-    finally:
-        task.cancel()
-    got = [(t, o.framework_id) for t, o in log]
-    # both start at share 0: fw1 (by name) first; after its decline fw2 gets it, declines
-    # for long; fw1's filter ends at 3, then every 3 s
-    assert got == [(0.0, FW1), (1.0, FW2), (3.0, FW1), (6.0, FW1)]
+async def test_other_framework_gets_the_agent_while_one_refuses(master, clock) -> None:
+    got = await _run(master, clock, {"fw1": 3.0, "fw2": 1000.0}, 8.5)
+    # both start at share 0: fw1 (subscribed first) first; after its decline fw2 gets it at
+    # the next batch and declines for long; fw1's filter ends at 3, then every 3 s
+    assert got == [(0.0, "fw1"), (1.0, "fw2"), (3.0, "fw1"), (6.0, "fw1")]
 
 
-async def test_revive_ends_a_long_filter_at_the_next_batch() -> None:
-    clock = SimClock(start=0.0)
-    al = HierarchicalAllocator(seed=0)
-    al.add_framework(FW1, [ROLE])
-    al.add_agent(AGENT, Resources.parse("cpus:4;mem:1024"))
-    log: list[tuple[float, Allocation]] = []
-    task = asyncio.create_task(batch_loop(clock, al, 1.0, {FW1: 4294967295.0}, log))
-    try:
-        await clock.advance(3.0)
-        al.revive(FW1)
-        await clock.advance(3.0)
-    finally:
-        task.cancel()
-    assert [t for t, _ in log] == [0.0, 4.0]
+async def test_revive_ends_a_long_filter(master, clock) -> None:
+    got = await _run(master, clock, {"fw1": 4294967295.0}, 6.5, revive_at=3.5)
+    # refused "forever" at 0; REVIVE clears the filter and asks for an allocation at once
+    assert got == [(0.0, "fw1"), (3.5, "fw1")]
