@@ -6,7 +6,8 @@ re-reads the apps (`fetch_apps`: `GET /v2/apps?embed=apps.tasks`) when the strea
 changed.
 
 Three parts:
-- `SseParser` (sans-IO): bytes of a `text/event-stream` body in, complete `SseEvent`s out.
+- `SseParser` (sans-IO, in `dcos.common.sse_parser`, shared with the CLI): bytes of a
+  `text/event-stream` body in, complete `SseEvent`s out.
 - `SyncPolicy` (sans-IO): when to re-read. A change event asks for a resync after a short
   debounce (so a burst of status updates during a deployment costs one re-read, and a change is
   seen well within a second); every (re)connect asks for one at once (events may have been
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -30,82 +31,16 @@ import orjson
 
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
+from dcos.common.sse_parser import SseEvent, SseParser
 
 log = logging.getLogger(__name__)
+
+__all__ = ["EventFollower", "SseEvent", "SseParser", "SyncPolicy", "fetch_apps"]
 
 # Event types that never change apps or tasks (everything else, unknown ones included, does).
 QUIET_EVENTS = frozenset({
     "event_stream_attached", "event_stream_detached", "subscribe_event", "unsubscribe_event",
 })
-
-
-@dataclass(frozen=True)
-class SseEvent:
-    """One dispatched server-sent event: its `event:` name ("message" when absent) and `data`."""
-
-    event: str
-    data: str
-    id: str | None = None
-
-    def json(self) -> object:
-        """The data decoded as JSON, or None when it is not JSON."""
-        try:
-            return orjson.loads(self.data)
-        except orjson.JSONDecodeError:
-            return None
-
-    @property
-    def event_type(self) -> str:
-        """Marathon's `eventType` from the JSON data, else the SSE event name."""
-        body = self.json()
-        if isinstance(body, dict) and isinstance(body.get("eventType"), str):
-            return str(body["eventType"])
-        return self.event
-
-
-@dataclass
-class SseParser:
-    """Incremental `text/event-stream` parser (the WHATWG rules that matter here: `event:`,
-    `data:` (joined by newlines), `id:`, comments, CRLF/LF line ends, a blank line dispatches)."""
-
-    _buffer: bytes = b""
-    _event: str = ""
-    _data: list[str] = field(default_factory=list)
-    _id: str | None = None
-
-    def feed(self, chunk: bytes) -> list[SseEvent]:
-        """Add bytes read from the stream; the events completed by them, in order."""
-        self._buffer += chunk
-        out: list[SseEvent] = []
-        while True:
-            nl = self._buffer.find(b"\n")
-            if nl < 0:
-                return out
-            raw, self._buffer = self._buffer[:nl], self._buffer[nl + 1:]
-            line = raw.rstrip(b"\r").decode("utf-8", "replace")
-            event = self._line(line)
-            if event is not None:
-                out.append(event)
-
-    def _line(self, line: str) -> SseEvent | None:
-        if line == "":
-            if not self._data:
-                self._event = ""
-                return None
-            event = SseEvent(self._event or "message", "\n".join(self._data), self._id)
-            self._event, self._data = "", []
-            return event
-        if line.startswith(":"):
-            return None
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "event":
-            self._event = value
-        elif name == "data":
-            self._data.append(value)
-        elif name == "id":
-            self._id = value
-        return None
 
 
 @dataclass
