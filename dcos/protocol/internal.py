@@ -46,6 +46,15 @@ Shapes:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dcos.protocol.ids import AgentID, FrameworkID, TaskID, unwrap
+from dcos.protocol.resources import ResourceError, Resources
+from dcos.protocol.states import TaskState
+
 PATH = "/internal/agent"
 
 # agent -> master calls
@@ -66,3 +75,209 @@ SHUTDOWN_FRAMEWORK = "SHUTDOWN_FRAMEWORK"
 SHUTDOWN_EXECUTOR = "SHUTDOWN_EXECUTOR"
 UPDATE_FRAMEWORK = "UPDATE_FRAMEWORK"
 PING = "PING"
+
+
+# -- typed agent -> master calls ------------------------------------------------------------
+#
+# The master's agent channel handler parses each decoded call with `parse_agent_call` (or
+# `parse_agent_subscribe`) and hands the typed message to the master core, which never reads
+# the wire maps except the payloads it forwards or stores untouched (TaskInfo, TaskStatus,
+# FrameworkInfo, the AgentInfo map).
+
+
+class AgentError(ValueError):
+    """A malformed agent call; the message is sent back with 400."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    """The ``agent`` map of SUBSCRIBE, checked; `info` is the map itself (stored as is)."""
+
+    id: AgentID | None
+    hostname: str
+    ip: str
+    port: int
+    resources: Resources
+    attributes: dict[str, Any]
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task the agent runs (or ran and has not had acknowledged)."""
+
+    framework_id: FrameworkID
+    task_id: TaskID
+    task: dict[str, Any]  # TaskInfo JSON
+    state: str
+    status: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSubscribe:
+    agent: AgentInfo
+    tasks: tuple[TaskRecord, ...]
+    frameworks: tuple[tuple[FrameworkID, dict[str, Any]], ...]  # (id, FrameworkInfo JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    framework_id: FrameworkID
+    task_id: TaskID
+    state: str
+    status: dict[str, Any]  # TaskStatus JSON, forwarded to the framework
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdate:
+    """UPDATE: status updates (malformed ones are dropped, as before)."""
+
+    agent_id: AgentID
+    updates: tuple[StatusUpdate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    agent_id: AgentID
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorMessage:
+    """MESSAGE: executor -> scheduler data (None when not a string: dropped)."""
+
+    agent_id: AgentID
+    framework_id: FrameworkID
+    executor_id: str
+    data: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorExited:
+    agent_id: AgentID
+    framework_id: FrameworkID
+    executor_id: str  # '' when missing (nothing is reported)
+    status: int
+
+
+AgentCall = AgentUpdate | Pong | ExecutorMessage | ExecutorExited
+
+
+def _agent_info(info: Any) -> AgentInfo:
+    if not isinstance(info, dict):
+        raise AgentError("'agent' must be a map")
+    for key in ("hostname", "ip"):
+        if not isinstance(info.get(key), str):
+            raise AgentError(f"'agent.{key}' must be a string")
+    if not isinstance(info.get("port"), int):
+        raise AgentError("'agent.port' must be an integer")
+    try:
+        total = Resources.from_dict(info.get("resources"))
+    except (ResourceError, TypeError, AttributeError, ValueError) as exc:
+        raise AgentError(f"bad 'agent.resources': {exc}") from None
+    attrs = info.get("attributes")
+    return AgentInfo(
+        None, info["hostname"], info["ip"], info["port"], total,
+        attrs if isinstance(attrs, dict) else {}, info,
+    )  # fmt: skip
+
+
+def _task_record(r: Any) -> TaskRecord:
+    if not isinstance(r, dict) or not isinstance(r.get("task"), dict):
+        raise AgentError("each task record needs a 'task' map")
+    fid, tid = r.get("framework_id"), unwrap(r["task"].get("task_id"))
+    if not isinstance(fid, str) or tid is None:
+        raise AgentError("each task record needs 'framework_id' and 'task.task_id'")
+    state = r.get("state")
+    if not isinstance(state, str) or state not in TaskState.__members__:
+        raise AgentError(f"bad task state {state!r}")
+    status = r.get("status")
+    return TaskRecord(
+        FrameworkID(fid),
+        TaskID(tid),
+        r["task"],
+        state,
+        status if isinstance(status, dict) else None,
+    )
+
+
+def parse_agent_subscribe(msg: dict[str, Any]) -> AgentSubscribe:
+    """Check an agent SUBSCRIBE; raises `AgentError` with the 400 message."""
+    agent = _agent_info(msg.get("agent"))
+    records = msg.get("tasks") or []
+    fw_infos = msg.get("frameworks") or []
+    if not isinstance(records, list) or not isinstance(fw_infos, list):
+        raise AgentError("'tasks' and 'frameworks' must be lists")
+    tasks = tuple(_task_record(r) for r in records)
+    aid = agent.info.get("id")
+    if aid is not None and not isinstance(aid, str):
+        raise AgentError("'agent.id' must be a string")
+    if aid:
+        agent = dataclasses.replace(agent, id=AgentID(aid))
+    frameworks = []
+    for fi in fw_infos:
+        fid = unwrap(fi.get("id")) if isinstance(fi, dict) else None
+        if fid is not None:
+            frameworks.append((FrameworkID(fid), fi))
+    return AgentSubscribe(agent, tasks, tuple(frameworks))
+
+
+def _status_updates(updates: list[Any]) -> tuple[StatusUpdate, ...]:
+    out = []
+    for u in updates:
+        if not isinstance(u, dict) or not isinstance(u.get("status"), dict):
+            continue
+        fid, status = u.get("framework_id"), u["status"]
+        tid = unwrap(status.get("task_id"))
+        state = status.get("state")
+        if not isinstance(fid, str) or tid is None or not isinstance(state, str):
+            continue
+        out.append(StatusUpdate(FrameworkID(fid), TaskID(tid), state, status))
+    return tuple(out)
+
+
+def _update(aid: AgentID, msg: dict[str, Any]) -> AgentUpdate:
+    updates = msg.get("updates")
+    if not isinstance(updates, list):
+        raise AgentError("expecting 'updates' (list)")
+    return AgentUpdate(aid, _status_updates(updates))
+
+
+def _message(aid: AgentID, msg: dict[str, Any]) -> ExecutorMessage:
+    data = msg.get("data")
+    return ExecutorMessage(
+        aid, FrameworkID(str(msg.get("framework_id"))), str(msg.get("executor_id")),
+        data if isinstance(data, str) else None,
+    )  # fmt: skip
+
+
+def _exited(aid: AgentID, msg: dict[str, Any]) -> ExecutorExited:
+    status = msg.get("status")
+    eid = msg.get("executor_id")
+    return ExecutorExited(
+        aid, FrameworkID(str(msg.get("framework_id"))), str(eid) if eid else "",
+        status if isinstance(status, int) else 0,
+    )  # fmt: skip
+
+
+_AGENT_CALLS: dict[str, Callable[[AgentID, dict[str, Any]], AgentCall]] = {
+    UPDATE: _update,
+    PONG: lambda aid, msg: Pong(aid),
+    MESSAGE: _message,
+    EXITED_EXECUTOR: _exited,
+}
+
+
+def parse_agent_call(msg: Any) -> AgentSubscribe | AgentCall:
+    """Check a decoded agent -> master call; raises `AgentError` with the 400 message."""
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise AgentError("expecting a map with a 'type'")
+    mtype = msg["type"]
+    if mtype == SUBSCRIBE:
+        return parse_agent_subscribe(msg)
+    agent_id = msg.get("agent_id")
+    if not isinstance(agent_id, str):
+        raise AgentError("expecting 'agent_id' (string)")
+    parser = _AGENT_CALLS.get(mtype)
+    if parser is None:
+        raise AgentError(f"unknown call type '{mtype}'")
+    return parser(AgentID(agent_id), msg)

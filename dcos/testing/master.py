@@ -1,10 +1,16 @@
-"""Test helpers for talking to a real master over loopback HTTP.
+"""Test helpers for the master: drive its sans-IO core directly, or talk to a real master
+over loopback HTTP.
 
-Used by the master's shell, restart and simulated-clock tests (and usable by anyone who
-needs a master in-process): `master` starts one on a free port, `subscribe` / `call` speak
-the scheduler API (`launch` accepts an offer with tasks, `command_task` builds one),
-`agent_subscribe` / `agent_call` the internal agent channel (`send_status` forwards an
-`executor_status` as the agent would), `Stream` reads a RecordIO event stream in the background.
+- `CoreHarness` drives `MasterCore` with plain `now` values (no I/O, no sleeps): it builds
+  typed inputs from wire-shaped dicts exactly as the HTTP handlers do (`parse_call`,
+  `parse_agent_call`) and keeps every action the core returned (`events`, `statuses`,
+  `agent_events` read them). Used by the master core's unit tests.
+- Over HTTP (the master's shell, restart and simulated-clock tests, and anyone who needs a
+  master in-process): `master` starts one on a free port, `subscribe` / `call` speak the
+  scheduler API (`launch` accepts an offer with tasks, `command_task` builds one),
+  `agent_subscribe` / `agent_call` the internal agent channel (`send_status` forwards an
+  `executor_status` as the agent would), `Stream` reads a RecordIO event stream in the
+  background.
 """
 
 from __future__ import annotations
@@ -15,14 +21,31 @@ from typing import Any
 
 import aiohttp
 
+from dcos.allocator import HierarchicalAllocator
 from dcos.master.app import RunningMaster, start_master
 from dcos.master.config import MasterConfig
+from dcos.master.core import (
+    Action,
+    AgentOutcome,
+    CallOutcome,
+    MasterCore,
+    MasterSettings,
+    Subscribe,
+    SubscribeOutcome,
+    ToAgent,
+    ToFramework,
+    parse_call,
+)
 from dcos.protocol import internal, recordio
 from dcos.protocol.codec import MSGPACK, dumps_msgpack, loads_json, loads_msgpack
-from dcos.protocol.ids import wrap
+from dcos.protocol.ids import AgentID, FrameworkID, wrap
+from dcos.protocol.internal import AgentSubscribe, Pong, parse_agent_call
 from dcos.protocol.resources import Resources
+from dcos.state.leader import MasterInfo
 
 WAIT = 10.0
+T0 = 1_000.0
+AGENT_RES = "cpus:4;mem:1024;disk:1000;ports:[31000-31010]"
 
 
 async def master(tmp_path, **kw: Any) -> RunningMaster:
@@ -200,3 +223,219 @@ async def send_status(
         "agent_id": agent_id,
         "updates": [{"framework_id": fid, "status": status}],
     })  # fmt: skip
+
+
+# -- the sans-IO core, driven directly ------------------------------------------------------
+
+
+def agent_info(
+    port: int = 5051,
+    res: str = AGENT_RES,
+    agent_id: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An AgentInfo map as an agent sends it in SUBSCRIBE (host ``h<port>``)."""
+    return {
+        "id": agent_id,
+        "hostname": f"h{port}",
+        "ip": "127.0.0.1",
+        "port": port,
+        "resources": Resources.parse(res).to_dict(),
+        "attributes": {"rack": "r1"} if attributes is None else attributes,
+        "version": "0.1.0",
+        "capabilities": [],
+    }
+
+
+class CoreHarness:
+    """A `MasterCore` (HierarchicalAllocator with seed 1, master id ``m1``) and every action
+    it returned so far (`actions`)."""
+
+    def __init__(self, **settings: Any) -> None:
+        info = MasterInfo("m1", "127.0.0.1", 5050, "localhost", "1.11.0")
+        self.core = MasterCore(MasterSettings(**settings), HierarchicalAllocator(seed=1), info, T0)
+        self.actions: list[Action] = []
+        self.streams: dict[str, str] = {}
+        self._n = 0
+
+    def run(self, acts: list[Action]) -> list[Action]:
+        """Keep `acts` (the result of a core call) and return them."""
+        self.actions.extend(acts)
+        return acts
+
+    def agent_subscribe(
+        self, info: dict[str, Any], tasks: Sequence[Any] = (), frameworks: Sequence[Any] = (),
+        now: float = T0, token: object = None,
+    ) -> AgentOutcome:
+        """An internal SUBSCRIBE from wire-shaped parts, parsed as the agent channel does."""
+        self._n += 1
+        msg = parse_agent_call({
+            "type": internal.SUBSCRIBE, "agent": info, "tasks": list(tasks),
+            "frameworks": list(frameworks), "unacked": [],
+        })  # fmt: skip
+        assert isinstance(msg, AgentSubscribe)
+        out, acts = self.core.agent_subscribe(msg, token or ("tok", self._n), now)
+        self.run(acts)
+        return out
+
+    def agent(
+        self,
+        now: float = T0,
+        res: str = AGENT_RES,
+        port: int = 5051,
+        agent_id: str | None = None,
+        tasks: Sequence[Any] = (),
+        frameworks: Sequence[Any] = (),
+    ) -> AgentID:
+        """Register (or re-register) an agent; its id."""
+        out = self.agent_subscribe(agent_info(port, res, agent_id), tasks, frameworks, now)
+        assert out.agent_id is not None, out.error
+        return out.agent_id
+
+    def subscribe_call(
+        self, body: dict[str, Any], now: float = T0, stream_id: str | None = None
+    ) -> SubscribeOutcome:
+        """A scheduler SUBSCRIBE call (wire-shaped `body`) on a new stream."""
+        self._n += 1
+        call = parse_call(body)
+        assert isinstance(call, Subscribe)
+        sid = stream_id or f"s{self._n}"
+        out, acts = self.core.subscribe(call, sid, now)
+        self.run(acts)
+        if out.framework_id is not None:
+            self.streams[out.framework_id] = sid
+        return out
+
+    def subscribe(
+        self,
+        name: str = "fw",
+        caps: tuple[str, ...] = (),
+        now: float = T0,
+        framework_id: str | None = None,
+        failover_timeout: float = 60,
+    ) -> FrameworkID:
+        """Subscribe a framework; its id."""
+        info = {
+            "user": "u",
+            "name": name,
+            "failover_timeout": failover_timeout,
+            "capabilities": [{"type": c} for c in caps],
+        }
+        body: dict[str, Any] = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+        if framework_id:
+            body["framework_id"] = wrap(framework_id)
+        out = self.subscribe_call(body, now)
+        assert out.framework_id is not None, out.error
+        return out.framework_id
+
+    def call(self, fid: str, body: dict[str, Any], now: float = T0) -> CallOutcome:
+        """Any scheduler call but SUBSCRIBE, on the framework's current stream."""
+        call = parse_call({"framework_id": wrap(fid), **body})
+        assert not isinstance(call, Subscribe)
+        res, acts = self.core.scheduler_call(call, self.streams.get(fid), now)
+        self.run(acts)
+        return res
+
+    def allocate(self, now: float = T0) -> list[dict[str, Any]]:
+        """One allocation cycle; the offers it made (JSON)."""
+        acts = self.run(self.core.allocate(now))
+        return [
+            o
+            for a in acts
+            if isinstance(a, ToFramework) and a.event["type"] == "OFFERS"
+            for o in a.event["offers"]["offers"]
+        ]
+
+    def tick(self, now: float) -> list[Action]:
+        return self.run(self.core.tick(now))
+
+    def events(
+        self, fid: str, etype: str | None = None, clear: bool = True
+    ) -> list[dict[str, Any]]:
+        """Scheduler events sent to `fid` (of type `etype`); forgotten unless `clear` is
+        False."""
+        evs = [
+            a.event
+            for a in self.actions
+            if isinstance(a, ToFramework)
+            and a.framework_id == fid
+            and (etype is None or a.event["type"] == etype)
+        ]
+        if clear:
+            self.actions = [
+                a
+                for a in self.actions
+                if not (isinstance(a, ToFramework) and a.framework_id == fid)
+            ]
+        return evs
+
+    def statuses(self, fid: str) -> list[dict[str, Any]]:
+        return [e["update"]["status"] for e in self.events(fid, "UPDATE")]
+
+    def agent_events(self, aid: str, etype: str | None = None) -> list[dict[str, Any]]:
+        """Internal events sent to agent `aid` (of type `etype`); forgotten once read."""
+        evs = [
+            a.event
+            for a in self.actions
+            if isinstance(a, ToAgent)
+            and a.agent_id == aid
+            and (etype is None or a.event["type"] == etype)
+        ]
+        self.actions = [
+            a for a in self.actions if not (isinstance(a, ToAgent) and a.agent_id == aid)
+        ]
+        return evs
+
+    def launch(
+        self,
+        fid: str,
+        offer: dict[str, Any],
+        task_ids: list[str],
+        res: str = "cpus:1;mem:128",
+        now: float = T0,
+        refuse: float | None = None,
+    ) -> CallOutcome:
+        """ACCEPT `offer` with one LAUNCH of command tasks `task_ids`, each using `res`."""
+        infos = [
+            {
+                "name": t,
+                "task_id": wrap(t),
+                "agent_id": offer["agent_id"],
+                "resources": Resources.parse(res).to_mesos(),
+                "command": {"value": "true"},
+            }
+            for t in task_ids
+        ]
+        body: dict[str, Any] = {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": infos}}],
+        }
+        if refuse is not None:
+            body["filters"] = {"refuse_seconds": refuse}
+        return self.call(fid, {"type": "ACCEPT", "accept": body}, now)
+
+    def agent_call(self, msg: dict[str, Any], now: float = T0) -> list[Action]:
+        """An agent -> master call (UPDATE, PONG, MESSAGE, EXITED_EXECUTOR), wire-shaped."""
+        parsed = parse_agent_call(msg)
+        assert not isinstance(parsed, AgentSubscribe)
+        return self.run(self.core.agent_call(parsed, now))
+
+    def pong(self, aid: str, now: float = T0) -> list[Action]:
+        return self.run(self.core.agent_call(Pong(AgentID(aid)), now))
+
+    def update(
+        self,
+        aid: str,
+        fid: str,
+        tid: str,
+        state: str,
+        now: float = T0,
+        uuid: str = "AAAAAAAAAAAAAAAAAAAAAA==",
+    ) -> None:
+        """A status update of task `tid` from agent `aid`, as its executor reports it."""
+        status = executor_status(tid, aid, state, uuid)
+        status["timestamp"] = now
+        self.agent_call({
+            "type": internal.UPDATE, "agent_id": aid,
+            "updates": [{"framework_id": fid, "status": status}],
+        }, now)  # fmt: skip

@@ -1,11 +1,12 @@
-"""The sans-IO master core: state + decisions, takes events and `now`, returns actions."""
+"""The sans-IO master core: state + decisions, takes typed events and `now`, returns actions."""
 
-from dcos.master.core.agents import AgentError, AgentOutcome
-from dcos.master.core.calls import Call, CallError, parse_call
+from dcos.master.core.agents import AgentOutcome
+from dcos.master.core.calls import Call, CallError, SchedulerCall, Subscribe, parse_call
 from dcos.master.core.frameworks import SubscribeOutcome
 from dcos.master.core.master import CallOutcome, MasterCore
 from dcos.master.core.model import (
     Action,
+    AllocateSoon,
     CloseAgent,
     CloseFramework,
     MasterSettings,
@@ -13,9 +14,10 @@ from dcos.master.core.model import (
     ToAgent,
     ToFramework,
 )
+from dcos.protocol.internal import AgentError
 
 __all__ = [
-    "Action", "AgentError", "AgentOutcome", "Call", "CallError", "CallOutcome", "CloseAgent",
-    "CloseFramework", "MasterCore", "MasterSettings", "Persist", "SubscribeOutcome", "ToAgent",
-    "ToFramework", "parse_call",
+    "Action", "AgentError", "AgentOutcome", "AllocateSoon", "Call", "CallError", "CallOutcome",
+    "CloseAgent", "CloseFramework", "MasterCore", "MasterSettings", "Persist", "SchedulerCall",
+    "Subscribe", "SubscribeOutcome", "ToAgent", "ToFramework", "parse_call",
 ]  # fmt: skip

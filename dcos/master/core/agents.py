@@ -11,10 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcos.master.core.base import CoreBase, log
-from dcos.master.core.model import Agent, CloseAgent, Framework, Persist, Task, capabilities_of
-from dcos.master.core.model import roles_of as _roles_of
+from dcos.master.core.model import (
+    Action,
+    Agent,
+    CloseAgent,
+    Framework,
+    Persist,
+    Task,
+    ToAgent,
+    capabilities_of,
+    roles_of,
+)
 from dcos.protocol import internal
 from dcos.protocol.ids import AgentID, FrameworkID, Role, TaskID, new_agent_id, unwrap, wrap
+from dcos.protocol.internal import AgentInfo, AgentSubscribe, TaskRecord
 from dcos.protocol.resources import ResourceError, Resources
 from dcos.protocol.states import Reason, TaskState, is_terminal
 from dcos.state.registry import AdmitAgent, MarkReachable, MarkUnreachable
@@ -26,24 +36,6 @@ class AgentOutcome:
 
     agent_id: AgentID | None
     error: str | None = None
-
-
-class AgentError(ValueError):
-    """A malformed agent SUBSCRIBE (400)."""
-
-
-def _check_agent_info(info: Any) -> Resources:
-    if not isinstance(info, dict):
-        raise AgentError("'agent' must be a map")
-    for key in ("hostname", "ip"):
-        if not isinstance(info.get(key), str):
-            raise AgentError(f"'agent.{key}' must be a string")
-    if not isinstance(info.get("port"), int):
-        raise AgentError("'agent.port' must be an integer")
-    try:
-        return Resources.from_dict(info.get("resources"))
-    except (ResourceError, TypeError, AttributeError, ValueError) as exc:
-        raise AgentError(f"bad 'agent.resources': {exc}") from None
 
 
 class AgentsMixin(CoreBase):
@@ -61,41 +53,35 @@ class AgentsMixin(CoreBase):
                 self.recovered_agents[AgentID(aid)] = (entry.get("info") or {}, deadline)
 
     def agent_subscribe(
-        self, msg: dict[str, Any], token: object, now: float
-    ) -> tuple[AgentOutcome, list[Any]]:
-        """Internal SUBSCRIBE: register (no id) or re-register with tasks. Raises
-        `AgentError` for a malformed message before changing anything."""
-        info: dict[str, Any] = msg.get("agent")  # type: ignore[assignment]
-        total = _check_agent_info(info)
-        records = msg.get("tasks") or []
-        fw_infos = msg.get("frameworks") or []
-        if not isinstance(records, list) or not isinstance(fw_infos, list):
-            raise AgentError("'tasks' and 'frameworks' must be lists")
-        tasks = [self._parse_record(r) for r in records]
-        aid = info.get("id")
-        if aid is not None and not isinstance(aid, str):
-            raise AgentError("'agent.id' must be a string")
+        self, msg: AgentSubscribe, token: object, now: float
+    ) -> tuple[AgentOutcome, list[Action]]:
+        """Internal SUBSCRIBE (checked by `dcos.protocol.internal.parse_agent_subscribe`):
+        register (no id) or re-register with tasks. `token` tells this subscription's stream
+        from later ones (see `agent_disconnected`)."""
+        self._begin()
+        info, total = msg.agent.info, msg.agent.resources
+        aid = msg.agent.id
         if aid and aid in self.removed_agents:
-            return AgentOutcome(None, f"agent {aid} was removed"), self._drain()
+            return AgentOutcome(None, f"agent {aid} was removed"), self._end()
         if not aid:
-            self._replace_same_address(info, now)
+            self._replace_same_address(msg.agent, now)
             aid = new_agent_id(self.master_id)
             reregistered = False
         else:
             reregistered = True
-            old = self.agents.get(AgentID(aid))
+            old = self.agents.get(aid)
             if old is not None:
                 self._drop_agent_offers(old)
                 self.allocator.remove_agent(old.id)
-        agent_id = AgentID(aid)
-        self._recover_frameworks_from(fw_infos, now)
-        agent = self._make_agent(agent_id, info, total, token, now, reregistered)
-        self._adopt_tasks(agent, tasks, now)
+        agent_id = aid
+        self._recover_frameworks_from(msg.frameworks, now)
+        agent = self._make_agent(agent_id, msg.agent, token, now, reregistered)
+        self._adopt_tasks(agent, msg.tasks, now)
         used: dict[FrameworkID, list[tuple[Role, Resources]]] = {}
         for t in agent.tasks.values():
             used.setdefault(t.framework_id, []).append((t.role, t.resources))
         self.allocator.add_agent(agent_id, total, used)
-        self.allocation_requested = True
+        self._allocate()
         was_unreachable = self.unreachable_agents.pop(agent_id, None) is not None
         self.recovered_agents.pop(agent_id, None)
         stored = {**info, "id": agent_id}
@@ -112,33 +98,15 @@ class AgentsMixin(CoreBase):
             agent.hostname,
             "re-registered" if reregistered else "registered",
         )
-        return AgentOutcome(agent_id), self._drain()
-
-    def _parse_record(self, r: Any) -> tuple[FrameworkID, dict[str, Any], str, Any]:
-        if not isinstance(r, dict) or not isinstance(r.get("task"), dict):
-            raise AgentError("each task record needs a 'task' map")
-        fid, tid = r.get("framework_id"), unwrap(r["task"].get("task_id"))
-        if not isinstance(fid, str) or tid is None:
-            raise AgentError("each task record needs 'framework_id' and 'task.task_id'")
-        state = r.get("state")
-        if not isinstance(state, str) or state not in TaskState.__members__:
-            raise AgentError(f"bad task state {state!r}")
-        return FrameworkID(fid), r["task"], state, r.get("status")
+        return AgentOutcome(agent_id), self._end()
 
     def _make_agent(
-        self,
-        agent_id: AgentID,
-        info: dict[str, Any],
-        total: Resources,
-        token: object,
-        now: float,
-        reregistered: bool,
+        self, agent_id: AgentID, info: AgentInfo, token: object, now: float, reregistered: bool
     ) -> Agent:
         old = self.agents.get(agent_id)
-        attrs = info.get("attributes") if isinstance(info.get("attributes"), dict) else {}
         agent = Agent(
-            agent_id, {**info, "id": agent_id}, info["hostname"], info["ip"], info["port"],
-            total, attrs or {}, registered_time=old.registered_time if old else now,
+            agent_id, {**info.info, "id": agent_id}, info.hostname, info.ip, info.port,
+            info.resources, info.attributes, registered_time=old.registered_time if old else now,
             last_seen=now, next_ping=now + self.settings.agent_ping_timeout,
             stream_token=token,
         )  # fmt: skip
@@ -149,17 +117,18 @@ class AgentsMixin(CoreBase):
         self.agents[agent_id] = agent
         return agent
 
-    def _recover_frameworks_from(self, infos: list[Any], now: float) -> None:
+    def _recover_frameworks_from(
+        self, infos: tuple[tuple[FrameworkID, dict[str, Any]], ...], now: float
+    ) -> None:
         """Frameworks the agent runs tasks for but this master does not know (master
         restarted, or it came back from unreachability): keep them until they re-subscribe."""
-        for info in infos:
-            fid = unwrap(info.get("id")) if isinstance(info, dict) else None
-            if fid is None or fid in self.frameworks or fid in self.removed_framework_ids:
+        for fid, info in infos:
+            if fid in self.frameworks or fid in self.removed_framework_ids:
                 continue
             fw = Framework(
-                FrameworkID(fid),
+                fid,
                 dict(info),
-                _roles_of(info),
+                roles_of(info),
                 capabilities_of(info),
                 registered_time=now,
                 recovered=True,
@@ -169,14 +138,18 @@ class AgentsMixin(CoreBase):
                 fw.id, fw.roles, active=False, capabilities=fw.capabilities
             )
 
-    def _adopt_tasks(
-        self, agent: Agent, reported: list[tuple[FrameworkID, dict[str, Any], str, Any]], now: float
-    ) -> None:
+    def _adopt_tasks(self, agent: Agent, reported: tuple[TaskRecord, ...], now: float) -> None:
         """Make the master's view of the agent's tasks match what it reports."""
         seen: set[tuple[FrameworkID, TaskID]] = set()
         shutdown: set[FrameworkID] = set()
-        for fid, ti, state, status in reported:
-            tid = TaskID(unwrap(ti.get("task_id")) or "")
+        for rec in reported:
+            fid, tid, ti, state, status = (
+                rec.framework_id,
+                rec.task_id,
+                rec.task,
+                rec.state,
+                rec.status,
+            )
             fw = self.frameworks.get(fid)
             if fw is None:
                 if fid in self.removed_framework_ids:
@@ -193,7 +166,7 @@ class AgentsMixin(CoreBase):
                 task, returning = fw.completed_tasks.pop(tid), True
             if task is None:
                 task = self._task_from_info(fw, agent.id, ti)
-            st = status if isinstance(status, dict) else {"state": state, "timestamp": now}
+            st = status if status is not None else {"state": state, "timestamp": now}
             self._set_task_status(task, {**st, "state": state})
             if is_terminal(state):  # ended while the agent was down: free its resources
                 agent.tasks.pop((fid, tid), None)
@@ -222,7 +195,9 @@ class AgentsMixin(CoreBase):
                 message = "Task unknown to the agent after it returned"
                 self._unknown_to_agent(fw, task, agent.id, state, now, message)
         for fid in shutdown:
-            self._out.append(_shutdown(agent.id, fid))
+            self._out.append(
+                ToAgent(agent.id, {"type": internal.SHUTDOWN_FRAMEWORK, "framework_id": fid})
+            )
 
     def _unknown_to_agent(
         self, fw: Framework, task: Task, agent_id: AgentID, state: str, now: float, message: str
@@ -276,11 +251,11 @@ class AgentsMixin(CoreBase):
             },
         )
 
-    def _replace_same_address(self, info: dict[str, Any], now: float) -> None:
+    def _replace_same_address(self, info: AgentInfo, now: float) -> None:
         """A fresh registration from an ip:port that a registered agent holds means that
         agent restarted without its state: its tasks are gone."""
         for agent in list(self.agents.values()):
-            if agent.ip == info["ip"] and agent.port == info["port"]:
+            if agent.ip == info.ip and agent.port == info.port:
                 log.info(
                     "agent %s replaced by a new agent at %s:%s", agent.id, agent.ip, agent.port
                 )
@@ -289,21 +264,23 @@ class AgentsMixin(CoreBase):
     def _drop_agent_offers(self, agent: Agent) -> None:
         self._rescind_offers(agent.offers)
 
-    def agent_disconnected(self, agent_id: str, token: object, now: float) -> list[Any]:
+    def agent_disconnected(self, agent_id: AgentID, token: object, now: float) -> list[Action]:
         """The agent's stream ended: no offers of it until it re-subscribes; its tasks stay
         and pings keep counting towards unreachability."""
-        agent = self.agents.get(AgentID(agent_id))
+        self._begin()
+        agent = self.agents.get(agent_id)
         if agent is None or agent.stream_token is not token or not agent.connected:
-            return self._drain()
+            return self._end()
         agent.connected = False
         self._drop_agent_offers(agent)
         self.allocator.deactivate_agent(agent.id)
         log.info("agent %s disconnected", agent.id)
-        return self._drain()
+        return self._end()
 
-    def agent_seen(self, agent_id: str, now: float) -> bool:
-        """Any message from the agent (PONG, UPDATE ...) proves it alive; False if unknown."""
-        agent = self.agents.get(AgentID(agent_id))
+    def agent_seen(self, agent_id: AgentID, now: float) -> bool:
+        """Any message from the agent (PONG, UPDATE ...) proves it alive; False if unknown.
+        Called by `agent_call` for every call."""
+        agent = self.agents.get(agent_id)
         if agent is None:
             return False
         agent.last_seen = now
@@ -333,7 +310,7 @@ class AgentsMixin(CoreBase):
         TASK_LOST to others; FAILURE to every framework."""
         self._drop_agent_offers(agent)
         self.allocator.remove_agent(agent.id)
-        self.allocation_requested = True
+        self._allocate()
         del self.agents[agent.id]
         message = (
             f"Agent {agent.hostname} is unreachable"
@@ -364,9 +341,3 @@ class AgentsMixin(CoreBase):
             self.unreachable_agents[agent.id] = now
             self._out.append(Persist(MarkUnreachable(agent.id, now)))
         self._count("agents_lost")
-
-
-def _shutdown(agent_id: AgentID, fid: FrameworkID) -> Any:
-    from dcos.master.core.model import ToAgent
-
-    return ToAgent(agent_id, {"type": internal.SHUTDOWN_FRAMEWORK, "framework_id": fid})

@@ -1,19 +1,19 @@
 """Shared state and helpers of the master core (the mixins in frameworks.py, agents.py,
 offers.py and tasks.py all build on `CoreBase`).
 
-The core is sans-IO: every public method takes ``now``, changes state, and returns the list
-of actions (`model.Action`) for the shell to carry out, in order.
+The core is sans-IO: every public method takes typed inputs and ``now``, changes state, and
+returns the list of actions (`model.Action`) for the shell to carry out, in order.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections import OrderedDict
 from typing import Any
 
 from dcos.allocator.interface import Allocator
 from dcos.master.core.model import (
+    ALLOCATE_SOON,
     MAX_COMPLETED_FRAMEWORKS,
     Action,
     Agent,
@@ -24,6 +24,7 @@ from dcos.master.core.model import (
     ToAgent,
     ToFramework,
 )
+from dcos.master.core.offer_book import OfferBook
 from dcos.protocol import internal
 from dcos.protocol.ids import AgentID, FrameworkID, MasterID, OfferID, TaskID, wrap
 from dcos.protocol.mesos import new_status_uuid, task_status
@@ -57,21 +58,34 @@ class CoreBase:
         self.unreachable_agents: dict[AgentID, float] = {}
         self.removed_agents: set[str] = set()
         self.unreachable_by_agent: dict[AgentID, list[Task]] = {}
-        self.offers: dict[OfferID, Offer] = {}
-        self._offer_expiry: list[tuple[float, OfferID]] = []
-        self._offer_seq = 0
+        self.offers = OfferBook(self.master_id)
         self._master_uuids: OrderedDict[str, None] = OrderedDict()
+        # the actions of the entry-point call now running (see `_begin` / `_end`)
         self._out: list[Action] = []
-        self.allocation_requested = False
+        self._allocate_soon = False
         self.counters: dict[str, int] = {}
         self.weights: dict[str, float] = {}
         self.quota: dict[str, Resources] = {}
 
     # -- plumbing -------------------------------------------------------------------------
+    #
+    # Each public entry point calls `_begin()` first and returns `_end()`: the helpers it
+    # calls append actions to `self._out`, a list that belongs to that one call and is
+    # handed back whole (nothing stays behind for the shell to poll).
 
-    def _drain(self) -> list[Action]:
+    def _begin(self) -> None:
+        self._out = []
+        self._allocate_soon = False
+
+    def _end(self) -> list[Action]:
         out, self._out = self._out, []
         return out
+
+    def _allocate(self) -> None:
+        """Ask the shell for an allocation cycle soon (once per call)."""
+        if not self._allocate_soon:
+            self._allocate_soon = True
+            self._out.append(ALLOCATE_SOON)
 
     def _count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -85,27 +99,15 @@ class CoreBase:
         if agent is not None and agent.connected:
             self._out.append(ToAgent(agent.id, event))
 
-    def take_allocation_request(self) -> bool:
-        """Called by the shell after each event: True when resources were freed since the
-        last call, so an allocation should run soon (debounced by the shell)."""
-        r, self.allocation_requested = self.allocation_requested, False
-        return r
-
     # -- offers -----------------------------------------------------------------------------
 
-    def _next_offer_id(self) -> OfferID:
-        self._offer_seq += 1
-        return OfferID(f"{self.master_id}-O{self._offer_seq}")
-
     def _add_offer(self, offer: Offer) -> None:
-        self.offers[offer.id] = offer
+        self.offers.add(offer)
         self.frameworks[offer.framework_id].offers.add(offer.id)
         self.agents[offer.agent_id].offers.add(offer.id)
-        if offer.expires is not None:
-            heapq.heappush(self._offer_expiry, (offer.expires, offer.id))
 
     def _remove_offer(self, offer: Offer) -> None:
-        self.offers.pop(offer.id, None)
+        self.offers.pop(offer.id)
         fw = self.frameworks.get(offer.framework_id)
         if fw is not None:
             fw.offers.discard(offer.id)
@@ -117,7 +119,7 @@ class CoreBase:
         """Withdraw an outstanding offer and give its resources back (no filter)."""
         self._remove_offer(offer)
         self.allocator.recover(offer.framework_id, offer.agent_id, offer.role, offer.resources)
-        self.allocation_requested = True
+        self._allocate()
         fw = self.frameworks.get(offer.framework_id)
         if notify and fw is not None:
             self._to_framework(fw, {"type": "RESCIND", "rescind": {"offer_id": wrap(offer.id)}})
@@ -145,7 +147,7 @@ class CoreBase:
         if agent is not None and key in agent.tasks:
             del agent.tasks[key]
             self.allocator.recover(task.framework_id, task.agent_id, task.role, task.resources)
-            self.allocation_requested = True
+            self._allocate()
         if fw is not None:
             fw.complete(task)
 
@@ -193,9 +195,6 @@ class CoreBase:
         self, tid: str, state: str, agent_id: str | None, now: float, task: Task | None
     ) -> dict[str, Any]:
         raise NotImplementedError  # TasksMixin
-
-    def agent_seen(self, agent_id: str, now: float) -> bool:
-        raise NotImplementedError  # AgentsMixin
 
     @staticmethod
     def _live(task: Task) -> bool:

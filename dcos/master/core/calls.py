@@ -1,17 +1,25 @@
-"""Validation of Mesos v1 scheduler calls (JSON already decoded).
+"""Typed Mesos v1 scheduler calls, parsed and validated from decoded JSON.
 
 Called by the scheduler HTTP handler before anything reaches the core: `parse_call` either
-returns a `Call` whose shapes the core can trust, or raises `CallError` with the plain-text
-message the handler sends back with 400. Unknown keys are tolerated everywhere.
+returns one of the typed calls below (the `SchedulerCall` union), whose shapes the core can
+trust, or raises `CallError` with the plain-text message the handler sends back with 400.
+Unknown keys are tolerated everywhere. The core never sees the wire dicts except the
+payloads it forwards untouched (FrameworkInfo, TaskInfo, ExecutorInfo, kill policies).
+
+TaskInfo checks that need no master state (command xor executor, parseable resources) are
+done here once and carried in `TaskSpec`; the core adds the checks that need its state
+(duplicate ids, the offer's agent, available resources).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from dcos.protocol.ids import unwrap
+from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID, unwrap
 from dcos.protocol.mesos import valid_status_uuid
+from dcos.protocol.resources import ResourceError, Resources
 
 CALL_TYPES = frozenset(
     {
@@ -27,11 +35,162 @@ class CallError(ValueError):
     """A malformed call; the message is sent back as the 400 body."""
 
 
-@dataclass
-class Call:
+# -- the parts of ACCEPT ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSpec:
+    """An ExecutorInfo: its id (None when missing), its resources, or why they are invalid
+    (`error`, '' when fine); `info` is the JSON forwarded to the agent."""
+
+    executor_id: str | None
+    resources: Resources | None
+    error: str
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """A TaskInfo with its state-free checks done: `resources` (None and `resources_error`
+    when they do not parse), `shape_error` (not exactly one of command and executor),
+    `executor`; `info` is the JSON forwarded to the agent."""
+
+    task_id: TaskID
+    agent_id: AgentID
+    name: str
+    resources: Resources | None
+    resources_error: str
+    shape_error: str
+    executor: ExecutorSpec | None
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    tasks: tuple[TaskSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchGroup:
+    executor: ExecutorSpec
+    tasks: tuple[TaskSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OtherOperation:
+    """An offer operation the master does not support (RESERVE, CREATE ...): ignored."""
+
     type: str
-    framework_id: str | None
-    body: dict[str, Any] = field(default_factory=dict)  # the type's payload object
+
+
+Operation = Launch | LaunchGroup | OtherOperation
+
+
+# -- the calls -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    framework_id: FrameworkID | None
+    framework_info: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    framework_id: FrameworkID
+    offer_ids: tuple[OfferID, ...]
+    operations: tuple[Operation, ...]
+    refuse_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    framework_id: FrameworkID
+    offer_ids: tuple[OfferID, ...]
+    refuse_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    framework_id: FrameworkID
+    agent_id: AgentID
+    task_id: TaskID
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    framework_id: FrameworkID
+    task_id: TaskID
+    agent_id: AgentID | None
+    kill_policy: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile:
+    """Explicit reconciliation of (task, agent) pairs; implicit when `tasks` is empty."""
+
+    framework_id: FrameworkID
+    tasks: tuple[tuple[TaskID, AgentID | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Revive:
+    framework_id: FrameworkID
+    roles: tuple[Role, ...]  # empty: every role of the framework
+
+
+@dataclass(frozen=True, slots=True)
+class Suppress:
+    framework_id: FrameworkID
+    roles: tuple[Role, ...]  # empty: every role of the framework
+
+
+@dataclass(frozen=True, slots=True)
+class Teardown:
+    framework_id: FrameworkID
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    framework_id: FrameworkID
+    agent_id: AgentID
+    executor_id: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    framework_id: FrameworkID
+    agent_id: AgentID
+    executor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """REQUEST, inverse offers, operation status calls, UPDATE_FRAMEWORK: accepted, no-op."""
+
+    framework_id: FrameworkID
+    type: str
+
+
+SchedulerCall = (
+    Accept
+    | Decline
+    | Acknowledge
+    | Kill
+    | Reconcile
+    | Revive
+    | Suppress
+    | Teardown
+    | Message
+    | Shutdown
+    | Ignored
+)
+Call = Subscribe | SchedulerCall
+
+
+# -- shape checks ----------------------------------------------------------------------------
 
 
 def _obj(v: Any, where: str, required: bool = True) -> dict[str, Any]:
@@ -68,85 +227,177 @@ def refuse_seconds(body: dict[str, Any]) -> float | None:
     return float(rs)
 
 
-def _task_info(ti: Any, where: str) -> None:
+def executor_spec(ex: dict[str, Any]) -> ExecutorSpec:
+    """An ExecutorInfo's id and resources (or why they are invalid)."""
+    eid = unwrap(ex.get("executor_id"))
+    if eid is None:
+        return ExecutorSpec(None, None, "executor needs an executor_id", ex)
+    try:
+        return ExecutorSpec(eid, Resources.from_mesos(ex.get("resources")), "", ex)
+    except ResourceError as exc:
+        return ExecutorSpec(eid, None, str(exc), ex)
+
+
+def _task_spec(ti: Any, where: str) -> TaskSpec:
     t = _obj(ti, where)
-    _id(t.get("task_id"), f"{where}.task_id")
-    _id(t.get("agent_id"), f"{where}.agent_id")
+    tid = _id(t.get("task_id"), f"{where}.task_id")
+    aid = _id(t.get("agent_id"), f"{where}.agent_id")
     if "name" in t and not isinstance(t["name"], str):
         raise CallError(f"Expecting '{where}.name' to be a string")
     _list(t.get("resources"), f"{where}.resources", required=False)
+    ex = t.get("executor")
+    executor = executor_spec(ex) if isinstance(ex, dict) else None
+    shape_error = ""
+    if isinstance(t.get("command"), dict) == (executor is not None):
+        shape_error = (
+            "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
+        )
+    try:
+        res: Resources | None = Resources.from_mesos(t.get("resources"))
+        res_error = ""
+    except ResourceError as exc:
+        res, res_error = None, str(exc)
+    return TaskSpec(
+        TaskID(tid), AgentID(aid), str(t.get("name", "")), res, res_error, shape_error,
+        executor, t,
+    )  # fmt: skip
 
 
-def _operations(ops: list[Any]) -> None:
+def _operations(ops: list[Any]) -> tuple[Operation, ...]:
+    out: list[Operation] = []
     for i, op in enumerate(ops):
-        o = _obj(op, f"accept.operations[{i}]")
+        where = f"accept.operations[{i}]"
+        o = _obj(op, where)
         if not isinstance(o.get("type"), str):
-            raise CallError(f"Expecting 'accept.operations[{i}].type' to be a string")
+            raise CallError(f"Expecting '{where}.type' to be a string")
         if o["type"] == "LAUNCH":
-            launch = _obj(o.get("launch"), f"accept.operations[{i}].launch")
-            infos = _list(launch.get("task_infos"), f"accept.operations[{i}].launch.task_infos")
-            for j, ti in enumerate(infos):
-                _task_info(ti, f"accept.operations[{i}].launch.task_infos[{j}]")
+            launch = _obj(o.get("launch"), f"{where}.launch")
+            infos = _list(launch.get("task_infos"), f"{where}.launch.task_infos")
+            out.append(Launch(tuple(
+                _task_spec(ti, f"{where}.launch.task_infos[{j}]") for j, ti in enumerate(infos)
+            )))  # fmt: skip
         elif o["type"] == "LAUNCH_GROUP":
-            lg = _obj(o.get("launch_group"), f"accept.operations[{i}].launch_group")
-            _obj(lg.get("executor"), f"accept.operations[{i}].launch_group.executor")
-            tg = _obj(lg.get("task_group"), f"accept.operations[{i}].launch_group.task_group")
-            for j, ti in enumerate(_list(tg.get("tasks"), "task_group.tasks")):
-                _task_info(ti, f"accept.operations[{i}].launch_group.task_group.tasks[{j}]")
+            lg = _obj(o.get("launch_group"), f"{where}.launch_group")
+            ex = _obj(lg.get("executor"), f"{where}.launch_group.executor")
+            tg = _obj(lg.get("task_group"), f"{where}.launch_group.task_group")
+            tasks = tuple(
+                _task_spec(ti, f"{where}.launch_group.task_group.tasks[{j}]")
+                for j, ti in enumerate(_list(tg.get("tasks"), "task_group.tasks"))
+            )
+            out.append(LaunchGroup(executor_spec(ex), tasks))
+        else:
+            out.append(OtherOperation(o["type"]))
+    return tuple(out)
 
 
-def _check_payload(ctype: str, body: dict[str, Any]) -> None:
-    """Per-type shape checks of the payload object."""
-    if ctype == "SUBSCRIBE":
-        info = _obj(body.get("framework_info"), "subscribe.framework_info")
-        if not isinstance(info.get("name"), str):
-            raise CallError("Expecting 'subscribe.framework_info.name' to be a string")
-        if "user" in info and not isinstance(info["user"], str):
-            raise CallError("Expecting 'subscribe.framework_info.user' to be a string")
-        if "id" in info:
-            _id(info["id"], "subscribe.framework_info.id")
-        ft = info.get("failover_timeout")
-        if ft is not None and (isinstance(ft, bool) or not isinstance(ft, int | float) or ft < 0):
-            raise CallError("Expecting 'framework_info.failover_timeout' to be a number >= 0")
-        for key in ("roles", "capabilities"):
-            _list(info.get(key), f"subscribe.framework_info.{key}", required=False)
-    elif ctype in ("ACCEPT", "DECLINE"):
-        for i, oid in enumerate(_list(body.get("offer_ids"), f"{ctype.lower()}.offer_ids")):
-            _id(oid, f"{ctype.lower()}.offer_ids[{i}]")
-        refuse_seconds(body)
-        if ctype == "ACCEPT":
-            _operations(_list(body.get("operations"), "accept.operations", required=False))
-    elif ctype == "KILL":
-        _id(body.get("task_id"), "kill.task_id")
-        if body.get("agent_id") is not None:
-            _id(body["agent_id"], "kill.agent_id")
-    elif ctype == "ACKNOWLEDGE":
-        _id(body.get("agent_id"), "acknowledge.agent_id")
-        _id(body.get("task_id"), "acknowledge.task_id")
-        if not valid_status_uuid(body.get("uuid")):
-            raise CallError("Expecting 'acknowledge.uuid' to be base64 of 16 bytes")
-    elif ctype == "RECONCILE":
-        for i, t in enumerate(_list(body.get("tasks"), "reconcile.tasks", required=False)):
-            t = _obj(t, f"reconcile.tasks[{i}]")
-            _id(t.get("task_id"), f"reconcile.tasks[{i}].task_id")
-            if t.get("agent_id") is not None:
-                _id(t["agent_id"], f"reconcile.tasks[{i}].agent_id")
-    elif ctype == "MESSAGE":
-        _id(body.get("agent_id"), "message.agent_id")
-        _id(body.get("executor_id"), "message.executor_id")
-        if not isinstance(body.get("data"), str):
-            raise CallError("Expecting 'message.data' to be a base64 string")
-    elif ctype == "SHUTDOWN":
-        _id(body.get("executor_id"), "shutdown.executor_id")
-        _id(body.get("agent_id"), "shutdown.agent_id")
-    elif ctype in ("REVIVE", "SUPPRESS"):
-        roles = _list(body.get("roles"), f"{ctype.lower()}.roles", required=False)
-        if not all(isinstance(r, str) for r in roles):
-            raise CallError(f"Expecting '{ctype.lower()}.roles' to be an array of strings")
+def _offer_ids(body: dict[str, Any], key: str) -> tuple[OfferID, ...]:
+    ids = _list(body.get("offer_ids"), f"{key}.offer_ids")
+    return tuple(OfferID(_id(oid, f"{key}.offer_ids[{i}]")) for i, oid in enumerate(ids))
+
+
+def _roles(body: dict[str, Any], key: str) -> tuple[Role, ...]:
+    roles = _list(body.get("roles"), f"{key}.roles", required=False)
+    if not all(isinstance(r, str) for r in roles):
+        raise CallError(f"Expecting '{key}.roles' to be an array of strings")
+    return tuple(Role(r) for r in roles)
+
+
+# -- one parser per call type ----------------------------------------------------------------
+
+
+def _subscribe(fid: str | None, body: dict[str, Any]) -> Subscribe:
+    info = _obj(body.get("framework_info"), "subscribe.framework_info")
+    if not isinstance(info.get("name"), str):
+        raise CallError("Expecting 'subscribe.framework_info.name' to be a string")
+    if "user" in info and not isinstance(info["user"], str):
+        raise CallError("Expecting 'subscribe.framework_info.user' to be a string")
+    if "id" in info:
+        _id(info["id"], "subscribe.framework_info.id")
+    ft = info.get("failover_timeout")
+    if ft is not None and (isinstance(ft, bool) or not isinstance(ft, int | float) or ft < 0):
+        raise CallError("Expecting 'framework_info.failover_timeout' to be a number >= 0")
+    for key in ("roles", "capabilities"):
+        _list(info.get(key), f"subscribe.framework_info.{key}", required=False)
+    info_id = unwrap(info.get("id"))
+    if fid is not None and info_id is not None and info_id != fid:
+        raise CallError("'framework_id' differs from 'subscribe.framework_info.id'")
+    fid = fid or info_id
+    return Subscribe(FrameworkID(fid) if fid else None, info)
+
+
+def _accept(fid: FrameworkID, body: dict[str, Any]) -> Accept:
+    ids = _offer_ids(body, "accept")
+    rs = refuse_seconds(body)
+    ops = _operations(_list(body.get("operations"), "accept.operations", required=False))
+    return Accept(fid, ids, ops, rs)
+
+
+def _decline(fid: FrameworkID, body: dict[str, Any]) -> Decline:
+    return Decline(fid, _offer_ids(body, "decline"), refuse_seconds(body))
+
+
+def _kill(fid: FrameworkID, body: dict[str, Any]) -> Kill:
+    tid = _id(body.get("task_id"), "kill.task_id")
+    aid = _id(body["agent_id"], "kill.agent_id") if body.get("agent_id") is not None else None
+    policy = body.get("kill_policy")
+    return Kill(
+        fid,
+        TaskID(tid),
+        AgentID(aid) if aid else None,
+        policy if isinstance(policy, dict) else None,
+    )
+
+
+def _acknowledge(fid: FrameworkID, body: dict[str, Any]) -> Acknowledge:
+    aid = _id(body.get("agent_id"), "acknowledge.agent_id")
+    tid = _id(body.get("task_id"), "acknowledge.task_id")
+    if not valid_status_uuid(body.get("uuid")):
+        raise CallError("Expecting 'acknowledge.uuid' to be base64 of 16 bytes")
+    return Acknowledge(fid, AgentID(aid), TaskID(tid), body["uuid"])
+
+
+def _reconcile(fid: FrameworkID, body: dict[str, Any]) -> Reconcile:
+    tasks: list[tuple[TaskID, AgentID | None]] = []
+    for i, t in enumerate(_list(body.get("tasks"), "reconcile.tasks", required=False)):
+        t = _obj(t, f"reconcile.tasks[{i}]")
+        tid = _id(t.get("task_id"), f"reconcile.tasks[{i}].task_id")
+        aid = None
+        if t.get("agent_id") is not None:
+            aid = AgentID(_id(t["agent_id"], f"reconcile.tasks[{i}].agent_id"))
+        tasks.append((TaskID(tid), aid))
+    return Reconcile(fid, tuple(tasks))
+
+
+def _message(fid: FrameworkID, body: dict[str, Any]) -> Message:
+    aid = _id(body.get("agent_id"), "message.agent_id")
+    eid = _id(body.get("executor_id"), "message.executor_id")
+    if not isinstance(body.get("data"), str):
+        raise CallError("Expecting 'message.data' to be a base64 string")
+    return Message(fid, AgentID(aid), eid, body["data"])
+
+
+def _shutdown(fid: FrameworkID, body: dict[str, Any]) -> Shutdown:
+    eid = _id(body.get("executor_id"), "shutdown.executor_id")
+    aid = _id(body.get("agent_id"), "shutdown.agent_id")
+    return Shutdown(fid, AgentID(aid), eid)
+
+
+_PARSERS: dict[str, Callable[[FrameworkID, dict[str, Any]], SchedulerCall]] = {
+    "ACCEPT": _accept,
+    "DECLINE": _decline,
+    "KILL": _kill,
+    "ACKNOWLEDGE": _acknowledge,
+    "RECONCILE": _reconcile,
+    "MESSAGE": _message,
+    "SHUTDOWN": _shutdown,
+    "REVIVE": lambda fid, body: Revive(fid, _roles(body, "revive")),
+    "SUPPRESS": lambda fid, body: Suppress(fid, _roles(body, "suppress")),
+    "TEARDOWN": lambda fid, body: Teardown(fid),
+}
 
 
 def parse_call(data: Any) -> Call:
-    """Check a decoded scheduler call; returns a `Call` or raises `CallError`."""
+    """Check a decoded scheduler call; returns a typed call or raises `CallError`."""
     if not isinstance(data, dict):
         raise CallError("Expecting a JSON object as the call body")
     ctype = data.get("type")
@@ -161,13 +412,13 @@ def parse_call(data: Any) -> Call:
         fid = _id(data.get("framework_id"), "framework_id")
     key = ctype.lower()
     body = _obj(data.get(key), key, required=ctype not in _OPTIONAL_PAYLOAD)
-    _check_payload(ctype, body)
     if ctype == "SUBSCRIBE":
-        info_id = unwrap(body["framework_info"].get("id"))
-        if fid is not None and info_id is not None and info_id != fid:
-            raise CallError("'framework_id' differs from 'subscribe.framework_info.id'")
-        fid = fid or info_id
-    return Call(ctype, fid, body)
+        return _subscribe(fid, body)
+    parser = _PARSERS.get(ctype)
+    assert fid is not None
+    if parser is None:
+        return Ignored(FrameworkID(fid), ctype)
+    return parser(FrameworkID(fid), body)
 
 
 _OPTIONAL_PAYLOAD = frozenset(

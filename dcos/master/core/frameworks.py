@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcos.master.core.base import CoreBase, log
+from dcos.master.core.calls import Revive, Subscribe, Suppress, Teardown
 from dcos.master.core.model import (
+    Action,
     CloseFramework,
     Framework,
     Persist,
@@ -18,7 +20,7 @@ from dcos.master.core.model import (
     roles_of,
 )
 from dcos.protocol import internal
-from dcos.protocol.ids import FrameworkID, Role, new_framework_id, wrap
+from dcos.protocol.ids import FrameworkID, new_framework_id, wrap
 from dcos.protocol.states import TaskState
 from dcos.state.registry import AddFramework, RemoveFramework
 
@@ -53,16 +55,18 @@ class FrameworksMixin(CoreBase):
         return fw
 
     def subscribe(
-        self, framework_id: str | None, info: dict[str, Any], stream_id: str, now: float
-    ) -> tuple[SubscribeOutcome, list[Any]]:
+        self, call: Subscribe, stream_id: str, now: float
+    ) -> tuple[SubscribeOutcome, list[Action]]:
         """SUBSCRIBE: a new framework, or a failover/re-subscription with its id."""
-        info = dict(info)
+        self._begin()
+        framework_id = call.framework_id
+        info = dict(call.framework_info)
         info.setdefault("user", "")
         if framework_id is not None and framework_id in self.removed_framework_ids:
-            return SubscribeOutcome(None, "Framework has been removed"), self._drain()
-        fw = self.frameworks.get(FrameworkID(framework_id)) if framework_id else None
+            return SubscribeOutcome(None, "Framework has been removed"), self._end()
+        fw = self.frameworks.get(framework_id) if framework_id else None
         if fw is None:
-            fid = FrameworkID(framework_id) if framework_id else new_framework_id(self.master_id)
+            fid = framework_id or new_framework_id(self.master_id)
             fw = self._new_framework(fid, info, now)
             self._out.append(Persist(AddFramework(fw.id, fw.info)))
             self.allocator.add_framework(fw.id, fw.roles, capabilities=fw.capabilities)
@@ -75,7 +79,7 @@ class FrameworksMixin(CoreBase):
         fw.failover_deadline = None
         fw.unregistered_time = None
         fw.next_heartbeat = now + self.settings.heartbeat_interval
-        self.allocation_requested = True
+        self._allocate()
         hb = self.settings.heartbeat_interval
         self._to_framework(fw, {
             "type": "SUBSCRIBED",
@@ -86,7 +90,7 @@ class FrameworksMixin(CoreBase):
             },
         })  # fmt: skip
         log.info("framework %s (%s) subscribed", fw.id, fw.info.get("name"))
-        return SubscribeOutcome(fw.id), self._drain()
+        return SubscribeOutcome(fw.id), self._end()
 
     def _failover(self, fw: Framework, info: dict[str, Any], now: float) -> None:
         """Re-subscription of a known framework: keep its tasks, take the new info."""
@@ -108,12 +112,15 @@ class FrameworksMixin(CoreBase):
         fw.reregistered_time = now
         self.allocator.activate_framework(fw.id)
 
-    def framework_disconnected(self, framework_id: str, stream_id: str, now: float) -> list[Any]:
+    def framework_disconnected(
+        self, framework_id: FrameworkID, stream_id: str, now: float
+    ) -> list[Action]:
         """The scheduler's stream ended: deactivate and start the failover timer. Ignored for
         a stream that was already replaced by a newer SUBSCRIBE."""
-        fw = self.frameworks.get(FrameworkID(framework_id))
+        self._begin()
+        fw = self.frameworks.get(framework_id)
         if fw is None or fw.stream_id != stream_id or not fw.connected:
-            return self._drain()
+            return self._end()
         fw.connected = fw.active = False
         fw.stream_id = None
         fw.unregistered_time = now
@@ -121,7 +128,7 @@ class FrameworksMixin(CoreBase):
         self.allocator.deactivate_framework(fw.id)
         self._rescind_offers(fw.offers, notify=False)
         log.info("framework %s disconnected; failover timeout %.1fs", fw.id, fw.failover_timeout)
-        return self._drain()
+        return self._end()
 
     def remove_framework(self, fw: Framework, now: float) -> None:
         """TEARDOWN or failover timeout: kill its tasks, forget it, record it as completed."""
@@ -139,7 +146,7 @@ class FrameworksMixin(CoreBase):
             self._set_task_status(task, {"state": TaskState.TASK_KILLED, "timestamp": now})
             self._release_task(task)
         self.allocator.remove_framework(fw.id)
-        self.allocation_requested = True
+        self._allocate()
         if fw.connected:
             self._out.append(CloseFramework(fw.id))
         fw.connected = fw.active = False
@@ -147,19 +154,22 @@ class FrameworksMixin(CoreBase):
         self._complete_framework(fw)
         self._out.append(Persist(RemoveFramework(fw.id)))
 
-    def teardown(self, fw: Framework, now: float) -> None:
+    def teardown(self, fw: Framework, call: Teardown, now: float) -> None:
+        """TEARDOWN: remove the framework (its tasks are killed)."""
         self.remove_framework(fw, now)
 
-    def suppress(self, fw: Framework, roles: list[str] | None) -> None:
-        rs = [Role(r) for r in roles] if roles else None
+    def suppress(self, fw: Framework, call: Suppress, now: float) -> None:
+        """SUPPRESS: no offers for these roles (all of the framework's when none given)."""
+        rs = list(call.roles) or None
         self.allocator.suppress(fw.id, rs)
         fw.suppressed_roles.update(rs if rs is not None else fw.roles)
 
-    def revive(self, fw: Framework, roles: list[str] | None) -> None:
-        rs = [Role(r) for r in roles] if roles else None
+    def revive(self, fw: Framework, call: Revive, now: float) -> None:
+        """REVIVE: offers again for these roles (all when none given), and clear filters."""
+        rs = list(call.roles) or None
         self.allocator.revive(fw.id, rs)
         fw.suppressed_roles.difference_update(rs if rs is not None else fw.roles)
-        self.allocation_requested = True
+        self._allocate()
 
     def _tick_frameworks(self, now: float) -> None:
         """Failover timeouts and heartbeats (called by `tick`)."""

@@ -1,28 +1,52 @@
 """`MasterCore`: the sans-IO master (frameworks, agents, offers, tasks in one object).
 
-Called by the master shell (`dcos.master.app`): `recover` once at start with the registry,
-then `subscribe` / `scheduler_call` / `framework_disconnected` for schedulers,
-`agent_subscribe` / `agent_updates` / `agent_seen` / `agent_disconnected` for agents,
-`allocate(now)` every allocation interval (and soon after `take_allocation_request()` says
-resources were freed), and `tick(now)` about once a second for timers. Each returns the
-actions to carry out.
+Called by the master shell (`dcos.master.shell.MasterShell`): `recover` once at start with
+the registry, then `subscribe` / `scheduler_call` / `framework_disconnected` for schedulers,
+`agent_subscribe` / `agent_call` / `agent_disconnected` for agents, `operator_call` for
+operators' writes, `allocate(now)` every allocation interval (and soon after an
+`AllocateSoon` action), and `tick(now)` about once a second for timers. Each takes typed
+inputs (`dcos.master.core.calls`, `dcos.protocol.internal`) and returns the actions to
+carry out (`model.Action`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from dcos.master.core.agents import AgentError, AgentOutcome, AgentsMixin
-from dcos.master.core.calls import Call, refuse_seconds
+from dcos.master.core.agents import AgentOutcome, AgentsMixin
+from dcos.master.core.calls import (
+    Accept,
+    Acknowledge,
+    Decline,
+    Ignored,
+    Kill,
+    Message,
+    Reconcile,
+    Revive,
+    SchedulerCall,
+    Shutdown,
+    Suppress,
+    Teardown,
+)
 from dcos.master.core.frameworks import FrameworksMixin, SubscribeOutcome
-from dcos.master.core.model import Action, Persist
+from dcos.master.core.model import Action, Framework, Persist
 from dcos.master.core.offers import OffersMixin
+from dcos.master.core.operator_calls import OperatorWrite, RemoveQuota, SetQuota, UpdateWeights
 from dcos.master.core.tasks import TasksMixin
 from dcos.protocol.ids import FrameworkID, Role
+from dcos.protocol.internal import (
+    AgentCall,
+    AgentUpdate,
+    ExecutorExited,
+    ExecutorMessage,
+    Pong,
+)
 from dcos.protocol.resources import Resources
-from dcos.state.registry import Registry, SetQuota, SetWeight
+from dcos.state.registry import Registry, SetWeight
+from dcos.state.registry import SetQuota as PersistQuota
 
-__all__ = ["AgentError", "AgentOutcome", "CallOutcome", "MasterCore", "SubscribeOutcome"]
+__all__ = ["AgentOutcome", "CallOutcome", "MasterCore", "SubscribeOutcome"]
 
 
 class CallOutcome:
@@ -37,10 +61,14 @@ class CallOutcome:
 
 ACCEPTED = CallOutcome()
 
+_CallHandler = Callable[["MasterCore", Framework, Any, float], None]
+_AgentHandler = Callable[["MasterCore", Any, float], None]
+
 
 class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
-    def recover(self, registry: Registry, now: float) -> None:
+    def recover(self, registry: Registry, now: float) -> list[Action]:
         """Load the registry at start: weights, quota, agents and frameworks to expect."""
+        self._begin()
         for role, w in registry.weights.items():
             self.allocator.set_weight(Role(role), w)
             self.weights[role] = w
@@ -49,77 +77,108 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
             self.allocator.set_quota(Role(role), self.quota[role])
         self.recover_agents(registry.agents, registry.removed_agents, now)
         self.recover_frameworks(registry.frameworks, registry.completed_frameworks, now)
+        return self._end()
 
     def scheduler_call(
-        self, call: Call, stream_id: str | None, now: float
+        self, call: SchedulerCall, stream_id: str | None, now: float
     ) -> tuple[CallOutcome, list[Action]]:
-        """Any call but SUBSCRIBE, already shape-checked by `parse_call`."""
-        fw = self.frameworks.get(FrameworkID(call.framework_id or ""))
+        """Any call but SUBSCRIBE (typed by `parse_call`); answered through `_CALLS`."""
+        self._begin()
+        fw = self.frameworks.get(call.framework_id)
         if fw is None or not fw.connected:
-            return CallOutcome(403, "Framework is not subscribed"), self._drain()
+            return CallOutcome(403, "Framework is not subscribed"), self._end()
         if stream_id is None:
             return CallOutcome(
                 400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"
-            ), self._drain()
+            ), self._end()
         if stream_id != fw.stream_id:
             return CallOutcome(
                 400,
                 f"The stream ID '{stream_id}' included in this request "
                 "didn't match the stream ID currently associated with "
                 f"framework ID {fw.id}",
-            ), self._drain()
-        b = call.body
-        t = call.type
-        if t == "ACCEPT":
-            self.accept(fw, b, refuse_seconds(b), now)
-        elif t == "DECLINE":
-            self.decline(fw, [o["value"] for o in b["offer_ids"]], refuse_seconds(b), now)
-        elif t == "ACKNOWLEDGE":
-            self.acknowledge(fw, b)
-        elif t == "KILL":
-            self.kill(fw, b, now)
-        elif t == "RECONCILE":
-            self.reconcile(fw, b, now)
-        elif t == "REVIVE":
-            self.revive(fw, b.get("roles") or None)
-        elif t == "SUPPRESS":
-            self.suppress(fw, b.get("roles") or None)
-        elif t == "TEARDOWN":
-            self.teardown(fw, now)
-        elif t == "MESSAGE":
-            self.framework_message(fw, b)
-        elif t == "SHUTDOWN":
-            self.shutdown_executor(fw, b)
-        # REQUEST, inverse offers, operation status calls, UPDATE_FRAMEWORK: accepted, no-op
-        return ACCEPTED, self._drain()
+            ), self._end()
+        _CALLS[type(call)](self, fw, call, now)
+        return ACCEPTED, self._end()
 
-    def set_weights(self, weights: dict[str, float]) -> list[Action]:
-        """Operator UPDATE_WEIGHTS: tell the allocator and persist."""
+    def agent_call(self, msg: AgentCall, now: float) -> list[Action]:
+        """UPDATE, PONG, MESSAGE, EXITED_EXECUTOR from an agent (typed by
+        `dcos.protocol.internal.parse_agent_call`); answered through `_AGENT_CALLS`."""
+        self._begin()
+        if self.agent_seen(msg.agent_id, now):
+            _AGENT_CALLS[type(msg)](self, msg, now)
+        return self._end()
+
+    def operator_call(self, call: OperatorWrite, now: float) -> tuple[CallOutcome, list[Action]]:
+        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA (typed by `parse_operator_write`):
+        tell the allocator and persist; 400 for removing a quota that is not set."""
+        self._begin()
+        match call:
+            case UpdateWeights(weights=weights):
+                self._set_weights(weights)
+            case SetQuota(role=role, guarantee=guarantee):
+                self._set_quota(role, guarantee)
+            case RemoveQuota(role=role):
+                if role not in self.quota:
+                    msg = "Expecting 'remove_quota.role' to name a role with quota"
+                    return CallOutcome(400, msg), self._end()
+                self._set_quota(role, None)
+        return CallOutcome(200), self._end()
+
+    def _set_weights(self, weights: dict[str, float]) -> None:
         for role, w in weights.items():
             self.allocator.set_weight(Role(role), w)
             self._out.append(Persist(SetWeight(role, w)))
             self.weights[role] = w
-        self.allocation_requested = True
-        return self._drain()
+        self._allocate()
 
-    def set_quota(self, role: str, guarantee: Resources | None) -> list[Action]:
-        """Operator SET_QUOTA / REMOVE_QUOTA (guarantee None)."""
+    def _set_quota(self, role: str, guarantee: Resources | None) -> None:
+        """SET_QUOTA, or REMOVE_QUOTA (guarantee None)."""
         if guarantee is None:
             self.allocator.remove_quota(Role(role))
             self.quota.pop(role, None)
         else:
             self.allocator.set_quota(Role(role), guarantee)
             self.quota[role] = guarantee
-        self._out.append(Persist(SetQuota(role, guarantee.to_dict() if guarantee else None)))
-        self.allocation_requested = True
-        return self._drain()
+        self._out.append(Persist(PersistQuota(role, guarantee.to_dict() if guarantee else None)))
+        self._allocate()
 
     def tick(self, now: float) -> list[Action]:
         """Timers: offer timeouts, pings and ping timeouts, failover timeouts, heartbeats."""
+        self._begin()
         self._tick_offers(now)
         self._tick_agents(now)
         self._tick_frameworks(now)
-        return self._drain()
+        return self._end()
 
-    def framework(self, framework_id: str) -> Any:
+    def ignored(self, fw: Framework, call: Ignored, now: float) -> None:
+        """REQUEST, inverse offers, operation status calls, UPDATE_FRAMEWORK: accepted,
+        nothing to do."""
+
+    def pong(self, msg: Pong, now: float) -> None:
+        """PONG: `agent_call` already noted the agent alive."""
+
+    def framework(self, framework_id: str) -> Framework | None:
         return self.frameworks.get(FrameworkID(framework_id))
+
+
+_CALLS: dict[type, _CallHandler] = {
+    Accept: MasterCore.accept,
+    Decline: MasterCore.decline,
+    Acknowledge: MasterCore.acknowledge,
+    Kill: MasterCore.kill,
+    Reconcile: MasterCore.reconcile,
+    Revive: MasterCore.revive,
+    Suppress: MasterCore.suppress,
+    Teardown: MasterCore.teardown,
+    Message: MasterCore.framework_message,
+    Shutdown: MasterCore.shutdown_executor,
+    Ignored: MasterCore.ignored,
+}
+
+_AGENT_CALLS: dict[type, _AgentHandler] = {
+    AgentUpdate: MasterCore.agent_updates,
+    Pong: MasterCore.pong,
+    ExecutorMessage: MasterCore.executor_message,
+    ExecutorExited: MasterCore.executor_exited,
+}

@@ -74,7 +74,15 @@ class Persist:
     op: Operation
 
 
-Action = ToFramework | ToAgent | CloseFramework | CloseAgent | Persist
+@dataclass(frozen=True, slots=True)
+class AllocateSoon:
+    """Resources were freed (or demand appeared): run an allocation cycle soon (the shell
+    debounces; at most one per entry-point call)."""
+
+
+ALLOCATE_SOON = AllocateSoon()
+
+Action = ToFramework | ToAgent | CloseFramework | CloseAgent | Persist | AllocateSoon
 
 
 # -- records -----------------------------------------------------------------------------

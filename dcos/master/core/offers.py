@@ -1,5 +1,5 @@
 """Offers in the master core: allocation -> OFFERS, DECLINE, ACCEPT (LAUNCH and
-LAUNCH_GROUP with TaskInfo validation), offer timeouts.
+LAUNCH_GROUP; the TaskInfo checks that need the master's state), offer timeouts.
 
 Called by the shell's allocation loop (`allocate`), the scheduler API (ACCEPT, DECLINE) and
 by `tick` (offer timeout).
@@ -7,14 +7,22 @@ by `tick` (offer timeout).
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from dcos.master.core.base import CoreBase, log
-from dcos.master.core.model import Agent, Framework, Offer, Task, ToAgent
+from dcos.master.core.calls import (
+    Accept,
+    Decline,
+    ExecutorSpec,
+    Launch,
+    LaunchGroup,
+    OtherOperation,
+    TaskSpec,
+)
+from dcos.master.core.model import Action, Agent, Framework, Offer, Task, ToAgent
 from dcos.protocol import internal
-from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID, unwrap, wrap
-from dcos.protocol.resources import ResourceError, Resources
+from dcos.protocol.ids import FrameworkID, OfferID, Role, TaskID, wrap
+from dcos.protocol.resources import Resources
 from dcos.protocol.states import Reason, TaskState
 
 
@@ -30,9 +38,11 @@ def attributes_json(attrs: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class OffersMixin(CoreBase):
-    def allocate(self, now: float) -> list[Any]:
+    def allocate(self, now: float) -> list[Action]:
         """Run one allocation cycle and turn each allocation into one offer; offers to the
         same framework travel in one OFFERS event."""
+        self._begin()
+        self._count("allocation_runs")
         by_fw: dict[FrameworkID, list[dict[str, Any]]] = {}
         timeout = self.settings.offer_timeout
         for a in self.allocator.allocate(now):
@@ -42,7 +52,7 @@ class OffersMixin(CoreBase):
                 self.allocator.recover(a.framework_id, a.agent_id, a.role, a.resources)
                 continue
             offer = Offer(
-                self._next_offer_id(),
+                self.offers.next_id(),
                 fw.id,
                 agent.id,
                 a.role,
@@ -57,7 +67,7 @@ class OffersMixin(CoreBase):
                 self.frameworks[fid], {"type": "OFFERS", "offers": {"offers": offers}}
             )
             self._count("offers_sent", len(offers))
-        return self._drain()
+        return self._end()
 
     def offer_json(self, offer: Offer, agent: Agent) -> dict[str, Any]:
         executor_ids = sorted({
@@ -81,83 +91,75 @@ class OffersMixin(CoreBase):
         }
 
     def _tick_offers(self, now: float) -> None:
-        while self._offer_expiry and self._offer_expiry[0][0] <= now:
-            _, oid = heapq.heappop(self._offer_expiry)
-            offer = self.offers.get(oid)
-            if offer is not None:
-                log.debug("offer %s timed out", oid)
-                self._rescind_offer(offer)
+        for offer in self.offers.expired(now):
+            log.debug("offer %s timed out", offer.id)
+            self._rescind_offer(offer)
 
-    def decline(
-        self, fw: Framework, offer_ids: list[str], refuse: float | None, now: float
-    ) -> None:
+    def decline(self, fw: Framework, call: Decline, now: float) -> None:
         """DECLINE: give the offers back with a refusal filter (default 5 s)."""
+        refuse = call.refuse_seconds
         secs = self.settings.default_refuse_seconds if refuse is None else refuse
-        for oid in offer_ids:
-            offer = self.offers.get(OfferID(oid))
+        for oid in call.offer_ids:
+            offer = self.offers.get(oid)
             if offer is None or offer.framework_id != fw.id:
                 continue
             self._remove_offer(offer)
             until = now + secs if secs > 0 else None
             self.allocator.recover(fw.id, offer.agent_id, offer.role, offer.resources, until)
             if until is None:
-                self.allocation_requested = True
+                self._allocate()
             self._count("offers_declined")
 
-    def accept(self, fw: Framework, body: dict[str, Any], refuse: float | None, now: float) -> None:
+    def accept(self, fw: Framework, call: Accept, now: float) -> None:
         """ACCEPT: consume the offers, launch the valid tasks, report invalid ones with
         TASK_ERROR (or TASK_DROPPED/LOST for invalid offers) and give back the rest."""
-        offer_ids = [unwrap(o) or "" for o in body.get("offer_ids", [])]
-        ops = body.get("operations") or []
-        offers, error = self._take_offers(fw, offer_ids)
+        offers, error = self._take_offers(fw, call.offer_ids)
         if error is not None:
             for o in offers:
                 self.allocator.recover(fw.id, o.agent_id, o.role, o.resources)
-            self.allocation_requested = True
+            self._allocate()
             state = TaskState.TASK_DROPPED if fw.partition_aware else TaskState.TASK_LOST
-            for ti in _all_task_infos(ops):
-                self._master_status(
-                    fw,
-                    unwrap(ti.get("task_id")) or "",
-                    state,
-                    unwrap(ti.get("agent_id")),
-                    now,
-                    reason=Reason.REASON_INVALID_OFFERS,
-                    message=error,
-                )
+            for op in call.operations:
+                for t in op.tasks if not isinstance(op, OtherOperation) else ():
+                    self._master_status(
+                        fw, t.task_id, state, t.agent_id, now,
+                        reason=Reason.REASON_INVALID_OFFERS, message=error,
+                    )  # fmt: skip
             return
         agent = self.agents[offers[0].agent_id]
         role = offers[0].role
-        available = Resources.empty()
-        for o in offers:
-            available = available + o.resources
+        available = sum_resources([o.resources for o in offers])
         launch: list[dict[str, Any]] = []
-        ids: set[str] = set()
-        for op in ops:
-            if op.get("type") == "LAUNCH":
-                for ti in op["launch"]["task_infos"]:
-                    available = self._launch_one(fw, agent, role, ti, available, ids, launch, now)
-            elif op.get("type") == "LAUNCH_GROUP":
-                available = self._launch_group(
-                    fw, agent, role, op["launch_group"], available, ids, now
-                )
-            else:
-                log.info("framework %s: operation %s not supported; ignored", fw.id, op.get("type"))
+        ids: set[TaskID] = set()
+        for op in call.operations:
+            match op:
+                case Launch(tasks=tasks):
+                    for t in tasks:
+                        available = self._launch_one(
+                            fw, agent, role, t, available, ids, launch, now
+                        )
+                case LaunchGroup():
+                    available = self._launch_group(fw, agent, role, op, available, ids, now)
+                case OtherOperation(type=optype):
+                    log.info("framework %s: operation %s not supported; ignored", fw.id, optype)
         if launch:
             self._out.append(ToAgent(agent.id, self._run_tasks_event(fw, launch)))
+        refuse = call.refuse_seconds
         secs = self.settings.default_refuse_seconds if refuse is None else refuse
         if available:
             self.allocator.recover(
                 fw.id, agent.id, role, available, now + secs if secs > 0 else None
             )
             if secs <= 0:
-                self.allocation_requested = True
+                self._allocate()
 
-    def _take_offers(self, fw: Framework, offer_ids: list[str]) -> tuple[list[Offer], str | None]:
+    def _take_offers(
+        self, fw: Framework, offer_ids: tuple[OfferID, ...]
+    ) -> tuple[list[Offer], str | None]:
         offers: list[Offer] = []
         error = None if offer_ids else "No offers specified"
         for oid in offer_ids:
-            offer = self.offers.get(OfferID(oid))
+            offer = self.offers.get(oid)
             if offer is None or offer.framework_id != fw.id:
                 error = f"Offer {oid} is no longer valid"
                 continue
@@ -173,84 +175,75 @@ class OffersMixin(CoreBase):
         return offers, error
 
     def _check_task(
-        self, fw: Framework, agent: Agent, ti: dict[str, Any], ids: set[str], available: Resources
+        self, fw: Framework, agent: Agent, t: TaskSpec, ids: set[TaskID], available: Resources
     ) -> tuple[Resources | None, str]:
-        """Validate one TaskInfo; returns (resources incl. a new executor's, '') or
+        """The checks of one TaskInfo that need the master's state (the state-free ones were
+        done by `parse_call`); returns (resources incl. a new executor's, '') or
         (None, reason)."""
-        why = self._check_identity(fw, agent, ti, ids)
+        why = self._check_identity(fw, agent, t, ids) or t.shape_error
         if why:
             return None, why
-        has_cmd, has_exec = (
-            isinstance(ti.get("command"), dict),
-            isinstance(ti.get("executor"), dict),
-        )
-        if has_cmd == has_exec:
-            return (
-                None,
-                "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present",
-            )
-        try:
-            res = Resources.from_mesos(ti.get("resources"))
-            if has_exec:
-                res = res + self._new_executor_resources(fw, agent, ti["executor"], ids)
-        except ResourceError as exc:
-            return None, f"Task has invalid resources: {exc}"
+        if t.resources is None:
+            return None, f"Task has invalid resources: {t.resources_error}"
+        res = t.resources
+        if t.executor is not None:
+            extra, error = self._new_executor_resources(fw, agent, t.executor)
+            if extra is None:
+                return None, f"Task has invalid resources: {error}"
+            res = res + extra
         if not res:
             return None, "Task uses no resources"
         if not available.contains(res):
             return None, f"Task uses more resources {res} than available {available}"
         return res, ""
 
-    def _check_identity(
-        self, fw: Framework, agent: Agent, ti: dict[str, Any], ids: set[str]
-    ) -> str:
+    def _check_identity(self, fw: Framework, agent: Agent, t: TaskSpec, ids: set[TaskID]) -> str:
         """Unique task id and matching agent id; '' when fine."""
-        tid = unwrap(ti.get("task_id")) or ""
-        if tid in ids or TaskID(tid) in fw.tasks or TaskID(tid) in fw.unreachable_tasks:
+        tid = t.task_id
+        if tid in ids or tid in fw.tasks or tid in fw.unreachable_tasks:
             return f"Task has duplicate ID: {tid}"
-        if unwrap(ti.get("agent_id")) != agent.id:
-            return f"Task uses agent {unwrap(ti.get('agent_id'))} but the offers are for {agent.id}"
+        if t.agent_id != agent.id:
+            return f"Task uses agent {t.agent_id} but the offers are for {agent.id}"
         return ""
 
     def _new_executor_resources(
-        self, fw: Framework, agent: Agent, executor: dict[str, Any], ids: set[str]
-    ) -> Resources:
-        eid = unwrap(executor.get("executor_id"))
+        self, fw: Framework, agent: Agent, executor: ExecutorSpec
+    ) -> tuple[Resources | None, str]:
+        """What launching on `executor` adds: nothing when it already runs there, else its
+        resources; (None, why) when the ExecutorInfo is invalid."""
+        eid = executor.executor_id
         if eid is None:
-            raise ResourceError("executor needs an executor_id")
+            return None, executor.error
         running = any(
             t.executor_id == eid and t.framework_id == fw.id for t in agent.tasks.values()
         )
-        return Resources.empty() if running else Resources.from_mesos(executor.get("resources"))
+        if running:
+            return Resources.empty(), ""
+        return executor.resources, executor.error
 
     def _launch_one(
         self,
         fw: Framework,
         agent: Agent,
         role: Role,
-        ti: dict[str, Any],
+        t: TaskSpec,
         available: Resources,
-        ids: set[str],
+        ids: set[TaskID],
         launch: list[dict[str, Any]],
         now: float,
     ) -> Resources:
-        res, why = self._check_task(fw, agent, ti, ids, available)
-        tid = unwrap(ti.get("task_id")) or ""
+        res, why = self._check_task(fw, agent, t, ids, available)
         if res is None:
             self._master_status(
-                fw,
-                tid,
-                TaskState.TASK_ERROR,
-                agent.id,
-                now,
-                reason=Reason.REASON_TASK_INVALID,
-                message=why,
-            )
+                fw, t.task_id, TaskState.TASK_ERROR, agent.id, now,
+                reason=Reason.REASON_TASK_INVALID, message=why,
+            )  # fmt: skip
             self._count("invalid_tasks")
             return available
-        ids.add(tid)
-        self._add_task(fw, agent, role, ti, res, now)
-        launch.append(ti)
+        ids.add(t.task_id)
+        eid = t.executor.executor_id if t.executor is not None else None
+        self._add_task(fw, agent, role, t, t.info, eid, res, now)
+        launch.append(t.info)
         return available - res
 
     def _add_task(
@@ -258,78 +251,68 @@ class OffersMixin(CoreBase):
         fw: Framework,
         agent: Agent,
         role: Role,
-        ti: dict[str, Any],
+        t: TaskSpec,
+        info: dict[str, Any],
+        executor_id: str | None,
         res: Resources,
         now: float,
     ) -> Task:
-        ex = ti.get("executor")
-        eid = unwrap(ex.get("executor_id")) if isinstance(ex, dict) else None
-        task = Task(
-            TaskID(unwrap(ti["task_id"]) or ""),
-            fw.id,
-            agent.id,
-            str(ti.get("name", "")),
-            role,
-            res,
-            ti,
-            executor_id=eid,
-        )
+        task = Task(t.task_id, fw.id, agent.id, t.name, role, res, info, executor_id=executor_id)
         task.statuses.append({"state": TaskState.TASK_STAGING, "timestamp": now})
         fw.tasks[task.task_id] = task
         agent.tasks[(fw.id, task.task_id)] = task
         self._count("tasks_launched")
         return task
 
+    def _check_group(
+        self, fw: Framework, agent: Agent, lg: LaunchGroup, ids: set[TaskID], available: Resources
+    ) -> tuple[Resources, str]:
+        """LAUNCH_GROUP checks: (the group's total incl. a new executor, '') or (_, why)."""
+        total, error = self._new_executor_resources(fw, agent, lg.executor)
+        if total is None:
+            return Resources.empty(), f"Invalid executor: {error}"
+        group_ids = set(ids)
+        for t in lg.tasks:
+            why = self._check_identity(fw, agent, t, group_ids)
+            if why:
+                return total, why
+            group_ids.add(t.task_id)
+            if t.resources is None:
+                return total, f"Task has invalid resources: {t.resources_error}"
+            total = total + t.resources
+        if not available.contains(total):
+            return total, f"Task group uses more resources {total} than available {available}"
+        return total, ""
+
     def _launch_group(
         self,
         fw: Framework,
         agent: Agent,
         role: Role,
-        lg: dict[str, Any],
+        lg: LaunchGroup,
         available: Resources,
-        ids: set[str],
+        ids: set[TaskID],
         now: float,
     ) -> Resources:
         """LAUNCH_GROUP: all tasks of the group launch together or none does."""
-        executor = lg["executor"]
-        infos = lg["task_group"]["tasks"]
-        why = ""
-        try:
-            total = self._new_executor_resources(fw, agent, executor, ids)
-        except ResourceError as exc:
-            total, why = Resources.empty(), f"Invalid executor: {exc}"
-        checked: list[Resources] = []
-        group_ids: set[str] = set(ids)
-        for ti in infos if not why else []:
-            why = self._check_identity(fw, agent, ti, group_ids)
-            if why:
-                break
-            group_ids.add(unwrap(ti.get("task_id")) or "")
-            try:
-                res = Resources.from_mesos(ti.get("resources"))
-            except ResourceError as exc:
-                why = f"Task has invalid resources: {exc}"
-                break
-            checked.append(res)
-            total = total + res
-        if not why and not available.contains(total):
-            why = f"Task group uses more resources {total} than available {available}"
-        if why or not infos:
-            for ti in infos:
+        total, why = self._check_group(fw, agent, lg, ids, available)
+        if why or not lg.tasks:
+            for t in lg.tasks:
                 self._master_status(
-                    fw,
-                    unwrap(ti.get("task_id")) or "",
-                    TaskState.TASK_ERROR,
-                    agent.id,
-                    now,
-                    reason=Reason.REASON_TASK_INVALID,
-                    message=why or "Empty task group",
-                )
+                    fw, t.task_id, TaskState.TASK_ERROR, agent.id, now,
+                    reason=Reason.REASON_TASK_INVALID, message=why or "Empty task group",
+                )  # fmt: skip
             return available
-        for i, (ti, res) in enumerate(zip(infos, checked, strict=True)):
-            ids.add(unwrap(ti.get("task_id")) or "")
-            extra = (total - sum_resources(checked)) if i == 0 else Resources.empty()
-            self._add_task(fw, agent, role, {**ti, "executor": executor}, res + extra, now)
+        executor = lg.executor.info
+        checked = [t.resources or Resources.empty() for t in lg.tasks]
+        extra = total - sum_resources(checked)
+        for i, (t, res) in enumerate(zip(lg.tasks, checked, strict=True)):
+            ids.add(t.task_id)
+            info = {**t.info, "executor": executor}
+            self._add_task(
+                fw, agent, role, t, info, lg.executor.executor_id,
+                res + extra if i == 0 else res, now,
+            )  # fmt: skip
         self._out.append(
             ToAgent(
                 agent.id,
@@ -337,7 +320,7 @@ class OffersMixin(CoreBase):
                     "type": internal.RUN_TASK_GROUP,
                     "framework": fw.info,
                     "executor": executor,
-                    "tasks": infos,
+                    "tasks": [t.info for t in lg.tasks],
                 },
             )
         )
@@ -349,16 +332,3 @@ def sum_resources(items: list[Resources]) -> Resources:
     for r in items:
         total = total + r
     return total
-
-
-def _all_task_infos(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for op in ops:
-        if op.get("type") == "LAUNCH":
-            out.extend(op["launch"]["task_infos"])
-        elif op.get("type") == "LAUNCH_GROUP":
-            out.extend(op["launch_group"]["task_group"]["tasks"])
-    return out
-
-
-_ = AgentID

@@ -2,24 +2,23 @@
 `/master/frameworks`, `/master/tasks`, `/master/state-summary`, `/metrics/snapshot`, and
 the v1 operator API's GET_* answers).
 
-Called by `operator_api` handlers; reads the core's records, changes nothing.
+Called by `operator_api` handlers with a `MasterView` (`MasterShell.view`); reads the
+core's records, changes nothing.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dcos.master.core.model import Agent, Framework, Task
 from dcos.master.core.offers import attributes_json
-from dcos.protocol.ids import wrap
+from dcos.master.shell import MasterView
+from dcos.protocol.ids import OfferID, wrap
 from dcos.protocol.mesos import MESOS_VERSION
 from dcos.protocol.resources import Resources
 from dcos.protocol.states import TaskState
-
-if TYPE_CHECKING:
-    from dcos.master.app import MasterShell
 
 BUILD = {
     "build_date": "2026-01-01 00:00:00",
@@ -54,8 +53,8 @@ def task_json(t: Task) -> dict[str, Any]:
     return out
 
 
-def offer_json(shell: MasterShell, oid: str) -> dict[str, Any]:
-    o = shell.core.offers[oid]  # type: ignore[index]
+def offer_json(view: MasterView, oid: OfferID) -> dict[str, Any]:
+    o = view.core.offers[oid]
     return {
         "id": o.id,
         "framework_id": o.framework_id,
@@ -65,10 +64,10 @@ def offer_json(shell: MasterShell, oid: str) -> dict[str, Any]:
     }
 
 
-def framework_json(shell: MasterShell, fw: Framework) -> dict[str, Any]:
+def framework_json(view: MasterView, fw: Framework) -> dict[str, Any]:
     info = fw.info
     used = _sum([t.resources for t in fw.tasks.values()])
-    offered = _sum([shell.core.offers[o].resources for o in fw.offers if o in shell.core.offers])
+    offered = _sum([view.core.offers[o].resources for o in fw.offers if o in view.core.offers])
     return {
         "id": fw.id,
         "name": info.get("name", ""),
@@ -94,14 +93,14 @@ def framework_json(shell: MasterShell, fw: Framework) -> dict[str, Any]:
         "tasks": [task_json(t) for t in fw.tasks.values()],
         "unreachable_tasks": [task_json(t) for t in fw.unreachable_tasks.values()],
         "completed_tasks": [task_json(t) for t in fw.completed_tasks.values()],
-        "offers": [offer_json(shell, o) for o in fw.offers if o in shell.core.offers],
+        "offers": [offer_json(view, o) for o in fw.offers if o in view.core.offers],
         "executors": [],
     }
 
 
-def agent_json(shell: MasterShell, a: Agent) -> dict[str, Any]:
+def agent_json(view: MasterView, a: Agent) -> dict[str, Any]:
     used = a.used()
-    offered = _sum([shell.core.offers[o].resources for o in a.offers if o in shell.core.offers])
+    offered = _sum([view.core.offers[o].resources for o in a.offers if o in view.core.offers])
     return {
         "id": a.id,
         "pid": f"slave(1)@{a.ip}:{a.port}",
@@ -121,8 +120,8 @@ def agent_json(shell: MasterShell, a: Agent) -> dict[str, Any]:
     }
 
 
-def state_json(shell: MasterShell) -> dict[str, Any]:
-    core, cfg = shell.core, shell.config
+def state_json(view: MasterView) -> dict[str, Any]:
+    core, cfg = view.core, view.config
     info = core.master_info
     pid = f"master@{info.ip}:{info.port}"
     agents = list(core.agents.values())
@@ -138,25 +137,25 @@ def state_json(shell: MasterShell) -> dict[str, Any]:
                         "address": {"hostname": info.hostname, "ip": info.ip, "port": info.port}},
         "log_dir": os.path.dirname(cfg.log_file) if cfg.log_file else None,
         "flags": cfg.flags(),
-        "slaves": [agent_json(shell, a) for a in agents],
-        "frameworks": [framework_json(shell, f) for f in core.frameworks.values()],
-        "completed_frameworks": [framework_json(shell, f) for f in core.completed_frameworks.values()],
+        "slaves": [agent_json(view, a) for a in agents],
+        "frameworks": [framework_json(view, f) for f in core.frameworks.values()],
+        "completed_frameworks": [framework_json(view, f) for f in core.completed_frameworks.values()],
         "orphan_tasks": [], "unregistered_frameworks": [],
     }  # fmt: skip
 
 
-def state_summary(shell: MasterShell) -> dict[str, Any]:
-    core = shell.core
+def state_summary(view: MasterView) -> dict[str, Any]:
+    core = view.core
     slaves = []
     for a in core.agents.values():
-        d = agent_json(shell, a)
+        d = agent_json(view, a)
         counts = Counter(t.state for t in a.tasks.values())
         d.update({s.value: counts.get(s.value, 0) for s in _SUMMARY_STATES})
         d["framework_ids"] = sorted({t.framework_id for t in a.tasks.values()})
         slaves.append(d)
     frameworks = []
     for f in core.frameworks.values():
-        d = framework_json(shell, f)
+        d = framework_json(view, f)
         for k in ("tasks", "unreachable_tasks", "completed_tasks", "offers", "executors"):
             d.pop(k)
         counts = Counter(t.state for t in f.tasks.values())
@@ -166,7 +165,7 @@ def state_summary(shell: MasterShell) -> dict[str, Any]:
         frameworks.append(d)
     return {
         "hostname": core.master_info.hostname,
-        "cluster": shell.config.cluster,
+        "cluster": view.config.cluster,
         "slaves": slaves,
         "frameworks": frameworks,
     }
@@ -186,8 +185,8 @@ _SUMMARY_STATES = [
 ]
 
 
-def metrics(shell: MasterShell) -> dict[str, float]:
-    core = shell.core
+def metrics(view: MasterView) -> dict[str, float]:
+    core = view.core
     agents = list(core.agents.values())
     total = _sum([a.total for a in agents])
     used = _sum([a.used() for a in agents])
@@ -197,7 +196,7 @@ def metrics(shell: MasterShell) -> dict[str, float]:
         t.state for f in core.completed_frameworks.values() for t in f.completed_tasks.values()
     )
     out: dict[str, float] = {
-        "master/elected": 1.0, "master/uptime_secs": shell.now() - core.start_time,
+        "master/elected": 1.0, "master/uptime_secs": view.now - core.start_time,
         "master/slaves_active": float(sum(1 for a in agents if a.connected)),
         "master/slaves_connected": float(sum(1 for a in agents if a.connected)),
         "master/slaves_disconnected": float(sum(1 for a in agents if not a.connected)),
@@ -264,7 +263,7 @@ def v1_task(t: Task) -> dict[str, Any]:
     return out
 
 
-def v1_agent(shell: MasterShell, a: Agent) -> dict[str, Any]:
+def v1_agent(view: MasterView, a: Agent) -> dict[str, Any]:
     info = {
         "id": wrap(a.id),
         "hostname": a.hostname,
@@ -281,7 +280,7 @@ def v1_agent(shell: MasterShell, a: Agent) -> dict[str, Any]:
         "total_resources": a.total.to_mesos(),
         "allocated_resources": a.used().to_mesos(),
         "offered_resources": _sum(
-            [shell.core.offers[o].resources for o in a.offers if o in shell.core.offers]
+            [view.core.offers[o].resources for o in a.offers if o in view.core.offers]
         ).to_mesos(),
         "capabilities": [{"type": c} for c in a.info.get("capabilities") or []],
     }
@@ -298,23 +297,23 @@ def v1_framework(f: Framework) -> dict[str, Any]:
     }
 
 
-def get_agents(shell: MasterShell) -> dict[str, Any]:
+def get_agents(view: MasterView) -> dict[str, Any]:
     return {
-        "agents": [v1_agent(shell, a) for a in shell.core.agents.values()],
-        "recovered_agents": [{"id": wrap(a)} for a in shell.core.recovered_agents],
+        "agents": [v1_agent(view, a) for a in view.core.agents.values()],
+        "recovered_agents": [{"id": wrap(a)} for a in view.core.recovered_agents],
     }
 
 
-def get_frameworks(shell: MasterShell) -> dict[str, Any]:
-    core = shell.core
+def get_frameworks(view: MasterView) -> dict[str, Any]:
+    core = view.core
     return {
         "frameworks": [v1_framework(f) for f in core.frameworks.values()],
         "completed_frameworks": [v1_framework(f) for f in core.completed_frameworks.values()],
     }
 
 
-def get_tasks(shell: MasterShell) -> dict[str, Any]:
-    fws = list(shell.core.frameworks.values()) + list(shell.core.completed_frameworks.values())
+def get_tasks(view: MasterView) -> dict[str, Any]:
+    fws = list(view.core.frameworks.values()) + list(view.core.completed_frameworks.values())
     return {
         "tasks": [v1_task(t) for f in fws for t in f.tasks.values()],
         "unreachable_tasks": [v1_task(t) for f in fws for t in f.unreachable_tasks.values()],

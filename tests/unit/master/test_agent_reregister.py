@@ -5,11 +5,10 @@ their resources."""
 from typing import Any
 
 from dcos.protocol.resources import Resources
+from dcos.testing.master import AGENT_RES, T0, CoreHarness
 
-from .harness import AGENT_RES, T0, Harness
 
-
-def _running(h: Harness) -> tuple[str, str, dict[str, Any]]:
+def _running(h: CoreHarness) -> tuple[str, str, dict[str, Any]]:
     aid = h.agent()
     fid = h.subscribe()
     (offer,) = h.allocate()
@@ -20,7 +19,7 @@ def _running(h: Harness) -> tuple[str, str, dict[str, Any]]:
     return aid, fid, task.info
 
 
-def _resubscribe(h: Harness, aid: str, fid: str, task: dict[str, Any], state: str,
+def _resubscribe(h: CoreHarness, aid: str, fid: str, task: dict[str, Any], state: str,
                  res: str = AGENT_RES, attrs: dict[str, Any] | None = None) -> None:
     info = {
         "id": aid, "hostname": "h5051", "ip": "127.0.0.1", "port": 5051,
@@ -28,22 +27,17 @@ def _resubscribe(h: Harness, aid: str, fid: str, task: dict[str, Any], state: st
         "version": "0.1.0", "capabilities": [],
     }  # fmt: skip
     record = {"framework_id": fid, "task": task, "state": state, "status": None}
-    out, acts = h.core.agent_subscribe(
-        {"type": "SUBSCRIBE", "agent": info, "tasks": [record],
-         "frameworks": [h.core.frameworks[fid].info], "unacked": []},
-        token=("again", aid), now=T0 + 5,
-    )  # fmt: skip
-    h.run(acts)
+    out = h.agent_subscribe(info, [record], [h.core.frameworks[fid].info], T0 + 5, ("again", aid))
     assert out.agent_id == aid, out.error
 
 
-def _offered_cpus(h: Harness) -> float:
+def _offered_cpus(h: CoreHarness) -> float:
     (offer,) = h.allocate(T0 + 6)
     return next(r["scalar"]["value"] for r in offer["resources"] if r["name"] == "cpus")
 
 
 def test_changed_attributes_and_resources_are_taken_and_tasks_kept():
-    h = Harness()
+    h = CoreHarness()
     aid, fid, task = _running(h)
     _resubscribe(h, aid, fid, task, "TASK_RUNNING",
                  res="cpus:8;mem:2048;disk:1000;ports:[31000-31010]", attrs={"rack": "r2"})
@@ -57,7 +51,7 @@ def test_changed_attributes_and_resources_are_taken_and_tasks_kept():
 
 
 def test_task_reported_terminal_on_reregistration_frees_its_resources():
-    h = Harness()
+    h = CoreHarness()
     aid, fid, task = _running(h)
     _resubscribe(h, aid, fid, task, "TASK_FAILED")
     assert (fid, "t1") not in h.core.agents[aid].tasks
@@ -70,19 +64,14 @@ def test_task_reported_terminal_on_reregistration_frees_its_resources():
 
 
 def test_task_the_agent_no_longer_reports_is_lost_with_agent_restarted():
-    h = Harness()
+    h = CoreHarness()
     aid, fid, _task = _running(h)
     info = {
         "id": aid, "hostname": "h5051", "ip": "127.0.0.1", "port": 5051,
         "resources": Resources.parse(AGENT_RES).to_dict(), "attributes": {"rack": "r1"},
         "version": "0.1.0", "capabilities": [],
     }  # fmt: skip
-    out, acts = h.core.agent_subscribe(
-        {"type": "SUBSCRIBE", "agent": info, "tasks": [],
-         "frameworks": [h.core.frameworks[fid].info], "unacked": []},
-        token=("again", aid), now=T0 + 5,
-    )  # fmt: skip
-    h.run(acts)
+    out = h.agent_subscribe(info, [], [h.core.frameworks[fid].info], T0 + 5, ("again", aid))
     assert out.agent_id == aid, out.error
     (st,) = h.statuses(fid)
     assert st["state"] == "TASK_LOST" and st["reason"] == "REASON_SLAVE_RESTARTED"  # Mesos wire name

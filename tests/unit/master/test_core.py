@@ -6,12 +6,11 @@ from dcos.master.core import CloseFramework, Persist
 from dcos.protocol.ids import wrap
 from dcos.protocol.mesos import valid_status_uuid
 from dcos.state.registry import AddFramework, AdmitAgent, MarkUnreachable, RemoveFramework
-
-from .harness import T0, Harness
+from dcos.testing.master import T0, CoreHarness
 
 
 def test_subscribe_sends_subscribed_and_persists_framework():
-    h = Harness()
+    h = CoreHarness()
     fid = h.subscribe("web")
     (ev,) = h.events(fid, "SUBSCRIBED")
     assert ev["subscribed"]["framework_id"] == wrap(fid)
@@ -21,7 +20,7 @@ def test_subscribe_sends_subscribed_and_persists_framework():
 
 
 def test_one_offer_per_agent_with_mesos_shape():
-    h = Harness()
+    h = CoreHarness()
     a1, a2 = h.agent(port=5051), h.agent(port=5052)
     assert any(isinstance(a, Persist) and isinstance(a.op, AdmitAgent) for a in h.actions)
     fid = h.subscribe()
@@ -37,7 +36,7 @@ def test_one_offer_per_agent_with_mesos_shape():
 
 
 def test_offer_timeout_rescinds():
-    h = Harness(offer_timeout=10)
+    h = CoreHarness(offer_timeout=10)
     h.agent()
     fid = h.subscribe()
     (offer,) = h.allocate()
@@ -51,7 +50,7 @@ def test_offer_timeout_rescinds():
 
 
 def test_decline_filter_holds_until_refuse_seconds_then_revive_clears():
-    h = Harness()
+    h = CoreHarness()
     h.agent()
     fid = h.subscribe()
     (offer,) = h.allocate()
@@ -67,7 +66,7 @@ def test_decline_filter_holds_until_refuse_seconds_then_revive_clears():
     )
     assert h.allocate(T0 + 50) == []
     assert len(h.allocate(T0 + 101)) == 1
-    h2 = Harness()
+    h2 = CoreHarness()
     h2.agent()
     fid2 = h2.subscribe()
     (offer,) = h2.allocate()
@@ -84,7 +83,7 @@ def test_decline_filter_holds_until_refuse_seconds_then_revive_clears():
 
 
 def test_suppress_stops_offers():
-    h = Harness()
+    h = CoreHarness()
     h.agent()
     fid = h.subscribe()
     h.call(fid, {"type": "SUPPRESS"})
@@ -94,7 +93,7 @@ def test_suppress_stops_offers():
 
 
 def test_launch_runs_tasks_and_recovers_unused_resources():
-    h = Harness()
+    h = CoreHarness()
     aid = h.agent()
     fid = h.subscribe()
     (offer,) = h.allocate()
@@ -108,7 +107,7 @@ def test_launch_runs_tasks_and_recovers_unused_resources():
 
 
 def test_status_update_forwarded_with_agent_id_and_ack_goes_to_agent():
-    h = Harness()
+    h = CoreHarness()
     aid = h.agent()
     fid = h.subscribe()
     (offer,) = h.allocate()
@@ -133,7 +132,7 @@ def test_status_update_forwarded_with_agent_id_and_ack_goes_to_agent():
 
 
 def test_kill_without_agent_id_is_routed_to_the_agent():
-    h = Harness()
+    h = CoreHarness()
     aid = h.agent()
     fid = h.subscribe()
     (offer,) = h.allocate()
@@ -144,7 +143,7 @@ def test_kill_without_agent_id_is_routed_to_the_agent():
 
 
 def test_kill_unknown_task_answers_like_reconciliation():
-    h = Harness()
+    h = CoreHarness()
     h.agent()
     fid = h.subscribe()
     h.events(fid)
@@ -154,7 +153,7 @@ def test_kill_unknown_task_answers_like_reconciliation():
 
 
 def test_invalid_accept_gives_task_error_and_keeps_valid_tasks():
-    h = Harness()
+    h = CoreHarness()
     aid = h.agent()
     fid = h.subscribe()
     (offer,) = h.allocate()
@@ -169,7 +168,7 @@ def test_invalid_accept_gives_task_error_and_keeps_valid_tasks():
 
 
 def test_task_over_offered_resources_and_wrong_agent_are_errors():
-    h = Harness()
+    h = CoreHarness()
     h.agent()
     fid = h.subscribe()
     (offer,) = h.allocate()
@@ -185,7 +184,7 @@ def test_task_over_offered_resources_and_wrong_agent_are_errors():
 
 
 def test_accept_of_unknown_offer_drops_tasks():
-    h = Harness()
+    h = CoreHarness()
     h.agent()
     fid = h.subscribe(caps=("PARTITION_AWARE",))
     h.allocate()
@@ -207,7 +206,7 @@ def _running(h, caps=()):
 
 
 def test_ping_timeout_marks_unreachable_task_lost_for_plain_frameworks():
-    h = Harness(agent_ping_timeout=10, max_agent_ping_timeouts=3)
+    h = CoreHarness(agent_ping_timeout=10, max_agent_ping_timeouts=3)
     aid, fid = _running(h)
     h.run(h.core.tick(T0 + 10))
     assert h.agent_events(aid, "PING")
@@ -224,16 +223,16 @@ def test_ping_timeout_marks_unreachable_task_lost_for_plain_frameworks():
 
 
 def test_pong_keeps_agent_alive():
-    h = Harness(agent_ping_timeout=10, max_agent_ping_timeouts=3)
+    h = CoreHarness(agent_ping_timeout=10, max_agent_ping_timeouts=3)
     aid, fid = _running(h)
     for t in range(10, 100, 10):
-        h.core.agent_seen(aid, T0 + t)
+        h.pong(aid, T0 + t)
         h.run(h.core.tick(T0 + t))
     assert aid in h.core.agents
 
 
 def test_unreachable_is_task_unreachable_for_partition_aware_and_reconciled_on_return():
-    h = Harness(agent_ping_timeout=10, max_agent_ping_timeouts=3)
+    h = CoreHarness(agent_ping_timeout=10, max_agent_ping_timeouts=3)
     aid, fid = _running(h, caps=("PARTITION_AWARE",))
     h.run(h.core.tick(T0 + 30))
     (st,) = h.statuses(fid)
@@ -260,7 +259,7 @@ def test_unreachable_is_task_unreachable_for_partition_aware_and_reconciled_on_r
 
 
 def test_reconciliation_answers():
-    h = Harness()
+    h = CoreHarness()
     aid, fid = _running(h)
     h.call(fid, {"type": "RECONCILE", "reconcile": {"tasks": []}})
     (st,) = h.statuses(fid)
@@ -285,14 +284,14 @@ def test_reconciliation_answers():
     )
     got = {s["task_id"]["value"]: s["state"] for s in h.statuses(fid)}
     assert got == {"t1": "TASK_RUNNING", "ghost": "TASK_LOST", "ghost2": "TASK_LOST"}
-    h2 = Harness()
+    h2 = CoreHarness()
     _, fid2 = _running(h2, caps=("PARTITION_AWARE",))
     h2.call(fid2, {"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": wrap("ghost")}]}})
     assert h2.statuses(fid2)[0]["state"] == "TASK_UNKNOWN"
 
 
 def test_failover_within_timeout_keeps_tasks():
-    h = Harness()
+    h = CoreHarness()
     aid, fid = _running(h)
     h.run(h.core.framework_disconnected(fid, h.streams[fid], T0 + 1))
     assert not h.core.frameworks[fid].connected
@@ -305,7 +304,7 @@ def test_failover_within_timeout_keeps_tasks():
 
 
 def test_failover_timeout_kills_tasks_and_completes_framework():
-    h = Harness()
+    h = CoreHarness()
     aid, fid = _running(h)
     h.run(h.core.framework_disconnected(fid, h.streams[fid], T0 + 1))
     h.run(h.core.tick(T0 + 60))
@@ -315,12 +314,15 @@ def test_failover_timeout_kills_tasks_and_completes_framework():
     assert h.agent_events(aid, "SHUTDOWN_FRAMEWORK")
     assert h.core.completed_frameworks[fid].completed_tasks["t1"].state == "TASK_KILLED"
     assert any(isinstance(a, Persist) and isinstance(a.op, RemoveFramework) for a in h.actions)
-    out, _ = h.core.subscribe(fid, {"name": "x", "user": "u"}, "s-late", T0 + 70)
+    out = h.subscribe_call(
+        {"type": "SUBSCRIBE", "framework_id": wrap(fid),
+         "subscribe": {"framework_info": {"name": "x", "user": "u"}}}, T0 + 70, "s-late",
+    )  # fmt: skip
     assert out.error == "Framework has been removed"
 
 
 def test_teardown_closes_stream():
-    h = Harness()
+    h = CoreHarness()
     aid, fid = _running(h)
     h.call(fid, {"type": "TEARDOWN"})
     assert any(isinstance(a, CloseFramework) and a.framework_id == fid for a in h.actions)
@@ -329,7 +331,7 @@ def test_teardown_closes_stream():
 
 
 def test_stale_stream_id_is_rejected_and_old_disconnect_ignored():
-    h = Harness()
+    h = CoreHarness()
     fid = h.subscribe()
     old = h.streams[fid]
     h.subscribe(framework_id=fid)
@@ -340,7 +342,7 @@ def test_stale_stream_id_is_rejected_and_old_disconnect_ignored():
 
 
 def test_heartbeats():
-    h = Harness(heartbeat_interval=15)
+    h = CoreHarness(heartbeat_interval=15)
     fid = h.subscribe()
     h.events(fid)
     h.run(h.core.tick(T0 + 14))
@@ -350,7 +352,7 @@ def test_heartbeats():
 
 
 def test_agent_reregistration_after_master_restart_restores_tasks():
-    h = Harness()
+    h = CoreHarness()
     aid, fid = _running(h)
     from dcos.state.registry import Registry
 
@@ -358,7 +360,7 @@ def test_agent_reregistration_after_master_restart_restores_tasks():
         agents={aid: {"info": {}, "unreachable_time": None}},
         frameworks={fid: h.core.frameworks[fid].info},
     )
-    h2 = Harness()
+    h2 = CoreHarness()
     h2.core.recover(reg, T0)
     fid2 = h2.subscribe(framework_id=fid)
     assert fid2 == fid

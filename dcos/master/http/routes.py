@@ -1,0 +1,24 @@
+"""Every route of the master's HTTP side. Called once by `dcos.master.app.create_master`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dcos.common.metrics import add_prometheus_routes
+from dcos.master.http import agent_channel, operator_api, prometheus, scheduler_api
+from dcos.master.http.keys import MASTER
+from dcos.master.shell import MasterShell
+from dcos.protocol import internal
+
+
+def add_routes(app: web.Application, shell: MasterShell) -> None:
+    """Put `shell` under `MASTER` and route the scheduler API, the agent channel, the
+    operator endpoints and the Prometheus metrics (``/metrics``, ``/metrics/prometheus``)."""
+    app[MASTER] = shell
+    # looked up at call time: the control-plane benchmark wraps these two handlers first
+    app.router.add_post(scheduler_api.PATH, scheduler_api.handle)
+    app.router.add_post(internal.PATH, agent_channel.handle)
+    operator_api.add_routes(app)
+    add_prometheus_routes(
+        app, lambda: prometheus.collect(shell.view()), paths=("/metrics", "/metrics/prometheus")
+    )
