@@ -3,7 +3,9 @@
 - `Scheduler`: subclass it; callbacks, async or plain (dcos/sdk/scheduler.py).
   `FrameworkScheduler` adds reconciliation on every (re)subscription and offer suppression.
 - `SchedulerDriver`: subscribes, reconnects, acknowledges, sends calls; ``apply(actions)``
-  carries out framework actions (dcos/sdk/driver.py).
+  carries out framework actions (dcos/sdk/driver.py); ``async with`` starts and stops it,
+  ``wait_subscribed()`` waits for SUBSCRIBED. `DriverState`, `TaskState`: dcos/sdk/states.py.
+  `Credentials` (HTTP basic authentication), ``ssl`` and ``session``: dcos/sdk/auth.py.
 - The framework layer: actions `Launch`, `Accept`, `Decline`, `Kill`, `Suppress`, `Revive`,
   `Reconcile`, `Acknowledge`, `Message`; `framework_info`, `SuppressionTracker`,
   `reconcile_actions`, `BackgroundTasks` (dcos/sdk/framework.py).
@@ -15,12 +17,8 @@
 See docs/writing-a-framework.md.
 """
 
-from dcos.sdk.driver import (
-    DRIVER_ABORTED,
-    DRIVER_RUNNING,
-    DRIVER_STOPPED,
-    SchedulerDriver,
-)
+from dcos.sdk.auth import Credentials
+from dcos.sdk.driver import SchedulerDriver
 from dcos.sdk.errors import CallRejected, DriverError, NotConnected
 from dcos.sdk.executor import Executor, ExecutorCallRejected, ExecutorDriver
 from dcos.sdk.framework import (
@@ -42,18 +40,29 @@ from dcos.sdk.framework import (
 from dcos.sdk.offers import Fit, OfferPacker, TaskNeeds, pick_ports, task_info
 from dcos.sdk.placement import Slot, Verdict, place
 from dcos.sdk.scheduler import FrameworkScheduler, Scheduler
+from dcos.sdk.states import (
+    DRIVER_ABORTED,
+    DRIVER_NOT_STARTED,
+    DRIVER_RUNNING,
+    DRIVER_STOPPED,
+    DriverState,
+    TaskState,
+)
 from dcos.sdk.types import Offer, TaskStatus
 
 __all__ = [
     "DRIVER_ABORTED",
+    "DRIVER_NOT_STARTED",
     "DRIVER_RUNNING",
     "DRIVER_STOPPED",
     "Accept",
     "Acknowledge",
     "BackgroundTasks",
     "CallRejected",
+    "Credentials",
     "Decline",
     "DriverError",
+    "DriverState",
     "Executor",
     "ExecutorCallRejected",
     "ExecutorDriver",
@@ -74,6 +83,7 @@ __all__ = [
     "Suppress",
     "SuppressionTracker",
     "TaskNeeds",
+    "TaskState",
     "TaskStatus",
     "Verdict",
     "framework_info",

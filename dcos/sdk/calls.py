@@ -11,7 +11,7 @@ import base64
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dcos.protocol.ids import wrap
+from dcos.protocol.ids import unwrap, wrap
 
 Json = dict[str, Any]
 
@@ -25,6 +25,31 @@ def _call(framework_id: str, kind: str, payload: Json | None = None) -> Json:
 
 def _ids(values: Iterable[str]) -> list[dict[str, str]]:
     return [wrap(v) for v in values]
+
+
+def offer_id(o: Any) -> str:
+    """The id of an offer given as an id string, an `Offer` / Offer dict or ``{"value": id}``."""
+    if isinstance(o, str):
+        return o
+    if isinstance(o, Mapping):
+        v = unwrap(o.get("id")) if "id" in o else unwrap(o)
+        if v:
+            return v
+    raise TypeError(f"not an offer or offer id: {o!r}")
+
+
+def task_ref(t: Any) -> tuple[str, str | None]:
+    """(task_id, agent_id or None) from a task id string, a (task_id, agent_id) pair or a
+    TaskStatus/TaskInfo dict (for RECONCILE)."""
+    if isinstance(t, str):
+        return t, None
+    if isinstance(t, tuple) and len(t) == 2:
+        return str(t[0]), (str(t[1]) if t[1] else None)
+    if isinstance(t, Mapping):
+        tid = unwrap(t.get("task_id"))
+        if tid:
+            return tid, unwrap(t.get("agent_id"))
+    raise TypeError(f"not a task reference: {t!r}")
 
 
 def make_filters(filters: Mapping[str, Any] | None, refuse_seconds: float | None) -> Json | None:

@@ -2,11 +2,22 @@
 
 The driver keeps one SUBSCRIBE stream open (``POST /api/v1/scheduler``, JSON, chunked
 RecordIO), turns its events into `Scheduler` callbacks run one at a time by a single consumer
-task, and sends calls (orjson) with the ``Mesos-Stream-Id`` header of the current stream on
-keep-alive, pipelined TCP_NODELAY connections (`dcos.common.pipeline.CallPool`: a pre-encoded
-request head per stream; https masters: the aiohttp session). It re-subscribes with its
+task, and sends calls (orjson) with the ``Mesos-Stream-Id`` header of the current stream
+(through its `MasterTransport`, dcos/sdk/transport.py). It re-subscribes with its
 framework id when the stream ends or heartbeats stop, with exponential backoff after failed
 attempts, and follows leader redirects (307 ``Location: //host:port``).
+
+Use it as an async context manager (leaving the block stops it with ``failover=True``: the
+master keeps the tasks for ``failover_timeout``; call ``await driver.stop()`` inside the block
+to tear the framework down)::
+
+    async with SchedulerDriver(MyScheduler(), framework_info("my-fw"), "127.0.0.1:5050") as d:
+        await d.wait_subscribed()
+        await d.join()
+
+TLS, a shared aiohttp session and HTTP basic authentication: the ``ssl``, ``session`` and
+``credentials`` arguments (dcos/sdk/auth.py). Framework actions (dcos/sdk/framework.py) are
+carried out by `SchedulerDriver.apply`.
 
 Calls made while the driver is not subscribed are not queued: they raise `NotConnected`
 at once (offers die with the connection; reconcile in `reregistered` instead). A call the
@@ -21,26 +32,21 @@ import inspect
 import logging
 import random
 from collections.abc import Iterable, Mapping
+from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from dcos.common.clock import Clock, RealClock
-from dcos.common.pipeline import CallFailed, CallPool, request_prefix
-from dcos.protocol.codec import JSON, dumps_json
-from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID, unwrap
+from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID
 from dcos.sdk import calls
-from dcos.sdk._stream import cancel_tasks, read_json_events
+from dcos.sdk._stream import cancel_tasks
+from dcos.sdk.auth import Credentials
 from dcos.sdk.core import (
-    Abort,
-    Action,
     Backoff,
-    Connected,
     Dispatch,
     DriverCore,
     MasterAddress,
-    Redirect,
-    Retry,
 )
 from dcos.sdk.errors import CallRejected, DriverError, NotConnected
 from dcos.sdk.framework import (
@@ -56,39 +62,30 @@ from dcos.sdk.framework import (
     Suppress,
     log_failures,
 )
+from dcos.sdk.states import (
+    DRIVER_ABORTED,
+    DRIVER_NOT_STARTED,
+    DRIVER_RUNNING,
+    DRIVER_STOPPED,
+    DriverState,
+)
+from dcos.sdk.subscription import Subscription
+from dcos.sdk.transport import MasterTransport, SSLOption
 
 log = logging.getLogger("dcos.sdk.driver")
 
-DRIVER_RUNNING = "DRIVER_RUNNING"
-DRIVER_STOPPED = "DRIVER_STOPPED"
-DRIVER_ABORTED = "DRIVER_ABORTED"
-DRIVER_NOT_STARTED = "DRIVER_NOT_STARTED"
-
-PATH = "/api/v1/scheduler"
+__all__ = [
+    "DRIVER_ABORTED",
+    "DRIVER_NOT_STARTED",
+    "DRIVER_RUNNING",
+    "DRIVER_STOPPED",
+    "CallRejected",
+    "DriverError",
+    "DriverState",
+    "NotConnected",
+    "SchedulerDriver",
+]
 _STOP = object()  # consumer-queue marker: finish after the callbacks before it
-
-
-def _offer_id(o: Any) -> str:
-    if isinstance(o, str):
-        return o
-    if isinstance(o, Mapping):
-        v = unwrap(o.get("id")) if "id" in o else unwrap(o)
-        if v:
-            return v
-    raise TypeError(f"not an offer or offer id: {o!r}")
-
-
-def _task_ref(t: Any) -> tuple[str, str | None]:
-    """A task id string, a (task_id, agent_id) pair or a TaskStatus/TaskInfo dict."""
-    if isinstance(t, str):
-        return t, None
-    if isinstance(t, tuple) and len(t) == 2:
-        return str(t[0]), (str(t[1]) if t[1] else None)
-    if isinstance(t, Mapping):
-        tid = unwrap(t.get("task_id"))
-        if tid:
-            return tid, unwrap(t.get("agent_id"))
-    raise TypeError(f"not a task reference: {t!r}")
 
 
 class SchedulerDriver:
@@ -98,6 +95,11 @@ class SchedulerDriver:
     FrameworkInfo dict (``user`` and ``name`` are filled in when absent; an ``id`` makes the
     first SUBSCRIBE a failover of that framework). `failover_timeout` (seconds) sets
     ``framework_info.failover_timeout``. `clock` drives the backoff and heartbeat timers.
+    `ssl` (an `ssl.SSLContext`, or False for no certificate check) applies to ``https://``
+    masters; `session` is an aiohttp session to use (and not close) instead of the driver's
+    own; `credentials` authenticate every request (HTTP basic) and fill in
+    ``framework_info.principal`` when it is absent. `scheduler` is a `Scheduler` or any object
+    with the callbacks it wants (missing ones are skipped; each may be async or plain).
     """
 
     def __init__(
@@ -116,29 +118,39 @@ class SchedulerDriver:
         call_timeout: float = 30.0,
         max_connections: int = 16,
         seed: int | None = None,
+        ssl: SSLOption = None,
+        session: aiohttp.ClientSession | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.clock: Clock = clock or RealClock()
+        info = dict(framework_info)
+        if credentials is not None:
+            info.setdefault("principal", credentials.principal)
         self._core = DriverCore.create(
-            framework_info,
+            info,
             master,
             implicit_acknowledgements=implicit_acknowledgements,
             failover_timeout=failover_timeout,
             backoff=Backoff(backoff_initial, backoff_max, rng=random.Random(seed)),
             heartbeat_misses=heartbeat_misses,
         )
-        self._connect_timeout = connect_timeout
-        self._call_timeout = call_timeout
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-        self._pool: CallPool | None = None  # calls to a plain-HTTP master (see `_send`)
-        self._prefix = b""
-        self._prefix_key: tuple[Any, Any] | None = None
+        self._http = MasterTransport(
+            ssl=ssl,
+            session=session,
+            credentials=credentials,
+            connect_timeout=connect_timeout,
+            call_timeout=call_timeout,
+            max_connections=max_connections,
+        )
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._sub = Subscription(
+            self._core, self._http, self.clock, self._queue.put_nowait, lambda: self._stopping
+        )
         self._sub_task: asyncio.Task[None] | None = None
         self._consumer_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
-        self._done: asyncio.Future[str] | None = None
+        self._done: asyncio.Future[DriverState] | None = None
         self._state = DRIVER_NOT_STARTED
         self._stopping = False
         self._finisher: asyncio.Task[None] | None = None
@@ -164,7 +176,7 @@ class SchedulerDriver:
         return self._core.subscribed
 
     @property
-    def state(self) -> str:
+    def state(self) -> DriverState:
         return self._state
 
     @property
@@ -173,32 +185,63 @@ class SchedulerDriver:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> str:
+    async def start(self) -> DriverState:
         """Start subscribing in the background; returns at once (``DRIVER_RUNNING``)."""
         if self._state != DRIVER_NOT_STARTED:
             return self._state
         loop = asyncio.get_running_loop()
         self._done = loop.create_future()
-        connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=60)
-        # aiohttp sets TCP_NODELAY on every client connection it opens.
-        self._session = aiohttp.ClientSession(connector=connector)
+        self._http.open()
         self._state = DRIVER_RUNNING
         self._consumer_task = asyncio.create_task(self._consume(), name="sdk-callbacks")
-        self._sub_task = asyncio.create_task(self._subscription_loop(), name="sdk-subscription")
+        self._sub_task = asyncio.create_task(self._subscription(), name="sdk-subscription")
         return self._state
 
-    async def join(self) -> str:
+    async def join(self) -> DriverState:
         """Wait until the driver stops or aborts; returns ``DRIVER_STOPPED``/``DRIVER_ABORTED``."""
         if self._done is None:
             return self._state
         return await asyncio.shield(self._done)
 
-    async def run(self) -> str:
+    async def run(self) -> DriverState:
         """`start` then `join`."""
         await self.start()
         return await self.join()
 
-    async def stop(self, failover: bool = False) -> str:
+    async def wait_subscribed(self, timeout: float | None = None) -> FrameworkID:
+        """Wait until the driver is subscribed (SUBSCRIBED received; calls can be sent) and
+        return the framework id. Raises `DriverError` if the driver stops or aborts first,
+        `TimeoutError` after `timeout` seconds."""
+        if self._state == DRIVER_NOT_STARTED or self._done is None:
+            raise DriverError("the driver is not started")
+        async with asyncio.timeout(timeout):
+            while not self._core.subscribed:
+                if self._done.done():
+                    raise DriverError(f"the driver ended ({self._done.result()})")
+                waiter = asyncio.ensure_future(self._sub.subscribed.wait())
+                try:
+                    await asyncio.wait(
+                        (waiter, asyncio.shield(self._done)), return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waiter.cancel()
+        return self._fid()
+
+    async def __aenter__(self) -> SchedulerDriver:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop with failover (the tasks keep running for ``failover_timeout``); a driver
+        already stopped inside the block (e.g. ``await driver.stop()``: TEARDOWN) stays so."""
+        await self.stop(failover=True)
+
+    async def stop(self, failover: bool = False) -> DriverState:
         """Stop the driver. Without `failover` the framework is torn down first (TEARDOWN:
         the master kills its tasks and forgets it); with it, the master keeps the tasks for
         ``failover_timeout`` so a new scheduler can re-subscribe with the same framework id.
@@ -214,126 +257,23 @@ class SchedulerDriver:
         await self._finish(DRIVER_STOPPED)
         return DRIVER_STOPPED
 
-    async def _finish(self, state: str) -> None:
+    async def _finish(self, state: DriverState) -> None:
         """Tear everything down; called once by `stop` or on abort (from any task)."""
         self._stopping = True
         await cancel_tasks((self._sub_task, self._consumer_task))
         if self._background:
-            await asyncio.wait(list(self._background), timeout=self._call_timeout)
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+            await asyncio.wait(list(self._background), timeout=self._http.call_timeout)
+        await self._http.close()
         self._core.on_disconnected()
+        self._sub.subscribed.clear()
         self._state = state
         if self._done is not None and not self._done.done():
             self._done.set_result(state)
 
-    # -- subscription ------------------------------------------------------------------
-
-    async def _subscription_loop(self) -> None:
-        while not self._stopping:
-            delay = self._core.next_delay()
-            if delay > 0:
-                await self.clock.sleep(delay)
-            if self._stopping:
-                return
-            try:
-                aborted = await self._subscribe_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - keep the driver alive
-                log.exception("subscription attempt failed unexpectedly")
-                aborted = False
-            if aborted:
-                self._queue.put_nowait(_STOP)
-                return
-
-    async def _subscribe_once(self) -> bool:
-        """One SUBSCRIBE and, if accepted, reading its stream to the end; True = aborted."""
-        assert self._session is not None
-        core = self._core
-        body = dumps_json(core.subscribe_body())
-        headers = {"Content-Type": JSON, "Accept": JSON}
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout)
-        try:
-            resp = await self._session.post(
-                core.master.url + PATH,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=timeout,
-            )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            log.info("cannot reach master %s: %s", core.master, exc)
-            return False
-        async with resp:
-            text = "" if resp.status == 200 else await resp.text(errors="replace")
-            outcome = core.on_subscribe_response(
-                resp.status,
-                resp.headers.get("Location"),
-                resp.headers.get("Mesos-Stream-Id"),
-                text,
-                self.clock.time(),
-            )
-            if isinstance(outcome, Redirect):
-                log.info("master redirected to the leader at %s", outcome.master)
-                return False
-            if isinstance(outcome, Retry):
-                log.info("SUBSCRIBE to %s not accepted: %s", core.master, outcome.reason)
-                return False
-            if isinstance(outcome, Abort):
-                log.error("%s", outcome.message)
-                self._queue.put_nowait(Dispatch("error", (outcome.message,)))
-                return True
-            assert isinstance(outcome, Connected)
-            return await self._read_stream(resp)
-
-    async def _read_stream(self, resp: aiohttp.ClientResponse) -> bool:
-        watchdog = asyncio.create_task(self._watchdog(resp), name="sdk-heartbeat")
-        aborted = False
-
-        def handle(event: Any) -> bool:
-            nonlocal aborted
-            if self._apply(self._core.on_event(event, self.clock.time())):
-                aborted = True
-            return aborted
-
-        try:
-            await read_json_events(resp, handle, log, str(self._core.master))
-        finally:
-            watchdog.cancel()
-        actions = self._core.on_disconnected()
-        if not aborted:
-            log.info("disconnected from master %s", self._core.master)
-            self._apply(actions)
-        return aborted
-
-    async def _watchdog(self, resp: aiohttp.ClientResponse) -> None:
-        """Close the stream when no event (not even HEARTBEAT) came for too long."""
-        while True:
-            now = self.clock.time()
-            deadline = self._core.heartbeat_deadline()
-            if now >= deadline:
-                log.warning(
-                    "no event from master %s for %.1f s: treating it as disconnected",
-                    self._core.master,
-                    now - self._core.last_event_at,
-                )
-                resp.close()
-                return
-            await self.clock.sleep(deadline - now)
-
-    def _apply(self, actions: list[Action]) -> bool:
-        aborted = False
-        for action in actions:
-            if isinstance(action, Dispatch):
-                self._queue.put_nowait(action)
-            elif isinstance(action, Abort):
-                aborted = True
-        return aborted
+    async def _subscription(self) -> None:
+        """The subscription task: `Subscription.run`; when it returns, the master aborted."""
+        await self._sub.run()
+        self._queue.put_nowait(_STOP)
 
     # -- callbacks -------------------------------------------------------------------------
 
@@ -366,9 +306,8 @@ class SchedulerDriver:
         """Send an implicit acknowledgement without waiting for it: straight onto an open
         call connection when there is one (no task), else in a background task."""
         core = self._core
-        if core.subscribed and core.master.scheme == "http" and self._session is not None:
-            pool, prefix = self._call_pool()
-            fut = pool.try_post(prefix, dumps_json(body))
+        if core.subscribed:
+            fut = self._http.try_send_nowait(core.master, core.stream_id, body)
             if fut is not None:
                 self._background.add(fut)
                 fut.add_done_callback(self._acked)
@@ -401,69 +340,12 @@ class SchedulerDriver:
     # -- calls -----------------------------------------------------------------------------
 
     async def _send(self, body: dict[str, Any]) -> None:
-        """POST one call with the current stream id; raises `NotConnected`/`CallRejected`.
-        Plain-HTTP masters get the call on the driver's pipelined `CallPool`; https ones go
-        through the aiohttp session."""
-        kind = str(body.get("type"))
+        """POST one call with the current stream id; raises `NotConnected`/`CallRejected`."""
         core = self._core
-        if not core.subscribed or self._session is None or not core.framework_id:
+        if not core.subscribed or not core.framework_id:
+            kind = body.get("type")
             raise NotConnected(f"{kind} not sent: the driver is not subscribed to a master")
-        if core.master.scheme == "http":
-            pool, prefix = self._call_pool()
-            try:
-                status, answer = await pool.post(prefix, dumps_json(body))
-            except CallFailed as exc:
-                raise NotConnected(f"{kind} not delivered: {exc}") from None
-            if 200 <= status < 300:
-                return
-            raise CallRejected(kind, status, answer.decode("utf-8", "replace").strip())
-        await self._send_aiohttp(kind, body)
-
-    def _call_pool(self) -> tuple[CallPool, bytes]:
-        """The pool for the current master and the request head for the current stream id
-        (both cached; a new master or stream replaces them)."""
-        core = self._core
-        key = (core.master, core.stream_id)
-        if self._prefix_key != key:
-            if self._pool is not None and (self._pool.host, self._pool.port) != (
-                core.master.host,
-                core.master.port,
-            ):
-                self._pool.close()
-                self._pool = None
-            headers = {"Content-Type": JSON, "Mesos-Stream-Id": core.stream_id or ""}
-            self._prefix = request_prefix(core.master.host, core.master.port, PATH, headers)
-            self._prefix_key = key
-        if self._pool is None or self._pool.closed:
-            self._pool = CallPool(
-                core.master.host,
-                core.master.port,
-                max_connections=self._max_connections,
-                connect_timeout=self._connect_timeout,
-                call_timeout=self._call_timeout,
-            )
-        return self._pool, self._prefix
-
-    async def _send_aiohttp(self, kind: str, body: dict[str, Any]) -> None:
-        assert self._session is not None
-        core = self._core
-        headers = {"Content-Type": JSON, "Mesos-Stream-Id": core.stream_id or ""}
-        timeout = aiohttp.ClientTimeout(total=self._call_timeout)
-        try:
-            async with self._session.post(
-                core.master.url + PATH,
-                data=dumps_json(body),
-                headers=headers,
-                allow_redirects=False,
-                timeout=timeout,
-            ) as resp:
-                if 200 <= resp.status < 300:
-                    await resp.read()
-                    return
-                text = (await resp.text(errors="replace")).strip()
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise NotConnected(f"{kind} not delivered: {exc or type(exc).__name__}") from None
-        raise CallRejected(kind, resp.status, text)
+        await self._http.send(core.master, core.stream_id, body)
 
     def _fid(self) -> FrameworkID:
         fid = self._core.framework_id
@@ -486,7 +368,7 @@ class SchedulerDriver:
         refuse_seconds: float | None = None,
     ) -> None:
         """ACCEPT offers (all from one agent) with Mesos Offer.Operation dicts."""
-        ids = [_offer_id(o) for o in offer_ids]
+        ids = [calls.offer_id(o) for o in offer_ids]
         await self._send(
             calls.accept(self._fid(), ids, operations, calls.make_filters(filters, refuse_seconds))
         )
@@ -501,7 +383,7 @@ class SchedulerDriver:
     ) -> None:
         """Launch any number of tasks on offers of one agent in a single ACCEPT (one LAUNCH
         operation); with no tasks, the offers are declined."""
-        ids = [_offer_id(o) for o in offer_ids]
+        ids = [calls.offer_id(o) for o in offer_ids]
         f = calls.make_filters(filters, refuse_seconds)
         if not task_infos:
             await self._send(calls.decline(self._fid(), ids, f))
@@ -517,7 +399,7 @@ class SchedulerDriver:
     ) -> None:
         """DECLINE offers; `refuse_seconds` (or ``filters={"refuse_seconds": s}``) keeps the
         master from re-offering these agents' resources for that long (until REVIVE)."""
-        ids = [_offer_id(o) for o in offer_ids]
+        ids = [calls.offer_id(o) for o in offer_ids]
         await self._send(
             calls.decline(self._fid(), ids, calls.make_filters(filters, refuse_seconds))
         )
@@ -528,7 +410,7 @@ class SchedulerDriver:
     async def reconcile(self, tasks: Iterable[Any] = ()) -> None:
         """RECONCILE the given tasks (ids, (task_id, agent_id) pairs or statuses); with none,
         implicit reconciliation: the master sends the latest state of every known task."""
-        await self._send(calls.reconcile(self._fid(), [_task_ref(t) for t in tasks]))
+        await self._send(calls.reconcile(self._fid(), [calls.task_ref(t) for t in tasks]))
 
     async def suppress(self, roles: Iterable[str] | None = None) -> None:
         await self._send(calls.suppress(self._fid(), roles))

@@ -48,13 +48,16 @@ from dcos.common.clock import Clock, RealClock
 from dcos.protocol.codec import JSON, dumps_json
 from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, unwrap, wrap
 from dcos.sdk._stream import cancel_tasks, read_json_events
-from dcos.sdk.driver import (
+from dcos.sdk.auth import Credentials, auth_headers
+from dcos.sdk.errors import DriverError
+from dcos.sdk.states import (
     DRIVER_ABORTED,
     DRIVER_NOT_STARTED,
     DRIVER_RUNNING,
     DRIVER_STOPPED,
+    DriverState,
 )
-from dcos.sdk.errors import DriverError
+from dcos.sdk.transport import SSLOption
 
 log = logging.getLogger("dcos.sdk.executor")
 
@@ -245,14 +248,22 @@ class ExecutorDriverCore:
 class ExecutorDriver:
     """Runs an `Executor` against its agent (see the module docstring).
 
-    `env` defaults to ``os.environ``; `clock` drives the reconnection backoff.
+    `env` defaults to ``os.environ``; `clock` drives the reconnection backoff. With `ssl`
+    (an `ssl.SSLContext`, or False for no certificate check) the agent is reached over https;
+    `session` is an aiohttp session to use (and not close); `credentials` authenticate every
+    request with HTTP basic authentication.
     """
 
     def __init__(self, executor: Executor, *, env: Mapping[str, str] | None = None,
                  clock: Clock | None = None, backoff_initial: float = 0.1,
-                 backoff_max: float | None = None, call_timeout: float = 10.0) -> None:  # fmt: skip
+                 backoff_max: float | None = None, call_timeout: float = 10.0,
+                 ssl: SSLOption = None, session: aiohttp.ClientSession | None = None,
+                 credentials: Credentials | None = None) -> None:  # fmt: skip
         """`backoff_max` defaults to ``MESOS_SUBSCRIPTION_BACKOFF_MAX``, else 2 s."""
         self.executor = executor
+        self._ssl = ssl
+        self._given_session = session
+        self._auth = auth_headers(credentials)
         self.clock: Clock = clock or RealClock()
         self.core = ExecutorDriverCore(Env.read(os.environ if env is None else env))
         if backoff_max is None:
@@ -262,15 +273,20 @@ class ExecutorDriver:
         self._session: aiohttp.ClientSession | None = None
         self._queue: asyncio.Queue[tuple[str, tuple[Any, ...]] | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._done: asyncio.Future[str] | None = None
+        self._done: asyncio.Future[DriverState] | None = None
         self._state = DRIVER_NOT_STARTED
         self._connected = False
         self._stopping = False
-        self._finisher: asyncio.Task[str] | None = None
+        self._finisher: asyncio.Task[DriverState] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.core.env.agent_endpoint}/api/v1/executor"
+        scheme = "http" if self._ssl is None else "https"
+        return f"{scheme}://{self.core.env.agent_endpoint}/api/v1/executor"
+
+    @property
+    def _ssl_arg(self) -> Any:
+        return True if self._ssl is None else self._ssl
 
     @property
     def framework_id(self) -> FrameworkID:
@@ -289,40 +305,40 @@ class ExecutorDriver:
         return self._connected
 
     @property
-    def state(self) -> str:
+    def state(self) -> DriverState:
         return self._state
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> str:
+    async def start(self) -> DriverState:
         """Start subscribing in the background; returns ``DRIVER_RUNNING`` at once."""
         if self._state != DRIVER_NOT_STARTED:
             return self._state
         self._done = asyncio.get_running_loop().create_future()
-        self._session = aiohttp.ClientSession()
+        self._session = self._given_session or aiohttp.ClientSession()
         self._state = DRIVER_RUNNING
         self._tasks = [asyncio.create_task(self._consume()),
                        asyncio.create_task(self._connection_loop())]  # fmt: skip
         return self._state
 
-    async def join(self) -> str:
+    async def join(self) -> DriverState:
         if self._done is None:
             return self._state
         return await asyncio.shield(self._done)
 
-    async def run(self) -> str:
+    async def run(self) -> DriverState:
         await self.start()
         return await self.join()
 
-    async def stop(self, state: str = DRIVER_STOPPED) -> str:
+    async def stop(self, state: DriverState = DRIVER_STOPPED) -> DriverState:
         """Stop the driver (safe from a callback and more than once)."""
         if self._stopping or self._state == DRIVER_NOT_STARTED:
             return self._state
         self._stopping = True
         await cancel_tasks(self._tasks)
-        if self._session is not None:
+        if self._session is not None and self._session is not self._given_session:
             await self._session.close()
-            self._session = None
+        self._session = None
         self._connected = False
         self._state = state
         if self._done is not None and not self._done.done():
@@ -359,8 +375,8 @@ class ExecutorDriver:
         timeout = aiohttp.ClientTimeout(total=self._call_timeout)
         try:
             async with self._session.post(self.url, data=dumps_json(body),
-                                          headers={"Content-Type": JSON},
-                                          timeout=timeout) as resp:  # fmt: skip
+                                          headers={"Content-Type": JSON, **self._auth},
+                                          timeout=timeout, ssl=self._ssl_arg) as resp:  # fmt: skip
                 text = await resp.text(errors="replace")
                 if 200 <= resp.status < 300:
                     return
@@ -400,7 +416,8 @@ class ExecutorDriver:
         try:
             resp = await self._session.post(
                 self.url, data=dumps_json(self.core.subscribe_body()),
-                headers={"Content-Type": JSON, "Accept": JSON}, timeout=timeout,
+                headers={"Content-Type": JSON, "Accept": JSON, **self._auth}, timeout=timeout,
+                ssl=self._ssl_arg,
             )  # fmt: skip
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.info("cannot reach the agent at %s: %s", self.core.env.agent_endpoint, exc)
