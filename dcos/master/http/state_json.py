@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from typing import Any
 
+from dcos.common.version import version_info
 from dcos.master.core.model import Agent, Framework, Task
 from dcos.master.core.offers import attributes_json
 from dcos.master.shell import MasterView
@@ -20,17 +21,11 @@ from dcos.protocol.mesos import MESOS_VERSION
 from dcos.protocol.resources import Resources
 from dcos.protocol.states import TaskState
 
-BUILD = {
-    "build_date": "2026-01-01 00:00:00",
-    "build_time": 1767225600.0,
-    "build_user": "dcos-py",
-    "git_sha": "0000000000000000000000000000000000000000",
-    "git_tag": MESOS_VERSION,
-}
-
 
 def version_json() -> dict[str, Any]:
-    return {"version": MESOS_VERSION, **BUILD}
+    """``/version`` (and the build fields of ``/master/state``): the Mesos API version that
+    clients gate on, with dcos-py's real version and build (`dcos.common.version`)."""
+    return version_info().mesos_json(MESOS_VERSION)
 
 
 def _sum(items: list[Resources]) -> Resources:
