@@ -373,7 +373,17 @@ class HierarchicalAllocator:
                     break
         return out
 
-    # -- helpers shared with the quota stage ---------------------------------------------
+    # -- the quota stage's view (`dcos.allocator.quota.QuotaView`) -----------------------
+
+    def quota_roles(self) -> list[RoleState]:
+        return [self._roles[role] for role in sorted(self._quota_roles)]
+
+    def role_state(self, role: Role) -> RoleState:
+        return self._roles[role]
+
+    def roles_by_share(self) -> list[str]:
+        return self.role_sorter.sort()
+
 
     def grant(
         self, agent: AgentState, r: RoleState, fid: FrameworkID, res: Resources, out: list

@@ -15,25 +15,46 @@ Called by: `HierarchicalAllocator.allocate` when at least one role has a quota.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
 from dcos.allocator.interface import Allocation
 from dcos.allocator.state import AgentState, RoleState, allocatable
 from dcos.protocol.ids import AgentID, FrameworkID, Role
 from dcos.protocol.resources import Resources
 
-if TYPE_CHECKING:
-    from dcos.allocator.hierarchical import HierarchicalAllocator
+
+class QuotaView(Protocol):
+    """What the quota stages read of the allocator, and the one change they make through it
+    (`grant`); `HierarchicalAllocator` provides it."""
+
+    def quota_roles(self) -> Iterable[RoleState]:
+        """The roles with a quota, in a stable order."""
+        ...
+
+    def role_state(self, role: Role) -> RoleState: ...
+
+    def roles_by_share(self) -> list[str]:
+        """Role names, fairest first (a copy: granting re-sorts roles)."""
+        ...
+
+    def is_filtered(
+        self, fid: FrameworkID, agent: AgentState, res: Resources, now: float
+    ) -> bool: ...
+
+    def grant(
+        self, agent: AgentState, r: RoleState, fid: FrameworkID, res: Resources, out: list
+    ) -> None: ...
 
 
 class _Headroom:
     """Unmet guarantees and free scalars, updated as this cycle allocates."""
 
-    def __init__(self, alloc: HierarchicalAllocator, agents: list[AgentState]) -> None:
+    def __init__(self, alloc: QuotaView, agents: list[AgentState]) -> None:
         self.unmet: dict[Role, dict[str, float]] = {}
         self.required: dict[str, float] = {}
-        for role in sorted(alloc._quota_roles):
-            r = alloc._roles[role]
+        for r in alloc.quota_roles():
+            role = r.name
             assert r.quota is not None
             need = {}
             for k, v in r.quota.scalars.items():
@@ -103,7 +124,7 @@ def _stage2_offer(h: _Headroom, r: RoleState, avail: Resources) -> Resources:
 
 
 def _pick(
-    alloc: HierarchicalAllocator, r: RoleState, agent: AgentState, res: Resources, now: float
+    alloc: QuotaView, r: RoleState, agent: AgentState, res: Resources, now: float
 ) -> FrameworkID | None:
     for name in r.sorter.iter_sorted():
         fid = FrameworkID(name)
@@ -113,14 +134,14 @@ def _pick(
 
 
 def allocate_with_quota(
-    alloc: HierarchicalAllocator, agents: list[AgentState], now: float, out: list[Allocation]
+    alloc: QuotaView, agents: list[AgentState], now: float, out: list[Allocation]
 ) -> None:
     """Run both stages over `agents` (active agents, already shuffled), appending to `out`."""
     h = _Headroom(alloc, agents)
     served: set[tuple[AgentID, Role]] = set()
     for stage in (1, 2):
         for agent in agents:
-            for name in alloc.role_sorter.sort():  # a copy: grants re-sort roles
+            for name in alloc.roles_by_share():
                 role = Role(name)
                 if not allocatable(agent.available):
                     break
@@ -128,7 +149,7 @@ def allocate_with_quota(
                     continue
                 if stage == 2 and (agent.id, role) in served:
                     continue
-                r = alloc._roles[role]
+                r = alloc.role_state(role)
                 offer = (_stage1_offer if stage == 1 else _stage2_offer)(h, r, agent.available)
                 if not allocatable(offer):
                     continue
