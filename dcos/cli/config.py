@@ -1,19 +1,86 @@
-"""Where the CLI finds the master: `--master`, then env `DCOS_MASTER`, then `127.0.0.1:5050`.
+"""Where the CLI finds the cluster: flags, then environment, then the config file, then defaults.
 
-Called by: every command that talks to the cluster (`node`, `framework`, `task` ...), before its
-first request. Accepts `host:port`, `host` (port 5050), `http://host:port` and `https://...`.
+Called by: every command that talks to the cluster (`node`, `task`, `app`, `batch` ...) before
+its first request (`resolve_master`, `resolve_webapp`, `resolve_dispatcher`).
+
+Order for each address: the command's option (e.g. ``--master``), which typer also fills from
+its environment variable (``DCOS_MASTER``, ``DCOS_WEBAPP``, ``DCOS_BATCH_DISPATCHER``; an
+empty value counts as unset), then the config file, then the local default.
+
+The config file is TOML, at ``$DCOS_PY_CONFIG``, else ``$XDG_CONFIG_HOME/dcos-py/config.toml``
+(``~/.config/dcos-py/config.toml``); a missing file is an empty config. Keys::
+
+    master = "10.0.0.1:5050"              # host:port, [v6]:port or http(s)://host:port
+    webapp = "http://10.0.0.1:8080"
+    dispatcher = "http://10.0.0.1:7077"   # the batch dispatcher (else found via the master)
+
+Master addresses accept `host:port`, `host` (port 5050), `[v6]:port`, `http://host:port` and
+`https://...` (`dcos.common.addresses.parse_master`).
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from dcos.cli.errors import CliError
 from dcos.common.addresses import MasterAddressError, parse_master
 
 ENV_MASTER = "DCOS_MASTER"
+ENV_WEBAPP = "DCOS_WEBAPP"
+ENV_DISPATCHER = "DCOS_BATCH_DISPATCHER"
+ENV_CONFIG = "DCOS_PY_CONFIG"
 DEFAULT_MASTER = "127.0.0.1:5050"
+DEFAULT_WEBAPP = "http://127.0.0.1:8080"
+KEYS = ("master", "webapp", "dispatcher")
+
+
+@dataclass(frozen=True)
+class CliConfig:
+    """The config file's values (None where the file does not set them)."""
+
+    master: str | None = None
+    webapp: str | None = None
+    dispatcher: str | None = None
+    path: Path | None = None
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$DCOS_PY_CONFIG``, else ``$XDG_CONFIG_HOME/dcos-py/config.toml``, else
+    ``~/.config/dcos-py/config.toml``."""
+    environ = os.environ if env is None else env
+    explicit = environ.get(ENV_CONFIG, "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    base = environ.get("XDG_CONFIG_HOME", "").strip() or str(Path("~/.config").expanduser())
+    return Path(base) / "dcos-py" / "config.toml"
+
+
+def load_config(path: Path | None = None) -> CliConfig:
+    """Read the config file (`config_path()` by default); a missing file is an empty config.
+
+    Raises `CliError` for a file that is not TOML, an unknown key or a value that is not a
+    string, naming the file.
+    """
+    path = config_path() if path is None else path
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return CliConfig(path=path)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CliError(f"cannot read the config file {path}: {exc}") from None
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise CliError(f"config file {path}: unknown key(s) {', '.join(unknown)} "
+                       f"(known: {', '.join(KEYS)})")  # fmt: skip
+    for key in KEYS:
+        if key in data and not isinstance(data[key], str):
+            raise CliError(f"config file {path}: {key} must be a string")
+    return CliConfig(data.get("master"), data.get("webapp"), data.get("dispatcher"), path)
 
 
 def normalize_master_url(address: str) -> str:
@@ -33,13 +100,43 @@ def normalize_master_url(address: str) -> str:
         raise CliError(str(exc)) from None
 
 
-def resolve_master(flag: str | None, env: Mapping[str, str] | None = None) -> str:
-    """The master's base URL (`http://host:port`): the flag if given, else `DCOS_MASTER`, else
-    the local default. An empty env value counts as unset."""
-    environ = os.environ if env is None else env
-    if flag:
-        return normalize_master_url(flag)
-    from_env = environ.get(ENV_MASTER, "").strip()
-    if from_env:
-        return normalize_master_url(from_env)
-    return normalize_master_url(DEFAULT_MASTER)
+def normalize_webapp_url(address: str) -> str:
+    """`host:port` gets `http://`; the trailing slash goes. `CliError` when not a URL."""
+    text = address.strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 -- validates the port
+    except ValueError:
+        raise CliError(f"invalid webapp address {text!r}: bad port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(f"invalid webapp address {text!r}: expected http://host:port")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _given(value: str | None) -> str | None:
+    text = (value or "").strip()
+    return text or None
+
+
+def resolve_master(flag: str | None, config: CliConfig | None = None) -> str:
+    """The master's base URL (`http://host:port`): `flag` (the option or ``$DCOS_MASTER``),
+    else the config file's `master`, else 127.0.0.1:5050."""
+    cfg = load_config() if config is None and not _given(flag) else config or CliConfig()
+    return normalize_master_url(_given(flag) or _given(cfg.master) or DEFAULT_MASTER)
+
+
+def resolve_webapp(flag: str | None, config: CliConfig | None = None) -> str:
+    """The webapp's base URL: `flag` (the option or ``$DCOS_WEBAPP``), else the config
+    file's `webapp`, else http://127.0.0.1:8080."""
+    cfg = load_config() if config is None and not _given(flag) else config or CliConfig()
+    return normalize_webapp_url(_given(flag) or _given(cfg.webapp) or DEFAULT_WEBAPP)
+
+
+def resolve_dispatcher(flag: str | None, config: CliConfig | None = None) -> str | None:
+    """The batch dispatcher's URL from `flag` (the option or ``$DCOS_BATCH_DISPATCHER``) or
+    the config file; None: find it through the master."""
+    cfg = load_config() if config is None and not _given(flag) else config or CliConfig()
+    found = _given(flag) or _given(cfg.dispatcher)
+    return found.rstrip("/") if found else None

@@ -1,4 +1,6 @@
-"""The `dcos-py` command line (typer): `up`, `node`, `framework`, `task`, `master`, `agent`.
+"""The `dcos-py` command line (typer): `up`, `node`, `framework`, `task`, `app`, `deployment`,
+`batch`, `master`, `agent`. ``-h``/``--help`` everywhere; shell completion with
+``dcos-py --install-completion``; exit codes in `dcos.cli.errors` (and every ``--help``).
 
 Called by: the console script `dcos-py = dcos.cli.main:main` and `python -m dcos.cli`. Later
 issues add their command groups here with `app.add_typer(...)`.
@@ -8,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -17,16 +18,23 @@ from rich.console import Console
 
 from dcos.cli.commands import app as app_cmd
 from dcos.cli.commands import batch, deployment, framework, node, task
-from dcos.cli.commands._common import one_line_errors
-from dcos.cli.errors import CliError
+from dcos.cli.commands._common import CONTEXT_SETTINGS, one_line_errors
+from dcos.cli.config import ENV_MASTER
+from dcos.cli.errors import EXIT_CODES_HELP, CliError
 from dcos.cli.up import UpOptions, run_up
+from dcos.common.version import version_line
 
 app = typer.Typer(
     name="dcos-py",
-    help="dcos-py: a datacenter operating system in Python (Mesos + Marathon + DC/OS style).",
+    help="dcos-py: a datacenter operating system in Python (Mesos + Marathon + DC/OS style). "
+    "Addresses come from the options, their DCOS_* environment variables, then the config "
+    "file ($DCOS_PY_CONFIG, else ~/.config/dcos-py/config.toml: master, webapp, dispatcher).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings=CONTEXT_SETTINGS,
+    epilog=EXIT_CODES_HELP,
 )
 app.add_typer(node.app, name="node")
 app.add_typer(framework.app, name="framework")
@@ -38,16 +46,9 @@ app.add_typer(batch.app, name="batch")
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-def version_string() -> str:
-    try:
-        return metadata.version("dcos-py")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"dcos-py {version_string()}")
+        typer.echo(version_line())
         raise typer.Exit()
 
 
@@ -55,8 +56,8 @@ def _print_version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     master: Annotated[str | None, typer.Option(
-        "--master", help="Master address for every command (host:port or http://host:port).",
-        show_default=False)] = None,
+        "--master", envvar=ENV_MASTER, show_envvar=True, show_default=False,
+        help="Master address for every command (host:port or http://host:port).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
@@ -83,11 +84,12 @@ def up(
         "--lb-http-port", help="Load balancer virtual-host HTTP port.")] = 9080,
     lb_stats_port: Annotated[int, typer.Option(
         "--lb-stats-port", help="Load balancer stats/health port.")] = 9090,
-    no_webapp: Annotated[bool, typer.Option("--no-webapp", help="Do not start the webapp.")
-                         ] = False,
-    no_dns: Annotated[bool, typer.Option("--no-dns", help="Do not start DNS.")] = False,
-    no_lb: Annotated[bool, typer.Option("--no-lb", help="Do not start the load balancer.")
-                     ] = False,
+    no_webapp: Annotated[bool, typer.Option(
+        "--no-webapp", help="Do not start the webapp.")] = False,
+    no_dns: Annotated[bool, typer.Option("--no-dns", help="Do not start DNS.")
+                      ] = False,
+    no_lb: Annotated[bool, typer.Option(
+        "--no-lb", help="Do not start the load balancer.")] = False,
     batch_port: Annotated[int, typer.Option(
         "--batch-port", help="Batch dispatcher (cluster-mode job submission) port.")] = 7077,
     no_batch: Annotated[bool, typer.Option(
@@ -132,7 +134,7 @@ def main() -> None:
         app()
     except CliError as exc:  # raised outside a decorated command (should not happen)
         sys.stderr.write(f"dcos-py: {exc.message}\n")
-        sys.exit(1)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What every cluster-reading command shares: the `--master`/`--json` options, the console,
-JSON printing, and turning a `CliError` into one line on stderr and exit code 1.
+JSON printing, and turning a `CliError` into one line on stderr and its exit code
+(`dcos.cli.errors`: 1 failed, 3 unreachable, 4 rejected, 5 timed out).
 
 Called by: the command modules in this package.
 """
@@ -15,22 +16,33 @@ import orjson
 import typer
 from rich.console import Console
 
-from dcos.cli.config import resolve_master
-from dcos.cli.errors import CliError
+from dcos.cli.config import ENV_MASTER, resolve_master
+from dcos.cli.errors import EXIT_CODES_HELP, CliError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Every command group: -h as well as --help, plain click-style help (flags shown as plain flags,
+# env vars listed), the exit codes at the end of each --help.
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
+
+def command_group(help_text: str) -> typer.Typer:
+    """A Typer app for one command group (`node`, `task`, `app` ...), with the shared settings."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None,
+                       context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+
 MasterOpt = Annotated[
     str | None,
-    typer.Option("--master", help="Master address, host:port or http://host:port "
-                 "(default: $DCOS_MASTER, then 127.0.0.1:5050).", show_default=False),
+    typer.Option("--master", envvar=ENV_MASTER, show_envvar=True, show_default=False,
+                 help="Master address, host:port or http://host:port (default: the config "
+                 "file's master, then 127.0.0.1:5050)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON instead of a table.")]
 
 
 def master_url(ctx: typer.Context, flag: str | None) -> str:
-    """The master's base URL: this command's `--master`, else the root `--master`, else
-    `DCOS_MASTER`, else 127.0.0.1:5050."""
+    """The master's base URL: this command's `--master`, else the root `--master` (both also
+    read `DCOS_MASTER`), else the config file, else 127.0.0.1:5050."""
     root = ctx.find_root().obj
     root_flag = root.get("master") if isinstance(root, dict) else None
     return resolve_master(flag or root_flag)
@@ -47,7 +59,8 @@ def print_json(value: Any) -> None:
 
 
 def one_line_errors(fn: F) -> F:
-    """Decorate a command: a `CliError` becomes `dcos-py: <message>` on stderr and exit 1."""
+    """Decorate a command: a `CliError` becomes `dcos-py: <message>` on stderr and its
+    `exit_code` (1 failed, 3 unreachable, 4 rejected, 5 timed out)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -55,7 +68,7 @@ def one_line_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except CliError as exc:
             sys.stderr.write(f"dcos-py: {exc.message}\n")
-            raise typer.Exit(1) from None
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 

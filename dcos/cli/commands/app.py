@@ -12,7 +12,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dcos.cli.commands._common import JsonOpt, console, one_line_errors, print_json
+from dcos.cli.commands._common import (
+    JsonOpt,
+    command_group,
+    console,
+    one_line_errors,
+    print_json,
+)
 from dcos.cli.commands.deployment import (
     DEFAULT_WAIT_S,
     WebappOpt,
@@ -23,7 +29,7 @@ from dcos.cli.commands.deployment import (
 )
 from dcos.cli.errors import CliError
 
-app = typer.Typer(help="Apps of the webapp framework (Marathon-like).", no_args_is_help=True)
+app = command_group("Apps of the webapp framework (Marathon-like).")
 
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Wait for the deployment, with progress.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Override a running deployment.")]

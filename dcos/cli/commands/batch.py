@@ -2,7 +2,8 @@
 
 The work is done by the batch dispatcher (``python -m frameworks.batch.cluster.dispatcher``,
 a framework named ``batch-dispatcher``; see that module). This command finds it through the
-master (`--dispatcher`, else ``$DCOS_BATCH_DISPATCHER``, else the ``webui_url`` of the active
+master (`--dispatcher` or ``$DCOS_BATCH_DISPATCHER``, else the config file's ``dispatcher``,
+else the ``webui_url`` of the active
 ``batch-dispatcher`` framework) and, for ``submit``, starts one when none is registered (its
 work dir: ``--dispatcher-dir``, default ``~/.dcos-py/batch-dispatcher``). Progress bars poll
 the driver's job page JSON (``GET <driver ui>/api/jobs``). The CLI talks HTTP only; it does not
@@ -11,16 +12,12 @@ import the framework.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -30,38 +27,29 @@ from dcos.cli.commands import _sandbox as sandboxes
 from dcos.cli.commands._common import (
     JsonOpt,
     MasterOpt,
+    command_group,
     console,
     master_url,
     one_line_errors,
     print_json,
 )
+from dcos.cli.config import ENV_DISPATCHER, resolve_dispatcher
 from dcos.cli.errors import CliError
 
-app = typer.Typer(help="Batch (Spark-like) jobs in cluster mode.", no_args_is_help=True)
+app = command_group("Batch (Spark-like) jobs in cluster mode.")
 
 DISPATCHER_NAME = "batch-dispatcher"
 ENDED = {"FINISHED", "FAILED", "KILLED", "ERROR", "LOST"}
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 DispatcherOpt = Annotated[str | None, typer.Option(
-    "--dispatcher", help="Dispatcher URL (default: $DCOS_BATCH_DISPATCHER, then found through "
-    "the master).", show_default=False)]
+    "--dispatcher", envvar=ENV_DISPATCHER, show_envvar=True, show_default=False,
+    help="Dispatcher URL (default: the config file's dispatcher, then found through the "
+    "master).")]
 IdArg = Annotated[str, typer.Argument(help="Submission id (driver-...).")]
 
 
 def _request(method: str, url: str, body: Any = None, timeout: float = 10.0) -> Any:
-    data = orjson.dumps(body) if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with _OPENER.open(req, timeout=timeout) as resp:
-            return orjson.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        text = exc.read().decode("utf-8", "replace").strip().splitlines()
-        raise CliError(f"{method} {url} answered {exc.code}: {text[0] if text else exc.reason}"
-                       ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise CliError(f"cannot reach the batch dispatcher at {url}: {exc}") from None
+    return http.request(method, url, body, timeout=timeout, server="the batch dispatcher")
 
 
 def find_dispatcher(master: str) -> str | None:
@@ -98,10 +86,11 @@ def start_dispatcher(master: str, work_dir: Path, timeout: float = 30.0) -> str:
 
 def dispatcher_url(ctx: typer.Context, master: str | None, flag: str | None,
                    start_dir: Path | None = None) -> str:
-    """`--dispatcher`, $DCOS_BATCH_DISPATCHER, the registered one, or (with `start_dir`) a
-    freshly started one."""
-    if flag or os.environ.get("DCOS_BATCH_DISPATCHER"):
-        return str(flag or os.environ["DCOS_BATCH_DISPATCHER"]).rstrip("/")
+    """`--dispatcher` (or $DCOS_BATCH_DISPATCHER), the config file's, the registered one, or
+    (with `start_dir`) a freshly started one."""
+    given = resolve_dispatcher(flag)
+    if given:
+        return given
     murl = master_url(ctx, master)
     found = find_dispatcher(murl)
     if found:
@@ -241,11 +230,8 @@ def log(
 
 
 def _driver_jobs(ui_url: str) -> dict[str, Any] | None:
-    try:
-        with _OPENER.open(ui_url.rstrip("/") + "/api/jobs", timeout=2.0) as resp:
-            return orjson.loads(resp.read())
-    except (OSError, ValueError):
-        return None
+    jobs = http.get_json_or_none(ui_url.rstrip("/") + "/api/jobs", timeout=2.0)
+    return jobs if isinstance(jobs, dict) else None
 
 
 def _watch(url: str, sid: str, poll: float = 0.5) -> int:

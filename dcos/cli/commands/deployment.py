@@ -2,23 +2,21 @@
 the webapp API is, a small JSON client for it (Marathon's error bodies become one line), and the
 progress display while a deployment runs (`wait_for_deployment`, used by `app ... --wait`).
 
-The webapp URL comes from `--webapp`, then env `DCOS_WEBAPP`, then http://127.0.0.1:8080.
+The webapp URL comes from `--webapp` (or env `DCOS_WEBAPP`), then the config file, then
+http://127.0.0.1:8080 (`dcos.cli.config.resolve_webapp`).
 Called by: `dcos.cli.main` (this Typer app) and `dcos.cli.commands.app`.
 """
 
 from __future__ import annotations
 
-import http.client
-import os
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import orjson
 import typer
@@ -26,57 +24,27 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dcos.cli.commands._common import JsonOpt, console, one_line_errors, print_json
-from dcos.cli.errors import CliError
+from dcos.cli import http
+from dcos.cli.commands._common import (
+    JsonOpt,
+    command_group,
+    console,
+    one_line_errors,
+    print_json,
+)
+from dcos.cli.config import ENV_WEBAPP, resolve_webapp
+from dcos.cli.errors import CliError, TimedOut
 
-ENV_WEBAPP = "DCOS_WEBAPP"
-DEFAULT_WEBAPP = "http://127.0.0.1:8080"
 DEFAULT_WAIT_S = 600.0
 
 WebappOpt = Annotated[str | None, typer.Option(
-    "--webapp", help="Webapp API URL (default: $DCOS_WEBAPP, then http://127.0.0.1:8080).",
-    show_default=False)]
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def resolve_webapp(flag: str | None, env: dict[str, str] | None = None) -> str:
-    """The webapp base URL: the flag, else `DCOS_WEBAPP`, else the local default; `host:port`
-    gets `http://`. `CliError` for an address that is not a URL."""
-    environ = os.environ if env is None else env
-    text = (flag or environ.get(ENV_WEBAPP, "").strip() or DEFAULT_WEBAPP).strip()
-    if "://" not in text:
-        text = "http://" + text
-    parts = urlsplit(text)
-    try:
-        parts.port  # noqa: B018 -- validates the port
-    except ValueError:
-        raise CliError(f"invalid webapp address {text!r}: bad port") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CliError(f"invalid webapp address {text!r}: expected http://host:port")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    "--webapp", envvar=ENV_WEBAPP, show_envvar=True, show_default=False,
+    help="Webapp API URL (default: the config file's webapp, then http://127.0.0.1:8080).")]
 
 
 def app_path(app_id: str) -> str:
     """`/v2/apps` path of an app id (`web` and `/shop/web` both work)."""
     return "/v2/apps/" + quote(app_id.strip("/"), safe="/")
-
-
-def _error_line(method: str, url: str, status: int, body: bytes) -> str:
-    """One line from a Marathon error: `message` and the first `details` path and error."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        text = body.decode("utf-8", "replace").strip().splitlines()
-        return f"{method} {url} answered {status}" + (f": {text[0][:200]}" if text else "")
-    message = data.get("message") if isinstance(data, dict) else None
-    line = f"{method} {url} answered {status}: {message or 'error'}"
-    details = data.get("details") if isinstance(data, dict) else None
-    if isinstance(details, list) and details and isinstance(details[0], dict):
-        d = details[0]
-        errors = d.get("errors") or []
-        line += f" ({d.get('path', '')}: {'; '.join(str(e) for e in errors)})"
-    return line
 
 
 @dataclass
@@ -88,28 +56,8 @@ class WebappClient:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """`method path` with a JSON `body`; the decoded answer (None when empty)."""
-        url = self.base + path
-        data = None if body is None else orjson.dumps(body)
-        headers = {"Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with _OPENER.open(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise CliError(_error_line(method, url, exc.code, exc.read())) from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, ConnectionRefusedError):
-                reason = "connection refused"
-            raise CliError(f"cannot reach the webapp at {self.base}: {reason}") from None
-        if not raw.strip():
-            return None
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise CliError(f"{method} {url} did not answer JSON") from None
+        return http.request(method, self.base + path, body, timeout=self.timeout,
+                            server="the webapp", base=self.base)
 
     def get(self, path: str) -> Any:
         return self.call("GET", path)
@@ -148,21 +96,19 @@ class DeploymentEvents:
 
     def _run(self) -> None:
         url = self.base + "/v2/events?event_type=deployment_success&event_type=deployment_failed"
-        request = urllib.request.Request(url, headers={"Accept": "text/event-stream"})
         try:
-            with _OPENER.open(request, timeout=DEFAULT_WAIT_S) as stream:
-                self.attached = True
-                self._tried.set()
-                for raw in stream:
-                    if self._stop.is_set():
-                        return
-                    line = raw.decode("utf-8", "replace").strip()
-                    if line.startswith("data:"):
-                        self._note(line[5:].strip())
-        except (OSError, http.client.HTTPException, ValueError):
+            for event in http.sse_events(url, DEFAULT_WAIT_S, on_attached=self._attached):
+                if self._stop.is_set():
+                    return
+                self._note(event.data)
+        except (OSError, HTTPException, ValueError):
             return
         finally:
             self._tried.set()
+
+    def _attached(self) -> None:
+        self.attached = True
+        self._tried.set()
 
     def _note(self, data: str) -> None:
         try:
@@ -239,7 +185,7 @@ def wait_for_deployment(c: WebappClient, deployment_id: str, out: Console,
                 progress.update(bars[app_id], total=max(target, 1), completed=ready,
                                 detail=f"{detail} ({step})")
             if time.monotonic() > deadline:
-                raise CliError(f"deployment {deployment_id} still running after {timeout_s:g} s")
+                raise TimedOut(f"deployment {deployment_id} still running after {timeout_s:g} s")
             sleep(poll_s)
 
 
@@ -280,8 +226,7 @@ def deployment_of(result: Any) -> str | None:
 
 # -- commands ------------------------------------------------------------------------------
 
-app = typer.Typer(help="Deployments of the webapp framework (Marathon-like).",
-                  no_args_is_help=True)
+app = command_group("Deployments of the webapp framework (Marathon-like).")
 
 
 def deployment_table(deployments: list[dict[str, Any]]) -> Table:

@@ -10,6 +10,7 @@ from dcos.cli import http
 from dcos.cli.commands._common import (
     JsonOpt,
     MasterOpt,
+    command_group,
     console,
     expect_list,
     master_url,
@@ -18,7 +19,7 @@ from dcos.cli.commands._common import (
 )
 from dcos.cli.tables import framework_table
 
-app = typer.Typer(help="Frameworks registered with the master.", no_args_is_help=True)
+app = command_group("Frameworks registered with the master.")
 
 
 @app.command("list")

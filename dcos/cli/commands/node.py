@@ -8,6 +8,7 @@ from dcos.cli import http
 from dcos.cli.commands._common import (
     JsonOpt,
     MasterOpt,
+    command_group,
     console,
     expect_list,
     master_url,
@@ -16,7 +17,7 @@ from dcos.cli.commands._common import (
 )
 from dcos.cli.tables import node_table
 
-app = typer.Typer(help="Agents of the cluster.", no_args_is_help=True)
+app = command_group("Agents of the cluster.")
 
 
 @app.command("list")

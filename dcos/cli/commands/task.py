@@ -16,6 +16,7 @@ from dcos.cli.commands import _sandbox as sandboxes
 from dcos.cli.commands._common import (
     JsonOpt,
     MasterOpt,
+    command_group,
     console,
     master_url,
     one_line_errors,
@@ -24,7 +25,7 @@ from dcos.cli.commands._common import (
 from dcos.cli.errors import CliError
 from dcos.cli.tables import select_tasks, task_table
 
-app = typer.Typer(help="Tasks of the cluster.", no_args_is_help=True)
+app = command_group("Tasks of the cluster.")
 
 
 @app.command("list")

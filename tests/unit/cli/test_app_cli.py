@@ -18,7 +18,7 @@ from aiohttp import web
 from cli_fakes import free_port
 from typer.testing import CliRunner
 
-from dcos.cli.commands.deployment import resolve_webapp
+from dcos.cli.config import CliConfig, resolve_webapp
 from dcos.cli.main import app as cli
 
 runner = CliRunner()
@@ -217,7 +217,7 @@ def test_wait_reports_a_failed_deployment_with_exit_1(marathon: FakeMarathon) ->
 
 def test_invalid_definition_is_one_line_with_marathons_details(marathon: FakeMarathon) -> None:
     result = invoke(marathon, "app", "add", "-", stdin='{"id": "x", "cpus": -1}')
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # rejected by the server
     assert result.output.strip().splitlines() == [
         f"dcos-py: POST {marathon.url}/v2/apps answered 422: Object is not valid "
         "(/cpus: error.min)"]
@@ -237,9 +237,9 @@ def test_list_and_show(marathon: FakeMarathon, tmp_path: Path) -> None:
         "/shop/web"
 
 
-def test_unknown_app_is_one_line_exit_1(marathon: FakeMarathon) -> None:
+def test_unknown_app_is_one_line_exit_4(marathon: FakeMarathon) -> None:
     result = invoke(marathon, "app", "show", "nope")
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # rejected (404)
     assert result.output.strip().endswith("answered 404: App '/nope' does not exist")
 
 
@@ -300,7 +300,7 @@ def test_deployment_list_rollback_stop(marathon: FakeMarathon, tmp_path: Path) -
     stopped = invoke(marathon, "deployment", "stop", "dep-2")
     assert stopped.exit_code == 0 and ("DELETE", "/v2/deployments/dep-2?force=true", None) in \
         marathon.requests
-    assert invoke(marathon, "deployment", "stop", "dep-9").exit_code == 1
+    assert invoke(marathon, "deployment", "stop", "dep-9").exit_code == 4  # 404: rejected
 
 
 def test_deployment_watch_until_it_ends(marathon: FakeMarathon, tmp_path: Path) -> None:
@@ -313,12 +313,13 @@ def test_deployment_watch_until_it_ends(marathon: FakeMarathon, tmp_path: Path) 
 def test_unreachable_webapp_is_one_line() -> None:
     port = free_port()
     result = runner.invoke(cli, ["app", "list", "--webapp", f"127.0.0.1:{port}"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # unreachable
     assert result.output.strip() == (f"dcos-py: cannot reach the webapp at "
                                      f"http://127.0.0.1:{port}: connection refused")
 
 
 def test_webapp_url_precedence() -> None:
-    assert resolve_webapp("h:1", {"DCOS_WEBAPP": "http://e:2"}) == "http://h:1"
-    assert resolve_webapp(None, {"DCOS_WEBAPP": "http://e:2/"}) == "http://e:2"
-    assert resolve_webapp(None, {}) == "http://127.0.0.1:8080"
+    assert resolve_webapp("h:1", CliConfig(webapp="http://c:3")) == "http://h:1"
+    assert resolve_webapp("http://e:2/", CliConfig()) == "http://e:2"  # the flag or DCOS_WEBAPP
+    assert resolve_webapp(None, CliConfig(webapp="http://c:3/")) == "http://c:3"
+    assert resolve_webapp(None, CliConfig()) == "http://127.0.0.1:8080"

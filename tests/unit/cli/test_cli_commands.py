@@ -113,10 +113,10 @@ def test_unexpected_shape_is_one_line(fake_master: FakeMaster) -> None:
     assert "'slaves'" in result.stderr and result.stderr.strip().count("\n") == 0
 
 
-def test_unreachable_master_is_one_line_and_exit_1() -> None:
+def test_unreachable_master_is_one_line_and_exit_3() -> None:
     port = free_port()  # nothing listens there once the probe socket is closed
     result = invoke("task", "list", "--master", f"127.0.0.1:{port}")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert result.stderr == f"dcos-py: cannot reach the master at http://127.0.0.1:{port}: " \
                             "connection refused\n"
 
@@ -128,14 +128,14 @@ def test_bad_master_address_is_one_line() -> None:
 
 
 def test_real_process_prints_no_traceback() -> None:
-    """The console script itself, as an operator runs it: one line on stderr, exit 1."""
+    """The console script itself, as an operator runs it: one line on stderr, exit 3."""
     port = free_port()
     proc = subprocess.run(
         [sys.executable, "-m", "dcos.cli", "node", "list"],
         env={**os.environ, "DCOS_MASTER": f"127.0.0.1:{port}"},
         capture_output=True, text=True, timeout=60,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # unreachable
     assert proc.stderr.splitlines() == [
         f"dcos-py: cannot reach the master at http://127.0.0.1:{port}: connection refused"]
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -145,3 +145,20 @@ def test_version() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.stdout.startswith("dcos-py ") and result.stdout.strip() != "dcos-py unknown"
+
+
+def test_dash_h_exit_codes_and_plain_flags_in_help() -> None:
+    top = invoke("-h")
+    assert top.exit_code == 0 and "Exit codes:" in top.stdout and "3 unreachable" in top.stdout
+    assert "--install-completion" in top.stdout
+    up = invoke("up", "-h")
+    assert up.exit_code == 0
+    assert "--no-webapp <bool>" not in up.stdout and "--no-webapp " in up.stdout
+    assert "DCOS_MASTER" in invoke("node", "list", "--help").stdout
+
+
+def test_rejected_is_exit_4(fake_master: FakeMaster) -> None:
+    fake_master.routes["/master/slaves"] = (404, {"message": "no such thing"})
+    result = invoke("node", "list", "--master", fake_master.url)
+    assert result.exit_code == 4
+    assert result.stderr.strip().endswith("answered 404: no such thing")

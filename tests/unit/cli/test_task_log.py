@@ -130,9 +130,9 @@ def test_unknown_task_and_missing_file_are_one_line_errors(fake):
     result = invoke(fake, "log", "nope")
     assert result.exit_code == 1 and "no task with id 'nope'" in result.stderr
     result = invoke(fake, "log", "web.1", "missing.txt")
-    assert result.exit_code == 1 and "404" in result.stderr
+    assert result.exit_code == 4 and "404" in result.stderr  # rejected by the agent
     result = invoke(fake, "log", "web.1", "../../../../../../../../etc/passwd")
-    assert result.exit_code == 1 and "403" in result.stderr
+    assert result.exit_code == 4 and "403" in result.stderr
 
 
 def test_follow_prints_new_output_and_exits_when_task_ended(fake, monkeypatch):
