@@ -16,12 +16,15 @@ import asyncio
 import concurrent.futures
 import heapq
 import itertools
+import logging
 import time
 import weakref
 from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # every autojump watcher task and the real timers watchers wait on: watchers do not count
 # as work for each other
@@ -201,6 +204,13 @@ class SimClock:
         assert self._new_sleeper is not None
         new_sleeper = self._new_sleeper
         loop = asyncio.get_running_loop()
+        try:
+            await self._watch_loop(loop, new_sleeper)
+        except Exception:
+            log.exception("SimClock autojump watcher failed (restarted by the next sleep)")
+            raise
+
+    async def _watch_loop(self, loop: asyncio.AbstractEventLoop, new_sleeper: asyncio.Event) -> None:
         while self._autojump:
             if self.next_deadline() is None:
                 new_sleeper.clear()
@@ -254,7 +264,8 @@ def _has_ready(loop: asyncio.AbstractEventLoop) -> bool:
     ready = getattr(loop, "_ready", None)
     if not ready:
         return False
-    return any(getattr(h._callback, "__self__", None) not in _WATCHERS for h in ready)
+    watchers = {id(w) for w in _WATCHERS}
+    return any(id(getattr(h._callback, "__self__", None)) not in watchers for h in ready)
 
 
 def _real_timer_due(loop: asyncio.AbstractEventLoop, horizon: float) -> float | None:

@@ -42,7 +42,7 @@ import aiohttp
 
 from dcos.agent.agent import Agent
 from dcos.agent.config import AgentConfig
-from dcos.common.clock import Clock, RealClock
+from dcos.common.clock import Clock, RealClock, SimClock
 from dcos.master.app import RunningMaster, start_master
 from dcos.master.config import MasterConfig
 from dcos.master.core import MasterCore
@@ -208,13 +208,18 @@ class InProcessCluster:
     async def wait_until(
         self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "a condition"
     ) -> None:
-        """Poll `predicate` (every 5 ms of real time) until true; TimeoutError naming `what`."""
+        """Poll `predicate` until true; TimeoutError naming `what` after `timeout` real
+        seconds. Polls every 5 ms of real time, or of the cluster's clock when it is an
+        autojumping `SimClock` (a real-time poll would hold its time still)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():
             if loop.time() > deadline:
                 raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
-            await asyncio.sleep(0.005)
+            if isinstance(self.clock, SimClock) and self.clock.autojumping:
+                await self.clock.sleep(0.005)
+            else:
+                await asyncio.sleep(0.005)
 
     # -- agents ------------------------------------------------------------------------------
 

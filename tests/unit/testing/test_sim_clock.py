@@ -185,6 +185,24 @@ async def test_advance_still_works_after_stop_autojump() -> None:
     assert sleeper.done() and clock.time() == 7.0
 
 
+async def test_autojump_with_unhashable_callbacks_on_the_loop() -> None:
+    """Ready callbacks bound to unhashable objects (a set's discard as a done-callback) are
+    work like any other and do not break the watcher."""
+    clock = SimClock(start=0.0, autojump=True)
+    loop = asyncio.get_running_loop()
+    pending: set[int] = set()
+
+    async def churn() -> None:
+        for _ in range(50):
+            loop.call_soon(pending.discard, 1)
+            await asyncio.sleep(0)
+
+    worker = asyncio.create_task(churn())
+    await clock.sleep(3)
+    assert clock.time() == 3.0 and worker.done()
+    clock.stop_autojump()
+
+
 async def test_two_autojump_clocks_on_one_loop() -> None:
     a, b = SimClock(start=0.0, autojump=True), SimClock(start=0.0, autojump=True)
     await asyncio.gather(a.sleep(10), b.sleep(20))
