@@ -84,7 +84,7 @@ def test_idle_executors_are_released_and_work_revives_offers(small_cluster):
                                 and t["state"] == "TASK_RUNNING"], "executor tasks ended")
         released = [e for e in backend.jobs.executor_events if e["released"]]
         assert len(released) == 2
-        assert backend.executor_policy.suppressed and backend.executor_policy.failures == 0
+        assert backend.mesos.suppression.suppressed and backend.executor_policy.failures == 0
         # New work: the driver revives offers and gets executors again.
         assert sc.parallelize(range(10), 2).count() == 10
         assert backend.conns

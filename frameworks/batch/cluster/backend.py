@@ -4,13 +4,19 @@ cluster -- the driver side of Spark-on-Mesos coarse-grained mode.
 Created by `SparkContext("mesos://host:5050", app)`; every method runs on the driver loop (see
 `frameworks.batch.backend`). Pieces:
 
-- a Mesos framework (`MesosSide`, dcos.sdk) that takes offers and launches executors
-  (`python -m frameworks.batch.cluster.executor ...` as Mesos tasks), declines surplus,
-  suppresses, revives and releases idle executors (`ExecutorPolicy`);
+- a Mesos framework (`MesosSide`, the SDK's framework layer) that takes offers and launches
+  executors (`python -m frameworks.batch.cluster.executor ...` as Mesos tasks), declines
+  surplus, suppresses, revives and releases idle executors (`ExecutorPolicy`);
 - a TCP server executors connect back to (`wire`: msgpack frames, batched launches and
   results);
 - the task scheduler core (`TaskScheduler`: locality, delay scheduling, retries);
-- the job page and its JSON (`webui`), linked as the framework's ``webui_url``.
+- the job page and its JSON (`webui`, fed by `page_snapshot`), linked as the framework's
+  ``webui_url``.
+
+Time comes from the injected `Clock` (``clock=``; real time by default): delay scheduling's
+wake-ups, idle-executor release, the waiting-for-executors warnings and the start timeout all
+run on it, so tests drive them with `SimClock`. Imports run one way: backend -> mesos, webui,
+executor_policy, task_scheduler.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import itertools
 import logging
 import os
 import socket
-import sys
-import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
+import aiohttp
+from aiohttp import web
+
+from dcos.common.clock import Clock, RealClock, wait_for
 from dcos.sdk.util import parse_master
 from frameworks.batch.backend import (
     BackendEvents,
@@ -40,6 +48,7 @@ from frameworks.batch.cluster.executor_policy import ExecutorPolicy
 from frameworks.batch.cluster.jobs import JobTracker
 from frameworks.batch.cluster.mesos import MesosSide
 from frameworks.batch.cluster.task_scheduler import TaskEntry, TaskScheduler
+from frameworks.batch.cluster.webui import start_webui
 
 log = logging.getLogger("batch.cluster")
 
@@ -54,12 +63,20 @@ def route_to(host: str) -> str:
         return "127.0.0.1"
 
 
+class FrameWriter(Protocol):
+    """Where frames to one executor go (its connection's `asyncio.StreamWriter`)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclasses.dataclass(slots=True)
 class _Conn:
     """A registered executor's connection and what the driver knows of it."""
 
     info: ExecutorInfo
-    writer: asyncio.StreamWriter
+    writer: FrameWriter
     pid: int
     payloads: wire.PayloadLRU
     launched_at: float
@@ -68,11 +85,14 @@ class _Conn:
 class ClusterBackend:
     """The engine's `Backend` for ``mesos://`` masters."""
 
-    def __init__(self, master_url: str, app_name: str, conf: Any = None) -> None:
+    def __init__(
+        self, master_url: str, app_name: str, conf: Any = None, *, clock: Clock | None = None
+    ) -> None:
         self.master_url = master_url
         self.app_name = app_name
         self.conf = ClusterConf.parse(conf)
-        self.app_id = f"{_slug(app_name)}-{os.getpid()}-{int(time.time()) % 100000}"
+        self.clock: Clock = clock or RealClock()
+        self.app_id = f"{_slug(app_name)}-{os.getpid()}-{int(self.clock.time()) % 100000}"
         self.task_scheduler = TaskScheduler(
             self.conf.locality_wait, self.conf.max_failures, self.conf.queue_depth
         )
@@ -87,9 +107,10 @@ class ClusterBackend:
         self.ui_url = ""
         self._keys = itertools.count(1)
         self._server: asyncio.base_events.Server | None = None
-        self._ui: Any = None
+        self._ui: web.AppRunner | None = None
         self._schedule_pending = False
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Task[None] | None = None  # wakes `_schedule` when a locality wait ends
+        self._timer_at = 0.0
         self._ticker: asyncio.Task[None] | None = None
         self._reporter: asyncio.Task[None] | None = None
         self._first_executor: asyncio.Event | None = None
@@ -100,8 +121,6 @@ class ClusterBackend:
     async def start(self, events: BackendEvents) -> None:
         """Open the executor port and the job page, register with the master, and wait for
         the first executor (`spark.dcos.executor.startTimeout`)."""
-        from frameworks.batch.cluster.webui import start_webui
-
         self.events = events
         listeners = getattr(events, "listeners", None)  # the engine's Driver: job starts/ends
         if isinstance(listeners, list) and self.jobs not in listeners:
@@ -114,16 +133,28 @@ class ClusterBackend:
             self._on_connect, "0.0.0.0", self.conf.driver_port
         )
         self.driver_port = self._server.sockets[0].getsockname()[1]
-        self._ui, self.ui_url = await start_webui(self, self.driver_host, self.conf.ui_port)
-        self.mesos = MesosSide(self, master)
+        self._ui, self.ui_url = await start_webui(
+            self.page_snapshot, self.driver_host, self.conf.ui_port
+        )
+        self.mesos = MesosSide(
+            self,
+            self.executor_policy,
+            self.conf,
+            app_name=self.app_name,
+            app_id=self.app_id,
+            master=master,
+            webui_url=self.ui_url,
+            driver_address=f"{self.driver_host}:{self.driver_port}",
+            clock=self.clock,
+        )
         await self.mesos.start()
         self._ticker = asyncio.create_task(self._tick(), name="batch-cluster-tick")
         self._reporter = asyncio.create_task(self._report_to_dispatcher())
         try:
-            await asyncio.wait_for(self._first_executor.wait(), self.conf.start_timeout)
+            await wait_for(self.clock, self._first_executor.wait(), self.conf.start_timeout)
         except TimeoutError:
             why = (
-                self.executor_policy.waiting_reason(self.outstanding(), time.monotonic())
+                self.waiting_reason()
                 or self.mesos.last_problem
                 or "no offer arrived"
             )
@@ -139,6 +170,7 @@ class ClusterBackend:
         self._stopping = True
         if self._ticker is not None:
             self._ticker.cancel()
+        self._cancel_timer()
         for conn in list(self.conns.values()):
             conn.writer.write(wire.frame(["stop"]))
             conn.writer.close()
@@ -155,12 +187,12 @@ class ClusterBackend:
         return max(2, self.conf.spec.requested_slots())
 
     def submit(self, tasks: Sequence[Task]) -> None:
-        now = time.monotonic()
+        now = self.clock.time()
         entries = [
             TaskEntry(next(self._keys), t, tuple(t.preferred_executors), tuple(t.preferred_hosts))
             for t in tasks
         ]
-        self.jobs.submitted(tasks, time.time())
+        self.jobs.submitted(tasks, now)
         self.task_scheduler.submit(entries, now)
         self._maybe_revive()
         self._schedule_soon()
@@ -175,7 +207,7 @@ class ClusterBackend:
             conn = self.conns.get(eid)
             if conn is not None:
                 conn.writer.write(wire.frame(["cancel", ks]))
-        self.jobs.cancelled(job_id, time.time())
+        self.jobs.cancelled(job_id, self.clock.time())
 
     def executors(self) -> list[ExecutorInfo]:
         for eid, conn in self.conns.items():
@@ -189,8 +221,8 @@ class ClusterBackend:
         return self.task_scheduler.pending + self.task_scheduler.running_count()
 
     def _maybe_revive(self) -> None:
-        if self.mesos is not None and self.executor_policy.should_revive(self.outstanding()):
-            self.mesos.revive()
+        if self.mesos is not None:
+            self.mesos.more_wanted()
 
     def _schedule_soon(self) -> None:
         if not self._schedule_pending:
@@ -200,7 +232,7 @@ class ClusterBackend:
     def _schedule(self) -> None:
         """Send every launch the task scheduler decides, one LAUNCH frame per executor."""
         self._schedule_pending = False
-        now = time.monotonic()
+        now = self.clock.time()
         batches: dict[str, list[Any]] = {}
         for launch in self.task_scheduler.schedule(now):
             conn = self.conns.get(launch.executor_id)
@@ -215,15 +247,27 @@ class ClusterBackend:
         for eid, items in batches.items():
             self.conns[eid].writer.write(wire.frame(["launch", items]))
         wake = self.task_scheduler.next_wakeup(now)
+        if wake is None or not self.conns:
+            self._cancel_timer()
+        elif self._timer is None or wake < self._timer_at:
+            self._cancel_timer()
+            self._timer_at = wake
+            self._timer = asyncio.create_task(self._wake_after(max(0.0, wake - now) + 0.001))
+
+    async def _wake_after(self, delay: float) -> None:
+        """The timer of delay scheduling: schedule again when the oldest waiting task's
+        locality wait ends (an earlier timer that is still pending is kept)."""
+        await self.clock.sleep(delay)
+        self._timer = None
+        self._schedule_soon()
+
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if wake is not None and self.conns:
-            delay = max(0.0, wake - now) + 0.001
-            self._timer = asyncio.get_running_loop().call_later(delay, self._schedule_soon)
 
     def _on_results(self, eid: str, rows: list[list[Any]]) -> None:
-        now = time.monotonic()
+        now = self.clock.time()
         events = self.events
         assert events is not None
         for key, status, value, tb, duration, fetch in rows:
@@ -243,7 +287,7 @@ class ClusterBackend:
                 if result_or_none is None:
                     continue
                 result = result_or_none
-            self.jobs.finished(result, time.time())
+            self.jobs.finished(result, now)
             events.on_task_result(result)
         self._schedule_soon()
 
@@ -277,19 +321,38 @@ class ClusterBackend:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         hello = await wire.read_frame(reader)
+        eid = self.executor_connected(hello, writer)
+        if eid is None:
+            return
+        try:
+            while True:
+                msg = await wire.read_frame(reader)
+                if msg is None:
+                    break
+                if msg[0] == "results":
+                    self._on_results(eid, msg[1])
+        finally:
+            self.executor_gone(eid, "connection to the executor ended")
+
+    def executor_connected(self, hello: list[Any] | None, writer: FrameWriter) -> str | None:
+        """An executor's HELLO (``["hello", id, host, address, cores, pid]``): register it
+        with the policy, the task scheduler and the engine, and return its id; None (and the
+        connection closed) for anything else. Called by `_on_connect`; tests call it with a
+        fake writer to drive the backend without executor processes."""
         if not hello or hello[0] != "hello" or self._stopping:
             writer.close()
-            return
+            return None
         _, eid, host, address, cores, pid = hello
         rec = self.executor_policy.registered(eid)
         if rec is None or eid in self.conns:
             log.warning("unknown executor %s connected; closing", eid)
             writer.write(wire.frame(["stop"]))
             writer.close()
-            return
+            return None
+        now = self.clock.time()
         info = ExecutorInfo(eid, host, int(cores), address)
-        self.conns[eid] = _Conn(info, writer, int(pid), wire.PayloadLRU(), time.time())
-        self.task_scheduler.add_executor(eid, host, int(cores), time.monotonic())
+        self.conns[eid] = _Conn(info, writer, int(pid), wire.PayloadLRU(), now)
+        self.task_scheduler.add_executor(eid, host, int(cores), now)
         self._broadcast_peers()
         log.info(
             "executor %s registered on %s (%g cpus, %d task slots, %s)",
@@ -300,15 +363,7 @@ class ClusterBackend:
         if self._first_executor is not None:
             self._first_executor.set()
         self._schedule_soon()
-        try:
-            while True:
-                msg = await wire.read_frame(reader)
-                if msg is None:
-                    break
-                if msg[0] == "results":
-                    self._on_results(eid, msg[1])
-        finally:
-            self.executor_gone(eid, "connection to the executor ended")
+        return str(eid)
 
     def _broadcast_peers(self) -> None:
         peers = {eid: c.info.address for eid, c in self.conns.items()}
@@ -325,7 +380,7 @@ class ClusterBackend:
         if conn is None and rec is None:
             return
         releasing = rec is not None and rec.state == "releasing"
-        self.task_scheduler.remove_executor(eid, time.monotonic())
+        self.task_scheduler.remove_executor(eid, self.clock.time())
         if conn is not None:
             conn.writer.close()
             self._broadcast_peers()
@@ -343,14 +398,36 @@ class ClusterBackend:
     def waiting_reason(self) -> str | None:
         """Why the driver has no executor to run tasks on (None when it has one); shown on
         the job page and by ``dcos-py batch status``."""
-        return self.executor_policy.waiting_reason(self.outstanding(), time.monotonic())
+        return self.executor_policy.waiting_reason(self.outstanding(), self.clock.time())
+
+    def page_snapshot(self) -> dict[str, Any]:
+        """Everything the job page shows, as plain data (``GET /api/jobs``); called by the
+        page's handlers (`webui`)."""
+        body = self.jobs.snapshot(self.clock.time())
+        body["app_id"] = self.app_id
+        body["framework_id"] = self.mesos.framework_id if self.mesos else None
+        records = self.executor_policy.executors
+        body["executors"] = [
+            {
+                "executor_id": e.executor_id,
+                "host": e.host,
+                "cores": e.cores,
+                "cpus": records[e.executor_id].cpus if e.executor_id in records else e.cores,
+                "address": e.address,
+                "running_tasks": e.running_tasks,
+            }
+            for e in self.executors()
+        ]
+        body["pending_tasks"] = self.task_scheduler.pending
+        body["waiting"] = self.waiting_reason()
+        return body
 
     async def _tick(self) -> None:
         """Once a second: warn while no executor can start (every ~10 s, with the reason),
         release executors idle past the timeout (dynamic allocation)."""
         while True:
-            await asyncio.sleep(min(1.0, max(0.05, self.conf.spec.idle_timeout / 4)))
-            now = time.monotonic()
+            await self.clock.sleep(min(1.0, max(0.05, self.conf.spec.idle_timeout / 4)))
+            now = self.clock.time()
             warning = self.executor_policy.warning(self.outstanding(), now)
             if warning:
                 log.warning("waiting for executors: %s", warning)
@@ -371,56 +448,17 @@ class ClusterBackend:
         )
         if not url or not sid:
             return
-        import aiohttp
-
         for _ in range(50):
             fid = self.mesos.framework_id if self.mesos else None
             if fid:
                 break
-            await asyncio.sleep(0.1)
+            await self.clock.sleep(0.1)
         body = {"ui_url": self.ui_url, "framework_id": fid or ""}
         try:
             async with aiohttp.ClientSession() as s:
                 await s.post(f"{url}/v1/submissions/{sid}/driver", json=body)
         except aiohttp.ClientError as exc:
             log.warning("could not report to the dispatcher at %s: %s", url, exc)
-
-    def executor_command(self, eid: str, hostname: str) -> list[str]:
-        """The command line of an executor task (see `frameworks.batch.cluster.executor`);
-        its task slots follow the cpus the executor policy gave it."""
-        s = self.conf.spec
-        rec = self.executor_policy.executors.get(eid)
-        slots = rec.slots if rec is not None else s.cores
-        return [
-            self.conf.python or sys.executable,
-            "-m",
-            "frameworks.batch.cluster.executor",
-            "--driver",
-            f"{self.driver_host}:{self.driver_port}",
-            "--executor-id",
-            eid,
-            "--host",
-            hostname,
-            "--cores",
-            str(slots),
-            "--memory-mb",
-            f"{s.mem_mb:g}",
-        ]
-
-    def executor_env(self) -> dict[str, str]:
-        env = dict(self.conf.executor_env)
-        if self.conf.forward_python_path and "PYTHONPATH" not in env:
-            dirs = [
-                p
-                for p in sys.path
-                if p
-                and os.path.isdir(p)
-                and "site-packages" not in p
-                and not p.startswith(sys.base_prefix)
-            ]
-            cwd = os.getcwd()
-            env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([cwd, *dirs]))
-        return env
 
 
 def _slug(name: str) -> str:

@@ -23,13 +23,19 @@ Policy (Spark on Mesos, coarse-grained, with dynamic allocation):
   ``max(1, floor(c))`` tasks at once (`task_slots`).
 - An offer is accepted for one executor per agent while more are wanted and it fits; every
   other offer is declined with a long filter (`decline_refuse_seconds`, 120 s), so a driver
-  with enough executors is not offered the same resources again and again.
+  with enough executors is not offered the same resources again and again. Whether it fits
+  is the SDK's placement chain (`dcos.sdk.placement.check`) over the `dcos.sdk.Offer`:
+  `ExecutorSizeFilter` (the cpus rule below and memory, with the messages the driver shows),
+  `AgentFilter` (avoided agents, `per_agent`), then the SDK's role and resource filters; the
+  executor's resources are then taken from the offer once (`Slot.take`), and only a fit that
+  is ``ok`` launches.
 - While the driver has no running executor but wants some, `waiting_reason` says why (no
   offer yet, the best offer seen and what it lacks, an executor that launched but has not
   connected, the last executor failure) and `warning` returns it every `WARN_INTERVAL`
   seconds for the backend's log (Spark's "Initial job has not accepted any resources").
-- When the driver wants no more executors it SUPPRESSes offers; when it wants more again it
-  REVIVEs (which also clears the decline filters).
+- `wants_offers` says whether the driver wants more executors: the Mesos side SUPPRESSes
+  offers when it does not and REVIVEs when it does again (which also clears the decline
+  filters), with the SDK's `SuppressionTracker`.
 - An agent where two executors died is not used again by this driver (Spark on Mesos does
   the same), so a broken agent cannot make the driver relaunch forever.
 - Executors with nothing to do for `idle_timeout` (``spark.dynamicAllocation.
@@ -40,10 +46,14 @@ Policy (Spark on Mesos, coarse-grained, with dynamic allocation):
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
 
-from dcos.protocol.resources import Resources
+from dcos.protocol.ids import OfferID
+from dcos.sdk import Fit, Offer, TaskNeeds
+from dcos.sdk.placement import DEFAULT_FILTERS, OK, Filter, Slot, Verdict, check
 
 LAUNCHING, RUNNING, RELEASING = "launching", "running", "releasing"
 MAX_AGENT_FAILURES = 2  # executors that died on one agent before the driver avoids it
@@ -116,16 +126,66 @@ class ExecutorRecord:
         return task_slots(self.cpus)
 
 
+class ExecutorLaunch(NamedTuple):
+    """Start executor `executor_id` from `offer` with the resources of `fit` (``fit.ok``)."""
+
+    offer: Offer
+    executor_id: str
+    fit: Fit
+
+
 @dataclass(slots=True)
 class OfferDecision:
-    """What to do with one batch of offers: `launch` holds (offer, executor id) pairs, one
-    executor per offer; `decline` the offers to decline with `refuse_seconds`; `suppress`
-    whether to SUPPRESS afterwards."""
+    """What to do with one batch of offers: `launch` one executor per launched offer;
+    `decline` the other offers with `refuse_seconds`; `unfit` says, for declined offers that
+    cannot hold one executor of the spec, why (shown when the driver has to explain itself)."""
 
-    launch: list[tuple[Any, str]] = field(default_factory=list)
-    decline: list[Any] = field(default_factory=list)
+    launch: list[ExecutorLaunch] = field(default_factory=list)
+    decline: list[Offer] = field(default_factory=list)
+    unfit: dict[OfferID, str] = field(default_factory=dict)
     refuse_seconds: float = 120.0
-    suppress: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorDemand:
+    """One executor as the placement chain sees it (a `dcos.sdk.placement.Demand`): the
+    `cpus` it would get from the offer at hand (0: the offer is too small) and its `needs`."""
+
+    cpus: float
+    needs: TaskNeeds
+
+
+SIZE, AVOIDED, PER_AGENT = "ExecutorSize", "AgentAvoided", "PerAgentLimit"  # verdict codes
+
+
+class ExecutorSizeFilter:
+    """The offer can hold one executor of the spec: cpus by the ``spark.executor.cores``
+    rule (`ExecutorPolicy.executor_cpus`), and ``spark.executor.memory``."""
+
+    def __init__(self, policy: ExecutorPolicy) -> None:
+        self.policy = policy
+
+    def check(self, slot: Slot, task: ExecutorDemand) -> Verdict:
+        reason = self.policy.size_problem(task.cpus, slot.left.scalar("mem"))
+        return OK if reason is None else Verdict(False, reason, SIZE, lasting=True)
+
+
+class AgentFilter:
+    """At most `limit` executors of this driver per agent, none on an agent where
+    `MAX_AGENT_FAILURES` of its executors died."""
+
+    def __init__(self, per_agent: Counter[str], limit: int, failures: dict[str, int]) -> None:
+        self.per_agent, self.limit, self.failures = per_agent, limit, failures
+
+    def check(self, slot: Slot, task: ExecutorDemand) -> Verdict:
+        agent, host = slot.agent.agent_id, slot.agent.hostname or slot.agent.agent_id
+        if self.failures.get(agent, 0) >= MAX_AGENT_FAILURES:
+            return Verdict(False, f"{host}: avoided after {MAX_AGENT_FAILURES} executor "
+                           "failures", AVOIDED)  # fmt: skip
+        if self.per_agent[agent] >= self.limit:
+            return Verdict(False, f"{host}: runs {self.limit} executor(s) of this driver already",
+                           PER_AGENT)  # fmt: skip
+        return OK
 
 
 class ExecutorPolicy:
@@ -135,7 +195,6 @@ class ExecutorPolicy:
         self.spec = spec
         self.app_id = app_id
         self.executors: dict[str, ExecutorRecord] = {}
-        self.suppressed = False
         self.failures = 0  # executors that died
         self.agent_failures: dict[str, int] = {}
         # Until the first idle release the driver wants all its executors (Spark's
@@ -192,62 +251,86 @@ class ExecutorPolicy:
         cap = math.floor(cap * 1000 + 1e-6) / 1000  # Mesos scalars have 3 decimals
         return cap if cap + 1e-9 >= s.min_cores else 0.0
 
-    def fits(self, offer: Any) -> str | None:
-        """Why `offer` cannot hold one executor, or None when it can."""
-        res = _resources(offer)
+    def wants_offers(self, outstanding: int) -> bool:
+        """Whether more executors are wanted now (else offers may be suppressed)."""
+        return self.wanted(outstanding) > 0
+
+    def demand(self, offer_cpus: float) -> ExecutorDemand:
+        """The executor an offer of `offer_cpus` cpus would start."""
+        cpus = self.executor_cpus(offer_cpus)
+        return ExecutorDemand(cpus, TaskNeeds.of(cpus=cpus, mem=self.spec.mem_mb))
+
+    def size_problem(self, cpus: float, mem: float) -> str | None:
+        """Why an offer whose executor would get `cpus` cpus (0: too few), with `mem` MB,
+        cannot hold one executor; None when it can."""
         s = self.spec
-        if not self.executor_cpus(res.scalar("cpus")):
+        if not cpus:
             if s.fixed_cores:
                 return f"insufficient cpus: need {s.cores}"
             if s.max_cores is not None and s.max_cores - self.acquired_cpus() < s.min_cores:
                 return f"spark.cores.max={s.max_cores:g} reached"
             return f"insufficient cpus: need at least {s.min_cores:g}"
-        if res.scalar("mem") + 1e-9 < s.mem_mb:
+        if mem + 1e-9 < s.mem_mb:
             return f"insufficient mem: need {s.mem_mb:g}"
         return None
 
-    def on_offers(self, offers: list[Any], outstanding: int, now: float) -> OfferDecision:
-        """Decide for a batch of offers (called from `Scheduler.resource_offers`). Offers are
-        dicts or `dcos.sdk.Offer`s. The executors it launches are recorded as LAUNCHING."""
+    def fits(self, offer: Offer) -> str | None:
+        """Why `offer` cannot hold one executor, or None when it can."""
+        slot = Slot.of(offer)
+        chain: tuple[Filter[ExecutorDemand], ...] = (ExecutorSizeFilter(self), *DEFAULT_FILTERS)
+        verdict = check(slot, self.demand(slot.left.scalar("cpus")), chain)
+        return None if verdict.ok else verdict.reason
+
+    def on_offers(self, offers: Sequence[Offer], outstanding: int, now: float) -> OfferDecision:
+        """Decide for a batch of offers (called from `Scheduler.resource_offers`): one
+        executor per offer that passes the chain while more are wanted, the rest declined.
+        The executors it launches are recorded as LAUNCHING."""
         out = OfferDecision(refuse_seconds=self.spec.decline_refuse_seconds)
         need = self.wanted(outstanding)
-        per_agent: dict[str, int] = {}
-        for e in self.live():
-            per_agent[e.agent_id] = per_agent.get(e.agent_id, 0) + 1
+        per_agent: Counter[str] = Counter(e.agent_id for e in self.live())
+        chain: tuple[Filter[ExecutorDemand], ...] = (
+            ExecutorSizeFilter(self),
+            AgentFilter(per_agent, self.spec.per_agent, self.agent_failures),
+            *DEFAULT_FILTERS,
+        )
+        slots = [Slot.of(o) for o in offers]
         if not self.spec.fixed_cores:  # the largest offers give the largest executors
-            offers = sorted(offers, key=lambda o: -_resources(o).scalar("cpus"))
-        self.offers_seen += len(offers)
-        for offer in offers:
-            agent = _agent_id(offer)
-            why = self.fits(offer)
-            avoided = self.agent_failures.get(agent, 0) >= MAX_AGENT_FAILURES
-            usable = per_agent.get(agent, 0) < self.spec.per_agent and not avoided and not why
-            if need > 0 and usable:
-                cpus = self.executor_cpus(_resources(offer).scalar("cpus"))
-                eid = self._new_id()
-                self.executors[eid] = ExecutorRecord(
-                    eid, agent, _hostname(offer), LAUNCHING, now, cpus
-                )
-                per_agent[agent] = per_agent.get(agent, 0) + 1
-                out.launch.append((offer, eid))
-                need -= 1
-            else:
-                if need > 0 and why:
-                    self._note_offer(offer, why)
-                elif need > 0 and avoided:
-                    self.avoided.add(_hostname(offer) or agent)
-                out.decline.append(offer)
-        if (need == 0 or self.wanted(outstanding) == 0) and not self.suppressed:
-            out.suppress = True
-            self.suppressed = True
+            slots.sort(key=lambda sl: -sl.left.scalar("cpus"))
+        self.offers_seen += len(slots)
+        for slot in slots:
+            demand = self.demand(slot.left.scalar("cpus"))
+            verdict = check(slot, demand, chain)
+            if need > 0 and verdict.ok:
+                fit = slot.take(demand.needs)
+                if fit.ok:
+                    eid = self._record(slot, demand, now)
+                    out.launch.append(ExecutorLaunch(slot.offer, eid, fit))
+                    per_agent[slot.agent.agent_id] += 1
+                    need -= 1
+                    continue
+                verdict = Verdict(False, fit.reason, SIZE)
+            if not verdict.ok and verdict.code not in (AVOIDED, PER_AGENT):
+                out.unfit[slot.offer.id] = verdict.reason
+                if need > 0:
+                    self._note_offer(slot, verdict.reason)
+            elif need > 0 and verdict.code == AVOIDED:
+                self.avoided.add(slot.agent.hostname or slot.agent.agent_id)
+            out.decline.append(slot.offer)
         return out
 
-    def _note_offer(self, offer: Any, why: str) -> None:
-        res = _resources(offer)
-        cpus, mem = res.scalar("cpus"), res.scalar("mem")
+    def _record(self, slot: Slot, demand: ExecutorDemand, now: float) -> str:
+        eid = self._new_id()
+        agent = slot.agent
+        self.executors[eid] = ExecutorRecord(
+            eid, agent.agent_id, agent.hostname, LAUNCHING, now, demand.cpus
+        )
+        return eid
+
+    def _note_offer(self, slot: Slot, why: str) -> None:
+        cpus, mem = slot.left.scalar("cpus"), slot.left.scalar("mem")
         best = self.best_offer
         if best is None or (cpus, mem) > (best.cpus, best.mem):
-            self.best_offer = BestOffer(cpus, mem, _hostname(offer), why)
+            self.best_offer = BestOffer(cpus, mem, slot.agent.hostname, why)
 
     # ---- why the driver is waiting -------------------------------------------------------
 
@@ -318,14 +401,6 @@ class ExecutorPolicy:
         self._warned_at = now
         return reason
 
-    def should_revive(self, outstanding: int) -> bool:
-        """True (and marks offers revived) when suppressed and more executors are wanted;
-        the backend calls it whenever work arrives or an executor is lost."""
-        if self.suppressed and self.wanted(outstanding) > 0:
-            self.suppressed = False
-            return True
-        return False
-
     # ---- executor lifecycle --------------------------------------------------------------
 
     def registered(self, executor_id: str) -> ExecutorRecord | None:
@@ -374,21 +449,6 @@ class ExecutorPolicy:
     def _new_id(self) -> str:
         self._seq += 1
         return f"{self.app_id}-exec-{self._seq}"
-
-
-def _resources(offer: Any) -> Resources:
-    if hasattr(offer, "resources"):
-        return offer.resources
-    return Resources.from_mesos(offer.get("resources") or [])
-
-
-def _agent_id(offer: Any) -> str:
-    v = offer.get("agent_id") or {}
-    return v.get("value", "") if isinstance(v, dict) else str(v)
-
-
-def _hostname(offer: Any) -> str:
-    return str(offer.get("hostname", ""))
 
 
 def parse_memory(text: str | int | float) -> float:

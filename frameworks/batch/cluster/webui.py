@@ -1,11 +1,14 @@
 """The driver's job page (aiohttp, plain HTML, no third-party JS or CSS).
 
-Started by `ClusterBackend.start`; its URL is the framework's ``webui_url``.
+Started by `ClusterBackend.start` with a function returning the page's data
+(`ClusterBackend.page_snapshot`), so this module needs nothing of the backend; its URL is the
+framework's ``webui_url``.
 
 - ``GET /``           the page: why the driver is waiting for executors (if it is), the
                       executors, then each job with its stages (task counts, a progress
                       bar, durations, failures); refreshes itself every 2 s
-- ``GET /api/jobs``   the same as JSON (`JobTracker.snapshot` + ``executors`` + ``app_id``),
+- ``GET /api/jobs``   the same as JSON (`JobTracker.snapshot` + ``executors`` + ``app_id``,
+                      ``framework_id``, ``pending_tasks``, ``waiting``),
                       polled by ``dcos-py batch status --watch`` / ``submit --wait``
 - ``GET /health``     200
 """
@@ -13,14 +16,13 @@ Started by `ClusterBackend.start`; its URL is the framework's ``webui_url``.
 from __future__ import annotations
 
 import html
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from frameworks.batch.cluster.backend import ClusterBackend
+Snapshot = Callable[[], dict[str, Any]]
 
 _STYLE = """
 body{font-family:sans-serif;margin:1.5em;color:#222}
@@ -29,28 +31,6 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3}.bar{width:160px;height:12px;background:#eee;border:1px solid #bbb}
 .fill{height:12px;background:#4a8}.failed{color:#b22}.small{font-size:85%;color:#666}
 """
-
-
-def snapshot(backend: ClusterBackend) -> dict[str, Any]:
-    """Everything the page shows, as plain data."""
-    body = backend.jobs.snapshot(time.time())
-    body["app_id"] = backend.app_id
-    body["framework_id"] = backend.mesos.framework_id if backend.mesos else None
-    records = backend.executor_policy.executors
-    body["executors"] = [
-        {
-            "executor_id": e.executor_id,
-            "host": e.host,
-            "cores": e.cores,
-            "cpus": records[e.executor_id].cpus if e.executor_id in records else e.cores,
-            "address": e.address,
-            "running_tasks": e.running_tasks,
-        }
-        for e in backend.executors()
-    ]
-    body["pending_tasks"] = backend.task_scheduler.pending
-    body["waiting"] = backend.waiting_reason()
-    return body
 
 
 def render(snap: dict[str, Any]) -> str:
@@ -116,14 +96,15 @@ def render(snap: dict[str, Any]) -> str:
     return "".join(out)
 
 
-async def start_webui(backend: ClusterBackend, host: str, port: int) -> tuple[web.AppRunner, str]:
-    """Serve the page on `port` (0: a free one); returns the runner and the page's URL."""
+async def start_webui(snapshot: Snapshot, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Serve the page of `snapshot()` on `port` (0: a free one); returns the runner and the
+    page's URL."""
 
     async def page(request: web.Request) -> web.Response:
-        return web.Response(text=render(snapshot(backend)), content_type="text/html")
+        return web.Response(text=render(snapshot()), content_type="text/html")
 
     async def api(request: web.Request) -> web.Response:
-        return web.Response(body=orjson.dumps(snapshot(backend)), content_type="application/json")
+        return web.Response(body=orjson.dumps(snapshot()), content_type="application/json")
 
     async def health(request: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from dcos.sdk import Offer
+from dcos.sdk import Offer, Revive, Suppress, SuppressionTracker
 from dcos.testing import make_offer
 from frameworks.batch.cluster.executor_policy import (
     LAUNCHING,
@@ -25,10 +25,10 @@ def offer(agent: str, cpus: float = 4, mem: float = 4096) -> Offer:
 def test_one_executor_per_agent_and_surplus_declined_with_a_long_filter():
     a = ExecutorPolicy(ExecutorSpec(cores=1, mem_mb=512, max_executors=2, dynamic=False), "app")
     d = a.on_offers([offer("a1"), offer("a1"), offer("a2"), offer("a3")], outstanding=0, now=0)
-    assert [o.agent_id for o, _ in d.launch] == ["a1", "a2"]
+    assert [o.agent_id for o, _, _ in d.launch] == ["a1", "a2"]
     assert [o.agent_id for o in d.decline] == ["a1", "a3"]
     assert d.refuse_seconds == 120.0
-    assert d.suppress  # wants nothing more
+    assert not a.wants_offers(0)  # wants nothing more: offers get suppressed
     assert {e.state for e in a.executors.values()} == {LAUNCHING}
 
 
@@ -38,27 +38,30 @@ def test_offers_too_small_are_declined_with_a_reason():
     assert a.fits(small) == "insufficient cpus: need 2"
     assert a.fits(offer("a1", mem=100)) == "insufficient mem: need 1024"
     d = a.on_offers([small], outstanding=0, now=0)
-    assert d.launch == [] and d.decline == [small] and not d.suppress
+    assert d.launch == [] and d.decline == [small] and a.wants_offers(0)
+    assert d.unfit == {small.id: "insufficient cpus: need 2"}
 
 
 def test_suppress_then_revive_when_work_arrives_after_idle_release():
     a = ExecutorPolicy(ExecutorSpec(cores=1, max_executors=2, idle_timeout=10), "app")
+    offers = SuppressionTracker()  # what the Mesos side keeps in step with wants_offers
     d = a.on_offers([offer("a1"), offer("a2")], outstanding=0, now=0)  # initial executors
-    assert len(d.launch) == 2 and d.suppress
-    for _, eid in d.launch:
+    assert len(d.launch) == 2 and offers.update(a.wants_offers(0)) == [Suppress()]
+    for _, eid, _ in d.launch:
         assert a.registered(eid).state == RUNNING
-    assert not a.should_revive(outstanding=2)  # has its two executors
-    released = a.release_idle([eid for _, eid in d.launch])
+    assert offers.update(a.wants_offers(2)) == []  # has its two executors
+    released = a.release_idle([eid for _, eid, _ in d.launch])
     assert len(released) == 2
     assert all(a.executors[e].state == RELEASING for e in released)
     for e in released:
         a.lost(e)
     assert a.failures == 0  # released on purpose
-    assert not a.should_revive(outstanding=0)  # nothing to do: stays suppressed
-    assert a.should_revive(outstanding=5)  # work: revive, once
-    assert not a.should_revive(outstanding=5)
+    assert offers.update(a.wants_offers(0)) == []  # nothing to do: stays suppressed
+    assert offers.update(a.wants_offers(5)) == [Revive()]  # work: revive, once
+    assert offers.update(a.wants_offers(5)) == []
     d = a.on_offers([offer("a1"), offer("a2"), offer("a3")], outstanding=5, now=20)
-    assert len(d.launch) == 2 and len(d.decline) == 1 and d.suppress
+    assert len(d.launch) == 2 and len(d.decline) == 1
+    assert offers.update(a.wants_offers(5)) == [Suppress()]
 
 
 def test_dynamic_target_follows_outstanding_tasks():
@@ -72,7 +75,7 @@ def test_dynamic_target_follows_outstanding_tasks():
 def test_idle_release_keeps_min_executors():
     a = ExecutorPolicy(ExecutorSpec(cores=1, max_executors=3, min_executors=1), "app")
     d = a.on_offers([offer("a1"), offer("a2"), offer("a3")], outstanding=0, now=0)
-    ids = [eid for _, eid in d.launch]
+    ids = [eid for _, eid, _ in d.launch]
     for eid in ids:
         a.registered(eid)
     assert len(a.release_idle(ids)) == 2
@@ -86,7 +89,7 @@ def test_lost_executor_counts_as_failure_and_is_replaced():
     a.registered(eid)
     assert a.lost(eid).agent_id == "a1"
     assert a.failures == 1
-    assert a.should_revive(outstanding=0)
+    assert a.wants_offers(0)  # a replacement: offers are revived
     d = a.on_offers([offer("a1")], outstanding=0, now=1)
     assert len(d.launch) == 1
 
@@ -97,7 +100,7 @@ def test_agent_with_repeated_executor_failures_is_avoided():
         d = a.on_offers([offer("bad")], outstanding=0, now=0)
         a.lost(d.launch[0][1])
     d = a.on_offers([offer("bad"), offer("good")], outstanding=0, now=0)
-    assert [o.agent_id for o, _ in d.launch] == ["good"]
+    assert [o.agent_id for o, _, _ in d.launch] == ["good"]
 
 
 @pytest.mark.parametrize("text,mb", [("512m", 512), ("1g", 1024), ("2048", 2048),

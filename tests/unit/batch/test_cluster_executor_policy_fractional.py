@@ -10,7 +10,6 @@ import pytest
 
 from dcos.sdk import Offer
 from dcos.testing import make_offer
-from frameworks.batch.cluster.backend import ClusterBackend
 from frameworks.batch.cluster.conf import ClusterConf
 from frameworks.batch.cluster.executor_policy import (
     WARN_INTERVAL,
@@ -19,6 +18,7 @@ from frameworks.batch.cluster.executor_policy import (
     task_slots,
 )
 from frameworks.batch.cluster.jobs import JobTracker
+from frameworks.batch.cluster.mesos import executor_command
 from frameworks.batch.cluster.webui import render
 
 
@@ -39,8 +39,8 @@ def test_task_slots_are_floor_of_cpus_at_least_one(cpus, slots):
 def test_unset_executor_cores_takes_the_fractional_cpus_of_small_offers():
     a = ExecutorPolicy(flexible(max_executors=3), "app")
     d = a.on_offers([offer("a1", 0.6), offer("a2", 0.6), offer("a3", 0.6)], 0, now=0)
-    assert len(d.launch) == 3 and not d.decline and d.suppress
-    recs = [a.executors[eid] for _, eid in d.launch]
+    assert len(d.launch) == 3 and not d.decline and not a.wants_offers(0)
+    recs = [a.executors[eid] for _, eid, _ in d.launch]
     assert [r.cpus for r in recs] == [0.6, 0.6, 0.6]
     assert [r.slots for r in recs] == [1, 1, 1]
 
@@ -49,19 +49,19 @@ def test_unset_executor_cores_without_cores_max_takes_at_most_one_cpu_each():
     a = ExecutorPolicy(flexible(max_executors=2), "app")
     d = a.on_offers([offer("a1", 0.5), offer("a2", 4), offer("a3", 2)], 0, now=0)
     # The largest offers first; each executor capped at 1 cpu.
-    assert [o.agent_id for o, _ in d.launch] == ["a2", "a3"]
-    assert [a.executors[eid].cpus for _, eid in d.launch] == [1.0, 1.0]
+    assert [o.agent_id for o, _, _ in d.launch] == ["a2", "a3"]
+    assert [a.executors[eid].cpus for _, eid, _ in d.launch] == [1.0, 1.0]
     assert [o.agent_id for o in d.decline] == ["a1"]
 
 
 def test_cores_max_bounds_the_total_and_executors_take_whole_offers():
     a = ExecutorPolicy(flexible(max_executors=30, max_cores=3.0), "app")
     d = a.on_offers([offer("a1", 2.5), offer("a2", 2), offer("a3", 2)], 0, now=0)
-    cpus = [a.executors[eid].cpus for _, eid in d.launch]
+    cpus = [a.executors[eid].cpus for _, eid, _ in d.launch]
     assert cpus == [2.5, 0.5] and a.acquired_cpus() == pytest.approx(3.0)
-    assert [a.executors[eid].slots for _, eid in d.launch] == [2, 1]
+    assert [a.executors[eid].slots for _, eid, _ in d.launch] == [2, 1]
     assert [o.agent_id for o in d.decline] == ["a3"]
-    assert a.wanted(0) == 0 and d.suppress  # cores.max reached
+    assert a.wanted(0) == 0 and not a.wants_offers(0)  # cores.max reached
     assert a.fits(offer("a4", 2)) == "spark.cores.max=3 reached"
     assert a.spec.requested_slots() == 3
 
@@ -71,7 +71,7 @@ def test_offers_below_the_minimum_are_declined():
     tiny = offer("a1", 0.2)
     assert a.fits(tiny) == "insufficient cpus: need at least 0.25"
     d = a.on_offers([tiny], 0, now=0)
-    assert d.launch == [] and d.decline == [tiny] and not d.suppress
+    assert d.launch == [] and d.decline == [tiny] and a.wants_offers(0)
 
 
 def test_explicit_executor_cores_keeps_the_strict_rule_and_says_why_it_waits():
@@ -104,7 +104,7 @@ def test_waiting_reasons_before_offers_while_launching_and_after_a_failure():
         f"executor {eid} launched on h1 3s ago has not connected yet"
     )
     a.lost(eid, "TASK_FAILED: exec format error")
-    assert a.should_revive(0)
+    assert a.wants_offers(0)
     reason = a.waiting_reason(0, now=5)
     assert f"last executor failure: {eid} on h1: TASK_FAILED: exec format error" in reason
     d = a.on_offers([offer("a1", 0.6, host="h1")], 0, now=6)
@@ -152,10 +152,14 @@ def test_conf_executor_cores_unset_is_flexible_and_set_is_fixed():
 
 
 def test_executor_command_slots_and_page_follow_the_offer():
-    b = ClusterBackend("mesos://127.0.0.1:5050", "small", conf={})
-    d = b.executor_policy.on_offers([offer("a1", 0.5)], 0, now=0)
-    eid = d.launch[0][1]
-    argv = b.executor_command(eid, "127.0.0.1")
+    conf = ClusterConf.parse({}, environ={})
+    a = ExecutorPolicy(conf.spec, "small")
+    d = a.on_offers([offer("a1", 0.5)], 0, now=0)
+    eid = d.launch[0].executor_id
+    assert d.launch[0].fit.ok
+    assert {r["name"]: r["scalar"]["value"] for r in d.launch[0].fit.resources} == {
+        "cpus": 0.5, "mem": 512}
+    argv = executor_command(conf, eid, "127.0.0.1", "127.0.0.1:7", a.executors[eid].slots)
     assert argv[argv.index("--cores") + 1] == "1"
     snap = JobTracker("small").snapshot(0.0) | {
         "app_id": "a", "framework_id": None, "pending_tasks": 0,
