@@ -104,13 +104,19 @@ class AgentInfo:
 
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
-    """A task the agent runs (or ran and has not had acknowledged)."""
+    """A task the agent runs (or ran and has not had acknowledged), with what the master
+    reads of its TaskInfo: resources (empty when they do not parse), the role they were
+    allocated to (None: not said), the executor id, the name."""
 
     framework_id: FrameworkID
     task_id: TaskID
     task: dict[str, Any]  # TaskInfo JSON
     state: str
     status: dict[str, Any] | None
+    resources: Resources
+    allocation_role: str | None
+    executor_id: str | None
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,13 +197,22 @@ def _task_record(r: Any) -> TaskRecord:
     if not isinstance(state, str) or state not in TaskState.__members__:
         raise AgentError(f"bad task state {state!r}")
     status = r.get("status")
+    ti = r["task"]
+    try:
+        res = Resources.from_mesos(ti.get("resources"))
+    except ResourceError:
+        res = Resources.empty()
+    role = None
+    for item in ti.get("resources") or []:
+        if isinstance(item, dict) and isinstance(item.get("allocation_info"), dict):
+            role = str(item["allocation_info"].get("role", "")) or None
+            break
+    ex = ti.get("executor")
     return TaskRecord(
-        FrameworkID(fid),
-        TaskID(tid),
-        r["task"],
-        state,
-        status if isinstance(status, dict) else None,
-    )
+        FrameworkID(fid), TaskID(tid), ti, state, status if isinstance(status, dict) else None,
+        res, role, unwrap(ex.get("executor_id")) if isinstance(ex, dict) else None,
+        str(ti.get("name", "")),
+    )  # fmt: skip
 
 
 def parse_agent_subscribe(msg: dict[str, Any]) -> AgentSubscribe:

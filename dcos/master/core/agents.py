@@ -23,9 +23,9 @@ from dcos.master.core.model import (
     roles_of,
 )
 from dcos.protocol import internal
-from dcos.protocol.ids import AgentID, FrameworkID, Role, TaskID, new_agent_id, unwrap, wrap
+from dcos.protocol.ids import AgentID, FrameworkID, Role, TaskID, new_agent_id, wrap
 from dcos.protocol.internal import AgentInfo, AgentSubscribe, TaskRecord
-from dcos.protocol.resources import ResourceError, Resources
+from dcos.protocol.resources import Resources
 from dcos.protocol.states import Reason, TaskState, is_terminal
 from dcos.state.registry import AdmitAgent, MarkReachable, MarkUnreachable
 
@@ -44,13 +44,7 @@ class AgentsMixin(CoreBase):
     ) -> None:
         """At master start: admitted agents are expected to re-register within
         `agent_reregister_timeout`; unreachable ones stay unreachable until they return."""
-        self.removed_agents.update(removed)
-        for aid, entry in agents.items():
-            if entry.get("unreachable_time") is not None:
-                self.unreachable_agents[AgentID(aid)] = float(entry["unreachable_time"])
-            else:
-                deadline = now + self.settings.agent_reregister_timeout
-                self.recovered_agents[AgentID(aid)] = (entry.get("info") or {}, deadline)
+        self.agent_book.recover(agents, removed, now + self.settings.agent_reregister_timeout)
 
     def agent_subscribe(
         self, msg: AgentSubscribe, token: object, now: float
@@ -61,7 +55,7 @@ class AgentsMixin(CoreBase):
         self._begin()
         info, total = msg.agent.info, msg.agent.resources
         aid = msg.agent.id
-        if aid and aid in self.removed_agents:
+        if aid and aid in self.agent_book.removed:
             return AgentOutcome(None, f"agent {aid} was removed"), self._end()
         if not aid:
             self._replace_same_address(msg.agent, now)
@@ -82,8 +76,7 @@ class AgentsMixin(CoreBase):
             used.setdefault(t.framework_id, []).append((t.role, t.resources))
         self.allocator.add_agent(agent_id, total, used)
         self._allocate()
-        was_unreachable = self.unreachable_agents.pop(agent_id, None) is not None
-        self.recovered_agents.pop(agent_id, None)
+        was_unreachable = self.agent_book.admitted(agent_id)
         stored = {**info, "id": agent_id}
         self._out.append(Persist(AdmitAgent(agent_id, stored)))
         if was_unreachable:
@@ -123,7 +116,7 @@ class AgentsMixin(CoreBase):
         """Frameworks the agent runs tasks for but this master does not know (master
         restarted, or it came back from unreachability): keep them until they re-subscribe."""
         for fid, info in infos:
-            if fid in self.frameworks or fid in self.removed_framework_ids:
+            if fid in self.frameworks or fid in self.framework_book.removed:
                 continue
             fw = Framework(
                 fid,
@@ -143,16 +136,10 @@ class AgentsMixin(CoreBase):
         seen: set[tuple[FrameworkID, TaskID]] = set()
         shutdown: set[FrameworkID] = set()
         for rec in reported:
-            fid, tid, ti, state, status = (
-                rec.framework_id,
-                rec.task_id,
-                rec.task,
-                rec.state,
-                rec.status,
-            )
+            fid, tid, state, status = rec.framework_id, rec.task_id, rec.state, rec.status
             fw = self.frameworks.get(fid)
             if fw is None:
-                if fid in self.removed_framework_ids:
+                if fid in self.framework_book.removed:
                     shutdown.add(fid)
                 continue
             seen.add((fid, tid))
@@ -165,7 +152,7 @@ class AgentsMixin(CoreBase):
             ):
                 task, returning = fw.completed_tasks.pop(tid), True
             if task is None:
-                task = self._task_from_info(fw, agent.id, ti)
+                task = self._task_from_record(fw, agent.id, rec)
             st = status if status is not None else {"state": state, "timestamp": now}
             self._set_task_status(task, {**st, "state": state})
             if is_terminal(state):  # ended while the agent was down: free its resources
@@ -186,7 +173,7 @@ class AgentsMixin(CoreBase):
                 else:
                     message = "Task unknown to the agent after it re-registered"
                     self._unknown_to_agent(fw, task, agent.id, state, now, message)
-        for task in self.unreachable_by_agent.pop(agent.id, []):
+        for task in self.agent_book.unreachable_tasks.pop(agent.id, []):
             fw = self.frameworks.get(task.framework_id)
             if fw is None or (task.framework_id, task.task_id) in seen:
                 continue
@@ -211,31 +198,13 @@ class AgentsMixin(CoreBase):
             reason=Reason.REASON_AGENT_RESTARTED, message=message,
         )  # fmt: skip
 
-    def _task_from_info(self, fw: Framework, agent_id: AgentID, ti: dict[str, Any]) -> Task:
-        try:
-            res = Resources.from_mesos(ti.get("resources"))
-        except ResourceError:
-            res = Resources.empty()
-        role = fw.roles[0]
-        for r in ti.get("resources") or []:
-            if isinstance(r, dict) and isinstance(r.get("allocation_info"), dict):
-                role = Role(str(r["allocation_info"].get("role", role)))
-                break
-        eid = (
-            unwrap((ti.get("executor") or {}).get("executor_id"))
-            if isinstance(ti.get("executor"), dict)
-            else None
-        )
+    def _task_from_record(self, fw: Framework, agent_id: AgentID, rec: TaskRecord) -> Task:
+        """A task the master did not know, as the re-registering agent reports it."""
+        role = Role(rec.allocation_role) if rec.allocation_role else fw.roles[0]
         return Task(
-            TaskID(unwrap(ti.get("task_id")) or ""),
-            fw.id,
-            agent_id,
-            str(ti.get("name", "")),
-            role,
-            res,
-            ti,
-            executor_id=eid,
-        )
+            rec.task_id, fw.id, agent_id, rec.name, role, rec.resources, rec.task,
+            executor_id=rec.executor_id,
+        )  # fmt: skip
 
     def _reconciled_update(self, fw: Framework, task: Task, now: float) -> None:
         """A task came back with its agent: tell the framework its current state."""
@@ -299,11 +268,8 @@ class AgentsMixin(CoreBase):
             elif now >= agent.next_ping:
                 self._to_agent(agent, {"type": internal.PING})
                 agent.next_ping = now + s.agent_ping_timeout
-        for aid, (_, deadline) in list(self.recovered_agents.items()):
-            if now >= deadline:
-                del self.recovered_agents[aid]
-                self.unreachable_agents[aid] = now
-                self._out.append(Persist(MarkUnreachable(aid, now)))
+        for aid in self.agent_book.overdue(now):
+            self._out.append(Persist(MarkUnreachable(aid, now)))
 
     def _lose_agent(self, agent: Agent, now: float, reason: str, *, unreachable: bool) -> None:
         """Agent unreachable (or replaced): TASK_UNREACHABLE to partition-aware frameworks,
@@ -311,7 +277,7 @@ class AgentsMixin(CoreBase):
         self._drop_agent_offers(agent)
         self.allocator.remove_agent(agent.id)
         self._allocate()
-        del self.agents[agent.id]
+        self.agent_book.lost(agent, now, unreachable=unreachable)
         message = (
             f"Agent {agent.hostname} is unreachable"
             if unreachable
@@ -326,7 +292,7 @@ class AgentsMixin(CoreBase):
                 fw.tasks.pop(task.task_id, None)
                 if unreachable:
                     fw.unreachable_tasks[task.task_id] = task
-                    self.unreachable_by_agent.setdefault(agent.id, []).append(task)
+                    self.agent_book.unreachable_tasks.setdefault(agent.id, []).append(task)
                 else:
                     fw.complete(task)
             self._master_status(
@@ -338,6 +304,5 @@ class AgentsMixin(CoreBase):
         if agent.connected:
             self._out.append(CloseAgent(agent.id))
         if unreachable:
-            self.unreachable_agents[agent.id] = now
             self._out.append(Persist(MarkUnreachable(agent.id, now)))
         self._count("agents_lost")

@@ -8,13 +8,12 @@ returns the list of actions (`model.Action`) for the shell to carry out, in orde
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from typing import Any
 
 from dcos.allocator.interface import Allocator
+from dcos.master.core.books import AgentBook, FrameworkBook, MasterUpdates
 from dcos.master.core.model import (
     ALLOCATE_SOON,
-    MAX_COMPLETED_FRAMEWORKS,
     Action,
     Agent,
     Framework,
@@ -26,15 +25,13 @@ from dcos.master.core.model import (
 )
 from dcos.master.core.offer_book import OfferBook
 from dcos.protocol import internal
-from dcos.protocol.ids import AgentID, FrameworkID, MasterID, OfferID, TaskID, wrap
-from dcos.protocol.mesos import new_status_uuid, task_status
+from dcos.protocol.ids import MasterID, OfferID, TaskID, wrap
+from dcos.protocol.mesos import task_status
 from dcos.protocol.resources import Resources
 from dcos.protocol.states import Source, is_terminal
 from dcos.state.leader import MasterInfo
 
 log = logging.getLogger("dcos.master")
-
-MAX_MASTER_UUIDS = 100_000
 
 
 class CoreBase:
@@ -50,16 +47,16 @@ class CoreBase:
         self.master_info = master_info
         self.master_id = MasterID(master_info.id)
         self.start_time = now
-        self.frameworks: dict[FrameworkID, Framework] = {}
-        self.completed_frameworks: OrderedDict[FrameworkID, Framework] = OrderedDict()
-        self.removed_framework_ids: set[str] = set()
-        self.agents: dict[AgentID, Agent] = {}
-        self.recovered_agents: dict[AgentID, tuple[dict[str, Any], float]] = {}
-        self.unreachable_agents: dict[AgentID, float] = {}
-        self.removed_agents: set[str] = set()
-        self.unreachable_by_agent: dict[AgentID, list[Task]] = {}
+        self.agent_book = AgentBook()
+        self.framework_book = FrameworkBook()
         self.offers = OfferBook(self.master_id)
-        self._master_uuids: OrderedDict[str, None] = OrderedDict()
+        self.master_updates = MasterUpdates()
+        # the books' own dicts, under the names the JSON views and tests read
+        self.agents = self.agent_book.registered
+        self.recovered_agents = self.agent_book.expected
+        self.unreachable_agents = self.agent_book.unreachable
+        self.frameworks = self.framework_book.live
+        self.completed_frameworks = self.framework_book.completed
         # the actions of the entry-point call now running (see `_begin` / `_end`)
         self._out: list[Action] = []
         self._allocate_soon = False
@@ -164,11 +161,7 @@ class CoreBase:
     ) -> dict[str, Any]:
         """A master-generated status update sent to `fw`; it carries a uuid (and so is
         acknowledged) only when there is an agent id, as schedulers require."""
-        uuid = new_status_uuid() if agent_id is not None else None
-        if uuid is not None:
-            self._master_uuids[uuid] = None
-            if len(self._master_uuids) > MAX_MASTER_UUIDS:
-                self._master_uuids.popitem(last=False)
+        uuid = self.master_updates.issue() if agent_id is not None else None
         status = task_status(
             task_id, state, agent_id=agent_id, source=Source.SOURCE_MASTER, timestamp=now,
             uuid=uuid, reason=reason, message=message,
@@ -180,13 +173,6 @@ class CoreBase:
     def _find_task(self, fw: Framework, task_id: str) -> Task | None:
         tid = TaskID(task_id)
         return fw.tasks.get(tid) or fw.unreachable_tasks.get(tid)
-
-    def _complete_framework(self, fw: Framework) -> None:
-        self.frameworks.pop(fw.id, None)
-        self.removed_framework_ids.add(fw.id)
-        self.completed_frameworks[fw.id] = fw
-        while len(self.completed_frameworks) > MAX_COMPLETED_FRAMEWORKS:
-            self.completed_frameworks.popitem(last=False)
 
     def _run_tasks_event(self, fw: Framework, tasks: list[dict[str, Any]]) -> dict[str, Any]:
         return {"type": internal.RUN_TASKS, "framework": fw.info, "tasks": tasks}

@@ -39,7 +39,7 @@ class FrameworksMixin(CoreBase):
     ) -> None:
         """At master start: frameworks of the registry wait to re-subscribe (their failover
         timeout runs from now)."""
-        self.removed_framework_ids.update(removed)
+        self.framework_book.removed.update(removed)
         for fid, info in frameworks.items():
             fw = self._new_framework(FrameworkID(fid), info, now)
             fw.recovered = True
@@ -62,7 +62,7 @@ class FrameworksMixin(CoreBase):
         framework_id = call.framework_id
         info = dict(call.framework_info)
         info.setdefault("user", "")
-        if framework_id is not None and framework_id in self.removed_framework_ids:
+        if framework_id is not None and framework_id in self.framework_book.removed:
             return SubscribeOutcome(None, "Framework has been removed"), self._end()
         fw = self.frameworks.get(framework_id) if framework_id else None
         if fw is None:
@@ -151,7 +151,7 @@ class FrameworksMixin(CoreBase):
             self._out.append(CloseFramework(fw.id))
         fw.connected = fw.active = False
         fw.unregistered_time = now
-        self._complete_framework(fw)
+        self.framework_book.complete(fw)
         self._out.append(Persist(RemoveFramework(fw.id)))
 
     def teardown(self, fw: Framework, call: Teardown, now: float) -> None:

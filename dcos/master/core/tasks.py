@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dcos.master.core.base import CoreBase, log
+from dcos.master.core.books import Whereabouts
 from dcos.master.core.calls import Acknowledge, Kill, Message, Reconcile, Shutdown
 from dcos.master.core.model import Framework, Task
 from dcos.protocol import internal
@@ -17,6 +18,12 @@ from dcos.protocol.ids import AgentID, wrap
 from dcos.protocol.internal import AgentUpdate, ExecutorExited, ExecutorMessage
 from dcos.protocol.mesos import task_status
 from dcos.protocol.states import Reason, Source, TaskState, is_terminal
+
+_UNKNOWN_TASK_STATE = {
+    Whereabouts.REGISTERED: TaskState.TASK_GONE,
+    Whereabouts.UNREACHABLE: TaskState.TASK_UNREACHABLE,
+    Whereabouts.UNKNOWN: TaskState.TASK_UNKNOWN,
+}
 
 
 class TasksMixin(CoreBase):
@@ -29,7 +36,7 @@ class TasksMixin(CoreBase):
             status.setdefault("agent_id", wrap(agent.id))
             fw = self.frameworks.get(fid)
             if fw is None:
-                if fid in self.removed_framework_ids:
+                if fid in self.framework_book.removed:
                     self._to_agent(
                         agent, {"type": internal.SHUTDOWN_FRAMEWORK, "framework_id": fid}
                     )
@@ -46,8 +53,7 @@ class TasksMixin(CoreBase):
         """ACKNOWLEDGE: forward to the agent (it stops retrying); acknowledgements of
         master-generated updates end here."""
         uuid = call.uuid
-        if uuid in self._master_uuids:
-            del self._master_uuids[uuid]
+        if self.master_updates.acknowledge(uuid):
             return
         self._to_agent(self.agents.get(call.agent_id), {
             "type": internal.ACKNOWLEDGE, "framework_id": fw.id,
@@ -91,20 +97,15 @@ class TasksMixin(CoreBase):
     ) -> None:
         """Mesos' answers for a task the master does not know."""
         pa = fw.partition_aware
-        if agent_id is not None:
-            aid = agent_id
-            if aid in self.recovered_agents:
-                return  # the agent may still re-register with it: no answer yet
-            if aid in self.agents:
-                state = TaskState.TASK_GONE if pa else TaskState.TASK_LOST
-            elif aid in self.unreachable_agents:
-                state = TaskState.TASK_UNREACHABLE if pa else TaskState.TASK_LOST
-            else:
-                state = TaskState.TASK_UNKNOWN if pa else TaskState.TASK_LOST
-        else:
-            if self.recovered_agents:
-                return
+        if agent_id is None:
+            if self.agent_book.expected:
+                return  # an expected agent may still re-register with it: no answer yet
             state = TaskState.TASK_UNKNOWN if pa else TaskState.TASK_LOST
+        else:
+            where = self.agent_book.whereabouts(agent_id)
+            if where is Whereabouts.EXPECTED:
+                return
+            state = TaskState.TASK_LOST if not pa else _UNKNOWN_TASK_STATE[where]
         self._send_reconcile(fw, tid, state, agent_id, now, None)
 
     def _reconcile_status(
