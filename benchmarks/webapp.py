@@ -28,9 +28,11 @@ from aiohttp import web  # noqa: E402
 
 from dcos.state import MemoryStateStore, SQLiteStateStore  # noqa: E402
 from dcos.testing import InProcessCluster, always  # noqa: E402
+from frameworks.webapp.actions import Deploy  # noqa: E402
 from frameworks.webapp.api.server import build_app  # noqa: E402
 from frameworks.webapp.instances import Instance  # noqa: E402
 from frameworks.webapp.model.app import normalize  # noqa: E402
+from frameworks.webapp.model.spec import AppSpec  # noqa: E402
 from frameworks.webapp.scheduler import WebappService  # noqa: E402
 from frameworks.webapp.store import WebappStore  # noqa: E402
 
@@ -50,7 +52,7 @@ def all_running(svc: WebappService, app_ids: list[str] | None = None) -> bool:
         return False
     ids = app_ids if app_ids is not None else list(core.apps)
     return all(
-        len(core.instances.get(a, {})) == core.apps[a]["instances"]
+        len(core.instances.get(a, {})) == core.apps[a].instances
         and all(i.running for i in core.instances.get(a, {}).values())
         for a in ids
     )
@@ -144,16 +146,16 @@ async def bench_c(apps: int, per_app: int, rounds: int) -> list[float]:
     for i in range(apps):
         app, _ = normalize({"id": f"/group-{i % 20}/app-{i}", "cmd": "sleep 3600", "cpus": 0.01,
                             "mem": 1, "instances": per_app, "labels": {"team": "bench"}})  # fmt: skip
-        core.deploy(now, {app["id"]: app})
-    core.deployments.clear()
-    stamp_of = {a: core.apps[a]["versionInfo"]["lastConfigChangeAt"] for a in core.apps}
+        spec = AppSpec.parse(app)
+        core.deploy(now, Deploy({spec.id: spec}))
+    core.rollouts.running.clear()
     for aid, app in core.apps.items():
         for j in range(per_app):
-            inst = Instance(f"{aid.strip('/').replace('/', '_')}.{j}", aid, app["version"], stamp_of[aid],
+            inst = Instance(f"{aid.strip('/').replace('/', '_')}.{j}", aid, app.version, app.config_version,
                             f"agent-{j % 50}", f"10.0.0.{j % 50}", [31000 + j], [10000], now,
                             state="TASK_RUNNING", started_at=now)  # fmt: skip
-            core.instances.setdefault(aid, {})[inst.task_id] = inst
-            core.tasks[inst.task_id] = inst
+            core.fleet.instances.setdefault(aid, {})[inst.task_id] = inst
+            core.fleet.tasks[inst.task_id] = inst
     runner, url = await serve(svc)
     times = []
     async with aiohttp.ClientSession() as s:

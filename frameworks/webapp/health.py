@@ -20,59 +20,53 @@ import math
 from collections import deque
 from typing import Any
 
+from frameworks.webapp.model.spec import AppSpec, HealthCheck, ReadinessCheck
+
 Json = dict[str, Any]
 NEVER = 1 << 30
 
 
-def _port(hc: Json, ports: list[int]) -> int | None:
-    if isinstance(hc.get("port"), int) and hc["port"]:
-        return int(hc["port"])
-    idx = hc.get("portIndex", 0)
-    return ports[idx] if isinstance(idx, int) and 0 <= idx < len(ports) else None
+def _port(hc: HealthCheck, ports: list[int]) -> int | None:
+    if hc.port:
+        return hc.port
+    idx = hc.port_index
+    return ports[idx] if 0 <= idx < len(ports) else None
 
 
-def mesos_health_check(app: Json, ports: list[int]) -> Json | None:
+def mesos_health_check(app: AppSpec, ports: list[int]) -> Json | None:
     """The Mesos HealthCheck JSON for the app's first health check (None without one)."""
-    hcs = app.get("healthChecks") or []
-    if not hcs:
+    hc = app.health
+    if hc is None:
         return None
-    hc = hcs[0]
-    proto = str(hc.get("protocol", "HTTP")).removeprefix("MESOS_")
-    failures = int(hc.get("maxConsecutiveFailures", 3))
+    proto = hc.protocol.removeprefix("MESOS_")
+    failures = hc.max_consecutive_failures
     out: Json = {
-        "delay_seconds": float(hc.get("delaySeconds", 15)),
-        "interval_seconds": float(hc.get("intervalSeconds", 60)),
-        "timeout_seconds": float(hc.get("timeoutSeconds", 20)),
-        "grace_period_seconds": float(hc.get("gracePeriodSeconds", 300)),
+        "delay_seconds": hc.delay,
+        "interval_seconds": hc.interval,
+        "timeout_seconds": hc.timeout,
+        "grace_period_seconds": hc.grace_period,
         "consecutive_failures": NEVER if failures == 0 else failures * 2,
     }
     if proto == "COMMAND":
-        cmd = hc.get("command")
-        value = cmd.get("value") if isinstance(cmd, dict) else cmd
-        out.update(type="COMMAND", command={"value": value, "shell": True})
+        out.update(type="COMMAND", command={"value": hc.command, "shell": True})
         return out
     port = _port(hc, ports)
     if port is None:
         return None
     if proto in ("HTTP", "HTTPS"):
-        http: Json = {"port": port, "path": hc.get("path") or "/",
-                      "scheme": "https" if proto == "HTTPS" else "http"}  # fmt: skip
+        http: Json = {"port": port, "path": hc.path, "scheme": "https" if proto == "HTTPS" else "http"}
         out.update(type="HTTP", http=http)
     else:
         out.update(type="TCP", tcp={"port": port})
     return out
 
 
-def replace_after(app: Json) -> float | None:
+def replace_after(app: AppSpec) -> float | None:
     """Seconds a task may stay unhealthy before it is replaced (None: never)."""
-    hcs = app.get("healthChecks") or []
-    if not hcs:
+    hc = app.health
+    if hc is None or hc.max_consecutive_failures == 0:
         return None
-    hc = hcs[0]
-    failures = int(hc.get("maxConsecutiveFailures", 3))
-    if failures == 0:
-        return None
-    return float(hc.get("intervalSeconds", 60)) * max(0, failures - 1)
+    return hc.interval * max(0, hc.max_consecutive_failures - 1)
 
 
 class KillLimiter:
@@ -93,12 +87,12 @@ class KillLimiter:
         return True
 
 
-def readiness_url(check: Json, app: Json, host: str, ports: list[int]) -> str | None:
-    names = [d.get("name") for d in app.get("portDefinitions") or []]
+def readiness_url(check: ReadinessCheck, app: AppSpec, host: str, ports: list[int]) -> str | None:
+    names = [d.name for d in app.ports]
     try:
-        port = ports[names.index(check.get("portName"))]
+        port = ports[names.index(check.port_name)]
     except (ValueError, IndexError):
         return None
-    scheme = "https" if check.get("protocol") == "HTTPS" else "http"
-    path = check.get("path") or "/"
+    scheme = "https" if check.protocol == "HTTPS" else "http"
+    path = check.path
     return f"{scheme}://{host}:{port}{path if path.startswith('/') else '/' + path}"

@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dcos.protocol.ids import AgentID
 from dcos.sdk import task_info
 from frameworks.webapp.health import mesos_health_check
 from frameworks.webapp.instances import Instance
+from frameworks.webapp.model.spec import AppSpec, PortDefinition
 from frameworks.webapp.placement import AgentView, TaskRequest
 
 Json = dict[str, Any]
@@ -53,28 +55,26 @@ def assign_service_ports(app: Json, old: Json | None, used: set[int]) -> None:
 
 
 def task_request(
-    app: Json, instances: Iterable[Instance], cluster: Mapping[str, AgentView]
+    app: AppSpec, instances: Iterable[Instance], cluster: Mapping[str, AgentView]
 ) -> TaskRequest:
     """What one task of `app` needs from an offer; `instances` are the app's current ones
-    (for constraints), `cluster` every agent seen. Called by `WebappCore.offers`."""
-    placed = [AgentView(i.agent_id, i.host, i.attributes) for i in instances if not i.killing]
-    defs = app.get("portDefinitions") or []
-    fixed = tuple(d["port"] for d in defs) if app.get("requirePorts") else ()
-    roles = app.get("acceptedResourceRoles")
+    (for constraints), `cluster` every agent seen. Called by the core when it places tasks."""
+    placed = [AgentView(AgentID(i.agent_id), i.host, i.attributes) for i in instances if not i.killing]
+    fixed = tuple(d.port for d in app.ports) if app.require_ports else ()
     return TaskRequest(
-        app["id"], app["cpus"], app["mem"], app["disk"], app.get("gpus", 0),
-        port_count=len(defs), fixed_ports=fixed, roles=tuple(roles) if roles else None,
-        constraints=app.get("constraints") or (), placed=placed, cluster=cluster,
+        app.id, app.cpus, app.mem, app.disk, app.gpus,
+        port_count=len(app.ports), fixed_ports=fixed, roles=app.accepted_roles,
+        constraints=app.constraints, placed=placed, cluster=cluster,
     )  # fmt: skip
 
 
-def build_task_info(app: Json, inst: Instance, resources: list[Json]) -> Json:
+def build_task_info(app: AppSpec, inst: Instance, resources: list[Json]) -> Json:
     """The Mesos TaskInfo launching `inst` of `app` on `resources` (Marathon's environment
-    variables, fetch URIs, health check, kill grace period, discovery). Called by
-    `WebappCore.offers` for each placed task."""
-    env = {k: v for k, v in (app.get("env") or {}).items() if isinstance(v, str)}
+    variables, fetch URIs, health check, kill grace period, discovery). Called by the core
+    for each placed task."""
+    env = dict(app.env)
     env.update({
-        "MARATHON_APP_ID": app["id"], "MARATHON_APP_VERSION": app["version"],
+        "MARATHON_APP_ID": app.id, "MARATHON_APP_VERSION": app.version,
         "HOST": inst.host, "MESOS_TASK_ID": inst.task_id,
     })  # fmt: skip
     if inst.ports:
@@ -82,26 +82,24 @@ def build_task_info(app: Json, inst: Instance, resources: list[Json]) -> Json:
     for i, (host_port, svc) in enumerate(zip(inst.ports, inst.service_ports, strict=False)):
         env[f"PORT_{svc}"] = str(host_port)
         env[f"PORT{i}"] = str(host_port)
-    command: Any = app["cmd"] if app.get("cmd") else list(app.get("args") or ["true"])
+    command: Any = app.cmd if app.cmd else list(app.args or ["true"])
     return task_info(
-        task_name(app["id"]), inst.task_id, inst.agent_id, command, resources,
-        environment=env, uris=[f["uri"] for f in app.get("fetch") or [] if "uri" in f],
-        user=app.get("user"), labels=app.get("labels") or None,
+        name=task_name(app.id), task_id=inst.task_id, agent_id=inst.agent_id, command=command, resources=resources,
+        environment=env, uris=list(app.uris), user=app.user, labels=dict(app.labels) or None,
         health_check=mesos_health_check(app, inst.ports),
-        kill_grace_period=app.get("taskKillGracePeriodSeconds"),
+        kill_grace_period=app.kill_grace,
         discovery=_discovery(app, inst),
     )  # fmt: skip
 
 
-def _discovery(app: Json, inst: Instance) -> Json:
+def _discovery(app: AppSpec, inst: Instance) -> Json:
     """Mesos DiscoveryInfo: the app's name and its ports (with names and service ports)."""
     ports = []
-    defs = app.get("portDefinitions") or []
     for i, p in enumerate(inst.ports):
-        d = defs[i] if i < len(defs) else {}
-        entry: Json = {"number": p, "protocol": d.get("protocol", "tcp").split(",")[0]}
-        if d.get("name"):
-            entry["name"] = d["name"]
-        entry["labels"] = {"labels": [{"key": "servicePort", "value": str(d.get("port", 0))}]}
+        d = app.ports[i] if i < len(app.ports) else PortDefinition(0)
+        entry: Json = {"number": p, "protocol": d.protocol.split(",")[0]}
+        if d.name:
+            entry["name"] = d.name
+        entry["labels"] = {"labels": [{"key": "servicePort", "value": str(d.port)}]}
         ports.append(entry)
-    return {"visibility": "FRAMEWORK", "name": task_name(app["id"]), "ports": {"ports": ports}}
+    return {"visibility": "FRAMEWORK", "name": task_name(app.id), "ports": {"ports": ports}}

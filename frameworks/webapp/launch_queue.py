@@ -18,7 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcos.protocol.ids import OfferID
 from frameworks.webapp.model.json import iso
+from frameworks.webapp.model.spec import BackoffPolicy
 from frameworks.webapp.placement import AgentView, Slot, TaskRequest, Verdict
 
 Json = dict[str, Any]
@@ -40,10 +42,8 @@ class Backoff:
     failures: int = 0
     until: float = 0.0
 
-    def configure(self, app: Json) -> None:
-        self.seconds = float(app.get("backoffSeconds", 1))
-        self.factor = float(app.get("backoffFactor", 1.15))
-        self.max_delay = float(app.get("maxLaunchDelaySeconds", 3600))
+    def configure(self, policy: BackoffPolicy) -> None:
+        self.seconds, self.factor, self.max_delay = policy.seconds, policy.factor, policy.max_delay
 
     def delay(self) -> float:
         if self.failures <= 0:
@@ -93,7 +93,7 @@ class OfferStats:
         self.last_used_at = now
 
     def refused(
-        self, now: float, slots: Sequence[Slot], verdicts: Mapping[str, Verdict], task: TaskRequest
+        self, now: float, slots: Sequence[Slot], verdicts: Mapping[OfferID, Verdict], task: TaskRequest
     ) -> None:
         """A round in which `task` found no slot: remember each slot's verdict."""
         self.processed += len(slots)
@@ -146,7 +146,7 @@ def _offer_json(slot: Slot) -> Json:
     }
 
 
-def explain(task: TaskRequest, slots: Sequence[Slot], verdicts: Mapping[str, Verdict]) -> list[str]:
+def explain(task: TaskRequest, slots: Sequence[Slot], verdicts: Mapping[OfferID, Verdict]) -> list[str]:
     """Sentences saying why `task` found no offer, most common reason first."""
     if not slots:
         return ["no offers received (every agent is busy, filtered or gone)"]

@@ -1,36 +1,89 @@
 """The shell: `WebappService` (core + store + event bus + driver) and `WebappScheduler`.
 
-`WebappService` is what the API and the entry point use. It owns the sans-IO `WebappCore`,
-persists through `WebappStore`, publishes core events on the `EventBus` (which also feeds the
-HTTP callback subscribers, `CallbackDispatcher`), and carries out the
-core's actions with the SDK `SchedulerDriver` (launch, decline, kill), suppressing offers
-when nothing waits and reviving them when work appears. Work is coalesced: a burst of status
-updates re-plans each touched app once (`_kick` schedules one `process` pass). A timer calls
-`core.tick` every `tick_interval` seconds; a poller runs HTTP readiness checks.
+`WebappService` is what the API and the entry point use. It owns the sans-IO `WebappCore`
+and is the only caller of its entry points: driver callbacks (`on_offers`, `on_status`,
+`on_subscribed`), the timers (`tick` every `tick_interval` seconds of its `Clock`, the
+readiness poller) and one method per API request kind (`deploy`, `kill_tasks`,
+`delete_deployment`, `reset_delay`, `subscribe`). Each call's (event, actions) pair is
+recorded in a `StimulusLog` (``GET /debug/stimuli``), then `apply` carries the actions out
+with one `match`: `Persist`/`Delete` to the `WebappStore` (written before any launch that
+follows them), `Publish` to the `EventBus` (which also feeds the HTTP callback subscribers,
+`CallbackDispatcher`), the SDK framework actions to ``driver.apply``. Work is coalesced: a
+burst of status updates re-plans each touched app once (`_kick` schedules one `process`).
 
-`WebappScheduler` is the `dcos.sdk.Scheduler` that feeds the driver's callbacks in.
+`WebappScheduler` is the SDK `FrameworkScheduler` feeding the driver's callbacks in (it
+reconciles every task after each SUBSCRIBED).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from dcos.sdk import NotConnected, Offer, Scheduler, SchedulerDriver, TaskStatus
-from dcos.sdk.driver import DriverError
+from dcos.common.clock import Clock, RealClock
+from dcos.common.stimulus import StimulusLog
+from dcos.protocol.ids import TaskID
+from dcos.sdk import FrameworkScheduler, Offer, SchedulerDriver, TaskStatus
+from dcos.sdk.framework import BackgroundTasks, Decline, Kill, Launch, framework_info
+from frameworks.webapp.actions import (
+    Action,
+    Conflict,
+    Delete,
+    Deploy,
+    DriverAction,
+    KillTasks,
+    Persist,
+    Publish,
+    Readiness,
+    ResetDelay,
+    StopDeployment,
+    TaskUpdate,
+)  # fmt: skip
 from frameworks.webapp.callbacks import CallbackDispatcher
-from frameworks.webapp.core import Action, CoreConfig, Decline, Kill, Launch, WebappCore
+from frameworks.webapp.core import CoreConfig, CoreView, WebappCore
+from frameworks.webapp.deployments import Deployment
 from frameworks.webapp.events import EventBus
 from frameworks.webapp.health import readiness_url
+from frameworks.webapp.instances import Instance
 from frameworks.webapp.model.json import iso
+from frameworks.webapp.model.spec import AppSpec
 from frameworks.webapp.store import WebappStore
 
 log = logging.getLogger("webapp")
+CAPABILITIES = ("PARTITION_AWARE", "MULTI_ROLE", "TASK_KILLING_STATE")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who asked for a change (Marathon's ``api_post_event``: client address and path)."""
+
+    client_ip: str | None
+    uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The timer fired (a stimulus of the log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluate:
+    """A coalesced planning pass (a stimulus of the log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Offers:
+    offer_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    framework_id: str | None
 
 
 class WebappService:
@@ -47,7 +100,8 @@ class WebappService:
         failover_timeout: float = 7 * 24 * 3600.0,
         tick_interval: float = 1.0,
         core_config: CoreConfig | None = None,
-        clock: Any = None,
+        clock: Clock | None = None,
+        stimuli: int = 1000,
     ) -> None:
         self.core = WebappCore(core_config or CoreConfig(role=role))
         self.store = store
@@ -62,14 +116,15 @@ class WebappService:
         self.gpus = gpus
         self.failover_timeout = failover_timeout
         self.tick_interval = tick_interval
-        self.time = clock.time if clock is not None else time.time
+        self.clock: Clock = clock or RealClock()
+        self.stimuli = StimulusLog(stimuli)
         self.driver: SchedulerDriver | None = None
         self.framework_id: str | None = None
-        self.suppressed = False
         self.started_at = self.time()
         self._kicked = False
         self._lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._background = BackgroundTasks(log)
+        self._unwritten: dict[str, Persist | Delete] = {}
         self._session: aiohttp.ClientSession | None = None
         self._readiness_due: dict[str, float] = {}
         # Called after `start` loaded the stored state (the API warms its render caches).
@@ -77,39 +132,45 @@ class WebappService:
         self.metrics: dict[str, int] = {"launched": 0, "killed": 0, "offers": 0, "declined": 0,
                                         "status_updates": 0}  # fmt: skip
 
+    def time(self) -> float:
+        return self.clock.time()
+
+    @property
+    def view(self) -> CoreView:
+        """The core's state, for queries (the API renders from it, never changes it)."""
+        return self.core
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def framework_info(self) -> dict[str, Any]:
-        caps = ["PARTITION_AWARE", "MULTI_ROLE", "TASK_KILLING_STATE"]
-        if self.gpus:
-            caps.append("GPU_RESOURCES")
-        info: dict[str, Any] = {
-            "name": self.framework_name,
-            "roles": [self.role],
-            "checkpoint": True,
-            "hostname": self.hostname,
-            "webui_url": f"http://{self.hostname}:{self.http_port}",
-            "capabilities": [{"type": c} for c in caps],
-        }
-        if self.framework_id:
-            info["id"] = {"value": self.framework_id}
-        return info
+        caps = [*CAPABILITIES, "GPU_RESOURCES"] if self.gpus else list(CAPABILITIES)
+        return framework_info(
+            self.framework_name, roles=[self.role], capabilities=caps, checkpoint=True,
+            hostname=self.hostname, webui_url=f"http://{self.hostname}:{self.http_port}",
+            framework_id=self.framework_id,
+        )  # fmt: skip
 
-    async def start(self) -> None:
-        """Load the stored state, then subscribe (with the stored framework id)."""
+    async def load(self) -> None:
+        """Load the stored state into the core and the callback URLs (at start-up)."""
         await self.store.load(self.core)
         for hook in self.loaded_hooks:
             hook()
         await self.restore_subscriptions()
+
+    async def start(self) -> None:
+        """Load the stored state, then subscribe (with the stored framework id)."""
+        await self.load()
         self.framework_id = await self.store.framework_id()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self.driver = SchedulerDriver(WebappScheduler(self), self.framework_info(), self.master,
                                       failover_timeout=self.failover_timeout)  # fmt: skip
         await self.driver.start()
-        self._tasks = [
-            asyncio.create_task(self._tick_loop(), name="webapp-tick"),
-            asyncio.create_task(self._readiness_loop(), name="webapp-readiness"),
-        ]
+        self.start_timers()
+
+    def start_timers(self) -> None:
+        """The tick loop and the readiness poller (on the service's clock)."""
+        self._background.spawn(self._tick_loop(), name="webapp-tick")
+        self._background.spawn(self._readiness_loop(), name="webapp-readiness")
 
     async def restore_subscriptions(self) -> None:
         """Register the stored HTTP callback URLs again (at start-up)."""
@@ -118,128 +179,181 @@ class WebappService:
 
     async def stop(self, failover: bool = True) -> None:
         """Stop; with `failover` the tasks keep running for the next framework process."""
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await self._background.close()
         if self.driver is not None:
             await self.driver.stop(failover=failover)
         if self._session is not None:
             await self._session.close()
         await self.callbacks.close()
-        await self.store.flush(self.core)
+        await self._write()
 
-    # -- driving the core ----------------------------------------------------------------
+    # -- carrying out the core's actions -------------------------------------------------
 
-    async def apply(self, actions: list[Action]) -> None:
-        """Persist what changed, publish events, then send the actions (launches only after
-        their instances are stored) and suppress/revive as needed."""
-        await self.store.flush(self.core)
-        self.publish_events()
-        driver = self.driver
-        if driver is None or not driver.connected:
-            return
-        sends = []
-        for a in actions:
-            if isinstance(a, Launch):
-                self.metrics["launched"] += len(a.tasks)
-                sends.append(driver.launch(a.offer_ids, a.tasks, refuse_seconds=self.core.config.decline_short))
-            elif isinstance(a, Decline):
-                self.metrics["declined"] += len(a.offer_ids)
-                sends.append(driver.decline(a.offer_ids, refuse_seconds=a.refuse_seconds))
-            elif isinstance(a, Kill):
-                self.metrics["killed"] += 1
-                sends.append(driver.kill(a.task_id, a.agent_id))
-        wants = self.core.wants_offers
-        if wants and self.suppressed:
-            self.suppressed = False
-            sends.append(driver.revive())
-        elif not wants and not self.suppressed and not self.core.backoff_pending(self.time()):
-            self.suppressed = True
-            sends.append(driver.suppress())
-        if sends:
-            for r in await asyncio.gather(*sends, return_exceptions=True):
-                if isinstance(r, DriverError):
-                    log.warning("call failed: %s", r)
-                elif isinstance(r, BaseException):
-                    log.error("call failed: %r", r)
+    def _record(self, event: object, actions: list[Action]) -> list[Action]:
+        self.stimuli.record(self.time(), event, actions)
+        return actions
 
-    def publish_events(self) -> None:
-        events, self.core.events = self.core.events, []
+    def _take(self, actions: Iterable[Action]) -> list[DriverAction]:
+        """Publish events now, queue writes (the last per key wins), return the driver's."""
+        sends: list[DriverAction] = []
         now = self.time()
-        for kind, payload in events:
-            self.bus.publish(kind, payload, now)
+        for a in actions:
+            match a:
+                case Publish(kind=kind, payload=payload):
+                    self.bus.publish(kind, payload, now)
+                case Persist() | Delete():
+                    self._unwritten[WebappStore.key(a)] = a
+                case Launch(tasks=tasks):
+                    self.metrics["launched"] += len(tasks)
+                    sends.append(a)
+                case Decline(offer_ids=ids):
+                    self.metrics["declined"] += len(ids)
+                    sends.append(a)
+                case Kill():
+                    self.metrics["killed"] += 1
+                    sends.append(a)
+                case _:
+                    sends.append(a)
+        return sends
+
+    async def _write(self) -> None:
+        todo, self._unwritten = self._unwritten, {}
+        await self.store.write(todo.values())
+
+    async def apply(self, actions: Iterable[Action]) -> None:
+        """Publish the events, write what changed, then send the scheduler calls (launches
+        only after their instances are stored)."""
+        sends = self._take(actions)
+        await self._write()
+        driver = self.driver
+        if sends and driver is not None and driver.connected:
+            await driver.apply(sends)
 
     def _kick(self) -> None:
         """Schedule one `process` pass (coalesces bursts of updates)."""
         if not self._kicked:
             self._kicked = True
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self.process()))
+            asyncio.get_running_loop().call_soon(lambda: self._background.spawn(self.process(), name="webapp-process"))
 
     async def process(self) -> None:
         self._kicked = False
         async with self._lock:
-            await self.apply(self.core.evaluate(self.time()))
+            await self.apply(self._record(Evaluate(), self.core.evaluate(self.time())))
+
+    async def tick(self) -> None:
+        """One timer pass (`_tick_loop` calls it every `tick_interval`)."""
+        async with self._lock:
+            await self.apply(self._record(Tick(), self.core.tick(self.time())))
 
     async def _tick_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.tick_interval)
+            await self.clock.sleep(self.tick_interval)
             try:
-                async with self._lock:
-                    await self.apply(self.core.tick(self.time()))
+                await self.tick()
             except Exception:
                 log.exception("tick failed")
 
-    # -- callbacks (from WebappScheduler) -------------------------------------------------
+    # -- driver callbacks (from WebappScheduler) -----------------------------------------
 
-    async def on_registered(self, framework_id: str) -> None:
-        self.framework_id = framework_id
-        await self.store.save_framework_id(framework_id)
-        await self.reconcile()
-
-    async def reconcile(self) -> None:
-        driver = self.driver
-        if driver is None:
-            return
-        self.suppressed = False  # a new subscription starts unsuppressed
-        known = [(i.task_id, i.agent_id) for i in self.core.tasks.values()]
-        try:
-            if known:
-                await driver.reconcile(known)
-            await driver.reconcile()  # implicit: tasks we do not know get killed
-        except DriverError as e:
-            log.warning("reconcile failed: %s", e)
-        self._kick()
+    async def on_subscribed(self, framework_id: str | None) -> None:
+        """After each SUBSCRIBED (the SDK layer reconciled every task already)."""
+        if framework_id and framework_id != self.framework_id:
+            self.framework_id = framework_id
+            await self.store.save_framework_id(framework_id)
+        async with self._lock:
+            await self.apply(self._record(Subscribed(framework_id), self.core.subscribed(self.time())))
 
     async def on_offers(self, offers: list[Offer]) -> None:
         self.metrics["offers"] += len(offers)
         async with self._lock:
-            await self.apply(self.core.offers(self.time(), offers))
+            actions = self.core.offers(self.time(), offers)
+            await self.apply(self._record(Offers(tuple(o.id for o in offers)), actions))
 
     async def on_status(self, status: TaskStatus) -> None:
         self.metrics["status_updates"] += 1
-        actions = self.core.status(self.time(), status)
-        if actions:
+        update = TaskUpdate.of(status)
+        actions = self._record(update, self.core.status(self.time(), update))
+        sends = self._take(actions)
+        if sends:  # a kill: write first (the store then knows the task is being killed)
             async with self._lock:
-                await self.apply(actions)
-        else:
-            self.publish_events()
-        self._kick()
+                await self._write()
+                if self.driver is not None and self.driver.connected:
+                    await self.driver.apply(sends)
+        self._kick()  # the next pass writes the instance and plans its app
+
+    # -- API requests (one method per kind; the handlers never touch the core) ----------
+
+    async def deploy(self, req: Deploy, origin: Origin | None = None) -> Deployment | Conflict:
+        """Start a deployment (POST/PUT/DELETE /v2/apps, /v2/groups): the Deployment, or
+        the Conflict with the running ones (nothing changed). With `origin`, Marathon's
+        ``api_post_event`` for each app goes out before the deployment's events."""
+        async with self._lock:
+            d, actions = self.core.deploy(self.time(), req)
+            if isinstance(d, Conflict):
+                return d
+            if origin is not None:
+                actions = [self._api_event(origin, self.core.apps.get(aid) or app)
+                           for aid, app in req.changes.items()] + actions  # fmt: skip
+            await self.apply(self._record(req, actions))
+        return d
+
+    def _api_event(self, origin: Origin, app: AppSpec | None) -> Publish:
+        return Publish("api_post_event", {"clientIp": origin.client_ip, "uri": origin.uri,
+                                          "appDefinition": app.json if app else {}})  # fmt: skip
+
+    async def kill_tasks(self, req: KillTasks) -> Deployment | Conflict | list[Instance]:
+        """Kill tasks (DELETE .../tasks, POST /v2/tasks/delete): the killed instances, or
+        with ``scale`` the deployment lowering their apps (or the Conflict)."""
+        async with self._lock:
+            result, actions = self.core.kill_tasks(self.time(), req)
+            await self.apply(self._record(req, actions))
+        return result
+
+    async def delete_deployment(self, req: StopDeployment) -> Deployment | bool | None:
+        """DELETE /v2/deployments/{id}: with `force` forget it (True), else roll it back (the
+        new Deployment); None/False when unknown."""
+        async with self._lock:
+            now = self.time()
+            result: Deployment | bool | None
+            if req.force:
+                result, actions = self.core.stop_deployment(now, req.deployment_id)
+            else:
+                result, actions = self.core.rollback(now, req.deployment_id)
+            await self.apply(self._record(req, actions))
+        return result
+
+    async def reset_delay(self, req: ResetDelay) -> None:
+        """DELETE /v2/queue/{id}/delay."""
+        async with self._lock:
+            await self.apply(self._record(req, self.core.reset_delay(self.time(), req.app_id)))
+
+    async def subscribe(self, url: str, add: bool, client_ip: str | None) -> dict[str, Any]:
+        """Register (`add`) or unregister an HTTP callback URL (persisted); the
+        ``subscribe_event``/``unsubscribe_event`` payload, also published."""
+        kind = "subscribe_event" if add else "unsubscribe_event"
+        async with self._lock:
+            if add:
+                self.callbacks.add(url)
+            else:
+                self.callbacks.remove(url)
+            await self.store.save_subscriptions(self.callbacks.urls)
+            now = self.time()
+            payload = {"clientIp": client_ip, "callbackUrl": url}
+            self.bus.publish(kind, payload, now)
+        return {**payload, "eventType": kind, "timestamp": iso(now)}
 
     # -- readiness -------------------------------------------------------------------------
 
     async def _readiness_loop(self) -> None:
         while True:
-            await asyncio.sleep(0.5)
+            await self.clock.sleep(0.5)
             try:
-                await self._poll_readiness()
+                await self.poll_readiness()
             except Exception:
                 log.exception("readiness poll failed")
 
-    async def _poll_readiness(self) -> None:
+    async def poll_readiness(self) -> None:
+        """Run the readiness checks that are due and hand the results to the core."""
         now = self.time()
         targets = [(i, a) for i, a in self.core.readiness_targets()
                    if self._readiness_due.get(i.task_id, 0.0) <= now]  # fmt: skip
@@ -248,25 +362,26 @@ class WebappService:
         results = await asyncio.gather(*(self._check_ready(i, a) for i, a in targets))
         now = self.time()
         for (inst, app), (ok, result) in zip(targets, results, strict=True):
-            rc = app["readinessChecks"][0]
-            self._readiness_due[inst.task_id] = now + float(rc.get("intervalSeconds", 30))
-            self.core.readiness(inst.task_id, ok, now, result)
+            assert app.readiness is not None
+            self._readiness_due[inst.task_id] = now + app.readiness.interval
+            event = Readiness(TaskID(inst.task_id), ok, result)
+            self._take(self._record(event, self.core.readiness(now, event)))
         self._kick()
 
-    async def _check_ready(self, inst: Any, app: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        rc = app["readinessChecks"][0]
+    async def _check_ready(self, inst: Instance, app: AppSpec) -> tuple[bool, dict[str, Any]]:
+        rc = app.readiness
+        assert rc is not None
         url = readiness_url(rc, app, inst.host, inst.ports)
-        result: dict[str, Any] = {"name": rc.get("name"), "taskId": inst.task_id, "ready": False,
+        result: dict[str, Any] = {"name": rc.name, "taskId": inst.task_id, "ready": False,
                                   "lastResponse": None}  # fmt: skip
         if url is None or self._session is None:
             return False, result
         try:
-            async with self._session.get(url, timeout=aiohttp.ClientTimeout(
-                    total=float(rc.get("timeoutSeconds", 10)))) as resp:  # fmt: skip
+            async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=rc.timeout)) as resp:
                 body = await resp.text()
-                ok = resp.status in (rc.get("httpStatusCodesForReady") or [200])
+                ok = resp.status in rc.ready_statuses
                 result["lastResponse"] = {"status": resp.status, "contentType": resp.content_type,
-                                          "body": body[:1000] if rc.get("preserveLastResponse") else ""}  # fmt: skip
+                                          "body": body[:1000] if rc.preserve_last_response else ""}  # fmt: skip
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             ok = False
             result["lastResponse"] = {"status": 0, "contentType": "", "body": str(e)}
@@ -275,31 +390,32 @@ class WebappService:
         return ok, result
 
 
-class WebappScheduler(Scheduler):
-    """Feeds SDK callbacks into the `WebappService`."""
+class WebappScheduler(FrameworkScheduler):
+    """Feeds SDK callbacks into the `WebappService`; the SDK layer reconciles the tasks
+    the core knows after every SUBSCRIBED."""
 
     def __init__(self, service: WebappService) -> None:
+        super().__init__(roles=[service.role])
         self.service = service
 
-    async def registered(self, driver, framework_id, master_info):
-        log.info("registered as framework %s", framework_id)
-        await self.service.on_registered(framework_id)
+    def known_tasks(self) -> list[tuple[str, str | None]]:
+        return self.service.core.known_tasks()
 
-    async def reregistered(self, driver, master_info):
-        log.info("re-registered; reconciling")
-        await self.service.reconcile()
+    async def subscribed(self, driver: SchedulerDriver, first: bool) -> None:
+        log.info("%s as framework %s", "registered" if first else "re-registered", driver.framework_id)
+        await self.service.on_subscribed(driver.framework_id)
 
-    async def disconnected(self, driver):
+    async def disconnected(self, driver: SchedulerDriver) -> None:
         log.warning("disconnected from the master")
 
-    async def resource_offers(self, driver, offers):
+    async def resource_offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
         await self.service.on_offers(offers)
 
-    async def status_update(self, driver, status):
+    async def status_update(self, driver: SchedulerDriver, status: TaskStatus) -> None:
         await self.service.on_status(status)
 
-    async def error(self, driver, message):
+    async def error(self, driver: SchedulerDriver, message: str) -> None:
         log.error("master error: %s", message)
 
 
-__all__ = ["NotConnected", "WebappScheduler", "WebappService"]
+__all__ = ["Origin", "WebappScheduler", "WebappService"]

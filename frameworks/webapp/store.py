@@ -3,21 +3,24 @@
 Keys: ``webapp/framework-id``; ``webapp/apps/<app id>`` (the definition, whether it is being
 stopped, and its version history); ``webapp/instances/<task id>`` (every task the framework
 may have launched, written before its launch); ``webapp/deployments/<id>``; ``webapp/groups``; ``webapp/event-subscriptions`` (the callback
-URLs); ``webapp/group-versions<group id>@<version>`` (one group snapshot each). The shell calls `flush`
-after every change and always before it sends a launch, and `load` once at start-up.
+URLs); ``webapp/group-versions<group id>@<version>`` (one group snapshot each). The shell calls `write`
+with the core's Persist/Delete actions, always before it sends a launch, and `load` once at start-up.
 Only this process writes these keys, so the compare-and-set versions are tracked here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from dcos.state import StateStore, VersionConflict
+from frameworks.webapp.actions import AppRecord, Delete, GroupsRecord, GroupVersion, Persist
 from frameworks.webapp.core import WebappCore
 from frameworks.webapp.deployments import Deployment
 from frameworks.webapp.instances import Instance
+from frameworks.webapp.model.spec import AppId, AppSpec
 
 PREFIX = "webapp/"
 SUBSCRIPTIONS = PREFIX + "event-subscriptions"
@@ -73,55 +76,60 @@ class WebappStore:
     async def save_subscriptions(self, urls: list[str]) -> None:
         await self._put(SUBSCRIPTIONS, list(urls))
 
-    async def flush(self, core: WebappCore) -> None:
-        """Write what changed in the core (its dirty sets) and clear them."""
-        apps, insts, deps = core.dirty_apps, core.dirty_instances, core.dirty_deployments
-        core.dirty_apps, core.dirty_instances, core.dirty_deployments = set(), set(), set()
-        for aid in sorted(apps):
-            app = core.apps.get(aid) or core.stopping.get(aid)
-            if app is None:
-                await self._delete(f"{PREFIX}apps{aid}")
-                continue
-            await self._put(f"{PREFIX}apps{aid}", {
-                "app": app, "stopping": aid in core.stopping, "versions": core.versions.get(aid, []),
-            })  # fmt: skip
-        for tid in sorted(insts):
-            inst = core.tasks.get(tid)
-            if inst is None:
-                await self._delete(f"{PREFIX}instances/{tid}")
-            else:
-                await self._put(f"{PREFIX}instances/{tid}", inst.to_dict())
-        for did in sorted(deps):
-            d = core.deployments.get(did)
-            if d is None:
-                await self._delete(f"{PREFIX}deployments/{did}")
-            else:
-                await self._put(f"{PREFIX}deployments/{did}", d.to_dict())
-        if core.dirty_groups:
-            core.dirty_groups = False
-            await self._put(PREFIX + "groups", core.groups)
-        gvs, core.dirty_group_versions = core.dirty_group_versions, set()
-        for gid, version in sorted(gvs):
-            snap = core.group_version(gid, version)
-            key = f"{GROUP_VERSIONS}{gid}@{version}"
-            if snap is None:
+    @staticmethod
+    def key(action: Persist | Delete) -> str:
+        """The key an action writes or deletes."""
+        if isinstance(action, Delete):
+            prefix = {"app": PREFIX + "apps", "instance": PREFIX + "instances/",
+                      "deployment": PREFIX + "deployments/", "group-version": GROUP_VERSIONS}[action.kind]  # fmt: skip
+            return prefix + action.id
+        match action.record:
+            case AppRecord(app=app):
+                return f"{PREFIX}apps{app.id}"
+            case Instance(task_id=tid):
+                return f"{PREFIX}instances/{tid}"
+            case Deployment(id=did):
+                return f"{PREFIX}deployments/{did}"
+            case GroupsRecord():
+                return PREFIX + "groups"
+            case GroupVersion(group_id=gid, version=version):
+                return f"{GROUP_VERSIONS}{gid}@{version}"
+        raise TypeError(f"not a record: {action.record!r}")
+
+    async def write(self, actions: Iterable[Persist | Delete]) -> None:
+        """Carry out the core's Persist/Delete actions (the shell has kept only the last
+        one per key)."""
+        for a in actions:
+            key = self.key(a)
+            if isinstance(a, Delete):
                 await self._delete(key)
-            else:
-                await self._put(key, snap)
+                continue
+            match a.record:
+                case AppRecord(app=app, stopping=stopping, versions=versions):
+                    value: object = {"app": app.json, "stopping": stopping, "versions": [v.json for v in versions]}
+                case Instance() as inst:
+                    value = inst.to_dict()
+                case Deployment() as d:
+                    value = d.to_dict()
+                case GroupsRecord(groups=groups):
+                    value = groups
+                case GroupVersion(snapshot=snap):
+                    value = snap
+            await self._put(key, value)
 
     async def load(self, core: WebappCore) -> None:
         """Fill a fresh core with what was stored."""
-        apps: dict[str, Any] = {}
-        stopping: dict[str, Any] = {}
-        versions: dict[str, Any] = {}
+        apps: dict[AppId, AppSpec] = {}
+        stopping: dict[AppId, AppSpec] = {}
+        versions: dict[AppId, list[AppSpec]] = {}
         instances: dict[str, Any] = {}
         for key in await self.store.list(PREFIX + "apps/"):
             rec = await self._get(key)
             if not isinstance(rec, dict):
                 continue
-            aid = key[len(PREFIX + "apps"):]
-            (stopping if rec.get("stopping") else apps)[aid] = rec["app"]
-            versions[aid] = rec.get("versions") or []
+            aid = AppId(key[len(PREFIX + "apps"):])
+            (stopping if rec.get("stopping") else apps)[aid] = AppSpec.parse(rec["app"])
+            versions[aid] = [AppSpec.parse(v) for v in rec.get("versions") or []]
         for key in await self.store.list(PREFIX + "instances/"):
             rec = await self._get(key)
             if isinstance(rec, dict):

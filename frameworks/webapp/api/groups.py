@@ -4,177 +4,192 @@ GET returns the nested tree; POST creates a group with its apps and subgroups (4
 exists); PUT replaces a group's apps (apps under it that the body no longer lists are
 removed), or with ``{"scaleBy": f}`` scales every app under it; DELETE removes the group and
 its apps. A dependency cycle is a 422. Every change made here keeps a version of the group
-(`WebappCore.record_group_version`): ``GET /v2/groups/{id}/versions`` lists them (newest
-first), ``GET .../versions/{v}`` shows one, and ``PUT .../versions/{v}`` (marathon-python's
+(`GroupUpdate.record`): ``GET /v2/groups/{id}/versions`` lists them (newest first), ``GET
+.../versions/{v}`` shows one, and ``PUT .../versions/{v}`` (marathon-python's
 ``rollback_group``; also ``PUT /v2/groups/{id}`` with ``{"version": v}``) deploys the group back
-to it. (As in Marathon, a group named ``versions`` cannot be addressed.) Registered by `frameworks.webapp.api.server.build_app`.
+to it. (As in Marathon, a group named ``versions`` cannot be addressed.) `GroupsApi` is
+registered by `frameworks.webapp.api.server.build_app`; it reads the state through the
+service's `view` and changes it only through `WebappService.deploy`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-from frameworks.webapp.core import Conflict
+from frameworks.webapp.actions import Conflict, Deploy, GroupUpdate
+from frameworks.webapp.api.http import (
+    body_json,
+    conflict,
+    deployed,
+    embeds,
+    error,
+    flag,
+    invalid,
+    respond,
+)
+from frameworks.webapp.api.render import AppRenderer
 from frameworks.webapp.model.app import absolute, config_of, merge
-from frameworks.webapp.model.group import ancestors, cycle_errors, flatten_group, group_tree
+from frameworks.webapp.model.group import cycle_errors, flatten_group, group_tree
 from frameworks.webapp.model.json import APP_KEYS
-
-if TYPE_CHECKING:
-    from frameworks.webapp.api.server import Api
+from frameworks.webapp.model.spec import AppId, AppSpec, GroupId
+from frameworks.webapp.scheduler import WebappService
 
 Json = dict[str, Any]
+Changes = dict[str, Json | None]
 
 
 def _under(path: str, gid: str) -> bool:
     return gid == "/" or path == gid or path.startswith(gid.rstrip("/") + "/")
 
 
-def add_routes(r: web.UrlDispatcher, api: Api) -> None:
-    from frameworks.webapp.api import server as s
+class GroupsApi:
+    def __init__(self, service: WebappService, render: AppRenderer) -> None:
+        self.s = service
+        self.view = service.view
+        self.render = render
 
-    core = api.core
+    def add_routes(self, r: web.UrlDispatcher) -> None:
+        r.add_route("*", "/v2/groups{tail:.*}", self.groups)
 
-    def tree(gid: str, embed: set[str]) -> Json:
-        rendered = {a: orjson.Fragment(api.render.app_bytes(app, embed)) for a, app in core.apps.items()}
-        return group_tree(rendered, core.groups, gid)
+    def _known(self, gid: str) -> bool:
+        return gid == "/" or gid in self.view.groups or any(_under(a, gid) for a in self.view.apps)
 
-    def known(gid: str) -> bool:
-        return gid == "/" or gid in core.groups or any(_under(a, gid) for a in core.apps)
+    def _live_json(self) -> dict[str, Json]:
+        return {a: app.json for a, app in self.view.apps.items()}
 
-    async def groups(request: web.Request) -> web.StreamResponse:
+    async def groups(self, request: web.Request) -> web.StreamResponse:
+        """Every /v2/groups request: versions, or the group itself by method."""
         tail = request.match_info.get("tail", "")
         segs = [x for x in tail.split("/") if x]
         if segs and segs[-1] == "versions":
-            return await versions(request, "/" + "/".join(segs[:-1]), None)
+            return await self.versions(request, "/" + "/".join(segs[:-1]), None)
         if len(segs) > 1 and segs[-2] == "versions":
-            return await versions(request, "/" + "/".join(segs[:-2]), segs[-1])
+            return await self.versions(request, "/" + "/".join(segs[:-2]), segs[-1])
         gid = absolute(tail)
         m = request.method
         if m == "GET":
-            if not known(gid):
-                return s.error(404, f"Group '{gid}' does not exist")
-            return s.respond(tree(gid, s.embeds(request)))
+            return self.get_group(request, gid)
         if m in ("POST", "PUT"):
-            return await change(request, gid, create=m == "POST")
+            return await self.change(request, gid, create=m == "POST")
         if m == "DELETE":
-            if not known(gid):
-                return s.error(404, f"Group '{gid}' does not exist")
-            doomed = {a: None for a in core.apps if _under(a, gid)}
-            async with api.s._lock:
-                d = core.deploy(api.now(), doomed, force=s.flag(request, "force"))
-                if isinstance(d, Conflict):
-                    return s.conflict(d)
-                for g in [g for g in core.groups if g != "/" and _under(g, gid)]:
-                    del core.groups[g]
-                core.dirty_groups = True
-                await api.commit()
-            return s.deployed(d)
+            return await self.delete_group(request, gid)
         raise web.HTTPMethodNotAllowed(m, ["GET", "POST", "PUT", "DELETE"])
 
-    async def versions(request: web.Request, gid: str, version: str | None) -> web.Response:
+    def get_group(self, request: web.Request, gid: str) -> web.Response:
+        if not self._known(gid):
+            return error(404, f"Group '{gid}' does not exist")
+        embed = embeds(request)
+        rendered: dict[str, Any] = {a: orjson.Fragment(self.render.app_bytes(app, embed)) for a, app in self.view.apps.items()}
+        return respond(group_tree(rendered, self.view.groups, gid))
+
+    async def delete_group(self, request: web.Request, gid: str) -> web.Response:
+        if not self._known(gid):
+            return error(404, f"Group '{gid}' does not exist")
+        doomed: dict[AppId, AppSpec | None] = {a: None for a in self.view.apps if _under(a, gid)}
+        gone = tuple(g for g in self.view.groups if g != "/" and _under(g, gid))
+        d = await self.s.deploy(Deploy(doomed, force=flag(request, "force"),
+                                       group=GroupUpdate(GroupId(gid), remove=gone, record=False)))  # fmt: skip
+        if isinstance(d, Conflict):
+            return conflict(d)
+        return deployed(d)
+
+    async def versions(self, request: web.Request, gid: str, version: str | None) -> web.Response:
         """GET .../versions (newest first), GET .../versions/{v} (the group then), PUT
         .../versions/{v} (roll the group back to it: a deployment)."""
-        kept = core.group_versions.get(gid, [])
-        if not kept and not known(gid):
-            return s.error(404, f"Group '{gid}' does not exist")
+        kept = self.view.group_versions(gid)
+        if not kept and not self._known(gid):
+            return error(404, f"Group '{gid}' does not exist")
         if version is None:
             if request.method != "GET":
                 raise web.HTTPMethodNotAllowed(request.method, ["GET"])
-            return s.respond([v["version"] for v in reversed(kept)])
-        snap = core.group_version(gid, version)
+            return respond([v["version"] for v in reversed(kept)])
+        snap = self.view.group_version(gid, version)
         if snap is None:
-            return s.error(404, f"Group '{gid}' does not exist in version {version}")
+            return error(404, f"Group '{gid}' does not exist in version {version}")
         if request.method == "GET":
             rendered = {a: {k: v for k, v in app.items() if k in APP_KEYS} for a, app in snap["apps"].items()}
             meta = {g: {"dependencies": deps, "version": version} for g, deps in snap["groups"].items()}
-            return s.respond(group_tree(rendered, meta, gid))
+            return respond(group_tree(rendered, meta, gid))
         if request.method != "PUT":
             raise web.HTTPMethodNotAllowed(request.method, ["GET", "PUT"])
-        return await rollback(request, gid, snap)
+        return await self.rollback(request, gid, snap)
 
-    async def rollback(request: web.Request, gid: str, snap: Json) -> web.Response:
+    async def rollback(self, request: web.Request, gid: str, snap: Json) -> web.Response:
         """Bring every app under `gid` back to the snapshot: changed ones are updated, apps
         added since are removed, removed ones come back (one deployment)."""
-        changes: dict[str, Json | None] = {}
+        changes: Changes = {}
+        apps = self.view.apps
         for aid, app in snap["apps"].items():
-            cur = core.apps.get(aid)
-            if cur is None or config_of(cur) != config_of(app) or cur["instances"] != app["instances"]:
+            cur = apps.get(AppId(aid))
+            if cur is None or config_of(cur.json) != config_of(app) or cur.instances != app["instances"]:
                 changes[aid] = {k: v for k, v in app.items() if k not in ("version", "versionInfo")}
-        for aid in core.apps:
+        for aid in apps:
             if _under(aid, gid) and aid not in snap["apps"]:
                 changes[aid] = None
         gdeps = {g: list(d) for g, d in snap["groups"].items()}
-        live = {a: v for a, v in {**core.apps, **changes}.items() if v is not None}
-        errs = cycle_errors(live, {**core.group_deps(), **gdeps})
+        live = {a: v for a, v in {**self._live_json(), **changes}.items() if v is not None}
+        errs = cycle_errors(live, {**self.view.group_deps(), **gdeps})
         if errs:
-            return s.invalid(errs, "Dependency graph has cyclic dependencies.")
-        return await commit(request, changes, gdeps, gid)
+            return invalid(errs, "Dependency graph has cyclic dependencies.")
+        return await self.commit(request, changes, gdeps, gid)
 
-    async def change(request: web.Request, gid: str, create: bool) -> web.Response:
-        raw, bad = await s.body_json(request)
+    async def change(self, request: web.Request, gid: str, create: bool) -> web.Response:
+        """POST (create) or PUT (update, scale, roll back) a group."""
+        raw, bad = await body_json(request)
         if bad:
             return bad
         if not isinstance(raw, dict):
-            return s.invalid([("/", ["a group must be a JSON object"])])
+            return invalid([("/", ["a group must be a JSON object"])])
         if not create and "version" in raw and not {"apps", "groups", "scaleBy"} & set(raw):
-            snap = core.group_version(gid, str(raw["version"]))  # Marathon's other rollback form
+            snap = self.view.group_version(gid, str(raw["version"]))  # Marathon's other rollback form
             if snap is None:
-                return s.error(404, f"Group '{gid}' does not exist in version {raw['version']}")
-            return await rollback(request, gid, snap)
+                return error(404, f"Group '{gid}' does not exist in version {raw['version']}")
+            return await self.rollback(request, gid, snap)
         if create:
             gid = absolute(str(raw.get("id", "")), gid) if raw.get("id") else gid
-            if gid != "/" and gid in core.groups:
-                return s.error(409, f"Group {gid} is already created. Use PUT to change this group.")
+            if gid != "/" and gid in self.view.groups:
+                return error(409, f"Group {gid} is already created. Use PUT to change this group.")
         if "scaleBy" in raw:
-            f = raw["scaleBy"]
-            if not isinstance(f, (int, float)) or f < 0:
-                return s.invalid([("/scaleBy", ["scaleBy must be a number >= 0"])])
-            changes: dict[str, Json | None] = {}
-            for a, app in core.apps.items():
-                if _under(a, gid):
-                    changes[a] = {**app, "instances": math.ceil(app["instances"] * f)}
-            return await commit(request, changes, {}, gid)
-        body = {**raw, "id": gid}
-        apps, gdeps, errors = flatten_group(body, "/")
+            return await self.scale(request, gid, raw["scaleBy"])
+        apps, gdeps, errors = flatten_group({**raw, "id": gid}, "/")
         if errors:
-            return s.invalid(errors)
-        changes = {}
+            return invalid(errors)
+        changes: Changes = {}
         for aid, app in apps.items():
-            cur = core.apps.get(aid)
+            cur = self.view.apps.get(AppId(aid))
             if create and cur is not None:
-                return s.error(409, f"An app with id [{aid}] already exists.")
-            changes[aid] = app if cur is None else merge(cur, {k: v for k, v in app.items()})
+                return error(409, f"An app with id [{aid}] already exists.")
+            changes[aid] = app if cur is None else merge(cur.json, dict(app))
         if "apps" in raw or "groups" in raw:
-            for a in core.apps:
+            for a in self.view.apps:
                 if _under(a, gid) and a not in apps:
                     changes[a] = None
-        all_apps = {**core.apps, **{a: v for a, v in changes.items() if v is not None}}
+        all_apps = {**self._live_json(), **{a: v for a, v in changes.items() if v is not None}}
         all_apps = {a: v for a, v in all_apps.items() if changes.get(a, v) is not None}
-        all_groups = {**core.group_deps(), **gdeps}
-        errs = cycle_errors(all_apps, all_groups)
+        errs = cycle_errors(all_apps, {**self.view.group_deps(), **gdeps})
         if errs:
-            return s.invalid(errs, "Dependency graph has cyclic dependencies.")
-        return await commit(request, changes, gdeps, gid, status=201 if create else 200)
+            return invalid(errs, "Dependency graph has cyclic dependencies.")
+        return await self.commit(request, changes, gdeps, gid, status=201 if create else 200)
 
-    async def commit(request: web.Request, changes: dict[str, Json | None],
-                     gdeps: dict[str, list[str]], gid: str, status: int = 200) -> web.Response:  # fmt: skip
-        async with api.s._lock:
-            all_groups = {**core.group_deps(), **gdeps}
-            d = core.deploy(api.now(), changes, force=s.flag(request, "force"), group_deps=all_groups)
-            if isinstance(d, Conflict):
-                return s.conflict(d)
-            for g, deps in gdeps.items():
-                core.groups[g] = {"dependencies": deps, "version": d.version}
-            for g in [gid, *ancestors(gid)]:
-                core.groups.setdefault(g, {"dependencies": [], "version": d.version})["version"] = d.version
-            core.dirty_groups = True
-            core.record_group_version(gid, d.version)
-            core.events.append(("group_change_success", {"groupId": gid, "version": d.version}))
-            await api.commit()
-        return s.deployed(d, status)
+    async def scale(self, request: web.Request, gid: str, factor: Any) -> web.Response:
+        """``{"scaleBy": f}``: every app under the group gets ``ceil(instances * f)``."""
+        if not isinstance(factor, (int, float)) or factor < 0:
+            return invalid([("/scaleBy", ["scaleBy must be a number >= 0"])])
+        changes: Changes = {a: app.scaled(math.ceil(app.instances * factor))
+                            for a, app in self.view.apps.items() if _under(a, gid)}  # fmt: skip
+        return await self.commit(request, changes, {}, gid)
 
-    r.add_route("*", "/v2/groups{tail:.*}", groups)
+    async def commit(self, request: web.Request, changes: Changes, gdeps: dict[str, list[str]],
+                     gid: str, status: int = 200) -> web.Response:  # fmt: skip
+        """One deployment of `changes` that also sets the groups' dependencies and keeps a
+        version of group `gid`."""
+        specs = {AppId(a): AppSpec.parse(j) if j is not None else None for a, j in changes.items()}
+        req = Deploy(specs, force=flag(request, "force"), group=GroupUpdate(GroupId(gid), gdeps))
+        d = await self.s.deploy(req)
+        if isinstance(d, Conflict):
+            return conflict(d)
+        return deployed(d, status)

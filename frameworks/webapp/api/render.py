@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from frameworks.webapp.core import WebappCore
+from frameworks.webapp.core import CoreView
 from frameworks.webapp.instances import STAGED, Instance
 from frameworks.webapp.model.json import APP_KEYS, dumps, iso
+from frameworks.webapp.model.spec import AppSpec
 
 Json = dict[str, Any]
 EMBED_TASKS = {"apps.tasks", "app.tasks", "group.apps.tasks"}
@@ -28,7 +29,8 @@ EMBED_FAILURE = {"apps.lastTaskFailure", "app.lastTaskFailure"}
 EMBED_READINESS = {"apps.readiness", "app.readiness"}
 
 
-def task_json(inst: Instance, app: Json | None) -> Json:
+def task_json(inst: Instance, has_hc: bool) -> Json:
+    """A task as Marathon returns it (`has_hc`: its app has health checks)."""
     out: Json = {
         "id": inst.task_id,
         "appId": inst.app_id,
@@ -43,7 +45,7 @@ def task_json(inst: Instance, app: Json | None) -> Json:
         "ipAddresses": [{"ipAddress": inst.host, "protocol": "IPv4"}],
         "healthCheckResults": [],
     }
-    if app and app.get("healthChecks") and inst.healthy is not None:
+    if has_hc and inst.healthy is not None:
         out["healthCheckResults"] = [{
             "alive": inst.healthy, "consecutiveFailures": 0 if inst.healthy else 1,
             "firstSuccess": iso(inst.first_success), "lastSuccess": iso(inst.last_success),
@@ -58,12 +60,12 @@ def task_bytes(inst: Instance, has_hc: bool) -> bytes:
     cached = inst._json
     if cached is not None and cached[0] is has_hc:
         return cached[1]
-    data = dumps(task_json(inst, {"healthChecks": has_hc}))
+    data = dumps(task_json(inst, has_hc))
     inst._json = (has_hc, data)
     return data
 
 
-def counts(core: WebappCore, app_id: str) -> Json:
+def counts(core: CoreView, app_id: str) -> Json:
     staged = running = healthy = unhealthy = 0
     for inst in core.instances.get(app_id, {}).values():
         if inst.state in STAGED:
@@ -79,17 +81,17 @@ def counts(core: WebappCore, app_id: str) -> Json:
 
 
 def app_json(
-    core: WebappCore, app: Json, embed: Collection[str] = (), *, single: bool = False
+    core: CoreView, app: AppSpec, embed: Collection[str] = (), *, single: bool = False
 ) -> Json:
     """An App as Marathon returns it. `single`: GET /v2/apps/{id} (tasks and deployments
     always included, as Marathon clients expect)."""
-    out = {k: v for k, v in app.items() if k in APP_KEYS}
-    aid = app["id"]
+    out = {k: v for k, v in app.json.items() if k in APP_KEYS}
+    aid = app.id
     out.update(counts(core, aid))
     d = core.deployment_of(aid)
     out["deployments"] = [{"id": d.id}] if d else []
     if single or EMBED_TASKS & set(embed):
-        out["tasks"] = [task_json(i, app) for i in core.instances.get(aid, {}).values()]
+        out["tasks"] = [task_json(i, app.has_health) for i in core.instances.get(aid, {}).values()]
     st = core.state.get(aid)
     if (single or EMBED_FAILURE & set(embed)) and st and st.last_failure:
         out["lastTaskFailure"] = st.last_failure
@@ -110,24 +112,24 @@ DYNAMIC_KEYS = frozenset(
 class AppRenderer:
     """Renders apps as JSON bytes from cached pieces (one per API server)."""
 
-    def __init__(self, core: WebappCore) -> None:
+    def __init__(self, core: CoreView) -> None:
         self.core = core
-        self._defs: dict[str, tuple[Json, bytes]] = {}  # app id -> (definition, '{...' head)
+        self._defs: dict[str, tuple[AppSpec, bytes]] = {}  # app id -> (definition, '{...' head)
 
-    def _head(self, app: Json) -> bytes:
-        aid = app["id"]
+    def _head(self, app: AppSpec) -> bytes:
+        aid = app.id
         cached = self._defs.get(aid)
         if cached is not None and cached[0] is app:
             return cached[1]
-        static = {k: v for k, v in app.items() if k in APP_KEYS and k not in DYNAMIC_KEYS}
+        static = {k: v for k, v in app.json.items() if k in APP_KEYS and k not in DYNAMIC_KEYS}
         head = dumps(static)[:-1]  # without the closing brace: dynamic keys follow
         self._defs[aid] = (app, head)
         return head
 
-    def app_bytes(self, app: Json, embed: Collection[str] = ()) -> bytes:
+    def app_bytes(self, app: AppSpec, embed: Collection[str] = ()) -> bytes:
         """`app_json(core, app, embed)` as bytes (not `single`)."""
         core = self.core
-        aid = app["id"]
+        aid = app.id
         dyn = counts(core, aid)
         d = core.deployment_of(aid)
         dyn["deployments"] = [{"id": d.id}] if d else []
@@ -140,12 +142,12 @@ class AppRenderer:
             dyn["readinessCheckResults"] = [i.readiness for i in insts.values() if i.readiness]
         parts = [self._head(app), b",", dumps(dyn)[1:-1]]
         if EMBED_TASKS & set(embed):
-            has_hc = bool(app.get("healthChecks"))
+            has_hc = app.has_health
             parts += [b',"tasks":[', b",".join([task_bytes(i, has_hc) for i in insts.values()]), b"]"]
         parts.append(b"}")
         return b"".join(parts)
 
-    def apps_bytes(self, apps: Iterable[Json], embed: Collection[str] = ()) -> bytes:
+    def apps_bytes(self, apps: Iterable[AppSpec], embed: Collection[str] = ()) -> bytes:
         """``{"apps": [...]}`` as bytes."""
         emb = frozenset(embed)
         if len(self._defs) > 2 * len(self.core.apps) + 64:  # drop removed apps now and then
@@ -158,18 +160,18 @@ class AppRenderer:
         self._defs = {a: v for a, v in self._defs.items() if a in core.apps}
         for app in core.apps.values():
             self._head(app)
-            has_hc = bool(app.get("healthChecks"))
-            for inst in core.instances.get(app["id"], {}).values():
+            has_hc = app.has_health
+            for inst in core.instances.get(app.id, {}).values():
                 task_bytes(inst, has_hc)
 
 
-def queue_json(core: WebappCore, now: float, embed_offers: bool) -> Json:
+def queue_json(core: CoreView, now: float, embed_offers: bool) -> Json:
     items = []
     for aid in core.waiting_apps():
-        app = core.apps.get(aid)
-        if app is None:
+        app = core.app_def(aid) if aid in core.apps else None
+        st = core.state.get(aid)
+        if app is None or st is None:
             continue
-        st = core.app_state(aid)
         left = st.backoff.left(now)
         item: Json = {
             "app": app_json(core, app),

@@ -2,10 +2,13 @@
 stop failing gets its backoff back to backoffSeconds; a config change resets it, a scale does not."""
 
 from dcos.sdk import Offer
+from dcos.sdk.framework import Launch
 from dcos.testing import make_offer
-from frameworks.webapp.core import CoreConfig, Launch, WebappCore
+from frameworks.webapp.actions import Deploy, TaskUpdate
+from frameworks.webapp.core import CoreConfig, WebappCore
 from frameworks.webapp.launch_queue import Backoff
 from frameworks.webapp.model.app import normalize
+from frameworks.webapp.model.spec import AppSpec
 
 T0 = 1_700_000_000.0
 
@@ -13,7 +16,12 @@ T0 = 1_700_000_000.0
 def app_def(**kw):
     app, errs = normalize({"id": "/web", "cmd": "sleep 100", "cpus": 0.5, "mem": 32, **kw})
     assert not errs, errs
-    return app
+    return AppSpec.parse(app)
+
+
+def deploy(core, now, app, force=False):
+    d, _ = core.deploy(now, Deploy({app.id: app}, force=force))
+    return d
 
 
 def offers(n):
@@ -22,7 +30,7 @@ def offers(n):
 
 
 def status(tid, state):
-    return {"task_id": {"value": tid}, "state": state}
+    return TaskUpdate.of({"task_id": {"value": tid}, "state": state})
 
 
 def launched(actions):
@@ -46,7 +54,7 @@ def test_backoff_viable_after_minimum_duration():
 
 def test_delay_resets_after_the_app_stayed_up_long_enough():
     core = WebappCore(CoreConfig(minimum_viable_seconds=60))
-    core.deploy(T0, {"/web": app_def(instances=1, backoffSeconds=10, backoffFactor=2)})
+    deploy(core, T0, app_def(instances=1, backoffSeconds=10, backoffFactor=2))
     core.evaluate(T0)
     crash(core, T0)
     crash(core, T0 + 10)
@@ -65,11 +73,11 @@ def test_delay_resets_after_the_app_stayed_up_long_enough():
 
 def test_config_change_resets_the_delay_but_scaling_does_not():
     core = WebappCore()
-    core.deploy(T0, {"/web": app_def(instances=1, backoffSeconds=10)})
+    deploy(core, T0, app_def(instances=1, backoffSeconds=10))
     core.evaluate(T0)
     crash(core, T0)
     st = core.app_state("/web")
-    core.deploy(T0 + 1, {"/web": app_def(instances=2, backoffSeconds=10)}, force=True)
+    deploy(core, T0 + 1, app_def(instances=2, backoffSeconds=10), force=True)
     assert st.backoff.failures == 1 and not st.backoff.ready(T0 + 2)
-    core.deploy(T0 + 2, {"/web": app_def(instances=2, backoffSeconds=10, cmd="sleep 5")}, force=True)
+    deploy(core, T0 + 2, app_def(instances=2, backoffSeconds=10, cmd="sleep 5"), force=True)
     assert st.backoff.failures == 0 and st.backoff.ready(T0 + 2)

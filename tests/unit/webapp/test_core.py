@@ -1,9 +1,12 @@
 """The sans-IO core driven directly: offers in, launches/kills out, status updates, timers."""
 
 from dcos.sdk import Offer
+from dcos.sdk.framework import Decline, Kill, Launch
 from dcos.testing import make_offer
-from frameworks.webapp.core import Decline, Kill, Launch, WebappCore
+from frameworks.webapp.actions import Deploy, Publish, TaskUpdate
+from frameworks.webapp.core import WebappCore
 from frameworks.webapp.model.app import normalize
+from frameworks.webapp.model.spec import AppSpec
 
 T0 = 1_700_000_000.0
 
@@ -11,7 +14,12 @@ T0 = 1_700_000_000.0
 def app_def(**kw):
     app, errs = normalize({"id": "/web", "cmd": "sleep 100", "cpus": 0.5, "mem": 32, **kw})
     assert not errs, errs
-    return app
+    return AppSpec.parse(app)
+
+
+def deploy(core, now, app, force=False):
+    d, _ = core.deploy(now, Deploy({app.id: app}, force=force))
+    return d
 
 
 def offers(n=3, cpus=4):
@@ -20,7 +28,7 @@ def offers(n=3, cpus=4):
 
 
 def status(tid, state, **kw):
-    return {"task_id": {"value": tid}, "state": state, **kw}
+    return TaskUpdate.of({"task_id": {"value": tid}, "state": state, **kw})
 
 
 def launched(actions):
@@ -28,15 +36,16 @@ def launched(actions):
 
 
 def run_all(core, now, healthy=None):
+    out = []
     for tid in list(core.tasks):
         extra = {"healthy": healthy} if healthy is not None else {}
-        core.status(now, status(tid, "TASK_RUNNING", **extra))
-    core.evaluate(now)
+        out += core.status(now, status(tid, "TASK_RUNNING", **extra))
+    return out + core.evaluate(now)
 
 
 def test_deploy_place_run_and_finish():
     core = WebappCore()
-    d = core.deploy(T0, {"/web": app_def(instances=3)})
+    d = deploy(core, T0, app_def(instances=3))
     core.evaluate(T0)
     assert core.app_state("/web").need == 3 and core.wants_offers
     acts = core.offers(T0, offers())
@@ -44,9 +53,9 @@ def test_deploy_place_run_and_finish():
     assert len(tasks) == 3 and len({t["agent_id"]["value"] for t in tasks}) == 3  # spread
     assert tasks[0]["discovery"]["ports"]["ports"][0]["number"] == 31000
     assert not core.wants_offers and d.id in core.deployments
-    run_all(core, T0 + 1)
+    acts = run_all(core, T0 + 1)
     assert d.id not in core.deployments
-    assert ("deployment_success", {"id": d.id, "plan": d.plan_json()}) in core.events
+    assert Publish("deployment_success", {"id": d.id, "plan": d.plan_json()}) in acts
     # unused offers are declined with the long filter now that nothing waits
     decl = [a for a in core.offers(T0 + 2, offers()) if isinstance(a, Decline)]
     assert decl and decl[0].refuse_seconds == core.config.decline_long
@@ -54,7 +63,7 @@ def test_deploy_place_run_and_finish():
 
 def test_failed_task_is_replaced_after_backoff():
     core = WebappCore()
-    core.deploy(T0, {"/web": app_def(instances=1, backoffSeconds=10, backoffFactor=2)})
+    deploy(core, T0, app_def(instances=1, backoffSeconds=10, backoffFactor=2))
     core.evaluate(T0)
     [task] = launched(core.offers(T0, offers(1)))
     tid = task["task_id"]["value"]
@@ -70,13 +79,13 @@ def test_failed_task_is_replaced_after_backoff():
 
 def test_rolling_upgrade_starts_new_before_killing_old():
     core = WebappCore()
-    core.deploy(T0, {"/web": app_def(instances=2)})
+    deploy(core, T0, app_def(instances=2))
     core.evaluate(T0)
     core.offers(T0, offers())
     run_all(core, T0 + 1)
     old = set(core.tasks)
-    core.deploy(T0 + 2, {"/web": app_def(instances=2, cmd="sleep 200")})
-    kills = [a for a in core.evaluate(T0 + 2) if isinstance(a, Kill)]
+    _, acts = core.deploy(T0 + 2, Deploy({"/web": app_def(instances=2, cmd="sleep 200")}))
+    kills = [a for a in acts + core.evaluate(T0 + 2) if isinstance(a, Kill)]
     assert kills == []  # minimumHealthCapacity 1: nothing goes before new ones are healthy
     new = launched(core.offers(T0 + 2, offers()))
     assert len(new) == 2  # maximumOverCapacity 1: both at once
@@ -90,7 +99,7 @@ def test_unhealthy_tasks_replaced_first_and_rate_limited():
     core = WebappCore()
     hc = [{"protocol": "MESOS_HTTP", "intervalSeconds": 1, "maxConsecutiveFailures": 3,
            "gracePeriodSeconds": 0}]
-    core.deploy(T0, {"/web": app_def(instances=10, healthChecks=hc)})
+    deploy(core, T0, app_def(instances=10, healthChecks=hc))
     core.evaluate(T0)
     core.offers(T0, offers(3))
     core.offers(T0, offers(3))
@@ -114,8 +123,8 @@ def test_unhealthy_tasks_replaced_first_and_rate_limited():
 
 def test_unreachable_task_replaced_after_inactive_and_killed_when_back():
     core = WebappCore()
-    core.deploy(T0, {"/web": app_def(instances=1, unreachableStrategy={
-        "inactiveAfterSeconds": 30, "expungeAfterSeconds": 60})})
+    deploy(core, T0, app_def(instances=1, unreachableStrategy={
+        "inactiveAfterSeconds": 30, "expungeAfterSeconds": 60}))
     core.evaluate(T0)
     [task] = launched(core.offers(T0, offers(1)))
     tid = task["task_id"]["value"]
@@ -138,12 +147,12 @@ def test_unknown_running_task_is_killed():
 
 def test_scale_down_kills_youngest_first():
     core = WebappCore()
-    core.deploy(T0, {"/web": app_def(instances=3)})
+    deploy(core, T0, app_def(instances=3))
     core.evaluate(T0)
     for i, o in enumerate(offers(3, cpus=0.5)):
         core.offers(T0 + i, [o])
     run_all(core, T0 + 5)
     youngest = max(core.tasks.values(), key=lambda i: i.staged_at).task_id
-    core.deploy(T0 + 6, {"/web": app_def(instances=2)})
-    kills = [a for a in core.evaluate(T0 + 6) if isinstance(a, Kill)]
+    _, acts = core.deploy(T0 + 6, Deploy({"/web": app_def(instances=2)}))  # planned at once
+    kills = [a for a in acts + core.evaluate(T0 + 6) if isinstance(a, Kill)]
     assert [k.task_id for k in kills] == [youngest]

@@ -10,6 +10,7 @@ from frameworks.webapp.launch import (
     task_name,
 )
 from frameworks.webapp.model.app import normalize
+from frameworks.webapp.model.spec import AppSpec
 
 
 def app_def(**kw):
@@ -39,7 +40,7 @@ def test_task_info_carries_the_port_environment_and_discovery() -> None:
     app = app_def(portDefinitions=[{"port": 10001, "name": "http"}], env={"A": "1", "X": {"secret": "s"}})
     inst = Instance("shop_web.1", "/shop/web", app["version"], app["version"], "agent-1", "h1",
                     [31005], [10001], 1.0)  # fmt: skip
-    info = build_task_info(app, inst, [])
+    info = build_task_info(AppSpec.parse(app), inst, [])
     env = {v["name"]: v["value"] for v in info["command"]["environment"]["variables"]}
     assert env["A"] == "1" and "X" not in env
     assert env["PORT"] == env["PORT0"] == env["PORT_10001"] == "31005"

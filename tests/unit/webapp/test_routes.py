@@ -147,4 +147,4 @@ async def test_task_json_keys():
     from frameworks.webapp.instances import Instance
 
     inst = Instance("a.1", "/a", "v", "v", "agent-1", "h", [31000], [10000], 1.0)
-    assert set(task_json(inst, {"healthChecks": []})) <= TASK_KEYS
+    assert set(task_json(inst, False)) <= TASK_KEYS

@@ -6,6 +6,7 @@ import orjson
 
 from dcos.sdk import Offer
 from dcos.testing import make_offer
+from frameworks.webapp.actions import TaskUpdate
 from frameworks.webapp.api.render import app_json
 from frameworks.webapp.scheduler import WebappService
 from frameworks.webapp.store import WebappStore
@@ -20,7 +21,7 @@ def place_all(svc, n_agents=3):
                                resources="cpus:8;mem:8192;ports:[31000-31099]")) for i in range(n_agents)]
     core.offers(now, offers)
     for tid in list(core.tasks):
-        core.status(now, {"task_id": {"value": tid}, "state": "TASK_RUNNING"})
+        core.status(now, TaskUpdate.of({"task_id": {"value": tid}, "state": "TASK_RUNNING"}))
     core.evaluate(now)
 
 
@@ -66,8 +67,8 @@ async def test_group_versions_survive_a_restart(client):
     await client.post("/v2/groups", json=GROUP)
     versions = await (await client.get("/v2/groups/shop/versions")).json()
     again = WebappService(WebappStore(client.state_store), master="127.0.0.1:1")
-    await again.store.load(again.core)
-    assert [v["version"] for v in again.core.group_versions["/shop"]] == versions
+    await again.load()
+    assert [v["version"] for v in again.view.group_versions("/shop")] == versions
     assert set(again.core.group_version("/shop", versions[0])["apps"]) == {"/shop/web", "/shop/db"}
 
 
@@ -81,9 +82,9 @@ async def test_wipe_kills_and_expunges_and_keeps_the_instance_count(client):
     assert victim not in core.tasks  # expunged at once, not waiting for TASK_KILLED
     listed = (await (await client.get("/v2/apps/web/tasks")).json())["tasks"]
     assert victim not in {t["id"] for t in listed} and len(listed) == 1
-    assert core.apps["/web"]["instances"] == 2 and core.app_state("/web").need == 1  # replaced now
+    assert core.apps["/web"].instances == 2 and core.app_state("/web").need == 1  # replaced now
     # its late TASK_KILLED is that of an unknown task: ignored, nothing changes
-    assert core.status(client.svc.time(), {"task_id": {"value": victim}, "state": "TASK_KILLED"}) == []
+    assert core.status(client.svc.time(), TaskUpdate.of({"task_id": {"value": victim}, "state": "TASK_KILLED"})) == []
     # wipe for every task of the app; scale and wipe together are refused
     r = await client.delete("/v2/apps/web/tasks?wipe=true")
     assert r.status == 200 and len((await r.json())["tasks"]) == 1
@@ -112,7 +113,7 @@ async def test_listing_is_pre_serialised_and_never_stale(client):
     first = await listing()
     assert first["apps"][0]["tasksRunning"] == 2
     tid = sorted(core.instances["/a"])[0]
-    core.status(client.svc.time(), {"task_id": {"value": tid}, "state": "TASK_RUNNING", "healthy": False})
+    core.status(client.svc.time(), TaskUpdate.of({"task_id": {"value": tid}, "state": "TASK_RUNNING", "healthy": False}))
     body = await listing()  # the changed task is rendered again
     [t] = [t for t in body["apps"][0]["tasks"] if t["id"] == tid]
     assert t["healthCheckResults"][0]["alive"] is False and body["apps"][0]["tasksUnhealthy"] == 1
