@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dcos.master.core import CloseFramework, Persist
+from dcos.master.core import AllocateSoon, CloseFramework, Persist, ToFramework
 from dcos.protocol.ids import wrap
 from dcos.protocol.mesos import valid_status_uuid
 from dcos.state.registry import AddFramework, AdmitAgent, MarkUnreachable, RemoveFramework
@@ -392,3 +392,21 @@ def test_agent_reregistration_after_master_restart_restores_tasks():
     (offer,) = h2.allocate()
     cpus = next(r for r in offer["resources"] if r["name"] == "cpus")
     assert cpus["scalar"]["value"] == 3.0
+
+
+def test_freed_resources_ask_for_an_allocation_through_the_returned_actions():
+    h = CoreHarness()
+    aid = h.agent()
+    fid = h.subscribe()
+    assert sum(isinstance(a, AllocateSoon) for a in h.actions) == 2  # agent, framework
+    (offer,) = h.allocate()
+    h.actions.clear()
+    h.launch(fid, offer, ["t1"], refuse=5)  # the rest is filtered: nothing to allocate
+    assert not any(isinstance(a, AllocateSoon) for a in h.actions)
+    acts = h.agent_call({
+        "type": "UPDATE", "agent_id": aid,
+        "updates": [{"framework_id": fid, "status": {"task_id": wrap("t1"), "state": "TASK_FINISHED"}}],
+    })  # fmt: skip
+    assert [type(a) for a in acts] == [AllocateSoon, ToFramework]
+    acts = h.pong(aid)
+    assert acts == []
