@@ -21,6 +21,7 @@ class MasterConfig:
     heartbeat_interval: float = 15.0
     log_file: str | None = None
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json" (JSON lines)
     cluster: str = "dcos-py"
     seed: int = 0
     in_memory_store: bool = False  # tests: MemoryStateStore instead of SQLite
