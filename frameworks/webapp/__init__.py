@@ -11,7 +11,14 @@ Layout (each piece small and, where it decides things, pure):
 - `health.py`: Marathon health checks -> Mesos ``TaskInfo.health_check``, health-kill limiter.
 - `launch.py`: what a task of an app is launched with (ids, service ports, the placement
   request, the Mesos ``TaskInfo`` with Marathon's environment and discovery).
-- `core.py`: the sans-IO framework state machine (apps, instances, deployments).
-- `scheduler.py`: the `dcos.sdk.Scheduler` shell; `store.py`: persistence; `events.py`: event
-  bus and server-sent events; `api/`: the Marathon /v2 REST API; `__main__.py`: entry point.
+- `actions.py`: what goes into the core (typed requests and updates) and what comes out
+  (`Persist`/`Delete`/`Publish` and the SDK's `Launch`/`Decline`/`Kill`/`Suppress`/`Revive`).
+- `core.py`: the sans-IO state machine (entry points return actions; nothing to poll), made
+  of `catalog.py` (definitions, versions, groups), `rollout.py` (running deployments) and
+  `fleet.py` (instances, offers, status updates); `model/spec.py`: the typed `AppSpec`.
+- `scheduler.py`: the shell (`WebappService`: one `match` carrying out the actions, a
+  stimulus log, one method per API request kind; `WebappScheduler` on the SDK's
+  `FrameworkScheduler`); `store.py`: persistence; `events.py`: event bus and server-sent
+  events; `api/`: the Marathon /v2 REST API plus ``/metrics/prometheus`` and
+  ``/debug/stimuli``; `__main__.py`: entry point.
 """
