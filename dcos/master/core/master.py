@@ -60,6 +60,7 @@ class CallOutcome:
 
 
 ACCEPTED = CallOutcome()
+OK = CallOutcome(200)
 
 _CallHandler = Callable[["MasterCore", Framework, Any, float], None]
 _AgentHandler = Callable[["MasterCore", Any, float], None]
@@ -110,38 +111,36 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         return self._end()
 
     def operator_call(self, call: OperatorWrite, now: float) -> tuple[CallOutcome, list[Action]]:
-        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA (typed by `parse_operator_write`):
-        tell the allocator and persist; 400 for removing a quota that is not set."""
+        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA (typed by `parse_operator_write`),
+        answered through `_OPERATOR_CALLS`: tell the allocator and persist; 400 for removing
+        a quota that is not set."""
         self._begin()
-        match call:
-            case UpdateWeights(weights=weights):
-                self._set_weights(weights)
-            case SetQuota(role=role, guarantee=guarantee):
-                self._set_quota(role, guarantee)
-            case RemoveQuota(role=role):
-                if role not in self.quota:
-                    msg = "Expecting 'remove_quota.role' to name a role with quota"
-                    return CallOutcome(400, msg), self._end()
-                self._set_quota(role, None)
-        return CallOutcome(200), self._end()
+        outcome = _OPERATOR_CALLS[type(call)](self, call)
+        return outcome, self._end()
 
-    def _set_weights(self, weights: dict[str, float]) -> None:
-        for role, w in weights.items():
+    def update_weights(self, call: UpdateWeights) -> CallOutcome:
+        for role, w in call.weights.items():
             self.allocator.set_weight(Role(role), w)
             self._out.append(Persist(SetWeight(role, w)))
             self.weights[role] = w
         self._allocate()
+        return OK
 
-    def _set_quota(self, role: str, guarantee: Resources | None) -> None:
-        """SET_QUOTA, or REMOVE_QUOTA (guarantee None)."""
-        if guarantee is None:
-            self.allocator.remove_quota(Role(role))
-            self.quota.pop(role, None)
-        else:
-            self.allocator.set_quota(Role(role), guarantee)
-            self.quota[role] = guarantee
-        self._out.append(Persist(PersistQuota(role, guarantee.to_dict() if guarantee else None)))
+    def set_quota(self, call: SetQuota) -> CallOutcome:
+        self.allocator.set_quota(Role(call.role), call.guarantee)
+        self.quota[call.role] = call.guarantee
+        self._out.append(Persist(PersistQuota(call.role, call.guarantee.to_dict() or None)))
         self._allocate()
+        return OK
+
+    def remove_quota(self, call: RemoveQuota) -> CallOutcome:
+        if call.role not in self.quota:
+            return CallOutcome(400, "Expecting 'remove_quota.role' to name a role with quota")
+        self.allocator.remove_quota(Role(call.role))
+        del self.quota[call.role]
+        self._out.append(Persist(PersistQuota(call.role, None)))
+        self._allocate()
+        return OK
 
     def tick(self, now: float) -> list[Action]:
         """Timers: offer timeouts, pings and ping timeouts, failover timeouts, heartbeats."""
@@ -174,6 +173,12 @@ _CALLS: dict[type, _CallHandler] = {
     Message: MasterCore.framework_message,
     Shutdown: MasterCore.shutdown_executor,
     Ignored: MasterCore.ignored,
+}
+
+_OPERATOR_CALLS: dict[type, Callable[[MasterCore, Any], CallOutcome]] = {
+    UpdateWeights: MasterCore.update_weights,
+    SetQuota: MasterCore.set_quota,
+    RemoveQuota: MasterCore.remove_quota,
 }
 
 _AGENT_CALLS: dict[type, _AgentHandler] = {

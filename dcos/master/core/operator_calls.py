@@ -3,7 +3,7 @@ validated from decoded JSON.
 
 Called by the operator HTTP handler (`dcos.master.http.operator_api`): `parse_operator_write`
 returns a typed write, or raises `CallError` with the 400 message; the shell then hands the
-write to the core (`MasterCore.set_weights` / `set_quota`).
+write to the core (`MasterCore.operator_call`).
 """
 
 from __future__ import annotations
