@@ -197,7 +197,15 @@ class BenchScheduler:
                     break
                 self.seq += 1
                 tid = f"t{self.seq}"
-                tasks.append(task_info(tid, tid, offer.agent_id, self.command, fit.resources))
+                tasks.append(
+                    task_info(
+                        name=tid,
+                        task_id=tid,
+                        agent_id=offer.agent_id,
+                        resources=fit.resources,
+                        command=self.command,
+                    )
+                )
             self.inflight += len(tasks)
             self.budget -= len(tasks)
             task = asyncio.ensure_future(self._launch(driver, offer, tasks))

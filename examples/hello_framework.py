@@ -7,8 +7,9 @@ Run it against a local cluster (``make up``)::
 
 It packs as many tasks into each offer as fit, declines what it cannot use with a filter,
 suppresses offers once every task is launched, relaunches tasks that were lost (reviving
-offers), reconciles after a reconnection, and tears the framework down at the end. The exit
-status is 0 when every task finished, 1 otherwise. docs/writing-a-framework.md walks through it.
+offers), reconciles after every (re)subscription, and tears the framework down at the end.
+The exit status is 0 when every task finished, 1 otherwise. docs/writing-a-framework.md walks
+through it.
 """
 
 from __future__ import annotations
@@ -23,12 +24,18 @@ import uuid
 
 from dcos.sdk import (
     DRIVER_STOPPED,
+    BackgroundTasks,
+    Decline,
+    FrameworkAction,
+    FrameworkScheduler,
+    Launch,
     Offer,
     OfferPacker,
-    Scheduler,
     SchedulerDriver,
     TaskNeeds,
+    TaskState,
     TaskStatus,
+    framework_info,
     task_info,
 )
 
@@ -36,14 +43,25 @@ log = logging.getLogger("hello")
 
 # Worth another try: the task never ran, or its agent went away (TASK_UNKNOWN: a
 # reconciliation answer for a task the master never heard of).
-RETRY_STATES = {"TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"}
+RETRY_STATES = {
+    TaskState.TASK_LOST,
+    TaskState.TASK_DROPPED,
+    TaskState.TASK_GONE,
+    TaskState.TASK_GONE_BY_OPERATOR,
+    TaskState.TASK_UNKNOWN,
+}
 MAX_ATTEMPTS = 3
 
 
-class HelloScheduler(Scheduler):
-    """Launches `total` copies of `command`, each with `needs`, and stops when all ended."""
+class HelloScheduler(FrameworkScheduler):
+    """Launches `total` copies of `command`, each with `needs`, and stops when all ended.
+
+    `FrameworkScheduler` reconciles `known_tasks()` after every SUBSCRIBED and keeps the
+    SUPPRESS / REVIVE state (`self.suppression`); the callbacks return framework actions
+    that `driver.apply` sends together."""
 
     def __init__(self, total: int, command: str, needs: TaskNeeds) -> None:
+        super().__init__()
         self.total = total
         self.command = command
         self.needs = needs
@@ -52,65 +70,66 @@ class HelloScheduler(Scheduler):
         self.attempts: dict[int, int] = {}
         self.finished: set[int] = set()
         self.failed: dict[int, str] = {}
-        self.suppressed = False
 
-    async def registered(self, driver, framework_id, master_info):
-        log.info(
-            "registered as framework %s with master %s:%s",
-            framework_id,
-            master_info.get("hostname"),
-            master_info.get("port"),
-        )
+    def known_tasks(self) -> list[str]:
+        return list(self.running)  # updates may have been missed while disconnected
 
-    async def reregistered(self, driver, master_info):
-        # Updates may have been missed while disconnected: ask for the state of our tasks.
-        log.info("re-registered; reconciling %d tasks", len(self.running))
-        await driver.reconcile(list(self.running))
+    async def subscribed(self, driver, first):
+        log.info("%s; reconciled %d tasks", "registered" if first else "re-registered",
+                 len(self.running))  # fmt: skip
 
     async def disconnected(self, driver):
         log.warning("disconnected from the master; the driver is reconnecting")
 
     async def resource_offers(self, driver, offers: list[Offer]):
+        actions: list[FrameworkAction] = []
         for offer in offers:
-            packer = OfferPacker(offer)
-            tasks = []
-            while self.pending:
-                fit = packer.take(self.needs)
-                if not fit.ok:
-                    log.debug("offer %s on %s: %s", offer.id, offer.hostname, fit.reason)
-                    break
-                number = self.pending.pop(0)
-                self.attempts[number] = self.attempts.get(number, 0) + 1
-                task_id = f"hello-{number}-{uuid.uuid4().hex[:8]}"
-                self.running[task_id] = number
-                tasks.append(
-                    task_info(
-                        f"hello-{number}", task_id, offer.agent_id, self.command, fit.resources
-                    )
-                )
+            tasks = self.pack(offer)
             if tasks:
                 log.info("launching %d task(s) on %s", len(tasks), offer.hostname)
-                await driver.launch([offer], tasks, refuse_seconds=5)  # one ACCEPT
+                actions.append(Launch([offer.id], tasks, refuse_seconds=5))  # one ACCEPT
             else:
                 # Nothing to launch here: do not offer this agent again for a minute.
-                await driver.decline([offer], refuse_seconds=60)
-        if not self.pending and not self.suppressed:
-            await driver.suppress()  # no more offers until we revive
-            self.suppressed = True
+                actions.append(Decline([offer.id], refuse_seconds=60))
+        # No more offers until something is pending again.
+        actions += self.suppression.update(wants_offers=bool(self.pending))
+        await driver.apply(actions)  # sent together; failures are logged
+
+    def pack(self, offer: Offer) -> list[dict]:
+        """As many pending tasks as fit into `offer`, as TaskInfo dicts."""
+        packer = OfferPacker(offer)
+        tasks = []
+        while self.pending:
+            fit = packer.take(self.needs)
+            if not fit.ok:
+                log.debug("offer %s on %s: %s", offer.id, offer.hostname, fit.reason)
+                break
+            number = self.pending.pop(0)
+            self.attempts[number] = self.attempts.get(number, 0) + 1
+            task_id = f"hello-{number}-{uuid.uuid4().hex[:8]}"
+            self.running[task_id] = number
+            tasks.append(
+                task_info(
+                    name=f"hello-{number}",
+                    task_id=task_id,
+                    agent_id=offer.agent_id,
+                    resources=fit.resources,
+                    command=self.command,
+                )
+            )
+        return tasks
 
     async def status_update(self, driver, status: TaskStatus):
         number = self.running.get(status.task_id)
         log.info("task %s is %s %s", status.task_id, status.state, status.message)
-        if number is None or not (status.terminal or status.state == "TASK_UNKNOWN"):
+        if number is None or not (status.terminal or status.state == TaskState.TASK_UNKNOWN):
             return
         del self.running[status.task_id]
-        if status.state == "TASK_FINISHED":
+        if status.state == TaskState.TASK_FINISHED:
             self.finished.add(number)
         elif status.state in RETRY_STATES and self.attempts[number] < MAX_ATTEMPTS:
             self.pending.append(number)  # relaunch it
-            if self.suppressed:
-                await driver.revive()
-                self.suppressed = False
+            await self.demand(driver, wants_offers=True)  # REVIVE if suppressed
         else:
             self.failed[number] = f"{status.state} {status.message}".strip()
         if len(self.finished) + len(self.failed) == self.total:
@@ -134,17 +153,22 @@ async def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
-    needs = TaskNeeds.parse(f"cpus:{args.cpus};mem:{args.mem}")
-    sched = HelloScheduler(args.tasks, args.command, needs)
-    framework = {"name": args.name}
-    if args.role:
-        framework["roles"] = [args.role]
-        framework["capabilities"] = [{"type": "MULTI_ROLE"}]
-    driver = SchedulerDriver(sched, framework, args.master, failover_timeout=args.failover_timeout)
+    sched = HelloScheduler(args.tasks, args.command, TaskNeeds.of(cpus=args.cpus, mem=args.mem))
+    info = framework_info(
+        args.name,
+        roles=[args.role] if args.role else None,  # MULTI_ROLE is added with roles
+        failover_timeout=args.failover_timeout,
+    )
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(driver.stop()))
-    state = await driver.run()
+    stopping = BackgroundTasks()  # keeps a reference to the stop task a signal starts
+    async with SchedulerDriver(sched, info, args.master) as driver:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: stopping.spawn(driver.stop()))
+        try:
+            state = await driver.join()  # until the scheduler (or a signal) stops it
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
     ok = state == DRIVER_STOPPED and len(sched.finished) == args.tasks
     for number, why in sorted(sched.failed.items()):
         print(f"task {number} failed: {why}", file=sys.stderr)

@@ -6,8 +6,8 @@ Called by framework schedulers from `Scheduler.resource_offers`::
     needs = TaskNeeds.parse("cpus:0.1;mem:32", ports=1)
     tasks = []
     while pending and (fit := packer.take(needs)).ok:
-        tasks.append(task_info("web", new_id(), offer.agent_id, "python -m http.server $PORT0",
-                               fit.resources))
+        tasks.append(task_info(name="web", task_id=new_id(), agent_id=offer.agent_id,
+                               resources=fit.resources, command="python -m http.server $PORT0"))
     await driver.launch([offer], tasks)       # all tasks in one ACCEPT
     # fit.reason says why the last one did not fit ("insufficient mem: need 32, left 16")
 
@@ -224,12 +224,12 @@ def _to_json(res: Resources, meta: Mapping[str, Any]) -> list[Json]:
 
 
 def task_info(
+    *,
     name: str,
     task_id: str,
     agent_id: str,
-    command: str | Sequence[str] | Mapping[str, Any] | None,
     resources: list[Json] | Resources,
-    *,
+    command: str | Sequence[str] | Mapping[str, Any] | None = None,
     environment: Mapping[str, str] | None = None,
     uris: Iterable[str] = (),
     user: str | None = None,
@@ -241,7 +241,10 @@ def task_info(
     kill_grace_period: float | None = None,
     discovery: Json | None = None,
 ) -> Json:
-    """A Mesos `TaskInfo` JSON object.
+    """A Mesos `TaskInfo` JSON object (every argument by keyword)::
+
+        task_info(name="web", task_id=tid, agent_id=offer.agent_id, resources=fit.resources,
+                  command="python -m http.server $PORT0", environment={"MODE": "prod"})
 
     `command`: a shell string (run with ``sh -c``), an argv list (run directly), or a Mesos
     CommandInfo dict; None only with a custom `executor` (ExecutorInfo dict). `resources`:

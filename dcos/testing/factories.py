@@ -143,4 +143,11 @@ def make_task_info(
     extra keyword arguments go to `dcos.sdk.task_info` (environment, labels, ...)."""
     task_id = task_id or _next("task")
     res = _resources(resources, None) if not isinstance(resources, list) else resources
-    return task_info(name or task_id, task_id, agent_id, command, res, **kwargs)
+    return task_info(
+        name=name or task_id,
+        task_id=task_id,
+        agent_id=agent_id,
+        command=command,
+        resources=res,
+        **kwargs,
+    )

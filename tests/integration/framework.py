@@ -50,7 +50,7 @@ class RecordingScheduler(Scheduler):
                 if not fit.ok:
                     break
                 tid, cmd = self.queue.pop(0)
-                tasks.append(task_info(tid, tid, offer.agent_id, cmd, fit.resources))
+                tasks.append(task_info(name=tid, task_id=tid, agent_id=offer.agent_id, resources=fit.resources, command=cmd))
             if tasks:
                 await driver.launch([offer], tasks, refuse_seconds=0.5)
             else:

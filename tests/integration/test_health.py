@@ -41,7 +41,7 @@ class CustomTaskScheduler(RecordingScheduler):
             tasks = []
             while self.custom and (fit := packer.take(self.needs)).ok:
                 tid, command, extra = self.custom.pop(0)
-                info = task_info(tid, tid, offer.agent_id, command, fit.resources)
+                info = task_info(name=tid, task_id=tid, agent_id=offer.agent_id, resources=fit.resources, command=command)
                 info.update(extra(fit.ports))
                 self.ports[tid] = fit.ports
                 tasks.append(info)

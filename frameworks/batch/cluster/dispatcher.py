@@ -203,11 +203,11 @@ class Dispatcher(Scheduler):
         argv = [self.python, script.name, *sub["args"]]
         command = {"value": self.python, "arguments": argv, "shell": False}
         return task_info(
-            sub["name"],
-            sub["task_id"],
-            offer.agent_id,
-            command,
-            resources,
+            name=sub["name"],
+            task_id=sub["task_id"],
+            agent_id=offer.agent_id,
+            command=command,
+            resources=resources,
             environment=env,
             uris=[f"file://{script}"],
             kill_grace_period=5.0,

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from sdk_fakes import WAIT, FakeMaster
 
+from dcos.sdk import SchedulerDriver, TaskNeeds, framework_info
+from dcos.testing import InProcessCluster, SimClock, always
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -93,3 +96,21 @@ def test_the_guide_shows_the_example_verbatim():
     guide = (ROOT / "docs" / "writing-a-framework.md").read_text()
     code = (ROOT / "examples" / "hello_framework.py").read_text()
     assert f"```python\n{code}```" in guide
+
+
+async def test_hello_scheduler_on_an_in_process_cluster_in_simulated_time():
+    """What the guide's testing section shows: the example's scheduler against a real master
+    and agents (simulated tasks of 30 s each) on an autojumping SimClock."""
+    hello = load_example()
+    clock = SimClock(autojump=True)
+    try:
+        async with InProcessCluster(
+            agents=2, clock=clock, agent_http=False, behaviour=always(run_for=30)
+        ) as cluster:
+            sched = hello.HelloScheduler(4, "true", TaskNeeds.of(cpus=0.1, mem=32))
+            info = framework_info("t")
+            async with SchedulerDriver(sched, info, cluster.url, clock=clock) as driver:
+                assert await asyncio.wait_for(driver.join(), WAIT) == "DRIVER_STOPPED"
+            assert len(sched.finished) == 4
+    finally:
+        clock.stop_autojump()

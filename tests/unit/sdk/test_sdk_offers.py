@@ -121,11 +121,11 @@ def test_offer_without_allocation_info_adds_none():
 
 def test_task_info_shapes():
     t = task_info(
-        "hello",
-        "t-1",
-        "a-1",
-        "echo hi",
-        Resources.parse("cpus:0.1;mem:32"),
+        name="hello",
+        task_id="t-1",
+        agent_id="a-1",
+        command="echo hi",
+        resources=Resources.parse("cpus:0.1;mem:32"),
         environment={"A": "1"},
         uris=["http://x/y.tgz"],
         labels={"k": "v"},
@@ -143,11 +143,13 @@ def test_task_info_shapes():
     assert t["labels"] == {"labels": [{"key": "k", "value": "v"}]}
     assert t["data"] == "aGk="
     assert t["kill_policy"] == {"grace_period": {"nanoseconds": 2_500_000_000}}
-    argv = task_info("x", "t", "a", ["/bin/sleep", "1"], [])
+    argv = task_info(name="x", task_id="t", agent_id="a", command=["/bin/sleep", "1"], resources=[])
     assert argv["command"] == {
         "value": "/bin/sleep",
         "arguments": ["/bin/sleep", "1"],
         "shell": False,
     }
     with pytest.raises(ValueError):
-        task_info("x", "t", "a", None, [])
+        task_info(name="x", task_id="t", agent_id="a", resources=[])
+    with pytest.raises(TypeError):
+        task_info("x", "t", "a", "true", [])  # type: ignore[misc]  # keyword-only

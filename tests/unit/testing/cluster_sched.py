@@ -36,7 +36,7 @@ class RecordingScheduler(Scheduler):
             launch = []
             while self.pending and (fit := packer.take(NEEDS)).ok:
                 task_id, command = self.pending.pop(0)
-                launch.append(task_info(task_id, task_id, offer.agent_id, command, fit.resources))
+                launch.append(task_info(name=task_id, task_id=task_id, agent_id=offer.agent_id, resources=fit.resources, command=command))
             if launch:
                 await driver.launch([offer], launch, refuse_seconds=0.1)
             else:
