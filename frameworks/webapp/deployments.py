@@ -4,7 +4,8 @@ Built by the core (`WebappCore.deploy`) from the apps before and after a change:
 StopApplication for removed apps (first step), StartApplication for new ones, then
 ScaleApplication / RestartApplication in dependency order (one step per dependency layer).
 A step is done when each of its apps reached its target (see `frameworks.webapp.planner`);
-the deployment is listed until its last step is done. Rendered with Marathon's field names.
+the deployment is listed (`frameworks.webapp.rollout.Deployments`) until its last step is
+done. Rendered with Marathon's field names.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def assign_service_ports(app: Json, old: Json | None, used: set[int]) -> None:
     """Give each of `app`'s port definitions with port 0 a service port (in place): the one
     the same definition had in `old` when still free, else the lowest free one from
     LOCAL_PORT_MIN; `used` holds the other apps' service ports. Sets ``app["ports"]``.
-    Called by `WebappCore.deploy` for each new definition."""
+    Called by `Catalog.put` for each new definition (a copy of it)."""
     used = set(used)
     old_defs = (old or {}).get("portDefinitions") or []
     nxt = LOCAL_PORT_MIN

@@ -1,6 +1,6 @@
 """Placement of webapp tasks: Marathon's constraints on top of the SDK's placement chain.
 
-Called by the core (`WebappCore.offers`) with the offers of one callback and the apps that
+Called by the core (`Fleet.offers`, fleet.py) with the offers of one callback and the apps that
 wait for tasks. The generic parts come from `dcos.sdk.placement`: each offer is a `Slot` (the
 `Offer`, its `AgentView` and an `OfferPacker` that shrinks as tasks are packed into it), the
 `RoleFilter` and `ResourceFilter`, `Verdict(ok, reason, code)` (`code` being Marathon's
