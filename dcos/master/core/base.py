@@ -28,7 +28,7 @@ from dcos.protocol import internal
 from dcos.protocol.ids import MasterID, OfferID, TaskID, wrap
 from dcos.protocol.mesos import task_status
 from dcos.protocol.resources import Resources
-from dcos.protocol.states import Source, is_terminal
+from dcos.protocol.states import Reason, Source, is_terminal
 from dcos.state.leader import MasterInfo
 
 log = logging.getLogger("dcos.master")
@@ -180,7 +180,18 @@ class CoreBase:
     def _reconcile_status(
         self, tid: str, state: str, agent_id: str | None, now: float, task: Task | None
     ) -> dict[str, Any]:
-        raise NotImplementedError  # TasksMixin
+        """A reconciliation answer (REASON_RECONCILIATION, no uuid) for task `tid` in
+        `state`, with the health, labels, container status and data of its last status."""
+        status = task_status(
+            tid, state, agent_id=agent_id, source=Source.SOURCE_MASTER, timestamp=now,
+            reason=Reason.REASON_RECONCILIATION, message="Reconciliation: Latest task state",
+            executor_id=task.executor_id if task else None,
+        )  # fmt: skip
+        if task is not None and task.status is not None:
+            for key in ("healthy", "labels", "container_status", "data"):
+                if key in task.status:
+                    status[key] = task.status[key]
+        return status
 
     @staticmethod
     def _live(task: Task) -> bool:

@@ -34,7 +34,7 @@ from dcos.master.core.model import Action, Framework, Persist
 from dcos.master.core.offers import OffersMixin
 from dcos.master.core.operator_calls import OperatorWrite, RemoveQuota, SetQuota, UpdateWeights
 from dcos.master.core.tasks import TasksMixin
-from dcos.protocol.ids import FrameworkID, Role
+from dcos.protocol.ids import Role
 from dcos.protocol.internal import (
     AgentCall,
     AgentUpdate,
@@ -157,8 +157,6 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
     def pong(self, msg: Pong, now: float) -> None:
         """PONG: `agent_call` already noted the agent alive."""
 
-    def framework(self, framework_id: str) -> Framework | None:
-        return self.frameworks.get(FrameworkID(framework_id))
 
 
 _CALLS: dict[type, _CallHandler] = {

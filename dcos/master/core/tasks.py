@@ -16,8 +16,7 @@ from dcos.master.core.model import Framework, Task
 from dcos.protocol import internal
 from dcos.protocol.ids import AgentID, wrap
 from dcos.protocol.internal import AgentUpdate, ExecutorExited, ExecutorMessage
-from dcos.protocol.mesos import task_status
-from dcos.protocol.states import Reason, Source, TaskState, is_terminal
+from dcos.protocol.states import TaskState, is_terminal
 
 _UNKNOWN_TASK_STATE = {
     Whereabouts.REGISTERED: TaskState.TASK_GONE,
@@ -107,21 +106,6 @@ class TasksMixin(CoreBase):
                 return
             state = TaskState.TASK_LOST if not pa else _UNKNOWN_TASK_STATE[where]
         self._send_reconcile(fw, tid, state, agent_id, now, None)
-
-    def _reconcile_status(
-        self, tid: str, state: str, agent_id: str | None, now: float, task: Task | None
-    ) -> dict[str, Any]:
-        pa_state = state
-        status = task_status(
-            tid, pa_state, agent_id=agent_id, source=Source.SOURCE_MASTER, timestamp=now,
-            reason=Reason.REASON_RECONCILIATION, message="Reconciliation: Latest task state",
-            executor_id=task.executor_id if task else None,
-        )  # fmt: skip
-        if task is not None and task.status is not None:
-            for key in ("healthy", "labels", "container_status", "data"):
-                if key in task.status:
-                    status[key] = task.status[key]
-        return status
 
     def _send_reconcile(
         self,
