@@ -14,6 +14,7 @@ import time
 import orjson
 import pytest
 
+from dcos.cli.errors import REJECTED
 from frameworks.batch.context import SparkConf, SparkContext
 from tests.integration.cluster import (
     QUICK_MASTER_FLAGS,
@@ -150,6 +151,6 @@ def test_batch_submit_status_log_list_and_kill(small_cluster, tmp_path):
     wait_until(lambda: state() == "RUNNING", "the second driver to run")
     assert cli(small_cluster, "kill", sid2).returncode == 0
     wait_until(lambda: state() == "KILLED", "the second driver to be killed")
-    # Unknown ids are one clear line and exit code 1.
+    # Unknown ids are one clear line and the CLI's "rejected" exit code (4xx answers).
     bad = cli(small_cluster, "status", "driver-nope")
-    assert bad.returncode == 1 and "404" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == REJECTED and "404" in bad.stderr and "Traceback" not in bad.stderr
