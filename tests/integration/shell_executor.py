@@ -8,27 +8,28 @@ import base64
 import os
 import signal
 
-from dcos.sdk import Executor, ExecutorDriver
+from dcos.sdk import BackgroundTasks, Executor, ExecutorDriver, TaskState
 
 
 class ShellExecutor(Executor):
     def __init__(self) -> None:
         self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.waiters = BackgroundTasks()  # keeps a reference to each task's waiter
 
     async def launch_task(self, driver, task):
         tid = task["task_id"]["value"]
         command = base64.b64decode(task.get("data", "")).decode() or "true"
         proc = await asyncio.create_subprocess_shell(command, start_new_session=True)
         self.procs[tid] = proc
-        await driver.send_status_update(tid, "TASK_RUNNING")
+        await driver.send_status_update(tid, TaskState.TASK_RUNNING)
         await driver.send_framework_message(f"launched {tid}".encode())
-        asyncio.create_task(self._wait(driver, tid, proc))
+        self.waiters.spawn(self._wait(driver, tid, proc), name=f"wait-{tid}")
 
     async def _wait(self, driver, tid, proc):
         code = await proc.wait()
         if self.procs.pop(tid, None) is None:
             return  # killed: reported already
-        state = "TASK_FINISHED" if code == 0 else "TASK_FAILED"
+        state = TaskState.TASK_FINISHED if code == 0 else TaskState.TASK_FAILED
         await driver.send_status_update(tid, state, message=f"exit status {code}")
 
     async def kill_task(self, driver, task_id):
@@ -36,7 +37,7 @@ class ShellExecutor(Executor):
         if proc is not None:
             os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
-        await driver.send_status_update(task_id, "TASK_KILLED")
+        await driver.send_status_update(task_id, TaskState.TASK_KILLED)
 
     async def framework_message(self, driver, data):
         if data.startswith(b"ping"):
