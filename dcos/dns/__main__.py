@@ -2,41 +2,46 @@
 
     python -m dcos.dns --master 127.0.0.1:5050 --webapp http://127.0.0.1:8080 \
         --port 8053 --http-port 8123 [--domain dcos] [--log-file F]
+
+Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
+from collections.abc import Mapping
 
-from dcos.common.log import setup_logging
-from dcos.dns.service import DnsConfig
+import uvloop
+
+from dcos.common.flags import DaemonParser, ip_address, port, positive_seconds, setup_from
+from dcos.dns.service import DnsConfig, run_dns
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[DnsConfig, argparse.Namespace]:
-    p = argparse.ArgumentParser(prog="python -m dcos.dns", description="dcos-py DNS")
-    p.add_argument("--master", default="127.0.0.1:5050",
-                   help="master HOST:PORT (agent IPs and the leader come from it); '' for none")
-    p.add_argument("--master-ip", default=None, help="publish this IP for leader/master.<domain>")
-    p.add_argument("--webapp", default="http://127.0.0.1:8080", help="webapp framework API URL")
-    p.add_argument("--domain", default="dcos")
-    p.add_argument("--ip", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=int, default=8053, help="DNS port (UDP and TCP)")
-    p.add_argument("--http-port", type=int, default=8123, help="Mesos-DNS HTTP API port")
-    p.add_argument("--ttl", type=int, default=5, help="seconds")
-    p.add_argument("--refresh-seconds", type=float, default=60.0,
-                   help="safety-net full resync period (changes come from the event stream)")
-    p.add_argument("--log-file", default=None)
-    p.add_argument("--log-level", default="INFO")
+def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
+    """The DNS server's flags; each also ``DCOS_<FLAG>``."""
+    p = DaemonParser("python -m dcos.dns", "dcos-py DNS", environ=environ)
+    p.shared("master", "webapp", "ip", "port", port=8053)
+    p.flag("--master-ip", type=ip_address, default=None,
+           help="publish this IP for leader/master.<domain>")
+    p.flag("--domain", default="dcos", help="the domain names are served under")
+    p.flag("--http-port", type=port, default=8123, help="Mesos-DNS HTTP API port")
+    p.flag("--ttl", type=int, default=5, help="seconds")
+    p.flag("--refresh-seconds", type=positive_seconds, default=60.0,
+           help="safety-net full resync period (changes come from the event stream)")
+    p.logging_flags()
+    return p
+
+
+def parse_args(argv: list[str] | None = None,
+               environ: Mapping[str, str] | None = None) -> tuple[DnsConfig, argparse.Namespace]:  # fmt: skip
+    """Flags -> `DnsConfig` (``--master ''``: no master); exits 2 on a bad value."""
+    p = build_parser(environ)
     a = p.parse_args(argv)
-    for name in ("port", "http_port"):
-        if not 0 <= getattr(a, name) <= 65535:
-            p.error(f"--{name.replace('_', '-')} must be between 0 and 65535")
-    if a.ttl < 0 or a.refresh_seconds <= 0:
-        p.error("--ttl must be >= 0 and --refresh-seconds > 0")
+    if a.ttl < 0:
+        p.error("--ttl must be >= 0")
     config = DnsConfig(webapp=a.webapp, master=a.master or None, master_ip=a.master_ip,
                        domain=a.domain, host=a.ip, port=a.port, http_port=a.http_port,
                        ttl=a.ttl, full_every_s=a.refresh_seconds)
@@ -44,8 +49,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[DnsConfig, argparse.Names
 
 
 async def _main(config: DnsConfig) -> None:
-    from dcos.dns.service import run_dns
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -55,11 +58,9 @@ async def _main(config: DnsConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_args(argv)
-    if args.log_file:
-        os.makedirs(os.path.dirname(os.path.abspath(args.log_file)), exist_ok=True)
-    setup_logging(args.log_level, file=args.log_file)
+    setup_from(args)
     try:
-        asyncio.run(_main(config))
+        uvloop.run(_main(config))
     except OSError as exc:
         print(f"dns: cannot start: {exc}", file=sys.stderr)
         return 1

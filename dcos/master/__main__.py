@@ -71,7 +71,7 @@ async def _main(config: MasterConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     setup_logging(config.log_level, json_lines=config.log_format == "json", file=config.log_file)
-    logging.getLogger(__name__).info("%s", version_line())
+    logging.getLogger("dcos.master").info("%s", version_line())
     try:
         uvloop.run(_main(config))
     except OSError as exc:

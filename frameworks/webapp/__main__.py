@@ -3,6 +3,9 @@
     python -m frameworks.webapp --master 127.0.0.1:5050 --port 8080 --work-dir /var/lib/webapp \
         [--role ROLE] [--hostname H] [--framework-name webapp] [--log-file F] [--gpus]
 
+Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
+The API binds ``--ip`` (default 127.0.0.1; give 0.0.0.0 to listen everywhere).
+
 State lives in ``<work-dir>/state.db`` (SQLite); restarting with the same work dir resumes the
 same framework (same id), reconciles its tasks and neither duplicates nor loses instances.
 SIGTERM/SIGINT stop it with failover (the tasks keep running for the next process).
@@ -17,34 +20,43 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 
+import uvloop
 from aiohttp import web
 
+from dcos.common.flags import DaemonParser, positive_seconds, seconds, setup_from
+from dcos.common.version import version_line
 from dcos.state import SQLiteStateStore
 from frameworks.webapp.api.server import build_app
 from frameworks.webapp.scheduler import WebappService
 from frameworks.webapp.store import WebappStore
 
-log = logging.getLogger("webapp")
+log = logging.getLogger("frameworks.webapp")  # the package this process runs (__name__ is "__main__")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m frameworks.webapp", description=__doc__.splitlines()[0])
-    p.add_argument("--master", default=os.environ.get("DCOS_MASTER", "127.0.0.1:5050"))
-    p.add_argument("--ip", default="0.0.0.0", help="address the API listens on")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--work-dir", required=True)
-    p.add_argument("--role", default="*")
-    p.add_argument("--hostname", default=None, help="advertised host name (default: this host)")
-    p.add_argument("--framework-name", default="webapp")
-    p.add_argument("--log-file", default=None)
-    p.add_argument("--log-level", default="INFO")
-    p.add_argument("--gpus", action="store_true", help="ask for GPU_RESOURCES")
-    p.add_argument("--failover-timeout", type=float, default=7 * 24 * 3600.0)
-    p.add_argument("--decline-seconds", type=float, default=120.0)
-    p.add_argument("--minimum-viable-task-duration", type=float, default=60.0,
-                   help="seconds without a failure after a launch delay that reset an app's backoff")
-    return p.parse_args(argv)
+def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
+    """The webapp framework's flags; each also ``DCOS_<FLAG>`` (``DCOS_MASTER`` ...)."""
+    p = DaemonParser("python -m frameworks.webapp", __doc__.splitlines()[0], environ=environ)
+    p.shared("master", "ip", "port", "hostname", "work_dir", port=8080, work_dir=None,
+             work_dir_required=True)
+    p.flag("--role", default="*", help="role the framework subscribes with")
+    p.flag("--framework-name", default="webapp", help="name the framework registers under")
+    p.flag("--gpus", action="store_true", help="ask for GPU_RESOURCES")
+    p.flag("--failover-timeout", type=positive_seconds, default=7 * 24 * 3600.0,
+           help="seconds the master keeps the framework's tasks while it is away")
+    p.flag("--decline-seconds", type=positive_seconds, default=120.0,
+           help="refuse unneeded offers for this long")
+    p.flag("--minimum-viable-task-duration", type=seconds, default=60.0,
+           help="seconds without a failure after a launch delay that reset an app's backoff")
+    p.logging_flags()
+    return p
+
+
+def parse_args(argv: list[str] | None = None,
+               environ: Mapping[str, str] | None = None) -> argparse.Namespace:  # fmt: skip
+    """Parse the flags (and their environment variables); exits 2 on a bad value."""
+    return build_parser(environ).parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -78,19 +90,9 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if args.log_file:
-        os.makedirs(os.path.dirname(os.path.abspath(args.log_file)), exist_ok=True)
-        handlers = [logging.FileHandler(args.log_file)]
-    logging.basicConfig(level=args.log_level.upper(), handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    return asyncio.run(run(args))
+    setup_from(args)
+    log.info("%s", version_line())
+    return uvloop.run(run(args))
 
 
 if __name__ == "__main__":

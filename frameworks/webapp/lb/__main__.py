@@ -1,4 +1,7 @@
-"""``python -m frameworks.webapp.lb``: run the load balancer (see `service.LoadBalancer`)."""
+"""``python -m frameworks.webapp.lb``: run the load balancer (see `service.LoadBalancer`).
+
+Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,14 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from dcos.common.log import setup_logging
+import uvloop
+
+from dcos.common.flags import DaemonParser, ip_address, port, positive_seconds, setup_from
 from frameworks.webapp.lb.config import LbOptions
+from frameworks.webapp.lb.service import LoadBalancer, run_lb
 
 DEFAULT_HAPROXY = "/usr/sbin/haproxy"
 INSTALL_HINT = "install it with: apt-get install -y haproxy (or scripts/install-system-deps.sh)"
@@ -27,30 +34,30 @@ def find_haproxy(flag: str | None = None) -> str | None:
     return None
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m frameworks.webapp.lb",
-                                description="HAProxy load balancer for webapp apps")
-    p.add_argument("--webapp", default="http://127.0.0.1:8080", help="webapp framework API URL")
-    p.add_argument("--group", default="external", help="serve apps whose HAPROXY_GROUP has it")
-    p.add_argument("--work-dir", default="./work-dir/lb")
-    p.add_argument("--haproxy", default=None, help=f"haproxy binary (default: PATH, {DEFAULT_HAPROXY})")
-    p.add_argument("--bind-address", default="127.0.0.1", help="address the frontends bind")
-    p.add_argument("--http-port", type=int, default=80, help="virtual-host HTTP port (0: none)")
-    p.add_argument("--stats-port", type=int, default=9090, help="stats/health port (0: none)")
-    p.add_argument("--refresh-seconds", type=float, default=60.0,
-                   help="safety-net full resync period (changes come from the event stream)")
-    p.add_argument("--log-file", default=None)
-    p.add_argument("--log-level", default="INFO")
-    a = p.parse_args(argv)
-    for name in ("http_port", "stats_port"):
-        if not 0 <= getattr(a, name) <= 65535:
-            p.error(f"--{name.replace('_', '-')} must be between 0 and 65535")
-    return a
+def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
+    """The load balancer's flags; each also ``DCOS_<FLAG>``."""
+    p = DaemonParser("python -m frameworks.webapp.lb", "HAProxy load balancer for webapp apps",
+                     environ=environ)  # fmt: skip
+    p.shared("webapp", "work_dir", work_dir="./work-dir/lb")
+    p.flag("--group", default="external", help="serve apps whose HAPROXY_GROUP has it")
+    p.flag("--haproxy", default=None, help=f"haproxy binary (default: PATH, {DEFAULT_HAPROXY})")
+    p.flag("--bind-address", type=ip_address, default="127.0.0.1",
+           help="address the frontends bind")
+    p.flag("--http-port", type=port, default=80, help="virtual-host HTTP port (0: none)")
+    p.flag("--stats-port", type=port, default=9090, help="stats/health port (0: none)")
+    p.flag("--refresh-seconds", type=positive_seconds, default=60.0,
+           help="safety-net full resync period (changes come from the event stream)")
+    p.logging_flags()
+    return p
+
+
+def parse_args(argv: list[str] | None = None,
+               environ: Mapping[str, str] | None = None) -> argparse.Namespace:  # fmt: skip
+    """Parse the flags (and their environment variables); exits 2 on a bad value."""
+    return build_parser(environ).parse_args(argv)
 
 
 async def _main(a: argparse.Namespace, haproxy: str) -> None:
-    from frameworks.webapp.lb.service import LoadBalancer, run_lb
-
     opts = LbOptions(group=a.group, bind_address=a.bind_address,
                      http_port=a.http_port or None, stats_port=a.stats_port or None)
     lb = LoadBalancer(a.webapp, opts, Path(a.work_dir), haproxy, debounce_s=0.05,
@@ -69,11 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lb: haproxy not found ({a.haproxy or 'PATH, ' + DEFAULT_HAPROXY}); {INSTALL_HINT}",
               file=sys.stderr)
         return 1
-    if a.log_file:
-        os.makedirs(os.path.dirname(os.path.abspath(a.log_file)), exist_ok=True)
-    setup_logging(a.log_level, file=a.log_file)
+    setup_from(a)
     try:
-        asyncio.run(_main(a, haproxy))
+        uvloop.run(_main(a, haproxy))
     except (OSError, RuntimeError) as exc:
         print(f"lb: {exc}", file=sys.stderr)
         return 1
