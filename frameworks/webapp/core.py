@@ -179,9 +179,34 @@ class WebappCore:
         for did in clash:
             out += self._cancel(did)
         version = self.catalog.new_version(now)
+        original: dict[str, Json | None] = {a: (app.json if (app := self.catalog.apps.get(a)) else None)
+                                            for a in req.changes}  # fmt: skip
+        actions, target, stored = self._change_apps(req, version)
+        out += stored
+        deps = self.catalog.group_deps()
+        if req.group is not None:
+            deps.update(req.group.deps)
+        live = [a for a, act in actions.items() if act != STOP]
+        layers = dependency_layers(live, {a: s.json for a, s in self.catalog.apps.items()}, deps)
+        d = Deployment(new_id(), version, build_steps(actions, layers), original, target)
+        out += self.rollouts.start(d)
+        out += self._advance(d, now, set())
+        if req.group is not None:
+            g = req.group
+            touched = [g.id, *ancestors(g.id)] if g.record else []
+            out += self.catalog.update_groups(g.deps, touched, g.remove, version)
+            if g.record:
+                out += self.catalog.record_group_version(g.id, version)
+                out.append(Publish("group_change_success", {"groupId": g.id, "version": version}))
+        out += self.evaluate(now)
+        return d, out
+
+    def _change_apps(self, req: Deploy, version: str) -> tuple[dict[str, str], dict[str, Json | None], list[Action]]:
+        """Put each changed definition in the catalog (or stop the app): the deployment
+        action of each app, its target definition, and the actions storing them."""
         actions: dict[str, str] = {}
-        original: dict[str, Json | None] = {aid: (a.json if (a := self.catalog.apps.get(aid)) else None) for aid in req.changes}
         target: dict[str, Json | None] = {}
+        out: list[Action] = []
         for aid, new in req.changes.items():
             old = self.catalog.apps.get(aid)
             if new is None:
@@ -203,23 +228,7 @@ class WebappCore:
             target[aid] = app.json
             out += self.catalog.record(aid)
             self._to_evaluate.add(aid)
-        deps = self.catalog.group_deps()
-        if req.group is not None:
-            deps.update(req.group.deps)
-        live = [a for a, act in actions.items() if act != STOP]
-        layers = dependency_layers(live, {a: s.json for a, s in self.catalog.apps.items()}, deps)
-        d = Deployment(new_id(), version, build_steps(actions, layers), original, target)
-        out += self.rollouts.start(d)
-        out += self._advance(d, now, set())
-        if req.group is not None:
-            g = req.group
-            touched = [g.id, *ancestors(g.id)] if g.record else []
-            out += self.catalog.update_groups(g.deps, touched, g.remove, version)
-            if g.record:
-                out += self.catalog.record_group_version(g.id, version)
-                out.append(Publish("group_change_success", {"groupId": g.id, "version": version}))
-        out += self.evaluate(now)
-        return d, out
+        return actions, target, out
 
     def kill_tasks(
         self, now: float, req: KillTasks

@@ -1,10 +1,10 @@
-"""Marathon JSON renderers: apps, tasks, queue items, info (pure, read the core).
+"""Marathon JSON renderers: apps, tasks, queue items, info (pure, read the core's `CoreView`).
 
 Called by the route handlers. The hot listing (``GET /v2/apps?embed=apps.tasks``, the
 ``/v2/groups`` tree) is rendered from pre-serialised pieces: each task's JSON bytes are cached
 on its `Instance` (cleared by any change to it) and each app definition's JSON by
-`AppRenderer` (kept while the core holds the same definition object; the core replaces,
-never mutates, a definition when it changes); only the counts and deployments are encoded per
+`AppRenderer` (kept while the core holds the same `AppSpec`; a changed definition is a new
+`AppSpec`, never a mutated one); only the counts and deployments are encoded per
 request. `AppRenderer.warm` renders everything once (the service calls it after loading its
 state), so the first request after a start is as fast as the others. Only keys marathon-python 0.13's strict models accept are
 emitted (`frameworks.webapp.model.json.APP_KEYS`); extra facts go inside objects it keeps raw
@@ -65,9 +65,9 @@ def task_bytes(inst: Instance, has_hc: bool) -> bytes:
     return data
 
 
-def counts(core: CoreView, app_id: str) -> Json:
+def counts(view: CoreView, app_id: str) -> Json:
     staged = running = healthy = unhealthy = 0
-    for inst in core.instances.get(app_id, {}).values():
+    for inst in view.instances.get(app_id, {}).values():
         if inst.state in STAGED:
             staged += 1
         elif inst.running:
@@ -81,23 +81,23 @@ def counts(core: CoreView, app_id: str) -> Json:
 
 
 def app_json(
-    core: CoreView, app: AppSpec, embed: Collection[str] = (), *, single: bool = False
+    view: CoreView, app: AppSpec, embed: Collection[str] = (), *, single: bool = False
 ) -> Json:
     """An App as Marathon returns it. `single`: GET /v2/apps/{id} (tasks and deployments
     always included, as Marathon clients expect)."""
     out = {k: v for k, v in app.json.items() if k in APP_KEYS}
     aid = app.id
-    out.update(counts(core, aid))
-    d = core.deployment_of(aid)
+    out.update(counts(view, aid))
+    d = view.deployment_of(aid)
     out["deployments"] = [{"id": d.id}] if d else []
     if single or EMBED_TASKS & set(embed):
-        out["tasks"] = [task_json(i, app.has_health) for i in core.instances.get(aid, {}).values()]
-    st = core.state.get(aid)
+        out["tasks"] = [task_json(i, app.has_health) for i in view.instances.get(aid, {}).values()]
+    st = view.state.get(aid)
     if (single or EMBED_FAILURE & set(embed)) and st and st.last_failure:
         out["lastTaskFailure"] = st.last_failure
     if EMBED_READINESS & set(embed) or single:
         out["readinessCheckResults"] = [
-            i.readiness for i in core.instances.get(aid, {}).values() if i.readiness
+            i.readiness for i in view.instances.get(aid, {}).values() if i.readiness
         ]
     return out
 
@@ -112,8 +112,8 @@ DYNAMIC_KEYS = frozenset(
 class AppRenderer:
     """Renders apps as JSON bytes from cached pieces (one per API server)."""
 
-    def __init__(self, core: CoreView) -> None:
-        self.core = core
+    def __init__(self, view: CoreView) -> None:
+        self.view = view
         self._defs: dict[str, tuple[AppSpec, bytes]] = {}  # app id -> (definition, '{...' head)
 
     def _head(self, app: AppSpec) -> bytes:
@@ -127,17 +127,17 @@ class AppRenderer:
         return head
 
     def app_bytes(self, app: AppSpec, embed: Collection[str] = ()) -> bytes:
-        """`app_json(core, app, embed)` as bytes (not `single`)."""
-        core = self.core
+        """`app_json(view, app, embed)` as bytes (not `single`)."""
+        view = self.view
         aid = app.id
-        dyn = counts(core, aid)
-        d = core.deployment_of(aid)
+        dyn = counts(view, aid)
+        d = view.deployment_of(aid)
         dyn["deployments"] = [{"id": d.id}] if d else []
         if EMBED_FAILURE & set(embed):
-            st = core.state.get(aid)
+            st = view.state.get(aid)
             if st and st.last_failure:
                 dyn["lastTaskFailure"] = st.last_failure
-        insts = core.instances.get(aid, {})
+        insts = view.instances.get(aid, {})
         if EMBED_READINESS & set(embed):
             dyn["readinessCheckResults"] = [i.readiness for i in insts.values() if i.readiness]
         parts = [self._head(app), b",", dumps(dyn)[1:-1]]
@@ -150,31 +150,31 @@ class AppRenderer:
     def apps_bytes(self, apps: Iterable[AppSpec], embed: Collection[str] = ()) -> bytes:
         """``{"apps": [...]}`` as bytes."""
         emb = frozenset(embed)
-        if len(self._defs) > 2 * len(self.core.apps) + 64:  # drop removed apps now and then
-            self._defs = {a: v for a, v in self._defs.items() if a in self.core.apps}
+        if len(self._defs) > 2 * len(self.view.apps) + 64:  # drop removed apps now and then
+            self._defs = {a: v for a, v in self._defs.items() if a in self.view.apps}
         return b'{"apps":[' + b",".join([self.app_bytes(a, emb) for a in apps]) + b"]}"
 
     def warm(self) -> None:
         """Render every app and task once (after a start-up load), dropping stale entries."""
-        core = self.core
-        self._defs = {a: v for a, v in self._defs.items() if a in core.apps}
-        for app in core.apps.values():
+        view = self.view
+        self._defs = {a: v for a, v in self._defs.items() if a in view.apps}
+        for app in view.apps.values():
             self._head(app)
             has_hc = app.has_health
-            for inst in core.instances.get(app.id, {}).values():
+            for inst in view.instances.get(app.id, {}).values():
                 task_bytes(inst, has_hc)
 
 
-def queue_json(core: CoreView, now: float, embed_offers: bool) -> Json:
+def queue_json(view: CoreView, now: float, embed_offers: bool) -> Json:
     items = []
-    for aid in core.waiting_apps():
-        app = core.app_def(aid) if aid in core.apps else None
-        st = core.state.get(aid)
+    for aid in view.waiting_apps():
+        app = view.app_def(aid) if aid in view.apps else None
+        st = view.state.get(aid)
         if app is None or st is None:
             continue
         left = st.backoff.left(now)
         item: Json = {
-            "app": app_json(core, app),
+            "app": app_json(view, app),
             "count": st.need,
             "delay": {"timeLeftSeconds": int(left + 0.999), "overdue": left <= 0},
             "since": iso(st.waiting_since),
