@@ -3,8 +3,9 @@
 Called by the API (POST/PUT /v2/apps, /v2/groups) before anything changes: `normalize` turns a
 request body into a complete definition with Marathon's defaults, or returns the problems as
 ``[(path, [error, ...])]`` that the API sends back as a 422 ``details`` list. `merge` applies a
-partial update (PUT) over the current definition. Definitions are plain dicts with Marathon's
-field names, so the JSON the API returns is the definition itself plus computed fields.
+partial update (PUT) over the current definition. The complete definition (a dict with
+Marathon's field names, so the JSON the API returns is the definition itself plus computed
+fields) is then parsed into the typed `frameworks.webapp.model.spec.AppSpec` the core reads.
 """
 
 from __future__ import annotations
