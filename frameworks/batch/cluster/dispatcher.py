@@ -46,6 +46,7 @@ from dcos.sdk import (
     TaskStatus,
     task_info,
 )
+from dcos.sdk.util import parse_master
 from dcos.state import SQLiteStateStore, StateStore, VersionConflict
 from frameworks.batch.cluster.backend import route_to
 
@@ -328,8 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default=None, help="address to advertise (default: route to master)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    master = args.master.removeprefix("mesos://").removeprefix("http://").rstrip("/")
-    host = args.host or route_to(master.rsplit(":", 1)[0])
+    address = parse_master(args.master)  # mesos://, http(s)://, host:port, [v6]:port
+    master = address.hostport
+    host = args.host or route_to(address.host)
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(work)

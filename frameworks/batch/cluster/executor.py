@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from aiohttp import web
 
 from frameworks.batch.backend import FetchFailed, Task
@@ -338,13 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         work,
         block_memory=int(args.memory_mb * 0.5 * (1 << 20)),
     )
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    return asyncio.run(ex.run())
+    return uvloop.run(ex.run())
 
 
 if __name__ == "__main__":
