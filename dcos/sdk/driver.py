@@ -37,17 +37,14 @@ from typing import Any
 
 import aiohttp
 
+from dcos.common.addresses import MasterAddress
+from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID
 from dcos.sdk import calls
 from dcos.sdk._stream import cancel_tasks
 from dcos.sdk.auth import Credentials
-from dcos.sdk.core import (
-    Backoff,
-    Dispatch,
-    DriverCore,
-    MasterAddress,
-)
+from dcos.sdk.core import Dispatch, DriverCore
 from dcos.sdk.errors import CallRejected, DriverError, NotConnected
 from dcos.sdk.framework import (
     Accept,

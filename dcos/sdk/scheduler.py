@@ -4,7 +4,9 @@ Subclass it and override the callbacks you need; all are ``async`` and do nothin
 default. `SchedulerDriver` calls them one at a time, in the order the master's events
 arrived (a slow callback delays the next one); an exception raised by a callback is logged
 and the driver carries on. Callbacks may call any driver method, including ``await
-driver.stop()``.
+driver.stop()``. A callback may also be a plain ``def`` (as in pymesos): the driver awaits
+only what is awaitable; such a callback starts calls with ``driver.apply_soon(actions)``.
+`FrameworkScheduler` (below) adds reconciliation on every SUBSCRIBED and offer suppression.
 
 What each callback receives (ids are typed strings from `dcos.protocol.ids`):
 
