@@ -2,7 +2,11 @@
 
 - `SimClock`: simulated time (advance, settle, autojump) for cores and shells that take a
   clock; `wait_for(clock, aw, timeout)` is `asyncio.wait_for` on a clock's time.
-- `free_port()`: a free TCP port on 127.0.0.1 (`dcos.testing.processes`).
+- `ProcessCluster`: real master and agent processes on loopback, with faults (restart the
+  master, restart or pause an agent), plus `free_port`, `get_json`, `QUICK_MASTER_FLAGS`,
+  `kill_sandbox_processes` (`dcos.testing.processes`).
+- Real-time polling for tests of real processes: `wait_until`, `async_wait_until`,
+  `eventually` (`dcos.testing.waiting`).
 - Factories for Mesos v1 JSON: `make_agent_info`, `make_framework_info`, `make_offer`,
   `make_task_info`, `make_attributes`.
 - `InProcessCluster`: a real master and N real agents on one event loop over loopback HTTP,
@@ -21,23 +25,37 @@ from dcos.testing.factories import (
     make_offer,
     make_task_info,
 )
-from dcos.testing.processes import free_port
+from dcos.testing.processes import (
+    QUICK_MASTER_FLAGS,
+    ProcessCluster,
+    free_port,
+    get_json,
+    kill_sandbox_processes,
+)
 from dcos.testing.sim import Behaviour, LinkProxy, SimContainerizer, TaskPlan, always
+from dcos.testing.waiting import async_wait_until, eventually, wait_until
 
 __all__ = [
     "DEFAULT_AGENT_RESOURCES",
+    "QUICK_MASTER_FLAGS",
     "Behaviour",
     "InProcessCluster",
     "LinkProxy",
+    "ProcessCluster",
     "SimClock",
     "SimContainerizer",
     "TaskPlan",
     "always",
+    "async_wait_until",
+    "eventually",
     "free_port",
+    "get_json",
+    "kill_sandbox_processes",
     "make_agent_info",
     "make_attributes",
     "make_framework_info",
     "make_offer",
     "make_task_info",
     "wait_for",
+    "wait_until",
 ]

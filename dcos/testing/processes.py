@@ -1,11 +1,51 @@
 """Real dcos-py processes on loopback, for integration tests (and framework authors' tests).
 
-- `free_port()`: a TCP port free on 127.0.0.1 right now (bind to port 0, read it, close).
+`ProcessCluster` starts ``python -m dcos.master`` and ``python -m dcos.agent`` exactly as
+``dcos-py up`` does (each in its own process group, logging to its work dir), and gives tests
+the faults they need: SIGKILL or restart the master with its work dir kept, restart an agent
+(its tasks keep running), pause (SIGSTOP via `signal`) and resume an agent to simulate a
+network partition, stop everything. Each test stops only the processes it started::
+
+    from dcos.testing.processes import QUICK_MASTER_FLAGS, ProcessCluster
+
+    def test_something(tmp_path):
+        cluster = ProcessCluster(tmp_path, agents=2, master_flags=QUICK_MASTER_FLAGS).start()
+        try:
+            ...  # point a SchedulerDriver at cluster.url
+        finally:
+            cluster.stop()
+
+Also: `free_port()` (a free TCP port on 127.0.0.1), `get_json(url)` (blocking GET),
+`QUICK_MASTER_FLAGS` (allocate every 0.2 s, lose a silent agent after 3 pings of 0.5 s) and
+`kill_sandbox_processes(root)`. Polling helpers are in `dcos.testing.waiting`.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+
+from dcos.agent.isolators.cgroupfs import remove_agent_cgroups
+
+__all__ = [
+    "QUICK_MASTER_FLAGS",
+    "ProcessCluster",
+    "free_port",
+    "get_json",
+    "kill_sandbox_processes",
+]
 
 
 def free_port() -> int:
@@ -14,3 +54,187 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def get_json(url: str, timeout: float = 2.0) -> Any:
+    """GET `url` and decode its JSON body (blocking; for synchronous tests)."""
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return orjson.loads(resp.read())
+
+
+# A master that allocates every 0.2 s and loses a silent agent after 3 pings of 0.5 s.
+QUICK_MASTER_FLAGS = ["--allocation-interval", "0.2", "--agent-ping-timeout", "0.5",
+                      "--max-agent-ping-timeouts", "3"]
+
+
+@dataclass
+class ProcessCluster:
+    """A master and `agents` agents as real processes on loopback (see the module docstring).
+
+    `work_dir` holds each daemon's work dir and log; `master_flags` and `agent_flags`
+    (per agent index) are extra command-line flags; agent ``i`` offers `agent_resources`
+    plus ports ``31000+1000*i ..``. `start` returns once every agent is registered; `stop`
+    ends everything it started, task processes included.
+    """
+
+    work_dir: Path
+    agents: int = 2
+    agent_resources: str = "cpus:4;mem:4096;disk:4096"
+    master_flags: list[str] = field(default_factory=list)
+    master_port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    agent_ports: list[int] = field(default_factory=list)
+    agent_flags: dict[int, list[str]] = field(default_factory=dict)  # extra flags per agent
+
+    @property
+    def master(self) -> str:
+        return f"127.0.0.1:{self.master_port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.master}"
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.work_dir / f"{name}.out", "ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, *argv], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start_master(self) -> None:
+        """Spawn the master and wait until its /health answers."""
+        self._spawn("master", [
+            "-m", "dcos.master", "--ip", "127.0.0.1", "--port", str(self.master_port),
+            "--work-dir", str(self.work_dir / "master"),
+            "--log-file", str(self.work_dir / "master.log"), *self.master_flags,
+        ])
+        self.wait_for(lambda: self._status("/health") == 200, "master /health")
+
+    def start_agent(self, i: int) -> None:
+        """Spawn agent `i` (a free port the first time, the same port and work dir after)."""
+        while len(self.agent_ports) <= i:
+            self.agent_ports.append(free_port())
+        base = 31000 + i * 1000
+        self._spawn(f"agent-{i}", [
+            "-m", "dcos.agent", "--master", self.master, "--ip", "127.0.0.1",
+            "--port", str(self.agent_ports[i]), "--work-dir", str(self.work_dir / f"agent-{i}"),
+            "--resources", f"{self.agent_resources};ports:[{base}-{base + 999}]",
+            "--status-update-retry", "1", "--log-file", str(self.work_dir / f"agent-{i}.log"),
+            *self.agent_flags.get(i, []),
+        ])
+
+    def restart_agent(self, i: int, flags: list[str] | None = None) -> None:
+        """SIGKILL agent `i` (its tasks keep running) and start it again on the same port and
+        work dir, with `flags` replacing its extra flags when given (e.g. new attributes)."""
+        self.kill(f"agent-{i}", signal.SIGKILL)
+        if flags is not None:
+            self.agent_flags[i] = flags
+        self.start_agent(i)
+
+    def start(self) -> ProcessCluster:
+        """Start the master and every agent; returns once all agents are active."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.start_master()
+        for i in range(self.agents):
+            self.start_agent(i)
+        self.wait_for(lambda: len(self.active_agents()) == self.agents, "agents registered")
+        return self
+
+    def _status(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=1.0) as resp:
+                return resp.status
+        except OSError:
+            return 0
+
+    def active_agents(self) -> list[dict]:
+        """The master's active agents (``/master/slaves``), or [] while it does not answer."""
+        try:
+            body = get_json(self.url + "/master/slaves")
+        except OSError:
+            return []
+        return [a for a in body["slaves"] if a.get("active")]
+
+    def tasks(self) -> list[dict]:
+        """``/master/tasks``' task list."""
+        return get_json(self.url + "/master/tasks")["tasks"]
+
+    def wait_for(self, cond: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
+        """Poll `cond` until true; fails early with the log tail if the master exited while
+        a "master ..." condition is awaited; AssertionError with the master's log tail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, p in self.procs.items():
+                if p.poll() is not None and name == "master" and what.startswith("master"):
+                    raise AssertionError(f"{name} exited with {p.returncode}: {self.log_tail(name)}")
+            if cond():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}\n{self.log_tail('master')}")
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        """The last `lines` lines of process `name`'s log (``master``, ``agent-0`` ...)."""
+        for path in (self.work_dir / f"{name}.log", self.work_dir / f"{name}.out"):
+            if path.exists():
+                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to process `name`'s group; waits for it to exit on SIGKILL/SIGTERM."""
+        p = self.procs[name]
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            p.wait(timeout=20)
+
+    def signal(self, name: str, sig: int) -> None:
+        """Send `sig` to process `name` only (e.g. SIGSTOP / SIGCONT to partition an agent)."""
+        os.kill(self.procs[name].pid, sig)
+
+    def restart_master(self) -> None:
+        """SIGKILL the master and start it again on the same port and work dir."""
+        self.kill("master", signal.SIGKILL)
+        self.start_master()
+
+    def stop(self) -> None:
+        """SIGUSR1 the agents (they kill their tasks: SIGTERM would leave them running for a
+        next agent process), SIGTERM the master, then SIGKILL what is left, including any task
+        process still running in a sandbox under `work_dir` (an agent killed and not restarted)."""
+        for name, p in self.procs.items():
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGCONT)
+                    p.send_signal(signal.SIGUSR1 if name.startswith("agent") else signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        kill_sandbox_processes(self.work_dir)
+        for port in self.agent_ports:  # the cgroups of agents SIGKILLed and not restarted
+            for root in ("dcos-py", "dcos-py-test"):
+                remove_agent_cgroups(root, f"agent-{port}")
+
+
+def kill_sandbox_processes(root: Path) -> list[int]:
+    """SIGKILL every process whose working directory is under `root` (task sandboxes).
+    Called by `ProcessCluster.stop` and by tests that start tasks outside an agent."""
+    prefix = str(root.resolve()) + os.sep
+    killed = []
+    for proc in psutil.process_iter():
+        try:
+            if (proc.cwd() + os.sep).startswith(prefix):
+                proc.kill()
+                killed.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue
+    return killed

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.cluster import ProcessCluster
+from dcos.testing import ProcessCluster
 from tests.integration.test_webapp import Webapp
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.cluster import ProcessCluster
+from dcos.testing import ProcessCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT_PY = ROOT / ".venv-compat" / "bin" / "python"

@@ -1,14 +1,12 @@
 import pytest
 
-from tests.integration.cluster import ProcessCluster
+from dcos.testing import QUICK_MASTER_FLAGS, ProcessCluster
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = ProcessCluster(tmp_path, agents=2, master_flags=[
-        "--allocation-interval", "0.2", "--agent-ping-timeout", "0.5",
-        "--max-agent-ping-timeouts", "3",
-    ])
+    """Two agents and a master that allocates every 0.2 s and loses a silent agent in 1.5 s."""
+    c = ProcessCluster(tmp_path, agents=2, master_flags=list(QUICK_MASTER_FLAGS))
     try:
         yield c.start()
     finally:

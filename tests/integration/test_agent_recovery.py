@@ -3,13 +3,10 @@ its tasks: real master, real agent, an SDK framework, real task processes."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 
 from dcos.sdk import SchedulerDriver
-from tests.integration.cluster import ProcessCluster, get_json
+from dcos.testing import ProcessCluster, async_wait_until, get_json
 from tests.integration.framework import RecordingScheduler
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -35,14 +32,6 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-async def wait_until(cond, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def agent_entry(cluster: ProcessCluster) -> dict:
     [agent] = get_json(cluster.url + "/master/slaves")["slaves"]  # type: ignore[index]
     return agent
@@ -59,7 +48,7 @@ async def start_task(cluster, tmp_path, tail: str = ""):
     sched.driver = driver
     await driver.start()
     await sched.wait_states([tid], "TASK_RUNNING")
-    await wait_until(pid_file.exists, "the task's pid file")
+    await async_wait_until(pid_file.exists, "the task's pid file")
     return sched, driver, tid, int(pid_file.read_text()), go
 
 
@@ -74,13 +63,13 @@ async def test_sigkilled_agent_comes_back_and_its_task_keeps_running(cluster, tm
         agent_id = agent_entry(cluster)["id"]
         cluster.restart_agent(0)
         assert pid_alive(pid)
-        await wait_until(lambda: restarted(cluster, agent_id), "the agent to re-register")
+        await async_wait_until(lambda: restarted(cluster, agent_id), "the agent to re-register")
         assert pid_alive(pid)  # the very same process, reattached
         assert [t["state"] for t in cluster.tasks() if t["id"] == tid] == ["TASK_RUNNING"]
         go.touch()
         await sched.wait_states([tid], "TASK_FINISHED")
         assert sched.statuses[tid][-1].agent_id == agent_id
-        await wait_until(lambda: not pid_alive(pid), "the task process to end")
+        await async_wait_until(lambda: not pid_alive(pid), "the task process to end")
     finally:
         await driver.stop()
 
@@ -90,7 +79,7 @@ async def test_task_that_exits_while_the_agent_is_down_reports_its_status(cluste
     try:
         cluster.kill("agent-0")
         go.touch()
-        await wait_until(lambda: not pid_alive(pid), "the task to exit while the agent is down")
+        await async_wait_until(lambda: not pid_alive(pid), "the task to exit while the agent is down")
         cluster.start_agent(0)
         await sched.wait_states([tid], "TASK_FAILED")
         last = sched.statuses[tid][-1]
@@ -105,7 +94,7 @@ async def test_restart_with_new_attributes_keeps_the_task(cluster, tmp_path):
     try:
         agent_id = agent_entry(cluster)["id"]
         cluster.restart_agent(0, ["--attributes", "rack:r2;zone:b"])
-        await wait_until(
+        await async_wait_until(
             lambda: restarted(cluster, agent_id, attributes={"rack": "r2", "zone": "b"}),
             "the agent to re-register with its new attributes",
         )
@@ -135,7 +124,7 @@ async def start_executor_task(cluster, tmp_path):
     sched.driver = driver
     await driver.start()
     await sched.wait_states(["ex-task"], "TASK_RUNNING")
-    await wait_until(ppid.exists, "the executor's pid file")
+    await async_wait_until(ppid.exists, "the executor's pid file")
     return sched, driver, int(ppid.read_text()), go
 
 
@@ -157,7 +146,7 @@ async def test_custom_executor_survives_an_agent_restart_and_finishes_its_task(c
         assert before is not None and before["state"] == "RUNNING"
         cluster.restart_agent(0)
         assert pid_alive(executor_pid)
-        await wait_until(lambda: restarted(cluster, agent_id), "the agent to re-register")
+        await async_wait_until(lambda: restarted(cluster, agent_id), "the agent to re-register")
 
         def resubscribed() -> bool:
             try:
@@ -166,7 +155,7 @@ async def test_custom_executor_survives_an_agent_restart_and_finishes_its_task(c
                 return False
             return ex is not None and ex["state"] == "RUNNING"
 
-        await wait_until(resubscribed, "the executor to re-subscribe")
+        await async_wait_until(resubscribed, "the executor to re-subscribe")
         assert pid_alive(executor_pid)  # the same executor process
         after = shell_executor(cluster)
         assert after is not None
@@ -192,7 +181,7 @@ async def test_executor_that_dies_while_the_agent_is_down_fails_its_task(cluster
     try:
         cluster.kill("agent-0")
         os.kill(executor_pid, signal.SIGKILL)
-        await wait_until(lambda: not pid_alive(executor_pid), "the executor to die")
+        await async_wait_until(lambda: not pid_alive(executor_pid), "the executor to die")
         cluster.start_agent(0)
         await sched.wait_states(["ex-task"], "TASK_FAILED")
         last = sched.statuses["ex-task"][-1]

@@ -17,13 +17,13 @@ from collections import Counter
 import orjson
 import pytest
 
-from frameworks.batch.context import SparkContext
-from tests.integration.cluster import (
+from dcos.testing import (
     QUICK_MASTER_FLAGS,
     ProcessCluster,
     get_json,
     wait_until,
 )
+from frameworks.batch.context import SparkContext
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,13 @@ import orjson
 import pytest
 
 from dcos.cli.errors import REJECTED
-from frameworks.batch.context import SparkConf, SparkContext
-from tests.integration.cluster import (
+from dcos.testing import (
     QUICK_MASTER_FLAGS,
     ProcessCluster,
     get_json,
     wait_until,
 )
+from frameworks.batch.context import SparkConf, SparkContext
 
 pytestmark = pytest.mark.integration
 

@@ -10,13 +10,13 @@ from collections import Counter
 
 import pytest
 
-from frameworks.batch.context import SparkConf, SparkContext
-from tests.integration.cluster import (
+from dcos.testing import (
     QUICK_MASTER_FLAGS,
     ProcessCluster,
     get_json,
     wait_until,
 )
+from frameworks.batch.context import SparkConf, SparkContext
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import dns.rdatatype
 import orjson
 import pytest
 
-from tests.integration.cluster import ProcessCluster, free_port, get_json
+from dcos.testing import ProcessCluster, eventually, free_port, get_json
 from tests.unit.lb.marathon_fakes import FakeMarathon, marathon_task
 
 pytestmark = pytest.mark.integration
@@ -33,16 +33,6 @@ def query(port: int, name: str, rdtype: str = "A", tcp: bool = False) -> dns.mes
 
 def a_records(port: int, name: str) -> list[str]:
     return sorted(rr.address for rrset in query(port, name).answer for rr in rrset)
-
-
-def eventually(fn, expected, what: str, timeout: float = 15.0):
-    """Poll `fn()` until it equals `expected` (the wait is bounded, the assert is not timed)."""
-    deadline = time.monotonic() + timeout
-    value = fn()
-    while value != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-        value = fn()
-    assert value == expected, f"{what}: {value!r} != {expected!r}"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import dns.exception
 import dns.rcode
 import pytest
 
-from tests.integration.cluster import ProcessCluster, free_port
+from dcos.testing import ProcessCluster, free_port
 from tests.integration.test_dns import a_records, eventually, query
 from tests.integration.test_lb_zero_downtime import Api, wait_for
 

@@ -108,7 +108,7 @@ async def test_sdk_executor_runs_tasks_and_exchanges_messages(cluster, framework
     await driver.message(agent_id, "shell", b"ping 42")
     await sched.wait(lambda: any(m[2] == b"pong 42" for m in sched.messages), what="pong")
     # the agent's /state lists the executor with its running task
-    from tests.integration.cluster import get_json
+    from dcos.testing import get_json
 
     states = [get_json(f"http://127.0.0.1:{port}/state") for port in cluster.agent_ports]
     [state] = [s for s in states if s["id"] == agent_id]

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dcos.cli.main import app
-from tests.integration.cluster import get_json
+from dcos.testing import get_json
 from tests.integration.test_health import CustomTaskScheduler, start
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from dcos.sdk import SchedulerDriver
-from tests.integration.cluster import ProcessCluster, get_json
+from dcos.testing import ProcessCluster, get_json
 from tests.integration.framework import RecordingScheduler
 from tests.unit.agent.isolation_helpers import cgroups_writable
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.cluster import free_port
+from dcos.testing import free_port
 from tests.unit.lb.marathon_fakes import FakeMarathon, marathon_task
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cluster import ProcessCluster, free_port
+from dcos.testing import ProcessCluster, free_port
 from tests.integration.test_lb import HAPROXY, require_haproxy
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from tests.integration.cluster import ProcessCluster, free_port
+from dcos.testing import ProcessCluster, free_port
 
 pytestmark = pytest.mark.integration
 
