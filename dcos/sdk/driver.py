@@ -449,7 +449,9 @@ class SchedulerDriver:
         """Send every action's call at once (``asyncio.gather``), log the ones that failed
         (`NotConnected` at info, other `DriverError`s at warning, anything else as an error)
         and return each action's outcome, in order: None when sent, else the exception.
-        Never raises for a failed call. Called by framework shells with their core's actions."""
+        Never raises for a failed call. The calls go out together, so the master may handle
+        them in any order: apply twice where one must come first (e.g. a REVIVE that must
+        clear a DECLINE's filter). Called by framework shells with their core's actions."""
         todo = list(actions)
         if not todo:
             return []
