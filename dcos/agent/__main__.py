@@ -21,7 +21,7 @@ import sys
 import uvloop
 
 from dcos.agent.agent import Agent
-from dcos.agent.checkpoint import CheckpointError
+from dcos.agent.checkpoint_store import CheckpointError
 from dcos.agent.config import AgentConfig
 from dcos.agent.isolators.select import parse_isolation
 from dcos.agent.logs import parse_size

@@ -8,7 +8,8 @@ Called by the agent shell at start, before it subscribes to the master:
 2. The shell asks the containerizer: ``outcomes = await containerizer.recover(expected)``
    (None = still running and reattached; a `Termination` = it ended while the agent was down;
    absent = nothing is known of it).
-3. `reattach(core, expected, outcomes, now)` decides what each task becomes and returns the
+3. The shell feeds ``Reattach(expected, outcomes)`` to the core
+   (`dcos.agent.core.reattach.Recovery`), which decides what each task becomes and returns the
    actions to carry out: `Watch` a reattached container (the shell awaits its end as for a
    fresh launch), `Destroy` one whose kill was requested before the restart; a task whose
    container ended meanwhile gets its terminal update with the real exit status (TASK_FINISHED,
@@ -38,26 +39,18 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from dcos.agent.checkpoint import Checkpoint, ExecutorCheckpoint, TaskCheckpoint, config_from_dict
-from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
-from dcos.agent.core import Action, AgentCore, Destroy, FrameworkRecord, TaskRecord, Watch
-from dcos.agent.executor import LaunchRefused, build_config, grace_period, task_resources
-from dcos.agent.executors import (
-    LAUNCHING,
-    REGISTERING,
-    RUNNING,
-    TERMINATED,
-    TERMINATING,
-    ExecutorRecord,
-    Wake,
-)
+from dcos.agent.checkpoint import config_from_dict
+from dcos.agent.checkpoint_store import Checkpoint, ExecutorCheckpoint, TaskCheckpoint
+from dcos.agent.command_executor import LaunchRefused, build_config, grace_period, task_resources
+from dcos.agent.containerizer import ContainerConfig
+from dcos.agent.core import AgentCore, ExecutorRecord, FrameworkRecord, TaskRecord
+from dcos.agent.core.model import TERMINATED
 from dcos.protocol.ids import AgentID, ContainerID, ExecutorID, TaskID
 from dcos.protocol.resources import ResourceError, Resources
 from dcos.protocol.states import TaskState, is_terminal
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_CONTAINER = "The task's container was not found when the agent recovered"
 
 
 def _record(tc: TaskCheckpoint) -> TaskRecord | None:
@@ -127,9 +120,9 @@ def _restore_executors(core: AgentCore, cp: Checkpoint) -> None:
         if ex.framework_id not in core.frameworks:
             core.frameworks[ex.framework_id] = FrameworkRecord(
                 ex.framework_id, {"id": {"value": ex.framework_id}})  # fmt: skip
-        core.executors[ex.key] = ex
+        core.supervisor.executors[ex.key] = ex
         if ex.kind == "custom" and ex.container_id and not ex.adopted:
-            core._executor_by_container[ex.container_id] = ex
+            core.supervisor.by_container[ex.container_id] = ex
 
 
 def _executor_config(ex: ExecutorRecord) -> ContainerConfig:
@@ -148,7 +141,7 @@ def restore(core: AgentCore, cp: Checkpoint, now: float) -> dict[ContainerID, Co
         core.frameworks[fcp.id] = FrameworkRecord(fcp.id, fcp.info, shutting_down=fcp.shutting_down)
     _restore_executors(core, cp)
     expected: dict[ContainerID, ContainerConfig] = {
-        cid: _executor_config(ex) for cid, ex in core._executor_by_container.items()
+        cid: _executor_config(ex) for cid, ex in core.supervisor.by_container.items()
     }
     for tc in cp.tasks:
         fw = core.frameworks.get(tc.framework_id)
@@ -165,7 +158,7 @@ def restore(core: AgentCore, cp: Checkpoint, now: float) -> dict[ContainerID, Co
                 if ex is not None and ex.kind == "custom":
                     pass  # its executor's container is the one watched
                 elif not is_terminal(rec.state) and rec.container_id:
-                    core._by_container[rec.container_id] = rec
+                    core.ledger.by_container[rec.container_id] = rec
                     expected[rec.container_id] = rec.config or ContainerConfig(
                         [], {}, rec.sandbox, rec.resources, task_id=rec.task_id,
                         framework_id=rec.framework_id,
@@ -174,11 +167,11 @@ def restore(core: AgentCore, cp: Checkpoint, now: float) -> dict[ContainerID, Co
             core.updates.restore(tc.framework_id, tc.updates, now)
     for ex in list(core.executors.values()):
         if ex.kind == "default":
-            core._maybe_retire_default(ex)
+            core.groups.maybe_retire(ex)
     for fw in list(core.frameworks.values()):
         for rec in list(fw.tasks.values()):
-            core._maybe_complete(fw, rec)
-        core._maybe_complete_framework(fw)
+            core.ledger.maybe_complete(fw, rec)
+        core.ledger.maybe_complete_framework(fw)
     used = core.used_resources()
     if not used.is_empty() and not core.info.resources.contains(used):
         log.warning("running tasks use %s, more than this agent's new resources %s",
@@ -186,66 +179,15 @@ def restore(core: AgentCore, cp: Checkpoint, now: float) -> dict[ContainerID, Co
     return expected
 
 
-def reattach(
-    core: AgentCore,
-    expected: Mapping[ContainerID, ContainerConfig],
-    outcomes: Mapping[ContainerID, Termination | None] | None,
-    now: float,
-) -> list[Action]:
-    """Decide each recovered task's fate from the containerizer's `outcomes`."""
-    actions: list[Action] = []
-    found = outcomes or {}
-    if outcomes is None and expected:
-        log.warning("the containerizer cannot recover containers; their tasks are lost")
-    for cid in expected:
-        ex = core._executor_by_container.get(cid)
-        if ex is not None:
-            actions += _reattach_executor(core, ex, found.get(cid, _UNKNOWN), now)
-            continue
-        rec = core._by_container.get(cid)
-        if rec is None:
-            continue
-        if cid in found and found[cid] is None:
-            actions += _reattached(core, rec, now)
-            continue
-        term = found.get(cid) or Termination(message=UNKNOWN_CONTAINER)
-        log.info("task %s ended while the agent was down (%s)", rec.task_id, term)
-        actions += core.exited(cid, term, now)
-    return actions
-
-
-_UNKNOWN = Termination(message=UNKNOWN_CONTAINER)
-
-
-def _reattach_executor(core: AgentCore, ex: ExecutorRecord, term: Termination | None,
-                       now: float) -> list[Action]:  # fmt: skip
-    """A custom executor's container: still running (wait for it to re-subscribe), or
-    ended while the agent was down (its unfinished tasks end with its exit status)."""
-    if term is not None:
-        log.info("executor %s ended while the agent was down (%s)", ex.executor_id, term)
-        return core.exited(ex.container_id, term, now)
-    log.info("executor %s of %s is still running (container %s); waiting for it to "
-             "re-subscribe", ex.executor_id, ex.framework_id, ex.container_id)  # fmt: skip
-    actions: list[Action] = [Watch(ex.container_id)]
-    if ex.state == LAUNCHING or not ex.launched:
-        return core._executor_launched(ex, LaunchResult(True), now) + actions
-    if ex.state == TERMINATING:
-        return [Destroy(ex.container_id, 0.0), *actions]
-    if ex.state in (RUNNING, REGISTERING):
-        ex.state = REGISTERING
-        ex.registration_deadline = now + core.executor_registration_timeout
-        actions.append(Wake(ex.registration_deadline))
-    return actions
-
-
 def task_env(core: AgentCore, rec: TaskRecord) -> dict[str, str]:
     """The environment a recovered task was started with (not checkpointed: rebuilt from its
     TaskInfo as at launch); the shell gives it to the task's restarted health check."""
     try:
         config = build_config(
-            rec.task, framework_id=rec.framework_id, agent_id=core.agent_id or AgentID(""),
+            rec.task, framework_id=rec.framework_id, agent_id=core.site.agent_id,
             container_id=rec.container_id, work_dir=core.work_dir,
-            agent_endpoint=core.endpoint, hostname=core.info.hostname, base_env=core.base_env,
+            agent_endpoint=core.site.endpoint, hostname=core.info.hostname,
+            base_env=core.site.base_env,
         )  # fmt: skip
     except LaunchRefused:
         return {}
@@ -264,18 +206,6 @@ def running_since(rec: TaskRecord) -> float | None:
         if status.get("state") == TaskState.TASK_RUNNING and isinstance(ts, (int, float)):
             return float(ts)
     return None
-
-
-def _reattached(core: AgentCore, rec: TaskRecord, now: float) -> list[Action]:
-    cid = rec.container_id
-    log.info("task %s of %s is still running (container %s)", rec.task_id, rec.framework_id, cid)
-    if not rec.launched:  # the previous run died while launching it
-        actions = core.launched(cid, LaunchResult(True), now)
-    elif rec.kill_requested:
-        actions = [Destroy(cid, rec.grace)]
-    else:
-        actions = []
-    return [*actions, Watch(cid)]
 
 
 def info_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

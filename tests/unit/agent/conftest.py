@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from .fake_master import FakeMaster
+from dcos.testing.agent import FakeMaster
 
 
 @pytest.fixture

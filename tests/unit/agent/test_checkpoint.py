@@ -5,11 +5,17 @@ import os
 
 import pytest
 
-from dcos.agent.checkpoint import Checkpointer, CheckpointError, CheckpointStore
+from dcos.agent.checkpoint_store import CheckpointError, CheckpointStore
 from dcos.agent.containerizer import LaunchResult, Termination
 from dcos.agent.core import AgentCore, AgentInfo, Launch
 from dcos.protocol.ids import FrameworkID, TaskID
 from dcos.protocol.resources import Resources
+from dcos.testing.agent import (
+    checkpointer,
+    exited,
+    feed,
+    launched,
+)
 
 from .conftest import FRAMEWORK, make_task
 
@@ -19,25 +25,25 @@ FW = FrameworkID("fw-1")
 def _core(work) -> AgentCore:
     info = AgentInfo("h1", "127.0.0.1", 5051, Resources.parse("cpus:4;mem:4096"), {"rack": "r1"})
     core = AgentCore(info, str(work), base_env={})
-    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
     return core
 
 
 def _run(core, *tasks):
-    return core.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": list(tasks)}, 0)
+    return feed(core, {"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": list(tasks)}, 0)
 
 
 def _ack(core, fid, status):
-    core.handle_event({"type": "ACKNOWLEDGE", "framework_id": fid,
+    feed(core, {"type": "ACKNOWLEDGE", "framework_id": fid,
                        "task_id": status["task_id"]["value"], "uuid": status["uuid"]}, 1)  # fmt: skip
 
 
 def test_round_trip_keeps_agent_frameworks_tasks_and_unacked_updates(tmp_path):
     core = _core(tmp_path)
     [launch] = _run(core, make_task("t1", "sleep 100"))
-    core.launched(launch.container_id, LaunchResult(True, pid=42), 1)
+    launched(core, launch.container_id, LaunchResult(True, pid=42), 1)
     store = CheckpointStore(str(tmp_path))
-    Checkpointer(core, store).flush()
+    checkpointer(core, store).flush()
 
     cp = store.load()
     assert cp is not None
@@ -62,10 +68,10 @@ def test_round_trip_keeps_agent_frameworks_tasks_and_unacked_updates(tmp_path):
 def test_acknowledged_terminal_task_and_finished_framework_leave_no_files(tmp_path):
     core = _core(tmp_path)
     store = CheckpointStore(str(tmp_path))
-    cpr = Checkpointer(core, store)
+    cpr = checkpointer(core, store)
     [launch] = _run(core, make_task("t1", "true"))
-    core.launched(launch.container_id, LaunchResult(True), 1)
-    core.exited(launch.container_id, Termination(exit_code=0), 2)
+    launched(core, launch.container_id, LaunchResult(True), 1)
+    exited(core, launch.container_id, Termination(exit_code=0), 2)
     cpr.flush()
     assert os.path.exists(store.task_path(FW, "t1"))
     for u in core.updates.pending_for(FW, TaskID("t1")):
@@ -81,7 +87,7 @@ def test_torn_temp_file_is_ignored_and_removed(tmp_path):
     core = _core(tmp_path)
     _run(core, make_task("t1", "sleep 100"))
     store = CheckpointStore(str(tmp_path))
-    Checkpointer(core, store).flush()
+    checkpointer(core, store).flush()
     good = store.task_path(FW, "t1")
     with open(good + ".tmp", "wb") as f:
         f.write(b"\x85\xa3half-writ")  # a crash in the middle of the next write
@@ -94,7 +100,7 @@ def _crash_after_batches(tmp_path, core):
     """Write the core's marks as the running agent does (journal synced, files not), then
     lose every file the kernel had not written yet: the journal alone must hold them."""
     store = CheckpointStore(str(tmp_path))
-    writes, _ = Checkpointer(core, store).snapshot()
+    writes, _ = checkpointer(core, store).snapshot()
     store.write(writes)
     for path, _data in writes:
         with open(path, "wb"):
@@ -128,7 +134,7 @@ def test_one_journal_sync_per_batch_however_many_files(tmp_path, monkeypatch):
     core = _core(tmp_path)
     _run(core, *(make_task(f"t{i}", "sleep 100") for i in range(20)))
     store = CheckpointStore(str(tmp_path))
-    writes, _ = Checkpointer(core, store).snapshot()
+    writes, _ = checkpointer(core, store).snapshot()
     syncs = []
     monkeypatch.setattr(os, "fsync", lambda fd: syncs.append(("fsync", fd)))
     monkeypatch.setattr(os, "fdatasync", lambda fd: syncs.append(("fdatasync", fd)))
@@ -149,7 +155,7 @@ def test_corrupt_file_is_a_clear_error_naming_it(tmp_path):
     core = _core(tmp_path)
     _run(core, make_task("t1", "sleep 100"))
     store = CheckpointStore(str(tmp_path))
-    Checkpointer(core, store).flush()
+    checkpointer(core, store).flush()
     path = store.task_path(FW, "t1")
     with open(path, "wb") as f:
         f.write(b"\xc1garbage")
@@ -172,7 +178,7 @@ def test_odd_task_ids_get_safe_file_names(tmp_path):
     core = _core(tmp_path)
     _run(core, make_task("../x/ y", "sleep 1"), make_task("..", "sleep 1"))
     store = CheckpointStore(str(tmp_path))
-    Checkpointer(core, store).flush()
+    checkpointer(core, store).flush()
     for tid in ("../x/ y", ".."):
         assert os.path.dirname(store.task_path(FW, tid)).startswith(store.root)
     cp = store.load()
@@ -182,20 +188,21 @@ def test_odd_task_ids_get_safe_file_names(tmp_path):
 def test_disabled_checkpointing_marks_nothing(tmp_path):
     info = AgentInfo("h1", "127.0.0.1", 5051, Resources.parse("cpus:4;mem:4096"))
     core = AgentCore(info, str(tmp_path), base_env={})
-    core.checkpointing = False
-    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    core.ledger.checkpointing = False
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
     _run(core, make_task("t1", "sleep 1"))
-    assert not core.dirty_tasks and not core.dirty_frameworks and not core.dirty_agent
+    writes, _ = checkpointer(core, CheckpointStore(str(tmp_path))).snapshot()
+    assert writes == []
 
 
 async def test_changes_in_one_loop_turn_are_written_in_one_batch(tmp_path):
     core = _core(tmp_path)
-    cpr = Checkpointer(core, CheckpointStore(str(tmp_path)))
+    cpr = checkpointer(core, CheckpointStore(str(tmp_path)))
     actions = _run(core, *[make_task(f"t{i}", "sleep 100") for i in range(50)])
     cpr.kick()
     for a in actions:
         assert isinstance(a, Launch)
-        core.launched(a.container_id, LaunchResult(True), 1)
+        launched(core, a.container_id, LaunchResult(True), 1)
         cpr.kick()
     await cpr.sync()
     assert cpr.batches == 1
@@ -206,11 +213,11 @@ async def test_changes_in_one_loop_turn_are_written_in_one_batch(tmp_path):
 
 async def test_sync_waits_for_marks_made_while_a_batch_is_being_written(tmp_path):
     core = _core(tmp_path)
-    cpr = Checkpointer(core, CheckpointStore(str(tmp_path)))
+    cpr = checkpointer(core, CheckpointStore(str(tmp_path)))
     [launch] = _run(core, make_task("t1", "sleep 100"))
     cpr.kick()
     await asyncio.sleep(0)  # the first batch is now being written
-    core.launched(launch.container_id, LaunchResult(True), 1)
+    launched(core, launch.container_id, LaunchResult(True), 1)
     await cpr.sync()
     cp = cpr.store.load()
     assert cp is not None and cp.tasks[0].record["state"] == "TASK_RUNNING"

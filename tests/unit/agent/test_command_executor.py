@@ -7,9 +7,14 @@ import signal
 import psutil
 import pytest
 
+from dcos.agent.command_executor import (
+    LaunchRefused,
+    build_config,
+    grace_period,
+    termination_outcome,
+)
 from dcos.agent.containerizer import Termination
 from dcos.agent.containerizer.process import ProcessContainerizer
-from dcos.agent.executor import LaunchRefused, build_config, grace_period, termination_outcome
 from dcos.protocol.ids import AgentID, ContainerID, FrameworkID, new_container_id
 from dcos.protocol.states import TaskState
 

@@ -16,9 +16,9 @@ from dcos.agent.containerizer.fake import FakeContainerizer
 from dcos.protocol import internal
 from dcos.protocol.codec import loads_msgpack
 from dcos.protocol.recordio import Decoder
+from dcos.testing.agent import FakeMaster
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -10,9 +10,9 @@ from dcos.agent.config import AgentConfig
 from dcos.agent.containerizer.fake import FakeContainerizer
 from dcos.protocol import internal
 from dcos.sdk import Executor, ExecutorDriver
+from dcos.testing.agent import FakeMaster
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 
 
 class Echo(Executor):

@@ -15,17 +15,38 @@ import pytest
 
 from dcos.agent import recovery
 from dcos.agent.agent import Agent
-from dcos.agent.checkpoint import Checkpointer, CheckpointStore
+from dcos.agent.checkpoint_store import CheckpointStore
 from dcos.agent.config import AgentConfig
 from dcos.agent.containerizer import LaunchResult, Termination
 from dcos.agent.containerizer.fake import FakeContainerizer
-from dcos.agent.core import AgentCore, AgentInfo, Call, Destroy, Launch, Watch
-from dcos.agent.executors import REGISTERING, RUNNING, ToExecutor, Wake
+from dcos.agent.core import (
+    AgentCore,
+    AgentInfo,
+    Destroy,
+    Launch,
+    SendToMaster,
+    ToExecutor,
+    Wake,
+    Watch,
+)
+from dcos.agent.core.events import HealthChanged
+from dcos.agent.core.model import REGISTERING, RUNNING
+from dcos.agent.http.monitor import statistics
 from dcos.agent.logs import LogRotator
-from dcos.agent.monitor import statistics
 from dcos.protocol import internal
 from dcos.protocol.ids import ExecutorID, FrameworkID
 from dcos.protocol.resources import Resources
+from dcos.testing.agent import (
+    checkpointer,
+    executor_subscribe,
+    executor_update,
+    exited,
+    feed,
+    launched,
+    reattach,
+    tick,
+    update_call,
+)
 
 from .conftest import FRAMEWORK, make_task
 
@@ -47,7 +68,7 @@ def _info() -> AgentInfo:
 
 def _core(tmp_path) -> AgentCore:
     core = AgentCore(_info(), str(tmp_path), base_env={}, executor_registration_timeout=30)
-    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
     return core
 
 
@@ -63,7 +84,7 @@ def _status(tid: str, state: str) -> dict:
 
 
 def _flush(core: AgentCore, tmp_path) -> None:
-    Checkpointer(core, CheckpointStore(str(tmp_path))).flush()
+    checkpointer(core, CheckpointStore(str(tmp_path))).flush()
 
 
 def _restart(tmp_path):
@@ -78,16 +99,16 @@ def _old_run_with_executor(tmp_path, *more_tasks: str):
     reach the agent while the executor is subscribed. Returns (core, executor container,
     the RUNNING status)."""
     core = _core(tmp_path)
-    [launch] = core.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK,
+    [launch] = feed(core, {"type": "RUN_TASKS", "framework": FRAMEWORK,
                                   "tasks": [_task("t1")]}, 0)  # fmt: skip
     assert isinstance(launch, Launch)
-    core.launched(launch.container_id, LaunchResult(True), 1)
-    error, actions = core.executor_subscribe(FW, EX, {}, 2)
+    launched(core, launch.container_id, LaunchResult(True), 1)
+    error, actions = executor_subscribe(core, FW, EX, {}, 2)
     assert not error and [a.event["type"] for a in actions] == ["SUBSCRIBED", "LAUNCH"]
     running = _status("t1", "TASK_RUNNING")
-    assert core.executor_update(FW, EX, running, 3) == ("", [])
+    assert executor_update(core, FW, EX, running, 3) == ("", [])
     for tid in more_tasks:
-        core.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": [_task(tid)]}, 4)
+        feed(core, {"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": [_task(tid)]}, 4)
     _flush(core, tmp_path)
     return core, launch.container_id, running
 
@@ -101,11 +122,11 @@ def test_a_live_executor_is_recovered_and_waits_for_its_resubscription(tmp_path)
     assert (ex.container_id, ex.sandbox, ex.info) == (cid, old_ex.sandbox, old_ex.info)
     assert ex.tasks == {"t1"} and ex.unacked == {running["uuid"]: "t1"}
     assert core.frameworks[FW].tasks["t1"].executor_id == EX
-    actions = recovery.reattach(core, expected, {cid: None}, 10)
+    actions = reattach(core, expected, {cid: None}, 10)
     assert Watch(cid) in actions and Wake(40) in actions
     assert ex.state == REGISTERING
     # the executor comes back with t1 and its unacknowledged update: nothing is sent twice
-    error, actions = core.executor_subscribe(FW, EX, {
+    error, actions = executor_subscribe(core, FW, EX, {
         "unacknowledged_tasks": [_task("t1")],
         "unacknowledged_updates": [{"framework_id": {"value": "fw-1"},
                                     "executor_id": {"value": "ex-1"}, "status": running}],
@@ -114,35 +135,35 @@ def test_a_live_executor_is_recovered_and_waits_for_its_resubscription(tmp_path)
     assert [a.event["type"] for a in actions] == ["SUBSCRIBED"]
     assert actions[0].event["subscribed"]["container_id"] == {"value": cid}
     # once registered, the update is resent to the master; its ack reaches the executor
-    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m2"}, 12)
-    [update] = core.update_call(12)["updates"]  # type: ignore[index]
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m2"}, 12)
+    [update] = update_call(core, 12)["updates"]  # type: ignore[index]
     assert update["status"]["uuid"] == running["uuid"]
-    acked = core.handle_event({"type": "ACKNOWLEDGE", "framework_id": "fw-1", "task_id": "t1",
+    acked = feed(core, {"type": "ACKNOWLEDGE", "framework_id": "fw-1", "task_id": "t1",
                                "uuid": running["uuid"]}, 13)  # fmt: skip
     assert [a.event["type"] for a in acked if isinstance(a, ToExecutor)] == ["ACKNOWLEDGED"]
 
 
 def test_tasks_queued_before_the_restart_are_delivered_once(tmp_path):
     core = _core(tmp_path)
-    [launch] = core.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK,
+    [launch] = feed(core, {"type": "RUN_TASKS", "framework": FRAMEWORK,
                                   "tasks": [_task("t1"), _task("t2")]}, 0)  # fmt: skip
-    core.launched(launch.container_id, LaunchResult(True), 1)
+    launched(core, launch.container_id, LaunchResult(True), 1)
     _flush(core, tmp_path)  # t1 and t2 queued: the executor has not subscribed yet
     new, expected = _restart(tmp_path)
-    recovery.reattach(new, expected, {launch.container_id: None}, 10)
+    reattach(new, expected, {launch.container_id: None}, 10)
     # it did get t1 from the old agent in a SUBSCRIBE the checkpoint missed
-    error, actions = new.executor_subscribe(FW, EX, {"unacknowledged_tasks": [_task("t1")]}, 11)
+    error, actions = executor_subscribe(new, FW, EX, {"unacknowledged_tasks": [_task("t1")]}, 11)
     assert not error
-    launched = [a.event["launch"]["task"]["task_id"]["value"] for a in actions
-                if a.event["type"] == "LAUNCH"]  # fmt: skip
-    assert launched == ["t2"]
+    sent = [a.event["launch"]["task"]["task_id"]["value"] for a in actions
+            if a.event["type"] == "LAUNCH"]  # fmt: skip
+    assert sent == ["t2"]
 
 
 def test_an_executor_that_died_while_the_agent_was_down_fails_its_tasks(tmp_path):
     _, cid, _ = _old_run_with_executor(tmp_path)
     core, expected = _restart(tmp_path)
-    actions = recovery.reattach(core, expected, {cid: Termination(signal=9)}, 10)
-    assert any(isinstance(a, Call) and a.body["type"] == internal.EXITED_EXECUTOR
+    actions = reattach(core, expected, {cid: Termination(signal=9)}, 10)
+    assert any(isinstance(a, SendToMaster) and a.body["type"] == internal.EXITED_EXECUTOR
                for a in actions)  # fmt: skip
     assert (FW, EX) not in core.executors
     last = core.frameworks[FW].tasks["t1"].statuses[-1]
@@ -155,16 +176,16 @@ def test_an_executor_that_died_while_the_agent_was_down_fails_its_tasks(tmp_path
 def test_an_executor_that_never_resubscribes_is_killed_after_the_timeout(tmp_path):
     _, cid, _ = _old_run_with_executor(tmp_path)
     core, expected = _restart(tmp_path)
-    recovery.reattach(core, expected, {cid: None}, 10)
-    assert core.tick(39) == []
-    assert core.tick(40) == [Destroy(cid, 0.0)]
+    reattach(core, expected, {cid: None}, 10)
+    assert tick(core, 39) == []
+    assert tick(core, 40) == [Destroy(cid, 0.0)]
 
 
 def test_a_retired_executor_leaves_no_checkpoint_behind(tmp_path):
     core, cid, _ = _old_run_with_executor(tmp_path)
     path = CheckpointStore(str(tmp_path)).executor_path(FW, EX)
     assert os.path.exists(path)
-    core.exited(cid, Termination(exit_code=0), 5)
+    exited(core, cid, Termination(exit_code=0), 5)
     _flush(core, tmp_path)
     assert not os.path.exists(path)
 
@@ -172,20 +193,20 @@ def test_a_retired_executor_leaves_no_checkpoint_behind(tmp_path):
 def test_a_task_group_still_dies_together_after_a_restart(tmp_path):
     core = _core(tmp_path)
     executor = {"type": "DEFAULT", "executor_id": {"value": "pod"}}
-    launches = core.handle_event({"type": "RUN_TASK_GROUP", "framework": FRAMEWORK,
+    launches = feed(core, {"type": "RUN_TASK_GROUP", "framework": FRAMEWORK,
                                   "executor": executor,
                                   "tasks": [make_task("a", "sleep 9"), make_task("b", "sleep 9")]},
                                  0)  # fmt: skip
     for a in launches:
-        core.launched(a.container_id, LaunchResult(True), 1)
+        launched(core, a.container_id, LaunchResult(True), 1)
     _flush(core, tmp_path)
     new, expected = _restart(tmp_path)
     cids = {a.container_id for a in launches}
     assert set(expected) == cids
-    recovery.reattach(new, expected, dict.fromkeys(cids), 10)
+    reattach(new, expected, dict.fromkeys(cids), 10)
     assert new.executors[(FW, ExecutorID("pod"))].kind == "default"
     a, b = launches
-    kills = new.exited(a.container_id, Termination(exit_code=1), 11)
+    kills = exited(new, a.container_id, Termination(exit_code=1), 11)
     assert kills == [Destroy(b.container_id, 3.0)]
 
 
@@ -212,9 +233,9 @@ async def test_a_reattached_task_gets_its_health_check_back(master, tmp_path):
     task = make_task("t1", "sleep 100", env={"CHECK_ME": "yes"})
     task["health_check"] = {"type": "COMMAND", "command": {"value": "true"},
                             "delay_seconds": 300, "grace_period_seconds": 60}  # fmt: skip
-    [launch] = old.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": [task]}, 0)
-    old.launched(launch.container_id, LaunchResult(True), 5)
-    old.health_changed(launch.container_id, True, 7)
+    [launch] = feed(old, {"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": [task]}, 0)
+    launched(old, launch.container_id, LaunchResult(True), 5)
+    feed(old, HealthChanged(launch.container_id, True), 7)
     _flush(old, tmp_path)
     agent = Agent(_config(master, tmp_path), Survivors())
     await agent.start()
@@ -231,11 +252,11 @@ async def test_a_reattached_task_gets_its_health_check_back(master, tmp_path):
 async def test_a_custom_executor_sandbox_is_rotated_and_listed_in_statistics(master, tmp_path):
     agent = Agent(_config(master, tmp_path), FakeContainerizer())
     core = agent.core
-    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
-    [launch] = core.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK,
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    [launch] = feed(core, {"type": "RUN_TASKS", "framework": FRAMEWORK,
                                   "tasks": [_task("t1")]}, 0)  # fmt: skip
     await agent.containerizer.launch(launch.container_id, launch.config)
-    core.launched(launch.container_id, LaunchResult(True), 1)
+    launched(core, launch.container_id, LaunchResult(True), 1)
     ex = core.executors[(FW, EX)]
     # the executor writes logs before it ever gets a task: rotated all the same
     os.makedirs(ex.sandbox, exist_ok=True)

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from dcos.agent.files import MAX_READ, add_routes
+from dcos.agent.http.files import MAX_READ, add_routes
 
 RUN = "slaves/A1/frameworks/F1/executors/E1/runs"
 

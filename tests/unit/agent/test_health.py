@@ -10,9 +10,9 @@ import socket
 import pytest
 from aiohttp import web
 
+from dcos.agent.command_executor import LaunchRefused
 from dcos.agent.containerizer import LaunchResult, Termination
-from dcos.agent.core import AgentCore, AgentInfo, Destroy
-from dcos.agent.executor import LaunchRefused
+from dcos.agent.core import AgentCore, AgentInfo, Destroy, events
 from dcos.agent.health import (
     HealthChanged,
     HealthChecker,
@@ -23,6 +23,12 @@ from dcos.agent.health import (
 from dcos.agent.health_runner import HealthRunner, probe_command, probe_http, probe_tcp
 from dcos.common.clock import SimClock
 from dcos.protocol.resources import Resources
+from dcos.testing.agent import (
+    exited,
+    feed,
+    launched,
+    update_call,
+)
 
 from .conftest import FRAMEWORK, make_task
 
@@ -67,7 +73,7 @@ def test_bad_spec_is_refused_before_launch(bad, tmp_path):
     with pytest.raises(HealthCheckError):
         HealthCheckSpec.parse(bad)
     task = make_task() | {"health_check": bad}
-    from dcos.agent.executor import build_config
+    from dcos.agent.command_executor import build_config
 
     with pytest.raises(LaunchRefused, match="invalid health check"):
         build_config(task, framework_id="f", agent_id="a", container_id="c",
@@ -247,16 +253,16 @@ async def test_probe_command_timeout_kills_its_process_group(tmp_path):
 def _core(tmp_path) -> AgentCore:
     info = AgentInfo("h1", "127.0.0.1", 5051, Resources.parse("cpus:4;mem:4096"))
     core = AgentCore(info, str(tmp_path), base_env={})
-    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
     return core
 
 
 def _drain(core, now):
     out = []
-    while (call := core.update_call(now)) is not None:
+    while (call := update_call(core, now)) is not None:
         for u in call["updates"]:
             out.append(u["status"])
-            core.handle_event({"type": "ACKNOWLEDGE", "framework_id": "fw-1",
+            feed(core, {"type": "ACKNOWLEDGE", "framework_id": "fw-1",
                                "task_id": u["status"]["task_id"]["value"],
                                "uuid": u["status"]["uuid"]}, now)  # fmt: skip
     return out
@@ -265,21 +271,21 @@ def _drain(core, now):
 def test_core_sends_healthy_updates_and_kills_with_reason(tmp_path):
     core = _core(tmp_path)
     task = make_task() | {"health_check": {"type": "TCP", "tcp": {"port": 9}}}
-    [launch] = core.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": [task]}, 0)
+    [launch] = feed(core, {"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": [task]}, 0)
     cid = launch.container_id
-    core.launched(cid, LaunchResult(True, pid=1), 1)
+    launched(core, cid, LaunchResult(True, pid=1), 1)
     assert [s["state"] for s in _drain(core, 1)] == ["TASK_STARTING", "TASK_RUNNING"]
-    core.health_changed(cid, True, 2)
+    feed(core, events.HealthChanged(cid, True), 2)
     [up] = _drain(core, 2)
     assert (up["state"], up["healthy"], up["reason"]) == (
         "TASK_RUNNING", True, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
     )  # fmt: skip
-    core.health_changed(cid, False, 3)
+    feed(core, events.HealthChanged(cid, False), 3)
     assert _drain(core, 3)[0]["healthy"] is False
     msg = "Health check failed: TCP connect 127.0.0.1:9 failed: refused (3 consecutive failures)"
-    actions = core.health_failed(cid, msg, 4)
+    actions = feed(core, events.HealthFailed(cid, msg), 4)
     assert actions == [Destroy(cid, 3.0)]
-    core.exited(cid, Termination(signal=15), 5)
+    exited(core, cid, Termination(signal=15), 5)
     [last] = _drain(core, 5)
     assert last["state"] == "TASK_KILLED"
     assert last["healthy"] is False

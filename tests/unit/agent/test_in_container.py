@@ -16,9 +16,9 @@ from dcos.agent.health import HealthCheckSpec
 from dcos.agent.health_runner import HealthRunner
 from dcos.protocol import internal
 from dcos.protocol.ids import ContainerID, FrameworkID
+from dcos.testing.agent import FakeMaster
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 from .isolation_helpers import TEST_ROOT, config, make_containerizer, needs_cgroups, poll
 
 pytestmark = [needs_cgroups, pytest.mark.timeout(60)]

@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from dcos.agent.executor import termination_outcome
+from dcos.agent.command_executor import termination_outcome
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.states import Reason, TaskState
 

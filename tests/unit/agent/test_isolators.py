@@ -2,9 +2,9 @@
 
 import asyncio
 
+from dcos.agent.command_executor import termination_outcome
 from dcos.agent.containerizer import ContainerConfig
 from dcos.agent.containerizer.process import ProcessContainerizer
-from dcos.agent.executor import termination_outcome
 from dcos.agent.isolators import IsolationError, LaunchSpec, Limitation, NoopIsolator
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.states import Reason, TaskState

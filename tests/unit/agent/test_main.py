@@ -10,9 +10,9 @@ import pytest
 
 from dcos.agent.containerizer.process import group_alive
 from dcos.protocol import internal
+from dcos.testing.agent import FakeMaster
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 
 pytestmark = pytest.mark.timeout(60)
 

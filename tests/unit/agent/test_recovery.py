@@ -2,12 +2,21 @@
 then each container's fate as the containerizer reports it."""
 
 from dcos.agent import recovery
-from dcos.agent.checkpoint import Checkpointer, CheckpointStore
+from dcos.agent.checkpoint_store import CheckpointStore
 from dcos.agent.containerizer import LaunchResult, Termination
 from dcos.agent.core import AgentCore, AgentInfo, Destroy, Watch
+from dcos.agent.core.reattach import UNKNOWN_CONTAINER
 from dcos.protocol import internal
 from dcos.protocol.ids import FrameworkID, TaskID
 from dcos.protocol.resources import Resources
+from dcos.testing.agent import (
+    checkpointer,
+    exited,
+    feed,
+    launched,
+    reattach,
+    update_call,
+)
 
 from .conftest import FRAMEWORK, make_task
 
@@ -21,13 +30,13 @@ def _info(attrs=None, resources="cpus:4;mem:4096") -> AgentInfo:
 def _old_run(tmp_path, *tasks, launch=True):
     """A first agent run: registered as a1, tasks started; returns (core, launches)."""
     core = AgentCore(_info(), str(tmp_path), base_env={})
-    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
-    launches = core.handle_event({"type": "RUN_TASKS", "framework": FRAMEWORK,
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    launches = feed(core, {"type": "RUN_TASKS", "framework": FRAMEWORK,
                                   "tasks": list(tasks)}, 0)  # fmt: skip
     if launch:
         for a in launches:
-            core.launched(a.container_id, LaunchResult(True, pid=1), 1)
-    Checkpointer(core, CheckpointStore(str(tmp_path))).flush()
+            launched(core, a.container_id, LaunchResult(True, pid=1), 1)
+    checkpointer(core, CheckpointStore(str(tmp_path))).flush()
     return core, launches
 
 
@@ -40,12 +49,12 @@ def _restart(tmp_path, info=None):
 
 
 def _statuses(core, now):
-    call = core.update_call(now)
+    call = update_call(core, now)
     return [] if call is None else [u["status"] for u in call["updates"]]
 
 
 def _register(core, now=11):
-    core.handle_event({"type": "REGISTERED", "agent_id": "a1", "master_id": "m2"}, now)
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m2"}, now)
 
 
 def test_running_task_is_reattached_and_reregistered_under_the_same_id(tmp_path):
@@ -55,7 +64,7 @@ def test_running_task_is_reattached_and_reregistered_under_the_same_id(tmp_path)
     cid = launch.container_id
     assert list(expected) == [cid]
     assert expected[cid].sandbox == launch.config.sandbox
-    actions = recovery.reattach(core, expected, {cid: None}, 10)
+    actions = reattach(core, expected, {cid: None}, 10)
     assert actions == [Watch(cid)]
     sub = core.subscribe_call()
     assert sub["type"] == internal.SUBSCRIBE and sub["agent"]["id"] == "a1"
@@ -70,7 +79,7 @@ def test_running_task_is_reattached_and_reregistered_under_the_same_id(tmp_path)
     assert head["uuid"] == old_uuids[0] and head["state"] == "TASK_STARTING"
     assert _statuses(core, 11) == []
     # the container's later end is reported as usual
-    core.exited(cid, Termination(exit_code=0), 12)
+    exited(core, cid, Termination(exit_code=0), 12)
     assert core.frameworks[FW].tasks[TaskID("t1")].state == "TASK_FINISHED"
 
 
@@ -78,7 +87,7 @@ def test_task_that_exited_while_the_agent_was_down_reports_its_exit_status(tmp_p
     _, [a1, a2] = _old_run(tmp_path, make_task("t1", "sleep 1"), make_task("t2", "sleep 1"))
     core, expected = _restart(tmp_path)
     outcomes = {a1.container_id: Termination(exit_code=3), a2.container_id: Termination(exit_code=0)}
-    assert recovery.reattach(core, expected, outcomes, 10) == []
+    assert reattach(core, expected, outcomes, 10) == []
     tasks = core.frameworks[FW].tasks
     assert tasks[TaskID("t1")].state == "TASK_FAILED"
     assert tasks[TaskID("t1")].statuses[-1]["message"] == "Command exited with status 3"
@@ -93,24 +102,24 @@ def test_task_that_exited_while_the_agent_was_down_reports_its_exit_status(tmp_p
 def test_unknown_container_fails_its_task(tmp_path):
     _, [launch] = _old_run(tmp_path, make_task("t1", "sleep 100"))
     core, expected = _restart(tmp_path)
-    recovery.reattach(core, expected, {}, 10)
+    reattach(core, expected, {}, 10)
     rec = core.frameworks[FW].tasks[TaskID("t1")]
     assert rec.state == "TASK_FAILED"
     assert rec.statuses[-1]["reason"] == "REASON_EXECUTOR_TERMINATED"
-    assert rec.statuses[-1]["message"] == recovery.UNKNOWN_CONTAINER
+    assert rec.statuses[-1]["message"] == UNKNOWN_CONTAINER
 
 
 def test_containerizer_without_recovery_loses_the_tasks(tmp_path):
     _old_run(tmp_path, make_task("t1", "sleep 100"))
     core, expected = _restart(tmp_path)
-    recovery.reattach(core, expected, None, 10)
+    reattach(core, expected, None, 10)
     assert core.frameworks[FW].tasks[TaskID("t1")].state == "TASK_FAILED"
 
 
 def test_task_caught_mid_launch_becomes_running_if_its_container_runs(tmp_path):
     _, [launch] = _old_run(tmp_path, make_task("t1", "sleep 100"), launch=False)
     core, expected = _restart(tmp_path)
-    actions = recovery.reattach(core, expected, {launch.container_id: None}, 10)
+    actions = reattach(core, expected, {launch.container_id: None}, 10)
     assert actions == [Watch(launch.container_id)]
     rec = core.frameworks[FW].tasks[TaskID("t1")]
     assert rec.state == "TASK_RUNNING" and rec.launched
@@ -118,12 +127,12 @@ def test_task_caught_mid_launch_becomes_running_if_its_container_runs(tmp_path):
 
 def test_kill_requested_before_the_restart_is_carried_out(tmp_path):
     old, [launch] = _old_run(tmp_path, make_task("t1", "sleep 100", grace=0.5))
-    old.handle_event({"type": "KILL_TASK", "framework_id": "fw-1", "task_id": "t1"}, 2)
-    Checkpointer(old, CheckpointStore(str(tmp_path))).flush()
+    feed(old, {"type": "KILL_TASK", "framework_id": "fw-1", "task_id": "t1"}, 2)
+    checkpointer(old, CheckpointStore(str(tmp_path))).flush()
     core, expected = _restart(tmp_path)
     cid = launch.container_id
-    assert recovery.reattach(core, expected, {cid: None}, 10) == [Destroy(cid, 0.5), Watch(cid)]
-    core.exited(cid, Termination(signal=15), 11)
+    assert reattach(core, expected, {cid: None}, 10) == [Destroy(cid, 0.5), Watch(cid)]
+    exited(core, cid, Termination(signal=15), 11)
     assert core.frameworks[FW].tasks[TaskID("t1")].state == "TASK_KILLED"
 
 
@@ -132,7 +141,7 @@ def test_changed_attributes_and_resources_keep_the_tasks_and_the_id(tmp_path):
     new = _info({"rack": "r2", "zone": "b"}, "cpus:8;mem:8192")
     core, expected = _restart(tmp_path, new)
     assert list(expected) == [launch.container_id]
-    recovery.reattach(core, expected, {launch.container_id: None}, 10)
+    reattach(core, expected, {launch.container_id: None}, 10)
     agent = core.subscribe_call()["agent"]
     assert agent["id"] == "a1"
     assert agent["attributes"] == {"rack": "r2", "zone": "b"}
@@ -150,10 +159,10 @@ def test_info_changes_lists_what_differs():
 def test_acknowledged_updates_are_not_resent(tmp_path):
     old, _ = _old_run(tmp_path, make_task("t1", "sleep 100"))
     head = old.updates.pending()[0]["status"]
-    old.handle_event({"type": "ACKNOWLEDGE", "framework_id": "fw-1", "task_id": "t1",
+    feed(old, {"type": "ACKNOWLEDGE", "framework_id": "fw-1", "task_id": "t1",
                       "uuid": head["uuid"]}, 2)  # fmt: skip
-    Checkpointer(old, CheckpointStore(str(tmp_path))).flush()
+    checkpointer(old, CheckpointStore(str(tmp_path))).flush()
     core, expected = _restart(tmp_path)
-    recovery.reattach(core, expected, dict.fromkeys(expected), 10)
+    reattach(core, expected, dict.fromkeys(expected), 10)
     _register(core)
     assert [s["state"] for s in _statuses(core, 11)] == ["TASK_RUNNING"]

@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from dcos.protocol import internal
+from dcos.testing.agent import FakeMaster
 
 from .conftest import FRAMEWORK, make_task
-from .fake_master import FakeMaster
 
 pytestmark = pytest.mark.timeout(60)
 

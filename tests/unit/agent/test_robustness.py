@@ -16,6 +16,7 @@ from dcos.agent.agent import Agent
 from dcos.agent.config import AgentConfig
 from dcos.agent.containerizer import ContainerConfig
 from dcos.agent.containerizer.fake import FakeContainerizer
+from dcos.agent.core.events import SendDueUpdates
 from dcos.agent.health import HealthCheckSpec
 from dcos.agent.isolators import disk
 from dcos.agent.isolators.disk import DiskDuIsolator
@@ -64,16 +65,17 @@ async def test_a_master_event_whose_handler_raises_is_dropped_and_the_stream_goe
 
 
 async def test_the_update_loop_survives_a_bug(master, agent, monkeypatch):
-    real = agent.core.update_call
+    real = agent.core.handle
     calls: list[float] = []
 
-    def flaky(now: float):
-        calls.append(now)
-        if len(calls) == 1:
-            raise RuntimeError("boom")
-        return real(now)
+    def flaky(event, now: float):
+        if isinstance(event, SendDueUpdates):
+            calls.append(now)
+            if len(calls) == 1:
+                raise RuntimeError("boom")
+        return real(event, now)
 
-    monkeypatch.setattr(agent.core, "update_call", flaky)
+    monkeypatch.setattr(agent.core, "handle", flaky)
     master.send({"type": internal.RUN_TASKS, "framework": FRAMEWORK,
                  "tasks": [make_task("t1", "sleep 100")]})  # fmt: skip
     update = await asyncio.wait_for(master.updates.get(), 5)
@@ -118,7 +120,7 @@ async def test_bad_executor_input_gets_400_and_an_agent_bug_500_and_the_agent_go
     def broken(*args):
         raise RuntimeError("core bug")
 
-    monkeypatch.setattr(agent.core, "executor_message", broken)
+    monkeypatch.setattr(agent.core.calls, "message", broken)
     status, text = await _post(agent, _call("MESSAGE", message={"data": "aGk="}))
     assert status == 500 and "MESSAGE" in text
     status, _ = await _post(agent, _call("HEARTBEAT"))
@@ -130,7 +132,7 @@ async def test_bad_executor_input_gets_400_and_an_agent_bug_500_and_the_agent_go
 async def test_executor_calls_wait_until_the_agent_has_recovered(master, tmp_path):
     a = Agent(_config(master, tmp_path), FakeContainerizer())
     assert not a.recovered
-    from dcos.agent.http import start_http
+    from dcos.agent.http.app import start_http
 
     runner, port = await start_http(a, "127.0.0.1", 0)
     a.core.info.port = port

@@ -16,7 +16,7 @@ from aiohttp import web
 from cli_fakes import free_port
 from typer.testing import CliRunner
 
-from dcos.agent.files import add_routes
+from dcos.agent.http.files import add_routes
 from dcos.cli.commands import task as task_cmd
 from dcos.cli.main import app
 

@@ -1,6 +1,6 @@
 """The agent's files API (Mesos ``/files/*``): browse, read and download sandbox files.
 
-`add_routes(app, work_dir, latest_run)` is called by `dcos.agent.http.make_app`. Endpoints
+`add_routes(app, work_dir, latest_run)` is called by `dcos.agent.http.app.make_app`. Endpoints
 (also under ``.json`` names, which the old DC/OS CLI uses):
 
 - ``GET /files/browse?path=P``: a JSON list of ``{path, nlink, size, mtime, mode, uid, gid}``
@@ -30,10 +30,10 @@ import pwd
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
+from dcos.agent.core import AgentCore
 from dcos.protocol.codec import dumps_json
 
 MAX_READ = 16 * 4096  # Mesos caps a read at 16 pages
@@ -258,7 +258,7 @@ def add_routes(app: web.Application, work_dir: str, latest_run: LatestRun | None
     app.router.add_get("/files/download.json", download_handler)
 
 
-def core_latest_run(core: Any) -> LatestRun:
+def core_latest_run(core: AgentCore) -> LatestRun:
     """A `LatestRun` over the agent core's records: the live task's sandbox of that executor,
     else the most recently completed one (the disk scan covers the rest)."""
 

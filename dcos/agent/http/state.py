@@ -1,36 +1,26 @@
-"""The agent's HTTP endpoints (aiohttp), Mesos agent field names.
-
-`start_http` is called by `Agent.start`. Endpoints: ``GET /state`` (and ``/slave(1)/state``,
-``/state.json``), ``/health``, ``/version``, ``/metrics/snapshot``, and the sandbox files
-API ``/files/{browse,read,download}`` (`dcos.agent.files`). The views read the
-agent's core; they change nothing.
+"""``GET /state`` (and ``/slave(1)/state``, ``/state.json``) and ``/metrics/snapshot``:
+the agent as Mesos' agent shows itself (field names included). Registered by
+`dcos.agent.http.app.make_app`; the views read the shell and its core and change nothing.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from dcos.agent import monitor
-from dcos.agent.core import AgentCore, FrameworkRecord, TaskRecord
-from dcos.agent.executor_api import add_routes as add_executor_routes
-from dcos.agent.executor_api import executors_json
-from dcos.agent.files import add_routes as add_files_routes
-from dcos.agent.files import core_latest_run
+from dcos.agent.core import AgentCore, ExecutorRecord, FrameworkRecord, TaskRecord
+from dcos.agent.http.keys import AGENT_KEY
+from dcos.agent.http.monitor import gpu_state
+from dcos.agent.shell import AgentShell
 from dcos.protocol.codec import dumps_json
 from dcos.protocol.mesos import DCOS_PY_VERSION, MESOS_VERSION
 from dcos.protocol.states import TaskState
 
-if TYPE_CHECKING:
-    from dcos.agent.agent import Agent
 
-AGENT_KEY = web.AppKey("agent", object)
-
-
-def _json(obj: Any) -> web.Response:
+def json_response(obj: Any) -> web.Response:
     return web.Response(body=dumps_json(obj), content_type="application/json")
 
 
@@ -72,11 +62,49 @@ def executor_json(rec: TaskRecord, agent_id: str | None, completed: bool) -> dic
     }
 
 
+def executors_json(
+    core: AgentCore, fw: FrameworkRecord, agent_id: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The framework's custom and default executors as agent /state shows them:
+    (executors, completed_executors), each with its tasks, queued and completed tasks."""
+    live: list[dict[str, Any]] = []
+    done: list[dict[str, Any]] = []
+    records = [(ex, False) for ex in core.executors.values() if ex.framework_id == fw.id]
+    records += [(ex, True) for ex in core.completed_executors if ex.framework_id == fw.id]
+    for ex, completed in records:
+        (done if completed else live).append(_executor_json(ex, fw, agent_id))
+    return live, done
+
+
+def _executor_json(ex: ExecutorRecord, fw: FrameworkRecord, agent_id: str | None) -> dict[str, Any]:
+    mine = [r for r in fw.tasks.values() if r.executor_id == ex.executor_id]
+    running = [r for r in mine if r.launched or ex.kind == "default"]
+    queued = [r for r in mine if r not in running]
+    finished = [r for r in fw.completed if r.executor_id == ex.executor_id]
+    name = ex.info.get("name") or (
+        "Default Executor" if ex.kind == "default" else f"Executor {ex.executor_id}"
+    )
+    return {
+        "id": ex.executor_id,
+        "name": name,
+        "source": ex.info.get("source", ""),
+        "container": ex.container_id,
+        "directory": ex.sandbox,
+        "framework_id": ex.framework_id,
+        "type": "DEFAULT" if ex.kind == "default" else "CUSTOM",
+        "state": ex.state,
+        "resources": ex.resources.to_summary(),
+        "tasks": [task_json(r, agent_id) for r in running],
+        "queued_tasks": [task_json(r, agent_id) for r in queued],
+        "completed_tasks": [task_json(r, agent_id) for r in finished],
+    }
+
+
 def framework_json(
     fw: FrameworkRecord, agent_id: str | None, core: AgentCore | None = None
 ) -> dict[str, Any]:
     info = fw.info
-    live, done = executors_json(core, fw, agent_id, task_json) if core else ([], [])
+    live, done = executors_json(core, fw, agent_id) if core else ([], [])
     return {
         "id": fw.id,
         "name": info.get("name", ""),
@@ -97,7 +125,7 @@ def framework_json(
     }
 
 
-def state_json(agent: Agent) -> dict[str, Any]:
+def state_json(agent: AgentShell) -> dict[str, Any]:
     core = agent.core
     info = core.info
     agent_id = info.id
@@ -117,7 +145,7 @@ def state_json(agent: Agent) -> dict[str, Any]:
         "attributes": dict(info.attributes),
         "master_hostname": master.split("//")[-1].rsplit(":", 1)[0],
         "registered": core.registered,
-        "gpus": monitor.gpu_state(agent),
+        "gpus": gpu_state(agent),
         "isolation": ",".join(
             getattr(i, "name", "?") for i in getattr(agent.containerizer, "isolators", [])
         )
@@ -136,7 +164,7 @@ def state_json(agent: Agent) -> dict[str, Any]:
     }
 
 
-def metrics_json(agent: Agent) -> dict[str, float]:
+def metrics_json(agent: AgentShell) -> dict[str, float]:
     core = agent.core
     live = core.live_tasks()
     counts = {s: 0 for s in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING")}
@@ -171,60 +199,11 @@ def metrics_json(agent: Agent) -> dict[str, float]:
     return out
 
 
-async def _state(request: web.Request) -> web.Response:
-    return _json(state_json(request.app[AGENT_KEY]))  # type: ignore[arg-type]
+async def state(request: web.Request) -> web.Response:
+    """``GET /state``."""
+    return json_response(state_json(request.app[AGENT_KEY]))
 
 
-async def _health(request: web.Request) -> web.Response:
-    return web.Response(status=200)
-
-
-async def _version(request: web.Request) -> web.Response:
-    return _json(
-        {
-            "version": MESOS_VERSION,
-            "build_date": "",
-            "build_time": 0,
-            "build_user": "",
-            "git_sha": "",
-            "git_tag": DCOS_PY_VERSION,
-        }
-    )
-
-
-async def _monitor(request: web.Request) -> web.Response:
-    return _json(await monitor.statistics(request.app[AGENT_KEY]))  # type: ignore[arg-type]
-
-
-async def _metrics(request: web.Request) -> web.Response:
-    return _json(metrics_json(request.app[AGENT_KEY]))  # type: ignore[arg-type]
-
-
-def make_app(agent: Agent) -> web.Application:
-    app = web.Application()
-    app[AGENT_KEY] = agent
-    for path in ("/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"):
-        app.router.add_get(path, _state)
-    for path in ("/health", "/slave(1)/health"):
-        app.router.add_get(path, _health)
-    app.router.add_get("/version", _version)
-    app.router.add_get("/metrics/snapshot", _metrics)
-    for path in ("/monitor/statistics", "/monitor/statistics.json"):
-        app.router.add_get(path, _monitor)
-    add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core))
-    add_executor_routes(app)
-    return app
-
-
-async def start_http(agent: Agent, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Bind and serve; returns the runner (call ``cleanup()`` to stop) and the bound port."""
-    runner = web.AppRunner(make_app(agent), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    bound = port
-    for addr in runner.addresses:
-        if isinstance(addr, tuple) and len(addr) >= 2:
-            bound = int(addr[1])
-            break
-    return runner, bound
+async def metrics_snapshot(request: web.Request) -> web.Response:
+    """``GET /metrics/snapshot``."""
+    return json_response(metrics_json(request.app[AGENT_KEY]))

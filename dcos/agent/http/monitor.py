@@ -1,6 +1,6 @@
 """``GET /monitor/statistics``: per-container resource usage in Mesos' shape.
 
-Served by `dcos.agent.http`; reads the agent core (which task runs in which container) and
+Served by `dcos.agent.http.app`; reads the agent core (which task runs in which container) and
 asks the containerizer for each live container's `usage` (from cgroups where an isolator
 has them, else psutil over the container's processes). Changes nothing.
 """
@@ -8,19 +8,21 @@ has them, else psutil over the container's processes). Changes nothing.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dcos.agent.executors import TERMINATED
+from aiohttp import web
+
+from dcos.agent.core.model import TERMINATED
+from dcos.agent.http.keys import AGENT_KEY
+from dcos.agent.shell import AgentShell
+from dcos.protocol.codec import dumps_json
 from dcos.protocol.resources import Resources
 from dcos.protocol.states import is_terminal
-
-if TYPE_CHECKING:
-    from dcos.agent.agent import Agent
 
 _MB = 1024 * 1024
 
 
-async def statistics(agent: Agent) -> list[dict[str, Any]]:
+async def statistics(agent: AgentShell) -> list[dict[str, Any]]:
     """One entry per running container, with its executor, framework and ResourceStatistics:
     a command task's container (executor id = task id), a task-group task's container (its
     default executor's id and name, source = the task) and a custom executor's container
@@ -82,7 +84,7 @@ def _entry(executor_id: str, name: str, framework_id: str, source: str, containe
     }
 
 
-def gpu_state(agent: Agent) -> list[dict[str, Any]]:
+def gpu_state(agent: AgentShell) -> list[dict[str, Any]]:
     """The GPUs the gpu/nvidia isolator manages and which container holds each (for /state)."""
     for iso in getattr(agent.containerizer, "isolators", []):
         devices = getattr(iso, "devices", None)
@@ -92,3 +94,9 @@ def gpu_state(agent: Agent) -> list[dict[str, Any]]:
             return [{"index": d.index, "uuid": d.uuid, "name": d.name,
                      "container_id": holder.get(d.index)} for d in devices.values()]  # fmt: skip
     return []
+
+
+async def handle(request: web.Request) -> web.Response:
+    """``GET /monitor/statistics``."""
+    body = dumps_json(await statistics(request.app[AGENT_KEY]))
+    return web.Response(body=body, content_type="application/json")

@@ -1,0 +1,75 @@
+"""The agent's aiohttp application: every route, and the server `Agent.start` runs.
+
+`start_http` is called by `dcos.agent.agent.Agent` (when ``config.serve_http``). Routes:
+``/state`` (`state`), ``/metrics/snapshot`` (`state`), ``/metrics`` and
+``/metrics/prometheus`` (`prometheus`), ``/monitor/statistics`` (`monitor`), ``/files/*``
+(`files`), ``/api/v1/executor`` (`executor_api`), and here ``/health``, ``/version`` and
+``GET /debug/stimuli?limit=N`` (the core's last events and the actions they gave).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dcos.agent.http import executor_api, monitor, prometheus
+from dcos.agent.http.files import add_routes as add_files_routes
+from dcos.agent.http.files import core_latest_run
+from dcos.agent.http.keys import AGENT_KEY
+from dcos.agent.http.state import json_response, metrics_snapshot, state
+from dcos.agent.shell import AgentShell
+from dcos.common.metrics import add_prometheus_routes
+from dcos.protocol.mesos import DCOS_PY_VERSION, MESOS_VERSION
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.Response(status=200)
+
+
+async def _version(request: web.Request) -> web.Response:
+    return json_response({
+        "version": MESOS_VERSION, "build_date": "", "build_time": 0, "build_user": "",
+        "git_sha": "", "git_tag": DCOS_PY_VERSION,
+    })  # fmt: skip
+
+
+async def _stimuli(request: web.Request) -> web.Response:
+    """``GET /debug/stimuli?limit=N``: the newest N (default 100) core events and actions."""
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        return web.Response(status=400, text="limit must be an integer")
+    log = request.app[AGENT_KEY].stimuli
+    return json_response({"capacity": log.capacity, "recorded": log.recorded,
+                          "entries": log.entries(limit)})  # fmt: skip
+
+
+def make_app(agent: AgentShell) -> web.Application:
+    app = web.Application()
+    app[AGENT_KEY] = agent
+    for path in ("/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"):
+        app.router.add_get(path, state)
+    for path in ("/health", "/slave(1)/health"):
+        app.router.add_get(path, _health)
+    app.router.add_get("/version", _version)
+    app.router.add_get("/metrics/snapshot", metrics_snapshot)
+    add_prometheus_routes(app, prometheus.collector(agent), paths=("/metrics", "/metrics/prometheus"))
+    for path in ("/monitor/statistics", "/monitor/statistics.json"):
+        app.router.add_get(path, monitor.handle)
+    app.router.add_get("/debug/stimuli", _stimuli)
+    add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core))
+    executor_api.add_routes(app)
+    return app
+
+
+async def start_http(agent: AgentShell, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Bind and serve; returns the runner (call ``cleanup()`` to stop) and the bound port."""
+    runner = web.AppRunner(make_app(agent), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    bound = port
+    for addr in runner.addresses:
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            bound = int(addr[1])
+            break
+    return runner, bound

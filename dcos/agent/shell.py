@@ -1,0 +1,557 @@
+"""The agent shell: sockets, timers and containers around the sans-IO `AgentCore`.
+
+`AgentShell` feeds the core every event (`_feed`: the master's stream events parsed by
+`dcos.agent.master_events`, container outcomes, health verdicts, timers, the executors' calls
+through the small methods the ``/api/v1/executor`` endpoint calls) and carries out the actions
+it returns through one dispatch table (`_apply`); each (event, actions) pair is recorded in a
+`StimulusLog` (served at ``GET /debug/stimuli``). The HTTP side (`dcos.agent.http`) is added
+by `dcos.agent.agent.Agent`, the class everyone uses (``python -m dcos.agent``, ``dcos-py
+up``, integration tests, benchmarks that run many agents on one loop with a
+`FakeContainerizer`).
+
+`start()` recovers from the checkpoint under ``<work_dir>/meta`` (`dcos.agent.checkpoint`,
+`dcos.agent.recovery`), so a restarted agent process keeps the tasks of the previous one, then
+keeps a subscription to the master (re-subscribing with jittered exponential backoff,
+`dcos.common.backoff`, whenever the stream ends). One loop sends status updates when the core
+says they are due (`UpdatesDue`), one batched UPDATE call at a time. `stop()` kills every
+container's process group and closes everything; `stop(kill_tasks=False)` (what the agent
+process does on SIGTERM) leaves the tasks running for the next agent process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+import aiohttp
+
+from dcos.agent import recovery
+from dcos.agent.channel import MasterLink, Refused
+from dcos.agent.checkpoint import Checkpointer
+from dcos.agent.checkpoint_store import CheckpointStore
+from dcos.agent.config import AgentConfig
+from dcos.agent.containerizer import ContainerConfig, Containerizer, LaunchResult
+from dcos.agent.containerizer.setup import make_process_containerizer
+from dcos.agent.core import (
+    Action,
+    AgentCore,
+    AgentInfo,
+    CheckpointChanges,
+    CloseExecutor,
+    Destroy,
+    Launch,
+    Refuse,
+    Registered,
+    SendToMaster,
+    SendUpdates,
+    ToExecutor,
+    UpdatesDue,
+    Wake,
+    Watch,
+)
+from dcos.agent.core import events as ev
+from dcos.agent.core.model import TERMINATED, ExecutorKey
+from dcos.agent.executor_streams import ExecutorStream, ExecutorStreams
+from dcos.agent.fetcher import FetchLimits, fetch
+from dcos.agent.health import HealthCheckError, HealthCheckSpec
+from dcos.agent.health_runner import HealthRunner
+from dcos.agent.logs import LogRotator
+from dcos.agent.master_events import parse_master_event
+from dcos.agent.resources import agent_resources, parse_attributes
+from dcos.common.backoff import Backoff
+from dcos.common.clock import Clock, RealClock
+from dcos.common.stimulus import StimulusLog
+from dcos.protocol.ids import ContainerID
+from dcos.protocol.resources import Resources
+
+log = logging.getLogger("dcos.agent")
+
+PING_TIMEOUTS = 5  # silent ping intervals before the agent assumes the master is gone
+
+
+class AgentShell:
+    def __init__(
+        self,
+        config: AgentConfig,
+        containerizer: Containerizer | None = None,
+        clock: Clock | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        """Raises ValueError (`ResourceError`) for bad `resources` / `attributes` text."""
+        self.config = config
+        self.clock: Clock = clock or RealClock()
+        self.containerizer: Containerizer = containerizer or make_process_containerizer(config)
+        if config.detect:
+            resources = agent_resources(config.work_dir, config.resources, config.gpu_command)
+        else:
+            resources = Resources.parse(config.resources or "")
+        info = AgentInfo(
+            hostname=config.effective_hostname(),
+            ip=config.ip,
+            port=config.port,
+            resources=resources,
+            attributes=parse_attributes(config.attributes),
+        )
+        self.core = AgentCore(
+            info, os.path.abspath(config.work_dir), config.status_update_retry,
+            executor_registration_timeout=config.executor_registration_timeout,
+            base_env=dict(os.environ),  # snapshot once: not a copy of os.environ per task
+        )  # fmt: skip
+        self.executor_streams = ExecutorStreams()  # streams of subscribed custom executors
+        self.stimuli = StimulusLog()  # the core's last events and actions (/debug/stimuli)
+        self._timers: set[asyncio.Task[Any]] = set()  # `Wake` actions waiting for their time
+        updates = self.core.ledger.updates
+        updates.max_retry_interval = max(config.max_status_update_retry, updates.retry_interval)
+        self.core.ledger.checkpointing = config.checkpoint
+        self.checkpointer: Checkpointer | None = (
+            Checkpointer(self.core, CheckpointStore(config.work_dir)) if config.checkpoint else None
+        )
+        self.start_time = time.time()
+        self.registered = asyncio.Event()
+        self._own_session = session is None
+        self._session = session
+        self._link: MasterLink | None = None
+        self._wake = asyncio.Event()  # `UpdatesDue` came: the update loop looks again
+        self._updates_at: float | None = None  # when the core said updates are due next
+        self._outbox: list[SendUpdates] = []  # UPDATE calls for the update loop to send
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._read_timeout: list[float | None] = [None]
+        self._stopping = False
+        self.recovered = False  # set once `start` has recovered (executor calls wait for it)
+        self.errors = 0  # handler bugs caught by the loops (logged with what they handled)
+        self.health = HealthRunner(self._health_changed, self._health_failed, self.clock,
+                                   wrap=self._check_command)  # fmt: skip
+        self.log_rotator = LogRotator(
+            config.log_max_size, config.log_max_files, config.log_check_interval
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve HTTP (if configured), recover from the checkpoint, then start subscribing
+        to the master in the background. Raises `CheckpointError` for an unreadable
+        checkpoint (the agent must not start and forget running tasks)."""
+        os.makedirs(self.config.work_dir, exist_ok=True)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=False)
+            )
+        self._link = MasterLink(self.config.master, self._session)
+        await self._start_http()
+        await self._recover()
+        self._loops = [
+            asyncio.ensure_future(self._connection_loop()),
+            asyncio.ensure_future(self._update_loop()),
+        ]
+        if self.config.log_max_size > 0:
+            self._loops.append(asyncio.ensure_future(self._log_loop()))
+
+    async def _start_http(self) -> None:
+        """Serve the HTTP endpoints (`dcos.agent.agent.Agent` does; the bare shell does not)."""
+
+    async def _stop_http(self) -> None:
+        """Stop serving HTTP (the counterpart of `_start_http`)."""
+
+    async def _recover(self) -> None:
+        """Restore the core from the checkpoint and reattach to the containers it names."""
+        cp = None
+        if self.checkpointer is not None:
+            cp = await asyncio.to_thread(self.checkpointer.store.load)
+        now = self.clock.time()
+        expected = recovery.restore(self.core, cp, now) if cp is not None else {}
+        if cp is not None:
+            log.info("recovering agent %s: %d framework(s), %d container(s)", cp.agent_id,
+                     len(self.core.frameworks), len(expected))  # fmt: skip
+        outcomes = await self.containerizer.recover(expected)
+        self._feed(ev.Reattach(expected, outcomes))
+        if self.checkpointer is not None:
+            await self.checkpointer.sync()
+        self.recovered = True
+
+    async def stop(self, kill_tasks: bool = True) -> None:
+        """Kill every task (SIGTERM, SIGKILL after a capped grace), then close everything.
+
+        With `kill_tasks` False the tasks keep running (checkpointed) for the next agent
+        process to recover; only this process's loops, connections and HTTP server end."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for loop_task in [*self._loops, *self._timers]:
+            loop_task.cancel()
+        if self._loops:
+            # the loops end at once when cancelled (see `MasterLink.subscribe`); the bound is
+            # a safety net only
+            _, stuck = await asyncio.wait(self._loops, timeout=1.0)
+            if stuck:
+                log.warning("%d loop(s) did not end when cancelled; stopping anyway", len(stuck))
+        await self.health.close()
+        if not kill_tasks:
+            for t in list(self._tasks):
+                t.cancel()
+            await self._close()
+            return
+        self._feed(ev.KillAll(self.config.stop_grace_cap))  # the destroys start now
+        # the destroys, and launches still in flight: let them finish, then destroy what they started
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.config.stop_grace_cap + 1)
+        for cid in list(self.containerizer.containers()):
+            await self.containerizer.destroy(cid, 0)
+        for t in list(self._tasks):
+            t.cancel()
+        await self._send_last_updates()
+        await self._close()
+
+    async def _send_last_updates(self) -> None:
+        """Best effort: tell the master how the tasks the agent just killed ended."""
+        self._feed(ev.SendDueUpdates())
+        calls, self._outbox = self._outbox, []
+        if not calls or self._link is None:
+            return
+        if self.checkpointer is not None:
+            await self.checkpointer.sync()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._link.call(calls[0].body), 1.0)
+
+    async def _close(self) -> None:
+        close = getattr(self.containerizer, "close", None)
+        if close is not None:  # drops this agent's cgroup roots when no container is left
+            await close()
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
+        self.executor_streams.close_all()
+        await self._stop_http()
+        if self._link is not None:
+            self._link.close()
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.ip}:{self.core.info.port}"
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _feed(self, event: ev.Event) -> bool:
+        """The one way into the core for the loops: handle `event` now, record it, carry out
+        the actions. A bug in the core (an exception) is logged with the event, that event is
+        dropped (no actions; False returned) and the loop goes on."""
+        now = self.clock.time()
+        try:
+            actions = self.core.handle(event, now)
+        except Exception:
+            self.errors += 1
+            log.exception("agent bug while handling %s; dropped: %.500r", type(event).__name__,
+                          event)  # fmt: skip
+            self.stimuli.record(now, event, ())
+            return False
+        self.stimuli.record(now, event, actions)
+        self._apply(actions)
+        return True
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _apply(self, actions: Iterable[Action]) -> None:
+        """Carry out the core's actions, each through its entry in `_dispatch`."""
+        for a in actions:
+            self._dispatch[type(a)](self, a)
+        if self.checkpointer is not None:
+            self.checkpointer.kick()
+
+    def _do_launch(self, a: Launch) -> None:
+        self._spawn(self._run_container(a))
+
+    def _do_destroy(self, a: Destroy) -> None:
+        self._spawn(self.containerizer.destroy(a.container_id, a.grace))
+
+    def _do_send(self, a: SendToMaster) -> None:
+        assert self._link is not None
+        self._spawn(self._link.call(a.body))
+
+    def _do_send_updates(self, a: SendUpdates) -> None:
+        self._outbox.append(a)  # sent by the update loop, after the checkpoint is synced
+
+    def _do_updates_due(self, a: UpdatesDue) -> None:
+        if self._updates_at is None or a.at < self._updates_at:
+            self._updates_at = a.at
+            self._wake.set()
+
+    def _do_watch(self, a: Watch) -> None:
+        """Reattached after a restart: checked again, watched."""
+        self._start_health_check(a.container_id)
+        self._spawn(self._watch_container(a.container_id))
+
+    def _do_registered(self, a: Registered) -> None:
+        log.info("registered with master as %s", a.agent_id)
+        if a.ping_interval:
+            self._read_timeout[0] = a.ping_interval * PING_TIMEOUTS
+        self.registered.set()
+
+    def _do_to_executor(self, a: ToExecutor) -> None:
+        self.executor_streams.send(a.key, a.event)
+
+    def _do_close_executor(self, a: CloseExecutor) -> None:
+        self.executor_streams.close(a.key)
+
+    def _do_wake(self, a: Wake) -> None:
+        timer = asyncio.ensure_future(self._tick_at(a.at))
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+
+    def _do_refuse(self, a: Refuse) -> None:
+        """Answered by the executor call that got it (`executor_call`)."""
+
+    def _do_checkpoint(self, a: CheckpointChanges) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.note(a)
+
+    _dispatch: dict[type, Callable[[Any, Any], None]] = {
+        Launch: _do_launch,
+        Destroy: _do_destroy,
+        SendToMaster: _do_send,
+        SendUpdates: _do_send_updates,
+        UpdatesDue: _do_updates_due,
+        Watch: _do_watch,
+        Registered: _do_registered,
+        ToExecutor: _do_to_executor,
+        CloseExecutor: _do_close_executor,
+        Wake: _do_wake,
+        Refuse: _do_refuse,
+        CheckpointChanges: _do_checkpoint,
+    }
+
+    # -- executor calls (the ``/api/v1/executor`` endpoint, `dcos.agent.http.executor_api`) --
+
+    def executor_subscribe(self, call: ev.ExecutorSubscribe) -> ExecutorStream | str:
+        """SUBSCRIBE: the executor's new stream (SUBSCRIBED and its queued tasks already in
+        it), or why it is refused. Raises what a bug in the core raises (a 500)."""
+        now = self.clock.time()
+        actions = self.core.handle(call, now)
+        self.stimuli.record(now, call, actions)
+        refused = _refusal(actions)
+        if refused is not None:
+            self._apply(actions)
+            return refused
+        stream = ExecutorStream()
+        self.executor_streams.attach((call.framework_id, call.executor_id), stream)
+        self._apply(actions)
+        return stream
+
+    def executor_call(self, call: ev.ExecutorUpdate | ev.ExecutorMessage) -> str:
+        """UPDATE or MESSAGE: "" when taken, else why it is refused (a 400)."""
+        now = self.clock.time()
+        actions = self.core.handle(call, now)
+        self.stimuli.record(now, call, actions)
+        self._apply(actions)
+        return _refusal(actions) or ""
+
+    def executor_stream_ended(self, key: ExecutorKey, stream: ExecutorStream) -> None:
+        """The executor's connection ended: unless a newer stream replaced it, the executor
+        is no longer subscribed."""
+        if self.executor_streams.detach(key, stream):
+            self._feed(ev.ExecutorDisconnected(key))
+
+    async def _tick_at(self, at: float) -> None:
+        """A `Wake` action: let the core act on its timers (executor timeouts) at `at`."""
+        await self.clock.sleep(max(0.0, at - self.clock.time()))
+        if not self._stopping:
+            self._feed(ev.Tick())
+
+    async def _run_container(self, action: Launch) -> None:
+        cid = action.container_id
+        try:
+            result = await self._fetch(action)
+            if result.ok:
+                result = await self.containerizer.launch(cid, action.config)
+        except Exception as exc:  # a containerizer / fetcher bug: the launch failed
+            log.exception("launching container %s failed", cid)
+            result = LaunchResult(False, f"Failed to launch: {exc or type(exc).__name__}")
+        self._feed(ev.ContainerLaunched(cid, result))
+        if not result.ok:
+            log.info("task %s failed to launch: %s", action.config.task_id, result.error)
+            return
+        self._start_health_check(cid, action.config)
+        await self._watch_container(cid)
+
+    async def _watch_container(self, cid: ContainerID) -> None:
+        """Await the container's end (launched now, or recovered: a `Watch` action)."""
+        try:
+            term = await self.containerizer.wait(cid)
+        finally:
+            self.health.stop(cid)
+        self._feed(ev.ContainerExited(cid, term))
+
+    async def _fetch(self, action: Launch) -> LaunchResult:
+        """Download the task's ``command.uris`` into its sandbox (before the launch)."""
+        uris = action.config.command.get("uris")
+        if not uris:
+            return LaunchResult(True)
+        cache_dir = os.path.join(self.core.work_dir, "fetcher-cache")
+        limits = FetchLimits(cache_max_bytes=self.config.fetcher_cache_size)
+        fetched = await fetch(uris, action.config.sandbox, cache_dir, session=self._session,
+                              limits=limits)  # fmt: skip
+        return LaunchResult(fetched.ok, fetched.error)
+
+    def _start_health_check(self, cid: ContainerID, config: ContainerConfig | None = None) -> None:
+        """Start checking the task in `cid` if it has a ``health_check``: after its launch
+        (with its `config`), or after an agent restart (no config: the environment is rebuilt,
+        the grace period still counts from the task's start and its last verdict is kept)."""
+        rec = self.core.task_record(cid)  # None for a custom executor's container
+        if rec is None:
+            return
+        try:
+            spec = HealthCheckSpec.from_task(rec.task)
+        except HealthCheckError:  # build_config refused it already
+            return
+        if spec is None:
+            return
+        if config is not None:
+            self.health.start(cid, spec, config.sandbox, config.env)
+            return
+        env = recovery.task_env(self.core, rec)
+        started = recovery.running_since(rec)
+        self.health.start(cid, spec, rec.sandbox, env, started_at=started, healthy=rec.healthy)
+
+    def _check_command(self, cid: ContainerID, argv: list[str],
+                       env: dict[str, str]) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+        """A COMMAND health check runs inside its task's container (its cgroups and limits),
+        through the containerizer's launch wrapper, where the containerizer has one."""
+        inside = getattr(self.containerizer, "exec_command", None)
+        return inside(cid, argv, env) if inside is not None else (argv, env)
+
+    def _health_changed(self, container_id: ContainerID, healthy: bool) -> None:
+        self._feed(ev.HealthChanged(container_id, healthy))
+
+    def _health_failed(self, container_id: ContainerID, message: str) -> None:
+        self._feed(ev.HealthFailed(container_id, message))
+
+    def log_sandboxes(self) -> list[str]:
+        """The sandboxes whose stdout/stderr the log loop rotates: those of running tasks
+        (command and task-group tasks) and of running custom executors."""
+        out = {r.sandbox for r in self.core.live_tasks() if r.sandbox and r.launched}
+        out.update(
+            ex.sandbox for ex in self.core.executors.values()
+            if ex.kind == "custom" and ex.launched and ex.state != TERMINATED and ex.sandbox
+        )  # fmt: skip
+        return sorted(out)
+
+    async def _log_loop(self) -> None:
+        """Rotate the stdout/stderr of running tasks that grew past ``log_max_size``."""
+        while True:
+            await asyncio.sleep(self.log_rotator.interval)
+            try:
+                sandboxes = self.log_sandboxes()
+                if sandboxes:
+                    await asyncio.to_thread(self.log_rotator.rotate_sandboxes, sandboxes)
+            except Exception:  # a bug must not end log rotation for good
+                self.errors += 1
+                log.exception("log rotation failed; trying again next round")
+
+    # -- loops -----------------------------------------------------------------------------
+
+    async def _connection_loop(self) -> None:
+        """Subscribe, stream events into the core, re-subscribe with jittered backoff when
+        it ends (so that after a master restart the agents do not all come back at once)."""
+        assert self._link is not None
+        backoff = Backoff(self.config.reconnect_min, self.config.reconnect_max)
+        while True:
+            self._read_timeout[0] = None
+            try:
+                if await self._stream_events():
+                    backoff.reset()
+            except Exception:  # a bug outside the event handlers: re-subscribe
+                self.errors += 1
+                log.exception("agent bug in the master connection; re-subscribing")
+            if self.core.registered:
+                log.warning("lost the master's stream; re-subscribing")
+            self._feed(ev.Disconnected())
+            self.registered.clear()
+            await self.clock.sleep(backoff.next())
+
+    async def _stream_events(self) -> bool:
+        """One subscription: feed its events to the core until it ends. An event whose
+        handler raises is logged and dropped; the stream goes on. True once registered."""
+        assert self._link is not None
+        registered = False
+        subscription = self._link.subscribe(self.core.subscribe_call(), self._read_timeout)
+        try:
+            async for event in subscription:
+                if isinstance(event, Refused):
+                    self._refused(event)
+                    break
+                try:
+                    parsed = parse_master_event(event)
+                except Exception:
+                    self.errors += 1
+                    log.exception("agent bug while parsing master event; dropped: %.500r", event)
+                    continue
+                if parsed is not None:
+                    self._feed(parsed)
+                registered = registered or self.core.registered
+        finally:
+            await subscription.aclose()  # type: ignore[attr-defined]
+        return registered
+
+    def _refused(self, refused: Refused) -> None:
+        if refused.status == 403:
+            log.error("master refused this agent (%s); killing its tasks and registering anew",
+                      refused.message)  # fmt: skip
+            self._feed(ev.MasterRefused())
+        else:
+            log.warning("master answered SUBSCRIBE with %d: %s", refused.status, refused.message)
+
+    async def _update_loop(self) -> None:
+        """Send due status updates, one batched UPDATE call at a time; sleep until the next."""
+        assert self._link is not None
+        while True:
+            try:
+                await self._send_due_updates()
+            except Exception:  # a bug must not stop status updates for good
+                self.errors += 1
+                log.exception("agent bug while sending status updates; retrying in 1s")
+                await self.clock.sleep(1.0)
+
+    async def _send_due_updates(self) -> None:
+        """One round of the update loop: when the core said updates are due, ask it for the
+        UPDATE call and send it (one at a time, once the checkpoint is synced); else sleep
+        until then, or until an `UpdatesDue` changes the time."""
+        assert self._link is not None
+        while True:
+            self._wake.clear()
+            at = self._updates_at
+            if at is None:
+                await self._wake.wait()
+                continue
+            delay = at - self.clock.time()
+            if delay <= 0:
+                self._updates_at = None
+                if not self._feed(ev.SendDueUpdates()):  # a bug: try again in a second
+                    self._updates_at = self.clock.time() + 1.0
+                calls, self._outbox = self._outbox, []
+                for call in calls:
+                    if self.checkpointer is not None:
+                        await self.checkpointer.sync()  # never tell what we could forget
+                    await self._link.call(call.body)
+                continue
+            sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+
+
+def _refusal(actions: list[Action]) -> str | None:
+    for a in actions:
+        if isinstance(a, Refuse):
+            return a.reason
+    return None
