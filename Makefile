@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPAT := .venv-compat/.installed
 
-.PHONY: up test bench lint venv clean system-deps
+.PHONY: up test bench lint venv clean system-deps dist
 
 venv: $(STAMP)
 
@@ -36,8 +36,13 @@ bench: venv
 	@set -e; for b in benchmarks/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
 
 lint: venv
-	$(VENV)/bin/ruff check dcos frameworks tests benchmarks examples
+	$(VENV)/bin/ruff check dcos frameworks tests benchmarks examples scripts
 	$(VENV)/bin/mypy dcos frameworks
 
+# A wheel in dist/ that reports its build (git sha, commit date) in /version and --version.
+dist: venv
+	$(PY) scripts/stamp_build.py
+	$(PY) -m pip wheel . --no-deps -w dist
+
 clean:
-	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache dist dcos/_build_stamp.json
