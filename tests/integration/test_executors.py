@@ -50,13 +50,13 @@ class ExecutorScheduler(RecordingScheduler):
                 if not fit.ok:
                     break
                 tid, cmd = self.queue.pop(0)
-                tasks.append(task_info(tid, tid, offer.agent_id, None, fit.resources,
+                tasks.append(task_info(name=tid, task_id=tid, agent_id=offer.agent_id, resources=fit.resources,
                                        executor=executor_info("shell"), data=cmd.encode()))  # fmt: skip
             if tasks:
                 ops.append({"type": "LAUNCH", "launch": {"task_infos": tasks}})
             while self.groups:
                 group = self.groups.pop(0)
-                infos = [task_info(tid, tid, offer.agent_id, cmd, TaskNeeds.parse(
+                infos = [task_info(name=tid, task_id=tid, agent_id=offer.agent_id, command=cmd, resources=TaskNeeds.parse(
                     "cpus:0.01;mem:8").resources) for tid, cmd in group]  # fmt: skip
                 default = {"type": "DEFAULT", "executor_id": {"value": f"group-{group[0][0]}"},
                            "resources": TaskNeeds.parse("cpus:0.01;mem:8").resources.to_mesos()}  # fmt: skip
