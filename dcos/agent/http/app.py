@@ -18,7 +18,8 @@ from dcos.agent.http.keys import AGENT_KEY
 from dcos.agent.http.state import json_response, metrics_snapshot, state
 from dcos.agent.shell import AgentShell
 from dcos.common.metrics import add_prometheus_routes
-from dcos.protocol.mesos import DCOS_PY_VERSION, MESOS_VERSION
+from dcos.common.version import version_info
+from dcos.protocol.mesos import MESOS_VERSION
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -26,10 +27,9 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _version(request: web.Request) -> web.Response:
-    return json_response({
-        "version": MESOS_VERSION, "build_date": "", "build_time": 0, "build_user": "",
-        "git_sha": "", "git_tag": DCOS_PY_VERSION,
-    })  # fmt: skip
+    """Mesos' ``/version``: the API level in `version`, dcos-py's own version and build
+    (git sha, commit date) from `dcos.common.version`."""
+    return json_response(version_info().mesos_json(MESOS_VERSION))
 
 
 async def _stimuli(request: web.Request) -> web.Response:
