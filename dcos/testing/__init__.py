@@ -7,6 +7,8 @@
   `kill_sandbox_processes` (`dcos.testing.processes`).
 - Real-time polling for tests of real processes: `wait_until`, `async_wait_until`,
   `eventually` (`dcos.testing.waiting`).
+- `RecordingScheduler`: an SDK scheduler that launches queued commands, records every
+  status update and waits for states without sleeping (`dcos.testing.scheduler`).
 - Factories for Mesos v1 JSON: `make_agent_info`, `make_framework_info`, `make_offer`,
   `make_task_info`, `make_attributes`.
 - `InProcessCluster`: a real master and N real agents on one event loop over loopback HTTP,
@@ -32,6 +34,7 @@ from dcos.testing.processes import (
     get_json,
     kill_sandbox_processes,
 )
+from dcos.testing.scheduler import RecordingScheduler
 from dcos.testing.sim import Behaviour, LinkProxy, SimContainerizer, TaskPlan, always
 from dcos.testing.waiting import async_wait_until, eventually, wait_until
 
@@ -42,6 +45,7 @@ __all__ = [
     "InProcessCluster",
     "LinkProxy",
     "ProcessCluster",
+    "RecordingScheduler",
     "SimClock",
     "SimContainerizer",
     "TaskPlan",

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dcos.sdk import SchedulerDriver
-from dcos.testing import ProcessCluster, async_wait_until, get_json
-from tests.integration.framework import RecordingScheduler
+from dcos.testing import ProcessCluster, RecordingScheduler, async_wait_until, get_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

@@ -13,7 +13,7 @@ import pytest
 
 from dcos.sdk import OfferPacker, SchedulerDriver, TaskNeeds, task_info
 from dcos.sdk.calls import launch_group_operation
-from tests.integration.framework import RecordingScheduler
+from dcos.testing import RecordingScheduler
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

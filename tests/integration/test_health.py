@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from dcos.sdk import Offer, OfferPacker, SchedulerDriver, TaskNeeds, task_info
-from tests.integration.framework import RecordingScheduler
+from dcos.testing import RecordingScheduler
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 
 from dcos.sdk import SchedulerDriver
-from dcos.testing import ProcessCluster, get_json
-from tests.integration.framework import RecordingScheduler
+from dcos.testing import ProcessCluster, RecordingScheduler, get_json
 from tests.unit.agent.isolation_helpers import cgroups_writable
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from dcos.sdk import SchedulerDriver
-from tests.integration.framework import RecordingScheduler
+from dcos.testing import RecordingScheduler
 
 pytestmark = pytest.mark.integration
 

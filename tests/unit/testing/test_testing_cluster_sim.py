@@ -8,11 +8,10 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from cluster_sched import RecordingScheduler
 
 from dcos.common.clock import SimClock
 from dcos.sdk import SchedulerDriver
-from dcos.testing import InProcessCluster, always
+from dcos.testing import InProcessCluster, RecordingScheduler, always
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -22,6 +21,12 @@ async def clock() -> AsyncIterator[SimClock]:
     c = SimClock(autojump=True)
     yield c
     c.stop_autojump()
+
+
+def _sched(tasks: list[tuple[str, str]]) -> RecordingScheduler:
+    """Launches `tasks` (fresh offers every 0.1 s while some wait), then declines for long."""
+    return RecordingScheduler("cpus:0.1;mem:32", tasks=tasks, launch_refuse=0.1,
+                              decline_refuse=60)  # fmt: skip
 
 
 async def _driver(cluster: InProcessCluster, sched: RecordingScheduler, **info) -> SchedulerDriver:
@@ -35,10 +40,10 @@ async def test_tasks_run_their_simulated_time(clock):
     started = time.monotonic()
     async with InProcessCluster(agents=2, agent_http=False, clock=clock,
                                 behaviour=always(run_for=120.0)) as cluster:  # fmt: skip
-        sched = RecordingScheduler([(f"t{i}", "x") for i in range(4)])
+        sched = _sched([(f"t{i}", "x") for i in range(4)])
         driver = await _driver(cluster, sched)
         try:
-            await sched.wait(lambda: all("TASK_RUNNING" in sched.states[f"t{i}"] for i in range(4)))
+            await sched.wait(lambda: all("TASK_RUNNING" in sched.history(f"t{i}") for i in range(4)))
             running = clock.time()
             for i in range(4):
                 await sched.wait_for(f"t{i}", "TASK_FINISHED")
@@ -51,7 +56,7 @@ async def test_tasks_run_their_simulated_time(clock):
 
 async def test_partitioned_agent_goes_unreachable_after_default_ping_timeouts(clock):
     async with InProcessCluster(agents=1, faults=True, agent_http=False, clock=clock) as cluster:
-        sched = RecordingScheduler([("p", "serve forever")])
+        sched = _sched([("p", "serve forever")])
         driver = await _driver(cluster, sched, capabilities=[{"type": "PARTITION_AWARE"}])
         try:
             await sched.wait_for("p", "TASK_RUNNING")
@@ -62,7 +67,7 @@ async def test_partitioned_agent_goes_unreachable_after_default_ping_timeouts(cl
             assert 60.0 <= clock.time() - cut <= 76.0
             cluster.heal_agent(0)
             await cluster.wait_for_agents()
-            await sched.wait(lambda: sched.states["p"][-1] == "TASK_RUNNING")
+            await sched.wait(lambda: sched.history("p")[-1] == "TASK_RUNNING")
             assert cluster.running_tasks() == ["p"]
         finally:
             await driver.stop()
