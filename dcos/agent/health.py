@@ -4,7 +4,7 @@
 HTTP | TCP with ``command`` / ``http`` / ``tcp``, and ``delay_seconds``, ``interval_seconds``,
 ``timeout_seconds``, ``consecutive_failures``, ``grace_period_seconds``; Mesos' older form with
 no ``type`` and only one of ``command`` / ``http`` is accepted too). It is called by
-`dcos.agent.executor.build_config` (to refuse a bad check before launch) and by the runner in
+`dcos.agent.command_executor.build_config` (to refuse a bad check before launch) and by the runner in
 `dcos.agent.health_runner` when a task starts running.
 
 `HealthChecker` holds one task's check state and makes the decisions with Mesos' semantics:

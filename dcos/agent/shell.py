@@ -11,9 +11,8 @@ up``, integration tests, benchmarks that run many agents on one loop with a
 
 `start()` recovers from the checkpoint under ``<work_dir>/meta`` (`dcos.agent.checkpoint`,
 `dcos.agent.recovery`), so a restarted agent process keeps the tasks of the previous one, then
-keeps a subscription to the master (re-subscribing with jittered exponential backoff,
-`dcos.common.backoff`, whenever the stream ends). One loop sends status updates when the core
-says they are due (`UpdatesDue`), one batched UPDATE call at a time. `stop()` kills every
+starts the `MasterSession` (`dcos.agent.master_session`: the subscription, re-subscribing with
+jittered backoff, and the status update sender). `stop()` kills every
 container's process group and closes everything; `stop(kill_tasks=False)` (what the agent
 process does on SIGTERM) leaves the tasks running for the next agent process.
 """
@@ -21,7 +20,6 @@ process does on SIGTERM) leaves the tasks running for the next agent process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -31,7 +29,7 @@ from typing import Any
 import aiohttp
 
 from dcos.agent import recovery
-from dcos.agent.channel import MasterLink, Refused
+from dcos.agent.channel import MasterLink
 from dcos.agent.checkpoint import Checkpointer
 from dcos.agent.checkpoint_store import CheckpointStore
 from dcos.agent.config import AgentConfig
@@ -61,7 +59,7 @@ from dcos.agent.fetcher import FetchLimits, fetch
 from dcos.agent.health import HealthCheckError, HealthCheckSpec
 from dcos.agent.health_runner import HealthRunner
 from dcos.agent.logs import LogRotator
-from dcos.agent.master_events import parse_master_event
+from dcos.agent.master_session import MasterSession
 from dcos.agent.resources import agent_resources, parse_attributes
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
@@ -70,8 +68,6 @@ from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
 log = logging.getLogger("dcos.agent")
-
-PING_TIMEOUTS = 5  # silent ping intervals before the agent assumes the master is gone
 
 
 class AgentShell:
@@ -116,12 +112,9 @@ class AgentShell:
         self._own_session = session is None
         self._session = session
         self._link: MasterLink | None = None
-        self._wake = asyncio.Event()  # `UpdatesDue` came: the update loop looks again
-        self._updates_at: float | None = None  # when the core said updates are due next
-        self._outbox: list[SendUpdates] = []  # UPDATE calls for the update loop to send
+        self.master: MasterSession | None = None  # made by `start`
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
-        self._read_timeout: list[float | None] = [None]
         self._stopping = False
         self.recovered = False  # set once `start` has recovered (executor calls wait for it)
         self.errors = 0  # handler bugs caught by the loops (logged with what they handled)
@@ -143,11 +136,16 @@ class AgentShell:
                 connector=aiohttp.TCPConnector(limit=0, force_close=False)
             )
         self._link = MasterLink(self.config.master, self._session)
+        self.master = MasterSession(
+            self._link, self.core, self._feed, self.clock,
+            Backoff(self.config.reconnect_min, self.config.reconnect_max), self.registered,
+            self.checkpointer.sync if self.checkpointer is not None else None, self._bug,
+        )  # fmt: skip
         await self._start_http()
         await self._recover()
         self._loops = [
-            asyncio.ensure_future(self._connection_loop()),
-            asyncio.ensure_future(self._update_loop()),
+            asyncio.ensure_future(self.master.connection_loop()),
+            asyncio.ensure_future(self.master.update_loop()),
         ]
         if self.config.log_max_size > 0:
             self._loops.append(asyncio.ensure_future(self._log_loop()))
@@ -208,15 +206,8 @@ class AgentShell:
         await self._close()
 
     async def _send_last_updates(self) -> None:
-        """Best effort: tell the master how the tasks the agent just killed ended."""
-        self._feed(ev.SendDueUpdates())
-        calls, self._outbox = self._outbox, []
-        if not calls or self._link is None:
-            return
-        if self.checkpointer is not None:
-            await self.checkpointer.sync()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._link.call(calls[0].body), 1.0)
+        if self.master is not None:
+            await self.master.send_last_updates()
 
     async def _close(self) -> None:
         close = getattr(self.containerizer, "close", None)
@@ -236,6 +227,9 @@ class AgentShell:
         return f"http://{self.config.ip}:{self.core.info.port}"
 
     # -- actions ---------------------------------------------------------------------------
+
+    def _bug(self) -> None:
+        self.errors += 1
 
     def _feed(self, event: ev.Event) -> bool:
         """The one way into the core for the loops: handle `event` now, record it, carry out
@@ -277,12 +271,12 @@ class AgentShell:
         self._spawn(self._link.call(a.body))
 
     def _do_send_updates(self, a: SendUpdates) -> None:
-        self._outbox.append(a)  # sent by the update loop, after the checkpoint is synced
+        assert self.master is not None
+        self.master.send_updates(a)  # sent by the update loop, after the checkpoint is synced
 
     def _do_updates_due(self, a: UpdatesDue) -> None:
-        if self._updates_at is None or a.at < self._updates_at:
-            self._updates_at = a.at
-            self._wake.set()
+        if self.master is not None:  # None before `start`: due again once registered
+            self.master.updates_due(a.at)
 
     def _do_watch(self, a: Watch) -> None:
         """Reattached after a restart: checked again, watched."""
@@ -290,10 +284,8 @@ class AgentShell:
         self._spawn(self._watch_container(a.container_id))
 
     def _do_registered(self, a: Registered) -> None:
-        log.info("registered with master as %s", a.agent_id)
-        if a.ping_interval:
-            self._read_timeout[0] = a.ping_interval * PING_TIMEOUTS
-        self.registered.set()
+        assert self.master is not None
+        self.master.on_registered(a)
 
     def _do_to_executor(self, a: ToExecutor) -> None:
         self.executor_streams.send(a.key, a.event)
@@ -454,101 +446,6 @@ class AgentShell:
             except Exception:  # a bug must not end log rotation for good
                 self.errors += 1
                 log.exception("log rotation failed; trying again next round")
-
-    # -- loops -----------------------------------------------------------------------------
-
-    async def _connection_loop(self) -> None:
-        """Subscribe, stream events into the core, re-subscribe with jittered backoff when
-        it ends (so that after a master restart the agents do not all come back at once)."""
-        assert self._link is not None
-        backoff = Backoff(self.config.reconnect_min, self.config.reconnect_max)
-        while True:
-            self._read_timeout[0] = None
-            try:
-                if await self._stream_events():
-                    backoff.reset()
-            except Exception:  # a bug outside the event handlers: re-subscribe
-                self.errors += 1
-                log.exception("agent bug in the master connection; re-subscribing")
-            if self.core.registered:
-                log.warning("lost the master's stream; re-subscribing")
-            self._feed(ev.Disconnected())
-            self.registered.clear()
-            await self.clock.sleep(backoff.next())
-
-    async def _stream_events(self) -> bool:
-        """One subscription: feed its events to the core until it ends. An event whose
-        handler raises is logged and dropped; the stream goes on. True once registered."""
-        assert self._link is not None
-        registered = False
-        subscription = self._link.subscribe(self.core.subscribe_call(), self._read_timeout)
-        try:
-            async for event in subscription:
-                if isinstance(event, Refused):
-                    self._refused(event)
-                    break
-                try:
-                    parsed = parse_master_event(event)
-                except Exception:
-                    self.errors += 1
-                    log.exception("agent bug while parsing master event; dropped: %.500r", event)
-                    continue
-                if parsed is not None:
-                    self._feed(parsed)
-                registered = registered or self.core.registered
-        finally:
-            await subscription.aclose()  # type: ignore[attr-defined]
-        return registered
-
-    def _refused(self, refused: Refused) -> None:
-        if refused.status == 403:
-            log.error("master refused this agent (%s); killing its tasks and registering anew",
-                      refused.message)  # fmt: skip
-            self._feed(ev.MasterRefused())
-        else:
-            log.warning("master answered SUBSCRIBE with %d: %s", refused.status, refused.message)
-
-    async def _update_loop(self) -> None:
-        """Send due status updates, one batched UPDATE call at a time; sleep until the next."""
-        assert self._link is not None
-        while True:
-            try:
-                await self._send_due_updates()
-            except Exception:  # a bug must not stop status updates for good
-                self.errors += 1
-                log.exception("agent bug while sending status updates; retrying in 1s")
-                await self.clock.sleep(1.0)
-
-    async def _send_due_updates(self) -> None:
-        """One round of the update loop: when the core said updates are due, ask it for the
-        UPDATE call and send it (one at a time, once the checkpoint is synced); else sleep
-        until then, or until an `UpdatesDue` changes the time."""
-        assert self._link is not None
-        while True:
-            self._wake.clear()
-            at = self._updates_at
-            if at is None:
-                await self._wake.wait()
-                continue
-            delay = at - self.clock.time()
-            if delay <= 0:
-                self._updates_at = None
-                if not self._feed(ev.SendDueUpdates()):  # a bug: try again in a second
-                    self._updates_at = self.clock.time() + 1.0
-                calls, self._outbox = self._outbox, []
-                for call in calls:
-                    if self.checkpointer is not None:
-                        await self.checkpointer.sync()  # never tell what we could forget
-                    await self._link.call(call.body)
-                continue
-            sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
-
 
 def _refusal(actions: list[Action]) -> str | None:
     for a in actions:

@@ -20,7 +20,7 @@ from dcos.protocol.resources import Resources
 
 @dataclass(frozen=True)
 class ContainerConfig:
-    """Everything needed to start one container (built by `dcos.agent.executor`)."""
+    """Everything needed to start one container (built by `dcos.agent.command_executor`)."""
 
     argv: list[str]
     env: dict[str, str]

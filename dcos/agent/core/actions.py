@@ -7,6 +7,7 @@ leaves the core: the shell never polls it for work afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,9 +105,9 @@ class CheckpointChanges:
     before any status update that follows them goes out."""
 
     agent: bool
-    frameworks: frozenset[FrameworkID]
-    tasks: frozenset[tuple[FrameworkID, TaskID]]
-    executors: frozenset[tuple[FrameworkID, ExecutorID]]
+    frameworks: AbstractSet[FrameworkID]
+    tasks: AbstractSet[tuple[FrameworkID, TaskID]]
+    executors: AbstractSet[tuple[FrameworkID, ExecutorID]]
 
 
 Action = (

@@ -197,10 +197,10 @@ class TaskLedger:
         if not (self._dirty_agent or self._dirty_frameworks or self._dirty_tasks
                 or self._dirty_executors):  # fmt: skip
             return None
-        out = CheckpointChanges(self._dirty_agent, frozenset(self._dirty_frameworks),
-                         frozenset(self._dirty_tasks), frozenset(self._dirty_executors))  # fmt: skip
+        out = CheckpointChanges(self._dirty_agent, self._dirty_frameworks, self._dirty_tasks,
+                                self._dirty_executors)  # handed over, not copied
         self._dirty_agent = False
-        self._dirty_frameworks.clear()
-        self._dirty_tasks.clear()
-        self._dirty_executors.clear()
+        self._dirty_frameworks = set()
+        self._dirty_tasks = set()
+        self._dirty_executors = set()
         return out

@@ -1,0 +1,173 @@
+"""The agent's session with the master: its subscription stream and its status update sender.
+
+Owned by the agent shell (`dcos.agent.shell.AgentShell`), made in `start` once the HTTP
+session exists. `connection_loop` subscribes (SUBSCRIBE body from the core), parses each
+stream event (`dcos.agent.master_events`) and feeds it to the core through the shell's `feed`,
+and re-subscribes with jittered exponential backoff (`dcos.common.backoff`: after a master
+restart the agents do not all come back at the same instant). `update_loop` sends status
+updates when the core said they are due (the shell hands it the `UpdatesDue` and
+`SendUpdates` actions): one batched UPDATE call at a time, each after the checkpoint is
+synced, so the master never learns a state the agent could forget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from dcos.agent.channel import MasterLink, Refused
+from dcos.agent.core import AgentCore, Registered, SendUpdates
+from dcos.agent.core import events as ev
+from dcos.agent.master_events import parse_master_event
+from dcos.common.backoff import Backoff
+from dcos.common.clock import Clock
+
+log = logging.getLogger("dcos.agent")
+
+PING_TIMEOUTS = 5  # silent ping intervals before the agent assumes the master is gone
+
+
+class MasterSession:
+    def __init__(
+        self,
+        link: MasterLink,
+        core: AgentCore,
+        feed: Callable[[ev.Event], bool],
+        clock: Clock,
+        backoff: Backoff,
+        registered: asyncio.Event,
+        sync: Callable[[], Awaitable[None]] | None,
+        on_bug: Callable[[], None],
+    ) -> None:
+        """`feed`: the shell's way into the core (False when the core raised); `sync`: wait
+        for the checkpoint (None without one); `on_bug`: count a bug the loops caught."""
+        self.link = link
+        self.core = core  # read only: the SUBSCRIBE body and whether it is registered
+        self.feed = feed
+        self.clock = clock
+        self.backoff = backoff
+        self.registered = registered
+        self.sync = sync
+        self.on_bug = on_bug
+        self._read_timeout: list[float | None] = [None]
+        self._wake = asyncio.Event()  # `UpdatesDue` came: the update loop looks again
+        self._updates_at: float | None = None  # when the core said updates are due next
+        self._outbox: list[SendUpdates] = []  # UPDATE calls waiting for the update loop
+
+    # -- what the shell's dispatch hands over ----------------------------------------------
+
+    def on_registered(self, a: Registered) -> None:
+        log.info("registered with master as %s", a.agent_id)
+        if a.ping_interval:
+            self._read_timeout[0] = a.ping_interval * PING_TIMEOUTS
+        self.registered.set()
+
+    def updates_due(self, at: float) -> None:
+        if self._updates_at is None or at < self._updates_at:
+            self._updates_at = at
+            self._wake.set()
+
+    def send_updates(self, a: SendUpdates) -> None:
+        self._outbox.append(a)
+
+    # -- the subscription ------------------------------------------------------------------
+
+    async def connection_loop(self) -> None:
+        """Subscribe, stream events into the core, re-subscribe with backoff when it ends."""
+        while True:
+            self._read_timeout[0] = None
+            try:
+                if await self._stream_events():
+                    self.backoff.reset()
+            except Exception:  # a bug outside the event handlers: re-subscribe
+                self.on_bug()
+                log.exception("agent bug in the master connection; re-subscribing")
+            if self.core.registered:
+                log.warning("lost the master's stream; re-subscribing")
+            self.feed(ev.Disconnected())
+            self.registered.clear()
+            await self.clock.sleep(self.backoff.next())
+
+    async def _stream_events(self) -> bool:
+        """One subscription: feed its events to the core until it ends. An event whose
+        handler raises is logged and dropped; the stream goes on. True once registered."""
+        registered = False
+        subscription = self.link.subscribe(self.core.subscribe_call(), self._read_timeout)
+        try:
+            async for event in subscription:
+                if isinstance(event, Refused):
+                    self._refused(event)
+                    break
+                try:
+                    parsed = parse_master_event(event)
+                except Exception:
+                    self.on_bug()
+                    log.exception("agent bug while parsing master event; dropped: %.500r", event)
+                    continue
+                if parsed is not None:
+                    self.feed(parsed)
+                registered = registered or self.core.registered
+        finally:
+            await subscription.aclose()  # type: ignore[attr-defined]
+        return registered
+
+    def _refused(self, refused: Refused) -> None:
+        if refused.status == 403:
+            log.error("master refused this agent (%s); killing its tasks and registering anew",
+                      refused.message)  # fmt: skip
+            self.feed(ev.MasterRefused())
+        else:
+            log.warning("master answered SUBSCRIBE with %d: %s", refused.status, refused.message)
+
+    # -- status updates --------------------------------------------------------------------
+
+    async def update_loop(self) -> None:
+        """Send due status updates, one batched UPDATE call at a time; sleep until the next."""
+        while True:
+            try:
+                await self._send_due_updates()
+            except Exception:  # a bug must not stop status updates for good
+                self.on_bug()
+                log.exception("agent bug while sending status updates; retrying in 1s")
+                await self.clock.sleep(1.0)
+
+    async def _send_due_updates(self) -> None:
+        """When the core said updates are due, ask it for the UPDATE call and send it; else
+        sleep until then, or until an `UpdatesDue` changes the time."""
+        while True:
+            self._wake.clear()
+            at = self._updates_at
+            if at is None:
+                await self._wake.wait()
+                continue
+            delay = at - self.clock.time()
+            if delay <= 0:
+                self._updates_at = None
+                if not self.feed(ev.SendDueUpdates()):  # a bug: try again in a second
+                    self._updates_at = self.clock.time() + 1.0
+                calls, self._outbox = self._outbox, []
+                for call in calls:
+                    if self.sync is not None:
+                        await self.sync()  # never tell what we could forget
+                    await self.link.call(call.body)
+                continue
+            sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+
+    async def send_last_updates(self) -> None:
+        """Best effort at stop: tell the master how the tasks the agent just killed ended."""
+        self.feed(ev.SendDueUpdates())
+        calls, self._outbox = self._outbox, []
+        if not calls:
+            return
+        if self.sync is not None:
+            await self.sync()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.link.call(calls[0].body), 1.0)
