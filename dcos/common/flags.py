@@ -72,6 +72,22 @@ def _named(fn: Callable[[str], Any], name: str) -> Callable[[str], Any]:
     return fn
 
 
+def _explained(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`convert` whose ValueError message reaches the usage error (argparse otherwise says
+    only "invalid <type> value")."""
+    if convert in (int, float, str):
+        return convert
+
+    def explained(text: str) -> Any:
+        try:
+            return convert(text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    explained.__name__ = getattr(convert, "__name__", "value")
+    return explained
+
+
 @dataclass(frozen=True)
 class FlagSpec:
     """One flag: its option strings, help, default, type and argparse extras."""
@@ -150,6 +166,8 @@ class DaemonParser(argparse.ArgumentParser):
                 except (TypeError, ValueError) as exc:
                     self._env_errors.append(f"{var}={value!r}: {exc}")
                 kwargs["required"] = False
+        if kwargs.get("type") is not None:
+            kwargs["type"] = _explained(kwargs["type"])
         text = f"{help} [env: {' or '.join(envs)}]" if help else f"[env: {' or '.join(envs)}]"
         return self.add_argument(*names, help=text.replace("%", "%%"), **kwargs)
 
