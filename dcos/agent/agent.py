@@ -17,7 +17,7 @@ from dcos.agent.config import AgentConfig
 from dcos.agent.http.app import start_http
 from dcos.agent.shell import AgentShell
 
-log = logging.getLogger("dcos.agent")
+log = logging.getLogger(__name__)
 
 
 class Agent(AgentShell):

@@ -14,7 +14,7 @@ from dcos.agent.core.model import ExecutorKey
 from dcos.common.streams import RecordIOStream
 from dcos.protocol.codec import dumps_json
 
-log = logging.getLogger("dcos.agent.executor_api")
+log = logging.getLogger(__name__)
 
 
 class ExecutorStream(RecordIOStream):

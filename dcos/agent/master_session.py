@@ -24,7 +24,7 @@ from dcos.agent.master_events import parse_master_event
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock
 
-log = logging.getLogger("dcos.agent")
+log = logging.getLogger(__name__)
 
 PING_TIMEOUTS = 5  # silent ping intervals before the agent assumes the master is gone
 

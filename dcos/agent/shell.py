@@ -67,7 +67,7 @@ from dcos.common.stimulus import StimulusLog
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
-log = logging.getLogger("dcos.agent")
+log = logging.getLogger(__name__)
 
 
 class AgentShell:

@@ -37,7 +37,7 @@ __all__ = [
     "start_master",
 ]
 
-log = logging.getLogger("dcos.master")
+log = logging.getLogger(__name__)
 
 
 def create_master(

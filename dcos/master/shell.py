@@ -54,7 +54,7 @@ from dcos.state import (
     StateStore,
 )
 
-log = logging.getLogger("dcos.master")
+log = logging.getLogger(__name__)
 
 ALLOCATION_DEBOUNCE = 0.002
 

@@ -23,7 +23,7 @@ from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, OfferID, StreamI
 from dcos.sdk import calls
 from dcos.sdk.types import Offer, TaskStatus
 
-log = logging.getLogger("dcos.sdk.driver")
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5050
 DEFAULT_HEARTBEAT_INTERVAL = 15.0  # Mesos' default until SUBSCRIBED says otherwise

@@ -69,7 +69,7 @@ from dcos.sdk.states import (
 from dcos.sdk.subscription import Subscription
 from dcos.sdk.transport import MasterTransport, SSLOption
 
-log = logging.getLogger("dcos.sdk.driver")
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DRIVER_ABORTED",

@@ -59,7 +59,7 @@ from dcos.sdk.states import (
 )
 from dcos.sdk.transport import SSLOption
 
-log = logging.getLogger("dcos.sdk.executor")
+log = logging.getLogger(__name__)
 
 DEFAULT_RECOVERY_TIMEOUT = 15 * 60.0
 

@@ -22,7 +22,7 @@ from dcos.sdk._stream import read_json_events
 from dcos.sdk.core import Abort, Action, Connected, Dispatch, DriverCore, Redirect, Retry
 from dcos.sdk.transport import MasterTransport
 
-log = logging.getLogger("dcos.sdk.driver")
+log = logging.getLogger(__name__)
 
 
 class Subscription:

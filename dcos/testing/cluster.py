@@ -49,7 +49,7 @@ from dcos.master.core import MasterCore
 from dcos.testing.factories import DEFAULT_AGENT_RESOURCES
 from dcos.testing.sim import Behaviour, LinkProxy, SimContainerizer
 
-log = logging.getLogger("dcos.testing")
+log = logging.getLogger(__name__)
 
 __all__ = ["InProcessCluster"]
 

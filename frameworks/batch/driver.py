@@ -29,7 +29,7 @@ from frameworks.batch.dag import (
 from frameworks.batch.listener import BatchListener, StatusTracker, dispatch
 from frameworks.batch.rdd import RDD
 
-log = logging.getLogger("frameworks.batch.driver")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 

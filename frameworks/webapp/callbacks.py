@@ -26,7 +26,7 @@ import aiohttp
 
 from dcos.sdk.util import Backoff
 
-log = logging.getLogger("webapp.callbacks")
+log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429})
 JSON_HEADERS = {"Content-Type": "application/json"}

@@ -54,7 +54,7 @@ from frameworks.webapp.model.json import iso
 from frameworks.webapp.model.spec import AppSpec
 from frameworks.webapp.store import WebappStore
 
-log = logging.getLogger("webapp")
+log = logging.getLogger(__name__)
 CAPABILITIES = ("PARTITION_AWARE", "MULTI_ROLE", "TASK_KILLING_STATE")
 
 

@@ -17,7 +17,7 @@ from dcos.agent.containerizer.process import ProcessContainerizer
 from dcos.agent.gpus import detect_gpu_devices
 from dcos.agent.isolators.select import build_isolators
 
-log = logging.getLogger("dcos.agent")
+log = logging.getLogger(__name__)
 
 
 def agent_key(config: AgentConfig) -> str:

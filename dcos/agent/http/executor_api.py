@@ -42,7 +42,7 @@ from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, unwrap
 from dcos.protocol.mesos import valid_status_uuid
 from dcos.protocol.states import TaskState
 
-log = logging.getLogger("dcos.agent.executor_api")
+log = logging.getLogger(__name__)
 
 PATHS = ("/api/v1/executor", "/slave(1)/api/v1/executor")
 HEARTBEAT_INTERVAL = 30.0

@@ -31,7 +31,7 @@ from dcos.protocol.resources import Resources
 from dcos.protocol.states import Reason, Source, is_terminal
 from dcos.state.leader import MasterInfo
 
-log = logging.getLogger("dcos.master")
+log = logging.getLogger(__name__)
 
 
 class CoreBase:

@@ -17,7 +17,7 @@ from dcos.common.streams import RecordIOStream, set_nodelay
 
 __all__ = ["EventStream", "set_nodelay"]
 
-log = logging.getLogger("dcos.master.http")
+log = logging.getLogger(__name__)
 
 
 class EventStream(RecordIOStream):

@@ -50,7 +50,7 @@ from frameworks.batch.cluster.mesos import MesosSide
 from frameworks.batch.cluster.task_scheduler import TaskEntry, TaskScheduler
 from frameworks.batch.cluster.webui import start_webui
 
-log = logging.getLogger("batch.cluster")
+log = logging.getLogger(__name__)
 
 
 def route_to(host: str) -> str:

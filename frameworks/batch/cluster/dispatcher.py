@@ -50,7 +50,7 @@ from dcos.sdk.util import parse_master
 from dcos.state import SQLiteStateStore, StateStore, VersionConflict
 from frameworks.batch.cluster.backend import route_to
 
-log = logging.getLogger("batch.dispatcher")
+log = logging.getLogger(__name__)
 NAME = "batch-dispatcher"
 PREFIX = "/submissions/"
 QUEUED, LAUNCHED, RUNNING = "QUEUED", "LAUNCHED", "RUNNING"

@@ -44,7 +44,7 @@ from frameworks.batch.backend import FetchFailed, Task
 from frameworks.batch.cluster import wire
 from frameworks.batch.cluster.storage import ExecutorStorage
 
-log = logging.getLogger("batch.executor")
+log = logging.getLogger(__name__)
 MISSING = 0xFFFFFFFF
 _LEN = struct.Struct(">I")
 

@@ -38,7 +38,7 @@ from dcos.sdk.framework import TaskRef
 from frameworks.batch.cluster.conf import ClusterConf
 from frameworks.batch.cluster.executor_policy import ExecutorLaunch, ExecutorPolicy
 
-log = logging.getLogger("batch.mesos")
+log = logging.getLogger(__name__)
 
 
 class ExecutorHost(Protocol):

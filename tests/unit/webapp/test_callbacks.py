@@ -149,7 +149,7 @@ async def test_hanging_subscriber_blocks_no_one_and_drops_its_oldest(receiver, c
         d.add(receiver.url)
         d.add(fast_url)
         try:
-            with caplog.at_level(logging.WARNING, logger="webapp.callbacks"):
+            with caplog.at_level(logging.WARNING, logger="frameworks.webapp.callbacks"):
                 for n in range(10):  # the fast one gets each while the slow one hangs
                     d.publish("e", orjson.dumps({"eventType": "e", "n": n}))
                     assert (await fast.next_of("e"))["n"] == n
