@@ -15,6 +15,7 @@ from dcos.agent.core import AgentCore, ExecutorRecord, FrameworkRecord, TaskReco
 from dcos.agent.http.keys import AGENT_KEY
 from dcos.agent.http.monitor import gpu_state
 from dcos.agent.shell import AgentShell
+from dcos.common.addresses import parse_master
 from dcos.protocol.codec import dumps_json
 from dcos.protocol.mesos import DCOS_PY_VERSION, MESOS_VERSION
 from dcos.protocol.states import TaskState
@@ -143,7 +144,7 @@ def state_json(agent: AgentShell) -> dict[str, Any]:
         "reserved_resources": {},
         "unreserved_resources": info.resources.to_summary(),
         "attributes": dict(info.attributes),
-        "master_hostname": master.split("//")[-1].rsplit(":", 1)[0],
+        "master_hostname": parse_master(master).host,
         "registered": core.registered,
         "gpus": gpu_state(agent),
         "isolation": ",".join(

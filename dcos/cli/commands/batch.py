@@ -66,9 +66,8 @@ def start_dispatcher(master: str, work_dir: Path, timeout: float = 30.0) -> str:
     ``<work_dir>/dispatcher.log``) and wait until it is registered; returns its URL."""
     work_dir.mkdir(parents=True, exist_ok=True)
     log = open(work_dir / "dispatcher.log", "ab")
-    address = master.split("://", 1)[-1]
     subprocess.Popen(
-        [sys.executable, "-m", "frameworks.batch.cluster.dispatcher", "--master", address,
+        [sys.executable, "-m", "frameworks.batch.cluster.dispatcher", "--master", master,
          "--work-dir", str(work_dir)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         cwd=str(work_dir),
