@@ -2,7 +2,7 @@
 
 Shared by the master's streams (scheduler SUBSCRIBE and the internal agent channel:
 `dcos.master.http.streams.EventStream`) and the agent's executor streams
-(`dcos.agent.executor_api.ExecutorStream`).
+(`dcos.agent.executor_streams.ExecutorStream`).
 
 `RecordIOStream.send` is called synchronously by a shell when it carries out core actions; it
 only buffers. `run` (awaited by the HTTP handler that owns the response) writes whatever is
