@@ -58,7 +58,7 @@ OfferRef = OfferID | str | Mapping[str, Any]
 TaskRef = TaskID | str | tuple[str, str | None] | Mapping[str, Any]
 """A task id, a ``(task_id, agent_id)`` pair, or a TaskStatus / TaskInfo dict."""
 
-log = logging.getLogger("dcos.sdk.framework")
+log = logging.getLogger(__name__)
 
 
 # -- actions ------------------------------------------------------------------------------
