@@ -26,6 +26,8 @@ from pathlib import Path
 import orjson
 import psutil
 
+from dcos.common.files import atomic_write
+
 DEFAULT_GRACE_S = 5.0
 POLL_S = 0.1
 
@@ -166,9 +168,8 @@ class Supervisor:
         if self.pid_file is None:
             return
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.pid_file.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps({"supervisor": os.getpid(), "components": self.pids}))
-        tmp.replace(self.pid_file)
+        body = orjson.dumps({"supervisor": os.getpid(), "components": self.pids})
+        atomic_write(self.pid_file, body, fsync=False)
 
     def _states(self) -> dict[str, ProcState]:
         states: dict[str, ProcState] = {}
