@@ -82,14 +82,15 @@ PING = "PING"
 # The master's agent channel handler parses each decoded call with `parse_agent_call` (or
 # `parse_agent_subscribe`) and hands the typed message to the master core, which never reads
 # the wire maps except the payloads it forwards or stores untouched (TaskInfo, TaskStatus,
-# FrameworkInfo, the AgentInfo map).
+# FrameworkInfo, the AgentInfo map). Slotted dataclasses, read-only by convention but not
+# frozen (made per call on the hot path; frozen ones cost several times as much to create).
 
 
 class AgentError(ValueError):
     """A malformed agent call; the message is sent back with 400."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AgentInfo:
     """The ``agent`` map of SUBSCRIBE, checked; `info` is the map itself (stored as is)."""
 
@@ -102,7 +103,7 @@ class AgentInfo:
     info: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskRecord:
     """A task the agent runs (or ran and has not had acknowledged), with what the master
     reads of its TaskInfo: resources (empty when they do not parse), the role they were
@@ -119,14 +120,14 @@ class TaskRecord:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AgentSubscribe:
     agent: AgentInfo
     tasks: tuple[TaskRecord, ...]
     frameworks: tuple[tuple[FrameworkID, dict[str, Any]], ...]  # (id, FrameworkInfo JSON)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StatusUpdate:
     framework_id: FrameworkID
     task_id: TaskID
@@ -134,7 +135,7 @@ class StatusUpdate:
     status: dict[str, Any]  # TaskStatus JSON, forwarded to the framework
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AgentUpdate:
     """UPDATE: status updates (malformed ones are dropped, as before)."""
 
@@ -142,12 +143,12 @@ class AgentUpdate:
     updates: tuple[StatusUpdate, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pong:
     agent_id: AgentID
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExecutorMessage:
     """MESSAGE: executor -> scheduler data (None when not a string: dropped)."""
 
@@ -157,7 +158,7 @@ class ExecutorMessage:
     data: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExecutorExited:
     agent_id: AgentID
     framework_id: FrameworkID

@@ -9,6 +9,9 @@ payloads it forwards untouched (FrameworkInfo, TaskInfo, ExecutorInfo, kill poli
 TaskInfo checks that need no master state (command xor executor, parseable resources) are
 done here once and carried in `TaskSpec`; the core adds the checks that need its state
 (duplicate ids, the offer's agent, available resources).
+
+The types are slotted dataclasses, read-only by convention but not frozen: one is made per
+call on the hot path, and a frozen dataclass costs several times as much to create.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ class CallError(ValueError):
 # -- the parts of ACCEPT ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExecutorSpec:
     """An ExecutorInfo: its id (None when missing), its resources, or why they are invalid
     (`error`, '' when fine); `info` is the JSON forwarded to the agent."""
@@ -49,7 +52,7 @@ class ExecutorSpec:
     info: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskSpec:
     """A TaskInfo with its state-free checks done: `resources` (None and `resources_error`
     when they do not parse), `shape_error` (not exactly one of command and executor),
@@ -65,18 +68,18 @@ class TaskSpec:
     info: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Launch:
     tasks: tuple[TaskSpec, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LaunchGroup:
     executor: ExecutorSpec
     tasks: tuple[TaskSpec, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OtherOperation:
     """An offer operation the master does not support (RESERVE, CREATE ...): ignored."""
 
@@ -89,13 +92,13 @@ Operation = Launch | LaunchGroup | OtherOperation
 # -- the calls -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Subscribe:
     framework_id: FrameworkID | None
     framework_info: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Accept:
     framework_id: FrameworkID
     offer_ids: tuple[OfferID, ...]
@@ -103,14 +106,14 @@ class Accept:
     refuse_seconds: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decline:
     framework_id: FrameworkID
     offer_ids: tuple[OfferID, ...]
     refuse_seconds: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Acknowledge:
     framework_id: FrameworkID
     agent_id: AgentID
@@ -118,7 +121,7 @@ class Acknowledge:
     uuid: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Kill:
     framework_id: FrameworkID
     task_id: TaskID
@@ -126,7 +129,7 @@ class Kill:
     kill_policy: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reconcile:
     """Explicit reconciliation of (task, agent) pairs; implicit when `tasks` is empty."""
 
@@ -134,24 +137,24 @@ class Reconcile:
     tasks: tuple[tuple[TaskID, AgentID | None], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Revive:
     framework_id: FrameworkID
     roles: tuple[Role, ...]  # empty: every role of the framework
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Suppress:
     framework_id: FrameworkID
     roles: tuple[Role, ...]  # empty: every role of the framework
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Teardown:
     framework_id: FrameworkID
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     framework_id: FrameworkID
     agent_id: AgentID
@@ -159,14 +162,14 @@ class Message:
     data: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Shutdown:
     framework_id: FrameworkID
     agent_id: AgentID
     executor_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ignored:
     """REQUEST, inverse offers, operation status calls, UPDATE_FRAMEWORK: accepted, no-op."""
 

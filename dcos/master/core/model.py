@@ -35,9 +35,12 @@ class MasterSettings:
 
 
 # -- actions returned to the shell -------------------------------------------------------
+#
+# Plain slotted dataclasses (not frozen: one is made per event on the hot path, and a frozen
+# one costs several times as much to create); nobody changes them once made.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToFramework:
     """Send a scheduler event (Mesos v1 JSON) on the framework's current stream."""
 
@@ -45,7 +48,7 @@ class ToFramework:
     event: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToAgent:
     """Send an internal-channel event (dcos.protocol.internal) on the agent's stream."""
 
@@ -53,21 +56,21 @@ class ToAgent:
     event: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CloseFramework:
     """End the framework's stream (torn down or removed)."""
 
     framework_id: FrameworkID
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CloseAgent:
     """End the agent's stream (it was marked unreachable or replaced)."""
 
     agent_id: AgentID
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Persist:
     """Write this registry operation; actions after it wait for the write."""
 

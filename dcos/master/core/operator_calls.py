@@ -16,18 +16,18 @@ from dcos.master.core.calls import CallError
 from dcos.protocol.resources import ResourceError, Resources
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpdateWeights:
     weights: dict[str, float]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetQuota:
     role: str
     guarantee: Resources
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RemoveQuota:
     role: str
 
