@@ -19,6 +19,7 @@ from typing import Any
 
 from frameworks.batch.driver import Driver
 from frameworks.batch.listener import BatchListener, StatusTracker
+from frameworks.batch.local import LocalBackend
 from frameworks.batch.rdd import RDD, UnionRDD
 from frameworks.batch.shared_vars import (
     COMPLEX_ACCUMULATOR_PARAM,
@@ -135,10 +136,11 @@ class SparkContext:
         self._stopped = False
         local = parse_local_master(self.master)
         if local is not None:
-            from frameworks.batch.local import LocalBackend
-
             backend: Any = LocalBackend(local[0])
         elif self.master.startswith(("mesos://", "zk://")):
+            # Imported here, not at the top: the cluster backend pulls in aiohttp and the
+            # SDK (~0.3 s), which local programs never need. (No cycle: it imports nothing
+            # of this module.)
             from frameworks.batch.cluster import ClusterBackend
 
             backend = ClusterBackend(self.master, self.appName, self._conf)

@@ -28,8 +28,11 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
-from dcos.sdk.util import atomic_write
+# dcos.common.files, not its dcos.sdk.util re-export: importing dcos.sdk pulls in aiohttp and
+# the driver (~0.3 s), and worker processes must start quickly.
+from dcos.common.files import atomic_write
 from frameworks.batch.backend import FetchFailed, Task
+from frameworks.batch.worker import run_task
 
 PAYLOAD_CACHE = 64
 EXECUTOR_ID = "driver"
@@ -125,8 +128,6 @@ def _read_frame(inp: BinaryIO) -> bytes | None:
 
 def serve(root: str, inp: BinaryIO, out: BinaryIO) -> None:
     """The worker loop: read a task, run it, write its result, until the driver closes."""
-    from frameworks.batch.worker import run_task
-
     payloads: OrderedDict[str, bytes] = OrderedDict()
     while True:
         frame = _read_frame(inp)

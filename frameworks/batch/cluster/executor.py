@@ -43,6 +43,7 @@ from aiohttp import web
 from frameworks.batch.backend import FetchFailed, Task
 from frameworks.batch.cluster import wire
 from frameworks.batch.cluster.storage import ExecutorStorage
+from frameworks.batch.worker import run_task
 
 log = logging.getLogger(__name__)
 MISSING = 0xFFFFFFFF
@@ -170,12 +171,6 @@ class ClusterTaskContext:
         self._executor.storage.put_block(block_id, data)
 
 
-def _default_runner() -> Runner:
-    from frameworks.batch.worker import run_task
-
-    return run_task
-
-
 class BatchExecutor:
     """The executor's shell: driver connection, task threads, shuffle server."""
 
@@ -195,7 +190,7 @@ class BatchExecutor:
         self.cores = max(1, cores)
         self.storage = ExecutorStorage(work_dir, block_memory)
         self.work_dir = work_dir
-        self.runner = runner or _default_runner()
+        self.runner = runner or run_task
         self.client = ShuffleClient()
         self.peers: dict[str, str] = {}
         self.address = ""
