@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +50,13 @@ class FakeMaster:
         self.runner: web.AppRunner | None = None
         self.port = 0
 
-    async def start(self) -> None:
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Listen on an ephemeral loopback port (TLS with `ssl_context`)."""
         app = web.Application()
         app.router.add_post("/api/v1/scheduler", self._handle)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 

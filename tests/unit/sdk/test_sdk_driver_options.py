@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
+import ssl
+import subprocess
 
 import aiohttp
 import pytest
@@ -121,3 +124,55 @@ async def test_executor_driver_sends_credentials_to_its_agent():
         assert (await seen.get())["Authorization"] == BASIC
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (made with the openssl CLI)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_https_master_with_an_ssl_context(tls_files):
+    cert, key = tls_files
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    master = FakeMaster()
+    await master.start(ssl_context=server_ctx)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    creds = Credentials("fw-principal", "s3cret")
+    try:
+        url = f"https://127.0.0.1:{master.port}"
+        async with SchedulerDriver(
+            Recorder(), {"name": "fw"}, url, ssl=client_ctx, credentials=creds
+        ) as driver:
+            assert await driver.wait_subscribed(timeout=WAIT) == "fw-0001"
+            assert driver.master.scheme == "https"
+            await driver.suppress()
+            headers, body = await master.next_call("SUPPRESS")
+            assert headers["Authorization"] == BASIC and headers["Mesos-Stream-Id"]
+    finally:
+        await master.stop()
+
+
+async def test_https_master_with_an_untrusted_certificate_is_not_subscribed(tls_files):
+    cert, key = tls_files
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    master = FakeMaster()
+    await master.start(ssl_context=server_ctx)
+    try:
+        url = f"https://127.0.0.1:{master.port}"
+        async with SchedulerDriver(Recorder(), {"name": "fw"}, url) as driver:
+            with pytest.raises(TimeoutError):
+                await driver.wait_subscribed(timeout=0.3)  # default checks refuse it
+    finally:
+        await master.stop()
