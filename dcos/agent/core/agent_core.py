@@ -41,6 +41,7 @@ from dcos.agent.core.actions import (
     SendUpdates,
     UpdatesDue,
 )
+from dcos.agent.core.custom_executor import DEFAULT_REGISTRATION_TIMEOUT
 from dcos.agent.core.executor_calls import ExecutorCalls
 from dcos.agent.core.ledger import TaskLedger
 from dcos.agent.core.model import (
@@ -54,7 +55,6 @@ from dcos.agent.core.model import (
 from dcos.agent.core.reattach import Recovery
 from dcos.agent.core.supervisor import ExecutorSupervisor
 from dcos.agent.core.task_groups import TaskGroups
-from dcos.agent.custom_executor import DEFAULT_REGISTRATION_TIMEOUT
 from dcos.agent.status_updates import StatusUpdateManager
 from dcos.protocol import internal
 from dcos.protocol.ids import (

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from dcos.agent.core.actions import Action, Refuse, SendToMaster, ToExecutor
+from dcos.agent.core.custom_executor import agent_info_json
 from dcos.agent.core.events import (
     ExecutorDisconnected,
     ExecutorMessage,
@@ -22,7 +23,6 @@ from dcos.agent.core.events import (
 from dcos.agent.core.ledger import TaskLedger
 from dcos.agent.core.model import REGISTERING, RUNNING, TERMINATED, TERMINATING, ExecutorRecord
 from dcos.agent.core.supervisor import ExecutorSupervisor
-from dcos.agent.custom_executor import agent_info_json
 from dcos.protocol import internal
 from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, new_container_id, unwrap, wrap
 from dcos.protocol.states import Source, is_terminal

@@ -2,7 +2,7 @@
 
 A TaskInfo with an ``executor`` (ExecutorInfo with a ``command``) runs under that executor:
 the first task for an executor id starts the executor's container (a `Launch` action with the
-Mesos executor environment, `dcos.agent.custom_executor`); tasks wait in the executor's queue
+Mesos executor environment, `dcos.agent.core.custom_executor`); tasks wait in the executor's queue
 until it SUBSCRIBEs on ``/api/v1/executor`` and then go to it as LAUNCH (or LAUNCH_GROUP)
 events; later tasks go straight to it. An executor that does not subscribe within the
 registration timeout is killed and its tasks fail; when its process exits, its unfinished
@@ -37,6 +37,12 @@ from dcos.agent.core.actions import (
     ToExecutor,
     Wake,
 )
+from dcos.agent.core.custom_executor import (
+    DEFAULT_REGISTRATION_TIMEOUT,
+    build_executor_config,
+    duration_field,
+    wait_status,
+)
 from dcos.agent.core.ledger import TaskLedger
 from dcos.agent.core.model import (
     MAX_COMPLETED_EXECUTORS,
@@ -49,12 +55,6 @@ from dcos.agent.core.model import (
     FrameworkRecord,
     LaunchSite,
     TaskRecord,
-)
-from dcos.agent.custom_executor import (
-    DEFAULT_REGISTRATION_TIMEOUT,
-    build_executor_config,
-    duration_field,
-    wait_status,
 )
 from dcos.protocol import internal
 from dcos.protocol.ids import (
