@@ -244,7 +244,8 @@ class MasterShell:
 
     def view(self) -> MasterView:
         """A read-only view of the master's state for the JSON and metrics endpoints."""
-        return MasterView(self.core, self.config, self.now(), self.elector.leader())
+        leader = self.elector.leader() if self.elector is not None else None
+        return MasterView(self.core, self.config, self.now(), leader)
 
     def stimuli_json(self, limit: int | None) -> dict[str, Any]:
         """``GET /debug/stimuli``: the newest `limit` (event, actions) entries."""
