@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dcos.protocol.ids import TaskID
 from dcos.sdk import Offer
 from dcos.sdk.framework import SuppressionTracker
 from frameworks.webapp import planner
@@ -60,9 +61,9 @@ class CoreView(Protocol):
     @property
     def deployments(self) -> Mapping[str, Deployment]: ...
     @property
-    def tasks(self) -> Mapping[str, Instance]: ...
+    def tasks(self) -> Mapping[TaskID, Instance]: ...
     @property
-    def instances(self) -> Mapping[str, Mapping[str, Instance]]: ...
+    def instances(self) -> Mapping[str, Mapping[TaskID, Instance]]: ...
     @property
     def state(self) -> Mapping[str, AppState]: ...
     @property
@@ -105,11 +106,11 @@ class WebappCore:
         return self.rollouts.running
 
     @property
-    def tasks(self) -> Mapping[str, Instance]:
+    def tasks(self) -> Mapping[TaskID, Instance]:
         return self.fleet.tasks
 
     @property
-    def instances(self) -> Mapping[str, Mapping[str, Instance]]:
+    def instances(self) -> Mapping[str, Mapping[TaskID, Instance]]:
         return self.fleet.instances
 
     @property
@@ -363,7 +364,7 @@ class WebappCore:
         self.fleet.set_need(aid, plan.launch, now)
         out: list[Action] = []
         for tid in plan.kill:
-            out += self.fleet.kill(tid, now)
+            out += self.fleet.kill(TaskID(tid), now)
         if out:
             self._to_evaluate.add(aid)
         return out

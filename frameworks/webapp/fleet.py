@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcos.protocol.ids import TaskID
 from dcos.sdk import Offer
 from dcos.sdk.framework import Decline, Kill, Launch
 from frameworks.webapp import planner
@@ -55,8 +56,8 @@ class Fleet:
     def __init__(self, config: FleetConfig, catalog: Catalog) -> None:
         self.config = config
         self.catalog = catalog
-        self.instances: dict[str, dict[str, Instance]] = {}
-        self.tasks: dict[str, Instance] = {}
+        self.instances: dict[str, dict[TaskID, Instance]] = {}
+        self.tasks: dict[TaskID, Instance] = {}
         self.state: dict[str, AppState] = {}
         self.agents: dict[str, AgentView] = {}
         self.limiter = KillLimiter(config.health_kill_fraction)
@@ -165,7 +166,7 @@ class Fleet:
 
     # -- kills ---------------------------------------------------------------------------
 
-    def kill(self, task_id: str, now: float, wipe: bool = False) -> list[Action]:
+    def kill(self, task_id: TaskID, now: float, wipe: bool = False) -> list[Action]:
         """Mark a task as being killed: the KillTask to send (nothing if unknown or already
         being killed)."""
         inst = self.tasks.get(task_id)
@@ -177,7 +178,7 @@ class Fleet:
         inst.killing = True
         return [Persist(inst), Kill(task_id, inst.agent_id)]
 
-    def expunge(self, task_id: str, now: float) -> list[Action]:
+    def expunge(self, task_id: TaskID, now: float) -> list[Action]:
         """``DELETE /v2/apps/{id}/tasks[/{task}]?wipe=true`` (Marathon's ForceExpunge): kill
         the task and forget its record at once. It no longer counts for its app, so a
         replacement is planned now (the app keeps its instance count); its later status

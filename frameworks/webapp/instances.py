@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from dcos.protocol.ids import AgentID, TaskID
+from frameworks.webapp.model.spec import AppId
+
 STAGED = {"TASK_STAGING", "TASK_STARTING"}
 GONE = {
     "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
@@ -20,11 +23,11 @@ FAILURES = {"TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE
 
 @dataclass
 class Instance:
-    task_id: str
-    app_id: str
+    task_id: TaskID
+    app_id: AppId
     version: str  # the app version it was launched with
     config: str  # versionInfo.lastConfigChangeAt of that version
-    agent_id: str
+    agent_id: AgentID
     host: str
     ports: list[int]
     service_ports: list[int]

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dcos.protocol.ids import AgentID
+from dcos.protocol.ids import AgentID, TaskID
 from dcos.sdk import task_info
 from frameworks.webapp.health import mesos_health_check
 from frameworks.webapp.instances import Instance
@@ -23,9 +23,9 @@ Json = dict[str, Any]
 LOCAL_PORT_MIN, LOCAL_PORT_MAX = 10000, 20000
 
 
-def task_id_for(app_id: str) -> str:
+def task_id_for(app_id: str) -> TaskID:
     """Marathon style: ``/shop/web`` -> ``shop_web.<uuid>``."""
-    return app_id.strip("/").replace("/", "_") + "." + str(uuid.uuid4())
+    return TaskID(app_id.strip("/").replace("/", "_") + "." + str(uuid.uuid4()))
 
 
 def task_name(app_id: str) -> str:

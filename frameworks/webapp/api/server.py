@@ -14,7 +14,7 @@ core under the service lock and carries out its actions. Also served: ``/metrics
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
@@ -230,7 +230,7 @@ class Api:
         app = self.view.apps.get(AppId(aid))
         if app is None:
             return not_found_app(aid)
-        inst = self.view.tasks.get(tid)
+        inst = self.view.tasks.get(TaskID(tid))
         if inst is None or inst.app_id != aid:
             return error(404, f"Task '{tid}' does not exist")
         if request.method == "GET":
@@ -242,7 +242,7 @@ class Api:
             return resp
         return respond({"task": task_json(inst, app.has_health)})
 
-    async def kill_tasks(self, request: web.Request, ids: list[str]) -> web.Response:
+    async def kill_tasks(self, request: web.Request, ids: Sequence[str]) -> web.Response:
         """Kill tasks (they are replaced), or with ``scale=true`` also lower the apps'
         instances by the number killed (a deployment), or with ``wipe=true`` kill them and
         expunge their records at once (not with ``scale``: 400)."""
