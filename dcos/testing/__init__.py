@@ -3,8 +3,8 @@
 - `SimClock`: simulated time (advance, settle, autojump) for cores and shells that take a
   clock; `wait_for(clock, aw, timeout)` is `asyncio.wait_for` on a clock's time.
 - `ProcessCluster`: real master and agent processes on loopback, with faults (restart the
-  master, restart or pause an agent), plus `free_port`, `get_json`, `QUICK_MASTER_FLAGS`,
-  `kill_sandbox_processes` (`dcos.testing.processes`).
+  master, restart or pause an agent), plus `free_port`, `free_port_range`, `pid_alive`,
+  `get_json`, `QUICK_MASTER_FLAGS`, `kill_sandbox_processes` (`dcos.testing.processes`).
 - Real-time polling for tests of real processes: `wait_until`, `async_wait_until`,
   `eventually` (`dcos.testing.waiting`).
 - `RecordingScheduler`: an SDK scheduler that launches queued commands, records every
@@ -31,8 +31,10 @@ from dcos.testing.processes import (
     QUICK_MASTER_FLAGS,
     ProcessCluster,
     free_port,
+    free_port_range,
     get_json,
     kill_sandbox_processes,
+    pid_alive,
 )
 from dcos.testing.scheduler import RecordingScheduler
 from dcos.testing.sim import Behaviour, LinkProxy, SimContainerizer, TaskPlan, always
@@ -53,6 +55,7 @@ __all__ = [
     "async_wait_until",
     "eventually",
     "free_port",
+    "free_port_range",
     "get_json",
     "kill_sandbox_processes",
     "make_agent_info",
@@ -60,6 +63,7 @@ __all__ = [
     "make_framework_info",
     "make_offer",
     "make_task_info",
+    "pid_alive",
     "wait_for",
     "wait_until",
 ]

@@ -15,7 +15,8 @@ network partition, stop everything. Each test stops only the processes it starte
         finally:
             cluster.stop()
 
-Also: `free_port()` (a free TCP port on 127.0.0.1), `get_json(url)` (blocking GET),
+Also: `free_port()` (a free TCP port on 127.0.0.1), `free_port_range(n)`, `pid_alive(pid)`
+(exists and is not a zombie), `get_json(url)` (blocking GET),
 `QUICK_MASTER_FLAGS` (allocate every 0.2 s, lose a silent agent after 3 pings of 0.5 s) and
 `kill_sandbox_processes(root)`. Polling helpers are in `dcos.testing.waiting`.
 """
@@ -43,8 +44,10 @@ __all__ = [
     "QUICK_MASTER_FLAGS",
     "ProcessCluster",
     "free_port",
+    "free_port_range",
     "get_json",
     "kill_sandbox_processes",
+    "pid_alive",
 ]
 
 
@@ -54,6 +57,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_port_range(count: int) -> int:
+    """A base port such that ``base .. base+count-1`` are all free on 127.0.0.1 (for a
+    process that takes consecutive ports, such as ``dcos-py up``'s agents)."""
+    for _ in range(100):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        socks: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free port range")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (an exited child not yet reaped)."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def get_json(url: str, timeout: float = 2.0) -> Any:

@@ -8,7 +8,6 @@ import contextlib
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,35 +19,14 @@ import dns.query
 import orjson
 import psutil
 
+from dcos.testing import free_port_range, pid_alive
+
 START_TIMEOUT_S = 60
 
 
 def cli() -> list[str]:
     script = Path(sys.executable).parent / "dcos-py"
     return [str(script)] if script.exists() else [sys.executable, "-m", "dcos.cli"]
-
-
-def free_ports(count: int) -> int:
-    """A base port such that `base .. base+count-1` are all free on 127.0.0.1."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
-        socks = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 def read_lines(stream, lines: queue.Queue[str | None]) -> None:
@@ -71,16 +49,9 @@ def wait_for(lines: queue.Queue[str | None], text: str, seen: list[str]) -> bool
             return True
 
 
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
-    master_port, agent_port = free_ports(1), free_ports(2)
-    base = free_ports(6)
+    master_port, agent_port = free_port_range(1), free_port_range(2)
+    base = free_port_range(6)
     webapp_port, dns_port, dns_http, lb_http, lb_stats, batch_port = range(base, base + 6)
     work = tmp_path / "cluster"
     env = {**os.environ, "COLUMNS": "200"}
@@ -136,7 +107,7 @@ def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> 
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, "".join(seen) + "".join(iter(lines.get, None))
-        assert [p.pid for p in family if alive(p.pid)] == []
+        assert [p.pid for p in family if pid_alive(p.pid)] == []
         assert not (work / "pids.json").exists()
         assert (work / "master" / "master.log").exists()
         assert (work / "agent-1" / "agent.log").exists()

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from dcos.sdk import SchedulerDriver
-from dcos.testing import ProcessCluster, RecordingScheduler, async_wait_until, get_json
+from dcos.testing import (
+    ProcessCluster,
+    RecordingScheduler,
+    async_wait_until,
+    get_json,
+    pid_alive,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -21,14 +27,6 @@ def cluster(tmp_path):
         yield c.start()
     finally:
         c.stop()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def agent_entry(cluster: ProcessCluster) -> dict:

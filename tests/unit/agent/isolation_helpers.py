@@ -13,6 +13,8 @@ from dcos.agent.containerizer.process import ProcessContainerizer
 from dcos.agent.isolators import cgroupfs
 from dcos.agent.isolators.select import build_isolators
 from dcos.protocol.resources import Resources
+from dcos.testing import async_wait_until as poll  # noqa: F401 (the isolation tests import it from here)
+from dcos.testing import pid_alive  # noqa: F401
 
 TEST_ROOT = "dcos-py-test"
 
@@ -52,24 +54,6 @@ def config(tmp_path, command: str, resources: str = "cpus:0.5;mem:64", name: str
         resources=Resources.parse(resources),
         command={"value": command},
     )
-
-
-async def poll(cond, what: str, timeout: float = 10.0) -> None:
-    """Wait (with a deadline) for a condition that real processes make true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 OLD_AGENT = """

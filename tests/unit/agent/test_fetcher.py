@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import tarfile
 import zipfile
 
@@ -12,12 +11,7 @@ import pytest
 from aiohttp import web
 
 from dcos.agent.fetcher import FetchLimits, extract, fetch, output_name
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from dcos.testing import free_port
 
 
 @pytest.fixture
@@ -37,7 +31,7 @@ async def http_server():
     app.router.add_get("/{name}", handler)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield f"http://127.0.0.1:{port}", files, hits

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 
 import pytest
 from aiohttp import web
@@ -23,6 +22,7 @@ from dcos.agent.health import (
 from dcos.agent.health_runner import HealthRunner, probe_command, probe_http, probe_tcp
 from dcos.common.clock import SimClock
 from dcos.protocol.resources import Resources
+from dcos.testing import free_port
 from dcos.testing.agent import (
     exited,
     feed,
@@ -183,12 +183,6 @@ async def test_runner_stop_cancels_checks():
 # -- real probes ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_probe_http_statuses_and_refused():
     async def handler(request):
         return web.Response(status=int(request.query.get("s", "200")))
@@ -197,7 +191,7 @@ async def test_probe_http_statuses_and_refused():
     app.router.add_get("/h", handler)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     import aiohttp
 
@@ -219,7 +213,7 @@ async def test_probe_tcp_connects_and_fails_on_closed_port():
     port = server.sockets[0].getsockname()[1]
     async with server:
         assert await probe_tcp(HealthCheckSpec.parse({"tcp": {"port": port}})) == (True, "connected")
-    ok, detail = await probe_tcp(HealthCheckSpec.parse({"tcp": {"port": _free_port()}}))
+    ok, detail = await probe_tcp(HealthCheckSpec.parse({"tcp": {"port": free_port()}}))
     assert not ok and "refused" in detail.lower()
 
 

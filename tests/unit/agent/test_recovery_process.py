@@ -10,19 +10,12 @@ import sys
 import pytest
 
 from dcos.protocol import internal
+from dcos.testing import pid_alive
 from dcos.testing.agent import FakeMaster
 
 from .conftest import FRAMEWORK, make_task
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 async def _agent(master: FakeMaster, tmp_path) -> asyncio.subprocess.Process:
@@ -50,7 +43,7 @@ async def test_sigterm_leaves_the_task_to_the_next_agent_and_sigusr1_kills_it(tm
             pass
         procs[0].send_signal(signal.SIGTERM)
         assert await procs[0].wait() == 0
-        assert alive(pid)
+        assert pid_alive(pid)
 
         procs.append(await _agent(master, tmp_path))
         again = await master.subscribes.get()
@@ -58,14 +51,14 @@ async def test_sigterm_leaves_the_task_to_the_next_agent_and_sigusr1_kills_it(tm
         [record] = again["tasks"]
         assert record["task"]["task_id"]["value"] == "t1"
         assert record["state"] == "TASK_RUNNING"
-        assert alive(pid)
+        assert pid_alive(pid)
         log = tmp_path / "agent.log"
         while log.read_text().count("registered with master as agent-1") < 2:
             await asyncio.sleep(0.02)  # the log is the only sign the agent gives here
 
         procs[1].send_signal(signal.SIGUSR1)
         assert await procs[1].wait() == 0
-        assert not alive(pid)
+        assert not pid_alive(pid)
         # the kill is recorded: a third agent process reports the task killed
         procs.append(await _agent(master, tmp_path))
         third = await master.subscribes.get()

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import orjson
-import psutil
 
 from dcos.cli.supervisor import (
     Component,
@@ -21,6 +20,7 @@ from dcos.cli.supervisor import (
     startup_step,
     tail_lines,
 )
+from dcos.testing import pid_alive
 
 NEVER = 1e18
 
@@ -99,13 +99,6 @@ def recorded_pids(tmp: Path, name: str) -> list[int]:
     return [int(p) for p in (tmp / f"{name}.pids").read_text().split()]
 
 
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def test_start_then_stop_leaves_no_process(tmp_path: Path) -> None:
     sup = Supervisor([family(tmp_path, "a"), family(tmp_path, "b", mode="IGNORE")],
                      pid_file=tmp_path / "pids.json", grace_s=0.5)
@@ -114,9 +107,9 @@ def test_start_then_stop_leaves_no_process(tmp_path: Path) -> None:
     pid_file = orjson.loads((tmp_path / "pids.json").read_bytes())
     assert pid_file["supervisor"] == os.getpid() and pid_file["components"] == sup.pids
     everyone = recorded_pids(tmp_path, "a") + recorded_pids(tmp_path, "b")
-    assert all(alive(p) for p in everyone)
+    assert all(pid_alive(p) for p in everyone)
     sup.stop()
-    assert [p for p in everyone if alive(p)] == []
+    assert [p for p in everyone if pid_alive(p)] == []
     assert not (tmp_path / "pids.json").exists()
     assert tail_lines(tmp_path / "a" / "a.log") == ["started"]
 
