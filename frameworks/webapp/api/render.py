@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from dcos.sdk.util import version_info
 from frameworks.webapp.core import CoreView
 from frameworks.webapp.instances import STAGED, Instance
 from frameworks.webapp.model.json import APP_KEYS, dumps, iso
@@ -190,8 +191,8 @@ def info_json(service: Any) -> Json:
     leader = f"{service.hostname}:{service.http_port}"
     return {
         "name": service.framework_name,
-        "version": "1.0.0-dcos-py",
-        "buildref": "dcos-py",
+        "version": "1.0.0-dcos-py",  # Marathon-compatible API level (clients gate on it)
+        "buildref": version_info().git_sha,  # the dcos-py build (dcos.common.version)
         "elected": True,
         "leader": leader,
         "frameworkId": service.framework_id,
