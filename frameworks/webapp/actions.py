@@ -107,6 +107,30 @@ class ResetDelay:
     app_id: AppId
 
 
+@dataclass(frozen=True, slots=True)
+class Offers:
+    """Offers arrived (the core gets the `Offer`s themselves; the log keeps their ids)."""
+
+    offer_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """(Re-)subscribed to the master."""
+
+    framework_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The shell's timer fired."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluate:
+    """A coalesced planning pass after a burst of updates."""
+
+
 # -- outputs ------------------------------------------------------------------------------
 
 

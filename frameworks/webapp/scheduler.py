@@ -36,13 +36,17 @@ from frameworks.webapp.actions import (
     Delete,
     Deploy,
     DriverAction,
+    Evaluate,
     KillTasks,
+    Offers,
     Persist,
     Publish,
     Readiness,
     ResetDelay,
     StopDeployment,
+    Subscribed,
     TaskUpdate,
+    Tick,
 )  # fmt: skip
 from frameworks.webapp.callbacks import CallbackDispatcher
 from frameworks.webapp.core import CoreConfig, CoreView, WebappCore
@@ -64,26 +68,6 @@ class Origin:
 
     client_ip: str | None
     uri: str
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """The timer fired (a stimulus of the log)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluate:
-    """A coalesced planning pass (a stimulus of the log)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Offers:
-    offer_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Subscribed:
-    framework_id: str | None
 
 
 class WebappService:
