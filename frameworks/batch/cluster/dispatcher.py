@@ -9,6 +9,10 @@ started by ``dcos-py batch submit`` when none is registered with the master (or 
 - Submissions live in a `SQLiteStateStore` under ``DIR`` (``/submissions/<id>`` JSON), so a
   restarted dispatcher knows them; its framework id is stored too and it re-registers with it
   (failover timeout one week) and reconciles its drivers.
+- The Mesos side is the SDK's framework layer: a `FrameworkScheduler` (reconciliation of the
+  drivers it knows on every subscription, SUPPRESS / REVIVE with its `SuppressionTracker`),
+  offers matched with the placement chain (`dcos.sdk.placement.place`, oldest submission
+  first) and the decisions sent as framework actions (``driver.apply``).
 - Each submission becomes one Mesos task running ``<python> <script> [args]`` in a sandbox: the
   script is fetched there through a ``file://`` URI; the task's environment carries the master
   (``DCOS_BATCH_MASTER`` and ``MASTER`` = ``mesos://host:port``), the executor settings
@@ -38,14 +42,20 @@ import orjson
 from aiohttp import web
 
 from dcos.sdk import (
+    Decline,
+    FrameworkAction,
+    FrameworkScheduler,
+    Kill,
+    Launch,
     Offer,
-    OfferPacker,
-    Scheduler,
     SchedulerDriver,
     TaskNeeds,
     TaskStatus,
+    framework_info,
     task_info,
 )
+from dcos.sdk.framework import TaskRef
+from dcos.sdk.placement import Slot, place
 from dcos.sdk.util import parse_master
 from dcos.state import SQLiteStateStore, StateStore, VersionConflict
 from frameworks.batch.cluster.backend import route_to
@@ -57,10 +67,11 @@ QUEUED, LAUNCHED, RUNNING = "QUEUED", "LAUNCHED", "RUNNING"
 ENDED = {"FINISHED", "FAILED", "KILLED", "ERROR", "LOST"}
 
 
-class Dispatcher(Scheduler):
+class Dispatcher(FrameworkScheduler):
     """Submissions, their driver tasks, and the HTTP API."""
 
     def __init__(self, store: StateStore, master: str, python: str = sys.executable) -> None:
+        super().__init__()
         self.store = store
         self.master = master
         self.python = python
@@ -68,7 +79,6 @@ class Dispatcher(Scheduler):
         self.versions: dict[str, int] = {}
         self.driver: SchedulerDriver | None = None
         self.url = ""
-        self.suppressed = False
 
     async def load(self) -> None:
         for key in await self.store.list(PREFIX):
@@ -132,12 +142,13 @@ class Dispatcher(Scheduler):
         }
         self.subs[sid] = sub
         await self.save(sub)
-        if self.driver is not None and self.suppressed:
-            self.suppressed = False
-            await self.driver.revive()
+        if self.driver is not None:
+            await self.driver.apply(self.suppression.update(True))  # REVIVE if suppressed
         return sub
 
     async def kill(self, sid: str) -> dict[str, Any] | None:
+        """Kill a submission's driver (or drop it while queued); None for unknown ids. Raises
+        `web.HTTPServiceUnavailable` when the KILL could not be sent to the master."""
         sub = self.subs.get(sid)
         if sub is None:
             return None
@@ -145,48 +156,54 @@ class Dispatcher(Scheduler):
             sub.update(state="KILLED", message="killed before it started", finished=time.time())
             await self.save(sub)
         elif sub["state"] not in ENDED and self.driver is not None:
-            await self.driver.kill(sub["task_id"], sub["agent_id"] or None)
+            [err] = await self.driver.apply([Kill(sub["task_id"], sub["agent_id"] or None)])
+            if err is not None:
+                raise web.HTTPServiceUnavailable(text=f"kill not sent to the master: {err}")
         return sub
 
     # ---- scheduler --------------------------------------------------------------------
 
-    async def registered(self, driver, framework_id, master_info):
-        await self.store.put(
-            "/framework_id", str(framework_id).encode(), (await self._fid_version())
-        )
+    def known_tasks(self) -> list[TaskRef]:
+        """The drivers to reconcile after (re)subscribing: every one not known to be over."""
+        return [
+            (s["task_id"], s["agent_id"] or None)
+            for s in self.subs.values()
+            if s["state"] in (LAUNCHED, RUNNING)
+        ]
+
+    async def subscribed(self, driver: SchedulerDriver, first: bool) -> None:
+        if not first:
+            return
+        framework_id = driver.framework_id or ""
+        await self.store.put("/framework_id", framework_id.encode(), await self._fid_version())
         log.info("dispatcher registered as %s", framework_id)
-        await driver.reconcile()
 
     async def _fid_version(self) -> int:
         v = await self.store.get("/framework_id")
         return v.version if v else 0
 
-    async def reregistered(self, driver, master_info):
-        await driver.reconcile()
-
     async def resource_offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
-        queued = [s for s in self.subs.values() if s["state"] == QUEUED]
-        for offer in offers:
-            packer = OfferPacker(offer)
-            tasks = []
-            while queued:
-                sub = queued[0]
-                fit = packer.take(
-                    TaskNeeds.parse(f"cpus:{sub['driver_cpus']};mem:{sub['driver_mem']}")
-                )
-                if not fit.ok:
-                    break
-                queued.pop(0)
-                tasks.append(self._driver_task(sub, offer, fit.resources))
-                sub.update(state=LAUNCHED, agent_id=offer.agent_id, started=time.time())
-                await self.save(sub)
-            if tasks:
-                await driver.launch([offer], tasks, refuse_seconds=1)
-            else:
-                await driver.decline([offer], refuse_seconds=30)
-        if not any(s["state"] == QUEUED for s in self.subs.values()) and not self.suppressed:
-            self.suppressed = True
-            await driver.suppress()
+        """Launch queued drivers, oldest first, each where the placement chain puts it; stop
+        at the first one that fits no offer. Offers left unused are declined for 30 s."""
+        slots = [Slot.of(o) for o in offers]
+        tasks: dict[str, list[dict[str, Any]]] = {}  # offer id -> driver tasks
+        for sub in [s for s in self.subs.values() if s["state"] == QUEUED]:
+            needs = TaskNeeds.of(cpus=sub["driver_cpus"], mem=sub["driver_mem"])
+            placed = place(slots, needs, 1).placements
+            if not placed:
+                break
+            offer, fit = placed[0].slot.offer, placed[0].fit
+            tasks.setdefault(offer.id, []).append(self._driver_task(sub, offer, fit.resources))
+            sub.update(state=LAUNCHED, agent_id=offer.agent_id, started=time.time())
+            await self.save(sub)
+        actions: list[FrameworkAction] = [
+            Launch([o.id], tasks[o.id], refuse_seconds=1) for o in offers if o.id in tasks
+        ]
+        unused = [o.id for o in offers if o.id not in tasks]
+        if unused:
+            actions.append(Decline(unused, refuse_seconds=30))
+        actions += self.suppression.update(any(s["state"] == QUEUED for s in self.subs.values()))
+        await driver.apply(actions)
 
     def _driver_task(
         self, sub: dict[str, Any], offer: Offer, resources: list[Any]
@@ -304,10 +321,13 @@ async def serve(master: str, work_dir: Path, port: int, host: str) -> int:
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     d.url = f"http://{host}:{bound}"
-    info: dict[str, Any] = {"name": NAME, "webui_url": d.url + "/", "checkpoint": True}
     saved = await store.get("/framework_id")
-    if saved is not None:
-        info["id"] = {"value": saved.value.decode()}
+    info = framework_info(
+        NAME,
+        webui_url=d.url + "/",
+        checkpoint=True,
+        framework_id=saved.value.decode() if saved is not None else None,
+    )
     d.driver = SchedulerDriver(d, info, master, failover_timeout=7 * 24 * 3600.0)
     await d.driver.start()
     stop = asyncio.Event()
