@@ -330,6 +330,14 @@ class ExecutorDriver:
         await self.start()
         return await self.join()
 
+    async def __aenter__(self) -> ExecutorDriver:
+        """``async with ExecutorDriver(MyExecutor()) as driver: await driver.join()``."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def stop(self, state: DriverState = DRIVER_STOPPED) -> DriverState:
         """Stop the driver (safe from a callback and more than once)."""
         if self._stopping or self._state == DRIVER_NOT_STARTED:

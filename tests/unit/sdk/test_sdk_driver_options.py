@@ -117,10 +117,9 @@ async def test_executor_driver_sends_credentials_to_its_agent():
     env = {"MESOS_AGENT_ENDPOINT": f"127.0.0.1:{port}", "MESOS_FRAMEWORK_ID": "fw-1",
            "MESOS_EXECUTOR_ID": "ex-1"}  # fmt: skip
     try:
-        driver = ExecutorDriver(
-            Executor(), env=env, credentials=Credentials("fw-principal", "s3cret")
-        )
-        assert await asyncio.wait_for(driver.run(), WAIT) is DriverState.ABORTED
+        creds = Credentials("fw-principal", "s3cret")
+        async with ExecutorDriver(Executor(), env=env, credentials=creds) as driver:
+            assert await asyncio.wait_for(driver.join(), WAIT) is DriverState.ABORTED
         assert (await seen.get())["Authorization"] == BASIC
     finally:
         await runner.cleanup()
