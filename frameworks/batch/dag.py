@@ -205,24 +205,9 @@ class DAGScheduler:
         if not parts:
             self._stage_done(stage, now, actions)
             return
-        if stage.payload is None:
-            try:
-                kind = (
-                    ("map", stage.rdd, stage.shuffle_dep)
-                    if stage.is_map
-                    else ("result", stage.rdd, stage.func)
-                )
-                stage.payload = dumps_closure(kind)
-            except Exception as e:  # noqa: BLE001 -- unpicklable closures fail the job
-                self._fail_stage(
-                    stage,
-                    f"{type(e).__name__}: could not serialize the stage: {e}",
-                    traceback.format_exc(),
-                    "",
-                    now,
-                    actions,
-                )
-                return
+        payload = stage.payload or self._serialize(stage, now, actions)
+        if payload is None:
+            return
         stage.attempt += 1
         stage.pending = set(parts)
         self.running.add(stage)
@@ -236,7 +221,7 @@ class DAGScheduler:
                 stage.id,
                 stage.attempt,
                 p,
-                stage.payload,
+                payload,
                 key,
                 is_shuffle_map=stage.is_map,
                 split=graph.split(stage, p),
@@ -310,6 +295,22 @@ class DAGScheduler:
             acc = self.accumulators.get(aid)
             if acc is not None:
                 acc.merge_update(update)
+
+    def _serialize(self, stage: Stage, now: float, actions: list[Action]) -> bytes | None:
+        """Pickle the stage's RDD chain and function once (its tasks' payload); an
+        unpicklable closure fails the stage's jobs (None)."""
+        kind = (
+            ("map", stage.rdd, stage.shuffle_dep)
+            if stage.is_map
+            else ("result", stage.rdd, stage.func)
+        )
+        try:
+            stage.payload = dumps_closure(kind)
+        except Exception as e:  # noqa: BLE001 -- unpicklable closures fail the job
+            error = f"{type(e).__name__}: could not serialize the stage: {e}"
+            self._fail_stage(stage, error, traceback.format_exc(), "", now, actions)
+            return None
+        return stage.payload
 
     def _stage_done(self, stage: Stage, now: float, actions: list[Action]) -> None:
         """A map stage has all its outputs: start the waiting stages that can run now."""
