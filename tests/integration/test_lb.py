@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dcos.testing import free_port
+from dcos.testing import eventually, free_port
 from tests.unit.lb.marathon_fakes import FakeMarathon, marathon_task
 
 pytestmark = pytest.mark.integration
@@ -70,15 +70,6 @@ def try_get(port: int, **kw) -> tuple[int, str] | None:
         return get(port, **kw)
     except OSError:
         return None
-
-
-def eventually(fn, expected, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    value = fn()
-    while value != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-        value = fn()
-    assert value == expected, f"{what}: {value!r} != {expected!r}"
 
 
 class Lb:
