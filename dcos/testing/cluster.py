@@ -5,13 +5,12 @@ SQLite registry in a work directory) and the agents (`dcos.agent.agent.Agent`) a
 components talking real HTTP on ephemeral loopback ports; only the tasks are simulated (a
 `SimContainerizer`: no processes). Point a `SchedulerDriver` at `cluster.url`::
 
-    from dcos.sdk import SchedulerDriver
     from dcos.testing import InProcessCluster, always
 
     async def test_my_framework_runs_its_tasks():
         async with InProcessCluster(agents=3, behaviour=always(run_for=0.1)) as cluster:
             scheduler = MyScheduler()
-            driver = SchedulerDriver(scheduler, {"name": "mine"}, cluster.url)
+            driver = cluster.scheduler_driver(scheduler, {"name": "mine"})  # on cluster.clock
             await driver.start()
             await asyncio.wait_for(scheduler.all_finished.wait(), 10)
             await cluster.restart_master()        # the registry in the work dir survives
@@ -27,6 +26,10 @@ and the master drops the agent's connections, so the master sees it vanish and, 
 ping timeouts, marks it unreachable; healed, it re-registers with its tasks). Tasks end on
 their own per the `behaviour` (see `dcos.testing.sim`), or when a test calls
 `finish_task(task_id, exit_code)`.
+
+Time: pass ``clock=SimClock(autojump=True)`` and the master, the agents, the simulated tasks
+and drivers made by `scheduler_driver` all run on simulated time that jumps from timer to
+timer whenever everything waits (minutes of cluster time in milliseconds).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from dcos.common.clock import Clock, RealClock, SimClock
 from dcos.master.app import RunningMaster, start_master
 from dcos.master.config import MasterConfig
 from dcos.master.core import MasterCore
+from dcos.sdk import SchedulerDriver
 from dcos.testing.factories import DEFAULT_AGENT_RESOURCES
 from dcos.testing.sim import Behaviour, LinkProxy, SimContainerizer
 
@@ -162,6 +166,15 @@ class InProcessCluster:
         """The running master's sans-IO core (read it; do not change it)."""
         assert self.master is not None, "the master is not running"
         return self.master.shell.core
+
+    def scheduler_driver(
+        self, scheduler: object, framework_info: dict[str, Any], **options: Any
+    ) -> SchedulerDriver:
+        """A `SchedulerDriver` for `scheduler` pointed at this cluster's master and running on
+        the cluster's clock (so a `SimClock` drives the framework's timers too); `options`
+        are the driver's keyword arguments. Not started: ``await driver.start()``."""
+        options.setdefault("clock", self.clock)
+        return SchedulerDriver(scheduler, framework_info, self.url, **options)
 
     def agent_id(self, i: int) -> str | None:
         agent = self.agents[i]

@@ -30,8 +30,8 @@ def _sched(tasks: list[tuple[str, str]]) -> RecordingScheduler:
 
 
 async def _driver(cluster: InProcessCluster, sched: RecordingScheduler, **info) -> SchedulerDriver:
-    driver = SchedulerDriver(sched, {"name": "test", **info}, cluster.url, failover_timeout=60,
-                             clock=cluster.clock)  # fmt: skip
+    driver = cluster.scheduler_driver(sched, {"name": "test", **info}, failover_timeout=60)
+    assert driver.clock is cluster.clock
     await driver.start()
     return driver
 
