@@ -1,6 +1,6 @@
 """The built-in command executor's decisions (pure functions, no I/O).
 
-Called by the agent core when it runs a task that has a ``command`` and no custom
+Called by the agent core (`dcos.agent.core`) when it runs a task that has a ``command`` and no custom
 ``executor``: `sandbox_path` gives the Mesos sandbox layout, `build_config` turns the TaskInfo
 into a `ContainerConfig` (argv, Mesos environment, ports; it refuses an invalid
 ``health_check`` or ``uris`` before anything runs), `task_ports` reads its ports in
@@ -91,22 +91,8 @@ def _argv(command: dict[str, Any]) -> list[str]:
     raise LaunchRefused("command.value is missing")
 
 
-def build_config(
-    task: dict[str, Any],
-    *,
-    framework_id: FrameworkID,
-    agent_id: AgentID,
-    container_id: ContainerID,
-    work_dir: str,
-    agent_endpoint: str,
-    hostname: str,
-    base_env: dict[str, str] | None = None,
-    resources: Resources | None = None,
-) -> ContainerConfig:
-    """The `ContainerConfig` of a command task; raises `LaunchRefused` naming the problem.
-
-    `resources`: the task's resources as its caller already parsed them (the core does, for
-    its TaskRecord); None parses `task["resources"]` here, refusing the task if they are bad."""
+def _checked(task: dict[str, Any]) -> tuple[TaskID, dict[str, Any], list[str]]:
+    """The task's id, command and argv; raises `LaunchRefused` for what cannot run."""
     task_id = TaskID(unwrap(task.get("task_id")) or "")
     if not task_id:
         raise LaunchRefused("task_id is missing")
@@ -125,30 +111,14 @@ def build_config(
         isinstance(uris, list) and all(isinstance(u, dict) and u.get("value") for u in uris)
     ):
         raise LaunchRefused("command.uris must be a list of URI objects with a value")
-    if resources is None:
-        try:
-            resources = Resources.from_mesos(task.get("resources") or [])
-        except ResourceError as exc:
-            raise LaunchRefused(f"bad resources: {exc}") from None
-    sandbox = sandbox_path(work_dir, agent_id, framework_id, task_id, container_id)
+    return task_id, command, argv
+
+
+def _task_env(task: dict[str, Any], command: dict[str, Any], base_env: dict[str, str] | None,
+              mesos: dict[str, str]) -> dict[str, str]:  # fmt: skip
+    """The base environment, the Mesos variables, the task's ports and its own variables."""
     env = dict(os.environ if base_env is None else base_env)
-    env.update(
-        {
-            "MESOS_SANDBOX": sandbox,
-            "MESOS_DIRECTORY": sandbox,
-            "MESOS_TASK_ID": task_id,
-            "MESOS_FRAMEWORK_ID": framework_id,
-            "MESOS_EXECUTOR_ID": task_id,
-            "MESOS_AGENT_ENDPOINT": agent_endpoint,
-            "MESOS_SLAVE_ID": agent_id,
-            "MESOS_SLAVE_PID": f"slave(1)@{agent_endpoint}",
-            "MESOS_CONTAINER_ID": container_id,
-            "MESOS_CHECKPOINT": "0",
-            "MESOS_HTTP_COMMAND_EXECUTOR": "0",
-            "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": format_duration(EXECUTOR_SHUTDOWN_GRACE),
-            "HOST": hostname,
-        }
-    )
+    env.update(mesos)
     ports = task_ports(task)
     for i, port in enumerate(ports):
         env[f"PORT{i}"] = str(port)
@@ -158,15 +128,49 @@ def build_config(
     for var in ((command.get("environment") or {}).get("variables")) or []:
         if isinstance(var, dict) and isinstance(var.get("name"), str):
             env[var["name"]] = str(var.get("value", ""))
-    return ContainerConfig(
-        argv=argv,
-        env=env,
-        sandbox=sandbox,
-        resources=resources,
-        command=command,
-        task_id=task_id,
-        framework_id=framework_id,
-    )
+    return env
+
+
+def build_config(
+    task: dict[str, Any],
+    *,
+    framework_id: FrameworkID,
+    agent_id: AgentID,
+    container_id: ContainerID,
+    work_dir: str,
+    agent_endpoint: str,
+    hostname: str,
+    base_env: dict[str, str] | None = None,
+    resources: Resources | None = None,
+) -> ContainerConfig:
+    """The `ContainerConfig` of a command task; raises `LaunchRefused` naming the problem.
+
+    `resources`: the task's resources as its caller already parsed them (the core does, for
+    its TaskRecord); None parses `task["resources"]` here, refusing the task if they are bad."""
+    task_id, command, argv = _checked(task)
+    if resources is None:
+        try:
+            resources = Resources.from_mesos(task.get("resources") or [])
+        except ResourceError as exc:
+            raise LaunchRefused(f"bad resources: {exc}") from None
+    sandbox = sandbox_path(work_dir, agent_id, framework_id, task_id, container_id)
+    env = _task_env(task, command, base_env, {
+        "MESOS_SANDBOX": sandbox,
+        "MESOS_DIRECTORY": sandbox,
+        "MESOS_TASK_ID": task_id,
+        "MESOS_FRAMEWORK_ID": framework_id,
+        "MESOS_EXECUTOR_ID": task_id,
+        "MESOS_AGENT_ENDPOINT": agent_endpoint,
+        "MESOS_SLAVE_ID": agent_id,
+        "MESOS_SLAVE_PID": f"slave(1)@{agent_endpoint}",
+        "MESOS_CONTAINER_ID": container_id,
+        "MESOS_CHECKPOINT": "0",
+        "MESOS_HTTP_COMMAND_EXECUTOR": "0",
+        "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": format_duration(EXECUTOR_SHUTDOWN_GRACE),
+        "HOST": hostname,
+    })  # fmt: skip
+    return ContainerConfig(argv=argv, env=env, sandbox=sandbox, resources=resources,
+                           command=command, task_id=task_id, framework_id=framework_id)  # fmt: skip
 
 
 def signal_name(number: int) -> str:
