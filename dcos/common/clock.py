@@ -102,6 +102,8 @@ class SimClock:
     give such waits a chance); a loop polling with real sleeps shorter than `real_horizon`
     holds time still (poll with `sleep` of this clock instead). The watcher starts on the
     first `sleep` inside a running loop; `stop_autojump` (or the loop closing) ends it.
+    Idleness is read from asyncio's own event loop (its ready queue and timer heap); on a
+    loop that hides them (uvloop) only the idle rounds count, so use asyncio's loop in tests.
     """
 
     def __init__(

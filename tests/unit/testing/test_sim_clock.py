@@ -254,3 +254,14 @@ async def test_threshold_gives_real_waits_a_chance() -> None:
     await t
     clock.stop_autojump()
     assert not clock.autojumping
+
+
+async def test_wait_for_cancelled_from_outside_cancels_the_work() -> None:
+    clock = SimClock(start=0.0)
+    inner: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    outer = asyncio.create_task(wait_for(clock, inner, 10))
+    await clock.settle()
+    outer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    assert inner.cancelled() and clock.pending() == 0
