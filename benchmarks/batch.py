@@ -1,7 +1,7 @@
 """Batch benchmark: the batch framework on a real local cluster vs dask, ray and pyspark.
 
 Ours runs on a real cluster started here: a master and two agents as separate processes
-(``python -m dcos.master`` / ``python -m dcos.agent``, via tests/integration/cluster.py), and a
+(``python -m dcos.master`` / ``python -m dcos.agent``, via dcos.testing.ProcessCluster), and a
 driver in this process (``SparkContext("mesos://...")``) with 2 executors of 1 core each (one
 per agent, started by the agents as Mesos tasks). Peers run in the same run on the same
 machine, one at a time (each is shut down before the next starts):
@@ -89,8 +89,8 @@ def make_corpus(root: Path, megabytes: int, seed: int = 7) -> tuple[Path, int]:
 
 
 def bench_ours(args: argparse.Namespace, corpus: Path, work: Path) -> dict[str, Any]:
+    from dcos.testing import ProcessCluster
     from frameworks.batch.context import SparkConf, SparkContext
-    from tests.integration.cluster import ProcessCluster
 
     cluster = ProcessCluster(work / "cluster", agents=2,
                              agent_resources="cpus:2;mem:4096;disk:4096",

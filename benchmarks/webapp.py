@@ -105,7 +105,7 @@ async def bench_a(instances: int, small_apps: int, agents: int) -> dict[str, flo
 
 
 def bench_b(instances: int) -> dict[str, float]:
-    from tests.integration.cluster import ProcessCluster
+    from dcos.testing import ProcessCluster
     from tests.integration.test_webapp import Webapp
 
     out: dict[str, float] = {}
