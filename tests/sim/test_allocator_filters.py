@@ -22,18 +22,11 @@ from dcos.testing.master import Stream, agent_subscribe, call, subscribe
 
 
 @pytest.fixture
-async def clock() -> AsyncIterator[SimClock]:
-    c = SimClock(start=0.0, autojump=True)
-    yield c
-    c.stop_autojump()
-
-
-@pytest.fixture
-async def master(tmp_path, clock: SimClock) -> AsyncIterator[RunningMaster]:
+async def master(tmp_path, autojump_clock: SimClock) -> AsyncIterator[RunningMaster]:
     # pings far apart: the test's agent (a bare stream) never answers them
     cfg = MasterConfig(port=0, work_dir=str(tmp_path), allocation_interval=1.0,
                        agent_ping_timeout=1000)  # fmt: skip
-    m = await start_master(cfg, clock=clock)
+    m = await start_master(cfg, clock=autojump_clock)
     yield m
     await m.stop()
 
@@ -103,20 +96,20 @@ async def _run(
     return [(t - t0, name) for t, name in log]
 
 
-async def test_declined_agent_returns_when_the_filter_expires(master, clock) -> None:
-    got = await _run(master, clock, {"fw1": 5.0}, 12.5)
+async def test_declined_agent_returns_when_the_filter_expires(master, autojump_clock) -> None:
+    got = await _run(master, autojump_clock, {"fw1": 5.0}, 12.5)
     # offered at t, declined for 5 s: filtered at t+1..t+4, offered again at t+5
     assert got == [(0.0, "fw1"), (5.0, "fw1"), (10.0, "fw1")]
 
 
-async def test_other_framework_gets_the_agent_while_one_refuses(master, clock) -> None:
-    got = await _run(master, clock, {"fw1": 3.0, "fw2": 1000.0}, 8.5)
+async def test_other_framework_gets_the_agent_while_one_refuses(master, autojump_clock) -> None:
+    got = await _run(master, autojump_clock, {"fw1": 3.0, "fw2": 1000.0}, 8.5)
     # both start at share 0: fw1 (subscribed first) first; after its decline fw2 gets it at
     # the next batch and declines for long; fw1's filter ends at 3, then every 3 s
     assert got == [(0.0, "fw1"), (1.0, "fw2"), (3.0, "fw1"), (6.0, "fw1")]
 
 
-async def test_revive_ends_a_long_filter(master, clock) -> None:
-    got = await _run(master, clock, {"fw1": 4294967295.0}, 6.5, revive_at=3.5)
+async def test_revive_ends_a_long_filter(master, autojump_clock) -> None:
+    got = await _run(master, autojump_clock, {"fw1": 4294967295.0}, 6.5, revive_at=3.5)
     # refused "forever" at 0; REVIVE clears the filter and asks for an allocation at once
     assert got == [(0.0, "fw1"), (3.5, "fw1")]
