@@ -98,8 +98,8 @@ async def containerizer_direct(
 ) -> tuple[float, list[float]]:
     """(tasks/s, launch latencies) of ProcessContainerizer.launch + wait of command tasks
     (with `isolators`: those, e.g. cgroups; else the default posix one)."""
-    from dcos.agent.containerizer.process import ProcessContainerizer
     from dcos.agent.command_executor import build_config
+    from dcos.agent.containerizer.process import ProcessContainerizer
     from dcos.protocol.ids import AgentID, FrameworkID, new_container_id
     from dcos.testing import make_task_info
 
