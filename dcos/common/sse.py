@@ -187,15 +187,15 @@ class EventFollower:
                 problem: BaseException | None = None
                 try:
                     await self._stream_once(session)
-                    backoff.reset()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 -- reconnect on any failure
                     problem = exc
+                if self.connected:  # it was attached, then dropped: come back promptly
+                    backoff.reset()
                 delay = backoff.next()
-                if problem is not None:
-                    log.info("event stream %s: %s; reconnecting in %.1f s", self.url,
-                             problem or type(problem).__name__, delay)
+                log.info("event stream %s: %s; reconnecting in %.1f s", self.url,
+                         (str(problem) or type(problem).__name__) if problem else "closed", delay)
                 self.connected = False
                 await asyncio.sleep(delay)
 
