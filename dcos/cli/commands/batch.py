@@ -1,11 +1,11 @@
 """`dcos-py batch`: cluster-mode batch jobs (submit, status, log, kill, list).
 
 The work is done by the batch dispatcher (``python -m frameworks.batch.cluster.dispatcher``,
-a framework named ``batch-dispatcher``; see that module). This command finds it through the
-master (`--dispatcher` or ``$DCOS_BATCH_DISPATCHER``, else the config file's ``dispatcher``,
-else the ``webui_url`` of the active
-``batch-dispatcher`` framework) and, for ``submit``, starts one when none is registered (its
-work dir: ``--dispatcher-dir``, default ``~/.dcos-py/batch-dispatcher``). Progress bars poll
+a framework named ``batch-dispatcher``; see that module). This command finds it from
+``--dispatcher`` (or ``$DCOS_BATCH_DISPATCHER``), else the config file's ``dispatcher``, else
+through the master (the ``webui_url`` of the active ``batch-dispatcher`` framework) and, for
+``submit``, starts one when none is registered (its work dir: ``--dispatcher-dir``, default
+``~/.dcos-py/batch-dispatcher``). Progress bars poll
 the driver's job page JSON (``GET <driver ui>/api/jobs``). The CLI talks HTTP only; it does not
 import the framework.
 """
