@@ -1,8 +1,10 @@
 """Agent lifecycle in the master core: (re-)registration, pings, disconnection,
 unreachability and return.
 
-Called by the internal agent channel handler (SUBSCRIBE, PONG, stream end) and by `tick`
-(ping timeouts, agents that do not re-register after a master restart).
+Called through the shell (`MasterShell.subscribe_agent` -> `agent_subscribe`,
+`agent_stream_ended` -> `agent_disconnected`; every agent call marks it seen via
+`MasterCore.agent_call`) and by `tick` (ping timeouts, agents that do not re-register after
+a master restart).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Framework lifecycle in the master core: subscribe, failover, disconnect, teardown.
 
-Called by the scheduler API handler (SUBSCRIBE, TEARDOWN, REVIVE, SUPPRESS, stream end) and
-by `tick` (failover timeouts, heartbeats).
+Called through the shell (`MasterShell.subscribe_framework` -> `subscribe`,
+`framework_stream_ended` -> `framework_disconnected`), from `MasterCore`'s scheduler call
+table (`Teardown`, `Revive`, `Suppress`) and by `tick` (failover timeouts, heartbeats).
 """
 
 from __future__ import annotations

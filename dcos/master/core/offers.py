@@ -1,8 +1,8 @@
 """Offers in the master core: allocation -> OFFERS, DECLINE, ACCEPT (LAUNCH and
 LAUNCH_GROUP; the TaskInfo checks that need the master's state), offer timeouts.
 
-Called by the shell's allocation loop (`allocate`), the scheduler API (ACCEPT, DECLINE) and
-by `tick` (offer timeout).
+Called by the shell's allocation loop (`allocate`), from `MasterCore`'s scheduler call table
+(`Accept`, `Decline`) and by `tick` (offer timeout).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Tasks in the master core: status updates from agents, acknowledgements, KILL (the master
 finds the agent), reconciliation (explicit and implicit), framework messages.
 
-Called by the internal agent channel (UPDATE, MESSAGE, EXITED_EXECUTOR) and the scheduler
-API (ACKNOWLEDGE, KILL, RECONCILE, MESSAGE, SHUTDOWN).
+Called from `MasterCore`'s dispatch tables with typed inputs: agent calls (`AgentUpdate`,
+`ExecutorMessage`, `ExecutorExited`) and scheduler calls (`Acknowledge`, `Kill`,
+`Reconcile`, `Message`, `Shutdown`).
 """
 
 from __future__ import annotations
