@@ -5,8 +5,8 @@
 - `ProcessCluster`: real master and agent processes on loopback, with faults (restart the
   master, restart or pause an agent), plus `free_port`, `free_port_range`, `pid_alive`,
   `get_json`, `QUICK_MASTER_FLAGS`, `kill_sandbox_processes` (`dcos.testing.processes`).
-- Real-time polling for tests of real processes: `wait_until`, `async_wait_until`,
-  `eventually` (`dcos.testing.waiting`).
+- Bounded polling: `wait_until`, `async_wait_until`, `eventually`, raising `WaitTimeout`
+  (`dcos.testing.waiting`).
 - `RecordingScheduler`: an SDK scheduler that launches queued commands, records every
   status update and waits for states without sleeping (`dcos.testing.scheduler`).
 - Factories for Mesos v1 JSON: `make_agent_info`, `make_framework_info`, `make_offer`,
@@ -38,7 +38,7 @@ from dcos.testing.processes import (
 )
 from dcos.testing.scheduler import RecordingScheduler
 from dcos.testing.sim import Behaviour, LinkProxy, SimContainerizer, TaskPlan, always
-from dcos.testing.waiting import async_wait_until, eventually, wait_until
+from dcos.testing.waiting import WaitTimeout, async_wait_until, eventually, wait_until
 
 __all__ = [
     "DEFAULT_AGENT_RESOURCES",
@@ -51,6 +51,7 @@ __all__ = [
     "SimClock",
     "SimContainerizer",
     "TaskPlan",
+    "WaitTimeout",
     "always",
     "async_wait_until",
     "eventually",

@@ -45,13 +45,14 @@ import aiohttp
 
 from dcos.agent.agent import Agent
 from dcos.agent.config import AgentConfig
-from dcos.common.clock import Clock, RealClock, SimClock
+from dcos.common.clock import Clock, RealClock
 from dcos.master.app import RunningMaster, start_master
 from dcos.master.config import MasterConfig
 from dcos.master.core import MasterCore
 from dcos.sdk import SchedulerDriver
 from dcos.testing.factories import DEFAULT_AGENT_RESOURCES
 from dcos.testing.sim import Behaviour, LinkProxy, SimContainerizer
+from dcos.testing.waiting import async_wait_until
 
 log = logging.getLogger(__name__)
 
@@ -221,18 +222,10 @@ class InProcessCluster:
     async def wait_until(
         self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "a condition"
     ) -> None:
-        """Poll `predicate` until true; TimeoutError naming `what` after `timeout` real
-        seconds. Polls every 5 ms of real time, or of the cluster's clock when it is an
-        autojumping `SimClock` (a real-time poll would hold its time still)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            if loop.time() > deadline:
-                raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
-            if isinstance(self.clock, SimClock) and self.clock.autojumping:
-                await self.clock.sleep(0.005)
-            else:
-                await asyncio.sleep(0.005)
+        """Poll `predicate` every 5 ms (of the cluster's clock when it is an autojumping
+        `SimClock`, else real time) until true; `WaitTimeout` (a TimeoutError) naming
+        `what` after `timeout` real seconds."""
+        await async_wait_until(predicate, what, timeout, interval=0.005, clock=self.clock)
 
     # -- agents ------------------------------------------------------------------------------
 

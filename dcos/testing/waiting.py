@@ -5,9 +5,11 @@
 - `eventually(fn, expected, what, timeout)`: poll until ``fn()`` equals `expected`, then
   assert it (the message shows the last value).
 
-All raise `AssertionError` naming `what` on timeout, with an optional `diag()` text (log
-tails, state dumps) appended. Code on a `SimClock` needs none of these: with autojump a
-plain ``await clock.sleep(s)`` lets everything settle (see `dcos.common.clock`).
+All raise `WaitTimeout` (an `AssertionError` and a `TimeoutError`) naming `what` on timeout,
+with an optional `diag()` text (log tails, state dumps) appended. Timeouts are real seconds.
+Code on a `SimClock` rarely needs these: with autojump a plain ``await clock.sleep(s)`` lets
+everything settle (see `dcos.common.clock`); `async_wait_until(..., clock=clock)` polls on
+an autojumping clock's time (a real-time poll would hold its time still).
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from dcos.common.clock import Clock, SimClock
+
 T = TypeVar("T")
 
 
-def _timed_out(what: str, timeout: float, diag: Callable[[], str] | None) -> AssertionError:
+class WaitTimeout(AssertionError, TimeoutError):
+    """A bounded wait ran out: a test failure (AssertionError) that code catching
+    `TimeoutError` also sees."""
+
+
+def _timed_out(what: str, timeout: float, diag: Callable[[], str] | None) -> WaitTimeout:
     extra = diag() if diag is not None else ""
-    return AssertionError(f"timed out waiting for {what} ({timeout:g} s)" + (
+    return WaitTimeout(f"timed out waiting for {what} ({timeout:g} s)" + (
         f"\n{extra}" if extra else ""))  # fmt: skip
 
 
@@ -50,15 +59,21 @@ async def async_wait_until(
     *,
     interval: float = 0.05,
     diag: Callable[[], str] | None = None,
+    clock: Clock | None = None,
 ) -> None:
-    """`wait_until` for async tests: polls with ``asyncio.sleep(interval)`` so the loop
-    keeps running. Prefer waiting on an event where the code under test offers one."""
+    """`wait_until` for async tests: polls every `interval` seconds so the loop keeps
+    running; of `clock`'s time when it is an autojumping `SimClock`, else real time. Prefer
+    waiting on an event where the code under test offers one."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    sim = clock if isinstance(clock, SimClock) and clock.autojumping else None
     while not cond():
         if loop.time() > deadline:
             raise _timed_out(what, timeout, diag)
-        await asyncio.sleep(interval)
+        if sim is not None:
+            await sim.sleep(interval)
+        else:
+            await asyncio.sleep(interval)
 
 
 def eventually(

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from dcos.common.clock import RealClock, SimClock, wait_for
+from dcos.testing.waiting import WaitTimeout, async_wait_until
 
 
 async def test_advance_wakes_sleepers_in_deadline_order() -> None:
@@ -265,3 +266,14 @@ async def test_wait_for_cancelled_from_outside_cancels_the_work() -> None:
     with pytest.raises(asyncio.CancelledError):
         await outer
     assert inner.cancelled() and clock.pending() == 0
+
+
+async def test_async_wait_until_polls_on_an_autojumping_clock(autojump_clock) -> None:
+    start = autojump_clock.time()
+    await async_wait_until(lambda: autojump_clock.time() - start >= 60, "a simulated minute",
+                           timeout=5, interval=1, clock=autojump_clock)  # fmt: skip
+    assert autojump_clock.time() - start == 60
+    with pytest.raises(TimeoutError) as err:
+        await async_wait_until(lambda: False, "never", timeout=0.05, interval=0.01)
+    assert isinstance(err.value, WaitTimeout) and isinstance(err.value, AssertionError)
+    assert "timed out waiting for never" in str(err.value)
