@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcos.protocol.ids import AgentID, FrameworkID, TaskID, unwrap
+from dcos.protocol.mesos import FrameworkInfo, framework_info
 from dcos.protocol.resources import ResourceError, Resources
 from dcos.protocol.states import TaskState
 
@@ -124,7 +125,7 @@ class TaskRecord:
 class AgentSubscribe:
     agent: AgentInfo
     tasks: tuple[TaskRecord, ...]
-    frameworks: tuple[tuple[FrameworkID, dict[str, Any]], ...]  # (id, FrameworkInfo JSON)
+    frameworks: tuple[FrameworkInfo, ...]  # those with an id
 
 
 @dataclass(slots=True)
@@ -229,12 +230,8 @@ def parse_agent_subscribe(msg: dict[str, Any]) -> AgentSubscribe:
         raise AgentError("'agent.id' must be a string")
     if aid:
         agent = dataclasses.replace(agent, id=AgentID(aid))
-    frameworks = []
-    for fi in fw_infos:
-        fid = unwrap(fi.get("id")) if isinstance(fi, dict) else None
-        if fid is not None:
-            frameworks.append((FrameworkID(fid), fi))
-    return AgentSubscribe(agent, tasks, tuple(frameworks))
+    infos = (framework_info(fi) for fi in fw_infos if isinstance(fi, dict))
+    return AgentSubscribe(agent, tasks, tuple(fi for fi in infos if fi.id is not None))
 
 
 def _status_updates(updates: list[Any]) -> tuple[StatusUpdate, ...]:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import base64
 import os
+from dataclasses import dataclass
 from typing import Any
 
-from dcos.protocol.ids import wrap
+from dcos.protocol.ids import FrameworkID, Role, unwrap, wrap
 
 MESOS_VERSION = "1.11.0"
+
+PARTITION_AWARE = "PARTITION_AWARE"
+MULTI_ROLE = "MULTI_ROLE"
 DCOS_PY_VERSION = "0.1.0"
 
 
@@ -78,3 +82,42 @@ def format_duration(seconds: float) -> str:
     if seconds >= 1 and float(seconds).is_integer():
         return f"{int(seconds)}secs"
     return f"{int(round(seconds * 1000))}ms"
+
+
+@dataclass(slots=True)
+class FrameworkInfo:
+    """What the master decides with from a FrameworkInfo; `json` is the FrameworkInfo itself
+    (stored in the registry, sent to agents, shown in /state). Made by `framework_info`."""
+
+    id: FrameworkID | None
+    name: str
+    roles: tuple[Role, ...]
+    capabilities: frozenset[str]
+    failover_timeout: float
+    json: dict[str, Any]
+
+
+def framework_info(info: dict[str, Any]) -> FrameworkInfo:
+    """Read a FrameworkInfo (already shape-checked where it came from the wire): roles are
+    ``roles`` with MULTI_ROLE, else ``role`` (default ``*``); a bad failover timeout is 0.
+    Called by the master's call parsers and by its registry recovery."""
+    caps = info.get("capabilities") or []
+    capabilities = frozenset(
+        c["type"]
+        for c in (caps if isinstance(caps, list) else [])
+        if isinstance(c, dict) and isinstance(c.get("type"), str)
+    )
+    if MULTI_ROLE in capabilities and isinstance(info.get("roles"), list) and info["roles"]:
+        roles = tuple(Role(str(r)) for r in info["roles"])
+    else:
+        role = info.get("role")
+        roles = (Role(role if isinstance(role, str) and role else "*"),)
+    ft = info.get("failover_timeout", 0.0)
+    timeout = (
+        float(ft) if isinstance(ft, int | float) and not isinstance(ft, bool) and ft >= 0 else 0.0
+    )
+    fid = unwrap(info.get("id"))
+    return FrameworkInfo(
+        FrameworkID(fid) if fid else None, str(info.get("name", "")), roles, capabilities,
+        timeout, info,
+    )  # fmt: skip

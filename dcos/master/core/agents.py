@@ -21,12 +21,11 @@ from dcos.master.core.model import (
     Persist,
     Task,
     ToAgent,
-    capabilities_of,
-    roles_of,
 )
 from dcos.protocol import internal
 from dcos.protocol.ids import AgentID, FrameworkID, Role, TaskID, new_agent_id, wrap
 from dcos.protocol.internal import AgentInfo, AgentSubscribe, TaskRecord
+from dcos.protocol.mesos import FrameworkInfo
 from dcos.protocol.resources import Resources
 from dcos.protocol.states import Reason, TaskState, is_terminal
 from dcos.state.registry import AdmitAgent, MarkReachable, MarkUnreachable
@@ -112,22 +111,15 @@ class AgentsMixin(CoreBase):
         self.agents[agent_id] = agent
         return agent
 
-    def _recover_frameworks_from(
-        self, infos: tuple[tuple[FrameworkID, dict[str, Any]], ...], now: float
-    ) -> None:
+    def _recover_frameworks_from(self, infos: tuple[FrameworkInfo, ...], now: float) -> None:
         """Frameworks the agent runs tasks for but this master does not know (master
         restarted, or it came back from unreachability): keep them until they re-subscribe."""
-        for fid, info in infos:
-            if fid in self.frameworks or fid in self.framework_book.removed:
+        for info in infos:
+            fid = info.id
+            if fid is None or fid in self.frameworks or fid in self.framework_book.removed:
                 continue
-            fw = Framework(
-                fid,
-                dict(info),
-                roles_of(info),
-                capabilities_of(info),
-                registered_time=now,
-                recovered=True,
-            )
+            fw = Framework(fid, {}, (), frozenset(), registered_time=now, recovered=True)
+            fw.take_info(info, dict(info.json))
             self.frameworks[fw.id] = fw
             self.allocator.add_framework(
                 fw.id, fw.roles, active=False, capabilities=fw.capabilities

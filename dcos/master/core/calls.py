@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID, unwrap
-from dcos.protocol.mesos import valid_status_uuid
+from dcos.protocol.mesos import FrameworkInfo, framework_info, valid_status_uuid
 from dcos.protocol.resources import ResourceError, Resources
 
 CALL_TYPES = frozenset(
@@ -95,7 +95,7 @@ Operation = Launch | LaunchGroup | OtherOperation
 @dataclass(slots=True)
 class Subscribe:
     framework_id: FrameworkID | None
-    framework_info: dict[str, Any]
+    framework_info: FrameworkInfo
 
 
 @dataclass(slots=True)
@@ -325,7 +325,7 @@ def _subscribe(fid: str | None, body: dict[str, Any]) -> Subscribe:
     if fid is not None and info_id is not None and info_id != fid:
         raise CallError("'framework_id' differs from 'subscribe.framework_info.id'")
     fid = fid or info_id
-    return Subscribe(FrameworkID(fid) if fid else None, info)
+    return Subscribe(FrameworkID(fid) if fid else None, framework_info(info))
 
 
 def _accept(fid: FrameworkID, body: dict[str, Any]) -> Accept:

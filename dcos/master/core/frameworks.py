@@ -17,11 +17,10 @@ from dcos.master.core.model import (
     CloseFramework,
     Framework,
     Persist,
-    capabilities_of,
-    roles_of,
 )
 from dcos.protocol import internal
 from dcos.protocol.ids import FrameworkID, new_framework_id, wrap
+from dcos.protocol.mesos import FrameworkInfo, framework_info
 from dcos.protocol.states import TaskState
 from dcos.state.registry import AddFramework, RemoveFramework
 
@@ -42,16 +41,19 @@ class FrameworksMixin(CoreBase):
         timeout runs from now)."""
         self.framework_book.removed.update(removed)
         for fid, info in frameworks.items():
-            fw = self._new_framework(FrameworkID(fid), info, now)
+            fw = self._new_framework(FrameworkID(fid), framework_info(info), info, now)
             fw.recovered = True
             fw.failover_deadline = now + fw.failover_timeout
             self.allocator.add_framework(
                 fw.id, fw.roles, active=False, capabilities=fw.capabilities
             )
 
-    def _new_framework(self, fid: FrameworkID, info: dict[str, Any], now: float) -> Framework:
-        info = {**info, "id": wrap(fid)}
-        fw = Framework(fid, info, roles_of(info), capabilities_of(info), registered_time=now)
+    def _new_framework(
+        self, fid: FrameworkID, info: FrameworkInfo, json: dict[str, Any], now: float
+    ) -> Framework:
+        """A framework record with `info`; `json` (the FrameworkInfo to keep) gets the id."""
+        fw = Framework(fid, {}, (), frozenset(), registered_time=now)
+        fw.take_info(info, {**json, "id": wrap(fid)})
         self.frameworks[fid] = fw
         return fw
 
@@ -61,21 +63,21 @@ class FrameworksMixin(CoreBase):
         """SUBSCRIBE: a new framework, or a failover/re-subscription with its id."""
         self._begin()
         framework_id = call.framework_id
-        info = dict(call.framework_info)
-        info.setdefault("user", "")
+        json = dict(call.framework_info.json)
+        json.setdefault("user", "")
         if framework_id is not None and framework_id in self.framework_book.removed:
             return SubscribeOutcome(None, "Framework has been removed"), self._end()
         fw = self.frameworks.get(framework_id) if framework_id else None
         if fw is None:
             fid = framework_id or new_framework_id(self.master_id)
-            fw = self._new_framework(fid, info, now)
+            fw = self._new_framework(fid, call.framework_info, json, now)
             self._out.append(Persist(AddFramework(fw.id, fw.info)))
             self.allocator.add_framework(fw.id, fw.roles, capabilities=fw.capabilities)
             if framework_id:
                 fw.reregistered_time = now
             self._count("frameworks_subscribed")
         else:
-            self._failover(fw, info, now)
+            self._failover(fw, call.framework_info, json, now)
         fw.stream_id, fw.connected, fw.active = stream_id, True, True
         fw.failover_deadline = None
         fw.unregistered_time = None
@@ -93,13 +95,14 @@ class FrameworksMixin(CoreBase):
         log.info("framework %s (%s) subscribed", fw.id, fw.info.get("name"))
         return SubscribeOutcome(fw.id), self._end()
 
-    def _failover(self, fw: Framework, info: dict[str, Any], now: float) -> None:
+    def _failover(
+        self, fw: Framework, info: FrameworkInfo, json: dict[str, Any], now: float
+    ) -> None:
         """Re-subscription of a known framework: keep its tasks, take the new info."""
         self._rescind_offers(fw.offers, notify=False)
-        new_info = {**info, "id": wrap(fw.id)}
+        new_info = {**json, "id": wrap(fw.id)}
         if new_info != fw.info:
-            fw.info = new_info
-            fw.roles, fw.capabilities = roles_of(new_info), capabilities_of(new_info)
+            fw.take_info(info, new_info)
             self.allocator.update_framework(fw.id, fw.roles, capabilities=fw.capabilities)
             self._out.append(Persist(AddFramework(fw.id, fw.info)))
             for agent_id in {t.agent_id for t in fw.tasks.values()}:

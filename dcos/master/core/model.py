@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID
+from dcos.protocol.mesos import PARTITION_AWARE, FrameworkInfo
 from dcos.protocol.resources import Resources
 from dcos.state.registry import Operation
 
 MAX_COMPLETED_TASKS = 1000
 MAX_COMPLETED_FRAMEWORKS = 100
 
-PARTITION_AWARE = "PARTITION_AWARE"
-MULTI_ROLE = "MULTI_ROLE"
 
 
 @dataclass
@@ -137,15 +136,17 @@ class Framework:
     completed_tasks: OrderedDict[TaskID, Task] = field(default_factory=OrderedDict)
     offers: set[OfferID] = field(default_factory=set)
     suppressed_roles: set[Role] = field(default_factory=set)
+    failover_timeout: float = 0.0
 
     @property
     def partition_aware(self) -> bool:
         return PARTITION_AWARE in self.capabilities
 
-    @property
-    def failover_timeout(self) -> float:
-        v = self.info.get("failover_timeout", 0.0)
-        return float(v) if isinstance(v, int | float) and v >= 0 else 0.0
+    def take_info(self, info: FrameworkInfo, json: dict[str, Any]) -> None:
+        """Adopt a (new) FrameworkInfo; `json` is what is stored and shown (with the id)."""
+        self.info = json
+        self.roles, self.capabilities = info.roles, info.capabilities
+        self.failover_timeout = info.failover_timeout
 
     def complete(self, task: Task) -> None:
         """Move a task to the bounded completed list."""
@@ -180,21 +181,3 @@ class Agent:
         for t in self.tasks.values():
             total = total + t.resources
         return total
-
-
-def roles_of(info: dict[str, Any]) -> tuple[Role, ...]:
-    """A FrameworkInfo's roles: ``roles`` with MULTI_ROLE, else ``role`` (default ``*``)."""
-    caps = capabilities_of(info)
-    if MULTI_ROLE in caps and isinstance(info.get("roles"), list) and info["roles"]:
-        return tuple(Role(str(r)) for r in info["roles"])
-    role = info.get("role")
-    return (Role(role if isinstance(role, str) and role else "*"),)
-
-
-def capabilities_of(info: dict[str, Any]) -> frozenset[str]:
-    caps = info.get("capabilities") or []
-    out = set()
-    for c in caps if isinstance(caps, list) else []:
-        if isinstance(c, dict) and isinstance(c.get("type"), str):
-            out.add(c["type"])
-    return frozenset(out)

@@ -52,7 +52,14 @@ def _call(ctype: str, body: dict | None = None) -> object:
 def test_subscribe_takes_the_id_from_either_place():
     info = {"name": "x", "id": wrap("f9")}
     call = parse_call({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}})
-    assert call == Subscribe("f9", info)
+    assert isinstance(call, Subscribe) and call.framework_id == "f9"
+    assert call.framework_info.json is info and call.framework_info.roles == ("*",)
+    multi = {"name": "x", "roles": ["a", "b"], "capabilities": [{"type": "MULTI_ROLE"}],
+             "failover_timeout": 7}  # fmt: skip
+    call = parse_call({"type": "SUBSCRIBE", "subscribe": {"framework_info": multi}})
+    assert isinstance(call, Subscribe) and call.framework_id is None
+    assert call.framework_info.roles == ("a", "b") and call.framework_info.failover_timeout == 7
+    assert call.framework_info.capabilities == {"MULTI_ROLE"}
     with pytest.raises(CallError, match="differs"):
         parse_call({"type": "SUBSCRIBE", "framework_id": wrap("f1"),
                     "subscribe": {"framework_info": info}})  # fmt: skip
@@ -115,7 +122,7 @@ def test_agent_calls_are_typed():
     assert (rec.framework_id, rec.task_id, rec.state, rec.name) == ("f1", "t1", "TASK_RUNNING", "n")
     assert rec.allocation_role == "web" and rec.executor_id == "e1"
     assert rec.resources == Resources.parse("cpus:1")
-    assert [fid for fid, _ in sub.frameworks] == ["f1"]
+    assert [fw.id for fw in sub.frameworks] == ["f1"]
     upd = parse_agent_call({"type": internal.UPDATE, "agent_id": "a1", "updates": [
         {"framework_id": "f1", "status": {"task_id": wrap("t1"), "state": "TASK_RUNNING"}},
         {"framework_id": "f1", "status": {"state": "TASK_RUNNING"}},  # no task id: dropped
