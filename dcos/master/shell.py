@@ -227,6 +227,7 @@ class MasterShell:
         return outcome
 
     def agent_stream_ended(self, aid: AgentID, stream: Stream) -> None:
+        """The agent's stream ended (either side closed it)."""
         if self.agent_streams.get(aid) is stream:
             del self.agent_streams[aid]
         if self.core is not None:
