@@ -240,7 +240,7 @@ class AgentsMixin(CoreBase):
         log.info("agent %s disconnected", agent.id)
         return self._end()
 
-    def agent_seen(self, agent_id: AgentID, now: float) -> bool:
+    def _agent_seen(self, agent_id: AgentID, now: float) -> bool:
         """Any message from the agent (PONG, UPDATE ...) proves it alive; False if unknown.
         Called by `agent_call` for every call."""
         agent = self.agents.get(agent_id)

@@ -106,7 +106,7 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         """UPDATE, PONG, MESSAGE, EXITED_EXECUTOR from an agent (typed by
         `dcos.protocol.internal.parse_agent_call`); answered through `_AGENT_CALLS`."""
         self._begin()
-        if self.agent_seen(msg.agent_id, now):
+        if self._agent_seen(msg.agent_id, now):
             _AGENT_CALLS[type(msg)](self, msg, now)
         return self._end()
 
