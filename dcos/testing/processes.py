@@ -28,7 +28,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import orjson
 import psutil
 
 from dcos.agent.isolators.cgroupfs import remove_agent_cgroups
+from dcos.testing.waiting import wait_until
 
 __all__ = [
     "QUICK_MASTER_FLAGS",
@@ -194,17 +194,18 @@ class ProcessCluster:
         return get_json(self.url + "/master/tasks")["tasks"]
 
     def wait_for(self, cond: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
-        """Poll `cond` until true; fails early with the log tail if the master exited while
-        a "master ..." condition is awaited; AssertionError with the master's log tail."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, p in self.procs.items():
-                if p.poll() is not None and name == "master" and what.startswith("master"):
-                    raise AssertionError(f"{name} exited with {p.returncode}: {self.log_tail(name)}")
-            if cond():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}\n{self.log_tail('master')}")
+        """`wait_until` `cond`, with the master's log tail in the failure; fails at once if
+        the master exited while a "master ..." condition is awaited."""
+
+        def ready() -> Any:
+            master = self.procs.get("master")
+            if what.startswith("master") and master is not None and master.poll() is not None:
+                raise AssertionError(
+                    f"master exited with {master.returncode}: {self.log_tail('master')}"
+                )
+            return cond()
+
+        wait_until(ready, what, timeout, diag=lambda: self.log_tail("master"))
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         """The last `lines` lines of process `name`'s log (``master``, ``agent-0`` ...)."""
