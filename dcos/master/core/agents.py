@@ -40,7 +40,7 @@ class AgentOutcome:
 
 
 class AgentsMixin(CoreBase):
-    def recover_agents(
+    def _recover_agents(
         self, agents: dict[str, dict[str, Any]], removed: list[str], now: float
     ) -> None:
         """At master start: admitted agents are expected to re-register within

@@ -34,7 +34,7 @@ class SubscribeOutcome:
 
 
 class FrameworksMixin(CoreBase):
-    def recover_frameworks(
+    def _recover_frameworks(
         self, frameworks: dict[str, dict[str, Any]], removed: list[str], now: float
     ) -> None:
         """At master start: frameworks of the registry wait to re-subscribe (their failover
@@ -134,7 +134,7 @@ class FrameworksMixin(CoreBase):
         log.info("framework %s disconnected; failover timeout %.1fs", fw.id, fw.failover_timeout)
         return self._end()
 
-    def remove_framework(self, fw: Framework, now: float) -> None:
+    def _remove_framework(self, fw: Framework, now: float) -> None:
         """TEARDOWN or failover timeout: kill its tasks, forget it, record it as completed."""
         log.info("removing framework %s (%s)", fw.id, fw.info.get("name"))
         self._rescind_offers(fw.offers, notify=False)
@@ -160,7 +160,7 @@ class FrameworksMixin(CoreBase):
 
     def teardown(self, fw: Framework, call: Teardown, now: float) -> None:
         """TEARDOWN: remove the framework (its tasks are killed)."""
-        self.remove_framework(fw, now)
+        self._remove_framework(fw, now)
 
     def suppress(self, fw: Framework, call: Suppress, now: float) -> None:
         """SUPPRESS: no offers for these roles (all of the framework's when none given)."""
@@ -185,4 +185,4 @@ class FrameworksMixin(CoreBase):
                     fw.next_heartbeat = now + hb
             elif fw.failover_deadline is not None and now >= fw.failover_deadline:
                 log.info("framework %s failover timeout expired", fw.id)
-                self.remove_framework(fw, now)
+                self._remove_framework(fw, now)

@@ -76,8 +76,8 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         for role, q in registry.quota.items():
             self.quota[role] = Resources.from_dict(q)
             self.allocator.set_quota(Role(role), self.quota[role])
-        self.recover_agents(registry.agents, registry.removed_agents, now)
-        self.recover_frameworks(registry.frameworks, registry.completed_frameworks, now)
+        self._recover_agents(registry.agents, registry.removed_agents, now)
+        self._recover_frameworks(registry.frameworks, registry.completed_frameworks, now)
         return self._end()
 
     def scheduler_call(
