@@ -26,6 +26,7 @@ from dcos.common.clock import Clock, RealClock
 from dcos.common.stimulus import StimulusLog
 from dcos.master.config import MasterConfig
 from dcos.master.core import (
+    ALLOCATE_SOON,
     Action,
     AgentOutcome,
     AllocateSoon,
@@ -270,10 +271,15 @@ class MasterShell:
 
     def dispatch(self, actions: list[Action]) -> None:
         """Carry out core actions in order; registry writes are awaited before the actions
-        that follow them (and before any later batch)."""
+        that follow them (and before any later batch). An `AllocateSoon` in a batch that
+        must wait is acted on at once (the allocation reads the core's state, which already
+        changed; its offers queue behind the write like every other message)."""
         if not actions:
             return
         if self._busy or any(type(a) is Persist for a in actions):
+            if ALLOCATE_SOON in actions:
+                self._alloc_wanted.set()
+                actions = [a for a in actions if type(a) is not AllocateSoon]
             self._queue.append(actions)
             if not self._busy:
                 self._busy = True

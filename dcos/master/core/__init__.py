@@ -5,6 +5,7 @@ from dcos.master.core.calls import Call, CallError, SchedulerCall, Subscribe, pa
 from dcos.master.core.frameworks import SubscribeOutcome
 from dcos.master.core.master import CallOutcome, MasterCore
 from dcos.master.core.model import (
+    ALLOCATE_SOON,
     Action,
     AllocateSoon,
     CloseAgent,
@@ -17,7 +18,7 @@ from dcos.master.core.model import (
 from dcos.protocol.internal import AgentError
 
 __all__ = [
-    "Action", "AgentError", "AgentOutcome", "AllocateSoon", "Call", "CallError", "CallOutcome",
-    "CloseAgent", "CloseFramework", "MasterCore", "MasterSettings", "Persist", "SchedulerCall",
-    "Subscribe", "SubscribeOutcome", "ToAgent", "ToFramework", "parse_call",
+    "ALLOCATE_SOON", "Action", "AgentError", "AgentOutcome", "AllocateSoon", "Call", "CallError",
+    "CallOutcome", "CloseAgent", "CloseFramework", "MasterCore", "MasterSettings", "Persist",
+    "SchedulerCall", "Subscribe", "SubscribeOutcome", "ToAgent", "ToFramework", "parse_call",
 ]  # fmt: skip
