@@ -1,2 +1,27 @@
-"""dcos/master: the master core (sans-IO, `dcos.master.core`) and its aiohttp shell
-(`dcos.master.app`: `MasterConfig`, `create_master`, `start_master`, `run_master`)."""
+"""dcos/master: the master, a sans-IO core in a thin asyncio shell.
+
+- `dcos.master.core`: `MasterCore` (state and decisions; typed inputs and `now` in, a list
+  of typed actions out: `ToFramework`, `ToAgent`, `CloseFramework`, `CloseAgent`,
+  `Persist`, `AllocateSoon`). Inputs are parsed at the shell: scheduler calls by
+  `core/calls.py` (`parse_call`), agent calls by `dcos.protocol.internal.parse_agent_call`,
+  operator writes by `core/operator_calls.py`.
+- `dcos.master.shell`: `MasterShell` (streams, timers, the registry, the stimulus log); one
+  method per request kind, one handler per action type.
+- `dcos.master.http`: the aiohttp handlers (scheduler API, agent channel, operator API,
+  JSON views, Prometheus), which reach the master only through the shell.
+- `dcos.master.app`: `create_master`, `start_master`, `run_master` (serving).
+
+One offer, file by file: the allocation loop (`shell.py`) calls `MasterCore.allocate`
+(`core/offers.py`), which asks the allocator (`dcos/allocator/hierarchical.py`) and returns
+`ToFramework(OFFERS)`; the scheduler's ACCEPT arrives at `http/scheduler_api.py`, is parsed
+into `Accept` with `TaskSpec`s (`core/calls.py`), goes through `MasterShell.scheduler_call`
+to `MasterCore.scheduler_call` (`core/master.py`, call table) and `OffersMixin.accept`
+(`core/offers.py`: the checks that need state), which returns `ToAgent(RUN_TASKS)`.
+
+One status update: the agent's UPDATE arrives at `http/agent_channel.py`, is parsed into
+`AgentUpdate` (`dcos/protocol/internal.py`), goes through `MasterShell.agent_call` to
+`MasterCore.agent_call` and `TasksMixin.agent_updates` (`core/tasks.py`), which records the
+state, frees a terminal task's resources (`AllocateSoon`) and returns `ToFramework(UPDATE)`;
+the scheduler's ACKNOWLEDGE comes back the same way as ACCEPT and leaves as
+`ToAgent(ACKNOWLEDGE)`.
+"""
