@@ -49,6 +49,10 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
            help="refuse unneeded offers for this long")
     p.flag("--minimum-viable-task-duration", type=seconds, default=60.0,
            help="seconds without a failure after a launch delay that reset an app's backoff")
+    p.flag("--lb-drain-seconds", type=seconds, default=2.0,
+           help="a task of an app in a load-balancer group (HAPROXY_GROUP) is shown as "
+                "TASK_KILLING this long before its kill, so load balancers drain it (at most "
+                "its taskKillGracePeriodSeconds; 0: kill at once)")
     p.logging_flags()
     return p
 
@@ -70,6 +74,7 @@ async def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     service.core.config.decline_long = args.decline_seconds
     service.core.config.minimum_viable_seconds = args.minimum_viable_task_duration
+    service.core.config.drain_seconds = args.lb_drain_seconds
     runner = web.AppRunner(build_app(service), access_log=None, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, args.ip, args.port, reuse_address=True)

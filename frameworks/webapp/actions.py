@@ -7,7 +7,7 @@ calls the core's matching entry point with it and ``now``.
 Outputs: every entry point returns a list of `Action`s, the only way anything leaves the
 core. The shell (`frameworks.webapp.scheduler.WebappService.apply`) carries them out in one
 `match`: `Persist`/`Delete` go to the `WebappStore` (always before any launch of the same
-batch), `Publish` to the event bus, and the SDK's framework actions (`Launch`, `Decline`,
+batch), `Publish` to the event bus, `WakeAt` to a timer, and the SDK's framework actions (`Launch`, `Decline`,
 `Kill`, `Suppress`, `Revive`, `Reconcile`; `dcos.sdk.framework`) to ``driver.apply``.
 """
 
@@ -182,9 +182,17 @@ class Publish:
     payload: Json
 
 
+@dataclass(frozen=True, slots=True)
+class WakeAt:
+    """Run the core's `tick` at `time` (not later than the shell's next regular tick): a task
+    being drained from the load balancers is killed then."""
+
+    time: float
+
+
 DriverAction = Launch | Decline | Kill | Suppress | Revive | Reconcile
 """The scheduler calls, as `dcos.sdk.framework` actions (carried out by ``driver.apply``)."""
-Action = Persist | Delete | Publish | DriverAction
+Action = Persist | Delete | Publish | WakeAt | DriverAction
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,15 @@ from dcos.protocol.ids import TaskID
 from dcos.sdk import Offer
 from dcos.sdk.framework import Decline, Kill, Launch
 from frameworks.webapp import planner
-from frameworks.webapp.actions import Action, Delete, Persist, Publish, Readiness, TaskUpdate
+from frameworks.webapp.actions import (
+    Action,
+    Delete,
+    Persist,
+    Publish,
+    Readiness,
+    TaskUpdate,
+    WakeAt,
+)
 from frameworks.webapp.catalog import Catalog
 from frameworks.webapp.health import KillLimiter, replace_after
 from frameworks.webapp.instances import FAILURES, GONE, Instance
@@ -39,6 +47,10 @@ class FleetConfig:
     # Marathon's --minimum_viable_task_execution_duration: no failure for this long after a
     # launch delay ran out resets the app's backoff.
     minimum_viable_seconds: float = 60.0
+    # A running task of a load-balanced app (`AppSpec.load_balanced`) is shown as TASK_KILLING
+    # (the load balancers drain it: no new connections, the open ones finish) this long before
+    # its kill is sent; at most its taskKillGracePeriodSeconds. 0: kill at once.
+    drain_seconds: float = 0.0
 
 
 @dataclass
@@ -50,6 +62,18 @@ class AppState:
     need: int = 0
     waiting_since: float | None = None
     last_failure: Json | None = None
+
+
+def failure_message(up: TaskUpdate) -> str:
+    """What a task's end is reported with: the agent's message, or, when it gave none, what
+    is known (the state and the Mesos reason), never an empty string (``lastTaskFailure``,
+    events). Called for every update of a task that ended."""
+    if up.message.strip():
+        return up.message
+    state = up.state.removeprefix("TASK_").lower()
+    if up.reason:
+        return f"task {state}: {up.reason} (no message given by the agent)"
+    return f"task {state} (no reason given by the agent)"
 
 
 class Fleet:
@@ -168,7 +192,9 @@ class Fleet:
 
     def kill(self, task_id: TaskID, now: float, wipe: bool = False) -> list[Action]:
         """Mark a task as being killed: the KillTask to send (nothing if unknown or already
-        being killed)."""
+        being killed). A running task of a load-balanced app is drained first: it shows as
+        TASK_KILLING (a ``status_update_event`` tells the load balancers, which stop sending
+        it new connections) and its kill is sent `drain_seconds` later by `tick`."""
         inst = self.tasks.get(task_id)
         if inst is None:
             return []
@@ -176,7 +202,30 @@ class Fleet:
         if inst.killing:
             return []
         inst.killing = True
-        return [Persist(inst), Kill(task_id, inst.agent_id)]
+        drain = self._drain_seconds(inst)
+        if drain <= 0:
+            return [Persist(inst), Kill(task_id, inst.agent_id)]
+        inst.kill_at = now + drain
+        note = TaskUpdate(task_id, "TASK_KILLING", inst.agent_id,
+                          message=f"draining from load balancers for {drain:g} s before the kill")
+        return [Persist(inst), Publish("status_update_event", self._status_event(inst, note)),
+                WakeAt(inst.kill_at)]  # fmt: skip
+
+    def _drain_seconds(self, inst: Instance) -> float:
+        app = self.catalog.app_def(inst.app_id)
+        if self.config.drain_seconds <= 0 or not inst.running or app is None or not app.load_balanced:
+            return 0.0
+        grace = app.kill_grace
+        return self.config.drain_seconds if grace is None else min(grace, self.config.drain_seconds)
+
+    def _drained(self, now: float) -> list[Action]:
+        """The kills of tasks whose drain ran out (called by `tick`)."""
+        out: list[Action] = []
+        for inst in self.tasks.values():
+            if inst.kill_at is not None and inst.kill_at <= now:
+                inst.kill_at = None
+                out += [Persist(inst), Kill(inst.task_id, inst.agent_id)]
+        return out
 
     def expunge(self, task_id: TaskID, now: float) -> list[Action]:
         """``DELETE /v2/apps/{id}/tasks[/{task}]?wipe=true`` (Marathon's ForceExpunge): kill
@@ -264,14 +313,14 @@ class Fleet:
             if not health_kill:
                 stt.backoff.failed(now)
             stt.last_failure = {
-                "appId": aid, "host": inst.host, "message": up.message,
+                "appId": aid, "host": inst.host, "message": failure_message(up),
                 "state": state, "taskId": inst.task_id, "timestamp": iso(now),
                 "version": inst.version, "slaveId": inst.agent_id,
             }  # fmt: skip
             if health_kill:
                 out.append(Publish("unhealthy_task_kill_event", {
                     "appId": aid, "taskId": inst.task_id, "version": inst.version,
-                    "reason": up.message, "host": inst.host, "slaveId": inst.agent_id}))  # fmt: skip
+                    "reason": failure_message(up), "host": inst.host, "slaveId": inst.agent_id}))  # fmt: skip
         out.append(self._instance_changed(inst, state.removeprefix("TASK_").title(), now))
         out.append(Delete("instance", inst.task_id))
         return out
@@ -279,7 +328,7 @@ class Fleet:
     def _status_event(self, inst: Instance, up: TaskUpdate) -> Json:
         return {"slaveId": inst.agent_id, "taskId": inst.task_id, "taskStatus": up.state,
                 "appId": inst.app_id, "host": inst.host, "ports": inst.ports, "version": inst.version,
-                "message": up.message,
+                "message": failure_message(up) if up.state in FAILURES else up.message,
                 "ipAddresses": [{"ipAddress": inst.host, "protocol": "IPv4"}]}  # fmt: skip
 
     def _instance_changed(self, inst: Instance, condition: str, now: float) -> Publish:
@@ -319,7 +368,7 @@ class Fleet:
         """Unhealthy tasks marked for replacement (rate limited), unreachable tasks made
         inactive or expunged, backoffs of apps that stayed up `minimum_viable_seconds`
         reset: (actions, apps to plan again)."""
-        out: list[Action] = []
+        out: list[Action] = self._drained(now)
         touched: set[str] = set()
         for aid, insts in list(self.instances.items()):
             app = self.catalog.app_def(aid)

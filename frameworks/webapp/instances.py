@@ -37,6 +37,7 @@ class Instance:
     healthy: bool | None = None
     ready: bool = False
     killing: bool = False
+    kill_at: float | None = None  # draining from load balancers: the kill is sent then
     replace: bool = False
     wipe: bool = False
     unhealthy_since: float | None = None

@@ -8,7 +8,7 @@ readiness poller) and one method per API request kind (`deploy`, `kill_tasks`,
 recorded in a `StimulusLog` (``GET /debug/stimuli``), then `apply` carries the actions out
 with one `match`: `Persist`/`Delete` to the `WebappStore` (written before any launch that
 follows them), `Publish` to the `EventBus` (which also feeds the HTTP callback subscribers,
-`CallbackDispatcher`), the SDK framework actions to ``driver.apply``. Work is coalesced: a
+`CallbackDispatcher`), `WakeAt` to a one-off `tick`, the SDK framework actions to ``driver.apply``. Work is coalesced: a
 burst of status updates re-plans each touched app once (`_kick` schedules one `process`).
 
 `WebappScheduler` is the SDK `FrameworkScheduler` feeding the driver's callbacks in (it
@@ -47,6 +47,7 @@ from frameworks.webapp.actions import (
     Subscribed,
     TaskUpdate,
     Tick,
+    WakeAt,
 )  # fmt: skip
 from frameworks.webapp.callbacks import CallbackDispatcher
 from frameworks.webapp.core import CoreConfig, CoreView, WebappCore
@@ -196,6 +197,8 @@ class WebappService:
                 case Kill():
                     self.metrics["killed"] += 1
                     sends.append(a)
+                case WakeAt(time=at):
+                    self._background.spawn(self._tick_at(at), name="webapp-wake")
                 case _:
                     sends.append(a)
         return sends
@@ -228,6 +231,14 @@ class WebappService:
         """One timer pass (`_tick_loop` calls it every `tick_interval`)."""
         async with self._lock:
             await self.apply(self._record(Tick(), self.core.tick(self.time())))
+
+    async def _tick_at(self, at: float) -> None:
+        """One extra `tick` at `at` (the core asked with `WakeAt`: a drained task's kill)."""
+        await self.clock.sleep(max(0.0, at - self.time()))
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("tick failed")
 
     async def _tick_loop(self) -> None:
         while True:

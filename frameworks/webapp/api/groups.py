@@ -25,6 +25,7 @@ from frameworks.webapp.api.http import (
     body_json,
     conflict,
     deployed,
+    dotted_url,
     embeds,
     error,
     flag,
@@ -32,9 +33,11 @@ from frameworks.webapp.api.http import (
     respond,
 )
 from frameworks.webapp.api.render import AppRenderer
-from frameworks.webapp.model.app import absolute, config_of, merge
+from frameworks.webapp.model.app import MAX_INSTANCES, absolute, config_of, merge
+from frameworks.webapp.model.checks import num
 from frameworks.webapp.model.group import cycle_errors, flatten_group, group_tree
 from frameworks.webapp.model.json import APP_KEYS
+from frameworks.webapp.model.paths import id_errors
 from frameworks.webapp.model.spec import AppId, AppSpec, GroupId
 from frameworks.webapp.scheduler import WebappService
 
@@ -65,6 +68,9 @@ class GroupsApi:
         """Every /v2/groups request: versions, or the group itself by method."""
         tail = request.match_info.get("tail", "")
         segs = [x for x in tail.split("/") if x]
+        refused = dotted_url(request, segs)
+        if refused is not None:
+            return refused
         if segs and segs[-1] == "versions":
             return await self.versions(request, "/" + "/".join(segs[:-1]), None)
         if len(segs) > 1 and segs[-2] == "versions":
@@ -149,8 +155,13 @@ class GroupsApi:
             if snap is None:
                 return error(404, f"Group '{gid}' does not exist in version {raw['version']}")
             return await self.rollback(request, gid, snap)
+        if create and raw.get("id"):
+            if not isinstance(raw["id"], str):
+                return invalid([("/id", ["id must be a string"])])
+            gid, id_errs = id_errors(raw["id"], gid)
+            if id_errs:
+                return invalid([("/id", id_errs)])
         if create:
-            gid = absolute(str(raw.get("id", "")), gid) if raw.get("id") else gid
             if gid != "/" and gid in self.view.groups:
                 return error(409, f"Group {gid} is already created. Use PUT to change this group.")
         if "scaleBy" in raw:
@@ -177,9 +188,9 @@ class GroupsApi:
 
     async def scale(self, request: web.Request, gid: str, factor: Any) -> web.Response:
         """``{"scaleBy": f}``: every app under the group gets ``ceil(instances * f)``."""
-        if not isinstance(factor, (int, float)) or factor < 0:
+        if not num(factor) or not 0 <= factor <= MAX_INSTANCES:
             return invalid([("/scaleBy", ["scaleBy must be a number >= 0"])])
-        changes: Changes = {a: app.scaled(math.ceil(app.instances * factor))
+        changes: Changes = {a: app.scaled(min(MAX_INSTANCES, math.ceil(app.instances * factor)))
                             for a, app in self.view.apps.items() if _under(a, gid)}  # fmt: skip
         return await self.commit(request, changes, {}, gid)
 

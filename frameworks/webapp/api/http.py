@@ -16,7 +16,8 @@ from aiohttp import web
 from frameworks.webapp.actions import Conflict
 from frameworks.webapp.deployments import Deployment
 from frameworks.webapp.model.app import Errors, normalize
-from frameworks.webapp.model.json import dumps
+from frameworks.webapp.model.json import MAX_DEPTH, dumps, too_deep
+from frameworks.webapp.model.paths import url_id_errors
 from frameworks.webapp.model.spec import AppSpec
 from frameworks.webapp.scheduler import Origin
 
@@ -58,13 +59,20 @@ def embeds(request: web.Request) -> set[str]:
 
 
 async def body_json(request: web.Request) -> tuple[Any, web.Response | None]:
+    """The request's JSON body, or the 422 to answer: empty, not JSON (orjson also refuses
+    nesting past 1,024 levels), or nested deeper than `MAX_DEPTH` (the models, the store and
+    the renderers then never meet a body deep enough to exhaust recursion)."""
     raw = await request.read()
     if not raw.strip():
         return None, invalid([("/", ["a JSON body is required"])], "Invalid JSON")
     try:
-        return orjson.loads(raw), None
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         return None, invalid([("/", [f"invalid JSON: {e}"])], "Invalid JSON")
+    where = too_deep(body)
+    if where is not None:
+        return None, invalid([(where, [f"nested deeper than {MAX_DEPTH} levels"])])
+    return body, None
 
 
 def deployed(d: Deployment, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -78,6 +86,15 @@ def not_found_app(aid: str) -> web.Response:
 def origin(request: web.Request) -> Origin:
     """Who asked (for Marathon's ``api_post_event``)."""
     return Origin(request.remote, request.path)
+
+
+def dotted_url(request: web.Request, segments: list[str]) -> web.Response | None:
+    """The 422 for a change (any method but GET/HEAD) addressed through a path with a ``.`` or
+    ``..`` segment (``PUT /v2/apps/../../etc/passwd`` would otherwise name ``/etc/passwd``),
+    None when there is none. Called first by the app and group routers."""
+    if request.method in ("GET", "HEAD") or not any(s in (".", "..") for s in segments):
+        return None
+    return invalid([("/id", url_id_errors(segments))])
 
 
 def parse_app(raw: Any) -> tuple[AppSpec | None, Errors]:

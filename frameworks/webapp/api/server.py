@@ -26,6 +26,7 @@ from frameworks.webapp.api.http import (
     body_json,
     conflict,
     deployed,
+    dotted_url,
     embeds,
     error,
     flag,
@@ -43,6 +44,7 @@ from frameworks.webapp.events import sse_handler
 from frameworks.webapp.instances import Instance
 from frameworks.webapp.model.app import Errors, absolute, merge
 from frameworks.webapp.model.group import cycle_errors
+from frameworks.webapp.model.paths import id_errors
 from frameworks.webapp.model.spec import AppId, AppSpec
 from frameworks.webapp.scheduler import WebappService
 
@@ -73,6 +75,9 @@ class Api:
         tail = request.match_info.get("tail", "")
         segs = [s for s in tail.split("/") if s]
         m = request.method
+        refused = dotted_url(request, segs)
+        if refused is not None:
+            return refused
         if not segs:
             if m == "GET":
                 return self.list_apps(request)
@@ -163,7 +168,7 @@ class Api:
             if old is None:
                 return error(404, f"App '{aid}' does not exist in version {raw['version']}")
             return await self._change(request, {AppId(aid): old})
-        if isinstance(raw, dict) and "id" in raw and absolute(str(raw["id"])) != aid:
+        if isinstance(raw, dict) and "id" in raw and (not isinstance(raw["id"], str) or absolute(raw["id"]) != aid):
             return invalid([("/id", ["the id in the body does not match the path"])])
         merged = merge(current.json, raw) if current is not None else {**(raw if isinstance(raw, dict) else {}), "id": aid}
         app, errs = parse_app(merged)
@@ -182,7 +187,10 @@ class Api:
             return invalid([("/", ["expected a list of apps"])])
         changes: Changes = {}
         for i, item in enumerate(raw):
-            aid = absolute(str((item or {}).get("id", ""))) if isinstance(item, dict) else ""
+            rid = item.get("id") if isinstance(item, dict) else None
+            aid, id_errs = id_errors(rid, "/") if isinstance(rid, str) else ("", [])
+            if id_errs:
+                return invalid([(f"({i})/id", id_errs)])
             cur = self.view.apps.get(AppId(aid))
             app, errs = parse_app(merge(cur.json, item) if cur else item)
             if app is None:

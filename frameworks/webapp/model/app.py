@@ -12,14 +12,31 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, TypeGuard
+from typing import Any
+
+from frameworks.webapp.model.checks import (
+    HEALTH_DEFAULTS,
+    HEALTH_PROTOCOLS,
+    READINESS_DEFAULTS,
+    Check,
+    check_health,
+    integer,
+    num,
+    seconds,
+    str_map,
+    strs,
+)
+from frameworks.webapp.model.paths import SEGMENT, absolute, id_errors, path_errors
 
 Json = dict[str, Any]
 Errors = list[tuple[str, list[str]]]
 
-SEGMENT = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$")
+__all__ = [
+    "HEALTH_DEFAULTS", "HEALTH_PROTOCOLS", "READINESS_DEFAULTS", "SEGMENT", "absolute", "config_of",
+    "constraint_errors", "merge", "normalize", "path_errors",
+]  # fmt: skip
+MAX_INSTANCES = 1_000_000
 OPERATORS = {"UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS"}
-HEALTH_PROTOCOLS = {"HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"}
 KILL_SELECTIONS = {"YOUNGEST_FIRST", "OLDEST_FIRST"}
 # Read-only fields a client may send back (GET then PUT); they are ignored on input.
 READ_ONLY = {
@@ -59,105 +76,35 @@ DEFAULTS: Json = {
     "acceptedResourceRoles": None,
     "secrets": {},
 }
-HEALTH_DEFAULTS: Json = {
-    "gracePeriodSeconds": 300,
-    "intervalSeconds": 60,
-    "timeoutSeconds": 20,
-    "maxConsecutiveFailures": 3,
-    "delaySeconds": 15,
-    "ignoreHttp1xx": False,
-}
-READINESS_DEFAULTS: Json = {
-    "name": "readinessCheck",
-    "protocol": "HTTP",
-    "path": "/",
-    "portName": "http",
-    "intervalSeconds": 30,
-    "timeoutSeconds": 10,
-    "httpStatusCodesForReady": [200],
-    "preserveLastResponse": False,
-}
-
-
-def absolute(path: str, base: str = "/") -> str:
-    """A Marathon path made absolute against `base`; doubled slashes and a trailing one go."""
-    if not path.startswith("/"):
-        path = base.rstrip("/") + "/" + path
-    parts: list[str] = []
-    for seg in path.split("/"):
-        if seg in ("", "."):
-            continue
-        if seg == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(seg)
-    return "/" + "/".join(parts)
-
-
-def path_errors(path: str) -> list[str]:
-    """Why `path` (absolute) is not a valid Marathon id; [] when it is."""
-    segs = [s for s in path.split("/") if s]
-    if not segs:
-        return ["path must not be empty or the root group"]
-    bad = [s for s in segs if not SEGMENT.match(s)]
-    if bad:
-        return [
-            f"'{bad[0]}' is not a valid path segment: use lowercase letters, digits, dashes "
-            "and dots; start and end with a letter or digit"
-        ]
-    return []
-
-
-def _num(v: Any) -> TypeGuard[int | float]:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-class _Check:
-    """Collects errors by JSON path (Marathon's ``details`` entries)."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-
-    def add(self, path: str, msg: str) -> None:
-        self.errors.setdefault(path, []).append(msg)
-
-    def result(self) -> Errors:
-        return list(self.errors.items())
-
-
 def normalize(raw: Any, base: str = "/") -> tuple[Json | None, Errors]:
     """A complete app definition from a request body, or (None, errors)."""
     if not isinstance(raw, dict):
         return None, [("/", ["an app definition must be a JSON object"])]
-    c = _Check()
+    c = Check()
     app: Json = copy.deepcopy(DEFAULTS)
     for k, v in raw.items():
         if k not in READ_ONLY:
             app[k] = copy.deepcopy(v)
     if not isinstance(app.get("id"), str) or not app["id"].strip("/"):
         c.add("/id", "id is required and must be a non-empty path")
+        app["id"] = None
     else:
-        app["id"] = absolute(app["id"], base)
-        for e in path_errors(app["id"]):
+        app["id"], errs = id_errors(app["id"], base)
+        for e in errs:
             c.add("/id", e)
     _check_command(app, c)
     _check_resources(app, c)
     _check_ports(app, c)
     _check_constraints(app, c)
     _check_strategies(app, c)
-    _check_health(app, c)
+    check_health(app, c)
     _check_misc(app, c, base)
     if c.errors:
         return None, c.result()
     return app, []
 
 
-def _check_command(app: Json, c: _Check) -> None:
+def _check_command(app: Json, c: Check) -> None:
     cmd, args = app.get("cmd"), app.get("args")
     if cmd is not None and (not isinstance(cmd, str) or not cmd.strip()):
         c.add("/cmd", "cmd must be a non-empty string")
@@ -169,60 +116,73 @@ def _check_command(app: Json, c: _Check) -> None:
         c.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'")
 
 
-def _check_resources(app: Json, c: _Check) -> None:
+def _check_resources(app: Json, c: Check) -> None:
     for key in ("cpus", "mem", "disk"):
-        if not _num(app.get(key)) or app[key] < 0:
-            c.add(f"/{key}", "got " + repr(app.get(key)) + ", expected a number >= 0")
+        if not num(app.get(key)) or app[key] < 0:
+            c.add(f"/{key}", "got " + repr(app.get(key))[:40] + ", expected a number >= 0")
         else:
             app[key] = float(app[key])
     for key in ("gpus", "instances"):
-        if not _int(app.get(key)) or app[key] < 0:
-            c.add(f"/{key}", f"got {app.get(key)!r}, expected an integer >= 0")
-    if _num(app.get("cpus")) and _num(app.get("mem")) and app["cpus"] == 0 and app["mem"] == 0:
+        if not integer(app.get(key)) or not 0 <= app[key] <= MAX_INSTANCES:
+            c.add(f"/{key}", f"got {repr(app.get(key))[:40]}, expected an integer in 0..{MAX_INSTANCES}")
+    if num(app.get("cpus")) and num(app.get("mem")) and app["cpus"] == 0 and app["mem"] == 0:
         c.add("/cpus", "an app needs some cpus or mem")
 
 
-def _check_ports(app: Json, c: _Check) -> None:
+def _port_defs(app: Json, c: Check) -> list[Any]:
+    """The port definitions as given (``portDefinitions``, else ``ports``, else one port 0)."""
     defs = app.get("portDefinitions")
     ports = app.pop("ports", None)
     if defs is None and ports is not None:
-        if not isinstance(ports, list) or not all(_int(p) for p in ports):
+        if not isinstance(ports, list) or not all(integer(p) for p in ports):
             c.add("/ports", "ports must be a list of integers")
-            return
-        defs = [{"port": p} for p in ports]
+            return []
+        return [{"port": p} for p in ports]
     if defs is None:
-        defs = [{"port": 0}]
+        return [{"port": 0}]
     if not isinstance(defs, list):
         c.add("/portDefinitions", "portDefinitions must be a list")
-        return
-    out, seen_ports, seen_names = [], set(), set()
-    for i, d in enumerate(defs):
+        return []
+    return defs
+
+
+def _check_ports(app: Json, c: Check) -> None:
+    out: list[Json] = []
+    seen_ports: set[int] = set()
+    seen_names: set[str] = set()
+    for i, d in enumerate(_port_defs(app, c)):
+        where = f"/portDefinitions({i})"
         if not isinstance(d, dict):
-            c.add(f"/portDefinitions({i})", "a port definition must be an object")
+            c.add(where, "a port definition must be an object")
             continue
         p = d.get("port", 0)
-        if not _int(p) or not 0 <= p <= 65535:
-            c.add(f"/portDefinitions({i})/port", "port must be an integer in 0..65535")
+        if not integer(p) or not 0 <= p <= 65535:
+            c.add(where + "/port", "port must be an integer in 0..65535")
             continue
         if p and p in seen_ports:
             c.add("/portDefinitions", f"port {p} is used twice: ports must be unique")
         seen_ports.add(p)
         name = d.get("name")
+        if name is not None and (not isinstance(name, str) or name in seen_names):
+            c.add(where + "/name", "port names must be unique strings")
+            name = None
         if name is not None:
-            if not isinstance(name, str) or name in seen_names:
-                c.add(f"/portDefinitions({i})/name", "port names must be unique strings")
             seen_names.add(name)
         proto = d.get("protocol", "tcp")
         if proto not in ("tcp", "udp", "udp,tcp", "tcp,udp"):
-            c.add(f"/portDefinitions({i})/protocol", "protocol must be tcp, udp or udp,tcp")
+            c.add(where + "/protocol", "protocol must be tcp, udp or udp,tcp")
         pd: Json = {"port": p, "protocol": proto}
         if name is not None:
             pd["name"] = name
         labels = d.get("labels")
-        if labels:
+        if labels is not None and not str_map(labels):
+            c.add(where + "/labels", "labels must map names to strings")
+        elif labels:
             pd["labels"] = labels
         out.append(pd)
-    if app.get("requirePorts") and any(d["port"] == 0 for d in out):
+    if not isinstance(app.get("requirePorts"), bool):
+        c.add("/requirePorts", "requirePorts must be a boolean")
+    elif app["requirePorts"] and any(d["port"] == 0 for d in out):
         c.add("/requirePorts", "requirePorts needs every port to be a fixed number (not 0)")
     app["portDefinitions"] = out
 
@@ -251,7 +211,7 @@ def constraint_errors(con: Any) -> list[str]:
     return []
 
 
-def _check_constraints(app: Json, c: _Check) -> None:
+def _check_constraints(app: Json, c: Check) -> None:
     cons = app.get("constraints")
     if not isinstance(cons, list):
         c.add("/constraints", "constraints must be a list")
@@ -266,14 +226,14 @@ def _check_constraints(app: Json, c: _Check) -> None:
         c.add("/acceptedResourceRoles", "acceptedResourceRoles must be a non-empty list of roles")
 
 
-def _check_strategies(app: Json, c: _Check) -> None:
+def _check_strategies(app: Json, c: Check) -> None:
     us = app.get("upgradeStrategy")
     if not isinstance(us, dict):
         c.add("/upgradeStrategy", "upgradeStrategy must be an object")
     else:
         us = {**DEFAULTS["upgradeStrategy"], **us}
         for k in ("minimumHealthCapacity", "maximumOverCapacity"):
-            if not _num(us.get(k)) or not 0 <= us[k] <= 1:
+            if not num(us.get(k)) or not 0 <= us[k] <= 1:
                 c.add(f"/upgradeStrategy/{k}", "must be a number between 0.0 and 1.0")
         app["upgradeStrategy"] = {k: us[k] for k in ("minimumHealthCapacity", "maximumOverCapacity")}
     un = app.get("unreachableStrategy")
@@ -284,97 +244,65 @@ def _check_strategies(app: Json, c: _Check) -> None:
         return
     un = {**DEFAULTS["unreachableStrategy"], **un}
     ia, ea = un.get("inactiveAfterSeconds"), un.get("expungeAfterSeconds")
-    if not _num(ia) or ia < 0 or not _num(ea) or ea < 0:
-        c.add("/unreachableStrategy", "inactiveAfterSeconds and expungeAfterSeconds must be >= 0")
+    if not seconds(ia) or not seconds(ea):
+        c.add("/unreachableStrategy", "inactiveAfterSeconds and expungeAfterSeconds must be numbers of seconds >= 0")
     elif ea < ia:
         c.add("/unreachableStrategy/expungeAfterSeconds",
               "expungeAfterSeconds must be greater than or equal to inactiveAfterSeconds")  # fmt: skip
     app["unreachableStrategy"] = {"inactiveAfterSeconds": ia, "expungeAfterSeconds": ea}
 
 
-def _check_health(app: Json, c: _Check) -> None:
-    hcs = app.get("healthChecks")
-    if not isinstance(hcs, list):
-        c.add("/healthChecks", "healthChecks must be a list")
-        return
-    nports = len(app.get("portDefinitions") or [])
-    out = []
-    for i, hc in enumerate(hcs):
-        where = f"/healthChecks({i})"
-        if not isinstance(hc, dict):
-            c.add(where, "a health check must be an object")
-            continue
-        hc = {**HEALTH_DEFAULTS, "protocol": "HTTP", **hc}
-        proto = hc["protocol"]
-        if proto not in HEALTH_PROTOCOLS:
-            c.add(where + "/protocol", f"protocol must be one of {', '.join(sorted(HEALTH_PROTOCOLS))}")
-        if proto == "COMMAND":
-            cmd = hc.get("command")
-            if isinstance(cmd, dict):
-                cmd = cmd.get("value")
-            if not isinstance(cmd, str) or not cmd:
-                c.add(where + "/command", "a COMMAND health check needs command.value")
-        elif "port" not in hc:
-            idx = hc.setdefault("portIndex", 0)
-            if not _int(idx) or not 0 <= idx < max(nports, 0) :
-                c.add(where + "/portIndex", f"portIndex {idx!r} has no port (the app has {nports})")
-        for k in ("gracePeriodSeconds", "intervalSeconds", "timeoutSeconds", "maxConsecutiveFailures", "delaySeconds"):
-            if not _num(hc.get(k)) or hc[k] < 0:
-                c.add(f"{where}/{k}", "must be a number >= 0")
-        out.append(hc)
-    app["healthChecks"] = out
-    rcs = app.get("readinessChecks")
-    if not isinstance(rcs, list):
-        c.add("/readinessChecks", "readinessChecks must be a list")
-        return
-    names = [d.get("name") for d in app.get("portDefinitions") or []]
-    rout = []
-    for i, rc in enumerate(rcs):
-        if not isinstance(rc, dict):
-            c.add(f"/readinessChecks({i})", "a readiness check must be an object")
-            continue
-        rc = {**READINESS_DEFAULTS, **rc}
-        if rc["protocol"] not in ("HTTP", "HTTPS"):
-            c.add(f"/readinessChecks({i})/protocol", "protocol must be HTTP or HTTPS")
-        if rc["portName"] not in names:
-            c.add(f"/readinessChecks({i})/portName", f"no port definition is named {rc['portName']!r}")
-        rout.append(rc)
-    app["readinessChecks"] = rout
-
-
-def _check_misc(app: Json, c: _Check, base: str) -> None:
-    if not _num(app.get("backoffSeconds")) or app["backoffSeconds"] < 0:
-        c.add("/backoffSeconds", "must be a number >= 0")
-    if not _num(app.get("backoffFactor")) or app["backoffFactor"] < 1:
+def _check_misc(app: Json, c: Check, base: str) -> None:
+    if not seconds(app.get("backoffSeconds")):
+        c.add("/backoffSeconds", "must be a number of seconds >= 0")
+    if not num(app.get("backoffFactor")) or not 1 <= app["backoffFactor"] <= 1000:
         c.add("/backoffFactor", "must be a number >= 1.0")
-    if not _num(app.get("maxLaunchDelaySeconds")) or app["maxLaunchDelaySeconds"] < 0:
-        c.add("/maxLaunchDelaySeconds", "must be a number >= 0")
+    if not seconds(app.get("maxLaunchDelaySeconds")):
+        c.add("/maxLaunchDelaySeconds", "must be a number of seconds >= 0")
     tk = app.get("taskKillGracePeriodSeconds")
-    if tk is not None and (not _num(tk) or tk < 0):
-        c.add("/taskKillGracePeriodSeconds", "must be a number >= 0")
-    if app.get("killSelection") not in KILL_SELECTIONS:
+    if tk is not None and not seconds(tk):
+        c.add("/taskKillGracePeriodSeconds", "must be a number of seconds >= 0")
+    if not isinstance(app.get("killSelection"), str) or app["killSelection"] not in KILL_SELECTIONS:
         c.add("/killSelection", "killSelection must be YOUNGEST_FIRST or OLDEST_FIRST")
     env = app.get("env")
     if not isinstance(env, dict) or not all(
-        isinstance(v, str) or (isinstance(v, dict) and "secret" in v) for v in env.values()
+        isinstance(v, str) or (isinstance(v, dict) and isinstance(v.get("secret"), str)) for v in env.values()
     ):
         c.add("/env", "env must map names to strings (or {\"secret\": name})")
-    labels = app.get("labels")
-    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+    if not str_map(app.get("labels")):
         c.add("/labels", "labels must map names to strings")
+    for key in ("secrets", "container"):
+        if app.get(key) is not None and not isinstance(app[key], dict):
+            c.add(f"/{key}", f"{key} must be an object")
+    for key in ("executor", "user"):
+        if app.get(key) is not None and not isinstance(app[key], str):
+            c.add(f"/{key}", f"{key} must be a string")
     deps = app.get("dependencies")
-    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+    if not strs(deps):
         c.add("/dependencies", "dependencies must be a list of app or group paths")
     else:
         parent = app["id"].rsplit("/", 1)[0] or "/" if isinstance(app.get("id"), str) else base
         app["dependencies"] = [absolute(d, parent) for d in deps]
+    _check_fetch(app, c)
+
+
+def _check_fetch(app: Json, c: Check) -> None:
+    """``fetch`` (objects with a ``uri``) or the older ``uris`` (strings), and ``storeUrls``."""
     uris, fetch = app.get("uris") or [], app.get("fetch") or []
-    if not isinstance(uris, list) or not isinstance(fetch, list):
-        c.add("/fetch", "fetch and uris must be lists")
+    if not strs(uris):
+        c.add("/uris", "uris must be a list of strings")
+    elif not isinstance(fetch, list):
+        c.add("/fetch", "fetch must be a list")
     elif uris and not fetch:
         app["fetch"] = [{"uri": u, "extract": True, "executable": False, "cache": False} for u in uris]
-    if app.get("user") is not None and not isinstance(app["user"], str):
-        c.add("/user", "user must be a string")
+    else:
+        for i, f in enumerate(fetch):
+            if not isinstance(f, dict) or not isinstance(f.get("uri"), str):
+                c.add(f"/fetch({i})", "a fetch entry must be an object with a uri string")
+            elif any(not isinstance(f.get(k, False), bool) for k in ("extract", "executable", "cache")):
+                c.add(f"/fetch({i})", "extract, executable and cache must be booleans")
+    if app.get("storeUrls") is not None and not strs(app["storeUrls"]):
+        c.add("/storeUrls", "storeUrls must be a list of strings")
 
 
 def merge(current: Json, patch: Any) -> Any:

@@ -13,7 +13,8 @@ from typing import Any
 
 import networkx as nx
 
-from frameworks.webapp.model.app import Errors, Json, absolute, normalize, path_errors
+from frameworks.webapp.model.app import Errors, Json, absolute, normalize
+from frameworks.webapp.model.paths import id_errors
 
 
 def parent_of(path: str) -> str:
@@ -48,23 +49,28 @@ def flatten_group(
         if not isinstance(gid, str):
             errors.append((f"{where}/id", ["a group needs an id"]))
             return
-        path = absolute(gid, parent)
-        if path != "/":
-            for e in path_errors(path):
-                errors.append((f"{where}/id", [e]))
+        path, id_errs = id_errors(gid, parent) if where or gid.strip("/") else ("/", [])
+        if id_errs:
+            errors.append((f"{where}/id", id_errs))
+            return
         deps = g.get("dependencies") or []
         if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
             errors.append((f"{where}/dependencies", ["dependencies must be a list of paths"]))
             deps = []
         groups[path] = [absolute(d, parent_of(path)) for d in deps]
-        for i, a in enumerate(g.get("apps") or []):
+        apps_in, subs = g.get("apps") or [], g.get("groups") or []
+        for key, value in (("apps", apps_in), ("groups", subs)):
+            if not isinstance(value, list):
+                errors.append((f"{where}/{key}", [f"{key} must be a list"]))
+                return
+        for i, a in enumerate(apps_in):
             app, errs = normalize(a, path)
             errors.extend((f"{where}/apps({i}){p if p != '/' else ''}", e) for p, e in errs)
             if app is not None:
                 if app["id"] in apps:
                     errors.append((f"{where}/apps({i})/id", [f"{app['id']} appears twice"]))
                 apps[app["id"]] = app
-        for i, sub in enumerate(g.get("groups") or []):
+        for i, sub in enumerate(subs):
             walk(sub, path, f"{where}/groups({i})")
 
     walk(raw, absolute(base), "")

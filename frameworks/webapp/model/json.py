@@ -62,3 +62,32 @@ TASK_KEYS = frozenset(
     "appId healthCheckResults host id ports servicePorts slaveId stagedAt startedAt version "
     "ipAddresses state localVolumes region zone role".split()
 )
+
+
+# Deepest nesting a request body may have. Definitions are far shallower (an app nested in 30
+# groups is about 65 levels); the store's encoder stops at 255 and Python's recursion (copy,
+# validation) at about 1,000, so deeper bodies are refused before anything reads them.
+MAX_DEPTH = 100
+
+
+def too_deep(value: object, limit: int = MAX_DEPTH) -> str | None:
+    """The JSON path of the top-level member of `value` (``/labels``; ``(0)/labels`` in a list
+    of apps) that nests deeper than `limit` levels, "/" when `value` itself does; None when it
+    is shallow enough. Iterative, so any depth orjson parses (up to 1,024) is safe to check.
+    Called by the API's body parser before a body reaches the models."""
+    keep = 2 if isinstance(value, list) else 1  # path segments kept: the member, per app
+    stack: list[tuple[object, int, str]] = [(value, 1, "")]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, dict):
+            items: list[tuple[object, str]] = [(v, f"/{k}") for k, v in node.items()]
+        elif isinstance(node, list):
+            items = [(v, f"({i})") for i, v in enumerate(node)]
+        else:
+            continue
+        if depth > limit:
+            return path or "/"
+        for child, name in items:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1, path + name if depth <= keep else path))
+    return None

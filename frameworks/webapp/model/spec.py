@@ -147,6 +147,13 @@ class AppSpec:
             config_version=(app.get("versionInfo") or {}).get("lastConfigChangeAt") or version,
         )  # fmt: skip
 
+    @property
+    def load_balanced(self) -> bool:
+        """In a Marathon-LB group (``HAPROXY_GROUP`` or ``HAPROXY_{n}_GROUP``): its tasks are
+        drained from the load balancers before they are killed."""
+        return any(k == "HAPROXY_GROUP" or (k.startswith("HAPROXY_") and k.endswith("_GROUP"))
+                   for k in self.labels)  # fmt: skip
+
     def scaled(self, instances: int) -> Json:
         """A copy of the definition with another instance count (a scaling change)."""
         return {**self.json, "instances": instances}
