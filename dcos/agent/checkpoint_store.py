@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import logging
 import os
 import struct
@@ -161,9 +162,17 @@ def _sync_filesystem(path: str) -> None:
         os.close(fd)
 
 
+MAX_QUOTED_NAME = 200  # room for the longest suffix (".executor.tmp") within NAME_MAX (255)
+
+
 def _name(value: str) -> str:
-    """A file-name-safe form of an id (the real id is stored inside the file)."""
-    return "_" + quote(value, safe="")
+    """A file-name-safe form of an id (the real id is stored inside the file): ``_`` and the
+    id percent-encoded (no ``/``, never ``.`` or ``..``), or, when that would be too long for
+    a file name, ``=`` and the id's SHA-256 (the same id always gives the same name)."""
+    quoted = "_" + quote(value, safe="", errors="surrogatepass")
+    if len(quoted) <= MAX_QUOTED_NAME:
+        return quoted
+    return "=" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # -- the files -----------------------------------------------------------------------------

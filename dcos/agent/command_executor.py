@@ -1,7 +1,7 @@
 """The built-in command executor's decisions (pure functions, no I/O).
 
 Called by the agent core (`dcos.agent.core`) when it runs a task that has a ``command`` and no custom
-``executor``: `sandbox_path` gives the Mesos sandbox layout, `build_config` turns the TaskInfo
+``executor``: `build_config` turns the TaskInfo
 into a `ContainerConfig` (argv, Mesos environment, ports; it refuses an invalid
 ``health_check`` or ``uris`` before anything runs), `task_ports` reads its ports in
 the order the framework gave them, `termination_outcome` maps how the process ended to the
@@ -16,6 +16,7 @@ from typing import Any
 
 from dcos.agent.containerizer import ContainerConfig, Termination
 from dcos.agent.health import HealthCheckError, HealthCheckSpec
+from dcos.agent.paths import UnsafeId, sandbox_path
 from dcos.protocol.ids import AgentID, ContainerID, FrameworkID, TaskID, unwrap
 from dcos.protocol.mesos import format_duration
 from dcos.protocol.resources import ResourceError, Resources
@@ -27,20 +28,6 @@ EXECUTOR_SHUTDOWN_GRACE = 5.0
 
 class LaunchRefused(ValueError):
     """The TaskInfo cannot be run by the command executor; the text says why."""
-
-
-def sandbox_path(
-    work_dir: str,
-    agent_id: AgentID,
-    framework_id: FrameworkID,
-    executor_id: str,
-    container_id: ContainerID,
-) -> str:
-    """``<work_dir>/slaves/<agent>/frameworks/<fw>/executors/<executor>/runs/<container>``."""
-    return os.path.join(
-        work_dir, "slaves", agent_id, "frameworks", framework_id,
-        "executors", executor_id, "runs", container_id,
-    )  # fmt: skip
 
 
 def task_ports(task: dict[str, Any]) -> list[int]:
@@ -118,6 +105,7 @@ def _task_env(task: dict[str, Any], command: dict[str, Any], base_env: dict[str,
               mesos: dict[str, str]) -> dict[str, str]:  # fmt: skip
     """The base environment, the Mesos variables, the task's ports and its own variables."""
     env = dict(os.environ if base_env is None else base_env)
+    env.pop("MESOS_EXECUTOR_AUTHENTICATION_TOKEN", None)  # the agent's own, if it has one
     env.update(mesos)
     ports = task_ports(task)
     for i, port in enumerate(ports):
@@ -153,7 +141,10 @@ def build_config(
             resources = Resources.from_mesos(task.get("resources") or [])
         except ResourceError as exc:
             raise LaunchRefused(f"bad resources: {exc}") from None
-    sandbox = sandbox_path(work_dir, agent_id, framework_id, task_id, container_id)
+    try:  # an id that would leave the work dir fails the task, whatever the master let through
+        sandbox = sandbox_path(work_dir, agent_id, framework_id, task_id, container_id)
+    except UnsafeId as exc:
+        raise LaunchRefused(f"invalid sandbox: {exc}") from None
     env = _task_env(task, command, base_env, {
         "MESOS_SANDBOX": sandbox,
         "MESOS_DIRECTORY": sandbox,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import tarfile
 import urllib.error
 import urllib.parse
@@ -150,3 +151,43 @@ async def test_fetched_uris_are_in_the_sandbox_and_a_bad_uri_fails_the_task(clus
         assert result.stdout == "from-the-archive\nfrom-the-script\n"
     finally:
         await driver.stop()
+
+
+async def test_a_task_id_with_dotdot_sent_straight_to_an_agent_leaves_no_directory_outside(
+    tmp_path,
+):
+    """Issue 9: the master refuses such ids (400); an agent must not trust that either. A real
+    agent (real processes) gets RUN_TASKS with ``../`` ids on its internal channel."""
+    from dcos.agent.agent import Agent
+    from dcos.agent.config import AgentConfig
+    from dcos.protocol import internal
+    from dcos.testing.agent import FakeMaster
+
+    master = FakeMaster()
+    await master.start()
+    work = tmp_path / "work"
+    agent = Agent(AgentConfig(master=master.address, port=0, work_dir=str(work),
+                              resources="cpus:2;mem:1024", detect=False))  # fmt: skip
+    await agent.start()
+    try:
+        await agent.registered.wait()
+        framework = {"id": {"value": "fw-1"}, "name": "fw", "user": "root"}
+
+        def task(tid: str) -> dict:
+            return {"name": "x", "task_id": {"value": tid}, "agent_id": {"value": "agent-1"},
+                    "command": {"value": "echo pwned > escaped-file"},
+                    "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}}]}  # fmt: skip
+
+        ids = ["../../../../../../x", "../../../../tmp/x", "..", "a/../../../../../../../x"]
+        master.send({"type": internal.RUN_TASKS, "framework": framework,
+                     "tasks": [task(t) for t in ids]})  # fmt: skip
+        got = [(await asyncio.wait_for(master.updates.get(), 10))["status"] for _ in ids]
+        assert sorted(u["task_id"]["value"] for u in got) == sorted(ids)
+        assert all(u["state"] == "TASK_FAILED" and "invalid sandbox" in u["message"] for u in got)
+        assert sorted(os.listdir(tmp_path)) == ["work"]  # nothing next to the work dir
+        for dirpath, _, files in os.walk(work):
+            assert "escaped-file" not in files, dirpath
+        assert agent.containerizer.containers() == set()
+    finally:
+        await agent.stop()
+        await master.stop()

@@ -16,10 +16,9 @@ kills of group tasks and when a group task's container ends.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any
 
-from dcos.agent.command_executor import LaunchRefused, build_config, grace_period, sandbox_path
+from dcos.agent.command_executor import LaunchRefused, build_config, grace_period
 from dcos.agent.containerizer import ContainerConfig
 from dcos.agent.core.actions import Action, Launch
 from dcos.agent.core.ledger import TaskLedger
@@ -32,7 +31,8 @@ from dcos.agent.core.model import (
     TaskRecord,
 )
 from dcos.agent.core.supervisor import ExecutorSupervisor
-from dcos.protocol.ids import ExecutorID, TaskID, new_container_id, unwrap, wrap
+from dcos.agent.paths import UnsafeId, sandbox_path, task_sandbox
+from dcos.protocol.ids import ContainerID, ExecutorID, TaskID, new_container_id, unwrap, wrap
 from dcos.protocol.states import Reason, TaskState, is_terminal
 
 
@@ -44,10 +44,6 @@ def is_default_executor(executor: dict[str, Any]) -> bool:
     if kind == "CUSTOM":
         return False
     return not isinstance(executor.get("command"), dict)
-
-
-def task_sandbox(executor_sandbox: str, task_id: str) -> str:
-    return os.path.join(executor_sandbox, "tasks", task_id)
 
 
 def group_task_config(config: ContainerConfig, sandbox: str, executor_id: str) -> ContainerConfig:
@@ -76,6 +72,8 @@ class TaskGroups:
         return self._run_group(fw, executor, tasks, now)
 
     def _default_executor(self, fw: FrameworkRecord, executor: dict[str, Any]) -> ExecutorRecord:
+        """The group's live default executor, made if needed; raises `UnsafeId` for an
+        executor id that cannot name its sandbox."""
         eid = ExecutorID(unwrap(executor.get("executor_id")) or f"default-{new_container_id()}")
         ex = self.supervisor.executors.get((fw.id, eid))
         if ex is not None and ex.state != TERMINATED:
@@ -91,7 +89,10 @@ class TaskGroups:
     def _run_group(self, fw: FrameworkRecord, executor: dict[str, Any],
                    tasks: list[dict[str, Any]], now: float) -> list[Action]:  # fmt: skip
         """Start every task of the group, each in its own container."""
-        ex = self._default_executor(fw, executor)
+        try:
+            ex = self._default_executor(fw, executor)
+        except UnsafeId as exc:
+            return self._refuse_group(fw, executor, tasks, now, f"invalid sandbox: {exc}")
         group: set[TaskID] = set()
         ex.groups.append(group)
         self.supervisor.mark(ex)
@@ -103,9 +104,12 @@ class TaskGroups:
                 fw, {k: v for k, v in task.items() if k != "executor"}, ex)  # fmt: skip
             rec.container_id = new_container_id()
             rec.grace = grace_period(task)
-            rec.sandbox = task_sandbox(ex.sandbox, rec.task_id)
             group.add(rec.task_id)
             try:
+                try:
+                    rec.sandbox = task_sandbox(ex.sandbox, rec.task_id)
+                except UnsafeId as exc:
+                    raise LaunchRefused(f"invalid sandbox: {exc}") from None
                 config = build_config(
                     rec.task, framework_id=fw.id, agent_id=site.agent_id,
                     container_id=rec.container_id, work_dir=site.work_dir,
@@ -133,6 +137,20 @@ class TaskGroups:
         for tid in sorted(group):
             self.ledger.status(fw.tasks[tid], TaskState.TASK_STARTING, now)
         return launches
+
+    def _refuse_group(self, fw: FrameworkRecord, executor: dict[str, Any],
+                      tasks: list[dict[str, Any]], now: float, why: str) -> list[Action]:  # fmt: skip
+        """Fail every task of a group that cannot start at all (no executor record made)."""
+        eid = ExecutorID(unwrap(executor.get("executor_id")) or "")
+        dummy = ExecutorRecord(fw.id, eid, executor, ContainerID(""), "", kind="default")
+        for task in tasks:
+            rec = self.supervisor.new_task_record(
+                fw, {k: v for k, v in task.items() if k != "executor"}, dummy)  # fmt: skip
+            self.ledger.status(rec, TaskState.TASK_FAILED, now, f"Task group not launched: {why}",
+                               Reason.REASON_CONTAINER_LAUNCH_FAILED)  # fmt: skip
+            self.ledger.maybe_complete(fw, rec)
+        self.ledger.maybe_complete_framework(fw)
+        return []
 
     def group_of(self, rec: TaskRecord) -> tuple[ExecutorRecord | None, set[TaskID]]:
         """The default executor and group of a task-group task ((None, set()) otherwise)."""
