@@ -16,28 +16,38 @@ Paths are sandbox paths: the absolute ``directory`` the agent's ``/state`` repor
 executor (``<work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>``) and
 anything under it, or Mesos' virtual ``/frameworks/<fw>/executors/<ex>/runs/latest[/...]``
 (``latest``, or a container id). A sandbox is any such run directory on disk, so completed
-tasks stay readable until their sandbox is deleted. Security: the path is resolved with
-``realpath`` (``..``, symlinks) and must land inside a sandbox, else 403 and nothing is read;
-a missing file inside a sandbox is 404; a bad offset/length is 400 (plain-text bodies).
+tasks stay readable until their sandbox is deleted. Security: a path outside the work dir
+is refused (403) before anything on disk is looked at (so ``/proc/1/root/...`` is never
+resolved); inside, the path is resolved with ``realpath`` (``..``, symlinks) and must land
+inside a sandbox, else 403 and nothing is read; only regular files are read or downloaded
+(never a FIFO or a device a task made, which would block). Errors are plain text: a missing
+file is 404, a path that cannot be resolved or read for lack of permission 403, a bad
+offset/length or path 400; the files API answers 500 only for an I/O error of the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import grp
 import os
 import pwd
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from aiohttp import web
 
 from dcos.agent.core import AgentCore
+from dcos.agent.paths import is_under, name_error
 from dcos.protocol.codec import dumps_json
 
 MAX_READ = 16 * 4096  # Mesos caps a read at 16 pages
 RUN_DEPTH = 8  # slaves/<a>/frameworks/<f>/executors/<e>/runs/<c>
+MAX_PATH = 4096  # PATH_MAX: a longer path names nothing
+MAX_OFFSET = 2**63 - 1  # off_t
+OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 
 LatestRun = Callable[[str, str], str | None]  # (framework id, executor id) -> sandbox dir
 
@@ -72,9 +82,14 @@ def newest_run(work_dir: str, framework_id: str, executor_id: str) -> str | None
             continue
         for name in names:
             path = os.path.join(runs, name)
-            if name == "latest" or not os.path.isdir(path):
+            if name == "latest":
                 continue
-            st = os.stat(path)
+            try:
+                st = os.stat(path)
+            except OSError:  # removed meanwhile, or not ours to look at
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                continue
             key = (st.st_ctime, path)
             if best is None or key > best:
                 best = key
@@ -87,7 +102,9 @@ def resolve(path: str, work_dir: str, latest_run: LatestRun | None = None) -> st
     if not path:
         raise FilesError(400, "Expecting 'path=value' in query")
     if "\x00" in path:
-        raise FilesError(400, "Bad path")
+        raise FilesError(400, "Bad path: it contains a NUL byte")
+    if len(path) > MAX_PATH:
+        raise FilesError(400, f"Bad path: longer than {MAX_PATH} characters")
     root = os.path.realpath(work_dir)
     parts = [p for p in path.split("/") if p]
     if (
@@ -97,6 +114,8 @@ def resolve(path: str, work_dir: str, latest_run: LatestRun | None = None) -> st
         and parts[4] == "runs"
     ):
         fid, eid, run = parts[1], parts[3], parts[5]
+        if any(name_error(name) is not None for name in (fid, eid, run)):
+            raise FilesError(404, f"No sandbox at {path}")
         if run == "latest":
             base = (latest_run(fid, eid) if latest_run else None) or newest_run(root, fid, eid)
             if base is None:
@@ -112,17 +131,37 @@ def resolve(path: str, work_dir: str, latest_run: LatestRun | None = None) -> st
         candidate = os.path.normpath(path)
     else:
         raise FilesError(403, f"{path} is not a sandbox path")
-    real = os.path.realpath(candidate)
+    if not (is_under(candidate, root) or is_under(candidate, os.path.abspath(work_dir))):
+        raise FilesError(403, f"{path} is outside every sandbox")  # nothing looked at
     try:
+        real = os.path.realpath(candidate)
         rel = os.path.relpath(real, root)
-    except ValueError:
-        raise FilesError(403, f"{path} is outside every sandbox") from None
+    except (OSError, ValueError):  # e.g. a symlink to a link it may not read
+        raise FilesError(403, f"{path} cannot be resolved inside a sandbox") from None
     rel_parts = rel.split(os.sep)
     if rel.startswith("..") or not _is_run_dir(rel_parts):
         raise FilesError(403, f"{path} is outside every sandbox")
     if not os.path.exists(real):
         raise FilesError(404, f"{path} does not exist")
     return real
+
+
+def os_error(exc: OSError, what: str) -> FilesError:
+    """The answer for an `OSError` met while reading a resolved sandbox path."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return FilesError(404, f"{what}: no such file")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return FilesError(403, f"{what}: permission denied")
+    if exc.errno in (errno.ELOOP, errno.ENAMETOOLONG, errno.EINVAL, errno.ENXIO):
+        return FilesError(400, f"{what}: {reason}")
+    return FilesError(500, f"{what}: {reason}")
+
+
+def shown_name(name: str) -> str:
+    """A file name as JSON can carry it (a name that is not UTF-8, which a task may create,
+    has its bad bytes replaced)."""
+    return os.fsencode(name).decode("utf-8", "replace")
 
 
 def mode_string(mode: int) -> str:
@@ -159,7 +198,7 @@ def browse(real: str, shown: str) -> list[dict[str, object]]:
             st = os.lstat(os.path.join(real, name))
         except OSError:
             continue
-        out.append(entry_json(shown.rstrip("/") + "/" + name, st))
+        out.append(entry_json(shown.rstrip("/") + "/" + shown_name(name), st))
     return out
 
 
@@ -174,18 +213,24 @@ def _utf8_cut(data: bytes) -> int:
 
 
 def read(real: str, offset: int, length: int) -> dict[str, object]:
-    """``{"data", "offset"}`` as Mesos answers (see the module doc). Runs in a worker thread."""
-    if os.path.isdir(real):
-        raise FilesError(400, "Cannot read a directory")
-    with open(real, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+    """``{"data", "offset"}`` as Mesos answers (see the module doc). Runs in a worker thread;
+    raises `FilesError` for a directory or anything but a regular file, `OSError` else."""
+    fd = os.open(real, OPEN_FLAGS)  # no blocking open of a FIFO, no symlink swapped in
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise FilesError(400, "Cannot read a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise FilesError(400, "Cannot read: not a regular file")
+        size = st.st_size
         if offset == -1:
             return {"data": "", "offset": size}
         if offset >= size:
             return {"data": "", "offset": offset}
         want = MAX_READ if length == -1 else min(length, MAX_READ)
-        f.seek(offset)
-        data = f.read(want)
+        data = os.pread(fd, want, offset)
+    finally:
+        os.close(fd)
     if offset + len(data) < size and len(data) > 1:
         data = data[: _utf8_cut(data)] or data
     return {"data": data.decode("utf-8", "replace"), "offset": offset}
@@ -201,7 +246,17 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
         raise FilesError(400, f"Failed to parse {name}: '{text}' is not a number") from None
     if value < -1:
         raise FilesError(400, f"Negative {name} provided: {value}")
+    if value > MAX_OFFSET:
+        raise FilesError(400, f"{name} {value} is too large")
     return value
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with the file's name: an ASCII fallback (no quote, backslash or control
+    character, which would break the header) and the exact name as RFC 6266 ``filename*``."""
+    ascii_name = "".join(c if " " <= c < "\x7f" and c not in '"\\' else "_" for c in name)
+    exact = quote(os.fsencode(name), safe="")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{exact}"
 
 
 def _error(exc: FilesError) -> web.Response:
@@ -223,7 +278,7 @@ def add_routes(app: web.Application, work_dir: str, latest_run: LatestRun | None
         except FilesError as exc:
             return _error(exc)
         except OSError as exc:
-            return web.Response(status=500, text=f"Cannot browse {exc.filename}: {exc.strerror}\n")
+            return _error(os_error(exc, f"Cannot browse {request.query.get('path', '')}"))
         return web.Response(body=dumps_json(entries), content_type="application/json")
 
     async def read_handler(request: web.Request) -> web.Response:
@@ -235,19 +290,23 @@ def add_routes(app: web.Application, work_dir: str, latest_run: LatestRun | None
         except FilesError as exc:
             return _error(exc)
         except OSError as exc:
-            return web.Response(status=500, text=f"Cannot read: {exc.strerror}\n")
+            return _error(os_error(exc, f"Cannot read {request.query.get('path', '')}"))
         return web.Response(body=dumps_json(body), content_type="application/json")
 
     async def download_handler(request: web.Request) -> web.StreamResponse:
         try:
-            _, real = target(request)
+            path, real = target(request)
+            st = os.stat(real)
         except FilesError as exc:
             return _error(exc)
-        if os.path.isdir(real):
+        except OSError as exc:
+            return _error(os_error(exc, f"Cannot download {path}"))
+        if stat.S_ISDIR(st.st_mode):
             return web.Response(status=400, text="Cannot download a directory\n")
-        name = os.path.basename(real).replace('"', "")
+        if not stat.S_ISREG(st.st_mode):
+            return web.Response(status=400, text="Cannot download: not a regular file\n")
         return web.FileResponse(real, headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": content_disposition(os.path.basename(real)),
             "Content-Type": "application/octet-stream",
         })  # fmt: skip
 

@@ -3,6 +3,10 @@ of every path that resolves outside a sandbox (403, nothing read); 404 for missi
 
 from __future__ import annotations
 
+import os
+import urllib.parse
+
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -152,3 +156,99 @@ async def test_completed_run_by_container_id_is_readable(client):
 async def test_missing_path_param_is_400(client):
     status, _ = await _get(client, "/files/read")
     assert status == 400
+
+
+# -- no 500 for any path or parameter (issue 9: PermissionError from realpath was a 500) -----
+
+
+@pytest.mark.parametrize("endpoint", ["/files/read", "/files/browse", "/files/download"])
+async def test_proc_root_paths_are_403_not_500(client, work, endpoint):
+    link = work / RUN / "c-new" / "proc-link"
+    link.symlink_to("/proc/1/root/etc/passwd")
+    for path in ("/proc/1/root/etc/passwd", "/proc/self/root/etc/passwd", str(link),
+                 str(work / RUN / "c-new") + "/../../../../../../../../proc/1/root/etc"):  # fmt: skip
+        status, body = await _get(client, endpoint, path=path, offset=0)
+        assert status == 403, (path, body)
+        assert b"root:" not in body
+
+
+@pytest.mark.parametrize("endpoint", ["/files/read", "/files/browse", "/files/download"])
+async def test_a_symlink_that_cannot_be_resolved_is_403(client, work, endpoint, monkeypatch):
+    """realpath raising (e.g. a link it may not read, as /proc/1/root for a non-root agent)."""
+    import dcos.agent.http.files as files
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(files.os.path, "realpath", lambda p, **kw: denied(p) if "c-new" in p
+                        else os.path.abspath(p))  # fmt: skip
+    status, body = await _get(client, endpoint, path=str(work / RUN / "c-new" / "stdout"), offset=0)
+    assert status == 403 and b"cannot be resolved" in body
+
+
+@pytest.mark.parametrize("endpoint", ["/files/read", "/files/download"])
+async def test_a_fifo_or_directory_in_a_sandbox_is_400_without_blocking(client, work, endpoint):
+    fifo = work / RUN / "c-new" / "pipe"
+    os.mkfifo(fifo)
+    status, body = await _get(client, endpoint, path=str(fifo), offset=0)
+    assert status == 400 and b"regular file" in body
+    status, _ = await _get(client, endpoint, path=str(work / RUN / "c-new" / "sub"), offset=0)
+    assert status == 400
+
+
+async def test_odd_file_names_are_listed_and_downloaded(client, work):
+    sandbox = work / RUN / "c-new"
+    raw = os.path.join(os.fsencode(sandbox), b"bad-\xff-name")
+    with open(raw, "wb") as f:
+        f.write(b"x")
+    (sandbox / 'quo"te\nnewline é').write_text("odd")
+    status, body = await _get(client, "/files/browse", path=str(sandbox))
+    assert status == 200
+    names = [e["path"].rsplit("/", 1)[1] for e in orjson.loads(body)]
+    assert "bad-\ufffd-name" in names and 'quo"te\nnewline é' in names
+    resp = await client.get("/files/download", params={"path": str(sandbox / 'quo"te\nnewline é')})
+    assert resp.status == 200 and await resp.read() == b"odd"
+    disposition = resp.headers["Content-Disposition"]
+    assert "\n" not in disposition and "filename*=UTF-8''quo%22te%0Anewline%20%C3%A9" in disposition
+
+
+@pytest.mark.parametrize("params", [
+    {"offset": str(10**30)}, {"length": str(10**30)}, {"offset": "9" * 5000}, {"offset": "1e3"},
+    {"offset": "-2"}, {"length": "0x10"},
+])  # fmt: skip
+async def test_huge_or_malformed_offsets_are_400(client, work, params):
+    resp = await client.get("/files/read", params={"path": str(work / RUN / "c-new/stdout"),
+                                                   **params})  # fmt: skip
+    assert resp.status == 400, await resp.text()
+
+
+async def test_the_largest_offset_reads_nothing(client, work):
+    resp = await client.get("/files/read", params={"path": str(work / RUN / "c-new/stdout"),
+                                                   "offset": str(2**63 - 1), "length": "10"})  # fmt: skip
+    assert resp.status == 200 and (await resp.json())["data"] == ""
+
+
+@pytest.mark.parametrize("endpoint", ["/files/read", "/files/browse", "/files/download"])
+@pytest.mark.parametrize("path", ["/a\x00b", "/" + "a" * 5000, "\udcff", "%ff%fe",
+                                  "/frameworks/../executors/E1/runs/latest",
+                                  "/frameworks/F1/executors/E1/runs/..",
+                                  "/frameworks/F1/executors/../runs/latest/stdout"])  # fmt: skip
+async def test_odd_paths_are_4xx(client, work, endpoint, path):
+    resp = await client.get(endpoint + "?path=" + urllib.parse.quote(path, errors="surrogateescape"))
+    assert 400 <= resp.status < 500, (path, resp.status)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+async def test_an_unreadable_file_in_a_sandbox_is_403(client, work):
+    secret = work / RUN / "c-new" / "locked"
+    secret.write_text("no")
+    secret.chmod(0)
+    for endpoint in ("/files/read", "/files/download"):
+        status, _ = await _get(client, endpoint, path=str(secret), offset=0)
+        assert status == 403
+    locked_dir = work / RUN / "c-new" / "lockeddir"
+    locked_dir.mkdir()
+    locked_dir.chmod(0)
+    status, _ = await _get(client, "/files/browse", path=str(locked_dir))
+    assert status == 403
+    locked_dir.chmod(0o700)
