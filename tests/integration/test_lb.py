@@ -186,40 +186,110 @@ def test_an_app_with_bad_labels_is_skipped_and_others_keep_updating(
     assert "skipped" in lb.log()
 
 
+def served(lb: Lb, app_id: str) -> list[str] | None:
+    """The servers status.json lists for `app_id` (None before it is served)."""
+    for svc in lb.status().get("services", []):
+        if svc.get("app") == app_id:
+            return sorted(svc.get("servers", []))
+    return None
+
+
+def addresses(chosen: list[Backend]) -> list[str]:
+    return sorted(f"127.0.0.1:{b.port}" for b in chosen)
+
+
+class Hammer:
+    """Threads sending GETs to a port until stopped; every failure is kept."""
+
+    def __init__(self, port: int, threads: int = 2, limit: int = 20000) -> None:
+        self.port, self.limit, self.sent = port, limit, 0
+        self.failures: list[str] = []
+        self.seen: dict[str, int] = {}
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self) -> None:
+        while not self.done.is_set() and self.sent < self.limit:
+            self.sent += 1
+            try:
+                status, body = get(self.port)
+                self.seen[body] = self.seen.get(body, 0) + 1
+                if status != 200:
+                    self.failures.append(f"status {status}")
+            except OSError as exc:
+                self.failures.append(repr(exc))
+
+    def stop(self) -> None:
+        self.done.set()
+        for t in self.threads:
+            t.join()
+
+
 def test_reloads_refuse_no_connection(lb: Lb, marathon: FakeMarathon,
                                       backends: list[Backend]) -> None:
+    """Each step changes the backend's balance algorithm (a structural change: a reload) and
+    its servers. Each step waits until the load balancer shows that step's servers, so two
+    steps are never coalesced into one resync (which, alternating between two sets, would
+    leave the config unchanged and no reload to wait for: the cause of a "reload 5" timeout
+    seen under load, when `start` was read before the first reload's status was written)."""
     a, b, c = backends
     svc = free_port()
     marathon.set_apps([lb_app("/steady", svc, [a, b, c], HAPROXY_0_MODE="http")])
-    eventually(lambda: try_get(svc) is not None, True, "service bound")
-    failures: list[str] = []
-    done = threading.Event()
-    sent = 0
-
-    def hammer() -> None:
-        nonlocal sent
-        while not done.is_set() and sent < 20000:
-            sent += 1
-            try:
-                status, _ = get(svc)
-                if status != 200:
-                    failures.append(f"status {status}")
-            except OSError as exc:
-                failures.append(repr(exc))
-
-    threads = [threading.Thread(target=hammer) for _ in range(2)]
-    for t in threads:
-        t.start()
+    eventually(lambda: served(lb, "/steady") == addresses([a, b, c]) and try_get(svc) is not None,
+               True, "service served by 3 servers")
+    hammer = Hammer(svc)
     try:
-        start = lb.status().get("reloads", 0)
-        for i in range(6):  # each change of the backend set is a reload
+        start = lb.status()["reloads"]
+        for i in range(6):
             chosen = [a, b, c] if i % 2 else [a, b]
-            marathon.set_apps([lb_app("/steady", svc, chosen, HAPROXY_0_MODE="http")])
-            eventually(lambda i=i: lb.status().get("reloads", 0) >= start + i + 1, True,
-                       f"reload {i + 1}", timeout=20)
+            balance = "roundrobin" if i % 2 else "leastconn"  # the first step changes it too
+            marathon.set_apps([lb_app("/steady", svc, chosen, HAPROXY_0_MODE="http",
+                                      HAPROXY_0_BALANCE=balance)])
+            eventually(lambda i=i, chosen=chosen: (lb.status().get("reloads", 0) >= start + i + 1,
+                                                   served(lb, "/steady")),
+                       (True, addresses(chosen)), f"reload {i + 1}", timeout=20)
     finally:
-        done.set()
-        for t in threads:
-            t.join()
-    assert sent > 50
-    assert failures == [], f"{len(failures)} of {sent} requests failed: {failures[:5]}"
+        hammer.stop()
+    assert hammer.sent > 50
+    assert hammer.failures == [], f"{len(hammer.failures)} of {hammer.sent} requests failed: {hammer.failures[:5]}"
+
+
+def test_server_changes_and_draining_need_no_reload(lb: Lb, marathon: FakeMarathon,
+                                                    backends: list[Backend]) -> None:
+    """Tasks coming, draining (TASK_KILLING) and going change HAProxy's servers through its
+    runtime API: no reload, no failed request, and a draining server gets no new request."""
+    a, b, c = backends
+    svc = free_port()
+
+    def apps(*tasks: dict) -> list[dict]:
+        app = lb_app("/rolling", svc, [], HAPROXY_0_MODE="http")
+        app["tasks"] = list(tasks)
+        return [app]
+
+    def task(n: int, backend: Backend, state: str = "TASK_RUNNING") -> dict:
+        return marathon_task("/rolling", n, "127.0.0.1", [backend.port], state=state)
+
+    marathon.set_apps(apps(task(1, a), task(2, b)))
+    eventually(lambda: served(lb, "/rolling") == addresses([a, b]) and try_get(svc) is not None,
+               True, "served by a and b")
+    reloads = lb.status()["reloads"]
+    hammer = Hammer(svc)
+    try:
+        marathon.set_apps(apps(task(1, a), task(2, b), task(3, c)))
+        eventually(lambda: served(lb, "/rolling"), addresses([a, b, c]), "c added")
+        marathon.set_apps(apps(task(1, a, "TASK_KILLING"), task(2, b, "TASK_KILLING"), task(3, c)))
+        eventually(lambda: served(lb, "/rolling"), addresses([c]), "a and b draining")
+        hammer.seen.clear()
+        time.sleep(0.5)
+        assert set(hammer.seen) == {"C"}, hammer.seen
+        marathon.set_apps(apps(task(3, c)))
+        eventually(lambda: lb.status()["services"][0].get("draining"), [], "a and b gone")
+        marathon.set_apps(apps(task(3, c), task(4, a)))
+        eventually(lambda: served(lb, "/rolling"), addresses([a, c]), "a back")
+    finally:
+        hammer.stop()
+    assert lb.status()["reloads"] == reloads, lb.log()
+    assert hammer.failures == [], f"{len(hammer.failures)} of {hammer.sent} requests failed: {hammer.failures[:5]}"
+    assert "runtime API" in lb.log()

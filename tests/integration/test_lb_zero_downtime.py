@@ -1,8 +1,12 @@
-"""Zero-downtime upgrade through the load balancer, all real: a master and agents, the webapp
-framework (`python -m frameworks.webapp`), the load balancer (`python -m frameworks.webapp.lb`)
-with HAProxy, and a 3-instance app (`python -m http.server $PORT0`, health and readiness checks,
-minimumHealthCapacity 1). A steady stream of HTTP requests (bounded, loopback only) goes through
-HAProxy while the app is upgraded to a new version; not one request may fail."""
+"""Zero-downtime rolling deployments through the load balancer, all real: a master and agents,
+the webapp framework (`python -m frameworks.webapp`), the load balancer (`python -m
+frameworks.webapp.lb`) with HAProxy, and a 2-instance app (`python -m http.server $PORT0`, an
+HTTP health check, `HAPROXY_GROUP=external` and a `HAPROXY_0_VHOST`, minimumHealthCapacity and
+maximumOverCapacity 1.0: the case of issue 9). Four clients hammer it through the virtual-host
+port (bounded, loopback only) while it is upgraded to a new version and then restarted twice
+(`POST /v2/apps/{id}/restart`); not one request may fail. Old tasks are drained from HAProxy
+before their kill (the webapp shows them as TASK_KILLING first) and servers change through
+HAProxy's runtime API, without reloads."""
 
 from __future__ import annotations
 
@@ -25,7 +29,9 @@ from tests.integration.test_lb import HAPROXY, require_haproxy
 
 pytestmark = pytest.mark.integration
 
-MAX_REQUESTS = 50_000
+MAX_REQUESTS = 150_000
+CLIENTS = 4
+VHOST = "zdd.example.com"
 
 
 class Api:
@@ -66,7 +72,7 @@ def wait_for(cond, what: str, timeout: float = 60.0, diag=lambda: "") -> None:
 def fetch(port: int) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", "/version.txt")
+        conn.request("GET", "/version.txt", headers={"Host": VHOST})
         resp = conn.getresponse()
         body = resp.read().decode().strip()
         if resp.status != 200:
@@ -77,13 +83,13 @@ def fetch(port: int) -> str:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[ProcessCluster, Api, int, Path]]:
+def stack(tmp_path: Path) -> Iterator[tuple[ProcessCluster, Api, int, int, Path]]:
     require_haproxy()
     c = ProcessCluster(tmp_path / "c", agents=3, master_flags=["--allocation-interval", "0.1"])
     procs: list[subprocess.Popen[bytes]] = []
     try:
         c.start()
-        webapp_port, stats = free_port(), free_port()
+        webapp_port, stats, vhost_port = free_port(), free_port(), free_port()
         c._spawn("webapp", ["-m", "frameworks.webapp", "--master", c.master, "--ip", "127.0.0.1",
                             "--port", str(webapp_port), "--work-dir", str(c.work_dir / "webapp"),
                             "--log-file", str(c.work_dir / "webapp.log")])
@@ -93,14 +99,14 @@ def stack(tmp_path: Path) -> Iterator[tuple[ProcessCluster, Api, int, Path]]:
         lb_dir = tmp_path / "lb"
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "frameworks.webapp.lb", "--webapp", api.url, "--group",
-             "external", "--work-dir", str(lb_dir), "--haproxy", HAPROXY, "--http-port", "0",
+             "external", "--work-dir", str(lb_dir), "--haproxy", HAPROXY, "--http-port", str(vhost_port),
              "--stats-port", str(stats), "--log-file", str(tmp_path / "lb.log"),
              "--log-level", "DEBUG"],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True))
         wait_for(lambda: (lb_dir / "status.json").exists(), "load balancer up",
                  diag=lambda: (tmp_path / "lb.log").read_text() if (tmp_path / "lb.log").exists()
                  else "")
-        yield c, api, free_port(), tmp_path
+        yield c, api, free_port(), vhost_port, tmp_path
     finally:
         for p in procs:
             p.terminate()
@@ -114,30 +120,67 @@ def stack(tmp_path: Path) -> Iterator[tuple[ProcessCluster, Api, int, Path]]:
 def app_def(app_id: str, service_port: int, version: str) -> dict:
     server = f"{sys.executable} -m http.server $PORT0 --bind 127.0.0.1"
     return {
-        "id": app_id, "instances": 3, "cpus": 0.1, "mem": 64,
+        "id": app_id, "instances": 2, "cpus": 0.1, "mem": 64,
         "cmd": f"echo {version} > version.txt && exec {server}",
         "portDefinitions": [{"port": service_port, "protocol": "tcp", "name": "http"}],
-        "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_MODE": "http"},
+        "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": VHOST},
         "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/version.txt", "portIndex": 0,
-                          "gracePeriodSeconds": 10, "intervalSeconds": 1, "timeoutSeconds": 2, "delaySeconds": 1,
-                          "maxConsecutiveFailures": 3}],
-        "readinessChecks": [{"name": "ready", "protocol": "HTTP", "path": "/version.txt",
-                             "portName": "http", "intervalSeconds": 1, "timeoutSeconds": 2,
-                             "httpStatusCodesForReady": [200]}],
-        "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 1},
+                          "gracePeriodSeconds": 10, "intervalSeconds": 1, "timeoutSeconds": 2,
+                          "delaySeconds": 1, "maxConsecutiveFailures": 3}],
+        "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
     }
 
 
-def settled(api: Api, app_id: str, version_cmd: str) -> bool:
+def settled(api: Api, app_id: str, version_cmd: str, task_ids: set[str] | None = None) -> bool:
+    """No deployment, 2 running healthy tasks of the version, none of `task_ids` (the tasks
+    before a restart) left."""
     a = api.app(app_id)
     tasks = a.get("tasks") or []
-    return (a.get("deployments") == [] and len(tasks) == 3
+    return (a.get("deployments") == [] and len(tasks) == 2
             and all(t.get("state") == "TASK_RUNNING" for t in tasks)
+            and all((t.get("healthCheckResults") or [{}])[0].get("alive") for t in tasks)
+            and not ({t.get("id") for t in tasks} & (task_ids or set()))
             and version_cmd in str(a.get("cmd")))
 
 
-def test_rolling_upgrade_through_haproxy_fails_no_request(stack) -> None:
-    c, api, svc, tmp = stack
+class Load:
+    """`CLIENTS` threads sending GETs through the virtual host until stopped (or
+    `MAX_REQUESTS` in all); each failure is kept with its time."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.failures: list[str] = []
+        self.seen: Counter[str] = Counter()
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run) for _ in range(CLIENTS)]
+        for t in self.threads:
+            t.start()
+
+    @property
+    def sent(self) -> int:
+        return sum(self.seen.values()) + len(self.failures)
+
+    def run(self) -> None:
+        while not self.stop_event.is_set() and self.sent < MAX_REQUESTS:
+            try:
+                body = fetch(self.port)
+                with self.lock:
+                    self.seen[body] += 1
+            except (OSError, RuntimeError) as exc:
+                with self.lock:
+                    self.failures.append(f"{time.strftime('%H:%M:%S')}."
+                                         f"{int(time.time() * 1000) % 1000:03d} {exc!r}")
+            time.sleep(0.001)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join()
+
+
+def test_rolling_upgrade_and_restarts_through_haproxy_fail_no_request(stack) -> None:
+    c, api, svc, vhost, tmp = stack
     app_id = "/zdd/web"
     lb_log = tmp / "lb.log"
 
@@ -153,41 +196,34 @@ def test_rolling_upgrade_through_haproxy_fails_no_request(stack) -> None:
 
     code, body = api.call("POST", "/v2/apps", app_def(app_id, svc, "v1"))
     assert code == 201, body
-    wait_for(lambda: settled(api, app_id, "echo v1"), "3 instances of v1", diag=diag)
+    wait_for(lambda: settled(api, app_id, "echo v1"), "2 instances of v1", diag=diag)
 
     def serves(version: str) -> bool:
         try:
-            return {fetch(svc) for _ in range(6)} == {version}
+            return {fetch(vhost) for _ in range(6)} == {version}
         except (OSError, RuntimeError):
             return False
 
     wait_for(lambda: serves("v1"), "the load balancer to serve v1", diag=diag)
-
-    failures: list[str] = []
-    seen: Counter[str] = Counter()
-    stop = threading.Event()
-
-    def load() -> None:
-        while not stop.is_set() and sum(seen.values()) + len(failures) < MAX_REQUESTS:
-            try:
-                seen[fetch(svc)] += 1
-            except (OSError, RuntimeError) as exc:
-                failures.append(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} "
-                                f"{exc!r}")
-            time.sleep(0.005)
-
-    worker = threading.Thread(target=load)
-    worker.start()
+    load = Load(vhost)
     try:
         code, body = api.call("PUT", f"/v2/apps{app_id}", app_def(app_id, svc, "v2"))
         assert code == 200, body
         wait_for(lambda: settled(api, app_id, "echo v2"), "the upgrade to v2", timeout=120,
                  diag=diag)
-        wait_for(lambda: seen["v2"] > 0 and set(seen) <= {"v1", "v2"} and serves("v2"),
-                 "the load balancer to serve only v2", diag=diag)
+        wait_for(lambda: load.seen["v2"] > 0 and serves("v2"), "the load balancer to serve only v2",
+                 diag=diag)
+        for n in (1, 2):
+            before = {t["id"] for t in api.app(app_id).get("tasks") or []}
+            code, body = api.call("POST", f"/v2/apps{app_id}/restart")
+            assert code == 200, body
+            wait_for(lambda before=before: settled(api, app_id, "echo v2", before),
+                     f"restart {n}", timeout=120, diag=diag)
     finally:
-        stop.set()
-        worker.join()
-    assert seen["v1"] > 0 and seen["v2"] > 0, seen
-    assert failures == [], (f"{len(failures)} of {sum(seen.values()) + len(failures)} "
-                            f"requests failed: {failures[:10]}\n{diag()}")
+        load.stop()
+    print(f"zero-downtime: {load.sent} requests through HAProxy by {CLIENTS} clients, "
+          f"{len(load.failures)} failed ({dict(load.seen)})")
+    assert load.seen["v1"] > 0 and load.seen["v2"] > 0, load.seen
+    assert set(load.seen) <= {"v1", "v2"}, load.seen
+    assert load.failures == [], (f"{len(load.failures)} of {load.sent} "
+                                 f"requests failed: {load.failures[:10]}\n{diag()}")

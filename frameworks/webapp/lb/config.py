@@ -24,6 +24,7 @@ from typing import Any
 from frameworks.webapp.lb.labels import PortSpec, read_ports, unknown_labels
 
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,253}$")  # a name or address, nothing HAProxy parses
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,21 @@ class LbOptions:
 @dataclass(frozen=True)
 class Server:
     """A backend server; `enabled` False puts it in maintenance (`disabled`): a running task
-    whose health checks have not passed yet. When it turns healthy the load balancer enables it
-    through HAProxy's runtime API at once, without waiting for a reload."""
+    whose health checks have not passed yet. `draining`: its task is being killed
+    (TASK_KILLING: the webapp waits before it sends the kill), so it gets no new connection
+    while the open ones finish. The load balancer changes these states through HAProxy's runtime
+    API at once, without a reload (`frameworks.webapp.lb.runtime`)."""
 
     name: str
     host: str
     port: int
     enabled: bool = True
+    draining: bool = False
+
+    @property
+    def state(self) -> str:
+        """The runtime API's name of the state: ``ready``, ``maint`` or ``drain``."""
+        return "drain" if self.draining else "ready" if self.enabled else "maint"
 
 
 @dataclass(frozen=True)
@@ -84,19 +93,32 @@ def task_is_healthy(task: Mapping[str, Any], checks: int) -> bool:
         isinstance(r, Mapping) and r.get("alive") is True for r in results)
 
 
+_RANK = {"drain": 0, "maint": 1, "ready": 2}  # two tasks on one address: the livelier wins
+
+
 def _servers(app: Mapping[str, Any], index: int) -> tuple[Server, ...]:
-    """One server per running task (healthy ones enabled, the others in maintenance)."""
+    """One server per running task (healthy ones enabled, the others in maintenance) and per
+    task being killed (draining)."""
     checks = len(app.get("healthChecks") or [])
-    found: dict[tuple[str, int], bool] = {}
+    found: dict[tuple[str, int], str] = {}
     for task in app.get("tasks") or []:
-        if not isinstance(task, Mapping) or not task_is_healthy(task, 0):
+        if not isinstance(task, Mapping):
+            continue
+        if task.get("state") == "TASK_KILLING":
+            state = "drain"
+        elif task_is_healthy(task, 0):
+            state = "ready" if task_is_healthy(task, checks) else "maint"
+        else:
             continue
         ports = task.get("ports") or []
         host = str(task.get("host") or "")
-        if index < len(ports) and isinstance(ports[index], int) and host and " " not in host:
+        if index < len(ports) and isinstance(ports[index], int) and 0 < ports[index] < 65536 \
+                and host and _HOSTNAME.match(host):
             key = (host, ports[index])
-            found[key] = found.get(key, False) or task_is_healthy(task, checks)
-    return tuple(Server(_NAME.sub("_", f"{h}_{p}"), h, p, found[(h, p)]) for h, p in sorted(found))
+            if _RANK[state] >= _RANK[found.get(key, "drain")]:
+                found[key] = state
+    return tuple(Server(_NAME.sub("_", f"{h}_{p}"), h, p, found[(h, p)] == "ready",
+                        found[(h, p)] == "drain") for h, p in sorted(found))
 
 
 def _service_name(app_id: str, port: int) -> str:
@@ -198,25 +220,30 @@ def _service(s: Service, opts: LbOptions) -> list[str]:
     if http:
         lines += ["    retry-on all-retryable-errors",
                   "    http-request disable-l7-retry unless METH_GET || METH_HEAD"]
-    check = (" check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down"
-             if s.health_checked else "")
+    check = f" {check_options()}" if s.health_checked else ""
     lines += [f"    server {srv.name} {srv.host}:{srv.port}{check}"
-              + ("" if srv.enabled else DISABLED) for srv in s.servers]
+              + ("" if srv.state == "ready" else DISABLED) for srv in s.servers]
     return lines + [""]
 
 
 DISABLED = " disabled"
 
 
+def check_options() -> str:
+    """HAProxy's own checks of a server of a health-checked app (a safety net: the webapp's
+    checks decide which tasks are servers): a connection error marks it down at once."""
+    return "check inter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down"
+
+
 def structure(text: str) -> str:
-    """The config without servers' maintenance flags: two configs with the same structure differ
-    only in which servers are enabled, which the runtime API can change without a reload."""
-    return "\n".join(line.removesuffix(DISABLED) for line in text.splitlines())
+    """The config without its server lines: two configs with the same structure differ only in
+    their servers, which the runtime API can add, remove and change without a reload."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("    server "))
 
 
-def server_states(services: Iterable[Service]) -> dict[tuple[str, str], bool]:
-    """(backend, server) -> enabled, for every server of `services`."""
-    return {(s.name, srv.name): srv.enabled for s in services for srv in s.servers}
+def server_states(services: Iterable[Service]) -> dict[tuple[str, str], str]:
+    """(backend, server) -> state (``ready``, ``maint``, ``drain``), for every server."""
+    return {(s.name, srv.name): srv.state for s in services for srv in s.servers}
 
 
 def render(services: list[Service], opts: LbOptions) -> str:

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dcos.common.lifeline import die_with_parent
+
 log = logging.getLogger(__name__)
 
 _RELOADS = re.compile(r"^\s*\d+\s+master\s+(\d+)(?:\s+\[failed:\s*(\d+)\])?", re.MULTILINE)
@@ -74,7 +76,10 @@ class HAProxy:
                 self.binary, "-W", "-f", str(self.config_path),
                 "-p", str(self.work_dir / "haproxy.pid"), "-S", str(self.master_socket),
                 stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                start_new_session=True)
+                start_new_session=True,
+                # HAProxy stops when the load balancer dies, even by SIGKILL (the setting
+                # survives its re-exec on reload): a restarted lb never finds one in its way.
+                preexec_fn=die_with_parent(signal.SIGTERM))
         finally:
             log_file.close()
         deadline = time.monotonic() + 10

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,10 @@ from frameworks.webapp.lb.config import (
     Generated,
     LbOptions,
     generate,
-    server_states,
     structure,
 )
 from frameworks.webapp.lb.haproxy import HAProxy
+from frameworks.webapp.lb.runtime import Live, Servers, failed, live_servers, server_commands
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class LoadBalancer:
             debounce_s=debounce_s, full_every_s=full_every_s),
             on_event=lambda e: log.debug("event %s", e.event_type))
         self.current: Generated | None = None
+        self.live: Servers = {}  # the servers the running HAProxy worker has
         self.reloads = 0
         self.rejected: dict[str, str] = {}  # app id -> HAProxy's reason, for the current apps
         self._logged_skips: dict[str, str] = {}
@@ -97,7 +99,7 @@ class LoadBalancer:
                 self._log_skips(gen)
                 return False
             if self.current is not None and structure(gen.text) == structure(self.current.text) \
-                    and await self._set_states(self.current, gen):
+                    and await self._change_servers(gen):
                 return False
             problem = await self._write_checked(gen.text)
             if problem is not None:
@@ -114,6 +116,7 @@ class LoadBalancer:
             if not ok:
                 log.error("haproxy did not confirm the reload (see %s)", self.haproxy.log_path)
             self.current = gen
+            self.live = live_servers(gen.services)
             self.reloads += 1
             self._write_status()
             log.info("haproxy reloaded: %d service(s) with %d server(s), %d app(s) skipped",
@@ -121,23 +124,36 @@ class LoadBalancer:
                      len(self.skipped(gen)))
             return ok
 
-    async def _set_states(self, old: Generated, new: Generated) -> bool:
-        """Only servers' enabled states changed: apply them through the runtime API (at once,
-        no reload) and write the config for the next reload; False when a command failed."""
-        before, after = server_states(old.services), server_states(new.services)
-        for (backend, server), enabled in after.items():
-            if before.get((backend, server)) == enabled:
+    async def _change_servers(self, new: Generated) -> bool:
+        """Only servers changed: add, change and remove them through the runtime API (at once,
+        no reload; `frameworks.webapp.lb.runtime`) and write the config for the next reload.
+        False when a backend cannot take the change at run time or HAProxy refused a command
+        (the caller then reloads). A server HAProxy will not delete yet (connections left) stays
+        in maintenance, and its deletion is tried again at the next change."""
+        commands = server_commands(self.live, new.services)
+        if commands is None:
+            return False
+        lingering: Servers = {}
+        for command in commands:
+            answer = await self.haproxy.runtime(command)
+            if not failed(command, answer):
                 continue
-            state = "ready" if enabled else "maint"
-            answer = await self.haproxy.runtime(f"set server {backend}/{server} state {state}")
-            if answer is None or answer.strip():
-                log.warning("runtime state change of %s/%s failed (%s); reloading instead",
-                            backend, server, (answer or "no answer").strip())
-                return False
+            reason = (answer or "no answer").strip()
+            if command.startswith("del server"):
+                backend, server = command.removeprefix("del server ").split("/", 1)
+                old = self.live[(backend, server)]
+                lingering[(backend, server)] = Live(backend, replace(old.server, enabled=False,
+                                                                      draining=False), old.checked)
+                log.info("%s: %s (left in maintenance, deleted later)", command, reason)
+                continue
+            log.warning("runtime API: %s failed (%s); reloading instead", command, reason)
+            return False
         atomic_write(self.haproxy.config_path, new.text.encode())
         self.current = new
+        self.live = {**lingering, **live_servers(new.services)}
         self._write_status()
-        log.info("haproxy servers enabled/disabled through the runtime API (no reload)")
+        log.info("haproxy servers changed through the runtime API (no reload): %d command(s)",
+                 len(commands))
         return True
 
     def skipped(self, gen: Generated) -> dict[str, str]:
@@ -180,8 +196,9 @@ class LoadBalancer:
             "reloads": self.reloads,
             "services": [{"app": s.app_id, "name": s.name, "port": s.spec.service_port,
                           "mode": s.spec.mode, "vhosts": list(s.spec.vhosts),
-                          "servers": [f"{v.host}:{v.port}" for v in s.servers if v.enabled],
-                          "waiting": [f"{v.host}:{v.port}" for v in s.servers if not v.enabled]}
+                          "servers": [f"{v.host}:{v.port}" for v in s.servers if v.state == "ready"],
+                          "waiting": [f"{v.host}:{v.port}" for v in s.servers if v.state == "maint"],
+                          "draining": [f"{v.host}:{v.port}" for v in s.servers if v.draining]}
                          for s in gen.services],
             "skipped": self.skipped(gen),
         }

@@ -73,7 +73,7 @@ def test_apps_outside_the_group_are_not_served() -> None:
     assert "10001" not in gen.text and "10002" not in gen.text
 
 
-def test_running_tasks_are_servers_and_only_healthy_ones_are_enabled() -> None:
+def test_running_tasks_are_servers_only_healthy_ones_enabled_killing_ones_draining() -> None:
     tasks = [marathon_task("/h", 1, "127.0.0.1", [31000], alive=True),
              marathon_task("/h", 2, "127.0.0.1", [31001], alive=False),
              marathon_task("/h", 3, "127.0.0.1", [31002]),  # no result yet
@@ -85,10 +85,13 @@ def test_running_tasks_are_servers_and_only_healthy_ones_are_enabled() -> None:
     assert [ln for ln in backend if ln.startswith("server")] == [
         f"server 127.0.0.1_31000 127.0.0.1:31000 {check}",
         f"server 127.0.0.1_31001 127.0.0.1:31001 {check} disabled",
-        f"server 127.0.0.1_31002 127.0.0.1:31002 {check} disabled"]
-    assert server_states(gen.services) == {("h_10000", "127.0.0.1_31000"): True,
-                                           ("h_10000", "127.0.0.1_31001"): False,
-                                           ("h_10000", "127.0.0.1_31002"): False}
+        f"server 127.0.0.1_31002 127.0.0.1:31002 {check} disabled",
+        f"server 127.0.0.1_31004 127.0.0.1:31004 {check} disabled"]
+    # the task being killed drains (a new worker after a reload has no connection to it)
+    assert server_states(gen.services) == {("h_10000", "127.0.0.1_31000"): "ready",
+                                           ("h_10000", "127.0.0.1_31001"): "maint",
+                                           ("h_10000", "127.0.0.1_31002"): "maint",
+                                           ("h_10000", "127.0.0.1_31004"): "drain"}
 
 
 def test_a_task_turning_healthy_changes_states_but_not_the_structure() -> None:
