@@ -1,0 +1,155 @@
+"""The cluster the master and agent fuzz tests attack: a real master and one real agent (its
+HTTP API served, tasks simulated) in-process, on a `ServerLoop`, with one framework subscribed
+that runs one task (`TASK`, which is also its command executor's id) whose sandbox exists on
+disk (a file, a subdirectory, a non-UTF-8 name, a FIFO, links out of the sandbox)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from dcos.testing import InProcessCluster
+from dcos.testing.master import Stream, call, command_task, launch, subscribe
+from tests.fuzz.harness import Guard, ServerLoop
+
+TASK = "fuzz-task-1"
+UUID = "AAAAAAAAAAAAAAAAAAAAAA=="
+
+
+@dataclass
+class ClusterEnv:
+    srv: ServerLoop
+    cluster: InProcessCluster
+    session: aiohttp.ClientSession
+    stream: Stream
+    fid: str
+    sid: str
+    aid: str
+    sandbox: str = ""
+
+    @property
+    def port(self) -> int:
+        """The master's port."""
+        return self.cluster.master.port  # type: ignore[union-attr]
+
+    @property
+    def agent_port(self) -> int:
+        return self.cluster.agents[0].core.info.port  # type: ignore[union-attr]
+
+    def snapshot(self) -> Any:
+        """What no refused request may change: at the master our framework (connected, its
+        tasks' states), our agent (connected, resources), the agent ids, weights and quota;
+        at the agent its frameworks, executors and tasks with their states."""
+
+        def snap() -> Any:
+            core = self.cluster.core
+            fw = core.frameworks.get(self.fid)  # type: ignore[call-overload]
+            agent = core.agents.get(self.aid)  # type: ignore[call-overload]
+            acore = self.cluster.agents[0].core  # type: ignore[union-attr]
+            return (
+                fw is not None and fw.connected,
+                {str(t): x.state for t, x in fw.tasks.items()} if fw else None,
+                agent is not None and agent.connected, str(agent.total) if agent else None,
+                sorted(map(str, core.agents)), dict(core.weights),
+                {r: str(q) for r, q in core.quota.items()},
+                sorted(map(str, acore.frameworks)), sorted(map(str, acore.executors)),
+                sorted((str(t), r.state) for f in acore.frameworks.values()
+                       for t, r in f.tasks.items()),
+            )  # fmt: skip
+
+        return self.srv.call(snap)
+
+    def guard(self, name: str) -> Guard:
+        return Guard(name, self.snapshot)
+
+    def get(self, url: str) -> tuple[int, bytes]:
+        async def get() -> tuple[int, bytes]:
+            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as r:
+                return r.status, await r.read()
+
+        return self.srv.run(get())
+
+    def assert_healthy(self) -> None:
+        """The master and the agent still answer, with our framework, agent and running task,
+        and no executor or task the agent did not launch."""
+        import orjson
+
+        status, raw = self.get(f"{self.cluster.url}/master/state")
+        assert status == 200, raw[:300]
+        body = orjson.loads(raw)
+        fws = {f["id"]: f for f in body["frameworks"]}
+        assert self.fid in fws and fws[self.fid]["active"], fws.keys()
+        tasks = {t["id"]: t["state"] for t in fws[self.fid]["tasks"]}
+        assert tasks == {TASK: "TASK_RUNNING"}, tasks
+        agents = {a["id"]: a for a in body["slaves"]}
+        assert agents[self.aid]["active"], agents[self.aid]
+        assert self.cluster.running_tasks() == [TASK]
+        status, raw = self.get(f"http://127.0.0.1:{self.agent_port}/state")
+        assert status == 200, raw[:300]
+        state = orjson.loads(raw)
+        assert [f["id"] for f in state["frameworks"]] == [self.fid], state["frameworks"]
+        execs = [(e["id"], [t["id"] for t in e["tasks"]])
+                 for f in state["frameworks"] for e in f["executors"]]  # fmt: skip
+        assert execs == [(TASK, [TASK])], execs
+
+
+async def _start(srv: ServerLoop, work_dir: str) -> ClusterEnv:
+    cluster = InProcessCluster(agents=1, agent_http=True, work_dir=work_dir)
+    await cluster.start()
+    session = aiohttp.ClientSession()
+    stream, fid, sid = await subscribe(session, cluster.url, name="fuzz-fw")
+    offer = (await stream.next("OFFERS"))["offers"]["offers"][0]
+    aid = offer["agent_id"]["value"]
+    r = await launch(session, cluster.url, fid, sid, offer["id"],
+                     [command_task(TASK, aid, "serve", cpus=0.5)])  # fmt: skip
+    assert r.status == 202
+    state = ""
+    while state != "TASK_RUNNING":  # updates of a task come one at a time: acknowledge each
+        status = (await stream.next("UPDATE"))["update"]["status"]
+        state = status["state"]
+        await call(session, cluster.url, fid, sid, {"type": "ACKNOWLEDGE", "acknowledge": {
+            "agent_id": {"value": aid}, "task_id": {"value": TASK}, "uuid": status["uuid"]}})  # fmt: skip
+    return ClusterEnv(srv, cluster, session, stream, fid, sid, aid)
+
+
+def make_sandbox(env: ClusterEnv) -> None:
+    """Create the task's sandbox (simulated tasks have none) with files worth reading."""
+    import orjson
+
+    status, raw = env.get(f"http://127.0.0.1:{env.agent_port}/state")
+    state = orjson.loads(raw)
+    sandbox = state["frameworks"][0]["executors"][0]["directory"]
+    os.makedirs(os.path.join(sandbox, "sub", "deeper"), exist_ok=True)
+    with open(os.path.join(sandbox, "stdout"), "wb") as f:
+        f.write(b"hello \xe2\x82\xac \xff\xfe world\n" * 1000)
+    with open(os.path.join(sandbox, "sub", "empty"), "wb"):
+        pass
+    with open(os.fsencode(os.path.join(sandbox, "bad-")) + b"\xff\xfe", "wb") as f:
+        f.write(b"x")
+    os.mkfifo(os.path.join(sandbox, "fifo"))
+    for name, target in (("root", "/proc/1/root"), ("passwd", "/etc/passwd"), ("up", "../../..")):
+        os.symlink(target, os.path.join(sandbox, name))
+    env.sandbox = sandbox
+
+
+def cluster_env(tmp_dir: str) -> Iterator[ClusterEnv]:
+    """The module fixture's body: start, yield, stop everything."""
+    srv = ServerLoop()
+    try:
+        env = srv.run(_start(srv, tmp_dir))
+        make_sandbox(env)
+        env.assert_healthy()
+        yield env
+
+        async def stop() -> None:
+            await env.stream.close()
+            await env.session.close()
+            await env.cluster.stop()
+
+        srv.run(stop())
+    finally:
+        srv.close()
