@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 import uuid
 from typing import NewType
@@ -73,6 +74,59 @@ def unwrap(obj: object) -> str | None:
         v = obj.get("value")
         if isinstance(v, str) and v:
             return v
+    return None
+
+
+# Mesos' `common::validation::validateID`: an id names a directory (sandboxes, checkpoints),
+# so it must be a valid file name: not empty, at most NAME_MAX (255) bytes, not `.` or `..`,
+# no control character and no path separator. Whitespace-only ids are refused as well.
+MAX_ID_BYTES = 255
+_BAD_ID_CHAR = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def id_error(value: str) -> str | None:
+    """Why `value` is not a valid task, executor or framework id (None when it is).
+
+    Called by the parsers of scheduler calls (`dcos.master.core.calls`) for every id a
+    framework chooses; the message follows Mesos' wording."""
+    if not value:
+        return "ID must not be empty"
+    if (
+        len(value) > MAX_ID_BYTES // 4
+        and len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES
+    ):
+        return f"ID must not be greater than {MAX_ID_BYTES} characters"
+    if value in (".", ".."):
+        return f"'{value}' is disallowed"
+    if _BAD_ID_CHAR.search(value) is not None:
+        return f"{value!r} contains invalid characters"
+    if value.isspace():
+        return "ID must not be only whitespace"
+    return None
+
+
+_BAD_ROLE_CHAR = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def role_error(role: str) -> str | None:
+    """Why `role` is not a valid role name (None when it is), as Mesos' `roles::validate`:
+    not empty, no whitespace, control character or backslash, no leading '-', and no path
+    component (roles may be hierarchical, ``a/b``) that is empty, ``.`` or ``..``.
+
+    Called by the operator call parsers (`dcos.master.core.operator_calls`)."""
+    if not role:
+        return "Empty role name is invalid"
+    if len(role) > MAX_ID_BYTES:
+        return f"Role name must not be longer than {MAX_ID_BYTES} characters"
+    if role == "*":
+        return None
+    if _BAD_ROLE_CHAR.search(role) is not None:
+        return f"Role {role!r} contains invalid characters"
+    for part in role.split("/"):
+        if part in ("", ".", ".."):
+            return f"Role {role!r} has an empty, '.' or '..' path component"
+        if part.startswith("-"):
+            return f"Role {role!r} has a component starting with '-'"
     return None
 
 

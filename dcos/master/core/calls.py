@@ -10,6 +10,11 @@ TaskInfo checks that need no master state (command xor executor, parseable resou
 done here once and carried in `TaskSpec`; the core adds the checks that need its state
 (duplicate ids, the offer's agent, available resources).
 
+Ids a framework chooses (framework, task and executor ids) name directories on the agents,
+so they are checked as Mesos checks them (`dcos.protocol.ids.id_error`): a bad framework id,
+or a bad task id in KILL, is a 400; a bad task or executor id inside an ACCEPT is answered
+with TASK_ERROR (REASON_TASK_INVALID) for that task, as Mesos does.
+
 The types are slotted dataclasses, read-only by convention but not frozen: one is made per
 call on the hot path, and a frozen dataclass costs several times as much to create.
 """
@@ -20,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID, unwrap
+from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID, id_error, unwrap
 from dcos.protocol.mesos import FrameworkInfo, framework_info, valid_status_uuid
 from dcos.protocol.resources import ResourceError, Resources
 
@@ -43,8 +48,8 @@ class CallError(ValueError):
 
 @dataclass(slots=True)
 class ExecutorSpec:
-    """An ExecutorInfo: its id (None when missing), its resources, or why they are invalid
-    (`error`, '' when fine); `info` is the JSON forwarded to the agent."""
+    """An ExecutorInfo: its id (None when missing or invalid), its resources, or why the
+    executor is invalid (`error`, '' when fine); `info` is the JSON forwarded to the agent."""
 
     executor_id: str | None
     resources: Resources | None
@@ -56,9 +61,11 @@ class ExecutorSpec:
 class TaskSpec:
     """A TaskInfo with its state-free checks done: `resources` (None and `resources_error`
     when they do not parse), `shape_error` (not exactly one of command and executor),
-    `executor`; `info` is the JSON forwarded to the agent."""
+    `executor`, `id_error` (the task id is not a valid directory name, '' when fine);
+    `info` is the JSON forwarded to the agent."""
 
     task_id: TaskID
+    id_error: str
     agent_id: AgentID
     name: str
     resources: Resources | None
@@ -211,6 +218,15 @@ def _id(v: Any, where: str) -> str:
     return s
 
 
+def _valid_id(v: Any, where: str) -> str:
+    """`_id`, and a valid directory name (framework, task, executor ids); else 400."""
+    s = _id(v, where)
+    why = id_error(s)
+    if why is not None:
+        raise CallError(f"'{where}' is invalid: {why}")
+    return s
+
+
 def _list(v: Any, where: str, required: bool = True) -> list[Any]:
     if v is None and not required:
         return []
@@ -235,6 +251,9 @@ def executor_spec(ex: dict[str, Any]) -> ExecutorSpec:
     eid = unwrap(ex.get("executor_id"))
     if eid is None:
         return ExecutorSpec(None, None, "executor needs an executor_id", ex)
+    why = id_error(eid)
+    if why is not None:
+        return ExecutorSpec(None, None, f"Executor ID is invalid: {why}", ex)
     try:
         return ExecutorSpec(eid, Resources.from_mesos(ex.get("resources")), "", ex)
     except ResourceError as exc:
@@ -260,8 +279,9 @@ def _task_spec(ti: Any, where: str) -> TaskSpec:
         res_error = ""
     except ResourceError as exc:
         res, res_error = None, str(exc)
+    why = id_error(tid)
     return TaskSpec(
-        TaskID(tid), AgentID(aid), str(t.get("name", "")), res, res_error, shape_error,
+        TaskID(tid), f"Task ID is invalid: {why}" if why else "", AgentID(aid), str(t.get("name", "")), res, res_error, shape_error,
         executor, t,
     )  # fmt: skip
 
@@ -315,7 +335,7 @@ def _subscribe(fid: str | None, body: dict[str, Any]) -> Subscribe:
     if "user" in info and not isinstance(info["user"], str):
         raise CallError("Expecting 'subscribe.framework_info.user' to be a string")
     if "id" in info:
-        _id(info["id"], "subscribe.framework_info.id")
+        _valid_id(info["id"], "subscribe.framework_info.id")
     ft = info.get("failover_timeout")
     if ft is not None and (isinstance(ft, bool) or not isinstance(ft, int | float) or ft < 0):
         raise CallError("Expecting 'framework_info.failover_timeout' to be a number >= 0")
@@ -340,7 +360,7 @@ def _decline(fid: FrameworkID, body: dict[str, Any]) -> Decline:
 
 
 def _kill(fid: FrameworkID, body: dict[str, Any]) -> Kill:
-    tid = _id(body.get("task_id"), "kill.task_id")
+    tid = _valid_id(body.get("task_id"), "kill.task_id")
     aid = _id(body["agent_id"], "kill.agent_id") if body.get("agent_id") is not None else None
     policy = body.get("kill_policy")
     return Kill(
@@ -373,14 +393,14 @@ def _reconcile(fid: FrameworkID, body: dict[str, Any]) -> Reconcile:
 
 def _message(fid: FrameworkID, body: dict[str, Any]) -> Message:
     aid = _id(body.get("agent_id"), "message.agent_id")
-    eid = _id(body.get("executor_id"), "message.executor_id")
+    eid = _valid_id(body.get("executor_id"), "message.executor_id")
     if not isinstance(body.get("data"), str):
         raise CallError("Expecting 'message.data' to be a base64 string")
     return Message(fid, AgentID(aid), eid, body["data"])
 
 
 def _shutdown(fid: FrameworkID, body: dict[str, Any]) -> Shutdown:
-    eid = _id(body.get("executor_id"), "shutdown.executor_id")
+    eid = _valid_id(body.get("executor_id"), "shutdown.executor_id")
     aid = _id(body.get("agent_id"), "shutdown.agent_id")
     return Shutdown(fid, AgentID(aid), eid)
 
@@ -412,7 +432,7 @@ def parse_call(data: Any) -> Call:
     if ctype != "SUBSCRIBE" or data.get("framework_id") is not None:
         if data.get("framework_id") is None:
             raise CallError("Expecting 'framework_id' to be present")
-        fid = _id(data.get("framework_id"), "framework_id")
+        fid = _valid_id(data.get("framework_id"), "framework_id")
     key = ctype.lower()
     body = _obj(data.get(key), key, required=ctype not in _OPTIONAL_PAYLOAD)
     if ctype == "SUBSCRIBE":

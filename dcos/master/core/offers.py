@@ -180,7 +180,7 @@ class OffersMixin(CoreBase):
         """The checks of one TaskInfo that need the master's state (the state-free ones were
         done by `parse_call`); returns (resources incl. a new executor's, '') or
         (None, reason)."""
-        why = self._check_identity(fw, agent, t, ids) or t.shape_error
+        why = t.id_error or self._check_identity(fw, agent, t, ids) or t.shape_error
         if why:
             return None, why
         if t.resources is None:
@@ -189,6 +189,8 @@ class OffersMixin(CoreBase):
         if t.executor is not None:
             extra, error = self._new_executor_resources(fw, agent, t.executor)
             if extra is None:
+                if t.executor.executor_id is None:  # missing or invalid id
+                    return None, error
                 return None, f"Task has invalid resources: {error}"
             res = res + extra
         if not res:
@@ -273,7 +275,7 @@ class OffersMixin(CoreBase):
             return Resources.empty(), f"Invalid executor: {error}"
         group_ids = set(ids)
         for t in lg.tasks:
-            why = self._check_identity(fw, agent, t, group_ids)
+            why = t.id_error or self._check_identity(fw, agent, t, group_ids)
             if why:
                 return total, why
             group_ids.add(t.task_id)

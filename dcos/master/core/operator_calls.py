@@ -2,17 +2,21 @@
 validated from decoded JSON.
 
 Called by the operator HTTP handler (`dcos.master.http.operator_api`): `parse_operator_write`
-returns a typed write, or raises `CallError` with the 400 message; the shell then hands the
-write to the core (`MasterCore.operator_call`).
+returns a typed write, or raises `CallError` with the 400 message (wrong JSON types, bad role names, weights
+and guarantees that are not finite positive numbers, non-scalar guarantees); the shell then
+hands the write to the core (`MasterCore.operator_call`), which checks what needs its state
+(Mesos' quota capacity heuristic, overridden by ``force``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dcos.master.core.calls import CallError
+from dcos.protocol.ids import role_error
 from dcos.protocol.resources import ResourceError, Resources
 
 
@@ -23,8 +27,11 @@ class UpdateWeights:
 
 @dataclass(slots=True)
 class SetQuota:
+    """SET_QUOTA: `guarantee` holds scalars only; `force` skips the capacity check."""
+
     role: str
     guarantee: Resources
+    force: bool = False
 
 
 @dataclass(slots=True)
@@ -36,35 +43,89 @@ OperatorWrite = UpdateWeights | SetQuota | RemoveQuota
 
 WRITE_TYPES = frozenset({"UPDATE_WEIGHTS", "SET_QUOTA", "REMOVE_QUOTA"})
 
+# no weight or quota beyond this: larger numbers only overflow the allocator's arithmetic
+MAX_WEIGHT = 1e9
+
+
+def _payload(call: dict[str, Any], key: str) -> dict[str, Any]:
+    """The call's ``key`` object (missing: empty); 400 when it is not an object."""
+    body = call.get(key)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise CallError(f"Expecting '{key}' to be an object")
+    return body
+
+
+def _role(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise CallError(f"Expecting '{where}' to be a string")
+    why = role_error(value)
+    if why is not None:
+        raise CallError(f"Invalid '{where}': {why}")
+    return value
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
 
 def _update_weights(call: dict[str, Any]) -> UpdateWeights:
-    infos = (call.get("update_weights") or {}).get("weight_infos")
+    infos = _payload(call, "update_weights").get("weight_infos")
     if not isinstance(infos, list):
         raise CallError("Expecting 'update_weights.weight_infos' to be an array")
     weights: dict[str, float] = {}
     for wi in infos:
         if not isinstance(wi, dict) or not isinstance(wi.get("role"), str):
             raise CallError("Each weight info needs a string 'role'")
+        role = _role(wi["role"], "update_weights.weight_infos.role")
         w = wi.get("weight", 1.0)
-        if isinstance(w, bool) or not isinstance(w, int | float) or w <= 0:
-            raise CallError(f"Weight of role '{wi['role']}' must be a positive number")
-        weights[wi["role"]] = float(w)
+        if not _number(w) or not 0 < w <= MAX_WEIGHT:
+            raise CallError(
+                f"Weight of role {role!r} must be a positive number up to {MAX_WEIGHT:g}"
+            )
+        weights[role] = float(w)
     return UpdateWeights(weights)
 
 
-def _set_quota(call: dict[str, Any]) -> SetQuota:
-    req = (call.get("set_quota") or {}).get("quota_request")
-    if not isinstance(req, dict) or not isinstance(req.get("role"), str) or not req["role"]:
-        raise CallError("Expecting 'set_quota.quota_request.role' to be a non-empty string")
+def _guarantee(items: Any) -> Resources:
+    """A quota guarantee: a list of SCALAR resources with finite, non-negative values."""
+    if items is None:
+        return Resources.empty()
+    if not isinstance(items, list):
+        raise CallError("Expecting 'set_quota.quota_request.guarantee' to be an array")
+    for item in items:
+        if not isinstance(item, dict):
+            raise CallError("Each guarantee item must be a resource object")
+        if item.get("type", "SCALAR") != "SCALAR":
+            raise CallError(f"Quota guarantee must be scalar; got {item.get('type')!r}")
+        scalar = item.get("scalar")
+        value = scalar.get("value") if isinstance(scalar, dict) else None
+        if value is None or not _number(value) or value < 0:
+            raise CallError(f"Quota guarantee of {item.get('name')!r} must be a finite number >= 0")
     try:
-        guarantee = Resources.from_mesos(req.get("guarantee") or [])
+        return Resources.from_mesos(items)
     except ResourceError as exc:
         raise CallError(f"Invalid 'guarantee': {exc}") from None
-    return SetQuota(req["role"], guarantee)
+
+
+def _set_quota(call: dict[str, Any]) -> SetQuota:
+    req = _payload(call, "set_quota").get("quota_request")
+    if not isinstance(req, dict):
+        raise CallError("Expecting 'set_quota.quota_request' to be an object")
+    if not isinstance(req.get("role"), str) or not req["role"]:
+        raise CallError("Expecting 'set_quota.quota_request.role' to be a non-empty string")
+    role = _role(req["role"], "set_quota.quota_request.role")
+    if role == "*":
+        raise CallError("Quota cannot be set for the default role '*'")
+    force = req.get("force", False)
+    if not isinstance(force, bool):
+        raise CallError("Expecting 'set_quota.quota_request.force' to be a boolean")
+    return SetQuota(role, _guarantee(req.get("guarantee")), force)
 
 
 def _remove_quota(call: dict[str, Any]) -> RemoveQuota:
-    role = (call.get("remove_quota") or {}).get("role")
+    role = _payload(call, "remove_quota").get("role")
     if not isinstance(role, str):
         raise CallError("Expecting 'remove_quota.role' to name a role with quota")
     return RemoveQuota(role)
