@@ -6,6 +6,10 @@ ends; `call` posts one short call (UPDATE, PONG, MESSAGE) and returns the HTTP s
 Connection errors are results here (the stream simply ends, a call returns 0): the shell
 decides when to retry.
 
+Every request carries the agent's session secret (``Dcos-Agent-Secret``, see
+`dcos.protocol.internal`) once the master handed one out: `set_secret` is called by the
+master session when a REGISTERED event brings one (or a saved one is loaded at start).
+
 Calls go over a small pool of keep-alive, pipelined connections (`dcos.common.pipeline`: a
 pre-encoded request head plus the body, about a fifth of an aiohttp request's CPU); the
 stream stays on the aiohttp session.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +34,7 @@ from dcos.protocol.codec import MSGPACK, DecodeError, dumps_msgpack, loads_msgpa
 log = logging.getLogger(__name__)
 
 _HEADERS = {"Content-Type": MSGPACK, "Accept": MSGPACK}
+_SECRET_TEXT = re.compile(r"[A-Za-z0-9_=-]{1,256}")
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,22 @@ class MasterLink:
         self.url = f"{self.address.url}{internal.PATH}"
         self.session = session
         self.host, self.port = self.address.host, self.address.port
-        self._prefix = request_prefix(self.host, self.port, internal.PATH, _HEADERS)
+        self._headers = dict(_HEADERS)
+        self._prefix = request_prefix(self.host, self.port, internal.PATH, self._headers)
         self._pool: CallPool | None = None
+        self.secret: str | None = None
+
+    def set_secret(self, secret: str | None) -> None:
+        """Send `secret` (None: none) with every later call and subscription. A secret
+        that is not URL-safe base64 text (it goes into a header line) is not used."""
+        if secret is not None and not _SECRET_TEXT.fullmatch(secret):
+            log.warning("the master's session secret is not URL-safe text; not used")
+            secret = None
+        self.secret = secret
+        self._headers = dict(_HEADERS)
+        if secret:
+            self._headers[internal.SECRET_HEADER] = secret
+        self._prefix = request_prefix(self.host, self.port, internal.PATH, self._headers)
 
     async def call(self, body: dict[str, Any]) -> int:
         """POST one call; the HTTP status, or 0 when the master could not be reached."""
@@ -70,7 +90,7 @@ class MasterLink:
     async def _call_tls(self, body: dict[str, Any]) -> int:
         """`call` over the aiohttp session (the pipelined pool speaks plain HTTP only)."""
         try:
-            async with self.session.post(self.url, data=dumps_msgpack(body), headers=_HEADERS,
+            async with self.session.post(self.url, data=dumps_msgpack(body), headers=self._headers,
                                          timeout=aiohttp.ClientTimeout(total=10)) as resp:
                 await resp.read()
                 return resp.status
@@ -96,7 +116,7 @@ class MasterLink:
             async with self.session.post(
                 self.url,
                 data=dumps_msgpack(body),
-                headers=_HEADERS,
+                headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None),
             ) as resp:
                 if resp.status != 200:

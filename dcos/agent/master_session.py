@@ -8,14 +8,23 @@ restart the agents do not all come back at the same instant). `update_loop` send
 updates when the core said they are due (the shell hands it the `UpdatesDue` and
 `SendUpdates` actions): one batched UPDATE call at a time, each after the checkpoint is
 synced, so the master never learns a state the agent could forget.
+
+The session secret (`dcos.protocol.internal`): each REGISTERED event carries a new one,
+which the link (`MasterLink.set_secret`) sends with every later call before the core even
+sees the event. With checkpointing on it is also kept in ``<work_dir>/meta/master_secret``
+(with the agent id it belongs to, mode 0600), so that an agent process restarted on that
+work dir re-registers its checkpointed id with the secret the master knows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from dcos.agent.channel import MasterLink, Refused
 from dcos.agent.core import AgentCore, Registered, SendUpdates
@@ -23,10 +32,12 @@ from dcos.agent.core import events as ev
 from dcos.agent.master_events import parse_master_event
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock
+from dcos.protocol import internal
 
 log = logging.getLogger(__name__)
 
 PING_TIMEOUTS = 5  # silent ping intervals before the agent assumes the master is gone
+SECRET_FILE = "master_secret"  # in the checkpoint's meta directory
 
 
 class MasterSession:
@@ -55,6 +66,11 @@ class MasterSession:
         self._wake = asyncio.Event()  # `UpdatesDue` came: the update loop looks again
         self._updates_at: float | None = None  # when the core said updates are due next
         self._outbox: list[SendUpdates] = []  # UPDATE calls waiting for the update loop
+        # where the session secret is kept (None: not kept, the agent does not checkpoint)
+        self.secret_path = (
+            os.path.join(core.work_dir, "meta", SECRET_FILE) if sync is not None else None
+        )
+        self._secret_loaded = False
 
     # -- what the shell's dispatch hands over ----------------------------------------------
 
@@ -94,12 +110,17 @@ class MasterSession:
         """One subscription: feed its events to the core until it ends. An event whose
         handler raises is logged and dropped; the stream goes on. True once registered."""
         registered = False
+        if not self._secret_loaded:
+            self._secret_loaded = True
+            self._load_secret()
         subscription = self.link.subscribe(self.core.subscribe_call(), self._read_timeout)
         try:
             async for event in subscription:
                 if isinstance(event, Refused):
                     self._refused(event)
                     break
+                if event.get("type") == internal.REGISTERED:
+                    self._take_secret(event)
                 try:
                     parsed = parse_master_event(event)
                 except Exception:
@@ -112,6 +133,36 @@ class MasterSession:
         finally:
             await subscription.aclose()  # type: ignore[attr-defined]
         return registered
+
+    def _take_secret(self, event: dict[str, Any]) -> None:
+        """A REGISTERED event: send its secret from now on, and keep it with the id."""
+        secret, agent_id = event.get("secret"), event.get("agent_id")
+        if not isinstance(secret, str) or not isinstance(agent_id, str):
+            self.link.set_secret(None)  # a master that hands out no secrets
+            return
+        self.link.set_secret(secret)
+        if self.secret_path is not None:
+            try:
+                _write_private(self.secret_path, {"agent_id": agent_id, "secret": secret})
+            except OSError as exc:
+                log.error("cannot keep the master's session secret in %s: %s; a restarted "
+                          "agent will have to register anew", self.secret_path, exc)  # fmt: skip
+
+    def _load_secret(self) -> None:
+        """At the first subscription: the secret kept for the agent id the core recovered."""
+        if self.secret_path is None or self.core.agent_id is None:
+            return
+        try:
+            with open(self.secret_path, encoding="utf-8") as f:
+                saved = json.load(f)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("unreadable session secret %s: %s", self.secret_path, exc)
+            return
+        if isinstance(saved, dict) and saved.get("agent_id") == self.core.agent_id:
+            secret = saved.get("secret")
+            self.link.set_secret(secret if isinstance(secret, str) else None)
 
     def _refused(self, refused: Refused) -> None:
         if refused.status == 403:
@@ -171,3 +222,17 @@ class MasterSession:
             await self.sync()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.link.call(calls[0].body), 1.0)
+
+
+def _write_private(path: str, data: dict[str, Any]) -> None:
+    """Write `data` as JSON to `path` durably and readable by this user only (a temporary
+    file synced, then renamed over the old one)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps(data).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

@@ -115,6 +115,9 @@ class MasterShell:
         self.fw_streams: dict[str, Stream] = {}
         self.agent_streams: dict[str, Stream] = {}
         self.stimuli = StimulusLog()
+        # counts the inputs handed to the core: the read snapshots
+        # (`dcos.master.http.snapshots`) are fresh while it has not moved
+        self.generation = 0
         self._queue: deque[list[Action]] = deque()
         self._busy = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -190,6 +193,7 @@ class MasterShell:
     # -- one method per request kind (called by the HTTP handlers) ------------------------------
 
     def _feed(self, event: Any, actions: list[Action]) -> None:
+        self.generation += 1
         self.stimuli.record(self.now(), event, actions)
         self.dispatch(actions)
 
@@ -219,9 +223,18 @@ class MasterShell:
         self._feed(call, actions)
         return outcome
 
-    def subscribe_agent(self, msg: AgentSubscribe, stream: Stream) -> AgentOutcome:
-        """Internal agent SUBSCRIBE on a new stream (it replaces the agent's old one)."""
-        outcome, actions = self.core.agent_subscribe(msg, stream, self.now())
+    def subscribe_agent(
+        self,
+        msg: AgentSubscribe,
+        stream: Stream,
+        secret: str | None = None,
+        peer: str | None = None,
+    ) -> AgentOutcome:
+        """Internal agent SUBSCRIBE on a new stream (it replaces the agent's old one);
+        `secret` and `peer` as `MasterCore.agent_subscribe` takes them."""
+        outcome, actions = self.core.agent_subscribe(
+            msg, stream, self.now(), secret=secret, peer=peer
+        )
         if outcome.agent_id is not None:
             self._attach(self.agent_streams, outcome.agent_id, stream, failed_over=False)
         self._feed(msg, actions)
@@ -234,9 +247,12 @@ class MasterShell:
         if self.core is not None:
             self._feed(StreamEnded(aid), self.core.agent_disconnected(aid, stream, self.now()))
 
-    def agent_call(self, msg: AgentCall) -> None:
-        """UPDATE, PONG, MESSAGE, EXITED_EXECUTOR from an agent."""
-        self._feed(msg, self.core.agent_call(msg, self.now()))
+    def agent_call(self, msg: AgentCall, secret: str | None = None) -> CallOutcome:
+        """UPDATE, PONG, MESSAGE, EXITED_EXECUTOR from an agent, with the session secret
+        the call carried (403 without the agent's own)."""
+        outcome, actions = self.core.agent_call(msg, self.now(), secret)
+        self._feed(msg, actions)
+        return outcome
 
     def operator_call(self, call: OperatorWrite) -> CallOutcome:
         """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA (persisted in the registry)."""

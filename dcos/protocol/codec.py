@@ -38,7 +38,8 @@ def dumps_msgpack(obj: Any) -> bytes:
 def loads_msgpack(data: bytes) -> Any:
     try:
         return msgpack.unpackb(data, raw=False, strict_map_key=False)
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError) as exc:
+    except (msgpack.UnpackException, ValueError, TypeError) as exc:
+        # ExtraData, FormatError, StackError, OutOfData; TypeError: an unhashable map key
         raise DecodeError(f"invalid msgpack: {exc}") from None
 
 

@@ -5,14 +5,26 @@ long-lived stream from the master and makes short calls to it:
 
 Agent -> master: ``POST /internal/agent`` with ``Content-Type: application/x-msgpack``.
 
+Session secret: the master hands each agent a secret in its ``REGISTERED`` event (a new one
+at every registration and re-registration). Every later call of that agent carries it in
+the ``Dcos-Agent-Secret`` header (`SECRET_HEADER`): a call without the secret of the agent
+id it names is refused with 403 and changes nothing, and so is a re-registration (SUBSCRIBE
+with an ``agent.id``) of an agent the master knows, so that nobody else can speak for a
+registered agent, end its session or take over its id. The master keeps a hash of each
+agent's secret in its registry (a restarted master still knows its agents), and the agent
+keeps the secret in its meta directory (a restarted agent re-registers with it). A
+registration without an id (a new agent) needs no secret.
+
 - ``SUBSCRIBE`` ``{"type", "agent": AgentInfo, "tasks": [TaskRecord], "frameworks":
   [FrameworkInfo JSON], "unacked": [Update]}``. Registers (no ``agent.id``) or re-registers (with
   the id it had). Answer: 200 with a chunked RecordIO stream of msgpack events (below), the
   first being ``REGISTERED``. The stream lasting is the agent's connection; when it ends, the
   agent re-subscribes with backoff. 400 for a malformed call, 403 ``{"message"}`` when the
-  master refuses the agent (e.g. it was removed).
+  master refuses the agent (it was removed, or it re-registers a known id without that id's
+  secret, or it claims the address of a connected agent from another host).
 - ``UPDATE`` ``{"type", "agent_id", "updates": [Update]}``: status updates, several per call
-  (the agent batches whatever is pending). 202.
+  (the agent batches whatever is pending). 202. Updates of tasks the agent does not hold
+  (or of frameworks it runs nothing for) are dropped.
 - ``PONG`` ``{"type", "agent_id"}``: answer to ``PING``. 202.
 - ``MESSAGE`` ``{"type", "agent_id", "framework_id", "executor_id", "data"}``: executor ->
   scheduler framework message (``data`` base64 text, as in Mesos JSON). 202.
@@ -20,7 +32,8 @@ Agent -> master: ``POST /internal/agent`` with ``Content-Type: application/x-msg
 
 Master -> agent events on the stream (each a msgpack map with ``type``):
 
-- ``REGISTERED`` ``{"agent_id", "master_id", "ping_interval"}``.
+- ``REGISTERED`` ``{"agent_id", "master_id", "ping_interval", "secret"}``: ``secret`` is
+  the session secret the agent sends with every later call (see above).
 - ``RUN_TASKS`` ``{"framework": FrameworkInfo JSON (with ``id``), "tasks": [TaskInfo JSON]}``;
   TaskInfo carries ``agent_id`` and its resources as in Mesos. Several tasks per event.
 - ``RUN_TASK_GROUP`` ``{"framework", "executor": ExecutorInfo JSON, "tasks": [TaskInfo]}``.
@@ -47,16 +60,21 @@ Shapes:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dcos.protocol.ids import AgentID, FrameworkID, TaskID, unwrap
+from dcos.protocol.codec import dumps_json
+from dcos.protocol.ids import AgentID, FrameworkID, TaskID, id_error, unwrap
 from dcos.protocol.mesos import FrameworkInfo, framework_info
 from dcos.protocol.resources import ResourceError, Resources
 from dcos.protocol.states import TaskState
 
 PATH = "/internal/agent"
+SECRET_HEADER = "Dcos-Agent-Secret"
 
 # agent -> master calls
 SUBSCRIBE = "SUBSCRIBE"
@@ -76,6 +94,21 @@ SHUTDOWN_FRAMEWORK = "SHUTDOWN_FRAMEWORK"
 SHUTDOWN_EXECUTOR = "SHUTDOWN_EXECUTOR"
 UPDATE_FRAMEWORK = "UPDATE_FRAMEWORK"
 PING = "PING"
+
+
+def new_secret() -> str:
+    """A fresh agent session secret (the master makes one per registration)."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_hash(secret: str) -> str:
+    """What the master keeps of a secret (in memory and in its registry)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def secret_matches(secret: str | None, hashed: str) -> bool:
+    """True when `secret` (from a call's `SECRET_HEADER`; None: absent) hashes to `hashed`."""
+    return secret is not None and hmac.compare_digest(secret_hash(secret), hashed)
 
 
 # -- typed agent -> master calls ------------------------------------------------------------
@@ -178,14 +211,24 @@ def _agent_info(info: Any) -> AgentInfo:
             raise AgentError(f"'agent.{key}' must be a string")
     if not isinstance(info.get("port"), int):
         raise AgentError("'agent.port' must be an integer")
+    if not isinstance(info.get("version", ""), str):
+        raise AgentError("'agent.version' must be a string")
+    caps = info.get("capabilities", [])
+    if caps is not None and (
+        not isinstance(caps, list) or not all(isinstance(c, str) for c in caps)
+    ):
+        raise AgentError("'agent.capabilities' must be a list of strings")
     try:
         total = Resources.from_dict(info.get("resources"))
     except (ResourceError, TypeError, AttributeError, ValueError) as exc:
         raise AgentError(f"bad 'agent.resources': {exc}") from None
     attrs = info.get("attributes")
+    if not isinstance(attrs, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float) for k, v in attrs.items()
+    ):
+        attrs = {}
     return AgentInfo(
-        None, info["hostname"], info["ip"], info["port"], total,
-        attrs if isinstance(attrs, dict) else {}, info,
+        None, info["hostname"], info["ip"], info["port"], total, attrs, info,
     )  # fmt: skip
 
 
@@ -205,7 +248,8 @@ def _task_record(r: Any) -> TaskRecord:
     except ResourceError:
         res = Resources.empty()
     role = None
-    for item in ti.get("resources") or []:
+    items = ti.get("resources")
+    for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and isinstance(item.get("allocation_info"), dict):
             role = str(item["allocation_info"].get("role", "")) or None
             break
@@ -217,8 +261,20 @@ def _task_record(r: Any) -> TaskRecord:
     )  # fmt: skip
 
 
+def _json_safe(value: Any) -> bool:
+    """True when `value` can be written as JSON (what the master stores and shows): no
+    binary, extension types or other values msgpack can carry and JSON cannot."""
+    try:
+        dumps_json(value)
+    except TypeError:
+        return False
+    return True
+
+
 def parse_agent_subscribe(msg: dict[str, Any]) -> AgentSubscribe:
     """Check an agent SUBSCRIBE; raises `AgentError` with the 400 message."""
+    if not _json_safe(msg):
+        raise AgentError("SUBSCRIBE carries values that are not JSON (binary or extension)")
     agent = _agent_info(msg.get("agent"))
     records = msg.get("tasks") or []
     fw_infos = msg.get("frameworks") or []
@@ -228,6 +284,8 @@ def parse_agent_subscribe(msg: dict[str, Any]) -> AgentSubscribe:
     aid = agent.info.get("id")
     if aid is not None and not isinstance(aid, str):
         raise AgentError("'agent.id' must be a string")
+    if aid and id_error(aid):
+        raise AgentError(f"'agent.id' is invalid: {id_error(aid)}")
     if aid:
         agent = dataclasses.replace(agent, id=AgentID(aid))
     infos = (framework_info(fi) for fi in fw_infos if isinstance(fi, dict))
@@ -243,6 +301,8 @@ def _status_updates(updates: list[Any]) -> tuple[StatusUpdate, ...]:
         tid = unwrap(status.get("task_id"))
         state = status.get("state")
         if not isinstance(fid, str) or tid is None or not isinstance(state, str):
+            continue
+        if not _json_safe(status):  # it is forwarded to the framework as JSON
             continue
         out.append(StatusUpdate(FrameworkID(fid), TaskID(tid), state, status))
     return tuple(out)

@@ -29,7 +29,8 @@ MAX_COMPLETED = 1000
 
 @dataclass
 class Registry:
-    """Plain data; `agents[id]` = ``{"info": AgentInfo, "unreachable_time": float | None}``."""
+    """Plain data; `agents[id]` = ``{"info": AgentInfo, "unreachable_time": float | None,
+    "secret_hash": str | None}``."""
 
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     removed_agents: list[str] = field(default_factory=list)
@@ -74,13 +75,17 @@ class Operation:
 
 @dataclass(frozen=True)
 class AdmitAgent(Operation):
+    """The agent (re-)registered; `secret_hash` is the hash of the session secret the
+    master handed it (`dcos.protocol.internal`), which it must show to re-register."""
+
     agent_id: str
     info: dict[str, Any]
+    secret_hash: str | None = None
 
     def apply(self, reg: Registry) -> bool:
         if self.agent_id in reg.removed_agents:
             return False
-        entry = {"info": self.info, "unreachable_time": None}
+        entry = {"info": self.info, "unreachable_time": None, "secret_hash": self.secret_hash}
         if reg.agents.get(self.agent_id) == entry:
             return False
         reg.agents[self.agent_id] = _own(entry)

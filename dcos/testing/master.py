@@ -11,6 +11,11 @@ over loopback HTTP.
   `agent_subscribe` / `agent_call` the internal agent channel (`send_status` forwards an
   `executor_status` as the agent would), `Stream` reads a RecordIO event stream in the
   background.
+
+Agent session secrets (`dcos.protocol.internal`): both sides keep the secret of each agent
+they registered (`CoreHarness.secrets`, and `AGENT_SECRETS` for the HTTP helpers, by agent
+id) and send it with that agent's later calls and re-registrations unless a test passes
+its own (`secret=`; `NO_SECRET` sends none).
 """
 
 from __future__ import annotations
@@ -155,6 +160,19 @@ async def launch(
     })  # fmt: skip
 
 
+# agent id -> the session secret its last REGISTERED carried (the HTTP helpers' memory)
+AGENT_SECRETS: dict[str, str] = {}
+NO_SECRET = ""  # pass as `secret=` to send a call without the header
+
+
+def _secret_headers(agent_id: Any, secret: str | None) -> dict[str, str]:
+    headers = {"Content-Type": MSGPACK}
+    value = AGENT_SECRETS.get(agent_id) if secret is None and isinstance(agent_id, str) else secret
+    if value:
+        headers[internal.SECRET_HEADER] = value
+    return headers
+
+
 async def agent_subscribe(
     session: aiohttp.ClientSession,
     url: str,
@@ -162,7 +180,10 @@ async def agent_subscribe(
     tasks: Sequence[Any] = (),
     frameworks: Sequence[Any] = (),
     port: int = 5051,
+    secret: str | None = None,
 ) -> tuple[Stream, str]:
+    """Register (or re-register `agent_id`, with its remembered secret unless `secret` is
+    given) an agent ``localhost:<port>``; its event stream (REGISTERED read) and id."""
     info: dict[str, Any] = {
         "id": agent_id,
         "hostname": "localhost",
@@ -181,18 +202,24 @@ async def agent_subscribe(
         "unacked": [],
     }
     resp = await session.post(
-        f"{url}{internal.PATH}", data=dumps_msgpack(msg), headers={"Content-Type": MSGPACK}
+        f"{url}{internal.PATH}", data=dumps_msgpack(msg), headers=_secret_headers(agent_id, secret)
     )
     assert resp.status == 200, await resp.text()
     stream = Stream(resp, loads_msgpack)
     ev = await stream.next()
     assert ev["type"] == internal.REGISTERED
+    AGENT_SECRETS[ev["agent_id"]] = ev["secret"]
     return stream, ev["agent_id"]
 
 
-async def agent_call(session: aiohttp.ClientSession, url: str, msg: dict[str, Any]) -> int:
+async def agent_call(
+    session: aiohttp.ClientSession, url: str, msg: dict[str, Any], secret: str | None = None
+) -> int:
+    """Post an agent call (with the remembered secret of its ``agent_id`` unless `secret`
+    is given); the answer's HTTP status."""
+    headers = _secret_headers(msg.get("agent_id"), secret)
     async with session.post(
-        f"{url}{internal.PATH}", data=dumps_msgpack(msg), headers={"Content-Type": MSGPACK}
+        f"{url}{internal.PATH}", data=dumps_msgpack(msg), headers=headers
     ) as r:
         await r.read()
         return r.status
@@ -256,25 +283,37 @@ class CoreHarness:
         self.core = MasterCore(MasterSettings(**settings), HierarchicalAllocator(seed=1), info, T0)
         self.actions: list[Action] = []
         self.streams: dict[str, str] = {}
+        self.secrets: dict[str, str] = {}  # agent id -> its session secret (REGISTERED)
+        self.last_outcome: CallOutcome | None = None  # of the last `agent_call`
         self._n = 0
 
     def run(self, acts: list[Action]) -> list[Action]:
-        """Keep `acts` (the result of a core call) and return them."""
+        """Keep `acts` (the result of a core call) and return them; remember the session
+        secret of each REGISTERED."""
         self.actions.extend(acts)
+        for a in acts:
+            if isinstance(a, ToAgent) and a.event["type"] == internal.REGISTERED:
+                self.secrets[a.agent_id] = a.event["secret"]
         return acts
 
     def agent_subscribe(
         self, info: dict[str, Any], tasks: Sequence[Any] = (), frameworks: Sequence[Any] = (),
-        now: float = T0, token: object = None,
+        now: float = T0, token: object = None, secret: str | None = None,
+        peer: str | None = None,
     ) -> AgentOutcome:
-        """An internal SUBSCRIBE from wire-shaped parts, parsed as the agent channel does."""
+        """An internal SUBSCRIBE from wire-shaped parts, parsed as the agent channel does;
+        a re-registration carries the agent's secret unless `secret` is given."""
         self._n += 1
         msg = parse_agent_call({
             "type": internal.SUBSCRIBE, "agent": info, "tasks": list(tasks),
             "frameworks": list(frameworks), "unacked": [],
         })  # fmt: skip
         assert isinstance(msg, AgentSubscribe)
-        out, acts = self.core.agent_subscribe(msg, token or ("tok", self._n), now)
+        if secret is None and info.get("id"):
+            secret = self.secrets.get(info["id"])
+        out, acts = self.core.agent_subscribe(
+            msg, token or ("tok", self._n), now, secret=secret or None, peer=peer
+        )
         self.run(acts)
         return out
 
@@ -414,14 +453,21 @@ class CoreHarness:
             body["filters"] = {"refuse_seconds": refuse}
         return self.call(fid, {"type": "ACCEPT", "accept": body}, now)
 
-    def agent_call(self, msg: dict[str, Any], now: float = T0) -> list[Action]:
-        """An agent -> master call (UPDATE, PONG, MESSAGE, EXITED_EXECUTOR), wire-shaped."""
+    def agent_call(
+        self, msg: dict[str, Any], now: float = T0, secret: str | None = None
+    ) -> list[Action]:
+        """An agent -> master call (UPDATE, PONG, MESSAGE, EXITED_EXECUTOR), wire-shaped,
+        with the agent's secret unless `secret` is given (`last_outcome` keeps the answer)."""
         parsed = parse_agent_call(msg)
         assert not isinstance(parsed, AgentSubscribe)
-        return self.run(self.core.agent_call(parsed, now))
+        if secret is None:
+            secret = self.secrets.get(parsed.agent_id)
+        self.last_outcome, acts = self.core.agent_call(parsed, now, secret or None)
+        return self.run(acts)
 
     def pong(self, aid: str, now: float = T0) -> list[Action]:
-        return self.run(self.core.agent_call(Pong(AgentID(aid)), now))
+        out, acts = self.core.agent_call(Pong(AgentID(aid)), now, self.secrets.get(aid))
+        return self.run(acts)
 
     def update(
         self,

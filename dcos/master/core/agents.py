@@ -48,18 +48,37 @@ class AgentsMixin(CoreBase):
         self.agent_book.recover(agents, removed, now + self.settings.agent_reregister_timeout)
 
     def agent_subscribe(
-        self, msg: AgentSubscribe, token: object, now: float
+        self,
+        msg: AgentSubscribe,
+        token: object,
+        now: float,
+        *,
+        secret: str | None = None,
+        peer: str | None = None,
     ) -> tuple[AgentOutcome, list[Action]]:
         """Internal SUBSCRIBE (checked by `dcos.protocol.internal.parse_agent_subscribe`):
         register (no id) or re-register with tasks. `token` tells this subscription's stream
-        from later ones (see `agent_disconnected`)."""
+        from later ones (see `agent_disconnected`); `secret` is the session secret the call
+        carried (None: none), `peer` the host it came from (None: not known).
+
+        A re-registration of an id the master admitted needs that id's secret; a new
+        registration may not take the address of a connected agent from another host.
+        Refusals change nothing. Every success hands the agent a new secret."""
         self._begin()
         info, total = msg.agent.info, msg.agent.resources
         aid = msg.agent.id
         if aid and aid in self.agent_book.removed:
             return AgentOutcome(None, f"agent {aid} was removed"), self._end()
+        known = self.agent_book.secret_hashes.get(aid) if aid else None
+        if known is not None and not internal.secret_matches(secret, known):
+            log.warning("re-registration of agent %s without its secret refused", aid)
+            self._count("agent_calls_refused")
+            return AgentOutcome(None, f"agent {aid} is registered; re-registering it needs "
+                                f"its session secret ({internal.SECRET_HEADER})"), self._end()  # fmt: skip
         if not aid:
-            self._replace_same_address(msg.agent, now)
+            why = self._replace_same_address(msg.agent, peer, now)
+            if why:
+                return AgentOutcome(None, why), self._end()
             aid = new_agent_id(self.master_id)
             reregistered = False
         else:
@@ -71,6 +90,10 @@ class AgentsMixin(CoreBase):
         agent_id = aid
         self._recover_frameworks_from(msg.frameworks, now)
         agent = self._make_agent(agent_id, msg.agent, token, now, reregistered)
+        agent.peer = peer
+        new_secret = internal.new_secret()
+        hashed = internal.secret_hash(new_secret)
+        self.agent_book.secret_hashes[agent_id] = hashed
         self._adopt_tasks(agent, msg.tasks, now)
         used: dict[FrameworkID, list[tuple[Role, Resources]]] = {}
         for t in agent.tasks.values():
@@ -79,12 +102,12 @@ class AgentsMixin(CoreBase):
         self._allocate()
         was_unreachable = self.agent_book.admitted(agent_id)
         stored = {**info, "id": agent_id}
-        self._out.append(Persist(AdmitAgent(agent_id, stored)))
+        self._out.append(Persist(AdmitAgent(agent_id, stored, hashed)))
         if was_unreachable:
             self._out.append(Persist(MarkReachable(agent_id)))
         self._to_agent(agent, {
             "type": internal.REGISTERED, "agent_id": agent_id, "master_id": self.master_id,
-            "ping_interval": self.settings.agent_ping_timeout,
+            "ping_interval": self.settings.agent_ping_timeout, "secret": new_secret,
         })  # fmt: skip
         log.info(
             "agent %s (%s) %s",
@@ -214,15 +237,21 @@ class AgentsMixin(CoreBase):
             },
         )
 
-    def _replace_same_address(self, info: AgentInfo, now: float) -> None:
+    def _replace_same_address(self, info: AgentInfo, peer: str | None, now: float) -> str:
         """A fresh registration from an ip:port that a registered agent holds means that
-        agent restarted without its state: its tasks are gone."""
-        for agent in list(self.agents.values()):
-            if agent.ip == info.ip and agent.port == info.port:
-                log.info(
-                    "agent %s replaced by a new agent at %s:%s", agent.id, agent.ip, agent.port
-                )
-                self._lose_agent(agent, now, Reason.REASON_AGENT_RESTARTED, unreachable=False)
+        agent restarted without its state: its tasks are gone. Unless the old agent is
+        still connected from another host than the one this registration comes from: then
+        the registration is refused (the message; '' when it may go on)."""
+        same = [a for a in self.agents.values() if a.ip == info.ip and a.port == info.port]
+        for agent in same:
+            if agent.connected and None not in (peer, agent.peer) and agent.peer != peer:
+                self._count("agent_calls_refused")
+                return (f"{info.ip}:{info.port} is the address of connected agent {agent.id}, "
+                        "which registered from another host")  # fmt: skip
+        for agent in same:
+            log.info("agent %s replaced by a new agent at %s:%s", agent.id, agent.ip, agent.port)
+            self._lose_agent(agent, now, Reason.REASON_AGENT_RESTARTED, unreachable=False)
+        return ""
 
     def _drop_agent_offers(self, agent: Agent) -> None:
         self._rescind_offers(agent.offers)
@@ -240,11 +269,14 @@ class AgentsMixin(CoreBase):
         log.info("agent %s disconnected", agent.id)
         return self._end()
 
-    def _agent_seen(self, agent_id: AgentID, now: float) -> bool:
-        """Any message from the agent (PONG, UPDATE ...) proves it alive; False if unknown.
-        Called by `agent_call` for every call."""
+    def _agent_seen(self, agent_id: AgentID, secret: str | None, now: float) -> bool:
+        """Any message from the agent (PONG, UPDATE ...) with its session secret proves it
+        alive; False if the agent is not registered or the secret is not its own. Called by
+        `agent_call` for every call."""
         agent = self.agents.get(agent_id)
-        if agent is None:
+        hashed = self.agent_book.secret_hashes.get(agent_id)
+        if agent is None or hashed is None or not internal.secret_matches(secret, hashed):
+            self._count("agent_calls_refused")
             return False
         agent.last_seen = now
         return True

@@ -32,8 +32,10 @@ class Whereabouts(Enum):
 
 class AgentBook:
     """Agents by state: `registered` (connected or not), `expected` to re-register after a
-    master restart (id -> deadline), `unreachable` (id -> since), `removed` ids, and the
-    tasks each unreachable agent had (`unreachable_tasks`)."""
+    master restart (id -> deadline), `unreachable` (id -> since), `removed` ids, the
+    tasks each unreachable agent had (`unreachable_tasks`), and the hash of the session
+    secret of every agent the master admitted (`secret_hashes`: calls and re-registrations
+    of that id must carry the secret)."""
 
     def __init__(self) -> None:
         self.registered: dict[AgentID, Agent] = {}
@@ -41,6 +43,7 @@ class AgentBook:
         self.unreachable: dict[AgentID, float] = {}
         self.removed: set[str] = set()
         self.unreachable_tasks: dict[AgentID, list[Task]] = {}
+        self.secret_hashes: dict[AgentID, str] = {}
 
     def recover(
         self, agents: dict[str, dict[str, Any]], removed: list[str], deadline: float
@@ -49,6 +52,8 @@ class AgentBook:
         unreachable ones stay unreachable until they return."""
         self.removed.update(removed)
         for aid, entry in agents.items():
+            if isinstance(entry.get("secret_hash"), str):
+                self.secret_hashes[AgentID(aid)] = entry["secret_hash"]
             if entry.get("unreachable_time") is not None:
                 self.unreachable[AgentID(aid)] = float(entry["unreachable_time"])
             else:

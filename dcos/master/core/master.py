@@ -34,6 +34,7 @@ from dcos.master.core.model import Action, Framework, Persist
 from dcos.master.core.offers import OffersMixin
 from dcos.master.core.operator_calls import OperatorWrite, RemoveQuota, SetQuota, UpdateWeights
 from dcos.master.core.tasks import TasksMixin
+from dcos.protocol import internal
 from dcos.protocol.ids import Role
 from dcos.protocol.internal import (
     AgentCall,
@@ -61,6 +62,12 @@ class CallOutcome:
 
 ACCEPTED = CallOutcome()
 OK = CallOutcome(200)
+
+_NOT_THE_AGENT = (
+    "Unknown agent, or the call does not carry the agent's session secret "
+    f"({internal.SECRET_HEADER}): re-register"
+)
+STANDARD_SCALARS = frozenset({"cpus", "mem", "disk", "gpus"})
 
 _CallHandler = Callable[["MasterCore", Framework, Any, float], None]
 _AgentHandler = Callable[["MasterCore", Any, float], None]
@@ -102,13 +109,18 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         _CALLS[type(call)](self, fw, call, now)
         return ACCEPTED, self._end()
 
-    def agent_call(self, msg: AgentCall, now: float) -> list[Action]:
+    def agent_call(
+        self, msg: AgentCall, now: float, secret: str | None = None
+    ) -> tuple[CallOutcome, list[Action]]:
         """UPDATE, PONG, MESSAGE, EXITED_EXECUTOR from an agent (typed by
-        `dcos.protocol.internal.parse_agent_call`); answered through `_AGENT_CALLS`."""
+        `dcos.protocol.internal.parse_agent_call`); answered through `_AGENT_CALLS`.
+        `secret` is the session secret the call carried: 403 and nothing changes unless it
+        is the registered agent's own."""
         self._begin()
-        if self._agent_seen(msg.agent_id, now):
-            _AGENT_CALLS[type(msg)](self, msg, now)
-        return self._end()
+        if not self._agent_seen(msg.agent_id, secret, now):
+            return CallOutcome(403, _NOT_THE_AGENT), self._end()
+        _AGENT_CALLS[type(msg)](self, msg, now)
+        return ACCEPTED, self._end()
 
     def operator_call(self, call: OperatorWrite, now: float) -> tuple[CallOutcome, list[Action]]:
         """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA (typed by `parse_operator_write`),
@@ -127,11 +139,40 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         return OK
 
     def set_quota(self, call: SetQuota) -> CallOutcome:
+        """SET_QUOTA, unless the guarantee names a resource no agent has or (without
+        `force`) the cluster cannot satisfy every role's quota (`_quota_error`)."""
+        why = self._quota_error(call)
+        if why:
+            return CallOutcome(400, why)
         self.allocator.set_quota(Role(call.role), call.guarantee)
         self.quota[call.role] = call.guarantee
         self._out.append(Persist(PersistQuota(call.role, call.guarantee.to_dict() or None)))
         self._allocate()
         return OK
+
+    def _quota_error(self, call: SetQuota) -> str:
+        """Mesos' capacity heuristic: the sum of every role's guarantee, this one's new one
+        included, must fit in the total resources of the registered agents ('' when it
+        does, or when `force` says to skip it)."""
+        total = Resources.empty()
+        for agent in self.agents.values():
+            total = total + agent.total
+        unknown = sorted(set(call.guarantee.scalars) - set(total.scalars) - STANDARD_SCALARS)
+        if unknown:
+            return f"Quota guarantee names unknown resources: {', '.join(unknown)}"
+        if call.force:
+            return ""
+        wanted = call.guarantee
+        for role, q in self.quota.items():
+            if role != call.role:
+                wanted = wanted + q
+        if not total.contains(wanted):
+            return (
+                "Not enough available cluster capacity to reasonably satisfy quota request: "
+                f"the quota of all roles would be {wanted} but the agents have {total}; "
+                "the 'force' flag can be used to override this check"
+            )
+        return ""
 
     def remove_quota(self, call: RemoveQuota) -> CallOutcome:
         if call.role not in self.quota:
@@ -156,7 +197,6 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
 
     def pong(self, msg: Pong, now: float) -> None:
         """PONG: `agent_call` already noted the agent alive."""
-
 
 
 _CALLS: dict[type, _CallHandler] = {

@@ -20,7 +20,6 @@ MAX_COMPLETED_TASKS = 1000
 MAX_COMPLETED_FRAMEWORKS = 100
 
 
-
 @dataclass
 class MasterSettings:
     """Timeouts and intervals (seconds) the core decides with."""
@@ -173,6 +172,7 @@ class Agent:
     connected: bool = True
     reregistered_time: float | None = None
     stream_token: object = None
+    peer: str | None = None  # the host its SUBSCRIBE came from (None: not known)
     tasks: dict[tuple[FrameworkID, TaskID], Task] = field(default_factory=dict)
     offers: set[OfferID] = field(default_factory=set)
 

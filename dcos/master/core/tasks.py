@@ -15,7 +15,7 @@ from dcos.master.core.books import Whereabouts
 from dcos.master.core.calls import Acknowledge, Kill, Message, Reconcile, Shutdown
 from dcos.master.core.model import Framework, Task
 from dcos.protocol import internal
-from dcos.protocol.ids import AgentID, wrap
+from dcos.protocol.ids import AgentID, FrameworkID, wrap
 from dcos.protocol.internal import AgentUpdate, ExecutorExited, ExecutorMessage
 from dcos.protocol.states import TaskState, is_terminal
 
@@ -29,11 +29,15 @@ _UNKNOWN_TASK_STATE = {
 class TasksMixin(CoreBase):
     def agent_updates(self, msg: AgentUpdate, now: float) -> None:
         """UPDATE: status updates from an agent (several per call): record the task's latest
-        state, free resources of terminal tasks, forward each update to its framework."""
+        state, free resources of terminal tasks, forward each update to its framework.
+
+        Only updates of tasks this agent holds count: a live task on it, or one that ended
+        there (its update is still forwarded so that the framework acknowledges it and the
+        agent stops retrying). Updates of tasks it does not hold, or of frameworks it runs
+        nothing for, are dropped (Mesos' invalid status updates)."""
         agent = self.agents[msg.agent_id]
         for u in msg.updates:
             fid, tid, state, status = u.framework_id, u.task_id, u.state, u.status
-            status.setdefault("agent_id", wrap(agent.id))
             fw = self.frameworks.get(fid)
             if fw is None:
                 if fid in self.framework_book.removed:
@@ -42,12 +46,42 @@ class TasksMixin(CoreBase):
                     )
                 continue
             task = fw.tasks.get(tid)
-            if task is not None and task.agent_id == agent.id:
+            if task is None:
+                task = fw.unreachable_tasks.get(tid) or fw.completed_tasks.get(tid)
+                if task is None or task.agent_id != agent.id:
+                    self._invalid_update(agent.id, fid, tid)
+                    continue
+            elif task.agent_id != agent.id:
+                self._invalid_update(agent.id, fid, tid)
+                continue
+            else:
                 self._set_task_status(task, status)
                 if is_terminal(state):
                     self._release_task(task)
+            status["agent_id"] = wrap(agent.id)
             self._to_framework(fw, {"type": "UPDATE", "update": {"status": status}})
             self._count("status_updates")
+
+    def _invalid_update(self, agent_id: AgentID, fid: str, tid: str) -> None:
+        log.warning("agent %s sent an update of task %s of %s, which it does not hold; "
+                    "dropped", agent_id, tid, fid)  # fmt: skip
+        self._count("invalid_status_updates")
+
+    def _runs_executor(self, agent_id: AgentID, fid: FrameworkID, eid: str) -> bool:
+        """The agent runs (or ran) a task of `fid` on executor `eid` (`eid` a task id for a
+        command executor)."""
+        fw = self.frameworks.get(fid)
+        if fw is None:
+            return False
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            for (f, tid), t in agent.tasks.items():
+                if f == fid and (t.executor_id == eid or tid == eid):
+                    return True
+        return any(
+            t.agent_id == agent_id and (t.executor_id == eid or t.task_id == eid)
+            for t in fw.completed_tasks.values()
+        )
 
     def acknowledge(self, fw: Framework, call: Acknowledge, now: float) -> None:
         """ACKNOWLEDGE: forward to the agent (it stops retrying); acknowledgements of
@@ -140,6 +174,9 @@ class TasksMixin(CoreBase):
     def executor_message(self, msg: ExecutorMessage, now: float) -> None:
         """Executor -> scheduler framework message (internal MESSAGE)."""
         fw = self.frameworks.get(msg.framework_id)
+        if not self._runs_executor(msg.agent_id, msg.framework_id, msg.executor_id):
+            self._count("invalid_executor_messages")
+            return
         if fw is not None and msg.data is not None:
             self._to_framework(fw, {"type": "MESSAGE", "message": {
                 "agent_id": wrap(msg.agent_id), "executor_id": wrap(msg.executor_id),
@@ -149,6 +186,9 @@ class TasksMixin(CoreBase):
     def executor_exited(self, msg: ExecutorExited, now: float) -> None:
         """An executor ended: FAILURE with executor_id and status to its framework."""
         fw = self.frameworks.get(msg.framework_id)
+        if not self._runs_executor(msg.agent_id, msg.framework_id, msg.executor_id):
+            self._count("invalid_executor_messages")
+            return
         if fw is not None and msg.executor_id:
             self._to_framework(fw, {"type": "FAILURE", "failure": {
                 "agent_id": wrap(msg.agent_id), "executor_id": wrap(msg.executor_id),

@@ -114,6 +114,7 @@ async def test_weights_and_quota_persist_across_restart(tmp_path):
                     "quota_request": {
                         "role": "web",
                         "guarantee": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
+                        "force": True,  # no agent yet: past the capacity check
                     }
                 },
             },
