@@ -21,9 +21,13 @@ driver acknowledges each update (implicit acknowledgements). We report for a win
   events written on its streams (SUBSCRIBE streams of the framework and the agents),
 - an aiohttp hello-world (POST, 202, server in a child process with uvloop, ``--concurrency``
   keep-alive clients) measured in the same run, and the ratio of the two,
-- CPU used by each process in the window (which side was the bottleneck).
+- CPU used by each process in the window (which side was the bottleneck),
+- under read load (``--readers``, 200 by default; 0 skips it): a second window of the same
+  length while that many clients in a fourth process read ``/master/state`` in a loop (as a
+  dashboard or a CLI would; gzip accepted, bodies not decoded): tasks/s in that window against
+  the unloaded one (goal >= 0.7x) and the ``/master/state`` latency p50/p99 (goal p99 < 100 ms).
 
-Usage: .venv/bin/python benchmarks/control_plane.py [--quick] [--seconds S]
+Usage: .venv/bin/python benchmarks/control_plane.py [--quick] [--seconds S] [--readers N]
        [--profile master|agents|framework]
 """
 
@@ -53,6 +57,8 @@ log = logging.getLogger("bench")
 GOAL_TASKS = 2000.0
 GOAL_RATIO = 0.3
 GOAL_P99 = 0.005
+GOAL_READ_RATIO = 0.7
+GOAL_READ_P99 = 0.1
 AGENT_RESOURCES = "cpus:8;mem:8192;disk:8192;ports:[31000-31999]"
 TASK_NEEDS = "cpus:0.1;mem:32"
 
@@ -229,6 +235,71 @@ class BenchScheduler:
             self.changed.set()
 
 
+# -- the readers ----------------------------------------------------------------------------
+
+
+def readers_process(conn: Any, port: int, n: int, path: str) -> None:
+    """Child process: `n` clients reading `path` in a loop between ``"start"`` and
+    ``"stop"``; then sends back (latencies, reads, bytes)."""
+    use_uvloop()
+    asyncio.run(_readers_main(conn, port, n, path))
+
+
+async def _readers_main(conn: Any, port: int, n: int, path: str) -> None:
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    url = f"http://127.0.0.1:{port}{path}"
+    lat: list[float] = []
+    counts = {"reads": 0, "bytes": 0, "errors": 0}
+    stop = asyncio.Event()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+
+        async def reader() -> None:
+            while not stop.is_set():
+                t = time.perf_counter()
+                try:
+                    async with session.get(url) as r:
+                        body = await r.read()
+                        ok = r.status == 200
+                except aiohttp.ClientError:
+                    ok, body = False, b""
+                if not ok:
+                    counts["errors"] += 1
+                    await asyncio.sleep(0.01)
+                    continue
+                lat.append(time.perf_counter() - t)
+                counts["reads"] += 1
+                counts["bytes"] += len(body)
+
+        assert await loop.run_in_executor(None, conn.recv) == "start"
+        tasks = [asyncio.ensure_future(reader()) for _ in range(n)]
+        assert await loop.run_in_executor(None, conn.recv) == "stop"
+        stop.set()
+        await asyncio.wait(tasks, timeout=10)
+    conn.send((lat, counts))
+
+
+async def _read_window(
+    args: argparse.Namespace, sched: BenchScheduler, readers: tuple[Any, int], pids: dict[str, int]
+) -> dict[str, Any]:
+    """A second window with the readers reading: tasks/s and the readers' latencies."""
+    conn, pid = readers
+    conn.send("start")
+    await asyncio.sleep(args.warmup)
+    meter = CpuMeter({**pids, "readers": pid})
+    done0, t0 = len(sched.finished), time.perf_counter()
+    meter.start()
+    await asyncio.sleep(args.seconds)
+    meter.stop()
+    window = time.perf_counter() - t0
+    tasks = len(sched.finished) - done0
+    conn.send("stop")
+    lat, counts = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    return {"tasks": tasks, "window": window, "lat": lat, "cpu": meter.describe(), **counts}
+
+
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -294,9 +365,14 @@ async def counters(session: Any, port: int, profile: str = "") -> dict[str, int]
 
 
 async def simulate(
-    args: argparse.Namespace, port: int, master_pid: int, agents: tuple[Any, int]
+    args: argparse.Namespace,
+    port: int,
+    master_pid: int,
+    agents: tuple[Any, int],
+    readers: tuple[Any, int] | None = None,
 ) -> dict[str, Any]:
-    """The framework side (this process); `agents` is (pipe, pid) of the agents process."""
+    """The framework side (this process); `agents` is (pipe, pid) of the agents process,
+    `readers` that of the readers process (None: no read-load window)."""
     import aiohttp
 
     from dcos.sdk import SchedulerDriver
@@ -340,6 +416,10 @@ async def simulate(
         f"offers in {sched.offer_events} OFFERS events, {len(sched.held)} held"
     )
     out["failed"] = sched.failed
+    if readers is not None:
+        log.info("read-load window: %d readers of /master/state", args.readers)
+        pids = {"master": master_pid, "agents": agents_pid, "framework": os.getpid()}
+        out["read"] = await _read_window(args, sched, readers, pids)
     # drain, then the unloaded latency probe: one task at a time
     sched.budget = 0
     deadline = time.perf_counter() + 10
@@ -399,6 +479,8 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=16, help="SDK driver connection pool")
     p.add_argument("--concurrency", type=int, default=16, help="hello-world clients")
     p.add_argument("--probes", type=int, default=200, help="unloaded launch-to-RUNNING probes")
+    p.add_argument("--readers", type=int, default=200,
+                   help="clients reading /master/state in the read-load window (0: none)")
     p.add_argument("--profile", choices=["master", "agents", "framework"],
                    help="cProfile one process during the window")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (stderr)")
@@ -441,7 +523,8 @@ def run_processes(args: argparse.Namespace, profiles: dict[str, str | None]) -> 
     master = ctx.Process(target=master_process, daemon=True,
                          args=(m_child, os.path.join(args.work_dir, "master"),
                                profiles["master"]))  # fmt: skip
-    agents = None
+    agents = readers = None
+    r_parent, r_child = ctx.Pipe()
     try:
         master.start()
         port = m_parent.recv()
@@ -449,9 +532,20 @@ def run_processes(args: argparse.Namespace, profiles: dict[str, str | None]) -> 
                              args=(a_child, port, args.agents, args.work_dir, args.task_seconds,
                                    profiles["agents"]))  # fmt: skip
         agents.start()
+        if args.readers > 0:
+            readers = ctx.Process(target=readers_process, daemon=True,
+                                  args=(r_child, port, args.readers, "/master/state"))  # fmt: skip
+            readers.start()
         log.info("pids: master %s, agents %s, framework %s", master.pid, agents.pid, os.getpid())
-        return asyncio.run(simulate(args, port, master.pid or 0, (a_parent, agents.pid or 0)))
+        return asyncio.run(simulate(
+            args, port, master.pid or 0, (a_parent, agents.pid or 0),
+            (r_parent, readers.pid or 0) if readers is not None else None,
+        ))  # fmt: skip
     finally:
+        if readers is not None:
+            readers.join(5)
+            if readers.is_alive():
+                readers.kill()
         if agents is not None:
             a_parent.send("stop")
             agents.join(20)
@@ -517,6 +611,26 @@ def report(args: argparse.Namespace, res: dict[str, Any], hello: float, hello_cp
     print(
         f"ratio master msgs/s vs hello-world requests/s: {ratio:.2f}x   "
         f"goal >= {GOAL_RATIO}x: {goal(ratio >= GOAL_RATIO)}"
+    )
+    if "read" in res:
+        report_reads(args, res["read"], rate, goal)
+
+
+def report_reads(args: argparse.Namespace, rd: dict[str, Any], rate: float, goal: Any) -> None:
+    """The read-load window against the unloaded one."""
+    loaded = rd["tasks"] / rd["window"]
+    ratio = loaded / rate if rate else float("nan")
+    p50, p99 = percentiles(rd["lat"])
+    print(f"read load: {args.readers} clients reading /master/state: {rd['reads']:,} reads "
+          f"({rd['reads'] / rd['window']:,.0f}/s, {rd['bytes'] / rd['window'] / 1e6:,.1f} MB/s "
+          f"on the wire, {rd['errors']} errors); CPU: {rd['cpu']}")  # fmt: skip
+    print(
+        f"tasks/s under read load: {loaded:,.0f} vs {rate:,.0f} unloaded = {ratio:.2f}x   "
+        f"goal >= {GOAL_READ_RATIO}x: {goal(ratio >= GOAL_READ_RATIO)}"
+    )
+    print(
+        f"/master/state under read load: p50 {fmt_ms(p50)}, p99 {fmt_ms(p99)}   "
+        f"goal p99 < {fmt_ms(GOAL_READ_P99)}: {goal(p99 < GOAL_READ_P99)}"
     )
 
 

@@ -3,6 +3,12 @@
 `/health`, `/version`, `/metrics/snapshot`, `/debug/stimuli`, and the v1 operator API at `POST /api/v1` and
 `POST /api/v1/operator` (GET_* reads; UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA writes, which
 are persisted in the registry).
+
+The large reads (the state, its summary, frameworks, agents, tasks and the v1 GET_STATE,
+GET_TASKS, GET_AGENTS, GET_FRAMEWORKS) are answered from shared snapshots
+(`dcos.master.http.snapshots`): at most one build per view per short interval, whatever
+the number of readers. Bad input (body, JSON types, query parameters) is a 400 with a
+plain-text message.
 """
 
 from __future__ import annotations
@@ -14,59 +20,107 @@ from aiohttp import web
 
 from dcos.master.core import CallError
 from dcos.master.core.operator_calls import WRITE_TYPES, parse_operator_write
+from dcos.master.http import replies, snapshots
 from dcos.master.http import state_json as sj
 from dcos.master.http.keys import MASTER
+from dcos.master.http.snapshots import ReadCache
 from dcos.master.shell import MasterView
-from dcos.protocol.codec import DecodeError, dumps_json, loads_json
+from dcos.protocol.codec import DecodeError, loads_json
 
 
 def _json(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(body=dumps_json(obj), status=status, content_type="application/json")
+    return replies.json(obj, status)
 
 
 def _view(request: web.Request) -> MasterView:
     return request.app[MASTER].view()
 
 
+READS: web.AppKey[ReadCache] = web.AppKey("master_reads", ReadCache)
+
+
+async def _snapshot(
+    request: web.Request, key: Any, build: Callable[[MasterView], Any]
+) -> web.Response:
+    """Answer with the shared snapshot of view `key` (`dcos.master.http.snapshots`)."""
+    shell = request.app[MASTER]
+    snap = await request.app[READS].get(key, lambda: build(shell.view()))
+    return snapshots.respond(request, snap)
+
+
 async def state(request: web.Request) -> web.Response:
-    return _json(sj.state_json(_view(request)))
+    return await _snapshot(request, "state", sj.state_json)
+
+
+def _slaves(view: MasterView) -> dict[str, Any]:
+    return {
+        "slaves": [sj.agent_json(view, a) for a in view.core.agents.values()],
+        "recovered_slaves": [{"id": a} for a in view.core.recovered_agents],
+    }
 
 
 async def slaves(request: web.Request) -> web.Response:
-    view = _view(request)
-    return _json(
-        {
-            "slaves": [sj.agent_json(view, a) for a in view.core.agents.values()],
-            "recovered_slaves": [{"id": a} for a in view.core.recovered_agents],
-        }
-    )
+    return await _snapshot(request, "slaves", _slaves)
+
+
+def _frameworks(view: MasterView) -> dict[str, Any]:
+    core = view.core
+    return {
+        "frameworks": [sj.framework_json(view, f) for f in core.frameworks.values()],
+        "completed_frameworks": [
+            sj.framework_json(view, f) for f in core.completed_frameworks.values()
+        ],
+        "unregistered_frameworks": [],
+    }
 
 
 async def frameworks(request: web.Request) -> web.Response:
-    view = _view(request)
+    return await _snapshot(request, "frameworks", _frameworks)
+
+
+def _int_param(request: web.Request, name: str, default: int | None) -> int | None:
+    """A non-negative integer query parameter; `CallError` (400) when it is not one."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise CallError(f"Expecting '{name}' to be a non-negative integer")
+    return int(raw)
+
+
+def _tasks_params(request: web.Request) -> tuple[int | None, int, str]:
+    """``limit`` (default: all), ``offset`` (0) and ``order`` (asc|des) of /master/tasks."""
+    limit = _int_param(request, "limit", None)
+    offset = _int_param(request, "offset", 0) or 0
+    order = request.query.get("order", "asc")
+    if order not in ("asc", "des"):
+        raise CallError("Expecting 'order' to be 'asc' or 'des'")
+    return limit, offset, order
+
+
+def _tasks(view: MasterView, limit: int | None, offset: int, order: str) -> dict[str, Any]:
     core = view.core
-    return _json(
-        {
-            "frameworks": [sj.framework_json(view, f) for f in core.frameworks.values()],
-            "completed_frameworks": [
-                sj.framework_json(view, f) for f in core.completed_frameworks.values()
-            ],
-            "unregistered_frameworks": [],
-        }
-    )
+    fws = list(core.frameworks.values()) + list(core.completed_frameworks.values())
+    tasks = [t for f in fws for t in f.tasks.values()]
+    tasks += [t for f in fws for t in f.unreachable_tasks.values()]
+    tasks += [t for f in fws for t in f.completed_tasks.values()]
+    if order == "des":
+        tasks.reverse()
+    end = None if limit is None else offset + limit
+    return {"tasks": [sj.task_json(t) for t in tasks[offset:end]]}
 
 
 async def tasks(request: web.Request) -> web.Response:
-    core = _view(request).core
-    fws = list(core.frameworks.values()) + list(core.completed_frameworks.values())
-    out = [sj.task_json(t) for f in fws for t in f.tasks.values()]
-    out += [sj.task_json(t) for f in fws for t in f.unreachable_tasks.values()]
-    out += [sj.task_json(t) for f in fws for t in f.completed_tasks.values()]
-    return _json({"tasks": out})
+    """`GET /master/tasks[?limit=N&offset=M&order=asc|des]` (400 for a bad parameter)."""
+    try:
+        params = _tasks_params(request)
+    except CallError as exc:
+        return replies.text(str(exc))
+    return await _snapshot(request, ("tasks", *params), lambda v: _tasks(v, *params))
 
 
 async def state_summary(request: web.Request) -> web.Response:
-    return _json(sj.state_summary(_view(request)))
+    return await _snapshot(request, "state-summary", sj.state_summary)
 
 
 async def redirect(request: web.Request) -> web.Response:
@@ -90,11 +144,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def stimuli(request: web.Request) -> web.Response:
     """`GET /debug/stimuli?limit=N`: the newest N (event, actions) pairs of the core."""
-    raw = request.query.get("limit")
     try:
-        limit = int(raw) if raw is not None else None
-    except ValueError:
-        return web.Response(status=400, text="Expecting 'limit' to be an integer")
+        limit = _int_param(request, "limit", None)
+    except CallError as exc:
+        return replies.text(str(exc))
     return _json(request.app[MASTER].stimuli_json(limit))
 
 
@@ -143,26 +196,35 @@ async def operator_v1(request: web.Request) -> web.Response:
     try:
         call = loads_json(await request.read())
     except DecodeError as exc:
-        return web.Response(status=400, text=f"Failed to parse body into Call: {exc}")
+        return replies.text(f"Failed to parse body into Call: {exc}")
     if not isinstance(call, dict) or not isinstance(call.get("type"), str):
-        return web.Response(status=400, text="Expecting 'type' to be present")
+        return replies.text("Expecting 'type' to be present")
     ctype = call["type"]
     if ctype in WRITE_TYPES:
         try:
             write = parse_operator_write(call)
         except CallError as exc:
-            return web.Response(status=400, text=str(exc))
+            return replies.text(str(exc))
         outcome = shell.operator_call(write)
         if outcome.message:
-            return web.Response(status=outcome.status, text=outcome.message)
+            return replies.text(outcome.message, outcome.status)
         return web.Response(status=outcome.status)
+    if ctype in _LARGE_READS:
+        return await _snapshot(
+            request, ctype, lambda v: {"type": ctype, ctype.lower(): _reads(v)[ctype]()}
+        )
     build = _reads(shell.view()).get(ctype)
     if build is None:
-        return web.Response(status=400, text=f"Unsupported operator call type '{ctype}'")
+        return replies.text(f"Unsupported operator call type '{ctype}'")
     return _json({"type": ctype, ctype.lower(): build()})
 
 
+_LARGE_READS = frozenset({"GET_STATE", "GET_TASKS", "GET_AGENTS", "GET_FRAMEWORKS"})
+
+
 def add_routes(app: web.Application) -> None:
+    shell = app[MASTER]
+    app[READS] = ReadCache(lambda: shell.generation)
     for path in ("/master/state", "/state", "/master/state.json", "/state.json"):
         app.router.add_get(path, state)
     app.router.add_get("/master/slaves", slaves)

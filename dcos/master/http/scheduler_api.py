@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from dcos.master.core import CallError, Subscribe, parse_call
+from dcos.master.http import replies
 from dcos.master.http.keys import MASTER
 from dcos.master.http.streams import EventStream, set_nodelay
 from dcos.master.shell import MasterShell
@@ -22,7 +23,7 @@ PATH = "/api/v1/scheduler"
 
 
 def _bad(message: str, status: int = 400) -> web.Response:
-    return web.Response(status=status, text=message)
+    return replies.text(message, status)
 
 
 async def handle(request: web.Request) -> web.StreamResponse:

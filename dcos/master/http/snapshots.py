@@ -1,0 +1,131 @@
+"""Large reads served from shared snapshots, so that readers never hold up the control plane.
+
+`/master/state` (and its aliases), `/master/state-summary`, `/master/frameworks`,
+`/master/slaves`, `/master/tasks` and the v1 GET_STATE / GET_TASKS / GET_AGENTS /
+GET_FRAMEWORKS answers are built from the whole of the master's state: for 1,000 agents and
+thousands of tasks one build and its JSON encoding take tens of milliseconds of the event
+loop, and 200 clients reading in a loop used to take the loop from offers, launches and
+status updates (Mesos fixed the same problem by batching state requests).
+
+`ReadCache.get(key, build, gzip)` (called by the handlers in `operator_api`) answers every
+reader of one view from one build:
+
+- fresh: a reader never gets a snapshot built before its request arrived unless the master
+  did not change since (the shell counts changes in `MasterShell.generation`), so a client
+  reads its own writes;
+- shared: readers that arrive while a build is due wait for that one build;
+- rate-limited: two builds of one view are at least `gap` apart (`MIN_GAP`, more when a build
+  is slow: `GAP_FACTOR` times its cost, at most `MAX_GAP`), so builds take a bounded share of
+  the loop however many readers there are; readers wait for the next build meanwhile;
+- encoded once: the JSON bytes are kept, and a gzip copy (compressed in a worker thread,
+  zlib releases the GIL) for clients that accept it, which cuts what the loop has to write
+  for a large state by an order of magnitude.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from dcos.protocol.codec import dumps_json
+
+MIN_GAP = 0.05
+MAX_GAP = 0.25
+GAP_FACTOR = 4.0
+GZIP_MIN_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One build of a view: its JSON bytes and (when large) their gzip."""
+
+    body: bytes
+    gzip: bytes | None
+    generation: int
+
+
+@dataclass
+class _Entry:
+    snapshot: Snapshot | None = None
+    built_at: float = float("-inf")
+    gap: float = MIN_GAP
+    next_build: asyncio.Future[Snapshot] | None = None  # the build readers now wait for
+    waiters: int = 0
+
+
+@dataclass
+class ReadCache:
+    """Made by `operator_api.add_routes` (one per master app); `generation` reads the
+    shell's change counter."""
+
+    generation: Callable[[], int]
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[Any, _Entry] = field(default_factory=dict)
+    builds: int = 0
+
+    async def get(self, key: Any, build: Callable[[], Any]) -> Snapshot:
+        """The snapshot of view `key` for a reader that arrives now; `build` makes the
+        JSON-ready object from the master's state (called on the loop, at most once per
+        gap for all readers)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry()
+        snap = entry.snapshot
+        if snap is not None and snap.generation == self.generation():
+            return snap
+        if entry.next_build is None:
+            entry.next_build = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().create_task(self._build(entry, build))
+        return await asyncio.shield(entry.next_build)
+
+    async def _build(self, entry: _Entry, build: Callable[[], Any]) -> None:
+        """Wait out the gap, build once, hand the snapshot to every waiting reader."""
+        fut = entry.next_build
+        assert fut is not None
+        try:
+            wait = entry.built_at + entry.gap - self.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            entry.next_build = None  # readers from now on wait for the following build
+            start = self.clock()
+            generation = self.generation()
+            body = dumps_json(build())
+            cost = self.clock() - start
+            entry.built_at = start
+            entry.gap = min(MAX_GAP, max(MIN_GAP, GAP_FACTOR * cost))
+            self.builds += 1
+            gz = None
+            if len(body) >= GZIP_MIN_BYTES:
+                gz = await asyncio.to_thread(_gzip, body)
+            snap = Snapshot(body, gz, generation)
+            entry.snapshot = snap
+            if not fut.done():
+                fut.set_result(snap)
+        except BaseException as exc:
+            if entry.next_build is fut:
+                entry.next_build = None
+            if not fut.done():
+                fut.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+
+
+def _gzip(body: bytes) -> bytes:
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)  # level 1, gzip container
+    return c.compress(body) + c.flush()
+
+
+def respond(request: web.Request, snap: Snapshot) -> web.Response:
+    """The snapshot as a JSON answer, gzipped when the client accepts it."""
+    if snap.gzip is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        resp = web.Response(body=snap.gzip, content_type="application/json")
+        resp.headers["Content-Encoding"] = "gzip"
+        resp.headers["Vary"] = "Accept-Encoding"
+        return resp
+    return web.Response(body=snap.body, content_type="application/json")

@@ -1,0 +1,118 @@
+"""Issue 9: large reads are served from shared snapshots (`dcos.master.http.snapshots`):
+many concurrent readers cost one build, builds are rate-limited, and a reader still reads
+its own writes."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+
+import aiohttp
+import orjson
+import pytest
+
+from dcos.master.http.operator_api import READS
+from dcos.master.http.snapshots import ReadCache
+from dcos.testing.master import agent_subscribe, master, subscribe
+
+
+async def test_concurrent_readers_share_one_build() -> None:
+    gen = [0]
+    builds = []
+
+    def build() -> dict[str, int]:
+        builds.append(gen[0])
+        return {"g": gen[0]}
+
+    cache = ReadCache(lambda: gen[0])
+    snaps = await asyncio.gather(*(cache.get("v", build) for _ in range(50)))
+    assert len(builds) == 1 and all(s is snaps[0] for s in snaps)
+    again = await cache.get("v", build)
+    assert again is snaps[0] and len(builds) == 1, "unchanged state: no rebuild"
+
+
+async def test_a_reader_never_gets_a_snapshot_older_than_its_request() -> None:
+    gen = [0]
+    cache = ReadCache(lambda: gen[0])
+
+    def build() -> dict[str, int]:
+        return {"g": gen[0]}
+
+    first = await cache.get("v", build)
+    gen[0] = 1
+    second = await cache.get("v", build)
+    assert orjson.loads(first.body) == {"g": 0} and orjson.loads(second.body) == {"g": 1}
+
+
+async def test_builds_are_rate_limited_under_constant_change() -> None:
+    gen = [0]
+    builds = []
+    cache = ReadCache(lambda: gen[0])
+
+    def build() -> dict[str, int]:
+        builds.append(gen[0])
+        return {"g": gen[0]}
+
+    async def reader() -> None:
+        for _ in range(20):
+            gen[0] += 1
+            await cache.get("v", build)
+
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await asyncio.gather(*(reader() for _ in range(20)))
+    elapsed = loop.time() - t0
+    # 400 reads of a view that changed before each: builds at most once per gap (50 ms)
+    assert len(builds) <= elapsed / 0.05 + 2
+    assert len(builds) < 60
+
+
+@pytest.fixture
+async def env(tmp_path):
+    m = await master(tmp_path)
+    async with aiohttp.ClientSession() as s:
+        yield m, s
+    await m.stop()
+
+
+async def test_state_read_your_writes_and_gzip(env) -> None:
+    m, s = env
+    async with s.get(f"{m.url}/master/state") as r:
+        assert (await r.json())["slaves"] == []
+    astream, aid = await agent_subscribe(s, m.url)
+    async with s.get(f"{m.url}/master/state") as r:
+        assert [a["id"] for a in (await r.json())["slaves"]] == [aid]
+    fstream, fid, sid = await subscribe(s, m.url)
+    async with s.get(f"{m.url}/master/frameworks") as r:
+        assert [f["id"] for f in (await r.json())["frameworks"]] == [fid]
+    async with s.post(f"{m.url}/api/v1", json={"type": "GET_STATE"}) as r:
+        st = await r.json()
+        assert st["type"] == "GET_STATE"
+        assert st["get_state"]["get_agents"]["agents"][0]["agent_info"]["id"]["value"] == aid
+    # a large answer goes out gzipped to clients that accept it, plain to others
+    snap = m.shell.app[READS]
+    big = {"slaves": ["x" * 100] * 1000}
+    cached = await snap.get("test-big", lambda: big)
+    assert cached.gzip is not None and orjson.loads(gzip.decompress(cached.gzip)) == big
+    async with s.get(f"{m.url}/master/state", headers={"Accept-Encoding": "identity"}) as r:
+        assert "Content-Encoding" not in r.headers
+        assert (await r.json())["slaves"][0]["id"] == aid
+    await fstream.close()
+    await astream.close()
+
+
+async def test_many_concurrent_state_readers_cost_few_builds(env) -> None:
+    m, s = env
+    astream, aid = await agent_subscribe(s, m.url)
+    cache = m.shell.app[READS]
+    before = cache.builds
+
+    async def read() -> int:
+        async with s.get(f"{m.url}/master/state") as r:
+            await r.read()
+            return r.status
+
+    statuses = await asyncio.gather(*(read() for _ in range(100)))
+    assert set(statuses) == {200}
+    assert cache.builds - before <= 3
+    await astream.close()
