@@ -6,8 +6,14 @@ ready, or why start-up failed); `Supervisor` is the shell that spawns the proces
 own session and process group (so a Ctrl-C at the terminal reaches only `dcos-py up`, and stopping
 a group leaves no grandchild behind), records their pids and stops them.
 
-Called by: `dcos.cli.up` (today: a master and N agents). Later issues append their components
-(webapp framework, DNS, package service, gateway) to the list `up` builds; nothing here changes.
+Once all are ready, `Supervisor.watch` restarts a component that exits, with backoff, and gives
+up on one in a crash loop (`dcos.cli.restarts`). Every component gets a parent-death signal
+(`dcos.common.lifeline`): when `dcos-py up` dies, even by ``kill -9``, each component is sent
+SIGTERM by the kernel and stops as on Ctrl-C (an agent kills its tasks, the load balancer its
+HAProxy).
+
+Called by: `dcos.cli.up` (a master, N agents, the webapp framework, DNS, the batch dispatcher
+and the load balancer).
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from pathlib import Path
 import orjson
 import psutil
 
+from dcos.cli.restarts import NEVER_RESTART, RestartPolicy, decide_restart
 from dcos.common.files import atomic_write
+from dcos.common.lifeline import die_with_parent
 
 DEFAULT_GRACE_S = 5.0
 POLL_S = 0.1
@@ -38,8 +46,9 @@ class Component:
 
     `ready` is polled (it must not raise, and should answer within about a second) until it
     returns True. When `gate` is set, the components after this one start only once it is
-    ready (the master gates the agents). A `critical` component that exits takes the whole
-    cluster down; a non-critical one is only reported. `url` is what the operator is shown.
+    ready (the master gates the agents). A component that exits is restarted (see
+    `dcos.cli.restarts`); a `critical` one in a crash loop takes the whole cluster down, a
+    non-critical one is only reported and left stopped. `url` is what the operator is shown.
     """
 
     name: str
@@ -126,42 +135,78 @@ class _Running:
     component: Component
     popen: subprocess.Popen[bytes]
     ready: bool = False
-    reported_exit: bool = False
+    given_up: bool = False
+    exits: list[float] = field(default_factory=list)  # monotonic times, for the crash-loop check
+    restarts: int = 0
+    restart_at: float | None = None  # a restart is due then (the process has exited)
 
 
 @dataclass(frozen=True)
 class Exited:
-    """A component that exited while the cluster ran (`watch`'s answer)."""
+    """A component that exited while the cluster ran (`watch` reports it): it is restarted
+    in `restart_in_s` seconds as restart number `restart`, or (`restart_in_s` None) it is not,
+    because of `gave_up`."""
 
     name: str
     exit_code: int | None
     critical: bool
+    restart_in_s: float | None = None
+    restart: int = 0
+    gave_up: str = ""
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A restarted component that is ready again (`watch` reports it)."""
+
+    name: str
+    restart: int
+    pid: int
+    ready_what: str
+
+
+Event = Exited | Recovered
 
 
 @dataclass
 class Supervisor:
     """Owns the processes of `components`; `pid_file` (JSON `{"supervisor": pid, "components":
-    {name: pid}}`) is written while they run and removed after a clean `stop`."""
+    {name: pid}}`) is written while they run and removed after a clean `stop`. `restart` says
+    when `watch` restarts a component that exited (default: never)."""
 
     components: Sequence[Component]
     pid_file: Path | None = None
     grace_s: float = DEFAULT_GRACE_S
     poll_s: float = POLL_S
+    restart: RestartPolicy = NEVER_RESTART
     _running: dict[str, _Running] = field(default_factory=dict)
 
     @property
     def pids(self) -> dict[str, int]:
         return {name: r.popen.pid for name, r in self._running.items()}
 
-    def _spawn(self, c: Component) -> None:
+    def _popen(self, c: Component) -> subprocess.Popen[bytes]:
+        """Start `c` in its own session, logging to its log, with a parent-death signal."""
         c.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = None if c.env is None else {**os.environ, **c.env}
         with open(c.log_path, "ab") as log:  # O_APPEND: safe to share with the child's own logger
-            popen = subprocess.Popen(
+            return subprocess.Popen(
                 list(c.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True, env=env, cwd=c.cwd,
+                preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 - only a prctl call
             )
-        self._running[c.name] = _Running(c, popen)
+
+    def _spawn(self, c: Component) -> None:
+        self._running[c.name] = _Running(c, self._popen(c))
+        self._write_pids()
+
+    def _respawn(self, r: _Running) -> None:
+        """Restart the exited process of `r` (its log says so first)."""
+        with contextlib.suppress(OSError), open(r.component.log_path, "ab") as log:
+            log.write(f"--- dcos-py up: restart {r.restarts} of {r.component.name} "
+                      f"(exit code {r.popen.returncode}) ---\n".encode())
+        r.popen = self._popen(r.component)
+        r.ready = False
         self._write_pids()
 
     def _write_pids(self) -> None:
@@ -202,19 +247,48 @@ class Supervisor:
             if stop.wait(self.poll_s):
                 return Step(failed=True, reason="interrupted")
 
-    def watch(self, stop: threading.Event, on_exit: Callable[[Exited], None]) -> Exited | None:
-        """Block until `stop` is set (answer None) or a critical component exits (answer it).
-        A non-critical exit is passed to `on_exit` once, and watching goes on."""
+    def watch(self, stop: threading.Event, on_event: Callable[[Event], None]) -> Exited | None:
+        """Block until `stop` is set (answer None) or a critical component is given up on
+        (answer its exit). Every exit (with the restart it gets, or why none) and every
+        restarted component's return to readiness is passed to `on_event`."""
         while not stop.wait(self.poll_s):
-            for r in self._running.values():
-                code = r.popen.poll()
-                if code is None or r.reported_exit:
-                    continue
-                r.reported_exit = True
-                event = Exited(r.component.name, code, r.component.critical)
-                if r.component.critical:
-                    return event
-                on_exit(event)
+            for r in list(self._running.values()):
+                fatal = self._check(r, time.monotonic(), on_event)
+                if fatal is not None:
+                    return fatal
+        return None
+
+    def _check(self, r: _Running, now: float, on_event: Callable[[Event], None]) -> Exited | None:
+        """One look at one component for `watch`: restart it when due, report its exit or its
+        readiness after a restart; a critical component given up on is the answer."""
+        if r.given_up:
+            return None
+        if r.restart_at is not None:
+            if now >= r.restart_at:
+                r.restart_at = None
+                self._respawn(r)
+            return None
+        code = r.popen.poll()
+        if code is None:
+            if r.restarts and not r.ready and r.component.ready():
+                r.ready = True
+                on_event(Recovered(r.component.name, r.restarts, r.popen.pid,
+                                   r.component.ready_what))
+            return None
+        _signal_group(r.popen.pid, signal.SIGKILL)  # what it left in its group goes with it
+        r.exits.append(now)
+        decision = decide_restart(self.restart, r.exits, now)
+        c = r.component
+        if decision.delay_s is None:
+            r.given_up = True
+            event = Exited(c.name, code, c.critical, gave_up=decision.reason)
+            if c.critical:
+                return event
+        else:
+            r.restarts += 1
+            r.restart_at = now + decision.delay_s
+            event = Exited(c.name, code, c.critical, decision.delay_s, r.restarts)
+        on_event(event)
         return None
 
     def stop(self) -> None:
@@ -235,6 +309,8 @@ class Supervisor:
         for r in running:  # grandchildren still in a leader's group
             _signal_group(r.popen.pid, signal.SIGKILL)
         _end_processes(strays, grace_s=min(self.grace_s, 2.0))
+        for r in self._running.values():
+            r.restart_at = None  # no restart after a stop
         if self.pid_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.pid_file.unlink()

@@ -4,7 +4,10 @@ Called by: `dcos.cli.main` (the `up` command). `build_components` lists the proc
 then N agents, then the webapp framework (Marathon-like, :8080), the DNS server (:8053, HTTP
 :8123) and the HAProxy load balancer (when haproxy is installed); later issues append theirs),
 `run_up` checks the ports, starts them through a `Supervisor`, prints where everything is,
-waits, and stops them all cleanly.
+waits, and stops them all cleanly. While the cluster runs, a component that exits is restarted
+with backoff (1 s, 2 s, 4 s, ...; reported in the terminal); one that exits more than 5 times
+within 2 minutes is given up on (a critical one -- master, agent, webapp -- stops the cluster).
+If `dcos-py up` itself dies, its components get SIGTERM from the kernel and stop.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from rich.table import Table
 
 from dcos.cli import http
 from dcos.cli.errors import CliError
+from dcos.cli.restarts import DEFAULT_RESTART
 from dcos.cli.shares import PORTS_BASE, PORTS_PER_AGENT, detect_machine, split_machine
-from dcos.cli.supervisor import Component, Exited, Supervisor, tail_lines
+from dcos.cli.supervisor import Component, Event, Recovered, Supervisor, tail_lines
 
 LOCAL_IP = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
@@ -79,12 +83,15 @@ def master_ready(master_url: str) -> bool:
 
 
 def agent_registered(master_url: str, agent_port: int) -> bool:
-    """True once the master lists an agent on `agent_port` in GET /master/slaves."""
+    """True once the master lists an active agent on `agent_port` in GET /master/slaves (a
+    restarted agent's old entry is listed inactive until it registers again)."""
     try:
         body = http.get_json(master_url, "/master/slaves", timeout=1.0)
     except CliError:
         return False
     for agent in body.get("slaves", []) if isinstance(body, dict) else []:
+        if not isinstance(agent, dict) or agent.get("active") is False:
+            continue
         if agent.get("port") == agent_port or str(agent.get("pid", "")).endswith(f":{agent_port}"):
             return True
     return False
@@ -161,7 +168,7 @@ def service_components(opts: UpOptions, work: Path) -> list[Component]:
         out.append(Component(
             name="batch",
             argv=[sys.executable, "-m", "frameworks.batch.cluster.dispatcher", "--master", master,
-                  "--host", LOCAL_IP, "--port", str(opts.batch_port),
+                  "--ip", LOCAL_IP, "--port", str(opts.batch_port),
                   "--work-dir", str(work / "batch")],
             log_path=log, ready=lambda: http_ok(batch_url + "/health"),
             ready_what="accepting submissions", url=batch_url,
@@ -208,10 +215,14 @@ def udp_port_in_use(port: int, host: str = LOCAL_IP) -> bool:
 
 
 def port_in_use(port: int, host: str = LOCAL_IP) -> bool:
-    """True when something already listens on host:port (we try to bind it)."""
+    """True when something already listens on host:port: we bind and listen as the servers
+    will, with SO_REUSEADDR (aiohttp's and asyncio's default on Linux, HAProxy's too), so the
+    connections of a cluster that just stopped, left in TIME_WAIT, do not count as "in use"."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
+            s.listen(1)
         except OSError:
             return True
     return False
@@ -268,7 +279,7 @@ def render_components(components: Sequence[Component], pids: dict[str, int]) -> 
     return table
 
 
-def _failure_lines(sup: Supervisor, components: Sequence[Component], culprit: str | None,
+def _failure_lines(components: Sequence[Component], culprit: str | None,
                    reason: str) -> list[str]:
     lines = [f"dcos-py up: {reason}"]
     for c in components:
@@ -279,13 +290,27 @@ def _failure_lines(sup: Supervisor, components: Sequence[Component], culprit: st
     return lines
 
 
+def event_lines(event: Event, components: Sequence[Component]) -> list[str]:
+    """What the terminal shows when a component exits (restarted, or given up on with the
+    end of its log) or is ready again after a restart; called by `run_up` for each event."""
+    if isinstance(event, Recovered):
+        return [f"dcos-py up: {event.name} is {event.ready_what} again "
+                f"(restart {event.restart}, pid {event.pid})"]
+    head = f"{event.name} exited with code {event.exit_code}"
+    if event.restart_in_s is not None:
+        return [f"dcos-py up: {head}; restarting in {event.restart_in_s:g} s "
+                f"(restart {event.restart})"]
+    return _failure_lines(components, event.name, f"{head}; not restarted: {event.gave_up}")
+
+
 def run_up(opts: UpOptions, out: Console, err: Console) -> int:
     """Run the cluster until Ctrl-C/SIGTERM; the exit code (0 after a clean stop, 1 when a
     component failed). Raises `CliError` for a refusal before anything started."""
     check_options(opts)
     lock_fd = lock_work_dir(opts.work_dir)
     components = build_components(opts)
-    sup = Supervisor(components, pid_file=opts.work_dir.resolve() / PID_FILE)
+    sup = Supervisor(components, pid_file=opts.work_dir.resolve() / PID_FILE,
+                     restart=DEFAULT_RESTART)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -299,7 +324,7 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
             if step.culprit is None:  # interrupted while starting
                 out.print("stopped before the cluster was ready")
                 return 0
-            for line in _failure_lines(sup, components, step.culprit, step.reason):
+            for line in _failure_lines(components, step.culprit, step.reason):
                 err.print(line, markup=False, highlight=False)
             return 1
         out.print(render_components(components, sup.pids))
@@ -310,16 +335,17 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
                   f"({opts.agents} agents). Press Ctrl-C to stop.")
         sys.stdout.flush()
 
-        def report(event: Exited) -> None:
-            err.print(f"dcos-py up: {event.name} exited with code {event.exit_code}",
-                      markup=False, highlight=False)
+        def report(event: Event) -> None:
+            for line in event_lines(event, components):
+                err.print(line, markup=False, highlight=False)
 
         died = sup.watch(stop, report)
         out.print("stopping the cluster ...")
         sup.stop()
         if died is not None:
-            reason = f"{died.name} exited with code {died.exit_code}; cluster stopped"
-            for line in _failure_lines(sup, components, died.name, reason):
+            reason = (f"{died.name} exited with code {died.exit_code}; {died.gave_up}; "
+                      "cluster stopped")
+            for line in _failure_lines(components, died.name, reason):
                 err.print(line, markup=False, highlight=False)
             return 1
         out.print("cluster stopped")

@@ -135,3 +135,31 @@ def test_refuses_a_work_dir_held_by_another_up(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     os.close(up.lock_work_dir(tmp_path))  # free again once the holder let go
+
+
+def test_a_port_whose_connections_are_in_time_wait_is_not_in_use() -> None:
+    # The server side closes first, so its end of the connection stays in TIME_WAIT on the
+    # server's port after the server stopped: as after Ctrl-C on `up` once a client had called.
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = server.accept()
+    conn.close()
+    assert client.recv(1) == b""
+    client.close()
+    server.close()
+    with open("/proc/net/tcp") as f:
+        states = [(int(r.split()[1].split(":")[1], 16), r.split()[3]) for r in f.readlines()[1:]]
+    assert (port, "06") in states  # TIME_WAIT
+    assert not up.port_in_use(port)
+
+
+def test_a_listening_port_is_in_use_even_with_reuseaddr() -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's servers bind
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert up.port_in_use(s.getsockname()[1])

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import orjson
+import pytest
 
+from dcos.cli.restarts import NEVER_RESTART, RestartDecision, RestartPolicy, decide_restart
 from dcos.cli.supervisor import (
     Component,
+    Event,
     Exited,
     Phase,
     ProcState,
+    Recovered,
     Step,
     Supervisor,
     startup_step,
     tail_lines,
 )
-from dcos.testing import pid_alive
+from dcos.common import lifeline
+from dcos.testing import pid_alive, wait_until
 
 NEVER = 1e18
 
@@ -144,20 +151,151 @@ def test_stop_event_interrupts_start(tmp_path: Path) -> None:
     assert step.failed and step.culprit is None and step.reason == "interrupted"
 
 
+def kill_orphans(tmp: Path, *names: str) -> None:
+    """SIGKILL what the FAMILY processes `names` started in their own sessions: once their
+    parent was killed with SIGKILL they are init's, out of the supervisor's reach."""
+    for name in names:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(recorded_pids(tmp, name)[2], signal.SIGKILL)
+
+
 def test_watch_reports_non_critical_exit_and_returns_critical_one(tmp_path: Path) -> None:
     sup = Supervisor([family(tmp_path, "core"), family(tmp_path, "extra", critical=False)])
-    assert sup.start(30, threading.Event()).done
-    reported: list[Exited] = []
+    try:
+        assert sup.start(30, threading.Event()).done
+        reported: list[Event] = []
 
-    def on_exit(event: Exited) -> None:
-        reported.append(event)
-        os.kill(sup.pids["core"], signal.SIGKILL)
+        def on_exit(event: Event) -> None:
+            reported.append(event)
+            os.kill(sup.pids["core"], signal.SIGKILL)
 
-    os.kill(sup.pids["extra"], signal.SIGKILL)
-    died = sup.watch(threading.Event(), on_exit)
-    sup.stop()
-    assert reported == [Exited("extra", -9, False)]
-    assert died == Exited("core", -9, True)
+        os.kill(sup.pids["extra"], signal.SIGKILL)
+        died = sup.watch(threading.Event(), on_exit)
+    finally:
+        sup.stop()
+        kill_orphans(tmp_path, "core", "extra")
+    assert reported == [Exited("extra", -9, False, gave_up="restarts are off")]
+    assert died == Exited("core", -9, True, gave_up="restarts are off")
+    # The killed components' own-group children went with them.
+    assert not pid_alive(recorded_pids(tmp_path, "extra")[1])
+
+
+def test_restart_backoff_grows_and_a_crash_loop_is_given_up() -> None:
+    policy = RestartPolicy(initial_s=1, factor=2, max_delay_s=5, max_restarts=4, window_s=60)
+    exits: list[float] = []
+    delays = []
+    for now in (100, 101, 103, 107, 112):
+        exits.append(now)
+        delays.append(decide_restart(policy, exits, now).delay_s)
+    assert delays[:4] == [1, 2, 4, 5]  # capped at max_delay_s
+    assert delays[4] is None
+    assert decide_restart(policy, exits, 112).reason == "it exited 5 times within 60 s (crash loop)"
+    # Long after the last crash the count (and the delay) starts again.
+    assert decide_restart(policy, [*exits, 500], 500) == RestartDecision(1)
+    assert decide_restart(NEVER_RESTART, [1], 1) == RestartDecision(None, "restarts are off")
+
+
+COUNTER = r"""
+import os, signal, sys
+path = sys.argv[1]
+n = int(open(path).read()) + 1 if os.path.exists(path) else 1
+open(path, "w").write(str(n))
+print("run", n, flush=True)
+open(path + ".pid", "w").write(str(os.getpid()))
+signal.pause()
+"""
+
+
+def test_a_killed_component_is_restarted_with_backoff_and_reported_ready(tmp_path: Path) -> None:
+    runs, pid = tmp_path / "runs", tmp_path / "runs.pid"
+
+    def ready() -> bool:  # the current process has counted its run
+        return pid.exists() and pid.read_text() == str(sup.pids["agent-0"])
+
+    comp = Component(name="agent-0", argv=[sys.executable, "-c", COUNTER, str(runs)],
+                     log_path=tmp_path / "agent.log", ready=ready,
+                     ready_what="registered with the master")
+    sup = Supervisor([comp], pid_file=tmp_path / "pids.json",
+                     restart=RestartPolicy(initial_s=0.2, max_restarts=2, window_s=60), poll_s=0.02)
+    stop = threading.Event()
+    events: list[Event] = []
+
+    def on_event(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, Recovered) and event.restart == 1:
+            os.kill(event.pid, signal.SIGKILL)  # crash again: the delay doubles
+        elif isinstance(event, Recovered) or event.restart_in_s is None:
+            stop.set()
+
+    try:
+        assert sup.start(30, threading.Event()).done
+        first = sup.pids["agent-0"]
+        os.kill(first, signal.SIGKILL)
+        assert sup.watch(stop, on_event) is None
+        last = sup.pids["agent-0"]
+        assert orjson.loads((tmp_path / "pids.json").read_bytes())["components"] == sup.pids
+    finally:
+        sup.stop()
+    assert [type(e).__name__ for e in events] == ["Exited", "Recovered", "Exited", "Recovered"]
+    assert events[0] == Exited("agent-0", -9, True, restart_in_s=0.2, restart=1)
+    assert events[2] == Exited("agent-0", -9, True, restart_in_s=0.4, restart=2)
+    assert events[3] == Recovered("agent-0", 2, last, "registered with the master")
+    assert last != first and runs.read_text() == "3" and not pid_alive(last)
+    log = tail_lines(tmp_path / "agent.log")
+    assert log[0] == "run 1" and "restart 1 of agent-0 (exit code -9)" in log[1]
+    assert log[-1] == "run 3"
+
+
+def test_a_crash_loop_of_a_critical_component_ends_watch(tmp_path: Path) -> None:
+    crash = Component(name="master", argv=[sys.executable, "-c", "raise SystemExit(7)"],
+                      log_path=tmp_path / "m.log", ready=lambda: False)
+    sup = Supervisor([crash], restart=RestartPolicy(initial_s=0.01, max_restarts=2), poll_s=0.01)
+    sup._spawn(crash)  # as start() would have, had it become ready
+    events: list[Event] = []
+    try:
+        died = sup.watch(threading.Event(), events.append)
+    finally:
+        sup.stop()
+    assert [e.restart for e in events if isinstance(e, Exited)] == [1, 2]
+    assert died == Exited("master", 7, True,
+                          gave_up="it exited 3 times within 120 s (crash loop)")
+
+
+DIES_WITH_PARENT = r"""
+import signal, subprocess, sys
+from dcos.common.lifeline import die_with_parent
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], preexec_fn=die_with_parent())
+print(child.pid, flush=True)
+signal.pause()
+"""
+TERM_LOGGER = r"""
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: (print("SIGTERM", flush=True), sys.exit(0)))
+print("ready", flush=True)
+signal.pause()
+"""
+
+
+@pytest.mark.skipif(not lifeline.supported(), reason="no prctl(PR_SET_PDEATHSIG) here")
+def test_a_child_gets_sigterm_when_its_parent_is_killed(tmp_path: Path) -> None:
+    log = tmp_path / "child.log"
+    with open(log, "wb") as out:
+        parent = subprocess.Popen(
+            [sys.executable, "-c", DIES_WITH_PARENT, TERM_LOGGER],
+            stdout=subprocess.PIPE, stderr=out, text=True)
+    try:
+        assert parent.stdout is not None
+        first_two = {parent.stdout.readline().strip() for _ in range(2)}  # its pid, "ready"
+        assert "ready" in first_two, first_two
+        child = int((first_two - {"ready"}).pop())
+        parent.kill()
+        parent.wait()
+        wait_until(lambda: not pid_alive(child), "the child to stop with its parent", timeout=10)
+        assert "SIGTERM" in parent.stdout.read()  # it was told, and stopped as on SIGTERM
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
 
 
 def test_tail_of_missing_log_is_empty(tmp_path: Path) -> None:

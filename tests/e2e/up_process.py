@@ -1,0 +1,105 @@
+"""`dcos-py up` as a real process for the end-to-end tests: start it, read its output lines,
+wait for a line, and make sure nothing of it is left when a test ends."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import psutil
+
+START_TIMEOUT_S = 60
+
+
+def cli() -> list[str]:
+    script = Path(sys.executable).parent / "dcos-py"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dcos.cli"]
+
+
+class UpProcess:
+    """One `dcos-py up` run; `family` keeps every descendant seen, to clean up after it."""
+
+    def __init__(self, args: list[str], work: Path) -> None:
+        env = {**os.environ, "COLUMNS": "200"}
+        env.pop("DCOS_MASTER", None)
+        self.work = work
+        self.proc = subprocess.Popen([*cli(), "up", "--work-dir", str(work), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=env)
+        self.seen: list[str] = []
+        self.family: dict[int, psutil.Process] = {}
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, text: str, timeout: float = START_TIMEOUT_S) -> str:
+        """Consume output until a line contains `text` (that line); AssertionError (with the
+        output so far) when the output ends or `timeout` passes first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise AssertionError(f"no line with {text!r}; output:\n" + self.output())
+            self.seen.append(line)
+            self.note_family()
+            if text in line:
+                return line
+
+    def output(self) -> str:
+        return "".join(self.seen)
+
+    def rest(self) -> str:
+        """Everything it printed after the last `wait_for` (call once it has exited)."""
+        tail: list[str] = []
+        with contextlib.suppress(queue.Empty):
+            while (line := self._lines.get(timeout=5)) is not None:
+                tail.append(line)
+        self.seen += tail
+        return "".join(tail)
+
+    def pids(self) -> dict[str, int]:
+        """The components' pids from its pid file."""
+        return dict(orjson.loads((self.work / "pids.json").read_bytes())["components"])
+
+    def note_family(self) -> list[psutil.Process]:
+        """Remember every live descendant now (haproxy, tasks, ...); the current ones."""
+        now: list[psutil.Process] = []
+        with contextlib.suppress(psutil.Error):
+            now = psutil.Process(self.proc.pid).children(recursive=True)
+        self.family.update((p.pid, p) for p in now)
+        return now
+
+    def alive(self) -> list[str]:
+        """The remembered descendants still running (command lines)."""
+        out = []
+        for p in self.family.values():
+            with contextlib.suppress(psutil.Error):
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    out.append(" ".join(p.cmdline()))
+        return out
+
+    def cleanup(self) -> None:
+        """Kill whatever is left of this run (for a test's `finally`)."""
+        if self.proc.poll() is None:
+            self.note_family()
+            self.proc.kill()
+            self.proc.wait()
+        for p in self.family.values():
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        psutil.wait_procs(list(self.family.values()), timeout=5)
