@@ -1,12 +1,28 @@
-"""Fixtures shared by every test directory."""
+"""Fixtures shared by every test directory, and the suite-end check that no test left a
+process running.
+
+Every process the suite starts carries `RUN_MARKER` (one id per pytest session) in its
+environment, inherited from this process, and `TEST_MARKER`, the node id of the test that was
+running when it started. When the session ends, `pytest_sessionfinish` looks for processes still
+running that are descendants of pytest or carry this session's marker (orphans are reparented to
+init, so only the marker finds them); it gives them a few seconds to finish exiting, then kills
+them, lists them with their command lines and the tests that started them, and fails the session.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Generator
 
 import pytest
 
 from dcos.common.clock import SimClock
+from tests.leak_check import LEAK_GRACE_S, RUN_MARKER, TEST_MARKER, Leak, find_leaks, kill_leaks
+
+_RUN_ID = uuid.uuid4().hex
+os.environ[RUN_MARKER] = _RUN_ID  # at import: before any fixture or test starts a process
+_leaks: list[Leak] = []
 
 
 @pytest.fixture
@@ -17,3 +33,34 @@ async def autojump_clock() -> AsyncIterator[SimClock]:
     clock = SimClock(autojump=True)
     yield clock
     clock.stop_autojump()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    """Mark the processes each test starts (setup, call and teardown) with its node id."""
+    os.environ[TEST_MARKER] = item.nodeid
+    try:
+        yield
+    finally:
+        os.environ.pop(TEST_MARKER, None)
+
+
+@pytest.hookimpl(trylast=True)  # after the session fixtures are torn down
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when a process it started is still running (they are killed)."""
+    leaks = find_leaks(RUN_MARKER, _RUN_ID, TEST_MARKER, grace_s=LEAK_GRACE_S)
+    if not leaks:
+        return
+    kill_leaks(leaks)
+    _leaks.extend(leaks)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the processes `pytest_sessionfinish` found still running."""
+    if not _leaks:
+        return
+    tr = terminalreporter
+    tr.write_sep("=", f"{len(_leaks)} process(es) left running by the tests (killed)", red=True)
+    for leak in _leaks:
+        tr.write_line(f"pid {leak.pid} started by {leak.test or '?'}: {leak.cmdline}")
