@@ -107,6 +107,11 @@ class AgentShell:
         self.checkpointer: Checkpointer | None = (
             Checkpointer(self.core, CheckpointStore(config.work_dir)) if config.checkpoint else None
         )
+        # a container's end is acknowledged to the task launcher once checkpointed
+        self._ack: Callable[[Iterable[ContainerID]], None] | None = getattr(
+            self.containerizer, "acknowledge", None)
+        if self._ack is not None and self.checkpointer is not None:
+            self.containerizer.deferred_acks = True  # type: ignore[attr-defined]
         self.start_time = time.time()
         self.registered = asyncio.Event()
         self._own_session = session is None
@@ -170,6 +175,8 @@ class AgentShell:
         self._feed(ev.Reattach(expected, outcomes))
         if self.checkpointer is not None:
             await self.checkpointer.sync()
+        if self._ack is not None and outcomes:
+            self._ack([cid for cid, term in outcomes.items() if term is not None])
         self.recovered = True
 
     async def stop(self, kill_tasks: bool = True) -> None:
@@ -380,6 +387,10 @@ class AgentShell:
         finally:
             self.health.stop(cid)
         self._feed(ev.ContainerExited(cid, term))
+        if self._ack is not None and self.checkpointer is not None:
+            # the launcher forgets the end only once the checkpoint holds it
+            await self.checkpointer.sync()
+            self._ack((cid,))
 
     async def _fetch(self, action: Launch) -> LaunchResult:
         """Download the task's ``command.uris`` into its sandbox (before the launch)."""

@@ -2,8 +2,9 @@
 
 The agent shell calls `launch` when its core asks to run a task, then awaits `wait` for the
 end, and calls `destroy` for a kill. Implementations: `ProcessContainerizer` (real processes,
-one session per container) and `FakeContainerizer` (no processes; unit tests and the
-in-process simulated agents of the control-plane benchmark). Isolation (cgroups, disk,
+one session per container, spawned and reaped by the agent's task launcher) and
+`FakeContainerizer` (no processes; unit tests and the in-process simulated agents of the
+control-plane benchmark). Isolation (cgroups, disk,
 rlimits, GPUs) plugs in through `dcos.agent.isolators.Isolator`; after an agent restart the
 shell calls `recover` with the containers its checkpoint expects.
 """

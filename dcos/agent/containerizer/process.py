@@ -1,18 +1,23 @@
-"""`ProcessContainerizer`: each container is a real process session, isolated by isolators.
+"""`ProcessContainerizer`: each container is a real process session, started by the launcher.
 
-Called by the agent shell (`dcos.agent.agent`). Each task runs under the launch wrapper of
-`dcos.agent.containerizer.runtime` (a tiny ``/bin/sh`` that joins the container's cgroups,
-applies ulimits, runs the task, records its exit status), spawned synchronously with
-``subprocess.Popen`` (``start_new_session=True``, no ``preexec_fn``: the vfork path, about
-0.2 ms, where asyncio's subprocess transports cost 1.5 ms and more on uvloop) and watched
-through a pidfd (`_wait_child`: readable when it exits, then reaped with ``waitpid``). The
-container is the wrapper's process group plus, with cgroups, every process in its cgroups: a
-kill sends SIGTERM to the group, then SIGKILL to the group and to the cgroup after the grace
-period, and whatever is left when the task ends is SIGKILLed too, so no task leaves orphans.
+Called by the agent shell (`dcos.agent.agent`). Tasks are spawned by the agent's launcher
+process (`dcos.agent.launcher`: one per meta dir, in its own session, the parent and child
+subreaper of every task, started on first use), which puts each into its cgroups before its
+program runs, reaps it and journals its exact exit code or signal. The agent no longer
+spawns or reaps task processes itself: a launch is one message on a Unix socket and its
+answer, an end is one EXIT message; both are batched per event-loop turn.
 
-With a `meta_dir`, a runtime record per container (wrapper pid + start time, cgroups, GPUs)
-lets `recover` reattach after an agent restart; records are removed once `wait` has handed
-the container's end to the agent.
+The container is the task's process group (it is a session leader) plus, with cgroups, every
+process in its cgroups: a kill sends SIGTERM to the group (through the launcher, which knows
+whether the pid is still its child), then SIGKILL to the group and to the cgroup after the
+grace period; when the task's main process ends the launcher SIGKILLs what is left of its
+group, and the cgroup isolator kills what is left in the cgroups, so no task leaves orphans.
+
+With a `meta_dir`, the launcher's journal there lets `recover` (`dcos.agent.containerizer.
+recover`) learn, after an agent restart, which containers still run and how the others
+ended. Each end is acknowledged to the launcher (so it can forget it) by `wait`, or, with
+`deferred_acks` (the agent shell, which checkpoints first), by `acknowledge`. Without a meta
+dir the launcher is ephemeral: it kills the tasks and exits when this object's process goes.
 """
 
 from __future__ import annotations
@@ -22,152 +27,53 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
-import time
+import tempfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
 from dcos.agent.containerizer import runtime as rt
-from dcos.agent.containerizer.runtime import RuntimeRecord
-from dcos.agent.isolators import (
-    Isolator,
-    LaunchSpec,
-    Limitation,
-    PosixIsolator,
-    RecoveredContainer,
-)
+from dcos.agent.containerizer.reaping import group_alive, wait_group_gone, wait_pid_exit
+from dcos.agent.isolators import Isolator, LaunchSpec, Limitation, NoopIsolator, PosixIsolator
+from dcos.agent.launcher.client import LauncherClient, LauncherGone
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
 log = logging.getLogger(__name__)
 
+__all__ = ["UNKNOWN_EXIT", "LAUNCHER_LOST", "ProcessContainerizer", "group_alive"]
+
 MAX_ENDED = 1000
-FRESH = 1.0  # seconds after launch during which a kill may race the task's exec
 UNKNOWN_EXIT = "Container ended while the agent was down; its exit status is unknown"
+LAUNCHER_LOST = ("The task launcher that started this task died before it ended; its exit "
+                 "status is unknown")  # fmt: skip
 
 
 @dataclass
 class _Container:
     pid: int
     pgid: int
-    child: bool = False  # our own child (reaped by `_wait_child`); False: reattached
+    child: bool = False  # the connected launcher is its parent and will report its end
+    legacy: bool = False  # started under the old /bin/sh wrapper (exit status file)
+    ended: asyncio.Future[Termination | None] | None = None  # the launcher's EXIT
     done: asyncio.Future[Termination] | None = None
     limitation: Limitation | None = None
-    sent: int | None = None  # the last signal destroy sent (for a reattached container)
-    started: float = 0.0  # wall-clock start of the wrapper
+    sent: int | None = None  # the last signal destroy sent
+    started: float = 0.0  # the process's start time
+    unknown: str = UNKNOWN_EXIT  # the message of an end whose status cannot be known
     watchers: list[asyncio.Task[Any]] = field(default_factory=list)
     spec: LaunchSpec = field(default_factory=LaunchSpec)  # what the isolators asked at launch
 
 
-def group_alive(pgid: int) -> bool:
-    """True while some non-zombie process of the group exists (``killpg(pgid, 0)`` says when
-    none is left at all; otherwise /proc is scanned, since zombies still count for killpg)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return False
-    for name in names:
-        if not name.isdigit():
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            if fields[0] != b"Z" and int(fields[2]) == pgid:
-                return True
-    return False
+def _overrides(iso: Isolator, name: str) -> bool:
+    """Whether `iso` does something in hook `name` (the no-op base's hooks are skipped)."""
+    return getattr(type(iso), name, None) is not getattr(NoopIsolator, name, None)
 
 
-async def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
-    """After a SIGKILL, wait (bounded) until the kernel has ended every group member."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    delay = 0.001
-    while group_alive(pgid) and loop.time() < deadline:
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
-
-
-async def _readable(fd: int) -> None:
-    """Return once `fd` is readable: for a pidfd, once its process has exited. Called by
-    `_wait_pid_exit` and `_wait_child`, which own (and close) the fd."""
-    loop = asyncio.get_running_loop()
-    gone: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not gone.done():
-            gone.set_result(None)
-
-    loop.add_reader(fd, readable)
-    try:
-        await gone
-    finally:
-        loop.remove_reader(fd)
-
-
-async def _wait_pid_exit(pid: int) -> None:
-    """Wait for a process that is not our child to exit (pidfd; polling where unavailable)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = -1
-    if fd >= 0:
-        try:
-            await _readable(fd)
-        finally:
-            os.close(fd)
-        return
-    while rt.start_time(pid) is not None and group_alive(pid):
-        await asyncio.sleep(0.1)
-
-
-async def _wait_child(pid: int) -> int | None:
-    """The exit status of our child `pid` (asyncio's convention: -N when killed by signal N),
-    once it ends: a pidfd becomes readable when it exits, then ``waitpid`` reaps it (polling
-    with ``WNOHANG`` where no pidfd can be had). None when the status cannot be had (someone
-    else reaped the child)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except OSError:
-        fd = -1
-    try:
-        if fd >= 0:
-            await _readable(fd)
-        delay = 0.005
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done == pid:
-                return os.waitstatus_to_exitcode(status)
-            await asyncio.sleep(delay)  # no pidfd (or woken early): poll
-            delay = min(delay * 2, 0.5)
-    except ChildProcessError:
-        return None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
-termination_from_returncode = rt.termination_from_status
-
-
-def _spec_from_record(data: dict[str, Any]) -> LaunchSpec:
-    """The `LaunchSpec` kept in a runtime record (empty for records of older agents)."""
-    procs = data.get("procs_files")
-    shell = data.get("shell")
-    env = data.get("env")
-    return LaunchSpec(
-        procs_files=[str(p) for p in procs] if isinstance(procs, list) else [],
-        shell=[str(line) for line in shell] if isinstance(shell, list) else [],
-        env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
-    )
+def _termination(code: int | None, sig: int | None) -> Termination:
+    return Termination(signal=sig) if sig is not None else Termination(exit_code=code)
 
 
 class ProcessContainerizer:
@@ -176,24 +82,83 @@ class ProcessContainerizer:
     def __init__(
         self, isolators: list[Isolator] | None = None, meta_dir: str | None = None
     ) -> None:
-        """`meta_dir` (e.g. ``<work_dir>/meta/containers``): where runtime records and exit
-        statuses are kept; without one nothing is written and `recover` finds nothing."""
+        """`meta_dir` (e.g. ``<work_dir>/meta/containers``): the launcher's socket and journal;
+        without one the launcher is ephemeral and `recover` finds nothing."""
         self.isolators: list[Isolator] = isolators if isolators is not None else [PosixIsolator()]
         self.meta_dir = os.path.abspath(meta_dir) if meta_dir else None
+        self.deferred_acks = False  # True: ends are acknowledged by `acknowledge`, not `wait`
         self._containers: dict[ContainerID, _Container] = {}
         self._resources: dict[ContainerID, Resources] = {}
-        # how recently ended containers ended, for a `wait` that comes after the end
         self._ended: OrderedDict[ContainerID, Termination] = OrderedDict()
+        self._journaled: set[ContainerID] = set()  # ends the launcher keeps until acked
+        self._legacy_ended: set[ContainerID] = set()  # old wrapper records, ended: removed on ack
+        self._client: LauncherClient | None = None
+        self._connecting: asyncio.Future[LauncherClient] | None = None
+        self._v1: dict[str, bool] = {}  # cgroup dir's parent -> has per-thread `tasks` files
+        self._watching = [i for i in self.isolators if _overrides(i, "watch")]
+        self._isolating = [i for i in self.isolators if _overrides(i, "isolate")]
+        self._killing = [i for i in self.isolators
+                         if getattr(i, "kill", None) is not None and _overrides(i, "kill")]
+
+    # -- the launcher ----------------------------------------------------------------------
+
+    async def launcher(self) -> LauncherClient:
+        """The connected launcher client (connecting, and starting a launcher, on first use
+        or after the previous one was lost). Raises LauncherGone."""
+        if self._client is not None and self._client.connected:
+            return self._client
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._connect())
+        try:
+            return await asyncio.shield(self._connecting)
+        finally:
+            if self._connecting is not None and self._connecting.done():
+                self._connecting = None
+
+    async def _connect(self) -> LauncherClient:
+        ephemeral = self.meta_dir is None
+        meta = self.meta_dir or tempfile.mkdtemp(prefix="dcos-py-launcher-")
+        client = LauncherClient(meta, ephemeral=ephemeral)
+        client.on_exit = self._on_exit
+        client.on_lost = self._on_lost
+        self.listing = await client.connect()
+        self._client = client
+        for item in self.listing:  # ends of containers nobody here knows: forget them
+            cid, ended = ContainerID(str(item[0])), bool(item[5])
+            if ended and cid not in self._containers and not self._recovering:
+                client.ack(cid)
+        return client
+
+    _recovering = False
+    listing: list[Any] = []
+
+    def _on_exit(self, cid: str, code: int | None, sig: int | None) -> None:
+        c = self._containers.get(ContainerID(cid))
+        if c is not None and c.ended is not None and not c.ended.done():
+            c.ended.set_result(_termination(code, sig))
+
+    def _on_lost(self) -> None:
+        """The launcher died: watch our containers by pid; their statuses are unknown."""
+        if any(c.child for c in self._containers.values()):
+            log.error("the task launcher's connection was lost; its running tasks are watched "
+                      "by pid (their exit statuses will be unknown)")  # fmt: skip
+        for c in self._containers.values():
+            if c.child and c.ended is not None and not c.ended.done():
+                c.child = False
+                c.unknown = LAUNCHER_LOST
+                c.ended.set_result(None)
 
     # -- launch ----------------------------------------------------------------------------
 
     async def launch(self, container_id: ContainerID, config: ContainerConfig) -> LaunchResult:
-        """Prepare isolation, create the sandbox, spawn the wrapper; a failure cleans up."""
+        """Prepare isolation, have the launcher spawn the task; a failure cleans up and says
+        why (never an empty message)."""
         if container_id in self._containers:
             return LaunchResult(False, f"container {container_id} already exists")
-        problem = rt.executable_error(config.argv, config.env)
+        what = repr(config.argv[0]) if config.argv else "the task"
+        problem = rt.executable_error(config.argv, config.env)  # before any isolation
         if problem is not None:
-            return LaunchResult(False, f"Failed to launch {config.argv[:1]}: {problem}")
+            return LaunchResult(False, f"Failed to launch {what}: {problem}")
         spec = LaunchSpec()
         records: dict[str, dict[str, Any]] = {}
         try:
@@ -204,78 +169,66 @@ class ProcessContainerizer:
                     spec.shell += got.shell
                     spec.env.update(got.env)
                     records[iso.name] = got.record
-            pid = self._spawn(container_id, config, spec)
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            c = _Container(0, 0, child=True, spec=spec)
+            c.ended = asyncio.get_running_loop().create_future()
+            self._containers[container_id] = c
+            request = (
+                container_id, config.argv, {**config.env, **spec.env} if spec.env else config.env,
+                config.sandbox, os.path.join(config.sandbox, "stdout"),
+                os.path.join(config.sandbox, "stderr"), *self._placement(spec),
+                {"sandbox": config.sandbox, "resources": config.resources.to_dict(),
+                 "isolators": records, "spec": _spec_dict(spec)},
+            )  # fmt: skip
+            try:
+                pid, start, error = await (await self.launcher()).launch(*request)
+            except LauncherGone:
+                if self.meta_dir is not None:
+                    raise
+                # an ephemeral launcher exits when idle; if it went as this request came, it
+                # did not read it: start one again
+                pid, start, error = await (await self.launcher()).launch(*request)
+        except (OSError, ValueError, LauncherGone) as exc:
+            error = str(exc) or type(exc).__name__
+        if error:
+            self._containers.pop(container_id, None)
             await self._cleanup_isolators(container_id)
-            if self.meta_dir:
-                rt.remove_record(self.meta_dir, container_id)
-            return LaunchResult(False, f"Failed to launch {config.argv[:1]}: {exc}")
-        c = _Container(pid=pid, pgid=pid, child=True, spec=spec)
-        c.started = time.time()
-        self._containers[container_id] = c
+            return LaunchResult(False, f"Failed to launch {what}: {error}")
+        c.pid = c.pgid = pid
+        c.started = start
         self._resources[container_id] = config.resources
-        if self.meta_dir:
-            self._write_record(container_id, c, config, records)
-        for iso in self.isolators:
+        self._journaled.add(container_id)
+        for iso in self._isolating:
             await iso.isolate(container_id, pid)
         self._start_watching(container_id, c)
         c.done = asyncio.ensure_future(self._reap(container_id, c))
         return LaunchResult(True, pid=pid)
 
-    def _spawn(self, container_id: ContainerID, config: ContainerConfig, spec: LaunchSpec) -> int:
-        """Start the wrapper (synchronously: vfork + exec) in its own session; its pid."""
-        exit_file = ""
-        if self.meta_dir:
-            run_dir = os.path.join(self.meta_dir, container_id)
-            os.makedirs(run_dir, exist_ok=True)
-            exit_file = os.path.join(run_dir, rt.EXIT_STATUS)
-        os.makedirs(config.sandbox, exist_ok=True)
-        env = config.env
-        if spec.env:
-            env = {**env, **spec.env}
-        argv = rt.wrapper_argv(config.argv, exit_file, spec.procs_files, spec.shell,
-                               unset_pwd="PWD" not in env)  # fmt: skip
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        out = os.open(os.path.join(config.sandbox, "stdout"), flags, 0o644)
-        try:
-            err = os.open(os.path.join(config.sandbox, "stderr"), flags, 0o644)
-            try:
-                proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                    cwd=config.sandbox, env=env, start_new_session=True,
-                )  # fmt: skip
-                # reaped by `_wait_child`, not by the Popen object (which would otherwise
-                # warn, when collected, that its process still runs)
-                proc.returncode = 0
-                return proc.pid
-            finally:
-                os.close(err)
-        finally:
-            os.close(out)
-
-    def _write_record(
-        self, cid: ContainerID, c: _Container, config: ContainerConfig, records: dict[str, Any]
-    ) -> None:
-        assert self.meta_dir is not None
-        spec = {"procs_files": c.spec.procs_files, "shell": c.spec.shell, "env": c.spec.env}
-        record = RuntimeRecord(cid, c.pid, rt.start_time(c.pid) or 0.0, c.pgid, config.sandbox,
-                               config.resources, records, spec)  # fmt: skip
-        try:
-            rt.write_record(self.meta_dir, record)
-        except OSError as exc:
-            log.warning("cannot write the runtime record of %s: %s", cid, exc)
+    def _placement(self, spec: LaunchSpec) -> tuple[list[str], list[Any] | None]:
+        """(v1 ``tasks`` files the launcher joins itself, prelude [procs files, ulimit lines]
+        for what needs a shell: v2 cgroups and rlimits; None when nothing does)."""
+        tasks: list[str] = []
+        procs: list[str] = []
+        for path in spec.procs_files:
+            cgroup = os.path.dirname(path)
+            parent = os.path.dirname(cgroup)
+            v1 = self._v1.get(parent)
+            if v1 is None:
+                v1 = self._v1[parent] = os.path.exists(os.path.join(cgroup, "tasks"))
+            if v1:
+                tasks.append(os.path.join(cgroup, "tasks"))
+            else:
+                procs.append(path)
+        return tasks, ([procs, spec.shell] if procs or spec.shell else None)
 
     def _start_watching(self, container_id: ContainerID, c: _Container) -> None:
-        c.watchers = [
-            asyncio.ensure_future(self._watch(container_id, iso)) for iso in self.isolators
-        ]
+        c.watchers = [asyncio.ensure_future(self._watch(container_id, iso))
+                      for iso in self._watching]  # fmt: skip
 
     def exec_command(self, container_id: ContainerID, argv: list[str],
                      env: dict[str, str]) -> tuple[list[str], dict[str, str]]:  # fmt: skip
-        """(argv, env) that run `argv` inside a live container, as its task was launched:
-        the launch wrapper joins the container's cgroups and applies its ulimits (no exit
-        file is written). Used for COMMAND health checks; unknown containers get `argv`
-        unchanged. The caller spawns it (in its own session) and kills it."""
+        """(argv, env) that run `argv` inside a live container: the launch wrapper joins the
+        container's cgroups and applies its ulimits. Used for COMMAND health checks; unknown
+        containers get `argv` unchanged. The caller spawns it (in its own session)."""
         c = self._containers.get(container_id)
         if c is None:
             return argv, env
@@ -299,31 +252,41 @@ class ProcessContainerizer:
         c.limitation = limitation
         await self._kill_all(container_id, c)
 
+    def _signal(self, container_id: ContainerID, c: _Container, sig: int) -> bool:
+        """Signal the container's group: through the launcher while it is our child there
+        (it knows whether the pid was reaped), else directly."""
+        if c.child and self._client is not None and self._client.signal(container_id, sig):
+            return True
+        return rt.kill_group(c.pgid, sig)
+
     async def _kill_all(self, container_id: ContainerID, c: _Container) -> bool:
         """SIGKILL the container's process group and everything in its cgroups; True when the
-        group still existed."""
-        existed = rt.kill_group(c.pgid, signal.SIGKILL)
-        for iso in self.isolators:
-            kill = getattr(iso, "kill", None)
-            if kill is not None:
-                with contextlib.suppress(Exception):
-                    await kill(container_id)
+        group still existed (for a container the launcher no longer reports)."""
+        existed = self._signal(container_id, c, signal.SIGKILL) and not c.child
+        await self._kill_cgroups(container_id)
         return existed
+
+    async def _kill_cgroups(self, container_id: ContainerID) -> None:
+        for iso in self._killing:
+            with contextlib.suppress(Exception):
+                await iso.kill(container_id)  # type: ignore[attr-defined]
 
     # -- the end of a container ------------------------------------------------------------
 
     async def _reap(self, container_id: ContainerID, c: _Container) -> Termination:
-        code = await _wait_child(c.pid) if c.child else None
-        if code is not None:
-            term = rt.termination_from_status(code)
-        else:
-            await _wait_pid_exit(c.pid)
-            recorded = rt.read_exit_status(self.meta_dir, container_id) if self.meta_dir else None
-            if recorded is None and c.sent is not None:  # our kill ended the wrapper itself
+        term = await c.ended if c.ended is not None else None
+        if term is None:  # not the launcher's child (any more): watch the pid
+            await wait_pid_exit(c.pid, c.started)
+            recorded = (rt.read_exit_status(self.meta_dir, container_id)
+                        if c.legacy and self.meta_dir else None)  # fmt: skip
+            if recorded is None and c.sent is not None:  # our kill ended it
                 recorded = Termination(signal=c.sent)
-            term = recorded or Termination(message=UNKNOWN_EXIT)
-        if await self._kill_all(container_id, c):  # whatever the task left behind
-            await _wait_group_gone(c.pgid)
+            term = recorded or Termination(message=c.unknown)
+            if await self._kill_all(container_id, c):  # whatever the task left behind
+                await wait_group_gone(c.pgid)
+        else:
+            c.child = False  # reaped: its group was SIGKILLed by the launcher
+            await self._kill_cgroups(container_id)  # what is left in its cgroups
         for w in c.watchers:
             w.cancel()
         limitation = c.limitation
@@ -352,15 +315,31 @@ class ProcessContainerizer:
                 log.exception("isolator %s cleanup failed for %s", iso.name, container_id)
 
     async def wait(self, container_id: ContainerID) -> Termination:
-        """The container's end; its runtime record is removed once handed over."""
+        """The container's end. Acknowledged to the launcher here unless `deferred_acks`."""
         c = self._containers.get(container_id)
         if c is None or c.done is None:
             term = self._ended.get(container_id) or Termination(message="unknown container")
         else:
             term = await asyncio.shield(c.done)
-        if self.meta_dir and container_id in self._ended:
-            rt.remove_record(self.meta_dir, container_id)
+        if container_id in self._ended:
+            if self.meta_dir and (c is None or c.legacy):
+                rt.remove_record(self.meta_dir, container_id)
+            if not self.deferred_acks:
+                self.acknowledge((container_id,))
         return term
+
+    def acknowledge(self, container_ids: Iterable[ContainerID]) -> None:
+        """The agent has recorded these containers' ends (its checkpoint is synced): the
+        launcher may forget them. Called by `wait`, or by the agent shell."""
+        client = self._client
+        for cid in container_ids:
+            if cid in self._legacy_ended and self.meta_dir:
+                self._legacy_ended.discard(cid)
+                rt.remove_record(self.meta_dir, cid)
+            if cid in self._journaled and cid not in self._containers:
+                self._journaled.discard(cid)
+                if client is not None:
+                    client.ack(cid)
 
     async def destroy(self, container_id: ContainerID, grace: float) -> None:
         """SIGTERM the group; SIGKILL group and cgroups when `grace` runs out. Returns once gone."""
@@ -369,17 +348,8 @@ class ProcessContainerizer:
             return
         if grace > 0:
             c.sent = signal.SIGTERM
-            rt.kill_group(c.pgid, signal.SIGTERM)
+            self._signal(container_id, c, signal.SIGTERM)
             try:
-                if time.time() - c.started < FRESH:
-                    # a SIGTERM that lands between the wrapper's fork and the task's exec is
-                    # lost (the wrapper traps it): a task this young gets a second one
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(c.done), min(grace, 0.1))
-                    if c.done.done():
-                        return
-                    grace = max(0.0, grace - 0.1)
-                    rt.kill_group(c.pgid, signal.SIGTERM)
                 await asyncio.wait_for(asyncio.shield(c.done), grace)
                 return
             except TimeoutError:
@@ -394,65 +364,26 @@ class ProcessContainerizer:
         self, expected: Mapping[ContainerID, ContainerConfig] | None = None
     ) -> dict[ContainerID, Termination | None]:
         """Reattach to the `expected` containers of a previous agent run; kill the others.
+        See `dcos.agent.containerizer.recover.recover`."""
+        from dcos.agent.containerizer.recover import recover
 
-        Returns, per expected container: None (still running, reattached: `wait` / `destroy`
-        work as for a fresh launch) or its `Termination` (it ended while the agent was down:
-        the wrapper's recorded exit status, or one saying the status is unknown). Containers
-        in the meta dir (or in this agent's cgroups) that are not expected are orphans: their
-        processes are killed and their records and cgroups removed.
-        """
-        expected = dict(expected or {})
-        records = rt.read_records(self.meta_dir) if self.meta_dir else {}
-        out: dict[ContainerID, Termination | None] = {}
-        found: dict[str, list[RecoveredContainer]] = {iso.name: [] for iso in self.isolators}
-        live: list[tuple[ContainerID, RuntimeRecord]] = []
-        for cid, record in records.items():
-            alive = record is not None and rt.same_process_alive(record.pid, record.start_time)
-            if cid not in expected or record is None:
-                if record is not None and alive:
-                    log.warning("killing orphan container %s (pid %d)", cid, record.pid)
-                    rt.kill_group(record.pgid, signal.SIGKILL)
-                if record is not None:  # let isolators release what it held
-                    for name, rc_list in found.items():
-                        rc_list.append(self._recovered(cid, record, name, alive=False))
-                if cid not in expected:
-                    rt.remove_record(self.meta_dir or "", cid)
-                continue
-            for name, rc_list in found.items():
-                rc_list.append(self._recovered(cid, record, name, alive))
-            if alive:
-                live.append((cid, record))
-                out[cid] = None
-            else:
-                term = rt.read_exit_status(self.meta_dir or "", cid)
-                out[cid] = term or Termination(message=UNKNOWN_EXIT)
-                self._remember(cid, out[cid])  # type: ignore[arg-type]
-        for cid in expected:
-            out.setdefault(cid, Termination(message=UNKNOWN_EXIT))
-        for iso in self.isolators:
-            await iso.recover(found[iso.name])
-        for rc_list in found.values():
-            for rc in rc_list:
-                if not rc.alive:
-                    await self._cleanup_one(rc.container_id)
-        for cid, record in live:
-            c = _Container(pid=record.pid, pgid=record.pgid, started=record.start_time,
-                           spec=_spec_from_record(record.spec))  # fmt: skip
-            self._containers[cid] = c
-            self._resources[cid] = record.resources
-            self._start_watching(cid, c)
-            c.done = asyncio.ensure_future(self._reap(cid, c))
-        return out
+        return await recover(self, dict(expected or {}))
 
-    def _recovered(self, cid: ContainerID, record: RuntimeRecord, name: str,
-                   alive: bool) -> RecoveredContainer:  # fmt: skip
-        return RecoveredContainer(cid, record.resources, dict(record.isolators.get(name) or {}),
-                                  alive, record.sandbox)  # fmt: skip
-
-    async def _cleanup_one(self, container_id: ContainerID) -> None:
-        for iso in self.isolators:
-            with contextlib.suppress(Exception):
-                await iso.cleanup(container_id)
+    def _adopt(self, cid: ContainerID, pid: int, started: float, resources: Resources,
+               spec: LaunchSpec, *, child: bool, legacy: bool = False,
+               unknown: str = UNKNOWN_EXIT) -> None:  # fmt: skip
+        """Watch a container found at recovery as if it had been launched now."""
+        c = _Container(pid=pid, pgid=pid, child=child, legacy=legacy, started=started,
+                       spec=spec, unknown=unknown)  # fmt: skip
+        c.ended = asyncio.get_running_loop().create_future()
+        if not child:
+            c.ended.set_result(None)
+        self._containers[cid] = c
+        self._resources[cid] = resources
+        if not legacy:
+            self._journaled.add(cid)
+        self._start_watching(cid, c)
+        c.done = asyncio.ensure_future(self._reap(cid, c))
 
     # -- the rest of the contract ----------------------------------------------------------
 
@@ -464,7 +395,7 @@ class ProcessContainerizer:
 
     async def usage(self, container_id: ContainerID) -> dict[str, float]:
         """Mesos ResourceStatistics fields: from cgroups where an isolator has them, else psutil
-        over the wrapper and its descendants."""
+        over the task and its descendants."""
         c = self._containers.get(container_id)
         if c is None:
             return {}
@@ -483,10 +414,35 @@ class ProcessContainerizer:
     def containers(self) -> set[ContainerID]:
         return set(self._containers)
 
-    async def close(self) -> None:
-        """Agent shutdown, after every container is destroyed: isolators drop their roots."""
+    async def close(self, stop_launcher: bool = True) -> None:
+        """Agent shutdown, after every container is destroyed: isolators drop their roots and
+        the launcher is told to exit (`stop_launcher`; an agent that leaves its tasks running
+        only disconnects)."""
+        if self._client is not None:
+            if stop_launcher and not self._containers:
+                self._client.shutdown(kill=True)
+            else:
+                self._client.close()
+            self._client = None
         for iso in self.isolators:
             close = getattr(iso, "close", None)
             if close is not None:
                 with contextlib.suppress(Exception):
                     await close()
+
+
+def _spec_dict(spec: LaunchSpec) -> dict[str, Any]:
+    return {"procs_files": spec.procs_files, "shell": spec.shell, "env": spec.env}
+
+
+def spec_from_record(data: Any) -> LaunchSpec:
+    """The `LaunchSpec` kept in a container's record (empty for records of older agents)."""
+    data = data if isinstance(data, dict) else {}
+    procs = data.get("procs_files")
+    shell = data.get("shell")
+    env = data.get("env")
+    return LaunchSpec(
+        procs_files=[str(p) for p in procs] if isinstance(procs, list) else [],
+        shell=[str(line) for line in shell] if isinstance(shell, list) else [],
+        env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
+    )

@@ -1,23 +1,25 @@
-"""The launch wrapper and the per-container runtime record (what survives an agent restart).
+"""The ``/bin/sh`` wrapper and the per-container runtime record of older agents; process helpers.
 
-Used by `ProcessContainerizer`. Every task is started as
+Tasks are started by the launcher now (`dcos.agent.launcher`); this module keeps what is
+needed for the rest:
 
-    /bin/sh -c WRAPPER dcos-py-launch <exit file> <n> <cgroup.procs files...> <argv...>
+- `wrapper_argv`: the wrapper still runs COMMAND health checks inside a task's container
+  (`ProcessContainerizer.exec_command`: it joins the container's cgroups and applies its
+  ulimits, then runs the check; no exit file is written then). Agents before the launcher
+  started every task as
 
-in its own session (``start_new_session=True``, no ``preexec_fn``: the fast spawn path). The
-wrapper first traps SIGTERM/INT/HUP/QUIT (a kill that arrives before the task starts ends the
-wrapper with the shell's 128+N status instead of starting the task; the traps are reset to
-the defaults in the task), writes its own pid into each cgroup.procs file (so the task and everything it starts
-is accounted to the container from its first instruction), runs the isolators' ``ulimit``
-lines, runs the task in the foreground (same argv, environment and cwd; signals the wrapper
-traps are reset to their defaults in the task), waits for it, writes its exit status to the
-exit file and exits with it. Because the wrapper outlives an agent crash, a task that ends
-while the agent is down still leaves its real exit status behind.
+      /bin/sh -c WRAPPER dcos-py-launch <exit file> <n> <cgroup.procs files...> <argv...>
 
-The runtime record (``<meta>/<container id>/runtime``, msgpack, written atomically) holds the
-wrapper's pid, its process start time, its process group, the sandbox, the resources and each
-isolator's record (cgroup paths, GPUs), so a new agent process can tell a live wrapper from a
-recycled pid and reattach to it.
+  (traps SIGTERM/INT/HUP/QUIT until the task runs, joins the cgroups, runs the isolators'
+  ``ulimit`` lines, runs the task, writes its exit status to the exit file and exits with
+  it; a shell reports a signal as 128+N, so `termination_from_status` reads 129..192 as
+  signals: only for those tasks).
+- The runtime record (``<meta>/<container id>/runtime``, msgpack) such an agent wrote per
+  container: the wrapper's pid, its start time, process group, sandbox, resources and each
+  isolator's record. `dcos.agent.containerizer.recover` still reads them, so an agent
+  upgraded on an old work dir reattaches to those tasks by pid + start time and reads their
+  exit status files.
+- `start_time`, `same_process_alive`, `kill_group`, `group_usage`: process helpers.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Called by `dcos.agent.agent.Agent` when no containerizer is injected. It detects GPUs (the
 agent's ``gpu_command``), builds the isolators from ``--isolation`` and the cgroups flags
-(`dcos.agent.isolators.select`), logs what cannot be enforced here, and keeps runtime
-records under ``<work_dir>/meta/containers`` for recovery.
+(`dcos.agent.isolators.select`), logs what cannot be enforced here; the task launcher's
+socket and journal are under ``<work_dir>/meta/containers`` (recovery).
 """
 
 from __future__ import annotations

@@ -7,6 +7,27 @@ import pytest
 from dcos.testing.agent import FakeMaster
 
 
+@pytest.fixture(autouse=True)
+async def _close_process_containerizers(monkeypatch):
+    """Every `ProcessContainerizer` a test makes is closed after it (its containers destroyed,
+    its task launcher told to exit), so that no launcher outlives its test."""
+    from dcos.agent.containerizer.process import ProcessContainerizer
+
+    made: list[ProcessContainerizer] = []
+    init = ProcessContainerizer.__init__
+
+    def recording_init(self: ProcessContainerizer, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(ProcessContainerizer, "__init__", recording_init)
+    yield
+    for c in made:
+        for cid in list(c.containers()):
+            await c.destroy(cid, 0)
+        await c.close()
+
+
 @pytest.fixture
 async def master():
     """A started `FakeMaster` (the internal channel's master side), stopped after the test.

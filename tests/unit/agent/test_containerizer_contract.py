@@ -11,8 +11,13 @@ from dcos.protocol.ids import ContainerID
 
 
 @pytest.fixture(params=["fake", "process"])
-def containerizer(request):
-    return FakeContainerizer() if request.param == "fake" else ProcessContainerizer()
+async def containerizer(request):
+    if request.param == "fake":
+        yield FakeContainerizer()
+        return
+    c = ProcessContainerizer()
+    yield c
+    await c.close()  # its (ephemeral) launcher exits
 
 
 def _config(tmp_path, command: str) -> ContainerConfig:

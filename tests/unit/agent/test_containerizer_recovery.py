@@ -108,3 +108,40 @@ async def test_unknown_or_recycled_pid_gives_an_unknown_exit_status(tmp_path):
     )
     assert out == {ContainerID("c1"): Termination(message=UNKNOWN_EXIT),
                    ContainerID("c2"): Termination(message=UNKNOWN_EXIT)}  # fmt: skip
+
+
+def old_wrapper_task(tmp_path, cid: str, command: str):
+    """A task as an agent before the launcher started it: under the /bin/sh wrapper, with its
+    runtime record (pid + start time) and exit status file in the meta dir."""
+    import subprocess
+
+    meta = tmp_path / "meta"
+    (meta / cid).mkdir(parents=True)
+    argv = rt.wrapper_argv(["/bin/sh", "-c", command], str(meta / cid / rt.EXIT_STATUS), [], [],
+                           unset_pwd=True)  # fmt: skip
+    proc = subprocess.Popen(argv, start_new_session=True, cwd=tmp_path)
+    rec = rt.RuntimeRecord(ContainerID(cid), proc.pid, rt.start_time(proc.pid) or 0.0, proc.pid,
+                           str(tmp_path))  # fmt: skip
+    rt.write_record(str(meta), rec)
+    return proc
+
+
+async def test_tasks_of_an_agent_before_the_launcher_are_reattached_or_report_their_status(
+    tmp_path,
+):
+    gate = tmp_path / "gate"
+    running = old_wrapper_task(tmp_path, "old1", f"while [ ! -e {gate} ]; do sleep 0.02; done; "
+                                                 "exit 3")  # fmt: skip
+    ended = old_wrapper_task(tmp_path, "old2", "exit 7")
+    ended.wait()
+    c = ProcessContainerizer([], meta_dir=str(tmp_path / "meta"))
+    try:
+        out = await c.recover({ContainerID("old1"): config(tmp_path, "x"),
+                               ContainerID("old2"): config(tmp_path, "y")})  # fmt: skip
+        assert out == {ContainerID("old1"): None, ContainerID("old2"): Termination(exit_code=7)}
+        gate.write_text("go")
+        assert await c.wait(ContainerID("old1")) == Termination(exit_code=3)
+        running.wait()
+        assert not os.path.exists(tmp_path / "meta" / "old1")
+    finally:
+        await c.close()

@@ -1,0 +1,165 @@
+"""`recover`: what `ProcessContainerizer` finds of a previous agent run's containers.
+
+Called once by `ProcessContainerizer.recover` at agent start, before any launch. Two sources:
+
+- the launcher (`dcos.agent.launcher`): connected (or started, replaying its journal), it
+  lists every container it still holds: running (reattached: its EXIT will come as for a
+  fresh launch), ended while the agent was down (its exact exit code or signal), or inherited
+  from a launcher that died (then the pid and its start time are checked: still running, it
+  is watched by pid and its status will be unknown; gone, it ends with `LAUNCHER_LOST`);
+- runtime records of containers started by an older agent under the ``/bin/sh`` wrapper
+  (``<meta>/<container id>/runtime``): reattached by pid + start time, their status read from
+  the wrapper's ``exit_status`` file.
+
+Expected containers found nowhere end with `UNKNOWN_EXIT`; containers found that are not
+expected are orphans: killed, their cgroups removed, forgotten.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import TYPE_CHECKING, Any
+
+from dcos.agent.containerizer import ContainerConfig, Termination
+from dcos.agent.containerizer import runtime as rt
+from dcos.agent.isolators import RecoveredContainer
+from dcos.agent.launcher.client import LauncherGone
+from dcos.protocol.ids import ContainerID
+from dcos.protocol.resources import ResourceError, Resources
+
+if TYPE_CHECKING:
+    from dcos.agent.containerizer.process import ProcessContainerizer
+
+log = logging.getLogger(__name__)
+
+Found = dict[str, list[RecoveredContainer]]
+
+
+async def recover(cz: ProcessContainerizer, expected: dict[ContainerID, ContainerConfig]
+                  ) -> dict[ContainerID, Termination | None]:  # fmt: skip
+    """Per expected container: None (running, reattached) or how it ended."""
+    from dcos.agent.containerizer.process import UNKNOWN_EXIT, spec_from_record
+
+    out: dict[ContainerID, Termination | None] = {}
+    found: Found = {iso.name: [] for iso in cz.isolators}
+    adopt: list[tuple[Any, ...]] = []
+    _legacy(cz, expected, out, found, adopt)
+    acks: list[ContainerID] = []
+    for item in await _listing(cz):
+        cid, pid, start, code, sig, ended, child, record = item
+        cid = ContainerID(str(cid))
+        record = record if isinstance(record, dict) else {}
+        resources = _resources(record.get("resources"))
+        spec = spec_from_record(record.get("spec"))
+        if ended:
+            alive, term = False, _termination(code, sig)
+        elif child:
+            alive, term = True, None
+        else:
+            alive = rt.same_process_alive(int(pid), float(start))
+            term = None if alive else Termination(message=_lost())
+        isolator_records = record.get("isolators") or {}
+        sandbox = str(record.get("sandbox") or "")
+        if cid not in expected:
+            if alive:
+                log.warning("killing orphan container %s (pid %d)", cid, pid)
+                rt.kill_group(int(pid), signal.SIGKILL)
+            _note(found, cid, resources, isolator_records, False, sandbox)
+            acks.append(cid)
+            continue
+        _note(found, cid, resources, isolator_records, alive, sandbox)
+        if alive:
+            out[cid] = None
+            adopt.append((cid, int(pid), float(start), resources, spec, bool(child), False))
+        else:
+            assert term is not None
+            out[cid] = term
+            cz._remember(cid, term)
+            cz._journaled.add(cid)  # acknowledged once the agent has recorded it
+    for cid in expected:
+        out.setdefault(cid, Termination(message=UNKNOWN_EXIT))
+    for iso in cz.isolators:
+        await iso.recover(found[iso.name])
+    for rc_list in found.values():
+        for rc in rc_list:
+            if not rc.alive:
+                await cz._cleanup_isolators(rc.container_id)
+    for cid, pid, start, resources, spec, child, legacy in adopt:
+        cz._adopt(cid, pid, start, resources, spec, child=child, legacy=legacy,
+                  unknown=UNKNOWN_EXIT if legacy else _lost())  # fmt: skip
+    if acks and cz._client is not None:
+        for cid in acks:
+            cz._client.ack(cid)
+    return out
+
+
+async def _listing(cz: ProcessContainerizer) -> list[Any]:
+    """What the launcher holds (none without a meta dir, or when it cannot be reached)."""
+    if cz.meta_dir is None:
+        return []
+    cz._recovering = True
+    try:
+        await cz.launcher()
+        return list(cz.listing)
+    except LauncherGone as exc:
+        log.error("cannot reach the task launcher to recover containers: %s", exc)
+        return []
+    finally:
+        cz._recovering = False
+
+
+def _legacy(cz: ProcessContainerizer, expected: dict[ContainerID, ContainerConfig],
+            out: dict[ContainerID, Termination | None], found: Found,
+            adopt: list[tuple[Any, ...]]) -> None:  # fmt: skip
+    """Containers of an older agent (runtime records of the ``/bin/sh`` wrapper)."""
+    from dcos.agent.containerizer.process import UNKNOWN_EXIT, spec_from_record
+
+    if cz.meta_dir is None:
+        return
+    for cid, record in rt.read_records(cz.meta_dir).items():
+        alive = record is not None and rt.same_process_alive(record.pid, record.start_time)
+        if cid not in expected or record is None:
+            if record is not None and alive:
+                log.warning("killing orphan container %s (pid %d)", cid, record.pid)
+                rt.kill_group(record.pgid, signal.SIGKILL)
+            if record is not None:  # let isolators release what it held
+                _note(found, cid, record.resources, record.isolators, False, record.sandbox)
+            if cid not in expected:
+                rt.remove_record(cz.meta_dir, cid)
+            continue
+        _note(found, cid, record.resources, record.isolators, alive, record.sandbox)
+        if alive:
+            out[cid] = None
+            adopt.append((cid, record.pid, record.start_time, record.resources,
+                          spec_from_record(record.spec), False, True))  # fmt: skip
+        else:
+            term = rt.read_exit_status(cz.meta_dir, cid) or Termination(message=UNKNOWN_EXIT)
+            out[cid] = term
+            cz._remember(cid, term)
+            cz._legacy_ended.add(cid)
+
+
+def _note(found: Found, cid: ContainerID, resources: Resources, records: Any, alive: bool,
+          sandbox: str) -> None:  # fmt: skip
+    records = records if isinstance(records, dict) else {}
+    for name, rc_list in found.items():
+        rc_list.append(RecoveredContainer(cid, resources, dict(records.get(name) or {}),
+                                          alive, sandbox))  # fmt: skip
+
+
+def _resources(data: Any) -> Resources:
+    try:
+        return Resources.from_dict(data) if data else Resources.empty()
+    except (ResourceError, TypeError, ValueError, KeyError):
+        return Resources.empty()
+
+
+def _termination(code: Any, sig: Any) -> Termination:
+    return Termination(signal=int(sig)) if sig is not None else Termination(exit_code=int(code))
+
+
+def _lost() -> str:
+    from dcos.agent.containerizer.process import LAUNCHER_LOST
+
+    return LAUNCHER_LOST
