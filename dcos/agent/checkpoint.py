@@ -81,8 +81,10 @@ def record_to_dict(rec: TaskRecord) -> dict[str, Any]:
 
 
 def executor_to_dict(ex: ExecutorRecord) -> dict[str, Any]:
-    """What is kept of an `ExecutorRecord` (its tasks are the task files naming it)."""
-    return {
+    """What is kept of an `ExecutorRecord` (its tasks are the task files naming it); ``auth``
+    only for an executor started with a token (its token is derived again, never kept), so
+    the file of one started by an older agent is written as that agent wrote it."""
+    out = {
         "info": ex.info,
         "container_id": ex.container_id,
         "sandbox": ex.sandbox,
@@ -96,6 +98,9 @@ def executor_to_dict(ex: ExecutorRecord) -> dict[str, Any]:
         "launched": ex.launched,
         "adopted": ex.adopted,
     }
+    if ex.token_auth:
+        out["auth"] = "token"
+    return out
 
 
 # -- from the core's marks to files ------------------------------------------------------------

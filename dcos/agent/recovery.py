@@ -99,6 +99,7 @@ def _executor(ec: ExecutorCheckpoint) -> ExecutorRecord | None:
         ContainerID(str(d.get("container_id") or "")), str(d.get("sandbox") or ""),
         kind=str(kind), state=str(state), resources=resources,
         launched=bool(d.get("launched")), adopted=bool(d.get("adopted")),
+        token_auth=d.get("auth") == "token",  # absent: started by an agent without tokens
     )  # fmt: skip
     if isinstance(grace, (int, float)):
         ex.grace = float(grace)

@@ -54,6 +54,7 @@ from dcos.agent.core import (
 )
 from dcos.agent.core import events as ev
 from dcos.agent.core.model import TERMINATED, ExecutorKey
+from dcos.agent.executor_auth import load_secret
 from dcos.agent.executor_streams import ExecutorStream, ExecutorStreams
 from dcos.agent.fetcher import FetchLimits, fetch
 from dcos.agent.health import HealthCheckError, HealthCheckSpec
@@ -136,6 +137,9 @@ class AgentShell:
         to the master in the background. Raises `CheckpointError` for an unreadable
         checkpoint (the agent must not start and forget running tasks)."""
         os.makedirs(self.config.work_dir, exist_ok=True)
+        if self.checkpointer is not None:  # the executors' tokens outlive a restart
+            self.core.site.executor_secret = await asyncio.to_thread(
+                load_secret, self.checkpointer.store.root)  # fmt: skip
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, force_close=False)
@@ -329,9 +333,9 @@ class AgentShell:
 
     # -- executor calls (the ``/api/v1/executor`` endpoint, `dcos.agent.http.executor_api`) --
 
-    def executor_subscribe(self, call: ev.ExecutorSubscribe) -> ExecutorStream | str:
+    def executor_subscribe(self, call: ev.ExecutorSubscribe) -> ExecutorStream | Refuse:
         """SUBSCRIBE: the executor's new stream (SUBSCRIBED and its queued tasks already in
-        it), or why it is refused. Raises what a bug in the core raises (a 500)."""
+        it), or the refusal (status and why). Raises what a bug in the core raises (a 500)."""
         now = self.clock.time()
         actions = self.core.handle(call, now)
         self.stimuli.record(now, call, actions)
@@ -344,13 +348,13 @@ class AgentShell:
         self._apply(actions)
         return stream
 
-    def executor_call(self, call: ev.ExecutorUpdate | ev.ExecutorMessage) -> str:
-        """UPDATE or MESSAGE: "" when taken, else why it is refused (a 400)."""
+    def executor_call(self, call: ev.ExecutorUpdate | ev.ExecutorMessage) -> Refuse | None:
+        """UPDATE or MESSAGE: None when taken, else the refusal (status and why)."""
         now = self.clock.time()
         actions = self.core.handle(call, now)
         self.stimuli.record(now, call, actions)
         self._apply(actions)
-        return _refusal(actions) or ""
+        return _refusal(actions)
 
     def executor_stream_ended(self, key: ExecutorKey, stream: ExecutorStream) -> None:
         """The executor's connection ended: unless a newer stream replaced it, the executor
@@ -458,8 +462,8 @@ class AgentShell:
                 self.errors += 1
                 log.exception("log rotation failed; trying again next round")
 
-def _refusal(actions: list[Action]) -> str | None:
+def _refusal(actions: list[Action]) -> Refuse | None:
     for a in actions:
         if isinstance(a, Refuse):
-            return a.reason
+            return a
     return None

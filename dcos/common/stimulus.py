@@ -51,6 +51,16 @@ class StimulusLog:
         ]
 
 
+HIDDEN = "<hidden>"
+
+
+def _secret(name: str) -> bool:
+    """A field or key whose value is never shown (an executor's authentication token in a
+    launch's environment, a session secret): its name says token, secret or password."""
+    upper = name.upper()
+    return "TOKEN" in upper or "SECRET" in upper or "PASSWORD" in upper
+
+
 def describe(obj: Any, depth: int = 0) -> Any:
     """A JSON-ready summary of an event or action: its type name and its fields.
 
@@ -61,7 +71,8 @@ def describe(obj: Any, depth: int = 0) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {"type": type(obj).__name__}
         for f in dataclasses.fields(obj):
-            out[f.name] = describe(getattr(obj, f.name), depth + 1)
+            value = getattr(obj, f.name)
+            out[f.name] = HIDDEN if value and _secret(f.name) else describe(value, depth + 1)
         return out
     if isinstance(obj, enum.Enum):
         return obj.name
@@ -71,7 +82,7 @@ def describe(obj: Any, depth: int = 0) -> Any:
         return f"<{len(obj)} bytes>"
     if isinstance(obj, dict):
         items = list(obj.items())
-        out = {str(k): describe(v, depth + 1) for k, v in items[:20]}
+        out = {str(k): HIDDEN if _secret(str(k)) else describe(v, depth + 1) for k, v in items[:20]}
         if len(items) > 20:
             out["..."] = f"{len(items) - 20} more"
         return out

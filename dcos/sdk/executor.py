@@ -131,6 +131,7 @@ class Env:
     shutdown_grace: float
     recovery_timeout: float
     backoff_max: float | None = None  # MESOS_SUBSCRIPTION_BACKOFF_MAX, if set
+    token: str | None = None  # MESOS_EXECUTOR_AUTHENTICATION_TOKEN: sent on every call
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> Env:
@@ -153,6 +154,7 @@ class Env:
                 if env.get("MESOS_SUBSCRIPTION_BACKOFF_MAX")
                 else None
             ),  # fmt: skip
+            token=env.get("MESOS_EXECUTOR_AUTHENTICATION_TOKEN") or None,
         )
 
 
@@ -250,8 +252,9 @@ class ExecutorDriver:
 
     `env` defaults to ``os.environ``; `clock` drives the reconnection backoff. With `ssl`
     (an `ssl.SSLContext`, or False for no certificate check) the agent is reached over https;
-    `session` is an aiohttp session to use (and not close); `credentials` authenticate every
-    request with HTTP basic authentication.
+    `session` is an aiohttp session to use (and not close); every request carries the token
+    of ``MESOS_EXECUTOR_AUTHENTICATION_TOKEN`` (``Authorization: Bearer``), or else, with
+    `credentials`, HTTP basic authentication.
     """
 
     def __init__(self, executor: Executor, *, env: Mapping[str, str] | None = None,
@@ -266,6 +269,8 @@ class ExecutorDriver:
         self._auth = auth_headers(credentials)
         self.clock: Clock = clock or RealClock()
         self.core = ExecutorDriverCore(Env.read(os.environ if env is None else env))
+        if self.core.env.token:  # the agent's proof that it launched us (Mesos' Bearer token)
+            self._auth = {"Authorization": f"Bearer {self.core.env.token}"}
         if backoff_max is None:
             backoff_max = self.core.env.backoff_max or 2.0
         self._backoff = (backoff_initial, backoff_max)

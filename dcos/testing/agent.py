@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from dcos.agent.checkpoint_store import CheckpointStore
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
 from dcos.agent.core import Action, AgentCore, CheckpointChanges, Refuse, SendUpdates, UpdatesDue
 from dcos.agent.core import events as ev
+from dcos.agent.core.custom_executor import executor_token
 from dcos.agent.http.executor_api import BadCall, parse_call
 from dcos.agent.master_events import parse_master_event
 from dcos.protocol import internal, recordio
@@ -172,30 +174,49 @@ def update_call(core: AgentCore, now: float) -> dict[str, Any] | None:
     return None
 
 
-def _executor_call(core: AgentCore, body: dict[str, Any], now: float) -> tuple[str, list[Action]]:
+AUTO_TOKEN = "<the executor's own token>"
+
+
+def executor_token_of(core: AgentCore, fid: FrameworkID, eid: ExecutorID) -> str | None:
+    """The token the agent gave executor `eid` of `fid` in its environment (None if the core
+    does not run it), as a real executor would present it."""
+    ex = core.executors.get((fid, eid))
+    if ex is None:
+        return None
+    return executor_token(core.site.executor_secret, fid, eid, ex.container_id)
+
+
+def _executor_call(core: AgentCore, body: dict[str, Any], now: float,
+                   token: str | None = AUTO_TOKEN) -> tuple[str, list[Action]]:  # fmt: skip
     try:
         call = parse_call(body)
     except BadCall as exc:
         return str(exc), []
     if call is None:
         return "", []
-    actions = feed(core, call, now)
+    if token == AUTO_TOKEN:
+        token = executor_token_of(core, call.framework_id, call.executor_id)
+    actions = feed(core, dataclasses.replace(call, token=token), now)
     refused = [a.reason for a in actions if isinstance(a, Refuse)]
     return (refused[0], []) if refused else ("", actions)
 
 
 def executor_subscribe(core: AgentCore, fid: FrameworkID, eid: ExecutorID,
-                       subscribe: dict[str, Any], now: float) -> tuple[str, list[Action]]:  # fmt: skip
-    """SUBSCRIBE as the executor API parses it: (error or "", actions)."""
+                       subscribe: dict[str, Any], now: float,
+                       token: str | None = AUTO_TOKEN) -> tuple[str, list[Action]]:  # fmt: skip
+    """SUBSCRIBE as the executor API parses it: (error or "", actions); with the executor's
+    own token unless `token` says otherwise (None: no token)."""
     return _executor_call(core, {"type": "SUBSCRIBE", "framework_id": wrap(fid),
-                                 "executor_id": wrap(eid), "subscribe": subscribe}, now)  # fmt: skip
+                                 "executor_id": wrap(eid), "subscribe": subscribe}, now,
+                          token)  # fmt: skip
 
 
 def executor_update(core: AgentCore, fid: FrameworkID, eid: ExecutorID, status: Any,
-                    now: float) -> tuple[str, list[Action]]:  # fmt: skip
-    """UPDATE as the executor API parses it: (error or "", actions)."""
+                    now: float, token: str | None = AUTO_TOKEN) -> tuple[str, list[Action]]:  # fmt: skip
+    """UPDATE as the executor API parses it: (error or "", actions); token as for SUBSCRIBE."""
     return _executor_call(core, {"type": "UPDATE", "framework_id": wrap(fid),
-                                 "executor_id": wrap(eid), "update": {"status": status}}, now)  # fmt: skip
+                                 "executor_id": wrap(eid), "update": {"status": status}}, now,
+                          token)  # fmt: skip
 
 
 def reattach(core: AgentCore, expected: Mapping[ContainerID, ContainerConfig],

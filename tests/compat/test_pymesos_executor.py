@@ -1,7 +1,9 @@
 """Compatibility: a real pymesos 0.3.15 executor (MesosExecutorDriver) runs as a custom
 executor on a dcos-py agent, unchanged: it subscribes (SUBSCRIBED passes pymesos' dict-equality
 asserts), gets LAUNCH events, and its TASK_RUNNING/TASK_FINISHED updates (sent without an
-agent_id) reach a pymesos scheduler with agent_id and uuid; its framework messages arrive too."""
+agent_id) reach a pymesos scheduler with agent_id and uuid; its framework messages arrive too.
+pymesos cannot send the executor's token (no way to add a header to its calls): the agent
+takes it from the environment of the local process at the other end of the connection."""
 
 import base64
 import subprocess
@@ -10,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dcos.testing import ProcessCluster
+from dcos.testing import ProcessCluster, get_json
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT_PY = ROOT / ".venv-compat" / "bin" / "python"
@@ -30,6 +32,7 @@ def test_pymesos_executor_runs_unchanged(tmp_path):
         )  # fmt: skip
         assert out.returncode == 0, out.stderr.decode()[-3000:]
         seen = orjson.loads(out.stdout.splitlines()[-1])
+        stimuli = get_json(f"http://127.0.0.1:{cluster.agent_ports[0]}/debug/stimuli?limit=1000")
     finally:
         cluster.stop()
     assert seen["ok"], seen
@@ -41,3 +44,9 @@ def test_pymesos_executor_runs_unchanged(tmp_path):
         assert len(base64.b64decode(u["uuid"])) == 16 and u["source"] == "SOURCE_EXECUTOR"
     assert sorted(m["data"] for m in seen["messages"]) == ["hello from pm-1", "hello from pm-2"]
     assert all(m["executor"] == "pymesos-exec" and m["agent"] for m in seen["messages"])
+    # pymesos sends no Authorization header: the agent found the executor's token in the
+    # environment of the process at the other end of each connection (never shown)
+    calls = [e["event"] for e in stimuli["entries"]  # type: ignore[index]
+             if e["event"]["type"] in ("ExecutorSubscribe", "ExecutorUpdate", "ExecutorMessage")]
+    assert {c["type"] for c in calls} == {"ExecutorSubscribe", "ExecutorUpdate", "ExecutorMessage"}
+    assert all(c["token"] == "<hidden>" for c in calls), calls

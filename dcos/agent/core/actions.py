@@ -94,9 +94,11 @@ class Wake:
 
 @dataclass(frozen=True)
 class Refuse:
-    """An executor call is refused (400 with `reason`); nothing changed."""
+    """An executor call is refused (HTTP `status` with `reason`: 400 for a call that names
+    no executor of this agent, 401 without a token, 403 with a wrong one); nothing changed."""
 
     reason: str
+    status: int = 400
 
 
 @dataclass(frozen=True)

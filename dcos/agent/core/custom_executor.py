@@ -4,11 +4,20 @@ Called by the executor supervisor (`dcos.agent.core.supervisor`) when it starts 
 (`build_executor_config`: the process's `ContainerConfig` with the Mesos executor
 environment), when the executor subscribes (`agent_info_json`) and when it exits
 (`wait_status`: the POSIX wait status of EXITED_EXECUTOR).
+
+Executor authentication (as Mesos' ``MESOS_EXECUTOR_AUTHENTICATION_TOKEN``): every custom
+executor the agent starts gets a token in its environment, `executor_token`, an HMAC-SHA256
+of its framework id, executor id and container id under the agent's secret (kept in
+``<work_dir>/meta``, so the same token is derived again after an agent restart and nothing
+else about it is checkpointed). The executor presents it on every call as ``Authorization:
+Bearer <token>``; `dcos.agent.core.executor_calls` checks it (`token_valid`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 from typing import Any
 
 from dcos.agent.command_executor import LaunchRefused, build_config
@@ -21,6 +30,22 @@ from dcos.protocol.resources import Resources
 DEFAULT_REGISTRATION_TIMEOUT = 60.0
 EXECUTOR_RECOVERY_TIMEOUT = 15 * 60.0  # how long an executor waits for a restarting agent
 EXECUTOR_SUBSCRIPTION_BACKOFF_MAX = 2.0  # its re-subscription backoff cap (Mesos default)
+TOKEN_ENV = "MESOS_EXECUTOR_AUTHENTICATION_TOKEN"
+
+
+def executor_token(secret: bytes, framework_id: str, executor_id: str, container_id: str) -> str:
+    """The authentication token of one run (container) of an executor: hex HMAC-SHA256 of its
+    ids under the agent's `secret` (ids are joined with NUL, which no id contains)."""
+    ids = "\x00".join((framework_id, executor_id, container_id))
+    message = ids.encode("utf-8", "surrogatepass")
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def token_valid(secret: bytes, framework_id: str, executor_id: str, container_id: str,
+                token: str) -> bool:  # fmt: skip
+    """True when `token` is the executor run's token (compared in constant time)."""
+    expected = executor_token(secret, framework_id, executor_id, container_id)
+    return hmac.compare_digest(expected.encode(), token.encode("utf-8", "replace"))
 
 
 def duration_field(value: Any, default: float) -> float:
@@ -68,9 +93,11 @@ def build_executor_config(
     hostname: str,
     resources: Resources,
     grace: float,
+    token: str,
     base_env: dict[str, str] | None = None,
 ) -> ContainerConfig:
-    """The `ContainerConfig` of a custom executor's process; raises `LaunchRefused`."""
+    """The `ContainerConfig` of a custom executor's process, with its authentication `token`
+    in the environment; raises `LaunchRefused`."""
     command = executor.get("command")
     if not isinstance(command, dict):
         raise LaunchRefused("the executor has no command")
@@ -99,4 +126,5 @@ def build_executor_config(
     for var in ((command.get("environment") or {}).get("variables")) or []:
         if isinstance(var, dict) and isinstance(var.get("name"), str):
             env[var["name"]] = str(var.get("value", ""))
+    env[TOKEN_ENV] = token  # last: the framework's variables cannot replace it
     return dataclasses.replace(config, env=env, resources=resources, task_id=executor_id)

@@ -110,6 +110,9 @@ class ExecutorSubscribe:
     executor_id: ExecutorID
     unacknowledged_tasks: list[dict[str, Any]] = field(default_factory=list)
     unacknowledged_updates: list[ExecutorStatus] = field(default_factory=list)
+    # the executor's authentication token (``Authorization: Bearer``, or read from the
+    # caller's environment for executors that cannot send it); None: none was presented
+    token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class ExecutorUpdate:
     framework_id: FrameworkID
     executor_id: ExecutorID
     status: ExecutorStatus
+    token: str | None = None  # as in ExecutorSubscribe
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class ExecutorMessage:
     framework_id: FrameworkID
     executor_id: ExecutorID
     data: str  # base64 text
+    token: str | None = None  # as in ExecutorSubscribe
 
 
 @dataclass(frozen=True)

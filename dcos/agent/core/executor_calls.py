@@ -3,7 +3,14 @@
 `ExecutorCalls` is part of `dcos.agent.core.AgentCore`, which hands it the executor events
 (`ExecutorSubscribe`, `ExecutorUpdate`, `ExecutorMessage`, `ExecutorDisconnected`, parsed by
 the ``/api/v1/executor`` endpoint, `dcos.agent.http.executor_api`). A call that must be
-refused answers ``[Refuse(reason)]`` (a 400 for the executor) and changes nothing.
+refused answers ``[Refuse(reason, status)]`` and changes nothing.
+
+Only executors this agent launched are accepted (`_authenticate`): a call naming a framework
+or executor the agent does not run is refused (400, as Mesos' "Executor cannot be found"; an
+unknown executor is never adopted), and a call must present the executor run's token
+(`dcos.agent.core.custom_executor.executor_token`, given to the executor in its environment):
+none is 401, a wrong one 403. Executors started by an agent version without tokens (recovered
+from its checkpoint, ``token_auth`` False) are accepted without one until they end.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import logging
 from typing import Any
 
 from dcos.agent.core.actions import Action, Refuse, SendToMaster, ToExecutor
-from dcos.agent.core.custom_executor import agent_info_json
+from dcos.agent.core.custom_executor import TOKEN_ENV, agent_info_json, token_valid
 from dcos.agent.core.events import (
     ExecutorDisconnected,
     ExecutorMessage,
@@ -24,7 +31,7 @@ from dcos.agent.core.ledger import TaskLedger
 from dcos.agent.core.model import REGISTERING, RUNNING, TERMINATED, TERMINATING, ExecutorRecord
 from dcos.agent.core.supervisor import ExecutorSupervisor
 from dcos.protocol import internal
-from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID, new_container_id, unwrap, wrap
+from dcos.protocol.ids import ExecutorID, FrameworkID, unwrap, wrap
 from dcos.protocol.states import Source, is_terminal
 
 log = logging.getLogger(__name__)
@@ -38,11 +45,9 @@ class ExecutorCalls:
     def subscribe(self, call: ExecutorSubscribe, now: float) -> list[Action]:
         """SUBSCRIBE: SUBSCRIBED first, then the queued launches and the re-sent updates."""
         fid, eid = call.framework_id, call.executor_id
-        ex = self.supervisor.executors.get((fid, eid))
-        if ex is None or ex.state == TERMINATED:
-            ex = self._adopt(call)
-        if ex.kind != "custom":
-            return [Refuse(f"executor {eid} is run by the agent itself")]
+        ex = self._authenticate(fid, eid, call.token)
+        if isinstance(ex, Refuse):
+            return [ex]
         if ex.state == TERMINATING:
             return [Refuse(f"executor {eid} is shutting down")]
         fw = self.ledger.frameworks[fid]
@@ -76,33 +81,36 @@ class ExecutorCalls:
                 out += more
         return out
 
-    def _adopt(self, call: ExecutorSubscribe) -> ExecutorRecord:
-        """An executor this agent did not start (it restarted): take it on as it is."""
-        fid, eid = call.framework_id, call.executor_id
-        log.info("executor %s of framework %s subscribed unannounced; adopting it", eid, fid)
-        fw = self.ledger.frameworks.get(fid) or self.ledger.framework({"id": wrap(fid)}, fid)
-        info = {"executor_id": wrap(eid), "framework_id": wrap(fid)}
-        ex = ExecutorRecord(fid, eid, info, new_container_id(), "", state=REGISTERING, adopted=True)
-        self.supervisor.executors[ex.key] = ex
-        for task in call.unacknowledged_tasks:
-            tid = unwrap(task.get("task_id"))
-            if tid and TaskID(tid) not in fw.tasks:
-                rec = self.supervisor.new_task_record(fw, task, ex)
-                rec.launched = True
-                if isinstance(task.get("executor"), dict):
-                    ex.info = {**task["executor"], **info}
-        return ex
-
-    def _running(self, fid: FrameworkID, eid: ExecutorID) -> ExecutorRecord | None:
+    def _authenticate(self, fid: FrameworkID, eid: ExecutorID,
+                      token: str | None) -> ExecutorRecord | Refuse:  # fmt: skip
+        """The live custom executor a call names, when the caller proved to be it (the run's
+        token); else why not, as the `Refuse` to answer. Called for every executor call."""
+        if fid not in self.ledger.frameworks:
+            return Refuse(f"framework {fid} is not known to this agent")
         ex = self.supervisor.executors.get((fid, eid))
-        return None if ex is None or ex.state == TERMINATED else ex
+        if ex is None or ex.state == TERMINATED:
+            return Refuse(f"executor {eid} of framework {fid} is not running on this agent")
+        if ex.kind != "custom":
+            return Refuse(f"executor {eid} is run by the agent itself")
+        if not ex.token_auth:  # started by an agent without tokens: it has none to present
+            if ex.adopted or not ex.launched:
+                return Refuse(f"executor {eid} of framework {fid} was not launched by this "
+                              "agent", 403)  # fmt: skip
+            return ex
+        if token is None:
+            return Refuse("missing executor authentication token: expecting 'Authorization: "
+                          f"Bearer <{TOKEN_ENV}>'", 401)  # fmt: skip
+        if not token_valid(self.supervisor.site.executor_secret, fid, eid, ex.container_id, token):
+            log.warning("refused a call for executor %s of framework %s: wrong token", eid, fid)
+            return Refuse(f"invalid authentication token for executor {eid} of framework {fid}",
+                          403)  # fmt: skip
+        return ex
 
     def update(self, call: ExecutorUpdate, now: float) -> list[Action]:
         """UPDATE from an executor: queued for the master ([]), or refused."""
-        ex = self._running(call.framework_id, call.executor_id)
-        if ex is None or ex.kind != "custom":
-            return [Refuse(f"executor {call.executor_id} of framework {call.framework_id} "
-                           "is not running here")]  # fmt: skip
+        ex = self._authenticate(call.framework_id, call.executor_id, call.token)
+        if isinstance(ex, Refuse):
+            return [ex]
         return self._update(ex, call.status, now)
 
     def _update(self, ex: ExecutorRecord, update: ExecutorStatus, now: float) -> list[Action]:
@@ -124,7 +132,11 @@ class ExecutorCalls:
             # completes only then): acknowledge it again so the executor forgets it
             return [ToExecutor(ex.key, {"type": "ACKNOWLEDGED", "acknowledged": {
                 "task_id": wrap(tid), "uuid": update.uuid}})]  # fmt: skip
-        if rec is not None and is_terminal(rec.state):
+        if rec is None:
+            return [Refuse(f"task {tid} of framework {fid} is not known to this agent")]
+        if rec.executor_id != ex.executor_id:  # an executor speaks for its own tasks only
+            return [Refuse(f"task {tid} does not run on executor {ex.executor_id}", 403)]
+        if is_terminal(rec.state):
             return [Refuse(f"task {tid} is already {rec.state}")]
         self.ledger.record_status(rec, status, update.state)
         self.ledger.mark(fid, tid)
@@ -135,9 +147,9 @@ class ExecutorCalls:
 
     def message(self, call: ExecutorMessage) -> list[Action]:
         """MESSAGE from an executor: a framework message for its scheduler."""
-        if self._running(call.framework_id, call.executor_id) is None:
-            return [Refuse(f"executor {call.executor_id} of framework {call.framework_id} "
-                           "is not running here")]  # fmt: skip
+        ex = self._authenticate(call.framework_id, call.executor_id, call.token)
+        if isinstance(ex, Refuse):
+            return [ex]
         if not self.ledger.agent_id:
             return [Refuse("the agent is not registered with a master yet")]
         return [SendToMaster({

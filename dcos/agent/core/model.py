@@ -7,6 +7,7 @@ supervisor, the task groups); read by the shell (`dcos.agent.shell`), the HTTP v
 
 from __future__ import annotations
 
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,10 @@ class ExecutorRecord:
     shutdown_deadline: float | None = None
     grace: float = EXECUTOR_SHUTDOWN_GRACE
     launched: bool = False  # container started (custom executors)
-    adopted: bool = False  # re-subscribed without this agent having started it
+    adopted: bool = False  # (older agents) re-subscribed without this agent having started it
+    # started with an authentication token in its environment (custom_executor.TOKEN_ENV),
+    # which its calls must present; False only for executors an agent without tokens started
+    token_auth: bool = True
     exit_status: int | None = None
 
     @property
@@ -132,6 +136,9 @@ class LaunchSite:
     info: AgentInfo
     work_dir: str
     base_env: dict[str, str] | None = None
+    # the key of the executors' authentication tokens (`custom_executor.executor_token`): the
+    # shell loads it from the meta dir at start; a fresh random one until then
+    executor_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     @property
     def agent_id(self) -> AgentID:

@@ -41,6 +41,7 @@ from dcos.agent.core.custom_executor import (
     DEFAULT_REGISTRATION_TIMEOUT,
     build_executor_config,
     duration_field,
+    executor_token,
     wait_status,
 )
 from dcos.agent.core.ledger import TaskLedger
@@ -139,6 +140,7 @@ class ExecutorSupervisor:
                 executor, framework_id=fw.id, executor_id=eid, agent_id=site.agent_id,
                 container_id=cid, work_dir=site.work_dir, agent_endpoint=site.endpoint,
                 hostname=site.info.hostname, resources=own + first, grace=grace,
+                token=executor_token(site.executor_secret, fw.id, eid, cid),
                 base_env=site.base_env,
             )  # fmt: skip
         except LaunchRefused as exc:
@@ -202,6 +204,8 @@ class ExecutorSupervisor:
         self.mark(ex)
         if ex.state == TERMINATING:
             return [Destroy(ex.container_id, 0.0)]
+        if ex.state == RUNNING:  # it subscribed before its launch was reported
+            return []
         ex.state = REGISTERING
         ex.registration_deadline = now + self.registration_timeout
         return [Wake(ex.registration_deadline)]

@@ -12,9 +12,17 @@ and ``executor_id``):
   status update manager with ``agent_id`` and ``executor_id`` added.
 - ``MESSAGE {"message": {"data": base64}}``: 202; to the scheduler as a framework message.
 
+Every call must come from an executor this agent launched, proven by the token it was given
+in ``MESOS_EXECUTOR_AUTHENTICATION_TOKEN``, sent as ``Authorization: Bearer <token>`` (as
+Mesos' executor libraries do); for a caller that sends no such header (pymesos cannot), the
+token in the environment of the local process at the other end of the connection is taken
+instead (`dcos.agent.executor_auth.peer_token`, looked up once per connection). A call for a
+framework or executor the agent does not run is 400, without a token 401, with a wrong one
+403 (`dcos.agent.core.executor_calls`); nothing is changed or checkpointed.
+
 Bad calls get 400 with a plain-text message and change nothing; a body that is not JSON
-gets 415. Calls that come while the agent is still recovering from its checkpoint get 503
-(the executor tries again). A bug in the agent while handling a call is logged with the call
+gets 415. Calls that come while the agent is still recovering
+from its checkpoint get 503 (the executor tries again). A bug in the agent while handling a call is logged with the call
 and answered 500; the agent goes on. This module parses each call into a typed core event
 (`dcos.agent.core.events`) and hands it to the shell's executor methods
 (`AgentShell.executor_subscribe`, `executor_call`, `executor_stream_ended`); the decisions are
@@ -23,17 +31,22 @@ the core's (`dcos.agent.core.executor_calls`).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import weakref
 from typing import Any
 
 from aiohttp import web
 
+from dcos.agent.core.actions import Refuse
 from dcos.agent.core.events import (
     ExecutorMessage,
     ExecutorStatus,
     ExecutorSubscribe,
     ExecutorUpdate,
 )
+from dcos.agent.executor_auth import bearer_token, peer_token
 from dcos.agent.http.keys import AGENT_KEY
 from dcos.agent.shell import AgentShell
 from dcos.common.streams import set_nodelay
@@ -46,6 +59,11 @@ log = logging.getLogger(__name__)
 
 PATHS = ("/api/v1/executor", "/slave(1)/api/v1/executor")
 HEARTBEAT_INTERVAL = 30.0
+MAX_DEPTH = 32  # a TaskStatus or TaskInfo nests about 6 levels; msgpack packs at most 511
+
+# the token found in the caller's environment, per connection (transport), so that a
+# header-less executor's calls on a kept-alive connection cost one /proc lookup in all
+_peer_tokens: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 class BadCall(ValueError):
@@ -105,10 +123,26 @@ def _subscribe(body: dict[str, Any], fid: FrameworkID, eid: ExecutorID) -> Execu
     return ExecutorSubscribe(fid, eid, list(sub.get("unacknowledged_tasks") or []), updates)
 
 
+def _too_deep(obj: Any, limit: int) -> bool:
+    """True when `obj` nests lists/objects deeper than `limit` (checked without recursion)."""
+    stack = [(obj, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth >= limit:
+                return True
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 def parse_call(body: Any) -> ExecutorSubscribe | ExecutorUpdate | ExecutorMessage | None:
     """A call's typed form (None for a HEARTBEAT); raises `BadCall`."""
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
         raise BadCall("expecting a JSON object with a 'type'")
+    if _too_deep(body, MAX_DEPTH):  # what it carries goes on to the master and the checkpoint
+        raise BadCall(f"the call nests objects or lists deeper than {MAX_DEPTH} levels")
     fid, eid = _ids(body)
     kind = body["type"]
     if kind == "SUBSCRIBE":
@@ -131,11 +165,45 @@ def parse_call(body: Any) -> ExecutorSubscribe | ExecutorUpdate | ExecutorMessag
     raise BadCall(f"unknown call type {kind!r}")
 
 
+async def _caller_token(
+    agent: AgentShell,
+    request: web.Request,
+    call: ExecutorSubscribe | ExecutorUpdate | ExecutorMessage,
+) -> str | None:
+    """The token the caller presents: its ``Authorization: Bearer`` header, else the one in
+    its own environment when it is a local process and the call names a live executor that
+    has a token (so that calls for unknown executors never cost a /proc lookup)."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is not None:
+        return token
+    ex = agent.core.executors.get((call.framework_id, call.executor_id))
+    transport = request.transport
+    if ex is None or not ex.token_auth or ex.kind != "custom" or transport is None:
+        return None
+    try:
+        cached = _peer_tokens.get(transport)
+    except TypeError:  # a transport that cannot be weakly referenced: no cache
+        cached = None
+    if cached is not None:
+        return cached
+    sockname, peername = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
+    if not isinstance(peername, tuple) or not isinstance(sockname, tuple) \
+            or peername[0] != sockname[0]:  # fmt: skip
+        return None  # not from this host (a local caller connects from the address it calls)
+    token = await asyncio.to_thread(peer_token, sockname, peername)
+    if token is not None:
+        try:
+            _peer_tokens[transport] = token
+        except TypeError:
+            pass
+    return token
+
+
 async def handle(request: web.Request) -> web.StreamResponse:
     """The endpoint: decode, check, hand the call to the shell, answer."""
     agent = request.app[AGENT_KEY]
     ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
-    if ctype != "application/json":
+    if ctype.lower() != "application/json":
         return _bad(f"unsupported Content-Type {ctype!r}: expecting application/json", 415)
     try:
         body = loads_json(await request.read())
@@ -147,21 +215,32 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _bad(str(exc), exc.status)
     if not agent.recovered:
         return _bad("the agent is recovering; try again", 503)
+    if call is None:
+        return web.Response(status=202)  # HEARTBEAT
+    call = dataclasses.replace(call, token=await _caller_token(agent, request, call))
     try:
         if isinstance(call, ExecutorSubscribe):
             return await _stream(agent, request, call)
-        error = agent.executor_call(call) if call is not None else ""
+        refused = agent.executor_call(call)
     except Exception:
         log.exception("agent bug while handling executor call %.500r", body)
         return _bad(f"internal error while handling {body['type']}", 500)
-    return _bad(error) if error else web.Response(status=202)
+    return _refused(refused) if refused is not None else web.Response(status=202)
+
+
+def _refused(refusal: Refuse) -> web.Response:
+    """The answer to a call the core refused: 400, or 401 (with the scheme to use) / 403."""
+    resp = _bad(refusal.reason, refusal.status)
+    if refusal.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="mesos-agent-executor"'
+    return resp
 
 
 async def _stream(agent: AgentShell, request: web.Request,
                   call: ExecutorSubscribe) -> web.StreamResponse:  # fmt: skip
     stream = agent.executor_subscribe(call)
-    if isinstance(stream, str):
-        return _bad(stream)
+    if isinstance(stream, Refuse):
+        return _refused(stream)
     key = (call.framework_id, call.executor_id)
     resp = web.StreamResponse(status=200)
     resp.content_type = "application/json"

@@ -83,20 +83,35 @@ async def _executor_container(agent, timeout=5.0):
     raise AssertionError("the executor was not launched")
 
 
+def _launched_token(agent) -> str | None:
+    """The token the agent put in the environment of the executor ex-1 it launched."""
+    for cfg in agent.containerizer.configs.values():
+        if cfg.env.get("MESOS_EXECUTOR_ID") == "ex-1":
+            return cfg.env.get("MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
+    return None
+
+
 class ExecutorClient:
-    """Plays the executor: one SUBSCRIBE stream plus calls."""
+    """Plays the executor: one SUBSCRIBE stream plus calls, with the token the agent gave
+    the executor it launched (`token` set: that one instead; "" sends none)."""
 
     def __init__(self, agent) -> None:
+        self.agent = agent
         self.url = agent.url + "/api/v1/executor"
         self.session = aiohttp.ClientSession()
         self.resp = None
         self.decoder = Decoder()
         self.pending: list[dict] = []
+        self.token: str | None = None
+
+    def headers(self, content_type: str = "application/json") -> dict[str, str]:
+        token = self.token if self.token is not None else _launched_token(self.agent)
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        return {"Content-Type": content_type, **auth}
 
     async def post(self, body, content_type="application/json") -> aiohttp.ClientResponse:
         data = body if isinstance(body, bytes) else orjson.dumps(body)
-        resp = await self.session.post(self.url, data=data,
-                                       headers={"Content-Type": content_type})  # fmt: skip
+        resp = await self.session.post(self.url, data=data, headers=self.headers(content_type))
         await resp.read()
         return resp
 
@@ -106,8 +121,7 @@ class ExecutorClient:
                 "subscribe": {"unacknowledged_tasks": [], "unacknowledged_updates": []}}
         body["subscribe"].update(extra)
         self.resp = await self.session.post(
-            self.url, data=orjson.dumps(body),
-            headers={"Content-Type": "application/json", "Connection": "close"},
+            self.url, data=orjson.dumps(body), headers={**self.headers(), "Connection": "close"},
         )  # fmt: skip
         assert self.resp.status == 200, await self.resp.text()
         assert self.resp.headers.get("Transfer-Encoding") == "chunked"
@@ -270,3 +284,94 @@ async def test_bad_calls_get_400_or_415_and_change_nothing(master, agent, client
     assert (await client.post(client.call("BOGUS"))).status == 400
     assert master.updates.empty()
     assert agent.core.frameworks["fw-1"].tasks["t1"].state == "TASK_STAGING"
+
+
+# -- executor authentication (issue 9: phantom executors adopted and checkpointed) ---------
+
+
+def _executor_files(tmp_path) -> list[str]:
+    root = tmp_path / "meta" / "frameworks"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.executor")) if root.exists() else []
+
+
+async def test_executors_the_agent_never_launched_are_refused_and_leave_nothing(
+    master, agent, client, tmp_path
+):
+    data = base64.b64encode(b"hi").decode()
+    for i in range(14):  # what a fuzz run left behind as phantom executors
+        body = {"type": "SUBSCRIBE", "framework_id": {"value": f"fw-{i}"},
+                "executor_id": {"value": f"phantom-{i}"}, "subscribe": {}}  # fmt: skip
+        r = await client.post(body)
+        assert r.status == 400 and "not known" in await r.text()
+    # the real framework's id, an executor it never had: no MESSAGE reaches its scheduler
+    master.send({"type": internal.RUN_TASKS, "framework": FRAMEWORK, "tasks": [make_task("c", "x")]})
+    while "fw-1" not in agent.core.frameworks:
+        await asyncio.sleep(0.01)
+    client.token = "forged"
+    r = await client.post({**client.call("MESSAGE", message={"data": data}),
+                           "executor_id": {"value": "phantom"}})  # fmt: skip
+    assert r.status == 400 and "phantom" in await r.text()
+    r = await client.post({**client.call("SUBSCRIBE", subscribe={}),
+                           "executor_id": {"value": "phantom"}})  # fmt: skip
+    assert r.status == 400
+    assert agent.core.executors == {} and master.calls.empty()
+    await agent.checkpointer.sync()
+    assert _executor_files(tmp_path) == []
+    state = await (await client.session.get(agent.url + "/state")).json()
+    shown = [ex["id"] for fw in state["frameworks"] for ex in fw["executors"]]
+    assert "phantom" not in shown and not any(e.startswith("phantom-") for e in shown)
+
+
+async def test_a_call_without_the_token_is_401_and_with_a_wrong_one_403(master, agent, client):
+    master.send({"type": internal.RUN_TASKS, "framework": FRAMEWORK, "tasks": [_task("t1")]})
+    cid, cfg = await _executor_container(agent)
+    token = cfg.env["MESOS_EXECUTOR_AUTHENTICATION_TOKEN"]
+    assert len(token) == 64
+    ex = agent.core.executors[("fw-1", "ex-1")]
+    sub = client.call("SUBSCRIBE", subscribe={})
+    client.token = ""  # none: the test process has no token in its environment either
+    r = await client.post(sub)
+    assert r.status == 401 and "MESOS_EXECUTOR_AUTHENTICATION_TOKEN" in await r.text()
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    for wrong in ("0" * 64, token[:-1], "é" * 10):
+        client.token = wrong
+        r = await client.post(sub)
+        assert r.status == 403 and "invalid authentication token" in await r.text()
+    # another executor's token (same framework) does not work for ex-1
+    from dcos.agent.core.custom_executor import executor_token
+
+    client.token = executor_token(agent.core.site.executor_secret, "fw-1", "ex-2", cid)
+    assert (await client.post(sub)).status == 403
+    status = {"task_id": {"value": "t1"}, "state": "TASK_RUNNING",
+              "uuid": base64.b64encode(os.urandom(16)).decode()}  # fmt: skip
+    assert (await client.post(client.call("UPDATE", update={"status": status}))).status == 403
+    client.token = ""
+    assert (await client.post(client.call("UPDATE", update={"status": status}))).status == 401
+    assert (await client.post(client.call("MESSAGE", message={"data": "aGk="}))).status == 401
+    assert ex.state != "RUNNING" and ex.queued  # nothing changed: t1 still waits for ex-1
+    assert master.updates.empty() and master.calls.empty()
+    client.token = None  # the real token
+    assert (await client.subscribe())["type"] == "SUBSCRIBED"
+    assert (await client.event())["type"] == "LAUNCH"
+
+
+async def test_an_executor_speaks_only_for_its_own_tasks(master, agent, client):
+    master.send({"type": internal.RUN_TASKS, "framework": FRAMEWORK,
+                 "tasks": [_task("t1"), make_task("cmd", "sleep 1")]})  # fmt: skip
+    await _executor_container(agent)
+    await client.subscribe()
+    await client.event()  # LAUNCH t1
+    for tid, code in (("cmd", 403), ("nope", 400)):
+        status = {"task_id": {"value": tid}, "state": "TASK_KILLED",
+                  "uuid": base64.b64encode(os.urandom(16)).decode()}  # fmt: skip
+        r = await client.post(client.call("UPDATE", update={"status": status}))
+        assert r.status == code, await r.text()
+    assert agent.core.frameworks["fw-1"].tasks["cmd"].state != "TASK_KILLED"
+
+
+async def test_the_token_never_shows_in_debug_stimuli(master, agent, client):
+    master.send({"type": internal.RUN_TASKS, "framework": FRAMEWORK, "tasks": [_task("t1")]})
+    _, cfg = await _executor_container(agent)
+    await client.subscribe()
+    text = await (await client.session.get(agent.url + "/debug/stimuli")).text()
+    assert "Launch" in text and cfg.env["MESOS_EXECUTOR_AUTHENTICATION_TOKEN"] not in text

@@ -1,0 +1,104 @@
+"""Executor authentication pieces: the agent's secret, the Bearer header, the token found in
+the environment of the local process at the other end of a connection (pymesos executors),
+and executors recovered from an older agent's checkpoint (started without a token)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dcos.agent import recovery
+from dcos.agent.checkpoint_store import CheckpointStore
+from dcos.agent.core import AgentCore, AgentInfo
+from dcos.agent.core.custom_executor import TOKEN_ENV, executor_token, token_valid
+from dcos.agent.executor_auth import bearer_token, load_secret, peer_token
+from dcos.protocol.ids import ExecutorID, FrameworkID
+from dcos.protocol.resources import Resources
+from dcos.testing.agent import executor_subscribe, reattach
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_the_secret_is_made_once_private_and_read_back(tmp_path):
+    meta = tmp_path / "meta"
+    first = load_secret(str(meta))
+    assert len(first) == 32
+    assert (meta / "executor.secret").stat().st_mode & 0o777 == 0o600
+    assert load_secret(str(meta)) == first  # after a restart: the same tokens
+
+
+def test_tokens_name_one_run_of_one_executor():
+    secret = b"s" * 32
+    token = executor_token(secret, "fw", "ex", "c1")
+    assert token_valid(secret, "fw", "ex", "c1", token)
+    for other in (("fw", "ex", "c2"), ("fw", "ex2", "c1"), ("fw2", "ex", "c1")):
+        assert not token_valid(secret, *other, token)
+    assert not token_valid(b"t" * 32, "fw", "ex", "c1", token)
+    assert not token_valid(secret, "fw", "ex", "c1", "\udcff" + token[1:])
+
+
+@pytest.mark.parametrize("header,token", [
+    ("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("Basic abc", None), ("Bearer", None),
+    ("", None), (None, None), ("Bearer " + "x" * 600, None),
+])  # fmt: skip
+def test_bearer_header(header, token):
+    assert bearer_token(header) == token
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="Linux /proc only")
+def test_the_token_of_the_local_process_at_the_other_end_is_found(tmp_path):
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    code = ("import socket, sys\n"
+            f"s = socket.create_connection(('127.0.0.1', {port}))\n"
+            "sys.stdin.read()\n")  # fmt: skip
+    env = {**os.environ, TOKEN_ENV: "the-token"}
+    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.PIPE)
+    try:
+        conn, _ = server.accept()
+        with conn:
+            assert peer_token(conn.getsockname(), conn.getpeername()) == "the-token"
+        # this process has no token: a connection of its own presents none
+        own = socket.create_connection(("127.0.0.1", port))
+        conn, _ = server.accept()
+        with own, conn:
+            assert peer_token(conn.getsockname(), conn.getpeername()) is None
+        assert peer_token(("127.0.0.1", port), ("10.1.2.3", 5)) is None  # no such socket
+        assert peer_token(None, "x") is None
+    finally:
+        child.stdin.close()  # type: ignore[union-attr]
+        child.wait(5)
+        server.close()
+
+
+def test_an_executor_started_by_an_agent_without_tokens_is_still_accepted(tmp_path):
+    """Upgrade: the checkpoint of the previous version has ex-1, started with no token."""
+    data = Path(__file__).parent / "data" / "checkpoint_v1" / "meta"
+    shutil.copytree(data, tmp_path / "meta")
+    info = AgentInfo("h1", "127.0.0.1", 5051, Resources.parse("cpus:4;mem:4096"))
+    core = AgentCore(info, str(tmp_path), base_env={})
+    cp = CheckpointStore(str(tmp_path)).load()
+    assert cp is not None
+    expected = recovery.restore(core, cp, 10)
+    reattach(core, expected, dict.fromkeys(expected), 10)
+    fw, eid = FrameworkID("fw-1"), ExecutorID("ex-1")
+    assert not core.executors[(fw, eid)].token_auth
+    error, actions = executor_subscribe(core, fw, eid, {}, 11, token=None)
+    assert not error and actions[0].event["type"] == "SUBSCRIBED"
+
+
+def test_a_new_executor_needs_its_token_after_a_restart_too(tmp_path):
+    from dcos.agent.checkpoint import executor_to_dict
+    from dcos.agent.core.model import ExecutorRecord
+    from dcos.protocol.ids import ContainerID
+
+    ex = ExecutorRecord(FrameworkID("fw"), ExecutorID("ex"), {}, ContainerID("c1"), "/s")
+    assert executor_to_dict(ex)["auth"] == "token"
+    ex.token_auth = False
+    assert "auth" not in executor_to_dict(ex)  # written as the older agent wrote it
