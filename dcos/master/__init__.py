@@ -24,4 +24,14 @@ One status update: the agent's UPDATE arrives at `http/agent_channel.py`, is par
 state, frees a terminal task's resources (`AllocateSoon`) and returns `ToFramework(UPDATE)`;
 the scheduler's ACKNOWLEDGE comes back the same way as ACCEPT and leaves as
 `ToAgent(ACKNOWLEDGE)`.
+
+What the master refuses (issue 9): ids a framework chooses are checked as Mesos'
+`validateID` (`dcos.protocol.ids.id_error`, used by `core/calls.py`); every agent call and
+re-registration must carry the session secret of its agent id (`dcos.protocol.internal`,
+checked in `core/agents.py`), and an agent's updates only count for tasks it holds
+(`core/tasks.py`); quota must fit the cluster unless forced (`MasterCore.set_quota`).
+
+Large reads (`/master/state` and friends, v1 GET_STATE ...) are answered from shared,
+rate-limited snapshots (`http/snapshots.py`), so readers do not take the event loop from
+offers, launches and status updates.
 """
