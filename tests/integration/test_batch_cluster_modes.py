@@ -10,8 +10,11 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import orjson
+import psutil
 import pytest
 
 from dcos.cli.errors import REJECTED
@@ -139,6 +142,23 @@ def test_batch_submit_status_log_list_and_kill(small_cluster, tmp_path):
     # The driver ran as a task of the batch-dispatcher framework.
     frameworks = get_json(small_cluster.url + "/master/frameworks")["frameworks"]
     assert any(f["name"] == "batch-dispatcher" and f["active"] for f in frameworks)
+
+    # The dispatcher runs only the scripts submissions ship (as `batch submit` does): a host
+    # path is refused and nothing runs. It listens on loopback only (the master is local).
+    url = next(f["webui_url"] for f in frameworks if f["name"] == "batch-dispatcher")
+    assert url.startswith("http://127.0.0.1:")
+    forged = urllib.request.Request(
+        url.rstrip("/") + "/v1/submissions", method="POST",
+        data=orjson.dumps({"script": "/etc/passwd", "args": []}),
+        headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=10)
+    assert refused.value.code == 403
+    assert [s["id"] for s in orjson.loads(cli(small_cluster, "list", "--json").stdout)] == [sid]
+    pid = get_json(url.rstrip("/") + "/health")["pid"]
+    listening = [c.laddr for c in psutil.Process(pid).net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN]
+    assert listening and {a.ip for a in listening} == {"127.0.0.1"}
 
     # A long driver, killed while it runs.
     sleeper = tmp_path / "sleeper.py"

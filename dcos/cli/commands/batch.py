@@ -100,6 +100,17 @@ def dispatcher_url(ctx: typer.Context, master: str | None, flag: str | None,
     return start_dispatcher(murl, start_dir)
 
 
+def read_script(path: Path) -> str:
+    """The driver program's text, shipped in the submission (the dispatcher runs only code a
+    submission carries, or host scripts it was told to allow)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"script {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise CliError(f"cannot read script {path}: {exc.strerror}") from None
+
+
 def _conf_pairs(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -130,7 +141,8 @@ def submit(
     dispatcher_dir: Annotated[Path, typer.Option("--dispatcher-dir")] = Path(
         "~/.dcos-py/batch-dispatcher"),
 ) -> None:
-    """Run SCRIPT [ARGS]... as a driver on the cluster; prints the submission id."""
+    """Run SCRIPT [ARGS]... as a driver on the cluster (its content is sent to the
+    dispatcher); prints the submission id."""
     path = script.expanduser().resolve()
     if not path.is_file():
         raise CliError(f"script {script} does not exist")
@@ -142,8 +154,9 @@ def submit(
     if executor_memory is not None:
         settings["spark.executor.memory"] = executor_memory
     url = dispatcher_url(ctx, master, dispatcher, dispatcher_dir.expanduser())
-    body = {"script": str(path), "args": list(ctx.args), "conf": settings, "name": name,
-            "driver_cpus": driver_cores, "driver_mem": driver_memory}
+    body = {"script": path.name, "script_content": read_script(path), "args": list(ctx.args),
+            "conf": settings, "name": name, "driver_cpus": driver_cores,
+            "driver_mem": driver_memory}
     sub = _request("POST", f"{url}/v1/submissions", body)
     typer.echo(sub["id"])
     if wait:

@@ -2,9 +2,19 @@
 submit``), like Spark's MesosClusterDispatcher.
 
 Design (the simplest robust one): one small dcos.sdk framework process, ``batch-dispatcher``,
-started by ``dcos-py batch submit`` when none is registered with the master (or by hand)::
+started by ``dcos-py batch submit`` when none is registered with the master, by ``dcos-py up``
+(or by hand)::
 
     python -m frameworks.batch.cluster.dispatcher --master HOST:PORT --work-dir DIR [--port P]
+        [--ip ADDRESS] [--allow-scripts DIR_OR_FILE[:...]]
+
+- Its API binds ``--ip`` only (``--host`` is the same flag): by default the loopback address
+  when the master is on this machine, else this machine's address on the route to the master;
+  never 0.0.0.0 unless given. Flags come from `dcos.common.flags` (``DCOS_<FLAG>`` too).
+- It runs only code a submission ships (``script`` a file name and ``script_content`` the
+  program, what ``dcos-py batch submit`` sends; stored under ``DIR/scripts/<id>/``), or a host
+  script under ``--allow-scripts``; any other path is refused with 403 and nothing runs
+  (`frameworks.batch.cluster.submission_checks`).
 
 - Submissions live in a `SQLiteStateStore` under ``DIR`` (``/submissions/<id>`` JSON), so a
   restarted dispatcher knows them; its framework id is stored too and it re-registers with it
@@ -19,15 +29,16 @@ started by ``dcos-py batch submit`` when none is registered with the master (or 
   (``DCOS_BATCH_CONF``, JSON of ``spark.*`` keys, read by `ClusterConf`), the submission id and
   this dispatcher's URL (the driver reports its job page URL back).
 - Its HTTP API (the framework's ``webui_url``), JSON:
-  ``POST /v1/submissions`` {script, args, conf, driver_cpus, driver_mem, name} -> {id};
+  ``POST /v1/submissions`` {script, script_content, args, conf, driver_cpus, driver_mem, name}
+  -> {id};
   ``GET /v1/submissions``; ``GET /v1/submissions/{id}``; ``POST /v1/submissions/{id}/kill``;
   ``POST /v1/submissions/{id}/driver`` {ui_url, framework_id} (from the driver); ``GET /health``.
-  Bad input answers 400 with a plain-text message and changes nothing.
+  Bad input answers 400 (a script it may not run 403) with a plain-text message and changes
+  nothing.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -41,6 +52,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from dcos.common import flags
 from dcos.sdk import (
     Decline,
     FrameworkAction,
@@ -59,6 +71,7 @@ from dcos.sdk.placement import Slot, place
 from dcos.sdk.util import parse_master
 from dcos.state import SQLiteStateStore, StateStore, VersionConflict
 from frameworks.batch.cluster.backend import route_to
+from frameworks.batch.cluster.submission_checks import ScriptPolicy, check_submission
 
 log = logging.getLogger(__name__)
 NAME = "batch-dispatcher"
@@ -70,11 +83,14 @@ ENDED = {"FINISHED", "FAILED", "KILLED", "ERROR", "LOST"}
 class Dispatcher(FrameworkScheduler):
     """Submissions, their driver tasks, and the HTTP API."""
 
-    def __init__(self, store: StateStore, master: str, python: str = sys.executable) -> None:
+    def __init__(self, store: StateStore, master: str, python: str = sys.executable,
+                 scripts_dir: Path | None = None, policy: ScriptPolicy | None = None) -> None:
         super().__init__()
         self.store = store
         self.master = master
         self.python = python
+        self.scripts_dir = scripts_dir  # where shipped scripts are kept (None: not accepted)
+        self.policy = policy or ScriptPolicy()
         self.subs: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, int] = {}
         self.driver: SchedulerDriver | None = None
@@ -101,31 +117,35 @@ class Dispatcher(FrameworkScheduler):
 
     # ---- submissions ------------------------------------------------------------------
 
-    def validate(self, body: Any) -> str | None:
-        """Why a submission body is unacceptable, or None."""
-        if not isinstance(body, dict):
-            return "the body must be a JSON object"
-        script = body.get("script")
-        if not isinstance(script, str) or not os.path.isabs(script):
-            return "script must be an absolute path"
-        if not os.path.isfile(script):
-            return f"script {script} does not exist"
-        if not isinstance(body.get("args", []), list):
-            return "args must be a list of strings"
-        conf = body.get("conf", {})
-        if not isinstance(conf, dict):
-            return "conf must be an object of spark.* settings"
-        for key in ("driver_cpus", "driver_mem"):
-            if key in body and not isinstance(body[key], int | float):
-                return f"{key} must be a number"
+    def validate(self, body: Any) -> tuple[int, str] | None:
+        """Why a submission body is refused (HTTP status, message), or None; see
+        `submission_checks`. Called by the ``POST /v1/submissions`` handler."""
+        refusal = check_submission(body, self.policy)
+        if refusal is not None:
+            return refusal.status, refusal.message
+        if body.get("script_content") is not None and self.scripts_dir is None:
+            return 400, "this dispatcher keeps no scripts (it has no work dir)"
         return None
 
+    def _keep_script(self, sid: str, name: str, content: str) -> str:
+        """Write a shipped script under the work dir; its path (what the driver task fetches)."""
+        assert self.scripts_dir is not None  # validate() refused the submission otherwise
+        folder = self.scripts_dir / sid
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_bytes(content.encode("utf-8", "surrogatepass"))
+        return str(path)
+
     async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Queue a validated submission (the caller ran `validate`)."""
         sid = f"driver-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        script = body["script"]
+        if body.get("script_content") is not None:
+            script = self._keep_script(sid, script, body["script_content"])
         sub = {
             "id": sid,
-            "name": body.get("name") or Path(body["script"]).name,
-            "script": body["script"],
+            "name": body.get("name") or Path(script).name,
+            "script": script,
             "args": [str(a) for a in body.get("args", [])],
             "conf": {str(k): str(v) for k, v in body.get("conf", {}).items()},
             "driver_cpus": float(body.get("driver_cpus", 0.5)),
@@ -253,7 +273,7 @@ class Dispatcher(FrameworkScheduler):
     # ---- HTTP API -----------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=8 * 1024 * 1024)  # shipped scripts
         app.router.add_post("/v1/submissions", self._post)
         app.router.add_get("/v1/submissions", self._list)
         app.router.add_get("/v1/submissions/{id}", self._get)
@@ -270,9 +290,11 @@ class Dispatcher(FrameworkScheduler):
 
     async def _post(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        why = self.validate(body)
-        if why:
-            return web.Response(status=400, text=why)
+        refused = self.validate(body)
+        if refused is not None:
+            status, why = refused
+            log.warning("submission refused (%d): %s", status, why)
+            return web.Response(status=status, text=why)
         return _json(await self.submit(body))
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -309,18 +331,27 @@ def _json(body: Any) -> web.Response:
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
-async def serve(master: str, work_dir: Path, port: int, host: str) -> int:
-    """Run the dispatcher until SIGTERM/SIGINT (failover: drivers keep running)."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStateStore(str(work_dir / "dispatcher.db"))
-    d = Dispatcher(store, master)
-    await d.load()
+async def start_api(d: Dispatcher, ip: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve `d`'s HTTP API on `ip`:`port` only (0: a free port); the runner and the port."""
     runner = web.AppRunner(d.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "0.0.0.0", port)
+    site = web.TCPSite(runner, ip, port, reuse_address=True)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    d.url = f"http://{host}:{bound}"
+    return runner, int(bound)
+
+
+async def serve(master: str, work_dir: Path, port: int, ip: str, hostname: str,
+                policy: ScriptPolicy | None = None) -> int:
+    """Run the dispatcher until SIGTERM/SIGINT (failover: drivers keep running). Called by
+    `main`."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStateStore(str(work_dir / "dispatcher.db"))
+    d = Dispatcher(store, master, scripts_dir=work_dir / "scripts", policy=policy)
+    await d.load()
+    runner, bound = await start_api(d, ip, port)
+    d.url = f"http://{f'[{hostname}]' if ':' in hostname else hostname}:{bound}"
+    log.info("dispatcher API on %s (bound to %s)", d.url, ip)
     saved = await store.get("/framework_id")
     info = framework_info(
         NAME,
@@ -341,21 +372,35 @@ async def serve(master: str, work_dir: Path, port: int, host: str) -> int:
     return 0
 
 
+def parser() -> flags.DaemonParser:
+    """The dispatcher's flags (`dcos.common.flags`: each also ``DCOS_<FLAG>``)."""
+    p = flags.DaemonParser("python -m frameworks.batch.cluster.dispatcher",
+                           "dcos-py batch dispatcher (cluster-mode drivers)")
+    p.shared("master", "port", "hostname", "log_level", "log_format", "log_file")
+    p.flag("--ip", "--host", dest="ip", default=None, type=flags.ip_address,
+           help="address the API binds (default: 127.0.0.1 when the master is on this "
+           "machine, else this machine's address on the route to the master; never 0.0.0.0 "
+           "unless given)")
+    p.flag("--work-dir", default=os.path.expanduser("~/.dcos-py/batch-dispatcher"),
+           help="directory of the submissions and shipped scripts (created if missing)")
+    p.flag("--allow-scripts", default="",
+           help="host scripts a submission may name by path: files or directories, separated "
+           "by ':' (default: none; submissions ship their script)")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="dcos-py batch dispatcher (cluster-mode drivers)")
-    p.add_argument("--master", default=os.environ.get("DCOS_MASTER", "127.0.0.1:5050"))
-    p.add_argument("--work-dir", default=os.path.expanduser("~/.dcos-py/batch-dispatcher"))
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--host", default=None, help="address to advertise (default: route to master)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    flags.setup_from(args)
     address = parse_master(args.master)  # mesos://, http(s)://, host:port, [v6]:port
     master = address.hostport
-    host = args.host or route_to(address.host)
-    work = Path(args.work_dir).resolve()
+    ip = args.ip or route_to(address.host)
+    hostname = args.hostname or (route_to(address.host) if ip in ("0.0.0.0", "::") else ip)
+    work = Path(args.work_dir).expanduser().resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(work)
-    return asyncio.run(serve(master, work, args.port, host))
+    policy = ScriptPolicy.parse(args.allow_scripts)
+    return asyncio.run(serve(master, work, args.port, ip, hostname, policy))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_webapp_dns_and_lb_follow_the_agents(tmp_path: Path) -> None:
     assert flags(lb.argv)["--http-port"] == "6081" and flags(lb.argv)["--stats-port"] == "6090"
     batch = comps["batch"]
     assert batch.argv[:3] == [sys.executable, "-m", "frameworks.batch.cluster.dispatcher"]
-    assert flags(batch.argv) == {"--master": "127.0.0.1:6050", "--host": "127.0.0.1",
+    assert flags(batch.argv) == {"--master": "127.0.0.1:6050", "--ip": "127.0.0.1",
                                  "--port": "6077", "--work-dir": str(tmp_path / "batch")}
     assert batch.url == "http://127.0.0.1:6077" and not batch.critical
 
