@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ import orjson
 import psutil
 
 from dcos.agent.isolators.cgroupfs import remove_agent_cgroups
+from dcos.common.lifeline import die_with_parent
 from dcos.testing.waiting import wait_until
 
 __all__ = [
@@ -129,9 +131,12 @@ class ProcessCluster:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.work_dir / f"{name}.out", "ab")
+        # A master or agent stops when the test process dies (killed on a timeout, Ctrl-C),
+        # not only through stop(); the signal follows the spawning thread, so only the main one.
+        main = threading.current_thread() is threading.main_thread()
         self.procs[name] = subprocess.Popen(
             [sys.executable, *argv], stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent() if main else None,
         )
         log.close()
 
