@@ -118,6 +118,11 @@ def _restore_executors(core: AgentCore, cp: Checkpoint) -> None:
         ex = _executor(ec)
         if ex is None:
             continue
+        if ex.adopted:  # taken on unannounced by an older agent (issue 9): never launched here
+            log.warning("dropping executor %s of %s: it was adopted, not launched by this agent",
+                        ex.executor_id, ex.framework_id)  # fmt: skip
+            core.ledger.mark_executor(ex.key)  # its file is removed
+            continue
         if ex.framework_id not in core.frameworks:
             core.frameworks[ex.framework_id] = FrameworkRecord(
                 ex.framework_id, {"id": {"value": ex.framework_id}})  # fmt: skip

@@ -102,3 +102,34 @@ def test_a_new_executor_needs_its_token_after_a_restart_too(tmp_path):
     assert executor_to_dict(ex)["auth"] == "token"
     ex.token_auth = False
     assert "auth" not in executor_to_dict(ex)  # written as the older agent wrote it
+
+
+def test_phantom_executors_adopted_by_an_older_agent_do_not_survive_a_restart(tmp_path):
+    from dcos.agent.core.model import ExecutorRecord
+    from dcos.protocol.ids import ContainerID
+    from dcos.testing.agent import checkpointer
+
+    info = AgentInfo("h1", "127.0.0.1", 5051, Resources.parse("cpus:4;mem:4096"))
+    old = AgentCore(info, str(tmp_path), base_env={})
+    fw = old.ledger.framework({"id": {"value": "fw-1"}}, FrameworkID("fw-1"))
+    for i in range(14):
+        ex = ExecutorRecord(fw.id, ExecutorID(f"phantom-{i}"), {}, ContainerID(f"c{i}"), "",
+                            state="REGISTERING", adopted=True, token_auth=False)  # fmt: skip
+        old.supervisor.executors[ex.key] = ex
+        old.ledger.mark_executor(ex.key)
+    old.ledger.mark_framework(fw.id)
+    old.ledger.mark_agent()
+    cpr = checkpointer(old, CheckpointStore(str(tmp_path)))
+    cpr.note(old.ledger.take_checkpoint())  # type: ignore[arg-type]
+    cpr.flush()
+    edir = Path(CheckpointStore(str(tmp_path)).framework_dir("fw-1")) / "executors"
+    assert len(os.listdir(edir)) == 14
+    core = AgentCore(info, str(tmp_path), base_env={})
+    cp = CheckpointStore(str(tmp_path)).load()
+    assert cp is not None and len(cp.executors) == 14
+    recovery.restore(core, cp, 10)
+    assert core.executors == {}
+    error, _ = executor_subscribe(core, fw.id, ExecutorID("phantom-1"), {}, 11, token=None)
+    assert "not known" in error or "not running" in error
+    checkpointer(core, CheckpointStore(str(tmp_path))).flush()  # what the core marked
+    assert not edir.exists() or os.listdir(edir) == []
