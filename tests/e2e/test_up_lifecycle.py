@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+import psutil
 import pytest
 from up_process import UpProcess
 
@@ -25,6 +26,18 @@ def ports(count: int) -> list[int]:
     while len(found) < count:
         found.add(free_port())
     return sorted(found)
+
+
+def using(work: Path) -> list[str]:
+    """Command lines of live processes that name `work` in their arguments or run in it."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "cwd", "status"]):
+        if p.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        line = " ".join(p.info["cmdline"] or [])
+        if str(work) in line or (p.info["cwd"] or "").startswith(str(work)):
+            found.append(line)
+    return found
 
 
 def get_json(url: str) -> dict:
@@ -85,6 +98,16 @@ def test_kill_9_of_up_stops_every_component_and_haproxy(tmp_path: Path) -> None:
         up.wait_for("cluster ready")
         pids = up.pids()
         assert set(pids) == {"master", "agent-0", "webapp", "dns", "batch", "lb"}
+        # A task of the webapp, so that the agent has a task (and its launcher) to clean up.
+        app = urllib.request.Request(
+            f"http://127.0.0.1:{webapp}/v2/apps", method="POST",
+            data=orjson.dumps({"id": "/sleeper", "cmd": "sleep 600", "cpus": 0.1, "mem": 32,
+                               "instances": 1}),
+            headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(app, timeout=10).close()
+        wait_until(lambda: get_json(f"http://127.0.0.1:{webapp}/v2/apps/sleeper")["app"]
+                   ["tasksRunning"] == 1, "the sleeper task to run")
+        assert any("sleep 600" in line for line in using(up.work))
         haproxy = [p for p in up.note_family() if p.name() == "haproxy"]
         assert haproxy, up.alive()
         # The load balancer killed: its HAProxy goes with it, and a new pair takes over.
@@ -106,5 +129,8 @@ def test_kill_9_of_up_stops_every_component_and_haproxy(tmp_path: Path) -> None:
         up.proc.wait()
         wait_until(lambda: up.alive() == [], "every component to stop", timeout=15,
                    diag=lambda: "\n".join(up.alive()))
+        # Nor anything detached that works in the cluster's dir (an agent's task launcher).
+        wait_until(lambda: using(up.work) == [], "nothing to use the work dir", timeout=15,
+                   diag=lambda: "\n".join(using(up.work)))
     finally:
         up.cleanup()
