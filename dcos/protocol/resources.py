@@ -97,7 +97,7 @@ def format_ranges(r: RangeSet) -> str:
 class Resources:
     """An immutable bag of scalar, range and set resources."""
 
-    __slots__ = ("scalars", "ranges", "sets", "_hash")
+    __slots__ = ("scalars", "ranges", "sets", "_hash", "_summary")
 
     def __init__(
         self,
@@ -123,6 +123,7 @@ class Resources:
             if fs:
                 self.sets[k] = fs
         self._hash: int | None = None
+        self._summary: dict[str, Any] | None = None
 
     # -- constructors ----------------------------------------------------------------
 
@@ -137,7 +138,7 @@ class Resources:
         quantised and > 0, ranges normalised and non-empty, sets non-empty frozensets);
         used by the arithmetic so results are not re-validated. The dicts are owned."""
         r = object.__new__(cls)
-        r.scalars, r.ranges, r.sets, r._hash = scalars, ranges, sets, None
+        r.scalars, r.ranges, r.sets, r._hash, r._summary = scalars, ranges, sets, None, None
         return r
 
     @classmethod
@@ -250,14 +251,19 @@ class Resources:
         """Mesos' /state form: scalars as numbers, ranges and sets as text.
 
         cpus, mem, disk and gpus are always present (0 when absent), as Mesos reports them.
+        Made once per (immutable) value and copied: the master's state views ask for the
+        same task and agent resources at every build.
         """
-        out: dict[str, Any] = {k: 0.0 for k in _SCALAR_ORDER}
-        out.update(self.scalars)
-        for name, rs in self.ranges.items():
-            out[name] = format_ranges(rs)
-        for name, items in self.sets.items():
-            out[name] = "{" + ", ".join(sorted(items)) + "}"
-        return out
+        summary = self._summary
+        if summary is None:
+            summary = {k: 0.0 for k in _SCALAR_ORDER}
+            summary.update(self.scalars)
+            for name, rs in self.ranges.items():
+                summary[name] = format_ranges(rs)
+            for name, items in self.sets.items():
+                summary[name] = "{" + ", ".join(sorted(items)) + "}"
+            self._summary = summary
+        return dict(summary)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain-data form for msgpack/JSON between our own components (`from_dict`)."""

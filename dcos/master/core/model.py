@@ -102,6 +102,8 @@ class Task:
     state: str = "TASK_STAGING"
     status: dict[str, Any] | None = None
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    # the JSON views' cache of this task's encoded form (`dcos.master.http.state_json`)
+    view: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

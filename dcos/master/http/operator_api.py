@@ -107,7 +107,7 @@ def _tasks(view: MasterView, limit: int | None, offset: int, order: str) -> dict
     if order == "des":
         tasks.reverse()
     end = None if limit is None else offset + limit
-    return {"tasks": [sj.task_json(t) for t in tasks[offset:end]]}
+    return {"tasks": [sj.task_fragment(t) for t in tasks[offset:end]]}
 
 
 async def tasks(request: web.Request) -> web.Response:

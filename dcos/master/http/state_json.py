@@ -12,10 +12,13 @@ import os
 from collections import Counter
 from typing import Any
 
+import orjson
+
 from dcos.common.version import version_info
 from dcos.master.core.model import Agent, Framework, Task
 from dcos.master.core.offers import attributes_json
 from dcos.master.shell import MasterView
+from dcos.protocol.codec import dumps_json
 from dcos.protocol.ids import OfferID, wrap
 from dcos.protocol.mesos import MESOS_VERSION
 from dcos.protocol.resources import Resources
@@ -33,6 +36,17 @@ def _sum(items: list[Resources]) -> Resources:
     for r in items:
         total = total + r
     return total
+
+
+def task_fragment(t: Task) -> orjson.Fragment:
+    """`task_json` already encoded, kept on the task until its status changes: most tasks
+    in a state (the completed ones above all) do not change between two builds."""
+    cached = t.view
+    if cached is not None and cached[0] is t.status and cached[1] == len(t.statuses):
+        return cached[2]
+    fragment = orjson.Fragment(dumps_json(task_json(t)))
+    t.view = (t.status, len(t.statuses), fragment)
+    return fragment
 
 
 def task_json(t: Task) -> dict[str, Any]:
@@ -85,9 +99,9 @@ def framework_json(view: MasterView, fw: Framework) -> dict[str, Any]:
         "used_resources": used.to_summary(),
         "offered_resources": offered.to_summary(),
         "capabilities": sorted(fw.capabilities),
-        "tasks": [task_json(t) for t in fw.tasks.values()],
-        "unreachable_tasks": [task_json(t) for t in fw.unreachable_tasks.values()],
-        "completed_tasks": [task_json(t) for t in fw.completed_tasks.values()],
+        "tasks": [task_fragment(t) for t in fw.tasks.values()],
+        "unreachable_tasks": [task_fragment(t) for t in fw.unreachable_tasks.values()],
+        "completed_tasks": [task_fragment(t) for t in fw.completed_tasks.values()],
         "offers": [offer_json(view, o) for o in fw.offers if o in view.core.offers],
         "executors": [],
     }
