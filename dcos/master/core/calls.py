@@ -25,7 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID, id_error, unwrap
+from dcos.protocol.ids import (
+    AgentID,
+    FrameworkID,
+    OfferID,
+    Role,
+    TaskID,
+    id_error,
+    role_error,
+    unwrap,
+)
 from dcos.protocol.mesos import FrameworkInfo, framework_info, valid_status_uuid
 from dcos.protocol.resources import ResourceError, Resources
 
@@ -341,6 +350,15 @@ def _subscribe(fid: str | None, body: dict[str, Any]) -> Subscribe:
         raise CallError("Expecting 'framework_info.failover_timeout' to be a number >= 0")
     for key in ("roles", "capabilities"):
         _list(info.get(key), f"subscribe.framework_info.{key}", required=False)
+    roles = list(info.get("roles") or [])
+    if info.get("role") is not None:
+        roles.append(info["role"])
+    for role in roles:
+        if not isinstance(role, str):
+            raise CallError("Expecting 'subscribe.framework_info.roles' to be strings")
+        why = role_error(role)
+        if why is not None:
+            raise CallError(f"Invalid framework role: {why}")
     info_id = unwrap(info.get("id"))
     if fid is not None and info_id is not None and info_id != fid:
         raise CallError("'framework_id' differs from 'subscribe.framework_info.id'")

@@ -194,3 +194,12 @@ def test_force_overrides_the_capacity_check_but_not_unknown_resources() -> None:
     unknown = [{"name": "unicorns", "type": "SCALAR", "scalar": {"value": 1}}]
     out, _ = h.core.operator_call(parse_operator_write(_quota("web", unknown, True)), 0.0)
     assert out.status == 400 and "unicorns" in out.message
+
+
+@pytest.mark.parametrize("info", [
+    {"name": "x", "role": "../r"}, {"name": "x", "roles": ["ok", "a b"]},
+    {"name": "x", "roles": [{"r": 1}]}, {"name": "x", "role": 5},
+])  # fmt: skip
+def test_subscribe_with_bad_roles_is_400(info: dict[str, Any]) -> None:
+    with pytest.raises(CallError):
+        parse_call({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}})
