@@ -67,6 +67,7 @@ class ReadCache:
     generation: Callable[[], int]
     clock: Callable[[], float] = time.monotonic
     _entries: dict[Any, _Entry] = field(default_factory=dict)
+    _running: set[asyncio.Task[None]] = field(default_factory=set)  # builds under way
     builds: int = 0
 
     async def get(self, key: Any, build: Callable[[], Any]) -> Snapshot:
@@ -80,8 +81,11 @@ class ReadCache:
         if snap is not None and snap.generation == self.generation():
             return snap
         if entry.next_build is None:
-            entry.next_build = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().create_task(self._build(entry, build))
+            loop = asyncio.get_running_loop()
+            entry.next_build = loop.create_future()
+            task = loop.create_task(self._build(entry, build))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         return await asyncio.shield(entry.next_build)
 
     async def _build(self, entry: _Entry, build: Callable[[], Any]) -> None:
