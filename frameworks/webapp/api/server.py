@@ -309,7 +309,11 @@ class Api:
         return respond(queue_json(self.view, self.now(), "lastUnusedOffers" in emb))
 
     async def reset_delay(self, request: web.Request) -> web.Response:
-        aid = absolute(request.match_info["tail"].removesuffix("/delay"))
+        tail = request.match_info["tail"].removesuffix("/delay")
+        refused = dotted_url(request, [s for s in tail.split("/") if s])
+        if refused is not None:
+            return refused
+        aid = absolute(tail)
         if aid not in self.view.apps:
             return not_found_app(aid)
         await self.s.reset_delay(ResetDelay(AppId(aid)))

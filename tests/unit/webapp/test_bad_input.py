@@ -138,11 +138,13 @@ async def raw_request(client, method: str, target: str, body: bytes) -> tuple[in
     return int(head.split()[1]), rest
 
 
-@pytest.mark.parametrize("target", [
-    "/v2/apps/../../etc/passwd", "/v2/apps/%2E%2E/%2e%2e/etc/passwd", "/v2/apps/etc/./passwd",
+@pytest.mark.parametrize(("method", "target"), [
+    ("PUT", "/v2/apps/../../etc/passwd"), ("PUT", "/v2/apps/%2E%2E/%2e%2e/etc/passwd"),
+    ("PUT", "/v2/apps/etc/./passwd"), ("DELETE", "/v2/apps/x/../web"),
+    ("POST", "/v2/apps/x/../web/restart"), ("DELETE", "/v2/queue/x/../web/delay"),
 ])
-async def test_dot_segments_in_app_urls_are_refused(client, target) -> None:
-    status, body = await raw_request(client, "PUT", target, orjson.dumps({"cmd": "sleep 1"}))
+async def test_dot_segments_in_app_urls_are_refused(client, method, target) -> None:
+    status, body = await raw_request(client, method, target, orjson.dumps({"cmd": "sleep 1"}))
     assert status == 422, body
     assert b"not allowed in an id" in body
     await assert_nothing_created(client)
