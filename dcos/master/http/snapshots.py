@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ MIN_GAP = 0.05
 MAX_GAP = 0.25
 GAP_FACTOR = 4.0
 GZIP_MIN_BYTES = 16 * 1024
+MAX_VIEWS = 32  # snapshots kept (a view per key: /master/tasks has one per query)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,6 @@ class _Entry:
     built_at: float = float("-inf")
     gap: float = MIN_GAP
     next_build: asyncio.Future[Snapshot] | None = None  # the build readers now wait for
-    waiters: int = 0
 
 
 @dataclass
@@ -66,7 +67,7 @@ class ReadCache:
 
     generation: Callable[[], int]
     clock: Callable[[], float] = time.monotonic
-    _entries: dict[Any, _Entry] = field(default_factory=dict)
+    _entries: OrderedDict[Any, _Entry] = field(default_factory=OrderedDict)
     _running: set[asyncio.Task[None]] = field(default_factory=set)  # builds under way
     builds: int = 0
 
@@ -77,6 +78,10 @@ class ReadCache:
         entry = self._entries.get(key)
         if entry is None:
             entry = self._entries[key] = _Entry()
+            if len(self._entries) > MAX_VIEWS:  # views with query parameters: keep a few
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
         snap = entry.snapshot
         if snap is not None and snap.generation == self.generation():
             return snap
