@@ -7,6 +7,7 @@ has them, else psutil over the container's processes). Changes nothing.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -16,8 +17,11 @@ from dcos.agent.core.model import TERMINATED
 from dcos.agent.http.keys import AGENT_KEY
 from dcos.agent.shell import AgentShell
 from dcos.protocol.codec import dumps_json
+from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 from dcos.protocol.states import is_terminal
+
+log = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
 
@@ -41,7 +45,7 @@ async def statistics(agent: AgentShell) -> list[dict[str, Any]]:
             name = f"Command Executor (Task: {rec.task_id})"
             if ex is not None:
                 eid, name = ex.executor_id, str(ex.info.get("name") or "Default Executor")
-            usage = await agent.containerizer.usage(rec.container_id)
+            usage = await _usage(agent, rec.container_id)
             out.append(_entry(eid, name, fw.id, rec.task_id, rec.container_id, usage,
                               rec.resources))  # fmt: skip
     for ex in list(core.executors.values()):
@@ -53,12 +57,22 @@ async def statistics(agent: AgentShell) -> list[dict[str, Any]]:
             task = owner.tasks.get(tid) if owner is not None else None
             if task is not None and not is_terminal(task.state):
                 resources = resources + task.resources
-        usage = await agent.containerizer.usage(ex.container_id)
+        usage = await _usage(agent, ex.container_id)
         name = ex.info.get("name") or f"Executor {ex.executor_id}"
         source = ex.info.get("source") or ex.executor_id
         out.append(_entry(ex.executor_id, str(name), ex.framework_id, str(source),
                           ex.container_id, usage, resources))  # fmt: skip
     return out
+
+
+async def _usage(agent: AgentShell, container_id: str) -> dict[str, float]:
+    """The container's statistics; none when it ended while they were read (its cgroup or
+    processes gone: an OSError), so that a race with a task's end is never a 500."""
+    try:
+        return await agent.containerizer.usage(ContainerID(container_id))
+    except OSError as exc:
+        log.debug("no statistics for container %s: %s", container_id, exc)
+        return {}
 
 
 def _entry(executor_id: str, name: str, framework_id: str, source: str, container_id: str,
