@@ -240,7 +240,8 @@ class BenchScheduler:
 
 def readers_process(conn: Any, port: int, n: int, path: str) -> None:
     """Child process: `n` clients reading `path` in a loop between ``"start"`` and
-    ``"stop"``; then sends back (latencies, reads, bytes)."""
+    ``("stop", t0, t1)``; then sends back the latencies of the reads that started between
+    t0 and t1 (``time.perf_counter``, the same clock in every process) and the counts."""
     use_uvloop()
     asyncio.run(_readers_main(conn, port, n, path))
 
@@ -250,8 +251,9 @@ async def _readers_main(conn: Any, port: int, n: int, path: str) -> None:
 
     loop = asyncio.get_running_loop()
     url = f"http://127.0.0.1:{port}{path}"
-    lat: list[float] = []
+    lat: list[tuple[float, float]] = []
     counts = {"reads": 0, "bytes": 0, "errors": 0}
+    sizes: list[int] = []
     stop = asyncio.Event()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
@@ -269,16 +271,18 @@ async def _readers_main(conn: Any, port: int, n: int, path: str) -> None:
                     counts["errors"] += 1
                     await asyncio.sleep(0.01)
                     continue
-                lat.append(time.perf_counter() - t)
-                counts["reads"] += 1
-                counts["bytes"] += len(body)
+                sizes.append(len(body))
+                lat.append((t, time.perf_counter() - t))
 
         assert await loop.run_in_executor(None, conn.recv) == "start"
         tasks = [asyncio.ensure_future(reader()) for _ in range(n)]
-        assert await loop.run_in_executor(None, conn.recv) == "stop"
+        what, t0, t1 = await loop.run_in_executor(None, conn.recv)
         stop.set()
         await asyncio.wait(tasks, timeout=10)
-    conn.send((lat, counts))
+    window = [d for t, d in lat if t0 <= t <= t1]
+    counts["reads"] = len(window)
+    counts["bytes"] = sum(s for (t, _), s in zip(lat, sizes, strict=True) if t0 <= t <= t1)
+    conn.send((window, counts))
 
 
 async def _read_window(
@@ -295,7 +299,7 @@ async def _read_window(
     meter.stop()
     window = time.perf_counter() - t0
     tasks = len(sched.finished) - done0
-    conn.send("stop")
+    conn.send(("stop", t0, t0 + window))
     lat, counts = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
     return {"tasks": tasks, "window": window, "lat": lat, "cpu": meter.describe(), **counts}
 
