@@ -2,8 +2,10 @@
 
 Layout (each piece small and, where it decides things, pure):
 
-- `model/`: app definitions (`app.py`: defaults, validation with Marathon's 422 details),
-  groups and dependency order (`group.py`), Marathon JSON shapes and timestamps (`json.py`).
+- `model/`: app definitions (`app.py`: defaults, validation with Marathon's 422 details;
+  `checks.py`: type checks and the health/readiness sections), ids (`paths.py`: segments,
+  no ``.``/``..``, at most 200 characters), groups and dependency order (`group.py`), Marathon
+  JSON shapes, timestamps and the body nesting limit (`json.py`).
 - `planner.py`: pure rolling-upgrade / scale arithmetic (what to launch, what to kill).
 - `placement.py`: pure offer matching, a chain of `Filter.check(offer, task) -> Verdict`
   then a `Scorer`, with the reason of every rejection.

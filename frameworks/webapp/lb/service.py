@@ -2,11 +2,15 @@
 validates it, writes it atomically and reloads HAProxy seamlessly.
 
 After each resync (`GET /v2/apps?embed=apps.tasks`, driven by `/v2/events` through
-`dcos.common.sse.EventFollower`): generate the config; if it differs from the live one, write it
-to a temporary file, `haproxy -c` it, rename it over `haproxy.cfg` and SIGUSR2 the master. When
+`dcos.common.sse.EventFollower`): generate the config. If only servers differ from the live one
+(tasks coming, turning healthy, draining while being killed, gone), change them through the
+runtime API and write the config, with no reload (`frameworks.webapp.lb.runtime`). Otherwise
+write it to a temporary file, `haproxy -c` it, rename it over `haproxy.cfg` and SIGUSR2 the
+master. When
 HAProxy rejects a config, each app's part is checked alone and the apps it rejects are skipped
 (with HAProxy's reason), so one bad app never stops updates for the others. `status.json` in
-the work dir records the services, the skipped apps and why, and the reload count.
+the work dir records the services (servers ready, waiting, draining), the skipped apps and
+why, and the reload count.
 
 Called by: `python -m frameworks.webapp.lb` (`run_lb`), integration tests.
 """
