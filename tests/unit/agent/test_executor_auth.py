@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dcos.agent import recovery
+from dcos.agent import executor_auth, recovery
 from dcos.agent.checkpoint_store import CheckpointStore
 from dcos.agent.core import AgentCore, AgentInfo
 from dcos.agent.core.custom_executor import TOKEN_ENV, executor_token, token_valid
@@ -52,7 +52,10 @@ def test_bearer_header(header, token):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="Linux /proc only")
-def test_the_token_of_the_local_process_at_the_other_end_is_found(tmp_path):
+@pytest.mark.parametrize("netlink", [True, False])
+def test_the_token_of_the_local_process_at_the_other_end_is_found(tmp_path, netlink, monkeypatch):
+    if not netlink:  # the /proc/net/tcp fallback
+        monkeypatch.setattr(executor_auth, "_diag_inode", lambda local, remote: None)
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     code = ("import socket, sys\n"
