@@ -18,8 +18,9 @@ import dns.message
 import dns.query
 import orjson
 import psutil
+from up_process import quiet_ports
 
-from dcos.testing import free_port_range, pid_alive
+from dcos.testing import pid_alive
 
 START_TIMEOUT_S = 60
 
@@ -50,9 +51,8 @@ def wait_for(lines: queue.Queue[str | None], text: str, seen: list[str]) -> bool
 
 
 def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
-    master_port, agent_port = free_port_range(1), free_port_range(2)
-    base = free_port_range(6)
-    webapp_port, dns_port, dns_http, lb_http, lb_stats, batch_port = range(base, base + 6)
+    (agent_port, _, master_port, webapp_port, dns_port, dns_http, lb_http, lb_stats,
+     batch_port) = quiet_ports(9, in_a_row=2)  # agent i listens on agent_port + i
     work = tmp_path / "cluster"
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("DCOS_MASTER", None)

@@ -12,20 +12,12 @@ from pathlib import Path
 import orjson
 import psutil
 import pytest
-from up_process import UpProcess
+from up_process import UpProcess, quiet_ports
 
 from dcos.cli.up import find_haproxy
-from dcos.testing import free_port, pid_alive, wait_until
+from dcos.testing import pid_alive, wait_until
 
 TCP_TIME_WAIT = "06"
-
-
-def ports(count: int) -> list[int]:
-    """`count` different free ports (not consecutive: one agent each is all `up` needs)."""
-    found: set[int] = set()
-    while len(found) < count:
-        found.add(free_port())
-    return sorted(found)
 
 
 def using(work: Path) -> list[str]:
@@ -53,7 +45,7 @@ def time_wait_on(port: int) -> bool:
 
 
 def test_killed_agent_is_restarted_and_up_starts_again_right_after_ctrl_c(tmp_path: Path) -> None:
-    master_port, agent_port = ports(2)
+    master_port, agent_port = quiet_ports(2)
     args = ["--agents", "1", "--master-port", str(master_port), "--agent-port", str(agent_port),
             "--no-webapp", "--no-dns", "--no-lb", "--no-batch"]
     master = f"http://127.0.0.1:{master_port}"
@@ -88,7 +80,7 @@ def test_killed_agent_is_restarted_and_up_starts_again_right_after_ctrl_c(tmp_pa
 
 @pytest.mark.skipif(find_haproxy() is None, reason="haproxy is not installed")
 def test_kill_9_of_up_stops_every_component_and_haproxy(tmp_path: Path) -> None:
-    master_port, agent_port, webapp, dns, dns_http, lb_http, lb_stats, batch = ports(8)
+    master_port, agent_port, webapp, dns, dns_http, lb_http, lb_stats, batch = quiet_ports(8)
     up = UpProcess(["--agents", "1", "--master-port", str(master_port),
                     "--agent-port", str(agent_port), "--webapp-port", str(webapp),
                     "--dns-port", str(dns), "--dns-http-port", str(dns_http),

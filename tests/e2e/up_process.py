@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import random
 import subprocess
 import sys
 import threading
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import orjson
 import psutil
+
+from dcos.cli.up import port_in_use
 
 START_TIMEOUT_S = 60
 
@@ -103,3 +106,22 @@ class UpProcess:
             with contextlib.suppress(psutil.Error):
                 p.kill()
         psutil.wait_procs(list(self.family.values()), timeout=5)
+
+
+QUIET_PORTS = range(20000, 31000)  # below Linux's ephemeral range (32768+) and the task ports
+
+
+def quiet_ports(count: int, in_a_row: int = 1) -> list[int]:
+    """`count` free ports where no client connection takes its local port (an ephemeral
+    port from `free_port` may be taken by any outgoing connection before the server binds
+    it); the first `in_a_row` of them consecutive (an agent's ports follow each other)."""
+    rng = random.Random()
+    while True:
+        base = rng.randrange(QUIET_PORTS.start, QUIET_PORTS.stop - in_a_row)
+        chosen = list(range(base, base + in_a_row))
+        while len(chosen) < count:
+            port = rng.randrange(QUIET_PORTS.start, QUIET_PORTS.stop)
+            if port not in chosen:
+                chosen.append(port)
+        if not any(port_in_use(p) for p in chosen):
+            return chosen
