@@ -271,6 +271,8 @@ class ExecutorDriver:
         self.core = ExecutorDriverCore(Env.read(os.environ if env is None else env))
         if self.core.env.token:  # the agent's proof that it launched us (Mesos' Bearer token)
             self._auth = {"Authorization": f"Bearer {self.core.env.token}"}
+            if env is None:  # as Mesos' executor library: the tasks we start do not inherit it
+                os.environ.pop("MESOS_EXECUTOR_AUTHENTICATION_TOKEN", None)
         if backoff_max is None:
             backoff_max = self.core.env.backoff_max or 2.0
         self._backoff = (backoff_initial, backoff_max)

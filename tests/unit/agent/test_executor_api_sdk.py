@@ -70,3 +70,15 @@ async def test_driver_against_a_real_agent(tmp_path):
             await driver.stop()
         await agent.stop()
         await master.stop()
+
+
+def test_the_driver_sends_the_token_and_its_tasks_do_not_inherit_it(monkeypatch):
+    for name, value in {"MESOS_AGENT_ENDPOINT": "127.0.0.1:1", "MESOS_FRAMEWORK_ID": "fw-1",
+                        "MESOS_EXECUTOR_ID": "ex-1",
+                        "MESOS_EXECUTOR_AUTHENTICATION_TOKEN": "tok"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    driver = ExecutorDriver(Echo())
+    assert driver._auth == {"Authorization": "Bearer tok"}
+    import os
+
+    assert "MESOS_EXECUTOR_AUTHENTICATION_TOKEN" not in os.environ
