@@ -30,6 +30,11 @@ def ancestors(path: str) -> list[str]:
     return out
 
 
+def _child(path: str, parent: str) -> bool:
+    """`path` is strictly below group `parent` (Marathon: ids in a group body are its children)."""
+    return path != parent and path.startswith(parent.rstrip("/") + "/")
+
+
 def flatten_group(
     raw: Any, base: str = "/"
 ) -> tuple[dict[str, Json], dict[str, list[str]], Errors]:
@@ -50,6 +55,8 @@ def flatten_group(
             errors.append((f"{where}/id", ["a group needs an id"]))
             return
         path, id_errs = id_errors(gid, parent) if where or gid.strip("/") else ("/", [])
+        if where and not id_errs and not _child(path, parent):
+            id_errs = [f"Identifier is not child of {parent}. Hint: use relative paths."]
         if id_errs:
             errors.append((f"{where}/id", id_errs))
             return
@@ -66,7 +73,10 @@ def flatten_group(
         for i, a in enumerate(apps_in):
             app, errs = normalize(a, path)
             errors.extend((f"{where}/apps({i}){p if p != '/' else ''}", e) for p, e in errs)
-            if app is not None:
+            if app is not None and not _child(app["id"], path):
+                errors.append((f"{where}/apps({i})/id",
+                               [f"Identifier is not child of {path}. Hint: use relative paths."]))
+            elif app is not None:
                 if app["id"] in apps:
                     errors.append((f"{where}/apps({i})/id", [f"{app['id']} appears twice"]))
                 apps[app["id"]] = app

@@ -162,6 +162,8 @@ async def test_dot_segments_in_group_urls_and_bodies_are_refused(client) -> None
         status, answer = await raw_request(client, method, target, body)
         assert status == 422, (target, answer)
     for body in [{"id": "../evil", "apps": [app(id="w")]},
+                 {"id": "/g", "apps": [app(id="/keep/web")]},  # not a child of /g
+                 {"id": "/g", "groups": [{"id": "/other", "apps": [app(id="w")]}]},
                  {"id": "/g", "apps": [app(id="../evil")]},
                  {"id": "/g", "groups": [{"id": "./h", "apps": [app(id="w")]}]}]:
         resp = await client.post("/v2/groups", json=body)
