@@ -8,6 +8,7 @@ from dcos.sdk.framework import Kill
 from frameworks.webapp.actions import Publish, WakeAt
 from frameworks.webapp.api.render import task_json
 from frameworks.webapp.core import CoreConfig, WebappCore
+from frameworks.webapp.instances import Instance
 from tests.unit.webapp.test_core import T0, app_def, deploy, launched, offers, run_all
 
 LB = {"HAPROXY_GROUP": "external"}
@@ -59,3 +60,14 @@ def test_apps_outside_load_balancers_and_no_drain_time_kill_at_once() -> None:
     assert kills(restart(core, T0 + 10)) == [old]
     core, old = running_core(0.0, labels=LB)
     assert kills(restart(core, T0 + 10, labels=LB)) == [old]
+
+
+def test_a_drain_in_progress_survives_a_framework_restart() -> None:
+    core, old = running_core(2.0, labels=LB)
+    restart(core, T0 + 10, labels=LB)
+    stored = {aid: [Instance.from_dict(i.to_dict()) for i in insts.values()]
+              for aid, insts in core.instances.items()}
+    again = WebappCore(CoreConfig(drain_seconds=2.0))
+    again.restore(dict(core.apps), {}, stored, [], None)
+    assert again.tasks[old].kill_at == T0 + 12.5
+    assert kills(again.tick(T0 + 12.5)) == [old]
