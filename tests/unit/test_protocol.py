@@ -69,3 +69,22 @@ def test_recordio_rejects_garbage():
 def test_status_uuid_is_16_bytes_base64():
     assert valid_status_uuid(new_status_uuid())
     assert not valid_status_uuid("abc")
+
+
+def test_resources_total_equals_a_chain_of_additions():
+    import random
+
+    from dcos.protocol.resources import Resources
+
+    items = [Resources.parse(f"cpus:0.1;mem:32;ports:[{31000 + i}-{31000 + i}]") for i in range(300)]
+    items += [Resources.parse("cpus:0.3;gpus:1;zones:{a,b}"), Resources.empty()]
+    random.Random(7).shuffle(items)
+    chained = Resources.empty()
+    for r in items:
+        chained = chained + r
+    assert Resources.total(items) == chained
+    assert Resources.total([]) is Resources.empty()
+    assert Resources.total([Resources.empty(), items[0]]) is items[0]
+    summary = items[0].to_summary()
+    summary["cpus"] = 99.0
+    assert items[0].to_summary()["cpus"] != 99.0, "the kept summary is not handed out"

@@ -179,7 +179,4 @@ class Agent:
     offers: set[OfferID] = field(default_factory=set)
 
     def used(self) -> Resources:
-        total = Resources.empty()
-        for t in self.tasks.values():
-            total = total + t.resources
-        return total
+        return Resources.total(t.resources for t in self.tasks.values())

@@ -32,10 +32,7 @@ def version_json() -> dict[str, Any]:
 
 
 def _sum(items: list[Resources]) -> Resources:
-    total = Resources.empty()
-    for r in items:
-        total = total + r
-    return total
+    return Resources.total(items)
 
 
 def task_fragment(t: Task) -> orjson.Fragment:
