@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -30,6 +30,8 @@ class ClusterEnv:
     sid: str
     aid: str
     sandbox: str = ""
+    _offer: str = "none"
+    updates: list[dict[str, Any]] = field(default_factory=list)  # seen by `latest_offer`
 
     @property
     def port(self) -> int:
@@ -50,15 +52,15 @@ class ClusterEnv:
             fw = core.frameworks.get(self.fid)  # type: ignore[call-overload]
             agent = core.agents.get(self.aid)  # type: ignore[call-overload]
             acore = self.cluster.agents[0].core  # type: ignore[union-attr]
+            task = fw.tasks.get(TASK) if fw else None  # type: ignore[call-overload]
+            ours = next((f.tasks.get(TASK) for f in acore.frameworks.values()), None)  # type: ignore[call-overload]
             return (
-                fw is not None and fw.connected,
-                {str(t): x.state for t, x in fw.tasks.items()} if fw else None,
+                fw is not None and fw.connected, task.state if task else None,
+                ours.state if ours else None,
                 agent is not None and agent.connected, str(agent.total) if agent else None,
                 sorted(map(str, core.agents)), dict(core.weights),
                 {r: str(q) for r, q in core.quota.items()},
                 sorted(map(str, acore.frameworks)), sorted(map(str, acore.executors)),
-                sorted((str(t), r.state) for f in acore.frameworks.values()
-                       for t, r in f.tasks.items()),
             )  # fmt: skip
 
         return self.srv.call(snap)
@@ -73,9 +75,11 @@ class ClusterEnv:
 
         return self.srv.run(get())
 
-    def assert_healthy(self) -> None:
-        """The master and the agent still answer, with our framework, agent and running task,
-        and no executor or task the agent did not launch."""
+    def assert_healthy(self, launched: bool = False) -> None:
+        """The master and the agent still answer, with our framework, agent and running task;
+        every id the master took is a valid one and every sandbox is inside the agent's work
+        dir. Unless the test `launched` tasks itself, the agent runs exactly our task (no
+        phantom executor or framework)."""
         import orjson
 
         status, raw = self.get(f"{self.cluster.url}/master/state")
@@ -84,17 +88,62 @@ class ClusterEnv:
         fws = {f["id"]: f for f in body["frameworks"]}
         assert self.fid in fws and fws[self.fid]["active"], fws.keys()
         tasks = {t["id"]: t["state"] for t in fws[self.fid]["tasks"]}
-        assert tasks == {TASK: "TASK_RUNNING"}, tasks
+        assert tasks[TASK] == "TASK_RUNNING", tasks
+        for f in [*body["frameworks"], *body.get("completed_frameworks", [])]:
+            ids = [f["id"]] + [t["id"] for t in f["tasks"] + f.get("completed_tasks", [])]
+            bad = [i for i in ids if not valid_id(i)]
+            assert not bad, f"the master took invalid ids: {bad!r}"
+        self.latest_offer()  # reads the framework's events
+        silent = [u for u in self.updates if u["state"] in ("TASK_FAILED", "TASK_ERROR")
+                  and not u.get("message")]  # fmt: skip
+        assert not silent, f"failures reported without a reason: {silent[:3]!r}"
         agents = {a["id"]: a for a in body["slaves"]}
         assert agents[self.aid]["active"], agents[self.aid]
-        assert self.cluster.running_tasks() == [TASK]
+        assert TASK in self.cluster.running_tasks()
         status, raw = self.get(f"http://127.0.0.1:{self.agent_port}/state")
         assert status == 200, raw[:300]
         state = orjson.loads(raw)
+        work_dir = os.path.realpath(self.cluster.agents[0].core.work_dir)  # type: ignore[union-attr]
+        for f in state["frameworks"] + state.get("completed_frameworks", []):
+            for e in f["executors"] + f.get("completed_executors", []):
+                if not e["directory"]:
+                    continue  # the launch failed before a sandbox was made
+                real = os.path.realpath(e["directory"])
+                assert real.startswith(work_dir + os.sep), f"sandbox outside the work dir: {e}"
+        if launched:
+            return
         assert [f["id"] for f in state["frameworks"]] == [self.fid], state["frameworks"]
         execs = [(e["id"], [t["id"] for t in e["tasks"]])
                  for f in state["frameworks"] for e in f["executors"]]  # fmt: skip
         assert execs == [(TASK, [TASK])], execs
+        assert self.cluster.running_tasks() == [TASK]
+
+    def latest_offer(self) -> str:
+        """The id of the newest offer our framework holds (events read so far are dropped;
+        status updates are acknowledged), or ``"none"``."""
+
+        async def drain() -> str:
+            while not self.stream.events.empty():
+                ev = self.stream.events.get_nowait()
+                if ev["type"] == "OFFERS" and ev["offers"].get("offers"):
+                    self._offer = ev["offers"]["offers"][-1]["id"]["value"]
+                elif ev["type"] == "UPDATE":
+                    s = ev["update"]["status"]
+                    self.updates.append(s)
+                    if not s.get("uuid"):
+                        continue
+                    await call(self.session, self.cluster.url, self.fid, self.sid, {
+                        "type": "ACKNOWLEDGE", "acknowledge": {
+                            "agent_id": s["agent_id"], "task_id": s["task_id"], "uuid": s["uuid"]}})  # fmt: skip
+            return self._offer
+
+        return self.srv.run(drain())
+
+
+def valid_id(value: str) -> bool:
+    """Mesos' rules for a task, executor or framework id (the part that keeps a sandbox path
+    inside the work dir): not empty, no ``/``, ``\\`` or NUL, not ``.`` or ``..``."""
+    return bool(value) and value not in (".", "..") and not any(c in value for c in "/\\\x00")
 
 
 async def _start(srv: ServerLoop, work_dir: str) -> ClusterEnv:

@@ -14,10 +14,11 @@ when the server stops accepting connections or drops one without answering (a cr
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -83,6 +84,26 @@ class ServerLoop:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
             self.loop.close()
+
+
+class _Errors(logging.Handler):
+    """The last server-side errors (with tracebacks), quoted in a 5xx failure."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: deque[str] = deque(maxlen=3)
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "Error handling request" in record.getMessage() and record.exc_info is not None:
+            exc = record.exc_info[1]
+            if exc is not None and getattr(exc, "code", 500) < 500:  # aiohttp's own 400s
+                return
+        self.records.append(self.format(record))
+
+
+SERVER_ERRORS = _Errors()
+logging.getLogger().addHandler(SERVER_ERRORS)
 
 
 class Failure(AssertionError):
@@ -201,7 +222,9 @@ class Guard:
         self.statuses[reply.status] += 1
         self.reasons[(reply.status, reply.text()[:70])] += 1
         if reply.status >= 500 and reply.status not in self.allowed_5xx:
-            raise Failure(f"{self.name}: {reply.status} for {what[:300]}: {reply.text()}")
+            logged = "\n".join(SERVER_ERRORS.records)
+            raise Failure(f"{self.name}: {reply.status} for {what[:300]}: {reply.text()}\n"
+                          f"server log:\n{logged[-4000:]}")
         now = self.snapshot()
         if 400 <= reply.status < 500 and now != self.baseline:
             raise Failure(f"{self.name}: refused ({reply.status}: {reply.text()[:200]}) but state "

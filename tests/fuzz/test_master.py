@@ -11,6 +11,7 @@ test the master still serves `/master/state` with that framework, agent and task
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,9 @@ from tests.fuzz.strategies import (
 
 # -- the scheduler API ------------------------------------------------------------------
 
+OFFER = "{offer}"  # replaced by the newest offer the framework holds when the call is sent
+_counter = itertools.count()  # "{n}" in a task id: a fresh number per call
+
 
 def scheduler_calls(fid: str, aid: str) -> list[dict[str, Any]]:
     """A valid call of every type (those that would change our framework's task name ids no
@@ -41,11 +45,11 @@ def scheduler_calls(fid: str, aid: str) -> list[dict[str, Any]]:
     info = {"user": "u", "name": "fz", "failover_timeout": 1.0, "roles": ["*"], "checkpoint": True,
             "capabilities": [{"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}],
             "hostname": "h", "webui_url": "http://h:1", "labels": {"labels": [{"key": "k"}]}}
-    task = command_task("fz-1", aid, "serve", 0.1)
+    task = command_task("fz-{n}", aid, "serve", 0.1)
     return [
         {"type": "SUBSCRIBE", "subscribe": {"framework_info": info, "suppressed_roles": []}},
-        {"type": "ACCEPT", "framework_id": f, "accept": {
-            "offer_ids": [{"value": "no-such-offer"}], "filters": {"refuse_seconds": 5.0},
+        {"type": "ACCEPT", "framework_id": f, "accept": {  # a real offer: see `OFFER`
+            "offer_ids": [{"value": OFFER}], "filters": {"refuse_seconds": 0.0},
             "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}},
                            {"type": "LAUNCH_GROUP", "launch_group": {
                                "executor": {"executor_id": {"value": "e"}, "type": "DEFAULT"},
@@ -95,15 +99,19 @@ def test_scheduler_api_mutated_calls(env: ClusterEnv) -> None:
     templates = scheduler_calls(env.fid, env.aid)
 
     @fuzz(400)
-    @given(doc=st.sampled_from(templates).flatmap(mutations), with_sid=st.booleans())
+    @given(doc=st.sampled_from(templates).flatmap(mutations),
+           with_sid=st.sampled_from([True] * 4 + [False]))
     def run(doc: Any, with_sid: bool) -> None:
         headers: dict[str, str | bytes] = {"Content-Type": "application/json"}
         if with_sid:
             headers["Mesos-Stream-Id"] = env.sid
-        guard.request(env.port, "POST", "/api/v1/scheduler", body_of(doc), headers)
+        body = body_of(doc).replace(b"{n}", str(next(_counter)).encode())
+        if OFFER.encode() in body:
+            body = body.replace(OFFER.encode(), env.latest_offer().encode())
+        guard.request(env.port, "POST", "/api/v1/scheduler", body, headers)
 
     run()
-    env.assert_healthy()
+    env.assert_healthy(launched=True)
 
 
 def test_scheduler_api_bodies_and_headers(env: ClusterEnv) -> None:
@@ -122,7 +130,7 @@ def test_scheduler_api_bodies_and_headers(env: ClusterEnv) -> None:
         guard.request(env.port, method, "/api/v1/scheduler", body, headers)
 
     run()
-    env.assert_healthy()
+    env.assert_healthy(launched=True)
 
 
 # -- the v1 operator API ----------------------------------------------------------------
@@ -158,7 +166,7 @@ def test_operator_api_mutated_calls(env: ClusterEnv) -> None:
         guard.request(env.port, "POST", path, body, {"Content-Type": ctype})
 
     run()
-    env.assert_healthy()
+    env.assert_healthy(launched=True)
 
 
 @dataclass(frozen=True)
@@ -213,7 +221,7 @@ def test_internal_agent_channel(env: ClusterEnv) -> None:
         guard.request(env.port, "POST", internal.PATH, body, {"Content-Type": ctype})
 
     run()
-    env.assert_healthy()
+    env.assert_healthy(launched=True)
 
 
 # -- GETs ---------------------------------------------------------------------------------
@@ -242,7 +250,7 @@ def test_gets_with_bad_query_parameters(env: ClusterEnv) -> None:
         guard.request(env.port, method, path + query)
 
     run()
-    env.assert_healthy()
+    env.assert_healthy(launched=True)
 
 
 def test_state_is_json_after_fuzz(env: ClusterEnv) -> None:
