@@ -3,7 +3,7 @@ the webapp framework (`python -m frameworks.webapp`), the load balancer (`python
 frameworks.webapp.lb`) with HAProxy, and a 2-instance app (`python -m http.server $PORT0`, an
 HTTP health check, `HAPROXY_GROUP=external` and a `HAPROXY_0_VHOST`, minimumHealthCapacity and
 maximumOverCapacity 1.0: the case of issue 9). Four clients hammer it through the virtual-host
-port (bounded, loopback only) while it is upgraded to a new version and then restarted twice
+port (two open a connection per request, two keep theirs alive; bounded, loopback only) while it is upgraded to a new version and then restarted twice
 (`POST /v2/apps/{id}/restart`); not one request may fail. Old tasks are drained from HAProxy
 before their kill (the webapp shows them as TASK_KILLING first) and servers change through
 HAProxy's runtime API, without reloads."""
@@ -69,17 +69,24 @@ def wait_for(cond, what: str, timeout: float = 60.0, diag=lambda: "") -> None:
     raise AssertionError(f"timed out waiting for {what}\n{diag()}")
 
 
-def fetch(port: int) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def fetch(port: int, conn: http.client.HTTPConnection | None = None) -> str:
+    """GET /version.txt through the virtual host: on a new connection, or on `conn` (kept
+    alive across calls, as load generators do)."""
+    own = conn is None
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", "/version.txt", headers={"Host": VHOST})
-        resp = conn.getresponse()
+        c.request("GET", "/version.txt", headers={"Host": VHOST})
+        resp = c.getresponse()
         body = resp.read().decode().strip()
         if resp.status != 200:
             raise RuntimeError(f"status {resp.status}: {body[:80]}")
         return body
+    except (OSError, RuntimeError, http.client.HTTPException):
+        c.close()  # a kept-alive connection is opened again for the next request
+        raise
     finally:
-        conn.close()
+        if own:
+            c.close()
 
 
 @pytest.fixture
@@ -153,7 +160,8 @@ class Load:
         self.seen: Counter[str] = Counter()
         self.stop_event = threading.Event()
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run) for _ in range(CLIENTS)]
+        # half the clients open a connection per request, half keep theirs alive
+        self.threads = [threading.Thread(target=self.run, args=(n % 2 == 1,)) for n in range(CLIENTS)]
         for t in self.threads:
             t.start()
 
@@ -161,17 +169,20 @@ class Load:
     def sent(self) -> int:
         return sum(self.seen.values()) + len(self.failures)
 
-    def run(self) -> None:
+    def run(self, keep_alive: bool) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10) if keep_alive else None
         while not self.stop_event.is_set() and self.sent < MAX_REQUESTS:
             try:
-                body = fetch(self.port)
+                body = fetch(self.port, conn)
                 with self.lock:
                     self.seen[body] += 1
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, http.client.HTTPException) as exc:
                 with self.lock:
                     self.failures.append(f"{time.strftime('%H:%M:%S')}."
                                          f"{int(time.time() * 1000) % 1000:03d} {exc!r}")
             time.sleep(0.001)
+        if conn is not None:
+            conn.close()
 
     def stop(self) -> None:
         self.stop_event.set()
