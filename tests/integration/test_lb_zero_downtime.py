@@ -3,8 +3,9 @@ the webapp framework (`python -m frameworks.webapp`), the load balancer (`python
 frameworks.webapp.lb`) with HAProxy, and a 2-instance app (`python -m http.server $PORT0`, an
 HTTP health check, `HAPROXY_GROUP=external` and a `HAPROXY_0_VHOST`, minimumHealthCapacity and
 maximumOverCapacity 1.0: the case of issue 9). Four clients hammer it through the virtual-host
-port (two open a connection per request, two keep theirs alive; bounded, loopback only) while it is upgraded to a new version and then restarted twice
-(`POST /v2/apps/{id}/restart`); not one request may fail. Old tasks are drained from HAProxy
+port (two open a connection per request, two keep theirs alive; bounded, loopback only) while
+it is upgraded to a new version and then restarted twice (`POST /v2/apps/{id}/restart`); not
+one request may fail. Old tasks are drained from HAProxy
 before their kill (the webapp shows them as TASK_KILLING first) and servers change through
 HAProxy's runtime API, without reloads."""
 
