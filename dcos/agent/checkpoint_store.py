@@ -162,17 +162,19 @@ def _sync_filesystem(path: str) -> None:
         os.close(fd)
 
 
-MAX_QUOTED_NAME = 200  # room for the longest suffix (".executor.tmp") within NAME_MAX (255)
+NAME_MAX = 255  # bytes in a file name
 
 
-def _name(value: str) -> str:
-    """A file-name-safe form of an id (the real id is stored inside the file): ``_`` and the
-    id percent-encoded (no ``/``, never ``.`` or ``..``), or, when that would be too long for
-    a file name, ``=`` and the id's SHA-256 (the same id always gives the same name)."""
-    quoted = "_" + quote(value, safe="", errors="surrogatepass")
-    if len(quoted) <= MAX_QUOTED_NAME:
+def _name(value: str, suffix: str = "") -> str:
+    """A file-name-safe form of an id (the real id is stored inside the file), followed by
+    `suffix`: ``_`` and the id percent-encoded (no ``/``, never ``.`` or ``..``), or, when
+    that name (and its temporary ``.tmp`` form) would be too long for a file name, ``=`` and
+    the id's SHA-256 (the same id always gives the same name; every name an older agent could
+    write is kept as it was)."""
+    quoted = "_" + quote(value, safe="", errors="surrogatepass") + suffix
+    if len(quoted) + len(TMP_SUFFIX) <= NAME_MAX:
         return quoted
-    return "=" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return "=" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest() + suffix
 
 
 # -- the files -----------------------------------------------------------------------------
@@ -199,11 +201,11 @@ class CheckpointStore:
         return os.path.join(self.framework_dir(framework_id), FRAMEWORK_FILE)
 
     def task_path(self, framework_id: str, task_id: str) -> str:
-        return os.path.join(self.framework_dir(framework_id), "tasks", _name(task_id) + TASK_SUFFIX)
+        return os.path.join(self.framework_dir(framework_id), "tasks", _name(task_id, TASK_SUFFIX))
 
     def executor_path(self, framework_id: str, executor_id: str) -> str:
         return os.path.join(self.framework_dir(framework_id), "executors",
-                            _name(executor_id) + EXECUTOR_SUFFIX)  # fmt: skip
+                            _name(executor_id, EXECUTOR_SUFFIX))  # fmt: skip
 
     # -- writing ---------------------------------------------------------------------------
 

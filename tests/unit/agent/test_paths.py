@@ -62,6 +62,10 @@ def test_checkpoint_file_names_stay_file_names_for_any_id(tmp_path):
         assert os.path.dirname(path) == os.path.join(store.framework_dir("fw-1"), "tasks")
         assert len(os.path.basename(path).encode()) + len(".tmp") <= NAME_MAX
     assert store.task_path("fw-1", "%" * 255) != store.task_path("fw-1", "%" * 254)
+    # every name an older agent could write (the name and its .tmp within 255) is unchanged
+    fits = "x" * (255 - len("_.task.tmp"))
+    assert os.path.basename(store.task_path("fw-1", fits)) == "_" + fits + ".task"
+    assert os.path.basename(store.task_path("fw-1", fits + "x")).startswith("=")
 
 
 async def test_a_task_id_that_would_leave_the_work_dir_fails_with_the_reason(master, tmp_path):
