@@ -165,14 +165,14 @@ def _sync_filesystem(path: str) -> None:
 NAME_MAX = 255  # bytes in a file name
 
 
-def _name(value: str, suffix: str = "") -> str:
+def _name(value: str, suffix: str = "", temporary: bool = True) -> str:
     """A file-name-safe form of an id (the real id is stored inside the file), followed by
     `suffix`: ``_`` and the id percent-encoded (no ``/``, never ``.`` or ``..``), or, when
     that name (and its temporary ``.tmp`` form) would be too long for a file name, ``=`` and
     the id's SHA-256 (the same id always gives the same name; every name an older agent could
-    write is kept as it was)."""
+    write is kept as it was). `temporary` False: a directory, never written as ``.tmp``."""
     quoted = "_" + quote(value, safe="", errors="surrogatepass") + suffix
-    if len(quoted) + len(TMP_SUFFIX) <= NAME_MAX:
+    if len(quoted) + (len(TMP_SUFFIX) if temporary else 0) <= NAME_MAX:
         return quoted
     return "=" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest() + suffix
 
@@ -195,7 +195,7 @@ class CheckpointStore:
         return os.path.join(self.root, AGENT_FILE)
 
     def framework_dir(self, framework_id: str) -> str:
-        return os.path.join(self.root, "frameworks", _name(framework_id))
+        return os.path.join(self.root, "frameworks", _name(framework_id, temporary=False))
 
     def framework_path(self, framework_id: str) -> str:
         return os.path.join(self.framework_dir(framework_id), FRAMEWORK_FILE)
