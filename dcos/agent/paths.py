@@ -18,6 +18,7 @@ it). The files API (`dcos.agent.http.files`) uses `is_under` for its own checks.
 from __future__ import annotations
 
 import os
+import stat
 
 NAME_MAX = 255  # bytes in one file name (Linux)
 
@@ -63,16 +64,34 @@ def checked_join(root: str, *names: tuple[str, str]) -> str:
     """`root` joined with each ``(kind, name)``: every name a safe file name, and the result
     (resolved: a symlink on the way is followed) still under `root`; raises `UnsafeId`."""
     root = os.path.abspath(root)
-    path = os.path.join(root, *(check_name(kind, name) for kind, name in names))
+    parts = [check_name(kind, name) for kind, name in names]
+    path = os.path.join(root, *parts)
     if not is_under(path, root):  # cannot happen with checked names; kept as the last guard
         raise UnsafeId(f"{path!r} is outside {root!r}")
-    try:
-        real, real_root = os.path.realpath(path), os.path.realpath(root)
-    except OSError as exc:  # a symlink loop or an unreadable link on the way
-        raise UnsafeId(f"{path!r} cannot be resolved: {exc.strerror}") from None
-    if not is_under(real, real_root):
-        raise UnsafeId(f"{path!r} leads outside {root!r} (through a symlink)")
+    if _symlink_below(root, parts):  # rare: only then resolve the whole path
+        try:
+            real, real_root = os.path.realpath(path), os.path.realpath(root)
+        except OSError as exc:  # a symlink loop or an unreadable link on the way
+            raise UnsafeId(f"{path!r} cannot be resolved: {exc.strerror}") from None
+        if not is_under(real, real_root):
+            raise UnsafeId(f"{path!r} leads outside {root!r} (through a symlink)")
     return path
+
+
+def _symlink_below(root: str, parts: list[str]) -> bool:
+    """True when one of the directories ``root/parts[0]/parts[1]/...`` that exist is a
+    symlink (an ``lstat`` per existing level, stopping at the first missing one: a fresh
+    sandbox costs a few microseconds, not a full ``realpath``)."""
+    path = root
+    for part in parts:
+        path = os.path.join(path, part)
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:  # missing (made later, by the agent) or not ours to look at
+            return False
+        if stat.S_ISLNK(mode):
+            return True
+    return False
 
 
 def sandbox_path(work_dir: str, agent_id: str, framework_id: str, executor_id: str,
