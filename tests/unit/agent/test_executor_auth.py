@@ -136,3 +136,28 @@ def test_phantom_executors_adopted_by_an_older_agent_do_not_survive_a_restart(tm
     assert "not known" in error or "not running" in error
     checkpointer(core, CheckpointStore(str(tmp_path))).flush()  # what the core marked
     assert not edir.exists() or os.listdir(edir) == []
+
+
+def test_an_executor_that_subscribes_before_its_launch_is_reported_stays_subscribed(tmp_path):
+    from dcos.agent.containerizer import LaunchResult
+    from dcos.agent.core import Launch, Wake
+    from dcos.testing.agent import feed, launched, tick
+
+    from .conftest import FRAMEWORK, make_task
+
+    core = AgentCore(AgentInfo("h1", "127.0.0.1", 5051, Resources.parse("cpus:4;mem:4096")),
+                     str(tmp_path), base_env={}, executor_registration_timeout=30)  # fmt: skip
+    feed(core, {"type": "REGISTERED", "agent_id": "a1", "master_id": "m1"}, 0)
+    task = make_task("t1", None)
+    task["executor"] = {"executor_id": {"value": "ex-1"}, "command": {"value": "run"}}
+    [launch] = feed(core, {"type": "RUN_TASKS", "framework": FRAMEWORK, "tasks": [task]}, 0)
+    assert isinstance(launch, Launch)
+    assert launch.config.env[TOKEN_ENV] == executor_token(
+        core.site.executor_secret, "fw-1", "ex-1", launch.container_id)
+    fw, eid = FrameworkID("fw-1"), ExecutorID("ex-1")
+    error, actions = executor_subscribe(core, fw, eid, {}, 1)  # a fast executor
+    assert not error and [a.event["type"] for a in actions] == ["SUBSCRIBED", "LAUNCH"]
+    after = launched(core, launch.container_id, LaunchResult(True), 2)
+    assert not any(isinstance(a, Wake) for a in after)
+    assert core.executors[(fw, eid)].state == "RUNNING"
+    assert tick(core, 100) == []  # no registration timeout kills it
