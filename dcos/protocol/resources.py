@@ -38,8 +38,12 @@ def _q(value: float) -> float:
 
 
 def normalize_ranges(ranges: Iterable[Range]) -> RangeSet:
-    """Sort and merge overlapping or adjacent inclusive ranges."""
-    items = [(int(b), int(e)) for b, e in ranges]
+    """Sort and merge overlapping or adjacent inclusive ranges; `ResourceError` for bounds
+    that are not integers (an infinite or NaN float from msgpack, a string)."""
+    try:
+        items = [(int(b), int(e)) for b, e in ranges]
+    except (OverflowError, TypeError, ValueError) as exc:
+        raise ResourceError(f"bad range bounds: {exc}") from None
     if len(items) <= 1:  # the common case (one port range): nothing to sort or merge
         if items and items[0][1] < items[0][0]:
             raise ResourceError(f"range [{items[0][0]}-{items[0][1]}] ends before it begins")
