@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,7 @@ class WebappService:
         self._unwritten: dict[str, Persist | Delete] = {}
         self._session: aiohttp.ClientSession | None = None
         self._readiness_due: dict[str, float] = {}
+        self._wakes: set[float] = set()  # times of the extra ticks scheduled (`_wake`)
         # Called after `start` loaded the stored state (the API warms its render caches).
         self.loaded_hooks: list[Callable[[], None]] = []
         self.metrics: dict[str, int] = {"launched": 0, "killed": 0, "offers": 0, "declined": 0,
@@ -198,7 +200,7 @@ class WebappService:
                     self.metrics["killed"] += 1
                     sends.append(a)
                 case WakeAt(time=at):
-                    self._background.spawn(self._tick_at(at), name="webapp-wake")
+                    self._wake(at)
                 case _:
                     sends.append(a)
         return sends
@@ -232,13 +234,23 @@ class WebappService:
         async with self._lock:
             await self.apply(self._record(Tick(), self.core.tick(self.time())))
 
+    def _wake(self, at: float) -> None:
+        """Schedule one extra `tick` at `at` (rounded up to 0.1 s, so the drains a rolling
+        restart starts in one pass cost one tick, not one each)."""
+        at = math.ceil(at * 10) / 10
+        if at not in self._wakes:
+            self._wakes.add(at)
+            self._background.spawn(self._tick_at(at), name="webapp-wake")
+
     async def _tick_at(self, at: float) -> None:
-        """One extra `tick` at `at` (the core asked with `WakeAt`: a drained task's kill)."""
-        await self.clock.sleep(max(0.0, at - self.time()))
+        """The extra `tick` the core asked for with `WakeAt` (a drained task's kill)."""
         try:
+            await self.clock.sleep(max(0.0, at - self.time()))
             await self.tick()
         except Exception:
             log.exception("tick failed")
+        finally:
+            self._wakes.discard(at)
 
     async def _tick_loop(self) -> None:
         while True:

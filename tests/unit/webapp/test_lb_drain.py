@@ -4,11 +4,15 @@ kill only when the drain time (at most the app's kill grace period) has passed."
 
 from __future__ import annotations
 
+from dcos.common.clock import SimClock
 from dcos.sdk.framework import Kill
+from dcos.state import MemoryStateStore
 from frameworks.webapp.actions import Publish, WakeAt
 from frameworks.webapp.api.render import task_json
 from frameworks.webapp.core import CoreConfig, WebappCore
 from frameworks.webapp.instances import Instance
+from frameworks.webapp.scheduler import WebappService
+from frameworks.webapp.store import WebappStore
 from tests.unit.webapp.test_core import T0, app_def, deploy, launched, offers, run_all
 
 LB = {"HAPROXY_GROUP": "external"}
@@ -71,3 +75,14 @@ def test_a_drain_in_progress_survives_a_framework_restart() -> None:
     again.restore(dict(core.apps), {}, stored, [], None)
     assert again.tasks[old].kill_at == T0 + 12.5
     assert kills(again.tick(T0 + 12.5)) == [old]
+
+
+async def test_the_shell_wakes_the_core_once_per_burst_of_drains() -> None:
+    clock = SimClock()
+    svc = WebappService(WebappStore(MemoryStateStore()), master="127.0.0.1:1", clock=clock)
+    now = clock.time()
+    svc._take([WakeAt(now + 2.0), WakeAt(now + 2.0), WakeAt(now + 1.97), WakeAt(now + 3.0)])
+    assert sorted(svc._wakes) == [now + 2.0, now + 3.0]
+    await clock.advance(3.0)
+    assert svc._wakes == set()  # each ran its tick and is gone
+    await svc._background.close()
