@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 from dcos.state import MemoryStateStore
 from dcos.testing import InProcessCluster
 from frameworks.webapp.api.server import build_app
+from frameworks.webapp.model.paths import MAX_ID_LENGTH
 from frameworks.webapp.scheduler import WebappService
 from frameworks.webapp.store import WebappStore
 from tests.fuzz.harness import Guard, ServerLoop, fuzz, send
@@ -103,9 +105,27 @@ class WebappEnv:
         assert r.status in (200, 404), r.text()
         assert r.status == 404 or orjson.loads(r.body)["app"]["id"] == BASE
         for path in ("/ping", "/v2/info", "/v2/deployments", "/v2/queue", "/v2/tasks",
-                     "/v2/groups", "/v2/apps"):  # fmt: skip
+                     "/v2/groups"):  # fmt: skip
             r = send(self.port, "GET", path)
             assert r.status == 200, (path, r.text())
+
+        def apps() -> list[Any]:
+            return [s.json for s in self.svc.view.apps.values()]
+
+        for app in self.srv.call(apps):  # nothing the fuzz got accepted is a bad app
+            segments = app["id"].split("/")[1:]
+            assert all(s not in ("", ".", "..") for s in segments), app["id"]
+            assert len(app["id"]) <= MAX_ID_LENGTH, app["id"]
+        status, raw = self.srv.run(self._get("/v2/apps?embed=apps.lastTaskFailure"))
+        assert status == 200, raw[:300]
+        for app in orjson.loads(raw)["apps"]:
+            failure = app.get("lastTaskFailure")
+            assert not failure or failure.get("message"), f"failure without a reason: {failure}"
+
+    async def _get(self, path: str) -> tuple[int, bytes]:
+        """A GET with a client that reads the whole answer (however large)."""
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{self.port}{path}") as r:
+            return r.status, await r.read()
 
     def ensure_base(self) -> None:
         """(Re)create the base app, so the routes have a real app with a task to act on."""
@@ -203,8 +223,12 @@ def test_groups(webapp: WebappEnv) -> None:
                              "/v2/groups/../etc", "/v2/groups/%2e%2e/x", "/v2/groups/a/./b",
                              "/v2/groups/" + "x" * 300, "/v2/groups//fuzz//"])  # fmt: skip
 
+    deep_groups = st.sampled_from([50, 99, 101, 300, 900]).map(lambda d: Raw(
+        b'{"id":"/fuzz/deep-{n}","groups":[' + b'{"id":"g","groups":[' * d + b"]}" * d + b"]}"))
+
     @fuzz(300)
-    @given(doc=st.one_of(mutations(VALID_GROUP), garbage_bodies.map(Raw)), method=methods,
+    @given(doc=st.one_of(mutations(VALID_GROUP), mutations(VALID_GROUP), garbage_bodies.map(Raw),
+                         deep_groups), method=methods,
            path=paths, query=st.sampled_from(["", "?force=true", "?embed=group.apps",
                                               "?embed=%00", "?force=x"]))  # fmt: skip
     def run(doc: Any, method: str, path: str, query: str) -> None:
