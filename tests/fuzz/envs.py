@@ -6,6 +6,7 @@ disk (a file, a subdirectory, a non-UTF-8 name, a FIFO, links out of the sandbox
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,27 @@ class ClusterEnv:
             return self._offer
 
         return self.srv.run(drain())
+
+
+    def assert_offers_flow(self) -> None:
+        """Our framework is still offered resources: it revives, declines what it holds and
+        gets a new offer (no accepted quota or weight starves it)."""
+
+        held = self.latest_offer()
+
+        async def flow() -> None:
+            for body in ({"type": "REVIVE"},
+                         {"type": "DECLINE", "decline": {"offer_ids": [{"value": held}],
+                                                         "filters": {"refuse_seconds": 0}}}):
+                r = await call(self.session, self.cluster.url, self.fid, self.sid, body)
+                assert r.status == 202, body
+
+        self.srv.run(flow())
+        for _ in range(100):
+            if self.latest_offer() != held:
+                return
+            time.sleep(0.05)
+        raise AssertionError("no new offer within 5 s: the master stopped offering")
 
 
 def valid_id(value: str) -> bool:

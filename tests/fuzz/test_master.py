@@ -167,6 +167,7 @@ def test_operator_api_mutated_calls(env: ClusterEnv) -> None:
 
     run()
     env.assert_healthy(launched=True)
+    env.assert_offers_flow()
 
 
 @dataclass(frozen=True)
