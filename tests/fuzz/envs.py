@@ -141,25 +141,31 @@ class ClusterEnv:
         return self.srv.run(drain())
 
 
-    def assert_offers_flow(self) -> None:
-        """Our framework is still offered resources: it revives, declines what it holds and
-        gets a new offer (no accepted quota or weight starves it)."""
-
+    def fresh_offer(self) -> str:
+        """A new offer for our framework (it revives, which clears its filters, and declines
+        what it holds); AssertionError when none comes within 5 s: the master stopped
+        offering (e.g. an accepted quota or weight starves the framework)."""
         held = self.latest_offer()
 
-        async def flow() -> None:
-            for body in ({"type": "REVIVE"},
-                         {"type": "DECLINE", "decline": {"offer_ids": [{"value": held}],
-                                                         "filters": {"refuse_seconds": 0}}}):
+        async def revive() -> None:
+            bodies: list[dict[str, Any]] = [{"type": "REVIVE"}]
+            if held != "none":
+                bodies.append({"type": "DECLINE", "decline": {
+                    "offer_ids": [{"value": held}], "filters": {"refuse_seconds": 0}}})  # fmt: skip
+            for body in bodies:
                 r = await call(self.session, self.cluster.url, self.fid, self.sid, body)
                 assert r.status == 202, body
 
-        self.srv.run(flow())
+        self.srv.run(revive())
         for _ in range(100):
-            if self.latest_offer() != held:
-                return
+            offer = self.latest_offer()
+            if offer not in (held, "none"):
+                return offer
             time.sleep(0.05)
         raise AssertionError("no new offer within 5 s: the master stopped offering")
+
+    def assert_offers_flow(self) -> None:
+        self.fresh_offer()
 
 
 def valid_id(value: str) -> bool:
@@ -178,13 +184,18 @@ async def _start(srv: ServerLoop, work_dir: str) -> ClusterEnv:
     r = await launch(session, cluster.url, fid, sid, offer["id"],
                      [command_task(TASK, aid, "serve", cpus=0.5)])  # fmt: skip
     assert r.status == 202
-    state = ""
+    state, held = "", "none"
     while state != "TASK_RUNNING":  # updates of a task come one at a time: acknowledge each
-        status = (await stream.next("UPDATE"))["update"]["status"]
+        ev = await stream.next()
+        if ev["type"] == "OFFERS":
+            held = ev["offers"]["offers"][-1]["id"]["value"]  # what the launch left
+        if ev["type"] != "UPDATE":
+            continue
+        status = ev["update"]["status"]
         state = status["state"]
         await call(session, cluster.url, fid, sid, {"type": "ACKNOWLEDGE", "acknowledge": {
             "agent_id": {"value": aid}, "task_id": {"value": TASK}, "uuid": status["uuid"]}})  # fmt: skip
-    return ClusterEnv(srv, cluster, session, stream, fid, sid, aid)
+    return ClusterEnv(srv, cluster, session, stream, fid, sid, aid, _offer=held)
 
 
 def make_sandbox(env: ClusterEnv) -> None:

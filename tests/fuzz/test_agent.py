@@ -11,12 +11,15 @@ task still runs.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dcos.testing.master import command_task
 from tests.fuzz.envs import TASK, UUID, ClusterEnv
 from tests.fuzz.harness import fuzz
 from tests.fuzz.strategies import (
@@ -136,3 +139,76 @@ def test_agent_gets(env: ClusterEnv) -> None:
 
     run()
     env.assert_healthy()
+
+
+# -- an executor with its real token (runs last: it launches a second task) -------------------
+
+CUSTOM = "fz-custom-executor"
+
+
+def _launch_custom_executor(env: ClusterEnv) -> str:
+    """Launch a task under a custom executor; its authentication token (from the executor's
+    environment, as the agent gave it)."""
+    from dcos.agent.core.custom_executor import TOKEN_ENV
+    from dcos.testing.master import launch
+
+    task = {**command_task("fz-custom-task", env.aid, "serve", 0.1), "executor": {
+        "executor_id": {"value": CUSTOM}, "framework_id": {"value": env.fid},
+        "command": {"value": "serve"},
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}}]}}  # fmt: skip
+    del task["command"]
+    offer = env.fresh_offer()
+
+    async def go() -> int:
+        r = await launch(env.session, env.cluster.url, env.fid, env.sid, {"value": offer}, [task])
+        return r.status
+
+    assert env.srv.run(go()) == 202
+    containerizer = env.cluster.containerizers[0]
+    for _ in range(200):
+        tokens = [c.env.get(TOKEN_ENV) for c in containerizer.configs.values()]
+        tokens = [t for t in tokens if t]
+        if tokens:
+            return tokens[0]
+        time.sleep(0.02)
+    env.latest_offer()
+    raise AssertionError(f"the custom executor was not started (offer {offer}): "
+                         f"{[u for u in env.updates if 'custom' in str(u)]}")
+
+
+def test_executor_api_with_the_executors_own_token(env: ClusterEnv) -> None:
+    """Calls that pass authentication reach the executor call handlers: SUBSCRIBE, UPDATE and
+    MESSAGE of the real executor with its token, one field mutated (ids of other executors,
+    tasks it does not run, bad statuses)."""
+    token = _launch_custom_executor(env)
+    guard = env.guard("agent /api/v1/executor (with the executor's token)")
+    f, e = {"value": env.fid}, {"value": CUSTOM}
+    status = {"task_id": {"value": "fz-custom-task"}, "state": "TASK_RUNNING",
+              "source": "SOURCE_EXECUTOR", "uuid": UUID, "timestamp": 1.0,
+              "message": "m", "data": "aGk=", "labels": {"labels": [{"key": "k"}]}}  # fmt: skip
+    templates = [
+        {"type": "SUBSCRIBE", "framework_id": f, "executor_id": e, "subscribe": {
+            "unacknowledged_tasks": [{"task_id": {"value": "fz-custom-task"}, "name": "t"}],
+            "unacknowledged_updates": [{"framework_id": f, "status": status}]}},
+        {"type": "UPDATE", "framework_id": f, "executor_id": e, "update": {"status": status}},
+        {"type": "UPDATE", "framework_id": f, "executor_id": e, "update": {"status": {
+            **status, "task_id": {"value": TASK}, "state": "TASK_FAILED"}}},
+        {"type": "MESSAGE", "framework_id": f, "executor_id": e, "message": {"data": "aGk="}},
+        {"type": "HEARTBEAT", "framework_id": f, "executor_id": e},
+    ]  # fmt: skip
+    auth = st.one_of(st.just(f"Bearer {token}"), st.just(f"Bearer {token}"),
+                     st.just(f"bearer {token}"), st.just(f"Bearer {token}x"), header_values)  # fmt: skip
+
+    @fuzz(300)
+    @given(doc=st.sampled_from(templates).flatmap(mutations), auth=auth)
+    def run(doc: Any, auth: str) -> None:
+        headers = {"Content-Type": "application/json", "Authorization": auth}
+        guard.request(env.agent_port, "POST", "/api/v1/executor", body_of(doc), headers)
+
+    run()
+    env.assert_healthy(launched=True)
+    status_, raw = env.get(f"http://127.0.0.1:{env.agent_port}/state")
+    state = orjson.loads(raw)
+    assert [f["id"] for f in state["frameworks"]] == [env.fid]
+    execs = {e["id"] for f in state["frameworks"] for e in f["executors"]}
+    assert execs <= {TASK, CUSTOM}, execs  # no phantom executor
