@@ -192,7 +192,12 @@ async def end_to_end(args: argparse.Namespace, master_port: int, agent_pid: int,
     await driver.start()
     await asyncio.sleep(args.warmup)
     pids = {"master": master_pid, "agent": agent_pid, "framework": os.getpid()}
-    launcher = launcher_pid(os.path.join(args.work_dir, "agent"))
+    launcher = None
+    for _ in range(100):  # the agent starts its launcher as it starts
+        launcher = launcher_pid(os.path.join(args.work_dir, "agent"))
+        if launcher is not None and sched.finished:
+            break
+        await asyncio.sleep(0.1)
     if launcher is not None:
         pids["launcher"] = launcher
     meter = CpuMeter(pids)
@@ -228,14 +233,9 @@ async def end_to_end(args: argparse.Namespace, master_port: int, agent_pid: int,
 
 def launcher_pid(agent_work_dir: str) -> int | None:
     """The pid of the task launcher serving the agent with `agent_work_dir` (None if none)."""
-    import psutil
+    from dcos.agent.launcher import running_pid
 
-    meta = os.path.join(os.path.abspath(agent_work_dir), "meta", "containers")
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if "dcos.agent.launcher" in cmd and meta in cmd:
-            return int(proc.pid)
-    return None
+    return running_pid(os.path.join(os.path.abspath(agent_work_dir), "meta", "containers"))
 
 
 def run_end_to_end(args: argparse.Namespace) -> dict[str, Any]:

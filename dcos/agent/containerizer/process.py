@@ -43,10 +43,12 @@ from dcos.protocol.resources import Resources
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UNKNOWN_EXIT", "LAUNCHER_LOST", "ProcessContainerizer", "group_alive"]
+__all__ = ["UNKNOWN_EXIT", "LAUNCHER_LOST", "NOT_FOUND", "ProcessContainerizer", "group_alive"]
 
 MAX_ENDED = 1000
 UNKNOWN_EXIT = "Container ended while the agent was down; its exit status is unknown"
+NOT_FOUND = ("The task's container was not found when the agent recovered: it never started "
+             "(the agent stopped before launching it), or its launcher's journal was lost")
 LAUNCHER_LOST = ("The task launcher that started this task died before it ended; its exit "
                  "status is unknown")  # fmt: skip
 
@@ -287,6 +289,8 @@ class ProcessContainerizer:
         else:
             c.child = False  # reaped: its group was SIGKILLed by the launcher
             await self._kill_cgroups(container_id)  # what is left in its cgroups
+            if rt.kill_group(c.pgid, 0):  # members the launcher's SIGKILL has not ended yet
+                await wait_group_gone(c.pgid)
         for w in c.watchers:
             w.cancel()
         limitation = c.limitation
@@ -419,6 +423,7 @@ class ProcessContainerizer:
         the launcher is told to exit (`stop_launcher`; an agent that leaves its tasks running
         only disconnects)."""
         if self._client is not None:
+            self._client.on_lost = None  # a connection we close is not a launcher lost
             if stop_launcher and not self._containers:
                 self._client.shutdown(kill=True)
             else:

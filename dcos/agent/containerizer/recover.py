@@ -11,7 +11,8 @@ Called once by `ProcessContainerizer.recover` at agent start, before any launch.
   (``<meta>/<container id>/runtime``): reattached by pid + start time, their status read from
   the wrapper's ``exit_status`` file.
 
-Expected containers found nowhere end with `UNKNOWN_EXIT`; containers found that are not
+Expected containers found nowhere end with `NOT_FOUND` (never started: the launcher journals
+every spawn before it answers); containers found that are not
 expected are orphans: killed, their cgroups removed, forgotten.
 """
 
@@ -39,7 +40,7 @@ Found = dict[str, list[RecoveredContainer]]
 async def recover(cz: ProcessContainerizer, expected: dict[ContainerID, ContainerConfig]
                   ) -> dict[ContainerID, Termination | None]:  # fmt: skip
     """Per expected container: None (running, reattached) or how it ended."""
-    from dcos.agent.containerizer.process import UNKNOWN_EXIT, spec_from_record
+    from dcos.agent.containerizer.process import NOT_FOUND, UNKNOWN_EXIT, spec_from_record
 
     out: dict[ContainerID, Termination | None] = {}
     found: Found = {iso.name: [] for iso in cz.isolators}
@@ -78,7 +79,7 @@ async def recover(cz: ProcessContainerizer, expected: dict[ContainerID, Containe
             cz._remember(cid, term)
             cz._journaled.add(cid)  # acknowledged once the agent has recorded it
     for cid in expected:
-        out.setdefault(cid, Termination(message=UNKNOWN_EXIT))
+        out.setdefault(cid, Termination(message=NOT_FOUND))
     for iso in cz.isolators:
         await iso.recover(found[iso.name])
     for rc_list in found.values():

@@ -48,3 +48,25 @@ def short_path(path: str) -> tuple[str, int | None]:
         return path, None
     fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     return f"/proc/self/fd/{fd}/{os.path.basename(path)}", fd
+
+
+def running_pid(meta_dir: str) -> int | None:
+    """The pid of the launcher serving `meta_dir`, None when none runs (it holds the lock
+    file, which names it). For tools, tests and benchmarks."""
+    import fcntl
+
+    path = os.path.join(meta_dir, LOCK)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: a launcher runs
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -50,6 +50,7 @@ def serve(meta: str, idle_exit: float, ephemeral: bool, ready_fd: int) -> int:
     """Lock, bind, say "ok" on `ready_fd`, run. Called in the detached process."""
     from dcos.agent.launcher.server import Launcher, become_subreaper, take_lock
 
+    sys.setswitchinterval(0.0005)  # the journal's sync thread gets the GIL back quickly
     os.chdir(meta)  # also: a process under the agent's work dir, as tests look for them
     log_fd = os.open(os.path.join(meta, paths.LOG),
                      os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,12 +81,57 @@ def _apply(out: dict[str, Entry], rec: Any) -> None:
         out.pop(str(rec[1]), None)
 
 
+class Syncer:
+    """Group commit: ``fdatasync`` of the journal in a thread of its own, so the launcher's
+    loop never waits for the disk. `request` asks for a sync of everything written so far and
+    returns its generation; when a sync ends, `done` is that generation and `wake_fd` becomes
+    readable (the loop then sends the exits it covers)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.requested = 0
+        self.done = 0
+        self._cond = threading.Condition()
+        self.wake_fd, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._thread = threading.Thread(target=self._run, name="journal-sync", daemon=True)
+        self._thread.start()
+
+    def request(self) -> int:
+        with self._cond:
+            self.requested += 1
+            self._cond.notify()
+            return self.requested
+
+    def idle(self) -> bool:
+        return self.done == self.requested
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self.done == self.requested:
+                    self._cond.wait()
+                target = self.requested
+            try:
+                os.fdatasync(self.journal.fd)
+                self.journal.syncs += 1
+            except OSError as exc:
+                log.error("cannot sync the journal: %s", exc)
+            self.done = target
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"s")
+
+    def drain(self) -> None:
+        """Read the wake-ups (called by the loop when `wake_fd` is readable)."""
+        with contextlib.suppress(OSError):
+            os.read(self.wake_fd, 4096)
+
+
 class Journal:
     """The open journal: `append` queues records, `flush` writes them (and syncs)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._pending: list[bytes] = []
         self._packer = msgpack.Packer(use_bin_type=True)
         self.written = 0  # records since the last compaction
@@ -94,18 +140,19 @@ class Journal:
     def append(self, record: list[Any]) -> None:
         self._pending.append(self._packer.pack(record))
 
-    def flush(self, sync: bool) -> None:
-        """Write the queued records in one ``write``; ``fdatasync`` when `sync` (exits: they
-        are reported only once synced). Raises OSError."""
+    def flush(self, sync: bool = False) -> None:
+        """Write the queued records in one ``write`` (a process crash then loses nothing);
+        ``fdatasync`` here when `sync` (the launcher's `Syncer` does it in its thread instead).
+        Raises OSError."""
         if self._pending:
             data = b"".join(self._pending)
             self.written += len(self._pending)
             self._pending.clear()
             while data:
-                n = os.write(self._fd, data)
+                n = os.write(self.fd, data)
                 data = data[n:]
         if sync:
-            os.fdatasync(self._fd)
+            os.fdatasync(self.fd)
             self.syncs += 1
 
     def should_compact(self, live: int) -> bool:
@@ -126,10 +173,10 @@ class Journal:
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
-        old, self._fd = self._fd, os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        old, self.fd = self.fd, os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         os.close(old)
         self.written = len(parts)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            os.close(self._fd)
+            os.close(self.fd)

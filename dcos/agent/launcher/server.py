@@ -22,7 +22,7 @@ from typing import Any
 
 from dcos.agent import launcher as paths
 from dcos.agent.launcher import wire
-from dcos.agent.launcher.journal import Entry, Journal, replay
+from dcos.agent.launcher.journal import Entry, Journal, Syncer, replay
 from dcos.agent.launcher.spawn import Spawner, SpawnError
 
 log = logging.getLogger("dcos.agent.launcher")
@@ -50,6 +50,8 @@ class Launcher:
         self.entries: dict[str, Entry] = replay(os.path.join(meta_dir, paths.JOURNAL))
         self.by_pid: dict[int, str] = {}  # our running children -> container id
         self.journal = Journal(os.path.join(meta_dir, paths.JOURNAL))
+        self.syncer = Syncer(self.journal)
+        self._unsynced: list[tuple[int, list[str]]] = []  # (sync generation, ended cids)
         self.spawner = Spawner(meta_dir)
         self.sel = selectors.DefaultSelector()
         self.listener: socket.socket | None = None
@@ -91,6 +93,7 @@ class Launcher:
         signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.sel.register(r, selectors.EVENT_READ, "wake")
+        self.sel.register(self.syncer.wake_fd, selectors.EVENT_READ, "synced")
         self._chld = True  # reap whatever ended before the handler was in place
 
     # -- the loop --------------------------------------------------------------------------
@@ -106,6 +109,8 @@ class Launcher:
                     with contextlib.suppress(OSError):
                         os.read(self._wake_r, 4096)
                     self._chld = True
+                elif key.data == "synced":
+                    self.syncer.drain()
                 elif key.data == "conn" and key.fileobj is self.conn:
                     if mask & selectors.EVENT_READ:
                         self._read()
@@ -124,7 +129,7 @@ class Launcher:
     def _busy(self) -> bool:
         """Tasks running, or an agent connected (an ephemeral launcher, whose agent keeps no
         meta dir, does not wait for its agent: it is started again on the next launch)."""
-        return bool(self.by_pid) or (self.conn is not None and not self.ephemeral)
+        return bool(self.by_pid or self._unsynced) or (self.conn is not None and not self.ephemeral)
 
     def _timeout(self) -> float | None:
         if self._busy():
@@ -269,23 +274,29 @@ class Launcher:
             self._exits.append(cid)
 
     def _flush(self) -> None:
-        """Journal first (synced when something ended), then answer the agent."""
+        """Journal first (written now; the exits synced by the `Syncer`'s thread, a group
+        commit), then answer the agent: LAUNCHED replies at once (their records are written),
+        EXITs once a sync covers them."""
         try:
-            self.journal.flush(sync=bool(self._exits))
+            self.journal.flush()
         except OSError as exc:  # a full disk: keep serving; the statuses are still in memory
             log.error("cannot write the journal: %s", exc)
-        if self.journal.should_compact(len(self.entries)):
+        if self._exits:
+            self._unsynced.append((self.syncer.request(), self._exits))
+            self._exits = []
+        out = self._replies
+        done = self.syncer.done
+        while self._unsynced and self._unsynced[0][0] <= done:
+            for cid in self._unsynced.pop(0)[1]:
+                e = self.entries.get(cid)
+                if e is not None and self.greeted:
+                    out.append(wire.pack([wire.EXIT, cid, e.code, e.signal]))
+        if (not self._unsynced and self.syncer.idle()
+                and self.journal.should_compact(len(self.entries))):  # fmt: skip
             try:
                 self.journal.compact(self.entries)
             except OSError as exc:
                 log.error("cannot compact the journal: %s", exc)
-        out = self._replies
-        if self.greeted:
-            for cid in self._exits:
-                e = self.entries.get(cid)
-                if e is not None:
-                    out.append(wire.pack([wire.EXIT, cid, e.code, e.signal]))
-        self._exits.clear()
         if out and self.conn is not None:
             self._send(b"".join(out))
         out.clear()
@@ -307,6 +318,8 @@ class Launcher:
             self.sel.modify(self.conn, events, "conn")
 
     def _shutdown(self) -> None:
+        with contextlib.suppress(OSError):
+            self.journal.flush(sync=True)
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -333,4 +346,6 @@ def take_lock(meta_dir: str) -> int | None:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
             return None
         raise
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())  # who holds it (tools, benchmarks)
     return fd

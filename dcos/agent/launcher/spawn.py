@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 from typing import Any
@@ -36,6 +37,35 @@ done
 {extra}exec "$@\""""
 _OUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; tasks must not
+
+
+_WORD = re.compile(r"(?:[A-Za-z0-9_./:=,@%+-]|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\})+")
+_NOT_PROGRAMS = frozenset(
+    "alias bg break cd command continue echo eval exec exit export false fc fg getopts hash "
+    "jobs kill local printf pwd read readonly return set shift test times trap true type "
+    "ulimit umask unalias unset wait [ : . if then else elif fi case esac for while until do "
+    "done in function select".split()
+)
+
+
+def direct_shell(argv: list[str]) -> list[str]:
+    """``/bin/sh -c VALUE`` where VALUE is one plain command (words of safe characters and
+    ``$VAR``s; its first word a program, not a builtin, keyword or assignment) becomes
+    ``/bin/sh -c 'exec VALUE'``: the same program with the same arguments, but the shell is
+    replaced by it instead of waiting for it (dash does not do this itself), so the task's
+    exit status is the program's own: a SIGKILL is reported as the signal, not as a shell's
+    ambiguous 137. Anything else is left as it is."""
+    if len(argv) != 3 or argv[0] != "/bin/sh" or argv[1] != "-c":
+        return argv
+    value = argv[2]
+    if "\n" in value:
+        return argv
+    words = value.split()
+    if not words or words[0] in _NOT_PROGRAMS or "=" in words[0] or words[0].startswith("$"):
+        return argv
+    if not all(_WORD.fullmatch(w) for w in words):
+        return argv
+    return ["/bin/sh", "-c", f"exec {value.strip()}"]
 
 
 def prelude_argv(argv: list[str], procs_files: list[str], shell_lines: list[str]) -> list[str]:
@@ -94,9 +124,12 @@ class Spawner:
         """The process's start time as psutil's ``create_time`` gives it (boot time + start
         ticks), to tell this process from a later one with a recycled pid; 0.0 if unknown."""
         try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            return self._btime + int(fields[19]) / self._hz
+            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                data = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+            return self._btime + int(data.rsplit(b")", 1)[1].split()[19]) / self._hz
         except (OSError, IndexError, ValueError):
             return 0.0
 
@@ -105,6 +138,7 @@ class Spawner:
         """Start the task in its own session; its pid. Raises `SpawnError` saying why not."""
         if not argv or not argv[0]:
             raise SpawnError("empty command")
+        argv = direct_shell(argv)
         program = argv[0]
         if "/" not in program:
             found = shutil.which(program, path=env.get("PATH", os.defpath))

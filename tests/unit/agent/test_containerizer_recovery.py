@@ -9,7 +9,7 @@ import pytest
 
 from dcos.agent.containerizer import Termination
 from dcos.agent.containerizer import runtime as rt
-from dcos.agent.containerizer.process import UNKNOWN_EXIT, ProcessContainerizer
+from dcos.agent.containerizer.process import NOT_FOUND, UNKNOWN_EXIT, ProcessContainerizer
 from dcos.agent.isolators.select import build_isolators
 from dcos.protocol.ids import ContainerID
 
@@ -107,7 +107,7 @@ async def test_unknown_or_recycled_pid_gives_an_unknown_exit_status(tmp_path):
         {ContainerID("c1"): config(tmp_path, "x"), ContainerID("c2"): config(tmp_path, "y")}
     )
     assert out == {ContainerID("c1"): Termination(message=UNKNOWN_EXIT),
-                   ContainerID("c2"): Termination(message=UNKNOWN_EXIT)}  # fmt: skip
+                   ContainerID("c2"): Termination(message=NOT_FOUND)}  # fmt: skip
 
 
 def old_wrapper_task(tmp_path, cid: str, command: str):

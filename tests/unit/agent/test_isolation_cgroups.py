@@ -121,7 +121,7 @@ async def test_statistics_come_from_the_cgroups(cz, tmp_path):
     cid = ContainerID("stats")
     assert (await c.launch(cid, config(tmp_path, "sleep 30"))).ok
     procs = os.path.join(_cg(c, cid)["pids"], "cgroup.procs")
-    await poll(lambda: len(open(procs).read().split()) >= 2, "wrapper and sleep in the cgroup")
+    await poll(lambda: len(open(procs).read().split()) >= 1, "the task in the cgroup")
     stats = await c.usage(cid)
     assert stats["mem_limit_bytes"] == 64 * 1024 * 1024
     assert stats["processes"] == len(open(procs).read().split())
