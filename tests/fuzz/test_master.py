@@ -95,7 +95,7 @@ def _sched_headers(sid: str) -> st.SearchStrategy[dict[str, str | bytes]]:
 
 
 def test_scheduler_api_mutated_calls(env: ClusterEnv) -> None:
-    guard = env.guard("master /api/v1/scheduler (mutated JSON calls)")
+    guard = env.guard("master /api/v1/scheduler (mutated JSON calls)", agent_side=False)
     templates = scheduler_calls(env.fid, env.aid)
 
     @fuzz(400)
@@ -115,7 +115,7 @@ def test_scheduler_api_mutated_calls(env: ClusterEnv) -> None:
 
 
 def test_scheduler_api_bodies_and_headers(env: ClusterEnv) -> None:
-    guard = env.guard("master /api/v1/scheduler (bodies, headers)")
+    guard = env.guard("master /api/v1/scheduler (bodies, headers)", agent_side=False)
     templates = scheduler_calls(env.fid, env.aid)
     bodies = st.one_of(
         garbage_bodies,
@@ -153,7 +153,7 @@ OPERATOR_CALLS: list[dict[str, Any]] = [
 
 
 def test_operator_api_mutated_calls(env: ClusterEnv) -> None:
-    guard = env.guard("master /api/v1 (operator calls)")
+    guard = env.guard("master /api/v1 (operator calls)", agent_side=False)
 
     @fuzz(400)
     @given(doc=st.one_of(st.sampled_from(OPERATOR_CALLS).flatmap(mutations),
@@ -207,7 +207,7 @@ def agent_calls(env: ClusterEnv) -> list[dict[str, Any]]:
 
 
 def test_internal_agent_channel(env: ClusterEnv) -> None:
-    guard = env.guard("master /internal/agent (msgpack)")
+    guard = env.guard("master /internal/agent (msgpack)", agent_side=False)
     templates = agent_calls(env)
     body = st.one_of(
         st.tuples(st.sampled_from(templates).flatmap(mutations),
@@ -242,7 +242,7 @@ def queries() -> st.SearchStrategy[str]:
 
 
 def test_gets_with_bad_query_parameters(env: ClusterEnv) -> None:
-    guard = env.guard("master GET endpoints")
+    guard = env.guard("master GET endpoints", agent_side=False)
 
     @fuzz(300)
     @given(path=st.sampled_from(GET_PATHS), query=queries(),
