@@ -97,6 +97,10 @@ class ProcessContainerizer:
         self._client: LauncherClient | None = None
         self._connecting: asyncio.Future[LauncherClient] | None = None
         self._v1: dict[str, bool] = {}  # cgroup dir's parent -> has per-thread `tasks` files
+        for iso in self.isolators:  # cgroups are made and removed by the launcher
+            if hasattr(iso, "deferred_setup"):
+                iso.deferred_setup = True
+                iso.remover = self._remove_dirs  # type: ignore[attr-defined]
         self._watching = [i for i in self.isolators if _overrides(i, "watch")]
         self._isolating = [i for i in self.isolators if _overrides(i, "isolate")]
         self._killing = [i for i in self.isolators
@@ -170,6 +174,7 @@ class ProcessContainerizer:
                     spec.procs_files += got.procs_files
                     spec.shell += got.shell
                     spec.env.update(got.env)
+                    spec.setup += got.setup
                     records[iso.name] = got.record
             c = _Container(0, 0, child=True, spec=spec)
             c.ended = asyncio.get_running_loop().create_future()
@@ -179,7 +184,7 @@ class ProcessContainerizer:
                 config.sandbox, os.path.join(config.sandbox, "stdout"),
                 os.path.join(config.sandbox, "stderr"), *self._placement(spec),
                 {"sandbox": config.sandbox, "resources": config.resources.to_dict(),
-                 "isolators": records, "spec": _spec_dict(spec)},
+                 "isolators": records, "spec": _spec_dict(spec)}, spec.setup,
             )  # fmt: skip
             try:
                 pid, start, error = await (await self.launcher()).launch(*request)
@@ -204,6 +209,10 @@ class ProcessContainerizer:
         self._start_watching(container_id, c)
         c.done = asyncio.ensure_future(self._reap(container_id, c))
         return LaunchResult(True, pid=pid)
+
+    def _remove_dirs(self, dirs: list[str]) -> bool:
+        """An isolator's cgroups to remove: by the launcher when connected (True)."""
+        return self._client is not None and self._client.rmdir(dirs)
 
     def _placement(self, spec: LaunchSpec) -> tuple[list[str], list[Any] | None]:
         """(v1 ``tasks`` files the launcher joins itself, prelude [procs files, ulimit lines]
@@ -422,13 +431,13 @@ class ProcessContainerizer:
         """Agent shutdown, after every container is destroyed: isolators drop their roots and
         the launcher is told to exit (`stop_launcher`; an agent that leaves its tasks running
         only disconnects)."""
-        if self._client is not None:
-            self._client.on_lost = None  # a connection we close is not a launcher lost
-            if stop_launcher and not self._containers:
-                self._client.shutdown(kill=True)
-            else:
-                self._client.close()
-            self._client = None
+        client, self._client = self._client, None
+        if client is not None:
+            client.on_lost = None  # a connection we close is not a launcher lost
+            if stop_launcher and not self._containers and client.connected:
+                client.shutdown(kill=True)
+                await client.wait_closed()  # its cgroup removals are done then
+            client.close()
         for iso in self.isolators:
             close = getattr(iso, "close", None)
             if close is not None:

@@ -6,10 +6,10 @@ flag ``--isolation`` (Mesos' names): ``cgroups/cpu``, ``cgroups/mem``, ``cgroups
 ``gpu/nvidia`` (`.gpu`); `dcos.agent.isolators.select.build_isolators` builds them.
 
 `ProcessContainerizer` calls, per container: `prepare` with its `ContainerConfig` before
-spawning (it may return a
-`LaunchSpec`: cgroup.procs files the launch wrapper joins, ``ulimit`` lines, environment
-additions, and data kept in the container's runtime record), `isolate` with the wrapper's
-pid right after, `watch` (a limitation ends the container), `check` once when the
+spawning (it may return a `LaunchSpec`: cgroup.procs files the task joins, ``ulimit`` lines,
+environment additions, data kept in the container's record, and the directories and control
+writes the launcher makes first when the isolator's ``deferred_setup`` is set), `isolate` with
+the task's pid right after, `watch` (a limitation ends the container), `check` once when the
 container's main process has ended (a limitation that caused the end, such as an OOM kill),
 `usage` for statistics, `update` on a resource change and `cleanup` when it is gone
 (idempotent, safe for unknown ids). `kill` (optional) SIGKILLs every process accounted to
@@ -56,6 +56,10 @@ class LaunchSpec:
     shell: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
+    # directories to create and (file, value) control writes to make, in order, before the
+    # task is spawned: done by the task launcher (off the agent's loop) when the isolator
+    # was told it may defer them (`deferred_setup`), else already done by `prepare`
+    setup: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

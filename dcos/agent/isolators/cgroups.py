@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,14 @@ class CgroupsIsolator(NoopIsolator):
             self.bases["unified"] = os.path.join(fs.base_dir(self.v2, root), agent_key)
         self.name = ",".join(f"cgroups/{c}" for c in ("cpu", "mem", "pids") if c in controllers)
         self._containers: dict[ContainerID, _Container] = {}
+        memory = next((h for h in hierarchies if h.version == 1 and "memory" in h.controllers),
+                      None)  # fmt: skip
+        self._memsw = memory is not None and os.path.exists(
+            os.path.join(memory.mount, "memory.memsw.limit_in_bytes"))  # fmt: skip
+        # set by a containerizer whose task launcher creates the cgroups and sets their limits
+        # before the spawn (v1), and removes them (`remover`), off the agent's event loop
+        self.deferred_setup = False
+        self.remover: Callable[[list[str]], bool] | None = None
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -117,10 +126,20 @@ class CgroupsIsolator(NoopIsolator):
     # -- hooks -----------------------------------------------------------------------------
 
     async def prepare(self, container_id: ContainerID, config: ContainerConfig) -> LaunchSpec:
-        """Create the container's cgroups and set its limits; raises OSError on failure."""
+        """Create the container's cgroups and set its limits (or, with `deferred_setup` on
+        v1, say which directories and writes the launcher makes); raises OSError."""
         resources = config.resources
         paths: dict[str, str] = {}
         c = self._containers[container_id] = _Container(paths, resources)
+        if self.deferred_setup and "unified" not in self.bases:
+            for ctrl in self._wanted():
+                paths[ctrl] = os.path.join(self.bases[ctrl], container_id)
+            writes: list[tuple[str, str]] = []
+            self._apply_limits(c, resources, lambda f, v: writes.append((f, str(v))))
+            setup = [(path, [(f, v) for f, v in writes if os.path.dirname(f) == path])
+                     for path in dict.fromkeys(paths.values())]  # fmt: skip
+            procs = [os.path.join(p, "cgroup.procs") for p in paths.values()]
+            return LaunchSpec(procs_files=procs, record={"paths": paths}, setup=setup)
         for ctrl in self._wanted():
             base = self.bases[ctrl]
             if ctrl == "unified" and self.v2 is not None:
@@ -134,33 +153,48 @@ class CgroupsIsolator(NoopIsolator):
         procs = [os.path.join(p, "cgroup.procs") for p in paths.values()]
         return LaunchSpec(procs_files=procs, record={"paths": paths})
 
-    def _apply_limits(self, c: _Container, resources: Resources) -> None:
+    async def isolate(self, container_id: ContainerID, pid: int) -> None:
+        """With `deferred_setup`, the cgroups exist only now: arm the OOM watch."""
+        c = self._containers.get(container_id)
+        if self.deferred_setup and c is not None and c.oom_fd is None:
+            self._arm_oom(c)
+
+    def _apply_limits(self, c: _Container, resources: Resources,
+                      write: Callable[[str, str | int], None] = fs.write) -> None:  # fmt: skip
         cpus = resources.scalar("cpus")
         if "cpu" in self.controllers and cpus > 0:
             shares = max(MIN_CPU_SHARES, int(CPU_SHARES_PER_CPU * cpus))
             if "unified" in c.paths:
                 weight = 1 + ((shares - 2) * 9999) // 262142
-                fs.write(os.path.join(c.paths["unified"], "cpu.weight"), max(1, weight))
+                write(os.path.join(c.paths["unified"], "cpu.weight"), max(1, weight))
             elif "cpu" in c.paths:
-                fs.write(os.path.join(c.paths["cpu"], "cpu.shares"), shares)
+                write(os.path.join(c.paths["cpu"], "cpu.shares"), shares)
             if self.enable_cfs:
                 quota = max(MIN_CFS_QUOTA_US, int(cpus * CFS_PERIOD_US))
                 if "unified" in c.paths:
-                    fs.write(os.path.join(c.paths["unified"], "cpu.max"),
-                             f"{quota} {CFS_PERIOD_US}")  # fmt: skip
+                    write(os.path.join(c.paths["unified"], "cpu.max"),
+                          f"{quota} {CFS_PERIOD_US}")  # fmt: skip
                 elif "cpu" in c.paths:
-                    fs.write(os.path.join(c.paths["cpu"], "cpu.cfs_period_us"), CFS_PERIOD_US)
-                    fs.write(os.path.join(c.paths["cpu"], "cpu.cfs_quota_us"), quota)
+                    write(os.path.join(c.paths["cpu"], "cpu.cfs_period_us"), CFS_PERIOD_US)
+                    write(os.path.join(c.paths["cpu"], "cpu.cfs_quota_us"), quota)
         mem = resources.scalar("mem")
         if "mem" in self.controllers and mem > 0:
-            self._set_memory(c, max(MIN_MEMORY_BYTES, int(mem * _MB)))
+            self._set_memory(c, max(MIN_MEMORY_BYTES, int(mem * _MB)), write)
         if "pids" in self.controllers and self.max_pids:
             path = self._file(c, "pids", "pids.max", "pids.max")
             if path:
-                fs.write(path, self.max_pids)
+                write(path, self.max_pids)
 
-    def _set_memory(self, c: _Container, limit: int) -> None:
+    def _set_memory(self, c: _Container, limit: int,
+                    write: Callable[[str, str | int], None] = fs.write) -> None:  # fmt: skip
         c.mem_limit = limit
+        if write is not fs.write:  # deferred: a fresh v1 cgroup, memory first then memsw
+            if "memory" not in c.paths:
+                return
+            write(os.path.join(c.paths["memory"], "memory.limit_in_bytes"), limit)
+            if self._memsw:
+                write(os.path.join(c.paths["memory"], "memory.memsw.limit_in_bytes"), limit)
+            return
         if "unified" in c.paths:
             fs.write(os.path.join(c.paths["unified"], "memory.max"), limit)
             with contextlib.suppress(OSError):
@@ -281,6 +315,8 @@ class CgroupsIsolator(NoopIsolator):
         self._disarm_oom(c)
         await self.kill(container_id)
         self._containers.pop(container_id, None)
+        if self.remover is not None and self.remover(list(dict.fromkeys(c.paths.values()))):
+            return  # the launcher removes them
         for path in c.paths.values():
             await fs.remove(path)
 

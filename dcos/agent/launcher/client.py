@@ -78,6 +78,7 @@ class LauncherClient:
         self.on_exit: Callable[[str, int | None, int | None], None] | None = None
         self._launches: dict[str, asyncio.Future[tuple[int, float, str | None]]] = {}
         self._hello: asyncio.Future[list[Any]] | None = None
+        self._closed: asyncio.Future[None] | None = None
         self._queue: list[bytes] = []
         self._acks: list[str] = []
         self._flush_scheduled = False
@@ -97,6 +98,7 @@ class LauncherClient:
         loop = asyncio.get_running_loop()
         self.transport, _ = await loop.create_unix_connection(lambda: _Protocol(self), sock=sock)
         self.lost = False
+        self._closed = loop.create_future()
         self._hello = loop.create_future()
         self._send(wire.pack([wire.HELLO]))
         return await self._hello
@@ -119,9 +121,18 @@ class LauncherClient:
     def connected(self) -> bool:
         return self.transport is not None and not self.lost
 
+    async def wait_closed(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until the launcher has closed the connection (after a SHUTDOWN)."""
+        if self._closed is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._closed), timeout)
+
     def _lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.transport = None
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
         gone = LauncherGone(f"the task launcher's connection was lost{f': {exc}' if exc else ''}")
         futures: list[asyncio.Future[Any]] = list(self._launches.values())
         if self._hello is not None:
@@ -143,7 +154,8 @@ class LauncherClient:
 
     def launch(self, cid: str, argv: list[str], env: dict[str, str], cwd: str, stdout: str,
                stderr: str, tasks_files: list[str], prelude: list[Any] | None,
-               record: Any) -> asyncio.Future[tuple[int, float, str | None]]:  # fmt: skip
+               record: Any, setup: list[Any] | None = None,
+               ) -> asyncio.Future[tuple[int, float, str | None]]:  # fmt: skip
         """Ask for a spawn; the future gives ``(pid, start time, error)``."""
         fut: asyncio.Future[tuple[int, float, str | None]] = (
             asyncio.get_running_loop().create_future()
@@ -153,7 +165,7 @@ class LauncherClient:
             return fut
         self._launches[cid] = fut
         self._send(wire.pack([wire.LAUNCH, cid, argv, env, cwd, stdout, stderr, tasks_files,
-                              prelude, record]))  # fmt: skip
+                              prelude, record, setup or []]))  # fmt: skip
         return fut
 
     def signal(self, cid: str, sig: int) -> bool:
@@ -163,6 +175,13 @@ class LauncherClient:
         self._send(wire.pack([wire.SIGNAL, cid, int(sig)]))
         return True
 
+    def rmdir(self, dirs: list[str]) -> bool:
+        """Have the launcher remove these cgroups; False when not connected."""
+        if not self.connected:
+            return False
+        self._send(wire.pack([wire.RMDIR, dirs]))
+        return True
+
     def ack(self, cid: str) -> None:
         """The agent has recorded `cid`'s end: the launcher may forget it (batched)."""
         if self.connected:
@@ -170,10 +189,11 @@ class LauncherClient:
             self._schedule()
 
     def shutdown(self, kill: bool) -> None:
-        """Tell the launcher to exit (killing its tasks' groups when `kill`)."""
+        """Tell the launcher to exit (killing its tasks' groups when `kill`); it closes the
+        connection once done (`wait_closed`)."""
         if self.connected:
             self._send(wire.pack([wire.SHUTDOWN, kill]))
-            self.close()
+            self._flush()
 
     def _send(self, data: bytes) -> None:
         self._queue.append(data)

@@ -52,6 +52,7 @@ class Launcher:
         self.journal = Journal(os.path.join(meta_dir, paths.JOURNAL))
         self.syncer = Syncer(self.journal)
         self._unsynced: list[tuple[int, list[str]]] = []  # (sync generation, ended cids)
+        self._rmdirs: list[tuple[str, int]] = []  # cgroups to remove, (dir, tries so far)
         self.spawner = Spawner(meta_dir)
         self.sel = selectors.DefaultSelector()
         self.listener: socket.socket | None = None
@@ -117,6 +118,8 @@ class Launcher:
                     if mask & selectors.EVENT_WRITE and self.conn is not None:
                         self._send(b"")
             self.spawner.go_home()
+            if self._rmdirs:
+                self._remove_dirs()
             if self._chld:
                 self._chld = False
                 self._reap()
@@ -129,9 +132,12 @@ class Launcher:
     def _busy(self) -> bool:
         """Tasks running, or an agent connected (an ephemeral launcher, whose agent keeps no
         meta dir, does not wait for its agent: it is started again on the next launch)."""
-        return bool(self.by_pid or self._unsynced) or (self.conn is not None and not self.ephemeral)
+        return (bool(self.by_pid or self._unsynced or self._rmdirs)
+                or (self.conn is not None and not self.ephemeral))
 
     def _timeout(self) -> float | None:
+        if self._rmdirs:
+            return 0.01  # busy cgroups: try again soon
         if self._busy():
             return None
         return max(0.0, self.idle_exit - (time.monotonic() - self._idle_since)) + 0.01
@@ -196,7 +202,9 @@ class Launcher:
     def _handle(self, msg: list[Any]) -> None:
         op = msg[0]
         if op == wire.LAUNCH:
-            self._launch(*msg[1:10])
+            self._launch(*msg[1:11])
+        elif op == wire.RMDIR:
+            self._rmdirs.extend((str(d), 0) for d in msg[1])
         elif op == wire.ACK:
             for cid in msg[1]:
                 if self.entries.pop(cid, None) is not None:
@@ -215,12 +223,15 @@ class Launcher:
             log.warning("unknown message %.100r", op)
 
     def _launch(self, cid: str, argv: list[str], env: dict[str, str], cwd: str, stdout: str,
-                stderr: str, tasks_files: list[str], prelude: Any, record: Any) -> None:  # fmt: skip
+                stderr: str, tasks_files: list[str], prelude: Any, record: Any,
+                setup: Any = None) -> None:  # fmt: skip
         if cid in self.entries:
             self._replies.append(wire.pack([wire.LAUNCHED, cid, 0, 0.0,
                                             f"container {cid} already exists"]))  # fmt: skip
             return
         try:
+            if setup:
+                self.spawner.setup(setup)
             pid = self.spawner.spawn(argv, env, cwd, stdout, stderr, tasks_files, prelude)
         except SpawnError as exc:
             self._replies.append(wire.pack([wire.LAUNCHED, cid, 0, 0.0, str(exc)]))
@@ -231,6 +242,22 @@ class Launcher:
         self.journal.append(["L", cid, pid, start, record])
         self._replies.append(wire.pack([wire.LAUNCHED, cid, pid, start, None]))
         self.launched += 1
+
+    def _remove_dirs(self) -> None:
+        """rmdir each queued cgroup; a busy one (its last processes still exiting) is tried
+        again next turn, for about 2 s."""
+        left = []
+        for path, tries in self._rmdirs:
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                if exc.errno in (errno.EBUSY, errno.ENOTEMPTY) and tries < 200:
+                    left.append((path, tries + 1))
+                else:
+                    log.warning("cannot remove cgroup %s: %s", path, exc)
+        self._rmdirs = left
 
     def _signal(self, cid: str, sig: int) -> None:
         e = self.entries.get(cid)
@@ -318,6 +345,11 @@ class Launcher:
             self.sel.modify(self.conn, events, "conn")
 
     def _shutdown(self) -> None:
+        deadline = time.monotonic() + 3.0
+        while self._rmdirs and time.monotonic() < deadline:  # cgroups still to remove
+            self._remove_dirs()
+            if self._rmdirs:
+                time.sleep(0.01)
         with contextlib.suppress(OSError):
             self.journal.flush(sync=True)
         if self.conn is not None:

@@ -179,6 +179,21 @@ class Spawner:
                 if fd >= 0:
                     os.close(fd)
 
+    def setup(self, setup: list[Any]) -> None:
+        """Create the task's cgroups and write their limits (``[[dir, [[file, value], ...]],
+        ...]``, in order). Raises `SpawnError` saying which failed."""
+        for path, writes in setup:
+            try:
+                os.makedirs(path, exist_ok=True)
+                for name, value in writes:
+                    fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC)
+                    try:
+                        os.write(fd, str(value).encode())
+                    finally:
+                        os.close(fd)
+            except OSError as exc:
+                raise SpawnError(f"cannot set up cgroup {path}: {_why(exc)}") from None
+
     def _join(self, tasks_file: str) -> None:
         home = self._home_of(tasks_file)
         if home is not None:

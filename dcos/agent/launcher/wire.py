@@ -7,8 +7,11 @@ Agent -> launcher:
   ``[cid, pid, start, code, signal, ended, child, record]``: every task the journal still holds
   (running, or ended and not acknowledged). `child` False: started by an earlier launcher
   that died (its exit status is unknown unless `ended`).
-- ``[LAUNCH, cid, argv, env, cwd, stdout, stderr, tasks_files, prelude, record]``: answered
-  by ``[LAUNCHED, cid, pid, start, error]`` (pid 0 and a non-empty `error` when it failed).
+- ``[LAUNCH, cid, argv, env, cwd, stdout, stderr, tasks_files, prelude, record, setup]``:
+  answered by ``[LAUNCHED, cid, pid, start, error]`` (pid 0 and a non-empty `error` when it
+  failed). `setup`: ``[[dir, [[file, value], ...]], ...]``, cgroups to create and limits to
+  write before the task joins them.
+- ``[RMDIR, [dir, ...]]``: remove these (emptied) cgroups, retrying while they are busy.
 - ``[SIGNAL, cid, signal]``: signal the task's process group (while its leader runs).
 - ``[ACK, [cid, ...]]``: the agent has recorded these ends; forget them.
 - ``[SHUTDOWN, kill]``: exit (after SIGKILLing every task's group when `kill`).
@@ -29,6 +32,7 @@ LAUNCHED = "launched"
 SIGNAL = "signal"
 ACK = "ack"
 SHUTDOWN = "shutdown"
+RMDIR = "rmdir"
 EXIT = "exit"
 
 _packer = msgpack.Packer(use_bin_type=True)
