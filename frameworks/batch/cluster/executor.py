@@ -297,6 +297,8 @@ class BatchExecutor:
             maps = [int(m) for m in request.query.get("maps", "").split(",") if m]
         except ValueError:
             return web.Response(status=400, text="shuffle, reduce and maps must be integers")
+        if min(shuffle, reduce, *maps) < 0:  # a negative index would read another block
+            return web.Response(status=400, text="shuffle, reduce and maps must not be negative")
         loop = asyncio.get_running_loop()
         blocks = await loop.run_in_executor(None, self.storage.read_blocks, shuffle, maps, reduce)
         return web.Response(body=join_blocks(blocks), content_type="application/octet-stream")
