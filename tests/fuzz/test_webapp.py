@@ -256,7 +256,9 @@ OTHER = ["/v2/tasks", "/v2/tasks?status=running", "/v2/tasks?status=%ff", "/v2/d
          "/v2/deployments/nope", "/v2/deployments/%2e%2e", "/v2/queue", "/v2/queue?embed=x",
          "/v2/queue/keep/base/delay", "/v2/queue/%00/delay", "/v2/info", "/v2/leader", "/ping",
          "/metrics", "/debug/stimuli", "/v2/eventSubscriptions", "/v2/apps", "/v2/nope",
-         "/v2/tasks/delete", "/v2/tasks/delete?scale=true&wipe=true", "/v2/groups"]  # fmt: skip
+         "/v2/tasks/delete", "/v2/tasks/delete?scale=true&wipe=true", "/v2/groups",
+         "/v2/events", "/v2/events?event_type=%ff", "/v2/events?plan-format=light",
+         "/metrics/prometheus", "/v2/tasks.txt", "/v2/info?x=%00"]  # fmt: skip
 
 
 def test_routes_with_hostile_paths_queries_and_bodies(webapp: WebappEnv) -> None:
