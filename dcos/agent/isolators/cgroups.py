@@ -134,10 +134,10 @@ class CgroupsIsolator(NoopIsolator):
         if self.deferred_setup and "unified" not in self.bases:
             for ctrl in self._wanted():
                 paths[ctrl] = os.path.join(self.bases[ctrl], container_id)
-            writes: list[tuple[str, str]] = []
-            self._apply_limits(c, resources, lambda f, v: writes.append((f, str(v))))
-            setup = [(path, [(f, v) for f, v in writes if os.path.dirname(f) == path])
-                     for path in dict.fromkeys(paths.values())]  # fmt: skip
+            writes: dict[str, list[tuple[str, str]]] = {p: [] for p in paths.values()}
+            self._apply_limits(c, resources,
+                               lambda f, v: writes[f.rpartition("/")[0]].append((f, str(v))))  # fmt: skip
+            setup = list(writes.items())
             procs = [os.path.join(p, "cgroup.procs") for p in paths.values()]
             return LaunchSpec(procs_files=procs, record={"paths": paths}, setup=setup)
         for ctrl in self._wanted():
