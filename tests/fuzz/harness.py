@@ -30,8 +30,10 @@ T = TypeVar("T")
 
 REQUEST_TIMEOUT = 5.0  # a request without an answer by then is a hang
 MAX_BODY = 64 * 1024  # of an answer we read
-# DCOS_FUZZ_SCALE=10 runs ten times as many examples (a longer local fuzz run)
+# DCOS_FUZZ_SCALE=10 runs ten times as many examples (a longer local fuzz run);
+# DCOS_FUZZ_EXPLORE=1 draws new examples each run instead of the fixed ones
 SCALE = float(os.environ.get("DCOS_FUZZ_SCALE", "1"))
+EXPLORE = os.environ.get("DCOS_FUZZ_EXPLORE") == "1"
 STATS: dict[str, Counter[int]] = {}  # test name -> answers by status (the terminal summary)
 
 
@@ -40,7 +42,7 @@ def fuzz(examples: int) -> settings:
     (derandomize), no example database, a deadline per example above the request timeout."""
     return settings(
         max_examples=max(1, int(examples * SCALE)),
-        derandomize=True,
+        derandomize=not EXPLORE,
         database=None,
         deadline=timedelta(seconds=3 * REQUEST_TIMEOUT),
         phases=(Phase.explicit, Phase.generate, Phase.shrink),

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from dcos.protocol import internal
 from dcos.testing.master import command_task
 from tests.fuzz.envs import TASK, UUID, ClusterEnv
-from tests.fuzz.harness import fuzz
+from tests.fuzz.harness import fuzz, send
 from tests.fuzz.strategies import (
     CONTENT_TYPES,
     body_of,
@@ -167,6 +167,13 @@ def test_operator_api_mutated_calls(env: ClusterEnv) -> None:
 
     run()
     env.assert_healthy(launched=True)
+    # an accepted quota may hold resources back (with "force" even more than the cluster
+    # has: the operator asked for it); once removed, offers must flow again
+    r = send(env.port, "POST", "/api/v1", b'{"type":"GET_QUOTA"}')
+    assert r.status == 200, r.text()
+    for info in orjson.loads(r.body)["get_quota"]["status"].get("infos", []):
+        body = orjson.dumps({"type": "REMOVE_QUOTA", "remove_quota": {"role": info["role"]}})
+        assert send(env.port, "POST", "/api/v1", body).status == 200, info
     env.assert_offers_flow()
 
 
