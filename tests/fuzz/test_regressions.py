@@ -6,7 +6,10 @@ failing before its fix:
 - a body nested 255 to 1,024 levels deep (orjson reads up to 1,024 levels but writes at most
   254) was accepted: a framework SUBSCRIBE with such ``labels`` was kept, and from then on
   every ``/master/state``, ``GET_FRAMEWORKS`` and registry write failed (500s until a master
-  restart). Bodies nested deeper than `MAX_DEPTH` are now 400, on JSON and msgpack alike.
+  restart). Bodies nested deeper than `MAX_DEPTH` are now 400, on JSON and msgpack alike;
+- webapp: a constraint value ``"¹"`` (``str.isdigit`` is true for it, ``int`` raises) was a
+  500 on ``POST /v2/apps``; the same check in the load balancer's label parser raised;
+- batch executor shuffle server: negative numbers (tests/fuzz/test_batch.py).
 """
 
 from __future__ import annotations
@@ -76,3 +79,18 @@ def test_a_deeply_nested_framework_info_is_refused_and_state_still_renders(env: 
     r = send(env.port, "POST", "/api/v1", b'{"type":"GET_FRAMEWORKS"}')
     assert r.status == 200, r.text()
     env.assert_healthy()
+
+
+def test_non_ascii_digits_in_constraints_and_lb_labels_are_refused_not_raised() -> None:
+    """``"¹".isdigit()`` is True but ``int("¹")`` raises: a GROUP_BY/MAX_PER constraint value
+    ``"¹"`` made ``POST /v2/apps`` a 500, and an app label ``HAPROXY_0_PORT="¹"`` (accepted:
+    labels are free text) made the load balancer's config build raise for every app."""
+    from frameworks.webapp.lb.labels import read_ports
+    from frameworks.webapp.model.app import constraint_errors
+
+    for op in ("GROUP_BY", "MAX_PER"):
+        assert constraint_errors(["rack", op, "¹"]) == [f"{op} value must be a positive integer"]
+    app = {"labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_PORT": "¹"},
+           "portDefinitions": [{"port": 10000}]}  # fmt: skip
+    specs, reason = read_ports(app, "external")
+    assert specs == [] and reason is not None and "HAPROXY_0_PORT" in reason

@@ -23,7 +23,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dcos.state import MemoryStateStore
@@ -179,6 +179,7 @@ def test_create_app_one_field_mutated(webapp: WebappEnv) -> None:
     guard = webapp.guard("webapp POST /v2/apps (one field mutated)")
 
     @fuzz(400)
+    @example(doc={**VALID_APP, "constraints": [["rack", "GROUP_BY", "¹"]]}, force=False)  # a 500
     @given(doc=mutations(VALID_APP), force=st.booleans())
     def run(doc: Any, force: bool) -> None:
         path = "/v2/apps" + ("?force=true" if force else "")

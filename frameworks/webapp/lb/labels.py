@@ -79,7 +79,7 @@ def _port_spec(labels: Mapping[str, str], n: int, port: int) -> PortSpec | str |
             return None
     if get("PORT") is not None:
         raw = str(get("PORT")).strip()
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
+        if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:  # "¹".isdigit()
             return f"HAPROXY_{n}_PORT={raw!r} is not a port number"
         port = int(raw)
     if not 0 < port < 65536:

@@ -199,7 +199,8 @@ def constraint_errors(con: Any) -> list[str]:
         return [f"unknown constraint operator {op!r}; use one of {', '.join(sorted(OPERATORS))}"]
     if op in ("LIKE", "UNLIKE", "IS", "MAX_PER") and value is None:
         return [f"{op} needs a value"]
-    if op in ("MAX_PER", "GROUP_BY") and value is not None and (not value.isdigit() or int(value) < 1):
+    if op in ("MAX_PER", "GROUP_BY") and value is not None and (
+            not (value.isascii() and value.isdigit()) or int(value) < 1):  # "¹".isdigit()
         return [f"{op} value must be a positive integer"]
     if op in ("LIKE", "UNLIKE"):
         try:
