@@ -115,6 +115,8 @@ class Offer:
     resources: Resources
     created: float
     expires: float | None
+    # the JSON views' cache of its encoded form (`dcos.master.http.state_json`)
+    view: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -138,6 +140,8 @@ class Framework:
     offers: set[OfferID] = field(default_factory=set)
     suppressed_roles: set[Role] = field(default_factory=set)
     failover_timeout: float = 0.0
+    # the JSON views' cache of what its tasks use and are offered (`..http.state_json`)
+    view: Any = field(default=None, repr=False, compare=False)
 
     @property
     def partition_aware(self) -> bool:
@@ -177,6 +181,11 @@ class Agent:
     peer: str | None = None  # the host its SUBSCRIBE came from (None: not known)
     tasks: dict[tuple[FrameworkID, TaskID], Task] = field(default_factory=dict)
     offers: set[OfferID] = field(default_factory=set)
+    # the JSON views' cache of this agent's encoded form (`dcos.master.http.state_json`)
+    view: Any = field(default=None, repr=False, compare=False)
 
     def used(self) -> Resources:
-        return Resources.total(t.resources for t in self.tasks.values())
+        tasks = self.tasks
+        if len(tasks) <= 1:  # the common case: no summing, the same object every time
+            return next(iter(tasks.values())).resources if tasks else Resources.empty()
+        return Resources.total([t.resources for t in tasks.values()])

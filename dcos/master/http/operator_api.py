@@ -54,7 +54,7 @@ async def state(request: web.Request) -> web.Response:
 
 def _slaves(view: MasterView) -> dict[str, Any]:
     return {
-        "slaves": [sj.agent_json(view, a) for a in view.core.agents.values()],
+        "slaves": [sj.agent_fragment(view, a) for a in view.core.agents.values()],
         "recovered_slaves": [{"id": a} for a in view.core.recovered_agents],
     }
 

@@ -59,6 +59,14 @@ def task_json(t: Task) -> dict[str, Any]:
     return out
 
 
+def offer_fragment(view: MasterView, oid: OfferID) -> orjson.Fragment:
+    """`offer_json` already encoded, kept on the (unchanging) offer."""
+    o = view.core.offers[oid]
+    if o.view is None:
+        o.view = orjson.Fragment(dumps_json(offer_json(view, oid)))
+    return o.view
+
+
 def offer_json(view: MasterView, oid: OfferID) -> dict[str, Any]:
     o = view.core.offers[oid]
     return {
@@ -72,8 +80,9 @@ def offer_json(view: MasterView, oid: OfferID) -> dict[str, Any]:
 
 def framework_json(view: MasterView, fw: Framework) -> dict[str, Any]:
     info = fw.info
-    used = _sum([t.resources for t in fw.tasks.values()])
-    offered = _sum([view.core.offers[o].resources for o in fw.offers if o in view.core.offers])
+    offers = view.core.offers
+    used = _kept_total(fw, "used", [t.resources for t in fw.tasks.values()])
+    offered = _kept_total(fw, "offered", [offers[o].resources for o in fw.offers if o in offers])
     return {
         "id": fw.id,
         "name": info.get("name", ""),
@@ -99,14 +108,60 @@ def framework_json(view: MasterView, fw: Framework) -> dict[str, Any]:
         "tasks": [task_fragment(t) for t in fw.tasks.values()],
         "unreachable_tasks": [task_fragment(t) for t in fw.unreachable_tasks.values()],
         "completed_tasks": [task_fragment(t) for t in fw.completed_tasks.values()],
-        "offers": [offer_json(view, o) for o in fw.offers if o in view.core.offers],
+        "offers": [offer_fragment(view, o) for o in fw.offers if o in offers],
         "executors": [],
     }
 
 
-def agent_json(view: MasterView, a: Agent) -> dict[str, Any]:
-    used = a.used()
-    offered = _sum([view.core.offers[o].resources for o in a.offers if o in view.core.offers])
+def _kept_total(fw: Framework, name: str, items: list[Resources]) -> Resources:
+    """The sum of `items` (what the framework's tasks use, or are offered), kept on the
+    framework under `name` and summed again only when the items changed (compared as a
+    tuple: object identity first)."""
+    key = tuple(items)
+    if fw.view is None:
+        fw.view = {}
+    cached = fw.view.get(name)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    total = Resources.total(key)
+    fw.view[name] = (key, total)
+    return total
+
+
+def agent_fragment(view: MasterView, a: Agent) -> orjson.Fragment:
+    """`agent_json` already encoded, kept on the agent while it stays the same: the same
+    connection state, the same tasks' and offers' resources (compared as tuples, object
+    identity first: no summing when nothing changed; a changed AgentInfo comes with a new
+    `Agent`)."""
+    offers = view.core.offers
+    used_key = tuple([t.resources for t in a.tasks.values()])
+    offered_key = tuple([offers[o].resources for o in a.offers if o in offers])
+    cached = a.view
+    if (
+        cached is not None
+        and cached[0] == a.connected
+        and cached[1] == used_key
+        and cached[2] == offered_key
+    ):
+        return cached[3]
+    used, offered = Resources.total(used_key), Resources.total(offered_key)
+    fragment = orjson.Fragment(dumps_json(agent_json(view, a, used, offered)))
+    a.view = (a.connected, used_key, offered_key, fragment)
+    return fragment
+
+
+def _offered(view: MasterView, a: Agent) -> Resources:
+    if not a.offers:
+        return Resources.empty()
+    offers = view.core.offers
+    return _sum([offers[o].resources for o in a.offers if o in offers])
+
+
+def agent_json(
+    view: MasterView, a: Agent, used: Resources | None = None, offered: Resources | None = None
+) -> dict[str, Any]:
+    used = a.used() if used is None else used
+    offered = _offered(view, a) if offered is None else offered
     return {
         "id": a.id,
         "pid": f"slave(1)@{a.ip}:{a.port}",
@@ -143,7 +198,7 @@ def state_json(view: MasterView) -> dict[str, Any]:
                         "address": {"hostname": info.hostname, "ip": info.ip, "port": info.port}},
         "log_dir": os.path.dirname(cfg.log_file) if cfg.log_file else None,
         "flags": cfg.flags(),
-        "slaves": [agent_json(view, a) for a in agents],
+        "slaves": [agent_fragment(view, a) for a in agents],
         "frameworks": [framework_json(view, f) for f in core.frameworks.values()],
         "completed_frameworks": [framework_json(view, f) for f in core.completed_frameworks.values()],
         "orphan_tasks": [], "unregistered_frameworks": [],

@@ -116,3 +116,47 @@ async def test_many_concurrent_state_readers_cost_few_builds(env) -> None:
     assert set(statuses) == {200}
     assert cache.builds - before <= 3
     await astream.close()
+
+
+def test_kept_fragments_follow_every_change() -> None:
+    """The encoded agents, tasks, offers and sums kept between builds always equal a fresh
+    rendering, through offers, launches, status changes and declines."""
+    from dcos.master.config import MasterConfig
+    from dcos.master.http import state_json as sj
+    from dcos.master.shell import MasterView
+    from dcos.protocol.codec import dumps_json
+    from dcos.testing.master import T0, CoreHarness
+
+    h = CoreHarness()
+    aids = [h.agent(port=5051 + i) for i in range(3)]
+    fid = h.subscribe()
+    view = MasterView(h.core, MasterConfig(), T0, None)
+
+    def check() -> None:
+        state = orjson.loads(dumps_json(sj.state_json(view)))
+        for a in state["slaves"]:
+            fresh = sj.agent_json(view, h.core.agents[a["id"]])
+            assert a == orjson.loads(dumps_json(fresh))
+        (fw,) = state["frameworks"]
+        fresh_fw = orjson.loads(dumps_json(sj.framework_json(view, h.core.frameworks[fid])))
+        assert fw == fresh_fw
+        used = sum(t["resources"]["cpus"] for t in fw["tasks"])
+        assert fw["used_resources"]["cpus"] == pytest.approx(used)
+
+    check()
+    offers = h.allocate()
+    check()
+    h.launch(fid, offers[0], ["t1", "t2"])
+    check()
+    on = offers[0]["agent_id"]["value"]
+    assert on in aids
+    h.update(on, fid, "t1", "TASK_RUNNING")
+    assert h.core.frameworks[fid].tasks["t1"].state == "TASK_RUNNING"
+    check()
+    h.update(on, fid, "t2", "TASK_FINISHED")
+    check()
+    h.call(fid, {"type": "DECLINE", "decline": {"offer_ids": [o["id"] for o in offers[1:]]}})
+    check()
+    h.update(on, fid, "t1", "TASK_KILLED")
+    assert not h.core.frameworks[fid].tasks
+    check()
