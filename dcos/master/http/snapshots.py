@@ -36,7 +36,8 @@ from aiohttp import web
 
 from dcos.protocol.codec import dumps_json
 
-MIN_GAP = 0.05
+MIN_GAP = 0.06
+RELEASE_CHUNK = 16  # readers answered per loop iteration once a build is ready
 MAX_GAP = 0.25
 GAP_FACTOR = 4.0
 GZIP_MIN_BYTES = 16 * 1024
@@ -57,7 +58,8 @@ class _Entry:
     snapshot: Snapshot | None = None
     built_at: float = float("-inf")
     gap: float = MIN_GAP
-    next_build: asyncio.Future[Snapshot] | None = None  # the build readers now wait for
+    waiters: list[asyncio.Future[Snapshot]] = field(default_factory=list)  # for the next build
+    build_due: bool = False  # a build task will serve `waiters`
 
 
 @dataclass
@@ -85,23 +87,27 @@ class ReadCache:
         snap = entry.snapshot
         if snap is not None and snap.generation == self.generation():
             return snap
-        if entry.next_build is None:
-            loop = asyncio.get_running_loop()
-            entry.next_build = loop.create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Snapshot] = loop.create_future()
+        entry.waiters.append(waiter)
+        if not entry.build_due:
+            entry.build_due = True
             task = loop.create_task(self._build(entry, build))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-        return await asyncio.shield(entry.next_build)
+        return await waiter
 
     async def _build(self, entry: _Entry, build: Callable[[], Any]) -> None:
-        """Wait out the gap, build once, hand the snapshot to every waiting reader."""
-        fut = entry.next_build
-        assert fut is not None
+        """Wait out the gap, build once, hand the snapshot to every waiting reader, a few
+        at a time (`RELEASE_CHUNK`) so that the loop serves other requests in between
+        instead of writing hundreds of answers in one go."""
+        waiters: list[asyncio.Future[Snapshot]] = []
         try:
             wait = entry.built_at + entry.gap - self.clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            entry.next_build = None  # readers from now on wait for the following build
+            # readers from now on wait for the following build
+            waiters, entry.waiters, entry.build_due = entry.waiters, [], False
             start = self.clock()
             generation = self.generation()
             body = dumps_json(build())
@@ -114,13 +120,18 @@ class ReadCache:
                 gz = await asyncio.to_thread(_gzip, body)
             snap = Snapshot(body, gz, generation)
             entry.snapshot = snap
-            if not fut.done():
-                fut.set_result(snap)
+            for i in range(0, len(waiters), RELEASE_CHUNK):
+                if i:
+                    await asyncio.sleep(0)
+                for w in waiters[i : i + RELEASE_CHUNK]:
+                    if not w.done():
+                        w.set_result(snap)
         except BaseException as exc:
-            if entry.next_build is fut:
-                entry.next_build = None
-            if not fut.done():
-                fut.set_exception(exc)
+            if not waiters:  # it failed before taking the waiters (cancelled while waiting)
+                waiters, entry.waiters, entry.build_due = entry.waiters, [], False
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(exc if isinstance(exc, Exception) else RuntimeError("stopped"))
             if not isinstance(exc, Exception):
                 raise
 

@@ -160,3 +160,18 @@ def test_kept_fragments_follow_every_change() -> None:
     h.update(on, fid, "t1", "TASK_KILLED")
     assert not h.core.frameworks[fid].tasks
     check()
+
+
+async def test_a_failed_build_fails_its_readers_and_the_next_one_works() -> None:
+    gen = [0]
+    cache = ReadCache(lambda: gen[0])
+
+    def broken() -> dict[str, int]:
+        raise ValueError("bug")
+
+    results = await asyncio.gather(*(cache.get("v", broken) for _ in range(3)),
+                                   return_exceptions=True)  # fmt: skip
+    assert all(isinstance(r, ValueError) for r in results)
+    gen[0] = 1
+    snap = await cache.get("v", lambda: {"ok": True})
+    assert orjson.loads(snap.body) == {"ok": True}
