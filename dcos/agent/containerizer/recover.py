@@ -57,8 +57,9 @@ async def recover(cz: ProcessContainerizer, expected: dict[ContainerID, Containe
             alive, term = False, _termination(code, sig)
         elif child:
             alive, term = True, None
-        else:
-            alive = rt.same_process_alive(int(pid), float(start))
+        else:  # its launcher died: is it still the process it started?
+            alive = (rt.same_process_alive(int(pid), float(start)) if start
+                     else _running(int(pid)))  # fmt: skip
             term = None if alive else Termination(message=_lost())
         isolator_records = record.get("isolators") or {}
         sandbox = str(record.get("sandbox") or "")
@@ -158,6 +159,17 @@ def _resources(data: Any) -> Resources:
 
 def _termination(code: Any, sig: Any) -> Termination:
     return Termination(signal=int(sig)) if sig is not None else Termination(exit_code=int(code))
+
+
+def _running(pid: int) -> bool:
+    """`pid` runs (not a zombie): for a task whose start time was not yet journaled when its
+    launcher died (it had run for under `dcos.agent.launcher.server.START_DELAY`)."""
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _lost() -> str:

@@ -3,8 +3,10 @@
 Owned by the launcher process (`dcos.agent.launcher.server`); nothing else writes it. Records
 (msgpack arrays, back to back in ``<meta dir>/launcher.journal``):
 
-- ``["L", cid, pid, start, record]``: a task was spawned (`start`: its process start time as
-  psutil gives it, to tell it from a recycled pid; `record`: the agent's data, kept for it),
+- ``["L", cid, pid, start, record]``: a task was spawned (`record`: the agent's data, kept
+  for it; `start` 0: not known yet),
+- ``["S", cid, start]``: its process start time as psutil gives it (to tell it from a
+  recycled pid), noted once it has run for a moment,
 - ``["E", cid, code, signal]``: it ended (exactly one of code / signal is not None),
 - ``["A", cid]``: the agent acknowledged its end: forgotten.
 
@@ -77,6 +79,10 @@ def _apply(out: dict[str, Entry], rec: Any) -> None:
         entry = out.get(str(rec[1]))
         if entry is not None:
             entry.code, entry.signal, entry.ended = rec[2], rec[3], True
+    elif kind == "S" and len(rec) >= 3:
+        entry = out.get(str(rec[1]))
+        if entry is not None:
+            entry.start = float(rec[2])
     elif kind == "A" and len(rec) >= 2:
         out.pop(str(rec[1]), None)
 

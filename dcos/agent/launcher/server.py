@@ -18,6 +18,7 @@ import selectors
 import signal
 import socket
 import time
+from collections import deque
 from typing import Any
 
 from dcos.agent import launcher as paths
@@ -28,6 +29,7 @@ from dcos.agent.launcher.spawn import Spawner, SpawnError
 log = logging.getLogger("dcos.agent.launcher")
 
 PR_SET_CHILD_SUBREAPER = 36
+START_DELAY = 0.05  # seconds after its spawn a running task's start time is journaled
 
 
 def become_subreaper() -> bool:
@@ -53,6 +55,7 @@ class Launcher:
         self.syncer = Syncer(self.journal)
         self._unsynced: list[tuple[int, list[str]]] = []  # (sync generation, ended cids)
         self._rmdirs: list[tuple[str, int]] = []  # cgroups to remove, (dir, tries so far)
+        self._starts: deque[tuple[float, str, int]] = deque()  # (when, cid, pid) to note
         self.spawner = Spawner(meta_dir)
         self.sel = selectors.DefaultSelector()
         self.listener: socket.socket | None = None
@@ -123,6 +126,8 @@ class Launcher:
             if self._chld:
                 self._chld = False
                 self._reap()
+            if self._starts:
+                self._note_starts()
             self._flush()
             if self._idle():
                 log.info("no agent and no task for %.0f s: exiting", self.idle_exit)
@@ -138,6 +143,8 @@ class Launcher:
     def _timeout(self) -> float | None:
         if self._rmdirs:
             return 0.01  # busy cgroups: try again soon
+        if self._starts:
+            return max(0.0, self._starts[0][0] - time.monotonic()) + 0.001
         if self._busy():
             return None
         return max(0.0, self.idle_exit - (time.monotonic() - self._idle_since)) + 0.01
@@ -236,12 +243,24 @@ class Launcher:
         except SpawnError as exc:
             self._replies.append(wire.pack([wire.LAUNCHED, cid, 0, 0.0, str(exc)]))
             return
-        start = self.spawner.start_time(pid)
-        self.entries[cid] = Entry(pid, start, record, child=True)
+        # its start time (which tells it from a later process with a recycled pid) is read
+        # only if it still runs a little later: most short tasks never need it
+        self.entries[cid] = Entry(pid, 0.0, record, child=True)
         self.by_pid[pid] = cid
-        self.journal.append(["L", cid, pid, start, record])
-        self._replies.append(wire.pack([wire.LAUNCHED, cid, pid, start, None]))
+        self._starts.append((time.monotonic() + START_DELAY, cid, pid))
+        self.journal.append(["L", cid, pid, 0.0, record])
+        self._replies.append(wire.pack([wire.LAUNCHED, cid, pid, 0.0, None]))
         self.launched += 1
+
+    def _note_starts(self) -> None:
+        """Journal the start time of each task still running `START_DELAY` after its spawn."""
+        now = time.monotonic()
+        while self._starts and self._starts[0][0] <= now:
+            _, cid, pid = self._starts.popleft()
+            e = self.entries.get(cid)
+            if e is not None and not e.ended and self.by_pid.get(pid) == cid:
+                e.start = self.spawner.start_time(pid)
+                self.journal.append(["S", cid, e.start])
 
     def _remove_dirs(self) -> None:
         """rmdir each queued cgroup; a busy one (its last processes still exiting) is tried

@@ -152,7 +152,7 @@ class Spawner:
             argv = prelude_argv([program, *argv[1:]], list(prelude[0]), lines)
             program = "/bin/sh"
         try:
-            os.makedirs(cwd, exist_ok=True)
+            _mkdir(cwd)
             os.chdir(cwd)
             self._chdir = True
         except OSError as exc:
@@ -184,7 +184,7 @@ class Spawner:
         ...]``, in order). Raises `SpawnError` saying which failed."""
         for path, writes in setup:
             try:
-                os.makedirs(path, exist_ok=True)
+                _mkdir(path)
                 for name, value in writes:
                     fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC)
                     try:
@@ -222,6 +222,16 @@ class Spawner:
             self._chdir = False
             with contextlib.suppress(OSError):
                 os.chdir(self.home_dir)
+
+
+def _mkdir(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` in one syscall when the parent exists."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(path, exist_ok=True)
 
 
 class SpawnError(Exception):
