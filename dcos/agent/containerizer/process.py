@@ -296,8 +296,8 @@ class ProcessContainerizer:
             if await self._kill_all(container_id, c):  # whatever the task left behind
                 await wait_group_gone(c.pgid)
         else:
-            c.child = False  # reaped: its group was SIGKILLed by the launcher
-            await self._kill_cgroups(container_id)  # what is left in its cgroups
+            c.child = False  # reaped: its group was SIGKILLed by the launcher (what is left
+            # in its cgroups is killed by the isolators' cleanup below)
             if rt.kill_group(c.pgid, 0):  # members the launcher's SIGKILL has not ended yet
                 await wait_group_gone(c.pgid)
         for w in c.watchers:
