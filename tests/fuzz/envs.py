@@ -33,6 +33,7 @@ class ClusterEnv:
     sandbox: str = ""
     _offer: str = "none"
     updates: list[dict[str, Any]] = field(default_factory=list)  # seen by `latest_offer`
+    seen_offers: set[str] = field(default_factory=set)
 
     @property
     def port(self) -> int:
@@ -129,6 +130,7 @@ class ClusterEnv:
                 ev = self.stream.events.get_nowait()
                 if ev["type"] == "OFFERS" and ev["offers"].get("offers"):
                     self._offer = ev["offers"]["offers"][-1]["id"]["value"]
+                    self.seen_offers.update(o["id"]["value"] for o in ev["offers"]["offers"])
                 elif ev["type"] == "UPDATE":
                     s = ev["update"]["status"]
                     self.updates.append(s)
@@ -146,13 +148,24 @@ class ClusterEnv:
         """A new offer for our framework (it revives, which clears its filters, and declines
         what it holds); AssertionError when none comes within 5 s: the master stopped
         offering (e.g. an accepted quota or weight starves the framework)."""
-        held = self.latest_offer()
+        self.latest_offer()
+
+        def holds() -> list[str]:
+            fw = self.cluster.core.frameworks.get(self.fid)  # type: ignore[call-overload]
+            return [str(o) for o in fw.offers] if fw else []
+
+        held = self.srv.call(holds)
+        time.sleep(0.2)  # an OFFERS event may still be on its way
+        self.latest_offer()
+        unsent = set(held) - self.seen_offers
+        assert not unsent, f"the framework holds offers it was never sent: {unsent}"
 
         async def revive() -> None:
             bodies: list[dict[str, Any]] = [{"type": "REVIVE"}]
-            if held != "none":
+            if held:
                 bodies.append({"type": "DECLINE", "decline": {
-                    "offer_ids": [{"value": held}], "filters": {"refuse_seconds": 0}}})  # fmt: skip
+                    "offer_ids": [{"value": o} for o in held],
+                    "filters": {"refuse_seconds": 0}}})  # fmt: skip
             for body in bodies:
                 r = await call(self.session, self.cluster.url, self.fid, self.sid, body)
                 assert r.status == 202, body
@@ -160,10 +173,22 @@ class ClusterEnv:
         self.srv.run(revive())
         for _ in range(100):
             offer = self.latest_offer()
-            if offer not in (held, "none"):
+            if offer not in (*held, "none"):
                 return offer
             time.sleep(0.05)
-        raise AssertionError("no new offer within 5 s: the master stopped offering")
+
+        def why() -> Any:
+            core = self.cluster.core
+            fw = core.frameworks.get(self.fid)  # type: ignore[call-overload]
+            return {"framework": fw and (fw.connected, fw.active, sorted(fw.suppressed_roles),
+                                         len(fw.offers), fw.roles, len(fw.tasks)),
+                    "agents": {str(a): (r.connected, str(r.total), str(r.used()))
+                               for a, r in core.agents.items()},
+                    "quota": {k: str(v) for k, v in core.quota.items()},
+                    "weights": dict(core.weights)}  # fmt: skip
+
+        raise AssertionError(f"no new offer within 5 s: the master stopped offering: "
+                             f"{self.srv.call(why)}")
 
     def assert_offers_flow(self) -> None:
         self.fresh_offer()
@@ -185,18 +210,19 @@ async def _start(srv: ServerLoop, work_dir: str) -> ClusterEnv:
     r = await launch(session, cluster.url, fid, sid, offer["id"],
                      [command_task(TASK, aid, "serve", cpus=0.5)])  # fmt: skip
     assert r.status == 202
-    state, held = "", "none"
+    state, held, seen = "", "none", {offer["id"]["value"]}
     while state != "TASK_RUNNING":  # updates of a task come one at a time: acknowledge each
         ev = await stream.next()
         if ev["type"] == "OFFERS":
             held = ev["offers"]["offers"][-1]["id"]["value"]  # what the launch left
+            seen.update(o["id"]["value"] for o in ev["offers"]["offers"])
         if ev["type"] != "UPDATE":
             continue
         status = ev["update"]["status"]
         state = status["state"]
         await call(session, cluster.url, fid, sid, {"type": "ACKNOWLEDGE", "acknowledge": {
             "agent_id": {"value": aid}, "task_id": {"value": TASK}, "uuid": status["uuid"]}})  # fmt: skip
-    return ClusterEnv(srv, cluster, session, stream, fid, sid, aid, _offer=held)
+    return ClusterEnv(srv, cluster, session, stream, fid, sid, aid, _offer=held, seen_offers=seen)
 
 
 def make_sandbox(env: ClusterEnv) -> None:

@@ -77,6 +77,7 @@ SPECIAL_STRINGS = [
     "", " ", ".", "..", "/", "//", "../../../../tmp/x", "a/b", "\x00", "a\x00b", "é", "日本",
     "\ud800", "\u202e", "x" * 300, "x" * 70_000, "%00", "%2e%2e", "\n", "\r\nX-Injected: 1",
     "NaN", "null", "true", "0", "-1", "1e308", "*", "$(id)", "/proc/1/root/etc/passwd",
+    "¹", "١٢", "１２", "Ⅻ", " 1", "1\n", "0x10", "1_000", "+1", "00",
 ]  # fmt: skip
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
