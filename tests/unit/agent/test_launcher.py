@@ -87,6 +87,8 @@ async def test_task_is_the_launchers_child_in_its_own_session_without_a_shell(ma
     result = await c.launch(ContainerID("s1"), cfg(tmp_path, ["/bin/sleep", "30"]))
     assert result.ok and result.pid
     proc = psutil.Process(result.pid)
+    # (the kernel lets a vfork parent go on before the new program's argv is visible)
+    await poll(lambda: proc.cmdline(), "the task's argv in /proc")
     assert proc.cmdline() == ["/bin/sleep", "30"]  # no wrapper, no shell
     assert os.getsid(result.pid) == result.pid
     assert proc.ppid() == c._client.pid  # the launcher is its parent
