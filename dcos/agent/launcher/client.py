@@ -92,8 +92,12 @@ class LauncherClient:
         sock = self._try_connect()
         if sock is None:
             await asyncio.to_thread(start_launcher, self.meta_dir, self.ephemeral)
-            sock = self._try_connect()
-            if sock is None:
+            for _ in range(50):  # another agent process may have started it a moment ago
+                sock = self._try_connect()
+                if sock is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
                 raise LauncherGone("the task launcher started but does not answer")
         loop = asyncio.get_running_loop()
         self.transport, _ = await loop.create_unix_connection(lambda: _Protocol(self), sock=sock)
