@@ -279,7 +279,14 @@ class AgentShell:
 
     def _do_send(self, a: SendToMaster) -> None:
         assert self._link is not None
-        self._spawn(self._link.call(a.body))
+        self._spawn(self._send_registered(self._link, a.body))
+
+    async def _send_registered(self, link: MasterLink, body: dict[str, Any]) -> None:
+        """Post `body` once this agent is registered: the master takes calls only with the
+        session secret it hands out at (re-)registration, so a restarted agent's
+        EXITED_EXECUTOR for an executor that died while it was down waits for it."""
+        await self.registered.wait()
+        await link.call(body)
 
     def _do_send_updates(self, a: SendUpdates) -> None:
         assert self.master is not None
