@@ -36,6 +36,8 @@ from typing import Any
 from dcos.agent.containerizer import ContainerConfig, LaunchResult, Termination
 from dcos.agent.containerizer import runtime as rt
 from dcos.agent.containerizer.reaping import group_alive, wait_group_gone, wait_pid_exit
+from dcos.agent.containerizer.recover import recover
+from dcos.agent.containerizer.runtime import LAUNCHER_LOST, NOT_FOUND, UNKNOWN_EXIT
 from dcos.agent.isolators import Isolator, LaunchSpec, Limitation, NoopIsolator, PosixIsolator
 from dcos.agent.launcher.client import LauncherClient, LauncherGone
 from dcos.protocol.ids import ContainerID
@@ -46,11 +48,6 @@ log = logging.getLogger(__name__)
 __all__ = ["UNKNOWN_EXIT", "LAUNCHER_LOST", "NOT_FOUND", "ProcessContainerizer", "group_alive"]
 
 MAX_ENDED = 1000
-UNKNOWN_EXIT = "Container ended while the agent was down; its exit status is unknown"
-NOT_FOUND = ("The task's container was not found when the agent recovered: it never started "
-             "(the agent stopped before launching it), or its launcher's journal was lost")
-LAUNCHER_LOST = ("The task launcher that started this task died before it ended; its exit "
-                 "status is unknown")  # fmt: skip
 
 
 @dataclass
@@ -184,7 +181,7 @@ class ProcessContainerizer:
                 config.sandbox, os.path.join(config.sandbox, "stdout"),
                 os.path.join(config.sandbox, "stderr"), *self._placement(spec),
                 {"sandbox": config.sandbox, "resources": config.resources.to_dict(),
-                 "isolators": records, "spec": _spec_dict(spec)}, spec.setup,
+                 "isolators": records, "spec": rt.spec_record(spec)}, spec.setup,
             )  # fmt: skip
             try:
                 pid, start, error = await (await self.launcher()).launch(*request)
@@ -378,7 +375,6 @@ class ProcessContainerizer:
     ) -> dict[ContainerID, Termination | None]:
         """Reattach to the `expected` containers of a previous agent run; kill the others.
         See `dcos.agent.containerizer.recover.recover`."""
-        from dcos.agent.containerizer.recover import recover
 
         return await recover(self, dict(expected or {}))
 
@@ -444,19 +440,3 @@ class ProcessContainerizer:
                 with contextlib.suppress(Exception):
                     await close()
 
-
-def _spec_dict(spec: LaunchSpec) -> dict[str, Any]:
-    return {"procs_files": spec.procs_files, "shell": spec.shell, "env": spec.env}
-
-
-def spec_from_record(data: Any) -> LaunchSpec:
-    """The `LaunchSpec` kept in a container's record (empty for records of older agents)."""
-    data = data if isinstance(data, dict) else {}
-    procs = data.get("procs_files")
-    shell = data.get("shell")
-    env = data.get("env")
-    return LaunchSpec(
-        procs_files=[str(p) for p in procs] if isinstance(procs, list) else [],
-        shell=[str(line) for line in shell] if isinstance(shell, list) else [],
-        env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
-    )

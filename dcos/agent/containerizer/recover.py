@@ -20,27 +20,52 @@ from __future__ import annotations
 
 import logging
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dcos.agent.containerizer import ContainerConfig, Termination
 from dcos.agent.containerizer import runtime as rt
-from dcos.agent.isolators import RecoveredContainer
-from dcos.agent.launcher.client import LauncherGone
+from dcos.agent.containerizer.runtime import (
+    LAUNCHER_LOST,
+    NOT_FOUND,
+    UNKNOWN_EXIT,
+    spec_from_record,
+)
+from dcos.agent.isolators import Isolator, LaunchSpec, RecoveredContainer
+from dcos.agent.launcher.client import LauncherClient, LauncherGone
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import ResourceError, Resources
-
-if TYPE_CHECKING:
-    from dcos.agent.containerizer.process import ProcessContainerizer
 
 log = logging.getLogger(__name__)
 
 Found = dict[str, list[RecoveredContainer]]
 
 
-async def recover(cz: ProcessContainerizer, expected: dict[ContainerID, ContainerConfig]
+class Recovering(Protocol):
+    """What `recover` reads and fills of the containerizer it recovers (`ProcessContainerizer`,
+    which calls it once at agent start)."""
+
+    isolators: list[Isolator]
+    meta_dir: str | None
+    listing: list[Any]
+    _client: LauncherClient | None
+    _journaled: set[ContainerID]
+    _legacy_ended: set[ContainerID]
+    _recovering: bool
+
+    async def launcher(self) -> LauncherClient: ...
+
+    def _remember(self, container_id: ContainerID, term: Termination) -> None: ...
+
+    async def _cleanup_isolators(self, container_id: ContainerID) -> None: ...
+
+    def _adopt(self, cid: ContainerID, pid: int, started: float, resources: Resources,
+               spec: LaunchSpec, *, child: bool, legacy: bool = False,
+               unknown: str = UNKNOWN_EXIT) -> None: ...
+
+
+async def recover(cz: Recovering, expected: dict[ContainerID, ContainerConfig]
                   ) -> dict[ContainerID, Termination | None]:  # fmt: skip
     """Per expected container: None (running, reattached) or how it ended."""
-    from dcos.agent.containerizer.process import NOT_FOUND, UNKNOWN_EXIT, spec_from_record
 
     out: dict[ContainerID, Termination | None] = {}
     found: Found = {iso.name: [] for iso in cz.isolators}
@@ -96,7 +121,7 @@ async def recover(cz: ProcessContainerizer, expected: dict[ContainerID, Containe
     return out
 
 
-async def _listing(cz: ProcessContainerizer) -> list[Any]:
+async def _listing(cz: Recovering) -> list[Any]:
     """What the launcher holds (none without a meta dir, or when it cannot be reached)."""
     if cz.meta_dir is None:
         return []
@@ -111,11 +136,10 @@ async def _listing(cz: ProcessContainerizer) -> list[Any]:
         cz._recovering = False
 
 
-def _legacy(cz: ProcessContainerizer, expected: dict[ContainerID, ContainerConfig],
+def _legacy(cz: Recovering, expected: dict[ContainerID, ContainerConfig],
             out: dict[ContainerID, Termination | None], found: Found,
             adopt: list[tuple[Any, ...]]) -> None:  # fmt: skip
     """Containers of an older agent (runtime records of the ``/bin/sh`` wrapper)."""
-    from dcos.agent.containerizer.process import UNKNOWN_EXIT, spec_from_record
 
     if cz.meta_dir is None:
         return
@@ -173,6 +197,5 @@ def _running(pid: int) -> bool:
 
 
 def _lost() -> str:
-    from dcos.agent.containerizer.process import LAUNCHER_LOST
 
     return LAUNCHER_LOST

@@ -36,6 +36,7 @@ import msgpack
 import psutil
 
 from dcos.agent.containerizer import Termination
+from dcos.agent.isolators import LaunchSpec
 from dcos.common.files import atomic_write
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
@@ -56,6 +57,13 @@ done
 s=$?
 [ -z "$f" ] || echo $s > "$f"
 exit $s"""
+
+# Messages of ends whose exit status cannot be known (recovery, `ProcessContainerizer`).
+UNKNOWN_EXIT = "Container ended while the agent was down; its exit status is unknown"
+NOT_FOUND = ("The task's container was not found when the agent recovered: it never started "
+             "(the agent stopped before launching it), or its launcher's journal was lost")
+LAUNCHER_LOST = ("The task launcher that started this task died before it ended; its exit "
+                 "status is unknown")  # fmt: skip
 
 
 def wrapper_argv(
@@ -228,3 +236,20 @@ def group_usage(pid: int) -> dict[str, float]:
 
 def quote(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in argv)
+
+
+def spec_record(spec: LaunchSpec) -> dict[str, Any]:
+    return {"procs_files": spec.procs_files, "shell": spec.shell, "env": spec.env}
+
+
+def spec_from_record(data: Any) -> LaunchSpec:
+    """The `LaunchSpec` kept in a container's record (empty for records of older agents)."""
+    data = data if isinstance(data, dict) else {}
+    procs = data.get("procs_files")
+    shell = data.get("shell")
+    env = data.get("env")
+    return LaunchSpec(
+        procs_files=[str(p) for p in procs] if isinstance(procs, list) else [],
+        shell=[str(line) for line in shell] if isinstance(shell, list) else [],
+        env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
+    )
