@@ -13,7 +13,9 @@ Who calls what: the sans-IO core returns a `CheckpointChanges` action naming the
 event changed; the shell hands it to `Checkpointer.note` (owned by the agent shell), which
 turns the records into file writes (`snapshot`, pure) and carries them out (`kick`, batched:
 whatever changed during one event-loop turn or while the previous batch was being written is
-written once; the files on the loop, the journal's sync in a worker thread); the shell awaits
+written once, as one journal record: synced on the loop while the disk syncs fast, else in a
+worker thread; the files themselves are written when the journal is compacted, see
+`dcos.agent.checkpoint_store`); the shell awaits
 `Checkpointer.sync()` before it sends status updates to the master, so the master never
 learns a state the agent could forget.
 """
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from typing import Any
 
 from dcos.agent.checkpoint_store import VERSION, CheckpointStore, Write, pack
@@ -34,20 +37,29 @@ from dcos.protocol.resources import Resources
 
 log = logging.getLogger(__name__)
 
+# A batch's journal record is synced on the event loop while the syncs cost at most this on
+# average (a disk that syncs in well under a millisecond: the hand-off to a worker thread and
+# back costs more than the sync, often much more on a busy loop); else in a worker thread,
+# tried on the loop again every INLINE_PROBE_INTERVAL seconds.
+INLINE_SYNC_MAX = 0.001
+INLINE_PROBE_INTERVAL = 1.0
+SYNC_COST_WEIGHT = 0.2  # of the newest sync in the moving average
+
 
 def config_to_dict(config: ContainerConfig) -> dict[str, Any]:
     """A `ContainerConfig` without its environment (rebuilt from the TaskInfo if ever needed;
     a running container keeps its own); fields of types msgpack cannot hold are skipped."""
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(config):
-        if f.name == "env":
-            continue
-        value = getattr(config, f.name)
+    for name in _CONFIG_FIELDS:
+        value = getattr(config, name)
         if isinstance(value, Resources):
-            out[f.name] = {"__resources__": value.to_dict()}
+            out[name] = {"__resources__": value.to_dict()}
         elif value is None or isinstance(value, (str, int, float, bool, list, dict)):
-            out[f.name] = value
+            out[name] = value
     return out
+
+
+_CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(ContainerConfig) if f.name != "env")
 
 
 def config_from_dict(data: dict[str, Any]) -> ContainerConfig:
@@ -111,9 +123,9 @@ class Checkpointer:
 
     `note` (called by the shell for each `CheckpointChanges` action) records what to write
     and schedules a write of everything noted so far for the end of the current event-loop
-    turn; only one batch is written at a time (files on the loop, the journal sync in a
-    worker thread). `sync` returns once everything noted before the call is on disk; `flush`
-    writes synchronously (start-up, stop, tests)."""
+    turn; only one batch is written at a time (one journal record, synced on the loop or in
+    a worker thread: `_start_batch`). `sync` returns once everything noted before the call is
+    on disk; `flush` writes synchronously (start-up, stop, tests)."""
 
     def __init__(self, core: AgentCore, store: CheckpointStore) -> None:
         self.core = core
@@ -129,6 +141,8 @@ class Checkpointer:
         self._done = asyncio.Event()
         self.batches = 0
         self.files = 0
+        self.sync_cost = 0.0  # seconds, a moving average of the journal syncs on the loop
+        self._probed = float("-inf")  # when a sync was last tried on the loop after slow ones
 
     def note(self, changes: CheckpointChanges) -> None:
         """Remember the records an event changed (written by the next batch)."""
@@ -206,9 +220,10 @@ class Checkpointer:
         asyncio.get_running_loop().call_soon(self._start_batch)
 
     def _start_batch(self) -> None:
-        """Write the files of everything marked now, on the loop (no syncs: a few system
-        calls per file), and sync the batch's journal record in a worker thread (only that:
-        a thread doing many system calls waits for the GIL after each while the loop is busy)."""
+        """Write everything marked now as one journal record and sync it: on the loop while
+        the disk syncs faster than a hand-off to a worker thread costs (`_sync_inline`), else
+        in a worker thread (only the sync: a thread doing many system calls waits for the
+        GIL after each while the loop is busy). A compaction always runs in the thread."""
         self._scheduled = False
         if self._writing is not None or not self._has_marks():
             return  # the running batch starts the next one when it ends
@@ -216,25 +231,50 @@ class Checkpointer:
         self._marked += 1
         gen = self._marked
         loop = asyncio.get_running_loop()
+        store = self.store
         try:
-            record = self.store.apply(writes)
+            record = store.apply(writes)
             for fid in gone:
-                self.store.prune(fid)
+                store.prune(fid)
+            if record is not None and self._sync_inline(loop.time()):
+                t0 = time.perf_counter()
+                store.append(record)
+                self._sync_cost(time.perf_counter() - t0)
+                record = None
+                if store.over_limit():
+                    self._writing = loop.run_in_executor(None, store.compact)
+                else:
+                    self._batch_done(None, gen)  # on disk now: no loop turn to wait
+                    return
         except OSError as exc:
-            record = None
             self._writing = loop.create_future()
             self._writing.set_exception(exc)
         else:
-            if record is None:  # nothing to sync
-                self._writing = loop.create_future()
-                self._writing.set_result(None)
-            else:
-                self._writing = loop.run_in_executor(None, self.store.commit, record)
+            if record is not None:
+                self._writing = loop.run_in_executor(None, store.commit, record)
+            elif self._writing is None:  # nothing to sync
+                self._batch_done(None, gen)
+                return
         self._writing.add_done_callback(lambda fut: self._batch_done(fut, gen))
 
-    def _batch_done(self, fut: asyncio.Future[None], gen: int) -> None:
+    def _sync_inline(self, now: float) -> bool:
+        """Whether to sync the next journal record on the loop: while the syncs measured
+        there cost at most `INLINE_SYNC_MAX` on average; after a slow one, in the worker
+        thread, trying the loop again every `INLINE_PROBE_INTERVAL` (the disk may be fast
+        again; a sync timed in the thread would count the wait for the GIL)."""
+        if self.sync_cost <= INLINE_SYNC_MAX:
+            return True
+        if now - self._probed >= INLINE_PROBE_INTERVAL:
+            self._probed = now
+            return True
+        return False
+
+    def _sync_cost(self, seconds: float) -> None:
+        self.sync_cost += (seconds - self.sync_cost) * SYNC_COST_WEIGHT
+
+    def _batch_done(self, fut: asyncio.Future[None] | None, gen: int) -> None:
         self._writing = None
-        exc = fut.exception() if not fut.cancelled() else None
+        exc = fut.exception() if fut is not None and not fut.cancelled() else None
         if exc is not None:
             log.error("checkpoint write failed: %s", exc)
         self.batches += 1

@@ -10,15 +10,20 @@ Layout (msgpack files, in the spirit of Mesos' ``meta/slaves/...``)::
                                                {"executor_id", "record": ExecutorRecord}
 
 Every write is atomic and durable before `CheckpointStore.write` returns, at the cost of one
-``fdatasync`` per batch however many files it holds: the batch is first appended to
-``meta/checkpoint.journal`` (length, CRC32, msgpack of (path, content) pairs) and synced, then
-each file is replaced (temp file ``*.tmp`` renamed over the old one) without a sync of its
-own. `CheckpointStore.load` first replays the journal (a torn last record was never synced, so
-never acted upon, and is dropped), so files a crash caught before the kernel wrote them are
-rewritten; once the journal passes `JOURNAL_LIMIT` the files are synced (``syncfs``) and the
-journal emptied. A torn temp file left by a crash is ignored (and removed) by `load`. A file
-that cannot be decoded raises `CheckpointError` naming it: the agent refuses to start rather
-than guess (moving ``<work_dir>/meta`` away starts it afresh).
+``fdatasync`` per batch however many files it holds: the batch is appended to
+``meta/checkpoint.journal`` (length, CRC32, msgpack of (path, content) pairs) and synced; the
+files themselves are not touched then. The store keeps the newest content of each path the
+journal holds (`CheckpointStore.pending`), and writes those files only when it compacts: once
+the journal passes `JOURNAL_LIMIT`, and at `flush` / stop. Compacting replaces each file (temp
+file ``*.tmp`` renamed over the old one), syncs them (``syncfs``) and only then empties the
+journal. So a running agent does one append and one ``fdatasync`` per batch and no file
+renames (a task changes its file about five times in its life, most of them before the file
+would ever be read). `CheckpointStore.load` first replays the journal (a torn last record was
+never synced, so never acted upon, and is dropped): the files are then exactly what they
+would have been had every batch been written to them, as the agents before this one did (their
+work dirs, files and journal, load the same way). A torn temp file left by a crash is ignored
+(and removed) by `load`. A file that cannot be decoded raises `CheckpointError` naming it: the
+agent refuses to start rather than guess (moving ``<work_dir>/meta`` away starts it afresh).
 
 What goes into the files (and when) is `dcos.agent.checkpoint`; this module only knows
 paths, bytes and the journal. Used by `dcos.agent.checkpoint.Checkpointer` (writes) and by
@@ -32,6 +37,7 @@ import ctypes
 import hashlib
 import logging
 import os
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -163,6 +169,7 @@ def _sync_filesystem(path: str) -> None:
 
 
 NAME_MAX = 255  # bytes in a file name
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")  # the characters quote(safe="") never encodes
 
 
 def _name(value: str, suffix: str = "", temporary: bool = True) -> str:
@@ -171,7 +178,8 @@ def _name(value: str, suffix: str = "", temporary: bool = True) -> str:
     that name (and its temporary ``.tmp`` form) would be too long for a file name, ``=`` and
     the id's SHA-256 (the same id always gives the same name; every name an older agent could
     write is kept as it was). `temporary` False: a directory, never written as ``.tmp``."""
-    quoted = "_" + quote(value, safe="", errors="surrogatepass") + suffix
+    plain = _PLAIN.fullmatch(value) is not None  # what quote() leaves as it is: skip it
+    quoted = "_" + (value if plain else quote(value, safe="", errors="surrogatepass")) + suffix
     if len(quoted) + (len(TMP_SUFFIX) if temporary else 0) <= NAME_MAX:
         return quoted
     return "=" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest() + suffix
@@ -190,18 +198,31 @@ class CheckpointStore:
         self.fsync = fsync
         self._journal_fd: int | None = None
         self._journal_size = 0
+        # with fsync: the newest content (None: deleted) of every path the journal holds and
+        # the files do not yet, written to the files when the journal is compacted; and the
+        # frameworks whose directories may be removed then
+        self.pending: dict[str, bytes | None] = {}
+        self._prune: set[str] = set()
+        self._framework_dirs: dict[str, str] = {}  # framework id -> its directory (a cache)
 
     def agent_path(self) -> str:
         return os.path.join(self.root, AGENT_FILE)
 
     def framework_dir(self, framework_id: str) -> str:
-        return os.path.join(self.root, "frameworks", _name(framework_id, temporary=False))
+        fdir = self._framework_dirs.get(framework_id)
+        if fdir is None:
+            if len(self._framework_dirs) >= 1024:
+                self._framework_dirs.clear()
+            fdir = os.path.join(self.root, "frameworks", _name(framework_id, temporary=False))
+            self._framework_dirs[framework_id] = fdir
+        return fdir
 
     def framework_path(self, framework_id: str) -> str:
         return os.path.join(self.framework_dir(framework_id), FRAMEWORK_FILE)
 
     def task_path(self, framework_id: str, task_id: str) -> str:
-        return os.path.join(self.framework_dir(framework_id), "tasks", _name(task_id, TASK_SUFFIX))
+        name = _name(task_id, TASK_SUFFIX)
+        return f"{self.framework_dir(framework_id)}{os.sep}tasks{os.sep}{name}"
 
     def executor_path(self, framework_id: str, executor_id: str) -> str:
         return os.path.join(self.framework_dir(framework_id), "executors",
@@ -215,19 +236,43 @@ class CheckpointStore:
             self.commit(self.apply(writes))
 
     def apply(self, writes: list[Write]) -> bytes | None:
-        """Replace (or delete) each file of a batch, with no sync (cheap enough for the event
-        loop), and return the batch's journal record for `commit` (None without fsync)."""
-        apply_writes(writes)
-        if not self.fsync or not writes:
+        """Take a batch (cheap enough for the event loop) and return its journal record for
+        `commit`. With fsync the files are left alone (the journal holds the batch once
+        committed; `compact` writes the files); without, each file is replaced or deleted now
+        and None is returned."""
+        if not self.fsync:
+            apply_writes(writes)
             return None
-        payload = pack([[os.path.relpath(path, self.root), data] for path, data in writes])
+        if not writes:
+            return None
+        root = self.root
+        cut = len(root) + 1
+        rel = []
+        for path, data in writes:
+            # every path comes from this store's own *_path methods: under root
+            if not path.startswith(root + os.sep):
+                raise ValueError(f"checkpoint path {path!r} is not under {root!r}")
+            rel.append([path[cut:], data])
+            self.pending[path] = data
+        payload = pack(rel)
         return _RECORD_HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
     def commit(self, record: bytes | None) -> None:
-        """Append a batch's journal record and sync it: the batch is durable once this
-        returns. Two system calls; the `Checkpointer` runs it in a worker thread."""
+        """Append a batch's journal record and sync it (`append`), then compact if the
+        journal has grown past its limit: the batch is durable once this returns."""
         if record is None:
             return
+        self.append(record)
+        if self.over_limit():
+            self.compact()
+
+    def over_limit(self) -> bool:
+        """Whether the journal has grown past `JOURNAL_LIMIT` (time to `compact`)."""
+        return self._journal_size > JOURNAL_LIMIT
+
+    def append(self, record: bytes) -> None:
+        """Append a batch's journal record and sync it: the batch is durable once this
+        returns. Two system calls (the journal is opened, once, by the first)."""
         if self._journal_fd is None:
             os.makedirs(self.root, exist_ok=True)
             path = os.path.join(self.root, JOURNAL)
@@ -241,11 +286,17 @@ class CheckpointStore:
             view = view[os.write(self._journal_fd, view) :]
         os.fdatasync(self._journal_fd)
         self._journal_size += len(record)
-        if self._journal_size > JOURNAL_LIMIT:
-            self.compact()
 
     def compact(self) -> None:
-        """Make every file written so far durable (``syncfs``), then empty the journal."""
+        """Write the files the journal holds newer contents of, make them durable
+        (``syncfs``), then empty the journal. Run after the last `commit` (never alongside
+        an `apply`); a crash in between leaves the journal, whose replay writes the same."""
+        if self.pending:
+            pending, self.pending = self.pending, {}
+            apply_writes(list(pending.items()))
+        for fid in self._prune:
+            self._remove_framework_dirs(fid)
+        self._prune.clear()
         if self._journal_size == 0:
             return
         _sync_filesystem(self.root)
@@ -290,9 +341,18 @@ class CheckpointStore:
             log.info("replayed %d checkpoint journal record(s)", records)
         _sync_filesystem(self.root)
         os.truncate(path, 0)
+        self.pending.clear()  # all in the files now
+        self._journal_size = 0
 
     def prune(self, framework_id: str) -> None:
-        """Remove a forgotten framework's directories if nothing is left in them."""
+        """Remove a forgotten framework's directories if nothing is left in them (with
+        fsync: when the journal is compacted, once its files are gone)."""
+        if self.fsync:
+            self._prune.add(framework_id)
+            return
+        self._remove_framework_dirs(framework_id)
+
+    def _remove_framework_dirs(self, framework_id: str) -> None:
         fdir = self.framework_dir(framework_id)
         for d in (os.path.join(fdir, "tasks"), os.path.join(fdir, "executors"), fdir):
             with contextlib.suppress(OSError):
@@ -377,5 +437,3 @@ class CheckpointStore:
             if not isinstance(fid, str) or not isinstance(eid, str) or not isinstance(record, dict):
                 raise CheckpointError(f"corrupt checkpoint file {epath}: missing fields")
             cp.executors.append(ExecutorCheckpoint(FrameworkID(fid), ExecutorID(eid), record))
-
-

@@ -97,14 +97,17 @@ def test_torn_temp_file_is_ignored_and_removed(tmp_path):
 
 
 def _crash_after_batches(tmp_path, core):
-    """Write the core's marks as the running agent does (journal synced, files not), then
-    lose every file the kernel had not written yet: the journal alone must hold them."""
+    """Write the core's marks as the running agent does (journal synced, the files left for
+    the next compaction), then crash in the middle of a compaction that the kernel had not
+    written yet: empty files, as ext4 may leave new ones. The journal alone must hold them."""
     store = CheckpointStore(str(tmp_path))
     writes, _ = checkpointer(core, store).snapshot()
     store.write(writes)
     for path, _data in writes:
+        assert not os.path.exists(path)  # only the journal holds them until compaction
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb"):
-            pass  # as ext4 may leave a new file after a crash: empty
+            pass
     store.close()
     return CheckpointStore(str(tmp_path))
 
@@ -221,3 +224,58 @@ async def test_sync_waits_for_marks_made_while_a_batch_is_being_written(tmp_path
     await cpr.sync()
     cp = cpr.store.load()
     assert cp is not None and cp.tasks[0].record["state"] == "TASK_RUNNING"
+
+
+def test_batches_go_to_the_journal_and_the_files_are_written_when_it_is_compacted(
+    tmp_path, monkeypatch
+):
+    from dcos.agent import checkpoint_store
+
+    core = _core(tmp_path)
+    store = CheckpointStore(str(tmp_path))
+    cpr = checkpointer(core, store)
+    [launch] = _run(core, make_task("t1", "true"))
+    store.write(cpr.snapshot()[0])
+    path = store.task_path(FW, "t1")
+    assert not os.path.exists(path) and path in store.pending  # only in the journal
+    launched(core, launch.container_id, LaunchResult(True), 1)
+    exited(core, launch.container_id, Termination(exit_code=0), 2)
+    for u in core.updates.pending_for(FW, TaskID("t1")):
+        _ack(core, FW, u["status"])
+    writes, gone = cpr.snapshot()
+    monkeypatch.setattr(checkpoint_store, "JOURNAL_LIMIT", 0)  # the next commit compacts
+    store.write(writes)
+    for fid in gone:
+        store.prune(fid)
+    store.compact()  # the prune waits for the compaction that writes the deletes
+    assert store.pending == {}
+    assert os.path.getsize(os.path.join(store.root, "checkpoint.journal")) == 0
+    assert os.path.exists(store.agent_path())
+    assert not os.path.exists(path) and not os.path.exists(store.framework_dir(FW))
+    cp = CheckpointStore(str(tmp_path)).load()
+    assert cp is not None and cp.agent_id == "a1" and cp.tasks == [] and cp.frameworks == {}
+
+
+async def test_journal_syncs_run_on_the_loop_while_fast_else_in_a_thread(tmp_path, monkeypatch):
+    from dcos.agent import checkpoint
+
+    core = _core(tmp_path)
+    cpr = checkpointer(core, CheckpointStore(str(tmp_path)))
+    loop = asyncio.get_running_loop()
+    assert cpr._sync_inline(loop.time())  # a fresh agent tries the loop first
+    _run(core, make_task("t1", "sleep 100"))
+    await cpr.sync()  # synced on the loop: no worker thread
+    assert cpr.batches == 1 and cpr._writing is None
+    cpr.sync_cost = 1.0  # slow syncs seen: the worker thread, tried again after a while
+    now = loop.time()
+    assert cpr._sync_inline(now)  # the probe
+    assert not cpr._sync_inline(now + 0.5)
+    assert cpr._sync_inline(now + checkpoint.INLINE_PROBE_INTERVAL)
+    cpr._probed = now + 10**9
+    _run(core, make_task("t2", "sleep 100"))
+    cpr.kick()
+    await asyncio.sleep(0)
+    assert cpr._writing is not None  # in the worker thread
+    await cpr.sync()
+    cp = cpr.store.load()
+    assert cp is not None and sorted(t.task_id for t in cp.tasks) == ["t1", "t2"]
