@@ -223,7 +223,8 @@ class Checkpointer:
         """Write everything marked now as one journal record and sync it: on the loop while
         the disk syncs faster than a hand-off to a worker thread costs (`_sync_inline`), else
         in a worker thread (only the sync: a thread doing many system calls waits for the
-        GIL after each while the loop is busy). A compaction always runs in the thread."""
+        GIL after each while the loop is busy). Compacting or extending the journal always runs
+        in the thread."""
         self._scheduled = False
         if self._writing is not None or not self._has_marks():
             return  # the running batch starts the next one when it ends
@@ -243,6 +244,8 @@ class Checkpointer:
                 record = None
                 if store.over_limit():
                     self._writing = loop.run_in_executor(None, store.compact)
+                elif store.needs_space():
+                    self._writing = loop.run_in_executor(None, store.extend)
                 else:
                     self._batch_done(None, gen)  # on disk now: no loop turn to wait
                     return

@@ -40,6 +40,7 @@ import os
 import re
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -59,9 +60,34 @@ EXECUTOR_SUFFIX = ".executor"
 TMP_SUFFIX = ".tmp"
 JOURNAL = "checkpoint.journal"
 JOURNAL_LIMIT = 16 * 1024 * 1024  # bytes of journal after which the files are synced
+JOURNAL_CHUNK = 1024 * 1024  # bytes of zeros the journal is extended by at a time
 _RECORD_HEAD = struct.Struct(">II")  # payload length, CRC32 of the payload
 
 Write = tuple[str, bytes | None]  # (path, content); None deletes the file
+
+
+def _records(data: bytes) -> Iterator[tuple[Any, int]]:
+    """The journal's complete records in order, each decoded with the offset just past it;
+    the first torn or corrupt one, or the zeros after the last, ends them."""
+    pos = 0
+    while pos + _RECORD_HEAD.size <= len(data):
+        size, crc = _RECORD_HEAD.unpack_from(data, pos)
+        if size == 0:  # the zeros the journal is filled with: no more records
+            return
+        payload = data[pos + _RECORD_HEAD.size : pos + _RECORD_HEAD.size + size]
+        if len(payload) < size or zlib.crc32(payload) != crc:
+            return
+        try:
+            batch = msgpack.unpackb(payload, raw=False)
+        except (ValueError, msgpack.UnpackException):
+            return
+        pos += _RECORD_HEAD.size + size
+        yield batch, pos
+
+
+def _records_end(data: bytes) -> int:
+    """The offset just past the journal's last complete record."""
+    return max((end for _, end in _records(data)), default=0)
 
 
 class CheckpointError(Exception):
@@ -197,7 +223,8 @@ class CheckpointStore:
         self.root = os.path.join(os.path.abspath(work_dir), META)
         self.fsync = fsync
         self._journal_fd: int | None = None
-        self._journal_size = 0
+        self._journal_size = 0  # bytes of records in the journal
+        self._journal_alloc = 0  # bytes in the file (records, then zeros)
         # with fsync: the newest content (None: deleted) of every path the journal holds and
         # the files do not yet, written to the files when the journal is compacted; and the
         # frameworks whose directories may be removed then
@@ -265,6 +292,8 @@ class CheckpointStore:
         self.append(record)
         if self.over_limit():
             self.compact()
+        elif self.needs_space():
+            self.extend()
 
     def over_limit(self) -> bool:
         """Whether the journal has grown past `JOURNAL_LIMIT` (time to `compact`)."""
@@ -272,20 +301,73 @@ class CheckpointStore:
 
     def append(self, record: bytes) -> None:
         """Append a batch's journal record and sync it: the batch is durable once this
-        returns. Two system calls (the journal is opened, once, by the first)."""
-        if self._journal_fd is None:
-            os.makedirs(self.root, exist_ok=True)
-            path = os.path.join(self.root, JOURNAL)
-            created = not os.path.exists(path)
-            self._journal_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._journal_size = os.fstat(self._journal_fd).st_size
-            if created:
-                _fsync_dir(self.root)
+        returns. Two system calls (the journal is opened, once, by the first).
+
+        The record is written over zeros that the journal already holds (`_allocate`): the
+        file's size and blocks do not change, so the sync writes the record alone, without a
+        filesystem journal commit (which would carry every other process's pending metadata
+        changes, such as the sandboxes being made). The zeros after the last record end the
+        replay, as the end of the file did."""
+        fd = self._journal_fd
+        if fd is None:
+            fd = self._open_journal()
+        end = self._journal_size + len(record)
+        if end > self._journal_alloc:
+            self._allocate(end)  # synced with the record below
         view = memoryview(record)
+        offset = self._journal_size
         while view:
-            view = view[os.write(self._journal_fd, view) :]
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+        os.fdatasync(fd)
+        self._journal_size = end
+
+    def _open_journal(self) -> int:
+        os.makedirs(self.root, exist_ok=True)
+        path = os.path.join(self.root, JOURNAL)
+        created = not os.path.exists(path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            if size:  # records not replayed (`load` empties it): keep them, drop the rest
+                with open(path, "rb") as f:
+                    end = _records_end(f.read())
+                if end < size:
+                    os.ftruncate(fd, end)
+                size = end
+        except BaseException:
+            os.close(fd)
+            raise
+        self._journal_fd = fd
+        self._journal_size = self._journal_alloc = size
+        if created:
+            _fsync_dir(self.root)
+        return fd
+
+    def _allocate(self, end: int) -> None:
+        """Fill the journal with zeros up to `JOURNAL_CHUNK` past `end` (not synced here)."""
+        assert self._journal_fd is not None
+        target = end + JOURNAL_CHUNK
+        zeros = bytes(min(JOURNAL_CHUNK, target - self._journal_alloc))
+        while self._journal_alloc < target:
+            chunk = zeros[: target - self._journal_alloc]
+            self._journal_alloc += os.pwrite(self._journal_fd, chunk, self._journal_alloc)
+
+    def needs_space(self) -> bool:
+        """Whether the zeros left after the last record are running out (time to `extend`,
+        in a worker thread, before an `append` on the loop has to)."""
+        return (
+            self._journal_fd is not None
+            and self._journal_alloc - self._journal_size < JOURNAL_CHUNK // 4
+        )
+
+    def extend(self) -> None:
+        """Add `JOURNAL_CHUNK` of zeros after the last record, synced."""
+        if self._journal_fd is None:
+            self._open_journal()
+        assert self._journal_fd is not None
+        self._allocate(self._journal_size)
         os.fdatasync(self._journal_fd)
-        self._journal_size += len(record)
 
     def compact(self) -> None:
         """Write the files the journal holds newer contents of, make them durable
@@ -301,14 +383,17 @@ class CheckpointStore:
             return
         _sync_filesystem(self.root)
         if self._journal_fd is not None:
-            os.ftruncate(self._journal_fd, 0)
+            os.ftruncate(self._journal_fd, 0)  # no record left: nothing stale to reuse
             os.fdatasync(self._journal_fd)
-        self._journal_size = 0
+        self._journal_size = self._journal_alloc = 0
+        if self._journal_fd is not None:
+            self.extend()
 
     def close(self) -> None:
         if self._journal_fd is not None:
             os.close(self._journal_fd)
             self._journal_fd = None
+            self._journal_size = self._journal_alloc = 0
 
     def _replay(self) -> None:
         """Apply the journal's complete records in order (start-up, before reading the
@@ -322,19 +407,11 @@ class CheckpointStore:
         except OSError as exc:
             raise CheckpointError(f"cannot read checkpoint journal {path}: {exc}") from None
         pos = records = 0
-        while pos + _RECORD_HEAD.size <= len(data):
-            size, crc = _RECORD_HEAD.unpack_from(data, pos)
-            payload = data[pos + _RECORD_HEAD.size : pos + _RECORD_HEAD.size + size]
-            if len(payload) < size or zlib.crc32(payload) != crc:
-                break
-            try:
-                batch = msgpack.unpackb(payload, raw=False)
-            except (ValueError, msgpack.UnpackException):
-                break
+        for batch, end in _records(data):
             apply_writes([(os.path.join(self.root, rel), content) for rel, content in batch])
-            pos += _RECORD_HEAD.size + size
+            pos = end
             records += 1
-        if pos < len(data):
+        if data.count(0, pos) < len(data) - pos:  # more than the zeros after the last record
             log.info("dropping the torn tail of checkpoint journal %s (%d bytes)", path,
                      len(data) - pos)  # fmt: skip
         if records:
@@ -342,7 +419,7 @@ class CheckpointStore:
         _sync_filesystem(self.root)
         os.truncate(path, 0)
         self.pending.clear()  # all in the files now
-        self._journal_size = 0
+        self.close()
 
     def prune(self, framework_id: str) -> None:
         """Remove a forgotten framework's directories if nothing is left in them (with

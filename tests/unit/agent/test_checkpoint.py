@@ -249,7 +249,8 @@ def test_batches_go_to_the_journal_and_the_files_are_written_when_it_is_compacte
         store.prune(fid)
     store.compact()  # the prune waits for the compaction that writes the deletes
     assert store.pending == {}
-    assert os.path.getsize(os.path.join(store.root, "checkpoint.journal")) == 0
+    with open(os.path.join(store.root, "checkpoint.journal"), "rb") as f:
+        assert f.read().strip(b"\0") == b""  # no record left (zeros for the next ones)
     assert os.path.exists(store.agent_path())
     assert not os.path.exists(path) and not os.path.exists(store.framework_dir(FW))
     cp = CheckpointStore(str(tmp_path)).load()
@@ -279,3 +280,39 @@ async def test_journal_syncs_run_on_the_loop_while_fast_else_in_a_thread(tmp_pat
     await cpr.sync()
     cp = cpr.store.load()
     assert cp is not None and sorted(t.task_id for t in cp.tasks) == ["t1", "t2"]
+
+
+def test_the_journal_is_filled_with_zeros_ahead_and_records_are_written_over_them(tmp_path):
+    core = _core(tmp_path)
+    store = CheckpointStore(str(tmp_path))
+    cpr = checkpointer(core, store)
+    journal = os.path.join(store.root, "checkpoint.journal")
+    _run(core, make_task("t1", "sleep 100"))
+    store.write(cpr.snapshot()[0])
+    size = os.path.getsize(journal)
+    assert size >= 1024 * 1024  # zeros after the record: its sync changes no metadata
+    _run(core, make_task("t2", "sleep 100"))
+    store.write(cpr.snapshot()[0])
+    assert os.path.getsize(journal) == size
+    store.close()
+    with open(journal, "r+b") as f:  # a crash in the middle of the third record
+        data = f.read()
+        end = len(data.rstrip(b"\0"))
+        f.seek(end)
+        f.write(b"\x00\x00\x10\x00\x12\x34half a record")
+    again = CheckpointStore(str(tmp_path))
+    cp = again.load()
+    assert cp is not None and sorted(t.task_id for t in cp.tasks) == ["t1", "t2"]
+    assert os.path.getsize(journal) == 0
+    # an agent that opens a journal it did not replay keeps its records, drops the rest
+    _run(core, make_task("t3", "sleep 100"))
+    again.write(cpr.snapshot()[0])
+    again.close()
+    with open(journal, "ab") as f:
+        f.write(b"\x00\x00\x00\x09garbage")
+    third = CheckpointStore(str(tmp_path))
+    _run(core, make_task("t4", "sleep 100"))
+    third.write(cpr.snapshot()[0])
+    third.close()
+    cp = CheckpointStore(str(tmp_path)).load()
+    assert cp is not None and sorted(t.task_id for t in cp.tasks) == ["t1", "t2", "t3", "t4"]
