@@ -66,7 +66,9 @@ def checked_join(root: str, *names: tuple[str, str]) -> str:
     root = os.path.abspath(root)
     parts = [check_name(kind, name) for kind, name in names]
     path = os.path.join(root, *parts)
-    if not is_under(path, root):  # cannot happen with checked names; kept as the last guard
+    # checked names (no "/", never "." or "..") cannot leave `root`: the normalised path is
+    # the joined one; anything else is refused (the last guard)
+    if os.path.normpath(path) != path:
         raise UnsafeId(f"{path!r} is outside {root!r}")
     if _symlink_below(root, parts):  # rare: only then resolve the whole path
         try:
@@ -82,9 +84,9 @@ def _symlink_below(root: str, parts: list[str]) -> bool:
     """True when one of the directories ``root/parts[0]/parts[1]/...`` that exist is a
     symlink (an ``lstat`` per existing level, stopping at the first missing one: a fresh
     sandbox costs a few microseconds, not a full ``realpath``)."""
-    path = root
+    path = root.rstrip(os.sep)
     for part in parts:
-        path = os.path.join(path, part)
+        path = f"{path}{os.sep}{part}"
         try:
             mode = os.lstat(path).st_mode
         except OSError:  # missing (made later, by the agent) or not ours to look at

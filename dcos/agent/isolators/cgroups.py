@@ -259,15 +259,16 @@ class CgroupsIsolator(NoopIsolator):
         if "unified" in c.paths:
             kills = fs.read_keyed(os.path.join(c.paths["unified"], "memory.events"))
             oom = kills.get("oom_kill", 0) > 0
-            peak = fs.read_int(os.path.join(c.paths["unified"], "memory.peak"))
+            peak_file = os.path.join(c.paths["unified"], "memory.peak")
         elif "memory" in c.paths:
             ctl = fs.read_keyed(os.path.join(c.paths["memory"], "memory.oom_control"))
             oom = ctl.get("oom_kill", 0) > 0 or ctl.get("under_oom", 0) > 0
-            peak = fs.read_int(os.path.join(c.paths["memory"], "memory.max_usage_in_bytes"))
+            peak_file = os.path.join(c.paths["memory"], "memory.max_usage_in_bytes")
         else:
             return None
         if not oom:
-            return None
+            return None  # the usual end: the peak (only for the message) is not read
+        peak = fs.read_int(peak_file)
         return Limitation(
             Reason.REASON_CONTAINER_LIMITATION_MEMORY,
             f"Memory limit exceeded: requested {c.mem_limit // _MB}MB, "
