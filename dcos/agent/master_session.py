@@ -6,8 +6,9 @@ stream event (`dcos.agent.master_events`) and feeds it to the core through the s
 and re-subscribes with jittered exponential backoff (`dcos.common.backoff`: after a master
 restart the agents do not all come back at the same instant). `update_loop` sends status
 updates when the core said they are due (the shell hands it the `UpdatesDue` and
-`SendUpdates` actions): one batched UPDATE call at a time, each after the checkpoint is
-synced, so the master never learns a state the agent could forget.
+`SendUpdates` actions): batched UPDATE calls, each posted after the checkpoint is synced, so
+the master never learns a state the agent could forget, and without waiting for the answer
+to the previous one (a few in flight; a task has only one update in flight anyway).
 
 The session secret (`dcos.protocol.internal`): each REGISTERED event carries a new one,
 which the link (`MasterLink.set_secret`) sends with every later call before the core even
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 PING_TIMEOUTS = 5  # silent ping intervals before the agent assumes the master is gone
 SECRET_FILE = "master_secret"  # in the checkpoint's meta directory
+MAX_UPDATE_CALLS = 4  # UPDATE calls in flight at once (the link's call connections)
 
 
 class MasterSession:
@@ -66,6 +68,7 @@ class MasterSession:
         self._wake = asyncio.Event()  # `UpdatesDue` came: the update loop looks again
         self._updates_at: float | None = None  # when the core said updates are due next
         self._outbox: list[SendUpdates] = []  # UPDATE calls waiting for the update loop
+        self._posting: set[asyncio.Future[int]] = set()  # UPDATE calls awaiting the answer
         # where the session secret is kept (None: not kept, the agent does not checkpoint)
         self.secret_path = (
             os.path.join(core.work_dir, "meta", SECRET_FILE) if sync is not None else None
@@ -175,7 +178,7 @@ class MasterSession:
     # -- status updates --------------------------------------------------------------------
 
     async def update_loop(self) -> None:
-        """Send due status updates, one batched UPDATE call at a time; sleep until the next."""
+        """Send due status updates in batched UPDATE calls; sleep until the next are due."""
         while True:
             try:
                 await self._send_due_updates()
@@ -202,7 +205,7 @@ class MasterSession:
                 for call in calls:
                     if self.sync is not None:
                         await self.sync()  # never tell what we could forget
-                    await self.link.call(call.body)
+                    await self._post(call.body)
                 continue
             sleeper = asyncio.ensure_future(self.clock.sleep(delay))
             waker = asyncio.ensure_future(self._wake.wait())
@@ -211,6 +214,16 @@ class MasterSession:
             finally:
                 sleeper.cancel()
                 waker.cancel()
+
+    async def _post(self, body: dict[str, Any]) -> None:
+        """Post an UPDATE call without waiting for the master's answer (the status is not
+        used: an update is retried until acknowledged), at most `MAX_UPDATE_CALLS` at a time.
+        A task has one update in flight, so calls in flight together never reorder a task's."""
+        while len(self._posting) >= MAX_UPDATE_CALLS:
+            await asyncio.wait(self._posting, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.ensure_future(self.link.call(body))
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
 
     async def send_last_updates(self) -> None:
         """Best effort at stop: tell the master how the tasks the agent just killed ended."""

@@ -83,6 +83,39 @@ async def test_the_update_loop_survives_a_bug(master, agent, monkeypatch):
     assert agent.errors == 1 and len(calls) >= 2
 
 
+async def test_update_calls_do_not_wait_for_the_answer_to_the_previous_one(master, agent):
+    """A slow answer from the master does not hold up the next UPDATE call (each task still
+    has one update in flight)."""
+    assert agent.master is not None
+    link = agent.master.link
+    real = link.call
+    release = asyncio.Event()
+    posted: list[dict] = []
+
+    async def slow(body):
+        posted.append(body)
+        if len(posted) == 1:
+            await release.wait()  # the master takes its time answering the first
+        return await real(body)
+
+    link.call = slow  # type: ignore[method-assign]
+    try:
+        master.send({"type": internal.RUN_TASKS, "framework": FRAMEWORK,
+                     "tasks": [make_task("t1", "sleep 100")]})  # fmt: skip
+        while not posted:
+            await asyncio.sleep(0.01)
+        master.send({"type": internal.RUN_TASKS, "framework": FRAMEWORK,
+                     "tasks": [make_task("t2", "sleep 100")]})  # fmt: skip
+        first = await asyncio.wait_for(master.updates.get(), 5)  # t2's, posted meanwhile
+        assert first["status"]["task_id"]["value"] == "t2" and not release.is_set()
+        release.set()
+        second = await asyncio.wait_for(master.updates.get(), 5)
+        assert second["status"]["task_id"]["value"] == "t1"
+    finally:
+        release.set()
+        link.call = real  # type: ignore[method-assign]
+
+
 async def test_a_launch_that_raises_fails_its_task_instead_of_leaving_it_starting(
     master, agent, monkeypatch
 ):
