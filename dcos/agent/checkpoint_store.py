@@ -47,6 +47,7 @@ from urllib.parse import quote
 
 import msgpack
 
+from dcos.common.files import fsync_dir
 from dcos.protocol.ids import ExecutorID, FrameworkID, TaskID
 
 log = logging.getLogger(__name__)
@@ -167,15 +168,6 @@ def apply_writes(writes: list[Write]) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-
-
-def _fsync_dir(path: str) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _sync_filesystem(path: str) -> None:
@@ -341,7 +333,7 @@ class CheckpointStore:
         self._journal_fd = fd
         self._journal_size = self._journal_alloc = size
         if created:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         return fd
 
     def _allocate(self, end: int) -> None:

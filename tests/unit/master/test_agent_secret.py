@@ -6,7 +6,6 @@ for tasks it holds."""
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from dcos.protocol import internal
@@ -23,7 +22,6 @@ from dcos.testing.master import (
     command_task,
     executor_status,
     launch,
-    master,
     send_status,
     subscribe,
 )
@@ -174,14 +172,6 @@ def test_secret_hashes_survive_a_master_restart_through_the_registry() -> None:
 
 
 # -- over HTTP ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def env(tmp_path):
-    m = await master(tmp_path)
-    async with aiohttp.ClientSession() as s:
-        yield m, s
-    await m.stop()
 
 
 async def test_forged_calls_over_http_are_403(env) -> None:

@@ -7,20 +7,11 @@ import asyncio
 import socket
 from typing import Any
 
-import aiohttp
 import pytest
 
 from dcos.protocol import internal
 from dcos.protocol.codec import dumps_msgpack
-from dcos.testing.master import agent_subscribe, master, subscribe
-
-
-@pytest.fixture
-async def env(tmp_path):
-    m = await master(tmp_path)
-    async with aiohttp.ClientSession() as s:
-        yield m, s
-    await m.stop()
+from dcos.testing.master import agent_subscribe, subscribe
 
 
 def _raw_post(port: int, path: str, headers: dict[str, bytes], body: bytes) -> int:

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dcos.common.version import version_info
@@ -15,18 +13,9 @@ from dcos.testing.master import (
     command_task,
     executor_status,
     launch,
-    master,
     send_status,
     subscribe,
 )
-
-
-@pytest.fixture
-async def env(tmp_path):
-    m = await master(tmp_path)
-    async with aiohttp.ClientSession() as s:
-        yield m, s
-    await m.stop()
 
 
 async def _running_task(m, s):

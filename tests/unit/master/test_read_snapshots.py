@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 
-import aiohttp
 import orjson
 import pytest
 
 from dcos.master.http.operator_api import READS
 from dcos.master.http.snapshots import ReadCache
-from dcos.testing.master import agent_subscribe, master, subscribe
+from dcos.testing.master import agent_subscribe, subscribe
 
 
 async def test_concurrent_readers_share_one_build() -> None:
@@ -65,14 +64,6 @@ async def test_builds_are_rate_limited_under_constant_change() -> None:
     # 400 reads of a view that changed before each: builds at most once per gap (50 ms)
     assert len(builds) <= elapsed / 0.05 + 2
     assert len(builds) < 60
-
-
-@pytest.fixture
-async def env(tmp_path):
-    m = await master(tmp_path)
-    async with aiohttp.ClientSession() as s:
-        yield m, s
-    await m.stop()
 
 
 async def test_state_read_your_writes_and_gzip(env) -> None:

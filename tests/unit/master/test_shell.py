@@ -3,7 +3,6 @@ malformed input, the internal agent channel, operator endpoints."""
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from dcos.protocol import internal
@@ -15,18 +14,9 @@ from dcos.testing.master import (
     command_task,
     executor_status,
     launch,
-    master,
     send_status,
     subscribe,
 )
-
-
-@pytest.fixture
-async def env(tmp_path):
-    m = await master(tmp_path)
-    async with aiohttp.ClientSession() as s:
-        yield m, s
-    await m.stop()
 
 
 async def test_subscribe_stream_shape(env):
