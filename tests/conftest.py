@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Generator
 import pytest
 
 from dcos.common.clock import SimClock
+from dcos.testing.zookeeper import ZooKeeperServer
 from tests.leak_check import LEAK_GRACE_S, RUN_MARKER, TEST_MARKER, Leak, find_leaks, kill_leaks
 
 _RUN_ID = uuid.uuid4().hex
@@ -33,6 +34,25 @@ async def autojump_clock() -> AsyncIterator[SimClock]:
     clock = SimClock(autojump=True)
     yield clock
     clock.stop_autojump()
+
+
+@pytest.fixture(scope="session")
+def zk_server(tmp_path_factory: pytest.TempPathFactory) -> Generator[ZooKeeperServer, None, None]:
+    """One real ZooKeeper server (Debian package ``zookeeper``) on 127.0.0.1 for the whole
+    session, stopped at its end. A missing ZooKeeper is an error (ZooKeeperMissing), never a
+    skip: ``scripts/install-system-deps.sh`` installs it."""
+    server = ZooKeeperServer(tmp_path_factory.mktemp("zookeeper")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def zk_url(zk_server: ZooKeeperServer) -> str:
+    """A ``zk://127.0.0.1:<port>/t<uuid>`` URL on the session's server, with a path no other
+    test uses (tests share the server, never their znodes)."""
+    return zk_server.url(f"/t{uuid.uuid4().hex}")
 
 
 @pytest.hookimpl(hookwrapper=True)

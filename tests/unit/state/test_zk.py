@@ -1,0 +1,94 @@
+"""`dcos.state.zk` (zk:// URLs, kazoo client on asyncio) and the ZooKeeper test harness."""
+
+from __future__ import annotations
+
+import pytest
+from kazoo.exceptions import NoNodeError
+
+from dcos.state.zk import (
+    ZkUrl,
+    ZkUrlError,
+    ensure_path,
+    is_zk_url,
+    new_client,
+    parse_zk_url,
+    start_client,
+    stop_client,
+    zk_await,
+)
+from dcos.testing.zookeeper import ZooKeeperServer
+
+
+def test_parse_single_host_with_path() -> None:
+    assert parse_zk_url("zk://127.0.0.1:2181/dcos") == ZkUrl("127.0.0.1:2181", "/dcos")
+
+
+def test_parse_several_hosts_default_port_and_auth() -> None:
+    url = parse_zk_url("zk://u:p@a:1,b,c:3/mesos/x/")
+    assert url == ZkUrl("a:1,b:2181,c:3", "/mesos/x", "u:p")
+    assert str(url) == "zk://u:p@a:1,b:2181,c:3/mesos/x"
+    assert url.redacted() == "zk://u:***@a:1,b:2181,c:3/mesos/x"
+
+
+def test_child_and_sibling_paths() -> None:
+    url = parse_zk_url("zk://h:2181/dcos")
+    assert str(url.child("leader")) == "zk://h:2181/dcos/leader"
+    assert url.sibling("-state").path == "/dcos-state"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["zk://h:2181", "zk://h:2181/", "http://h:2181/x", "zk://h:99999/x", "zk:///x", "zk://h/a//b",
+     "zk://h/a/../b", "zk://nopass@h/x"],
+)
+def test_parse_rejects_bad_urls_with_clear_error(text: str) -> None:
+    with pytest.raises(ZkUrlError, match="ZooKeeper URL|not a ZooKeeper URL"):
+        parse_zk_url(text)
+
+
+def test_is_zk_url() -> None:
+    assert is_zk_url("ZK://h/x") and not is_zk_url("127.0.0.1:5050")
+
+
+async def test_client_creates_and_reads_znodes(zk_url: str) -> None:
+    url = parse_zk_url(zk_url)
+    client = new_client(url, session_timeout=2.0)
+    await start_client(client)
+    try:
+        await ensure_path(client, url.path + "/a")
+        await zk_await(client.set_async(url.path + "/a", b"hello"))
+        data, stat = await zk_await(client.get_async(url.path + "/a"))
+        assert (data, stat.version) == (b"hello", 1)
+        with pytest.raises(NoNodeError):
+            await zk_await(client.get_async(url.path + "/missing"))
+    finally:
+        await stop_client(client)
+
+
+async def test_start_client_times_out_with_hosts_in_message() -> None:
+    client = new_client("zk://127.0.0.1:1/x", session_timeout=1.0)
+    with pytest.raises(TimeoutError, match="127.0.0.1:1"):
+        await start_client(client, timeout=0.5)
+    client.close()
+
+
+def test_server_restart_keeps_data(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kazoo.client import KazooClient
+
+    server = ZooKeeperServer(tmp_path / "zk").start()
+    try:
+        c = KazooClient(hosts=server.hosts)
+        c.start(10)
+        c.create("/kept", b"x")
+        c.stop()
+        c.close()
+        server.restart()
+        assert server.mode() == "standalone"
+        c = KazooClient(hosts=server.hosts)
+        c.start(10)
+        assert c.get("/kept")[0] == b"x"
+        c.stop()
+        c.close()
+    finally:
+        server.stop()
+    assert not server.running
