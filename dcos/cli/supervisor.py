@@ -13,7 +13,7 @@ SIGTERM by the kernel and stops as on Ctrl-C (an agent kills its tasks, the load
 HAProxy).
 
 Called by: `dcos.cli.up` (a master, N agents, the webapp framework, DNS, the batch dispatcher
-and the load balancer).
+and the load balancer; in HA mode ZooKeeper, three masters and two webapp instances).
 """
 
 from __future__ import annotations
@@ -45,10 +45,13 @@ class Component:
     """One process of the local cluster.
 
     `ready` is polled (it must not raise, and should answer within about a second) until it
-    returns True. When `gate` is set, the components after this one start only once it is
-    ready (the master gates the agents). A component that exits is restarted (see
-    `dcos.cli.restarts`); a `critical` one in a crash loop takes the whole cluster down, a
-    non-critical one is only reported and left stopped. `url` is what the operator is shown.
+    returns True. When `gate` is set, the components after this one start only once it and
+    every component before it are ready (the master gates the agents; in HA mode ZooKeeper
+    gates the masters, and the last master gates the agents once all three answer). A
+    component that exits is restarted (see `dcos.cli.restarts`); a `critical` one in a crash
+    loop takes the whole cluster down, a non-critical one is only reported and left stopped.
+    `url` is what the operator is shown. A `stop_last` component is stopped only once all
+    the others have exited (ZooKeeper: the masters close their sessions through it).
     """
 
     name: str
@@ -61,6 +64,7 @@ class Component:
     critical: bool = True
     env: Mapping[str, str] | None = None
     cwd: Path | None = None
+    stop_last: bool = False
 
 
 class Phase(enum.Enum):
@@ -96,7 +100,8 @@ def startup_step(
     timeout_s: float,
 ) -> Step:
     """Decide the next start-up step from each component's state (sans-IO; `up` calls it in
-    its poll loop). Components start in order; none starts after a `gate` that is not ready."""
+    its poll loop). Components start in order; none starts after a `gate` until the gate and
+    every component before it are ready."""
     for c in components:
         st = states[c.name]
         if st.phase is Phase.EXITED:
@@ -109,11 +114,13 @@ def startup_step(
         return Step(failed=True, culprit=late.name,
                     reason=f"{late.name} was not {late.ready_what} after {timeout_s:g} s")
     start: list[str] = []
+    all_ready = True
     for c in components:
         phase = states[c.name].phase
         if phase is Phase.NOT_STARTED:
             start.append(c.name)
-        if c.gate and phase is not Phase.READY:
+        all_ready = all_ready and phase is Phase.READY
+        if c.gate and not all_ready:
             break
     return Step(start=tuple(start))
 
@@ -292,10 +299,21 @@ class Supervisor:
         return None
 
     def stop(self) -> None:
-        """Stop everything: SIGTERM to each process group (last started first), wait up to
-        `grace_s`, SIGKILL what is left, then end any descendant that left its group (a task
-        in its own session). Idempotent."""
+        """Stop everything: the components that are not `stop_last` first, then those that
+        are (each round: SIGTERM to each process group, last started first, wait up to
+        `grace_s`, SIGKILL what is left, then end any descendant that left its group, such as
+        a task in its own session). No restart follows. Idempotent."""
+        for r in self._running.values():
+            r.restart_at = None  # no restart after a stop
         running = list(reversed(self._running.values()))
+        self._stop_round([r for r in running if not r.component.stop_last])
+        self._stop_round([r for r in running if r.component.stop_last])
+        if self.pid_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.pid_file.unlink()
+
+    def _stop_round(self, running: list[_Running]) -> None:
+        """SIGTERM, wait, SIGKILL for the process groups of `running` and their strays."""
         strays = _descendants(r.popen.pid for r in running)
         for r in running:
             _signal_group(r.popen.pid, signal.SIGTERM)
@@ -309,11 +327,6 @@ class Supervisor:
         for r in running:  # grandchildren still in a leader's group
             _signal_group(r.popen.pid, signal.SIGKILL)
         _end_processes(strays, grace_s=min(self.grace_s, 2.0))
-        for r in self._running.values():
-            r.restart_at = None  # no restart after a stop
-        if self.pid_file is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.pid_file.unlink()
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -2,9 +2,12 @@
 
 Called by: `dcos.cli.main` (the `up` command). `build_components` lists the processes (a master,
 then N agents, then the webapp framework (Marathon-like, :8080), the DNS server (:8053, HTTP
-:8123) and the HAProxy load balancer (when haproxy is installed); later issues append theirs),
+:8123), the batch dispatcher (:7077) and the HAProxy load balancer (when haproxy is installed)),
 `run_up` checks the ports, starts them through a `Supervisor`, prints where everything is,
-waits, and stops them all cleanly. While the cluster runs, a component that exits is restarted
+waits, and stops them all cleanly. With `--ha` (or `--zk URL`) the cluster is highly available
+(`dcos.cli.up_ha`): a local ZooKeeper (or the given ensemble), three masters, two webapp
+instances, everything else finding the leaders through ZooKeeper; `up` prints which master
+leads, and each change of leader. While the cluster runs, a component that exits is restarted
 with backoff (1 s, 2 s, 4 s, ...; reported in the terminal); one that exits more than 5 times
 within 2 minutes is given up on (a critical one -- master, agent, webapp -- stops the cluster).
 If `dcos-py up` itself dies, its components get SIGTERM from the kernel and stop.
@@ -20,6 +23,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +31,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from dcos.cli import http
+from dcos.cli import http, up_ha
 from dcos.cli.errors import CliError
 from dcos.cli.restarts import DEFAULT_RESTART
 from dcos.cli.shares import PORTS_BASE, PORTS_PER_AGENT, detect_machine, split_machine
-from dcos.cli.supervisor import Component, Event, Recovered, Supervisor, tail_lines
+from dcos.cli.supervisor import Component, Event, Recovered, Step, Supervisor, tail_lines
+from dcos.cli.up_ha import HaLayout, LeaderReporter, ha_layout, leading_master, master_argv
+from dcos.state.zk_server import zookeeper_available
 
 LOCAL_IP = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
@@ -58,6 +64,19 @@ class UpOptions:
     batch: bool = True
     batch_port: int = 7077
     haproxy: str | None = None  # None: look it up (PATH, /usr/sbin/haproxy)
+    ha: bool = False  # three masters and two webapps on ZooKeeper (`dcos.cli.up_ha`)
+    zk: str | None = None  # HA on this existing ensemble (implies `ha`); None: start one
+    zk_port: int = up_ha.DEFAULT_ZK_PORT  # the local ZooKeeper's port (`ha` without `zk`)
+
+    @property
+    def highly_available(self) -> bool:
+        return self.ha or self.zk is not None
+
+    def layout(self) -> HaLayout | None:
+        """Where the HA pieces go (None without `--ha`/`--zk`); `CliError` for a bad `--zk`."""
+        if not self.highly_available:
+            return None
+        return ha_layout(self.zk, self.zk_port, self.master_port, self.webapp_port)
 
 
 HAPROXY_HINT = ("load balancer not started: haproxy is not installed "
@@ -97,65 +116,109 @@ def agent_registered(master_url: str, agent_port: int) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Wiring:
+    """How the components find each other: the `--master` every client gets (host:port, or
+    the zk:// URL in HA mode), the master URLs (one, or the HA masters'), the webapp
+    instances' ports and, in HA mode, the webapp's `--zk` URL."""
+
+    master_arg: str
+    master_urls: list[str]
+    webapp_ports: list[int]
+    webapp_zk: str | None = None
+
+    def leader(self) -> str | None:
+        """The leading master's URL (the only master's without HA), None while none leads."""
+        if len(self.master_urls) == 1:
+            return self.master_urls[0]
+        return leading_master(self.master_urls)
+
+
+def wiring(opts: UpOptions) -> Wiring:
+    layout = opts.layout()
+    if layout is None:
+        return Wiring(f"{LOCAL_IP}:{opts.master_port}", [f"http://{LOCAL_IP}:{opts.master_port}"],
+                      [opts.webapp_port])
+    return Wiring(str(layout.masters_zk), layout.master_urls, list(layout.webapp_ports),
+                  str(layout.webapp_zk))
+
+
 def build_components(opts: UpOptions) -> list[Component]:
-    """The processes of the local cluster, in start order: the master (which gates the rest),
-    then the agents, each with its share of the machine and its own work dir."""
+    """The processes of the local cluster, in start order: the master (which gates the rest;
+    in HA mode ZooKeeper, unless `--zk`, then three masters), then the agents, each with its
+    share of the machine and its own work dir, then the services."""
     work = opts.work_dir.resolve()
-    master_url = f"http://{LOCAL_IP}:{opts.master_port}"
-    master_log = work / "master" / "master.log"
-    components = [
-        Component(
-            name="master",
-            argv=[sys.executable, "-m", "dcos.master", "--ip", LOCAL_IP,
-                  "--port", str(opts.master_port), "--work-dir", str(work / "master"),
-                  "--log-file", str(master_log)],
-            log_path=master_log,
-            ready=lambda: master_ready(master_url),
-            ready_what="answering /health",
-            url=master_url,
-            gate=True,
-        )
-    ]
+    wires = wiring(opts)
+    layout = opts.layout()
+    components: list[Component] = []
+    if layout is None:
+        master_log = work / "master" / "master.log"
+        url = wires.master_urls[0]
+        components.append(Component(
+            name="master", argv=master_argv(opts.master_port, work / "master", master_log),
+            log_path=master_log, ready=lambda: master_ready(url),
+            ready_what="answering /health", url=url, gate=True,
+        ))
+    else:
+        if layout.start_zk:
+            components.append(up_ha.zookeeper_component(work, layout.zk_port))
+        components += up_ha.master_components(layout, work, master_ready)
     for i, share in enumerate(split_machine(detect_machine(str(work)), opts.agents)):
         port = opts.agent_port + i
         agent_dir = work / f"agent-{i}"
         log = agent_dir / "agent.log"
         components.append(Component(
             name=f"agent-{i}",
-            argv=[sys.executable, "-m", "dcos.agent", "--master", f"{LOCAL_IP}:{opts.master_port}",
+            argv=[sys.executable, "-m", "dcos.agent", "--master", wires.master_arg,
                   "--ip", LOCAL_IP, "--port", str(port), "--work-dir", str(agent_dir),
                   "--resources", share.flag(), "--log-file", str(log),
                   "--kill-tasks-on-stop"],  # Ctrl-C on `up` leaves no task behind
             log_path=log,
-            ready=lambda port=port: agent_registered(master_url, port),  # type: ignore[misc]
+            ready=lambda port=port: agent_registered_with_leader(wires, port),  # type: ignore[misc]
             ready_what="registered with the master",
             url=f"http://{LOCAL_IP}:{port}",
         ))
-    return components + service_components(opts, work)
+    return components + service_components(opts, work, wires)
 
 
-def service_components(opts: UpOptions, work: Path) -> list[Component]:
-    """The webapp framework, the DNS server and the load balancer (those enabled; the load
-    balancer only when haproxy is installed). They start once the master is ready."""
-    master = f"{LOCAL_IP}:{opts.master_port}"
-    webapp_url = f"http://{LOCAL_IP}:{opts.webapp_port}"
+def agent_registered_with_leader(wires: Wiring, agent_port: int) -> bool:
+    leader = wires.leader()
+    return leader is not None and agent_registered(leader, agent_port)
+
+
+def webapp_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Component]:
+    """The webapp framework: one instance `webapp`, or in HA mode `webapp-0`, `webapp-1`
+    (each answers /ping; the leader is elected under the webapp's zk:// path)."""
     out: list[Component] = []
-    if opts.webapp:
-        log = work / "webapp" / "webapp.log"
+    for i, port in enumerate(wires.webapp_ports):
+        name = "webapp" if wires.webapp_zk is None else f"webapp-{i}"
+        url = f"http://{LOCAL_IP}:{port}"
+        log = work / name / "webapp.log"
+        argv = [sys.executable, "-m", "frameworks.webapp", "--master", wires.master_arg,
+                "--ip", LOCAL_IP, "--port", str(port), "--work-dir", str(work / name),
+                "--log-file", str(log)]
+        if wires.webapp_zk is not None:
+            argv += ["--zk", wires.webapp_zk]
         out.append(Component(
-            name="webapp",
-            argv=[sys.executable, "-m", "frameworks.webapp", "--master", master, "--ip", LOCAL_IP,
-                  "--port", str(opts.webapp_port), "--work-dir", str(work / "webapp"),
-                  "--log-file", str(log)],
-            log_path=log, ready=lambda: http_ok(webapp_url + "/ping"),
-            ready_what="answering /ping", url=webapp_url,
+            name=name, argv=argv, log_path=log, ready=lambda url=url: http_ok(url + "/ping"),  # type: ignore[misc]
+            ready_what="answering /ping", url=url,
         ))
+    return out
+
+
+def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Component]:
+    """The webapp framework, the DNS server, the batch dispatcher and the load balancer
+    (those enabled; the load balancer only when haproxy is installed). They start once the
+    master is ready; DNS and the load balancer get every webapp instance's URL."""
+    master = wires.master_arg
+    webapp_urls = ",".join(f"http://{LOCAL_IP}:{p}" for p in wires.webapp_ports)
+    out: list[Component] = webapp_components(opts, work, wires) if opts.webapp else []
     if opts.dns:
         log = work / "dns" / "dns.log"
         dns_http = f"http://{LOCAL_IP}:{opts.dns_http_port}"
         out.append(Component(
             name="dns",
-            argv=[sys.executable, "-m", "dcos.dns", "--master", master, "--webapp", webapp_url,
+            argv=[sys.executable, "-m", "dcos.dns", "--master", master, "--webapp", webapp_urls,
                   "--ip", LOCAL_IP, "--port", str(opts.dns_port),
                   "--http-port", str(opts.dns_http_port), "--log-file", str(log)],
             log_path=log, ready=lambda: http_ok(dns_http + "/health"),
@@ -180,7 +243,7 @@ def service_components(opts: UpOptions, work: Path) -> list[Component]:
         stats = f"http://{LOCAL_IP}:{opts.lb_stats_port}"
         out.append(Component(
             name="lb",
-            argv=[sys.executable, "-m", "frameworks.webapp.lb", "--webapp", webapp_url,
+            argv=[sys.executable, "-m", "frameworks.webapp.lb", "--webapp", webapp_urls,
                   "--group", "external", "--work-dir", str(work / "lb"), "--haproxy", haproxy,
                   "--http-port", str(opts.lb_http_port), "--stats-port", str(opts.lb_stats_port),
                   "--log-file", str(log)],
@@ -196,6 +259,8 @@ def service_ports(opts: UpOptions) -> list[tuple[int, str]]:
     ports: list[tuple[int, str]] = []
     if opts.webapp:
         ports.append((opts.webapp_port, "--webapp-port"))
+        if opts.highly_available:
+            ports.append((opts.webapp_port + 1, "--webapp-port (+1: the second webapp)"))
     if opts.dns:
         ports += [(opts.dns_port, "--dns-port"), (opts.dns_http_port, "--dns-http-port")]
     if opts.batch:
@@ -229,29 +294,51 @@ def port_in_use(port: int, host: str = LOCAL_IP) -> bool:
 
 
 def check_options(opts: UpOptions) -> None:
-    """Refuse bad counts and ports already taken, before anything starts (`CliError`)."""
+    """Refuse bad counts, a bad `--zk`, a missing ZooKeeper and ports already taken, before
+    anything starts (`CliError`)."""
     if not 1 <= opts.agents <= MAX_AGENTS:
         raise CliError(f"--agents must be between 1 and {MAX_AGENTS}, got {opts.agents}")
+    layout = opts.layout()
     agent_ports = range(opts.agent_port, opts.agent_port + opts.agents)
-    if opts.master_port in agent_ports:
-        raise CliError(f"master port {opts.master_port} overlaps the agent ports "
-                       f"{agent_ports.start}-{agent_ports.stop - 1}")
-    for port in agent_ports:
+    masters = [opts.master_port] if layout is None else list(layout.master_ports)
+    for port in masters:
+        if port in agent_ports:
+            raise CliError(f"master port {port} overlaps the agent ports "
+                           f"{agent_ports.start}-{agent_ports.stop - 1}")
+    for what, port in [*(("master", p) for p in masters), *(("agent", p) for p in agent_ports)]:
         if not 0 < port < 65536:
-            raise CliError(f"agent port {port} is out of range")
-    if port_in_use(opts.master_port):
-        raise CliError(f"port {opts.master_port} is already in use: is a master (or another "
-                       "`dcos-py up`) running? Use --master-port to pick another.")
+            raise CliError(f"{what} port {port} is out of range")
+    for i, port in enumerate(masters):
+        if port_in_use(port):
+            which = "" if i == 0 else f" (master-{i}: --master-port + {i * up_ha.MASTER_PORT_STEP})"
+            raise CliError(f"port {port}{which} is already in use: is a master (or another "
+                           "`dcos-py up`) running? Use --master-port to pick another.")
     for port in agent_ports:
         if port_in_use(port):
             raise CliError(f"agent port {port} is already in use; use --agent-port to pick another")
-    taken = {opts.master_port, *agent_ports}
-    for port, flag in service_ports(opts):
+    extra = service_ports(opts)
+    if layout is not None and layout.start_zk:
+        extra.insert(0, (layout.zk_port, "--zk-port"))
+    taken = {*masters, *agent_ports}
+    for port, flag in extra:
         if port in taken:
             raise CliError(f"{flag} {port} overlaps another component's port")
         taken.add(port)
         if port_in_use(port) or (flag == "--dns-port" and udp_port_in_use(port)):
-            raise CliError(f"port {port} is already in use; use {flag} to pick another")
+            raise CliError(f"port {port} is already in use; use {flag.split()[0]} to pick another")
+    if layout is not None:
+        check_zookeeper(layout)
+
+
+def check_zookeeper(layout: HaLayout) -> None:
+    """HA mode: refuse when ZooKeeper is not installed (`up` would start it) or the `--zk`
+    ensemble does not answer."""
+    if not layout.start_zk:
+        up_ha.check_ensemble(layout.masters_zk)
+    elif not zookeeper_available():
+        raise CliError("--ha needs ZooKeeper: install the Debian package `zookeeper` (and java: "
+                       "`apt-get install -y zookeeper`, or scripts/install-system-deps.sh as "
+                       "root), or use an existing ensemble with --zk zk://host:2181/dcos")
 
 
 def lock_work_dir(work_dir: Path) -> int:
@@ -303,43 +390,84 @@ def event_lines(event: Event, components: Sequence[Component]) -> list[str]:
     return _failure_lines(components, event.name, f"{head}; not restarted: {event.gave_up}")
 
 
+def start_cluster(sup: Supervisor, wires: Wiring, stop: threading.Event,
+                  timeout_s: float) -> str | Step:
+    """Start every component and wait for a leading master (each within `timeout_s`): the
+    leader's URL, or the failed `Step` (reason "interrupted", no culprit, when `stop` was set;
+    no culprit either when every component is ready but no master leads)."""
+    step = sup.start(timeout_s, stop)
+    if step.failed:
+        return step
+    deadline = time.monotonic() + timeout_s
+    while (leader := wires.leader()) is None:
+        if stop.wait(0.2):
+            return Step(failed=True, reason="interrupted")
+        if time.monotonic() >= deadline:
+            return Step(failed=True, reason=f"no master leads after {timeout_s:g} s")
+    return leader
+
+
+def announce(opts: UpOptions, components: Sequence[Component], pids: dict[str, int],
+             wires: Wiring, leader: str | None, out: Console) -> None:
+    """Print the table of components, what to try, and the "cluster ready" line (in HA mode
+    with the zk:// URL and which master leads)."""
+    out.print(render_components(components, pids))
+    names = {c.url: c.name for c in components if c.url}
+    if len(wires.master_urls) == 1:
+        where = f"master {wires.master_urls[0]}"
+        out.print(f"try: DCOS_MASTER={wires.master_urls[0]} dcos-py node list")
+    else:
+        lead = f"{names.get(leader, '?')} ({leader}) leads" if leader else "no master leads yet"
+        where = f"{len(wires.master_urls)} masters at {wires.master_arg}, {lead}"
+        out.print(f"try: DCOS_MASTER={wires.master_arg} dcos-py node list")
+    if opts.webapp:
+        out.print(f"try: DCOS_WEBAPP=http://{LOCAL_IP}:{opts.webapp_port} dcos-py app list")
+    out.print(f"dcos-py cluster ready: {where} ({opts.agents} agents). Press Ctrl-C to stop.")
+    sys.stdout.flush()
+
+
 def run_up(opts: UpOptions, out: Console, err: Console) -> int:
     """Run the cluster until Ctrl-C/SIGTERM; the exit code (0 after a clean stop, 1 when a
     component failed). Raises `CliError` for a refusal before anything started."""
     check_options(opts)
     lock_fd = lock_work_dir(opts.work_dir)
     components = build_components(opts)
+    wires = wiring(opts)
     sup = Supervisor(components, pid_file=opts.work_dir.resolve() / PID_FILE,
                      restart=DEFAULT_RESTART)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
+    reporter: LeaderReporter | None = None
     try:
-        out.print(f"starting a master and {opts.agents} agent(s) in {opts.work_dir.resolve()} ...")
+        out.print(f"starting {starting_what(opts)} in {opts.work_dir.resolve()} ...")
         if opts.lb and find_haproxy(opts.haproxy) is None:
             out.print(HAPROXY_HINT, markup=False, highlight=False)
-        step = sup.start(opts.startup_timeout_s, stop)
-        if step.failed:
+        leader = start_cluster(sup, wires, stop, opts.startup_timeout_s)
+        if not isinstance(leader, str):
             sup.stop()
-            if step.culprit is None:  # interrupted while starting
+            if leader.culprit is None and leader.reason == "interrupted":
                 out.print("stopped before the cluster was ready")
                 return 0
-            for line in _failure_lines(components, step.culprit, step.reason):
+            for line in _failure_lines(components, leader.culprit, leader.reason):
                 err.print(line, markup=False, highlight=False)
             return 1
-        out.print(render_components(components, sup.pids))
-        out.print(f"try: DCOS_MASTER={components[0].url} dcos-py node list")
-        if opts.webapp:
-            out.print(f"try: DCOS_WEBAPP=http://{LOCAL_IP}:{opts.webapp_port} dcos-py app list")
-        out.print(f"dcos-py cluster ready: master {components[0].url} "
-                  f"({opts.agents} agents). Press Ctrl-C to stop.")
-        sys.stdout.flush()
+        announce(opts, components, sup.pids, wires, leader, out)
+
+        def say(line: str) -> None:
+            err.print(line, markup=False, highlight=False)
 
         def report(event: Event) -> None:
             for line in event_lines(event, components):
-                err.print(line, markup=False, highlight=False)
+                say(line)
 
+        if len(wires.master_urls) > 1:
+            reporter = LeaderReporter(wires.master_urls, {c.url or "": c.name for c in components},
+                                      leader, say)
+            reporter.start()
         died = sup.watch(stop, report)
+        if reporter is not None:
+            reporter.stop()
         out.print("stopping the cluster ...")
         sup.stop()
         if died is not None:
@@ -351,6 +479,8 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
         out.print("cluster stopped")
         return 0
     except BaseException:
+        if reporter is not None:
+            reporter.stop()
         sup.stop()
         raise
     finally:
@@ -358,3 +488,12 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)
         os.close(lock_fd)
+
+
+def starting_what(opts: UpOptions) -> str:
+    """What the first line says `up` starts: a master and N agents, or in HA mode ZooKeeper
+    (unless `--zk`), three masters and N agents."""
+    if not opts.highly_available:
+        return f"a master and {opts.agents} agent(s)"
+    zk = "ZooKeeper, " if opts.zk is None else ""
+    return f"{zk}{up_ha.HA_MASTERS} masters and {opts.agents} agent(s)"

@@ -300,3 +300,59 @@ def test_a_child_gets_sigterm_when_its_parent_is_killed(tmp_path: Path) -> None:
 
 def test_tail_of_missing_log_is_empty(tmp_path: Path) -> None:
     assert tail_lines(tmp_path / "nope.log") == []
+
+
+HA_CLUSTER = [comp("zookeeper", gate=True), comp("master-0"), comp("master-1"),
+              comp("master-2", gate=True), comp("agent-0")]
+
+
+def ha_states(**phases: Phase) -> dict[str, ProcState]:
+    out = {c.name: ProcState(Phase.NOT_STARTED) for c in HA_CLUSTER}
+    out.update({k.replace("_", "-"): ProcState(v) for k, v in phases.items()})
+    return out
+
+
+def test_a_gate_waits_for_every_component_before_it() -> None:
+    assert startup_step(HA_CLUSTER, ha_states(), 0, NEVER, 30) == Step(start=("zookeeper",))
+    step = startup_step(HA_CLUSTER, ha_states(zookeeper=Phase.READY), 0, NEVER, 30)
+    assert step == Step(start=("master-0", "master-1", "master-2"))
+    # master-2 (the gate) is ready but master-0 is not: the agents wait.
+    waiting = ha_states(zookeeper=Phase.READY, master_0=Phase.STARTING, master_1=Phase.READY,
+                        master_2=Phase.READY)
+    assert startup_step(HA_CLUSTER, waiting, 0, NEVER, 30) == Step()
+    all_masters = ha_states(zookeeper=Phase.READY, master_0=Phase.READY, master_1=Phase.READY,
+                            master_2=Phase.READY)
+    assert startup_step(HA_CLUSTER, all_masters, 0, NEVER, 30) == Step(start=("agent-0",))
+
+
+# Records, when it gets SIGTERM, whether the process named in argv[2] (a pid file) still ran.
+OBSERVER = r"""
+import os, signal, sys, time
+def on_term(*_):
+    other = int(open(sys.argv[2]).read().split()[0])
+    try:
+        os.kill(other, 0)
+        alive = "alive"
+    except ProcessLookupError:
+        alive = "gone"
+    open(sys.argv[1], "w").write(alive)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+open(sys.argv[1] + ".ready", "w").close()
+signal.pause()
+"""
+
+
+def test_a_stop_last_component_is_stopped_after_the_others_exited(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    zk = Component(name="zookeeper", argv=[sys.executable, "-c", OBSERVER, str(seen),
+                                           str(tmp_path / "b.pids")],
+                   log_path=tmp_path / "zk.log", ready=(tmp_path / "seen.ready").exists,
+                   gate=True, stop_last=True)
+    sup = Supervisor([zk, family(tmp_path, "b")], grace_s=5)
+    assert sup.start(30, threading.Event()).done
+    member = recorded_pids(tmp_path, "b")[0]
+    sup.stop()
+    # ZooKeeper was asked to stop only once the other component had exited.
+    assert seen.read_text() == "gone"
+    assert not pid_alive(member) and not pid_alive(sup.pids["zookeeper"])
