@@ -94,14 +94,25 @@ def up(
         "--batch-port", help="Batch dispatcher (cluster-mode job submission) port.")] = 7077,
     no_batch: Annotated[bool, typer.Option(
         "--no-batch", help="Do not start the batch dispatcher.")] = False,
+    ha: Annotated[bool, typer.Option(
+        "--ha", help="High availability: a local ZooKeeper, three masters (--master-port, "
+        "+100, +200) and two webapp instances (--webapp-port, +1) that elect their leaders "
+        "in it; everything else follows the leaders (docs/operations.md).")] = False,
+    zk: Annotated[str | None, typer.Option(
+        "--zk", help="HA on an existing ZooKeeper ensemble instead of a local one: the "
+        "masters elect under this URL's path, the webapp under <path>-webapp (implies --ha).",
+        metavar="zk://HOST:PORT[,HOST:PORT]/PATH")] = None,
+    zk_port: Annotated[int, typer.Option(
+        "--zk-port", help="Port of the ZooKeeper that --ha starts.")] = 2181,
 ) -> None:
     """Run a local cluster (a master, N agents, the webapp framework, DNS, the batch
-    dispatcher and the load balancer) in the foreground until Ctrl-C or SIGTERM."""
+    dispatcher and the load balancer) in the foreground until Ctrl-C or SIGTERM; with --ha
+    or --zk, three masters and two webapp instances on ZooKeeper."""
     opts = UpOptions(agents=agents, work_dir=work_dir, master_port=master_port,
                      agent_port=agent_port, webapp=not no_webapp, webapp_port=webapp_port,
                      dns=not no_dns, dns_port=dns_port, dns_http_port=dns_http_port,
                      lb=not no_lb, lb_http_port=lb_http_port, lb_stats_port=lb_stats_port,
-                     batch=not no_batch, batch_port=batch_port)
+                     batch=not no_batch, batch_port=batch_port, ha=ha, zk=zk, zk_port=zk_port)
     width = None if sys.stdout.isatty() else 200  # piped (make up | tee): do not fold the table
     code = run_up(opts, Console(soft_wrap=True, width=width),
                   Console(stderr=True, soft_wrap=True, width=width))
