@@ -1,4 +1,4 @@
-"""In-process change fan-out shared by the memory and SQLite stores (their `watch`)."""
+"""In-process change fan-out shared by the stores (memory, SQLite, ZooKeeper: their `watch`)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ class Watchers:
 
     def unregister(self, q: asyncio.Queue[Change]) -> None:
         self._queues = [(p, x) for p, x in self._queues if x is not q]
+
+    def prefixes(self) -> list[str]:
+        """The prefixes of the live watches (the ZooKeeper store reads only those keys)."""
+        return [p for p, _ in self._queues]
 
 
 async def iterate(watchers: Watchers, q: asyncio.Queue[Change]) -> AsyncIterator[Change]:

@@ -1,8 +1,9 @@
-"""Leader election. `EmbeddedLeaderElector`: one master, always the leader.
+"""Leader election's shapes: `MasterInfo` (Mesos' JSON), `Leadership`, the `LeaderElector`
+protocol, and `EmbeddedLeaderElector` (one master, always the leader).
 
 Called by the master shell at start (`campaign`) and by the operator endpoints
-(`leader()` for `/master/redirect`). ZooKeeper election (``json.info_*`` znodes) comes later
-behind the same shape.
+(`leader()` for `/master/redirect`). The ZooKeeper election (``json.info_*`` znodes) behind
+the same shape is `dcos.state.election.ZooKeeperLeaderElector`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,31 @@ class MasterInfo:
             "version": self.version,
             "address": {"hostname": self.hostname, "ip": self.ip, "port": self.port},
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> MasterInfo:
+        """Parse Mesos' MasterInfo JSON (as `to_json` writes it, or as Mesos does): the IP
+        from ``address.ip``, else ``pid`` (``master@ip:port``), else the uint32 ``ip``.
+        Raises ValueError / KeyError / TypeError on a record without id or address."""
+        if not isinstance(d, dict):
+            raise TypeError(f"MasterInfo JSON must be an object, got {type(d).__name__}")
+        address = d.get("address") or {}
+        ip = address.get("ip") or ""
+        port = address.get("port") or d.get("port")
+        pid = d.get("pid") or ""
+        if (not ip or not port) and "@" in pid:
+            host, _, pid_port = pid.split("@", 1)[1].rpartition(":")
+            ip, port = ip or host, port or int(pid_port)
+        if not ip and isinstance(d.get("ip"), int):
+            n = int(d["ip"])
+            ip = ".".join(str((n >> s) & 0xFF) for s in (0, 8, 16, 24))
+        if not ip or not port:
+            raise ValueError(f"MasterInfo without an address: {d!r}")
+        hostname = address.get("hostname") or d.get("hostname") or ip
+        return cls(
+            id=str(d["id"]), ip=str(ip), port=int(port), hostname=str(hostname),
+            version=str(d.get("version", "")),
+        )
 
 
 class Leadership:

@@ -1,4 +1,4 @@
-"""One contract suite for every StateStore implementation (memory, SQLite)."""
+"""One contract suite for every StateStore implementation (memory, SQLite, ZooKeeper)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import asyncio
 import pytest
 
 from dcos.state import MemoryStateStore, SQLiteStateStore, VersionConflict
+from dcos.state.zookeeper import ZooKeeperStateStore
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "zookeeper"])
 async def store(request, tmp_path):
-    s = (
-        MemoryStateStore()
-        if request.param == "memory"
-        else SQLiteStateStore(str(tmp_path / "s.db"))
-    )
+    if request.param == "memory":
+        s = MemoryStateStore()
+    elif request.param == "sqlite":
+        s = SQLiteStateStore(str(tmp_path / "s.db"))
+    else:  # a real ZooKeeper (the session's server), a fresh root per test
+        s = await ZooKeeperStateStore.open(request.getfixturevalue("zk_url"), session_timeout=4.0)
     yield s
     await s.close()
 
