@@ -3,6 +3,11 @@
     python -m dcos.dns --master 127.0.0.1:5050 --webapp http://127.0.0.1:8080 \
         --port 8053 --http-port 8123 [--domain dcos] [--log-file F]
 
+HA: ``--master zk://h1:2181,h2:2181/dcos`` follows the leading master through ZooKeeper
+(`leader.dcos` the leader, `master.dcos` every master), and ``--webapp`` takes every webapp
+instance, comma-separated (``http://a:8080,http://b:8080``): the next one is asked when one
+does not answer.
+
 Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
 """
 
@@ -17,6 +22,7 @@ from collections.abc import Mapping
 import uvloop
 
 from dcos.common.flags import DaemonParser, ip_address, port, positive_seconds, setup_from
+from dcos.common.sse import parse_webapp_urls
 from dcos.dns.service import DnsConfig, run_dns
 
 
@@ -25,7 +31,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     p = DaemonParser("python -m dcos.dns", "dcos-py DNS", environ=environ)
     p.shared("master", "webapp", "ip", "port", port=8053)
     p.flag("--master-ip", type=ip_address, default=None,
-           help="publish this IP for leader/master.<domain>")
+           help="publish this IP for leader/master.<domain> (a static --master only)")
     p.flag("--domain", default="dcos", help="the domain names are served under")
     p.flag("--http-port", type=port, default=8123, help="Mesos-DNS HTTP API port")
     p.flag("--ttl", type=int, default=5, help="seconds")
@@ -42,6 +48,10 @@ def parse_args(argv: list[str] | None = None,
     a = p.parse_args(argv)
     if a.ttl < 0:
         p.error("--ttl must be >= 0")
+    try:
+        parse_webapp_urls(a.webapp)
+    except ValueError as exc:
+        p.error(f"--webapp: {exc}")
     config = DnsConfig(webapp=a.webapp, master=a.master or None, master_ip=a.master_ip,
                        domain=a.domain, host=a.ip, port=a.port, http_port=a.http_port,
                        ttl=a.ttl, full_every_s=a.refresh_seconds)

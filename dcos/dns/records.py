@@ -7,8 +7,14 @@ Names (domain `dcos`, framework `webapp`; Mesos-DNS's scheme):
 - `_<app>._tcp.webapp.dcos` SRV (and `_udp` for udp port definitions): one per task port, target
   `<agent>.agent.dcos` (which has an A record), port the task's host port; when the port
   definition has a name, also `_<name>._<app>._tcp.webapp.dcos`.
-- `leader.dcos`, `master.dcos` A: the leading master; `_leader._tcp.dcos` SRV: its port.
-- `webapp.dcos` A: where the webapp framework runs; `_webapp._tcp.dcos` SRV: its API port.
+- Masters (as Mesos-DNS's `masterRecord`): `leader.dcos` A: the leading master;
+  `_leader._tcp.dcos` and `_leader._udp.dcos` SRV: its port (target `leader.dcos`);
+  `master.dcos` A: every master (the contenders in ZooKeeper; with a static `--master` that
+  one); `master<N>.dcos` A: the N-th master (0-based, in election order) and
+  `_master._tcp.dcos` / `_master._udp.dcos` SRV: each master's port with target
+  `master<N>.dcos` (so masters sharing an IP, as on loopback, are told apart by port).
+- `webapp.dcos` A: where the webapp framework runs (every instance when it runs several);
+  `_webapp._tcp.dcos` SRV: each instance's API port.
 - Aliases for old clients: `.mesos` is answered as `.dcos`, and the framework label `marathon`
   as `webapp` (`master.mesos`, `web-shop.marathon.mesos`).
 
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dcos.dns.names import MAX_NAME, app_label, host_label, is_ip, normalize, sanitize_label
@@ -44,10 +50,15 @@ class Srv:
     ip: str
 
 
+Endpoint = tuple[str, int]  # (IPv4, port)
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
-    """Addresses the table needs besides the apps: the leading master, the webapp framework,
-    and each agent's IP and hostname by agent id (from the master's `/master/slaves`)."""
+    """Addresses the table needs besides the apps: the leading master (`master_ip`,
+    `master_port`), every master (`masters`, election order; empty: just the leader), the
+    webapp framework (`webapp_ip`/`webapp_port`, plus `webapps` when it runs as several
+    instances), and each agent's IP and hostname by agent id (from `/master/slaves`)."""
 
     master_ip: str | None = None
     master_port: int | None = None
@@ -55,6 +66,27 @@ class ClusterInfo:
     webapp_port: int | None = None
     agent_ips: Mapping[str, str] = field(default_factory=dict)
     agent_hosts: Mapping[str, str] = field(default_factory=dict)
+    masters: tuple[Endpoint, ...] = ()
+    webapps: tuple[Endpoint, ...] = ()
+
+    def with_masters(self, leader: Endpoint | None, masters: Iterable[Endpoint]) -> ClusterInfo:
+        """This cluster with what the master detector says now, keeping the last good values
+        (never empty records because of a failover): no leader (an election is under way, or
+        ZooKeeper is unreachable) keeps the last leader, no contender keeps the last masters.
+        A leader missing from `masters` is added to them. Called by the DNS service on every
+        change the detector reports."""
+        listed = tuple(m for m in masters if is_ip(m[0]))
+        ip: str | None
+        port: int | None
+        if leader is not None and is_ip(leader[0]):
+            ip, port = leader
+        else:
+            ip, port = self.master_ip, self.master_port
+        if not listed:
+            listed = self.masters
+        if ip and port and (ip, port) not in listed:
+            listed = (*listed, (ip, port))
+        return replace(self, master_ip=ip, master_port=port, masters=listed)
 
 
 @dataclass
@@ -232,21 +264,38 @@ def build_table(
     `problems`, never raised."""
     domain, framework = normalize(domain), sanitize_label(framework) or DEFAULT_FRAMEWORK
     b = _Builder(domain, framework)
-    if cluster.master_ip and is_ip(cluster.master_ip):
-        for name in ("leader", "master"):
-            b.add_a(f"{name}.{domain}", cluster.master_ip)
-        if cluster.master_port:
-            b.add_srv(f"_leader._tcp.{domain}",
-                      Srv(f"leader.{domain}", cluster.master_port, cluster.master_ip))
-    if cluster.webapp_ip and is_ip(cluster.webapp_ip):
-        b.add_a(f"{framework}.{domain}", cluster.webapp_ip)
-        if cluster.webapp_port:
-            b.add_srv(f"_{framework}._tcp.{domain}",
-                      Srv(f"{framework}.{domain}", cluster.webapp_port, cluster.webapp_ip))
+    _add_masters(b, cluster)
+    webapps = list(cluster.webapps)
+    if cluster.webapp_ip and (cluster.webapp_ip, cluster.webapp_port or 0) not in webapps:
+        webapps.insert(0, (cluster.webapp_ip, cluster.webapp_port or 0))
+    for ip, port in webapps:
+        if not is_ip(ip):
+            continue
+        b.add_a(f"{framework}.{domain}", ip)
+        if port:
+            b.add_srv(f"_{framework}._tcp.{domain}", Srv(f"{framework}.{domain}", port, ip))
     for app in apps:
         if isinstance(app, Mapping):
             _add_app(b, app, cluster)
     return b.table()
+
+
+def _add_masters(b: _Builder, cluster: ClusterInfo) -> None:
+    """The master records of Mesos-DNS (see the module docstring): leader, master, masterN."""
+    d = b.domain
+    leader = cluster.master_ip if cluster.master_ip and is_ip(cluster.master_ip) else None
+    if leader:
+        b.add_a(f"leader.{d}", leader)
+        b.add_a(f"master.{d}", leader)
+        if cluster.master_port:
+            for proto in ("tcp", "udp"):
+                b.add_srv(f"_leader._{proto}.{d}", Srv(f"leader.{d}", cluster.master_port, leader))
+    for n, (ip, port) in enumerate(m for m in cluster.masters if is_ip(m[0])):
+        b.add_a(f"master.{d}", ip)
+        b.add_a(f"master{n}.{d}", ip)
+        if port:
+            for proto in ("tcp", "udp"):
+                b.add_srv(f"_master._{proto}.{d}", Srv(f"master{n}.{d}", port, ip))
 
 
 def agents_from_master(body: Any) -> tuple[dict[str, str], dict[str, str]]:

@@ -1,10 +1,18 @@
 """The DNS service shell: keeps a `RecordTable` fresh and serves it over DNS and HTTP.
 
-A resync reads the webapp's `GET /v2/apps?embed=apps.tasks` and the master's `/master/slaves`
-(agent IPs; `/master/state` for the leader, at most every `LEADER_EVERY_S`), builds a new table
-and swaps it in. Resyncs are driven by the webapp's `/v2/events` stream (`dcos.common.sse`):
-a change is answered within a debounce of ~0.2 s; every (re)connect and every `full_every_s`
-also resync.
+A resync reads the webapp's `GET /v2/apps?embed=apps.tasks` (from whichever of the `--webapp`
+instances answers, `dcos.common.sse.fetch_apps_any`) and the leading master's `/master/slaves`
+(agent IPs), builds a new table and swaps it in. Resyncs are driven by the webapp's
+`/v2/events` stream (`dcos.common.sse.EventFollower`): a change is answered within a debounce
+of ~0.2 s; every (re)connect and every `full_every_s` also resync.
+
+Masters: `--master` goes through `dcos.state.detector.master_detector`. With a ``zk://`` URL
+the records follow ZooKeeper (`_follow_masters`): `leader.dcos` is the leader the detector
+reports and `master.dcos` every contender; a new leader is applied at once and the agents are
+re-read from it. With a static address, `master.dcos` is that master and the leader is read
+from its `/master/state` (at most every `LEADER_EVERY_S`). Whatever cannot be read keeps its
+last good value (`ClusterInfo.with_masters`, the last apps, the last agents): a failover never
+empties the records.
 
 Called by: `python -m dcos.dns` (`run_dns`), integration tests (`DnsService(...).start()`).
 """
@@ -17,35 +25,41 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 from aiohttp import web
 
-from dcos.common.addresses import parse_master
-from dcos.common.sse import EventFollower, SyncPolicy, fetch_apps
+from dcos.common.addresses import MasterAddress, parse_master
+from dcos.common.sse import EventFollower, SyncPolicy, WebappEndpoints, fetch_apps_any
 from dcos.dns import http_api
 from dcos.dns.names import is_ip
 from dcos.dns.records import (
     DEFAULT_DOMAIN,
     ClusterInfo,
+    Endpoint,
     RecordTable,
     agents_from_master,
     build_table,
     leader_from_state,
 )
 from dcos.dns.server import DEFAULT_TTL, DnsServer
+from dcos.state.detector import MasterDetector, master_detector
+from dcos.state.leader import MasterInfo
+from dcos.state.zk import is_zk_url
 
 log = logging.getLogger(__name__)
 
 LEADER_EVERY_S = 30.0
+MASTERS_POLL_S = 1.0  # how often the contenders are compared (a standby joining or leaving)
 
 
 @dataclass(frozen=True)
 class DnsConfig:
-    """What `python -m dcos.dns` is told (see `__main__` for the flags)."""
+    """What `python -m dcos.dns` is told (see `__main__` for the flags). `webapp`: one URL or
+    several separated by commas; `master`: ``host:port``, ``http(s)://...`` or ``zk://...``."""
 
     webapp: str = "http://127.0.0.1:8080"
     master: str | None = "127.0.0.1:5050"
@@ -70,39 +84,66 @@ def resolve_ipv4(host: str) -> str | None:
     return str(infos[0][4][0]) if infos else None
 
 
-class DnsService:
-    """Owns the current table, the event follower, the DNS listener and the HTTP API."""
+@runtime_checkable
+class ListsMasters(Protocol):
+    """A detector that also knows every contender (`ZooKeeperDetector.masters()`, in
+    election order); a static detector does not."""
 
-    def __init__(self, config: DnsConfig) -> None:
+    def masters(self) -> list[MasterInfo]: ...
+
+
+def _endpoint(host: str, port: int) -> Endpoint | None:
+    ip = resolve_ipv4(host)
+    return (ip, port) if ip else None
+
+
+class DnsService:
+    """Owns the current table, the event follower, the master detector, the DNS listener and
+    the HTTP API."""
+
+    def __init__(self, config: DnsConfig, detector: MasterDetector | None = None) -> None:
+        """`detector`: how the masters are found (default: `master_detector(config.master)`;
+        tests pass a fake); not started yet (`start` starts it, `stop` closes it)."""
         self.config = config
         self.table = RecordTable(domain=config.domain)
         self.apps: list[Any] = []
         self.cluster = ClusterInfo()
         self._leader_at = 0.0
-        self.follower = EventFollower(config.webapp, self.resync, policy=SyncPolicy(
+        self.webapps = WebappEndpoints(config.webapp)
+        self.zk = bool(config.master) and is_zk_url(config.master or "")
+        if detector is None and config.master:
+            detector = master_detector(config.master)
+        self.detector = detector
+        self.follower = EventFollower(self.webapps, self.resync, policy=SyncPolicy(
             debounce_s=config.debounce_s, full_every_s=config.full_every_s))
         self.dns = DnsServer(lambda: self.table, config.host, config.port, config.ttl)
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def http_port(self) -> int:
         return self.config.http_port
 
     def config_json(self) -> dict[str, Any]:
-        """The `/v1/config` body (Mesos-DNS's key names where they apply)."""
+        """The `/v1/config` body (Mesos-DNS's key names where they apply: ``Zk`` for a
+        ZooKeeper master URL, ``Masters`` the masters known now)."""
         c = self.config
-        return {"Masters": [c.master] if c.master else None, "Webapp": c.webapp,
+        masters = [f"{ip}:{port}" for ip, port in self.cluster.masters]
+        return {"Masters": masters or ([c.master] if c.master and not self.zk else None),
+                "Zk": c.master if self.zk else "", "Webapp": list(self.webapps.urls),
                 "RefreshSeconds": c.full_every_s, "TTL": c.ttl, "Port": self.dns.port,
                 "Domain": c.domain, "Listener": c.host, "HttpPort": self.http_port,
                 "DnsOn": True, "HttpOn": True, "Resolvers": [],
                 "SOAMname": f"ns1.{c.domain}.", "SOARname": f"root.ns1.{c.domain}."}
 
     async def start(self) -> None:
-        """Bind DNS (UDP+TCP) and HTTP, then start following the webapp's events."""
+        """Connect the master detector (ZooKeeper), bind DNS (UDP+TCP) and HTTP, then follow
+        the masters and the webapp's events."""
         timeout = aiohttp.ClientTimeout(total=10)
         self._session = aiohttp.ClientSession(timeout=timeout, trust_env=False)
+        if self.detector is not None:
+            await self.detector.start()
         self.cluster = await asyncio.get_running_loop().run_in_executor(None, self._static_cluster)
         self.table = build_table([], self.cluster, self.config.domain)
         await self.dns.start()
@@ -115,31 +156,90 @@ class DnsService:
         if self.config.http_port == 0:
             sock = site._server.sockets[0]  # type: ignore[union-attr]
             self.config = replace(self.config, http_port=sock.getsockname()[1])
-        self._task = asyncio.create_task(self.follower.run())
+        if self.zk:
+            await self.apply_masters()
+            self._tasks.append(asyncio.create_task(self._follow_masters()))
+        self._tasks.append(asyncio.create_task(self.follower.run()))
 
     def _static_cluster(self) -> ClusterInfo:
-        """Addresses known without asking anyone: the webapp's (from its URL) and the master's
-        (`--master-ip`, else the `--master` host resolved)."""
-        parts = urlsplit(self.config.webapp)
-        webapp_ip = resolve_ipv4(parts.hostname or "127.0.0.1")
-        master_ip, master_port = self.config.master_ip, None
-        if self.config.master:
+        """Addresses known without asking anyone: the webapp instances' (from their URLs) and,
+        for a static `--master`, that master's (`--master-ip`, else its host resolved)."""
+        webapps: list[Endpoint] = []
+        for url in self.webapps.urls:
+            parts = urlsplit(url)
+            ep = _endpoint(parts.hostname or "127.0.0.1",
+                           parts.port or (443 if parts.scheme == "https" else 80))
+            if ep is not None:
+                webapps.append(ep)
+        first = webapps[0] if webapps else (None, None)
+        cluster = ClusterInfo(webapp_ip=first[0], webapp_port=first[1], webapps=tuple(webapps))
+        if self.config.master and not self.zk:
             m = parse_master(self.config.master)
-            master_port = m.port
-            master_ip = master_ip or resolve_ipv4(m.host)
-        return ClusterInfo(master_ip=master_ip, master_port=master_port, webapp_ip=webapp_ip,
-                           webapp_port=parts.port or 80)
+            ip = self.config.master_ip or resolve_ipv4(m.host)
+            if ip:
+                cluster = cluster.with_masters((ip, m.port), [(ip, m.port)])
+        elif self.config.master_ip:
+            log.warning("--master-ip is ignored with a zk:// master (ZooKeeper names the masters)")
+        return cluster
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         await self.dns.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
             await self._session.close()
+        if self.detector is not None:
+            await self.detector.close()
+
+    # ---- masters ---------------------------------------------------------------------------
+
+    async def _follow_masters(self) -> None:
+        """zk:// masters: apply every change the detector reports (a new leader at once; the
+        contenders are compared every `MASTERS_POLL_S`, so a standby joining or dying shows too)."""
+        assert self.detector is not None
+        previous = self.detector.current()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.detector.changed(previous), MASTERS_POLL_S)
+            previous = self.detector.current()
+            await self.apply_masters()
+
+    async def apply_masters(self) -> bool:
+        """Take the detector's leader and contenders into the records (keeping the last good
+        ones while there are none); rebuild the table if they changed, and resync (agents
+        from the new leader) when the leader changed. True when something changed."""
+        assert self.detector is not None
+        loop = asyncio.get_running_loop()
+        leader = self.detector.current()
+        infos = self.detector.masters() if isinstance(self.detector, ListsMasters) else []
+        lead = await loop.run_in_executor(None, _endpoint, leader.host, leader.port) \
+            if leader is not None else None
+        masters = [ep for ep in [await loop.run_in_executor(None, _endpoint, m.ip, m.port)
+                                 for m in infos] if ep is not None]
+        before = self.cluster
+        self.cluster = before.with_masters(lead, masters)
+        if self.cluster == before:
+            return False
+        log.info("masters: leader %s, contenders %s",
+                 f"{self.cluster.master_ip}:{self.cluster.master_port}",
+                 ", ".join(f"{ip}:{port}" for ip, port in self.cluster.masters) or "none")
+        self.table = build_table(self.apps, self.cluster, self.config.domain)
+        if (before.master_ip, before.master_port) != (self.cluster.master_ip,
+                                                      self.cluster.master_port):
+            self.follower.poke()  # agents come from the leader: read them from the new one
+        return True
+
+    def _leader_address(self) -> MasterAddress | None:
+        """Where the agents are read from: the detector's leader (zk://), else `--master`."""
+        if self.detector is None:
+            return None
+        return self.detector.current()
+
+    # ---- resync ----------------------------------------------------------------------------
 
     async def _get(self, url: str) -> Any:
         assert self._session is not None
@@ -149,42 +249,45 @@ class DnsService:
             return orjson.loads(await resp.read())
 
     async def _refresh_cluster(self) -> None:
-        """Agent IPs (every resync) and the leader (at most every LEADER_EVERY_S) from the
-        master; on failure the last known addresses stay."""
-        if not self.config.master:
+        """Agent IPs (every resync) from the leading master, and for a static `--master` the
+        leader (at most every LEADER_EVERY_S); on failure, or while no leader is known, the
+        last known addresses stay."""
+        address = self._leader_address()
+        if address is None:
             return
-        base = parse_master(self.config.master).url
-        c = self.cluster
+        base = address.url
+        leader: Endpoint | None = None
         try:
             ips, hosts = agents_from_master(await self._get(base + "/master/slaves"))
-            leader = None
-            if self.config.master_ip is None and time.monotonic() - self._leader_at > LEADER_EVERY_S:
+            if not self.zk and self.config.master_ip is None \
+                    and time.monotonic() - self._leader_at > LEADER_EVERY_S:
                 leader = leader_from_state(await self._get(base + "/master/state"))
                 self._leader_at = time.monotonic()
         except (aiohttp.ClientError, TimeoutError, RuntimeError, orjson.JSONDecodeError) as exc:
             log.warning("cannot read the master at %s: %s", base, exc)
             return
-        master_ip, master_port = leader if leader else (c.master_ip, c.master_port)
-        self.cluster = ClusterInfo(master_ip=master_ip, master_port=master_port,
-                                   webapp_ip=c.webapp_ip, webapp_port=c.webapp_port,
-                                   agent_ips=ips, agent_hosts=hosts)
+        cluster = replace(self.cluster, agent_ips=ips, agent_hosts=hosts)
+        if leader is not None:
+            cluster = cluster.with_masters(leader, cluster.masters)
+        self.cluster = cluster
 
     async def resync(self) -> None:
-        """Re-read apps and addresses and swap in a new table. Raises when the webapp cannot be
-        read (the follower retries); the master's records are refreshed even then."""
+        """Re-read apps and addresses and swap in a new table. Raises when no webapp instance
+        can be read (the follower retries; the last apps stay); the master's records are
+        refreshed even then."""
         await self._refresh_cluster()
         error: Exception | None = None
         try:
             assert self._session is not None
-            self.apps = await fetch_apps(self._session, self.config.webapp)
-        except (aiohttp.ClientError, TimeoutError, RuntimeError, orjson.JSONDecodeError) as exc:
+            self.apps = await fetch_apps_any(self._session, self.webapps)
+        except RuntimeError as exc:
             error = exc
         table = build_table(self.apps, self.cluster, self.config.domain)
         for problem in table.problems:
             log.warning("dns: %s", problem)
         self.table = table
         if error is not None:
-            raise RuntimeError(f"cannot read apps from {self.config.webapp}: {error}")
+            raise error
 
 
 async def run_dns(config: DnsConfig, stop: asyncio.Event) -> None:

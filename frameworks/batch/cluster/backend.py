@@ -1,7 +1,8 @@
 """`ClusterBackend`: runs the batch engine's tasks on executors started on a dcos-py (or Mesos)
 cluster -- the driver side of Spark-on-Mesos coarse-grained mode.
 
-Created by `SparkContext("mesos://host:5050", app)`; every method runs on the driver loop (see
+Created by `SparkContext("mesos://host:5050", app)` (or Spark's ``mesos://zk://h:2181/dcos``:
+the SDK driver then follows the leading master through ZooKeeper); every method runs on the driver loop (see
 `frameworks.batch.backend`). Pieces:
 
 - a Mesos framework (`MesosSide`, the SDK's framework layer) that takes offers and launches
@@ -35,6 +36,7 @@ from aiohttp import web
 
 from dcos.common.clock import Clock, RealClock, wait_for
 from dcos.sdk.util import parse_master
+from dcos.state.zk import is_zk_url, parse_zk_url
 from frameworks.batch.backend import (
     BackendEvents,
     ExecutorInfo,
@@ -51,6 +53,26 @@ from frameworks.batch.cluster.task_scheduler import TaskEntry, TaskScheduler
 from frameworks.batch.cluster.webui import start_webui
 
 log = logging.getLogger(__name__)
+
+
+def master_target(url: str) -> tuple[str, str]:
+    """(what the SDK driver is given, a host on the masters' network) for a master URL:
+    ``mesos://host:port``, ``host:port``, ``http(s)://...`` -> (its base URL, its host);
+    ``zk://h1:2181,h2:2181/dcos`` or Spark's ``mesos://zk://...`` -> (the ``zk://`` URL, the
+    first ZooKeeper host; the driver finds the leader there). Raises ValueError for a bad URL.
+    Called by `ClusterBackend.start` and the dispatcher's `main` (`route_to` the host gives
+    the address executors and drivers can reach back)."""
+    text = url.strip()
+    if text.lower().startswith("mesos://zk://"):
+        text = text[len("mesos://") :]
+    if is_zk_url(text):
+        zk = parse_zk_url(text)
+        first = zk.hosts.split(",")[0].strip()
+        host = first.rpartition("]")[0].lstrip("[") if first.startswith("[") \
+            else first.partition(":")[0]
+        return str(zk), host
+    address = parse_master(text)  # mesos://, http(s)://, host:port, [v6]:port
+    return address.url, address.host
 
 
 def route_to(host: str) -> str:
@@ -126,9 +148,8 @@ class ClusterBackend:
         if isinstance(listeners, list) and self.jobs not in listeners:
             listeners.append(self.jobs)
         self._first_executor = asyncio.Event()
-        address = parse_master(self.master_url)  # mesos://, http(s)://, host:port
-        master = address.url
-        self.driver_host = self.conf.driver_host or route_to(address.host)
+        master, master_host = master_target(self.master_url)
+        self.driver_host = self.conf.driver_host or route_to(master_host)
         self._server = await asyncio.start_server(
             self._on_connect, "0.0.0.0", self.conf.driver_port
         )

@@ -24,6 +24,7 @@ Called by `ClusterBackend.__init__` with whatever the SparkContext was given (a 
 | ``spark.dcos.executor.queueDepth`` | 1 | tasks sent ahead per executor core |
 | ``spark.dcos.executor.startTimeout`` | 120s | `start` fails when no executor registers |
 | ``spark.dcos.forwardPythonPath`` | true | executors get the driver's ``sys.path`` dirs |
+| ``spark.mesos.driver.failoverTimeout`` | 60s | how long the master keeps the driver's framework while it is not subscribed: long enough to re-subscribe after a master failover (a new leader starts every framework's timeout when it takes over); executors exit by themselves when the driver goes away |
 
 Executor cpus (`frameworks.batch.cluster.executor_policy`): with ``spark.executor.cores`` set, each
 executor has exactly that many cpus (offers with fewer are declined), and ``spark.cores.max``
@@ -78,6 +79,7 @@ class ClusterConf:
     executor_env: dict[str, str] = field(default_factory=dict)
     start_timeout: float = 120.0
     forward_python_path: bool = True
+    failover_timeout: float = 60.0
 
     @classmethod
     def parse(cls, conf: Any, environ: Mapping[str, str] | None = None) -> ClusterConf:
@@ -132,4 +134,5 @@ class ClusterConf:
             executor_env=env,
             start_timeout=parse_duration(c.get("spark.dcos.executor.startTimeout", "120s")),
             forward_python_path=_bool(c.get("spark.dcos.forwardPythonPath", "true")),
+            failover_timeout=parse_duration(c.get("spark.mesos.driver.failoverTimeout", "60s")),
         )

@@ -8,6 +8,13 @@ started by ``dcos-py batch submit`` when none is registered with the master, by 
     python -m frameworks.batch.cluster.dispatcher --master HOST:PORT --work-dir DIR [--port P]
         [--ip ADDRESS] [--allow-scripts DIR_OR_FILE[:...]]
 
+- HA masters: ``--master zk://h1:2181,h2:2181/dcos`` (or Spark's ``mesos://zk://...``). The SDK
+  driver finds the leading master in ZooKeeper and follows a failover by re-subscribing with
+  the same framework id (its failover timeout is a week), then reconciles its drivers;
+  submissions are stored locally and keep being accepted meanwhile (they launch once offers
+  come from the new leader). Driver tasks get ``MASTER=mesos://zk://...``, so the drivers
+  follow the leader too.
+
 - Its API binds ``--ip`` only (``--host`` is the same flag): by default the loopback address
   when the master is on this machine, else this machine's address on the route to the master;
   never 0.0.0.0 unless given. Flags come from `dcos.common.flags` (``DCOS_<FLAG>`` too).
@@ -25,7 +32,7 @@ started by ``dcos-py batch submit`` when none is registered with the master, by 
   first) and the decisions sent as framework actions (``driver.apply``).
 - Each submission becomes one Mesos task running ``<python> <script> [args]`` in a sandbox: the
   script is fetched there through a ``file://`` URI; the task's environment carries the master
-  (``DCOS_BATCH_MASTER`` and ``MASTER`` = ``mesos://host:port``), the executor settings
+  (``DCOS_BATCH_MASTER`` and ``MASTER`` = ``mesos://host:port`` or ``mesos://zk://...``), the executor settings
   (``DCOS_BATCH_CONF``, JSON of ``spark.*`` keys, read by `ClusterConf`), the submission id and
   this dispatcher's URL (the driver reports its job page URL back).
 - Its HTTP API (the framework's ``webui_url``), JSON:
@@ -70,7 +77,8 @@ from dcos.sdk.framework import TaskRef
 from dcos.sdk.placement import Slot, place
 from dcos.sdk.util import parse_master
 from dcos.state import SQLiteStateStore, StateStore, VersionConflict
-from frameworks.batch.cluster.backend import route_to
+from dcos.state.zk import is_zk_url
+from frameworks.batch.cluster.backend import master_target, route_to
 from frameworks.batch.cluster.submission_checks import ScriptPolicy, check_submission
 
 log = logging.getLogger(__name__)
@@ -389,13 +397,25 @@ def parser() -> flags.DaemonParser:
     return p
 
 
+def dispatcher_master(text: str) -> tuple[str, str]:
+    """(the master the dispatcher registers with and hands its drivers, a host on the masters'
+    network) for ``--master``: ``host:port`` for an address (``mesos://``, ``http(s)://``,
+    ``host:port``, ``[v6]:port``), the ``zk://`` URL for ``zk://...`` or Spark's
+    ``mesos://zk://...``. Raises ValueError for a bad one. Called by `main`."""
+    target, host = master_target(text)
+    return (target if is_zk_url(target) else parse_master(text).hostport), host
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     flags.setup_from(args)
-    address = parse_master(args.master)  # mesos://, http(s)://, host:port, [v6]:port
-    master = address.hostport
-    ip = args.ip or route_to(address.host)
-    hostname = args.hostname or (route_to(address.host) if ip in ("0.0.0.0", "::") else ip)
+    try:
+        master, master_host = dispatcher_master(args.master)
+    except ValueError as exc:
+        p.error(f"--master: {exc}")
+    ip = args.ip or route_to(master_host)
+    hostname = args.hostname or (route_to(master_host) if ip in ("0.0.0.0", "::") else ip)
     work = Path(args.work_dir).expanduser().resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(work)

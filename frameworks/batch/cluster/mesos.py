@@ -85,8 +85,12 @@ class MesosSide(FrameworkScheduler):
             webui_url=webui_url,
             labels={"DCOS_PY_BATCH_APP": app_id},
         )
-        # failover_timeout 0: when the driver dies the master kills its executors at once.
-        self.driver = SchedulerDriver(self, info, master, failover_timeout=0.0, clock=clock)
+        # The failover timeout lets the driver re-subscribe after a master failover (a new
+        # leader starts it for every framework); a driver that dies takes its executors
+        # with it anyway (they exit when their connection to it ends), and `stop` TEARs DOWN.
+        # `master` is an address or a zk:// URL (the SDK driver follows the leader).
+        self.driver = SchedulerDriver(self, info, master, failover_timeout=conf.failover_timeout,
+                                      clock=clock)
 
     @property
     def framework_id(self) -> str | None:

@@ -1,6 +1,7 @@
 """``python -m frameworks.webapp.lb``: run the load balancer (see `service.LoadBalancer`).
 
 Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
+``--webapp`` takes every webapp instance, comma-separated (``http://a:8080,http://b:8080``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import uvloop
 
 from dcos.common.flags import DaemonParser, ip_address, port, positive_seconds, setup_from
+from dcos.common.sse import parse_webapp_urls
 from frameworks.webapp.lb.config import LbOptions
 from frameworks.webapp.lb.service import LoadBalancer, run_lb
 
@@ -54,7 +56,13 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
 def parse_args(argv: list[str] | None = None,
                environ: Mapping[str, str] | None = None) -> argparse.Namespace:  # fmt: skip
     """Parse the flags (and their environment variables); exits 2 on a bad value."""
-    return build_parser(environ).parse_args(argv)
+    p = build_parser(environ)
+    a = p.parse_args(argv)
+    try:
+        a.webapp = ",".join(parse_webapp_urls(a.webapp))
+    except ValueError as exc:
+        p.error(f"--webapp: {exc}")
+    return a
 
 
 async def _main(a: argparse.Namespace, haproxy: str) -> None:

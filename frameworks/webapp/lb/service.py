@@ -12,6 +12,12 @@ HAProxy rejects a config, each app's part is checked alone and the apps it rejec
 the work dir records the services (servers ready, waiting, draining), the skipped apps and
 why, and the reload count.
 
+The webapp may run as several instances (`--webapp http://a:8080,http://b:8080`): reads and
+the event stream go to whichever answers (`dcos.common.sse.WebappEndpoints`; followers proxy to
+the leader). While none answers (a failover), the resync fails before anything is applied, so
+HAProxy keeps its current config and servers (never a reload to an empty backend set); the
+follower retries and the first instance that answers brings the config up to date.
+
 Called by: `python -m frameworks.webapp.lb` (`run_lb`), integration tests.
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +34,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from dcos.common.sse import EventFollower, SyncPolicy, fetch_apps
+from dcos.common.sse import EventFollower, SyncPolicy, WebappEndpoints, fetch_apps_any
 from dcos.sdk.util import atomic_write
 from frameworks.webapp.lb.config import (
     Generated,
@@ -42,15 +49,17 @@ log = logging.getLogger(__name__)
 
 
 class LoadBalancer:
-    """Owns one HAProxy and keeps its config equal to what the apps ask for."""
+    """Owns one HAProxy and keeps its config equal to what the apps ask for. `webapp`: one
+    webapp URL, several (a list or comma-separated), or shared `WebappEndpoints`."""
 
-    def __init__(self, webapp: str, opts: LbOptions, work_dir: Path, haproxy_bin: str,
-                 debounce_s: float = 0.2, full_every_s: float = 60.0) -> None:
-        self.webapp = webapp.rstrip("/")
+    def __init__(self, webapp: str | Sequence[str] | WebappEndpoints, opts: LbOptions,
+                 work_dir: Path, haproxy_bin: str, debounce_s: float = 0.2,
+                 full_every_s: float = 60.0) -> None:
+        self.webapps = WebappEndpoints.of(webapp)
         self.work_dir = work_dir.resolve()
         self.haproxy = HAProxy(haproxy_bin, self.work_dir)
         self.opts = LbOptions(**{**opts.__dict__, "socket_path": str(self.haproxy.stats_socket)})
-        self.follower = EventFollower(self.webapp, self.resync, policy=SyncPolicy(
+        self.follower = EventFollower(self.webapps, self.resync, policy=SyncPolicy(
             debounce_s=debounce_s, full_every_s=full_every_s),
             on_event=lambda e: log.debug("event %s", e.event_type))
         self.current: Generated | None = None
@@ -87,10 +96,17 @@ class LoadBalancer:
         if self._session is not None:
             await self._session.close()
 
+    @property
+    def webapp(self) -> str:
+        """The webapp instance in use (the one that answered last)."""
+        return self.webapps.current
+
     async def resync(self) -> None:
-        """Re-read the apps and apply them (the follower calls this; raising means retry)."""
+        """Re-read the apps (from the first instance that answers) and apply them. The
+        follower calls this; raising (no instance answered) means retry, and HAProxy keeps
+        what it has meanwhile."""
         assert self._session is not None
-        await self.apply(await fetch_apps(self._session, self.webapp))
+        await self.apply(await fetch_apps_any(self._session, self.webapps))
 
     async def apply(self, apps: list[dict[str, Any]]) -> bool:
         """Make HAProxy serve `apps`; True when a reload happened."""
