@@ -1,7 +1,8 @@
 """``python -m frameworks.webapp``: run the webapp framework (Marathon-like) and its API.
 
     python -m frameworks.webapp --master 127.0.0.1:5050 --port 8080 --work-dir /var/lib/webapp \
-        [--role ROLE] [--hostname H] [--framework-name webapp] [--log-file F] [--gpus]
+        [--role ROLE] [--hostname H] [--framework-name webapp] [--log-file F] [--gpus] \
+        [--zk zk://127.0.0.1:2181/dcos-webapp [--zk-session-timeout 10]]
 
 Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
 The API binds ``--ip`` (default 127.0.0.1; give 0.0.0.0 to listen everywhere).
@@ -9,6 +10,15 @@ The API binds ``--ip`` (default 127.0.0.1; give 0.0.0.0 to listen everywhere).
 State lives in ``<work-dir>/state.db`` (SQLite); restarting with the same work dir resumes the
 same framework (same id), reconciles its tasks and neither duplicates nor loses instances.
 SIGTERM/SIGINT stop it with failover (the tasks keep running for the next process).
+
+High availability (Marathon's ``--zk``): run 2 or more instances with the same ``--zk
+zk://hosts/<path>``. They elect one leader under ``<path>/leader`` (ephemeral sequential
+``json.info_*`` znodes holding ``{"id", "host", "port", "url", "version"}``) and keep the state
+in ZooKeeper under ``<path>/state`` (writes fenced with the leader's znode). Only the leader
+runs the scheduler; the others proxy ``/v2`` to it and take over, with the same framework id
+and tasks, when it goes (`frameworks.webapp.leading`). ``--zk-session-timeout`` is the
+ZooKeeper session timeout: a leader cut off from ZooKeeper steps down before the others can
+take over.
 """
 
 from __future__ import annotations
@@ -24,11 +34,17 @@ from collections.abc import Mapping
 
 import uvloop
 from aiohttp import web
+from kazoo.client import KazooClient
 
 from dcos.common.flags import DaemonParser, positive_seconds, seconds, setup_from
-from dcos.common.version import version_line
-from dcos.state import SQLiteStateStore
+from dcos.common.version import version_info, version_line
+from dcos.state import SQLiteStateStore, StateStore
+from dcos.state.election import ZooKeeperElection
+from dcos.state.zk import ZkUrl, ZkUrlError, new_client, parse_zk_url, start_client, stop_client
+from dcos.state.zookeeper import ZooKeeperStateStore
 from frameworks.webapp.api.server import build_app
+from frameworks.webapp.ha import Election, HaState, LeaderRecord, SoloElection, ZkSettings
+from frameworks.webapp.leading import LeaderLoop
 from frameworks.webapp.scheduler import WebappService
 from frameworks.webapp.store import WebappStore
 
@@ -53,8 +69,23 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
            help="a task of an app in a load-balancer group (HAPROXY_GROUP) is shown as "
                 "TASK_KILLING this long before its kill, so load balancers drain it (at most "
                 "its taskKillGracePeriodSeconds; 0: kill at once)")
+    p.flag("--zk", type=zk_url_flag, default=None,
+           help="ZooKeeper URL zk://host:port[,host:port]/path: run highly available (state "
+                "under <path>/state, leader election under <path>/leader); without it the state "
+                "is in <work-dir>/state.db and this instance always leads")
+    p.flag("--zk-session-timeout", type=positive_seconds, default=10.0,
+           help="ZooKeeper session timeout in seconds (a leader that loses its session steps "
+                "down; a dead leader is replaced after about this long)")
     p.logging_flags()
     return p
+
+
+def zk_url_flag(text: str) -> ZkUrl:
+    """``--zk``: a ``zk://`` URL (a usage error saying what is wrong otherwise)."""
+    try:
+        return parse_zk_url(text)
+    except ZkUrlError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def parse_args(argv: list[str] | None = None,
@@ -63,10 +94,47 @@ def parse_args(argv: list[str] | None = None,
     return build_parser(environ).parse_args(argv)
 
 
+class Backend:
+    """Where the state lives and how the leader is chosen: SQLite and `SoloElection` by
+    default, or the ZooKeeper store and election (one kazoo session for both) with ``--zk``."""
+
+    def __init__(self, store: StateStore, election: Election, zk: ZkSettings | None = None,
+                 client: KazooClient | None = None) -> None:  # fmt: skip
+        self.store = store
+        self.election = election
+        self.zk = zk
+        self.client = client
+        self.fence = store.fence if isinstance(store, ZooKeeperStateStore) else None
+
+    @classmethod
+    async def open(cls, args: argparse.Namespace, me: LeaderRecord) -> Backend:
+        url: ZkUrl | None = args.zk
+        if url is None:
+            return cls(SQLiteStateStore(os.path.join(args.work_dir, "state.db")), SoloElection(me.to_bytes()))
+        timeout = args.zk_session_timeout
+        client = new_client(url, session_timeout=timeout)
+        await start_client(client, timeout=max(timeout, 5.0))
+        store = ZooKeeperStateStore(client, url.path + "/state")
+        election = ZooKeeperElection(client, url.path + "/leader", me.to_bytes())
+        zk = ZkSettings(url.redacted(), url.hosts, url.path, timeout)
+        return cls(store, election, zk, client)
+
+    async def close(self) -> None:
+        await self.store.close()
+        if self.client is not None:
+            await stop_client(self.client)
+
+
 async def run(args: argparse.Namespace) -> int:
     os.makedirs(args.work_dir, exist_ok=True)
-    store = WebappStore(SQLiteStateStore(os.path.join(args.work_dir, "state.db")))
     hostname = args.hostname or (args.ip if args.ip not in ("0.0.0.0", "") else socket.gethostname())
+    me = LeaderRecord.new(hostname, args.port, version_info().version)
+    try:
+        backend = await Backend.open(args, me)
+    except TimeoutError as e:
+        log.error("%s", e)
+        return 1
+    store = WebappStore(backend.store)
     service = WebappService(
         store, master=args.master, framework_name=args.framework_name, role=args.role,
         hostname=hostname, http_port=args.port, gpus=args.gpus,
@@ -75,21 +143,25 @@ async def run(args: argparse.Namespace) -> int:
     service.core.config.decline_long = args.decline_seconds
     service.core.config.minimum_viable_seconds = args.minimum_viable_task_duration
     service.core.config.drain_seconds = args.lb_drain_seconds
-    runner = web.AppRunner(build_app(service), access_log=None, handler_cancellation=True)
+    ha = HaState(me, backend.zk)
+    leader = LeaderLoop(service, backend.election, ha, fence=backend.fence)
+    runner = web.AppRunner(build_app(service, ha, leader.abdicate), access_log=None,
+                           handler_cancellation=True)  # fmt: skip
     await runner.setup()
     site = web.TCPSite(runner, args.ip, args.port, reuse_address=True)
     await site.start()
-    await service.start()
-    log.info("webapp API on %s:%d, master %s", args.ip, args.port, args.master)
+    leader.start()
+    log.info("webapp API on %s:%d, master %s%s", args.ip, args.port, args.master,
+             f", ZooKeeper {backend.zk.url}" if backend.zk else "")  # fmt: skip
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
     await done.wait()
     log.info("stopping (failover: tasks keep running)")
-    await service.stop(failover=True)
+    await leader.stop()
     await runner.cleanup()
-    await store.store.close()
+    await backend.close()
     return 0
 
 

@@ -41,6 +41,15 @@ class EventBus:
     def subscribers(self) -> int:
         return len(self._subs)
 
+    def close_streams(self) -> None:
+        """End every server-sent event stream (their clients reconnect); called when this
+        instance steps down as leader, so the clients' next stream comes from the leader."""
+        for q in list(self._subs):
+            if q.full():
+                q.get_nowait()  # a slow client loses one event but still sees the end
+            q.put_nowait(None)
+        self._subs.clear()
+
     def add_listener(self, listener: Callable[[str, bytes], None]) -> None:
         """Also hand every event to `listener(kind, json_body)` (must not block; the HTTP
         callback subscriptions are one)."""

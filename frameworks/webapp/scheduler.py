@@ -58,7 +58,7 @@ from frameworks.webapp.health import readiness_url
 from frameworks.webapp.instances import Instance
 from frameworks.webapp.model.json import iso
 from frameworks.webapp.model.spec import AppSpec
-from frameworks.webapp.store import WebappStore
+from frameworks.webapp.store import NotLeading, WebappStore
 
 log = logging.getLogger(__name__)
 CAPABILITIES = ("PARTITION_AWARE", "MULTI_ROLE", "TASK_KILLING_STATE")
@@ -89,7 +89,8 @@ class WebappService:
         clock: Clock | None = None,
         stimuli: int = 1000,
     ) -> None:
-        self.core = WebappCore(core_config or CoreConfig(role=role))
+        self.core_config = core_config or CoreConfig(role=role)
+        self.core = WebappCore(self.core_config)
         self.store = store
         self.bus = EventBus()
         self.callbacks = CallbackDispatcher()
@@ -114,6 +115,9 @@ class WebappService:
         self._session: aiohttp.ClientSession | None = None
         self._readiness_due: dict[str, float] = {}
         self._wakes: set[float] = set()  # times of the extra ticks scheduled (`_wake`)
+        # False after `step_down` until the next `start`: this process no longer leads, so
+        # nothing is written or sent (`NotLeading`).
+        self.acting = True
         # Called after `start` loaded the stored state (the API warms its render caches).
         self.loaded_hooks: list[Callable[[], None]] = []
         self.metrics: dict[str, int] = {"launched": 0, "killed": 0, "offers": 0, "declined": 0,
@@ -145,14 +149,46 @@ class WebappService:
         await self.restore_subscriptions()
 
     async def start(self) -> None:
-        """Load the stored state, then subscribe (with the stored framework id)."""
-        await self.load()
-        self.framework_id = await self.store.framework_id()
+        """Load the stored state, then subscribe (with the stored framework id). Called once
+        by a single instance, and by `frameworks.webapp.leading.LeaderLoop` at the start of
+        each leadership term (after `step_down` ended the previous one): the core is rebuilt
+        from the store, so a new leader resumes the deployments where the store has them and
+        fails the framework over to itself (same id, same tasks, reconciled on SUBSCRIBED)."""
+        async with self._lock:  # an in-flight request of an earlier term finishes first
+            self.core = WebappCore(self.core_config)
+            self._unwritten.clear()
+            self._readiness_due.clear()
+            self.store.reset()
+            self.acting = True
+            await self.load()
+            self.framework_id = await self.store.framework_id()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         self.driver = SchedulerDriver(WebappScheduler(self), self.framework_info(), self.master,
                                       failover_timeout=self.failover_timeout)  # fmt: skip
         await self.driver.start()
         self.start_timers()
+
+    async def step_down(self) -> None:
+        """Stop acting at once (leadership lost or fenced, or abdicated): no more writes,
+        launches or kills; the timers, readiness checks and callbacks stop, the master
+        subscription is closed without TEARDOWN (the framework and its tasks wait for the next
+        leader), the local event streams end (their clients reconnect, to the new leader).
+        Writes still queued are dropped: the next leader owns the state. Called by the
+        `LeaderLoop`; safe when not acting."""
+        self.acting = False
+        self._unwritten.clear()
+        await self._background.close()
+        self._wakes.clear()
+        self._kicked = False
+        driver, self.driver = self.driver, None
+        if driver is not None:
+            await driver.stop(failover=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        for url in self.callbacks.urls:
+            self.callbacks.remove(url)
+        self.bus.close_streams()
 
     def start_timers(self) -> None:
         """The tick loop and the readiness poller (on the service's clock)."""
@@ -172,7 +208,9 @@ class WebappService:
         if self._session is not None:
             await self._session.close()
         await self.callbacks.close()
-        await self._write()
+        if self.acting:
+            await self._write()
+        self.acting = False
 
     # -- carrying out the core's actions -------------------------------------------------
 
@@ -206,6 +244,8 @@ class WebappService:
         return sends
 
     async def _write(self) -> None:
+        if not self.acting:
+            raise NotLeading("this instance stepped down; the leader carries out changes")
         todo, self._unwritten = self._unwritten, {}
         await self.store.write(todo.values())
 
@@ -339,6 +379,8 @@ class WebappService:
         ``subscribe_event``/``unsubscribe_event`` payload, also published."""
         kind = "subscribe_event" if add else "unsubscribe_event"
         async with self._lock:
+            if not self.acting:
+                raise NotLeading("this instance stepped down; the leader carries out changes")
             if add:
                 self.callbacks.add(url)
             else:
@@ -425,4 +467,4 @@ class WebappScheduler(FrameworkScheduler):
         log.error("master error: %s", message)
 
 
-__all__ = ["Origin", "WebappScheduler", "WebappService"]
+__all__ = ["NotLeading", "Origin", "WebappScheduler", "WebappService"]

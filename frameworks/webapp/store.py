@@ -5,17 +5,22 @@ stopped, and its version history); ``webapp/instances/<task id>`` (every task th
 may have launched, written before its launch); ``webapp/deployments/<id>``; ``webapp/groups``; ``webapp/event-subscriptions`` (the callback
 URLs); ``webapp/group-versions<group id>@<version>`` (one group snapshot each). The shell calls `write`
 with the core's Persist/Delete actions, always before it sends a launch, and `load` once at start-up.
-Only this process writes these keys, so the compare-and-set versions are tracked here.
+Only the leading instance writes these keys, so the compare-and-set versions are tracked
+here (`reset` forgets them at the start of each leadership term; `load` reads them again).
+With several instances (``--zk``) the backing `ZooKeeperStateStore` is fenced with the
+leader's election znode: a write after the leadership was lost raises `Fenced`, which is never
+retried: `on_fenced` is told (the `LeaderLoop` steps down) and `NotLeading` goes up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 
 from dcos.state import StateStore, VersionConflict
+from dcos.state.zookeeper import Fenced
 from frameworks.webapp.actions import AppRecord, Delete, GroupsRecord, GroupVersion, Persist
 from frameworks.webapp.core import WebappCore
 from frameworks.webapp.deployments import Deployment
@@ -27,10 +32,38 @@ SUBSCRIPTIONS = PREFIX + "event-subscriptions"
 GROUP_VERSIONS = PREFIX + "group-versions"  # + "<group id>@<version>"
 
 
+class NotLeading(RuntimeError):
+    """A change reached an instance that no longer leads (it stepped down, or the store
+    refused its write as fenced): nothing more is written or sent. The API answers 503; the
+    client retries, and reaches the leader."""
+
+
+def is_fenced(e: BaseException) -> bool:
+    """Whether a store error says the writer's election znode is gone (a deposed leader)."""
+    return isinstance(e, Fenced)
+
+
 class WebappStore:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self._versions: dict[str, int] = {}
+        # Called (no arguments) when a write was refused because this instance no longer
+        # holds the leadership it was fenced with (`LeaderLoop.deposed`).
+        self.on_fenced: Callable[[], None] | None = None
+
+    def reset(self) -> None:
+        """Forget the tracked versions (a new leadership term: another instance may have
+        written since; `load` reads them again)."""
+        self._versions.clear()
+
+    def _check_fenced(self, e: VersionConflict) -> None:
+        """Raise `NotLeading` (after telling `on_fenced`) when `e` says the write was fenced
+        off; a plain conflict returns."""
+        if not is_fenced(e):
+            return
+        if self.on_fenced is not None:
+            self.on_fenced()
+        raise NotLeading(f"not the leader any more: {e}") from e
 
     async def _put(self, key: str, value: object) -> None:
         data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
@@ -39,6 +72,7 @@ class WebappStore:
                 self._versions[key] = await self.store.put(key, data, self._versions.get(key, 0))
                 return
             except VersionConflict as e:
+                self._check_fenced(e)
                 self._versions[key] = e.actual
         raise RuntimeError(f"could not write {key}")
 
@@ -51,8 +85,8 @@ class WebappStore:
             v = got.version
         try:
             await self.store.delete(key, v)
-        except VersionConflict:
-            pass
+        except VersionConflict as e:
+            self._check_fenced(e)
 
     async def _get(self, key: str) -> object | None:
         got = await self.store.get(key)

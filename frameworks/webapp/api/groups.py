@@ -33,6 +33,7 @@ from frameworks.webapp.api.http import (
     respond,
 )
 from frameworks.webapp.api.render import AppRenderer
+from frameworks.webapp.core import CoreView
 from frameworks.webapp.model.app import MAX_INSTANCES, absolute, config_of, merge
 from frameworks.webapp.model.checks import num
 from frameworks.webapp.model.group import cycle_errors, flatten_group, group_tree
@@ -52,8 +53,12 @@ def _under(path: str, gid: str) -> bool:
 class GroupsApi:
     def __init__(self, service: WebappService, render: AppRenderer) -> None:
         self.s = service
-        self.view = service.view
         self.render = render
+
+    @property
+    def view(self) -> CoreView:
+        """The service's current core (a new one each leadership term)."""
+        return self.s.view
 
     def add_routes(self, r: web.UrlDispatcher) -> None:
         r.add_route("*", "/v2/groups{tail:.*}", self.groups)

@@ -18,6 +18,7 @@ from typing import Any
 
 from dcos.sdk.util import version_info
 from frameworks.webapp.core import CoreView
+from frameworks.webapp.ha import HaState
 from frameworks.webapp.instances import STAGED, Instance
 from frameworks.webapp.model.json import APP_KEYS, dumps, iso
 from frameworks.webapp.model.spec import AppSpec
@@ -155,6 +156,11 @@ class AppRenderer:
             self._defs = {a: v for a, v in self._defs.items() if a in self.view.apps}
         return b'{"apps":[' + b",".join([self.app_bytes(a, emb) for a in apps]) + b"]}"
 
+    def reset(self, view: CoreView) -> None:
+        """Render from `view` from now on (a new core: a new leadership term)."""
+        self.view = view
+        self._defs.clear()
+
     def warm(self) -> None:
         """Render every app and task once (after a start-up load), dropping stale entries."""
         view = self.view
@@ -187,15 +193,22 @@ def queue_json(view: CoreView, now: float, embed_offers: bool) -> Json:
     return {"queue": items}
 
 
-def info_json(service: Any) -> Json:
-    leader = f"{service.hostname}:{service.http_port}"
+def info_json(service: Any, ha: HaState, framework_id: str | None) -> Json:
+    """``/v2/info`` of this instance: `ha` is its `frameworks.webapp.ha.HaState` (``leader``
+    is who leads as far as it knows, None during an election; ``elected`` whether it leads),
+    `framework_id` the stored one (a follower reads it from the store)."""
+    current = ha.current_leader
+    leader = current.host_port if current is not None else None
+    me = ha.me.host_port
+    zk = ha.zk
+    timeout_ms = int(zk.session_timeout * 1000) if zk is not None else 10000
     return {
         "name": service.framework_name,
         "version": "1.0.0-dcos-py",  # Marathon-compatible API level (clients gate on it)
         "buildref": version_info().git_sha,  # the dcos-py build (dcos.common.version)
-        "elected": True,
+        "elected": bool(ha.leading),
         "leader": leader,
-        "frameworkId": service.framework_id,
+        "frameworkId": framework_id,
         "event_subscriber": {"type": "http_callback", "http_endpoints": service.callbacks.urls},
         "http_config": {"assets_path": None, "http_port": service.http_port, "https_port": 8443},
         "marathon_config": {
@@ -204,18 +217,22 @@ def info_json(service: Any) -> Json:
             "hostname": service.hostname,
             "mesos_role": service.role,
             "mesos_user": None,
-            "webui_url": f"http://{leader}",
+            "webui_url": f"http://{me}",
             "checkpoint": True,
             "executor": "//cmd",
             "failover_timeout": int(service.failover_timeout),
-            "ha": False,
+            "ha": zk is not None,
             "local_port_min": 10000,
             "local_port_max": 20000,
             "task_launch_timeout": 300000,
             "features": ["gpu_resources"] if service.gpus else [],
         },
         "zookeeper_config": {
-            "zk": None, "zk_hosts": None, "zk_path": None, "zk_state": None,
-            "zk_timeout": 10000, "zk_session_timeout": 10000,
-        },  # fmt: skip
+            "zk": zk.url if zk is not None else None,
+            "zk_hosts": zk.hosts if zk is not None else None,
+            "zk_path": zk.path if zk is not None else None,
+            "zk_state": f"{zk.path}/state" if zk is not None else None,
+            "zk_timeout": timeout_ms,
+            "zk_session_timeout": timeout_ms,
+        },
     }

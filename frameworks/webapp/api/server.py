@@ -14,7 +14,7 @@ core under the service lock and carries out its actions. Also served: ``/metrics
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aiohttp import web
 
@@ -37,10 +37,13 @@ from frameworks.webapp.api.http import (
     respond,
 )  # fmt: skip
 from frameworks.webapp.api.metrics import collect, marathon_metrics, stimuli
+from frameworks.webapp.api.proxy import LeaderProxy, add_leader_header
 from frameworks.webapp.api.render import AppRenderer, app_json, info_json, queue_json, task_json
 from frameworks.webapp.callbacks import validate_callback_url
+from frameworks.webapp.core import CoreView
 from frameworks.webapp.deployments import Deployment
 from frameworks.webapp.events import sse_handler
+from frameworks.webapp.ha import HaState, LeaderRecord
 from frameworks.webapp.instances import Instance
 from frameworks.webapp.model.app import Errors, absolute, merge
 from frameworks.webapp.model.group import cycle_errors
@@ -56,11 +59,23 @@ class Api:
     """The /v2 handlers. They read the state through `service.view` and change it only
     through the service's request methods (`deploy`, `kill_tasks` ...)."""
 
-    def __init__(self, service: WebappService) -> None:
+    def __init__(self, service: WebappService, ha: HaState,
+                 abdicate: Callable[[], bool] | None = None) -> None:  # fmt: skip
         self.s = service
-        self.view = service.view
-        self.render = AppRenderer(self.view)
-        service.loaded_hooks.append(self.render.warm)
+        self.ha = ha
+        self.abdicate = abdicate
+        self.render = AppRenderer(service.view)
+        service.loaded_hooks.append(self._loaded)
+
+    @property
+    def view(self) -> CoreView:
+        """The service's current core (a new one each leadership term)."""
+        return self.s.view
+
+    def _loaded(self) -> None:
+        """The service loaded its state into a (new) core: render from that one."""
+        self.render.reset(self.s.view)
+        self.render.warm()
 
     def now(self) -> float:
         return self.s.time()
@@ -320,12 +335,30 @@ class Api:
         return web.Response(status=204)
 
     async def info(self, request: web.Request) -> web.Response:
-        return respond(info_json(self.s))
+        """``/v2/info``, answered by every instance (a follower reads the framework id from
+        the store)."""
+        fid = self.s.framework_id
+        if not self.ha.leading:
+            try:
+                fid = await self.s.store.framework_id()
+            except Exception:  # noqa: BLE001 - the store unreachable: the rest still answers
+                fid = None
+        return respond(info_json(self.s, self.ha, fid))
 
     async def leader(self, request: web.Request) -> web.Response:
+        """``GET /v2/leader`` (any instance): ``{"leader": "host:port"}``, 404 while none is
+        known. ``DELETE`` (the leader's; followers proxy it): abdicate, another instance then
+        leads (Marathon's semantics)."""
         if request.method == "DELETE":
+            if not self.ha.leading:
+                return error(404, "There is no leader")
+            if self.abdicate is not None:
+                self.abdicate()
             return respond({"message": "Leadership abdicated"})
-        return respond({"leader": f"{self.s.hostname}:{self.s.http_port}"})
+        leader = self.ha.current_leader
+        if leader is None:
+            return error(404, "There is no leader")
+        return respond({"leader": leader.host_port})
 
     async def metrics(self, request: web.Request) -> web.Response:
         return respond(marathon_metrics(self.s))
@@ -377,11 +410,23 @@ def label_matches(labels: Mapping[str, str], selector: str) -> bool:
 
 API_KEY = web.AppKey("api", Api)
 SERVICE_KEY = web.AppKey("service", WebappService)
+PROXY_KEY = web.AppKey("proxy", LeaderProxy)
 
 
-def build_app(service: WebappService) -> web.Application:
-    api = Api(service)
-    app = web.Application(client_max_size=16 * 1024 * 1024)
+def build_app(service: WebappService, ha: HaState | None = None,
+              abdicate: Callable[[], bool] | None = None) -> web.Application:  # fmt: skip
+    """The API of `service`. `ha` says whether this instance leads and who does (default: a
+    single instance that always leads); a follower proxies ``/v2`` to the leader
+    (`LeaderProxy`). `abdicate` is `LeaderLoop.abdicate` (``DELETE /v2/leader``)."""
+    if ha is None:
+        me = LeaderRecord("solo", service.hostname, service.http_port,
+                          f"http://{service.hostname}:{service.http_port}", "")  # fmt: skip
+        ha = HaState(me, leading=True)
+    api = Api(service, ha, abdicate)
+    proxy = LeaderProxy(ha)
+    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[proxy.middleware])
+    app[PROXY_KEY] = proxy
+    app.on_response_prepare.append(add_leader_header(ha))
     app[API_KEY] = api
     app[SERVICE_KEY] = service
     r = app.router
@@ -413,3 +458,4 @@ async def _warm(app: web.Application) -> None:
 
 async def _close_callbacks(app: web.Application) -> None:
     await app[SERVICE_KEY].callbacks.close()
+    await app[PROXY_KEY].close()
