@@ -20,6 +20,21 @@ from dcos.common.log import setup_logging
 from dcos.common.version import version_line
 from dcos.master.app import run_master
 from dcos.master.config import MasterConfig
+from dcos.state.zk import parse_zk_url
+
+
+def _zk_url(text: str) -> str:
+    """``--zk``: a ``zk://`` URL (`dcos.state.zk.parse_zk_url` checks it), kept as given."""
+    parse_zk_url(text)
+    return text.strip()
+
+
+def _znode_path(text: str) -> str:
+    """``--zk-state-path``: an absolute znode path (``/dcos-state``)."""
+    text = text.strip()
+    if not text.startswith("/") or text == "/" or text.endswith("/") or "//" in text:
+        raise ValueError("expecting an absolute znode path such as /dcos-state")
+    return text
 
 
 def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
@@ -42,6 +57,13 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
            help="seconds between HEARTBEAT events to schedulers")
     p.flag("--cluster", default="dcos-py", help="cluster name shown in /master/state")
     p.flag("--seed", type=int, default=0, help="allocator seed (same seed, same offers)")
+    p.flag("--zk", type=_zk_url, default=None,
+           help="HA: ZooKeeper URL zk://host:port[,host:port]/path of the masters' election "
+                "(default: none, one embedded master that always leads, registry in SQLite)")
+    p.flag("--zk-session-timeout", type=positive_seconds, default=10.0,
+           help="HA: ZooKeeper session timeout in seconds")
+    p.flag("--zk-state-path", type=_znode_path, default=None,
+           help="HA: znode path of the registry (default: the --zk path + '-state')")
     p.logging_flags()
     return p
 
@@ -56,7 +78,8 @@ def parse_args(argv: list[str] | None = None,
         agent_reregister_timeout=a.agent_reregister_timeout, offer_timeout=a.offer_timeout,
         allocation_interval=a.allocation_interval, heartbeat_interval=a.heartbeat_interval,
         log_file=a.log_file, log_level=a.log_level, log_format=a.log_format, cluster=a.cluster,
-        seed=a.seed,
+        seed=a.seed, zk=a.zk, zk_session_timeout=a.zk_session_timeout,
+        zk_state_path=a.zk_state_path,
     )  # fmt: skip
 
 

@@ -25,6 +25,12 @@ class MasterConfig:
     cluster: str = "dcos-py"
     seed: int = 0
     in_memory_store: bool = False  # tests: MemoryStateStore instead of SQLite
+    # HA (Mesos' flags): `zk` is the masters' ZooKeeper URL ``zk://h:p,h:p/path`` (None:
+    # embedded, one master that always leads, registry in SQLite); the election znodes go
+    # under its path, the registry under `zk_state_path` (default ``<path>-state``)
+    zk: str | None = None
+    zk_session_timeout: float = 10.0
+    zk_state_path: str | None = None
 
     @property
     def advertised_hostname(self) -> str:
@@ -33,6 +39,11 @@ class MasterConfig:
     @property
     def state_path(self) -> str:
         return os.path.join(self.work_dir, "state.db")
+
+    @property
+    def ha(self) -> bool:
+        """Whether this master runs in HA mode (elected through ZooKeeper)."""
+        return bool(self.zk)
 
     def flags(self) -> dict[str, str]:
         """Mesos' /state ``flags``: every value as a string."""

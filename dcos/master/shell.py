@@ -7,6 +7,15 @@ Called by the HTTP handlers (`dcos.master.http`) through one small method per re
 input to the core, records (input, actions) in the stimulus log and carries the actions
 out with `dispatch` (one handler per action type). `dcos.master.app` builds the aiohttp
 app around a shell and serves it.
+
+Leadership (`dcos.master.leadership`): the shell has a core only while this master leads.
+Embedded (no ``--zk``) it leads from the start. In HA mode it starts STANDBY; the
+ZooKeeper leadership calls `lead` once elected (recover the registry, a fresh core, the
+loops) and `step_down` when leadership is lost (ZooKeeper session suspended or lost, our
+election znode gone) or when the shell itself finds a registry write refused (a successor
+wrote, or our znode is gone: the store is fenced). While not leading the request methods
+raise `NotLeading`, which the HTTP guard (`dcos.master.http.guard`) answers with a redirect
+to the leader or a 503.
 """
 
 from __future__ import annotations
@@ -43,17 +52,10 @@ from dcos.master.core import (
     ToFramework,
 )
 from dcos.master.core.operator_calls import OperatorWrite
-from dcos.protocol.ids import AgentID, FrameworkID, new_master_id
+from dcos.master.leadership import EmbeddedLeadership, MasterLeadership, ZooKeeperLeadership
+from dcos.protocol.ids import AgentID, FrameworkID
 from dcos.protocol.internal import AgentCall, AgentSubscribe
-from dcos.protocol.mesos import MESOS_VERSION
-from dcos.state import (
-    EmbeddedLeaderElector,
-    MasterInfo,
-    MemoryStateStore,
-    Registrar,
-    SQLiteStateStore,
-    StateStore,
-)
+from dcos.state import MasterInfo, MemoryStateStore, Registrar, SQLiteStateStore, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +88,37 @@ class StreamEnded:
 
 
 @dataclass(frozen=True)
+class Elected:
+    """Stimulus-log entry: this master was elected and leads with a fresh core."""
+
+    master_id: str
+
+
+@dataclass(frozen=True)
+class SteppedDown:
+    """Stimulus-log entry: this master stopped leading (why)."""
+
+    reason: str
+
+
+class NotLeading(Exception):
+    """Raised by the shell's request methods while this master does not lead (standby, or
+    elected and still recovering the registry); the HTTP guard answers 307 or 503."""
+
+
+@dataclass(frozen=True)
 class MasterView:
     """What the JSON views read (`dcos.master.http.state_json`): the core's records (read,
-    never changed), the config, the time and the leader; made by `MasterShell.view`."""
+    never changed), the config, the time, the leader (this master: views exist only while
+    it leads), when the process started and when it was elected; made by
+    `MasterShell.view`."""
 
     core: MasterCore
     config: MasterConfig
     now: float
     leader: MasterInfo | None
+    start_time: float = 0.0
+    elected_time: float = 0.0
 
 
 class MasterShell:
@@ -109,9 +134,22 @@ class MasterShell:
         self.clock = clock or RealClock()
         self._store = store
         self._allocator = allocator
-        self.core: MasterCore = None  # type: ignore[assignment]  # set by start()
-        self.elector: EmbeddedLeaderElector = None  # type: ignore[assignment]
+        # set by `lead`, None again after `step_down` (and while standby)
+        self.core: MasterCore = None  # type: ignore[assignment]
         self.registrar: Registrar = None  # type: ignore[assignment]
+        self.leadership: MasterLeadership | None = None  # set by start()
+        self.start_time = self.now()
+        self.elected_time: float | None = None
+        # counts terms of leadership (each `lead` and `step_down`): work started in one
+        # term (a registry write) is dropped when it finishes in another
+        self.term = 0
+        self._term_streams: set[Stream] = set()
+        self._drainer: asyncio.Task[None] | None = None
+        # batches queued behind a registry write / carried out, and the callers waiting
+        # for theirs (`_persisted`)
+        self._batches_queued = 0
+        self._batches_done = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.fw_streams: dict[str, Stream] = {}
         self.agent_streams: dict[str, Stream] = {}
         self.stimuli = StimulusLog()
@@ -140,37 +178,115 @@ class MasterShell:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    @property
+    def leading(self) -> bool:
+        """Whether this master leads now (it has a core)."""
+        return self.core is not None
+
+    def leader(self) -> MasterInfo | None:
+        """The leading master as last seen (this one while it leads), None when unknown."""
+        return self.leadership.leader() if self.leadership is not None else None
+
     async def start(self) -> None:
-        """Recover the registry, build the core, start the timer and allocation loops."""
+        """Start leading at once (embedded: recover the registry from SQLite, build the core,
+        start the loops) or, with ``--zk``, start campaigning in the background (the master
+        serves as a standby meanwhile)."""
         cfg = self.config
-        if self._store is None:
-            self._store = (
-                MemoryStateStore() if cfg.in_memory_store else SQLiteStateStore(cfg.state_path)
-            )
-        self.registrar = Registrar(self._store)
-        registry = await self.registrar.recover()
-        info = MasterInfo(new_master_id(), cfg.ip, cfg.port, cfg.advertised_hostname, MESOS_VERSION)
-        self.elector = EmbeddedLeaderElector(info)
-        await self.elector.campaign()
+        if cfg.ha:
+            self.leadership = ZooKeeperLeadership(cfg, self.lead, self.step_down)
+        else:
+            if self._store is None:
+                self._store = (
+                    MemoryStateStore() if cfg.in_memory_store else SQLiteStateStore(cfg.state_path)
+                )
+            self.leadership = EmbeddedLeadership(cfg, self._store, self.lead)
+        await self.leadership.start()
+
+    async def lead(self, store: StateStore, info: MasterInfo) -> None:
+        """Called by the leadership once this master is elected (embedded: at start):
+        recover the registry from `store` (fenced in HA mode), build a fresh core that
+        expects the registry's agents and frameworks, start the timer and allocation loops."""
+        cfg = self.config
+        registrar = Registrar(store)
+        registry = await registrar.recover()
         settings = MasterSettings(
             agent_ping_timeout=cfg.agent_ping_timeout,
             max_agent_ping_timeouts=cfg.max_agent_ping_timeouts,
             agent_reregister_timeout=cfg.agent_reregister_timeout,
             offer_timeout=cfg.offer_timeout, heartbeat_interval=cfg.heartbeat_interval,
         )  # fmt: skip
-        allocator = self._allocator or HierarchicalAllocator(seed=cfg.seed)
-        self.core = MasterCore(settings, allocator, info, self.now())
-        self.dispatch(self.core.recover(registry, self.now()))
+        # an injected allocator serves the first term only: a new term needs an empty one
+        allocator, self._allocator = self._allocator, None
+        now = self.now()
+        self.registrar, self.elected_time = registrar, now
+        self.core = MasterCore(
+            settings, allocator or HierarchicalAllocator(seed=cfg.seed), info, now
+        )
+        self.term += 1
+        self.generation += 1
+        self.stimuli.record(now, Elected(info.id), [])
+        self.dispatch(self.core.recover(registry, now))
         self._tasks = [
             asyncio.create_task(self._timer_loop()),
             asyncio.create_task(self._allocation_loop()),
         ]
         log.info(
-            "master %s started (%d agents, %d frameworks in the registry)",
+            "master %s leads (%d agents, %d frameworks in the registry)",
             info.id,
             len(registry.agents),
             len(registry.frameworks),
         )
+
+    def step_down(self, reason: str, *, loud: bool = True) -> None:
+        """Stop acting as leader AT ONCE (called by the leadership when leadership is lost,
+        and by the shell when a registry write is refused): cancel the loops, drop queued
+        actions and the registry write in flight, close every framework and agent stream,
+        drop the core (no more offers). Idempotent. The leadership campaigns again."""
+        if self.core is None:
+            return
+        (log.critical if loud else log.info)(
+            "master %s STOPS LEADING (%s): closing %d framework and %d agent streams; "
+            "no more offers from this master",
+            self.core.master_id, reason, len(self.fw_streams), len(self.agent_streams),
+        )  # fmt: skip
+        self.term += 1
+        self.generation += 1
+        current = asyncio.current_task()
+        for t in [*self._tasks, self._drainer]:
+            if t is not None and t is not current:
+                t.cancel()
+        self._tasks, self._drainer = [], None
+        self._queue.clear()
+        self._busy = False
+        self._alloc_wanted.clear()
+        for _, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(NotLeading())
+        self._waiters = []
+        self._batches_done = self._batches_queued
+        streams = [*self.fw_streams.values(), *self.agent_streams.values()]
+        self.fw_streams.clear()
+        self.agent_streams.clear()
+        self._term_streams.clear()
+        for stream in streams:
+            stream.close()
+        self.core = None  # type: ignore[assignment]
+        self.registrar = None  # type: ignore[assignment]
+        self.elected_time = None
+        self.stimuli.record(self.now(), SteppedDown(reason), [])
+
+    def _registry_failed(self, exc: Exception) -> bool:
+        """A registry write failed. HA: the store refused it (a successor wrote, or our
+        election znode is gone) or ZooKeeper failed: our state may differ from the
+        registry, so step down and campaign again (True). Embedded: log and keep serving
+        (False), as a single master has no successor to defer to."""
+        if self.leadership is None or not self.leadership.ha:
+            log.exception("registry write failed")
+            return False
+        log.critical("registry write refused: %s", exc, exc_info=exc)
+        self.step_down(f"registry write refused: {exc}")
+        self.leadership.resign(str(exc))
+        return True
 
     async def _on_startup(self, app: web.Application) -> None:
         await self.start()
@@ -187,10 +303,17 @@ class MasterShell:
                 await t
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
                 pass
-        if self._store is not None:
-            await self._store.close()
+        if self.leadership is not None:
+            await self.leadership.stop()
 
     # -- one method per request kind (called by the HTTP handlers) ------------------------------
+
+    def _core(self) -> MasterCore:
+        """The core, or `NotLeading` while this master does not lead."""
+        core = self.core
+        if core is None:
+            raise NotLeading
+        return core
 
     def _feed(self, event: Any, actions: list[Action]) -> None:
         self.generation += 1
@@ -202,24 +325,25 @@ class MasterShell:
     ) -> SubscribeOutcome:
         """Scheduler SUBSCRIBE on a new stream; on success the stream becomes the
         framework's (an older one is closed with ERROR) before the core's events go out."""
-        outcome, actions = self.core.subscribe(call, stream_id, self.now())
+        outcome, actions = self._core().subscribe(call, stream_id, self.now())
         if outcome.framework_id is not None:
             self._attach(self.fw_streams, outcome.framework_id, stream, failed_over=True)
         self._feed(call, actions)
         return outcome
 
     def framework_stream_ended(self, fid: FrameworkID, stream: Stream, stream_id: str) -> None:
-        """The scheduler's SUBSCRIBE stream ended (either side closed it)."""
+        """The scheduler's SUBSCRIBE stream ended (either side closed it); the core hears
+        of it only when the stream belongs to the current term."""
         if self.fw_streams.get(fid) is stream:
             del self.fw_streams[fid]
-        if self.core is not None:
+        if self._term_stream_ended(stream):
             self._feed(
                 StreamEnded(fid), self.core.framework_disconnected(fid, stream_id, self.now())
             )
 
     def scheduler_call(self, call: SchedulerCall, stream_id: str | None) -> CallOutcome:
         """Any scheduler call but SUBSCRIBE; the answer's HTTP status and message."""
-        outcome, actions = self.core.scheduler_call(call, stream_id, self.now())
+        outcome, actions = self._core().scheduler_call(call, stream_id, self.now())
         self._feed(call, actions)
         return outcome
 
@@ -232,7 +356,7 @@ class MasterShell:
     ) -> AgentOutcome:
         """Internal agent SUBSCRIBE on a new stream (it replaces the agent's old one);
         `secret` and `peer` as `MasterCore.agent_subscribe` takes them."""
-        outcome, actions = self.core.agent_subscribe(
+        outcome, actions = self._core().agent_subscribe(
             msg, stream, self.now(), secret=secret, peer=peer
         )
         if outcome.agent_id is not None:
@@ -241,29 +365,57 @@ class MasterShell:
         return outcome
 
     def agent_stream_ended(self, aid: AgentID, stream: Stream) -> None:
-        """The agent's stream ended (either side closed it)."""
+        """The agent's stream ended (either side closed it); the core hears of it only when
+        the stream belongs to the current term."""
         if self.agent_streams.get(aid) is stream:
             del self.agent_streams[aid]
-        if self.core is not None:
+        if self._term_stream_ended(stream):
             self._feed(StreamEnded(aid), self.core.agent_disconnected(aid, stream, self.now()))
 
     def agent_call(self, msg: AgentCall, secret: str | None = None) -> CallOutcome:
         """UPDATE, PONG, MESSAGE, EXITED_EXECUTOR from an agent, with the session secret
         the call carried (403 without the agent's own)."""
-        outcome, actions = self.core.agent_call(msg, self.now(), secret)
+        outcome, actions = self._core().agent_call(msg, self.now(), secret)
         self._feed(msg, actions)
         return outcome
 
-    def operator_call(self, call: OperatorWrite) -> CallOutcome:
-        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA (persisted in the registry)."""
-        outcome, actions = self.core.operator_call(call, self.now())
+    async def operator_call(self, call: OperatorWrite) -> CallOutcome:
+        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA; returns once the change is in the
+        registry (an operator told 200 can rely on it surviving a failover), or raises
+        `NotLeading` when the write was refused and this master stepped down."""
+        outcome, actions = self._core().operator_call(call, self.now())
         self._feed(call, actions)
+        await self._persisted()
         return outcome
 
+    async def _persisted(self) -> None:
+        """Wait until every batch queued so far is written and carried out; `NotLeading`
+        when this master steps down first."""
+        seq = self._batches_queued
+        if self._batches_done >= seq:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((seq, fut))
+        await fut
+
+    def _batches_carried_out(self, n: int) -> None:
+        self._batches_done += n
+        done, waiting = self._batches_done, []
+        for seq, fut in self._waiters:
+            if seq > done:
+                waiting.append((seq, fut))
+            elif not fut.done():
+                fut.set_result(None)
+        self._waiters = waiting
+
     def view(self) -> MasterView:
-        """A read-only view of the master's state for the JSON and metrics endpoints."""
-        leader = self.elector.leader() if self.elector is not None else None
-        return MasterView(self.core, self.config, self.now(), leader)
+        """A read-only view of the master's state for the JSON and metrics endpoints
+        (`NotLeading` while this master does not lead: the views are the leader's)."""
+        core = self._core()
+        return MasterView(
+            core, self.config, self.now(), core.master_info, self.start_time,
+            self.elected_time or core.start_time,
+        )  # fmt: skip
 
     def stimuli_json(self, limit: int | None) -> dict[str, Any]:
         """``GET /debug/stimuli``: the newest `limit` (event, actions) entries."""
@@ -278,10 +430,19 @@ class MasterShell:
     ) -> None:
         old = streams.get(key)
         streams[key] = stream
+        self._term_streams.add(stream)
         if old is not None and old is not stream:
             if failed_over:
                 old.send({"type": "ERROR", "error": {"message": "Framework failed over"}})
             old.close()
+
+    def _term_stream_ended(self, stream: Stream) -> bool:
+        """Forget an ended stream; whether it belonged to the current term (a stream of an
+        earlier term was closed by `step_down` and means nothing to the new core)."""
+        if stream in self._term_streams:
+            self._term_streams.discard(stream)
+            return self.core is not None
+        return False
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -297,15 +458,18 @@ class MasterShell:
                 self._alloc_wanted.set()
                 actions = [a for a in actions if type(a) is not AllocateSoon]
             self._queue.append(actions)
+            self._batches_queued += 1
             if not self._busy:
                 self._busy = True
-                asyncio.get_running_loop().create_task(self._drain_queue())
+                self._drainer = asyncio.get_running_loop().create_task(self._drain_queue())
             return
         self._send(actions)
 
     async def _drain_queue(self) -> None:
         """Write the registry operations of every queued batch in one CAS, then send their
-        other actions in order; repeat while batches keep arriving."""
+        other actions in order; repeat while batches keep arriving. A refused write in HA
+        mode steps down (`_registry_failed`): what waited on it is never sent."""
+        term = self.term
         try:
             while self._queue:
                 batches = list(self._queue)
@@ -314,12 +478,18 @@ class MasterShell:
                 if ops:
                     try:
                         await self.registrar.apply(ops)
-                    except Exception:  # noqa: BLE001 - keep serving; log loudly
-                        log.exception("registry write failed")
+                    except Exception as exc:  # noqa: BLE001 - step down, or log loudly
+                        if self._registry_failed(exc):
+                            return
+                    if self.term != term:  # stepped down meanwhile
+                        return
                 for b in batches:
                     self._send([a for a in b if type(a) is not Persist])
+                self._batches_carried_out(len(batches))
         finally:
-            self._busy = False
+            if self.term == term:
+                self._busy = False
+                self._drainer = None
 
     def _send(self, actions: list[Action]) -> None:
         handlers = self._handlers
@@ -378,7 +548,9 @@ class MasterShell:
             self.allocate_now()
 
     def allocate_now(self) -> None:
-        """Run one allocation cycle now (also called by tests)."""
+        """Run one allocation cycle now (also called by tests); nothing while not leading."""
+        if self.core is None:
+            return
         try:
             actions = self.core.allocate(self.now())
             if actions:

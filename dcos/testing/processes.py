@@ -15,6 +15,16 @@ network partition, stop everything. Each test stops only the processes it starte
         finally:
             cluster.stop()
 
+HA mode: ``ProcessCluster(tmp_path, masters=3, zk=zk_url)`` starts three masters with
+``--zk`` (each on its own port and work dir, ``master-<i>``), the agents with
+``--master zk://...``; `master` is then the zk URL, `url` the current leader's URL, and
+`leader_index()`, `wait_leader()`, `kill_master(i)`, `start_master(i)` drive failovers::
+
+    cluster = ProcessCluster(tmp_path, masters=3, zk=zk_url, agents=1).start()
+    i = cluster.leader_index()
+    cluster.kill_master(i)                   # SIGKILL the leader
+    j = cluster.wait_leader(exclude={i})     # another one leads
+
 Also: `free_port()` (a free TCP port on 127.0.0.1), `free_port_range(n)`, `pid_alive(pid)`
 (exists and is not a zombie), `get_json(url)` (blocking GET),
 `QUICK_MASTER_FLAGS` (allocate every 0.2 s, lose a silent agent after 3 pings of 0.5 s) and
@@ -104,12 +114,15 @@ QUICK_MASTER_FLAGS = ["--allocation-interval", "0.2", "--agent-ping-timeout", "0
 
 @dataclass
 class ProcessCluster:
-    """A master and `agents` agents as real processes on loopback (see the module docstring).
+    """A master (or, with `zk`, `masters` masters) and `agents` agents as real processes on
+    loopback (see the module docstring).
 
     `work_dir` holds each daemon's work dir and log; `master_flags` and `agent_flags`
     (per agent index) are extra command-line flags; agent ``i`` offers `agent_resources`
     plus ports ``31000+1000*i ..``. `start` returns once every agent is registered; `stop`
-    ends everything it started, task processes included.
+    ends everything it started, task processes included. HA (`zk` given): master ``i``
+    listens on ``master_ports[i]`` (``master_port`` is master 0's) with its ZooKeeper
+    session timeout `zk_session_timeout`.
     """
 
     work_dir: Path
@@ -120,14 +133,45 @@ class ProcessCluster:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     agent_ports: list[int] = field(default_factory=list)
     agent_flags: dict[int, list[str]] = field(default_factory=dict)  # extra flags per agent
+    masters: int = 1
+    zk: str | None = None
+    zk_session_timeout: float = 3.0
+    master_ports: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.masters > 1 and not self.zk:
+            raise ValueError("several masters need a ZooKeeper URL (zk='zk://host:port/path')")
+        if not self.master_ports:
+            self.master_ports = [self.master_port] + [free_port() for _ in range(self.masters - 1)]
+        self.master_port = self.master_ports[0]
+
+    @property
+    def ha(self) -> bool:
+        """Whether the masters are elected through ZooKeeper (`zk` given)."""
+        return bool(self.zk)
 
     @property
     def master(self) -> str:
+        """What clients are given as ``--master``: the zk URL in HA mode, else host:port."""
+        if self.zk:
+            return self.zk
         return f"127.0.0.1:{self.master_port}"
 
     @property
     def url(self) -> str:
-        return f"http://{self.master}"
+        """The master's URL; HA: the current leader's (master 0's while none is known)."""
+        if not self.ha:
+            return self.master_url(0)
+        i = self.leader_index()
+        return self.master_url(0 if i is None else i)
+
+    def master_url(self, i: int) -> str:
+        """``http://127.0.0.1:<port>`` of master `i`."""
+        return f"http://127.0.0.1:{self.master_ports[i]}"
+
+    def master_name(self, i: int) -> str:
+        """Process (and log) name of master `i`: ``master``, or ``master-<i>`` in HA mode."""
+        return f"master-{i}" if self.ha else "master"
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.work_dir / f"{name}.out", "ab")
@@ -140,14 +184,60 @@ class ProcessCluster:
         )
         log.close()
 
-    def start_master(self) -> None:
-        """Spawn the master and wait until its /health answers."""
-        self._spawn("master", [
-            "-m", "dcos.master", "--ip", "127.0.0.1", "--port", str(self.master_port),
-            "--work-dir", str(self.work_dir / "master"),
-            "--log-file", str(self.work_dir / "master.log"), *self.master_flags,
-        ])
-        self.wait_for(lambda: self._status("/health") == 200, "master /health")
+    def start_master(self, i: int = 0) -> None:
+        """Spawn master `i` (the same port and work dir each time) and wait until its
+        /health answers (in HA mode it may be a standby)."""
+        name = self.master_name(i)
+        ha_flags = []
+        if self.zk:
+            ha_flags = ["--zk", self.zk, "--zk-session-timeout", str(self.zk_session_timeout)]
+        self._spawn(name, [
+            "-m", "dcos.master", "--ip", "127.0.0.1", "--port", str(self.master_ports[i]),
+            "--work-dir", str(self.work_dir / name), "--log-file", str(self.work_dir / f"{name}.log"),
+            *ha_flags, *self.master_flags,
+        ])  # fmt: skip
+        self.wait_for(lambda: self._status("/health", i) == 200, f"{name} /health")
+
+    def kill_master(self, i: int, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to master `i` (SIGKILL: waits for it to exit)."""
+        self.kill(self.master_name(i), sig)
+
+    def master_alive(self, i: int) -> bool:
+        p = self.procs.get(self.master_name(i))
+        return p is not None and p.poll() is None
+
+    def elected(self) -> list[int]:
+        """The indexes of the live masters whose /metrics/snapshot says ``master/elected``
+        1 (exactly one in a healthy cluster)."""
+        out = []
+        for i in range(self.masters):
+            if not self.master_alive(i):
+                continue
+            try:
+                snap = get_json(self.master_url(i) + "/metrics/snapshot", timeout=1.0)
+            except (OSError, ValueError):
+                continue
+            if snap.get("master/elected") == 1:
+                out.append(i)
+        return out
+
+    def leader_index(self) -> int | None:
+        """The index of the one master that leads now; None while none (or, for an
+        instant during a failover, more than one) says it is elected."""
+        elected = self.elected()
+        return elected[0] if len(elected) == 1 else None
+
+    def wait_leader(self, timeout: float = 30.0, exclude: set[int] | None = None) -> int:
+        """Wait until exactly one master leads (not one of `exclude`); its index."""
+        found: list[int] = []
+
+        def one() -> bool:
+            i = self.leader_index()
+            found[:] = [] if i is None or i in (exclude or set()) else [i]
+            return bool(found)
+
+        self.wait_for(one, "a leading master", timeout)
+        return found[0]
 
     def start_agent(self, i: int) -> None:
         """Spawn agent `i` (a free port the first time, the same port and work dir after)."""
@@ -171,17 +261,21 @@ class ProcessCluster:
         self.start_agent(i)
 
     def start(self) -> ProcessCluster:
-        """Start the master and every agent; returns once all agents are active."""
+        """Start the master(s) and every agent; returns once a master leads (HA) and all
+        agents are active."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.start_master()
+        for i in range(self.masters):
+            self.start_master(i)
+        if self.ha:
+            self.wait_leader()
         for i in range(self.agents):
             self.start_agent(i)
         self.wait_for(lambda: len(self.active_agents()) == self.agents, "agents registered")
         return self
 
-    def _status(self, path: str) -> int:
+    def _status(self, path: str, i: int = 0) -> int:
         try:
-            with urllib.request.urlopen(self.url + path, timeout=1.0) as resp:
+            with urllib.request.urlopen(self.master_url(i) + path, timeout=1.0) as resp:
                 return resp.status
         except OSError:
             return 0
@@ -190,7 +284,7 @@ class ProcessCluster:
         """The master's active agents (``/master/slaves``), or [] while it does not answer."""
         try:
             body = get_json(self.url + "/master/slaves")
-        except OSError:
+        except (OSError, ValueError):
             return []
         return [a for a in body["slaves"] if a.get("active")]
 
@@ -199,21 +293,33 @@ class ProcessCluster:
         return get_json(self.url + "/master/tasks")["tasks"]
 
     def wait_for(self, cond: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
-        """`wait_until` `cond`, with the master's log tail in the failure; fails at once if
-        the master exited while a "master ..." condition is awaited."""
+        """`wait_until` `cond`, with the masters' log tails in the failure; fails at once if
+        a master exited while a "master ..." condition is awaited (in HA mode: every
+        master did)."""
 
         def ready() -> Any:
-            master = self.procs.get("master")
-            if what.startswith("master") and master is not None and master.poll() is not None:
-                raise AssertionError(
-                    f"master exited with {master.returncode}: {self.log_tail('master')}"
-                )
+            if what.startswith("master") or what == "a leading master":
+                started = [self.procs[n] for n in self._master_names() if n in self.procs]
+                if started and all(p.poll() is not None for p in started):
+                    raise AssertionError(
+                        f"master exited with {started[-1].returncode}: {self._master_logs()}"
+                    )
             return cond()
 
-        wait_until(ready, what, timeout, diag=lambda: self.log_tail("master"))
+        wait_until(ready, what, timeout, diag=self._master_logs)
+
+    def _master_names(self) -> list[str]:
+        return [self.master_name(i) for i in range(self.masters)]
+
+    def _master_logs(self) -> str:
+        return "\n".join(
+            f"--- {n}:\n{self.log_tail(n)}" if self.ha else self.log_tail(n)
+            for n in self._master_names()
+        )
 
     def log_tail(self, name: str, lines: int = 30) -> str:
-        """The last `lines` lines of process `name`'s log (``master``, ``agent-0`` ...)."""
+        """The last `lines` lines of process `name`'s log (``master``, ``master-1``,
+        ``agent-0`` ...)."""
         for path in (self.work_dir / f"{name}.log", self.work_dir / f"{name}.out"):
             if path.exists():
                 return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -233,10 +339,13 @@ class ProcessCluster:
         """Send `sig` to process `name` only (e.g. SIGSTOP / SIGCONT to partition an agent)."""
         os.kill(self.procs[name].pid, sig)
 
-    def restart_master(self) -> None:
-        """SIGKILL the master and start it again on the same port and work dir."""
-        self.kill("master", signal.SIGKILL)
-        self.start_master()
+    def restart_master(self, i: int | None = None) -> None:
+        """SIGKILL master `i` (default: the master; HA: the leader) and start it again on
+        the same port and work dir."""
+        if i is None:
+            i = (self.leader_index() or 0) if self.ha else 0
+        self.kill_master(i, signal.SIGKILL)
+        self.start_master(i)
 
     def stop(self) -> None:
         """SIGUSR1 the agents (they kill their tasks: SIGTERM would leave them running for a

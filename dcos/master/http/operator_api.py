@@ -1,6 +1,6 @@
 """Operator endpoints with Mesos field names: `/master/state` (+ aliases), `/master/slaves`,
-`/master/frameworks`, `/master/tasks`, `/master/state-summary`, `/master/redirect`,
-`/health`, `/version`, `/metrics/snapshot`, `/debug/stimuli`, and the v1 operator API at `POST /api/v1` and
+`/master/frameworks`, `/master/tasks`, `/master/state-summary` (each also without the
+``/master`` prefix, as Mesos serves them), `/master/redirect`, `/health`, `/version`, `/metrics/snapshot`, `/debug/stimuli`, and the v1 operator API at `POST /api/v1` and
 `POST /api/v1/operator` (GET_* reads; UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA writes, which
 are persisted in the registry).
 
@@ -20,8 +20,9 @@ from aiohttp import web
 
 from dcos.master.core import CallError
 from dcos.master.core.operator_calls import WRITE_TYPES, parse_operator_write
-from dcos.master.http import replies, snapshots
+from dcos.master.http import guard, replies, snapshots
 from dcos.master.http import state_json as sj
+from dcos.master.http.guard import leader_only
 from dcos.master.http.keys import MASTER
 from dcos.master.http.snapshots import ReadCache
 from dcos.master.shell import MasterView
@@ -123,13 +124,6 @@ async def state_summary(request: web.Request) -> web.Response:
     return await _snapshot(request, "state-summary", sj.state_summary)
 
 
-async def redirect(request: web.Request) -> web.Response:
-    leader = _view(request).leader
-    if leader is None:
-        return web.Response(status=503, text="No leading master")
-    return web.Response(status=307, headers={"Location": f"//{leader.hostname}:{leader.port}"})
-
-
 async def health(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
@@ -139,7 +133,12 @@ async def version(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return _json(sj.metrics(_view(request)))
+    """``/metrics/snapshot`` on every master: ``master/elected`` 1 with the leader's
+    figures, 0 with the process' own (uptime, system) on a standby."""
+    shell = request.app[MASTER]
+    if not shell.leading:
+        return _json(sj.standby_metrics(shell.now() - shell.start_time))
+    return _json(sj.metrics(shell.view()))
 
 
 async def stimuli(request: web.Request) -> web.Response:
@@ -170,8 +169,8 @@ def _reads(view: MasterView) -> dict[str, Callable[[], Any]]:
         },
         "GET_MASTER": lambda: {
             "master_info": core.master_info.to_json(),
-            "start_time": core.start_time,
-            "elected_time": core.start_time,
+            "start_time": view.start_time,
+            "elected_time": view.elected_time,
         },
         "GET_METRICS": lambda: {
             "metrics": [{"name": k, "value": v} for k, v in sj.metrics(view).items()]
@@ -205,7 +204,7 @@ async def operator_v1(request: web.Request) -> web.Response:
             write = parse_operator_write(call)
         except CallError as exc:
             return replies.text(str(exc))
-        outcome = shell.operator_call(write)
+        outcome = await shell.operator_call(write)
         if outcome.message:
             return replies.text(outcome.message, outcome.status)
         return web.Response(status=outcome.status)
@@ -223,19 +222,26 @@ _LARGE_READS = frozenset({"GET_STATE", "GET_TASKS", "GET_AGENTS", "GET_FRAMEWORK
 
 
 def add_routes(app: web.Application) -> None:
+    """The operator routes. The state reads and the v1 operator API answer on the leader
+    only (`guard.leader_only`: 307 to the leader or 503 elsewhere, as Mesos does);
+    ``/health``, ``/version``, ``/metrics/snapshot``, ``/debug/stimuli`` and
+    ``/master/redirect`` answer on every master."""
     shell = app[MASTER]
     app[READS] = ReadCache(lambda: shell.generation)
+    lead = leader_only
     for path in ("/master/state", "/state", "/master/state.json", "/state.json"):
-        app.router.add_get(path, state)
-    app.router.add_get("/master/slaves", slaves)
-    app.router.add_get("/master/frameworks", frameworks)
-    app.router.add_get("/master/tasks", tasks)
-    app.router.add_get("/master/state-summary", state_summary)
-    app.router.add_get("/master/redirect", redirect)
+        app.router.add_get(path, lead(state))
+    for prefix in ("/master", ""):
+        app.router.add_get(f"{prefix}/slaves", lead(slaves))
+        app.router.add_get(f"{prefix}/frameworks", lead(frameworks))
+        app.router.add_get(f"{prefix}/tasks", lead(tasks))
+        app.router.add_get(f"{prefix}/state-summary", lead(state_summary))
+        app.router.add_get(f"{prefix}/redirect", guard.redirect)
     app.router.add_get("/health", health)
     app.router.add_get("/master/health", health)
     app.router.add_get("/version", version)
     app.router.add_get("/metrics/snapshot", metrics)
     app.router.add_get("/debug/stimuli", stimuli)
-    app.router.add_post("/api/v1", operator_v1)
-    app.router.add_post("/api/v1/operator", operator_v1)
+    app.router.add_post("/api/v1", lead(operator_v1))
+    app.router.add_post("/api/v1/operator", lead(operator_v1))
+    app.router.add_post("/master/api/v1", lead(operator_v1))

@@ -2,8 +2,9 @@
 state at scrape time: agents, frameworks, tasks by state, outstanding offers, allocation
 runs and the core's other counters, all named ``dcos_master_*``.
 
-Called by `dcos.common.metrics` for each scrape with a fresh `MasterView`
-(`dcos.master.http.routes` wires it); changes nothing and counts nothing on hot paths.
+Called by `dcos.common.metrics` for each scrape with the shell (`dcos.master.http.routes`
+wires it); changes nothing and counts nothing on hot paths. A standby master reports
+``dcos_master_elected 0`` and its uptime only.
 """
 
 from __future__ import annotations
@@ -12,15 +13,25 @@ from collections import Counter
 from collections.abc import Iterator
 
 from dcos.common.metrics import CounterMetricFamily, GaugeMetricFamily, Metric
-from dcos.master.shell import MasterView
+from dcos.master.shell import MasterShell, MasterView
 
 P = "dcos_master_"
 
 
-def collect(view: MasterView) -> Iterator[Metric]:
+def collect(shell: MasterShell) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        P + "elected", "1 on the leading master, 0 on a standby", value=int(shell.leading)
+    )
+    yield GaugeMetricFamily(
+        P + "uptime_seconds", "Seconds since the master process started",
+        value=shell.now() - shell.start_time,
+    )  # fmt: skip
+    if shell.leading:
+        yield from _leader(shell.view())
+
+
+def _leader(view: MasterView) -> Iterator[Metric]:
     core = view.core
-    if core is None:  # not started yet
-        return
     agents = list(core.agents.values())
     g = GaugeMetricFamily(P + "agents", "Agents known to the master, by status", labels=["status"])
     g.add_metric(["connected"], sum(1 for a in agents if a.connected))
@@ -43,9 +54,6 @@ def collect(view: MasterView) -> Iterator[Metric]:
     yield g
     yield GaugeMetricFamily(
         P + "offers_outstanding", "Offers sent and not yet answered", value=len(core.offers)
-    )
-    yield GaugeMetricFamily(
-        P + "uptime_seconds", "Seconds since the master started", value=view.now - core.start_time
     )
     for name, value in sorted(core.counters.items()):
         yield CounterMetricFamily(P + name, f"Master counter {name}", value=value)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from dcos.common.metrics import add_prometheus_routes
 from dcos.master.http import agent_channel, operator_api, prometheus, scheduler_api
+from dcos.master.http.guard import leader_only
 from dcos.master.http.keys import MASTER
 from dcos.master.shell import MasterShell
 from dcos.protocol import internal
@@ -16,9 +17,11 @@ def add_routes(app: web.Application, shell: MasterShell) -> None:
     operator endpoints and the Prometheus metrics (``/metrics``, ``/metrics/prometheus``)."""
     app[MASTER] = shell
     # looked up at call time: the control-plane benchmark wraps these two handlers first
-    app.router.add_post(scheduler_api.PATH, scheduler_api.handle)
-    app.router.add_post(internal.PATH, agent_channel.handle)
+    # both answer on the leader only (307 to it, or 503, elsewhere: `guard`)
+    app.router.add_post(scheduler_api.PATH, leader_only(scheduler_api.handle))
+    app.router.add_post("/master" + scheduler_api.PATH, leader_only(scheduler_api.handle))
+    app.router.add_post(internal.PATH, leader_only(agent_channel.handle))
     operator_api.add_routes(app)
     add_prometheus_routes(
-        app, lambda: prometheus.collect(shell.view()), paths=("/metrics", "/metrics/prometheus")
+        app, lambda: prometheus.collect(shell), paths=("/metrics", "/metrics/prometheus")
     )

@@ -182,20 +182,23 @@ def agent_json(
 
 
 def state_json(view: MasterView) -> dict[str, Any]:
+    """``/master/state`` of the leading master (the only one that answers it): ``leader``
+    and ``leader_info`` (MasterInfo JSON) name this master, ``start_time`` is when the
+    process started, ``elected_time`` when it was elected."""
     core, cfg = view.core, view.config
     info = core.master_info
+    leader = view.leader or info
     pid = f"master@{info.ip}:{info.port}"
     agents = list(core.agents.values())
     return {
         **version_json(),
-        "start_time": core.start_time, "elected_time": core.start_time, "id": info.id,
+        "start_time": view.start_time, "elected_time": view.elected_time, "id": info.id,
         "pid": pid, "hostname": info.hostname,
         "activated_slaves": sum(1 for a in agents if a.connected),
         "deactivated_slaves": sum(1 for a in agents if not a.connected),
         "unreachable_slaves": len(core.unreachable_agents),
-        "leader": pid,
-        "leader_info": {"id": info.id, "pid": pid, "port": info.port, "hostname": info.hostname,
-                        "address": {"hostname": info.hostname, "ip": info.ip, "port": info.port}},
+        "leader": f"master@{leader.ip}:{leader.port}",
+        "leader_info": leader.to_json(),
         "log_dir": os.path.dirname(cfg.log_file) if cfg.log_file else None,
         "flags": cfg.flags(),
         "slaves": [agent_fragment(view, a) for a in agents],
@@ -257,7 +260,7 @@ def metrics(view: MasterView) -> dict[str, float]:
         t.state for f in core.completed_frameworks.values() for t in f.completed_tasks.values()
     )
     out: dict[str, float] = {
-        "master/elected": 1.0, "master/uptime_secs": view.now - core.start_time,
+        "master/elected": 1.0, "master/uptime_secs": view.now - view.start_time,
         "master/slaves_active": float(sum(1 for a in agents if a.connected)),
         "master/slaves_connected": float(sum(1 for a in agents if a.connected)),
         "master/slaves_disconnected": float(sum(1 for a in agents if not a.connected)),
@@ -291,6 +294,18 @@ def metrics(view: MasterView) -> dict[str, float]:
         out[f"master/{name}_percent"] = u / t if t else 0.0
     for k, v in core.counters.items():
         out[f"master/{k}"] = float(v)
+    out.update(_system_metrics())
+    return out
+
+
+def standby_metrics(uptime: float) -> dict[str, float]:
+    """``/metrics/snapshot`` of a master that does not lead: ``master/elected`` 0 (what
+    Mesos reports on a standby), its uptime, and the system figures."""
+    return {"master/elected": 0.0, "master/uptime_secs": uptime, **_system_metrics()}
+
+
+def _system_metrics() -> dict[str, float]:
+    out: dict[str, float] = {}
     try:
         out["system/load_1min"] = os.getloadavg()[0]
     except OSError:
