@@ -27,11 +27,12 @@ from dcos.agent.config import AgentConfig
 from dcos.agent.isolators.select import parse_isolation
 from dcos.agent.logs import parse_size
 from dcos.agent.resources import parse_attributes
-from dcos.common.addresses import parse_master
+from dcos.common.addresses import parse_master, zk_master
 from dcos.common.flags import DaemonParser, positive_seconds, setup_from
 from dcos.common.gc_tuning import tune_gc
 from dcos.common.version import version_line
 from dcos.protocol.resources import Resources
+from dcos.state.zk import ZkUrlError, parse_zk_url
 
 log = logging.getLogger("dcos.agent")
 
@@ -50,6 +51,21 @@ def _checked(check: Callable[[str], object], name: str) -> Callable[[str], str]:
 
     convert.__name__ = name
     return convert
+
+
+def _master(parser: DaemonParser, text: str) -> str:
+    """``--master`` as the agent keeps it: a ``zk://`` URL as given (checked: the agent
+    follows the leader it names), else host:port for plain http (what the agent has always
+    recorded) and the URL for https. A bad ZooKeeper URL is a usage error (exit 2)."""
+    zk = zk_master(text)
+    if zk is not None:
+        try:
+            parse_zk_url(zk)
+        except ZkUrlError as exc:
+            parser.error(f"argument --master: {exc}")
+        return zk
+    address = parse_master(text)
+    return address.hostport if address.scheme == "http" else address.url
 
 
 def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
@@ -99,9 +115,7 @@ def config_from_args(argv: list[str] | None = None, environ: Mapping[str, str] |
     message for bad values."""
     parser = build_parser(environ)
     args = parser.parse_args(argv)
-    address = parse_master(args.master)
-    # host:port for plain http (what the agent has always recorded); the URL for https
-    master = address.hostport if address.scheme == "http" else address.url
+    master = _master(parser, args.master)
     if args.cgroups_max_pids < 0:
         parser.error("--cgroups-max-pids must be >= 0")
     if args.log_max_files < 1:

@@ -6,6 +6,11 @@ ends; `call` posts one short call (UPDATE, PONG, MESSAGE) and returns the HTTP s
 Connection errors are results here (the stream simply ends, a call returns 0): the shell
 decides when to retry.
 
+The link talks to one master at a time: `point_at` retargets it (the master session does,
+when ZooKeeper names a new leader or a standby master redirects it to the leader). Redirects
+are not followed here: a 307 answer to SUBSCRIBE comes back as a `Refused` with its
+``Location``, so that calls follow the subscription to the same master.
+
 Every request carries the agent's session secret (``Dcos-Agent-Secret``, see
 `dcos.protocol.internal`) once the master handed one out: `set_secret` is called by the
 master session when a REGISTERED event brings one (or a saved one is loaded at start).
@@ -26,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from dcos.common.addresses import parse_master
+from dcos.common.addresses import MasterAddress, parse_master
 from dcos.common.pipeline import CallFailed, CallPool, request_prefix
 from dcos.protocol import internal, recordio
 from dcos.protocol.codec import MSGPACK, DecodeError, dumps_msgpack, loads_msgpack
@@ -43,21 +48,43 @@ class Refused:
 
     status: int
     message: str
+    location: str | None = None  # a redirect's ``Location`` (``//ip:port/path`` from Mesos)
 
 
 class MasterLink:
-    """Created by the agent shell in `Agent.start`, closed by it in `Agent.stop`."""
+    """Created by the agent shell in `Agent.start`, closed by it in `Agent.stop`. `master`:
+    the first master to talk to (an address text or a parsed one), or None: none until the
+    master session's `point_at`."""
 
-    def __init__(self, master: str, session: aiohttp.ClientSession) -> None:
-        self.address = parse_master(master)  # raises ValueError (MasterAddressError)
-        self.master = self.address.hostport
-        self.url = f"{self.address.url}{internal.PATH}"
+    def __init__(
+        self, master: str | MasterAddress | None, session: aiohttp.ClientSession
+    ) -> None:
         self.session = session
-        self.host, self.port = self.address.host, self.address.port
         self._headers = dict(_HEADERS)
-        self._prefix = request_prefix(self.host, self.port, internal.PATH, self._headers)
         self._pool: CallPool | None = None
         self.secret: str | None = None
+        self.address: MasterAddress | None = None
+        self.master = ""  # host:port of `address`
+        self.url = ""
+        self.host, self.port = "", 0
+        self._prefix = b""
+        if master is not None:  # raises ValueError (MasterAddressError) for a bad text
+            self.point_at(parse_master(master) if isinstance(master, str) else master)
+
+    def point_at(self, address: MasterAddress) -> None:
+        """Send later calls and subscriptions to `address`; the call connections to the
+        previous master are closed (their calls in flight return 0). Called by the master
+        session before each subscription."""
+        if address == self.address:
+            return
+        self.address = address
+        self.master = address.hostport
+        self.url = f"{address.url}{internal.PATH}"
+        self.host, self.port = address.host, address.port
+        self._prefix = request_prefix(self.host, self.port, internal.PATH, self._headers)
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def set_secret(self, secret: str | None) -> None:
         """Send `secret` (None: none) with every later call and subscription. A secret
@@ -69,10 +96,14 @@ class MasterLink:
         self._headers = dict(_HEADERS)
         if secret:
             self._headers[internal.SECRET_HEADER] = secret
-        self._prefix = request_prefix(self.host, self.port, internal.PATH, self._headers)
+        if self.address is not None:
+            self._prefix = request_prefix(self.host, self.port, internal.PATH, self._headers)
 
     async def call(self, body: dict[str, Any]) -> int:
-        """POST one call; the HTTP status, or 0 when the master could not be reached."""
+        """POST one call; the HTTP status, or 0 when the master could not be reached (or
+        no master is known yet)."""
+        if self.address is None:
+            return 0
         if self.address.scheme == "https":
             return await self._call_tls(body)
         if self._pool is None or self._pool.closed:
@@ -108,20 +139,24 @@ class MasterLink:
     ) -> AsyncIterator[dict[str, Any] | Refused]:
         """Yield the events of one subscription until the stream ends or fails.
 
-        A `Refused` is yielded (and the stream ends) when the master answers with an error.
-        `read_timeout[0]` (changeable while streaming) bounds the silence between events.
-        Cancelling the consumer always ends the stream (and releases the connection).
+        A `Refused` is yielded (and the stream ends) when the master answers with an error
+        or a redirect (not followed: see the module docstring). `read_timeout[0]`
+        (changeable while streaming) bounds the silence between events. Cancelling the
+        consumer always ends the stream (and releases the connection).
         """
+        if self.address is None:
+            return
         try:
             async with self.session.post(
                 self.url,
                 data=dumps_msgpack(body),
                 headers=self._headers,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None),
             ) as resp:
                 if resp.status != 200:
                     text = await resp.text(errors="replace")
-                    yield Refused(resp.status, text[:500])
+                    yield Refused(resp.status, text[:500], resp.headers.get("Location"))
                     return
                 decoder = recordio.Decoder()
                 while True:

@@ -16,7 +16,7 @@ from dcos.agent.resources import GPU_COMMAND
 
 @dataclass
 class AgentConfig:
-    master: str  # host:port or http://host:port
+    master: str  # host:port, http://host:port, or zk://host:port[,host:port]/path (the leader)
     ip: str = "127.0.0.1"
     port: int = 5051  # 0 picks a free port (tests)
     hostname: str | None = None  # default: the ip for loopback, else the host name

@@ -10,6 +10,15 @@ updates when the core said they are due (the shell hands it the `UpdatesDue` and
 the master never learns a state the agent could forget, and without waiting for the answer
 to the previous one (a few in flight; a task has only one update in flight anyway).
 
+Which master: a `dcos.state.detector.MasterDetector` says (a fixed address, or the leader
+ZooKeeper names for ``--master zk://...``). Each subscription goes to the detector's current
+leader; when the detector names another one (or none) while the stream is open, the stream
+is dropped and the agent re-subscribes to the new leader at once (with its id, secret and
+running tasks, as after any reconnect); while no master leads it waits for the detector,
+without polling. A standby master answers SUBSCRIBE with ``307 Location: //ip:port/path``:
+the next attempt goes there at once (a few times in a row, then with backoff); after that
+stream ends the agent starts again from the detector's master.
+
 The session secret (`dcos.protocol.internal`): each REGISTERED event carries a new one,
 which the link (`MasterLink.set_secret`) sends with every later call before the core even
 sees the event. With checkpointing on it is also kept in ``<work_dir>/meta/master_secret``
@@ -31,15 +40,19 @@ from dcos.agent.channel import MasterLink, Refused
 from dcos.agent.core import AgentCore, Registered, SendUpdates
 from dcos.agent.core import events as ev
 from dcos.agent.master_events import parse_master_event
+from dcos.common.addresses import MasterAddress, MasterAddressError, parse_master
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock
 from dcos.protocol import internal
+from dcos.state.detector import MasterDetector
 
 log = logging.getLogger(__name__)
 
 PING_TIMEOUTS = 5  # silent ping intervals before the agent assumes the master is gone
 SECRET_FILE = "master_secret"  # in the checkpoint's meta directory
 MAX_UPDATE_CALLS = 4  # UPDATE calls in flight at once (the link's call connections)
+MAX_FAST_REDIRECTS = 3  # redirects followed at once in a row; then with backoff
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class MasterSession:
@@ -53,10 +66,15 @@ class MasterSession:
         registered: asyncio.Event,
         sync: Callable[[], Awaitable[None]] | None,
         on_bug: Callable[[], None],
+        detector: MasterDetector,
     ) -> None:
         """`feed`: the shell's way into the core (False when the core raised); `sync`: wait
-        for the checkpoint (None without one); `on_bug`: count a bug the loops caught."""
+        for the checkpoint (None without one); `on_bug`: count a bug the loops caught;
+        `detector`: names the master to subscribe to (started here, closed by the shell)."""
         self.link = link
+        self.detector = detector
+        self._redirect: MasterAddress | None = None  # where the next attempt goes, if set
+        self._redirects = 0  # redirects followed in a row
         self.core = core  # read only: the SUBSCRIBE body and whether it is registered
         self.feed = feed
         self.clock = clock
@@ -94,20 +112,84 @@ class MasterSession:
     # -- the subscription ------------------------------------------------------------------
 
     async def connection_loop(self) -> None:
-        """Subscribe, stream events into the core, re-subscribe with backoff when it ends."""
+        """Subscribe to the leading master, stream its events into the core, and subscribe
+        again when the stream ends (with backoff) or another master leads (at once)."""
+        await self._start_detector()
         while True:
             self._read_timeout[0] = None
+            leader = await self._leader()
+            target, self._redirect = self._redirect or leader, None
+            self.link.point_at(target)
+            moved = False
             try:
-                if await self._stream_events():
+                registered, moved = await self._follow(leader, target)
+                if registered:
                     self.backoff.reset()
+                    self._redirects = 0
             except Exception:  # a bug outside the event handlers: re-subscribe
                 self.on_bug()
                 log.exception("agent bug in the master connection; re-subscribing")
-            if self.core.registered:
+            if self.core.registered and not moved:
                 log.warning("lost the master's stream; re-subscribing")
             self.feed(ev.Disconnected())
             self.registered.clear()
+            if moved:
+                continue
+            if self._redirect is not None and self._redirects <= MAX_FAST_REDIRECTS:
+                continue
             await self.clock.sleep(self.backoff.next())
+
+    async def _start_detector(self) -> None:
+        """Start the detector (a ZooKeeper session), retrying with backoff until it starts."""
+        while True:
+            try:
+                await self.detector.start()
+                return
+            except (TimeoutError, OSError) as exc:
+                log.warning("cannot find the master: %s; retrying", exc)
+            await self.clock.sleep(self.backoff.next())
+
+    async def _leader(self) -> MasterAddress:
+        """The master the detector names; waits (for the detector's next change, no polling)
+        while none leads."""
+        leader = self.detector.current()
+        if leader is not None:
+            return leader
+        log.warning("no leading master (%s); waiting for one", self.detector)
+        while leader is None:
+            leader = await self.detector.changed(None)
+        log.info("the leading master is now %s", leader)
+        return leader
+
+    async def _follow(self, leader: MasterAddress, target: MasterAddress) -> tuple[bool, bool]:
+        """One subscription to `target` while the detector names `leader`: returns
+        (registered on it, another master leads now). The stream is dropped as soon as the
+        detector names a master other than the one streaming."""
+        stream = asyncio.ensure_future(self._stream_events())
+        moved = asyncio.ensure_future(self._leader_moved(leader, target))
+        try:
+            await asyncio.wait((stream, moved), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stream, moved):
+                task.cancel()
+            await asyncio.gather(stream, moved, return_exceptions=True)
+        if stream.done() and not stream.cancelled():
+            return stream.result(), False  # raises the bug the stream met
+        new = moved.result()
+        log.warning("the leading master is now %s (was %s); re-subscribing",
+                    new or "none", target)  # fmt: skip
+        return self.core.registered, True
+
+    async def _leader_moved(
+        self, leader: MasterAddress, target: MasterAddress
+    ) -> MasterAddress | None:
+        """Return the detector's new master (None: none leads) once it is neither `leader`
+        nor the master streaming (a redirect may have taken the agent there first)."""
+        seen: MasterAddress | None = leader
+        while True:
+            seen = await self.detector.changed(seen)
+            if seen != target:
+                return seen
 
     async def _stream_events(self) -> bool:
         """One subscription: feed its events to the core until it ends. An event whose
@@ -168,12 +250,26 @@ class MasterSession:
             self.link.set_secret(secret if isinstance(secret, str) else None)
 
     def _refused(self, refused: Refused) -> None:
-        if refused.status == 403:
+        if refused.status in REDIRECTS:
+            self._redirected(refused)
+        elif refused.status == 403:
             log.error("master refused this agent (%s); killing its tasks and registering anew",
                       refused.message)  # fmt: skip
             self.feed(ev.MasterRefused())
         else:
             log.warning("master answered SUBSCRIBE with %d: %s", refused.status, refused.message)
+
+    def _redirected(self, refused: Refused) -> None:
+        """A standby master points at the leader: the next attempt goes there."""
+        current = self.link.address
+        scheme = current.scheme if current is not None else "http"
+        try:
+            self._redirect = parse_master(refused.location or "", default_scheme=scheme)
+        except MasterAddressError as exc:
+            log.warning("master %s redirected SUBSCRIBE to a bad location: %s", current, exc)
+            return
+        self._redirects += 1
+        log.info("master %s is not the leader; following it to %s", current, self._redirect)
 
     # -- status updates --------------------------------------------------------------------
 

@@ -11,8 +11,10 @@ up``, integration tests, benchmarks that run many agents on one loop with a
 
 `start()` recovers from the checkpoint under ``<work_dir>/meta`` (`dcos.agent.checkpoint`,
 `dcos.agent.recovery`), so a restarted agent process keeps the tasks of the previous one, then
-starts the `MasterSession` (`dcos.agent.master_session`: the subscription, re-subscribing with
-jittered backoff, and the status update sender). `stop()` kills every
+starts the `MasterSession` (`dcos.agent.master_session`: the subscription to the master its
+`dcos.state.detector.MasterDetector` names -- ``config.master`` itself, or the leader that
+ZooKeeper names for a ``zk://`` URL --, re-subscribing with jittered backoff or when another
+master leads, and the status update sender). `stop()` kills every
 container's process group and closes everything; `stop(kill_tasks=False)` (what the agent
 process does on SIGTERM) leaves the tasks running for the next agent process.
 """
@@ -62,11 +64,13 @@ from dcos.agent.health_runner import HealthRunner
 from dcos.agent.logs import LogRotator
 from dcos.agent.master_session import MasterSession
 from dcos.agent.resources import agent_resources, parse_attributes
+from dcos.common.addresses import MasterAddress
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 from dcos.common.stimulus import StimulusLog
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
+from dcos.state.detector import MasterDetector, master_detector
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +82,12 @@ class AgentShell:
         containerizer: Containerizer | None = None,
         clock: Clock | None = None,
         session: aiohttp.ClientSession | None = None,
+        detector: MasterDetector | None = None,
     ) -> None:
-        """Raises ValueError (`ResourceError`) for bad `resources` / `attributes` text."""
+        """Raises ValueError (`ResourceError`) for bad `resources` / `attributes` text.
+        `detector`: where the master is (shared by many simulated agents: one ZooKeeper
+        session for all; not closed here); default: one made from ``config.master`` at
+        `start` (a bad address raises ValueError there), closed at `stop`."""
         self.config = config
         self.clock: Clock = clock or RealClock()
         self.containerizer: Containerizer = containerizer or make_process_containerizer(config)
@@ -118,6 +126,8 @@ class AgentShell:
         self._own_session = session is None
         self._session = session
         self._link: MasterLink | None = None
+        self._own_detector = detector is None
+        self._detector = detector
         self.master: MasterSession | None = None  # made by `start`
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
@@ -144,11 +154,14 @@ class AgentShell:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, force_close=False)
             )
-        self._link = MasterLink(self.config.master, self._session)
+        if self._detector is None:
+            self._detector = master_detector(self.config.master)
+        self._link = MasterLink(None, self._session)  # pointed at the master by the session
         self.master = MasterSession(
             self._link, self.core, self._feed, self.clock,
             Backoff(self.config.reconnect_min, self.config.reconnect_max), self.registered,
             self.checkpointer.sync if self.checkpointer is not None else None, self._bug,
+            self._detector,
         )  # fmt: skip
         await self._start_http()
         await self._recover()
@@ -230,12 +243,20 @@ class AgentShell:
         await self._stop_http()
         if self._link is not None:
             self._link.close()
+        if self._own_detector and self._detector is not None:
+            await self._detector.close()
         if self._own_session and self._session is not None:
             await self._session.close()
 
     @property
     def url(self) -> str:
         return f"http://{self.config.ip}:{self.core.info.port}"
+
+    @property
+    def master_address(self) -> MasterAddress | None:
+        """The master this agent talks to now (the leader; None before the first
+        subscription attempt). Read by ``/state`` (``master_hostname``)."""
+        return self._link.address if self._link is not None else None
 
     # -- actions ---------------------------------------------------------------------------
 

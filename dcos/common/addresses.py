@@ -6,8 +6,13 @@ handling), the DNS service, the CLI and the batch framework's ``mesos://`` maste
 Accepted forms: ``host``, ``host:port``, ``[v6]:port``, a bare IPv6 literal (``::1``),
 ``http(s)://host[:port][/path]`` (the path is ignored), ``mesos://host:port`` (Spark's form; the default scheme)
 and ``//host:port`` (a Mesos redirect ``Location``). The port defaults to 5050; the scheme
-is kept (``https`` stays https). ``zk://`` URLs are not supported yet and raise a clear
-`MasterAddressError` (a `ValueError`).
+is kept (``https`` stays https).
+
+``zk://host:port[,host:port]/path`` (and Spark's ``mesos://zk://...``) names the masters
+through ZooKeeper: it is no address, so `parse_master` refuses it with a clear
+`MasterAddressError` (a `ValueError`). `zk_master` recognises it (the ``--master`` flag type
+and the CLI use it); `dcos.state.detector.master_detector` / `resolve_master` find the
+leading master through it.
 """
 
 from __future__ import annotations
@@ -53,14 +58,34 @@ def _is_bare_ipv6(text: str) -> bool:
         return False
 
 
+def zk_master(text: str) -> str | None:
+    """The ``zk://`` URL when `text` names the masters through ZooKeeper (``zk://...`` or
+    Spark's ``mesos://zk://...``; surrounding blanks dropped), else None. Only its shape is
+    checked here (hosts and a path; `dcos.state.zk.parse_zk_url` checks the rest): raises
+    `MasterAddressError` for ``zk://`` text without them."""
+    raw = text.strip()
+    if raw.lower().startswith("mesos://"):
+        raw = raw[len("mesos://") :]
+    if not raw.lower().startswith("zk://"):
+        return None
+    rest = raw[len("zk://") :]
+    hosts, slash, path = rest.partition("/")
+    if not hosts.rpartition("@")[2] or not slash or not path.strip("/"):
+        raise MasterAddressError(
+            f"invalid ZooKeeper master URL {text!r} (expected zk://host:port[,host:port]/path)"
+        )
+    return "zk://" + rest
+
+
 def parse_master(text: str, default_scheme: str = "http") -> MasterAddress:
     """Parse one master address (see the module docstring); raises `MasterAddressError`."""
     raw = text.strip()
     if not raw:
         raise MasterAddressError("empty master address (expected host:port or http://host:port)")
-    if raw.startswith("zk://"):
+    if zk_master(raw) is not None:
         raise MasterAddressError(
-            f"ZooKeeper master URLs are not supported yet: {text!r} (use host:port or http://host:port)"
+            f"{text!r} is a ZooKeeper URL, not a master address: find the leading master "
+            "through it (dcos.state.detector)"
         )
     if raw.startswith("mesos://"):
         raw = raw[len("mesos://") :]

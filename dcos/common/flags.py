@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dcos.common.addresses import parse_master
+from dcos.common.addresses import parse_master, zk_master
 from dcos.common.durations import parse_duration
 from dcos.common.log import FORMATS, parse_log_level, setup_logging
 
@@ -48,7 +48,12 @@ def ip_address(text: str) -> str:
 
 
 def master_address(text: str) -> str:
-    """A master address (`dcos.common.addresses.parse_master` validates it); kept as given."""
+    """A master address (`dcos.common.addresses.parse_master` validates it), kept as given;
+    or a ZooKeeper URL ``zk://host:port[,host:port]/path`` (Spark's ``mesos://zk://...``
+    becomes ``zk://...``) that the daemon follows to the leading master."""
+    zk = zk_master(text)
+    if zk is not None:
+        return zk
     if text.strip():
         parse_master(text)
     return text.strip()
@@ -112,7 +117,8 @@ SHARED: dict[str, FlagSpec] = {
                  _named(port, "port")),
         FlagSpec(("--hostname",), "host name advertised to others (default: the ip)"),
         FlagSpec(("--work-dir",), "directory of this process's state (created if missing)"),
-        FlagSpec(("--master",), "master address: host:port, [v6]:port or http(s)://host:port",
+        FlagSpec(("--master",), "master address: host:port, [v6]:port, http(s)://host:port, or "
+                 "zk://host:port[,host:port]/path (the leader found through ZooKeeper)",
                  "127.0.0.1:5050", _named(master_address, "master address")),
         FlagSpec(("--webapp",), "webapp framework API URL", "http://127.0.0.1:8080"),
         FlagSpec(("--log-level",), "DEBUG, INFO, WARNING, ERROR or CRITICAL", "INFO",

@@ -73,7 +73,7 @@ class DriverCore:
     """State of one framework's connection to the master (see module docstring)."""
 
     framework_info: dict[str, Any]
-    master: MasterAddress
+    master: MasterAddress | None  # where the next SUBSCRIBE goes (None: no leader known yet)
     implicit_acknowledgements: bool = True
     heartbeat_misses: float = 3.0
     backoff: Backoff = field(default_factory=Backoff)
@@ -91,7 +91,7 @@ class DriverCore:
     def create(
         cls,
         framework_info: Mapping[str, Any],
-        master: str,
+        master: str | MasterAddress | None,
         *,
         implicit_acknowledgements: bool = True,
         failover_timeout: float | None = None,
@@ -99,7 +99,9 @@ class DriverCore:
         heartbeat_misses: float = 3.0,
     ) -> DriverCore:
         """Called by `SchedulerDriver.__init__`: fills FrameworkInfo defaults (``user`` from the
-        current user, ``name``), applies `failover_timeout`, picks up a pre-set ``id``."""
+        current user, ``name``), applies `failover_timeout`, picks up a pre-set ``id``.
+        `master`: an address (text is parsed: `MasterAddressError` when bad), or None while
+        the driver's detector has not named the leader yet."""
         info = dict(framework_info)
         info.setdefault("user", _current_user())
         info.setdefault("name", "dcos-py-framework")
@@ -108,7 +110,7 @@ class DriverCore:
         fid = unwrap(info.get("id"))
         return cls(
             framework_info=info,
-            master=parse_master(master),
+            master=parse_master(master) if isinstance(master, str) else master,
             implicit_acknowledgements=implicit_acknowledgements,
             heartbeat_misses=heartbeat_misses,
             backoff=backoff or Backoff(),
@@ -119,6 +121,13 @@ class DriverCore:
 
     def subscribe_body(self) -> dict[str, Any]:
         return calls.subscribe(self.framework_info, self.framework_id)
+
+    def on_leader(self, master: MasterAddress | None) -> None:
+        """The driver's detector names another leading master (None: none leads): the next
+        SUBSCRIBE goes there at once (after a wait for one, when None)."""
+        self.master = master
+        self._delay_next = False
+        self._redirects = 0
 
     def next_delay(self) -> float:
         """Seconds to wait before the next SUBSCRIBE attempt: none for the first attempt or
@@ -146,7 +155,8 @@ class DriverCore:
             if not location:
                 return Retry(f"redirect {status} without Location")
             try:
-                new = parse_master(location, default_scheme=self.master.scheme)
+                scheme = self.master.scheme if self.master else "http"
+                new = parse_master(location, default_scheme=scheme)
             except MasterAddressError as exc:
                 return Retry(str(exc))
             self._redirects += 1
@@ -210,7 +220,8 @@ class DriverCore:
         self.backoff.reset()
         master_info = p.get("master_info")
         if not isinstance(master_info, dict):
-            master_info = {"hostname": self.master.host, "port": self.master.port}
+            host, port = (self.master.host, self.master.port) if self.master else ("", 0)
+            master_info = {"hostname": host, "port": port}
         if self.registered_once:
             return [Dispatch("reregistered", (master_info,))]
         self.registered_once = True

@@ -37,7 +37,7 @@ from typing import Any
 
 import aiohttp
 
-from dcos.common.addresses import MasterAddress
+from dcos.common.addresses import MasterAddress, zk_master
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID
@@ -68,6 +68,7 @@ from dcos.sdk.states import (
 )
 from dcos.sdk.subscription import Subscription
 from dcos.sdk.transport import MasterTransport, SSLOption
+from dcos.state.detector import MasterDetector, master_detector
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ _STOP = object()  # consumer-queue marker: finish after the callbacks before it
 class SchedulerDriver:
     """Runs a `Scheduler` against a master (see the module docstring).
 
-    `master` is ``host:port``, ``host`` or ``http://host:port``. `framework_info` is a Mesos
+    `master` is ``host:port``, ``host``, ``http://host:port`` or ``zk://host:port/path`` (the
+    leader found through ZooKeeper; a bad one raises ValueError); `detector` replaces the
+    detector made from `master` (a shared one is not closed here). `framework_info` is a Mesos
     FrameworkInfo dict (``user`` and ``name`` are filled in when absent; an ``id`` makes the
     first SUBSCRIBE a failover of that framework). `failover_timeout` (seconds) sets
     ``framework_info.failover_timeout``. `clock` drives the backoff and heartbeat timers.
@@ -118,15 +121,18 @@ class SchedulerDriver:
         ssl: SSLOption = None,
         session: aiohttp.ClientSession | None = None,
         credentials: Credentials | None = None,
+        detector: MasterDetector | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.clock: Clock = clock or RealClock()
         info = dict(framework_info)
         if credentials is not None:
             info.setdefault("principal", credentials.principal)
+        self._own_detector = detector is None
+        self._detector = detector or master_detector(zk_master(master) or master)
         self._core = DriverCore.create(
             info,
-            master,
+            self._detector.current(),
             implicit_acknowledgements=implicit_acknowledgements,
             failover_timeout=failover_timeout,
             backoff=Backoff(backoff_initial, backoff_max, rng=random.Random(seed)),
@@ -142,7 +148,12 @@ class SchedulerDriver:
         )
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._sub = Subscription(
-            self._core, self._http, self.clock, self._queue.put_nowait, lambda: self._stopping
+            self._core,
+            self._http,
+            self.clock,
+            self._queue.put_nowait,
+            lambda: self._stopping,
+            self._detector,
         )
         self._sub_task: asyncio.Task[None] | None = None
         self._consumer_task: asyncio.Task[None] | None = None
@@ -163,8 +174,9 @@ class SchedulerDriver:
         return self._core.stream_id
 
     @property
-    def master(self) -> MasterAddress:
-        """The master currently used (changes when a redirect is followed)."""
+    def master(self) -> MasterAddress | None:
+        """The master currently used (changes when a redirect is followed or another master
+        leads; None while a ``zk://`` driver knows no leader)."""
         return self._core.master
 
     @property
@@ -261,6 +273,8 @@ class SchedulerDriver:
         if self._background:
             await asyncio.wait(list(self._background), timeout=self._http.call_timeout)
         await self._http.close()
+        if self._own_detector:
+            await self._detector.close()
         self._core.on_disconnected()
         self._sub.subscribed.clear()
         self._state = state
@@ -303,7 +317,7 @@ class SchedulerDriver:
         """Send an implicit acknowledgement without waiting for it: straight onto an open
         call connection when there is one (no task), else in a background task."""
         core = self._core
-        if core.subscribed:
+        if core.subscribed and core.master is not None:
             fut = self._http.try_send_nowait(core.master, core.stream_id, body)
             if fut is not None:
                 self._background.add(fut)
@@ -339,7 +353,7 @@ class SchedulerDriver:
     async def _send(self, body: dict[str, Any]) -> None:
         """POST one call with the current stream id; raises `NotConnected`/`CallRejected`."""
         core = self._core
-        if not core.subscribed or not core.framework_id:
+        if not core.subscribed or not core.framework_id or core.master is None:
             kind = body.get("type")
             raise NotConnected(f"{kind} not sent: the driver is not subscribed to a master")
         await self._http.send(core.master, core.stream_id, body)

@@ -15,7 +15,6 @@ from dcos.agent.core import AgentCore, ExecutorRecord, FrameworkRecord, TaskReco
 from dcos.agent.http.keys import AGENT_KEY
 from dcos.agent.http.monitor import gpu_state
 from dcos.agent.shell import AgentShell
-from dcos.common.addresses import parse_master
 from dcos.protocol.codec import dumps_json
 from dcos.protocol.mesos import DCOS_PY_VERSION, MESOS_VERSION
 from dcos.protocol.states import TaskState
@@ -130,7 +129,8 @@ def state_json(agent: AgentShell) -> dict[str, Any]:
     core = agent.core
     info = core.info
     agent_id = info.id
-    master = agent.config.master
+    master = agent.config.master  # as configured: an address or the zk:// URL
+    leader = agent.master_address  # the master it talks to now
     return {
         "version": MESOS_VERSION,
         "dcos_py_version": DCOS_PY_VERSION,
@@ -144,7 +144,7 @@ def state_json(agent: AgentShell) -> dict[str, Any]:
         "reserved_resources": {},
         "unreserved_resources": info.resources.to_summary(),
         "attributes": dict(info.attributes),
-        "master_hostname": parse_master(master).host,
+        "master_hostname": leader.host if leader is not None else "",
         "registered": core.registered,
         "gpus": gpu_state(agent),
         "isolation": ",".join(

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dcos.common.addresses import MasterAddress, MasterAddressError, parse_master
+from dcos.common.addresses import MasterAddress, MasterAddressError, parse_master, zk_master
 
 
 @pytest.mark.parametrize(
@@ -51,6 +51,30 @@ def test_rejects(text):
 def test_zookeeper_is_a_clear_error():
     with pytest.raises(ValueError, match="ZooKeeper"):
         parse_master("zk://z1:2181,z2:2181/mesos")
+    with pytest.raises(ValueError, match="ZooKeeper"):
+        parse_master("mesos://zk://z1:2181/mesos")
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        ("zk://z1:2181,z2:2181/mesos", "zk://z1:2181,z2:2181/mesos"),
+        ("  mesos://zk://z1/dcos ", "zk://z1/dcos"),
+        ("zk://user:pw@z1:2181/a/b", "zk://user:pw@z1:2181/a/b"),
+        ("m:5050", None),
+        ("http://m", None),
+        ("mesos://m:5050", None),
+    ],
+)
+def test_zk_master_recognises_zookeeper_urls(text, url):
+    assert zk_master(text) == url
+
+
+@pytest.mark.parametrize("text", ["zk://", "zk://z1:2181", "zk://z1:2181/", "zk:///dcos",
+                                  "mesos://zk://u:p@/dcos"])
+def test_zk_master_refuses_a_url_without_hosts_or_path(text):
+    with pytest.raises(MasterAddressError, match="zk://host:port"):
+        zk_master(text)
 
 
 _hosts = st.one_of(

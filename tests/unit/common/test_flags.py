@@ -39,7 +39,7 @@ def test_env_then_flag_precedence() -> None:
         (["--log-level", "LOUD"], {}),
         (["--port", "70000"], {}),
         (["--ip", "not-an-ip"], {}),
-        (["--master", "zk://z:2181/mesos"], {}),
+        (["--master", "zk://z:2181"], {}),
         (["--log-format", "xml"], {}),
         (["--interval", "0"], {}),
         ([], {"DCOS_PORT": "x"}),
@@ -71,3 +71,20 @@ def test_required_flag_satisfied_by_env() -> None:
     p2.shared("master", master=None, master_required=True)
     with pytest.raises(SystemExit):
         p2.parse_args([])
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("zk://z1:2181,z2:2181/mesos", "zk://z1:2181,z2:2181/mesos"),
+        ("mesos://zk://z1:2181/dcos", "zk://z1:2181/dcos"),
+        (" zk://u:p@z1/dcos ", "zk://u:p@z1/dcos"),
+    ],
+)
+def test_master_takes_zookeeper_urls(given, kept) -> None:
+    p = DaemonParser("t", "t", environ={})
+    p.shared("master")
+    assert p.parse_args(["--master", given]).master == kept
+    p2 = DaemonParser("t", "t", env_prefixes=("DCOS", "MESOS"), environ={"MESOS_MASTER": given})
+    p2.shared("master")
+    assert p2.parse_args([]).master == kept
