@@ -118,6 +118,7 @@ class ZooKeeperLeadership:
         self._resigned = asyncio.Event()
         self._resign_reason = ""
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # `stop` called: withdraw once, do not retry
         self.leading = False
 
     async def start(self) -> None:
@@ -140,18 +141,22 @@ class ZooKeeperLeadership:
 
     async def stop(self) -> None:
         """Stop campaigning, withdraw, close the ZooKeeper session (our znode goes at once)."""
+        self._stopping = True
         self._step_down("master shutting down", loud=False)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self._election is not None:
+        if self._election is not None and self._connected():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._election.withdraw(), WITHDRAW_TIMEOUT_S)
         if self._observer is not None:
             await self._observer.stop()
         if self._client is not None:
             await stop_client(self._client)
+
+    def _connected(self) -> bool:
+        return self._client is not None and self._client.state == KazooState.CONNECTED
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -226,15 +231,21 @@ class ZooKeeperLeadership:
             await asyncio.sleep(CONNECT_RETRY_S)
 
     async def _withdraw(self, election: ZooKeeperElection) -> None:
-        """Delete our znode (retried until it is gone or the session ended), so that a
-        stale znode of ours can never stay the lowest while we campaign again."""
+        """Delete our znode (retried until it is gone or the session ended, unless we are
+        stopping), so that a stale znode of ours can never stay the lowest while we campaign
+        again."""
         while True:
+            if self._stopping and not self._connected():
+                return  # ZooKeeper is gone: do not hold up the shutdown
             try:
                 await asyncio.wait_for(election.withdraw(), WITHDRAW_TIMEOUT_S)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - ZooKeeper unreachable: retry
+                if self._stopping:  # shutting down: the session's end removes the znode
+                    log.warning("could not withdraw election znode %s: %s", election.znode, exc)
+                    return
                 log.warning("could not withdraw election znode %s yet: %s", election.znode, exc)
                 await asyncio.sleep(CONNECT_RETRY_S)
 
