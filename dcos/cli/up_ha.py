@@ -14,9 +14,9 @@ find the leading master through ``zk://...``; DNS and the load balancer get ever
 ZooKeeper gates the masters (`zk_serving`: the ``srvr`` four-letter word reports a mode); a
 master is ready when it answers ``/health`` (standbys do too); the last master gates the agents
 once all three are ready. The cluster is ready when its agents registered with the leader,
-which `leading_master` finds by asking the masters' ``/master/redirect`` and checking that the
-master it points at points at itself. `LeaderReporter` prints each change of leader while the
-cluster runs.
+which `leading_master` finds as the one master whose ``master/elected`` gauge is 1.
+`LeaderReporter` prints each change of leader while the cluster runs. `redirect_target` reads
+where a master's ``/master/redirect`` points (the tests check that every master agrees).
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ import socket
 import sys
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
 
@@ -185,22 +187,26 @@ def redirect_target(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     return f"http://{target.hostname}:{target.port}"
 
 
+def elected(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether the master at `url` says it leads: ``master/elected`` is 1 in its
+    ``/metrics/snapshot`` (Mesos' gauge; a standby answers 0 itself, without redirecting).
+    A restarted master on the leader's old address is told apart from the dead leader whose
+    znode still names that address, which `/master/redirect` cannot do."""
+    try:
+        with urllib.request.urlopen(url + "/metrics/snapshot", timeout=timeout) as response:
+            body = orjson.loads(response.read())
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+    return isinstance(body, dict) and body.get("master/elected") == 1
+
+
 def leading_master(urls: Sequence[str],
-                   target: Callable[[str], str | None] = redirect_target) -> str | None:
-    """The URL (one of `urls`) of the master that leads: one a master names as leader in
-    /master/redirect and that names itself. None while there is no such master (an election
-    is under way, or the leader named is dead and its ZooKeeper session not yet expired)."""
-    asked: dict[str, str | None] = {}
-    for url in urls:
-        named = asked[url] if url in asked else target(url)
-        asked[url] = named
-        if named is None or named not in urls:
-            continue
-        if named not in asked:
-            asked[named] = target(named)
-        if asked[named] == named:
-            return named
-    return None
+                   is_elected: Callable[[str], bool] = elected) -> str | None:
+    """The URL (one of `urls`) of the one master that says it leads; None while none (or,
+    for an instant, more than one) does: an election is under way, or the leader is dead and
+    its ZooKeeper session not yet expired."""
+    leaders = [url for url in urls if is_elected(url)]
+    return leaders[0] if len(leaders) == 1 else None
 
 
 def leader_line(previous: str | None, current: str | None,

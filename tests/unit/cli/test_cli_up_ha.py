@@ -18,7 +18,14 @@ from dcos.cli import up_ha
 from dcos.cli.errors import CliError
 from dcos.cli.main import app
 from dcos.cli.up import UpOptions, build_components, check_options, starting_what, wiring
-from dcos.cli.up_ha import ha_layout, leader_line, leading_master, redirect_target, zk_serving
+from dcos.cli.up_ha import (
+    elected,
+    ha_layout,
+    leader_line,
+    leading_master,
+    redirect_target,
+    zk_serving,
+)
 
 
 def flags_of(argv: list[str], start: int = 3) -> dict[str, str]:
@@ -139,15 +146,13 @@ def test_refuses_an_ensemble_that_does_not_answer() -> None:
                              timeout=1.0)
 
 
-def test_leading_master_is_the_one_named_that_names_itself() -> None:
+def test_leading_master_is_the_one_that_says_it_is_elected() -> None:
     a, b, c = "http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"
-    named = {a: b, b: b, c: b}
-    assert leading_master([a, b, c], named.get) == b
-    # The standbys still name a leader that does not answer (its session not yet expired).
-    assert leading_master([a, b, c], {a: b, c: b}.get) is None
-    # No master knows a leader (election under way), or one names a stranger.
-    assert leading_master([a, b, c], {}.get) is None
-    assert leading_master([a, b], {a: "http://10.9.9.9:5050"}.get) is None
+    assert leading_master([a, b, c], {b}.__contains__) == b
+    # None leads (an election is under way, or the leader is dead), or two say so for an
+    # instant (a deposed leader about to step down): no answer yet.
+    assert leading_master([a, b, c], set().__contains__) is None
+    assert leading_master([a, b, c], {a, c}.__contains__) is None
 
 
 def test_leader_lines() -> None:
@@ -194,4 +199,32 @@ def test_redirect_target_reads_the_location(location: str | None, expected: str 
 def test_nothing_listening_is_no_leader_and_no_zookeeper() -> None:
     port = free_port()
     assert redirect_target(f"http://127.0.0.1:{port}") is None
+    assert not elected(f"http://127.0.0.1:{port}")
     assert not zk_serving(port)
+
+
+class _Metrics(BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(200 if self.path == "/metrics/snapshot" else 404)
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (b'{"master/elected": 1.0, "master/uptime_secs": 3.5}', True),
+    (b'{"master/elected": 0.0}', False),  # a standby
+    (b'not json', False),
+])
+def test_elected_reads_the_masters_gauge(body: bytes, expected: bool) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Metrics,), {"body": body}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert elected(f"http://127.0.0.1:{server.server_port}") is expected
+    finally:
+        server.shutdown()
+        server.server_close()
