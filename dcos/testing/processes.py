@@ -33,6 +33,7 @@ Also: `free_port()` (a free TCP port on 127.0.0.1), `free_port_range(n)`, `pid_a
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -227,6 +228,24 @@ class ProcessCluster:
         elected = self.elected()
         return elected[0] if len(elected) == 1 else None
 
+    def redirect_target(self, i: int) -> str | None:
+        """Where master `i`'s /master/redirect points (``//host:port``); None without one."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.master_ports[i], timeout=1.0)
+        try:
+            conn.request("GET", "/master/redirect")
+            resp = conn.getresponse()
+            resp.read()
+            return resp.getheader("Location") if resp.status == 307 else None
+        except OSError:
+            return None
+        finally:
+            conn.close()
+
+    def _masters_agree(self) -> bool:
+        live = [i for i in range(self.masters) if self.master_alive(i)]
+        targets = {self.redirect_target(i) for i in live}
+        return len(targets) == 1 and None not in targets
+
     def wait_leader(self, timeout: float = 30.0, exclude: set[int] | None = None) -> int:
         """Wait until exactly one master leads (not one of `exclude`); its index."""
         found: list[int] = []
@@ -268,6 +287,7 @@ class ProcessCluster:
             self.start_master(i)
         if self.ha:
             self.wait_leader()
+            self.wait_for(self._masters_agree, "every master to know the leader")
         for i in range(self.agents):
             self.start_agent(i)
         self.wait_for(lambda: len(self.active_agents()) == self.agents, "agents registered")
