@@ -10,12 +10,14 @@ empty value counts as unset), then the config file, then the local default.
 The config file is TOML, at ``$DCOS_PY_CONFIG``, else ``$XDG_CONFIG_HOME/dcos-py/config.toml``
 (``~/.config/dcos-py/config.toml``); a missing file is an empty config. Keys::
 
-    master = "10.0.0.1:5050"              # host:port, [v6]:port or http(s)://host:port
+    master = "10.0.0.1:5050"              # host:port, [v6]:port, http(s)://host:port or zk://...
     webapp = "http://10.0.0.1:8080"
     dispatcher = "http://10.0.0.1:7077"   # the batch dispatcher (else found via the master)
 
 Master addresses accept `host:port`, `host` (port 5050), `[v6]:port`, `http://host:port` and
-`https://...` (`dcos.common.addresses.parse_master`).
+`https://...` (`dcos.common.addresses.parse_master`), and `zk://host:port[,host:port]/path`:
+the leading master is then read from ZooKeeper once per command (`dcos.state.detector`); no
+leader, or no ZooKeeper server answering, is `Unreachable` (exit code 3).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dcos.cli.errors import CliError
-from dcos.common.addresses import MasterAddressError, parse_master
+from dcos.cli.errors import CliError, Unreachable
+from dcos.common.addresses import MasterAddressError, parse_master, zk_master
+from dcos.state import detector
+from dcos.state.zk import ZkUrlError
 
 ENV_MASTER = "DCOS_MASTER"
 ENV_WEBAPP = "DCOS_WEBAPP"
@@ -36,6 +40,7 @@ ENV_DISPATCHER = "DCOS_BATCH_DISPATCHER"
 ENV_CONFIG = "DCOS_PY_CONFIG"
 DEFAULT_MASTER = "127.0.0.1:5050"
 DEFAULT_WEBAPP = "http://127.0.0.1:8080"
+ZK_TIMEOUT = 5.0  # seconds to find the leading master through ZooKeeper
 KEYS = ("master", "webapp", "dispatcher")
 
 
@@ -83,13 +88,21 @@ def load_config(path: Path | None = None) -> CliConfig:
     return CliConfig(data.get("master"), data.get("webapp"), data.get("dispatcher"), path)
 
 
-def normalize_master_url(address: str) -> str:
+def normalize_master_url(address: str, zk_timeout: float | None = None) -> str:
     """Turn `host:port`, `host`, `[v6]:port` or `http(s)://host[:port][/]` into
-    `http(s)://host:port` (`dcos.common.addresses.parse_master` does the parsing).
+    `http(s)://host:port` (`dcos.common.addresses.parse_master` does the parsing); a
+    ``zk://`` URL into the leading master's URL, read from ZooKeeper.
 
-    Raises `CliError` for an address that is not one of those forms (empty, bad port, a path).
+    Raises `CliError` for an address that is not one of those forms (empty, bad port, a
+    path), `Unreachable` when ZooKeeper names no leader or cannot be reached.
     """
     text = address.strip()
+    try:
+        zk = zk_master(text)
+    except MasterAddressError as exc:
+        raise CliError(str(exc)) from None
+    if zk is not None:
+        return _leader_url(zk, ZK_TIMEOUT if zk_timeout is None else zk_timeout)
     if "://" in text:
         rest = text.split("://", 1)[1]
         if rest.rstrip("/").count("/") or "?" in rest or "#" in rest:
@@ -98,6 +111,16 @@ def normalize_master_url(address: str) -> str:
         return parse_master(text).url
     except MasterAddressError as exc:
         raise CliError(str(exc)) from None
+
+
+def _leader_url(url: str, timeout: float) -> str:
+    """The leading master's base URL, read from ZooKeeper at `url` (one short session)."""
+    try:
+        return detector.resolve_master(url, timeout).url
+    except ZkUrlError as exc:
+        raise CliError(str(exc)) from None
+    except (TimeoutError, OSError) as exc:
+        raise Unreachable(f"cannot find the leading master through {url}: {exc}") from None
 
 
 def normalize_webapp_url(address: str) -> str:
@@ -120,11 +143,18 @@ def _given(value: str | None) -> str | None:
     return text or None
 
 
+def master_text(flag: str | None, config: CliConfig | None = None) -> str:
+    """The master as given: `flag` (the option or ``$DCOS_MASTER``), else the config file's
+    `master`, else 127.0.0.1:5050 (a ``zk://`` URL stays one: see `resolve_master`)."""
+    cfg = load_config() if config is None and not _given(flag) else config or CliConfig()
+    return _given(flag) or _given(cfg.master) or DEFAULT_MASTER
+
+
 def resolve_master(flag: str | None, config: CliConfig | None = None) -> str:
     """The master's base URL (`http://host:port`): `flag` (the option or ``$DCOS_MASTER``),
-    else the config file's `master`, else 127.0.0.1:5050."""
-    cfg = load_config() if config is None and not _given(flag) else config or CliConfig()
-    return normalize_master_url(_given(flag) or _given(cfg.master) or DEFAULT_MASTER)
+    else the config file's `master`, else 127.0.0.1:5050; for a ``zk://`` URL, the leading
+    master's (read from ZooKeeper once; `Unreachable` when there is none)."""
+    return normalize_master_url(master_text(flag, config))
 
 
 def resolve_webapp(flag: str | None, config: CliConfig | None = None) -> str:

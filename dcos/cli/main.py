@@ -57,7 +57,8 @@ def root(
     ctx: typer.Context,
     master: Annotated[str | None, typer.Option(
         "--master", envvar=ENV_MASTER, show_envvar=True, show_default=False,
-        help="Master address for every command (host:port or http://host:port).")] = None,
+        help="Master address for every command (host:port, http://host:port, or "
+        "zk://host:port/path: the leader, found through ZooKeeper).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,

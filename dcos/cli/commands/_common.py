@@ -16,7 +16,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from dcos.cli.config import ENV_MASTER, resolve_master
+from dcos.cli.config import ENV_MASTER, master_text, resolve_master
 from dcos.cli.errors import EXIT_CODES_HELP, CliError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,18 +34,26 @@ def command_group(help_text: str) -> typer.Typer:
 MasterOpt = Annotated[
     str | None,
     typer.Option("--master", envvar=ENV_MASTER, show_envvar=True, show_default=False,
-                 help="Master address, host:port or http://host:port (default: the config "
-                 "file's master, then 127.0.0.1:5050)."),
+                 help="Master address, host:port, http://host:port or zk://host:port/path "
+                 "(the leader, found through ZooKeeper) (default: the config file's master, "
+                 "then 127.0.0.1:5050)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON instead of a table.")]
 
 
-def master_url(ctx: typer.Context, flag: str | None) -> str:
-    """The master's base URL: this command's `--master`, else the root `--master` (both also
-    read `DCOS_MASTER`), else the config file, else 127.0.0.1:5050."""
+def master_given(ctx: typer.Context, flag: str | None) -> str:
+    """The master as given (a ``zk://`` URL stays one): this command's `--master`, else the
+    root `--master` (both also read `DCOS_MASTER`), else the config file, else
+    127.0.0.1:5050."""
     root = ctx.find_root().obj
     root_flag = root.get("master") if isinstance(root, dict) else None
-    return resolve_master(flag or root_flag)
+    return master_text(flag or root_flag)
+
+
+def master_url(ctx: typer.Context, flag: str | None) -> str:
+    """The master's base URL, from `master_given`; for a ``zk://`` URL the leading master's,
+    read from ZooKeeper once (`Unreachable`, exit code 3, when none leads)."""
+    return resolve_master(master_given(ctx, flag))
 
 
 def console() -> Console:

@@ -29,12 +29,14 @@ from dcos.cli.commands._common import (
     MasterOpt,
     command_group,
     console,
+    master_given,
     master_url,
     one_line_errors,
     print_json,
 )
-from dcos.cli.config import ENV_DISPATCHER, resolve_dispatcher
+from dcos.cli.config import ENV_DISPATCHER, resolve_dispatcher, resolve_master
 from dcos.cli.errors import CliError
+from dcos.common.addresses import zk_master
 
 app = command_group("Batch (Spark-like) jobs in cluster mode.")
 
@@ -61,13 +63,16 @@ def find_dispatcher(master: str) -> str | None:
     return None
 
 
-def start_dispatcher(master: str, work_dir: Path, timeout: float = 30.0) -> str:
+def start_dispatcher(master: str, work_dir: Path, timeout: float = 30.0,
+                     given: str | None = None) -> str:
     """Start a dispatcher process in the background (its own session, logging to
-    ``<work_dir>/dispatcher.log``) and wait until it is registered; returns its URL."""
+    ``<work_dir>/dispatcher.log``) and wait until it is registered with `master` (a URL);
+    returns its URL. `given`: its ``--master`` when not `master` (a ``zk://`` URL, so that
+    it follows the leader)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     log = open(work_dir / "dispatcher.log", "ab")
     subprocess.Popen(
-        [sys.executable, "-m", "frameworks.batch.cluster.dispatcher", "--master", master,
+        [sys.executable, "-m", "frameworks.batch.cluster.dispatcher", "--master", given or master,
          "--work-dir", str(work_dir)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         cwd=str(work_dir),
@@ -90,14 +95,15 @@ def dispatcher_url(ctx: typer.Context, master: str | None, flag: str | None,
     given = resolve_dispatcher(flag)
     if given:
         return given
-    murl = master_url(ctx, master)
+    text = master_given(ctx, master)
+    murl = resolve_master(text)
     found = find_dispatcher(murl)
     if found:
         return found
     if start_dir is None:
         raise CliError("no batch dispatcher is registered with the master "
                        "(dcos-py batch submit starts one)")
-    return start_dispatcher(murl, start_dir)
+    return start_dispatcher(murl, start_dir, given=text if zk_master(text) else None)
 
 
 def read_script(path: Path) -> str:
