@@ -241,7 +241,8 @@ class ZooKeeperElection(_Bridge):
             self.call(self._lose, f"our znode {event.path} was deleted")
         self.call(self._wake.set)
 
-    def _on_predecessor_watch(self, _event: Any) -> None:
+    def _on_predecessor_watch(self, event: Any) -> None:
+        log.debug("predecessor watch under %s: %s", self.path, event)
         self.call(self._wake.set)
 
     async def campaign(self) -> Leadership:
@@ -283,6 +284,7 @@ class ZooKeeperElection(_Bridge):
         if i > 0:
             pred = f"{self.path}/{names[i - 1]}"
             stat = await zk_await(self.client.exists_async(pred, watch=self._on_predecessor_watch))
+            log.debug("%s waits for its predecessor %s (exists: %s)", ours, pred, bool(stat))
             if stat is None:
                 self._wake.set()
             return None
@@ -320,11 +322,13 @@ class ZooKeeperElection(_Bridge):
         log.info("campaigning with %s", self._znode)
 
     async def withdraw(self) -> None:
-        """Stop leading and delete our znode (gone already is fine). Raises kazoo's error
-        when ZooKeeper cannot be reached (callers retry); observing stops."""
+        """Stop leading and delete our znode (gone already, or gone with a lost session, is
+        fine). Raises kazoo's error when ZooKeeper cannot be reached (callers retry);
+        observing stops."""
         self._lose("withdrawn")
         znode = self._znode
-        if znode is not None:
+        if znode is not None and self.client.state != KazooState.LOST:  # LOST: it went with
+            # the session that owned it (or the client was stopped)
             with contextlib.suppress(NoNodeError):
                 await zk_await(self.client.delete_async(znode))
             self._znode = None

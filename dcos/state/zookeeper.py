@@ -115,6 +115,7 @@ class ZooKeeperStateStore:
         self._root_ready = False
         self._watchers = Watchers()
         self._seen: dict[str, int] = {}  # last version delivered to watchers; 0 = deleted
+        self._armed: set[str] = set()  # keys whose data watch is set
         self._events: asyncio.Queue[tuple[str, Any]] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -296,11 +297,14 @@ class ZooKeeperStateStore:
                     if not arg.done():
                         arg.set_result(None)
                 elif kind == "key":
+                    self._armed.discard(arg)  # a watch fires once
                     if any(arg.startswith(p) for p in self._prefixes()):
                         await self._read_key(arg, deliver=True)
                 elif kind == "baseline":
                     await self._read_children(baseline=arg)
                 else:
+                    if kind == "resync":
+                        self._armed.clear()  # kazoo dropped every watch while disconnected
                     await self._read_children(full=kind == "resync")
             except asyncio.CancelledError:
                 raise
@@ -319,6 +323,7 @@ class ZooKeeperStateStore:
             elif not deliver:
                 self._seen[key] = 0
             return
+        self._armed.add(key)
         version = int(stat.version) + 1
         if deliver:
             self._deliver(Change(key, decode_value(data), version))
@@ -343,7 +348,7 @@ class ZooKeeperStateStore:
         prefixes = [baseline] if baseline is not None else self._prefixes()
         present = {k for k in map(name_to_key, names) if any(k.startswith(p) for p in prefixes)}
         for key in sorted(present):
-            if not deliver or full or not self._seen.get(key):
+            if not deliver or full or not self._seen.get(key) or key not in self._armed:
                 await self._read_key(key, deliver=deliver)
         if deliver:
             for key, last in list(self._seen.items()):
