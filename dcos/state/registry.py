@@ -5,7 +5,8 @@ agent ids (refused if they come back), frameworks (their FrameworkInfo), complet
 ids, role weights and quota. The master shell turns each registry change its core asks for
 into an operation object (`AdmitAgent`, `MarkUnreachable`, `AddFramework`, ...) and hands
 them to `Registrar.apply`, which applies them to a copy of the registry and writes the result
-with one compare-and-set on the `StateStore`.
+with one compare-and-set on the `StateStore`; a conflict means another master wrote the
+registry (it leads now) and is raised, never retried.
 
 The copy is shallow (copy-on-write): `Registry.copy` copies the top-level maps and lists,
 and operations replace the entries they change instead of mutating them, so an apply costs
@@ -21,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from dcos.state.store import StateStore, VersionConflict
+from dcos.state.store import StateStore
 
 REGISTRY_KEY = "master/registry"
 MAX_COMPLETED = 1000
@@ -203,21 +204,19 @@ class Registrar:
         return self.registry
 
     async def apply(self, ops: list[Operation]) -> Registry:
-        """Apply `ops` in order and write once; on a conflict re-read and re-apply once."""
-        for attempt in range(2):
-            reg = self.registry.copy()
-            changed = False
-            for op in ops:
-                changed = op.apply(reg) or changed
-            if not changed:
-                return self.registry
-            try:
-                self._version = await self.store.put(self.key, reg.to_bytes(), self._version)
-            except VersionConflict:
-                if attempt:
-                    raise
-                await self.recover()
-                continue
-            self.registry = reg
-            return reg
-        return self.registry
+        """Apply `ops` in order and write the result with one compare-and-set.
+
+        A `VersionConflict` is raised, never retried: the registry changed under us, which
+        means another master wrote it (it leads now, or a fenced write found our election
+        znode gone: `dcos.state.zookeeper.Fenced`), so this master must stop acting as leader
+        rather than re-read and overwrite its successor's decisions. Nothing is changed here
+        on a conflict (`registry` keeps the last state this master wrote)."""
+        reg = self.registry.copy()
+        changed = False
+        for op in ops:
+            changed = op.apply(reg) or changed
+        if not changed:
+            return self.registry
+        self._version = await self.store.put(self.key, reg.to_bytes(), self._version)
+        self.registry = reg
+        return reg

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dcos.state import (
     AddFramework,
     AdmitAgent,
@@ -16,6 +18,7 @@ from dcos.state import (
     SetQuota,
     SetWeight,
     SQLiteStateStore,
+    VersionConflict,
 )
 
 
@@ -52,14 +55,19 @@ async def test_noop_writes_nothing():
     assert await store.get("master/registry") is None
 
 
-async def test_conflicting_writer_is_reread(tmp_path):
+async def test_conflicting_writer_raises_and_changes_nothing(tmp_path):
+    """Another master wrote the registry (it leads now): no re-read and retry, the stale
+    writer gets VersionConflict and the other's write stays."""
     store = SQLiteStateStore(str(tmp_path / "s.db"))
     a, b = Registrar(store), Registrar(store)
     await a.recover()
     await b.recover()
     await a.apply([AdmitAgent("a1", {})])
-    await b.apply([AdmitAgent("a2", {})])  # stale version: re-read, re-apply
-    assert set(b.registry.agents) == {"a1", "a2"}
+    with pytest.raises(VersionConflict):
+        await b.apply([AdmitAgent("a2", {})])
+    assert set(b.registry.agents) == set()
+    assert set((await Registrar(store).recover()).agents) == {"a1"}
+    await store.close()
 
 
 async def test_registry_survives_restart(tmp_path):
