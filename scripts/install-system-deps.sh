@@ -4,11 +4,14 @@
 # Called by: `make test` and `make up`. Safe to run again: it installs nothing already there.
 #   haproxy  -> /usr/sbin/haproxy, the webapp load balancer engine (frameworks/webapp/lb)
 #   dnsutils -> `dig`, a real DNS client the DNS tests query dcos/dns with
+#   zookeeper -> /usr/share/zookeeper (and java): the HA state store and master election
+#                (`dcos-py up --ha`, the tests' ZooKeeper servers: dcos/state/zk_server.py)
 set -euo pipefail
 
 declare -A need=(
   [haproxy]=/usr/sbin/haproxy
   [dnsutils]=/usr/bin/dig
+  [zookeeper]=/usr/share/zookeeper/bin/zkServer.sh
 )
 missing=()
 for pkg in "${!need[@]}"; do

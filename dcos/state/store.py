@@ -1,8 +1,10 @@
 """The `StateStore` contract: a small versioned key-value store with compare-and-set.
 
-Called by: the master's registrar (`dcos.state.registry`) and, later, frameworks that persist
-their own state (the webapp framework's apps and framework id). Implementations:
-`MemoryStateStore` (tests), `SQLiteStateStore` (embedded default), ZooKeeper (HA, later).
+Called by: the master's registrar (`dcos.state.registry`) and frameworks that persist their
+own state (the webapp framework's apps and framework id). Implementations:
+`MemoryStateStore` (tests), `SQLiteStateStore` (embedded default), `ZooKeeperStateStore`
+(`dcos.state.zookeeper`: HA masters and the webapp framework, several processes on one root,
+writes fenced by the leader's election znode).
 
 Every key holds bytes and a version. `put(key, value, expected_version)` succeeds only when
 the key's current version equals `expected_version` (0 = the key must not exist) and returns
@@ -17,7 +19,8 @@ from typing import Protocol
 
 
 class VersionConflict(Exception):
-    """A compare-and-set found another version than the caller expected."""
+    """A compare-and-set found another version than the caller expected (the ZooKeeper store
+    raises its subclass `Fenced` when the writer's fence znode is gone)."""
 
     def __init__(self, key: str, expected: int, actual: int) -> None:
         super().__init__(f"version conflict on {key!r}: expected {expected}, found {actual}")
