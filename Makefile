@@ -1,11 +1,12 @@
-# dcos-py: `make up` runs a local cluster, `make test` runs the whole suite.
+# dcos-py: `make up` runs a local cluster (`make up-ha`: the highly available one, on a local
+# ZooKeeper), `make test` runs the whole suite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPAT := .venv-compat/.installed
 
-.PHONY: up test bench lint venv clean system-deps dist
+.PHONY: up up-ha test bench lint venv clean system-deps dist
 
 venv: $(STAMP)
 
@@ -15,12 +16,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,lint]'
 	@touch $(STAMP)
 
-# Debian packages (haproxy, dnsutils): installed when missing and running as root.
+# Debian packages (haproxy, dnsutils, zookeeper): installed when missing and running as root.
 system-deps:
 	bash scripts/install-system-deps.sh
 
 up: venv system-deps
 	$(VENV)/bin/dcos-py up
+
+up-ha: venv system-deps
+	$(VENV)/bin/dcos-py up --ha
 
 # Real third-party clients (pymesos) live in their own venv: they pin old dependencies.
 $(COMPAT): tests/compat/install_pymesos.sh tests/compat/install_marathon.sh
