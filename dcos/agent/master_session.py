@@ -137,7 +137,7 @@ class MasterSession:
                 continue
             if self._redirect is not None and self._redirects <= MAX_FAST_REDIRECTS:
                 continue
-            await self.clock.sleep(self.backoff.next())
+            await self._pause(self.backoff.next(), leader)
 
     async def _start_detector(self) -> None:
         """Start the detector (a ZooKeeper session), retrying with backoff until it starts."""
@@ -148,6 +148,18 @@ class MasterSession:
             except (TimeoutError, OSError) as exc:
                 log.warning("cannot find the master: %s; retrying", exc)
             await self.clock.sleep(self.backoff.next())
+
+    async def _pause(self, delay: float, leader: MasterAddress) -> None:
+        """The backoff wait: `delay` seconds, ended early when the detector names a master
+        other than `leader` (a dead leader's successor gets the agent at once)."""
+        sleep = asyncio.ensure_future(self.clock.sleep(delay))
+        moved = asyncio.ensure_future(self.detector.changed(leader))
+        try:
+            await asyncio.wait((sleep, moved), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleep, moved):
+                task.cancel()
+            await asyncio.gather(sleep, moved, return_exceptions=True)
 
     async def _leader(self) -> MasterAddress:
         """The master the detector names; waits (for the detector's next change, no polling)

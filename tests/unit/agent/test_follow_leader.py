@@ -101,6 +101,24 @@ async def test_without_a_leader_the_agent_waits_for_one_without_polling(master, 
         await agent.stop()
 
 
+async def test_a_backoff_wait_ends_when_another_master_leads(master, master2, tmp_path):
+    detector = FakeDetector(master.address)
+    agent = Agent(_config("zk://127.0.0.1:1/dcos", tmp_path), ProcessContainerizer(),
+                  detector=detector)  # fmt: skip
+    await master.stop()  # the leader died: every attempt fails, then a 60 s wait
+    agent.config.reconnect_min = agent.config.reconnect_max = 60.0
+    await agent.start()
+    try:
+        assert agent.master is not None
+        backoff = agent.master.backoff
+        await _until(lambda: backoff.attempts == 1 and detector.waiting == 1)  # in the wait
+        detector.set_leader(master2.address)
+        await master2.subscribes.get()  # at once, not after the wait (the test's timeout: 30 s)
+        await agent.registered.wait()
+    finally:
+        await agent.stop()
+
+
 class _Standby:
     """A standby master: answers every internal call with 307 to the leader (Mesos' form)."""
 
