@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds a separate venv with the real pymesos 0.3.15 client, for the compatibility tests.
+# Builds a separate venv with the real pymesos 0.3.15 client (and kazoo, for its zk:// master
+# detection), for the compatibility tests.
 # pymesos' dependency http-parser 0.9.0 ships a Cython file that no longer compiles on 3.11:
 # regenerate its C source with a current Cython first, then install pymesos normally.
 set -euo pipefail
@@ -16,5 +17,6 @@ if ! "$venv/bin/python" -c "import http_parser.parser" 2>/dev/null; then
      && "$venv/bin/cython" -3 http_parser/parser.pyx -o http_parser/parser.c)
   "$venv/bin/python" -m pip install -q "$tmp/http-parser-0.9.0"
 fi
-"$venv/bin/python" -m pip install -q pymesos==0.3.15
-"$venv/bin/python" -c "import pymesos, http_parser.parser; print('pymesos', pymesos.__file__)"
+# kazoo: pymesos' ZooKeeper master detection (zk:// masters; tests/compat/test_pymesos_zk.py)
+"$venv/bin/python" -m pip install -q pymesos==0.3.15 "kazoo>=2.10"
+"$venv/bin/python" -c "import pymesos, http_parser.parser, kazoo; print('pymesos', pymesos.__file__)"
