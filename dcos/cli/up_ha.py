@@ -32,12 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
 
 from dcos.cli.errors import CliError
 from dcos.cli.supervisor import Component
-from dcos.state.zk import ZkUrl, ZkUrlError, parse_zk_url
+from dcos.state.zk import ZkUrl, ZkUrlError, new_client, parse_zk_url
 from dcos.state.zk_server import ZooKeeperMissing, write_config, zookeeper_argv
 
 LOCAL_IP = "127.0.0.1"
@@ -113,7 +112,7 @@ def zk_serving(port: int, host: str = LOCAL_IP) -> bool:
 
 def check_ensemble(url: ZkUrl, timeout: float = 5.0) -> None:
     """Refuse (`CliError`) an external `--zk` ensemble that does not answer within `timeout`."""
-    client = KazooClient(hosts=url.hosts, timeout=timeout)
+    client = new_client(url, session_timeout=timeout)
     try:
         client.start(timeout=timeout)
     except KazooTimeoutError:
