@@ -97,6 +97,13 @@ def _endpoint(host: str, port: int) -> Endpoint | None:
     return (ip, port) if ip else None
 
 
+async def _resolve(host: str, port: int) -> Endpoint | None:
+    """`_endpoint` off the event loop (a host name asks the resolver; an IP does not)."""
+    if is_ip(host):
+        return host, port
+    return await asyncio.get_running_loop().run_in_executor(None, _endpoint, host, port)
+
+
 class DnsService:
     """Owns the current table, the event follower, the master detector, the DNS listener and
     the HTTP API."""
@@ -213,13 +220,10 @@ class DnsService:
         ones while there are none); rebuild the table if they changed, and resync (agents
         from the new leader) when the leader changed. True when something changed."""
         assert self.detector is not None
-        loop = asyncio.get_running_loop()
         leader = self.detector.current()
         infos = self.detector.masters() if isinstance(self.detector, ListsMasters) else []
-        lead = await loop.run_in_executor(None, _endpoint, leader.host, leader.port) \
-            if leader is not None else None
-        masters = [ep for ep in [await loop.run_in_executor(None, _endpoint, m.ip, m.port)
-                                 for m in infos] if ep is not None]
+        lead = await _resolve(leader.host, leader.port) if leader is not None else None
+        masters = [ep for ep in [await _resolve(m.ip, m.port) for m in infos] if ep is not None]
         before = self.cluster
         self.cluster = before.with_masters(lead, masters)
         if self.cluster == before:
