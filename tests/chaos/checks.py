@@ -50,14 +50,17 @@ def marks(marks_dir: Path) -> dict[str, int]:
 
 
 def processes_under(root: Path) -> list[str]:
-    """``<cwd>: <command line>`` of each live process whose working directory is under
-    `root` (task sandboxes, whose paths name the executor: what still runs of the tasks)."""
+    """``<cwd>: <command line>`` of each live process whose working directory is a task
+    sandbox under `root` (``.../executors/<executor id>/runs/...``: the path names the
+    executor, a command task's id): what still runs of the tasks. The agents' own helpers
+    (the launcher in ``meta/``) are not tasks."""
     prefix = str(root.resolve()) + os.sep
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
             cwd = proc.cwd()
-            if (cwd + os.sep).startswith(prefix) and proc.status() != psutil.STATUS_ZOMBIE:
+            in_sandbox = (cwd + os.sep).startswith(prefix) and "/executors/" in cwd
+            if in_sandbox and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(f"{cwd}: {' '.join(proc.info['cmdline'] or [])}")
         except (psutil.Error, OSError):
             continue

@@ -3,17 +3,25 @@
 and one more fault: each master may get its own ZooKeeper URL (`master_zk`), which the
 ensemble test uses to route each master through its own cuttable proxies.
 
-Also `agent_urls()`, `agent_work_dirs()` (for the exactly-once checks) and `wait_new_leader`.
+Also `agent_urls()`, `agent_work_dirs()` (for the exactly-once checks), `wait_new_leader` and
+`master_status(i, path)` (the status master `i` answers, redirects not followed).
 """
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from dcos.testing.processes import QUICK_MASTER_FLAGS, ProcessCluster
 
 ZK_SESSION_TIMEOUT = 2.0  # seconds: a dead leader's znode is gone 2 s after its last ping
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
 
 
 @dataclass
@@ -50,3 +58,15 @@ class HACluster(ProcessCluster):
     def wait_new_leader(self, old: int | None, timeout: float = 30.0) -> int:
         """Wait until exactly one master leads and it is not `old`; its index."""
         return self.wait_leader(timeout, exclude={old} if old is not None else None)
+
+    def master_status(self, i: int, path: str) -> int:
+        """The HTTP status master `i` answers for GET `path` (a 307 is not followed); 0 when
+        it does not answer."""
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            with opener.open(self.master_url(i) + path, timeout=1.0) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+        except OSError:
+            return 0

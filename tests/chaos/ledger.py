@@ -65,17 +65,19 @@ class Attempt:
 
 class LedgerScheduler(Scheduler):
     """See the module docstring. `count` logical tasks, each running `payload` (a shell
-    command) after its mark; at most `per_offer` launches per offer so that a launch burst
-    spans several allocation rounds (a failover lands in the middle of it)."""
+    command) after its mark; at most `per_offer` launches per offer and `in_flight` launched
+    tasks not yet running, so that the burst is paced by the agents (a test can kill the
+    leader once some run while many more are still to launch)."""
 
     def __init__(self, count: int, marks: Path, payload: str = "sleep 1000", *,
-                 needs: str = "cpus:0.01;mem:4", per_offer: int = 25,
+                 needs: str = "cpus:0.01;mem:4", per_offer: int = 25, in_flight: int = 100,
                  reconcile_every: float = 1.0) -> None:  # fmt: skip
         self.count = count
         self.marks = marks
         self.payload = payload
         self.needs = TaskNeeds.parse(needs)
         self.per_offer = per_offer
+        self.in_flight = in_flight
         self.reconcile_every = reconcile_every
         self.pending: deque[int] = deque(range(count))
         self.attempts: dict[str, Attempt] = {}
@@ -115,7 +117,8 @@ class LedgerScheduler(Scheduler):
         for offer in offers:
             packer = OfferPacker(offer)
             tasks: list[dict[str, Any]] = []
-            while (not self.ending and self.pending and len(tasks) < self.per_offer
+            room = min(self.per_offer, self.in_flight - self.launching())
+            while (not self.ending and self.pending and len(tasks) < room
                    and (fit := packer.take(self.needs)).ok):  # fmt: skip
                 attempt = self._new_attempt(self.pending.popleft(), str(offer.agent_id))
                 tasks.append(build_task_info(
@@ -175,6 +178,11 @@ class LedgerScheduler(Scheduler):
                 except Exception:  # noqa: BLE001 - not connected right now: next round
                     pass
             await asyncio.sleep(self.reconcile_every)
+
+    def launching(self) -> int:
+        """Current attempts launched and not known to run or to be over yet."""
+        return sum(1 for a in self.current.values()
+                   if a.state in (None, "TASK_STAGING", "TASK_STARTING"))  # fmt: skip
 
     def running(self) -> int:
         """Logical tasks whose current attempt runs."""
