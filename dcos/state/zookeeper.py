@@ -15,6 +15,12 @@ Values are bytes. Those over `COMPRESS_OVER` bytes are stored zlib-compressed be
 `MAGIC` marker (a value that itself starts with the marker is compressed too, so the marker is
 unambiguous); with the servers' 64 MB ``jute.maxbuffer`` a 10,000-agent registry fits.
 
+Errors: a compare-and-set that fails raises `VersionConflict` (`Fenced` for a fenced write
+whose fence is gone). While the session is disconnected, calls raise kazoo's
+``ConnectionLoss`` / ``SessionExpiredError``; the outcome of a write interrupted that way is
+unknown (re-read before writing again). A leader loses its leadership at the same moment
+(`dcos.state.election`), so for the masters that case ends their term anyway.
+
 Watches: a change made through this store object is delivered to its watchers at once, in
 order. Changes made by other clients come from ZooKeeper watches (one-shot, re-armed on every
 read, re-read in full after every reconnection since kazoo drops watches on disconnection);

@@ -92,3 +92,37 @@ def test_server_restart_keeps_data(tmp_path) -> None:  # type: ignore[no-untyped
     finally:
         server.stop()
     assert not server.running
+
+
+async def test_store_on_an_ensemble_survives_losing_its_zookeeper_leader(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from kazoo.exceptions import ConnectionLoss, SessionExpiredError
+
+    from dcos.state.zookeeper import ZooKeeperStateStore
+    from dcos.testing.zookeeper import ZooKeeperEnsemble
+
+    ensemble = await asyncio.to_thread(ZooKeeperEnsemble(tmp_path / "ens", size=3).start)
+    try:
+        assert sorted(s.mode() or "" for s in ensemble.servers) == ["follower", "follower", "leader"]
+        store = await ZooKeeperStateStore.open(ensemble.url("/ha"), session_timeout=6.0)
+        await store.put("k", b"1", 0)
+        lost = ensemble.leader_index()
+        assert lost is not None
+        await asyncio.to_thread(ensemble.stop_server, lost)
+
+        async def write_when_reconnected() -> int:
+            while True:  # the client moves to a live server; the quorum elects a new leader
+                try:
+                    return await store.put("k", b"2", 1)
+                except (ConnectionLoss, SessionExpiredError):
+                    await asyncio.sleep(0.1)
+
+        assert await asyncio.wait_for(write_when_reconnected(), 30) == 2
+        await asyncio.to_thread(ensemble.start_server, lost)  # it rejoins as a follower
+        assert ensemble.servers[lost].mode() == "follower"
+        assert (await store.get("k")).value == b"2"  # type: ignore[union-attr]
+        await store.close()
+    finally:
+        await asyncio.to_thread(ensemble.stop)
+    assert not any(s.running for s in ensemble.servers)
