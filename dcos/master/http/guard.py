@@ -67,8 +67,9 @@ def not_leading(request: web.Request, shell: MasterShell) -> web.Response:
         )
     if is_self(shell, leader):
         return replies.text(
-            f"No leading master yet: this master ({here}) was elected and is recovering the "
-            "registry; retry shortly",
+            f"No leading master at the moment: this master ({here}) holds the lowest election "
+            "znode but does not serve as leader (recovering the registry, or stepping down); "
+            "retry shortly",
             503,
         )
     return web.Response(status=307, headers={"Location": base_url(leader) + request.raw_path})

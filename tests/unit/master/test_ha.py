@@ -20,7 +20,7 @@ from dcos.state import Registrar, SetWeight, VersionConflict
 from dcos.state.registry import REGISTRY_KEY, Registry
 from dcos.state.zk import new_client, parse_zk_url, start_client, stop_client
 from dcos.state.zookeeper import Fenced, ZooKeeperStateStore, key_to_name
-from dcos.testing.master import master, subscribe
+from dcos.testing.master import agent_subscribe, master, subscribe
 from dcos.testing.processes import free_port
 from dcos.testing.waiting import async_wait_until
 
@@ -152,17 +152,21 @@ async def test_no_leader_means_503_with_a_message(tmp_path):
 
 async def test_leader_whose_znode_vanishes_steps_down_at_once(masters, zk):
     """Our election znode gone (what a session expiry does) = deposed: the leader closes
-    its framework streams, drops its core, and campaigns again with a new znode; the other
-    master leads."""
+    its framework and agent streams (after offering, it offers nothing more), drops its
+    core, and campaigns again with a new znode; the other master leads."""
     a, b = await masters(0), await masters(1)
     leader = await leading(a, b)
     other = b if leader is a else a
     old = _leadership(leader)._election
     assert old is not None and old.znode is not None
     async with aiohttp.ClientSession() as s:
+        agent, _aid = await agent_subscribe(s, leader.url)
         stream, _fid, _sid = await subscribe(s, leader.url)
+        await stream.next("OFFERS")
         zk.delete(old.znode)
         await async_wait_until(stream.ended.is_set, "framework stream closed", 10)
+        await async_wait_until(agent.ended.is_set, "agent stream closed", 10)
+        assert not leader.shell.leading and not leader.shell.fw_streams
         assert await leading(a, b) is other
         # the deposed master campaigns again with a new znode, behind the new leader
         await async_wait_until(
@@ -171,6 +175,7 @@ async def test_leader_whose_znode_vanishes_steps_down_at_once(masters, zk):
         async with s.get(leader.url + "/master/redirect", allow_redirects=False) as r:
             assert r.headers["Location"] == f"//127.0.0.1:{other.port}"
         await stream.close()
+        await agent.close()
 
 
 async def test_deposed_leader_write_is_refused_and_it_steps_down(masters, zk, zk_url):
