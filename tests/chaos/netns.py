@@ -39,6 +39,21 @@ def require_netns() -> None:
         pytest.fail("the partition chaos test needs root (ip netns add, veth pairs)")
 
 
+PREFIX = "dcos-chaos-"
+
+
+def remove_stale() -> None:
+    """Delete ``dcos-chaos-<pid>-*`` namespaces whose test process is gone (deleting a
+    namespace deletes its end of the veth pair, and so the pair)."""
+    for line in _ip("netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        if not name.startswith(PREFIX):
+            continue
+        pid = name[len(PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            _ip("netns", "del", name, check=False)
+
+
 def _used_subnets() -> set[str]:
     out = _ip("-4", "-o", "addr", "show", check=False).stdout
     return {line.split()[3].rsplit(".", 1)[0] for line in out.splitlines() if " inet " in line}
@@ -57,15 +72,17 @@ class NetNamespace:
 
     @classmethod
     def create(cls) -> NetNamespace:
-        """Make a namespace with a fresh name and an unused 10.x.y.0/30 (pid and random
-        based: tests running at the same time do not collide)."""
-        tag = f"{os.getpid() % 0x10000:04x}{random.randrange(0x100):02x}"
+        """Make a namespace named after this process (``dcos-chaos-<pid>-<n>``) with an unused
+        10.x.y.0/30; first removes the namespaces of test processes that died without
+        cleaning up (a killed run)."""
+        remove_stale()
+        tag = f"{random.randrange(0x1000000):06x}"  # veth names: at most 15 characters
         used = _used_subnets()
         for _ in range(50):
             prefix = f"10.{random.randrange(64, 250)}.{random.randrange(1, 250)}"
             if prefix not in used:
                 break
-        ns = cls(name=f"dcos-chaos-{tag}", host_if=f"dch{tag}", ns_if=f"dcn{tag}",
+        ns = cls(name=f"{PREFIX}{os.getpid()}-{tag}", host_if=f"dch{tag}", ns_if=f"dcn{tag}",
                  host_ip=f"{prefix}.1", ns_ip=f"{prefix}.2")  # fmt: skip
         try:
             ns._build()

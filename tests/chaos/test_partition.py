@@ -113,6 +113,19 @@ def unreachable_in_master(c: PartitionCluster, fid: str) -> set[str]:
     return {t["id"] for f in state["frameworks"] if f["id"] == fid for t in f["unreachable_tasks"]}
 
 
+def master_state_of(c: PartitionCluster, fid: str, task_id: str) -> str | None:
+    """The state the master's /master/state gives `task_id` (running, unreachable or
+    completed), None when it does not list it."""
+    state = get_json(c.url + "/master/state", timeout=5)
+    for f in state["frameworks"]:
+        if f["id"] == fid:
+            for key in ("tasks", "unreachable_tasks", "completed_tasks"):
+                for t in f.get(key, []):
+                    if t["id"] == task_id:
+                        return str(t["state"])
+    return None
+
+
 def test_agent_partition_unreachable_replaced_and_old_copy_killed(env, netns):
     c, fleet = env
     code, body = fleet.call("POST", "/v2/apps", APP)
@@ -150,6 +163,8 @@ def test_agent_partition_unreachable_replaced_and_old_copy_killed(env, netns):
         c.wait_for(lambda: fleet.app(APP_ID).get("deployments") == []
                    and len(running()) == INSTANCES == len(fleet.tasks(APP_ID)),
                    "the app back to exactly 2 running instances", 30)  # fmt: skip
+        c.wait_for(lambda: master_state_of(c, fid, victim) == "TASK_KILLED",
+                   "the master to report the old copy killed", 15)  # fmt: skip
         final = {t["id"] for t in running()}
         c.wait_for(lambda: monitor.running_ids() == final, "the master to agree", 15)
     assert victim not in final

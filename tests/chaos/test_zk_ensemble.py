@@ -18,6 +18,7 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -47,7 +48,7 @@ class LeaderSampler:
             self.samples.append((time.monotonic(), self.cluster.elected()))
             time.sleep(self.interval)
 
-    def first(self, pred, after: float) -> float | None:  # type: ignore[no-untyped-def]
+    def first(self, pred: Callable[[list[int]], bool], after: float) -> float | None:
         """Time of the first sample after `after` whose leader list satisfies `pred`."""
         return next((t for t, ls in self.samples if t >= after and pred(ls)), None)
 
