@@ -34,13 +34,20 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, unquote
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import (
+    BadVersionError,
+    ConnectionLoss,
+    NodeExistsError,
+    NoNodeError,
+    SessionExpiredError,
+)
 from kazoo.protocol.states import KazooState, WatchedEvent
 
 from dcos.state._watchers import Watchers, iterate
@@ -55,6 +62,8 @@ from dcos.state.zk import (
     zk_await,
 )
 from dcos.state.zk_server import JUTE_MAXBUFFER
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"\x00dcos-zlib\x00"
 COMPRESS_OVER = 64 * 1024
@@ -314,8 +323,10 @@ class ZooKeeperStateStore:
                     await self._read_children(full=kind == "resync")
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - connection trouble: the reconnect resyncs
-                pass
+            except (ConnectionLoss, SessionExpiredError):
+                pass  # the reconnection (CONNECTED) queues a full resync
+            except Exception:  # noqa: BLE001 - keep watching; the next event reads again
+                log.exception("state store %s: reading a watched change failed", self.root)
 
     async def _read_key(self, key: str, *, deliver: bool) -> None:
         """Read `key` (arming its data watch) and deliver it if new; a baseline read only

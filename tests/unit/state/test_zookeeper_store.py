@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+from kazoo.exceptions import ConnectionLoss, SessionExpiredError
 
 from dcos.state import VersionConflict
 from dcos.state.zk import parse_zk_url, zk_await
@@ -128,3 +129,38 @@ async def test_local_change_is_delivered_once_despite_the_remote_watch(stores) -
     seen = [await asyncio.wait_for(it.__anext__(), 10) for _ in range(2)]
     assert [(c.value, c.version) for c in seen] == [(b"1", 1), (b"2", 2)]
     await it.aclose()
+
+
+async def test_watch_is_rearmed_after_the_server_restarts(tmp_path) -> None:
+    """kazoo drops every watch on a disconnection: after reconnecting the store re-reads and
+    re-arms them, so a change made by another client afterwards is still delivered."""
+    from dcos.testing.zookeeper import ZooKeeperServer
+
+    server = ZooKeeperServer(tmp_path / "zk").start()
+    a = b = None
+    try:
+        a = await ZooKeeperStateStore.open(server.url("/s"), session_timeout=10.0)
+        b = await ZooKeeperStateStore.open(server.url("/s"), session_timeout=10.0)
+        await a.put("k", b"1", 0)
+        it = a.watch("")
+        await a.sync_watches()
+        await asyncio.to_thread(server.restart)  # both sessions survive (shorter than 10 s)
+
+        async def write_when_reconnected() -> None:
+            while True:
+                try:
+                    await b.put("k", b"2", 1)
+                    return
+                except (ConnectionLoss, SessionExpiredError):
+                    await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(write_when_reconnected(), 30)
+        await b.put("new", b"n", 0)
+        seen = [await asyncio.wait_for(it.__anext__(), 20) for _ in range(2)]
+        assert sorted((c.key, c.value) for c in seen) == [("k", b"2"), ("new", b"n")]
+        await it.aclose()
+    finally:
+        for s in (a, b):
+            if s is not None:
+                await s.close()
+        server.stop()
