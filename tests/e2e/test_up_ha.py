@@ -3,7 +3,9 @@ ports in a temp work dir): a leader is elected and exactly one master leads, eve
 answers /health, the agents register through zk://; SIGKILL of the leading master -> `up`
 restarts it and another master leads, the agents follow; Ctrl-C stops everything (the
 ZooKeeper JVM included), `up --ha` starts again at once on the same work dir, and after a
-``kill -9`` of `up` nothing of it is left either."""
+``kill -9`` of `up` nothing of it is left either. And `dcos-py up --zk URL` on an existing
+ZooKeeper (the session's test server): no ZooKeeper of its own, masters under the URL's path,
+two webapp instances under ``<path>-webapp``, every znode gone after Ctrl-C."""
 
 from __future__ import annotations
 
@@ -15,31 +17,29 @@ import urllib.request
 from pathlib import Path
 
 import orjson
-import pytest
 from kazoo.client import KazooClient
 from up_process import UpProcess, quiet_ports
 
 from dcos.cli.up import port_in_use
 from dcos.cli.up_ha import MASTER_PORT_STEP, redirect_target
-from dcos.state.zk_server import zookeeper_available
 from dcos.testing import wait_until
-
-pytestmark = pytest.mark.skipif(not zookeeper_available(),
-                                reason="ZooKeeper (Debian package zookeeper) is not installed")
+from dcos.testing.zookeeper import ZooKeeperServer
 
 SESSION_TIMEOUT_S = "3"  # the masters' ZooKeeper session: how long a dead leader's znode lasts
 READY = re.compile(r"cluster ready: 3 masters at (zk://\S+), (master-\d) \((http://\S+)\) leads")
 NOW_LEADS = re.compile(r"leading master is now (master-\d) \((http://\S+)\)")
 
 
-def ha_ports() -> tuple[int, int, int]:
-    """(zk, first master, first agent): free, with the standby masters' ports free too."""
+def ha_ports(extra: int = 0) -> list[int]:
+    """[zk, first master, first agent, `extra` more]: free, with the standby masters' ports
+    and the second agent's free too (a webapp port given as extra has its +1 checked too)."""
     while True:
-        zk, master, agent = quiet_ports(3, in_a_row=1)
-        standbys = [master + i * MASTER_PORT_STEP for i in (1, 2)]
-        if all(p < 65536 and not port_in_use(p) for p in standbys) and \
-                not {agent, agent + 1} & {master, *standbys, zk} and not port_in_use(agent + 1):
-            return zk, master, agent
+        ports = quiet_ports(3 + extra)
+        master, agent = ports[1], ports[2]
+        around = [master + MASTER_PORT_STEP, master + 2 * MASTER_PORT_STEP, agent + 1,
+                  *(p + 1 for p in ports[3:])]
+        if all(p < 65536 and p not in ports and not port_in_use(p) for p in around):
+            return ports
 
 
 def get_json(url: str) -> dict:
@@ -55,14 +55,16 @@ def health(url: str) -> int | None:
         return None
 
 
-def contenders(zk_port: int) -> list[dict]:
-    """The masters' election znodes under /dcos, lowest sequence (the leader) first."""
+def contenders(zk_port: int, path: str = "/dcos") -> list[dict]:
+    """The election znodes under `path`, lowest sequence (the leader) first."""
     client = KazooClient(hosts=f"127.0.0.1:{zk_port}")
     client.start(timeout=10)
     try:
-        names = sorted(client.get_children("/dcos"))
+        if not client.exists(path):
+            return []
+        names = sorted(client.get_children(path))
         assert all(n.startswith("json.info_") for n in names), names  # nothing else there
-        return [orjson.loads(client.get(f"/dcos/{n}")[0]) for n in names]
+        return [orjson.loads(client.get(f"{path}/{n}")[0]) for n in names]
     finally:
         client.stop()
         client.close()
@@ -154,3 +156,41 @@ def test_up_ha_elects_one_leader_fails_over_and_leaves_nothing(tmp_path: Path,
                    diag=lambda: "\n".join(again.alive() + zookeeper_jvms(work)))
     finally:
         again.cleanup()
+
+
+def test_up_zk_runs_on_an_existing_ensemble(tmp_path: Path, zk_server: ZooKeeperServer,
+                                            zk_url: str) -> None:
+    _, master_port, agent_port, webapp_port = ha_ports(extra=1)
+    path = zk_url.split(zk_server.hosts, 1)[1]  # /t<uuid>
+    up = UpProcess(["--zk", zk_url, "--agents", "1", "--master-port", str(master_port),
+                    "--agent-port", str(agent_port), "--webapp-port", str(webapp_port),
+                    "--no-dns", "--no-lb", "--no-batch"], tmp_path / "cluster")
+    try:
+        ready = READY.search(up.wait_for("cluster ready", timeout=90))
+        assert ready and ready.group(1) == zk_url, up.output()
+        assert "starting 3 masters and 1 agent(s)" in up.output()
+        assert set(up.pids()) == {"master-0", "master-1", "master-2", "agent-0",
+                                  "webapp-0", "webapp-1"}
+        assert not (tmp_path / "cluster" / "zookeeper").exists()
+        leader = ready.group(3)
+        assert f"http://127.0.0.1:{contenders(zk_server.port, path)[0]['port']}" == leader
+        assert len(contenders(zk_server.port, path)) == 3
+        assert active_agents(leader) == [agent_port]
+        # The webapp instances elect theirs under <path>-webapp/leader; both name the leader.
+        webapps = [f"http://127.0.0.1:{webapp_port + i}" for i in range(2)]
+        wait_until(lambda: len(contenders(zk_server.port, path + "-webapp/leader")) == 2,
+                   "both webapp instances to campaign", timeout=30)
+        named = {get_json(w + "/v2/leader")["leader"] for w in webapps}
+        assert len(named) == 1 and named <= {f"127.0.0.1:{webapp_port + i}" for i in range(2)}
+
+        up.note_family()
+        up.proc.send_signal(signal.SIGINT)
+        assert up.proc.wait(timeout=60) == 0, up.output() + up.rest()
+        assert up.alive() == []
+        # Stopped cleanly, every master and webapp instance closed its session: no znode of
+        # theirs is left, and the ensemble (not ours) still runs.
+        assert contenders(zk_server.port, path) == []
+        assert contenders(zk_server.port, path + "-webapp/leader") == []
+        assert zk_server.running
+    finally:
+        up.cleanup()
