@@ -115,9 +115,14 @@ class MasterSession:
         """Subscribe to the leading master, stream its events into the core, and subscribe
         again when the stream ends (with backoff) or another master leads (at once)."""
         await self._start_detector()
+        last: MasterAddress | None = None
         while True:
             self._read_timeout[0] = None
             leader = await self._leader()
+            if leader != last:  # a new leader: failures at the old one say nothing about it
+                last = leader
+                self.backoff.reset()
+                self._redirects = 0
             target, self._redirect = self._redirect or leader, None
             self.link.point_at(target)
             moved = False
@@ -167,7 +172,7 @@ class MasterSession:
         leader = self.detector.current()
         if leader is not None:
             return leader
-        log.warning("no leading master (%s); waiting for one", self.detector)
+        log.info("no leading master known; waiting for one")
         while leader is None:
             leader = await self.detector.changed(None)
         log.info("the leading master is now %s", leader)

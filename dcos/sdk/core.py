@@ -124,10 +124,12 @@ class DriverCore:
 
     def on_leader(self, master: MasterAddress | None) -> None:
         """The driver's detector names another leading master (None: none leads): the next
-        SUBSCRIBE goes there at once (after a wait for one, when None)."""
+        SUBSCRIBE goes there at once (after a wait for one, when None), and the backoff
+        starts again (failures at the old leader say nothing about the new one)."""
         self.master = master
         self._delay_next = False
         self._redirects = 0
+        self.backoff.reset()
 
     def next_delay(self) -> float:
         """Seconds to wait before the next SUBSCRIBE attempt: none for the first attempt or

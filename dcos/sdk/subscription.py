@@ -111,7 +111,7 @@ class Subscription:
 
     async def _wait_leader(self) -> None:
         """No master leads: wait until the detector names one."""
-        log.warning("no leading master (%s); waiting for one", self.detector)
+        log.info("no leading master known; waiting for one")
         while self.detector.current() is None and not self.stopping():
             await self.detector.changed(None)
 

@@ -1,8 +1,9 @@
 """Everything that talks to the master follows the leader through ZooKeeper: a real ZooKeeper
 (`zk_url`), three real master processes, a real agent and an SDK framework, all given
-``zk://`` as their master, and the CLI with ``--master zk://...``. SIGKILL the leader: the
-agent re-registers with the new leader, its task still running; the framework re-subscribes
-with the same framework id on its own and gets offers; the CLI finds the new leader."""
+``zk://`` as their master, a second agent given a standby's address (it follows the 307),
+and the CLI with ``--master zk://...``. SIGKILL the leader: both agents re-register with the
+new leader, their tasks still running; the framework re-subscribes with the same framework
+id on its own and gets offers; the CLI finds the new leader."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dcos.sdk import SchedulerDriver
+from dcos.sdk import SchedulerDriver, TaskNeeds
 from dcos.testing import RecordingScheduler
 from dcos.testing.processes import QUICK_MASTER_FLAGS, ProcessCluster, get_json
 
@@ -42,24 +43,31 @@ def _running(cluster: ProcessCluster, i: int) -> dict[str, str]:
     return {t["id"]: t["slave_id"] for t in tasks if t["state"] == "TASK_RUNNING"}
 
 
-async def test_agent_framework_and_cli_follow_a_killed_leader(tmp_path: Path, zk_url: str):
+async def test_agents_framework_and_cli_follow_a_killed_leader(tmp_path: Path, zk_url: str):
     cluster = ProcessCluster(
         tmp_path, agents=1, masters=3, zk=zk_url, zk_session_timeout=SESSION_S,
         master_flags=[*QUICK_MASTER_FLAGS, "--agent-reregister-timeout", "30"],
+        agent_resources="cpus:1.5;mem:512;disk:512",
     )  # fmt: skip
-    sched = RecordingScheduler()
+    sched = RecordingScheduler("cpus:1;mem:8")  # one such task per agent
     driver = SchedulerDriver(sched, {"name": "follower"}, zk_url, failover_timeout=3600)
     try:
         await asyncio.to_thread(cluster.start)
         old = await asyncio.to_thread(cluster.wait_leader)
-        [first] = sched.submit("sleep 600")
+        standby = next(i for i in range(3) if i != old)
+        cluster.agent_flags[1] = ["--master", f"127.0.0.1:{cluster.master_ports[standby]}"]
+        await asyncio.to_thread(cluster.start_agent, 1)  # a static address: redirected
+        await asyncio.to_thread(
+            cluster.wait_for, lambda: len(cluster.active_agents()) == 2, "both agents", 30)
+        tasks = sched.submit("sleep 600", count=2)
         await driver.start()
         await sched.wait(lambda: sched.registrations == 1, what="registration")
         fid = driver.framework_id
         assert driver.master is not None and driver.master.port == cluster.master_ports[old]
-        await sched.wait_states([first], "TASK_RUNNING")
-        [agent] = await asyncio.to_thread(_agents, zk_url)
-        assert _running(cluster, old) == {first: agent["id"]}
+        await sched.wait_states(tasks, "TASK_RUNNING")
+        agents = {a["id"] for a in await asyncio.to_thread(_agents, zk_url)}
+        before = _running(cluster, old)
+        assert set(before) == set(tasks) and set(before.values()) == agents
 
         killed_at = time.monotonic()
         await asyncio.to_thread(cluster.kill_master, old)
@@ -72,23 +80,24 @@ async def test_agent_framework_and_cli_follow_a_killed_leader(tmp_path: Path, zk
         assert driver.framework_id == fid and sched.registrations == 1
         assert driver.master is not None and driver.master.port == cluster.master_ports[new]
 
-        # the agent: re-registered with the new leader under its id, its task still running
+        # the agents: re-registered with the new leader under their ids, tasks still running
         await asyncio.to_thread(
-            cluster.wait_for, lambda: _running(cluster, new) == {first: agent["id"]},
-            "the agent re-registered with its running task", 30,
+            cluster.wait_for, lambda: _running(cluster, new) == before,
+            "the agents re-registered with their running tasks", 30,
         )  # fmt: skip
-        assert [a["id"] for a in await asyncio.to_thread(_agents, zk_url)] == [agent["id"]]
-        assert sched.history(first) == ["TASK_STARTING", "TASK_RUNNING"]  # never restarted
+        assert {a["id"] for a in await asyncio.to_thread(_agents, zk_url)} == agents
+        assert all(sched.history(t) == ["TASK_STARTING", "TASK_RUNNING"] for t in tasks)
         state = get_json(f"http://127.0.0.1:{cluster.agent_ports[0]}/state")
         assert state["flags"]["master"] == zk_url and state["master_hostname"] == "127.0.0.1"
 
         # offers come from the new leader: a new task runs
-        [second] = sched.submit("sleep 600")
-        await sched.wait_states([second], "TASK_RUNNING")
+        sched.needs = TaskNeeds.parse("cpus:0.1;mem:8")
+        [third] = sched.submit("sleep 600")
+        await sched.wait_states([third], "TASK_RUNNING")
         result = await asyncio.to_thread(_cli, "task", "list", "--json", "--master", zk_url)
         assert result.returncode == 0, result.stderr
-        assert {t["id"] for t in orjson.loads(result.stdout)} == {first, second}
-        assert _running(cluster, new) == {first: agent["id"], second: agent["id"]}
+        assert {t["id"] for t in orjson.loads(result.stdout)} == {*tasks, third}
+        assert set(_running(cluster, new)) == {*tasks, third}
         await driver.stop()  # TEARDOWN: the tasks end
     finally:
         await driver.stop()

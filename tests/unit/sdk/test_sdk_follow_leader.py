@@ -128,9 +128,11 @@ def test_core_on_leader_aims_the_next_subscribe_at_once():
     core = DriverCore.create({"name": "f"}, None, backoff=Backoff(1, 8, rng=random.Random(1)))
     assert core.master is None
     assert core.next_delay() == 0.0 and core.next_delay() >= 0.5
+    assert core.next_delay() >= 1.0 and core.backoff.attempts == 2
     new = MasterAddress("http", "m2", 5050)
     core.on_leader(new)
     assert core.master == new and core.next_delay() == 0.0
+    assert core.next_delay() <= 1.0  # the backoff starts again for the new leader
     core.on_leader(None)
     assert core.master is None
 
