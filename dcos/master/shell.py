@@ -5,8 +5,9 @@ Called by the HTTP handlers (`dcos.master.http`) through one small method per re
 (`subscribe_framework`, `scheduler_call`, `subscribe_agent`, `agent_call`,
 `operator_call`, `view`, `stimuli`), never through the core. Each method hands a typed
 input to the core, records (input, actions) in the stimulus log and carries the actions
-out with `dispatch` (one handler per action type). `dcos.master.app` builds the aiohttp
-app around a shell and serves it.
+out with `dispatch` (one handler per action type; a batch with a registry change waits
+for its write: `dcos.master.registry_queue`). `dcos.master.app` builds the aiohttp app
+around a shell and serves it.
 
 Leadership (`dcos.master.leadership`): the shell has a core only while this master leads.
 Embedded (no ``--zk``) it leads from the start. In HA mode it starts STANDBY; the
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,7 +35,6 @@ from dcos.common.clock import Clock, RealClock
 from dcos.common.stimulus import StimulusLog
 from dcos.master.config import MasterConfig
 from dcos.master.core import (
-    ALLOCATE_SOON,
     Action,
     AgentOutcome,
     AllocateSoon,
@@ -44,7 +43,6 @@ from dcos.master.core import (
     CloseFramework,
     MasterCore,
     MasterSettings,
-    Persist,
     SchedulerCall,
     Subscribe,
     SubscribeOutcome,
@@ -53,9 +51,17 @@ from dcos.master.core import (
 )
 from dcos.master.core.operator_calls import OperatorWrite
 from dcos.master.leadership import EmbeddedLeadership, MasterLeadership, ZooKeeperLeadership
+from dcos.master.registry_queue import NotLeading, RegistryQueue
 from dcos.protocol.ids import AgentID, FrameworkID
 from dcos.protocol.internal import AgentCall, AgentSubscribe
-from dcos.state import MasterInfo, MemoryStateStore, Registrar, SQLiteStateStore, StateStore
+from dcos.state import (
+    MasterInfo,
+    MemoryStateStore,
+    Operation,
+    Registrar,
+    SQLiteStateStore,
+    StateStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +107,6 @@ class SteppedDown:
     reason: str
 
 
-class NotLeading(Exception):
-    """Raised by the shell's request methods while this master does not lead (standby, or
-    elected and still recovering the registry); the HTTP guard answers 307 or 503."""
-
-
 @dataclass(frozen=True)
 class MasterView:
     """What the JSON views read (`dcos.master.http.state_json`): the core's records (read,
@@ -140,24 +141,14 @@ class MasterShell:
         self.leadership: MasterLeadership | None = None  # set by start()
         self.start_time = self.now()
         self.elected_time: float | None = None
-        # counts terms of leadership (each `lead` and `step_down`): work started in one
-        # term (a registry write) is dropped when it finishes in another
-        self.term = 0
+        # the streams attached in the current term of leadership (`_term_stream_ended`)
         self._term_streams: set[Stream] = set()
-        self._drainer: asyncio.Task[None] | None = None
-        # batches queued behind a registry write / carried out, and the callers waiting
-        # for theirs (`_persisted`)
-        self._batches_queued = 0
-        self._batches_done = 0
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.fw_streams: dict[str, Stream] = {}
         self.agent_streams: dict[str, Stream] = {}
         self.stimuli = StimulusLog()
         # counts the inputs handed to the core: the read snapshots
         # (`dcos.master.http.snapshots`) are fresh while it has not moved
         self.generation = 0
-        self._queue: deque[list[Action]] = deque()
-        self._busy = False
         self._tasks: list[asyncio.Task[None]] = []
         self._alloc_wanted = asyncio.Event()
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -172,6 +163,13 @@ class MasterShell:
         self.app.on_startup.append(self._on_startup)
         self.app.on_shutdown.append(self._on_shutdown)
         self.app.on_cleanup.append(self._on_cleanup)
+        self._writes = self._new_writes()  # one per term of leadership
+
+    def _new_writes(self) -> RegistryQueue:
+        return RegistryQueue(self._send, self._write, self._registry_failed, self._alloc_wanted.set)
+
+    async def _write(self, ops: list[Operation]) -> None:
+        await self.registrar.apply(ops)
 
     def now(self) -> float:
         return self.clock.time()
@@ -222,7 +220,7 @@ class MasterShell:
         self.core = MasterCore(
             settings, allocator or HierarchicalAllocator(seed=cfg.seed), info, now
         )
-        self.term += 1
+        self._writes = self._new_writes()
         self.generation += 1
         self.stimuli.record(now, Elected(info.id), [])
         self.dispatch(self.core.recover(registry, now))
@@ -249,21 +247,12 @@ class MasterShell:
             "no more offers from this master",
             self.core.master_id, reason, len(self.fw_streams), len(self.agent_streams),
         )  # fmt: skip
-        self.term += 1
         self.generation += 1
-        current = asyncio.current_task()
-        for t in [*self._tasks, self._drainer]:
-            if t is not None and t is not current:
-                t.cancel()
-        self._tasks, self._drainer = [], None
-        self._queue.clear()
-        self._busy = False
+        for t in self._tasks:
+            t.cancel()
+        self._tasks = []
+        self._writes.drop()
         self._alloc_wanted.clear()
-        for _, fut in self._waiters:
-            if not fut.done():
-                fut.set_exception(NotLeading())
-        self._waiters = []
-        self._batches_done = self._batches_queued
         streams = [*self.fw_streams.values(), *self.agent_streams.values()]
         self.fw_streams.clear()
         self.agent_streams.clear()
@@ -385,28 +374,8 @@ class MasterShell:
         `NotLeading` when the write was refused and this master stepped down."""
         outcome, actions = self._core().operator_call(call, self.now())
         self._feed(call, actions)
-        await self._persisted()
+        await self._writes.persisted()
         return outcome
-
-    async def _persisted(self) -> None:
-        """Wait until every batch queued so far is written and carried out; `NotLeading`
-        when this master steps down first."""
-        seq = self._batches_queued
-        if self._batches_done >= seq:
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((seq, fut))
-        await fut
-
-    def _batches_carried_out(self, n: int) -> None:
-        self._batches_done += n
-        done, waiting = self._batches_done, []
-        for seq, fut in self._waiters:
-            if seq > done:
-                waiting.append((seq, fut))
-            elif not fut.done():
-                fut.set_result(None)
-        self._waiters = waiting
 
     def view(self) -> MasterView:
         """A read-only view of the master's state for the JSON and metrics endpoints
@@ -447,49 +416,9 @@ class MasterShell:
     # -- actions --------------------------------------------------------------------------------
 
     def dispatch(self, actions: list[Action]) -> None:
-        """Carry out core actions in order; registry writes are awaited before the actions
-        that follow them (and before any later batch). An `AllocateSoon` in a batch that
-        must wait is acted on at once (the allocation reads the core's state, which already
-        changed; its offers queue behind the write like every other message)."""
-        if not actions:
-            return
-        if self._busy or any(type(a) is Persist for a in actions):
-            if ALLOCATE_SOON in actions:
-                self._alloc_wanted.set()
-                actions = [a for a in actions if type(a) is not AllocateSoon]
-            self._queue.append(actions)
-            self._batches_queued += 1
-            if not self._busy:
-                self._busy = True
-                self._drainer = asyncio.get_running_loop().create_task(self._drain_queue())
-            return
-        self._send(actions)
-
-    async def _drain_queue(self) -> None:
-        """Write the registry operations of every queued batch in one CAS, then send their
-        other actions in order; repeat while batches keep arriving. A refused write in HA
-        mode steps down (`_registry_failed`): what waited on it is never sent."""
-        term = self.term
-        try:
-            while self._queue:
-                batches = list(self._queue)
-                self._queue.clear()
-                ops = [a.op for b in batches for a in b if type(a) is Persist]
-                if ops:
-                    try:
-                        await self.registrar.apply(ops)
-                    except Exception as exc:  # noqa: BLE001 - step down, or log loudly
-                        if self._registry_failed(exc):
-                            return
-                    if self.term != term:  # stepped down meanwhile
-                        return
-                for b in batches:
-                    self._send([a for a in b if type(a) is not Persist])
-                self._batches_carried_out(len(batches))
-        finally:
-            if self.term == term:
-                self._busy = False
-                self._drainer = None
+        """Carry out core actions in order, each batch with a registry change only once it
+        is written (`RegistryQueue.dispatch`)."""
+        self._writes.dispatch(actions)
 
     def _send(self, actions: list[Action]) -> None:
         handlers = self._handlers

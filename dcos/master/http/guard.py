@@ -18,7 +18,8 @@ from aiohttp import web
 
 from dcos.master.http import replies
 from dcos.master.http.keys import MASTER
-from dcos.master.shell import MasterShell, NotLeading
+from dcos.master.registry_queue import NotLeading
+from dcos.master.shell import MasterShell
 from dcos.state import MasterInfo
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
