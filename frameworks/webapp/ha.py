@@ -29,6 +29,7 @@ LEADER_HEADER = "X-Marathon-Leader"  # on every answer of the leader: its URL
 VIA_HEADER = "X-Marathon-Via"  # added by a follower that proxied: "1.1 host:port"
 NO_LEADER = "Could not determine the current leader"
 PROXY_LOOP = "Detected proxying loop."
+STARTING = "The leader is loading its state"
 
 # Answered by every instance itself (its own view): liveness, who leads, this instance's
 # configuration and its own metrics/debug output. Everything else under /v2 is the leader's.
@@ -96,6 +97,10 @@ class HaState:
     me: LeaderRecord
     zk: ZkSettings | None = None
     leading: bool = False
+    # True from the election until the service has loaded the store: `/v2` waits (503 after
+    # `settle`), so no client reads the empty core of a leader still loading (the load
+    # balancer would reload HAProxy with no servers)
+    starting: bool = False
     leader: LeaderRecord | None = None
     terms: int = 0  # how many times this instance was elected
 
@@ -158,8 +163,10 @@ def route(state: HaState, method: str, path: str, via: Iterable[str] = ()) -> Ro
     """Where a request goes (Marathon's ``LeaderProxyFilter``): the leader and the local
     paths are served; a follower proxies to the leader it knows, refuses a request that it
     proxied already (a loop), and answers 503 while it knows no leader."""
-    if state.leading or is_local(method, path):
+    if is_local(method, path):
         return Serve()
+    if state.leading:
+        return Unavailable(STARTING) if state.starting else Serve()
     mine = state.via
     if any(mine == v.strip() for header in via for v in header.split(",")):
         return Loop()

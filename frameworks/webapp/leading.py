@@ -126,14 +126,17 @@ class LeaderLoop:
         self.reason = None
         if self.fence is not None:
             self.fence(self.election.znode)
+        self.state.starting = True  # `/v2` waits until `service.start` loaded the store
         self.state.leading = True
         self.state.terms += 1
         log.info("elected leader (term %d, %s)", self.state.terms, self.election.znode)
         watcher = asyncio.create_task(self._watch_loss(leadership), name="webapp-leadership")
         try:
             await self._lead()
+            self.state.starting = False
             await self._ended.wait()
         finally:
+            self.state.starting = False
             watcher.cancel()
             self.state.leading = False
             self.service.acting = False
