@@ -63,7 +63,10 @@ class AgentsMixin(CoreBase):
 
         A re-registration of an id the master admitted needs that id's secret; a new
         registration may not take the address of a connected agent from another host.
-        Refusals change nothing. Every success hands the agent a new secret."""
+        Refusals change nothing. A new registration (or one of an id without a known
+        secret) hands the agent a new secret; a re-registration that proved its secret
+        keeps it, so that re-registering an agent whose registry entry it does not change
+        writes nothing (after a failover every agent comes back at once)."""
         self._begin()
         info, total = msg.agent.info, msg.agent.resources
         aid = msg.agent.id
@@ -91,8 +94,11 @@ class AgentsMixin(CoreBase):
         self._recover_frameworks_from(msg.frameworks, now)
         agent = self._make_agent(agent_id, msg.agent, token, now, reregistered)
         agent.peer = peer
-        new_secret = internal.new_secret()
-        hashed = internal.secret_hash(new_secret)
+        if known is not None and secret is not None:  # proved above: kept
+            new_secret, hashed = secret, known
+        else:
+            new_secret = internal.new_secret()
+            hashed = internal.secret_hash(new_secret)
         self.agent_book.secret_hashes[agent_id] = hashed
         self._adopt_tasks(agent, msg.tasks, now)
         used: dict[FrameworkID, list[tuple[Role, Resources]]] = {}
@@ -102,7 +108,8 @@ class AgentsMixin(CoreBase):
         self._allocate()
         was_unreachable = self.agent_book.admitted(agent_id)
         stored = {**info, "id": agent_id}
-        self._out.append(Persist(AdmitAgent(agent_id, stored, hashed)))
+        if self.agent_book.admission_changes(agent_id, stored, hashed) or was_unreachable:
+            self._out.append(Persist(AdmitAgent(agent_id, stored, hashed)))
         if was_unreachable:
             self._out.append(Persist(MarkReachable(agent_id)))
         self._to_agent(agent, {
@@ -131,7 +138,7 @@ class AgentsMixin(CoreBase):
             agent.reregistered_time = now
         if old is not None:
             agent.tasks = old.tasks
-        self.agents[agent_id] = agent
+        self.agent_book.add(agent)
         return agent
 
     def _recover_frameworks_from(self, infos: tuple[FrameworkInfo, ...], now: float) -> None:
@@ -242,7 +249,7 @@ class AgentsMixin(CoreBase):
         agent restarted without its state: its tasks are gone. Unless the old agent is
         still connected from another host than the one this registration comes from: then
         the registration is refused (the message; '' when it may go on)."""
-        same = [a for a in self.agents.values() if a.ip == info.ip and a.port == info.port]
+        same = self.agent_book.at_address(info.ip, info.port)
         for agent in same:
             if agent.connected and None not in (peer, agent.peer) and agent.peer != peer:
                 self._count("agent_calls_refused")

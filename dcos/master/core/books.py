@@ -35,7 +35,13 @@ class AgentBook:
     master restart (id -> deadline), `unreachable` (id -> since), `removed` ids, the
     tasks each unreachable agent had (`unreachable_tasks`), and the hash of the session
     secret of every agent the master admitted (`secret_hashes`: calls and re-registrations
-    of that id must carry the secret)."""
+    of that id must carry the secret).
+
+    It also remembers what the registry holds for each admitted agent (`admission_changes`:
+    a re-registration that changes nothing there writes nothing, so 10,000 agents coming
+    back to a new leader cost no registry write) and indexes the registered agents by
+    address (`at_address`: a new registration looks for the agent it replaces without a
+    scan of every agent)."""
 
     def __init__(self) -> None:
         self.registered: dict[AgentID, Agent] = {}
@@ -44,6 +50,40 @@ class AgentBook:
         self.removed: set[str] = set()
         self.unreachable_tasks: dict[AgentID, list[Task]] = {}
         self.secret_hashes: dict[AgentID, str] = {}
+        # id -> (AgentInfo map, secret hash) as the registry holds them
+        self._stored: dict[AgentID, tuple[dict[str, Any], str | None]] = {}
+        self._by_address: dict[tuple[str, int], dict[AgentID, None]] = {}
+
+    def add(self, agent: Agent) -> None:
+        """`agent` (re-)registered: it replaces any registered agent with its id."""
+        old = self.registered.get(agent.id)
+        if old is not None:
+            self._unindex(old)
+        self.registered[agent.id] = agent
+        self._by_address.setdefault((agent.ip, agent.port), {})[agent.id] = None
+
+    def at_address(self, ip: str, port: int) -> list[Agent]:
+        """The registered agents at `ip`:`port` (a new registration from there replaces them)."""
+        ids = self._by_address.get((ip, port))
+        return [self.registered[aid] for aid in ids] if ids else []
+
+    def _unindex(self, agent: Agent) -> None:
+        ids = self._by_address.get((agent.ip, agent.port))
+        if ids is not None:
+            ids.pop(agent.id, None)
+            if not ids:
+                del self._by_address[(agent.ip, agent.port)]
+
+    def admission_changes(
+        self, agent_id: AgentID, info: dict[str, Any], secret_hash: str | None
+    ) -> bool:
+        """Whether admitting `agent_id` with `info` and `secret_hash` changes its registry
+        entry (then the caller persists `AdmitAgent`); the book takes it as stored."""
+        entry = (info, secret_hash)
+        if self._stored.get(agent_id) == entry:
+            return False
+        self._stored[agent_id] = entry
+        return True
 
     def recover(
         self, agents: dict[str, dict[str, Any]], removed: list[str], deadline: float
@@ -52,8 +92,11 @@ class AgentBook:
         unreachable ones stay unreachable until they return."""
         self.removed.update(removed)
         for aid, entry in agents.items():
-            if isinstance(entry.get("secret_hash"), str):
-                self.secret_hashes[AgentID(aid)] = entry["secret_hash"]
+            hashed = entry.get("secret_hash")
+            if isinstance(hashed, str):
+                self.secret_hashes[AgentID(aid)] = hashed
+            if isinstance(entry.get("info"), dict):
+                self._stored[AgentID(aid)] = (entry["info"], hashed)
             if entry.get("unreachable_time") is not None:
                 self.unreachable[AgentID(aid)] = float(entry["unreachable_time"])
             else:
@@ -68,6 +111,7 @@ class AgentBook:
     def lost(self, agent: Agent, now: float, *, unreachable: bool) -> None:
         """A registered agent is gone: unreachable since `now`, or replaced."""
         del self.registered[agent.id]
+        self._unindex(agent)
         if unreachable:
             self.unreachable[agent.id] = now
 
