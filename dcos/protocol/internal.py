@@ -6,8 +6,9 @@ long-lived stream from the master and makes short calls to it:
 Agent -> master: ``POST /internal/agent`` with ``Content-Type: application/x-msgpack``.
 
 Session secret: the master hands each agent a secret in its ``REGISTERED`` event (a new one
-at every registration and re-registration). Every later call of that agent carries it in
-the ``Dcos-Agent-Secret`` header (`SECRET_HEADER`): a call without the secret of the agent
+at every registration; a re-registration that showed its secret keeps it, so that agents
+coming back to a new leader change nothing in its registry). Every later call of that agent
+carries it in the ``Dcos-Agent-Secret`` header (`SECRET_HEADER`): a call without the secret of the agent
 id it names is refused with 403 and changes nothing, and so is a re-registration (SUBSCRIBE
 with an ``agent.id``) of an agent the master knows, so that nobody else can speak for a
 registered agent, end its session or take over its id. The master keeps a hash of each
