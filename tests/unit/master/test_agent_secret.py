@@ -133,14 +133,28 @@ def test_reregistration_of_a_known_id_needs_its_secret_and_evicts_nobody() -> No
     assert not h.agent_events(aid, internal.REGISTERED)
 
 
-def test_reregistration_with_the_secret_gets_a_new_one() -> None:
+def test_reregistration_with_the_secret_keeps_it_and_writes_no_registry() -> None:
     h = CoreHarness()
     aid = h.agent()
     old = h.secrets[aid]
+    before = len(h.actions)
     assert h.agent(agent_id=aid, now=T0 + 1) == aid
-    assert h.secrets[aid] != old
-    h.agent_call({"type": internal.PONG, "agent_id": aid}, T0 + 2, secret=old)
+    assert h.secrets[aid] == old
+    assert not [a for a in h.actions[before:] if getattr(a, "op", None) is not None]
+    other = h.agent(port=5052)
+    assert h.secrets[other] != old
+    h.agent_call({"type": internal.PONG, "agent_id": aid}, T0 + 2, secret=h.secrets[other])
     assert h.last_outcome is not None and h.last_outcome.status == 403
+
+
+def test_reregistration_with_other_info_is_written_to_the_registry() -> None:
+    h = CoreHarness()
+    aid = h.agent()
+    before = len(h.actions)
+    info = {**agent_info(5051, "cpus:8;mem:2048"), "id": aid}
+    assert h.agent_subscribe(info, now=T0 + 1, secret=h.secrets[aid]).agent_id == aid
+    ops = [a.op for a in h.actions[before:] if getattr(a, "op", None) is not None]
+    assert [type(op).__name__ for op in ops] == ["AdmitAgent"]
 
 
 def test_new_registration_cannot_evict_a_connected_agent_from_another_host() -> None:
