@@ -225,9 +225,10 @@ class LeaderReporter:
     answer is not a lost leader). Started and stopped by `run_up`."""
 
     def __init__(self, urls: Sequence[str], names: dict[str, str], current: str | None,
-                 say: Callable[[str], None], interval_s: float = 0.5) -> None:
+                 say: Callable[[str], None], interval_s: float = 0.5,
+                 find: Callable[[Sequence[str]], str | None] = leading_master) -> None:
         self.urls, self.names, self.current = list(urls), names, current
-        self.say, self.interval_s = say, interval_s
+        self.say, self.interval_s, self.find = say, interval_s, find
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="leader-reporter", daemon=True)
 
@@ -241,7 +242,7 @@ class LeaderReporter:
     def _run(self) -> None:
         pending: str | None = self.current
         while not self._stop.wait(self.interval_s):
-            now = leading_master(self.urls)
+            now = self.find(self.urls)
             seen_twice, pending = now == pending, now
             line = leader_line(self.current, now, self.names) if seen_twice else None
             if line is not None and not self._stop.is_set():

@@ -164,6 +164,29 @@ def test_leader_lines() -> None:
         "dcos-py up: leading master is now master-1 (http://127.0.0.1:5150)")
 
 
+def test_the_reporter_says_each_change_seen_twice_in_a_row() -> None:
+    a, b = "http://127.0.0.1:5050", "http://127.0.0.1:5150"
+    # What successive polls find: a blip (one poll without a leader) is not reported.
+    answers = iter([a, None, a, None, None, None, b, b, b])
+    lines: list[str] = []
+    done = threading.Event()
+
+    def find(urls: object) -> str | None:
+        try:
+            return next(answers)
+        except StopIteration:
+            done.set()
+            return b
+
+    reporter = up_ha.LeaderReporter([a, b], {a: "master-0", b: "master-1"}, a, lines.append,
+                                    interval_s=0.001, find=find)
+    reporter.start()
+    assert done.wait(10)
+    reporter.stop()
+    assert lines == ["dcos-py up: no leading master (an election is under way)",
+                     f"dcos-py up: leading master is now master-1 ({b})"]
+
+
 class _Redirect(BaseHTTPRequestHandler):
     location: str | None = None
 
