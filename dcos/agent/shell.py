@@ -64,7 +64,7 @@ from dcos.agent.health_runner import HealthRunner
 from dcos.agent.logs import LogRotator
 from dcos.agent.master_session import MasterSession
 from dcos.agent.resources import agent_resources, parse_attributes
-from dcos.common.addresses import MasterAddress
+from dcos.common.addresses import MasterAddress, zk_master
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 from dcos.common.stimulus import StimulusLog
@@ -155,7 +155,7 @@ class AgentShell:
                 connector=aiohttp.TCPConnector(limit=0, force_close=False)
             )
         if self._detector is None:
-            self._detector = master_detector(self.config.master)
+            self._detector = master_detector(zk_master(self.config.master) or self.config.master)
         self._link = MasterLink(None, self._session)  # pointed at the master by the session
         self.master = MasterSession(
             self._link, self.core, self._feed, self.clock,
