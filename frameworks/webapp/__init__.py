@@ -23,4 +23,8 @@ Layout (each piece small and, where it decides things, pure):
   `FrameworkScheduler`); `store.py`: persistence; `events.py`: event bus and server-sent
   events; `api/`: the Marathon /v2 REST API plus ``/metrics/prometheus`` and
   ``/debug/stimuli``; `__main__.py`: entry point.
+- High availability (``--zk``): `ha.py` (pure: the election record, what this instance knows
+  about the leadership, `route` for each request), `leading.py` (`LeaderLoop`: campaign, run
+  the service while elected, step down at once when the leadership ends), `api/proxy.py`
+  (followers proxy ``/v2`` to the leader, as Marathon does).
 """

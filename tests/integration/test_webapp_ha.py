@@ -186,3 +186,18 @@ def test_a_pending_deployment_goes_on_under_the_next_leader(env):
     assert set(started) < set(a.running("/ha/big")) and a.get("/v2/deployments") == []
     assert len(launched(c, fid, "ha_big.")) == 3  # the third launched once, by the new leader
     assert a.running("/ha/web") == web and launched(c, fid, "ha_web.") == web
+
+
+def test_delete_leader_through_the_follower_hands_over(env):
+    c, a, b = env
+    fid = a.info()["frameworkId"]
+    web = a.running("/ha/web")
+    b.start()  # back, as a follower
+    c.wait_for(lambda: b.leader() == a.host_port, "webapp-1 follows")
+    code, body, _ = b.call("DELETE", "/v2/leader")  # proxied: the leader abdicates
+    assert code == 200 and body == {"message": "Leadership abdicated"}
+    c.wait_for(lambda: b.leader() == b.host_port == a.leader(), "webapp-1 leads, webapp-0 follows")
+    c.wait_for(lambda: framework(c, fid).get("active"), "the framework re-subscribed")
+    assert b.info()["frameworkId"] == fid
+    c.wait_for(lambda: b.settled("/ha/web", 3), "the new leader has the 3 instances")
+    assert b.running("/ha/web") == web and launched(c, fid, "ha_web.") == web

@@ -89,7 +89,7 @@ async def until(pred: Callable[[], bool], what: str, timeout: float = 5.0) -> No
     assert pred(), what
 
 
-class Instance:
+class Node:
     def __init__(self, ens: FakeEnsemble, shared: MemoryStateStore, port: int) -> None:
         self.me = LeaderRecord.new("127.0.0.1", port, "test")
         self.store = FencedStore(shared, ens)
@@ -102,7 +102,7 @@ class Instance:
 @pytest.fixture
 async def pair():
     ens, shared = FakeEnsemble(), MemoryStateStore()
-    a, b = Instance(ens, shared, 8081), Instance(ens, shared, 8082)
+    a, b = Node(ens, shared, 8081), Node(ens, shared, 8082)
     a.loop.start()
     await until(lambda: a.state.leading, "a leads")
     b.loop.start()
@@ -117,7 +117,7 @@ async def pair():
 APP = {"id": "/web", "cmd": "sleep 100", "cpus": 0.1, "mem": 16, "instances": 3}
 
 
-async def deploy(inst: Instance) -> str:
+async def deploy(inst: Node) -> str:
     app, errs = parse_app(APP)
     assert app is not None, errs
     d = await inst.svc.deploy(Deploy({app.id: app}))
@@ -203,3 +203,18 @@ async def test_a_single_instance_always_leads():
     finally:
         await loop.stop()
     assert svc.driver is None and not state.leading
+
+
+def test_zk_flags(capsys):
+    from frameworks.webapp.__main__ import parse_args
+
+    base = ["--master", "127.0.0.1:5050", "--work-dir", "/tmp/w"]
+    args = parse_args([*base, "--zk", "zk://h1:2181,h2/dcos-webapp", "--zk-session-timeout", "4"], {})
+    assert (args.zk.hosts, args.zk.path, args.zk_session_timeout) == ("h1:2181,h2:2181", "/dcos-webapp", 4.0)
+    assert parse_args(base, {}).zk is None
+    assert parse_args(base, {"DCOS_ZK": "zk://h:1/w"}).zk.path == "/w"
+    for bad in ("http://h:2181/x", "zk://h:2181", "zk://h:2181/"):
+        with pytest.raises(SystemExit) as e:
+            parse_args([*base, "--zk", bad], {})
+        assert e.value.code == 2
+        assert "ZooKeeper URL" in capsys.readouterr().err
