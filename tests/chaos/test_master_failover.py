@@ -36,7 +36,9 @@ def cluster(tmp_path, zk_url):
         c.stop()
 
 
-async def test_leader_sigkill_during_500_launches_runs_each_task_exactly_once(cluster, tmp_path):
+async def test_leader_sigkill_during_500_launches_runs_each_task_exactly_once(
+    cluster, tmp_path, report
+):
     marks_dir = tmp_path / "marks"
     marks_dir.mkdir()
     sched = LedgerScheduler(TASKS, marks_dir, per_offer=20)
@@ -53,8 +55,8 @@ async def test_leader_sigkill_during_500_launches_runs_each_task_exactly_once(cl
         old = cluster.leader_index()
         sched.failover_started = time.monotonic()
         await asyncio.to_thread(cluster.kill_master, old)
-        print(
-            f"\nkilled leading master {old} with {len(sched.attempts)} launched, "
+        report(
+            f"killed leading master {old} with {len(sched.attempts)} launched, "
             f"{sched.running()} running"
         )
         new = await asyncio.to_thread(cluster.wait_new_leader, old)
@@ -62,8 +64,8 @@ async def test_leader_sigkill_during_500_launches_runs_each_task_exactly_once(cl
         await sched.wait(lambda: sched.first_offer_after_failover is not None, 60,
                          "an offer from the new leader")  # fmt: skip
         offer_s = sched.first_offer_after_failover - sched.failover_started
-        print(
-            f"failover: master {new} leads after {elected:.2f} s; the framework "
+        report(
+            f"master failover time: master {new} leads after {elected:.2f} s; the framework "
             f"re-subscribed after {sched.resubscribed_at - sched.failover_started:.2f} s "
             f"and got the new leader's first offer {offer_s:.2f} s after the SIGKILL"
         )
@@ -76,7 +78,7 @@ async def test_leader_sigkill_during_500_launches_runs_each_task_exactly_once(cl
                          "every task killed")  # fmt: skip
         await asyncio.sleep(0.5)  # late duplicates (a second terminal update) would show here
         check_exactly_once(sched, cluster, marks_dir)
-        print(
+        report(
             f"{len(sched.attempts)} attempts for {TASKS} logical tasks; relaunched "
             f"{Counter(s for _, s in sched.relaunched)}; launch calls that failed in the "
             f"failover: {len(sched.launch_errors)}"

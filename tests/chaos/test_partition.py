@@ -126,7 +126,7 @@ def master_state_of(c: PartitionCluster, fid: str, task_id: str) -> str | None:
     return None
 
 
-def test_agent_partition_unreachable_replaced_and_old_copy_killed(env, netns):
+def test_agent_partition_unreachable_replaced_and_old_copy_killed(env, netns, report):
     c, fleet = env
     code, body = fleet.call("POST", "/v2/apps", APP)
     assert code == 201, body
@@ -168,7 +168,7 @@ def test_agent_partition_unreachable_replaced_and_old_copy_killed(env, netns):
         final = {t["id"] for t in running()}
         c.wait_for(lambda: monitor.running_ids() == final, "the master to agree", 15)
     assert victim not in final
-    print(f"\nmost live tasks of the app at once: {monitor.max_alive} (limit {LIMIT})")
+    report(f"most live tasks of the app at once: {monitor.max_alive} (limit {LIMIT})")
     assert monitor.max_alive <= LIMIT, monitor.report()
 
 

@@ -53,7 +53,7 @@ def settled(fleet: WebappFleet, version: str | None = None) -> bool:
     return running_versions(fleet) == {version or app["version"]: INSTANCES}
 
 
-def test_webapp_leader_sigkill_mid_rolling_upgrade(env):
+def test_webapp_leader_sigkill_mid_rolling_upgrade(env, report):
     c, fleet = env
     code, body = fleet.call("POST", "/v2/apps", APP)
     assert code == 201, body
@@ -73,7 +73,7 @@ def test_webapp_leader_sigkill_mid_rolling_upgrade(env):
         mid = running_versions(fleet)
         assert mid.get(old_version, 0) > 0, f"the upgrade ended before the kill: {mid}"
         fleet.kill(leader)
-        print(f"\nkilled webapp leader {leader} mid-upgrade (running by version: {mid})")
+        report(f"killed webapp leader {leader} mid-upgrade (running by version: {mid})")
         c.wait_for(lambda: fleet.leader() not in (None, leader), "a new webapp leader", 30)
         c.wait_for(lambda: settled(fleet, new_version),
                    f"{INSTANCES} instances of the new version under the new leader", 90)  # fmt: skip
@@ -81,7 +81,7 @@ def test_webapp_leader_sigkill_mid_rolling_upgrade(env):
         ids = {t["id"] for t in fleet.tasks(APP_ID)}
         c.wait_for(lambda: monitor.running_ids() == ids, "the master to run exactly those", 30)
     assert fleet.get("/v2/info")["frameworkId"] == fid
-    print(
+    report(
         f"most live tasks seen at once: {monitor.max_alive} (limit {LIMIT}); "
         f"{monitor.samples} samples"
     )

@@ -92,7 +92,7 @@ async def launch(sched: RecordingScheduler, driver: SchedulerDriver, what: str) 
     return tid
 
 
-async def test_one_server_down_keeps_working_and_a_cut_off_leader_steps_down(env):
+async def test_one_server_down_keeps_working_and_a_cut_off_leader_steps_down(env, report):
     ensemble, cluster, proxies = env
     # 1. One ZooKeeper server down: the ensemble's own leader.
     zk_leader = ensemble.leader_index()
@@ -106,7 +106,7 @@ async def test_one_server_down_keeps_working_and_a_cut_off_leader_steps_down(env
         await sched.wait(lambda: sched.registrations == 1, timeout=40, what="registration")
         first = await launch(sched, driver, "one-zk-down")
         old = await asyncio.to_thread(cluster.wait_leader)
-        print(f"\nZooKeeper server {zk_leader} stopped: master {old} leads, a launch succeeded")
+        report(f"ZooKeeper server {zk_leader} stopped: master {old} leads, a launch succeeded")
 
         # 2. Cut the leading master off ZooKeeper (the others still reach it).
         with LeaderSampler(cluster) as sampler:
@@ -121,7 +121,7 @@ async def test_one_server_down_keeps_working_and_a_cut_off_leader_steps_down(env
         stepped_down = sampler.first(lambda ls: old not in ls, cut_at)
         elected = sampler.first(lambda ls: new in ls, cut_at)
         assert stepped_down is not None and elected is not None
-        print(f"leader {old} cut off ZooKeeper: it stepped down after "
+        report(f"leader {old} cut off ZooKeeper: it stepped down after "
               f"{stepped_down - cut_at:.2f} s, master {new} leads after {elected - cut_at:.2f} s "
               f"(session timeout {SESSION_TIMEOUT:g} s)")  # fmt: skip
         assert stepped_down < elected, "the old leader still led when the new one was elected"
