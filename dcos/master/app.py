@@ -39,6 +39,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+
 
 def create_master(
     config: MasterConfig,
@@ -85,7 +87,9 @@ async def start_master(
         shell.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
     )
     await runner.setup()
-    site = web.SockSite(runner, sock)
+    # after a failover every agent connects at once: aiohttp's default backlog (128)
+    # overflowed, and each dropped connection cost its agent a 1 s TCP retransmit
+    site = web.SockSite(runner, sock, backlog=LISTEN_BACKLOG)
     await site.start()
     log.info("master listening on http://%s:%d", config.ip, config.port)
     return RunningMaster(shell, runner, config.port)
