@@ -24,6 +24,7 @@ import pytest
 
 from dcos.sdk import SchedulerDriver
 from dcos.testing import RecordingScheduler
+from dcos.testing.processes import get_json
 from dcos.testing.zookeeper import ZooKeeperEnsemble
 from tests.chaos.harness import HACluster
 from tests.chaos.proxy import BlackholeProxy
@@ -34,23 +35,37 @@ SESSION_TIMEOUT = 3.0  # the masters' ZooKeeper session timeout (s)
 
 
 class LeaderSampler:
-    """Polls every master's ``master/elected`` in a thread; keeps (time, [leaders]) samples."""
+    """Polls every master's ``master/elected`` in a thread. Each sample is (time, {master:
+    1 or 0}); a master that did not answer is left out of it (no evidence either way)."""
 
     def __init__(self, cluster: HACluster, interval: float = 0.05) -> None:
         self.cluster = cluster
         self.interval = interval
-        self.samples: list[tuple[float, list[int]]] = []
+        self.samples: list[tuple[float, dict[int, int]]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="leader-sampler", daemon=True)
 
+    def _poll(self) -> dict[int, int]:
+        out = {}
+        for i in range(self.cluster.masters):
+            try:
+                snap = get_json(self.cluster.master_url(i) + "/metrics/snapshot", timeout=1.0)
+            except (OSError, ValueError):
+                continue
+            out[i] = int(snap.get("master/elected", 0))
+        return out
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.monotonic(), self.cluster.elected()))
+            self.samples.append((time.monotonic(), self._poll()))
             time.sleep(self.interval)
 
-    def first(self, pred: Callable[[list[int]], bool], after: float) -> float | None:
-        """Time of the first sample after `after` whose leader list satisfies `pred`."""
-        return next((t for t, ls in self.samples if t >= after and pred(ls)), None)
+    def leaders(self, sample: dict[int, int]) -> list[int]:
+        return sorted(i for i, e in sample.items() if e)
+
+    def first(self, pred: Callable[[dict[int, int]], bool], after: float) -> float | None:
+        """Time of the first sample after `after` that satisfies `pred`."""
+        return next((t for t, sample in self.samples if t >= after and pred(sample)), None)
 
     def __enter__(self) -> LeaderSampler:
         self._thread.start()
@@ -116,10 +131,12 @@ async def test_one_server_down_keeps_working_and_a_cut_off_leader_steps_down(env
                 p.set_cut(True)
             new = await asyncio.to_thread(cluster.wait_new_leader, old, SESSION_TIMEOUT * 5)
             await asyncio.sleep(0.3)
-        both = [(t - cut_at, ls) for t, ls in sampler.samples if len(ls) > 1]
+        both = [(t - cut_at, s) for t, s in sampler.samples if len(sampler.leaders(s)) > 1]
         assert not both, f"two masters led at once (split brain): {both[:5]}"
-        stepped_down = sampler.first(lambda ls: old not in ls, cut_at)
-        elected = sampler.first(lambda ls: new in ls, cut_at)
+        # Stepped down: the old leader itself answers master/elected 0 (not just silence).
+        stepped_down = sampler.first(lambda s: s.get(old) == 0, cut_at)
+        elected = sampler.first(lambda s: s.get(new) == 1, cut_at)
+        assert cluster.master_status(old, "/health") == 200, "the cut-off master still serves"
         assert stepped_down is not None and elected is not None
         report(f"leader {old} cut off ZooKeeper: it stepped down after "
               f"{stepped_down - cut_at:.2f} s, master {new} leads after {elected - cut_at:.2f} s "
