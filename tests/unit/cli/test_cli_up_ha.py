@@ -14,7 +14,7 @@ import pytest
 from cli_fakes import free_port
 from typer.testing import CliRunner
 
-from dcos.cli import up_ha
+from dcos.cli import up, up_ha
 from dcos.cli.errors import CliError
 from dcos.cli.main import app
 from dcos.cli.up import UpOptions, build_components, check_options, starting_what, wiring
@@ -251,3 +251,12 @@ def test_elected_reads_the_masters_gauge(body: bytes, expected: bool) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_refuses_ha_without_zookeeper_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(up, "zookeeper_available", lambda: False)
+    opts = UpOptions(ha=True, agents=1, master_port=free_port(), agent_port=free_port(),
+                     zk_port=free_port(), webapp=False, dns=False, batch=False, lb=False)
+    with pytest.raises(CliError, match=r"^--ha needs ZooKeeper: install the Debian package "
+                                       "`zookeeper`"):
+        check_options(opts)
