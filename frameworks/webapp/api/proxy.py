@@ -61,9 +61,12 @@ class LeaderProxy:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            # auto_decompress off: bodies are relayed as the leader encoded them
-            self._session = aiohttp.ClientSession(auto_decompress=False,
-                                                  timeout=aiohttp.ClientTimeout(total=None))  # fmt: skip
+            # auto_decompress off: bodies are relayed as the leader encoded them; no
+            # connection limit: each relayed event stream holds one for its whole life
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0), auto_decompress=False,
+                timeout=aiohttp.ClientTimeout(total=None),
+            )  # fmt: skip
         return self._session
 
     async def close(self) -> None:
