@@ -170,7 +170,7 @@ class LeaderLoop:
         try:
             await asyncio.wait_for(self.election.withdraw(), self.withdraw_timeout)
         except (TimeoutError, Exception) as e:  # ZooKeeper unreachable: the session expires
-            log.warning("could not withdraw from the election: %s", e)
+            log.warning("could not withdraw from the election: %r", e)
 
     async def _watch(self) -> None:
         """Keep `HaState.leader` current (the API proxies there)."""

@@ -201,3 +201,24 @@ def test_delete_leader_through_the_follower_hands_over(env):
     assert b.info()["frameworkId"] == fid
     c.wait_for(lambda: b.settled("/ha/web", 3), "the new leader has the 3 instances")
     assert b.running("/ha/web") == web and launched(c, fid, "ha_web.") == web
+
+
+def test_a_frozen_leader_loses_its_session_and_stands_by(env):
+    c, a, b = env
+    fid = b.info()["frameworkId"]
+    web = b.running("/ha/web")
+    c.signal(b.name, signal.SIGSTOP)  # frozen past its ZooKeeper session timeout
+    try:
+        c.wait_for(lambda: a.leader() == a.host_port, "webapp-0 takes over", timeout=30)
+        c.wait_for(lambda: framework(c, fid).get("active"), "the framework failed over to webapp-0")
+    finally:
+        c.signal(b.name, signal.SIGCONT)
+    c.wait_for(lambda: b.info().get("elected") is False and b.leader() == a.host_port,
+               "the thawed instance stands by")  # fmt: skip
+    c.wait_for(lambda: a.settled("/ha/web", 3), "webapp-0 has the 3 instances")
+    assert a.info()["elected"] is True and a.info()["frameworkId"] == fid
+    code, _, _ = b.call("POST", "/v2/apps", {**APP, "id": "/ha/after", "instances": 1})
+    assert code == 201  # proxied to the leader
+    c.wait_for(lambda: a.settled("/ha/after", 1), "the leader runs the new app")
+    assert a.running("/ha/web") == web and launched(c, fid, "ha_web.") == web
+    assert "leadership ends" in c.log_tail(b.name, 200)
