@@ -90,6 +90,8 @@ class LedgerScheduler(Scheduler):
         self.first_offer_after_failover: float | None = None
         self.relaunched: list[tuple[str, str]] = []  # (old task id, the state that freed it)
         self.launch_errors: list[str] = []
+        self.hold = False  # set by the test: keep the offers (see `launch_held`)
+        self.held: list[Offer] = []
         self.changed = asyncio.Event()
         self._reconciler: asyncio.Task[None] | None = None
 
@@ -114,26 +116,46 @@ class LedgerScheduler(Scheduler):
     async def resource_offers(self, driver: SchedulerDriver, offers: list[Offer]) -> None:
         if self.resubscribed_at is not None and self.first_offer_after_failover is None:
             self.first_offer_after_failover = time.monotonic()
+        if self.hold:
+            self.held.extend(offers)  # the test launches on them at a moment it chooses
+            self._poke()
+            return
         for offer in offers:
-            packer = OfferPacker(offer)
-            tasks: list[dict[str, Any]] = []
-            room = min(self.per_offer, self.in_flight - self.launching())
-            while (not self.ending and self.pending and len(tasks) < room
-                   and (fit := packer.take(self.needs)).ok):  # fmt: skip
-                attempt = self._new_attempt(self.pending.popleft(), str(offer.agent_id))
-                tasks.append(build_task_info(
-                    name=f"L{attempt.logical}", task_id=attempt.task_id, agent_id=offer.agent_id,
-                    resources=fit.resources, command=self._command(attempt.task_id)))  # fmt: skip
-            try:
-                if tasks:
-                    await driver.launch([offer], tasks, refuse_seconds=0.0)
-                else:
-                    await driver.decline([offer], refuse_seconds=0.2)
-            except Exception as exc:  # noqa: BLE001 - the master died mid-call: fate unknown
-                # The launched attempts stay in the ledger unanswered; reconciliation after
-                # the re-subscription tells whether the ACCEPT got through.
-                self.launch_errors.append(f"{type(exc).__name__}: {exc}")
+            await self._launch_on(
+                driver, offer, min(self.per_offer, self.in_flight - self.launching())
+            )
         self._poke()
+
+    async def launch_held(self, driver: SchedulerDriver) -> list[str]:
+        """Stop holding and launch up to `per_offer` tasks on each held offer (the test calls
+        it while the leader is frozen: these ACCEPTs die with it); the task ids launched."""
+        self.hold = False
+        offers, self.held = self.held, []
+        return [
+            tid for offer in offers for tid in await self._launch_on(driver, offer, self.per_offer)
+        ]
+
+    async def _launch_on(self, driver: SchedulerDriver, offer: Offer, room: int) -> list[str]:
+        """Launch at most `room` pending logical tasks on `offer` (one ACCEPT), or decline
+        it; the task ids launched."""
+        packer = OfferPacker(offer)
+        tasks: list[dict[str, Any]] = []
+        while (not self.ending and self.pending and len(tasks) < room
+               and (fit := packer.take(self.needs)).ok):  # fmt: skip
+            attempt = self._new_attempt(self.pending.popleft(), str(offer.agent_id))
+            tasks.append(build_task_info(
+                name=f"L{attempt.logical}", task_id=attempt.task_id, agent_id=offer.agent_id,
+                resources=fit.resources, command=self._command(attempt.task_id)))  # fmt: skip
+        try:
+            if tasks:
+                await driver.launch([offer], tasks, refuse_seconds=0.0)
+            else:
+                await driver.decline([offer], refuse_seconds=0.2)
+        except Exception as exc:  # noqa: BLE001 - the master died mid-call: fate unknown
+            # The launched attempts stay in the ledger unanswered; reconciliation after the
+            # re-subscription tells whether the ACCEPT got through.
+            self.launch_errors.append(f"{type(exc).__name__}: {exc}")
+        return [t["task_id"]["value"] for t in tasks]
 
     async def status_update(self, driver: SchedulerDriver, status: TaskStatus) -> None:
         attempt = self.attempts.get(str(status.task_id))

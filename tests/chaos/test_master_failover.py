@@ -11,6 +11,7 @@ first offer to the framework).
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections import Counter
 
@@ -49,25 +50,37 @@ async def test_leader_sigkill_during_500_launches_runs_each_task_exactly_once(
     try:
         await sched.wait(lambda: sched.subscriptions >= 1, 30, "subscription")
         fid = str(driver.framework_id)
-        # Kill the leader in the middle of the burst.
+        # Kill the leader in the middle of the burst, with ACCEPTs it never handles: freeze it
+        # (SIGSTOP), launch on offers the framework held back (those calls hang), SIGKILL it.
         await sched.wait(lambda: sched.running() >= 100, 60, "the first tasks running")
+        sched.hold = True
+        await sched.wait(lambda: bool(sched.held), 30, "an offer held back")
         assert len(sched.attempts) < TASKS, "every task launched before the kill: not mid-burst"
         old = cluster.leader_index()
+        assert old is not None
+        cluster.kill_master(old, signal.SIGSTOP)
+        frozen = time.monotonic()
+        doomed = asyncio.create_task(sched.launch_held(driver))
+        await asyncio.sleep(0.5)
         sched.failover_started = time.monotonic()
         await asyncio.to_thread(cluster.kill_master, old)
+        lost = await doomed
+        assert lost, "no launch was in flight at the kill"
         report(
-            f"killed leading master {old} with {len(sched.attempts)} launched, "
-            f"{sched.running()} running"
+            f"killed leading master {old} (frozen 0.5 s before) with {len(sched.attempts)} "
+            f"launched ({len(lost)} in ACCEPTs it never handled), {sched.running()} running"
         )
         new = await asyncio.to_thread(cluster.wait_new_leader, old)
-        elected = time.monotonic() - sched.failover_started
+        elected = time.monotonic() - frozen
         await sched.wait(lambda: sched.first_offer_after_failover is not None, 60,
                          "an offer from the new leader")  # fmt: skip
-        offer_s = sched.first_offer_after_failover - sched.failover_started
+        first_offer = sched.first_offer_after_failover
+        assert first_offer is not None and sched.resubscribed_at is not None
         report(
-            f"master failover time: master {new} leads after {elected:.2f} s; the framework "
-            f"re-subscribed after {sched.resubscribed_at - sched.failover_started:.2f} s "
-            f"and got the new leader's first offer {offer_s:.2f} s after the SIGKILL"
+            f"master failover time: the new leader (master {new}) was elected {elected:.2f} s and "
+            f"sent the framework its first offer {first_offer - frozen:.2f} s after the old one "
+            f"stopped (SIGSTOP; SIGKILL 0.5 s later); the framework re-subscribed "
+            f"{sched.resubscribed_at - frozen:.2f} s after it stopped"
         )
         await sched.wait(sched.all_running, 90, f"all {TASKS} logical tasks running")
         assert set(sched.framework_ids) == {fid}, "the framework re-subscribed under another id"
@@ -78,6 +91,9 @@ async def test_leader_sigkill_during_500_launches_runs_each_task_exactly_once(
                          "every task killed")  # fmt: skip
         await asyncio.sleep(0.5)  # late duplicates (a second terminal update) would show here
         check_exactly_once(sched, cluster, marks_dir)
+        for tid in lost:  # never started, known not to run, relaunched under a new id
+            a = sched.attempts[tid]
+            assert a.state in NOT_RUNNING and sched.current[a.logical] is not a, a.states
         report(
             f"{len(sched.attempts)} attempts for {TASKS} logical tasks; relaunched "
             f"{Counter(s for _, s in sched.relaunched)}; launch calls that failed in the "
