@@ -29,6 +29,10 @@ from frameworks.webapp.scheduler import WebappService
 log = logging.getLogger(__name__)
 
 
+# at shutdown, with ZooKeeper maybe gone too (a kill -9 of `dcos-py up --ha`)
+STOP_WITHDRAW_TIMEOUT_S = 1.0
+
+
 class LeaderLoop:
     """Runs `service` whenever `election` makes this instance the leader (see the module
     docstring). `fence(znode)` is the state store's `ZooKeeperStateStore.fence` (None without
@@ -77,8 +81,8 @@ class LeaderLoop:
                 await t
         self._tasks = []
         await self.service.stop(failover=True)
-        if leading:
-            await self._withdraw()
+        if leading:  # briefly: closing the session (`Backend.close`) removes the znode too
+            await self._withdraw(timeout=STOP_WITHDRAW_TIMEOUT_S)
 
     # -- the ends of a term (called from any task, or from the store's write) ---------------
 
@@ -166,9 +170,9 @@ class LeaderLoop:
         await leadership.lost.wait()
         self._end("leadership lost")
 
-    async def _withdraw(self) -> None:
+    async def _withdraw(self, timeout: float | None = None) -> None:
         try:
-            await asyncio.wait_for(self.election.withdraw(), self.withdraw_timeout)
+            await asyncio.wait_for(self.election.withdraw(), timeout or self.withdraw_timeout)
         except (TimeoutError, Exception) as e:  # ZooKeeper unreachable: the session expires
             log.warning("could not withdraw from the election: %r", e)
 
