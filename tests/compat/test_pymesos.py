@@ -22,13 +22,27 @@ pytestmark = pytest.mark.integration
 
 
 def test_pymesos_scheduler_runs_unchanged(tmp_path):
-    assert COMPAT_PY.exists(), "the pymesos venv is missing: run tests/compat/install_pymesos.sh"
     cluster = ProcessCluster(tmp_path, agents=2, master_flags=["--allocation-interval", "0.2"])
+    check_pymesos_run(cluster)
+
+
+def test_pymesos_scheduler_finds_the_leader_through_zookeeper(tmp_path, zk_url):
+    """Three masters on ZooKeeper: pymesos is given the ``zk://`` URL, as a Mesos user would,
+    and its own detector (kazoo, ``json.info_`` znodes) leads it to the leading master."""
+    cluster = ProcessCluster(tmp_path, agents=2, masters=3, zk=zk_url,
+                             master_flags=["--allocation-interval", "0.2"])  # fmt: skip
+    assert zk_url.startswith("zk://")
+    check_pymesos_run(cluster, master=zk_url)
+
+
+def check_pymesos_run(cluster: ProcessCluster, master: str | None = None) -> None:
+    """Run tests/compat/pymesos_scheduler.py against `cluster` (its master, or `master`)."""
+    assert COMPAT_PY.exists(), "the pymesos venv is missing: run tests/compat/install_pymesos.sh"
     try:
         cluster.start()
         out = subprocess.run(
             [str(COMPAT_PY), str(Path(__file__).with_name("pymesos_scheduler.py")),
-             cluster.master, "6"],
+             master or cluster.master, "6"],
             capture_output=True, timeout=120, check=False,
         )
         assert out.returncode == 0, out.stderr.decode()[-3000:]
