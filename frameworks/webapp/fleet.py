@@ -36,6 +36,8 @@ from frameworks.webapp.model.json import iso
 from frameworks.webapp.model.spec import AppId, AppSpec
 from frameworks.webapp.placement import AgentView, Slot, place
 
+RECONCILED = "REASON_RECONCILIATION"  # the reason of the master's reconciliation answers
+
 Json = dict[str, Any]
 
 
@@ -274,6 +276,10 @@ class Fleet:
                 inst.unreachable_since = None
                 if was_inactive:
                     out += self.kill(tid, now)  # it was replaced meanwhile: the returning one goes
+            if inst.killing and up.reason == RECONCILED and (inst.kill_at or 0) <= now:
+                # Still alive though its kill was decided: that KILL may have died with the
+                # process that persisted it (a webapp leader SIGKILLed in between): send it again.
+                out.append(Kill(tid, inst.agent_id))
             if state == "TASK_RUNNING" and inst.started_at is None:
                 inst.started_at = now
             if up.healthy is not None:
