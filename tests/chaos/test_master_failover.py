@@ -85,6 +85,9 @@ async def test_leader_sigkill_during_500_launches_runs_each_task_exactly_once(
         await sched.wait(sched.all_running, 90, f"all {TASKS} logical tasks running")
         assert set(sched.framework_ids) == {fid}, "the framework re-subscribed under another id"
 
+        # RUNNING means spawned: wait until each command got as far as its mark.
+        await sched.wait(lambda: all((marks_dir / a.task_id).exists() for a in sched.current.values()),
+                         30, "every running task's command started")  # fmt: skip
         await sched.kill_all(driver)
         current = list(sched.current.values())
         await sched.wait(lambda: all(a.state == "TASK_KILLED" for a in current), 60,

@@ -8,11 +8,14 @@ never saw more than 22 live tasks of the app.
 
 from __future__ import annotations
 
+import json
 import math
+from collections import Counter
 
 import pytest
 
 from dcos.testing.processes import QUICK_MASTER_FLAGS, ProcessCluster
+from dcos.testing.waiting import wait_until
 from tests.chaos.monitor import TaskCountMonitor
 from tests.chaos.webapp import WebappFleet
 
@@ -53,6 +56,20 @@ def settled(fleet: WebappFleet, version: str | None = None) -> bool:
     return running_versions(fleet) == {version or app["version"]: INSTANCES}
 
 
+def diagnose(c: ProcessCluster, fleet: WebappFleet) -> str:
+    """What the webapp and the master say when the deployment does not finish."""
+    tasks = Counter((t.get("version"), t.get("state")) for t in fleet.tasks(APP_ID))
+    master = Counter(t["state"] for t in c.tasks())
+    stimuli = fleet.get("/debug/stimuli?limit=40")
+    return "\n".join([
+        f"leader: {fleet.leader()}; deployments: {fleet.get('/v2/deployments')}",
+        f"queue: {fleet.get('/v2/queue')}",
+        f"webapp tasks by (version, state): {dict(tasks)}; master tasks by state: {dict(master)}",
+        f"webapp stimuli: {json.dumps(stimuli)[:6000]}",
+        *(f"--- {fleet.name(i)}:\n{c.log_tail(fleet.name(i), 40)}" for i in range(2)),
+    ])  # fmt: skip
+
+
 def test_webapp_leader_sigkill_mid_rolling_upgrade(env, report):
     c, fleet = env
     code, body = fleet.call("POST", "/v2/apps", APP)
@@ -75,8 +92,9 @@ def test_webapp_leader_sigkill_mid_rolling_upgrade(env, report):
         fleet.kill(leader)
         report(f"killed webapp leader {leader} mid-upgrade (running by version: {mid})")
         c.wait_for(lambda: fleet.leader() not in (None, leader), "a new webapp leader", 30)
-        c.wait_for(lambda: settled(fleet, new_version),
-                   f"{INSTANCES} instances of the new version under the new leader", 90)  # fmt: skip
+        wait_until(lambda: settled(fleet, new_version),
+                   f"{INSTANCES} instances of the new version under the new leader", 60,
+                   diag=lambda: diagnose(c, fleet))  # fmt: skip
         # The master agrees: exactly the webapp's 20 tasks run, all under the same framework.
         ids = {t["id"] for t in fleet.tasks(APP_ID)}
         c.wait_for(lambda: monitor.running_ids() == ids, "the master to run exactly those", 30)
