@@ -81,9 +81,13 @@ def zookeeper_available() -> bool:
     return java_path() is not None
 
 
-def zookeeper_argv(conf_path: str | os.PathLike[str], *, heap_mb: int = 256) -> list[str]:
+def zookeeper_argv(conf_path: str | os.PathLike[str], *, heap_mb: int = 1024) -> list[str]:
     """The command that runs one ZooKeeper server (foreground) on the config at `conf_path`.
-    Raises `ZooKeeperMissing` when java or the jars are missing."""
+    Raises `ZooKeeperMissing` when java or the jars are missing.
+
+    The heap: a server keeps its last 500 committed writes in memory (for followers to catch
+    up; ZooKeeper does not go below 500), and a 10,000-agent registry write is about 0.7 MB,
+    so 256 MB ran out of heap while 10,000 agents registered (failover benchmark)."""
     java = java_path()
     if java is None:
         raise ZooKeeperMissing("java is not installed (Debian: apt-get install zookeeper)")
