@@ -91,6 +91,8 @@ def netns():
 
 @pytest.fixture
 def env(tmp_path, netns):
+    # The master binds the veth pair's host end: the last --ip wins (ProcessCluster puts
+    # master_flags after its own --ip 127.0.0.1); the host's agents reach that address too.
     c = PartitionCluster(tmp_path, agents=1, agent_resources=SMALL, ns=netns,
                          master_ip=netns.host_ip,
                          master_flags=[*QUICK_MASTER_FLAGS, "--ip", netns.host_ip])  # fmt: skip
