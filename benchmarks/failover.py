@@ -5,8 +5,9 @@ in a temporary work dir), three real master processes (``python -m dcos.master -
 zk://127.0.0.1:<port>/dcos --zk-session-timeout S``), 10,000 simulated agents in one child
 process (`benchmarks/_sim_agents.py`: the internal SUBSCRIBE/stream protocol in msgpack; a
 shared `dcos.state.detector.ZooKeeperDetector` tells them the leader; each re-registers
-with the new leader with its agent id, its session secret and its running tasks, after the
-jittered delay of a real agent's reconnect backoff), and in this process two SDK frameworks
+with the new leader with its agent id, its session secret and its running tasks, following
+the leader as `dcos.agent.master_session` does: backoff while the dead leader is still
+named, at once when the detector names the next one), and in this process two SDK frameworks
 (`dcos.sdk.SchedulerDriver` with ``master="zk://..."``: they follow the leader on their own).
 Each framework launches one task on each of half of the agents (every task runs until the
 end), then holds every other offer it gets.
@@ -28,8 +29,13 @@ Goals printed next to them: a new leader within the ZooKeeper session timeout + 
 10,000 agents back within 5 s of it (Mesos 1.5 needed about 4.5 s to re-register 10,000
 agents; Borg about 10 s to fail over). Figures are the median of the 3 runs (each shown).
 
+The machine matters: every process shares its cores (on the 2-core machine this was
+written on, the simulated agents cost about as much CPU per re-registration as the master,
+so the figures are the master's and the simulator's together). ``--profile`` samples the new
+leader with py-spy while the agents come back.
+
 Usage: .venv/bin/python benchmarks/failover.py [--quick] [--agents N] [--runs R]
-       [--session-timeout S] [--profile] [-v]
+       [--session-timeout S] [--profile] [--keep] [-v]
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import _common
-from _common import median, percentiles, use_uvloop
+from _common import CpuMeter, median, use_uvloop
 
 log = logging.getLogger("bench")
 
@@ -65,11 +71,12 @@ BORG_FAILOVER = 10.0
 # -- the agents process -------------------------------------------------------------------
 
 
-def agents_process(conn: Any, zk_url: str, n: int, session_timeout: float) -> None:
+def agents_process(conn: Any, zk_url: str, n: int, session_timeout: float, verbose: bool) -> None:
     """Child process: `n` simulated agents following the leader through ZooKeeper;
     answers the benchmark's requests on `conn` (see `_agents_main`)."""
     use_uvloop()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s agents %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s agents %(name)s: %(message)s")  # fmt: skip
     asyncio.run(_agents_main(conn, zk_url, n, session_timeout))
 
 
@@ -127,6 +134,7 @@ async def _back_since(fleet: Any, t: float, timeout: float) -> list[float | None
                 pass
     finally:
         fleet.on_change = None
+    log.info("failed SUBSCRIBEs so far: %s", fleet.failures)
     return [first.get(i) for i in range(len(fleet.agents))]
 
 
@@ -140,6 +148,7 @@ class Masters:
     zk_url: str
     work_dir: str
     session_timeout: float
+    log_level: str = "WARNING"
     ports: list[int] = field(default_factory=list)
     procs: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
 
@@ -153,7 +162,7 @@ class Masters:
         os.makedirs(work, exist_ok=True)
         argv = [sys.executable, "-m", "dcos.master", "--ip", "127.0.0.1",
                 "--port", str(self.ports[i]), "--work-dir", work, "--zk", self.zk_url,
-                "--zk-session-timeout", str(self.session_timeout), "--log-level", "WARNING",
+                "--zk-session-timeout", str(self.session_timeout), "--log-level", self.log_level,
                 "--log-file", os.path.join(work, "master.log")]  # fmt: skip
         self.procs[i] = subprocess.Popen(argv, cwd=_common.ROOT, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
@@ -269,10 +278,11 @@ class Run:
     offer_s: float = float("nan")
     tasks_ok: bool = False
     tasks_note: str = ""
+    cpu: str = ""  # CPU share of each process from the kill until every agent was back
 
 
 async def failover(args: argparse.Namespace, masters: Masters, detector: Any, session: Any,
-                   agents: Any, frameworks: list[Holder]) -> Run:  # fmt: skip
+                   agents: Any, frameworks: list[Holder], pids: dict[str, int]) -> Run:  # fmt: skip
     """Kill the leader, measure, restart it as a standby."""
     run = Run()
     old = detector.current()
@@ -281,6 +291,9 @@ async def failover(args: argparse.Namespace, masters: Masters, detector: Any, se
     loop = asyncio.get_running_loop()
     for fw in frameworks:
         fw.first_offer = None
+    procs = {f"master-{i}": p.pid for i, p in enumerate(masters.procs) if i != victim and p}
+    meter = CpuMeter({**procs, **pids})
+    meter.start()
     t_kill = time.perf_counter()
     for fw in frameworks:
         fw.mark = t_kill
@@ -297,8 +310,18 @@ async def failover(args: argparse.Namespace, masters: Masters, detector: Any, se
         await asyncio.sleep(0.01)
     t_leader = time.perf_counter()
     run.leader_s = t_leader - t_kill
+    spy = start_spy(args, masters.procs[masters.index_of(new.port)])
     times = await back
+    if spy is not None:
+        print_spy(spy, "the new leader from its election until every agent was back")
+    meter.stop()
+    run.cpu = meter.describe()
     got = sorted(t - t_kill for t in times if t is not None)
+    if log.isEnabledFor(logging.INFO):
+        steps: dict[float, int] = {}
+        for t in got:
+            steps[round(t, 1)] = steps.get(round(t, 1), 0) + 1
+        log.info("agents back per 0.1 s after the kill: %s", sorted(steps.items()))
     run.back = len(got)
     n = len(times)
     if len(got) >= int(0.99 * n + 0.999):
@@ -317,9 +340,59 @@ async def failover(args: argparse.Namespace, masters: Masters, detector: Any, se
     return run
 
 
+def start_spy(args: argparse.Namespace, proc: Any) -> tuple[Any, str] | None:
+    """With ``--profile``: py-spy sampling `proc` (a master) until `print_spy`."""
+    if not args.profile or proc is None:
+        return None
+    spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if spy is None:
+        print("--profile: py-spy is not installed (.venv/bin/pip install py-spy)")
+        return None
+    out = os.path.join(args.work_dir, f"spy-{proc.pid}-{time.monotonic_ns()}.txt")
+    argv = [spy, "record", "-f", "raw", "-r", "200", "-o", out, "-p", str(proc.pid)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def print_spy(spy: tuple[Any, str], title: str, limit: int = 25) -> None:
+    """Stop py-spy; the functions with the most samples: own, then dcos/ cumulative."""
+    proc, path = spy
+    proc.send_signal(signal.SIGINT)
+    proc.wait(30)
+    own: dict[str, int] = {}
+    cum: dict[str, int] = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                stack, _, n = line.rstrip().rpartition(" ")
+                frames = stack.split(";")
+                own[frames[-1]] = own.get(frames[-1], 0) + int(n)
+                for frame in set(frames):
+                    if "dcos/" in frame:
+                        cum[frame] = cum.get(frame, 0) + int(n)
+    except OSError as exc:
+        print(f"--profile: no samples ({exc})")
+        return
+    for what, counts in (("own samples", own), ("dcos/ cumulative samples", cum)):
+        print(f"\n--- profile: {title} (by {what}, 200 Hz) ---")
+        for frame, n in sorted(counts.items(), key=lambda kv: -kv[1])[:limit]:
+            print(f"{n:7d}  {frame}")
+
+
 def _ask(conn: Any, req: tuple[Any, ...]) -> Any:
     conn.send(req)
-    return conn.recv()
+    return _recv(conn)
+
+
+def _recv(conn: Any, timeout: float = 400.0) -> Any:
+    """The agents process's answer; RuntimeError when it died or is silent for `timeout`."""
+    deadline = time.perf_counter() + timeout
+    while not conn.poll(0.5):
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the agents process did not answer within {timeout:g} s")
+    try:
+        return conn.recv()
+    except EOFError:
+        raise RuntimeError("the agents process died (see its traceback above)") from None
 
 
 async def check_tasks(session: Any, port: int, agents: Any, frameworks: list[Holder],
@@ -354,7 +427,9 @@ async def wait_contenders(detector: Any, n: int, timeout: float) -> None:
 # -- the whole benchmark ------------------------------------------------------------------
 
 
-async def bench(args: argparse.Namespace, zk_url: str, masters: Masters, agents: Any) -> list[Run]:
+async def bench(
+    args: argparse.Namespace, zk_url: str, masters: Masters, agents: Any, pids: dict[str, int]
+) -> list[Run]:
     import aiohttp
 
     from dcos.sdk import SchedulerDriver
@@ -368,7 +443,7 @@ async def bench(args: argparse.Namespace, zk_url: str, masters: Masters, agents:
     drivers = []
     try:
         t0 = time.perf_counter()
-        reg_s = await loop.run_in_executor(None, agents.recv)
+        reg_s = await loop.run_in_executor(None, _recv, agents)
         print(f"setup: {args.agents:,} agents registered in {reg_s:.1f} s")
         half = args.tasks // 2
         frameworks = [Holder("a", half), Holder("b", args.tasks - half)]
@@ -393,13 +468,13 @@ async def bench(args: argparse.Namespace, zk_url: str, masters: Masters, agents:
         runs = []
         for i in range(args.runs):
             await asyncio.sleep(args.settle)
-            run = await failover(args, masters, detector, session, agents, frameworks)
+            run = await failover(args, masters, detector, session, agents, frameworks, pids)
             runs.append(run)
             print(f"run {i + 1}: new leader {run.leader_s:.2f} s; agents back: 99% "
                   f"{run.agents99_s:.2f} s, 100% {run.agents100_s:.2f} s "
                   f"({run.back:,}/{args.agents:,}); first offer {run.offer_s:.2f} s; "
                   f"tasks {'all running' if run.tasks_ok else 'NOT ALL RUNNING'} "
-                  f"({run.tasks_note})")  # fmt: skip
+                  f"({run.tasks_note}); CPU until all back: {run.cpu}")  # fmt: skip
         return runs
     finally:
         for d in drivers:
@@ -437,8 +512,6 @@ def report(args: argparse.Namespace, runs: list[Run]) -> None:
         f"tasks: {args.tasks:,} running before; after every failover "
         f"{'all still running, none lost' if ok else 'SOME LOST OR NOT RUNNING'}: {goal(ok)}"
     )
-    p50, p99 = percentiles([r.leader_s for r in runs])
-    log.debug("leader p50 %s p99 %s", p50, p99)
 
 
 def main() -> None:
@@ -451,7 +524,10 @@ def main() -> None:
     p.add_argument("--agent-timeout", type=float, default=60.0,
                    help="how long to wait for every agent to come back")  # fmt: skip
     p.add_argument("--settle", type=float, default=1.0, help="quiet seconds before each kill")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (master logs)")
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy the new leader while the agents come back")  # fmt: skip
+    p.add_argument("-v", "--verbose", action="store_true", help="progress, masters at INFO")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")  # fmt: skip
@@ -466,7 +542,7 @@ def main() -> None:
     use_uvloop()
     from dcos.testing.zookeeper import ZooKeeperServer
 
-    work = tempfile.mkdtemp(prefix="dcos-bench-failover-")
+    work = args.work_dir = tempfile.mkdtemp(prefix="dcos-bench-failover-")
     print(
         f"failover benchmark: 3 masters (--zk, ZooKeeper session timeout "
         f"{args.session_timeout:g} s) on a local ZooKeeper, {args.agents:,} simulated agents "
@@ -483,7 +559,8 @@ def main() -> None:
     try:
         zk.start()
         zk_url = zk.url("/dcos")
-        masters = Masters(zk_url, work, args.session_timeout)
+        masters = Masters(zk_url, work, args.session_timeout,
+                          "INFO" if args.verbose else "WARNING")  # fmt: skip
         for i in range(3):
             masters.start(i)
         ctx = mp.get_context("spawn")
@@ -491,10 +568,13 @@ def main() -> None:
         agents_proc = ctx.Process(
             target=agents_process,
             daemon=True,
-            args=(child, zk_url, args.agents, args.session_timeout),
+            args=(child, zk_url, args.agents, args.session_timeout, args.verbose),
         )
         agents_proc.start()
-        runs = asyncio.run(bench(args, zk_url, masters, parent))
+        child.close()  # the agents process holds it: its death is an EOF here
+        pids = {"agents": agents_proc.pid or 0, "frameworks": os.getpid(),
+                "zookeeper": zk.proc.pid if zk.proc else 0}  # fmt: skip
+        runs = asyncio.run(bench(args, zk_url, masters, parent, pids))
         report(args, runs)
         parent.send(("stop",))
     finally:
@@ -505,7 +585,10 @@ def main() -> None:
         if masters is not None:
             masters.stop()
         zk.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"work dir kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
