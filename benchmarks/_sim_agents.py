@@ -278,11 +278,12 @@ class Fleet:
         reconnect_min: float = 0.1,
         reconnect_max: float = 5.0,
         concurrency: int = 2000,
+        first_index: int = 0,
     ) -> None:
         self.detector = detector
         self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
-        self.agents = [SimAgent(self, i, resources) for i in range(n)]
-        self.pausing: dict[int, asyncio.TimerHandle] = {}  # agent index -> its wake-up
+        self.agents = [SimAgent(self, first_index + i, resources) for i in range(n)]
+        self.pausing: dict[int, tuple[SimAgent, asyncio.TimerHandle]] = {}  # by agent index
         self.waiting: list[SimAgent] = []  # for a leader (none known)
         self.registrations: list[tuple[float, int]] = []  # (perf_counter, agent index)
         self.failures: dict[str, int] = {}  # why a SUBSCRIBE failed -> how often
@@ -313,8 +314,8 @@ class Fleet:
         while True:
             leader = await self.detector.changed(leader)
             log.info("detector: the leading master is now %s", leader)
-            woken = [self.agents[i] for i in self.pausing]
-            for handle in self.pausing.values():
+            woken = [agent for agent, _ in self.pausing.values()]
+            for _, handle in self.pausing.values():
                 handle.cancel()
             self.pausing.clear()
             waiting, self.waiting = self.waiting, []
@@ -326,7 +327,7 @@ class Fleet:
             del self.pausing[agent.index]
             self._connect(agent)
 
-        self.pausing[agent.index] = asyncio.get_running_loop().call_later(delay, wake)
+        self.pausing[agent.index] = (agent, asyncio.get_running_loop().call_later(delay, wake))
 
     def _connect(self, agent: SimAgent) -> None:
         leader = self.detector.current()
@@ -378,7 +379,7 @@ class Fleet:
     async def stop(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
-        for handle in self.pausing.values():
+        for _, handle in self.pausing.values():
             handle.cancel()
         for agent in self.agents:
             if agent.stream is not None:

@@ -2,9 +2,9 @@
 
 Layout: a local ZooKeeper server (`dcos.testing.zookeeper.ZooKeeperServer`, Debian package,
 in a temporary work dir), three real master processes (``python -m dcos.master --zk
-zk://127.0.0.1:<port>/dcos --zk-session-timeout S``), 10,000 simulated agents in one child
-process (`benchmarks/_sim_agents.py`: the internal SUBSCRIBE/stream protocol in msgpack; a
-shared `dcos.state.detector.ZooKeeperDetector` tells them the leader; each re-registers
+zk://127.0.0.1:<port>/dcos --zk-session-timeout S``), 10,000 simulated agents in two child
+processes (`benchmarks/_sim_agents.py`: the internal SUBSCRIBE/stream protocol in msgpack; a
+`dcos.state.detector.ZooKeeperDetector` per process tells them the leader; each re-registers
 with the new leader with its agent id, its session secret and its running tasks, following
 the leader as `dcos.agent.master_session` does: backoff while the dead leader is still
 named, at once when the detector names the next one), and in this process two SDK frameworks
@@ -71,16 +71,18 @@ BORG_FAILOVER = 10.0
 # -- the agents process -------------------------------------------------------------------
 
 
-def agents_process(conn: Any, zk_url: str, n: int, session_timeout: float, verbose: bool) -> None:
-    """Child process: `n` simulated agents following the leader through ZooKeeper;
-    answers the benchmark's requests on `conn` (see `_agents_main`)."""
+def agents_process(
+    conn: Any, zk_url: str, first: int, n: int, session_timeout: float, verbose: bool
+) -> None:
+    """Child process: `n` simulated agents (numbered from `first`) following the leader
+    through ZooKeeper; answers the benchmark's requests on `conn` (see `_agents_main`)."""
     use_uvloop()
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s agents %(name)s: %(message)s")  # fmt: skip
-    asyncio.run(_agents_main(conn, zk_url, n, session_timeout))
+    asyncio.run(_agents_main(conn, zk_url, first, n, session_timeout))
 
 
-async def _agents_main(conn: Any, zk_url: str, n: int, session_timeout: float) -> None:
+async def _agents_main(conn: Any, zk_url: str, first: int, n: int, session_timeout: float) -> None:
     """Requests (tuples on `conn`): ``("since", t, timeout)`` -> the first registration time
     of each agent after `t` (None: not back within `timeout`); ``("tasks",)`` -> (running
     tasks, unacked updates, registered agents); ``("stop",)``."""
@@ -93,12 +95,13 @@ async def _agents_main(conn: Any, zk_url: str, n: int, session_timeout: float) -
 
     detector = ZooKeeperDetector(parse_zk_url(zk_url), session_timeout=session_timeout)
     await detector.start()
-    fleet = Fleet(n, detector, Resources.parse(AGENT_RESOURCES).to_dict())
+    fleet = Fleet(n, detector, Resources.parse(AGENT_RESOURCES).to_dict(), first_index=first)
     t0 = time.perf_counter()
     await fleet.start(timeout=300)
     tune_gc()
     conn.send(time.perf_counter() - t0)
     loop = asyncio.get_running_loop()
+    lag = asyncio.ensure_future(_loop_lag()) if log.isEnabledFor(logging.INFO) else None
     while True:
         req = await loop.run_in_executor(None, conn.recv)
         if req[0] == "stop":
@@ -107,8 +110,20 @@ async def _agents_main(conn: Any, zk_url: str, n: int, session_timeout: float) -
             conn.send((fleet.running_tasks(), fleet.unacked_count(), fleet.registered_count()))
         elif req[0] == "since":
             conn.send(await _back_since(fleet, req[1], req[2]))
+    if lag is not None:
+        lag.cancel()
     await fleet.stop()
     await detector.close()
+
+
+async def _loop_lag() -> None:
+    """With -v: log when this process's event loop was held up for over 100 ms."""
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(0.01)
+        late = time.perf_counter() - t - 0.01
+        if late > 0.1:
+            log.info("agents process: event loop held up %.0f ms", late * 1000)
 
 
 async def _back_since(fleet: Any, t: float, timeout: float) -> list[float | None]:
@@ -135,7 +150,7 @@ async def _back_since(fleet: Any, t: float, timeout: float) -> list[float | None
     finally:
         fleet.on_change = None
     log.info("failed SUBSCRIBEs so far: %s", fleet.failures)
-    return [first.get(i) for i in range(len(fleet.agents))]
+    return [first.get(a.index) for a in fleet.agents]
 
 
 # -- the masters --------------------------------------------------------------------------
@@ -282,7 +297,8 @@ class Run:
 
 
 async def failover(args: argparse.Namespace, masters: Masters, detector: Any, session: Any,
-                   agents: Any, frameworks: list[Holder], pids: dict[str, int]) -> Run:  # fmt: skip
+                   agents: AgentProcs, frameworks: list[Holder],
+                   pids: dict[str, int]) -> Run:  # fmt: skip
     """Kill the leader, measure, restart it as a standby."""
     run = Run()
     old = detector.current()
@@ -299,7 +315,7 @@ async def failover(args: argparse.Namespace, masters: Masters, detector: Any, se
         fw.mark = t_kill
     masters.kill(victim)
     log.info("killed master %d (port %d)", victim, old.port)
-    back = loop.run_in_executor(None, _ask, agents, ("since", t_kill, args.agent_timeout))
+    back = loop.run_in_executor(None, agents.since, t_kill, args.agent_timeout)
     while True:  # the new leader: lowest znode another master's, answering as leader
         new = detector.current()
         if new is not None and new.port != old.port and await answers_as_leader(session, new.port):
@@ -374,28 +390,76 @@ def print_spy(spy: tuple[Any, str], title: str, limit: int = 25) -> None:
         return
     for what, counts in (("own samples", own), ("dcos/ cumulative samples", cum)):
         print(f"\n--- profile: {title} (by {what}, 200 Hz) ---")
-        for frame, n in sorted(counts.items(), key=lambda kv: -kv[1])[:limit]:
-            print(f"{n:7d}  {frame}")
-
-
-def _ask(conn: Any, req: tuple[Any, ...]) -> Any:
-    conn.send(req)
-    return _recv(conn)
+        for frame, samples in sorted(counts.items(), key=lambda kv: -kv[1])[:limit]:
+            print(f"{samples:7d}  {frame}")
 
 
 def _recv(conn: Any, timeout: float = 400.0) -> Any:
-    """The agents process's answer; RuntimeError when it died or is silent for `timeout`."""
+    """An agents process's answer; RuntimeError when it died or is silent for `timeout`."""
     deadline = time.perf_counter() + timeout
     while not conn.poll(0.5):
         if time.perf_counter() > deadline:
-            raise RuntimeError(f"the agents process did not answer within {timeout:g} s")
+            raise RuntimeError(f"an agents process did not answer within {timeout:g} s")
     try:
         return conn.recv()
     except EOFError:
-        raise RuntimeError("the agents process died (see its traceback above)") from None
+        raise RuntimeError("an agents process died (see its traceback above)") from None
 
 
-async def check_tasks(session: Any, port: int, agents: Any, frameworks: list[Holder],
+class AgentProcs:
+    """The simulated agents, split over `k` processes (each with its own fleet and detector,
+    as the agents of different machines would be): requests go to all, answers are merged."""
+
+    def __init__(self, zk_url: str, n: int, k: int, session_timeout: float,
+                 verbose: bool) -> None:  # fmt: skip
+        ctx = mp.get_context("spawn")
+        self.procs: list[Any] = []
+        self.conns: list[Any] = []
+        for j in range(k):
+            first, last = n * j // k, n * (j + 1) // k
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=agents_process, daemon=True,
+                               args=(child, zk_url, first, last - first, session_timeout,
+                                     verbose))  # fmt: skip
+            proc.start()
+            child.close()  # the process holds it: its death is an EOF here
+            self.procs.append(proc)
+            self.conns.append(parent)
+
+    def pids(self) -> dict[str, int]:
+        return {f"agents-{j}": p.pid or 0 for j, p in enumerate(self.procs)}
+
+    def ask(self, *req: Any) -> list[Any]:
+        """Send `req` to every agents process; their answers (blocking: run it off the loop)."""
+        for conn in self.conns:
+            conn.send(req)
+        return [_recv(conn) for conn in self.conns]
+
+    def registered_s(self) -> float:
+        """Seconds until every process had registered its agents (blocking)."""
+        return max(_recv(conn) for conn in self.conns)
+
+    def tasks(self) -> tuple[int, int, int]:
+        """(running tasks, unacknowledged updates, registered agents) of all processes."""
+        got = self.ask("tasks")
+        return (sum(g[0] for g in got), sum(g[1] for g in got), sum(g[2] for g in got))
+
+    def since(self, t: float, timeout: float) -> list[float | None]:
+        return [when for got in self.ask("since", t, timeout) for when in got]
+
+    def stop(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(("stop",))
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+
+
+async def check_tasks(session: Any, port: int, agents: AgentProcs, frameworks: list[Holder],
                       args: argparse.Namespace) -> tuple[bool, str]:  # fmt: skip
     """Every task launched is TASK_RUNNING in the new leader, on its agent and for its
     framework (no terminal update)."""
@@ -407,7 +471,7 @@ async def check_tasks(session: Any, port: int, agents: Any, frameworks: list[Hol
         states[t["state"]] = states.get(t["state"], 0) + 1
     others = {k: len(v) for k, v in tasks.items() if k != "tasks" and v}
     running, unacked, registered = await asyncio.get_running_loop().run_in_executor(
-        None, _ask, agents, ("tasks",))  # fmt: skip
+        None, agents.tasks)  # fmt: skip
     lost = sum(len(fw.terminal) for fw in frameworks)
     total = args.tasks
     ok = states == {"TASK_RUNNING": total} and not others and running == total and not lost
@@ -428,7 +492,11 @@ async def wait_contenders(detector: Any, n: int, timeout: float) -> None:
 
 
 async def bench(
-    args: argparse.Namespace, zk_url: str, masters: Masters, agents: Any, pids: dict[str, int]
+    args: argparse.Namespace,
+    zk_url: str,
+    masters: Masters,
+    agents: AgentProcs,
+    pids: dict[str, int],
 ) -> list[Run]:
     import aiohttp
 
@@ -443,7 +511,7 @@ async def bench(
     drivers = []
     try:
         t0 = time.perf_counter()
-        reg_s = await loop.run_in_executor(None, _recv, agents)
+        reg_s = await loop.run_in_executor(None, agents.registered_s)
         print(f"setup: {args.agents:,} agents registered in {reg_s:.1f} s")
         half = args.tasks // 2
         frameworks = [Holder("a", half), Holder("b", args.tasks - half)]
@@ -458,7 +526,7 @@ async def bench(
                 raise RuntimeError(f"only {sum(len(fw.running) for fw in frameworks)} of "
                                    f"{args.tasks} tasks running after 120 s")  # fmt: skip
             await asyncio.sleep(0.1)
-        while (await loop.run_in_executor(None, _ask, agents, ("tasks",)))[1]:
+        while (await loop.run_in_executor(None, agents.tasks))[1]:
             await asyncio.sleep(0.1)  # every update acknowledged
         print(
             f"setup: {args.tasks:,} tasks running in {time.perf_counter() - t1:.1f} s "
@@ -524,10 +592,11 @@ def main() -> None:
     p.add_argument("--agent-timeout", type=float, default=60.0,
                    help="how long to wait for every agent to come back")  # fmt: skip
     p.add_argument("--settle", type=float, default=1.0, help="quiet seconds before each kill")
+    p.add_argument("--agent-procs", type=int, default=2, help="processes the agents run in")
     p.add_argument("--keep", action="store_true", help="keep the work dir (master logs)")
     p.add_argument("--profile", action="store_true",
                    help="py-spy the new leader while the agents come back")  # fmt: skip
-    p.add_argument("-v", "--verbose", action="store_true", help="progress, masters at INFO")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")  # fmt: skip
@@ -546,42 +615,33 @@ def main() -> None:
     print(
         f"failover benchmark: 3 masters (--zk, ZooKeeper session timeout "
         f"{args.session_timeout:g} s) on a local ZooKeeper, {args.agents:,} simulated agents "
-        f"({AGENT_RESOURCES}) in one process, 2 SDK frameworks with {args.tasks:,} running "
+        f"({AGENT_RESOURCES}) in {args.agent_procs} processes, 2 SDK frameworks with "
+        f"{args.tasks:,} running "
         f"tasks; {args.runs} failovers: SIGKILL the leader, restart it as a standby"
     )
     print(
-        f"layout: ZooKeeper JVM | 3 masters | agents | frameworks + measurement; "
+        f"layout: ZooKeeper JVM | 3 masters | {args.agent_procs} agents processes | "
+        f"frameworks + measurement; "
         f"{os.cpu_count()} cores"
     )
     zk = ZooKeeperServer(os.path.join(work, "zk"))
     masters: Masters | None = None
-    agents_proc = None
+    agents: AgentProcs | None = None
     try:
         zk.start()
         zk_url = zk.url("/dcos")
-        masters = Masters(zk_url, work, args.session_timeout,
-                          "INFO" if args.verbose else "WARNING")  # fmt: skip
+        masters = Masters(zk_url, work, args.session_timeout)
         for i in range(3):
             masters.start(i)
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        agents_proc = ctx.Process(
-            target=agents_process,
-            daemon=True,
-            args=(child, zk_url, args.agents, args.session_timeout, args.verbose),
-        )
-        agents_proc.start()
-        child.close()  # the agents process holds it: its death is an EOF here
-        pids = {"agents": agents_proc.pid or 0, "frameworks": os.getpid(),
+        agents = AgentProcs(zk_url, args.agents, args.agent_procs, args.session_timeout,
+                            args.verbose)  # fmt: skip
+        pids = {**agents.pids(), "frameworks": os.getpid(),
                 "zookeeper": zk.proc.pid if zk.proc else 0}  # fmt: skip
-        runs = asyncio.run(bench(args, zk_url, masters, parent, pids))
+        runs = asyncio.run(bench(args, zk_url, masters, agents, pids))
         report(args, runs)
-        parent.send(("stop",))
     finally:
-        if agents_proc is not None:
-            agents_proc.join(10)
-            if agents_proc.is_alive():
-                agents_proc.kill()
+        if agents is not None:
+            agents.stop()
         if masters is not None:
             masters.stop()
         zk.stop()
