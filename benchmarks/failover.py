@@ -540,6 +540,7 @@ async def bench(
             runs.append(run)
             print(f"run {i + 1}: new leader {run.leader_s:.2f} s; agents back: 99% "
                   f"{run.agents99_s:.2f} s, 100% {run.agents100_s:.2f} s "
+                  f"(+{run.agents100_s - run.leader_s:.2f} s after the new leader) "
                   f"({run.back:,}/{args.agents:,}); first offer {run.offer_s:.2f} s; "
                   f"tasks {'all running' if run.tasks_ok else 'NOT ALL RUNNING'} "
                   f"({run.tasks_note}); CPU until all back: {run.cpu}")  # fmt: skip
@@ -574,7 +575,7 @@ def report(args: argparse.Namespace, runs: list[Run]) -> None:
           f"agents ({after / MESOS_AGENTS:.2f}x), Borg ~{BORG_FAILOVER:g} s to fail over "
           f"(whole failover here {a100:.2f} s = {a100 / BORG_FAILOVER:.2f}x)")  # fmt: skip
     print(f"first offer from the new leader: {offer:.2f} s "
-          f"({offer - leader:.2f} s after it answered)")  # fmt: skip
+          f"({offer - leader:+.2f} s from its first answer to our probe)")  # fmt: skip
     ok = all(r.tasks_ok for r in runs)
     print(
         f"tasks: {args.tasks:,} running before; after every failover "
