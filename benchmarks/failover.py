@@ -2,7 +2,7 @@
 
 Layout: a local ZooKeeper server (`dcos.testing.zookeeper.ZooKeeperServer`, Debian package,
 in a temporary work dir), three real master processes (``python -m dcos.master --zk
-zk://127.0.0.1:<port>/dcos --zk-session-timeout S``), 10,000 simulated agents in two child
+zk://127.0.0.1:<port>/dcos --zk-session-timeout S``), 10,000 simulated agents in child
 processes (`benchmarks/_sim_agents.py`: the internal SUBSCRIBE/stream protocol in msgpack; a
 `dcos.state.detector.ZooKeeperDetector` per process tells them the leader; each re-registers
 with the new leader with its agent id, its session secret and its running tasks, following
@@ -593,7 +593,9 @@ def main() -> None:
     p.add_argument("--agent-timeout", type=float, default=60.0,
                    help="how long to wait for every agent to come back")  # fmt: skip
     p.add_argument("--settle", type=float, default=1.0, help="quiet seconds before each kill")
-    p.add_argument("--agent-procs", type=int, default=2, help="processes the agents run in")
+    p.add_argument("--agent-procs", type=int, default=max(1, min(4, (os.cpu_count() or 2) // 4)),
+                   help="processes the agents run in (default: a quarter of the cores, 1-4; "
+                        "on 2 cores a second one slowed the master down)")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="keep the work dir (master logs)")
     p.add_argument("--profile", action="store_true",
                    help="py-spy the new leader while the agents come back")  # fmt: skip
