@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import random
 import struct
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 5
 UDP_MAX = 512
+EPHEMERAL_ATTEMPTS = 20  # port 0: tries at a free UDP port whose TCP twin is free too
 EDNS_MAX = 4096
 
 
@@ -126,11 +128,21 @@ class DnsServer:
                 if reply is not None:
                     self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
 
-        transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(self.host, self.port))
-        self._udp = transport
-        if self.port == 0:  # tests: one ephemeral port for both UDP and TCP
-            self.port = transport.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port)
+        ephemeral = self.port == 0  # tests: one ephemeral port for both UDP and TCP
+        for attempt in range(EPHEMERAL_ATTEMPTS if ephemeral else 1):
+            port = 0 if ephemeral else self.port
+            transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(self.host, port))
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port)
+            except OSError as exc:
+                transport.close()
+                # the UDP port's TCP twin may be taken by someone else: pick another pair
+                if not ephemeral or exc.errno != errno.EADDRINUSE or attempt == EPHEMERAL_ATTEMPTS - 1:
+                    raise
+                continue
+            self._udp, self.port = transport, port
+            return
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
