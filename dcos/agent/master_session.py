@@ -19,8 +19,8 @@ without polling. A standby master answers SUBSCRIBE with ``307 Location: //ip:po
 the next attempt goes there at once (a few times in a row, then with backoff); after that
 stream ends the agent starts again from the detector's master.
 
-The session secret (`dcos.protocol.internal`): each REGISTERED event carries a new one,
-which the link (`MasterLink.set_secret`) sends with every later call before the core even
+The session secret (`dcos.protocol.internal`): each REGISTERED event carries it (a new one
+at a first registration, the same one after a re-registration that showed it), which the link (`MasterLink.set_secret`) sends with every later call before the core even
 sees the event. With checkpointing on it is also kept in ``<work_dir>/meta/master_secret``
 (with the agent id it belongs to, mode 0600), so that an agent process restarted on that
 work dir re-registers its checkpointed id with the secret the master knows.
