@@ -40,7 +40,7 @@ from dcos.protocol.ids import new_master_id
 from dcos.protocol.mesos import MESOS_VERSION
 from dcos.state import EmbeddedLeaderElector, MasterInfo, StateStore
 from dcos.state.election import ContendersObserver, ZooKeeperElection, parse_master_info
-from dcos.state.zk import new_client, parse_zk_url, start_client, stop_client
+from dcos.state.zk import connect_retrying, parse_zk_url, stop_client
 from dcos.state.zookeeper import ZooKeeperStateStore
 
 log = logging.getLogger(__name__)
@@ -177,21 +177,13 @@ class ZooKeeperLeadership:
 
     async def _connect(self) -> KazooClient:
         """A started client; retries while no ZooKeeper server answers (logged)."""
-        attempt = 0
-        while True:
-            client = new_client(self.url, session_timeout=self.config.zk_session_timeout)
-            try:
-                await start_client(client, timeout=max(2.0, self.config.zk_session_timeout))
-            except TimeoutError as exc:
-                if attempt % 10 == 0:
-                    log.warning("%s; no leading master here until it answers", exc)
-                attempt += 1
-                with contextlib.suppress(Exception):
-                    await stop_client(client)
-                await asyncio.sleep(CONNECT_RETRY_S)
-                continue
-            log.info("connected to ZooKeeper %s", self.url.redacted())
-            return client
+        client = await connect_retrying(
+            self.url, session_timeout=self.config.zk_session_timeout,
+            what="no leading master here until ZooKeeper answers", retry_s=CONNECT_RETRY_S,
+            log=log,
+        )  # fmt: skip
+        log.info("connected to ZooKeeper %s", self.url.redacted())
+        return client
 
     async def _term(self, client: KazooClient, store: ZooKeeperStateStore) -> None:
         """One campaign: wait to lead, lead until lost or resigned, step down, withdraw."""

@@ -25,7 +25,14 @@ from kazoo.handlers.threading import KazooTimeoutError
 from dcos.common.addresses import MasterAddress, parse_master
 from dcos.state.election import ContendersObserver, parse_master_info, sort_contenders
 from dcos.state.leader import MasterInfo
-from dcos.state.zk import ZkUrl, is_zk_url, new_client, parse_zk_url, start_client, stop_client
+from dcos.state.zk import (
+    ZkUrl,
+    connect_retrying,
+    is_zk_url,
+    new_client,
+    parse_zk_url,
+    stop_client,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +112,8 @@ class ZooKeeperDetector:
             )
 
     async def _run(self) -> None:
-        attempt = 0
-        while True:
-            client = new_client(self.url, session_timeout=self.session_timeout)
-            try:
-                await start_client(client, timeout=max(2.0, self.session_timeout))
-                break
-            except TimeoutError as exc:
-                if attempt % 10 == 0:
-                    log.warning("master detector: %s (retrying)", exc)
-                attempt += 1
-                with contextlib.suppress(Exception):
-                    await stop_client(client)
-                await asyncio.sleep(_CONNECT_RETRY_S)
+        client = await connect_retrying(self.url, session_timeout=self.session_timeout,
+                                        what="master detector", retry_s=_CONNECT_RETRY_S, log=log)  # fmt: skip
         self.client = client
         observer = ContendersObserver(client, self.url.path)
         self._observer = observer

@@ -18,6 +18,8 @@ completing an asyncio future with ``loop.call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +136,34 @@ async def start_client(client: KazooClient, timeout: float = 10.0) -> None:
         raise TimeoutError(
             f"could not connect to ZooKeeper at {hosts} within {timeout:g} s"
         ) from None
+
+
+async def connect_retrying(
+    url: ZkUrl | str,
+    *,
+    session_timeout: float,
+    what: str,
+    retry_s: float = 1.0,
+    log: logging.Logger | None = None,
+) -> KazooClient:
+    """A started client for `url`, trying again every `retry_s` seconds while no server
+    answers (every tenth failure logged as a warning, prefixed with `what`). Called by the
+    long-lived daemons' ZooKeeper users (`dcos.master.leadership`, `dcos.state.detector`),
+    which must keep serving while ZooKeeper is down."""
+    logger = log or logging.getLogger(__name__)
+    attempt = 0
+    while True:
+        client = new_client(url, session_timeout=session_timeout)
+        try:
+            await start_client(client, timeout=max(2.0, session_timeout))
+            return client
+        except TimeoutError as exc:
+            if attempt % 10 == 0:
+                logger.warning("%s: %s (retrying)", what, exc)
+            attempt += 1
+            with contextlib.suppress(Exception):
+                await stop_client(client)
+            await asyncio.sleep(retry_s)
 
 
 async def stop_client(client: KazooClient) -> None:
