@@ -394,6 +394,33 @@ def test_agent_reregistration_after_master_restart_restores_tasks():
     assert cpus["scalar"]["value"] == 3.0
 
 
+def test_agent_not_back_within_the_reregister_timeout_after_a_failover_is_unreachable():
+    """A new leader expects the registry's agents for `agent_reregister_timeout`; one that
+    has not re-registered by then is marked unreachable in the registry, and a
+    partition-aware framework reconciling its task hears TASK_UNREACHABLE."""
+    from dcos.state.registry import Registry
+
+    h = CoreHarness(agent_reregister_timeout=30.0)
+    reg = Registry(
+        agents={"a1": {"info": {"hostname": "h1"}, "unreachable_time": None}},
+        frameworks={"f1": {"name": "fw", "id": {"value": "f1"}, "user": "u"}},
+    )
+    h.run(h.core.recover(reg, T0))
+    fid = h.subscribe(framework_id="f1", caps=("PARTITION_AWARE",))
+    assert not [a for a in h.tick(T0 + 29) if isinstance(a, Persist)]
+    assert [a for a in h.tick(T0 + 31) if isinstance(a, Persist)] == [
+        Persist(MarkUnreachable("a1", T0 + 31))
+    ]
+    h.call(
+        fid,
+        {"type": "RECONCILE",
+         "reconcile": {"tasks": [{"task_id": wrap("t1"), "agent_id": wrap("a1")}]}},
+        now=T0 + 32,
+    )  # fmt: skip
+    (st,) = h.statuses(fid)
+    assert st["state"] == "TASK_UNREACHABLE" and st["agent_id"] == wrap("a1")
+
+
 def test_freed_resources_ask_for_an_allocation_through_the_returned_actions():
     h = CoreHarness()
     aid = h.agent()
