@@ -369,7 +369,7 @@ class MasterShell:
         return outcome
 
     async def operator_call(self, call: OperatorWrite) -> CallOutcome:
-        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA; returns once the change is in the
+        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN; returns once the change is in the
         registry (an operator told 200 can rely on it surviving a failover), or raises
         `NotLeading` when the write was refused and this master stepped down."""
         outcome, actions = self._core().operator_call(call, self.now())

@@ -1,4 +1,5 @@
-"""`dcos-py framework list`: the frameworks the master knows (GET /master/frameworks)."""
+"""`dcos-py framework list`: the frameworks the master knows (GET /master/frameworks);
+`dcos-py framework teardown ID`: the operator TEARDOWN (POST /api/v1)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,18 @@ def list_frameworks(
         print_json(frameworks)
     else:
         console().print(framework_table(frameworks))
+
+
+@app.command("teardown")
+@one_line_errors
+def teardown_framework(
+    ctx: typer.Context,
+    framework_id: Annotated[str, typer.Argument(help="The framework id (see `framework list`).")],
+    master: MasterOpt = None,
+) -> None:
+    """Tear a framework down (the operator's TEARDOWN, as `dcos service shutdown`): the
+    master kills its tasks and forgets it, connected or not."""
+    url = master_url(ctx, master)
+    call = {"type": "TEARDOWN", "teardown": {"framework_id": {"value": framework_id}}}
+    http.request("POST", url + "/api/v1", call, server="the master", base=url)
+    console().print(f"framework {framework_id} torn down")

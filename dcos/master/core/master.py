@@ -32,7 +32,13 @@ from dcos.master.core.calls import (
 from dcos.master.core.frameworks import FrameworksMixin, SubscribeOutcome
 from dcos.master.core.model import Action, Framework, Persist
 from dcos.master.core.offers import OffersMixin
-from dcos.master.core.operator_calls import OperatorWrite, RemoveQuota, SetQuota, UpdateWeights
+from dcos.master.core.operator_calls import (
+    OperatorWrite,
+    RemoveQuota,
+    SetQuota,
+    TeardownFramework,
+    UpdateWeights,
+)
 from dcos.master.core.tasks import TasksMixin
 from dcos.protocol import internal
 from dcos.protocol.ids import Role
@@ -123,14 +129,15 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         return ACCEPTED, self._end()
 
     def operator_call(self, call: OperatorWrite, now: float) -> tuple[CallOutcome, list[Action]]:
-        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA (typed by `parse_operator_write`),
-        answered through `_OPERATOR_CALLS`: tell the allocator and persist; 400 for removing
-        a quota that is not set."""
+        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN (typed by
+        `parse_operator_write`), answered through `_OPERATOR_CALLS`: tell the allocator and
+        persist; 400 for removing a quota that is not set or tearing down an unknown
+        framework."""
         self._begin()
-        outcome = _OPERATOR_CALLS[type(call)](self, call)
+        outcome = _OPERATOR_CALLS[type(call)](self, call, now)
         return outcome, self._end()
 
-    def update_weights(self, call: UpdateWeights) -> CallOutcome:
+    def update_weights(self, call: UpdateWeights, now: float) -> CallOutcome:
         for role, w in call.weights.items():
             self.allocator.set_weight(Role(role), w)
             self._out.append(Persist(SetWeight(role, w)))
@@ -138,7 +145,7 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         self._allocate()
         return OK
 
-    def set_quota(self, call: SetQuota) -> CallOutcome:
+    def set_quota(self, call: SetQuota, now: float) -> CallOutcome:
         """SET_QUOTA, unless the guarantee names a resource no agent has or (without
         `force`) the cluster cannot satisfy every role's quota (`_quota_error`)."""
         why = self._quota_error(call)
@@ -174,13 +181,22 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
             )
         return ""
 
-    def remove_quota(self, call: RemoveQuota) -> CallOutcome:
+    def remove_quota(self, call: RemoveQuota, now: float) -> CallOutcome:
         if call.role not in self.quota:
             return CallOutcome(400, "Expecting 'remove_quota.role' to name a role with quota")
         self.allocator.remove_quota(Role(call.role))
         del self.quota[call.role]
         self._out.append(Persist(PersistQuota(call.role, None)))
         self._allocate()
+        return OK
+
+    def teardown_framework(self, call: TeardownFramework, now: float) -> CallOutcome:
+        """The operator's TEARDOWN: remove the framework (connected, disconnected, or
+        recovered from the registry and not re-subscribed yet) and kill its tasks."""
+        fw = self.frameworks.get(call.framework_id)
+        if fw is None:
+            return CallOutcome(400, "No framework found with specified ID")
+        self._remove_framework(fw, now)
         return OK
 
     def tick(self, now: float) -> list[Action]:
@@ -213,10 +229,11 @@ _CALLS: dict[type, _CallHandler] = {
     Ignored: MasterCore.ignored,
 }
 
-_OPERATOR_CALLS: dict[type, Callable[[MasterCore, Any], CallOutcome]] = {
+_OPERATOR_CALLS: dict[type, Callable[[MasterCore, Any, float], CallOutcome]] = {
     UpdateWeights: MasterCore.update_weights,
     SetQuota: MasterCore.set_quota,
     RemoveQuota: MasterCore.remove_quota,
+    TeardownFramework: MasterCore.teardown_framework,
 }
 
 _AGENT_CALLS: dict[type, _AgentHandler] = {

@@ -1,5 +1,5 @@
-"""Typed writes of the v1 operator API (UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA), parsed and
-validated from decoded JSON.
+"""Typed writes of the v1 operator API (UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN),
+parsed and validated from decoded JSON.
 
 Called by the operator HTTP handler (`dcos.master.http.operator_api`): `parse_operator_write`
 returns a typed write, or raises `CallError` with the 400 message (wrong JSON types, bad role names, weights
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcos.master.core.calls import CallError
-from dcos.protocol.ids import role_error
+from dcos.protocol.ids import FrameworkID, role_error
 from dcos.protocol.resources import ResourceError, Resources
 
 
@@ -39,9 +39,17 @@ class RemoveQuota:
     role: str
 
 
-OperatorWrite = UpdateWeights | SetQuota | RemoveQuota
+@dataclass(slots=True)
+class TeardownFramework:
+    """TEARDOWN (and the ``/master/teardown`` endpoint): remove a framework, killing its
+    tasks, whether or not it is connected."""
 
-WRITE_TYPES = frozenset({"UPDATE_WEIGHTS", "SET_QUOTA", "REMOVE_QUOTA"})
+    framework_id: FrameworkID
+
+
+OperatorWrite = UpdateWeights | SetQuota | RemoveQuota | TeardownFramework
+
+WRITE_TYPES = frozenset({"UPDATE_WEIGHTS", "SET_QUOTA", "REMOVE_QUOTA", "TEARDOWN"})
 
 # no weight or quota beyond this: larger numbers only overflow the allocator's arithmetic
 MAX_WEIGHT = 1e9
@@ -131,10 +139,24 @@ def _remove_quota(call: dict[str, Any]) -> RemoveQuota:
     return RemoveQuota(role)
 
 
+def teardown_of(framework_id: Any, where: str) -> TeardownFramework:
+    """A TEARDOWN of `framework_id` (a non-empty string; `where` names it in the 400)."""
+    if not isinstance(framework_id, str) or not framework_id:
+        raise CallError(f"Expecting '{where}' to be a non-empty string")
+    return TeardownFramework(FrameworkID(framework_id))
+
+
+def _teardown(call: dict[str, Any]) -> TeardownFramework:
+    fid = _payload(call, "teardown").get("framework_id")
+    return teardown_of(fid.get("value") if isinstance(fid, dict) else None,
+                       "teardown.framework_id.value")  # fmt: skip
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], OperatorWrite]] = {
     "UPDATE_WEIGHTS": _update_weights,
     "SET_QUOTA": _set_quota,
     "REMOVE_QUOTA": _remove_quota,
+    "TEARDOWN": _teardown,
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from dcos.master.core import CallError
-from dcos.master.core.operator_calls import WRITE_TYPES, parse_operator_write
+from dcos.master.core.operator_calls import WRITE_TYPES, parse_operator_write, teardown_of
 from dcos.master.http import guard, replies, snapshots
 from dcos.master.http import state_json as sj
 from dcos.master.http.guard import leader_only
@@ -190,7 +190,7 @@ def _reads(view: MasterView) -> dict[str, Callable[[], Any]]:
 
 async def operator_v1(request: web.Request) -> web.Response:
     """`POST /api/v1`: ``{"type": "GET_X"}`` -> ``{"type": "GET_X", "get_x": {...}}``;
-    UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA -> 200 (or 400 with the reason)."""
+    UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN -> 200 (or 400 with the reason)."""
     shell = request.app[MASTER]
     try:
         call = loads_json(await request.read())
@@ -221,6 +221,25 @@ async def operator_v1(request: web.Request) -> web.Response:
 _LARGE_READS = frozenset({"GET_STATE", "GET_TASKS", "GET_AGENTS", "GET_FRAMEWORKS"})
 
 
+async def teardown(request: web.Request) -> web.Response:
+    """`POST /master/teardown` (and ``/teardown``) with ``frameworkId=<id>`` in the form
+    body or the query, as Mesos' endpoint (the DC/OS CLI's ``service shutdown``): the
+    operator TEARDOWN; 200, or 400 with the reason."""
+    try:
+        form = await request.post()
+    except ValueError as exc:  # a body that is no form
+        return replies.text(f"Unable to decode the request body: {exc}")
+    fid = form.get("frameworkId", request.query.get("frameworkId"))
+    try:
+        call = teardown_of(fid, "frameworkId")
+    except CallError as exc:
+        return replies.text(str(exc))
+    outcome = await request.app[MASTER].operator_call(call)
+    if outcome.message:
+        return replies.text(outcome.message, outcome.status)
+    return web.Response(status=outcome.status)
+
+
 def add_routes(app: web.Application) -> None:
     """The operator routes. The state reads and the v1 operator API answer on the leader
     only (`guard.leader_only`: 307 to the leader or 503 elsewhere, as Mesos does);
@@ -237,6 +256,7 @@ def add_routes(app: web.Application) -> None:
         app.router.add_get(f"{prefix}/tasks", lead(tasks))
         app.router.add_get(f"{prefix}/state-summary", lead(state_summary))
         app.router.add_get(f"{prefix}/redirect", guard.redirect)
+        app.router.add_post(f"{prefix}/teardown", lead(teardown))
     app.router.add_get("/health", health)
     app.router.add_get("/master/health", health)
     app.router.add_get("/version", version)
