@@ -149,6 +149,8 @@ OPERATOR_CALLS: list[dict[str, Any]] = [
     {"type": "REMOVE_QUOTA", "remove_quota": {"role": "fz"}},
     {"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
         {"role": "fz", "guarantees": {"cpus": {"value": 0.1}}}], "force": False}},
+    # mutations never hit the id of the fuzz's own framework (a master-made id)
+    {"type": "TEARDOWN", "teardown": {"framework_id": {"value": "not-a-framework"}}},
 ]  # fmt: skip
 
 
