@@ -120,6 +120,9 @@ class ZooKeeperLeadership:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False  # `stop` called: withdraw once, do not retry
         self.leading = False
+        # set from our election until we step down: while the contenders' cache still shows
+        # the previous (dead) leader, `leader` names us, so nobody is redirected to it
+        self._elected: MasterInfo | None = None
 
     async def start(self) -> None:
         """Start connecting and campaigning in the background; returns at once."""
@@ -131,7 +134,7 @@ class ZooKeeperLeadership:
         client, observer = self._client, self._observer
         if client is None or observer is None or client.state != KazooState.CONNECTED:
             return None
-        return parse_master_info(observer.leader_data())
+        return self._elected or parse_master_info(observer.leader_data())
 
     def resign(self, reason: str) -> None:
         """The shell stepped down on its own (a refused registry write): withdraw our
@@ -193,6 +196,7 @@ class ZooKeeperLeadership:
         self._election = election
         log.info("master %s campaigns for leadership under %s", info.id, self.url.redacted())
         leadership = await election.campaign()
+        self._elected = info
         self._resigned.clear()
         lost = asyncio.ensure_future(_first(leadership.lost.wait(), self._resigned.wait()))
         reason = "ZooKeeper session suspended or lost, or our election znode is gone"
@@ -215,6 +219,7 @@ class ZooKeeperLeadership:
                 reason = self._resign_reason
         finally:
             self.leading = False
+            self._elected = None
             lost.cancel()
             self._step_down(reason)
             await self._withdraw(election)
