@@ -58,6 +58,7 @@ class LeaderLoop:
         self.reason: str | None = None  # why the last term ended
         self._ended = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False  # `stop` called: no new term, whatever a task is doing
         service.store.on_fenced = self.deposed
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -74,6 +75,8 @@ class LeaderLoop:
         the next leader) and withdraws, so a follower takes over at once."""
         leading = self.state.leading
         self.state.leading = False
+        self._stopping = True
+        self._ended.set()  # a term in progress ends even if a cancellation is lost
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -112,7 +115,7 @@ class LeaderLoop:
     # -- the loop -------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 leadership = await self.election.campaign()
             except asyncio.CancelledError:
@@ -121,6 +124,8 @@ class LeaderLoop:
                 log.exception("campaign failed; trying again")
                 await asyncio.sleep(max(self.pause, 1.0))
                 continue
+            if self._stopping:
+                return
             await self._term(leadership)
             await asyncio.sleep(self.pause)
 
@@ -158,8 +163,14 @@ class LeaderLoop:
             ended.cancel()
         if not starting.done():
             starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await starting
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # we are being stopped too
+                    raise
+            except Exception:  # noqa: BLE001 - the term ended anyway
+                pass
             return
         exc = starting.exception()
         if exc is not None:

@@ -218,3 +218,28 @@ def test_zk_flags(capsys):
             parse_args([*base, "--zk", bad], {})
         assert e.value.code == 2
         assert "ZooKeeper URL" in capsys.readouterr().err
+
+
+async def test_stop_while_a_cancelled_start_winds_down_does_not_hang():
+    """The term ends while `service.start` is still running; `_lead` cancels it and waits
+    for it to wind down. A `stop` arriving in that moment must not be swallowed by that
+    wait (it was: the loop campaigned again and `stop` waited forever)."""
+    ens, shared = FakeEnsemble(), MemoryStateStore()
+    a = Node(ens, shared, 8081)
+
+    async def slow_start() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.3)  # slow to give up (a store read in flight, say)
+            raise
+
+    a.svc.start = slow_start  # type: ignore[method-assign]
+    a.loop.start()
+    await until(lambda: a.state.leading, "a leads")
+    a.election.expire()  # the term ends while start() runs
+    await asyncio.sleep(0.1)  # _lead now waits for the cancelled start to wind down
+    await asyncio.wait_for(a.loop.stop(), 5)
+    assert not a.state.leading
+    assert a.state.terms == 1  # no new term after stop
+    assert a.election not in ens.contenders  # and no campaign left behind
