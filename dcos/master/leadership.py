@@ -119,7 +119,6 @@ class ZooKeeperLeadership:
         self._resign_reason = ""
         self._task: asyncio.Task[None] | None = None
         self._stopping = False  # `stop` called: withdraw once, do not retry
-        self.leading = False
         # set from our election until we step down: while the contenders' cache still shows
         # the previous (dead) leader, `leader` names us, so nobody is redirected to it
         self._elected: MasterInfo | None = None
@@ -213,12 +212,10 @@ class ZooKeeperLeadership:
                 failed = True
                 reason = f"registry recovery failed: {recover.exception()!r}"
             else:
-                self.leading = True
                 await lost
             if self._resigned.is_set():
                 reason = self._resign_reason
         finally:
-            self.leading = False
             self._elected = None
             lost.cancel()
             self._step_down(reason)

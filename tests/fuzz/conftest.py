@@ -8,13 +8,23 @@ from typing import Any
 import pytest
 
 from tests.fuzz.envs import ClusterEnv, cluster_env
-from tests.fuzz.harness import STATS
+from tests.fuzz.harness import STATS, ServerLoop
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterEnv]:
     """A master, an agent, a framework and its running task (`tests.fuzz.envs`), per module."""
     yield from cluster_env(str(tmp_path_factory.mktemp("fuzz-cluster")))
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[ServerLoop]:
+    """An event loop in a thread for the servers a fuzz module starts in-process, per module."""
+    loop = ServerLoop()
+    try:
+        yield loop
+    finally:
+        loop.close()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -25,15 +25,6 @@ BLOCKS = {0: b"zero", 1: b"", 2: b"two-two", 3: b"3"}
 
 
 @pytest.fixture(scope="module")
-def srv() -> Iterator[ServerLoop]:
-    loop = ServerLoop()
-    try:
-        yield loop
-    finally:
-        loop.close()
-
-
-@pytest.fixture(scope="module")
 def shuffle_port(srv: ServerLoop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     ex = BatchExecutor("fz-ex", "127.0.0.1:1", "127.0.0.1", 1, tmp_path_factory.mktemp("fz-ex"))
     for shuffle, part in ((0, 0), (0, 1), (7, 0)):

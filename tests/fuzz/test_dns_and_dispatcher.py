@@ -45,15 +45,6 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[ServerLoop]:
-    loop = ServerLoop()
-    try:
-        yield loop
-    finally:
-        loop.close()
-
-
 # -- DNS ------------------------------------------------------------------------------------
 
 APPS = [{"id": "/shop/web", "portDefinitions": [{"port": 10000, "name": "http", "protocol": "tcp"}],

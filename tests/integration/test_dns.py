@@ -4,6 +4,7 @@ UDP and TCP, and `dig` from Debian dnsutils, installed by `make test`)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -54,12 +55,15 @@ def marathon() -> Iterator[FakeMarathon]:
         fake.stop()
 
 
-@pytest.fixture
-def dns_server(tmp_path: Path, master: ProcessCluster, marathon: FakeMarathon):
+@contextlib.contextmanager
+def dns_process(tmp_path: Path, master: str, webapp: str) -> Iterator[tuple[int, int]]:
+    """``python -m dcos.dns`` on free ports (``--master``/``--webapp`` as given), healthy
+    before it yields ``(dns port, http port)``; terminated afterwards. Also used by
+    test_dns_ha.py."""
     port, http_port = free_port(), free_port()
     log = tmp_path / "dns.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dcos.dns", "--master", master.master, "--webapp", marathon.url,
+        [sys.executable, "-m", "dcos.dns", "--master", master, "--webapp", webapp,
          "--port", str(port), "--http-port", str(http_port), "--refresh-seconds", "3600",
          "--log-file", str(log)],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
@@ -78,6 +82,12 @@ def dns_server(tmp_path: Path, master: ProcessCluster, marathon: FakeMarathon):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture
+def dns_server(tmp_path: Path, master: ProcessCluster, marathon: FakeMarathon):
+    with dns_process(tmp_path, master.master, marathon.url) as ports:
+        yield ports
 
 
 def agent_id(master: ProcessCluster) -> str:

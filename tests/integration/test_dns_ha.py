@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,8 @@ import dns.rdatatype
 import orjson
 import pytest
 
-from dcos.testing import ProcessCluster, eventually, free_port, get_json
+from dcos.testing import ProcessCluster, eventually, get_json
+from tests.integration.test_dns import dns_process
 from tests.unit.lb.marathon_fakes import FakeMarathon, marathon_task
 
 pytestmark = pytest.mark.integration
@@ -66,31 +65,11 @@ def webapps() -> Iterator[list[FakeMarathon]]:
 @pytest.fixture
 def dns_port(tmp_path: Path, cluster: ProcessCluster,
              webapps: list[FakeMarathon]) -> Iterator[int]:
-    port, http_port = free_port(), free_port()
-    log = tmp_path / "dns.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dcos.dns", "--master", cluster.master,
-         "--webapp", ",".join(w.url for w in webapps), "--port", str(port),
-         "--http-port", str(http_port), "--refresh-seconds", "3600", "--log-file", str(log)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text() if log.exists() else "dns exited"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("dns never became healthy: " + log.read_text())
+    with dns_process(tmp_path, cluster.master, ",".join(w.url for w in webapps)) as (port, http_port):
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v1/config", timeout=2) as r:
             config = orjson.loads(r.read())
         assert config["Zk"] == cluster.master
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def set_apps(webapps: list[FakeMarathon], apps: list[dict]) -> None:

@@ -5,6 +5,10 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from dcos.testing.master import subscribe
 
 
@@ -15,22 +19,16 @@ async def _framework_ids(s, url: str) -> tuple[list[str], list[str]]:
             [f["id"] for f in body["completed_frameworks"]])  # fmt: skip
 
 
-async def test_v1_teardown_removes_a_connected_framework_and_ends_its_stream(env):
+@pytest.mark.parametrize("path", ["/api/v1", "/master/teardown"])
+async def test_teardown_removes_a_connected_framework_and_ends_its_stream(env, path):
+    """The v1 call (JSON) and Mesos' form endpoint (``frameworkId=``)."""
     m, s = env
     stream, fid, _ = await subscribe(s, m.url)
-    call = {"type": "TEARDOWN", "teardown": {"framework_id": {"value": fid}}}
-    async with s.post(f"{m.url}/api/v1", json=call) as r:
+    body = ({"json": {"type": "TEARDOWN", "teardown": {"framework_id": {"value": fid}}}}
+            if path == "/api/v1" else {"data": {"frameworkId": fid}})  # fmt: skip
+    async with s.post(f"{m.url}{path}", **body) as r:
         assert r.status == 200, await r.text()
-    active, completed = await _framework_ids(s, m.url)
-    assert fid not in active and fid in completed
-    await stream.close()
-
-
-async def test_master_teardown_form_endpoint(env):
-    m, s = env
-    stream, fid, _ = await subscribe(s, m.url)
-    async with s.post(f"{m.url}/master/teardown", data={"frameworkId": fid}) as r:
-        assert r.status == 200, await r.text()
+    await asyncio.wait_for(stream.ended.wait(), 10)  # the master closed the stream
     active, completed = await _framework_ids(s, m.url)
     assert fid not in active and fid in completed
     await stream.close()
@@ -78,8 +76,6 @@ def test_teardown_of_a_recovered_framework_that_never_came_back():
 async def test_cli_framework_teardown(env):
     """`dcos-py framework teardown ID` against a real master; an unknown id is one line and
     exit code 4 (rejected)."""
-    import asyncio
-
     from typer.testing import CliRunner
 
     from dcos.cli.main import app
