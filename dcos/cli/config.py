@@ -1,11 +1,14 @@
-"""Where the CLI finds the cluster: flags, then environment, then the config file, then defaults.
+"""Where the CLI finds the cluster: flags, then environment, then the attached cluster, then
+the config file, then defaults.
 
-Called by: every command that talks to the cluster (`node`, `task`, `app`, `batch` ...) before
-its first request (`resolve_master`, `resolve_webapp`, `resolve_dispatcher`).
+Called by: every command that talks to the cluster (`node`, `task`, `app`, `batch`, `package`
+...) before its first request (`resolve_master`, `resolve_webapp`, `resolve_dispatcher`,
+`resolve_package_service`).
 
 Order for each address: the command's option (e.g. ``--master``), which typer also fills from
-its environment variable (``DCOS_MASTER``, ``DCOS_WEBAPP``, ``DCOS_BATCH_DISPATCHER``; an
-empty value counts as unset), then the config file, then the local default.
+its environment variable (``DCOS_MASTER``, ``DCOS_WEBAPP``, ``DCOS_BATCH_DISPATCHER``,
+``DCOS_PACKAGE_SERVICE``; an empty value counts as unset), then the attached cluster
+(`dcos-py cluster attach`, `dcos.cli.clusters`), then the config file, then the local default.
 
 The config file is TOML, at ``$DCOS_PY_CONFIG``, else ``$XDG_CONFIG_HOME/dcos-py/config.toml``
 (``~/.config/dcos-py/config.toml``); a missing file is an empty config. Keys::
@@ -13,6 +16,7 @@ The config file is TOML, at ``$DCOS_PY_CONFIG``, else ``$XDG_CONFIG_HOME/dcos-py
     master = "10.0.0.1:5050"              # host:port, [v6]:port, http(s)://host:port or zk://...
     webapp = "http://10.0.0.1:8080"
     dispatcher = "http://10.0.0.1:7077"   # the batch dispatcher (else found via the master)
+    package = "http://10.0.0.1:7070"      # the package service (Cosmos-like API)
 
 Master addresses accept `host:port`, `host` (port 5050), `[v6]:port`, `http://host:port` and
 `https://...` (`dcos.common.addresses.parse_master`), and `zk://host:port[,host:port]/path`:
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dcos.cli import clusters
 from dcos.cli.errors import CliError, Unreachable
 from dcos.common.addresses import MasterAddressError, parse_master, zk_master
 from dcos.state import detector
@@ -37,21 +42,25 @@ from dcos.state.zk import ZkUrlError
 ENV_MASTER = "DCOS_MASTER"
 ENV_WEBAPP = "DCOS_WEBAPP"
 ENV_DISPATCHER = "DCOS_BATCH_DISPATCHER"
+ENV_PACKAGE = "DCOS_PACKAGE_SERVICE"
 ENV_CONFIG = "DCOS_PY_CONFIG"
 DEFAULT_MASTER = "127.0.0.1:5050"
 DEFAULT_WEBAPP = "http://127.0.0.1:8080"
+DEFAULT_PACKAGE = "http://127.0.0.1:7070"
 ZK_TIMEOUT = 5.0  # seconds to find the leading master through ZooKeeper
-KEYS = ("master", "webapp", "dispatcher")
+KEYS = ("master", "webapp", "dispatcher", "package")
 
 
 @dataclass(frozen=True)
 class CliConfig:
-    """The config file's values (None where the file does not set them)."""
+    """The config file's values (None where the file does not set them); `effective_config`
+    also builds one from the attached cluster laid over the file."""
 
     master: str | None = None
     webapp: str | None = None
     dispatcher: str | None = None
     path: Path | None = None
+    package: str | None = None
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -85,7 +94,22 @@ def load_config(path: Path | None = None) -> CliConfig:
     for key in KEYS:
         if key in data and not isinstance(data[key], str):
             raise CliError(f"config file {path}: {key} must be a string")
-    return CliConfig(data.get("master"), data.get("webapp"), data.get("dispatcher"), path)
+    return CliConfig(data.get("master"), data.get("webapp"), data.get("dispatcher"), path,
+                     data.get("package"))
+
+
+def effective_config(config: CliConfig | None = None) -> CliConfig:
+    """`config` when the caller holds one (tests, a loaded file); else the attached cluster's
+    addresses (`dcos.cli.clusters`), each unset one taken from the config file."""
+    if config is not None:
+        return config
+    file = load_config()
+    cluster = clusters.attached_cluster()
+    if cluster is None:
+        return file
+    return CliConfig(master=cluster.master, webapp=cluster.webapp,
+                     dispatcher=cluster.dispatcher or file.dispatcher, path=file.path,
+                     package=cluster.package)
 
 
 def normalize_master_url(address: str, zk_timeout: float | None = None) -> str:
@@ -123,8 +147,9 @@ def _leader_url(url: str, timeout: float) -> str:
         raise Unreachable(f"cannot find the leading master through {url}: {exc}") from None
 
 
-def normalize_webapp_url(address: str) -> str:
-    """`host:port` gets `http://`; the trailing slash goes. `CliError` when not a URL."""
+def normalize_webapp_url(address: str, what: str = "webapp") -> str:
+    """`host:port` gets `http://`; the trailing slash goes. `CliError` (naming `what`) when
+    not a URL."""
     text = address.strip()
     if "://" not in text:
         text = "http://" + text
@@ -132,9 +157,9 @@ def normalize_webapp_url(address: str) -> str:
     try:
         parts.port  # noqa: B018 -- validates the port
     except ValueError:
-        raise CliError(f"invalid webapp address {text!r}: bad port") from None
+        raise CliError(f"invalid {what} address {text!r}: bad port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CliError(f"invalid webapp address {text!r}: expected http://host:port")
+        raise CliError(f"invalid {what} address {text!r}: expected http://host:port")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -143,30 +168,45 @@ def _given(value: str | None) -> str | None:
     return text or None
 
 
+def _config_for(flag: str | None, config: CliConfig | None) -> CliConfig:
+    """The layered config, read only when `flag` leaves the address unset."""
+    return effective_config(config) if not _given(flag) else config or CliConfig()
+
+
 def master_text(flag: str | None, config: CliConfig | None = None) -> str:
     """The master as given: `flag` (the option or ``$DCOS_MASTER``), else the config file's
-    `master`, else 127.0.0.1:5050 (a ``zk://`` URL stays one: see `resolve_master`)."""
-    cfg = load_config() if config is None and not _given(flag) else config or CliConfig()
+    `master` of the attached cluster, else the config file's, else 127.0.0.1:5050 (a
+    ``zk://`` URL stays one: see `resolve_master`)."""
+    cfg = _config_for(flag, config)
     return _given(flag) or _given(cfg.master) or DEFAULT_MASTER
 
 
 def resolve_master(flag: str | None, config: CliConfig | None = None) -> str:
     """The master's base URL (`http://host:port`): `flag` (the option or ``$DCOS_MASTER``),
-    else the config file's `master`, else 127.0.0.1:5050; for a ``zk://`` URL, the leading
+    else the attached cluster's or the config file's `master`, else 127.0.0.1:5050; for a ``zk://`` URL, the leading
     master's (read from ZooKeeper once; `Unreachable` when there is none)."""
     return normalize_master_url(master_text(flag, config))
 
 
 def resolve_webapp(flag: str | None, config: CliConfig | None = None) -> str:
-    """The webapp's base URL: `flag` (the option or ``$DCOS_WEBAPP``), else the config
-    file's `webapp`, else http://127.0.0.1:8080."""
-    cfg = load_config() if config is None and not _given(flag) else config or CliConfig()
+    """The webapp's base URL: `flag` (the option or ``$DCOS_WEBAPP``), else the attached
+    cluster's or the config file's `webapp`, else http://127.0.0.1:8080."""
+    cfg = _config_for(flag, config)
     return normalize_webapp_url(_given(flag) or _given(cfg.webapp) or DEFAULT_WEBAPP)
 
 
 def resolve_dispatcher(flag: str | None, config: CliConfig | None = None) -> str | None:
-    """The batch dispatcher's URL from `flag` (the option or ``$DCOS_BATCH_DISPATCHER``) or
-    the config file; None: find it through the master."""
-    cfg = load_config() if config is None and not _given(flag) else config or CliConfig()
+    """The batch dispatcher's URL from `flag` (the option or ``$DCOS_BATCH_DISPATCHER``),
+    the attached cluster or the config file; None: find it through the master."""
+    cfg = _config_for(flag, config)
     found = _given(flag) or _given(cfg.dispatcher)
     return found.rstrip("/") if found else None
+
+
+def resolve_package_service(flag: str | None, config: CliConfig | None = None) -> str:
+    """The package service's base URL: `flag` (the option or ``$DCOS_PACKAGE_SERVICE``),
+    else the attached cluster's `package`, else the config file's, else
+    http://127.0.0.1:7070."""
+    cfg = _config_for(flag, config)
+    found = _given(flag) or _given(cfg.package) or DEFAULT_PACKAGE
+    return normalize_webapp_url(found, "package service")
