@@ -27,6 +27,7 @@ from dcos.agent.config import AgentConfig
 from dcos.agent.isolators.select import parse_isolation
 from dcos.agent.logs import parse_size
 from dcos.agent.resources import parse_attributes
+from dcos.agent.task_env import parse_dns_resolver
 from dcos.common.addresses import parse_master, zk_master
 from dcos.common.flags import DaemonParser, positive_seconds, setup_from
 from dcos.common.gc_tuning import tune_gc
@@ -87,6 +88,9 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
            help="files kept per stream: the live one and N-1 rotated copies")
     p.flag("--fetcher-cache-size", type=_size, default="2GB",
            help="size limit of <work-dir>/fetcher-cache (least recently used go)")
+    p.flag("--dns-resolver", type=_checked(parse_dns_resolver, "dns resolver"), default=None,
+           help="HOST:PORT of the dcos-py DNS server, given to every task as "
+           "DCOS_DNS_RESOLVER (default: none; tasks use the host's resolv.conf)")
     p.flag("--executor-registration-timeout", type=positive_seconds, default="60secs",
            help="kill a custom executor that has not subscribed by then (60secs, 2mins)")
     p.flag("--kill-tasks-on-stop", action="store_true",
@@ -140,6 +144,7 @@ def config_from_args(argv: list[str] | None = None, environ: Mapping[str, str] |
         log_max_files=args.log_max_files,
         fetcher_cache_size=args.fetcher_cache_size,
         executor_registration_timeout=args.executor_registration_timeout,
+        dns_resolver=parse_dns_resolver(args.dns_resolver) if args.dns_resolver else None,
     ), args
 
 

@@ -64,6 +64,7 @@ from dcos.agent.health_runner import HealthRunner
 from dcos.agent.logs import LogRotator
 from dcos.agent.master_session import MasterSession
 from dcos.agent.resources import agent_resources, parse_attributes
+from dcos.agent.task_env import task_base_env
 from dcos.common.addresses import MasterAddress, zk_master
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
@@ -105,7 +106,9 @@ class AgentShell:
         self.core = AgentCore(
             info, os.path.abspath(config.work_dir), config.status_update_retry,
             executor_registration_timeout=config.executor_registration_timeout,
-            base_env=dict(os.environ),  # snapshot once: not a copy of os.environ per task
+            # snapshot once (not a copy of os.environ per task), with the DCOS_* task variables
+            base_env=task_base_env(os.environ, master=config.master,
+                                   dns_resolver=config.dns_resolver),
         )  # fmt: skip
         self.executor_streams = ExecutorStreams()  # streams of subscribed custom executors
         self.stimuli = StimulusLog()  # the core's last events and actions (/debug/stimuli)
