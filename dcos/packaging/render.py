@@ -109,7 +109,7 @@ def check_schema(schema: Mapping[str, Any]) -> None:
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
-        where = _pointer(exc.absolute_path)
+        where = json_pointer(exc.absolute_path)
         raise RenderError(f"config schema is invalid at '{where}': {exc.message}") from exc
 
 
@@ -122,17 +122,17 @@ def validate_options(schema: Mapping[str, Any] | None, options: Mapping[str, Any
     check_schema(schema)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    errors = {_option_error(e) for e in _leaves(validator.iter_errors(options))}
+    errors = {_option_error(e) for e in leaf_errors(validator.iter_errors(options))}
     return sorted(errors)
 
 
-def _leaves(errors: Any) -> list[ValidationError]:
+def leaf_errors(errors: Any) -> list[ValidationError]:
     """The errors themselves, with an `anyOf`/`oneOf` failure replaced by its sub-errors when it
     has any (they name the deeper paths)."""
     out: list[ValidationError] = []
     for error in errors:
         if error.validator in ("anyOf", "oneOf", "allOf") and error.context:
-            out.extend(_leaves(error.context))
+            out.extend(leaf_errors(error.context))
         else:
             out.append(error)
     return out
@@ -147,10 +147,10 @@ def _option_error(error: ValidationError) -> OptionError:
         ]
         if missing:
             path.append(missing[0])
-    return OptionError(path=_pointer(path), message=error.message)
+    return OptionError(path=json_pointer(path), message=error.message)
 
 
-def _pointer(parts: Any) -> str:
+def json_pointer(parts: Any) -> str:
     """A JSON pointer ("" for the root) of a jsonschema path."""
     out = ""
     for part in parts:
