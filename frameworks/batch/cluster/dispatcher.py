@@ -6,7 +6,15 @@ started by ``dcos-py batch submit`` when none is registered with the master, by 
 (or by hand)::
 
     python -m frameworks.batch.cluster.dispatcher --master HOST:PORT --work-dir DIR [--port P]
-        [--ip ADDRESS] [--allow-scripts DIR_OR_FILE[:...]]
+        [--ip ADDRESS] [--allow-scripts DIR_OR_FILE[:...]] [--framework-name NAME] [--role ROLE]
+
+- Several dispatchers may share a cluster (a team's own, e.g. the ``batch-dispatcher``
+  package): each registers under its ``--framework-name`` (default ``batch-dispatcher``, the
+  one ``dcos-py batch submit`` looks for) and subscribes with its ``--role`` (default ``*``),
+  so it is offered that role's share and reservations (its SUPPRESS/REVIVE name the role and its
+  driver tasks use resources allocated to it). A dispatcher with a role other than ``*`` hands
+  it to its drivers as their default ``spark.mesos.role`` (a submission's own conf wins), so a
+  team's jobs run under the team's role too. Each needs its own ``--work-dir``.
 
 - HA masters: ``--master zk://h1:2181,h2:2181/dcos`` (or Spark's ``mesos://zk://...``). The SDK
   driver finds the leading master in ZooKeeper and follows a failover by re-subscribing with
@@ -60,6 +68,7 @@ import orjson
 from aiohttp import web
 
 from dcos.common import flags
+from dcos.protocol.ids import role_error
 from dcos.sdk import (
     Decline,
     FrameworkAction,
@@ -92,8 +101,11 @@ class Dispatcher(FrameworkScheduler):
     """Submissions, their driver tasks, and the HTTP API."""
 
     def __init__(self, store: StateStore, master: str, python: str = sys.executable,
-                 scripts_dir: Path | None = None, policy: ScriptPolicy | None = None) -> None:
-        super().__init__()
+                 scripts_dir: Path | None = None, policy: ScriptPolicy | None = None,
+                 name: str = NAME, role: str = "*") -> None:  # fmt: skip
+        super().__init__(roles=[role])
+        self.name = name  # the framework name it registers under
+        self.role = role  # the role it subscribes with (its offers' allocation role)
         self.store = store
         self.master = master
         self.python = python
@@ -237,10 +249,13 @@ class Dispatcher(FrameworkScheduler):
         self, sub: dict[str, Any], offer: Offer, resources: list[Any]
     ) -> dict[str, Any]:
         script = Path(sub["script"])
+        conf = dict(sub["conf"])
+        if self.role != "*":  # a team's dispatcher: its drivers register under its role
+            conf.setdefault("spark.mesos.role", self.role)
         env = {
             "DCOS_BATCH_MASTER": f"mesos://{self.master}",
             "MASTER": f"mesos://{self.master}",
-            "DCOS_BATCH_CONF": orjson.dumps(sub["conf"]).decode(),
+            "DCOS_BATCH_CONF": orjson.dumps(conf).decode(),
             "DCOS_BATCH_SUBMISSION_ID": sub["id"],
             "DCOS_BATCH_DISPATCHER": self.url,
             "PYTHONUNBUFFERED": "1",
@@ -332,7 +347,8 @@ class Dispatcher(FrameworkScheduler):
         return _json(sub)
 
     async def _health(self, request: web.Request) -> web.Response:
-        return _json({"name": NAME, "pid": os.getpid(), "master": self.master})
+        return _json({"name": self.name, "role": self.role, "pid": os.getpid(),
+                      "master": self.master})  # fmt: skip
 
 
 def _json(body: Any) -> web.Response:
@@ -349,24 +365,28 @@ async def start_api(d: Dispatcher, ip: str, port: int) -> tuple[web.AppRunner, i
     return runner, int(bound)
 
 
+def dispatcher_framework_info(d: Dispatcher, framework_id: str | None) -> dict[str, Any]:
+    """The FrameworkInfo `d` subscribes with: its name and role, its API as ``webui_url``,
+    checkpointing, and `framework_id` (the stored one: a restart fails over). Called by
+    `serve`."""
+    return framework_info(d.name, roles=[d.role], webui_url=d.url + "/", checkpoint=True,
+                          framework_id=framework_id)  # fmt: skip
+
+
 async def serve(master: str, work_dir: Path, port: int, ip: str, hostname: str,
-                policy: ScriptPolicy | None = None) -> int:
+                policy: ScriptPolicy | None = None, name: str = NAME, role: str = "*") -> int:
     """Run the dispatcher until SIGTERM/SIGINT (failover: drivers keep running). Called by
     `main`."""
     work_dir.mkdir(parents=True, exist_ok=True)
     store = SQLiteStateStore(str(work_dir / "dispatcher.db"))
-    d = Dispatcher(store, master, scripts_dir=work_dir / "scripts", policy=policy)
+    d = Dispatcher(store, master, scripts_dir=work_dir / "scripts", policy=policy, name=name,
+                   role=role)  # fmt: skip
     await d.load()
     runner, bound = await start_api(d, ip, port)
     d.url = f"http://{f'[{hostname}]' if ':' in hostname else hostname}:{bound}"
     log.info("dispatcher API on %s (bound to %s)", d.url, ip)
     saved = await store.get("/framework_id")
-    info = framework_info(
-        NAME,
-        webui_url=d.url + "/",
-        checkpoint=True,
-        framework_id=saved.value.decode() if saved is not None else None,
-    )
+    info = dispatcher_framework_info(d, saved.value.decode() if saved is not None else None)
     d.driver = SchedulerDriver(d, info, master, failover_timeout=7 * 24 * 3600.0)
     await d.driver.start()
     stop = asyncio.Event()
@@ -394,6 +414,10 @@ def parser() -> flags.DaemonParser:
     p.flag("--allow-scripts", default="",
            help="host scripts a submission may name by path: files or directories, separated "
            "by ':' (default: none; submissions ship their script)")
+    p.flag("--framework-name", default=NAME,
+           help="name it registers under (`dcos-py batch submit` looks for batch-dispatcher)")
+    p.flag("--role", default="*",
+           help="role it subscribes with; also its drivers' default spark.mesos.role")
     return p
 
 
@@ -409,6 +433,11 @@ def dispatcher_master(text: str) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    if not args.framework_name.strip():
+        p.error("--framework-name must not be empty")
+    why = role_error(args.role)
+    if why is not None:
+        p.error(f"--role: {why}")
     flags.setup_from(args)
     try:
         master, master_host = dispatcher_master(args.master)
@@ -420,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(work)
     policy = ScriptPolicy.parse(args.allow_scripts)
-    return asyncio.run(serve(master, work, args.port, ip, hostname, policy))
+    return asyncio.run(serve(master, work, args.port, ip, hostname, policy,
+                             name=args.framework_name.strip(), role=args.role))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ it listens on the address it is given only."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,8 @@ from frameworks.batch.cluster.dispatcher import (
     LAUNCHED,
     QUEUED,
     Dispatcher,
+    dispatcher_framework_info,
+    main,
     parser,
     start_api,
 )
@@ -188,3 +191,60 @@ def test_flags_bind_loopback_for_a_local_master_and_take_host_as_ip() -> None:
     assert parser().parse_args(["--host", "127.0.0.1"]).ip == "127.0.0.1"
     assert parser().parse_args(["--ip", "::1"]).ip == "::1"
     assert route_to("127.0.0.1") == "127.0.0.1"
+
+
+# ---- a team's dispatcher: its own framework name and role ------------------------------
+
+
+async def test_a_teams_dispatcher_registers_its_name_and_role_and_runs_drivers_in_it(
+        tmp_path) -> None:  # fmt: skip
+    d = Dispatcher(MemoryStateStore(), "127.0.0.1:5050", name="team-a-batch", role="team-a")
+    drv = FakeDriver()
+    d.driver = drv  # type: ignore[assignment]
+    d.url = "http://127.0.0.1:7078"
+    info = dispatcher_framework_info(d, "fw-7")
+    assert (info["name"], info["roles"], info["id"]) == ("team-a-batch", ["team-a"], {"value": "fw-7"})
+    assert {"type": "MULTI_ROLE"} in info["capabilities"] and info["checkpoint"] is True
+    assert info["webui_url"] == "http://127.0.0.1:7078/"
+    script = tmp_path / "job.py"
+    script.write_text("print(1)\n")
+    await d.submit({"script": str(script), "driver_cpus": 0.5, "driver_mem": 256})
+    await d.submit({"script": str(script), "driver_cpus": 0.5, "driver_mem": 256,
+                    "conf": {"spark.mesos.role": "other"}})  # fmt: skip
+    team = Offer(make_offer("o1", agent_id="a1", resources="cpus:2;mem:2048", role="team-a"))
+    await d.resource_offers(drv, [team])  # type: ignore[arg-type]
+    [launch] = [a for a in drv.applied if isinstance(a, Launch)]
+    assert len(launch.tasks) == 2
+    for task in launch.tasks:
+        assert {r["allocation_info"]["role"] for r in task["resources"]} == {"team-a"}
+    confs = [json.loads(next(v["value"] for v in t["command"]["environment"]["variables"]
+                             if v["name"] == "DCOS_BATCH_CONF")) for t in launch.tasks]  # fmt: skip
+    assert sorted(c["spark.mesos.role"] for c in confs) == ["other", "team-a"]  # its own wins
+    assert drv.applied[-1] == Suppress(("team-a",))  # nothing queued: suppress its role
+    async with api(d) as client:
+        health = await (await client.get("/health")).json()
+    assert (health["name"], health["role"]) == ("team-a-batch", "team-a")
+
+
+async def test_the_default_dispatcher_keeps_its_name_and_leaves_drivers_roles_alone(
+        tmp_path) -> None:  # fmt: skip
+    d, drv = await dispatcher(tmp_path, 0.5)
+    assert dispatcher_framework_info(d, None)["name"] == "batch-dispatcher"
+    assert dispatcher_framework_info(d, None)["roles"] == ["*"]
+    await d.resource_offers(drv, [offer("o1", "a1", 1.0)])  # type: ignore[arg-type]
+    [launch] = [a for a in drv.applied if isinstance(a, Launch)]
+    env = {v["name"]: v["value"] for v in launch.tasks[0]["command"]["environment"]["variables"]}
+    assert "spark.mesos.role" not in json.loads(env["DCOS_BATCH_CONF"])
+
+
+def test_name_and_role_flags_default_as_before_and_bad_ones_are_usage_errors(capsys) -> None:
+    args = parser().parse_args([])
+    assert (args.framework_name, args.role) == ("batch-dispatcher", "*")
+    args = parser().parse_args(["--framework-name", "team-a-batch", "--role", "team-a/etl"])
+    assert (args.framework_name, args.role) == ("team-a-batch", "team-a/etl")
+    for bad, why in ((["--role", "-x"], "--role"), (["--role", "a b"], "--role"),
+                     (["--framework-name", " "], "--framework-name")):  # fmt: skip
+        with pytest.raises(SystemExit) as exc:
+            main(["--master", "127.0.0.1:5050", "--work-dir", str(Path("/nonexistent")), *bad])
+        assert exc.value.code == 2
+        assert why in capsys.readouterr().err
