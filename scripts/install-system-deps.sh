@@ -6,12 +6,15 @@
 #   dnsutils -> `dig`, a real DNS client the DNS tests query dcos/dns with
 #   zookeeper -> /usr/share/zookeeper (and java): the HA state store and master election
 #                (`dcos-py up --ha`, the tests' ZooKeeper servers: dcos/state/zk_server.py)
+#   redis-server -> /usr/bin/redis-server (and redis-cli from redis-tools): what the `redis`
+#                package of packages-repo/ runs on the agents (tests/packages/test_redis.py)
 set -euo pipefail
 
 declare -A need=(
   [haproxy]=/usr/sbin/haproxy
   [dnsutils]=/usr/bin/dig
   [zookeeper]=/usr/share/zookeeper/bin/zkServer.sh
+  [redis-server]=/usr/bin/redis-server
 )
 missing=()
 for pkg in "${!need[@]}"; do
