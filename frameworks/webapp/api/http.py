@@ -14,8 +14,10 @@ import orjson
 from aiohttp import web
 
 from frameworks.webapp.actions import Conflict
+from frameworks.webapp.core import CoreView
 from frameworks.webapp.deployments import Deployment
 from frameworks.webapp.model.app import Errors, normalize
+from frameworks.webapp.model.group import cycle_errors
 from frameworks.webapp.model.json import MAX_DEPTH, dumps, too_deep
 from frameworks.webapp.model.paths import url_id_errors
 from frameworks.webapp.model.spec import AppSpec
@@ -101,3 +103,15 @@ def parse_app(raw: Any) -> tuple[AppSpec | None, Errors]:
     """A request's app definition, validated with Marathon's defaults, as an `AppSpec`."""
     app, errs = normalize(raw)
     return (AppSpec.parse(app) if app is not None else None), errs
+
+
+def new_app_errors(view: CoreView, app: AppSpec) -> Errors:
+    """What besides its own definition makes `app` invalid next to the apps in `view`: a
+    dependency cycle, or a group of the same id. Called by the app create/update handlers
+    and by ``POST /v2/fit`` (which validates as a create would)."""
+    apps: dict[str, Json] = {a: s.json for a, s in view.apps.items()}
+    apps[app.id] = app.json
+    errs = cycle_errors(apps, view.group_deps())
+    if app.id in view.groups:
+        errs.append(("/id", [f"a group with id {app.id} already exists"]))
+    return errs

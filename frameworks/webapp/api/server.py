@@ -7,7 +7,8 @@ under ``/v2/apps`` and ``/v2/groups`` is parsed by hand. Query booleans accept
 [{"path", "errors"}]}``; a refused request changes nothing (`frameworks.webapp.api.http`).
 Handlers read the state through the service's read-only `view` and change it through one
 service method per request kind (`WebappService.deploy`, `kill_tasks` ...), which runs the
-core under the service lock and carries out its actions. Also served: ``/metrics``
+core under the service lock and carries out its actions. ``POST /v2/fit`` (a dry run: would
+this app or group fit now, and why not) is `frameworks.webapp.api.fit`. Also served: ``/metrics``
 (Marathon's JSON), ``/metrics/prometheus`` and ``/debug/stimuli`` (`frameworks.webapp.api.metrics`).
 """
 
@@ -21,6 +22,7 @@ from aiohttp import web
 from dcos.common.metrics import add_prometheus_routes
 from dcos.protocol.ids import TaskID
 from frameworks.webapp.actions import Conflict, Deploy, KillTasks, ResetDelay, StopDeployment
+from frameworks.webapp.api.fit import FitApi
 from frameworks.webapp.api.groups import GroupsApi
 from frameworks.webapp.api.http import (
     body_json,
@@ -31,6 +33,7 @@ from frameworks.webapp.api.http import (
     error,
     flag,
     invalid,
+    new_app_errors,
     not_found_app,
     origin,
     parse_app,
@@ -46,7 +49,6 @@ from frameworks.webapp.events import sse_handler
 from frameworks.webapp.ha import HaState, LeaderRecord
 from frameworks.webapp.instances import Instance
 from frameworks.webapp.model.app import Errors, absolute, merge
-from frameworks.webapp.model.group import cycle_errors
 from frameworks.webapp.model.paths import id_errors
 from frameworks.webapp.model.spec import AppId, AppSpec
 from frameworks.webapp.scheduler import WebappService
@@ -140,12 +142,7 @@ class Api:
         return web.Response(body=body, content_type="application/json")
 
     def _validate_new(self, app: AppSpec) -> Errors:
-        apps: dict[str, Json] = {a: s.json for a, s in self.view.apps.items()}
-        apps[app.id] = app.json
-        errs = cycle_errors(apps, self.view.group_deps())
-        if app.id in self.view.groups:
-            errs.append(("/id", [f"a group with id {app.id} already exists"]))
-        return errs
+        return new_app_errors(self.view, app)
 
     async def create_app(self, request: web.Request) -> web.Response:
         raw, bad = await body_json(request)
@@ -446,6 +443,7 @@ def build_app(service: WebappService, ha: HaState | None = None,
     r.add_get("/metrics", api.metrics)
     r.add_get("/debug/stimuli", api.stimuli)
     GroupsApi(service, api.render).add_routes(r)
+    FitApi(service).add_routes(r)
     add_prometheus_routes(app, lambda: collect(service))
     app.on_startup.append(_warm)
     app.on_cleanup.append(_close_callbacks)
