@@ -231,7 +231,7 @@ def task_info(
     resources: list[Json] | Resources,
     command: str | Sequence[str] | Mapping[str, Any] | None = None,
     environment: Mapping[str, str] | None = None,
-    uris: Iterable[str] = (),
+    uris: Iterable[str | Mapping[str, Any]] = (),
     user: str | None = None,
     executor: Json | None = None,
     container: Json | None = None,
@@ -280,7 +280,7 @@ def task_info(
 def _command(
     command: str | Sequence[str] | Mapping[str, Any],
     environment: Mapping[str, str] | None,
-    uris: Iterable[str],
+    uris: Iterable[str | Mapping[str, Any]],
     user: str | None,
 ) -> Json:
     if isinstance(command, str):
@@ -296,7 +296,7 @@ def _command(
         cmd["environment"] = {
             "variables": [{"name": k, "value": v} for k, v in environment.items()]
         }
-    uri_list = [{"value": u} for u in uris]
+    uri_list = [{"value": u} if isinstance(u, str) else dict(u) for u in uris]
     if uri_list:
         cmd["uris"] = uri_list
     if user is not None:

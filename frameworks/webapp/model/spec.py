@@ -94,7 +94,7 @@ class AppSpec:
     args: tuple[str, ...]
     user: str | None
     env: Mapping[str, str]  # plain values only (secrets are not passed on)
-    uris: tuple[str, ...]
+    uris: tuple[Json, ...]  # Mesos CommandInfo.URI objects (value, extract, executable, cache)
     labels: Mapping[str, str]
     ports: tuple[PortDefinition, ...]
     require_ports: bool
@@ -126,7 +126,7 @@ class AppSpec:
             disk=float(app.get("disk", 0.0)), gpus=int(app.get("gpus") or 0),
             cmd=app.get("cmd") or None, args=tuple(app.get("args") or ()), user=app.get("user"),
             env={k: v for k, v in (app.get("env") or {}).items() if isinstance(v, str)},
-            uris=tuple(f["uri"] for f in app.get("fetch") or [] if "uri" in f),
+            uris=tuple(mesos_uri(f) for f in app.get("fetch") or [] if "uri" in f),
             labels=dict(app.get("labels") or {}),
             ports=tuple(PortDefinition(int(d.get("port", 0)), d.get("protocol", "tcp"), d.get("name"))
                         for d in app.get("portDefinitions") or []),
@@ -185,3 +185,15 @@ def _readiness(rc: Json) -> ReadinessCheck:
         ready_statuses=tuple(rc.get("httpStatusCodesForReady") or (200,)),
         preserve_last_response=bool(rc.get("preserveLastResponse")),
     )  # fmt: skip
+
+
+def mesos_uri(fetch: Mapping[str, Any]) -> Json:
+    """One Marathon `fetch` entry (`uri`, `extract`, `executable`, `cache`, `outputFile`) as the
+    Mesos `CommandInfo.URI` the agent's fetcher reads. Called by `AppSpec.from_json`."""
+    uri: Json = {"value": fetch["uri"]}
+    for key in ("extract", "executable", "cache"):
+        if key in fetch:
+            uri[key] = bool(fetch[key])
+    if fetch.get("outputFile"):
+        uri["output_file"] = str(fetch["outputFile"])
+    return uri

@@ -50,3 +50,14 @@ def test_task_info_carries_the_port_environment_and_discovery() -> None:
     port = info["discovery"]["ports"]["ports"][0]
     assert port["number"] == 31005 and port["name"] == "http"
     assert port["labels"]["labels"] == [{"key": "servicePort", "value": "10001"}]
+
+
+def test_task_info_fetch_uris_keep_extract_executable_and_cache() -> None:
+    fetch = [{"uri": "http://repo/assets/dask.tar", "extract": True, "cache": True},
+             {"uri": "http://repo/run.sh", "executable": True, "outputFile": "bin/run.sh"}]
+    app = app_def(fetch=fetch)
+    inst = Instance("shop_web.1", "/shop/web", app["version"], app["version"], "agent-1", "h1",
+                    [], [], 1.0)  # fmt: skip
+    uris = build_task_info(AppSpec.parse(app), inst, [])["command"]["uris"]
+    assert uris[0] == {"value": "http://repo/assets/dask.tar", "extract": True, "cache": True}
+    assert uris[1] == {"value": "http://repo/run.sh", "executable": True, "output_file": "bin/run.sh"}
