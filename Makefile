@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPAT := .venv-compat/.installed
 
-.PHONY: up up-ha test bench lint venv clean system-deps dist
+.PHONY: up up-ha test bench lint venv clean system-deps dist repo
 
 venv: $(STAMP)
 
@@ -20,10 +20,15 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash scripts/install-system-deps.sh
 
-up: venv system-deps
+# The default package repository: validate packages-repo/ and write packages-repo/build/index.json
+# with its wheel sets (assets/<set>.tar). A second build with nothing changed is offline and fast.
+repo: venv
+	$(PY) -m dcos.packaging.build packages-repo
+
+up: venv system-deps repo
 	$(VENV)/bin/dcos-py up
 
-up-ha: venv system-deps
+up-ha: venv system-deps repo
 	$(VENV)/bin/dcos-py up --ha
 
 # Real third-party clients (pymesos) live in their own venv: they pin old dependencies.
@@ -32,7 +37,7 @@ $(COMPAT): tests/compat/install_pymesos.sh tests/compat/install_marathon.sh
 	PYTHON=$(PYTHON) bash tests/compat/install_marathon.sh .venv-compat
 	@touch $(COMPAT)
 
-test: venv system-deps $(COMPAT)
+test: venv system-deps repo $(COMPAT)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv
