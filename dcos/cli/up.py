@@ -2,7 +2,9 @@
 
 Called by: `dcos.cli.main` (the `up` command). `build_components` lists the processes (a master,
 then N agents, then the webapp framework (Marathon-like, :8080), the DNS server (:8053, HTTP
-:8123), the batch dispatcher (:7077) and the HAProxy load balancer (when haproxy is installed)),
+:8123), the batch dispatcher (:7077), the package service (:7070, its default repository the checkout's
+packages-repo/build/index.json when built) and the HAProxy load balancer (when haproxy is
+installed)); agents get `--dns-resolver` (the DNS server) for their tasks,
 `run_up` checks the ports, starts them through a `Supervisor`, prints where everything is,
 waits, and stops them all cleanly. With `--ha` (or `--zk URL`) the cluster is highly available
 (`dcos.cli.up_ha`): a local ZooKeeper (or the given ensemble), three masters, two webapp
@@ -31,6 +33,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+import dcos
 from dcos.cli import http, up_ha
 from dcos.cli.errors import CliError
 from dcos.cli.restarts import DEFAULT_RESTART
@@ -43,6 +46,7 @@ LOCAL_IP = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
 MAX_AGENTS = (65535 - PORTS_BASE + 1) // PORTS_PER_AGENT
 PID_FILE = "pids.json"
+PACKAGING_SUFFIX = "-packaging"  # HA: the package service's state under <masters' path>-packaging
 LOCK_FILE = "up.lock"
 
 
@@ -63,6 +67,8 @@ class UpOptions:
     lb_stats_port: int = 9090
     batch: bool = True
     batch_port: int = 7077
+    package: bool = True
+    package_port: int = 7070
     haproxy: str | None = None  # None: look it up (PATH, /usr/sbin/haproxy)
     ha: bool = False  # three masters and two webapps on ZooKeeper (`dcos.cli.up_ha`)
     zk: str | None = None  # HA on this existing ensemble (implies `ha`); None: start one
@@ -172,13 +178,20 @@ def build_components(opts: UpOptions) -> list[Component]:
             argv=[sys.executable, "-m", "dcos.agent", "--master", wires.master_arg,
                   "--ip", LOCAL_IP, "--port", str(port), "--work-dir", str(agent_dir),
                   "--resources", share.flag(), "--log-file", str(log),
-                  "--kill-tasks-on-stop"],  # Ctrl-C on `up` leaves no task behind
+                  "--kill-tasks-on-stop",  # Ctrl-C on `up` leaves no task behind
+                  *dns_resolver_args(opts)],
             log_path=log,
             ready=lambda port=port: agent_registered_with_leader(wires, port),  # type: ignore[misc]
             ready_what="registered with the master",
             url=f"http://{LOCAL_IP}:{port}",
         ))
     return components + service_components(opts, work, wires)
+
+
+def dns_resolver_args(opts: UpOptions) -> list[str]:
+    """`--dns-resolver 127.0.0.1:<dns port>` for the agents when `up` runs DNS (their tasks
+    then get DCOS_DNS_RESOLVER and find each other's apps there)."""
+    return ["--dns-resolver", f"{LOCAL_IP}:{opts.dns_port}"] if opts.dns else []
 
 
 def agent_registered_with_leader(wires: Wiring, agent_port: int) -> bool:
@@ -207,9 +220,10 @@ def webapp_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compon
 
 
 def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Component]:
-    """The webapp framework, the DNS server, the batch dispatcher and the load balancer
-    (those enabled; the load balancer only when haproxy is installed). They start once the
-    master is ready; DNS and the load balancer get every webapp instance's URL."""
+    """The webapp framework, the DNS server, the batch dispatcher, the package service and
+    the load balancer (those enabled; the load balancer only when haproxy is installed). They
+    start once the master is ready; DNS, the package service and the load balancer get every
+    webapp instance's URL."""
     master = wires.master_arg
     webapp_urls = ",".join(f"http://{LOCAL_IP}:{p}" for p in wires.webapp_ports)
     out: list[Component] = webapp_components(opts, work, wires) if opts.webapp else []
@@ -237,6 +251,8 @@ def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compo
             ready_what="accepting submissions", url=batch_url,
             critical=False,
         ))
+    if opts.package:
+        out.append(package_component(opts, work, wires, webapp_urls))
     haproxy = find_haproxy(opts.haproxy) if opts.lb else None
     if haproxy is not None:
         log = work / "lb" / "lb.log"
@@ -254,6 +270,36 @@ def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compo
     return out
 
 
+def default_index() -> Path:
+    """The checkout's built catalog index (`dcos-py package build packages-repo/`)."""
+    return Path(dcos.__file__).resolve().parents[1] / "packages-repo" / "build" / "index.json"
+
+
+PACKAGES_HINT = ("package service: no default repository ({index} is missing); build it with "
+                 "`dcos-py package build packages-repo/` (or `make repo`), then restart `up` or "
+                 "add it with `dcos-py package repo add Universe file://{index}`")
+
+
+def package_component(opts: UpOptions, work: Path, wires: Wiring,
+                      webapp_urls: str) -> Component:
+    """The package service (Cosmos API): the checkout's catalog as its default repository
+    when built; state in ZooKeeper next to the masters' in HA mode, else in its work dir."""
+    log = work / "package" / "package.log"
+    url = f"http://{LOCAL_IP}:{opts.package_port}"
+    argv = [sys.executable, "-m", "dcos.packaging", "--master", wires.master_arg,
+            "--webapp", webapp_urls, "--ip", LOCAL_IP, "--port", str(opts.package_port),
+            "--work-dir", str(work / "package"), "--log-file", str(log)]
+    index = default_index()
+    if index.exists():
+        argv += ["--default-repo", f"Universe={index.as_uri()}"]
+    layout = opts.layout()
+    if layout is not None:
+        argv += ["--zk", str(layout.masters_zk.sibling(PACKAGING_SUFFIX))]
+    return Component(name="package", argv=argv, log_path=log,
+                     ready=lambda: http_ok(url + "/health"), ready_what="serving packages",
+                     url=url, critical=False)
+
+
 def service_ports(opts: UpOptions) -> list[tuple[int, str]]:
     """(port, what) for each enabled service component, for the in-use check."""
     ports: list[tuple[int, str]] = []
@@ -265,6 +311,8 @@ def service_ports(opts: UpOptions) -> list[tuple[int, str]]:
         ports += [(opts.dns_port, "--dns-port"), (opts.dns_http_port, "--dns-http-port")]
     if opts.batch:
         ports.append((opts.batch_port, "--batch-port"))
+    if opts.package:
+        ports.append((opts.package_port, "--package-port"))
     if opts.lb and find_haproxy(opts.haproxy) is not None:
         ports += [(opts.lb_http_port, "--lb-http-port"), (opts.lb_stats_port, "--lb-stats-port")]
     return ports
@@ -422,6 +470,13 @@ def announce(opts: UpOptions, components: Sequence[Component], pids: dict[str, i
         out.print(f"try: DCOS_MASTER={wires.master_arg} dcos-py node list")
     if opts.webapp:
         out.print(f"try: DCOS_WEBAPP=http://{LOCAL_IP}:{opts.webapp_port} dcos-py app list")
+    if opts.package:
+        if default_index().exists():
+            out.print(f"try: DCOS_PACKAGE_SERVICE=http://{LOCAL_IP}:{opts.package_port} "
+                      "dcos-py package search")
+        else:
+            out.print(PACKAGES_HINT.format(index=default_index()), markup=False,
+                      highlight=False)
     out.print(f"dcos-py cluster ready: {where} ({opts.agents} agents). Press Ctrl-C to stop.")
     sys.stdout.flush()
 

@@ -1,0 +1,150 @@
+"""``python -m dcos.packaging``: the package service (Cosmos-compatible API, port 7070).
+
+    python -m dcos.packaging --master 127.0.0.1:5050 --webapp http://127.0.0.1:8080 \
+        --work-dir .dcos-py/package [--port 7070] [--ip 127.0.0.1] \
+        [--default-repo Universe=file:///path/packages-repo/build/index.json] \
+        [--zk zk://127.0.0.1:2181/dcos-packaging] [--advertise-url http://10.0.0.5:7070]
+
+State (the repository list): SQLite in ``--work-dir``, or ZooKeeper under ``--zk``'s path (HA:
+every instance shares it). ``--default-repo NAME=URI`` (repeatable) seeds the list once, when the
+store has never held one. ``--webapp`` takes every webapp instance, comma-separated. Asset URIs
+in rendered apps point at ``--advertise-url`` (default ``http://<ip>:<port>``). Every flag is
+also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+
+import aiohttp
+import uvloop
+from aiohttp import web
+
+from dcos.common.flags import DaemonParser, setup_from
+from dcos.common.sse import WebappEndpoints, parse_webapp_urls
+from dcos.packaging import errors
+from dcos.packaging.api import build_app
+from dcos.packaging.clients import HttpMaster, HttpWebapp
+from dcos.packaging.indexes import IndexCache
+from dcos.packaging.repositories import Repository, RepositoryStore, make_repository
+from dcos.packaging.service import PackageService
+from dcos.state.detector import master_detector
+from dcos.state.sqlite import SQLiteStateStore
+from dcos.state.store import StateStore
+from dcos.state.zk import is_zk_url
+from dcos.state.zookeeper import ZooKeeperStateStore
+
+log = logging.getLogger("dcos.packaging")
+
+
+def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
+    p = DaemonParser("python -m dcos.packaging", "dcos-py package service", environ=environ)
+    p.shared("master", "webapp", "ip", "port", port=7070)
+    p.flag("--work-dir", default=".dcos-py/package",
+           help="where the SQLite state (repository list) lives when --zk is not given")
+    p.flag("--zk", default=None, help="keep the state in ZooKeeper under this zk:// URL's path")
+    p.flag("--default-repo", action="append", default=None, metavar="NAME=URI",
+           help="repository seeded when the store holds no list yet (repeatable; in order)")
+    p.flag("--advertise-url", default=None,
+           help="this service's URL as agents reach it (asset URIs); default http://<ip>:<port>")
+    p.logging_flags()
+    return p
+
+
+def parse_default_repos(values: list[str] | str | None) -> list[Repository]:
+    """`NAME=URI` values -> repositories (ValueError naming a bad one)."""
+    if values is None:
+        return []
+    items = [values] if isinstance(values, str) else values
+    out = []
+    for item in items:
+        name, sep, uri = item.partition("=")
+        if not sep or not name or not uri:
+            raise ValueError(f"--default-repo {item!r}: expected NAME=URI")
+        try:
+            out.append(make_repository(name, uri))
+        except errors.CosmosError as exc:
+            raise ValueError(f"--default-repo {item!r}: {exc.message}") from None
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[Repository]]:
+    p = build_parser()
+    a = p.parse_args(argv)
+    try:
+        parse_webapp_urls(a.webapp)
+        repos = parse_default_repos(a.default_repo)
+    except ValueError as exc:
+        p.error(str(exc))
+    if a.zk is not None and not is_zk_url(a.zk):
+        p.error(f"--zk {a.zk!r}: expected zk://host:port[,host:port]/path")
+    if a.port == 0 and a.advertise_url is None:
+        p.error("--port 0 needs --advertise-url (asset URLs must name the real port)")
+    return a, repos
+
+
+async def open_store(args: argparse.Namespace) -> StateStore:
+    if args.zk:
+        return await ZooKeeperStateStore.open(args.zk)
+    os.makedirs(args.work_dir, exist_ok=True)
+    return SQLiteStateStore(os.path.join(args.work_dir, "packaging.db"))
+
+
+async def run(args: argparse.Namespace, defaults: list[Repository],
+              stop: asyncio.Event) -> None:
+    """Serve until `stop` is set."""
+    store = await open_store(args)
+    detector = master_detector(args.master)
+    await detector.start()
+    session = aiohttp.ClientSession()
+    runner: web.AppRunner | None = None
+    try:
+        repos = RepositoryStore(store)
+        seeded = await repos.seed(defaults)
+        advertise = args.advertise_url or f"http://{args.ip}:{args.port}"
+        service = PackageService(
+            repos=repos, indexes=IndexCache(session),
+            webapp=HttpWebapp(session, WebappEndpoints(args.webapp)),
+            master=HttpMaster(session, detector), advertise_url=advertise.rstrip("/"))
+        runner = web.AppRunner(build_app(service, session), access_log=None,
+                               shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, args.ip, args.port, reuse_address=True).start()
+        log.info("package service on http://%s:%d (advertised %s), repositories: %s",
+                 args.ip, args.port, advertise, ", ".join(r.name for r in seeded) or "none")
+        await stop.wait()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await session.close()
+        await detector.close()
+        await store.close()
+
+
+async def _main(args: argparse.Namespace, defaults: list[Repository]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run(args, defaults, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, defaults = parse_args(argv)
+    setup_from(args)
+    try:
+        uvloop.run(_main(args, defaults))
+    except (OSError, TimeoutError) as exc:
+        print(f"package service: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The package service's HTTP shell: Cosmos' routes on aiohttp.
+
+Every RPC (`POST /package/*`, `POST /cosmos/service/*`) must name its request type in
+`Content-Type` and accept one of its response types (dcos/packaging/mediatypes.py); as Cosmos,
+a missing or wrong header or an unreadable body is a 400 error body of type `not_present`,
+`not_valid` or `json_error` (`multiple_errors` when several are wrong), so a client sees every
+fault at once. Refusals of the core (`CosmosError`) become their status with the error media
+type. `GET /capabilities`, `GET /package/resource?url=`, `GET /health` complete the API.
+
+Called by: `dcos.packaging.__main__` (`build_app`), and the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from dcos.packaging import errors
+from dcos.packaging import mediatypes as mt
+from dcos.packaging.resource import serve_asset
+from dcos.packaging.service import PackageService
+
+log = logging.getLogger(__name__)
+SERVICE: web.AppKey[PackageService] = web.AppKey("package_service", PackageService)
+SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("package_session", aiohttp.ClientSession)
+MAX_BODY = 4 * 1024 * 1024
+
+Handler = Callable[[PackageService, Any, str], Awaitable[dict[str, Any]]]
+
+
+def error_response(err: errors.CosmosError) -> web.Response:
+    return web.Response(status=err.status, body=orjson.dumps(err.body()),
+                        headers={"Content-Type": mt.ERROR})
+
+
+def _header_error(kind: str, header: str, rule: str | None = None) -> dict[str, Any]:
+    if kind == "not_present":
+        return {"type": "not_present", "message": f"Item header '{header}' not present but required"}
+    return {"type": "not_valid", "message": f"Item header '{header}' deemed invalid by rule: {rule}"}
+
+
+async def check_request(request: web.Request, ep: mt.Endpoint) -> tuple[str, Any]:
+    """The negotiated response type and the decoded body; raises `CosmosError` listing every
+    fault of the headers and body."""
+    problems: list[dict[str, Any]] = []
+    accept = request.headers.get("Accept")
+    chosen = mt.negotiate(accept, list(ep.responses))
+    if not accept:
+        problems.append(_header_error("not_present", "Accept"))
+    elif chosen is None:
+        problems.append(_header_error(
+            "not_valid", "Accept", f"Media type was [{accept}] but should be one of "
+                                   f"[{', '.join(ep.responses)}]"))
+    ctype = request.headers.get("Content-Type")
+    assert ep.request is not None
+    if not ctype:
+        problems.append(_header_error("not_present", "Content-Type"))
+    elif not mt.content_type_ok(ctype, ep.request):
+        problems.append(_header_error("not_valid", "Content-Type",
+                                      f"should match one of {ep.request}"))
+    raw = await request.content.read(MAX_BODY + 1)
+    body: Any = None
+    if not raw.strip():
+        problems.append({"type": "not_present", "message": "Item body not present but required"})
+    elif len(raw) > MAX_BODY:
+        problems.append({"type": "not_valid", "message": "Item body deemed invalid by rule: "
+                                                         "larger than 4 MiB"})
+    else:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            problems.append(errors.parsing_failure(str(exc)).body())
+    if len(problems) == 1:
+        p = problems[0]
+        raise errors.CosmosError(p["type"], p["message"], p.get("data"))
+    if problems:
+        raise errors.CosmosError(mt.ErrorType.MULTIPLE_ERRORS,
+                                 "Multiple errors while processing request", {"errors": problems})
+    assert chosen is not None
+    return chosen, body
+
+
+def rpc(path: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    ep = mt.ENDPOINTS[path]
+
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            chosen, body = await check_request(request, ep)
+            out = await handler(request.app[SERVICE], body, chosen)
+        except errors.CosmosError as err:
+            if err.status >= 500:
+                log.warning("%s: %s", path, err.message)
+            return error_response(err)
+        except Exception as exc:  # a fault of ours: still the Cosmos error shape
+            log.exception("%s failed", path)
+            return error_response(errors.CosmosError("unhandled_exception", str(exc),
+                                                     status=500))
+        return web.Response(status=200, body=orjson.dumps(out), headers={"Content-Type": chosen})
+
+    return handle
+
+
+def _version(media_type: str) -> int:
+    parsed = mt.parse(media_type)
+    v = parsed.param("version") if parsed else None
+    return int(v[1:]) if v and v[1:].isdigit() else 1
+
+
+HANDLERS: dict[str, Handler] = {
+    "/package/search": lambda s, b, t: s.search(b),
+    "/package/describe": lambda s, b, t: s.describe(b, _version(t)),
+    "/package/list-versions": lambda s, b, t: s.list_versions(b),
+    "/package/render": lambda s, b, t: s.render(b),
+    "/package/install": lambda s, b, t: s.install(b, _version(t)),
+    "/package/uninstall": lambda s, b, t: s.uninstall(b),
+    "/package/list": lambda s, b, t: s.list_packages(b),
+    "/package/repository/list": lambda s, b, t: s.repository_list(b),
+    "/package/repository/add": lambda s, b, t: s.repository_add(b),
+    "/package/repository/delete": lambda s, b, t: s.repository_delete(b),
+    "/cosmos/service/describe": lambda s, b, t: s.service_describe(b),
+    "/cosmos/service/update": lambda s, b, t: s.service_update(b),
+}
+
+
+async def capabilities(request: web.Request) -> web.Response:
+    accept = request.headers.get("Accept")
+    if accept and mt.negotiate(accept, [mt.CAPABILITIES_RESPONSE, mt.APPLICATION_JSON]) is None:
+        return error_response(errors.CosmosError(
+            "not_valid", f"Item header 'Accept' deemed invalid by rule: Media type was "
+                         f"[{accept}] but should be one of [{mt.CAPABILITIES_RESPONSE}]"))
+    body = await request.app[SERVICE].capabilities()
+    return web.Response(body=orjson.dumps(body), headers={"Content-Type": mt.CAPABILITIES_RESPONSE})
+
+
+async def resource(request: web.Request) -> web.StreamResponse:
+    url = request.query.get("url")
+    try:
+        if not url:
+            raise errors.CosmosError("not_present", "Item param 'url' not present but required")
+        repo, absolute = await request.app[SERVICE].asset(url)
+        return await serve_asset(request, request.app[SESSION], repo, absolute)
+    except errors.CosmosError as err:
+        return error_response(err)
+
+
+async def health(request: web.Request) -> web.Response:
+    repos, _ = await request.app[SERVICE].repos.load()
+    return web.json_response({"status": "ok", "repositories": len(repos)})
+
+
+def build_app(service: PackageService, session: aiohttp.ClientSession) -> web.Application:
+    """The aiohttp application of `service` (`session` fetches assets for /package/resource)."""
+    app = web.Application(client_max_size=MAX_BODY + 1024)
+    app[SERVICE] = service
+    app[SESSION] = session
+    for path, handler in HANDLERS.items():
+        app.router.add_post(path, rpc(path, handler))
+    app.router.add_get("/capabilities", capabilities)
+    app.router.add_get("/package/resource", resource)
+    app.router.add_get("/health", health)
+    return app
