@@ -1,0 +1,272 @@
+"""The tweeter demo end to end on the shared package cluster (`pkg_cluster`): install redis and
+tweeter, post messages through the load balancer (Host header = tweeter's virtual host), scale
+tweeter to 3 and read the same timeline from every instance directly, install
+tweeter-analytics and check its word and hashtag counts against counts computed here from the
+posted messages (JSON and the analytics page), then uninstall all three and check nothing is
+left (apps, tasks, the analytics batch framework, processes).
+
+The first tests need no cluster: tweeter_analytics' tokenization and tweeter's DNS names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import sys
+import time
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import pytest
+
+from tests.packages.conftest import CosmosError, PkgCluster, get_json, http
+
+SRC = Path(__file__).resolve().parents[2] / "packages-repo" / "src" / "tweeter"
+
+REDIS_APP = "tweeter-test-redis"
+TWEETER_APP = "tweeter-test"
+ANALYTICS_APP = "tweeter-test-analytics"
+FRAMEWORK = f"batch: {ANALYTICS_APP}"  # frameworks.batch registers drivers as `batch: <appName>`
+VHOST = "tweeter-test.dcos"
+KEY_PREFIX = "tweeter-test"
+
+MESSAGES = [
+    ("amy", "Deploying tweeter on the cluster #dcos #demo"),
+    ("bob", "Scaling the tweeter app to three instances #dcos"),
+    ("cy", "Redis keeps every tweet #redis"),
+    ("amy", "The load balancer serves the virtual host #haproxy #dcos"),
+    ("dee", "Batch analytics counts the words #spark"),
+    ("bob", "Words and hashtags counted on the executors #spark #dcos"),
+    ("cy", "Hello hello HELLO #Demo"),
+    ("eve", "Tweeter tweeter everywhere"),
+    ("amy", "the end of the demo #DEMO"),
+]
+
+
+def expected_counts(texts: list[str], top: int) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Top words and hashtags of these plain messages (letters, spaces and `#tags` only), ranked
+    as tweeter-analytics documents: count descending, then alphabetical."""
+    words: Counter[str] = Counter()
+    tags: Counter[str] = Counter()
+    for text in texts:
+        for token in text.lower().split():
+            (tags if token.startswith("#") else words)[token] += 1
+
+    def ranked(c: Counter[str]) -> list[list[Any]]:
+        return [[k, v] for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
+
+    return ranked(words), ranked(tags)
+
+
+# ---- without a cluster ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tweeter_src() -> Any:
+    sys.path.insert(0, str(SRC))
+    try:
+        yield SRC
+    finally:
+        sys.path.remove(str(SRC))
+
+
+def test_tokenization_words_and_hashtags(tweeter_src: Path) -> None:
+    from tweeter_analytics import text
+
+    msg = "Loving #DCOS, don't you? @bob #dcos c# x#y -- 2026!"
+    assert text.hashtags(msg) == ["#dcos", "#dcos"]
+    assert text.words(msg) == ["loving", "don't", "you", "bob", "c", "x", "y", "2026"]
+    assert text.words("#only #tags") == []
+    assert text.hashtags("no tags here #") == []
+    assert text.words("Café CAFÉ") == ["café", "café"]
+
+
+def test_expected_counts_agree_with_the_job_tokenizer(tweeter_src: Path) -> None:
+    from tweeter_analytics import text
+
+    texts = [t for _, t in MESSAGES]
+    words, tags = expected_counts(texts, 1000)
+    assert words == [[w, c] for w, c in sorted(
+        Counter(w for t in texts for w in text.words(t)).items(), key=lambda kv: (-kv[1], kv[0]))]
+    assert tags == [[h, c] for h, c in sorted(
+        Counter(h for t in texts for h in text.hashtags(t)).items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def test_dns_names_of_app_ids(tweeter_src: Path) -> None:
+    from tweeter import discovery
+
+    assert discovery.srv_name("redis") == "_redis._tcp.webapp.dcos"
+    assert discovery.srv_name("/team/redis") == "_redis-team._tcp.webapp.dcos"
+    with pytest.raises(discovery.DiscoveryError):
+        discovery.app_label("/")
+    with pytest.raises(discovery.DiscoveryError):
+        discovery.resolver_from_env("no-port")
+
+
+# ---- on the package cluster -------------------------------------------------------------------
+
+
+def via_lb(c: PkgCluster, method: str, path: str, body: Any = None,
+           timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Host": VHOST, "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return http(method, c.lb_http + path, body, headers, timeout)
+
+
+def wait_for(what: str, probe: Any, timeout: float) -> Any:
+    """Poll `probe()` until it returns something truthy; AssertionError naming `what` and the
+    last value (or exception) when `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except Exception as exc:  # noqa: BLE001 (a probe of something still starting)
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.3)
+    raise AssertionError(f"{what} not within {timeout:g} s; last: {last!r}")
+
+
+def tasks_of(c: PkgCluster, app: str) -> list[dict[str, Any]]:
+    return list(get_json(f"{c.webapp_url}/v2/apps/{app}/tasks")["tasks"])
+
+
+def framework_ids(c: PkgCluster, name: str) -> list[str]:
+    state = get_json(c.master_url + "/master/state")
+    return [f["id"] for f in state.get("frameworks", []) if f.get("name") == name]
+
+
+def processes_of_framework(framework_id: str) -> list[str]:
+    out = []
+    for p in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            if p.environ().get("MESOS_FRAMEWORK_ID") == framework_id \
+                    and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
+    return out
+
+
+def redis_options(c: PkgCluster) -> dict[str, Any]:
+    """Options of the redis package that name its app `REDIS_APP` (its config's service name
+    option, whatever its schema calls it; the app id otherwise)."""
+    config = c.rpc("/package/describe", {"packageName": "redis"})["package"].get("config") or {}
+    service = config.get("properties", {}).get("service", {}).get("properties", {})
+    return {"service": {"name": REDIS_APP}} if "name" in service else {}
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(900)
+def test_tweeter_demo_end_to_end(pkg_cluster: PkgCluster) -> None:
+    c = pkg_cluster
+    installed: list[tuple[str, str]] = []
+    try:
+        # redis, then tweeter (found through DNS), both healthy.
+        opts = redis_options(c)
+        c.install("redis", opts, app_id=None if opts else REDIS_APP)
+        installed.append(("redis", REDIS_APP))
+        c.wait_healthy(REDIS_APP, timeout=120)
+        c.install("tweeter", {"service": {"name": TWEETER_APP, "vhost": VHOST},
+                              "redis": {"service_name": REDIS_APP, "key_prefix": KEY_PREFIX}})
+        installed.append(("tweeter", TWEETER_APP))
+        c.wait_healthy(TWEETER_APP, timeout=180)
+
+        # Post through the load balancer on the virtual host (JSON API; one through the form).
+        wait_for("tweeter behind the load balancer",
+                 lambda: via_lb(c, "GET", "/health")[0] == 200, timeout=60)
+        for i, (handle, text) in enumerate(MESSAGES):
+            if i == 0:
+                form = urllib.parse.urlencode({"handle": handle, "text": text}).encode()
+                status, _, _ = http("POST", c.lb_http + "/tweets", form, {
+                    "Host": VHOST, "Content-Type": "application/x-www-form-urlencoded"})
+                assert status in (200, 303), status  # urllib follows the 303 to the timeline
+            else:
+                status, _, raw = via_lb(c, "POST", "/api/tweets", {"handle": handle, "text": text})
+                assert status == 201, raw
+                assert orjson.loads(raw)["text"] == text
+        status, _, raw = via_lb(c, "POST", "/api/tweets", {"handle": "no spaces", "text": "x"})
+        assert status == 400 and orjson.loads(raw)["field"] == "handle"
+
+        want = [(h, t) for h, t in reversed(MESSAGES)]  # the timeline is newest first
+        status, _, raw = via_lb(c, "GET", "/api/tweets?limit=500")
+        timeline = orjson.loads(raw)
+        assert status == 200 and timeline["count"] == len(MESSAGES)
+        assert [(t["handle"], t["text"]) for t in timeline["tweets"]] == want
+        status, _, page = via_lb(c, "GET", "/")
+        assert status == 200 and html.escape(MESSAGES[-1][1]) in page.decode()
+
+        # Scale to 3: every instance serves the same timeline, and the LB reaches all three.
+        status, _, raw = http("PUT", f"{c.webapp_url}/v2/apps/{TWEETER_APP}", {"instances": 3},
+                              {"Content-Type": "application/json"})
+        assert status == 200, raw
+        c.wait_healthy(TWEETER_APP, timeout=180)
+        tasks = tasks_of(c, TWEETER_APP)
+        assert len(tasks) == 3
+        for task in tasks:
+            url = f"http://{task['host']}:{task['ports'][0]}/api/tweets?limit=500"
+            status, hdrs, raw = http("GET", url)
+            assert status == 200 and hdrs["X-Tweeter-Instance"] == task["id"]
+            assert orjson.loads(raw) == timeline, task["id"]
+        ids = {t["id"] for t in tasks}
+        seen: set[str] = set()
+
+        def lb_reaches_all() -> bool:
+            status, hdrs, raw = via_lb(c, "GET", "/api/tweets?limit=500")
+            if status == 200 and orjson.loads(raw) == timeline:
+                seen.add(hdrs.get("X-Tweeter-Instance", ""))
+            return ids <= seen
+
+        wait_for(f"the load balancer answering from {sorted(ids)} (seen {seen})", lb_reaches_all,
+                 timeout=60)
+
+        # tweeter-analytics: a batch framework whose counts match the posted messages.
+        c.install("tweeter-analytics", {"service": {"name": ANALYTICS_APP, "interval": 2},
+                                        "redis": {"service_name": REDIS_APP,
+                                                  "key_prefix": KEY_PREFIX}})
+        installed.append(("tweeter-analytics", ANALYTICS_APP))
+        c.wait_healthy(ANALYTICS_APP, timeout=240)
+        assert len(framework_ids(c, FRAMEWORK)) == 1
+
+        def analytics(count: int) -> Any:
+            status, _, raw = via_lb(c, "GET", "/api/analytics")
+            result = orjson.loads(raw) if status == 200 else None
+            return result if result and result["messages"] == count else None
+
+        result = wait_for("analytics of every message", lambda: analytics(len(MESSAGES)), 60)
+        words, tags = expected_counts([t for _, t in MESSAGES], 10)
+        assert result["top_words"] == words
+        assert result["top_hashtags"] == tags
+        assert tags[0] == ["#dcos", 4] and ["hello", 3] in words
+        status, _, page = via_lb(c, "GET", "/analytics")
+        text = page.decode()
+        assert status == 200
+        for token, count in words + tags:
+            assert f"<td>{html.escape(token)}</td><td class='count'>{count}</td>" in text
+
+        # A new message shows up in the next run.
+        status, _, _ = via_lb(c, "POST", "/api/tweets", {"handle": "fay", "text": "late #dcos"})
+        assert status == 201
+        later = wait_for("analytics of the new message", lambda: analytics(len(MESSAGES) + 1), 60)
+        assert later["top_hashtags"][0] == ["#dcos", 5]
+
+        # Uninstall all three: nothing left (apps, tasks, framework, its executors' processes).
+        fw_ids = framework_ids(c, FRAMEWORK)
+        for name, app in reversed(installed):
+            c.uninstall(name, app_id="/" + app)
+            c.assert_clean(app, framework_name=FRAMEWORK if name == "tweeter-analytics" else None)
+            installed.remove((name, app))
+        for fid in fw_ids:
+            assert processes_of_framework(fid) == []
+        listed = c.rpc("/package/list", {})["packages"]
+        assert not [p for p in listed if p["appId"].strip("/").startswith("tweeter-test")]
+    finally:
+        for name, app in reversed(installed):
+            with contextlib.suppress(CosmosError, AssertionError, OSError):
+                c.uninstall(name, app_id="/" + app)
