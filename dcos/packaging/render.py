@@ -217,6 +217,7 @@ def render_template(
     except json.JSONDecodeError as exc:
         raise RenderError(
             f"rendered template is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            " of the rendered text"
             f" (near {_near(text, exc.pos)!r})"
         ) from exc
     if not isinstance(doc, dict):
