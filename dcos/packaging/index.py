@@ -8,7 +8,9 @@ a whole index or raises `InvalidIndex`: a bad repository never half-loads.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,10 @@ from dcos.packaging.schema import index_entry_problems
 INDEX_MEDIA_TYPE = "application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4"
 # At most this many problems are listed in one InvalidIndex message.
 MAX_LISTED_PROBLEMS = 20
+# Indexes kept parsed, by the sha256 of their bytes: checking every entry against the schema costs
+# about 1 ms per entry, and a repository refreshed with unchanged content is then free.
+PARSED_CACHE_SIZE = 8
+_parsed: OrderedDict[str, RepositoryIndex] = OrderedDict()
 
 
 class InvalidIndex(ValueError):
@@ -64,7 +70,24 @@ class RepositoryIndex:
 
 def read_index(data: bytes | str | Mapping[str, Any], source: str = "index") -> RepositoryIndex:
     """Parse and check an index (raw bytes or text as served, or already-decoded JSON). Raises
-    `InvalidIndex` naming `source` (the repository URI) and every faulty entry and field."""
+    `InvalidIndex` naming `source` (the repository URI) and every faulty entry and field. The
+    same bytes read again give the same (immutable) result from a small cache."""
+    if isinstance(data, bytes | str):
+        raw = data.encode() if isinstance(data, str) else data
+        key = hashlib.sha256(raw).hexdigest()
+        cached = _parsed.get(key)
+        if cached is not None:
+            _parsed.move_to_end(key)
+            return cached
+        index = _read(data, source)
+        _parsed[key] = index
+        while len(_parsed) > PARSED_CACHE_SIZE:
+            _parsed.popitem(last=False)
+        return index
+    return _read(data, source)
+
+
+def _read(data: bytes | str | Mapping[str, Any], source: str) -> RepositoryIndex:
     doc: Any = data
     if isinstance(data, bytes | str):
         try:

@@ -108,3 +108,11 @@ def test_template_that_is_base64_but_not_utf8() -> None:
         read_index({"packages": [entry]})
     with pytest.raises(ModelError):
         PackageRelease.from_index_entry(entry)
+
+
+def test_the_same_bytes_are_parsed_once() -> None:
+    data = dump_index([release("cached-a"), release("cached-b")])
+    first = read_index(data, "one")
+    assert read_index(data, "two") is first
+    assert read_index(data.decode(), "three") is first
+    assert read_index(json.loads(data), "four") == first
