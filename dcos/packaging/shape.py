@@ -14,6 +14,9 @@ from typing import Any
 from dcos.packaging.render import RenderError, definition_kind
 
 MAX_PORT = 65535
+# The label through which the package service finds (and on uninstall tears down) the framework a
+# framework package registers: Cosmos' name for it.
+FRAMEWORK_NAME_LABEL = "DCOS_PACKAGE_FRAMEWORK_NAME"
 
 
 def definition_problems(doc: Mapping[str, Any]) -> list[str]:
@@ -28,6 +31,29 @@ def definition_problems(doc: Mapping[str, Any]) -> list[str]:
         _group(doc, "", out)
     else:
         _app(doc, "", out)
+    return out
+
+
+def framework_problems(doc: Mapping[str, Any]) -> list[str]:
+    """For a package with `"framework": true`: a fault unless some app of the definition carries a
+    non-empty `DCOS_PACKAGE_FRAMEWORK_NAME` label (without it uninstall cannot tear the framework
+    down and its state would stay behind)."""
+    for app in _apps(doc):
+        labels = app.get("labels")
+        if isinstance(labels, Mapping) and isinstance(labels.get(FRAMEWORK_NAME_LABEL), str) \
+                and labels[FRAMEWORK_NAME_LABEL].strip():
+            return []
+    return [f"/: a framework package's app needs the label {FRAMEWORK_NAME_LABEL} (the name its"
+            " framework registers with), so that uninstall can tear the framework down"]
+
+
+def _apps(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    if "apps" not in doc and "groups" not in doc:
+        return [doc]
+    out = [a for a in doc.get("apps") or [] if isinstance(a, Mapping)]
+    for sub in doc.get("groups") or []:
+        if isinstance(sub, Mapping):
+            out.extend(_apps(sub))
     return out
 
 

@@ -8,7 +8,8 @@ package; upgradesFrom / downgradesTo naming versions of the package or "*"; conf
 Schema of an object whose defaults satisfy it; resource.json against the rules, asset names
 `[a-z0-9_]+` (usable as `{{resource.assets.uris.<name>}}`), relative asset paths that a wheel set
 produces or that exist under `assets/`; marathon.json.mustache rendering with the defaults to
-a well-shaped app or group (`dcos.packaging.shape`); wheel sets well formed.
+a well-shaped app or group (`dcos.packaging.shape`), which for a framework package names its
+framework in the DCOS_PACKAGE_FRAMEWORK_NAME label; wheel sets well formed.
 
 Called by: `dcos.packaging.build.build_repository` (before anything is written).
 """
@@ -33,7 +34,7 @@ from dcos.packaging.render import (
     validate_options,
 )
 from dcos.packaging.schema import package_json_problems, resource_problems
-from dcos.packaging.shape import definition_problems
+from dcos.packaging.shape import definition_problems, framework_problems
 
 PACKAGES_DIR = "packages"
 PACKAGE_JSON = "package.json"
@@ -174,7 +175,9 @@ def _load_release(
         _check_resource(resource, src, sets, lambda reason: add(RESOURCE_JSON, reason))
     # The template is rendered with the defaults and resource only when those are sound.
     if template is not None and len(problems) == before:
-        _check_template(template, config, resource, lambda reason: add(TEMPLATE, reason))
+        framework = isinstance(doc, dict) and doc.get("framework") is True
+        _check_template(template, config, resource, framework,
+                        lambda reason: add(TEMPLATE, reason))
     if doc is None:
         return None
     for reason in package_json_problems(doc):
@@ -259,7 +262,9 @@ def _uri_problem(uri: str, src: Path, produced: set[str]) -> str | None:
     return f"{uri!r}: no wheel set builds it and {ASSETS_DIR}/ holds no such file"
 
 
-def _check_template(template: str, config: Any, resource: Any, add: Report) -> None:
+def _check_template(
+    template: str, config: Any, resource: Any, framework: bool, add: Report,
+) -> None:
     options = merge_defaults(config if isinstance(config, dict) else None)
     try:
         rendered = render_template(template, options, resource if isinstance(resource, dict)
@@ -267,5 +272,8 @@ def _check_template(template: str, config: Any, resource: Any, add: Report) -> N
     except RenderError as exc:
         add(f"rendering with the default options: {exc.reason}")
         return
-    for reason in definition_problems(rendered):
+    found = definition_problems(rendered)
+    if not found and framework:
+        found = framework_problems(rendered)
+    for reason in found:
         add(f"rendered with the default options: {reason}")

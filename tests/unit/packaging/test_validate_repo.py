@@ -143,3 +143,15 @@ def test_wheel_sets_and_relative_assets(tmp_path: Path) -> None:
 
 def test_no_packages_folder(tmp_path: Path) -> None:
     assert has(problems_of(tmp_path), "packages", "no packages folder")
+
+
+def test_a_framework_package_must_name_its_framework(tmp_path: Path) -> None:
+    write_release(tmp_path, "fw", 0, package=package_json("fw", framework=True))
+    group = ('{"id": "/g", "apps": [{"id": "a", "cmd": "x"}], "groups": [{"id": "/g/s", "apps":'
+             ' [{"id": "b", "cmd": "y", "labels": {"DCOS_PACKAGE_FRAMEWORK_NAME": "fw-b"}}]}]}')
+    write_release(tmp_path, "fwgroup", 0, package=package_json("fwgroup", framework=True),
+                  template=group, config="none")
+    problems = problems_of(tmp_path)
+    assert has(problems, "packages/fw/0/marathon.json.mustache",
+               "needs the label DCOS_PACKAGE_FRAMEWORK_NAME")
+    assert not any(p.startswith("packages/fwgroup") for p, _ in problems)
