@@ -16,7 +16,10 @@ from packaging_repo_factory import (
     write_wheel_set,
 )
 
+import dcos
 from dcos.packaging.validate import RepositoryInvalid, load_repository, validate_repository
+
+SHIPPED = Path(dcos.__file__).resolve().parents[1] / "packages-repo"
 
 
 def problems_of(root: Path) -> list[tuple[str, str]]:
@@ -155,3 +158,11 @@ def test_a_framework_package_must_name_its_framework(tmp_path: Path) -> None:
     assert has(problems, "packages/fw/0/marathon.json.mustache",
                "needs the label DCOS_PACKAGE_FRAMEWORK_NAME")
     assert not any(p.startswith("packages/fwgroup") for p, _ in problems)
+
+
+def test_the_shipped_repository_is_valid() -> None:
+    repo, problems = load_repository(SHIPPED)
+    assert [str(p) for p in problems] == []
+    names = {r.name for r in repo.releases}
+    assert {"hello-world", "redis", "dask", "webapp", "batch-dispatcher", "tweeter",
+            "tweeter-analytics"} <= names
