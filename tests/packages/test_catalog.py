@@ -1,0 +1,91 @@
+"""Every package of the built catalog (packages-repo/build/index.json, newest release of each)
+installs with its defaults on the shared cluster, becomes healthy, and uninstalls leaving no
+app, task, framework or process behind.
+
+Packages that need others running first get them from `PREREQUISITES` (installed with their
+defaults before, uninstalled after, in reverse order). The list of packages is read from the
+index when the tests are collected, so the test covers whatever the catalog holds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.packages.conftest import INDEX, PkgCluster
+
+pytestmark = pytest.mark.integration
+
+# package -> packages it needs installed first (in install order)
+PREREQUISITES: dict[str, list[str]] = {
+    "tweeter": ["redis"],
+    "tweeter-analytics": ["redis", "tweeter"],
+}
+HEALTHY_TIMEOUT_S = 300.0
+
+
+def catalog_names() -> list[str]:
+    """The package names of the built index (each once, sorted); [] when it is not built."""
+    if not INDEX.exists():
+        return []
+    return sorted({p["name"] for p in orjson.loads(INDEX.read_bytes())["packages"]})
+
+
+def rendered_ids(c: PkgCluster, name: str) -> tuple[str, list[str]]:
+    """The app (or group) id of `name` installed with its defaults, and the framework names
+    its apps declare (DCOS_PACKAGE_FRAMEWORK_NAME)."""
+    doc = c.rpc("/package/render", {"packageName": name})["marathonJson"]
+    return doc["id"], sorted({fw for app in _apps(doc)
+                              if (fw := (app.get("labels") or {}).get(
+                                  "DCOS_PACKAGE_FRAMEWORK_NAME"))})
+
+
+def _apps(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    if "apps" not in doc and "groups" not in doc:
+        return [doc]
+    out = list(doc.get("apps") or [])
+    for sub in doc.get("groups") or []:
+        out += _apps(sub)
+    return out
+
+
+def install_healthy(c: PkgCluster, name: str) -> tuple[str, list[str], float]:
+    app_id, frameworks = rendered_ids(c, name)
+    started = time.monotonic()
+    out = c.install(name)
+    assert out["appId"] == app_id and out["packageName"] == name
+    c.wait_healthy(app_id, timeout=HEALTHY_TIMEOUT_S)
+    return app_id, frameworks, time.monotonic() - started
+
+
+def uninstall_clean(c: PkgCluster, name: str, app_id: str, frameworks: list[str]) -> None:
+    result = c.uninstall(name, app_id=app_id)
+    assert [r["appId"] for r in result["results"]] == [app_id]
+    c.assert_clean(app_id)
+    for fw in frameworks:
+        c.assert_clean(app_id, framework_name=fw)
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", catalog_names() or [
+    pytest.param("none", marks=pytest.mark.skip(reason=f"{INDEX} not built"))])
+def test_package_installs_with_defaults_healthy_and_uninstalls_clean(
+        pkg_cluster: PkgCluster, name: str) -> None:
+    c = pkg_cluster
+    installed: list[tuple[str, str, list[str]]] = []
+    try:
+        for pre in PREREQUISITES.get(name, []):
+            app_id, frameworks, _ = install_healthy(c, pre)
+            installed.append((pre, app_id, frameworks))
+        app_id, frameworks, took = install_healthy(c, name)
+        installed.append((name, app_id, frameworks))
+        print(f"{name}: install-to-healthy {took:.2f} s")
+        listed = c.rpc("/package/list", {"packageName": name})["packages"]
+        assert [p["appId"] for p in listed] == [app_id]
+    finally:
+        while installed:
+            pkg, app_id, frameworks = installed.pop()
+            uninstall_clean(c, pkg, app_id, frameworks)
