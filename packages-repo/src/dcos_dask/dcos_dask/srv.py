@@ -32,7 +32,7 @@ class DnsError(Exception):
     """A lookup failed (no answer, a bad reply, a timeout); the text says which name and why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Endpoint:
     """A resolved SRV record: the target's IPv4 address and the port."""
 

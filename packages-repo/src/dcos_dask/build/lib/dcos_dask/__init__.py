@@ -1,0 +1,1 @@
+"""The dask package's task launcher (see `dcos_dask.launch`)."""
