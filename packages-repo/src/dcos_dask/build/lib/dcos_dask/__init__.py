@@ -1,1 +1,0 @@
-"""The dask package's task launcher (see `dcos_dask.launch`)."""
