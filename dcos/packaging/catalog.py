@@ -10,7 +10,7 @@ version.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,10 +71,13 @@ class Catalog:
             raise errors.package_not_found(name)
         return out
 
-    def search(self, query: str | None) -> list[dict[str, Any]]:
+    def search(self, query: str | None,
+               image_url: Callable[[LoadedIndex, str], str] | None = None,
+               ) -> list[dict[str, Any]]:
         """Cosmos' search results: one per package name (from its first repository) whose name,
         description or a tag contains `query` (case-insensitive; `*` wildcards allowed),
-        selected packages first, then by name."""
+        selected packages first, then by name. `image_url` rewrites each image URL (the
+        service points repository-held images at its resource endpoint)."""
         q = (query or "").strip().lower()
         seen: set[str] = set()
         results = []
@@ -88,7 +91,7 @@ class Catalog:
                 releases = sorted((r for r in index.releases if r.name == name),
                                   key=lambda r: -r.release_version)
                 if _matches(releases[0], q):
-                    results.append(search_result(releases))
+                    results.append(search_result(releases, index, image_url))
         results.sort(key=lambda p: (not p.get("selected", False), p["name"].lower()))
         return results
 
@@ -124,7 +127,9 @@ def _matches(release: PackageRelease, q: str) -> bool:
     return any(fnmatch.fnmatchcase(f.lower(), pattern) for f in fields)
 
 
-def search_result(releases: Sequence[PackageRelease]) -> dict[str, Any]:
+def search_result(releases: Sequence[PackageRelease], index: LoadedIndex | None = None,
+                  image_url: Callable[[LoadedIndex, str], str] | None = None,
+                  ) -> dict[str, Any]:
     """One entry of search-response: the newest release's fields, every version."""
     newest = releases[0]
     out: dict[str, Any] = {
@@ -137,6 +142,10 @@ def search_result(releases: Sequence[PackageRelease]) -> dict[str, Any]:
         "selected": newest.selected,
     }
     images = newest.images()
+    if images and index is not None and image_url is not None:
+        images = {k: ([image_url(index, u) for u in v] if isinstance(v, list)
+                      else image_url(index, v) if isinstance(v, str) else v)
+                  for k, v in images.items()}
     if images:
         out["images"] = images
     return out

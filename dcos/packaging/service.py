@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from dcos.packaging import errors, fields
-from dcos.packaging.app_definition import Installed, installed_instances, render
+from dcos.packaging.app_definition import (
+    Installed,
+    asset_proxy_url,
+    installed_instances,
+    render,
+)
 from dcos.packaging.catalog import Catalog, Resolved
 from dcos.packaging.clients import Master, Webapp
 from dcos.packaging.indexes import IndexCache, LoadedIndex
@@ -54,7 +60,15 @@ class PackageService:
     async def search(self, body: Any) -> Json:
         req = fields.body_object(body)
         query = fields.string(req, "query")
-        return {"packages": (await self.catalog()).search(query)}
+        return {"packages": (await self.catalog()).search(query, self._image_url)}
+
+    def _image_url(self, index: LoadedIndex, uri: str) -> str:
+        """An image as clients can load it: a repository-held one (relative, file://, or on a
+        private repository) through /package/resource; a public http(s) one as it is."""
+        absolute = index.asset_url(uri)
+        public = absolute.startswith(("http://", "https://")) and not (
+            index.repo.auth_headers() and _same_host(index.repo, absolute))
+        return absolute if public else asset_proxy_url(self.advertise_url, absolute)
 
     async def describe(self, body: Any, version: int = 3) -> Json:
         """describe-response v3 `{"package": <v4 definition>}`; v2: the definition's fields."""
@@ -259,6 +273,11 @@ def asset_urls(index: LoadedIndex) -> set[str]:
                 if isinstance(item, str):
                     out.add(index.asset_url(item))
     return out
+
+
+def _same_host(repo: Repository, url: str) -> bool:
+    a, b = urlsplit(repo.fetch_url()), urlsplit(url)
+    return (a.hostname, a.port) == (b.hostname, b.port)
 
 
 def _repo_list(repos: Sequence[Repository]) -> Json:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import aiohttp
 import orjson
@@ -38,7 +38,9 @@ async def test_search_matches_name_description_and_tags(tmp_path: Path, session)
     assert pyhttp["currentVersion"] == "2.0.0"
     assert pyhttp["versions"] == {"1.0.0": "0", "2.0.0": "1"}
     assert pyhttp["tags"] == ["web", "test"] and pyhttp["framework"] is False
-    assert pyhttp["images"] == {"icon-small": "assets/icon.png"}
+    icon = (tmp_path / "repo" / "assets" / "icon.png").as_uri()
+    assert pyhttp["images"] == {"icon-small": f"{ADVERTISE}/package/resource?url="
+                                              + quote(icon, safe="")}
     assert [p["name"] for p in (await svc.search({"query": "HTTP"}))["packages"]] == ["pyhttp"]
     assert [p["name"] for p in (await svc.search({"query": "group"}))["packages"]] == ["pygroup"]
     assert [p["name"] for p in (await svc.search({"query": "py*"}))["packages"]] == [
