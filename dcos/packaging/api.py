@@ -22,6 +22,7 @@ from aiohttp import web
 
 from dcos.packaging import errors
 from dcos.packaging import mediatypes as mt
+from dcos.packaging.app_definition import asset_name
 from dcos.packaging.resource import serve_asset
 from dcos.packaging.service import PackageService
 
@@ -138,10 +139,15 @@ async def capabilities(request: web.Request) -> web.Response:
 
 
 async def resource(request: web.Request) -> web.StreamResponse:
+    """`GET /package/resource?url=U` and `/package/resource/<name>?url=U` (the form rendered
+    apps use: `name` must be U's file name)."""
     url = request.query.get("url")
+    name = request.match_info.get("name")
     try:
         if not url:
             raise errors.CosmosError("not_present", "Item param 'url' not present but required")
+        if name is not None and name != asset_name(url):
+            raise errors.resource_not_found(url)
         repo, absolute = await request.app[SERVICE].asset(url)
         return await serve_asset(request, request.app[SESSION], repo, absolute)
     except errors.CosmosError as err:
@@ -162,5 +168,6 @@ def build_app(service: PackageService, session: aiohttp.ClientSession) -> web.Ap
         app.router.add_post(path, rpc(path, handler))
     app.router.add_get("/capabilities", capabilities)
     app.router.add_get("/package/resource", resource)
+    app.router.add_get("/package/resource/{name}", resource)
     app.router.add_get("/health", health)
     return app

@@ -13,7 +13,7 @@ import gzip
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 
@@ -75,8 +75,18 @@ def check_options(release: PackageRelease, user_options: Mapping[str, Any] | Non
 
 
 def asset_proxy_url(advertise_url: str, absolute_uri: str) -> str:
-    """Where agents fetch an asset: the package service's resource endpoint for it."""
-    return f"{advertise_url.rstrip('/')}/package/resource?url={quote(absolute_uri, safe='')}"
+    """Where agents fetch an asset: the package service's resource endpoint for it. The path
+    ends with the asset's file name (`/package/resource/<name>?url=...`) because the agent's
+    fetcher names the sandbox file, and decides whether to extract it, by the URL path."""
+    name = asset_name(absolute_uri)
+    return (f"{advertise_url.rstrip('/')}/package/resource/{quote(name, safe='')}"
+            f"?url={quote(absolute_uri, safe='')}")
+
+
+def asset_name(absolute_uri: str) -> str:
+    """The file name an asset URI ends with ("asset" when its path has none)."""
+    path = unquote(urlsplit(absolute_uri).path).rstrip("/")
+    return path.rsplit("/", 1)[-1] or "asset"
 
 
 def resource_context(resolved: Resolved, advertise_url: str) -> Json:

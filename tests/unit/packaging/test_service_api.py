@@ -117,6 +117,10 @@ async def test_capabilities_health_and_resource(client) -> None:
         r = await c.get("/package/resource", params={"url": bad})
         assert r.status == 404 and r.headers["Content-Type"] == mt.ERROR
         assert (await r.json(content_type=None))["type"] == "ResourceNotFound"
+    r = await c.get("/package/resource/payload.txt", params={"url": payload})
+    assert r.status == 200 and await r.read() == b"payload\n"
+    r = await c.get("/package/resource/other.txt", params={"url": payload})
+    assert r.status == 404
     r = await c.get("/package/resource")
     assert r.status == 400
 

@@ -39,7 +39,7 @@ async def test_search_matches_name_description_and_tags(tmp_path: Path, session)
     assert pyhttp["versions"] == {"1.0.0": "0", "2.0.0": "1"}
     assert pyhttp["tags"] == ["web", "test"] and pyhttp["framework"] is False
     icon = (tmp_path / "repo" / "assets" / "icon.png").as_uri()
-    assert pyhttp["images"] == {"icon-small": f"{ADVERTISE}/package/resource?url="
+    assert pyhttp["images"] == {"icon-small": f"{ADVERTISE}/package/resource/icon.png?url="
                                               + quote(icon, safe="")}
     assert [p["name"] for p in (await svc.search({"query": "HTTP"}))["packages"]] == ["pyhttp"]
     assert [p["name"] for p in (await svc.search({"query": "group"}))["packages"]] == ["pygroup"]
@@ -76,7 +76,7 @@ async def test_render_labels_and_asset_urls(tmp_path: Path, session) -> None:
                              "options": {"service": {"instances": 2}}}))["marathonJson"]
     assert app["id"] == "/team/web" and app["instances"] == 2
     fetched = app["fetch"][0]["uri"]
-    assert fetched.startswith(ADVERTISE + "/package/resource?url=")
+    assert fetched.startswith(ADVERTISE + "/package/resource/payload.txt?url=")
     asset = parse_qs(urlsplit(fetched).query)["url"][0]
     assert asset == (index.parent / "assets" / "payload.txt").as_uri()
     lab = app["labels"]
