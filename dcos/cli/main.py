@@ -1,5 +1,5 @@
 """The `dcos-py` command line (typer): `up`, `node`, `framework`, `task`, `app`, `deployment`,
-`batch`, `master`, `agent`. ``-h``/``--help`` everywhere; shell completion with
+`batch`, `package`, `cluster`, `master`, `agent`. ``-h``/``--help`` everywhere; shell completion with
 ``dcos-py --install-completion``; exit codes in `dcos.cli.errors` (and every ``--help``).
 
 Called by: the console script `dcos-py = dcos.cli.main:main` and `python -m dcos.cli`. Later
@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from dcos.cli.commands import app as app_cmd
-from dcos.cli.commands import batch, deployment, framework, node, task
+from dcos.cli.commands import batch, cluster, deployment, framework, node, package, task
 from dcos.cli.commands._common import CONTEXT_SETTINGS, one_line_errors
 from dcos.cli.config import ENV_MASTER
 from dcos.cli.errors import EXIT_CODES_HELP, CliError
@@ -27,8 +27,9 @@ from dcos.common.version import version_line
 app = typer.Typer(
     name="dcos-py",
     help="dcos-py: a datacenter operating system in Python (Mesos + Marathon + DC/OS style). "
-    "Addresses come from the options, their DCOS_* environment variables, then the config "
-    "file ($DCOS_PY_CONFIG, else ~/.config/dcos-py/config.toml: master, webapp, dispatcher).",
+    "Addresses come from the options, their DCOS_* environment variables, then the attached "
+    "cluster (dcos-py cluster attach), then the config file ($DCOS_PY_CONFIG, else "
+    "~/.config/dcos-py/config.toml: master, webapp, dispatcher, package).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
@@ -42,6 +43,8 @@ app.add_typer(task.app, name="task")
 app.add_typer(app_cmd.app, name="app")
 app.add_typer(deployment.app, name="deployment")
 app.add_typer(batch.app, name="batch")
+app.add_typer(package.app, name="package")
+app.add_typer(cluster.app, name="cluster")
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -95,6 +98,10 @@ def up(
         "--batch-port", help="Batch dispatcher (cluster-mode job submission) port.")] = 7077,
     no_batch: Annotated[bool, typer.Option(
         "--no-batch", help="Do not start the batch dispatcher.")] = False,
+    package_port: Annotated[int, typer.Option(
+        "--package-port", help="Package service (Cosmos API) port.")] = 7070,
+    no_packages: Annotated[bool, typer.Option(
+        "--no-packages", help="Do not start the package service.")] = False,
     ha: Annotated[bool, typer.Option(
         "--ha", help="High availability: a local ZooKeeper, three masters (--master-port, "
         "+100, +200) and two webapp instances (--webapp-port, +1) that elect their leaders "
@@ -107,13 +114,14 @@ def up(
         "--zk-port", help="Port of the ZooKeeper that --ha starts.")] = 2181,
 ) -> None:
     """Run a local cluster (a master, N agents, the webapp framework, DNS, the batch
-    dispatcher and the load balancer) in the foreground until Ctrl-C or SIGTERM; with --ha
+    dispatcher, the package service and the load balancer) in the foreground until Ctrl-C or SIGTERM; with --ha
     or --zk, three masters and two webapp instances on ZooKeeper."""
     opts = UpOptions(agents=agents, work_dir=work_dir, master_port=master_port,
                      agent_port=agent_port, webapp=not no_webapp, webapp_port=webapp_port,
                      dns=not no_dns, dns_port=dns_port, dns_http_port=dns_http_port,
                      lb=not no_lb, lb_http_port=lb_http_port, lb_stats_port=lb_stats_port,
-                     batch=not no_batch, batch_port=batch_port, ha=ha, zk=zk, zk_port=zk_port)
+                     batch=not no_batch, batch_port=batch_port, package=not no_packages,
+                     package_port=package_port, ha=ha, zk=zk, zk_port=zk_port)
     width = None if sys.stdout.isatty() else 200  # piped (make up | tee): do not fold the table
     code = run_up(opts, Console(soft_wrap=True, width=width),
                   Console(stderr=True, soft_wrap=True, width=width))
