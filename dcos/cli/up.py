@@ -4,7 +4,8 @@ Called by: `dcos.cli.main` (the `up` command). `build_components` lists the proc
 then N agents, then the webapp framework (Marathon-like, :8080), the DNS server (:8053, HTTP
 :8123), the batch dispatcher (:7077), the package service (:7070, its default repository the checkout's
 packages-repo/build/index.json when built) and the HAProxy load balancer (when haproxy is
-installed)); agents get `--dns-resolver` (the DNS server) for their tasks,
+installed)); agents get `--dns-resolver` (the DNS server) for their tasks and task ports
+from 31000 (agent i: +i*1000; $DCOS_UP_TASK_PORTS_BASE moves them, for a second cluster),
 `run_up` checks the ports, starts them through a `Supervisor`, prints where everything is,
 waits, and stops them all cleanly. With `--ha` (or `--zk URL`) the cluster is highly available
 (`dcos.cli.up_ha`): a local ZooKeeper (or the given ensemble), three masters, two webapp
@@ -18,6 +19,7 @@ If `dcos-py up` itself dies, its components get SIGTERM from the kernel and stop
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -37,7 +39,13 @@ import dcos
 from dcos.cli import http, up_ha
 from dcos.cli.errors import CliError
 from dcos.cli.restarts import DEFAULT_RESTART
-from dcos.cli.shares import PORTS_BASE, PORTS_PER_AGENT, detect_machine, split_machine
+from dcos.cli.shares import (
+    PORTS_BASE,
+    PORTS_PER_AGENT,
+    AgentShare,
+    detect_machine,
+    split_machine,
+)
 from dcos.cli.supervisor import Component, Event, Recovered, Step, Supervisor, tail_lines
 from dcos.cli.up_ha import HaLayout, LeaderReporter, ha_layout, leading_master, master_argv
 from dcos.state.zk_server import zookeeper_available
@@ -169,7 +177,8 @@ def build_components(opts: UpOptions) -> list[Component]:
         if layout.start_zk:
             components.append(up_ha.zookeeper_component(work, layout.zk_port))
         components += up_ha.master_components(layout, work, master_ready)
-    for i, share in enumerate(split_machine(detect_machine(str(work)), opts.agents)):
+    for i, share in enumerate(task_port_shares(split_machine(detect_machine(str(work)),
+                                                             opts.agents))):
         port = opts.agent_port + i
         agent_dir = work / f"agent-{i}"
         log = agent_dir / "agent.log"
@@ -186,6 +195,27 @@ def build_components(opts: UpOptions) -> list[Component]:
             url=f"http://{LOCAL_IP}:{port}",
         ))
     return components + service_components(opts, work, wires)
+
+
+TASK_PORTS_ENV = "DCOS_UP_TASK_PORTS_BASE"
+
+
+def task_port_shares(shares: list[AgentShare]) -> list[AgentShare]:
+    """The agents' shares with their task port ranges moved to start at $DCOS_UP_TASK_PORTS_BASE
+    (agent i: base + i*1000 ...) when it is set: two local clusters on one machine (tests run
+    beside a developer's cluster) then never hand out the same task ports."""
+    text = os.environ.get(TASK_PORTS_ENV)
+    if not text:
+        return shares
+    try:
+        base = int(text)
+    except ValueError:
+        raise CliError(f"{TASK_PORTS_ENV}={text!r}: expected a port number") from None
+    if not 1024 <= base <= 65535 - PORTS_PER_AGENT * len(shares):
+        raise CliError(f"{TASK_PORTS_ENV}={base}: the agents' ports must fit below 65536")
+    return [dataclasses.replace(s, ports=(base + i * PORTS_PER_AGENT,
+                                          base + (i + 1) * PORTS_PER_AGENT - 1))
+            for i, s in enumerate(shares)]
 
 
 def dns_resolver_args(opts: UpOptions) -> list[str]:

@@ -10,6 +10,8 @@ that nothing is left). Helpers speak the package service's Cosmos API with its m
 from __future__ import annotations
 
 import contextlib
+import os
+import random
 import time
 import urllib.error
 import urllib.request
@@ -202,7 +204,13 @@ def start_cluster(work: Path) -> PkgCluster:
             "--webapp-port", str(webapp), "--dns-port", str(dns), "--dns-http-port", str(dns_http),
             "--lb-http-port", str(lb_http), "--lb-stats-port", str(lb_stats),
             "--batch-port", str(batch), "--package-port", str(package)]
-    up = UpProcess(args, work)
+    # task ports of their own, apart from any other local cluster's (31000...), below the
+    # ephemeral range and the quiet ports (20000+) of the services
+    os.environ["DCOS_UP_TASK_PORTS_BASE"] = str(random.randrange(10, 17) * 1000)
+    try:
+        up = UpProcess(args, work)
+    finally:
+        os.environ.pop("DCOS_UP_TASK_PORTS_BASE", None)
     try:
         up.wait_for("cluster ready", timeout=UP_TIMEOUT_S)
     except BaseException:

@@ -64,3 +64,15 @@ def test_busy_package_port_is_refused() -> None:
                          webapp=False, dns=False, lb=False, batch=False)
         with pytest.raises(CliError, match=f"port {port} is already in use; use --package-port"):
             check_options(opts)
+
+
+def test_task_ports_base_moves_the_agents_port_ranges(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(up.TASK_PORTS_ENV, "12000")
+    comps = build_components(UpOptions(agents=2, work_dir=tmp_path, lb=False))
+    resources = [c.argv[c.argv.index("--resources") + 1] for c in comps
+                 if c.name.startswith("agent-")]
+    assert [r.split("ports:")[1] for r in resources] == ["[12000-12999]", "[13000-13999]"]
+    monkeypatch.setenv(up.TASK_PORTS_ENV, "65000")
+    with pytest.raises(CliError, match="fit below 65536"):
+        build_components(UpOptions(agents=2, work_dir=tmp_path, lb=False))
