@@ -85,8 +85,8 @@ def _table(*columns: str) -> Table:
 
 
 def _say(text: str, err: bool = False) -> None:
-    out = Console(stderr=True, highlight=False) if err else console()
-    out.print(text, markup=False, highlight=False)
+    """One plain line (never folded) on stdout, or stderr with `err`."""
+    typer.echo(text, err=err)
 
 
 def describe_package(c: CosmosClient, name: str, version: str | None) -> dict[str, Any]:
@@ -392,3 +392,38 @@ def repo_remove(name: str, package_service: ServiceOpt = None, json: JsonOpt = F
     """Remove a repository by name."""
     body = cosmos(package_service).call("/package/repository/delete", {"name": name})
     _print_repos(body, json, "/package/repository/delete")
+
+
+# -- build ---------------------------------------------------------------------------------
+
+
+@app.command("build")
+def build(src: Annotated[Path, typer.Argument(
+              help="The source repository (packages/<name>/<release>/, wheels/, src/).")],
+          out: Annotated[Path | None, typer.Option(
+              "--out", help="Output folder (default: DIR/build).")] = None,
+          skip_assets: Annotated[bool, typer.Option(
+              "--skip-assets", help="Validate and write the index without building the "
+              "wheel sets.")] = False) -> None:
+    """Validate every package of a repository and write its Universe v4 index (and assets).
+    Every faulty file is listed with its reason (exit 1); nothing is written then."""
+    from dcos.packaging.build import AssetsFailed, build_repository
+    from dcos.packaging.validate import RepositoryInvalid
+
+    if not src.is_dir():
+        _say(f"dcos-py: {src} is not a folder", err=True)
+        raise typer.Exit(1)
+    try:
+        result = build_repository(src, out, skip_assets=skip_assets)
+    except RepositoryInvalid as exc:
+        _say(f"dcos-py: {len(exc.problems)} problem(s) in the package repository {src}:",
+             err=True)
+        for problem in exc.problems:
+            _say(f"  {problem.path}: {problem.reason}", err=True)
+        raise typer.Exit(1) from None
+    except AssetsFailed as exc:
+        _say(f"dcos-py: {len(exc.errors)} wheel set(s) of {src} could not be built:", err=True)
+        for error in exc.errors:
+            _say(f"  {error}", err=True)
+        raise typer.Exit(1) from None
+    _say(result.summary())
