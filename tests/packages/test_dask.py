@@ -106,6 +106,11 @@ def test_lookup_srv_resolves_targets_from_additional_or_a_queries(dns_server: tu
         srv.lookup_srv("_nothing._tcp.webapp.dcos", dns_server)
 
 
+def test_a_relative_scheduler_app_is_a_sibling_of_the_task_app() -> None:
+    assert launch.sibling_app("scheduler", "/team/dask/workers") == "/team/dask/scheduler"
+    assert launch.sibling_app("/dask/scheduler", "/other/workers") == "/dask/scheduler"
+
+
 def test_resolver_address_from_the_task_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DCOS_DNS_RESOLVER", "127.0.0.1:8053")
     assert srv.resolver_address() == ("127.0.0.1", 8053)

@@ -9,8 +9,9 @@ It then:
    about 1 s for the set, against 3 s for `pip install --no-index --no-deps --no-compile
    --target` and 10 s with pip's byte-compiling; the set's wheels have no scripts or headers
    to place, and a `<dist>.data/purelib|platlib` tree is moved to the top);
-2. for a worker, waits until dcos-py DNS names the scheduler (SRV of the scheduler app's port
-   named `scheduler`, at `$DCOS_DNS_RESOLVER`) and that address accepts connections;
+2. for a worker, waits until dcos-py DNS names the scheduler (SRV of the port named `scheduler`
+   of the app `scheduler` next to its own app, at `$DCOS_DNS_RESOLVER`) and that address
+   accepts connections;
 3. replaces itself with `python -S -m distributed.cli.dask_scheduler|dask_worker` on exactly
    the installed wheels (`-S`: the agent interpreter's own site-packages stay out, so the set
    must be complete), spill files in the sandbox.
@@ -104,6 +105,15 @@ def wait_for_scheduler(app_id: str, port_name: str, resolver: tuple[str, int],
         delay = min(delay * 1.5, 2.0)
 
 
+def sibling_app(app_id: str, own_app: str) -> str:
+    """`app_id` when absolute, else the app of that name in the group of `own_app`
+    (`scheduler` next to `/team/dask/workers` is `/team/dask/scheduler`)."""
+    if app_id.startswith("/"):
+        return app_id
+    group = own_app.rstrip("/").rpartition("/")[0]
+    return f"{group}/{app_id}"
+
+
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """(options, the arguments after `--` passed on to Dask)."""
     argv = list(argv)
@@ -118,7 +128,10 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                    help="the fetched wheel set (default: $MESOS_SANDBOX/dask)")
     p.add_argument("--pylib", default=os.path.join(sandbox, "pylib"),
                    help="where to install it (default: $MESOS_SANDBOX/pylib)")
-    p.add_argument("--scheduler-app", default="", help="worker: the scheduler's app id")
+    p.add_argument("--scheduler-app", default="",
+                   help="worker: the scheduler's app id; a relative one (`scheduler`) is a sibling"
+                        " of this task's app ($MARATHON_APP_ID), so an install under another"
+                        " app id still finds its own scheduler")
     p.add_argument("--port-name", default="scheduler",
                    help="worker: the scheduler app's port name in DNS (default: scheduler)")
     p.add_argument("--resolver", default=None,
@@ -142,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             resolver = srv.resolver_address(opts.resolver)
         except srv.DnsError as exc:
             raise SystemExit(f"dcos_dask: {exc}") from None
-        at = wait_for_scheduler(opts.scheduler_app, opts.port_name, resolver, opts.wait)
+        app_id = sibling_app(opts.scheduler_app, os.environ.get("MARATHON_APP_ID", ""))
+        at = wait_for_scheduler(app_id, opts.port_name, resolver, opts.wait)
         log(f"scheduler at {at.host}:{at.port}")
         dask_args = [f"tcp://{at.host}:{at.port}", *dask_args]
     scratch = os.path.join(os.path.dirname(os.path.abspath(opts.pylib)), "dask-scratch")
