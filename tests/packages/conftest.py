@@ -205,8 +205,9 @@ def start_cluster(work: Path) -> PkgCluster:
             "--lb-http-port", str(lb_http), "--lb-stats-port", str(lb_stats),
             "--batch-port", str(batch), "--package-port", str(package)]
     # task ports of their own, apart from any other local cluster's (31000...), below the
-    # ephemeral range and the quiet ports (20000+) of the services
-    os.environ["DCOS_UP_TASK_PORTS_BASE"] = str(random.randrange(10, 17) * 1000)
+    # ephemeral range and the quiet ports (20000+) of the services; any base (not a multiple of
+    # 1000) so that two test sessions' lowest ports, which the webapp hands out first, differ
+    os.environ["DCOS_UP_TASK_PORTS_BASE"] = str(random.randrange(10000, 17000))
     try:
         up = UpProcess(args, work)
     finally:
