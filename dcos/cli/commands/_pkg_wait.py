@@ -114,21 +114,30 @@ def wait_ready(c: WebappClient, app_id: str, out: Console, timeout_s: float,
             sleep(poll_s)
 
 
+def _reason_text(reason: Any) -> str:
+    """A `/v2/fit` reason: its sentence, then Marathon's code and how many agents refused."""
+    if not isinstance(reason, dict):
+        return str(reason)
+    extra = []
+    if reason.get("code"):
+        extra.append(str(reason["code"]))
+    if isinstance(reason.get("agents"), int):
+        extra.append(f"{reason['agents']} agent(s)")
+    return str(reason.get("reason", "?")) + (f" ({', '.join(extra)})" if extra else "")
+
+
 def fit_lines(answer: Json) -> tuple[bool, list[str]]:
     """(fits, lines) from a `POST /v2/fit` answer: one line per app, and each reason an app
     cannot be placed (which resource, which constraint)."""
     fits = bool(answer.get("fits"))
-    lines = ["fits now: yes" if fits else "fits now: no"]
+    agents = answer.get("agents")
+    where = f" (on {agents} agent(s))" if isinstance(agents, int) else ""
+    lines = [("fits now: yes" if fits else "fits now: no") + where]
     for app in answer.get("apps") or []:
         if not isinstance(app, dict):
             continue
         placeable, wanted = app.get("placeable", "?"), app.get("instances", "?")
         lines.append(f"  {app.get('id', '?')}: {placeable} of {wanted} instance(s) placeable now")
         for reason in app.get("reasons") or []:
-            text = reason.get("reason") if isinstance(reason, dict) else reason
-            extra = ""
-            if isinstance(reason, dict):
-                more = {k: v for k, v in reason.items() if k != "reason"}
-                extra = "".join(f" ({k}: {v})" for k, v in more.items())
-            lines.append(f"    - {text}{extra}")
+            lines.append(f"    - {_reason_text(reason)}")
     return fits, lines

@@ -185,16 +185,18 @@ def test_options_file_must_be_a_json_object(fake_cosmos, tmp_path: Path) -> None
 
 def test_dry_run_prints_the_app_and_why_it_does_not_fit(fake_cosmos) -> None:
     fake_cosmos.answers["/package/render"] = {"marathonJson": APP}
-    fake_cosmos.fit = {"fits": False, "apps": [{
+    fake_cosmos.fit = {"fits": False, "agents": 3, "apps": [{
         "id": "/hello-world", "instances": 2, "placeable": 1,
-        "reasons": [{"reason": "insufficient cpus: needs 0.1, best agent has 0.05"},
+        "reasons": [{"reason": "insufficient cpus: needs 0.1, best agent has 0.05",
+                     "code": "InsufficientCpus", "agents": 2},
                     {"reason": "constraint hostname:UNIQUE"}]}]}
     result = run(fake_cosmos, "install", "hello-world", "--dry-run")
     assert result.exit_code == 1
     assert '"id": "/hello-world"' in result.output
-    assert "fits now: no" in result.output
+    assert "fits now: no (on 3 agent(s))" in result.output
     assert "/hello-world: 1 of 2 instance(s) placeable now" in result.output
-    assert "- insufficient cpus: needs 0.1, best agent has 0.05" in result.output
+    assert "- insufficient cpus: needs 0.1, best agent has 0.05 (InsufficientCpus, 2 agent(s))" \
+        in result.output
     assert "- constraint hostname:UNIQUE" in result.output
     assert fake_cosmos.body_of("/v2/fit") == APP
     assert "/package/install" not in fake_cosmos.paths()
