@@ -35,9 +35,9 @@ class Catalog:
         """Every release named `name` of the first repository that has the package, newest
         (highest releaseVersion) first."""
         for index in self.indexes:
-            found = [Resolved(index, r) for r in index.releases if r.name == name]
+            found = index.by_name.get(name)
             if found:
-                return sorted(found, key=lambda x: -x.release.release_version)
+                return [Resolved(index, r) for r in found]
         return []
 
     def resolve(self, name: str, version: str | None = None) -> Resolved:
@@ -82,15 +82,11 @@ class Catalog:
         seen: set[str] = set()
         results = []
         for index in self.indexes:
-            names = []
-            for r in index.releases:
-                if r.name not in seen and r.name not in names:
-                    names.append(r.name)
-            for name in names:
+            for name, releases in index.by_name.items():
+                if name in seen:
+                    continue
                 seen.add(name)
-                releases = sorted((r for r in index.releases if r.name == name),
-                                  key=lambda r: -r.release_version)
-                if _matches(releases[0], q):
+                if _matches(index.search_text[name], q):
                     results.append(search_result(releases, index, image_url))
         results.sort(key=lambda p: (not p.get("selected", False), p["name"].lower()))
         return results
@@ -119,12 +115,13 @@ class Catalog:
         return installed.can_downgrade_to(target.version)
 
 
-def _matches(release: PackageRelease, q: str) -> bool:
+def _matches(fields: tuple[str, ...], q: str) -> bool:
+    """Whether a lower-cased field contains `q` (`*` in `q`: a glob over the whole field)."""
     if not q:
         return True
-    pattern = q if "*" in q else f"*{q}*"
-    fields = [release.name, release.description, *release.tags]
-    return any(fnmatch.fnmatchcase(f.lower(), pattern) for f in fields)
+    if "*" not in q:
+        return any(q in f for f in fields)
+    return any(fnmatch.fnmatchcase(f, q) for f in fields)
 
 
 def search_result(releases: Sequence[PackageRelease], index: LoadedIndex | None = None,

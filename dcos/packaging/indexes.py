@@ -9,6 +9,8 @@ by repository/add to check a new repository before it is stored (`IndexCache.loa
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ from dcos.packaging.mediatypes import INDEX_ACCEPT
 from dcos.packaging.model import PackageRelease
 from dcos.packaging.repositories import Repository
 
+log = logging.getLogger(__name__)
 MAX_INDEX_BYTES = 256 * 1024 * 1024
 FETCH_TIMEOUT_S = 20.0
 
@@ -34,6 +37,23 @@ class LoadedIndex:
 
     repo: Repository
     releases: tuple[PackageRelease, ...]
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, list[PackageRelease]]:
+        """Releases by package name (names in index order), newest release first."""
+        out: dict[str, list[PackageRelease]] = {}
+        for release in self.releases:
+            out.setdefault(release.name, []).append(release)
+        for releases in out.values():
+            releases.sort(key=lambda r: -r.release_version)
+        return out
+
+    @functools.cached_property
+    def search_text(self) -> dict[str, tuple[str, ...]]:
+        """Per package name, the lower-cased name, description and tags of its newest release
+        (what search matches)."""
+        return {name: tuple(f.lower() for f in (rs[0].name, rs[0].description, *rs[0].tags))
+                for name, rs in self.by_name.items()}
 
     def asset_url(self, uri: str) -> str:
         """An asset URI of this repository's index made absolute (a relative one is resolved
@@ -102,7 +122,8 @@ class _Entry:
 
 class IndexCache:
     """Loaded indexes by repository (name, URI, token). `get` answers from the cache while an
-    http(s) entry is younger than `ttl_s` or a file's stamp is unchanged."""
+    http(s) entry is younger than `ttl_s` or a file's stamp is unchanged; a repository whose
+    refresh fails keeps serving its last good index (a build in progress, a server restart)."""
 
     def __init__(self, session: aiohttp.ClientSession, ttl_s: float = 10.0) -> None:
         self.session = session
@@ -128,7 +149,16 @@ class IndexCache:
             entry = self._entries.get(repo)
             if entry is not None and self._fresh(repo, entry):
                 return entry.index
-            return await self.load(repo)
+            try:
+                return await self.load(repo)
+            except errors.CosmosError as exc:
+                if entry is None:
+                    raise
+                # a repository that answered before keeps serving its last good index
+                log.warning("repository %s: %s; using its last good index", repo.name,
+                            exc.message)
+                entry.at = time.monotonic()
+                return entry.index
 
     def _fresh(self, repo: Repository, entry: _Entry) -> bool:
         if entry.stamp is not None:

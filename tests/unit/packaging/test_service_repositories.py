@@ -154,3 +154,12 @@ async def test_private_http_repository_basic_and_bearer(tmp_path: Path, session)
         # assets of a private repository: listed ones only, fetched with its credentials
         repo, url = await svc.asset(f"http://127.0.0.1:{server.port}/repo/assets/payload.txt")
         assert repo.name == "basic"
+
+
+async def test_a_broken_refresh_keeps_the_last_good_index(tmp_path: Path, session) -> None:
+    svc, _, _, index = await make_service(tmp_path, session)
+    assert len((await svc.search({}))["packages"]) == 4
+    index.write_text("half-written")
+    assert len((await svc.search({}))["packages"]) == 4
+    index.unlink()
+    assert len((await svc.search({}))["packages"]) == 4
