@@ -204,10 +204,11 @@ def start_cluster(work: Path) -> PkgCluster:
             "--webapp-port", str(webapp), "--dns-port", str(dns), "--dns-http-port", str(dns_http),
             "--lb-http-port", str(lb_http), "--lb-stats-port", str(lb_stats),
             "--batch-port", str(batch), "--package-port", str(package)]
-    # task ports of their own, apart from any other local cluster's (31000...), below the
-    # ephemeral range and the quiet ports (20000+) of the services; any base (not a multiple of
-    # 1000) so that two test sessions' lowest ports, which the webapp hands out first, differ
-    os.environ["DCOS_UP_TASK_PORTS_BASE"] = str(random.randrange(10000, 17000))
+    # task ports of their own, apart from any other local cluster's (31000...): above the
+    # ephemeral range (32768-60999), clear of the load balancer's service ports (10000+) and
+    # the services' quiet ports (20000+); any base (not a multiple of 1000) so that two test
+    # sessions' lowest ports, which the webapp hands out first, differ
+    os.environ["DCOS_UP_TASK_PORTS_BASE"] = str(random.randrange(61000, 62500))
     try:
         up = UpProcess(args, work)
     finally:
