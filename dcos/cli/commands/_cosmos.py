@@ -12,7 +12,8 @@ Called by: `dcos.cli.commands.package` (every `dcos-py package ...` command).
 Errors: nothing answering is `Unreachable` (exit 3), a timeout `TimedOut` (5); a Cosmos error
 body (`{type, message, data}`, `application/vnd.dcos.package.error+json`) becomes a
 `CosmosError` (exit 1) whose message is one line: for `JsonSchemaMismatch` every failing option
-path with its reason, for `AmbiguousAppId` a hint to use --app-id or --all.
+path with its reason, for `AmbiguousAppId` a hint to use --app-id or --all, for
+`PackageAlreadyInstalled` how to install another instance.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ def error_message(body: Any, status: int) -> tuple[str, str]:
         paths = schema_errors(data)
         if paths:
             message += ": " + "; ".join(f"{p or '/'}: {r}" for p, r in paths)
+    elif kind == mt.ErrorType.PACKAGE_ALREADY_INSTALLED:
+        message += (" under that app id (dcos-py package list shows it; install another "
+                    "instance under another id: --app-id, or the package's name option)")
     elif kind == mt.ErrorType.AMBIGUOUS_APP_ID:
         message += " (use --app-id to pick one, or --all to uninstall every one)"
     elif kind == mt.ErrorType.MARATHON_BAD_RESPONSE and isinstance(data, dict):

@@ -320,7 +320,9 @@ def test_unreachable_service_is_exit_3() -> None:
 
 @pytest.mark.parametrize(("body", "expected"), [
     ({"type": "PackageAlreadyInstalled", "message": "Package is already installed"},
-     "Package is already installed"),
+     "Package is already installed under that app id (dcos-py package list shows it; install "
+     "another instance under another id: --app-id, or the package's name option)"),
+    ({"type": "PackageNotFound", "message": "Package [x] not found"}, "Package [x] not found"),
     ({"type": "MarathonBadResponse", "message": "Marathon said no",
       "data": {"errors": [{"path": "/cpus", "errors": ["must be positive"]}]}},
      "Marathon said no: must be positive"),
