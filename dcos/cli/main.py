@@ -1,6 +1,6 @@
 """The `dcos-py` command line (typer): `up`, `node`, `framework`, `task`, `app`, `deployment`,
-`batch`, `package`, `cluster`, `master`, `agent`. ``-h``/``--help`` everywhere; shell completion with
-``dcos-py --install-completion``; exit codes in `dcos.cli.errors` (and every ``--help``).
+`batch`, `package`, `cluster`, `master`, `agent`. ``-h``/``--help`` everywhere; shell
+completion with ``dcos-py --install-completion``; exit codes in `dcos.cli.errors` (and every ``--help``).
 
 Called by: the console script `dcos-py = dcos.cli.main:main` and `python -m dcos.cli`. Later
 issues add their command groups here with `app.add_typer(...)`.

@@ -165,7 +165,7 @@ def describe(name: str, package_service: ServiceOpt = None,
         print_json(render_app(c, name, package_version, user_options, app_id))
         return
     pkg = describe_package(c, name, package_version)
-    print_json(pkg.get("config") or {} if config else pkg)
+    print_json((pkg.get("config") or {}) if config else pkg)
 
 
 def installed_rows(installs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -425,5 +425,8 @@ def build(src: Annotated[Path, typer.Argument(
         _say(f"dcos-py: {len(exc.errors)} wheel set(s) of {src} could not be built:", err=True)
         for error in exc.errors:
             _say(f"  {error}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        _say(f"dcos-py: cannot build {src}: {exc}", err=True)
         raise typer.Exit(1) from None
     _say(result.summary())
