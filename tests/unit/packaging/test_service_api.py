@@ -136,3 +136,29 @@ def test_flags(monkeypatch) -> None:
         parse_args(["--zk", "http://not-zk"])
     monkeypatch.setenv("DCOS_PORT", "7272")
     assert parse_args([])[0].port == 7272
+
+
+BAD_VALUES: list[Any] = [None, 0, -1, 1.5, True, "", "x" * 300, [], {}, ["a"], {"a": {"b": []}},
+                         "../../etc/passwd", "/", "//", "A B"]
+FIELDS = ["packageName", "packageVersion", "options", "appId", "all", "query", "name", "uri",
+          "index", "token", "replace", "includePackageVersions"]
+
+
+async def test_no_bad_body_gets_a_500_or_changes_anything(client) -> None:
+    c, webapp, _ = client
+    for path in mt.ENDPOINTS:
+        if path == "/capabilities":
+            continue
+        for field in FIELDS:
+            for value in BAD_VALUES:
+                body = {"packageName": "pyhttp", field: value}
+                before = dict(webapp.by_id)
+                r = await c.post(path, json=body, headers=headers(path))
+                assert r.status < 500, (path, body, await r.text())
+                if r.status != 200:
+                    assert webapp.by_id == before, (path, body)
+                webapp.by_id.clear()  # a request that was valid after all (an install)
+        for raw in [b"null", b"[]", b"1", b'"s"', b"{}", b'{"packageName": {}}']:
+            r = await c.post(path, data=raw, headers=headers(path))
+            assert r.status < 500, (path, raw, await r.text())
+    assert webapp.by_id == {}
