@@ -209,11 +209,16 @@ def list_installed(package_service: ServiceOpt = None, json: JsonOpt = False,
 # -- install, uninstall, update ------------------------------------------------------------
 
 
+def has_terminal() -> bool:
+    """Whether stdin is a terminal someone can answer a question on."""
+    return sys.stdin.isatty()
+
+
 def confirm(question: str, yes: bool) -> bool:
     """`yes`, else the operator's answer; refuse without a terminal (it would hang)."""
     if yes:
         return True
-    if not sys.stdin.isatty():
+    if not has_terminal():
         raise CliError("no terminal to confirm on: pass --yes to install without asking")
     return bool(typer.confirm(question, default=False))
 

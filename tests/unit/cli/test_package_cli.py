@@ -158,6 +158,22 @@ def test_install_without_a_terminal_needs_yes(fake_cosmos) -> None:
     assert "/package/install" not in fake_cosmos.paths()
 
 
+def test_install_asks_on_a_terminal(fake_cosmos, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dcos.cli.commands import package
+    monkeypatch.setattr(package, "has_terminal", lambda: True)
+    fake_cosmos.answers["/package/describe"] = {"package": HELLO}
+    fake_cosmos.answers["/package/install"] = {"packageName": "hello-world",
+                                               "packageVersion": "1.0.0", "appId": "/h"}
+    declined = run(fake_cosmos, "install", "hello-world", input="n\n")
+    assert declined.exit_code == 0, declined.output
+    assert "Continue installing?" in declined.output and "Exiting installation." in declined.output
+    assert "/package/install" not in fake_cosmos.paths()
+    accepted = run(fake_cosmos, "install", "hello-world", "--no-wait", "--json", input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert json.loads(accepted.output[accepted.output.index("{"):])["appId"] == "/h"
+    assert "/v2/apps/h" not in fake_cosmos.paths()  # --no-wait: no polling
+
+
 def test_bad_options_name_every_failing_path(fake_cosmos, tmp_path: Path) -> None:
     fake_cosmos.answers["/package/describe"] = {"package": HELLO}
     fake_cosmos.answers["/package/install"] = (400, {
