@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,lint]'
 	@touch $(STAMP)
 
-# Debian packages (haproxy, dnsutils, zookeeper): installed when missing and running as root.
+# Debian packages (haproxy, dnsutils, zookeeper, redis-server): installed when missing and running as root.
 system-deps:
 	bash scripts/install-system-deps.sh
 
