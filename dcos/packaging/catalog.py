@@ -91,16 +91,14 @@ class Catalog:
         results.sort(key=lambda p: (not p.get("selected", False), p["name"].lower()))
         return results
 
-    def upgrades_to(self, installed: Resolved) -> list[str]:
-        """Versions newer than `installed` whose upgradesFrom accept its version."""
-        current = installed.release
+    def upgrades_to(self, current: PackageRelease) -> list[str]:
+        """Versions newer than the installed `current` whose upgradesFrom accept its version."""
         return [x.release.version for x in self.releases_of(current.name)
                 if x.release.release_version > current.release_version
                 and x.release.can_upgrade_from(current.version)]
 
-    def downgrades_to(self, installed: Resolved) -> list[str]:
-        """Older versions that `installed`'s downgradesTo allows."""
-        current = installed.release
+    def downgrades_to(self, current: PackageRelease) -> list[str]:
+        """Older versions that the installed `current`'s downgradesTo allows."""
         return [x.release.version for x in self.releases_of(current.name)
                 if x.release.release_version < current.release_version
                 and current.can_downgrade_to(x.release.version)]

@@ -219,11 +219,9 @@ class PackageService:
         inst, _ = await self._instance(req)
         catalog = await self.catalog()
         current = _installed_release(inst, catalog)
-        package = current.to_index_entry()
-        here = Resolved(_placeholder_index(), current)
-        return {"package": package,
-                "upgradesTo": catalog.upgrades_to(here) if _known(catalog, inst.name) else [],
-                "downgradesTo": catalog.downgrades_to(here) if _known(catalog, inst.name) else [],
+        return {"package": current.to_index_entry(),
+                "upgradesTo": catalog.upgrades_to(current),
+                "downgradesTo": catalog.downgrades_to(current),
                 "resolvedOptions": merge_options(current.config, inst.user_options),
                 "userProvidedOptions": inst.user_options}
 
@@ -284,10 +282,6 @@ def _repo_list(repos: Sequence[Repository]) -> Json:
     return {"repositories": [r.public_json() for r in repos]}
 
 
-def _known(catalog: Catalog, name: str) -> bool:
-    return bool(catalog.releases_of(name))
-
-
 def _installed_release(inst: Installed, catalog: Catalog) -> PackageRelease:
     """The installed release: from the definition stored in its labels, else the catalog."""
     if inst.package is not None:
@@ -296,10 +290,6 @@ def _installed_release(inst: Installed, catalog: Catalog) -> PackageRelease:
         except ModelError:
             pass
     return catalog.resolve(inst.name, inst.version).release
-
-
-def _placeholder_index() -> LoadedIndex:
-    return LoadedIndex(Repository("installed", "file:///installed"), ())
 
 
 def _deep_merge(base: Json, over: Json) -> Json:
