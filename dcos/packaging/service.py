@@ -109,7 +109,7 @@ class PackageService:
         req = fields.body_object(body)
         found, options, app_id = await self._target(req)
         rendered = render(found, options, app_id, self.advertise_url)
-        if await self._id_taken(rendered.app_id, rendered.kind):
+        if await self._id_taken(rendered.app_id):
             raise errors.package_already_installed(rendered.app_id)
         await self.webapp.create(rendered.kind, rendered.definition)
         release = found.release
@@ -119,12 +119,12 @@ class PackageService:
             out["postInstallNotes"] = release.post_install_notes
         return out
 
-    async def _id_taken(self, app_id: str, kind: str) -> bool:
+    async def _id_taken(self, app_id: str) -> bool:
         apps = await self.webapp.apps()
         if any(a.get("id") == app_id or str(a.get("id", "")).startswith(app_id + "/")
                for a in apps):
             return True
-        return kind == "group" and await self.webapp.group_exists(app_id)
+        return await self.webapp.group_exists(app_id)  # an app id may not name a group either
 
     async def installed(self) -> dict[str, tuple[Installed, list[str]]]:
         return installed_instances(await self.webapp.apps())

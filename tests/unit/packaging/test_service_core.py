@@ -142,6 +142,8 @@ async def test_group_package_is_one_instance(tmp_path: Path, session) -> None:
     assert [p["appId"] for p in listed] == ["/g1"]
     err = await refused(svc.install({"packageName": "pygroup", "appId": "/g1"}))
     assert err.status == 409
+    err = await refused(svc.install({"packageName": "pyhttp", "appId": "/g1"}))
+    assert (err.type, err.status) == ("PackageAlreadyInstalled", 409)
     res = await svc.uninstall({"packageName": "pygroup"})
     assert res == {"results": [{"packageName": "pygroup", "appId": "/g1",
                                 "packageVersion": "1.0.0"}]}
