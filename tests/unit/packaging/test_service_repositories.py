@@ -11,9 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 from pkg_service_fakes import make_service
 
+from dcos.packaging.api import build_app
 from dcos.packaging.errors import CosmosError
 from dcos.packaging.repositories import Repository, RepositoryStore, mask_uri
 from dcos.state.memory import MemoryStateStore
@@ -151,9 +152,17 @@ async def test_private_http_repository_basic_and_bearer(tmp_path: Path, session)
         assert "T0K" not in str(out)
         assert seen[-2:] == sorted(good, key=lambda g: not g.startswith("Basic"))
         await svc.repository_delete({"name": "test"})
-        # assets of a private repository: listed ones only, fetched with its credentials
-        repo, url = await svc.asset(f"http://127.0.0.1:{server.port}/repo/assets/payload.txt")
+        # assets of a private repository: listed ones only, streamed with its credentials
+        asset = f"http://127.0.0.1:{server.port}/repo/assets/payload.txt"
+        repo, url = await svc.asset(asset)
         assert repo.name == "basic"
+        async with TestClient(TestServer(build_app(svc, session))) as client:
+            r = await client.get("/package/resource/payload.txt", params={"url": asset})
+            assert r.status == 200 and await r.read() == b"private payload"
+            assert seen[-1] == "Basic " + base64.b64encode(b"bob:pw").decode()
+            r = await client.get("/package/resource", params={
+                "url": f"http://127.0.0.1:{server.port}/repo/other.txt"})
+            assert r.status == 404
 
 
 async def test_a_broken_refresh_keeps_the_last_good_index(tmp_path: Path, session) -> None:
