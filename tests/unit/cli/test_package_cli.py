@@ -10,9 +10,11 @@ import pytest
 from pkg_fakes import APP, HELLO, FakePackageService, fake_cosmos
 from typer.testing import CliRunner
 
+from dcos.cli.commands import package
 from dcos.cli.commands._cosmos import error_message
 from dcos.cli.main import app
 from dcos.packaging import mediatypes as mt
+from dcos.testing.processes import free_port
 
 __all__ = ["fake_cosmos"]
 
@@ -159,7 +161,6 @@ def test_install_without_a_terminal_needs_yes(fake_cosmos) -> None:
 
 
 def test_install_asks_on_a_terminal(fake_cosmos, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dcos.cli.commands import package
     monkeypatch.setattr(package, "has_terminal", lambda: True)
     fake_cosmos.answers["/package/describe"] = {"package": HELLO}
     fake_cosmos.answers["/package/install"] = {"packageName": "hello-world",
@@ -327,7 +328,6 @@ def test_wrong_answer_type_is_refused(fake_cosmos) -> None:
 
 
 def test_unreachable_service_is_exit_3() -> None:
-    from dcos.testing.processes import free_port
     env = {"DCOS_PACKAGE_SERVICE": f"http://127.0.0.1:{free_port()}"}
     result = runner.invoke(app, ["package", "search"], env=env)
     assert result.exit_code == 3
