@@ -165,6 +165,13 @@ def framework_ids(c: PkgCluster, name: str) -> list[str]:
     return [f["id"] for f in state.get("frameworks", []) if f.get("name") == name]
 
 
+def framework_tasks(c: PkgCluster, name: str) -> list[dict[str, Any]]:
+    """The running tasks (for a batch driver: its executors) of the framework `name`."""
+    state = get_json(c.master_url + "/master/state")
+    return [t for f in state.get("frameworks", []) if f.get("name") == name
+            for t in f.get("tasks", []) if t.get("state") == "TASK_RUNNING"]
+
+
 def processes_of_framework(framework_id: str) -> list[str]:
     out = []
     for p in psutil.process_iter(["pid"]):
@@ -252,6 +259,9 @@ def test_tweeter_demo_end_to_end(pkg_cluster: PkgCluster) -> None:
         installed.append(("tweeter-analytics", ANALYTICS_APP))
         c.wait_healthy(ANALYTICS_APP, timeout=240)
         assert len(framework_ids(c, FRAMEWORK)) == 1
+        executors = wait_for("the analytics framework's executors on the agents",
+                             lambda: framework_tasks(c, FRAMEWORK), timeout=30)
+        assert all(t["state"] == "TASK_RUNNING" for t in executors)
 
         def analytics(count: int) -> Any:
             status, _, raw = via_lb(c, "GET", "/api/analytics")
