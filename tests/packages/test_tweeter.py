@@ -287,6 +287,7 @@ def test_tweeter_demo_end_to_end(pkg_cluster: PkgCluster) -> None:
 
         # Uninstall all three: nothing left (apps, tasks, framework, its executors' processes).
         fw_ids = framework_ids(c, FRAMEWORK)
+        assert all(processes_of_framework(fid) for fid in fw_ids)  # its executors, seen alive
         for name, app in reversed(installed):
             c.uninstall(name, app_id="/" + app)
             c.assert_clean(app, framework_name=FRAMEWORK if name == "tweeter-analytics" else None)

@@ -63,8 +63,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def master_url(master: str) -> str:
-    """The SparkContext master of a `DCOS_MASTER` value: `host:port` -> `mesos://host:port`."""
-    return master if master.startswith(("mesos://", "zk://")) else f"mesos://{master}"
+    """The SparkContext master of a `DCOS_MASTER` value: `host:port` (or `http://host:port`)
+    -> `mesos://host:port`; `mesos://` and `zk://` URLs stay as they are."""
+    if master.startswith(("mesos://", "zk://")):
+        return master
+    return "mesos://" + master.removeprefix("http://").rstrip("/")
 
 
 @dataclass
