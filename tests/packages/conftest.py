@@ -136,7 +136,9 @@ class PkgCluster:
         master's state, no framework `framework_name` is registered (active or inactive), and
         no process of its tasks is left."""
         gid = "/" + app_id.strip("/")
-        prefix = gid.strip("/").replace("/", "_") + "."
+        # task ids: "<app id with / as _>.<uuid>"; the apps of a group: "<group>_<app>.<uuid>"
+        base = gid.strip("/").replace("/", "_")
+        prefix = (base + ".", base + "_")
         seen = {t for aid, ts in self.tasks_seen.items()
                 if aid == gid or aid.startswith(gid + "/") for t in ts}
         deadline = time.monotonic() + timeout
@@ -148,7 +150,7 @@ class PkgCluster:
             time.sleep(0.3)
         raise AssertionError(f"{app_id} not clean after {timeout:g} s: " + "; ".join(problems))
 
-    def _leftovers(self, gid: str, prefix: str, seen: set[str],
+    def _leftovers(self, gid: str, prefix: tuple[str, ...], seen: set[str],
                    framework_name: str | None) -> list[str]:
         problems: list[str] = []
         if self.apps_of(gid):
@@ -162,20 +164,23 @@ class PkgCluster:
             if framework_name is not None and fw.get("name") == framework_name:
                 problems.append(f"framework {framework_name} still registered ({fw.get('id')}, "
                                 f"active={fw.get('active')})")
-        procs = task_processes(seen, prefix)
+        procs = task_processes(self.work, seen, prefix)
         if procs:
             problems.append(f"processes left: {procs}")
         return problems
 
 
-def task_processes(task_ids: set[str], prefix: str) -> list[str]:
-    """Command lines of live processes whose MESOS_TASK_ID is one of `task_ids` or starts
-    with `prefix`."""
+def task_processes(work: Path, task_ids: set[str], prefix: tuple[str, ...]) -> list[str]:
+    """Command lines of live processes of this cluster's tasks (their MESOS_SANDBOX is under
+    `work`: other local clusters may run an app of the same id) whose MESOS_TASK_ID is one of
+    `task_ids` or starts with `prefix`."""
     out = []
     for p in psutil.process_iter(["pid"]):
         with contextlib.suppress(psutil.Error):
-            tid = p.environ().get("MESOS_TASK_ID")
+            env = p.environ()
+            tid = env.get("MESOS_TASK_ID")
             if tid and (tid in task_ids or tid.startswith(prefix)) \
+                    and env.get("MESOS_SANDBOX", "").startswith(str(work)) \
                     and p.status() != psutil.STATUS_ZOMBIE:
                 out.append(f"{p.pid} {' '.join(p.cmdline())[:120]}")
     return out
