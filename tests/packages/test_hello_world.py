@@ -2,7 +2,7 @@
 source), then on the shared package cluster: installed with its defaults it answers its message
 through the load balancer's virtual host and at the address DNS gives for it, and uninstalls
 clean; an upgrade 0.1.0 -> 0.2.0 of two instances through /cosmos/service/update rolls without
-a single failed request through the load balancer."""
+a single failed request through the load balancer, and 0.2.0 downgrades back to 0.1.0."""
 
 from __future__ import annotations
 
@@ -170,17 +170,32 @@ def test_hello_world_upgrade_rolls_without_downtime(pkg_cluster: PkgCluster) -> 
         listed = c.rpc("/package/list", {"appId": "/hello-upgrade"})["packages"]
         assert [p["packageInformation"]["packageDefinition"]["version"] for p in listed] == [
             "0.2.0"]
+        # 0.2.0 lists 0.1.0 in downgradesTo: back again, with the same options
+        back = c.rpc("/cosmos/service/update", {"appId": "/hello-upgrade", "packageVersion": "0.1.0"})
+        assert back["package"]["version"] == "0.1.0"
+        wait_for("the downgraded tasks", lambda: _at_version(c, "0.1.0"), 120)
+        wait_for("0.1.0 answering through the LB",
+                 lambda: lb_answers(c, vhost, "rolling") and _lb_version(c, vhost) == "0.1.0", 60)
     finally:
         c.uninstall("hello-world", app_id="/hello-upgrade")
     c.assert_clean("/hello-upgrade")
 
 
 def _upgraded(c: PkgCluster) -> list[dict] | None:
-    """The app once its deployment is over and both tasks run 0.2.0 healthy, else None."""
+    return _at_version(c, "0.2.0")
+
+
+def _at_version(c: PkgCluster, version: str) -> list[dict] | None:
+    """The app once its deployment is over and both tasks run `version` healthy, else None."""
     apps = c.apps_of("/hello-upgrade")
     if len(apps) != 1 or apps[0].get("deployments") or apps[0].get("tasksHealthy") != 2:
         return None
-    if apps[0]["labels"].get("DCOS_PACKAGE_VERSION") != "0.2.0":
+    if apps[0]["labels"].get("DCOS_PACKAGE_VERSION") != version:
         return None
     app = get_json(f"{c.webapp_url}/v2/apps/hello-upgrade")["app"]
-    return apps if "--version 0.2.0" in app["cmd"] and len(apps[0]["tasks"]) == 2 else None
+    return apps if f"--version {version}" in app["cmd"] and len(apps[0]["tasks"]) == 2 else None
+
+
+def _lb_version(c: PkgCluster, vhost: str) -> str:
+    headers = via_lb(c, vhost)[1]
+    return {k.lower(): v for k, v in headers.items()}.get("x-hello-version", "")
