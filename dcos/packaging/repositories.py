@@ -174,9 +174,11 @@ class RepositoryStore:
         return decode(got.value), got.version
 
     async def seed(self, defaults: Sequence[Repository]) -> list[Repository]:
-        """Write `defaults` when no list was ever stored; the list in effect either way."""
+        """Write `defaults` when no list was ever stored; the list in effect either way. With
+        no defaults nothing is written (a later start that has one, e.g. once the catalog is
+        built, still seeds it); a list the user emptied stays empty."""
         repos, version = await self.load()
-        if version == 0:
+        if version == 0 and defaults:
             try:
                 await self.store.put(STORE_KEY, encode(defaults), 0)
             except VersionConflict:

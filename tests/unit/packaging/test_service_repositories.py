@@ -106,6 +106,7 @@ async def test_duplicates_bad_index_and_missing_fields(tmp_path: Path, session) 
 
 async def test_store_seeds_once_and_persists(tmp_path: Path) -> None:
     store = RepositoryStore(MemoryStateStore())
+    assert await store.seed([]) == []  # no default yet (catalog not built): nothing stored
     seeded = await store.seed([Repository("u", "file:///a/index.json")])
     assert [r.name for r in seeded] == ["u"]
     await store.replace([], 1)
