@@ -41,12 +41,12 @@ def test_webapp_package_registers_its_framework_and_runs_apps(pkg_cluster: PkgCl
                          if t["id"] in inner_tasks]
         assert master_task["state"] == "TASK_RUNNING"
         assert master_task["role"] == ROLE  # offered to the framework's role
-        assert task_processes(inner_tasks, "h4-inner-sleep.")
+        assert task_processes(c.work, inner_tasks, ("h4-inner-sleep.",))
     finally:
         c.uninstall("webapp")
     c.assert_clean("/" + NAME, framework_name=NAME)
     wait_for("no process of the inner app",
-             lambda: not task_processes(inner_tasks, "h4-inner-sleep."), 30)
+             lambda: not task_processes(c.work, inner_tasks, ("h4-inner-sleep.",)), 30)
     state = get_json(c.master_url + "/master/state")
     assert not [t for fw in state.get("frameworks", []) for t in fw.get("tasks", [])
                 if t["id"] in inner_tasks]
