@@ -5,16 +5,25 @@ tweeter-analytics and check its word and hashtag counts against counts computed 
 posted messages (JSON and the analytics page), then uninstall all three and check nothing is
 left (apps, tasks, the analytics batch framework, processes).
 
-The first tests need no cluster: tweeter_analytics' tokenization and tweeter's DNS names.
+The first tests need no cluster: tweeter_analytics' tokenization and tweeter's DNS names, then
+both programs as real processes on a real redis-server, run from the built wheel set
+(packages-repo/build/assets/tweeter.tar, unpacked as a task unpacks it): the web app's API and
+its refusals, /health following Redis, and the analytics program (master `local[2]`)
+recomputing and ending cleanly on SIGTERM.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import os
+import socket
+import subprocess
 import sys
+import tarfile
 import time
 import urllib.parse
+import zipfile
 from collections import Counter
 from http.client import HTTPConnection
 from pathlib import Path
@@ -24,9 +33,12 @@ import orjson
 import psutil
 import pytest
 
-from tests.packages.conftest import CosmosError, PkgCluster, get_json, http
+from tests.e2e.up_process import quiet_ports
+from tests.packages.conftest import CHECKOUT, CosmosError, PkgCluster, get_json, http
 
-SRC = Path(__file__).resolve().parents[2] / "packages-repo" / "src" / "tweeter"
+SRC = CHECKOUT / "packages-repo" / "src" / "tweeter"
+ASSET = CHECKOUT / "packages-repo" / "build" / "assets" / "tweeter.tar"
+REDIS_SERVER = "/usr/bin/redis-server"
 
 REDIS_APP = "tweeter-test-redis"
 TWEETER_APP = "tweeter-test"
@@ -106,6 +118,177 @@ def test_dns_names_of_app_ids(tweeter_src: Path) -> None:
         discovery.app_label("/")
     with pytest.raises(discovery.DiscoveryError):
         discovery.resolver_from_env("no-port")
+
+
+# ---- the programs as processes, on a real redis-server (no cluster) ---------------------------
+
+
+def unpack_wheel_set(out: Path) -> Path:
+    """The built wheel set (packages-repo/build/assets/tweeter.tar) unpacked as a task does it:
+    every wheel's zip into `out`/pylib. Skips when the set was not built."""
+    if not ASSET.exists():
+        pytest.skip(f"{ASSET} missing: build it with `dcos-py package build packages-repo/`")
+    with tarfile.open(ASSET) as tar:
+        tar.extractall(out, filter="data")
+    pylib = out / "pylib"
+    for wheel in sorted((out / "tweeter").glob("*.whl")):
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(pylib)
+    return pylib
+
+
+@pytest.fixture(scope="module")
+def pylib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return unpack_wheel_set(tmp_path_factory.mktemp("tweeter-set"))
+
+
+class Proc:
+    """A child process for one test, with its output in a file; `stop()` ends it (SIGTERM, then
+    SIGKILL after 10 s) and returns its exit code."""
+
+    def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                      env={**os.environ, **(env or {})})
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode
+
+
+def start_redis(port: int, tmp: Path) -> Proc:
+    if not Path(REDIS_SERVER).exists():
+        pytest.skip(f"{REDIS_SERVER} missing (Debian package redis-server)")
+    proc = Proc([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(tmp)], tmp / f"redis-{port}.log")
+    wait_for(f"redis-server on {port}", lambda: redis_ping(port), timeout=10)
+    return proc
+
+
+def redis_ping(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        s.sendall(b"PING\r\n")
+        return s.recv(16).startswith(b"+PONG")
+
+
+def start_program(module: str, args: list[str], pylib: Path, tmp: Path, port: int) -> Proc:
+    """`python -m <module> <args>` with the wheel set on PYTHONPATH (as the package runs it);
+    waits until its /health on `port` answers at all."""
+    proc = Proc([sys.executable, "-m", module, *args], tmp / f"{module}-{port}.log",
+                {"PYTHONPATH": str(pylib), "MESOS_TASK_ID": f"{module}-{port}"})
+
+    def answering() -> bool:
+        assert proc.p.poll() is None, proc.output()
+        return http("GET", f"http://127.0.0.1:{port}/health", timeout=2)[0] in (200, 503)
+
+    wait_for(f"{module} on port {port}", answering, timeout=20)
+    return proc
+
+
+@pytest.fixture
+def local_tweeter(pylib: Path, tmp_path: Path) -> Any:
+    """(tweeter base URL, redis port, restart-redis callable) on a fresh redis-server."""
+    rport, wport = quiet_ports(2)
+    procs = {"redis": start_redis(rport, tmp_path)}
+    procs["web"] = start_program("tweeter", ["--port", str(wport), "--redis-url",
+                                             f"redis://127.0.0.1:{rport}", "--key-prefix", "t"],
+                                 pylib, tmp_path, wport)
+    try:
+        yield f"http://127.0.0.1:{wport}", rport, procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def api(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    status, _, raw = http(method, url, body, {"Content-Type": "application/json"}
+                          if body is not None else {})
+    try:
+        return status, orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return status, raw.decode(errors="replace")
+
+
+def test_web_app_posts_reads_and_refuses_bad_input(local_tweeter: Any) -> None:
+    base, _, _ = local_tweeter
+    assert api("GET", base + "/health")[0] == 200
+    assert api("GET", base + "/api/tweets") == (200, {"count": 0, "tweets": []})
+    assert api("GET", base + "/api/analytics") == (404, {"message": "no analytics yet"})
+    for i in range(3):
+        status, tweet = api("POST", base + "/api/tweets", {"handle": "amy", "text": f" msg {i} "})
+        assert status == 201 and tweet["id"] == i + 1 and tweet["text"] == f"msg {i}"
+    status, body = api("GET", base + "/api/tweets?limit=2")
+    assert status == 200 and body["count"] == 3
+    assert [t["text"] for t in body["tweets"]] == ["msg 2", "msg 1"]  # newest first
+    bad = [
+        ({"handle": "a b", "text": "x"}, "handle"),
+        ({"handle": "", "text": "x"}, "handle"),
+        ({"text": "x"}, "handle"),
+        ({"handle": "amy", "text": "   "}, "text"),
+        ({"handle": "amy", "text": "x" * 281}, "text"),
+        ({"handle": "amy", "text": 5}, "text"),
+        (["not", "an", "object"], ""),
+    ]
+    for body, field in bad:
+        status, answer = api("POST", base + "/api/tweets", body)
+        assert status == 400 and answer["field"] == field, (body, answer)
+    assert api("POST", base + "/api/tweets", b"{not json")[0] == 400
+    for limit in ("0", "501", "x", "-1"):
+        assert api("GET", f"{base}/api/tweets?limit={limit}")[1]["field"] == "limit"
+    assert api("GET", base + "/api/tweets")[1]["count"] == 3  # nothing refused was stored
+    # The page escapes what users wrote.
+    api("POST", base + "/api/tweets", {"handle": "eve", "text": "<script>alert(1)</script>"})
+    status, page = api("GET", base + "/")
+    assert status == 200 and "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_health_follows_redis(local_tweeter: Any, tmp_path: Path) -> None:
+    base, rport, procs = local_tweeter
+    assert api("POST", base + "/api/tweets", {"handle": "amy", "text": "before"})[0] == 201
+    procs["redis"].stop()
+    status, body = api("GET", base + "/health")
+    assert status == 503 and body["healthy"] is False and "redis" in body["reason"]
+    assert api("GET", base + "/api/tweets")[0] == 503
+    assert api("POST", base + "/api/tweets", {"handle": "amy", "text": "lost"})[0] == 503
+    assert api("GET", base + "/")[0] == 503
+    procs["redis"] = start_redis(rport, tmp_path)  # a new, empty Redis at the same address
+    assert api("GET", base + "/health") == (200, {"healthy": True, "redis": f"127.0.0.1:{rport}"})
+    assert api("GET", base + "/api/tweets")[1]["count"] == 0
+
+
+def test_analytics_program_recomputes_and_stops_on_sigterm(local_tweeter: Any, pylib: Path,
+                                                          tmp_path: Path) -> None:
+    base, rport, procs = local_tweeter
+    texts = [t for _, t in MESSAGES]
+    for handle, text in MESSAGES:
+        assert api("POST", base + "/api/tweets", {"handle": handle, "text": text})[0] == 201
+    (aport,) = quiet_ports(1)
+    analytics = start_program("tweeter_analytics", [
+        "--master", "local[2]", "--redis-url", f"redis://127.0.0.1:{rport}", "--key-prefix", "t",
+        "--interval", "0.5", "--top", "3", "--port", str(aport)], pylib, tmp_path, aport)
+    procs["analytics"] = analytics
+    result = wait_for("the first analytics result",
+                      lambda: api("GET", base + "/api/analytics")[1].get("messages"), 30)
+    assert result == len(MESSAGES)
+    words, tags = expected_counts(texts, 3)
+    status, got = api("GET", base + "/api/analytics")
+    assert (got["top_words"], got["top_hashtags"]) == (words, tags)
+    assert api("GET", f"http://127.0.0.1:{aport}/health")[0] == 200
+    api("POST", base + "/api/tweets", {"handle": "fay", "text": "#new #new #new #new #new"})
+    wait_for("a recomputed result", lambda: api("GET", base + "/api/analytics")[1]["messages"]
+             == len(MESSAGES) + 1, 10)
+    assert api("GET", base + "/api/analytics")[1]["top_hashtags"][0] == ["#new", 5]
+    assert analytics.stop() == 0, analytics.output()
 
 
 # ---- on the package cluster -------------------------------------------------------------------

@@ -22,6 +22,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
+import redis.asyncio.retry
+import redis.backoff
+import redis.retry
 
 from tweeter.discovery import DiscoveryError, Endpoint, locate
 
@@ -128,8 +131,12 @@ class AsyncStore:
             ep = await asyncio.to_thread(self.locator.endpoint)
         if self._client is None or self._client_for != ep:
             await self.close()
-            self._client = aredis.Redis(host=ep.host, port=ep.port, socket_timeout=CONNECT_TIMEOUT_S,
-                                        socket_connect_timeout=CONNECT_TIMEOUT_S)
+            # One immediate retry (a pooled connection Redis closed), no backoff: with Redis
+            # gone a request (and /health) answers 503 at once instead of after seconds.
+            self._client = aredis.Redis(
+                host=ep.host, port=ep.port, socket_timeout=CONNECT_TIMEOUT_S,
+                socket_connect_timeout=CONNECT_TIMEOUT_S,
+                retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1))
             self._client_for = ep
         return self._client
 
@@ -188,4 +195,5 @@ def sync_client(locator: RedisLocator) -> redis.Redis:
     """A blocking client of the Redis `locator` finds now (tweeter-analytics' driver)."""
     ep = locator.endpoint()
     return redis.Redis(host=ep.host, port=ep.port, socket_timeout=10,
-                       socket_connect_timeout=CONNECT_TIMEOUT_S)
+                       socket_connect_timeout=CONNECT_TIMEOUT_S,
+                       retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1))

@@ -64,8 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def master_url(master: str) -> str:
     """The SparkContext master of a `DCOS_MASTER` value: `host:port` (or `http://host:port`)
-    -> `mesos://host:port`; `mesos://` and `zk://` URLs stay as they are."""
-    if master.startswith(("mesos://", "zk://")):
+    -> `mesos://host:port`; `mesos://` and `zk://` URLs and `local[N]` (no cluster: for trying
+    it out) stay as they are."""
+    if master.startswith(("mesos://", "zk://", "local")):
         return master
     return "mesos://" + master.removeprefix("http://").rstrip("/")
 
