@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import multiprocessing as mp
+import os
 import shutil
 import socket
 import statistics
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -63,13 +65,17 @@ def ready(app: dict[str, Any]) -> bool:
     return not app.get("healthChecks") or app.get("tasksHealthy", 0) >= want
 
 
-def wait_ready(c: PkgCluster, app_or_group: str, timeout: float) -> None:
-    """Poll the webapp every 20 ms until every app of `app_or_group` is `ready`."""
+def wait_ready(c: PkgCluster, app_or_group: str, timeout: float) -> int:
+    """Poll the webapp every 20 ms until every app of `app_or_group` is `ready`; how many
+    tasks were replaced on the way (failed, or killed by their health check: what explains
+    an outlier)."""
     deadline = time.perf_counter() + timeout
+    seen: set[str] = set()
     while True:
         apps = c.apps_of(app_or_group)
+        seen.update(t["id"] for a in apps for t in a.get("tasks", []))
         if apps and all(ready(a) for a in apps):
-            return
+            return len(seen) - sum(a.get("instances", 0) for a in apps)
         if time.perf_counter() > deadline:
             raise TimeoutError(f"{app_or_group} not healthy within {timeout:g} s")
         time.sleep(POLL_S)
@@ -90,31 +96,50 @@ def is_group(definition: dict[str, Any]) -> bool:
 # -- install timings ------------------------------------------------------------------------------
 
 
-def time_install(c: PkgCluster, name: str, app_id: str, options: dict[str, Any] | None,
-                 timeout: float) -> float:  # fmt: skip
-    """Seconds from ``POST /package/install`` to every app of it healthy; then uninstalls it
-    and waits until nothing of it is left (not timed)."""
+@dataclass
+class Runs:
+    """Install-to-healthy times of one figure, with the tasks replaced in each run."""
+
+    times: list[float] = field(default_factory=list)
+    replaced: list[int] = field(default_factory=list)
+
+    def add(self, run: tuple[float, int]) -> None:
+        self.times.append(run[0])
+        self.replaced.append(run[1])
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times) if self.times else float("nan")
+
+    def describe(self) -> str:
+        """``median 1.06 s (runs: 1.06, 1.10 [1 task(s) replaced])``."""
+        runs = ", ".join(f"{t:.2f}" + (f" [{r} task(s) replaced]" if r else "")
+                         for t, r in zip(self.times, self.replaced, strict=True))  # fmt: skip
+        return f"median {self.median:.2f} s (runs: {runs})"
+
+
+def time_install(
+    c: PkgCluster, name: str, options: dict[str, Any], timeout: float
+) -> tuple[float, int]:
+    """Seconds from ``POST /package/install`` to every app of it healthy (and the tasks
+    replaced meanwhile); then uninstalls it and waits until nothing of it is left (not
+    timed). The app id comes from `options`."""
     t0 = time.perf_counter()
-    answer = c.install(name, options=options, app_id=app_id)
-    installed = answer.get("appId") or app_id
+    installed = c.install(name, options=options)["appId"]
     try:
-        wait_ready(c, installed, timeout)
-        return time.perf_counter() - t0
+        replaced = wait_ready(c, installed, timeout)
+        return time.perf_counter() - t0, replaced
     finally:
         c.uninstall(name, app_id=installed)
         c.assert_clean(installed, timeout=120)
 
 
-def rendered(
-    c: PkgCluster, name: str, app_id: str, options: dict[str, Any] | None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"packageName": name, "appId": app_id}
-    if options is not None:
-        body["options"] = options
-    return dict(c.rpc("/package/render", body)["marathonJson"])
+def rendered(c: PkgCluster, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The definition install would create (``POST /package/render``)."""
+    return dict(c.rpc("/package/render", {"packageName": name, "options": options})["marathonJson"])
 
 
-def time_direct(c: PkgCluster, definition: dict[str, Any], timeout: float) -> float:
+def time_direct(c: PkgCluster, definition: dict[str, Any], timeout: float) -> tuple[float, int]:
     """The baseline: seconds from POSTing `definition` straight to the webapp (``/v2/apps`` or
     ``/v2/groups``) to all of it healthy; then deletes it and waits it gone (not timed)."""
     aid = definition["id"]
@@ -122,8 +147,8 @@ def time_direct(c: PkgCluster, definition: dict[str, Any], timeout: float) -> fl
     t0 = time.perf_counter()
     webapp(c, "POST", path, definition)
     try:
-        wait_ready(c, aid, timeout)
-        return time.perf_counter() - t0
+        replaced = wait_ready(c, aid, timeout)
+        return time.perf_counter() - t0, replaced
     finally:
         webapp(c, "DELETE", f"{path}{aid}?force=true")
         c.assert_clean(aid, timeout=120)
@@ -138,29 +163,32 @@ def clear_fetch_caches(work: Path) -> int:
     return len(caches)
 
 
-def median(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")
+def hello(name: str) -> dict[str, Any]:
+    return {"service": {"name": name}}
 
 
-def bench_hello(c: PkgCluster, runs: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"package": [], "direct": []}
-    time_install(c, "hello-world", "/bench/hello-warmup", None, 120)  # warm caches and the service
+def bench_hello(c: PkgCluster, runs: int) -> dict[str, Runs]:
+    out = {"package": Runs(), "direct": Runs()}
+    time_install(c, "hello-world", hello("bench-hello-warmup"), 120)  # warm caches and the service
     for i in range(runs):
-        definition = rendered(c, "hello-world", f"/bench/hello-direct-{i}", None)
-        out["direct"].append(time_direct(c, definition, 120))
-        out["package"].append(time_install(c, "hello-world", f"/bench/hello-{i}", None, 120))
+        definition = rendered(c, "hello-world", hello(f"bench-hello-direct-{i}"))
+        out["direct"].add(time_direct(c, definition, 120))
+        out["package"].add(time_install(c, "hello-world", hello(f"bench-hello-{i}"), 120))
     return out
 
 
-def bench_dask(c: PkgCluster, runs: int, workers: int) -> dict[str, list[float]]:
-    options = {"workers": {"count": workers}}
-    out: dict[str, list[float]] = {"cold": [], "warm": [], "direct": []}
+def dask(name: str, workers: int) -> dict[str, Any]:
+    return {"service": {"name": name}, "workers": {"count": workers}}
+
+
+def bench_dask(c: PkgCluster, runs: int, workers: int) -> dict[str, Runs]:
+    out = {"cold": Runs(), "warm": Runs(), "direct": Runs()}
     for i in range(runs):
         clear_fetch_caches(c.work)
-        out["cold"].append(time_install(c, "dask", f"/bench/dask-cold-{i}", options, 300))
-        out["warm"].append(time_install(c, "dask", f"/bench/dask-warm-{i}", options, 300))
-    definition = rendered(c, "dask", "/bench/dask-direct", options)
-    out["direct"].append(time_direct(c, definition, 300))
+        out["cold"].add(time_install(c, "dask", dask(f"bench-dask-cold-{i}", workers), 300))
+        out["warm"].add(time_install(c, "dask", dask(f"bench-dask-warm-{i}", workers), 300))
+    definition = rendered(c, "dask", dask("bench-dask-direct", workers))
+    out["direct"].add(time_direct(c, definition, 300))
     return out
 
 
@@ -322,26 +350,21 @@ def ensure_index() -> None:
                    check=True, cwd=ROOT)  # fmt: skip
 
 
-def report_hello(res: dict[str, list[float]]) -> None:
-    pkg, direct = median(res["package"]), median(res["direct"])
-    print(
-        f"   package install to healthy: median {pkg:.2f} s (runs: {', '.join(f'{x:.2f}' for x in res['package'])})"
-    )
-    print(f"   baseline, the rendered app POSTed to /v2/apps: median {direct:.2f} s")
-    print(f"   ratio {pkg / direct:.2f}x the direct POST; goal < {HELLO_GOAL_S:g} s: "
-          f"{'met' if pkg < HELLO_GOAL_S else 'MISSED'}")  # fmt: skip
+def report_hello(res: dict[str, Runs]) -> None:
+    pkg, direct = res["package"], res["direct"]
+    print(f"   package install to healthy: {pkg.describe()}")
+    print(f"   baseline, the rendered app POSTed to /v2/apps: {direct.describe()}")
+    print(f"   ratio {pkg.median / direct.median:.2f}x the direct POST; goal < {HELLO_GOAL_S:g} s: "
+          f"{'met' if pkg.median < HELLO_GOAL_S else 'MISSED'}")  # fmt: skip
 
 
-def report_dask(res: dict[str, list[float]], workers: int) -> None:
-    cold, warm, direct = median(res["cold"]), median(res["warm"]), median(res["direct"])
-    print(
-        f"   cold (fetcher caches emptied): median {cold:.2f} s (runs: {', '.join(f'{x:.2f}' for x in res['cold'])})"
-    )
-    print(
-        f"   warm (cached): median {warm:.2f} s (runs: {', '.join(f'{x:.2f}' for x in res['warm'])})"
-    )
-    print(f"   baseline, the rendered definition POSTed to the webapp (warm): {direct:.2f} s")
-    print(f"   ratios: cold {cold / warm:.2f}x warm; warm {warm / direct:.2f}x the direct POST")
+def report_dask(res: dict[str, Runs]) -> None:
+    cold, warm, direct = res["cold"], res["warm"], res["direct"]
+    print(f"   cold (fetcher caches emptied): {cold.describe()}")
+    print(f"   warm (cached): {warm.describe()}")
+    print(f"   baseline, the rendered definition POSTed to the webapp (warm): {direct.describe()}")
+    print(f"   ratios: cold {cold.median / warm.median:.2f}x warm; "
+          f"warm {warm.median / direct.median:.2f}x the direct POST")  # fmt: skip
 
 
 def report_search(res: dict[str, Any], n: int) -> None:
@@ -375,7 +398,8 @@ def main() -> None:
         t0 = time.perf_counter()
         c = start_cluster(Path(tmp) / "cluster")
         try:
-            print(f"   cluster up (3 agents, package service) in {time.perf_counter() - t0:.1f} s")
+            print(f"   cluster up (3 agents, package service) in {time.perf_counter() - t0:.1f} s; "
+                  f"{load()}")  # fmt: skip
             if args.only in (None, "a"):
                 print(f"(a) hello-world: install to healthy on a warm cluster, {runs} run(s)")
                 report_hello(bench_hello(c, runs))
@@ -384,16 +408,23 @@ def main() -> None:
                 print(
                     f"(b) dask with {workers} workers: install to healthy, cold and warm, {runs} run(s) each"
                 )
-                report_dask(bench_dask(c, runs, workers), workers)
+                report_dask(bench_dask(c, runs, workers))
             if args.only in (None, "c"):
                 print(
                     f"(c) package search over {n_packages} generated packages, {rounds} requests each"
                 )
                 report_search(bench_search(c, n_packages, rounds), n_packages)
+            print(f"   {load()} at the end")
         except CosmosError as e:
             raise SystemExit(f"package service error: {e}") from e
         finally:
             stop_cluster(c)
+
+
+def load() -> str:
+    """The machine's load (the figures above move with it on 2 cores)."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":
