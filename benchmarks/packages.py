@@ -342,12 +342,14 @@ def search_times(c: PkgCluster, rounds: int) -> dict[str, Any]:
 
 
 def ensure_index() -> None:
-    """Build the catalog's index (packages-repo/build/index.json) when it is missing."""
+    """Build the catalog's index (packages-repo/build/index.json) when it is missing, as
+    `make repo` does."""
     if INDEX.exists():
         return
-    print(f"   building {INDEX.relative_to(ROOT)} (dcos-py package build packages-repo/)")
-    subprocess.run([sys.executable, "-m", "dcos.cli", "package", "build", str(Path(ROOT) / "packages-repo")],
-                   check=True, cwd=ROOT)  # fmt: skip
+    print(f"   building {INDEX.relative_to(ROOT)} (make repo)")
+    subprocess.run(
+        [sys.executable, "-m", "dcos.packaging.build", "packages-repo"], check=True, cwd=ROOT
+    )
 
 
 def report_hello(res: dict[str, Runs]) -> None:
