@@ -28,7 +28,7 @@ import socket
 import sys
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from dcos_dask import srv
@@ -53,15 +53,23 @@ def _unpack(wheel: str, pylib: str) -> None:
                 shutil.rmtree(tree)
 
 
-def install_wheels(wheels: str, pylib: str) -> int:
-    """Unpack every `*.whl` in `wheels` into `pylib` (several at once, largest first); the
-    number of wheels. A `pylib` already stamped is kept (a task restarted in its sandbox).
-    Raises SystemExit when `wheels` holds none."""
+def dist_name(wheel: str) -> str:
+    """The normalized distribution name of a wheel file (`Pillow-13.0-...whl` -> `pillow`)."""
+    return os.path.basename(wheel).split("-", 1)[0].lower().replace(".", "_").replace("-", "_")
+
+
+def install_wheels(wheels: str, pylib: str, without: Collection[str] = ()) -> int:
+    """Unpack every `*.whl` in `wheels` into `pylib` (several at once, largest first), except
+    the distributions named in `without`; the number of wheels unpacked. A `pylib` already
+    stamped is kept (a task restarted in its sandbox). Raises SystemExit when `wheels` holds
+    none."""
     if os.path.exists(os.path.join(pylib, STAMP)):
         return 0
     names = sorted((n for n in os.listdir(wheels) if n.endswith(".whl")) if os.path.isdir(wheels) else [])
     if not names:
         raise SystemExit(f"dcos_dask: no wheels in {wheels} (was the asset fetched?)")
+    skip = {dist_name(w) for w in without}
+    names = [n for n in names if dist_name(n) not in skip]
     paths = sorted((os.path.join(wheels, n) for n in names), key=os.path.getsize, reverse=True)
     os.makedirs(pylib, exist_ok=True)
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -134,6 +142,9 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                         " app id still finds its own scheduler")
     p.add_argument("--port-name", default="scheduler",
                    help="worker: the scheduler app's port name in DNS (default: scheduler)")
+    p.add_argument("--without", action="append", default=[], metavar="DIST",
+                   help="a distribution of the set not to install (repeatable; e.g. a worker"
+                        " started with --no-dashboard needs no bokeh)")
     p.add_argument("--resolver", default=None,
                    help="DNS server host:port (default: $DCOS_DNS_RESOLVER, else resolv.conf)")
     p.add_argument("--wait", type=float, default=0.0,
@@ -147,7 +158,7 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 def main(argv: Sequence[str] | None = None) -> None:
     opts, dask_args = parse(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
-    count = install_wheels(opts.wheels, opts.pylib)
+    count = install_wheels(opts.wheels, opts.pylib, opts.without)
     if count:
         log(f"installed {count} wheels into {opts.pylib} in {time.monotonic() - started:.2f} s")
     if opts.role == "worker":
