@@ -9,6 +9,7 @@ repository's credentials (which never leave the service).
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import os
 from urllib.parse import unquote, urlsplit
@@ -20,6 +21,7 @@ from dcos.packaging import errors
 from dcos.packaging.repositories import Repository
 
 CHUNK = 256 * 1024
+log = logging.getLogger(__name__)
 
 
 async def serve_asset(request: web.Request, session: aiohttp.ClientSession, repo: Repository,
@@ -48,6 +50,7 @@ def _same_origin(repo: Repository, url: str) -> bool:
 async def _proxy(request: web.Request, session: aiohttp.ClientSession, repo: Repository,
                  url: str) -> web.StreamResponse:
     headers = repo.auth_headers() if _same_origin(repo, url) else {}
+    resp: web.StreamResponse | None = None
     try:
         async with session.get(url, headers=headers,
                                timeout=aiohttp.ClientTimeout(total=None, sock_read=60)) as up:
@@ -65,5 +68,11 @@ async def _proxy(request: web.Request, session: aiohttp.ClientSession, repo: Rep
             await resp.write_eof()
             return resp
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        if resp is not None and resp.prepared:
+            # the status line is out: end the connection early; the fetcher sees a short read
+            log.warning("asset %s: upstream failed mid-stream: %s", url, exc)
+            if request.transport is not None:
+                request.transport.close()
+            return resp
         raise errors.CosmosError("EndpointUriConnection", f"Could not access data at URI {url}",
                                  {"url": url, "cause": str(exc)}, status=502) from None
