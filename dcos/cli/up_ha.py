@@ -8,8 +8,10 @@ The layout (`ha_layout`, pure): a ZooKeeper server from the Debian package on 12
 existing ensemble instead and starts none), three masters on ``--master-port`` + 0, 100 and 200
 (5050, 5150, 5250: clear of the agents' 5051-5084) electing their leader under the URL's path
 (``/dcos``; registry under ``/dcos-state``), and two webapp instances on ``--webapp-port`` and
-the next port electing theirs under ``<path>-webapp``. Agents, DNS and the batch dispatcher
-find the leading master through ``zk://...``; DNS and the load balancer get every webapp URL.
+the next port electing theirs under ``<path>-webapp``. Agents, DNS, the batch dispatcher and
+the package service find the leading master through ``zk://...``; DNS, the package service and
+the load balancer get every webapp URL. One package service keeps its repository list in
+ZooKeeper under ``<path>-packaging`` (`dcos.cli.up.package_component`).
 
 ZooKeeper gates the masters (`zk_serving`: the ``srvr`` four-letter word reports a mode); a
 master is ready when it answers ``/health`` (standbys do too); the last master gates the agents
