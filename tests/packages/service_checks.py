@@ -1,7 +1,8 @@
 """Checks that an installed package's service really works, shared by the catalog's package
 tests (hello-world, redis, webapp, batch-dispatcher): DNS lookups at the cluster's dcos-py DNS
 server, the address of an app's task, polling, a minimal Redis (RESP) client over a raw socket,
-and the master's view of frameworks and tasks.
+the master's view of frameworks and tasks; and a package's template rendered with given options
+(checked by the webapp's app validation) without a cluster.
 
 Called by: tests/packages/test_{hello_world,redis,webapp_pkg,batch_dispatcher_pkg}.py.
 """
@@ -14,10 +15,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import dns.resolver
+import orjson
 
-from tests.packages.conftest import PkgCluster, get_json
+from dcos.packaging.render import merge_options, render_template, validate_options
+from frameworks.webapp.model.app import normalize
+from tests.packages.conftest import CHECKOUT, PkgCluster, get_json
 
 T = TypeVar("T")
+Json = dict[str, Any]
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:
@@ -104,3 +109,33 @@ def _read_reply(f: Any) -> Any:
         size = int(rest)
         return None if size < 0 else [_read_reply(f) for _ in range(size)]
     raise ConnectionError(f"not a RESP reply: {line!r}")
+
+
+# --- a package's template, rendered as the package service would ------------------------------
+
+
+def render_release(name: str, release: int, options: dict[str, Any] | None = None) -> Json:
+    """packages-repo/packages/<name>/<release> rendered with `options` over its defaults (an
+    asset URI standing in for the package service's), checked against its config schema and by
+    the webapp's own app validation; the app definition. AssertionError listing what fails."""
+    folder = CHECKOUT / "packages-repo" / "packages" / name / str(release)
+    schema = orjson.loads((folder / "config.json").read_bytes())
+    merged = merge_options(schema, options or {})
+    errors = validate_options(schema, merged)
+    assert not errors, errors
+    resource_file = folder / "resource.json"
+    resource = orjson.loads(resource_file.read_bytes()) if resource_file.exists() else {}
+    uris = resource.get("assets", {}).get("uris", {})
+    resource = {**resource, "assets": {"uris": {
+        k: f"http://packages.test/package/resource?url=assets%2F{k}.tar" for k in uris}}}
+    app = render_template((folder / "marathon.json.mustache").read_text(), merged, resource)
+    normalized, problems = normalize(app)
+    assert normalized is not None, problems
+    return app
+
+
+def option_errors(name: str, release: int, options: dict[str, Any]) -> list[str]:
+    """The failing option paths of `options` against the package's config schema."""
+    folder = CHECKOUT / "packages-repo" / "packages" / name / str(release)
+    schema = orjson.loads((folder / "config.json").read_bytes())
+    return [e.path for e in validate_options(schema, merge_options(schema, options))]

@@ -12,7 +12,13 @@ import orjson
 import pytest
 
 from tests.packages.conftest import PkgCluster, get_json, http
-from tests.packages.service_checks import frameworks_named, task_endpoints, wait_for
+from tests.packages.service_checks import (
+    frameworks_named,
+    option_errors,
+    render_release,
+    task_endpoints,
+    wait_for,
+)
 
 NAME, ROLE = "batch-dispatcher-team", "batch-team"  # the package's defaults
 DRIVER = textwrap.dedent("""
@@ -34,6 +40,21 @@ SUBMISSION = {
     "conf": {"spark.executor.instances": "1", "spark.executor.memory": "256m",
              "spark.cores.max": "0.3"},
 }
+
+
+def test_template_names_the_framework_and_its_role() -> None:
+    app = render_release("batch-dispatcher", 0)
+    assert app["labels"] == {"DCOS_PACKAGE_FRAMEWORK_NAME": NAME}
+    for flag in (f'--framework-name "{NAME}"', f'--role "{ROLE}"', '--port "$PORT0"',
+                 '--master "$DCOS_MASTER"', '--work-dir "$MESOS_SANDBOX/dispatcher"'):
+        assert flag in app["cmd"]
+    assert "/health" in app["healthChecks"][0]["command"]["value"]
+    app = render_release("batch-dispatcher", 0, {"service": {"name": "etl", "role": "etl"},
+                                                 "dispatcher": {"port": 31077}})
+    assert '--framework-name "etl"' in app["cmd"] and '--role "etl"' in app["cmd"]
+    assert app["requirePorts"] is True
+    assert option_errors("batch-dispatcher", 0, {"service": {"role": "a b"}}) == [
+        "/service/role"]
 
 
 @pytest.mark.timeout(300)

@@ -18,7 +18,13 @@ import orjson
 import pytest
 
 from tests.packages.conftest import CHECKOUT, PkgCluster, get_json, http
-from tests.packages.service_checks import a_records, srv_endpoints, wait_for
+from tests.packages.service_checks import (
+    a_records,
+    option_errors,
+    render_release,
+    srv_endpoints,
+    wait_for,
+)
 
 SRC = CHECKOUT / "packages-repo" / "src" / "hello_world"
 DEFAULT_MESSAGE = "Hello from dcos-py!"
@@ -67,6 +73,36 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=30)
     assert out.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+
+
+# --- the package's templates ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("release", "version"), [(0, "0.1.0"), (1, "0.2.0")])
+def test_templates_render_defaults_fixed_ports_and_no_vhost(release: int, version: str) -> None:
+    app = render_release("hello-world", release)
+    assert (app["id"], app["instances"], app["requirePorts"]) == ("hello-world", 1, False)
+    assert app["portDefinitions"] == [{"port": 0, "protocol": "tcp", "name": "http"}]
+    assert app["labels"] == {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": "hello-world.dcos"}
+    assert app["healthChecks"][0]["path"] == "/health"
+    assert app["cmd"].endswith(f"--version {version}")
+    assert app["fetch"][0]["outputFile"] == "hello_world.tar" and app["fetch"][0]["extract"]
+    app = render_release("hello-world", release, {"service": {
+        "name": "hw", "port": 31555, "vhost": "", "instances": 3,
+        "message": 'say "hi" & <bye> \\ {{x}}'}})
+    assert (app["id"], app["instances"], app["requirePorts"]) == ("hw", 3, True)
+    assert app["portDefinitions"][0]["port"] == 31555
+    assert app["labels"] == {"HAPROXY_GROUP": "external"}
+    assert app["env"]["HELLO_MESSAGE"] == 'say "hi" & <bye> \\ {{x}}'
+
+
+def test_release_1_adds_cpus_and_mem_and_bad_options_name_their_paths() -> None:
+    app = render_release("hello-world", 1, {"service": {"cpus": 0.3, "mem": 48}})
+    assert (app["cpus"], app["mem"]) == (0.3, 48)
+    assert option_errors("hello-world", 0, {"service": {"cpus": 0.3}}) == ["/service"]
+    assert option_errors("hello-world", 1, {"service": {
+        "port": -1, "vhost": "Not A Host", "name": "/a//b", "instances": "2"}}) == [
+        "/service/instances", "/service/name", "/service/port", "/service/vhost"]
 
 
 # --- on the cluster ----------------------------------------------------------------------------

@@ -13,12 +13,36 @@ import psutil
 import pytest
 
 from tests.packages.conftest import PkgCluster
-from tests.packages.service_checks import a_records, resp_command, srv_endpoints, wait_for
+from tests.packages.service_checks import (
+    a_records,
+    option_errors,
+    render_release,
+    resp_command,
+    srv_endpoints,
+    wait_for,
+)
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                reason="redis-server missing (Debian redis-server; make test installs it)")
+needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                 reason="redis-server missing (Debian redis-server; make test installs it)")
 
 
+def test_template_renders_memory_port_and_health_options() -> None:
+    app = render_release("redis", 0)
+    assert (app["id"], app["instances"], app["requirePorts"]) == ("redis", 1, False)
+    assert "--maxmemory 64mb --maxmemory-policy noeviction" in app["cmd"]
+    assert app["healthChecks"][0]["command"]["value"].startswith("redis-cli ")
+    app = render_release("redis", 0, {"service": {"name": "cache", "mem": 300},
+                                      "redis": {"port": 31379, "maxmemory": 256,
+                                                "maxmemory_policy": "allkeys-lru"}})
+    assert (app["id"], app["mem"], app["requirePorts"]) == ("cache", 300, True)
+    assert app["portDefinitions"][0]["port"] == 31379
+    assert "--maxmemory 256mb --maxmemory-policy allkeys-lru" in app["cmd"]
+    assert option_errors("redis", 0, {"redis": {"maxmemory": 0, "maxmemory_policy": "lru"},
+                                      "service": {"instances": 2}}) == [
+        "/redis/maxmemory", "/redis/maxmemory_policy", "/service"]
+
+
+@needs_redis
 def test_redis_with_defaults_is_found_through_dns_and_stores_values(pkg_cluster: PkgCluster) -> None:
     c = pkg_cluster
     installed = c.install("redis")

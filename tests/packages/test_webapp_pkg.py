@@ -11,11 +11,35 @@ import time
 import orjson
 
 from tests.packages.conftest import PkgCluster, get_json, http, task_processes
-from tests.packages.service_checks import frameworks_named, task_endpoints, wait_for
+from tests.packages.service_checks import (
+    frameworks_named,
+    option_errors,
+    render_release,
+    task_endpoints,
+    wait_for,
+)
 
 NAME = ROLE = "webapp-user"  # the package's defaults (service.name, service.role)
 INNER = {"id": "/h4-inner-sleep", "cmd": "exec sleep 600", "cpus": 0.05, "mem": 16,
          "instances": 1}
+
+
+def test_template_names_the_framework_its_role_port_and_optional_zookeeper() -> None:
+    app = render_release("webapp", 0)
+    assert app["labels"] == {"DCOS_PACKAGE_FRAMEWORK_NAME": NAME}
+    for flag in ('--framework-name "webapp-user"', '--role "webapp-user"', '--port "$PORT0"',
+                 '--master "$DCOS_MASTER"', '--work-dir "$MESOS_SANDBOX/webapp"'):
+        assert flag in app["cmd"]
+    assert "--zk" not in app["cmd"] and app["requirePorts"] is False
+    app = render_release("webapp", 0, {"service": {"name": "team-a", "role": "team-a/web"},
+                                       "webapp": {"port": 31080, "zk": "zk://10.0.0.1:2181/team-a"}})
+    assert app["labels"] == {"DCOS_PACKAGE_FRAMEWORK_NAME": "team-a"}
+    assert '--role "team-a/web"' in app["cmd"]
+    assert app["cmd"].endswith('--zk "zk://10.0.0.1:2181/team-a"')
+    assert app["requirePorts"] is True and app["portDefinitions"][0]["port"] == 31080
+    assert option_errors("webapp", 0, {"service": {"name": "a/b", "role": "-x"},
+                                       "webapp": {"zk": "http://x"}}) == [
+        "/service/name", "/service/role", "/webapp/zk"]
 
 
 def test_webapp_package_registers_its_framework_and_runs_apps(pkg_cluster: PkgCluster) -> None:
