@@ -49,8 +49,11 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     p.flag("--work-dir", default=".dcos-py/package",
            help="where the SQLite state (repository list) lives when --zk is not given")
     p.flag("--zk", default=None, help="keep the state in ZooKeeper under this zk:// URL's path")
-    p.flag("--default-repo", action="append", default=None, metavar="NAME=URI",
-           help="repository seeded when the store holds no list yet (repeatable; in order)")
+    repos = p.flag("--default-repo", action="append", default=None, metavar="NAME=URI",
+                   help="repository seeded when the store holds no list yet (repeatable; in "
+                        "order)")
+    if isinstance(repos.default, str):  # from $DCOS_DEFAULT_REPO: one repository
+        repos.default = [repos.default]
     p.flag("--advertise-url", default=None,
            help="this service's URL as agents reach it (asset URIs); default http://<ip>:<port>")
     p.logging_flags()

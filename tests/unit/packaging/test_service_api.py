@@ -136,6 +136,9 @@ def test_flags(monkeypatch) -> None:
         parse_args(["--zk", "http://not-zk"])
     monkeypatch.setenv("DCOS_PORT", "7272")
     assert parse_args([])[0].port == 7272
+    monkeypatch.setenv("DCOS_DEFAULT_REPO", "E=file:///e/index.json")
+    assert [r.name for r in parse_args([])[1]] == ["E"]
+    assert [r.name for r in parse_args(["--default-repo", "F=file:///f.json"])[1]] == ["E", "F"]
 
 
 BAD_VALUES: list[Any] = [None, 0, -1, 1.5, True, "", "x" * 300, [], {}, ["a"], {"a": {"b": []}},
