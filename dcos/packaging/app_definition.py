@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -74,13 +74,16 @@ def check_options(release: PackageRelease, user_options: Mapping[str, Any] | Non
     return merged
 
 
-def asset_proxy_url(advertise_url: str, absolute_uri: str) -> str:
+def asset_proxy_url(advertise_url: str, absolute_uri: str, stamp: str | None = None) -> str:
     """Where agents fetch an asset: the package service's resource endpoint for it. The path
     ends with the asset's file name (`/package/resource/<name>?url=...`) because the agent's
-    fetcher names the sandbox file, and decides whether to extract it, by the URL path."""
+    fetcher names the sandbox file, and decides whether to extract it, by the URL path.
+    `stamp` (the asset file's version, see `Stamp`) becomes `&v=`: the fetcher caches by URI,
+    so a rebuilt asset must get a new one."""
     name = asset_name(absolute_uri)
-    return (f"{advertise_url.rstrip('/')}/package/resource/{quote(name, safe='')}"
-            f"?url={quote(absolute_uri, safe='')}")
+    url = (f"{advertise_url.rstrip('/')}/package/resource/{quote(name, safe='')}"
+           f"?url={quote(absolute_uri, safe='')}")
+    return url + (f"&v={quote(stamp, safe='')}" if stamp else "")
 
 
 def asset_name(absolute_uri: str) -> str:
@@ -89,20 +92,25 @@ def asset_name(absolute_uri: str) -> str:
     return path.rsplit("/", 1)[-1] or "asset"
 
 
-def resource_context(resolved: Resolved, advertise_url: str) -> Json:
+Stamp = Callable[[str], "str | None"]
+
+
+def resource_context(resolved: Resolved, advertise_url: str, stamp: Stamp | None = None) -> Json:
     """The release's resource.json with each `assets.uris` value replaced by the package
-    service's URL for it (so any agent can fetch it, credentials staying in the service)."""
+    service's URL for it (so any agent can fetch it, credentials staying in the service);
+    `stamp(absolute_uri)` versions each one (None: no version)."""
     resource: Json = orjson.loads(orjson.dumps(resolved.release.resource or {}))
     uris = resolved.release.asset_uris()
     if uris:
         assets = resource.setdefault("assets", {})
-        assets["uris"] = {name: asset_proxy_url(advertise_url, resolved.index.asset_url(uri))
-                          for name, uri in uris.items()}
+        absolute = {name: resolved.index.asset_url(uri) for name, uri in uris.items()}
+        assets["uris"] = {name: asset_proxy_url(advertise_url, url, stamp(url) if stamp else None)
+                          for name, url in absolute.items()}
     return resource
 
 
 def render(resolved: Resolved, user_options: Mapping[str, Any] | None, app_id: str | None,
-           advertise_url: str) -> Rendered:
+           advertise_url: str, stamp: Stamp | None = None) -> Rendered:
     """Validate, render and label a release for install/render/update. Raises the Cosmos
     errors of `check_options`, ServiceMarathonTemplateNotFound, and
     MarathonTemplateMustBeJsonObject when the template does not render."""
@@ -112,7 +120,7 @@ def render(resolved: Resolved, user_options: Mapping[str, Any] | None, app_id: s
         raise errors.template_not_found(release.name, release.version)
     try:
         doc = render_template(release.marathon_template, merged,
-                              resource_context(resolved, advertise_url))
+                              resource_context(resolved, advertise_url, stamp))
         kind = definition_kind(doc)
     except RenderError as exc:
         raise errors.render_failed(release.name, release.version, exc.reason) from None

@@ -8,10 +8,11 @@ StateStore); everything about installed packages is read back from the webapp's 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dcos.packaging import errors, fields
 from dcos.packaging.app_definition import (
@@ -92,7 +93,7 @@ class PackageService:
     async def render(self, body: Any) -> Json:
         req = fields.body_object(body)
         found, options, app_id = await self._target(req)
-        rendered = render(found, options, app_id, self.advertise_url)
+        rendered = render(found, options, app_id, self.advertise_url, file_stamp)
         return {"marathonJson": rendered.definition}
 
     async def _target(self, req: Json) -> tuple[Resolved, Json | None, str | None]:
@@ -108,7 +109,7 @@ class PackageService:
         """Render, refuse an app id in use (PackageAlreadyInstalled), create the app or group."""
         req = fields.body_object(body)
         found, options, app_id = await self._target(req)
-        rendered = render(found, options, app_id, self.advertise_url)
+        rendered = render(found, options, app_id, self.advertise_url, file_stamp)
         if await self._id_taken(rendered.app_id):
             raise errors.package_already_installed(rendered.app_id)
         await self.webapp.create(rendered.kind, rendered.definition)
@@ -240,7 +241,7 @@ class PackageService:
         if not catalog.may_change(current, target.release):
             raise errors.version_upgrade_refused(inst.name, inst.version, target.release.version)
         user = dict(options or {}) if replace else _deep_merge(inst.user_options, options or {})
-        rendered = render(target, user, inst.app_id, self.advertise_url)
+        rendered = render(target, user, inst.app_id, self.advertise_url, file_stamp)
         if rendered.kind != ("group" if inst.group else "app"):
             raise errors.render_failed(inst.name, target.release.version,
                                        "the new version changes an app into a group or back")
@@ -271,6 +272,20 @@ def asset_urls(index: LoadedIndex) -> set[str]:
                 if isinstance(item, str):
                     out.add(index.asset_url(item))
     return out
+
+
+def file_stamp(uri: str) -> str | None:
+    """A file:// asset's version for its fetch URL (mtime and size: a rebuilt wheel set gets a
+    new URL, so agents do not start tasks from a stale cached copy); None for http(s) assets
+    (their URL is the repository's to version) and for a missing file."""
+    parts = urlsplit(uri)
+    if parts.scheme != "file":
+        return None
+    try:
+        st = os.stat(unquote(parts.path))
+    except OSError:
+        return None
+    return f"{st.st_mtime_ns:x}-{st.st_size:x}"
 
 
 def _same_host(repo: Repository, url: str) -> bool:

@@ -77,8 +77,12 @@ async def test_render_labels_and_asset_urls(tmp_path: Path, session) -> None:
     assert app["id"] == "/team/web" and app["instances"] == 2
     fetched = app["fetch"][0]["uri"]
     assert fetched.startswith(ADVERTISE + "/package/resource/payload.txt?url=")
-    asset = parse_qs(urlsplit(fetched).query)["url"][0]
-    assert asset == (index.parent / "assets" / "payload.txt").as_uri()
+    query = parse_qs(urlsplit(fetched).query)
+    assert query["url"][0] == (index.parent / "assets" / "payload.txt").as_uri()
+    stamp = query["v"][0]  # the file's version: a rebuilt asset gets a new fetch URL
+    (index.parent / "assets" / "payload.txt").write_text("rebuilt, longer\n")
+    again = (await svc.render({"packageName": "pyhttp"}))["marathonJson"]["fetch"][0]["uri"]
+    assert parse_qs(urlsplit(again).query)["v"][0] != stamp
     lab = app["labels"]
     assert lab[labels.NAME] == "pyhttp" and lab[labels.VERSION] == "2.0.0"
     assert lab[labels.RELEASE] == "1" and lab[labels.SOURCE] == index.as_uri()
