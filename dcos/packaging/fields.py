@@ -32,6 +32,13 @@ def string(body: Json, key: str, *, required: bool = False) -> str | None:
     return value
 
 
+def required_string(body: Json, key: str) -> str:
+    """A field that must be a non-empty string."""
+    value = string(body, key, required=True)
+    assert value is not None  # `string` raises for a missing one
+    return value
+
+
 def boolean(body: Json, key: str, default: bool = False) -> bool:
     value = body.get(key, default)
     if value is None:

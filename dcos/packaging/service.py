@@ -74,9 +74,8 @@ class PackageService:
     async def describe(self, body: Any, version: int = 3) -> Json:
         """describe-response v3 `{"package": <v4 definition>}`; v2: the definition's fields."""
         req = fields.body_object(body)
-        name = fields.string(req, "packageName", required=True)
+        name = fields.required_string(req, "packageName")
         wanted = fields.string(req, "packageVersion")
-        assert name is not None
         found = (await self.catalog()).resolve(name, wanted)
         package = found.release.to_index_entry()
         if version == 2:
@@ -85,9 +84,8 @@ class PackageService:
 
     async def list_versions(self, body: Any) -> Json:
         req = fields.body_object(body)
-        name = fields.string(req, "packageName", required=True)
+        name = fields.required_string(req, "packageName")
         fields.boolean(req, "includePackageVersions")
-        assert name is not None
         return {"results": (await self.catalog()).versions(name)}
 
     async def render(self, body: Any) -> Json:
@@ -97,11 +95,10 @@ class PackageService:
         return {"marathonJson": rendered.definition}
 
     async def _target(self, req: Json) -> tuple[Resolved, Json | None, str | None]:
-        name = fields.string(req, "packageName", required=True)
+        name = fields.required_string(req, "packageName")
         version = fields.string(req, "packageVersion")
         options = fields.obj(req, "options")
         app_id = fields.app_id(req)
-        assert name is not None
         return (await self.catalog()).resolve(name, version), options, app_id
 
     # --- install / list / uninstall -------------------------------------------------------------
@@ -142,10 +139,9 @@ class PackageService:
 
     async def uninstall(self, body: Any) -> Json:
         req = fields.body_object(body)
-        name = fields.string(req, "packageName", required=True)
+        name = fields.required_string(req, "packageName")
         app_id = fields.app_id(req)
         everything = fields.boolean(req, "all")
-        assert name is not None
         chosen = [(aid, inst, ids) for aid, (inst, ids) in (await self.installed()).items()
                   if inst.name == name and (app_id is None or aid == app_id)]
         if not chosen:
