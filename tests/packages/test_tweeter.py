@@ -468,6 +468,30 @@ def test_tweeter_demo_end_to_end(pkg_cluster: PkgCluster) -> None:
         later = wait_for("analytics of the new message", lambda: analytics(len(MESSAGES) + 1), 60)
         assert later["top_hashtags"][0] == ["#dcos", 5]
 
+        # Redis replaced (its task killed: a new, empty one on another port): both programs
+        # find the new one through DNS and go on.
+        (old,) = tasks_of(c, REDIS_APP)
+        status, _, raw = http("DELETE", f"{c.webapp_url}/v2/apps/{REDIS_APP}/tasks/{old['id']}")
+        assert status == 200, raw
+
+        def moved() -> Any:
+            tasks = tasks_of(c, REDIS_APP)
+            if len(tasks) != 1 or tasks[0]["id"] == old["id"]:
+                return None  # the old task still listed, or no new one yet
+            status, _, raw = via_lb(c, "GET", "/health")
+            port = tasks[0]["ports"][0]
+            return tasks[0] if status == 200 and orjson.loads(raw)["redis"].endswith(f":{port}") \
+                else None
+
+        new = wait_for("tweeter on the new Redis", moved, timeout=60)
+        for task in tasks_of(c, TWEETER_APP):  # each finds it at its first call after the move
+            status, _, raw = http("GET", f"http://{task['host']}:{task['ports'][0]}/health")
+            assert status == 200 and orjson.loads(raw)["redis"].endswith(f":{new['ports'][0]}")
+        status, _, _ = via_lb(c, "POST", "/api/tweets", {"handle": "gus", "text": "again #dcos"})
+        assert status == 201
+        again = wait_for("analytics on the new Redis", lambda: analytics(1), 60)
+        assert again["top_hashtags"] == [["#dcos", 1]]
+
         # Uninstall all three: nothing left (apps, tasks, framework, its executors' processes).
         fw_ids = framework_ids(c, FRAMEWORK)
         assert all(processes_of_framework(fid) for fid in fw_ids)  # its executors, seen alive

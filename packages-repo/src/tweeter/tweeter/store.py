@@ -150,16 +150,33 @@ class AsyncStore:
             await client.aclose()
 
     async def call(self, op: str, *args: Any) -> Any:
-        """Run one Redis command; on a connection error or timeout forget where Redis was and
-        raise `StoreUnavailable`."""
+        """Run one Redis command. On a connection error or timeout forget where Redis was; when
+        DNS now names another address (Redis was replaced) run it once more there, else raise
+        `StoreUnavailable`. (The old address is gone, so a retried write is not applied twice.)"""
+        retried = False
+        while True:
+            used: Endpoint | None = None
+            try:
+                r = await self._redis()
+                used = self._client_for
+                return await r.execute_command(op, *args)
+            except DiscoveryError as exc:
+                raise StoreUnavailable(str(exc)) from None
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                await self._failed()
+                if not retried and await self._moved(used):
+                    retried = True
+                    continue
+                raise StoreUnavailable(f"redis: {exc}") from None
+
+    async def _moved(self, used: Endpoint | None) -> bool:
+        """Whether DNS now gives another Redis address than `used` (never for a fixed URL)."""
+        if self.locator.url or used is None:
+            return False
         try:
-            r = await self._redis()
-            return await r.execute_command(op, *args)
-        except DiscoveryError as exc:
-            raise StoreUnavailable(str(exc)) from None
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            await self._failed()
-            raise StoreUnavailable(f"redis: {exc}") from None
+            return await asyncio.to_thread(self.locator.endpoint) != used
+        except DiscoveryError:
+            return False
 
     async def ping(self) -> str:
         """'' when Redis answers PING, else why not."""
