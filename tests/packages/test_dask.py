@@ -3,8 +3,9 @@
 End to end on the shared package cluster (`pkg_cluster`): install with 2 workers through the
 package service, find the scheduler through dcos-py DNS (SRV of its port named `scheduler`),
 run computations from a `distributed.Client` in this process and check the results, scale the
-workers app to 3 through the webapp API and see the client see 3 workers, reach the scheduler's
-dashboard through the load balancer's virtual host, uninstall and find nothing left.
+workers app to 3 through the webapp API and see the client see 3 workers, kill the scheduler's
+process and see the workers follow the new scheduler (found again through DNS), reach the
+scheduler's dashboard through the load balancer's virtual host, uninstall and find nothing left.
 
 Without a cluster: the package's task launcher `dcos_dask` (packages-repo/src/dcos_dask) --
 its DNS wire code against a reply made by dnspython, its DNS labels against dcos-py DNS's own,
@@ -13,6 +14,7 @@ and its wheel unpacking (a `.data/purelib` tree lands at the top).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
@@ -28,6 +30,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import psutil
 import pytest
 from distributed import Client
 from distributed.versions import VersionMismatchWarning
@@ -153,6 +156,23 @@ def _scale(c: PkgCluster, app_id: str, instances: int) -> None:
     assert status in (200, 201), raw
 
 
+def _task_ids(c: PkgCluster, app_id: str) -> set[str]:
+    """The app's running tasks, each healthy."""
+    app = c.apps_of(app_id)[0]
+    return {t["id"] for t in app.get("tasks", []) if t.get("state") == "TASK_RUNNING"
+            and all(r.get("alive") for r in t.get("healthCheckResults") or [{}])}
+
+
+def _kill_task_process(task_id: str, module: str) -> bool:
+    """SIGKILL the process of task `task_id` running `module` (a crash); whether one was found."""
+    for p in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            if p.environ().get("MESOS_TASK_ID") == task_id and module in p.cmdline():
+                p.kill()
+                return True
+    return False
+
+
 def test_dask_cluster_end_to_end(pkg_cluster: PkgCluster) -> None:
     c = pkg_cluster
     options = {"service": {"name": SERVICE}, "workers": {"count": 2},
@@ -187,6 +207,19 @@ def test_dask_cluster_end_to_end(pkg_cluster: PkgCluster) -> None:
                 wait_for("3 workers", lambda: len(_workers(client)) == 3, 60)
                 ran = client.run(lambda: "here")  # every worker answers
                 assert len(ran) == 3 and set(ran.values()) == {"here"}
+
+        # the scheduler dies: the webapp starts another, the workers lose it, exit, are
+        # restarted and find the new one through DNS
+        old = _task_ids(c, f"{GROUP}/scheduler")
+        assert _kill_task_process(old.pop(), "distributed.cli.dask_scheduler")
+        wait_for("a new scheduler task", lambda: _task_ids(c, f"{GROUP}/scheduler") - {*old}, 60)
+        c.wait_healthy(GROUP, timeout=180)
+        host, port = wait_for("the scheduler in DNS", lambda: srv_endpoints(c, SCHEDULER_SRV), 30)[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VersionMismatchWarning)
+            with Client(f"tcp://{host}:{port}", timeout=30) as client:
+                wait_for("3 workers at the new scheduler", lambda: len(_workers(client)) == 3, 120)
+                assert client.submit(sum, [1, 2, 3]).result() == 6
 
         # the scheduler's dashboard through the load balancer's virtual host
         def dashboard() -> bool:
