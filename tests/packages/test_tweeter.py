@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import html
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -376,6 +377,9 @@ def redis_options(c: PkgCluster) -> dict[str, Any]:
 @pytest.mark.integration
 @pytest.mark.timeout(900)
 def test_tweeter_demo_end_to_end(pkg_cluster: PkgCluster) -> None:
+    for program in ("haproxy", "redis-server"):  # the load balancer; the redis package's program
+        if shutil.which(program) is None:
+            pytest.skip(f"{program} is not installed (scripts/install-system-deps.sh)")
     c = pkg_cluster
     installed: list[tuple[str, str]] = []
     try:
