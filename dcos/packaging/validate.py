@@ -125,27 +125,39 @@ def _load_package(
         release = _load_release(folder / str(number), folder.name, number, src, sets, problems)
         if release is not None:
             releases.append(release)
-    _check_versions(folder, releases, problems)
+    _check_versions(folder, numbers, problems)
     return releases
 
 
-def _check_versions(folder: Path, releases: list[PackageRelease], problems: list[Problem]) -> None:
+def _check_versions(folder: Path, numbers: list[int], problems: list[Problem]) -> None:
+    """Versions unique within the package and upgrade / downgrade edges naming its versions,
+    from every release's package.json that can be read (a release faulty otherwise is checked
+    too, so one run reports everything)."""
+    docs: dict[int, dict[str, Any]] = {}
+    for number in numbers:
+        path = folder / str(number) / PACKAGE_JSON
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # reported by _load_release
+        if isinstance(doc, dict) and isinstance(doc.get("version"), str):
+            docs[number] = doc
     first: dict[str, int] = {}
-    for release in releases:
-        where = str(folder / str(release.release_version) / PACKAGE_JSON)
-        if release.version in first:
-            problems.append(Problem(where, f"version {release.version} is already release"
-                                           f" {first[release.version]}'s version"))
+    for number, doc in docs.items():
+        where = str(folder / str(number) / PACKAGE_JSON)
+        if doc["version"] in first:
+            problems.append(Problem(where, f"version {doc['version']} is already release"
+                                           f" {first[doc['version']]}'s version"))
         else:
-            first[release.version] = release.release_version
-    for release in releases:
-        where = str(folder / str(release.release_version) / PACKAGE_JSON)
-        for key, edges in (("upgradesFrom", release.upgrades_from),
-                           ("downgradesTo", release.downgrades_to)):
-            for version in edges or ():
-                if version != ANY_VERSION and version not in first:
+            first[doc["version"]] = number
+    for number, doc in docs.items():
+        where = str(folder / str(number) / PACKAGE_JSON)
+        for key in ("upgradesFrom", "downgradesTo"):
+            edges = doc.get(key)
+            for version in edges if isinstance(edges, list) else ():
+                if isinstance(version, str) and version != ANY_VERSION and version not in first:
                     problems.append(Problem(where, f"{key} names {version!r}, which is no version"
-                                                   f" of {release.name}"))
+                                                   f" of {folder.name}"))
 
 
 def _load_release(

@@ -166,3 +166,13 @@ def test_the_shipped_repository_is_valid() -> None:
     names = {r.name for r in repo.releases}
     assert {"hello-world", "redis", "dask", "webapp", "batch-dispatcher", "tweeter",
             "tweeter-analytics"} <= names
+
+
+def test_versions_are_checked_in_releases_that_are_broken_otherwise(tmp_path: Path) -> None:
+    write_release(tmp_path, "twice", 0)
+    write_release(tmp_path, "twice", 1, template="{{#unclosed}}",
+                  package=package_json("twice", "1.0.0", downgradesTo=["0.1"]))
+    problems = problems_of(tmp_path)
+    assert has(problems, "packages/twice/1/marathon.json.mustache", "not valid Mustache")
+    assert has(problems, "packages/twice/1/package.json", "version 1.0.0 is already release 0's")
+    assert has(problems, "packages/twice/1/package.json", "downgradesTo names '0.1'")
