@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# The default package repository: validate packages-repo/ and write packages-repo/build/index.json
-# with its wheel sets (assets/<set>.tar). A second build with nothing changed is offline and fast.
+# The default package repository (`dcos-py package build`): validate packages-repo/ and write
+# packages-repo/build/index.json with its wheel sets (assets/<set>.tar). A second build with
+# nothing changed is offline and fast.
 repo: venv
-	$(PY) -m dcos.packaging.build packages-repo
+	$(PY) -m dcos.cli package build packages-repo
 
 up: venv system-deps repo
 	$(VENV)/bin/dcos-py up
