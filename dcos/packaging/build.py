@@ -1,8 +1,8 @@
 """The index builder: validate a source package repository, build its wheel sets and copy its
 assets, and write the Universe v4 index (`<out>/index.json`, default `<src>/build/`).
 
-Called by: `dcos-py package build DIR` (the CLI calls `build_repository`), `make repo` and
-`python -m dcos.packaging.build DIR [--out DIR] [--skip-assets]` (`main`). Nothing is written
+Called by: `dcos-py package build DIR` (the CLI calls `build_repository`; `make repo` runs it)
+and `python -m dcos.packaging.build DIR [--out DIR] [--skip-assets]` (`main`, no CLI needed). Nothing is written
 when the repository has a fault; the index is written only after every asset is built, so a
 served index never names a missing asset.
 """
