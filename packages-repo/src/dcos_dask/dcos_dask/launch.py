@@ -9,12 +9,15 @@ It then:
    about 1 s for the set, against 3 s for `pip install --no-index --no-deps --no-compile
    --target` and 10 s with pip's byte-compiling; the set's wheels have no scripts or headers
    to place, and a `<dist>.data/purelib|platlib` tree is moved to the top);
-2. for a worker, waits until dcos-py DNS names the scheduler (SRV of the port named `scheduler`
-   of the app `scheduler` next to its own app, at `$DCOS_DNS_RESOLVER`) and that address
-   accepts connections;
-3. replaces itself with `python -S -m distributed.cli.dask_scheduler|dask_worker` on exactly
-   the installed wheels (`-S`: the agent interpreter's own site-packages stay out, so the set
-   must be complete), spill files in the sandbox.
+2. re-executes itself as `python -S -m dcos_dask ...` on exactly the installed set (PYTHONPATH
+   `pylib`; `-S`: the agent interpreter's own site-packages stay out, so the set must be
+   complete; Dask's spill files in the sandbox);
+3. there starts importing Dask in a thread (seconds: a new sandbox has no .pyc) while a worker
+   waits until dcos-py DNS names its scheduler (SRV of the port named `scheduler` of the app
+   `scheduler` next to its own app, at `$DCOS_DNS_RESOLVER`) and that address accepts
+   connections;
+4. runs Dask's own command line (`distributed.cli.dask_scheduler|dask_worker` `main`) in that
+   process, with the arguments after `--` (and the scheduler's address for a worker).
 
 Called by the marathon.json.mustache of packages-repo/packages/dask (the task command).
 """
@@ -22,10 +25,12 @@ Called by the marathon.json.mustache of packages-repo/packages/dask (the task co
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import socket
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Collection, Sequence
@@ -38,7 +43,9 @@ STAMP = ".dcos-dask-installed"
 
 
 def log(message: str) -> None:
-    print(f"dcos_dask: {message}", file=sys.stderr, flush=True)
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
+    print(f"{stamp} - dcos_dask - {message}", file=sys.stderr, flush=True)
 
 
 def _unpack(wheel: str, pylib: str) -> None:
@@ -155,12 +162,30 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     return opts, rest
 
 
+def _running_from(pylib: str) -> bool:
+    """Whether this module was imported from the installed set (the second stage)."""
+    return os.path.abspath(__file__).startswith(os.path.abspath(pylib) + os.sep)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    opts, dask_args = parse(sys.argv[1:] if argv is None else argv)
-    started = time.monotonic()
-    count = install_wheels(opts.wheels, opts.pylib, opts.without)
-    if count:
-        log(f"installed {count} wheels into {opts.pylib} in {time.monotonic() - started:.2f} s")
+    """First stage (imported from the launcher's wheel): install the set, then exec the same
+    command on it. Second stage (imported from `pylib`): import Dask in a thread while a
+    worker waits for its scheduler, then run Dask's command line in this process."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    opts, dask_args = parse(args)
+    if not _running_from(opts.pylib):
+        started = time.monotonic()
+        count = install_wheels(opts.wheels, opts.pylib, opts.without)
+        if count:
+            log(f"installed {count} wheels into {opts.pylib} in {time.monotonic() - started:.2f} s")
+        scratch = os.path.join(os.path.dirname(os.path.abspath(opts.pylib)), "dask-scratch")
+        os.makedirs(scratch, exist_ok=True)
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(opts.pylib),
+                   DASK_TEMPORARY_DIRECTORY=scratch)
+        os.execve(sys.executable, [sys.executable, "-S", "-m", "dcos_dask", *args], env)
+    module = MODULES[opts.role]
+    importer = threading.Thread(target=importlib.import_module, args=(module,), daemon=True)
+    importer.start()  # overlaps the imports (seconds without .pyc) with waiting for DNS
     if opts.role == "worker":
         try:
             resolver = srv.resolver_address(opts.resolver)
@@ -170,9 +195,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         at = wait_for_scheduler(app_id, opts.port_name, resolver, opts.wait)
         log(f"scheduler at {at.host}:{at.port}")
         dask_args = [f"tcp://{at.host}:{at.port}", *dask_args]
-    scratch = os.path.join(os.path.dirname(os.path.abspath(opts.pylib)), "dask-scratch")
-    os.makedirs(scratch, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(opts.pylib), DASK_TEMPORARY_DIRECTORY=scratch)
-    module = MODULES[opts.role]
-    log(f"exec {module} {' '.join(dask_args)}")
-    os.execve(sys.executable, [sys.executable, "-S", "-m", module, *dask_args], env)
+    importer.join()
+    log(f"running {module} {' '.join(dask_args)}")
+    command = importlib.import_module(module).main  # a click command; exits the process
+    command(args=dask_args, prog_name=module)
