@@ -7,7 +7,8 @@ free resources (unreserved minus used: what is offered to some framework right n
 free, since it returns when declined) into one `Slot`, and places every instance of every
 app through the webapp's own placement chain (`frameworks.webapp.placement`: roles,
 resources incl. ports, then Marathon's constraints), packing the apps one after the other on
-the same slots, as the launch queue would with one offer per agent. An app left short gets
+the same slots, as the launch queue would with one offer per agent (`frameworks.webapp.fit_place`
+counts many copies at once where the constraints allow). An app left short gets
 reasons that name the resource (``insufficient cpus: needs 0.5, best agent has 0.3``) or the
 constraint (``constraint hostname:UNIQUE: ...``). Nothing here does I/O or changes state.
 
@@ -26,9 +27,10 @@ from dcos.protocol.ids import AgentID
 from dcos.protocol.resources import ResourceError, Resources
 from dcos.sdk.offers import OfferPacker
 from dcos.sdk.types import Offer
+from frameworks.webapp.fit_place import place_many
 from frameworks.webapp.launch import task_request
 from frameworks.webapp.model.spec import AppSpec
-from frameworks.webapp.placement import AgentView, Slot, TaskRequest, Verdict, place
+from frameworks.webapp.placement import AgentView, Slot, TaskRequest, Verdict
 
 Json = dict[str, Any]
 SCALARS = {"InsufficientCpus": "cpus", "InsufficientMemory": "mem", "InsufficientDisk": "disk",
@@ -169,9 +171,12 @@ def fit(
         if app.instances == 0:
             out.append(AppFit(app.id, 0, 0))
             continue
-        result = place(slots, task, app.instances)
-        placed = len(result.placements)
-        reasons = [] if placed >= app.instances else explain(task, slots, result.rejections)
+        result = place_many(slots, task, app.instances)
+        placed = result.count
+        reasons = [] if placed >= app.instances else explain(task, slots, result.verdicts)
+        if result.budget_spent:
+            reasons = [Reason(f"not checked past {placed} instances: with a GROUP_BY constraint (or several "
+                              "UNIQUE/MAX_PER) every instance is placed one by one", "NotChecked", 0)]  # fmt: skip
         if reasons and app.gpus and not gpus_enabled and len(usable) < len(agents):
             reasons.append(Reason("agents with GPUs are offered only to a webapp started with --gpus",
                                   "InsufficientGpus", len(agents) - len(usable)))  # fmt: skip
@@ -231,8 +236,8 @@ def _constraint_sentence(refused: list[tuple[Slot, Verdict]], task: TaskRequest)
         fld, _, name = text[len("has no ") :].partition(" for ")
         return f"constraint {name}: no agent has the attribute {fld}"
     con = next((c for c in task.constraints if ":".join(c) == text), None)
-    if con is None:
-        return f"constraint {text}"
+    if con is None:  # CLUSTER without a value, read as CLUSTER with its first copy's value
+        return f"constraint {text}: no other agent satisfies it"
     values = _values(con[0], task.cluster.values())
     n = len(values)
     if con[1] == "UNIQUE":

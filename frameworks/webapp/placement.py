@@ -60,6 +60,63 @@ class TaskRequest:
     constraints: Sequence[Sequence[str]] = ()
     placed: list[AgentView] = field(default_factory=list)
     cluster: Mapping[str, AgentView] = field(default_factory=dict)
+    # counts over `placed`, brought up to date as it grows (`placed` only ever grows: `place`
+    # appends), so a check costs O(1) however many copies were placed: fit asks for thousands
+    _counted: int = field(default=0, init=False, repr=False, compare=False)
+    _per_agent: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
+    _per_value: dict[str, Counter[str | None]] = field(default_factory=dict, init=False, repr=False,
+                                                       compare=False)  # fmt: skip
+    _first: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _cluster_values: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False,
+                                                        compare=False)  # fmt: skip
+
+    def _catch_up(self) -> None:
+        placed = self.placed
+        if self._counted > len(placed):  # replaced by a shorter list: count again
+            self._counted = 0
+            self._per_agent.clear()
+            self._per_value.clear()
+            self._first.clear()
+        for a in placed[self._counted :]:
+            self._per_agent[a.agent_id] += 1
+            for fld, counts in self._per_value.items():
+                self._count_value(fld, counts, a)
+        self._counted = len(placed)
+
+    def _count_value(self, fld: str, counts: Counter[str | None], a: AgentView) -> None:
+        v = a.value(fld)
+        counts[v] += 1
+        if v is not None:
+            self._first.setdefault(fld, v)
+
+    def copies_on(self, agent_id: str) -> int:
+        """How many of `placed` are on agent `agent_id`."""
+        self._catch_up()
+        return self._per_agent[agent_id]
+
+    def value_counts(self, fld: str) -> Counter[str | None]:
+        """How many of `placed` have each value of `fld` (None: agents without it)."""
+        self._catch_up()
+        counts = self._per_value.get(fld)
+        if counts is None:
+            counts = self._per_value[fld] = Counter()
+            for a in self.placed:
+                self._count_value(fld, counts, a)
+        return counts
+
+    def cluster_values(self, fld: str) -> frozenset[str]:
+        """The `fld` values of the agents in `cluster` (read once per request: the cluster
+        does not change while one request is placed)."""
+        got = self._cluster_values.get(fld)
+        if got is None:
+            values = (a.value(fld) for a in self.cluster.values())
+            got = self._cluster_values[fld] = frozenset(v for v in values if v is not None)
+        return got
+
+    def first_value(self, fld: str) -> str | None:
+        """The `fld` value of the first of `placed` that has one (``CLUSTER``'s target)."""
+        self.value_counts(fld)
+        return self._first.get(fld)
 
     @cached_property
     def needs(self) -> TaskNeeds:
@@ -92,22 +149,21 @@ def constraint_verdict(con: Sequence[str], agent: AgentView, task: TaskRequest) 
         return OK if value is None or not _regex(arg or "").fullmatch(value) else bad
     if value is None:
         return Verdict(False, f"{agent.hostname}: has no {fld} for {name}", "UnfulfilledConstraint")
-    placed = [a.value(fld) for a in task.placed]
+    placed = task.value_counts(fld)
     if op == "UNIQUE":
-        return bad if value in placed else OK
+        return bad if placed[value] else OK
     if op == "CLUSTER":
-        target = arg if arg is not None else next((p for p in placed if p is not None), None)
+        target = arg if arg is not None else task.first_value(fld)
         return OK if target is None or value == target else bad
     if op == "LIKE":
         return OK if _regex(arg or "").fullmatch(value) else bad
     if op == "IS":
         return OK if value == arg else bad
     if op == "MAX_PER":
-        return OK if placed.count(value) < int(arg or 1) else bad
+        return OK if placed[value] < int(arg or 1) else bad
     if op == "GROUP_BY":
-        counts = Counter(p for p in placed if p is not None)
-        seen = {a.value(fld) for a in task.cluster.values()} | set(counts) | {value}
-        known = {v for v in seen if v is not None}
+        counts = {v: n for v, n in placed.items() if v is not None and n}
+        known = task.cluster_values(fld) | set(counts) | {value}
         expected = int(arg) if arg else 0
         floor = 0 if len(known) < expected else min(counts.get(v, 0) for v in known)
         return OK if counts.get(value, 0) <= floor else bad
@@ -137,7 +193,7 @@ class SpreadScorer:
     """Higher is better: fewer instances of the app on the agent, then more free cpus."""
 
     def score(self, slot: Slot, task: TaskRequest) -> float:
-        mine = sum(1 for a in task.placed if a.agent_id == slot.agent.agent_id)
+        mine = task.copies_on(slot.agent.agent_id)
         return -mine * 1000.0 + slot.left.scalar("cpus")
 
 
