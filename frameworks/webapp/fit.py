@@ -2,7 +2,8 @@
 
 Called by the fit route (`frameworks.webapp.api.fit`) with the agents the master reports
 (``/master/slaves``, parsed by `agents_from_slaves`) and the validated app definitions of the
-request (`AppSpec`, service ports assigned as a create would). `fit` turns each active agent's
+request (`AppSpec`: the host ports an instance needs are a count, or with ``requirePorts`` its
+fixed port numbers, as for a launch). `fit` turns each active agent's
 free resources (unreserved minus used: what is offered to some framework right now counts as
 free, since it returns when declined) into one `Slot`, and places every instance of every
 app through the webapp's own placement chain (`frameworks.webapp.placement`: roles,
