@@ -348,7 +348,9 @@ def ensure_index() -> None:
         return
     print(f"   building {INDEX.relative_to(ROOT)} (make repo)")
     subprocess.run(
-        [sys.executable, "-m", "dcos.packaging.build", "packages-repo"], check=True, cwd=ROOT
+        [sys.executable, "-m", "dcos.cli", "package", "build", "packages-repo"],
+        check=True,
+        cwd=ROOT,
     )
 
 
