@@ -96,11 +96,12 @@ def _accepts(endpoint: srv.Endpoint, timeout: float = 1.0) -> bool:
 
 def wait_for_scheduler(app_id: str, port_name: str, resolver: tuple[str, int],
                        timeout: float) -> srv.Endpoint:  # fmt: skip
-    """The scheduler's address once DNS names it and it accepts connections; retries (0.2 s
-    growing to 2 s) and logs each new reason; SystemExit after `timeout` seconds (0: never)."""
+    """The scheduler's address once DNS names it and it accepts connections; retries (0.1 s
+    growing to 0.5 s: a worker starts right after its scheduler) and logs each new reason;
+    SystemExit after `timeout` seconds (0: never)."""
     name = srv.srv_name(app_id, port_name)
     deadline = time.monotonic() + timeout if timeout > 0 else None
-    delay, last = 0.2, ""
+    delay, last = 0.1, ""
     while True:
         try:
             found = srv.lookup_srv(name, resolver)
@@ -117,7 +118,7 @@ def wait_for_scheduler(app_id: str, port_name: str, resolver: tuple[str, int],
         if deadline is not None and time.monotonic() > deadline:
             raise SystemExit(f"dcos_dask: no scheduler after {timeout:g} s: {reason}")
         time.sleep(delay)
-        delay = min(delay * 1.5, 2.0)
+        delay = min(delay * 1.5, 0.5)
 
 
 def sibling_app(app_id: str, own_app: str) -> str:
