@@ -6,7 +6,8 @@
     same way; the ratio is the package service's overhead.
 (b) Install-to-healthy of ``dask`` with 2 workers, cold (the agents' fetcher caches emptied
     first: the wheel tars are fetched through the package service and unpacked again) and
-    warm (cached). Baseline: the same rendered definition POSTed straight to the webapp, warm.
+    warm (cached); each also says when all its tasks were running (fetched and started).
+    Baseline: the same rendered definition POSTed straight to the webapp, warm.
 (c) ``POST /package/search`` latency over a repository of 500 generated packages, goal
     < 50 ms. Baselines: a GET of the same index file from a bare aiohttp server (one request's
     floor), and orjson's decode of that index.
@@ -65,18 +66,33 @@ def ready(app: dict[str, Any]) -> bool:
     return not app.get("healthChecks") or app.get("tasksHealthy", 0) >= want
 
 
-def wait_ready(c: PkgCluster, app_or_group: str, timeout: float) -> int:
-    """Poll the webapp every 20 ms until every app of `app_or_group` is `ready`; how many
-    tasks were replaced on the way (failed, or killed by their health check: what explains
-    an outlier)."""
+@dataclass
+class Run:
+    """One install: seconds to every instance healthy, seconds to every instance running
+    (the fetch and the start are behind it; health checks follow), tasks replaced meanwhile
+    (failed, or killed by a health check: what explains an outlier)."""
+
+    healthy: float
+    running: float
+    replaced: int
+
+
+def wait_ready(c: PkgCluster, app_or_group: str, t0: float, timeout: float) -> Run:
+    """Poll the webapp every 20 ms until every app of `app_or_group` is `ready`; times
+    counted from `t0` (a `time.perf_counter()`)."""
     deadline = time.perf_counter() + timeout
     seen: set[str] = set()
+    running = float("nan")
     while True:
         apps = c.apps_of(app_or_group)
+        now = time.perf_counter()
         seen.update(t["id"] for a in apps for t in a.get("tasks", []))
+        want = sum(a.get("instances", 0) for a in apps)
+        if apps and running != running and sum(a.get("tasksRunning", 0) for a in apps) >= want:
+            running = now - t0
         if apps and all(ready(a) for a in apps):
-            return len(seen) - sum(a.get("instances", 0) for a in apps)
-        if time.perf_counter() > deadline:
+            return Run(now - t0, running, len(seen) - want)
+        if now > deadline:
             raise TimeoutError(f"{app_or_group} not healthy within {timeout:g} s")
         time.sleep(POLL_S)
 
@@ -98,37 +114,32 @@ def is_group(definition: dict[str, Any]) -> bool:
 
 @dataclass
 class Runs:
-    """Install-to-healthy times of one figure, with the tasks replaced in each run."""
+    """The runs of one figure."""
 
-    times: list[float] = field(default_factory=list)
-    replaced: list[int] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
 
-    def add(self, run: tuple[float, int]) -> None:
-        self.times.append(run[0])
-        self.replaced.append(run[1])
+    def add(self, run: Run) -> None:
+        self.runs.append(run)
 
     @property
     def median(self) -> float:
-        return statistics.median(self.times) if self.times else float("nan")
+        return statistics.median(r.healthy for r in self.runs) if self.runs else float("nan")
 
     def describe(self) -> str:
-        """``median 1.06 s (runs: 1.06, 1.10 [1 task(s) replaced])``."""
-        runs = ", ".join(f"{t:.2f}" + (f" [{r} task(s) replaced]" if r else "")
-                         for t, r in zip(self.times, self.replaced, strict=True))  # fmt: skip
-        return f"median {self.median:.2f} s (runs: {runs})"
+        """``median 1.06 s (runs: 1.06, 1.10 [1 task(s) replaced]; all running after 0.31, 0.30 s)``."""
+        runs = ", ".join(f"{r.healthy:.2f}" + (f" [{r.replaced} task(s) replaced]" if r.replaced else "")
+                         for r in self.runs)  # fmt: skip
+        running = ", ".join(f"{r.running:.2f}" for r in self.runs)
+        return f"median {self.median:.2f} s (runs: {runs}; all running after {running} s)"
 
 
-def time_install(
-    c: PkgCluster, name: str, options: dict[str, Any], timeout: float
-) -> tuple[float, int]:
-    """Seconds from ``POST /package/install`` to every app of it healthy (and the tasks
-    replaced meanwhile); then uninstalls it and waits until nothing of it is left (not
-    timed). The app id comes from `options`."""
+def time_install(c: PkgCluster, name: str, options: dict[str, Any], timeout: float) -> Run:
+    """From ``POST /package/install`` to every app of it healthy; then uninstalls it and
+    waits until nothing of it is left (not timed). The app id comes from `options`."""
     t0 = time.perf_counter()
     installed = c.install(name, options=options)["appId"]
     try:
-        replaced = wait_ready(c, installed, timeout)
-        return time.perf_counter() - t0, replaced
+        return wait_ready(c, installed, t0, timeout)
     finally:
         c.uninstall(name, app_id=installed)
         c.assert_clean(installed, timeout=120)
@@ -139,7 +150,7 @@ def rendered(c: PkgCluster, name: str, options: dict[str, Any]) -> dict[str, Any
     return dict(c.rpc("/package/render", {"packageName": name, "options": options})["marathonJson"])
 
 
-def time_direct(c: PkgCluster, definition: dict[str, Any], timeout: float) -> tuple[float, int]:
+def time_direct(c: PkgCluster, definition: dict[str, Any], timeout: float) -> Run:
     """The baseline: seconds from POSTing `definition` straight to the webapp (``/v2/apps`` or
     ``/v2/groups``) to all of it healthy; then deletes it and waits it gone (not timed)."""
     aid = definition["id"]
@@ -147,18 +158,17 @@ def time_direct(c: PkgCluster, definition: dict[str, Any], timeout: float) -> tu
     t0 = time.perf_counter()
     webapp(c, "POST", path, definition)
     try:
-        replaced = wait_ready(c, aid, timeout)
-        return time.perf_counter() - t0, replaced
+        return wait_ready(c, aid, t0, timeout)
     finally:
         webapp(c, "DELETE", f"{path}{aid}?force=true")
         c.assert_clean(aid, timeout=120)
 
 
-def clear_fetch_caches(work: Path) -> int:
+def clear_fetch_caches(work: Path, dry_run: bool = False) -> int:
     """Empty every agent's fetcher cache under the cluster's work dir (cold fetches next);
-    the number of cache dirs emptied."""
+    the number of cache dirs found (`dry_run`: only count them)."""
     caches = [p for pattern in ("*/fetcher-cache", "*/*/fetcher-cache") for p in work.glob(pattern)]
-    for p in caches:
+    for p in caches if not dry_run else ():
         shutil.rmtree(p, ignore_errors=True)
     return len(caches)
 
@@ -186,9 +196,13 @@ def bench_dask(c: PkgCluster, runs: int, workers: int) -> dict[str, Runs]:
     for i in range(runs):
         clear_fetch_caches(c.work)
         out["cold"].add(time_install(c, "dask", dask(f"bench-dask-cold-{i}", workers), 300))
+        if not clear_fetch_caches(c.work, dry_run=True):
+            raise RuntimeError(
+                f"no agent fetcher cache under {c.work}: the cold runs would be warm"
+            )
         out["warm"].add(time_install(c, "dask", dask(f"bench-dask-warm-{i}", workers), 300))
-    definition = rendered(c, "dask", dask("bench-dask-direct", workers))
-    out["direct"].add(time_direct(c, definition, 300))
+        definition = rendered(c, "dask", dask(f"bench-dask-direct-{i}", workers))
+        out["direct"].add(time_direct(c, definition, 300))
     return out
 
 
@@ -410,7 +424,7 @@ def main() -> None:
             if args.only in (None, "b"):
                 workers = 2
                 print(
-                    f"(b) dask with {workers} workers: install to healthy, cold and warm, {runs} run(s) each"
+                    f"(b) dask with {workers} workers: install to healthy, cold, warm and direct, {runs} run(s) each"
                 )
                 report_dask(bench_dask(c, runs, workers))
             if args.only in (None, "c"):
