@@ -245,9 +245,10 @@ def stop_cluster(cluster: PkgCluster) -> None:
 @pytest.fixture(scope="session")
 def pkg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Generator[PkgCluster, None, None]:
     """The session's package cluster (see the module docstring). Skips when the catalog's
-    index was not built (`make repo` / `dcos-py package build packages-repo/`)."""
+    index was not built (`make repo` / `dcos-py package build packages-repo/`): `make test`
+    builds it first, so a missing index is a broken setup, never a reason to skip."""
     if not INDEX.exists():
-        pytest.skip(f"{INDEX} missing: build it with `dcos-py package build packages-repo/`")
+        pytest.fail(f"{INDEX} missing: build it with `dcos-py package build packages-repo/`")
     cluster = start_cluster(tmp_path_factory.mktemp("pkg-cluster"))
     try:
         yield cluster

@@ -22,8 +22,20 @@ from tests.packages.service_checks import (
     wait_for,
 )
 
-needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                 reason="redis-server missing (Debian redis-server; make test installs it)")
+
+def _require_redis() -> None:
+    """A test that needs redis-server fails loudly without it (make test installs it)."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server missing: install the Debian package redis-server "
+                    "(scripts/install-system-deps.sh, which make test runs as root)")
+
+
+needs_redis = pytest.mark.usefixtures("_redis_installed")
+
+
+@pytest.fixture
+def _redis_installed() -> None:
+    _require_redis()
 
 
 def test_template_renders_memory_port_and_health_options() -> None:

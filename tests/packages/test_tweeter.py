@@ -126,9 +126,9 @@ def test_dns_names_of_app_ids(tweeter_src: Path) -> None:
 
 def unpack_wheel_set(out: Path) -> Path:
     """The built wheel set (packages-repo/build/assets/tweeter.tar) unpacked as a task does it:
-    every wheel's zip into `out`/pylib. Skips when the set was not built."""
+    every wheel's zip into `out`/pylib. Fails when the set was not built."""
     if not ASSET.exists():
-        pytest.skip(f"{ASSET} missing: build it with `dcos-py package build packages-repo/`")
+        pytest.fail(f"{ASSET} missing: build it with `dcos-py package build packages-repo/`")
     with tarfile.open(ASSET) as tar:
         tar.extractall(out, filter="data")
     pylib = out / "pylib"
@@ -169,7 +169,7 @@ class Proc:
 
 def start_redis(port: int, tmp: Path) -> Proc:
     if not Path(REDIS_SERVER).exists():
-        pytest.skip(f"{REDIS_SERVER} missing (Debian package redis-server)")
+        pytest.fail(f"{REDIS_SERVER} missing (Debian package redis-server)")
     proc = Proc([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--dir", str(tmp)], tmp / f"redis-{port}.log")
     wait_for(f"redis-server on {port}", lambda: redis_ping(port), timeout=10)
@@ -379,7 +379,7 @@ def redis_options(c: PkgCluster) -> dict[str, Any]:
 def test_tweeter_demo_end_to_end(pkg_cluster: PkgCluster) -> None:
     for program in ("haproxy", "redis-server"):  # the load balancer; the redis package's program
         if shutil.which(program) is None:
-            pytest.skip(f"{program} is not installed (scripts/install-system-deps.sh)")
+            pytest.fail(f"{program} is not installed (scripts/install-system-deps.sh)")
     c = pkg_cluster
     installed: list[tuple[str, str]] = []
     try:
