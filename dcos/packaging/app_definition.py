@@ -67,8 +67,7 @@ def check_options(release: PackageRelease, user_options: Mapping[str, Any] | Non
         raise errors.render_failed(release.name, release.version, exc.reason) from None
     if problems:
         raise errors.json_schema_mismatch([
-            {"path": p.path, "message": p.message, "level": "error",
-             "instance": {"pointer": p.path}}
+            {**p.report, "path": p.path, "message": p.message, "level": "error"}
             for p in problems
         ])
     return merged

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import chevron
@@ -42,10 +42,14 @@ class RenderError(Exception):
 @dataclass(frozen=True, order=True)
 class OptionError:
     """One failing option: `path` is a JSON pointer into the options (`/service/instances`, ""
-    for the root; a missing required property is named by its own path), `message` the rule."""
+    for the root; a missing required property is named by its own path), `message` the rule.
+    `report`: the same failure in the shape of Cosmos' validator reports (`keyword`, `found`,
+    `expected`, `unwanted`, `missing`, `minimum`, ... and `instance.pointer`, the object that
+    failed), which the DC/OS CLI prints; it takes no part in equality or order."""
 
     path: str
     message: str
+    report: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 # --- defaults and merging --------------------------------------------------------------------
@@ -147,7 +151,45 @@ def _option_error(error: ValidationError) -> OptionError:
         ]
         if missing:
             path.append(missing[0])
-    return OptionError(path=json_pointer(path), message=error.message)
+    return OptionError(path=json_pointer(path), message=error.message, report=_report(error))
+
+
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+               (list, "array"), (Mapping, "object"), (type(None), "null"))
+
+
+def _json_type(value: Any) -> str:
+    return next(name for kind, name in _JSON_TYPES if isinstance(value, kind))
+
+
+def _report(error: ValidationError) -> Json:
+    """The fields a Cosmos (json-schema-validator) report carried for this failure: the keyword,
+    the failing instance's pointer, and per keyword what was found and what the schema wants."""
+    keyword, want, value = str(error.validator), error.validator_value, error.instance
+    report: Json = {"keyword": keyword, "domain": "validation",
+                    "instance": {"pointer": json_pointer(error.absolute_path)},
+                    "schema": {"loadingURI": "#",
+                               "pointer": json_pointer(list(error.absolute_schema_path)[:-1])}}
+    if keyword == "type":
+        report["found"] = _json_type(value)
+        report["expected"] = [want] if isinstance(want, str) else list(want)
+    elif keyword == "additionalProperties" and isinstance(value, Mapping):
+        known = set((error.schema.get("properties") or {}) if isinstance(error.schema, Mapping) else ())
+        report["unwanted"] = sorted(k for k in value if k not in known)
+    elif keyword == "required" and isinstance(value, Mapping):
+        report["required"] = list(want or [])
+        report["missing"] = [k for k in want or [] if k not in value]
+    elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                     "minLength", "maxLength", "minItems", "maxItems"):
+        report[keyword] = want
+        report["found"] = value
+    elif keyword == "enum":
+        report["enum"] = list(want)
+        report["value"] = value
+    elif keyword == "pattern":
+        report["regex"] = want
+        report["string"] = value
+    return report
 
 
 def json_pointer(parts: Any) -> str:

@@ -74,6 +74,24 @@ def test_validate_options_reports_every_failing_path() -> None:
     assert all(isinstance(e, OptionError) for e in errors)
 
 
+def test_validate_options_reports_carry_cosmos_validator_fields() -> None:
+    """The DC/OS CLI prints `unwanted`, `found`, `expected`, `minimum`, `missing` and the
+    instance pointer of each JsonSchemaMismatch error: every report has them where they apply."""
+    options = merge_options(SCHEMA, {"service": {"instances": 0, "mode": "c", "ports": [1, "x"],
+                                                 "bogus": 1}})
+    reports = {e.path: e.report for e in validate_options(SCHEMA, options)}
+    assert reports["/service"]["unwanted"] == ["bogus"]
+    assert reports["/service"]["instance"] == {"pointer": "/service"}
+    assert reports["/service/instances"]["minimum"] == 1
+    assert reports["/service/instances"]["found"] == 0
+    assert reports["/service/ports/1"]["found"] == "string"
+    assert reports["/service/ports/1"]["expected"] == ["integer"]
+    assert reports["/service/mode"]["enum"] == ["a", "b"]
+    port = reports["/service/port"]
+    assert port["missing"] == ["port"] and port["instance"] == {"pointer": "/service"}
+    assert port["schema"] == {"loadingURI": "#", "pointer": "/properties/service"}
+
+
 def test_validate_options_root_and_valid_cases() -> None:
     assert validate_options(SCHEMA, merge_options(SCHEMA, {"service": {"port": 8080}})) == []
     assert validate_options(None, {"anything": 1}) == []
