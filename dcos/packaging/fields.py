@@ -58,9 +58,13 @@ def obj(body: Json, key: str) -> Json | None:
 
 
 def integer(body: Json, key: str) -> int | None:
+    """An optional integer field. As Cosmos' decoder (circe), a string holding a decimal integer
+    counts too: the DC/OS CLI sends `repo add --index=0` as ``"index": "0"``."""
     value = body.get(key)
     if value is None:
         return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool):
         raise errors.decoding_failure(key, "Int")
     return value

@@ -54,6 +54,19 @@ async def test_add_with_index_and_delete_by_name_or_uri(tmp_path: Path, session)
     assert (await svc.search({}))["packages"] == []
 
 
+async def test_add_takes_a_string_index_as_the_dcos_cli_sends_it(tmp_path: Path, session) -> None:
+    """`dcos package repo add --index=0 NAME URI` sends ``"index": "0"``; Cosmos' decoder took
+    it, so does ours; a string that is no integer is still a decoding failure."""
+    svc, _, _, index = await make_service(tmp_path, session)
+    other = tmp_path / "other" / "index.json"
+    other.parent.mkdir()
+    other.write_bytes(index.read_bytes())
+    err = await refused(svc.repository_add({"name": "first", "uri": other.as_uri(), "index": "x"}))
+    assert "Int" in err.message
+    out = await svc.repository_add({"name": "first", "uri": other.as_uri(), "index": "0"})
+    assert [r["name"] for r in out["repositories"]] == ["first", "test"]
+
+
 @pytest.mark.parametrize("uri, kind", [
     ("not a uri", "RepositoryUriSyntax"),
     ("http://", "RepositoryUriSyntax"),
