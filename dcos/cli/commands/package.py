@@ -384,10 +384,17 @@ def repo_add(name: str, url: Annotated[str, typer.Argument(
              index: Annotated[int | None, typer.Option(
                  "--index", min=0, help="Priority position (0 = first; default: last).")
              ] = None,
+             token: Annotated[str | None, typer.Option(
+                 "--token", envvar="DCOS_PACKAGE_REPO_TOKEN", show_envvar=True,
+                 help="Bearer token of a private repository (sent as Authorization: Bearer; "
+                 "never shown by repo list). Basic auth goes in the URL: "
+                 "https://user:password@host/index.json.")] = None,
              package_service: ServiceOpt = None, json: JsonOpt = False) -> None:
     """Add a repository (the service reads its index first: a bad one changes nothing)."""
-    body = cosmos(package_service).call("/package/repository/add",
-                                        {"name": name, "uri": url, "index": index})
+    request: dict[str, object] = {"name": name, "uri": url, "index": index}
+    if token:
+        request["token"] = token
+    body = cosmos(package_service).call("/package/repository/add", request)
     _print_repos(body, json, "/package/repository/add")
 
 

@@ -299,6 +299,24 @@ def test_repositories(fake_cosmos) -> None:
     assert bad.exit_code == 1 and "could not be read" in bad.output
 
 
+def test_repo_add_sends_a_bearer_token_only_when_given(fake_cosmos, monkeypatch) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def add(body: dict[str, Any]) -> Any:
+        sent.append(body)
+        return {"repositories": [{"name": body["name"], "uri": body["uri"]}]}
+
+    fake_cosmos.answers["/package/repository/add"] = add
+    assert run(fake_cosmos, "repo", "add", "priv", "https://r/index.json",
+               "--token", "s3cret").exit_code == 0
+    monkeypatch.setenv("DCOS_PACKAGE_REPO_TOKEN", "from-env")
+    assert run(fake_cosmos, "repo", "add", "env", "https://e/index.json").exit_code == 0
+    monkeypatch.delenv("DCOS_PACKAGE_REPO_TOKEN")
+    assert run(fake_cosmos, "repo", "add", "open", "https://o/index.json").exit_code == 0
+    assert [b.get("token") for b in sent] == ["s3cret", "from-env", None]
+    assert "token" not in sent[2]
+
+
 def test_update_calls_the_service_update_and_waits(fake_cosmos, tmp_path: Path) -> None:
     fake_cosmos.answers["/cosmos/service/update"] = {
         "package": {**HELLO, "version": "1.1.0"}, "resolvedOptions": {},
