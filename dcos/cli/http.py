@@ -30,7 +30,9 @@ DEFAULT_TIMEOUT = 10.0
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
+    """A short cause of a failed request ("connection refused", "timed out", "unknown host" or
+    the error's first line); used by every CLI client (here and `commands._cosmos`)."""
     inner = getattr(exc, "reason", exc)
     if isinstance(inner, ConnectionRefusedError):
         return "connection refused"
@@ -87,7 +89,7 @@ def request(
             raise Rejected(line, exc.code) from None
         raise CliError(line) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        where = f"cannot reach {server} at {base or url}: {_reason(exc)}"
+        where = f"cannot reach {server} at {base or url}: {failure_reason(exc)}"
         raise (TimedOut if _timed_out(exc) else Unreachable)(where) from None
     if not raw.strip():
         return None

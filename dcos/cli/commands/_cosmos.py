@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from dcos.cli.errors import CliError, TimedOut, Unreachable
+from dcos.cli.http import failure_reason
 from dcos.packaging import mediatypes as mt
 
 DEFAULT_TIMEOUT = 60.0  # an install or uninstall waits on the webapp inside the service
@@ -102,17 +103,6 @@ def error_message(body: Any, status: int) -> tuple[str, str]:
     return kind, message
 
 
-def _reason(exc: BaseException) -> str:
-    inner = getattr(exc, "reason", exc)
-    if isinstance(inner, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(inner, socket.timeout | TimeoutError):
-        return "timed out"
-    if isinstance(inner, socket.gaierror):
-        return "unknown host"
-    return (str(inner) or type(inner).__name__).splitlines()[0]
-
-
 def _prune(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
@@ -142,7 +132,7 @@ class CosmosClient:
         except urllib.error.HTTPError as exc:
             raise self._error(path, exc.code, exc.read()) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            where = f"cannot reach the package service at {self.base}: {_reason(exc)}"
+            where = f"cannot reach the package service at {self.base}: {failure_reason(exc)}"
             timed_out = isinstance(getattr(exc, "reason", exc), socket.timeout | TimeoutError)
             raise (TimedOut if timed_out else Unreachable)(where) from None
         if not mt.content_type_ok(ctype, accept):
