@@ -108,7 +108,10 @@ class HttpWebapp:
         raise errors.webapp_bad_gateway(status)
 
     async def update(self, kind: str, definition: Json) -> str | None:
-        path = f"/v2/{kind}s" + _path(str(definition["id"])) + "?force=true"
+        # an app is replaced whole (Marathon's partialUpdate=false): a field the new release's
+        # template leaves out must not survive from the old one
+        query = "?force=true&partialUpdate=false" if kind == "app" else "?force=true"
+        path = f"/v2/{kind}s" + _path(str(definition["id"])) + query
         body_out = {k: v for k, v in definition.items() if k != "id"} if kind == "app" \
             else definition
         status, body = await self._call("PUT", path, body_out)

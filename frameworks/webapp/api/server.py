@@ -182,7 +182,10 @@ class Api:
             return await self._change(request, {AppId(aid): old})
         if isinstance(raw, dict) and "id" in raw and (not isinstance(raw["id"], str) or absolute(raw["id"]) != aid):
             return invalid([("/id", ["the id in the body does not match the path"])])
-        merged = merge(current.json, raw) if current is not None else {**(raw if isinstance(raw, dict) else {}), "id": aid}
+        # Marathon: PUT merges into the current definition (partialUpdate=true, the default);
+        # partialUpdate=false replaces it, so a field the new body leaves out goes back to its default
+        partial = current is not None and flag(request, "partialUpdate", default=True)
+        merged = merge(current.json, raw) if partial else {**(raw if isinstance(raw, dict) else {}), "id": aid}
         app, errs = parse_app(merged)
         if app is None:
             return invalid(errs)

@@ -70,7 +70,7 @@ async def test_webapp_failover_and_answers(session) -> None:
         assert info.value.type == "MarathonBadResponse"
         assert info.value.data["errors"] == [{"path": "/mem", "errors": ["must be >= 0"]}]
         assert await client.update("app", {"id": "/a/b", "instances": 2}) == "d-1"
-        assert ("PUT", "/v2/apps/a/b?force=true", {"instances": 2}) in calls
+        assert ("PUT", "/v2/apps/a/b?force=true&partialUpdate=false", {"instances": 2}) in calls
         assert await client.delete("group", "/grp") is True
         assert ("DELETE", "/v2/groups/grp?force=true", None) in calls
         assert await client.delete("app", "/gone") is False

@@ -59,6 +59,19 @@ async def test_doubled_slashes_nested_ids_and_python_booleans(client):
     assert len(await (await client.get("/v2/deployments")).json()) == 1
 
 
+async def test_put_with_partial_update_false_replaces_the_definition(client):
+    await client.post("/v2/apps", json={**APP, "env": {"A": "1"}, "labels": {"L": "x"}})
+    r = await client.put("/v2/apps/shop/web?force=true&partialUpdate=false",
+                         json={"cmd": "sleep 7", "cpus": 0.1, "mem": 16, "instances": 1})
+    assert r.status == 200
+    app = (await (await client.get("/v2/apps/shop/web")).json())["app"]
+    assert app["cmd"] == "sleep 7" and app["instances"] == 1
+    assert app["env"] == {} and app["labels"] == {}  # left out: back to the defaults
+    await client.put("/v2/apps/shop/web?force=true", json={"env": {"B": "2"}})
+    app = (await (await client.get("/v2/apps/shop/web")).json())["app"]
+    assert app["env"] == {"B": "2"} and app["cmd"] == "sleep 7"  # the default still merges
+
+
 async def test_versions_and_rollback_by_version(client):
     await client.post("/v2/apps", json=APP)
     await client.put("/v2/apps/shop/web?force=true", json={"cmd": "sleep 5"})
