@@ -1,7 +1,8 @@
 """The shared cluster of the package tests: one real `dcos-py up --agents 3` (master, three
 agents, webapp, DNS, batch dispatcher, load balancer when haproxy is installed, and the package
 service with the checkout's packages-repo/build/index.json as its default repository) on free
-ports in a temporary work dir, started once per session by the `pkg_cluster` fixture.
+ports in a temporary work dir, started once for the tests in this folder by the `pkg_cluster`
+fixture.
 
 Every package test uses its own app ids and uninstalls what it installed (`assert_clean` checks
 that nothing is left). Helpers speak the package service's Cosmos API with its media types.
@@ -242,9 +243,10 @@ def stop_cluster(cluster: PkgCluster) -> None:
         up.cleanup()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pkg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Generator[PkgCluster, None, None]:
-    """The session's package cluster (see the module docstring). Skips when the catalog's
+    """The package tests' cluster (see the module docstring), stopped once tests/packages is
+    done, so its idle processes do not load the rest of the suite. Fails when the catalog's
     index was not built (`make repo` / `dcos-py package build packages-repo/`): `make test`
     builds it first, so a missing index is a broken setup, never a reason to skip."""
     if not INDEX.exists():
