@@ -112,6 +112,11 @@ def up(
         metavar="zk://HOST:PORT[,HOST:PORT]/PATH")] = None,
     zk_port: Annotated[int, typer.Option(
         "--zk-port", help="Port of the ZooKeeper that --ha starts.")] = 2181,
+    task_ports: Annotated[int | None, typer.Option(
+        "--task-ports", envvar="DCOS_UP_TASK_PORTS_BASE", show_envvar=True,
+        help="First port of the agents' task port ranges (agent i: this + i*1000, 1000 each; "
+        "default 31000): a second local cluster on this machine then never hands its tasks "
+        "the same ports.")] = None,
 ) -> None:
     """Run a local cluster (a master, N agents, the webapp framework, DNS, the batch
     dispatcher, the package service and the load balancer) in the foreground until Ctrl-C or SIGTERM; with --ha
@@ -121,7 +126,8 @@ def up(
                      dns=not no_dns, dns_port=dns_port, dns_http_port=dns_http_port,
                      lb=not no_lb, lb_http_port=lb_http_port, lb_stats_port=lb_stats_port,
                      batch=not no_batch, batch_port=batch_port, package=not no_packages,
-                     package_port=package_port, ha=ha, zk=zk, zk_port=zk_port)
+                     package_port=package_port, ha=ha, zk=zk, zk_port=zk_port,
+                     task_ports=task_ports)
     width = None if sys.stdout.isatty() else 200  # piped (make up | tee): do not fold the table
     code = run_up(opts, Console(soft_wrap=True, width=width),
                   Console(stderr=True, soft_wrap=True, width=width))

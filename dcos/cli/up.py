@@ -5,7 +5,7 @@ then N agents, then the webapp framework (Marathon-like, :8080), the DNS server 
 :8123), the batch dispatcher (:7077), the package service (:7070, its default repository the checkout's
 packages-repo/build/index.json when built) and the HAProxy load balancer (when haproxy is
 installed)); agents get `--dns-resolver` (the DNS server) for their tasks and task ports
-from 31000 (agent i: +i*1000; $DCOS_UP_TASK_PORTS_BASE moves them, for a second cluster),
+from 31000 (agent i: +i*1000; --task-ports moves them, for a second cluster),
 `run_up` checks the ports, starts them through a `Supervisor`, prints where everything is,
 waits, and stops them all cleanly. With `--ha` (or `--zk URL`) the cluster is highly available
 (`dcos.cli.up_ha`): a local ZooKeeper (or the given ensemble), three masters, two webapp
@@ -77,6 +77,7 @@ class UpOptions:
     batch_port: int = 7077
     package: bool = True
     package_port: int = 7070
+    task_ports: int | None = None  # first task port of agent 0 (None: shares.PORTS_BASE)
     haproxy: str | None = None  # None: look it up (PATH, /usr/sbin/haproxy)
     ha: bool = False  # three masters and two webapps on ZooKeeper (`dcos.cli.up_ha`)
     zk: str | None = None  # HA on this existing ensemble (implies `ha`); None: start one
@@ -177,8 +178,8 @@ def build_components(opts: UpOptions) -> list[Component]:
         if layout.start_zk:
             components.append(up_ha.zookeeper_component(work, layout.zk_port))
         components += up_ha.master_components(layout, work, master_ready)
-    for i, share in enumerate(task_port_shares(split_machine(detect_machine(str(work)),
-                                                             opts.agents))):
+    shares = split_machine(detect_machine(str(work)), opts.agents)
+    for i, share in enumerate(task_port_shares(shares, opts.task_ports)):
         port = opts.agent_port + i
         agent_dir = work / f"agent-{i}"
         log = agent_dir / "agent.log"
@@ -197,22 +198,15 @@ def build_components(opts: UpOptions) -> list[Component]:
     return components + service_components(opts, work, wires)
 
 
-TASK_PORTS_ENV = "DCOS_UP_TASK_PORTS_BASE"
-
-
-def task_port_shares(shares: list[AgentShare]) -> list[AgentShare]:
-    """The agents' shares with their task port ranges moved to start at $DCOS_UP_TASK_PORTS_BASE
-    (agent i: base + i*1000 ...) when it is set: two local clusters on one machine (tests run
-    beside a developer's cluster) then never hand out the same task ports."""
-    text = os.environ.get(TASK_PORTS_ENV)
-    if not text:
+def task_port_shares(shares: list[AgentShare], base: int | None) -> list[AgentShare]:
+    """The agents' shares with their task port ranges moved to start at `base` (agent i: base +
+    i*1000 ...; `--task-ports`) when given: two local clusters on one machine (tests run beside a
+    developer's cluster) then never hand out the same task ports. `CliError` when they do not fit."""
+    if base is None:
         return shares
-    try:
-        base = int(text)
-    except ValueError:
-        raise CliError(f"{TASK_PORTS_ENV}={text!r}: expected a port number") from None
-    if not 1024 <= base <= 65535 - PORTS_PER_AGENT * len(shares):
-        raise CliError(f"{TASK_PORTS_ENV}={base}: the agents' ports must fit below 65536")
+    if not 1024 <= base <= 65536 - PORTS_PER_AGENT * len(shares):
+        raise CliError(f"--task-ports {base}: the agents' task ports must lie in 1024-65535 "
+                       f"({len(shares)} agent(s) x {PORTS_PER_AGENT} ports)")
     return [dataclasses.replace(s, ports=(base + i * PORTS_PER_AGENT,
                                           base + (i + 1) * PORTS_PER_AGENT - 1))
             for i, s in enumerate(shares)]

@@ -66,13 +66,10 @@ def test_busy_package_port_is_refused() -> None:
             check_options(opts)
 
 
-def test_task_ports_base_moves_the_agents_port_ranges(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(up.TASK_PORTS_ENV, "12000")
-    comps = build_components(UpOptions(agents=2, work_dir=tmp_path, lb=False))
+def test_task_ports_base_moves_the_agents_port_ranges(tmp_path: Path) -> None:
+    comps = build_components(UpOptions(agents=2, work_dir=tmp_path, lb=False, task_ports=12000))
     resources = [c.argv[c.argv.index("--resources") + 1] for c in comps
                  if c.name.startswith("agent-")]
     assert [r.split("ports:")[1] for r in resources] == ["[12000-12999]", "[13000-13999]"]
-    monkeypatch.setenv(up.TASK_PORTS_ENV, "65000")
-    with pytest.raises(CliError, match="fit below 65536"):
-        build_components(UpOptions(agents=2, work_dir=tmp_path, lb=False))
+    with pytest.raises(CliError, match="must lie in 1024-65535"):
+        build_components(UpOptions(agents=2, work_dir=tmp_path, lb=False, task_ports=65000))
