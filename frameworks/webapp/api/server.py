@@ -184,8 +184,10 @@ class Api:
             return invalid([("/id", ["the id in the body does not match the path"])])
         # Marathon: PUT merges into the current definition (partialUpdate=true, the default);
         # partialUpdate=false replaces it, so a field the new body leaves out goes back to its default
-        partial = current is not None and flag(request, "partialUpdate", default=True)
-        merged = merge(current.json, raw) if partial else {**(raw if isinstance(raw, dict) else {}), "id": aid}
+        if current is not None and flag(request, "partialUpdate", default=True):
+            merged = merge(current.json, raw)
+        else:
+            merged = {**(raw if isinstance(raw, dict) else {}), "id": aid}
         app, errs = parse_app(merged)
         if app is None:
             return invalid(errs)
