@@ -7,6 +7,7 @@ synchronous and is called from the test's thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,32 @@ import pytest
 from aiohttp import web
 
 from dcos.testing.processes import free_port  # noqa: F401 (the tests import it from here)
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: web.Application) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 from its own event loop in a daemon thread (the CLI's client
+    is synchronous and runs in the test's thread); yields the base URL, stops it on exit.
+    Used by every CLI fake (this module's, `pkg_fakes`, test_app_cli's)."""
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    port = free_port()
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
 
 AGENTS = [
     {
@@ -77,27 +104,8 @@ def fake_master() -> Iterator[FakeMaster]:
         return web.Response(status=status, body=orjson.dumps(body),
                             content_type="application/json")
 
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    port = free_port()
-
-    async def start() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        started.set()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
-    assert started.is_set()
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_in_thread(app) as url:
+        fake.url = url
         yield fake
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()

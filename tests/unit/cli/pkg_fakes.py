@@ -11,8 +11,6 @@ polls), and `/v2/fit` from `fit` (None: 404, as an older webapp).
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +18,10 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from cli_fakes import serve_in_thread
 
 from dcos.cli.commands._pkg_wait import group_apps
 from dcos.packaging import mediatypes as mt
-from dcos.testing.processes import free_port
 
 HELLO = {
     "packagingVersion": "4.0", "name": "hello-world", "version": "1.0.0", "releaseVersion": 0,
@@ -122,22 +120,6 @@ def fake_cosmos() -> Iterator[FakePackageService]:
     app.router.add_route("GET", "/v2/apps/{tail:.*}", webapp)
     app.router.add_route("GET", "/v2/groups/{tail:.*}", webapp)
     app.router.add_route("*", "/{tail:.*}", cosmos)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None)
-    port = free_port()
-
-    async def start() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_in_thread(app) as url:
+        fake.url = url
         yield fake
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from cli_fakes import free_port
+from cli_fakes import free_port, serve_in_thread
 from typer.testing import CliRunner
 
 from dcos.cli.config import CliConfig, resolve_webapp
@@ -159,24 +158,9 @@ def make_app(fake: FakeMarathon) -> web.Application:
 @pytest.fixture
 def marathon() -> Iterator[FakeMarathon]:
     fake = FakeMarathon()
-    loop = asyncio.new_event_loop()
-    runner_ = web.AppRunner(make_app(fake), access_log=None, shutdown_timeout=0.1)
-    port = free_port()
-
-    async def start() -> None:
-        await runner_.setup()
-        await web.TCPSite(runner_, "127.0.0.1", port).start()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_in_thread(make_app(fake)) as url:
+        fake.url = url
         yield fake
-    finally:
-        asyncio.run_coroutine_threadsafe(runner_.cleanup(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
 
 
 def invoke(fake: FakeMarathon, *args: str, stdin: str | None = None):
