@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPAT := .venv-compat/.installed
 
-.PHONY: up up-ha test bench lint venv clean system-deps dist repo
+.PHONY: up up-ha test bench lint venv clean system-deps dist repo web
 
 venv: $(STAMP)
 
@@ -26,10 +26,18 @@ system-deps:
 repo: venv
 	$(PY) -m dcos.cli package build packages-repo
 
-up: venv system-deps repo
+# The web UI (dcos/web): npm installs preact, htm, uPlot and esbuild from the lock file, and
+# `node build.mjs` bundles dcos/web/src into dcos/web/dist/, which the gateway serves.
+WEB_STAMP := dcos/web/dist/.built
+$(WEB_STAMP): dcos/web/package.json dcos/web/package-lock.json dcos/web/build.mjs dcos/web/index.html $(wildcard dcos/web/src/*.js dcos/web/src/*.css dcos/web/src/pages/*.js)
+	cd dcos/web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+web: $(WEB_STAMP)
+
+up: venv system-deps repo web
 	$(VENV)/bin/dcos-py up
 
-up-ha: venv system-deps repo
+up-ha: venv system-deps repo web
 	$(VENV)/bin/dcos-py up --ha
 
 # Real third-party clients (pymesos) live in their own venv: they pin old dependencies.
@@ -38,7 +46,7 @@ $(COMPAT): tests/compat/install_pymesos.sh tests/compat/install_marathon.sh
 	PYTHON=$(PYTHON) bash tests/compat/install_marathon.sh .venv-compat
 	@touch $(COMPAT)
 
-test: venv system-deps repo $(COMPAT)
+test: venv system-deps repo web $(COMPAT)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv
@@ -50,9 +58,9 @@ lint: venv
 	$(VENV)/bin/mypy dcos frameworks
 
 # A wheel in dist/ that reports its build (git sha, commit date) in /version and --version.
-dist: venv
+dist: venv web
 	$(PY) scripts/stamp_build.py
 	$(PY) -m pip wheel . --no-deps -w dist
 
 clean:
-	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache dist dcos/_build_stamp.json
+	rm -rf $(VENV) .venv-compat dcos/web/node_modules dcos/web/dist .pytest_cache .mypy_cache .ruff_cache dist dcos/_build_stamp.json

@@ -1,0 +1,41 @@
+// The UI's entry point: the layout (navigation + the page of the current hash route).
+import { html, render } from './lib.js';
+import { match, useRoute, href } from './router.js';
+import { ROUTES } from './routes.js';
+
+function findPage(path) {
+  for (const r of ROUTES) {
+    const params = match(r.pattern, path);
+    if (params) return { route: r, params };
+  }
+  return null;
+}
+
+function Nav({ path }) {
+  return html`<nav class="sidebar" aria-label="Main">
+    <a class="brand" href=${href('/dashboard')}>dcos-py</a>
+    <ul>
+      ${ROUTES.filter((r) => r.nav).map((r) => {
+        const current = path === r.pattern || path.startsWith(r.pattern + '/');
+        return html`<li><a href=${href(r.pattern)} aria-current=${current ? 'page' : undefined}
+          class=${current ? 'active' : ''}>${r.nav}</a></li>`;
+      })}
+    </ul>
+  </nav>`;
+}
+
+function App() {
+  const route = useRoute();
+  const found = findPage(route.path);
+  const Page = found && found.route.page;
+  return html`<div class="layout">
+    <${Nav} path=${route.path} />
+    <main id="main" tabindex="-1">
+      ${Page
+        ? html`<${Page} key=${route.path} params=${found.params} query=${route.query} />`
+        : html`<h1>Not found</h1><p>No page at <code>${route.path}</code>. <a href=${href('/dashboard')}>Dashboard</a></p>`}
+    </main>
+  </div>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

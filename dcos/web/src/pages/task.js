@@ -1,0 +1,6 @@
+// PLACEHOLDER while issue 12 is built: the owner of this page replaces this file.
+import { html } from '../lib.js';
+
+export function TaskPage() {
+  return html`<h1>TaskPage</h1>`;
+}
