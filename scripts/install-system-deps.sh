@@ -8,6 +8,7 @@
 #                (`dcos-py up --ha`, the tests' ZooKeeper servers: dcos/state/zk_server.py)
 #   redis-server -> /usr/bin/redis-server (and redis-cli from redis-tools): what the `redis`
 #                package of packages-repo/ runs on the agents (tests/packages/test_redis.py)
+#   chromium -> /usr/bin/chromium, the headless browser tests/web drive with playwright
 set -euo pipefail
 
 declare -A need=(
@@ -15,6 +16,7 @@ declare -A need=(
   [dnsutils]=/usr/bin/dig
   [zookeeper]=/usr/share/zookeeper/bin/zkServer.sh
   [redis-server]=/usr/bin/redis-server
+  [chromium]=/usr/bin/chromium
 )
 missing=()
 for pkg in "${!need[@]}"; do
