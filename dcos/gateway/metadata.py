@@ -3,7 +3,7 @@ CLI) and the DC/OS UI read about the cluster before they talk to its services.
 
 Called by: `dcos.gateway.app` (`add_routes(app, info)` once, before its proxy routes), with a
 `ClusterInfo` built from the gateway's ``--cluster-id``/``--cluster-name``/``--ip`` flags
-(`ClusterInfo.create`); `dcos-py up` keeps the cluster id in ``<work dir>/cluster-id``.
+(`ClusterInfo(cluster_id=..., cluster_name=..., public_ip=...)`); `dcos-py up` keeps the cluster id in ``<work dir>/cluster-id``.
 
 - ``GET /metadata``: ``{"PUBLIC_IPV4", "CLUSTER_ID"}`` (+ ``CLUSTER_NAME``, a dcos-py addition):
   the CLIs key their per-cluster config directory on ``CLUSTER_ID``.
@@ -27,6 +27,7 @@ Called by: `dcos.gateway.app` (`add_routes(app, info)` once, before its proxy ro
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from dcos.common.version import version_info
 # `minDcosReleaseVersion` is above it are for a newer DC/OS than this cluster.
 DCOS_RELEASE_VERSION = "2.2.0"
 DCOS_VARIANT = "open"
+DEFAULT_CLUSTER_NAME = "dcos-py"
 
 # name -> (python module, what it is): the processes a dcos-py cluster runs
 COMPONENTS: dict[str, tuple[str, str]] = {
@@ -53,27 +55,39 @@ COMPONENTS: dict[str, tuple[str, str]] = {
 }
 
 
+def _build_sha() -> str:
+    build = version_info()
+    return build.git_sha + ("+dirty" if build.dirty else "")
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
-    """What the compat endpoints report: the cluster's id and name, the address the gateway
-    is reached at (`public_ip`), the dcos-py build (version, git sha) and the DC/OS release
-    reported (`dcos_version`)."""
+    """What the compat endpoints report: the cluster's id (None: a fresh uuid4, for a gateway
+    started without ``--cluster-id``) and name (None: "dcos-py", the master's ``--cluster``
+    default), the address the gateway is reached at (`public_ip`), the dcos-py build (version,
+    git sha; this process's by default) and the DC/OS release reported (`dcos_version`)."""
 
-    cluster_id: str
-    cluster_name: str
-    public_ip: str
-    dcos_py_version: str
-    git_sha: str
+    cluster_id: str | None = None
+    cluster_name: str | None = None
+    public_ip: str = "127.0.0.1"
+    dcos_py_version: str = field(default_factory=lambda: version_info().version)
+    git_sha: str = field(default_factory=_build_sha)
     dcos_version: str = DCOS_RELEASE_VERSION
     components: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(COMPONENTS))
 
-    @classmethod
-    def create(cls, cluster_id: str, cluster_name: str, public_ip: str) -> ClusterInfo:
-        """The info for this process's dcos-py build (`dcos.common.version.version_info`)."""
-        build = version_info()
-        sha = build.git_sha + ("+dirty" if build.dirty else "")
-        return cls(cluster_id=cluster_id, cluster_name=cluster_name, public_ip=public_ip,
-                   dcos_py_version=build.version, git_sha=sha)
+    def __post_init__(self) -> None:
+        if not self.cluster_id:
+            object.__setattr__(self, "cluster_id", str(uuid.uuid4()))
+        if not self.cluster_name:
+            object.__setattr__(self, "cluster_name", DEFAULT_CLUSTER_NAME)
+
+    @property
+    def id(self) -> str:
+        return self.cluster_id or ""  # set by __post_init__
+
+    @property
+    def name(self) -> str:
+        return self.cluster_name or DEFAULT_CLUSTER_NAME
 
     @property
     def bootstrap_id(self) -> str:
@@ -82,8 +96,7 @@ class ClusterInfo:
                             usedforsecurity=False).hexdigest()
 
     def metadata(self) -> dict[str, str]:
-        return {"PUBLIC_IPV4": self.public_ip, "CLUSTER_ID": self.cluster_id,
-                "CLUSTER_NAME": self.cluster_name}
+        return {"PUBLIC_IPV4": self.public_ip, "CLUSTER_ID": self.id, "CLUSTER_NAME": self.name}
 
     def dcos_version_json(self) -> dict[str, str]:
         return {"version": self.dcos_version, "dcos-variant": DCOS_VARIANT,

@@ -4,6 +4,7 @@ CLIs that security is off), cluster links and the auth endpoints with security o
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,7 +19,7 @@ CLUSTER_ID = "0f6b3b52-5e5f-4c55-9d0a-2b0c77d7c1a1"
 
 @pytest.fixture
 def info() -> ClusterInfo:
-    return ClusterInfo.create(cluster_id=CLUSTER_ID, cluster_name="local", public_ip="127.0.0.1")
+    return ClusterInfo(cluster_id=CLUSTER_ID, cluster_name="local", public_ip="127.0.0.1")
 
 
 @pytest.fixture
@@ -29,14 +30,22 @@ async def client(info: ClusterInfo) -> AsyncIterator[TestClient]:
         yield c
 
 
-def test_create_takes_the_build_from_version_info(info: ClusterInfo) -> None:
+def test_defaults_take_the_build_from_version_info(info: ClusterInfo) -> None:
     build = version_info()
     assert info.dcos_py_version == build.version
     assert info.git_sha.startswith(build.git_sha)
     assert info.dcos_version == DCOS_RELEASE_VERSION
-    other = ClusterInfo.create(cluster_id="x", cluster_name="y", public_ip="10.0.0.1")
+    other = ClusterInfo(cluster_id="x", cluster_name="y", public_ip="10.0.0.1")
     assert other.bootstrap_id == info.bootstrap_id  # one per build, not per cluster
     assert len(info.bootstrap_id) == 40
+
+
+def test_no_id_or_name_given_gets_a_uuid_and_the_default_name() -> None:
+    a, b = ClusterInfo(cluster_id=None, cluster_name=None), ClusterInfo()
+    assert a.id != b.id
+    assert str(uuid.UUID(a.id)) == a.id
+    assert a.name == a.cluster_name == "dcos-py"
+    assert a.metadata()["CLUSTER_ID"] == a.id
 
 
 async def test_metadata_has_the_public_ip_and_cluster_id(client: TestClient) -> None:
