@@ -3,7 +3,7 @@
 
 Called by the HTTP handlers (`dcos.master.http`) through one small method per request kind
 (`subscribe_framework`, `scheduler_call`, `subscribe_agent`, `agent_call`,
-`operator_call`, `view`, `stimuli`), never through the core. Each method hands a typed
+`operator_call`, `observe_operators`, `view`, `stimuli`), never through the core. Each method hands a typed
 input to the core, records (input, actions) in the stimulus log and carries the actions
 out with `dispatch` (one handler per action type; a batch with a registry change waits
 for its write: `dcos.master.registry_queue`). `dcos.master.app` builds the aiohttp app
@@ -17,6 +17,11 @@ election znode gone) or when the shell itself finds a registry write refused (a 
 wrote, or our znode is gone: the store is fenced). While not leading the request methods
 raise `NotLeading`, which the HTTP guard (`dcos.master.http.guard`) answers with a redirect
 to the leader or a 503.
+
+Operator subscribers (the v1 operator API's SUBSCRIBE): the shell's `observer` (the
+`dcos.master.http.operator_feed.OperatorFeed` the routes install) turns the core's
+`Observed` actions on while it has subscribers (`observe_operators`), gets each of those
+actions (`Observer.publish`) and has its streams closed when this master stops leading.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from dcos.master.core import (
     CloseFramework,
     MasterCore,
     MasterSettings,
+    Observed,
     SchedulerCall,
     Subscribe,
     SubscribeOutcome,
@@ -74,6 +80,21 @@ class Stream(Protocol):
     def send(self, event: Any) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Observer(Protocol):
+    """Who gets the core's `Observed` actions (`dcos.master.http.operator_feed.OperatorFeed`)."""
+
+    def publish(self, action: Observed) -> None: ...
+
+    def close_all(self, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ObserveOperators:
+    """Stimulus-log entry: operator subscribers came (on) or none is left (off)."""
+
+    on: bool
 
 
 @dataclass(frozen=True)
@@ -145,6 +166,7 @@ class MasterShell:
         self._term_streams: set[Stream] = set()
         self.fw_streams: dict[str, Stream] = {}
         self.agent_streams: dict[str, Stream] = {}
+        self.observer: Observer | None = None  # set by `dcos.master.http.operator_feed`
         self.stimuli = StimulusLog()
         # counts the inputs handed to the core: the read snapshots
         # (`dcos.master.http.snapshots`) are fresh while it has not moved
@@ -157,6 +179,7 @@ class MasterShell:
             CloseFramework: self._close_framework,
             CloseAgent: self._close_agent,
             AllocateSoon: self._allocate_soon,
+            Observed: self._observed,
         }
         # `dcos.master.app.create_master` adds the routes and the app key
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -259,6 +282,8 @@ class MasterShell:
         self._term_streams.clear()
         for stream in streams:
             stream.close()
+        if self.observer is not None:
+            self.observer.close_all(f"this master stops leading ({reason})")
         self.core = None  # type: ignore[assignment]
         self.registrar = None  # type: ignore[assignment]
         self.elected_time = None
@@ -283,6 +308,8 @@ class MasterShell:
     async def _on_shutdown(self, app: web.Application) -> None:
         for stream in list(self.fw_streams.values()) + list(self.agent_streams.values()):
             stream.close()
+        if self.observer is not None:
+            self.observer.close_all("master shutting down")
 
     async def _on_cleanup(self, app: web.Application) -> None:
         for t in self._tasks:
@@ -377,6 +404,16 @@ class MasterShell:
         await self._writes.persisted()
         return outcome
 
+    def observe_operators(self, on: bool) -> int:
+        """Operator subscribers came (on) or none is left (off): the core makes `Observed`
+        actions only while on. Returns the number of the last event made so far (a new
+        subscriber's snapshot, read now, shows everything up to it). `NotLeading` while
+        this master does not lead."""
+        core = self._core()
+        if core.observed != on:
+            self.stimuli.record(self.now(), ObserveOperators(on), [])
+        return core.observe(on)
+
     def view(self) -> MasterView:
         """A read-only view of the master's state for the JSON and metrics endpoints
         (`NotLeading` while this master does not lead: the views are the leader's)."""
@@ -447,6 +484,10 @@ class MasterShell:
 
     def _allocate_soon(self, a: AllocateSoon) -> None:
         self._alloc_wanted.set()
+
+    def _observed(self, a: Observed) -> None:
+        if self.observer is not None:
+            self.observer.publish(a)
 
     # -- loops ----------------------------------------------------------------------------------
 

@@ -15,10 +15,11 @@ from dcos.master.core.model import (
     ToAgent,
     ToFramework,
 )
+from dcos.master.core.observed import Observed
 from dcos.protocol.internal import AgentError
 
 __all__ = [
     "ALLOCATE_SOON", "Action", "AgentError", "AgentOutcome", "AllocateSoon", "Call", "CallError",
-    "CallOutcome", "CloseAgent", "CloseFramework", "MasterCore", "MasterSettings", "Persist",
+    "CallOutcome", "CloseAgent", "CloseFramework", "MasterCore", "MasterSettings", "Observed", "Persist",
     "SchedulerCall", "Subscribe", "SubscribeOutcome", "ToAgent", "ToFramework", "parse_call",
 ]  # fmt: skip

@@ -22,6 +22,7 @@ from dcos.master.core.model import (
     Task,
     ToAgent,
 )
+from dcos.master.core.observed import AgentAdded, AgentRemoved, FrameworkAdded, TaskAdded
 from dcos.protocol import internal
 from dcos.protocol.ids import AgentID, FrameworkID, Role, TaskID, new_agent_id, wrap
 from dcos.protocol.internal import AgentInfo, AgentSubscribe, TaskRecord
@@ -94,6 +95,8 @@ class AgentsMixin(CoreBase):
         self._recover_frameworks_from(msg.frameworks, now)
         agent = self._make_agent(agent_id, msg.agent, token, now, reregistered)
         agent.peer = peer
+        if self.observed:
+            self._observe(AgentAdded(agent))
         if known is not None and secret is not None:  # proved above: kept
             new_secret, hashed = secret, known
         else:
@@ -154,6 +157,8 @@ class AgentsMixin(CoreBase):
             self.allocator.add_framework(
                 fw.id, fw.roles, active=False, capabilities=fw.capabilities
             )
+            if self.observed:
+                self._observe(FrameworkAdded(fw))
 
     def _adopt_tasks(self, agent: Agent, reported: tuple[TaskRecord, ...], now: float) -> None:
         """Make the master's view of the agent's tasks match what it reports."""
@@ -175,10 +180,13 @@ class AgentsMixin(CoreBase):
                 and fw.completed_tasks[tid].state == (TaskState.TASK_LOST)
             ):
                 task, returning = fw.completed_tasks.pop(tid), True
+            added = task is None
             if task is None:
                 task = self._task_from_record(fw, agent.id, rec)
             st = status if status is not None else {"state": state, "timestamp": now}
             self._set_task_status(task, {**st, "state": state})
+            if added and self.observed:
+                self._observe(TaskAdded(task))
             if is_terminal(state):  # ended while the agent was down: free its resources
                 agent.tasks.pop((fid, tid), None)
                 fw.complete(task)
@@ -338,4 +346,6 @@ class AgentsMixin(CoreBase):
             self._out.append(CloseAgent(agent.id))
         if unreachable:
             self._out.append(Persist(MarkUnreachable(agent.id, now)))
+        if self.observed:
+            self._observe(AgentRemoved(agent.id))
         self._count("agents_lost")

@@ -23,6 +23,7 @@ from dcos.master.core.model import (
     ToAgent,
     ToFramework,
 )
+from dcos.master.core.observed import Observed, ObservedEvent, TaskUpdated
 from dcos.master.core.offer_book import OfferBook
 from dcos.protocol import internal
 from dcos.protocol.ids import MasterID, OfferID, TaskID, wrap
@@ -63,6 +64,9 @@ class CoreBase:
         self.counters: dict[str, int] = {}
         self.weights: dict[str, float] = {}
         self.quota: dict[str, Resources] = {}
+        # operator subscribers (`observe`): `Observed` actions are made only while True
+        self.observed = False
+        self.observed_seq = 0
 
     # -- plumbing -------------------------------------------------------------------------
     #
@@ -83,6 +87,12 @@ class CoreBase:
         if not self._allocate_soon:
             self._allocate_soon = True
             self._out.append(ALLOCATE_SOON)
+
+    def _observe(self, event: ObservedEvent) -> None:
+        """Queue an operator event; callers check `self.observed` first (and build nothing
+        while nobody watches)."""
+        self.observed_seq += 1
+        self._out.append(Observed(self.observed_seq, event))
 
     def _count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -131,10 +141,15 @@ class CoreBase:
     # -- tasks ------------------------------------------------------------------------------
 
     def _set_task_status(self, task: Task, status: dict[str, Any]) -> None:
+        """Record `status` as the task's latest; a new state goes to its history (and to
+        operator subscribers as TASK_UPDATED, unless the task is new: TASK_ADDED follows)."""
+        state = status["state"]
         task.status = status
-        if task.state != status["state"] or not task.statuses:
-            task.statuses.append({"state": status["state"], "timestamp": status.get("timestamp")})
-        task.state = status["state"]
+        if task.state != state or not task.statuses:
+            if self.observed and task.statuses:
+                self._observe(TaskUpdated(task, status, state))
+            task.statuses.append({"state": state, "timestamp": status.get("timestamp")})
+        task.state = state
 
     def _release_task(self, task: Task) -> None:
         """A task became terminal (or lost): free its resources and move it to completed."""

@@ -18,6 +18,7 @@ from dcos.master.core.model import (
     Framework,
     Persist,
 )
+from dcos.master.core.observed import FrameworkAdded, FrameworkRemoved, FrameworkUpdated
 from dcos.protocol import internal
 from dcos.protocol.ids import FrameworkID, new_framework_id, wrap
 from dcos.protocol.mesos import FrameworkInfo, framework_info
@@ -68,6 +69,7 @@ class FrameworksMixin(CoreBase):
         if framework_id is not None and framework_id in self.framework_book.removed:
             return SubscribeOutcome(None, "Framework has been removed"), self._end()
         fw = self.frameworks.get(framework_id) if framework_id else None
+        known = fw is not None
         if fw is None:
             fid = framework_id or new_framework_id(self.master_id)
             fw = self._new_framework(fid, call.framework_info, json, now)
@@ -83,6 +85,8 @@ class FrameworksMixin(CoreBase):
         fw.unregistered_time = None
         fw.next_heartbeat = now + self.settings.heartbeat_interval
         self._allocate()
+        if self.observed:
+            self._observe(FrameworkUpdated(fw) if known else FrameworkAdded(fw))
         hb = self.settings.heartbeat_interval
         self._to_framework(fw, {
             "type": "SUBSCRIBED",
@@ -131,6 +135,8 @@ class FrameworksMixin(CoreBase):
         fw.failover_deadline = now + fw.failover_timeout
         self.allocator.deactivate_framework(fw.id)
         self._rescind_offers(fw.offers, notify=False)
+        if self.observed:
+            self._observe(FrameworkUpdated(fw))
         log.info("framework %s disconnected; failover timeout %.1fs", fw.id, fw.failover_timeout)
         return self._end()
 
@@ -157,6 +163,8 @@ class FrameworksMixin(CoreBase):
         fw.unregistered_time = now
         self.framework_book.complete(fw)
         self._out.append(Persist(RemoveFramework(fw.id)))
+        if self.observed:
+            self._observe(FrameworkRemoved(fw.info))
 
     def teardown(self, fw: Framework, call: Teardown, now: float) -> None:
         """TEARDOWN: remove the framework (its tasks are killed)."""

@@ -3,7 +3,7 @@
 Called by the master shell (`dcos.master.shell.MasterShell`): `recover` once at start with
 the registry, then `subscribe` / `scheduler_call` / `framework_disconnected` for schedulers,
 `agent_subscribe` / `agent_call` / `agent_disconnected` for agents, `operator_call` for
-operators' writes, `allocate(now)` every allocation interval (and soon after an
+operators' writes, `observe` when operator subscribers come and go, `allocate(now)` every allocation interval (and soon after an
 `AllocateSoon` action), and `tick(now)` about once a second for timers. Each takes typed
 inputs (`dcos.master.core.calls`, `dcos.protocol.internal`) and returns the actions to
 carry out (`model.Action`).
@@ -198,6 +198,14 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
             return CallOutcome(400, "No framework found with specified ID")
         self._remove_framework(fw, now)
         return OK
+
+    def observe(self, on: bool) -> int:
+        """Operators subscribe (on: from now on every change also comes out as an
+        `Observed` action, `dcos.master.core.observed`) or none is left (off: no such
+        action is made, the hot path pays one flag test). Returns the number of the last
+        observed event: a new subscriber's snapshot, taken now, shows everything up to it."""
+        self.observed = on
+        return self.observed_seq
 
     def tick(self, now: float) -> list[Action]:
         """Timers: offer timeouts, pings and ping timeouts, failover timeouts, heartbeats."""

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcos.master.core.observed import Observed
 from dcos.protocol.ids import AgentID, FrameworkID, OfferID, Role, TaskID
 from dcos.protocol.mesos import PARTITION_AWARE, FrameworkInfo
 from dcos.protocol.resources import Resources
@@ -83,7 +84,7 @@ class AllocateSoon:
 
 ALLOCATE_SOON = AllocateSoon()
 
-Action = ToFramework | ToAgent | CloseFramework | CloseAgent | Persist | AllocateSoon
+Action = ToFramework | ToAgent | CloseFramework | CloseAgent | Persist | AllocateSoon | Observed
 
 
 # -- records -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dcos.master.core.calls import (
     TaskSpec,
 )
 from dcos.master.core.model import Action, Agent, Framework, Offer, Task, ToAgent
+from dcos.master.core.observed import TaskAdded
 from dcos.protocol import internal
 from dcos.protocol.ids import FrameworkID, OfferID, Role, TaskID, wrap
 from dcos.protocol.resources import Resources
@@ -264,6 +265,8 @@ class OffersMixin(CoreBase):
         fw.tasks[task.task_id] = task
         agent.tasks[(fw.id, task.task_id)] = task
         self._count("tasks_launched")
+        if self.observed:
+            self._observe(TaskAdded(task))
         return task
 
     def _check_group(

@@ -1,8 +1,13 @@
 """Operator endpoints with Mesos field names: `/master/state` (+ aliases), `/master/slaves`,
 `/master/frameworks`, `/master/tasks`, `/master/state-summary` (each also without the
-``/master`` prefix, as Mesos serves them), `/master/redirect`, `/health`, `/version`, `/metrics/snapshot`, `/debug/stimuli`, and the v1 operator API at `POST /api/v1` and
-`POST /api/v1/operator` (GET_* reads; UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA writes, which
-are persisted in the registry).
+``/master`` prefix, as Mesos serves them), `/master/redirect`, `/health`, `/version`,
+`/metrics/snapshot`, `/debug/stimuli`, and the v1 operator API at `POST /api/v1`,
+`POST /api/v1/operator` and `POST /master/api/v1`: GET_HEALTH, GET_VERSION, GET_STATE,
+GET_AGENTS, GET_FRAMEWORKS, GET_TASKS, GET_MASTER, GET_METRICS, GET_WEIGHTS, GET_QUOTA
+reads; UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN writes, which are persisted in
+the registry; and SUBSCRIBE, the live event stream (Mesos' master v1 ``Event`` JSON in
+chunked RecordIO: `dcos.master.http.operator_feed`). JSON only: a request whose
+``Accept`` admits no JSON (``application/x-protobuf``) is answered 406.
 
 The large reads (the state, its summary, frameworks, agents, tasks and the v1 GET_STATE,
 GET_TASKS, GET_AGENTS, GET_FRAMEWORKS) are answered from shared snapshots
@@ -20,7 +25,7 @@ from aiohttp import web
 
 from dcos.master.core import CallError
 from dcos.master.core.operator_calls import WRITE_TYPES, parse_operator_write, teardown_of
-from dcos.master.http import guard, replies, snapshots
+from dcos.master.http import guard, operator_feed, replies, snapshots
 from dcos.master.http import state_json as sj
 from dcos.master.http.guard import leader_only
 from dcos.master.http.keys import MASTER
@@ -161,12 +166,7 @@ def _reads(view: MasterView) -> dict[str, Callable[[], Any]]:
         "GET_AGENTS": lambda: sj.get_agents(view),
         "GET_FRAMEWORKS": lambda: sj.get_frameworks(view),
         "GET_TASKS": lambda: sj.get_tasks(view),
-        "GET_STATE": lambda: {
-            "get_tasks": sj.get_tasks(view),
-            "get_executors": {"executors": []},
-            "get_frameworks": sj.get_frameworks(view),
-            "get_agents": sj.get_agents(view),
-        },
+        "GET_STATE": lambda: sj.get_state(view),
         "GET_MASTER": lambda: {
             "master_info": core.master_info.to_json(),
             "start_time": view.start_time,
@@ -188,10 +188,15 @@ def _reads(view: MasterView) -> dict[str, Callable[[], Any]]:
     }
 
 
-async def operator_v1(request: web.Request) -> web.Response:
+async def operator_v1(request: web.Request) -> web.StreamResponse:
     """`POST /api/v1`: ``{"type": "GET_X"}`` -> ``{"type": "GET_X", "get_x": {...}}``;
-    UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN -> 200 (or 400 with the reason)."""
+    UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN -> 200 (or 400 with the reason);
+    SUBSCRIBE -> the event stream (`operator_feed`). JSON only: an ``Accept`` header
+    without JSON (``application/x-protobuf``) is a 406."""
     shell = request.app[MASTER]
+    accept = request.headers.get("Accept", "")
+    if not operator_feed.accepts_json(accept):
+        return operator_feed.not_acceptable(accept)
     try:
         call = loads_json(await request.read())
     except DecodeError as exc:
@@ -199,6 +204,8 @@ async def operator_v1(request: web.Request) -> web.Response:
     if not isinstance(call, dict) or not isinstance(call.get("type"), str):
         return replies.text("Expecting 'type' to be present")
     ctype = call["type"]
+    if ctype == "SUBSCRIBE":
+        return await operator_feed.subscribe(request)
     if ctype in WRITE_TYPES:
         try:
             write = parse_operator_write(call)
@@ -247,6 +254,7 @@ def add_routes(app: web.Application) -> None:
     ``/master/redirect`` answer on every master."""
     shell = app[MASTER]
     app[READS] = ReadCache(lambda: shell.generation)
+    app[operator_feed.FEED] = operator_feed.OperatorFeed(shell)
     lead = leader_only
     for path in ("/master/state", "/state", "/master/state.json", "/state.json"):
         app.router.add_get(path, lead(state))

@@ -388,6 +388,16 @@ def get_frameworks(view: MasterView) -> dict[str, Any]:
     }
 
 
+def get_state(view: MasterView) -> dict[str, Any]:
+    """GET_STATE's answer (and the snapshot of an operator SUBSCRIBE's first event)."""
+    return {
+        "get_tasks": get_tasks(view),
+        "get_executors": {"executors": []},
+        "get_frameworks": get_frameworks(view),
+        "get_agents": get_agents(view),
+    }
+
+
 def get_tasks(view: MasterView) -> dict[str, Any]:
     fws = list(view.core.frameworks.values()) + list(view.core.completed_frameworks.values())
     return {
