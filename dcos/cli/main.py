@@ -102,6 +102,11 @@ def up(
         "--package-port", help="Package service (Cosmos API) port.")] = 7070,
     no_packages: Annotated[bool, typer.Option(
         "--no-packages", help="Do not start the package service.")] = False,
+    gateway_port: Annotated[int, typer.Option(
+        "--gateway-port", help="Gateway port: the web UI and every API behind one URL (what "
+        "the DC/OS CLI's core.dcos_url points at).")] = 8000,
+    no_gateway: Annotated[bool, typer.Option(
+        "--no-gateway", help="Do not start the gateway (web UI).")] = False,
     ha: Annotated[bool, typer.Option(
         "--ha", help="High availability: a local ZooKeeper, three masters (--master-port, "
         "+100, +200) and two webapp instances (--webapp-port, +1) that elect their leaders "
@@ -119,15 +124,16 @@ def up(
         "the same ports.")] = None,
 ) -> None:
     """Run a local cluster (a master, N agents, the webapp framework, DNS, the batch
-    dispatcher, the package service and the load balancer) in the foreground until Ctrl-C or SIGTERM; with --ha
-    or --zk, three masters and two webapp instances on ZooKeeper."""
+    dispatcher, the package service, the load balancer and the gateway with the web UI) in the
+    foreground until Ctrl-C or SIGTERM; with --ha or --zk, three masters and two webapp
+    instances on ZooKeeper."""
     opts = UpOptions(agents=agents, work_dir=work_dir, master_port=master_port,
                      agent_port=agent_port, webapp=not no_webapp, webapp_port=webapp_port,
                      dns=not no_dns, dns_port=dns_port, dns_http_port=dns_http_port,
                      lb=not no_lb, lb_http_port=lb_http_port, lb_stats_port=lb_stats_port,
                      batch=not no_batch, batch_port=batch_port, package=not no_packages,
                      package_port=package_port, ha=ha, zk=zk, zk_port=zk_port,
-                     task_ports=task_ports)
+                     task_ports=task_ports, gateway=not no_gateway, gateway_port=gateway_port)
     width = None if sys.stdout.isatty() else 200  # piped (make up | tee): do not fold the table
     code = run_up(opts, Console(soft_wrap=True, width=width),
                   Console(stderr=True, soft_wrap=True, width=width))

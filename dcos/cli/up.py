@@ -4,7 +4,8 @@ Called by: `dcos.cli.main` (the `up` command). `build_components` lists the proc
 then N agents, then the webapp framework (Marathon-like, :8080), the DNS server (:8053, HTTP
 :8123), the batch dispatcher (:7077), the package service (:7070, its default repository the checkout's
 packages-repo/build/index.json when built) and the HAProxy load balancer (when haproxy is
-installed)); agents get `--dns-resolver` (the DNS server) for their tasks and task ports
+installed), and last the gateway (:8000, `dcos.cli.up_gateway`: the web UI and every API behind
+one URL, printed first in the summary)); agents get `--dns-resolver` (the DNS server) for their tasks and task ports
 from 31000 (agent i: +i*1000; --task-ports moves them, for a second cluster),
 `run_up` checks the ports, starts them through a `Supervisor`, prints where everything is,
 waits, and stops them all cleanly. With `--ha` (or `--zk URL`) the cluster is highly available
@@ -36,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 import dcos
-from dcos.cli import http, up_ha
+from dcos.cli import http, up_gateway, up_ha
 from dcos.cli.errors import CliError
 from dcos.cli.restarts import DEFAULT_RESTART
 from dcos.cli.shares import (
@@ -82,6 +83,8 @@ class UpOptions:
     ha: bool = False  # three masters and two webapps on ZooKeeper (`dcos.cli.up_ha`)
     zk: str | None = None  # HA on this existing ensemble (implies `ha`); None: start one
     zk_port: int = up_ha.DEFAULT_ZK_PORT  # the local ZooKeeper's port (`ha` without `zk`)
+    gateway: bool = True
+    gateway_port: int = up_gateway.DEFAULT_GATEWAY_PORT
 
     @property
     def highly_available(self) -> bool:
@@ -244,10 +247,11 @@ def webapp_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compon
 
 
 def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Component]:
-    """The webapp framework, the DNS server, the batch dispatcher, the package service and
-    the load balancer (those enabled; the load balancer only when haproxy is installed). They
-    start once the master is ready; DNS, the package service and the load balancer get every
-    webapp instance's URL."""
+    """The webapp framework, the DNS server, the batch dispatcher, the package service, the
+    load balancer and the gateway (those enabled; the load balancer only when haproxy is
+    installed). They start once the master is ready; DNS, the package service and the load
+    balancer get every webapp instance's URL; the gateway, last, every master's URL and those
+    of the package service and the DNS HTTP API."""
     master = wires.master_arg
     webapp_urls = ",".join(f"http://{LOCAL_IP}:{p}" for p in wires.webapp_ports)
     out: list[Component] = webapp_components(opts, work, wires) if opts.webapp else []
@@ -291,6 +295,11 @@ def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compo
             ready_what="serving (HAProxy up)", url=f"{stats}/haproxy?stats",
             critical=False,
         ))
+    if opts.gateway:
+        out.append(up_gateway.gateway_component(
+            work, opts.gateway_port, wires.master_urls,
+            f"http://{LOCAL_IP}:{opts.package_port}" if opts.package else None,
+            f"http://{LOCAL_IP}:{opts.dns_http_port}" if opts.dns else None))
     return out
 
 
@@ -339,6 +348,8 @@ def service_ports(opts: UpOptions) -> list[tuple[int, str]]:
         ports.append((opts.package_port, "--package-port"))
     if opts.lb and find_haproxy(opts.haproxy) is not None:
         ports += [(opts.lb_http_port, "--lb-http-port"), (opts.lb_stats_port, "--lb-stats-port")]
+    if opts.gateway:
+        ports.append((opts.gateway_port, "--gateway-port"))
     return ports
 
 
@@ -481,8 +492,10 @@ def start_cluster(sup: Supervisor, wires: Wiring, stop: threading.Event,
 
 def announce(opts: UpOptions, components: Sequence[Component], pids: dict[str, int],
              wires: Wiring, leader: str | None, out: Console) -> None:
-    """Print the table of components, what to try, and the "cluster ready" line (in HA mode
-    with the zk:// URL and which master leads)."""
+    """Print the gateway's URL (first, when it runs), the table of components, what to try,
+    and the "cluster ready" line (in HA mode with the zk:// URL and which master leads)."""
+    if opts.gateway:
+        out.print(up_gateway.web_ui_line(opts.gateway_port), markup=False, highlight=False)
     out.print(render_components(components, pids))
     names = {c.url: c.name for c in components if c.url}
     if len(wires.master_urls) == 1:

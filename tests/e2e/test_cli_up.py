@@ -52,7 +52,7 @@ def wait_for(lines: queue.Queue[str | None], text: str, seen: list[str]) -> bool
 
 def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
     (agent_port, _, master_port, webapp_port, dns_port, dns_http, lb_http, lb_stats,
-     batch_port, package_port) = quiet_ports(10, in_a_row=2)  # agent i listens on agent_port + i
+     batch_port, package_port, gateway_port) = quiet_ports(11, in_a_row=2)  # agent i listens on agent_port + i
     work = tmp_path / "cluster"
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("DCOS_MASTER", None)
@@ -62,7 +62,7 @@ def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> 
          "--webapp-port", str(webapp_port), "--dns-port", str(dns_port),
          "--dns-http-port", str(dns_http), "--lb-http-port", str(lb_http),
          "--lb-stats-port", str(lb_stats), "--batch-port", str(batch_port),
-         "--package-port", str(package_port)],
+         "--package-port", str(package_port), "--gateway-port", str(gateway_port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     lines: queue.Queue[str | None] = queue.Queue()
@@ -74,7 +74,7 @@ def test_up_two_agents_node_list_then_sigterm_leaves_nothing(tmp_path: Path) -> 
         recorded = orjson.loads((work / "pids.json").read_bytes())
         assert recorded["supervisor"] == proc.pid
         assert set(recorded["components"]) == {"master", "agent-0", "agent-1", "webapp", "dns",
-                                               "batch", "package", "lb"}, "haproxy missing? " + "".join(seen)
+                                               "batch", "package", "lb", "gateway"}, "haproxy missing? " + "".join(seen)
         family = psutil.Process(proc.pid).children(recursive=True)
         assert {p.pid for p in family} >= set(recorded["components"].values())
 

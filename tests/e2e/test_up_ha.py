@@ -97,7 +97,7 @@ def test_up_ha_elects_one_leader_fails_over_and_leaves_nothing(tmp_path: Path,
     monkeypatch.setenv("DCOS_ZK_SESSION_TIMEOUT", SESSION_TIMEOUT_S)
     args = ["--ha", "--agents", "2", "--zk-port", str(zk_port), "--master-port", str(master_port),
             "--agent-port", str(agent_port), "--no-webapp", "--no-dns", "--no-lb", "--no-batch",
-            "--no-packages"]
+            "--no-packages", "--no-gateway"]
     work = tmp_path / "cluster"
     up = UpProcess(args, work)
     try:
@@ -165,7 +165,8 @@ def test_up_zk_runs_on_an_existing_ensemble(tmp_path: Path, zk_server: ZooKeeper
     path = zk_url.split(zk_server.hosts, 1)[1]  # /t<uuid>
     up = UpProcess(["--zk", zk_url, "--agents", "1", "--master-port", str(master_port),
                     "--agent-port", str(agent_port), "--webapp-port", str(webapp_port),
-                    "--no-dns", "--no-lb", "--no-batch", "--no-packages"], tmp_path / "cluster")
+                    "--no-dns", "--no-lb", "--no-batch", "--no-packages", "--no-gateway"],
+                   tmp_path / "cluster")
     try:
         ready = READY.search(up.wait_for("cluster ready", timeout=90))
         assert ready and ready.group(1) == zk_url, up.output()

@@ -61,7 +61,8 @@ def test_up_zk_runs_one_package_service_on_zookeeper(tmp_path: Path, zk_server: 
     index = write_repo(tmp_path / "repo")
     up = UpProcess(["--zk", zk_url, "--agents", "1", "--master-port", str(master_port),
                     "--agent-port", str(agent_port), "--webapp-port", str(webapp_port),
-                    "--package-port", str(package_port), "--no-dns", "--no-lb", "--no-batch"],
+                    "--package-port", str(package_port), "--no-dns", "--no-lb", "--no-batch",
+                    "--no-gateway"],
                    tmp_path / "cluster")
     url = f"http://127.0.0.1:{package_port}"
     try:

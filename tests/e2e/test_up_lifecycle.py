@@ -47,7 +47,7 @@ def time_wait_on(port: int) -> bool:
 def test_killed_agent_is_restarted_and_up_starts_again_right_after_ctrl_c(tmp_path: Path) -> None:
     master_port, agent_port = quiet_ports(2)
     args = ["--agents", "1", "--master-port", str(master_port), "--agent-port", str(agent_port),
-            "--no-webapp", "--no-dns", "--no-lb", "--no-batch", "--no-packages"]
+            "--no-webapp", "--no-dns", "--no-lb", "--no-batch", "--no-packages", "--no-gateway"]
     master = f"http://127.0.0.1:{master_port}"
     first = UpProcess(args, tmp_path / "cluster")
     try:
@@ -81,17 +81,19 @@ def test_killed_agent_is_restarted_and_up_starts_again_right_after_ctrl_c(tmp_pa
 @pytest.mark.skipif(find_haproxy() is None, reason="haproxy is not installed")
 def test_kill_9_of_up_stops_every_component_and_haproxy(tmp_path: Path) -> None:
     (master_port, agent_port, webapp, dns, dns_http, lb_http, lb_stats, batch,
-     package) = quiet_ports(9)
+     package, gateway) = quiet_ports(10)
     up = UpProcess(["--agents", "1", "--master-port", str(master_port),
                     "--agent-port", str(agent_port), "--webapp-port", str(webapp),
                     "--dns-port", str(dns), "--dns-http-port", str(dns_http),
                     "--lb-http-port", str(lb_http), "--lb-stats-port", str(lb_stats),
-                    "--batch-port", str(batch), "--package-port", str(package)],
+                    "--batch-port", str(batch), "--package-port", str(package),
+                    "--gateway-port", str(gateway)],
                    tmp_path / "cluster")
     try:
         up.wait_for("cluster ready")
         pids = up.pids()
-        assert set(pids) == {"master", "agent-0", "webapp", "dns", "batch", "package", "lb"}
+        assert set(pids) == {"master", "agent-0", "webapp", "dns", "batch", "package", "lb",
+                             "gateway"}
         # A task of the webapp, so that the agent has a task (and its launcher) to clean up.
         app = urllib.request.Request(
             f"http://127.0.0.1:{webapp}/v2/apps", method="POST",
@@ -118,7 +120,7 @@ def test_kill_9_of_up_stops_every_component_and_haproxy(tmp_path: Path) -> None:
         names = {" ".join(p.cmdline()) for p in family}
         for module in ("dcos.master", "dcos.agent", "frameworks.webapp", "dcos.dns",
                        "frameworks.batch.cluster.dispatcher", "dcos.packaging",
-                       "frameworks.webapp.lb", "haproxy"):
+                       "frameworks.webapp.lb", "dcos.gateway", "haproxy"):
             assert any(module in n for n in names), (module, names)
         up.proc.kill()
         up.proc.wait()

@@ -74,6 +74,7 @@ class PkgCluster:
     dns: tuple[str, int]
     lb_http: str
     batch_url: str
+    gateway_url: str  # the gateway (web UI and every API behind one URL)
     tasks_seen: dict[str, set[str]] = field(default_factory=dict)
 
     # --- the Cosmos API ----------------------------------------------------------------------
@@ -205,11 +206,12 @@ def _summary(app: dict[str, Any]) -> dict[str, Any]:
 def start_cluster(work: Path) -> PkgCluster:
     """Run `dcos-py up --agents 3` in `work` on quiet ports and wait until it is ready."""
     (master, agent, _a1, _a2, webapp, dns, dns_http, lb_http, lb_stats, batch,
-     package) = quiet_ports(11, in_a_row=3)
+     package, gateway) = quiet_ports(12, in_a_row=3)
     args = ["--agents", "3", "--master-port", str(master), "--agent-port", str(agent),
             "--webapp-port", str(webapp), "--dns-port", str(dns), "--dns-http-port", str(dns_http),
             "--lb-http-port", str(lb_http), "--lb-stats-port", str(lb_stats),
-            "--batch-port", str(batch), "--package-port", str(package)]
+            "--batch-port", str(batch), "--package-port", str(package),
+            "--gateway-port", str(gateway)]
     # task ports of their own, apart from any other local cluster's (31000...): above the
     # ephemeral range (32768-60999), clear of the load balancer's service ports (10000+) and
     # the services' quiet ports (20000+); any base (not a multiple of 1000) so that two test
@@ -228,7 +230,8 @@ def start_cluster(work: Path) -> PkgCluster:
                       webapp_url=f"http://127.0.0.1:{webapp}",
                       package_url=f"http://127.0.0.1:{package}", dns=("127.0.0.1", dns),
                       lb_http=f"http://127.0.0.1:{lb_http}",
-                      batch_url=f"http://127.0.0.1:{batch}")
+                      batch_url=f"http://127.0.0.1:{batch}",
+                      gateway_url=f"http://127.0.0.1:{gateway}")
 
 
 def stop_cluster(cluster: PkgCluster) -> None:

@@ -28,7 +28,8 @@ def test_webapp_dns_and_lb_follow_the_agents(tmp_path: Path) -> None:
                      lb_stats_port=6090, batch_port=6077,
                      haproxy=sys.executable)  # any executable stands in
     comps = {c.name: c for c in build_components(opts)}
-    assert list(comps) == ["master", "agent-0", "webapp", "dns", "batch", "package", "lb"]
+    assert list(comps) == ["master", "agent-0", "webapp", "dns", "batch", "package", "lb",
+                           "gateway"]
     webapp, dns, lb = comps["webapp"], comps["dns"], comps["lb"]
     assert webapp.argv[:3] == [sys.executable, "-m", "frameworks.webapp"]
     assert flags(webapp.argv) == {"--master": "127.0.0.1:6050", "--ip": "127.0.0.1",
@@ -52,7 +53,7 @@ def test_webapp_dns_and_lb_follow_the_agents(tmp_path: Path) -> None:
 def test_no_switches_and_missing_haproxy_leave_components_out(tmp_path: Path) -> None:
     names = [c.name for c in build_components(UpOptions(
         agents=1, work_dir=tmp_path, webapp=False, dns=False, batch=False, package=False,
-        haproxy=str(tmp_path / "none")))]
+        gateway=False, haproxy=str(tmp_path / "none")))]
     assert names == ["master", "agent-0"]
 
 

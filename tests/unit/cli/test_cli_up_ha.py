@@ -61,7 +61,7 @@ def test_ha_components_zookeeper_gates_three_masters_then_agents_follow_zk(
     comps = build_components(opts)
     names = [c.name for c in comps]
     assert names == ["zookeeper", "master-0", "master-1", "master-2", "agent-0", "agent-1",
-                     "webapp-0", "webapp-1", "dns", "batch", "package"]
+                     "webapp-0", "webapp-1", "dns", "batch", "package", "gateway"]
     zk = comps[0]
     assert zk.gate and zk.stop_last and zk.url == "zk://127.0.0.1:2999"
     assert zk.argv[-1] == str(tmp_path / "zookeeper" / "zoo.cfg")
@@ -90,13 +90,16 @@ def test_ha_components_zookeeper_gates_three_masters_then_agents_follow_zk(
     assert package["--zk"] == "zk://127.0.0.1:2999/dcos-packaging"
     assert package["--webapp"] == "http://127.0.0.1:6080,http://127.0.0.1:6081"
     assert package["--master"] == "zk://127.0.0.1:2999/dcos"
+    gateway = list(comps[11].argv)  # every master: the gateway follows the leader itself
+    masters = [gateway[i + 1] for i, a in enumerate(gateway) if a == "--master"]
+    assert masters == ["http://127.0.0.1:6050", "http://127.0.0.1:6150", "http://127.0.0.1:6250"]
 
 
 def test_with_zk_no_zookeeper_is_started(tmp_path: Path) -> None:
     opts = UpOptions(agents=1, work_dir=tmp_path, zk="zk://10.1.1.1:2181/prod",
                      webapp=False, dns=False, batch=False, package=False, lb=False)
     comps = build_components(opts)
-    assert [c.name for c in comps] == ["master-0", "master-1", "master-2", "agent-0"]
+    assert [c.name for c in comps] == ["master-0", "master-1", "master-2", "agent-0", "gateway"]
     assert flags_of(list(comps[0].argv))["--zk"] == "zk://10.1.1.1:2181/prod"
     assert not (tmp_path / "zookeeper").exists()
     assert starting_what(opts) == "3 masters and 1 agent(s)"
@@ -105,7 +108,8 @@ def test_with_zk_no_zookeeper_is_started(tmp_path: Path) -> None:
 
 def test_without_ha_the_cluster_is_as_before(tmp_path: Path) -> None:
     comps = build_components(UpOptions(agents=1, work_dir=tmp_path, lb=False))
-    assert [c.name for c in comps] == ["master", "agent-0", "webapp", "dns", "batch", "package"]
+    assert [c.name for c in comps] == ["master", "agent-0", "webapp", "dns", "batch", "package",
+                                       "gateway"]
     assert "--zk" not in comps[2].argv
     assert flags_of(list(comps[3].argv))["--webapp"] == "http://127.0.0.1:8080"
     assert wiring(UpOptions()).master_arg == "127.0.0.1:5050"
