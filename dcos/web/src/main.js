@@ -1,5 +1,6 @@
-// The UI's entry point: the layout (navigation + the page of the current hash route).
-import { html, render } from './lib.js';
+// The UI's entry point: the layout (navigation + the page of the current hash route). On a
+// route change the focus moves to the page's content (main) and the title follows the page.
+import { html, render, useEffect, useRef } from './lib.js';
 import { match, useRoute, href } from './router.js';
 import { ROUTES } from './routes.js';
 
@@ -28,7 +29,19 @@ function App() {
   const route = useRoute();
   const found = findPage(route.path);
   const Page = found && found.route.page;
-  return html`<div class="layout">
+  const first = useRef(true);
+  useEffect(() => {
+    // a new page: keyboard and screen-reader users start at its content, not at the top
+    if (first.current) first.current = false;
+    else document.getElementById('main')?.focus({ preventScroll: false });
+    const title = found && found.route.nav;
+    document.title = title ? `${title} · dcos-py` : 'dcos-py';
+  }, [route.path]);
+  return html`<a class="skip" href="#main" onClick=${(e) => {
+    e.preventDefault();
+    document.getElementById('main')?.focus();
+  }}>Skip to the content</a>
+  <div class="layout">
     <${Nav} path=${route.path} />
     <main id="main" tabindex="-1">
       ${Page

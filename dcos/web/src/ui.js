@@ -4,9 +4,14 @@
 //   ErrorText an API error in plain words, announced to screen readers (role=alert)
 //   Tabs      keyboard-navigable tabs
 //   Field     a labelled form control with its error next to it
-//   fmtMem, fmtNum, fmtTime, fmtAgo
-import { html, useMemo, useState } from './lib.js';
+//   Button    a button; ActionButton runs an async action and shows its error beside it
+//   StateText a task state in colour (TASK_RUNNING -> "Running")
+//   Loading   a polite "Loading..." line
+//   TaskTable master.js tasks in a Table (links to #/tasks/<id>); taskHref(task)
+//   fmtMem, fmtNum, fmtTime, fmtAgo, fmtState, fmtRes
+import { html, useMemo, useState, useRef } from './lib.js';
 import { errorText } from './api.js';
+import { href } from './router.js';
 
 export function fmtNum(x, digits = 1) {
   if (x === undefined || x === null || Number.isNaN(x)) return '-';
@@ -39,6 +44,65 @@ export function fmtAgo(t) {
   return `${Math.round(s / 86400)} d ago`;
 }
 
+/** A task state for people (`TASK_RUNNING` -> `Running`). */
+export function fmtState(state) {
+  if (!state) return '-';
+  const s = state.replace(/^TASK_/, '').toLowerCase().replace(/_/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** Resources {cpus, mem, disk, gpus} in one short line. */
+export function fmtRes(r) {
+  if (!r) return '-';
+  const parts = [`${fmtNum(r.cpus || 0, 2)} CPU`, fmtMem(r.mem || 0)];
+  if (r.disk) parts.push(`${fmtMem(r.disk)} disk`);
+  if (r.gpus) parts.push(`${fmtNum(r.gpus)} GPU`);
+  return parts.join(', ');
+}
+
+export function StateText({ state }) {
+  return html`<span class=${'status ' + (state || '')}>${fmtState(state)}</span>`;
+}
+
+export function Loading({ what = '' }) {
+  return html`<p class="muted" role="status">Loading${what ? ' ' + what : ''}...</p>`;
+}
+
+/** A plain button (`kind`: primary | danger); `type` defaults to "button". */
+export function Button({ kind = '', type = 'button', children, ...rest }) {
+  return html`<button type=${type} class=${kind} ...${rest}>${children}</button>`;
+}
+
+/**
+ * A button that runs `action()` (async): disabled while it runs, and any error it throws shown
+ * in plain words right after the button (role=alert). `done` (text) is announced on success.
+ */
+export function ActionButton({ action, children, kind = '', label, done = '' }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [ok, setOk] = useState('');
+  const alive = useRef(true);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    setOk('');
+    try {
+      await action();
+      if (alive.current) setOk(done);
+    } catch (e) {
+      if (alive.current) setError(e);
+    } finally {
+      if (alive.current) setBusy(false);
+    }
+  };
+  return html`<span class="action">
+    <button type="button" class=${kind} aria-label=${label} disabled=${busy} aria-busy=${busy}
+      onClick=${run}>${children}</button>
+    ${ok && html`<span class="ok-text" role="status">${ok}</span>`}
+    ${error && html`<span class="error inline" role="alert">${errorText(error)}</span>`}
+  </span>`;
+}
+
 export function ErrorText({ error, id }) {
   if (!error) return null;
   return html`<p class="error" role="alert" id=${id}>${errorText(error)}</p>`;
@@ -65,40 +129,54 @@ export function Field({ label, id, error, hint, children }) {
   </div>`;
 }
 
-/** Tabs: `tabs` = [{id, label}], `active` id, `onSelect(id)`. Arrow keys move between tabs. */
-export function Tabs({ tabs, active, onSelect }) {
+/**
+ * Tabs: `tabs` = [{id, label}], `active` id, `onSelect(id)`. Arrow keys (and Home/End) move
+ * between tabs. Wrap the active panel in `<${TabPanel} id=${active}>` (role, labelling).
+ */
+export function Tabs({ tabs, active, onSelect, label }) {
   const onKey = (e, i) => {
-    const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
-    if (!d) return;
-    const next = tabs[(i + d + tabs.length) % tabs.length];
-    onSelect(next.id);
+    let j = -1;
+    if (e.key === 'ArrowRight') j = (i + 1) % tabs.length;
+    else if (e.key === 'ArrowLeft') j = (i - 1 + tabs.length) % tabs.length;
+    else if (e.key === 'Home') j = 0;
+    else if (e.key === 'End') j = tabs.length - 1;
+    if (j < 0) return;
     e.preventDefault();
+    onSelect(tabs[j].id);
+    setTimeout(() => document.getElementById('tab-' + tabs[j].id)?.focus(), 0);
   };
-  return html`<div class="tabs" role="tablist">
-    ${tabs.map((t, i) => html`<button role="tab" id=${'tab-' + t.id}
+  return html`<div class="tabs" role="tablist" aria-label=${label}>
+    ${tabs.map((t, i) => html`<button type="button" role="tab" id=${'tab-' + t.id}
+        aria-controls=${'panel-' + t.id}
         aria-selected=${t.id === active} tabindex=${t.id === active ? 0 : -1}
         class=${t.id === active ? 'active' : ''} onClick=${() => onSelect(t.id)}
         onKeyDown=${(e) => onKey(e, i)}>${t.label}</button>`)}
   </div>`;
 }
 
+export function TabPanel({ id, children }) {
+  return html`<div role="tabpanel" id=${'panel-' + id} aria-labelledby=${'tab-' + id}>${children}</div>`;
+}
+
 /**
  * A paginated table. `columns` = [{key, label, render?(row), sortValue?(row)}], `rows` an
  * array, `rowKey(row)` a unique key, `filterText(row)` the text the filter box searches
- * (no filter box without it), `pageSize` rows per page, `empty` what to show with no rows.
+ * (no filter box without it), `pageSize` rows per page, `empty` what to show with no rows,
+ * `initialSort` {key, dir: 1 | -1}. Only one page of rows is ever rendered.
  */
-export function Table({ columns, rows, rowKey, filterText, pageSize = 50, empty = 'Nothing here yet.', label }) {
+export function Table({ columns, rows, rowKey, filterText, pageSize = 50, empty = 'Nothing here yet.', label,
+  initialSort = null }) {
   const [page, setPage] = useState(0);
   const [filter, setFilter] = useState('');
-  const [sort, setSort] = useState(null);
+  const [sort, setSort] = useState(initialSort);
   const shown = useMemo(() => {
     let xs = rows;
     if (filter && filterText) {
       const f = filter.toLowerCase();
       xs = xs.filter((r) => filterText(r).toLowerCase().includes(f));
     }
-    if (sort) {
-      const col = columns.find((c) => c.key === sort.key);
+    const col = sort && columns.find((c) => c.key === sort.key);
+    if (col) {
       const v = col.sortValue || ((r) => r[col.key]);
       xs = [...xs].sort((a, b) => {
         const x = v(a), y = v(b);
@@ -119,7 +197,7 @@ export function Table({ columns, rows, rowKey, filterText, pageSize = 50, empty 
     <table aria-label=${label}>
       <thead><tr>${columns.map((c) => html`<th scope="col"
           aria-sort=${sort && sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}>
-        <button class="th" onClick=${() => toggleSort(c.key)}>${c.label}</button></th>`)}</tr></thead>
+        <button type="button" class="th" onClick=${() => toggleSort(c.key)}>${c.label}</button></th>`)}</tr></thead>
       <tbody>
         ${slice.length === 0 && html`<tr><td colspan=${columns.length} class="empty">${empty}</td></tr>`}
         ${slice.map((r) => html`<tr key=${rowKey(r)}>${columns.map((c) =>
@@ -127,9 +205,56 @@ export function Table({ columns, rows, rowKey, filterText, pageSize = 50, empty 
       </tbody>
     </table>
     ${pages > 1 && html`<nav class="pager" aria-label="Pages">
-      <button disabled=${p === 0} onClick=${() => setPage(p - 1)}>Previous</button>
-      <span>Page ${p + 1} of ${pages} (${shown.length} rows)</span>
-      <button disabled=${p >= pages - 1} onClick=${() => setPage(p + 1)}>Next</button>
+      <button type="button" disabled=${p === 0} onClick=${() => setPage(p - 1)}>Previous</button>
+      <span aria-live="polite">Page ${p + 1} of ${pages} (${shown.length} rows)</span>
+      <button type="button" disabled=${p >= pages - 1} onClick=${() => setPage(p + 1)}>Next</button>
     </nav>`}
   </div>`;
+}
+
+/** The in-app link of a task page (`#/tasks/<id>?agent=&framework=`). */
+export function taskHref(task) {
+  const q = {};
+  if (task.agentId) q.agent = task.agentId;
+  if (task.frameworkId) q.framework = task.frameworkId;
+  return href('/tasks/' + encodeURIComponent(task.id), q);
+}
+
+/**
+ * Tasks (master.js Task objects) in a paginated table: name/id linking to the task page,
+ * state, resources, and optionally the agent (`agents`: Map id -> Agent) and the framework
+ * (`frameworks`: id -> name function).
+ */
+export function TaskTable({ tasks, label = 'Tasks', agents, frameworkName, pageSize = 25, empty = 'No tasks.' }) {
+  const columns = [
+    { key: 'id', label: 'Task', sortValue: (t) => t.id,
+      render: (t) => html`<a href=${taskHref(t)}>${t.name || t.id}</a>${t.name && t.name !== t.id
+        ? html`<br /><small class="muted">${t.id}</small>` : ''}` },
+    { key: 'state', label: 'State', render: (t) => html`<${StateText} state=${t.state} />` },
+    { key: 'cpus', label: 'CPU', sortValue: (t) => t.resources.cpus, render: (t) => fmtNum(t.resources.cpus, 2) },
+    { key: 'mem', label: 'Memory', sortValue: (t) => t.resources.mem, render: (t) => fmtMem(t.resources.mem) },
+    { key: 'updated', label: 'Updated', sortValue: (t) => lastTime(t),
+      render: (t) => (lastTime(t) ? fmtAgo(lastTime(t)) : '-') },
+  ];
+  if (agents) {
+    columns.splice(2, 0, { key: 'agent', label: 'Node', sortValue: (t) => agentName(agents, t.agentId),
+      render: (t) => html`<a href=${href('/nodes/' + encodeURIComponent(t.agentId))}>${agentName(agents, t.agentId)}</a>` });
+  }
+  if (frameworkName) {
+    columns.splice(2, 0, { key: 'framework', label: 'Framework', sortValue: (t) => frameworkName(t.frameworkId),
+      render: (t) => frameworkName(t.frameworkId) });
+  }
+  return html`<${Table} label=${label} rows=${tasks} rowKey=${(t) => t.id} pageSize=${pageSize} empty=${empty}
+    filterText=${(t) => `${t.id} ${t.name} ${t.state}`} columns=${columns}
+    initialSort=${{ key: 'updated', dir: -1 }} />`;
+}
+
+function lastTime(t) {
+  const s = t.statuses[t.statuses.length - 1];
+  return s ? s.timestamp || 0 : 0;
+}
+
+function agentName(agents, id) {
+  const a = agents.get(id);
+  return a ? a.hostname + (a.port ? ':' + a.port : '') : id;
 }
