@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPAT := .venv-compat/.installed
+DCOSCLI := .venv-dcoscli/.installed
 
 .PHONY: up up-ha test bench lint venv clean system-deps dist repo web
 
@@ -46,7 +47,13 @@ $(COMPAT): tests/compat/install_pymesos.sh tests/compat/install_marathon.sh
 	PYTHON=$(PYTHON) bash tests/compat/install_marathon.sh .venv-compat
 	@touch $(COMPAT)
 
-test: venv system-deps repo web $(COMPAT)
+# The real DC/OS CLI (Python dcoscli 0.6.1) for tests/compat/test_dcoscli.py: a venv of its own,
+# because it installs a top-level `dcos` package.
+$(DCOSCLI): tests/compat/install_dcoscli.sh
+	PYTHON=$(PYTHON) bash tests/compat/install_dcoscli.sh .venv-dcoscli
+	@touch $(DCOSCLI)
+
+test: venv system-deps repo web $(COMPAT) $(DCOSCLI)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv
@@ -63,4 +70,4 @@ dist: venv web
 	$(PY) -m pip wheel . --no-deps -w dist
 
 clean:
-	rm -rf $(VENV) .venv-compat dcos/web/node_modules dcos/web/dist .pytest_cache .mypy_cache .ruff_cache dist dcos/_build_stamp.json
+	rm -rf $(VENV) .venv-compat .venv-dcoscli dcos/web/node_modules dcos/web/dist .pytest_cache .mypy_cache .ruff_cache dist dcos/_build_stamp.json
