@@ -8,7 +8,8 @@ the active frameworks by name with their ``webui_url`` and the agents by id with
 URL, both from one ``GET <leader>/master/state-summary``, and the apps of the webapp
 framework labelled ``DCOS_SERVICE_NAME`` (``GET <webapp>/v2/apps?embed=apps.tasks``, read
 only once a request asked for a name no framework has). A snapshot is reused for `ttl`
-(~1 s); a miss re-reads at once (`refresh_after`), one read at a time: requests arriving
+(~1 s), then re-read in the background while requests go on with it (up to `stale` s); a
+miss re-reads at once (`refresh_after`) and waits; one read at a time: requests arriving
 during a read share it. When the master cannot be read, the snapshot says why
 (``master_error``) and keeps no leader, so routes answer 503 with that reason.
 
@@ -113,8 +114,9 @@ class Directory:
     """The cached `Snapshot` (see the module docstring)."""
 
     def __init__(self, leaders: LeaderSource, *, package: str | None, dns: str | None,
-                 ttl: float = 1.0, read_timeout: float = 3.0) -> None:  # fmt: skip
+                 ttl: float = 1.0, stale: float = 10.0, read_timeout: float = 3.0) -> None:  # fmt: skip
         self.leaders = leaders
+        self.stale = stale
         self._session: aiohttp.ClientSession | None = None
         self.ttl = ttl
         self.read_timeout = read_timeout
@@ -146,9 +148,13 @@ class Directory:
         return self._snap
 
     async def snapshot(self) -> Snapshot:
-        """A snapshot at most `ttl` old."""
-        if time.monotonic() - self._at >= self.ttl:
+        """A snapshot at most `ttl` old, or, while one is read in the background, the last
+        one (if at most `stale` old: requests never wait for the routine re-read)."""
+        age = time.monotonic() - self._at
+        if age >= self.stale:
             await self._read()
+        elif age >= self.ttl:
+            self._start_read()
         return self._snap
 
     async def refresh_after(self, since: float, *, apps: bool = False) -> Snapshot:
@@ -168,22 +174,24 @@ class Directory:
         self.leaders.invalidate()
         self._at = float("-inf")
 
-    async def _read(self) -> None:
+    def _start_read(self) -> asyncio.Task[None]:
         if self._reading is None or self._reading.done():
             self._reading = asyncio.get_running_loop().create_task(self._load())
-        await asyncio.shield(self._reading)
+        return self._reading
+
+    async def _read(self) -> None:
+        await asyncio.shield(self._start_read())
 
     async def _load(self) -> None:
         began = time.monotonic()
-        snap = replace(self._snap, leader=None, master_error=None)
         leader = await self.leaders.leader()
+        snap = replace(self._snap, leader=leader, master_error=None)
         if leader is None:
             snap = replace(snap, master_error=self.leaders.why_none())
         else:
             try:
                 summary = await self._get_json(leader + "/master/state-summary")
-                snap = replace(snap, leader=leader, frameworks=frameworks_of(summary),
-                               agents=agents_of(summary))  # fmt: skip
+                snap = replace(snap, frameworks=frameworks_of(summary), agents=agents_of(summary))
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError, RuntimeError) as exc:
                 self.leaders.invalidate()
                 why = str(exc) or type(exc).__name__

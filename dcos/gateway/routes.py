@@ -62,7 +62,8 @@ class Kind(StrEnum):
 class Snapshot:
     """What the gateway knows about the cluster at one moment (`dcos.gateway.directory`).
 
-    ``leader``: the leading master's base URL (None: none known; ``master_error`` says why).
+    ``leader``: the leading master's base URL (None: none known); ``master_error``: why there
+    is none, or why its state could not be read (then the names below are the last ones read).
     ``frameworks``: active framework name -> its ``webui_url`` ('' when it has none).
     ``agents``: agent id -> its base URL. ``apps``: ``DCOS_SERVICE_NAME`` -> the base URL of
     one running task of that app. ``package``, ``dns``: the configured base URLs (None: not
@@ -161,7 +162,8 @@ def _master(segments: list[str], query: str, snap: Snapshot) -> Route:
 
 
 def _no_master(snap: Snapshot) -> Unavailable | None:
-    if snap.leader is None:
+    """503 when the names could not be read (no leader, or its state did not answer)."""
+    if snap.leader is None or snap.master_error:
         return Unavailable("cannot read the cluster's services and agents: "
                            + (snap.master_error or "no leading master is known"))  # fmt: skip
     return None

@@ -150,3 +150,12 @@ def test_location_rewrite() -> None:
 @given(st.text(max_size=60))
 def test_location_rewrite_never_raises(location: str) -> None:
     rewrite_location(location, target("/agent/S0/x"))
+
+
+def test_unreadable_state_still_proxies_mesos_but_misses_are_503() -> None:
+    snap = Snapshot(leader="http://m:5050", master_error="the leading master at http://m:5050 is not answering: timeout",
+                    frameworks={"webapp": "http://w:8080"})  # fmt: skip
+    assert target("/mesos/master/state", snap).url == "http://m:5050/master/state"
+    assert target("/service/marathon/v2/apps", snap).url == "http://w:8080/v2/apps"  # last known
+    got = route("/service/other/", snap)
+    assert isinstance(got, Unavailable) and "is not answering" in got.message
