@@ -72,7 +72,10 @@ def render(view: MasterView, event: ObservedEvent) -> dict[str, Any]:
         case AgentRemoved(agent_id=agent_id):
             return {"type": "AGENT_REMOVED", "agent_removed": {"agent_id": wrap(agent_id)}}
         case FrameworkAdded(framework=fw):
-            return {"type": "FRAMEWORK_ADDED", "framework_added": {"framework": sj.v1_framework(fw)}}
+            return {
+                "type": "FRAMEWORK_ADDED",
+                "framework_added": {"framework": sj.v1_framework(fw)},
+            }
         case FrameworkUpdated(framework=fw):
             return {
                 "type": "FRAMEWORK_UPDATED",
@@ -118,14 +121,11 @@ class OperatorFeed:
         self.streams.append(stream)
         return stream
 
-    def ended(self, stream: OperatorStream, peer: str) -> None:
+    def ended(self, stream: OperatorStream) -> None:
         """The subscriber's stream ended (closed by either side, or dropped)."""
         if stream in self.streams:
             self.streams.remove(stream)
-        if stream.dropped:
-            log.warning("operator subscriber %s dropped: %s", peer, stream.dropped)
-        else:
-            log.info("operator subscriber %s left", peer)
+        log.info("operator subscriber %s: stream ended", stream.peer)
         if not self.streams and self.shell.leading:
             self.shell.observe_operators(False)
 
@@ -139,6 +139,7 @@ class OperatorFeed:
         record = _record(render(self.shell.view(), action.event))
         for s in streams:
             if not s.push(record):
+                log.warning("operator subscriber %s dropped: %s", s.peer, s.dropped)
                 self.streams.remove(s)
         if not self.streams:
             self.shell.observe_operators(False)
@@ -179,7 +180,7 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     leaves, is dropped, or this master stops leading."""
     feed = request.app[FEED]
     stream = feed.subscribe()  # NotLeading: the guard answers 307 / 503
-    peer = request.remote or "?"
+    stream.peer = request.remote or "?"
     transport = request.transport
     if transport is not None:
         stream.abort = transport.abort
@@ -187,12 +188,12 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     resp.content_type = "application/json"
     resp.enable_chunked_encoding()
     set_nodelay(request)
-    log.info("operator subscriber %s subscribed", peer)
+    log.info("operator subscriber %s subscribed", stream.peer)
     try:
         await resp.prepare(request)
         await stream.run(resp, heartbeat=feed.shell.config.heartbeat_interval)
     finally:
-        feed.ended(stream, peer)
+        feed.ended(stream)
     return resp
 
 

@@ -42,7 +42,8 @@ class OperatorStream(RecordIOStream):
     hands them to the socket; a subscriber that lets more pile up (it reads slower than the
     master changes) is dropped: its queue is discarded, `abort` (the connection's own,
     set by the handler) cuts the connection so that a write stuck on a full socket ends too,
-    and `dropped` says why. `since` is the last observed event its snapshot shows."""
+    and `dropped` says why. `since` is the last observed event its snapshot shows; `peer`
+    names the subscriber in the logs."""
 
     def __init__(self, since: int, limit: int = OPERATOR_QUEUE_BYTES) -> None:
         super().__init__(dumps_json, log, "operator event stream", {"type": "HEARTBEAT"})
@@ -50,6 +51,7 @@ class OperatorStream(RecordIOStream):
         self.limit = limit
         self.dropped: str | None = None
         self.abort: Callable[[], None] | None = None
+        self.peer = "?"
         self._pending = 0
 
     def push(self, record: bytes, *, counted: bool = True) -> bool:
