@@ -64,9 +64,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     directory = request.app[DIRECTORY]
     raw = request.raw_path
     began = time.monotonic()
-    decision = route(raw, await directory.snapshot())
-    if decision is None:
+    if route(raw, directory.current) is None:  # the UI: whatever the directory says
         return await request.app[STATIC].handle(request)
+    decision = route(raw, await directory.snapshot())
     head = raw[1:].partition("/")[0].partition("?")[0]
     if isinstance(decision, NotFound | Unavailable) and head in _DIRECTORY_HEADS:
         decision = route(raw, await directory.refresh_after(began, apps=head == "service"))
@@ -158,10 +158,8 @@ class Gateway:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.ip, self.config.port, reuse_address=True)
         await site.start()
-        server = site._server
-        if self.config.port == 0 and server is not None:
-            sockets = getattr(server, "sockets", None) or []
-            self.port = int(sockets[0].getsockname()[1])
+        if self.config.port == 0:
+            self.port = int(self.runner.addresses[0][1])
         return self
 
     async def stop(self) -> None:

@@ -6,6 +6,7 @@ service and agent 404, and a clean exit on SIGTERM. The tests share one cluster.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 
 from dcos.testing import QUICK_MASTER_FLAGS, ProcessCluster, free_port
@@ -160,3 +162,28 @@ def test_gateway_refuses_a_taken_port(env: Env) -> None:
     done = subprocess.run([sys.executable, "-m", "dcos.gateway", "--port", str(port)],
                           capture_output=True, text=True, timeout=20)  # fmt: skip
     assert done.returncode == 1 and "cannot start" in done.stderr
+
+
+async def _record(content: aiohttp.StreamReader) -> dict[str, Any]:
+    size = int((await content.readline()).strip())
+    return dict(json.loads(await content.readexactly(size)))
+
+
+async def test_master_subscribe_streams_through_the_gateway(env: Env, hello_app: str) -> None:
+    """The operator SUBSCRIBE stream (chunked RecordIO) through ``/mesos/api/v1``: the
+    snapshot first, then a task added by scaling the app (through the gateway too)."""
+    async with aiohttp.ClientSession() as s:
+        async with s.post(env.url + "/mesos/api/v1", json={"type": "SUBSCRIBE"},
+                          headers={"Accept": "application/json"}) as r:  # fmt: skip
+            assert r.status == 200 and r.headers["Content-Type"].startswith("application/json")
+            first = await asyncio.wait_for(_record(r.content), 5)
+            assert first["type"] == "SUBSCRIBED"
+            assert first["subscribed"]["get_state"]["get_tasks"]["tasks"]
+            async with s.put(env.url + f"/service/marathon/v2/apps{hello_app}",
+                             json={"instances": 2}) as put:  # fmt: skip
+                assert put.status == 200, await put.text()
+            while True:
+                event = await asyncio.wait_for(_record(r.content), 15)
+                if event["type"] == "TASK_ADDED":
+                    assert event["task_added"]["task"]["task_id"]["value"].startswith("gw_hello")
+                    break
