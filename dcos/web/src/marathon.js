@@ -97,13 +97,28 @@ export function appUrl(id, tail = '') {
   return `${MARATHON}/apps${id.startsWith('/') ? '' : '/'}${id}${tail}`;
 }
 
+const DEPLOYMENT_EVENTS = new Set([
+  'deployment_info', 'deployment_success', 'deployment_failed', 'deployment_step_success',
+  'deployment_step_failure', 'group_change_success',
+]);
+
+/**
+ * The apps an event removed: `app_terminated_event`'s, and those a deployment plan has in its
+ * original state but not in its target (deleted: Marathon forgets them at once).
+ */
+export function eventGone(type, ev) {
+  if (type === 'app_terminated_event') return ev.appId ? [ev.appId] : [];
+  if (!DEPLOYMENT_EVENTS.has(type) || !ev.plan) return [];
+  const target = new Set(((ev.plan.target && ev.plan.target.apps) || []).map((a) => a.id));
+  return ((ev.plan.original && ev.plan.original.apps) || []).map((a) => a.id).filter((id) => !target.has(id));
+}
+
 /** The app ids an event concerns (empty: none, or it is not about apps). */
 export function eventApps(type, ev) {
   switch (type) {
     case 'status_update_event':
     case 'health_status_changed_event':
     case 'unhealthy_task_kill_event':
-    case 'app_terminated_event':
     case 'failed_health_check_event':
       return ev.appId ? [ev.appId] : [];
     case 'instance_changed_event':
@@ -118,7 +133,8 @@ export function eventApps(type, ev) {
       const plan = ev.plan || {};
       const ids = new Set();
       for (const step of plan.steps || []) for (const a of step.actions || []) if (a.app) ids.add(a.app);
-      for (const side of [plan.original, plan.target]) for (const a of (side && side.apps) || []) ids.add(a.id);
+      for (const a of (plan.target && plan.target.apps) || []) ids.add(a.id);
+      for (const id of eventGone(type, ev)) ids.delete(id);
       return [...ids];
     }
     default:
@@ -126,10 +142,6 @@ export function eventApps(type, ev) {
   }
 }
 
-const DEPLOYMENT_EVENTS = new Set([
-  'deployment_info', 'deployment_success', 'deployment_failed', 'deployment_step_success',
-  'deployment_step_failure', 'group_change_success',
-]);
 const EVENT_TYPES = [
   'status_update_event', 'health_status_changed_event', 'unhealthy_task_kill_event',
   'app_terminated_event', 'failed_health_check_event', 'instance_changed_event', 'api_post_event',
@@ -149,6 +161,8 @@ class MarathonModel {
     this.listeners = new Set();
     this.snapshot = null;
     this.pendingApps = new Set();
+    this.pendingGone = new Set();
+    this.gone = new Set(); // apps deleted: events about their last tasks fetch nothing
     this.pendingDeployments = false;
     this.timer = null;
     this.queueTimer = null;
@@ -194,6 +208,7 @@ class MarathonModel {
         apps, byId: this.byId, status, queue: this.queue, deployments: this.deployments,
         frameworkId: this.frameworkId, loading: this.loading, error: this.error,
         connected: this.connected, refresh: (ids) => this.refresh(ids), reload: () => this.reload(),
+        forget: (id) => this.forget(id),
       };
     }
     return this.snapshot;
@@ -299,27 +314,51 @@ class MarathonModel {
 
   /** One event from the stream: remember which apps to fetch again, then wait a moment. */
   onEvent(type, ev) {
-    for (const id of eventApps(type, ev)) this.pendingApps.add(id);
+    if (type === 'api_post_event' || type === 'deployment_info') {
+      for (const id of eventApps(type, ev)) this.gone.delete(id); // (re)created
+    }
+    for (const id of eventGone(type, ev)) {
+      this.gone.add(id);
+      this.pendingGone.add(id);
+      this.pendingApps.delete(id);
+    }
+    for (const id of eventApps(type, ev)) if (!this.gone.has(id)) this.pendingApps.add(id);
     if (DEPLOYMENT_EVENTS.has(type)) this.pendingDeployments = true;
-    if (!this.pendingApps.size && !this.pendingDeployments) return;
+    if (!this.pendingApps.size && !this.pendingGone.size && !this.pendingDeployments) return;
     if (!this.timer) this.timer = setTimeout(() => this.flush(), DEBOUNCE_MS);
   }
 
   /** Fetch again some apps (after an action, or `ids` empty: only deployments and queue). */
   refresh(ids = []) {
-    for (const id of ids) this.pendingApps.add(id);
+    for (const id of ids) {
+      this.gone.delete(id);
+      this.pendingApps.add(id);
+    }
     this.pendingDeployments = true;
     clearTimeout(this.timer);
     this.timer = null;
     return this.flush();
   }
 
+  /** Drop an app just deleted (DELETE answered): no fetch of it until it is created again. */
+  forget(id) {
+    this.gone.add(id);
+    this.pendingApps.delete(id);
+    if (this.byId.has(id)) {
+      this.byId = new Map(this.byId);
+      this.byId.delete(id);
+    }
+    this.refresh([]);
+  }
+
   /** Fetch the apps named by the events of the last DEBOUNCE_MS (and the queue, deployments). */
   async flush() {
     this.timer = null;
     const ids = [...this.pendingApps];
+    const gone = [...this.pendingGone];
     const withDeployments = this.pendingDeployments;
     this.pendingApps.clear();
+    this.pendingGone.clear();
     this.pendingDeployments = false;
     const gen = this.generation;
     const jobs = [api.get(`${MARATHON}/queue`).then((q) => () => this.setQueue(q))];
@@ -334,6 +373,10 @@ class MarathonModel {
     const results = await Promise.allSettled(jobs);
     if (gen !== this.generation) return;
     for (const r of results) if (r.status === 'fulfilled') r.value();
+    if (gone.some((id) => this.byId.has(id))) {
+      this.byId = new Map(this.byId);
+      for (const id of gone) this.byId.delete(id);
+    }
     this.changed();
   }
 
@@ -365,7 +408,8 @@ class MarathonModel {
 
 let model = null;
 
-/** The model itself (created on first use): `marathon().refresh([id])` after an action. */
+/** The model itself (created on first use): `marathon().refresh([id])` after an action,
+ * `marathon().forget(id)` after a delete. */
 export function marathon() {
   if (!model) model = new MarathonModel();
   return model;

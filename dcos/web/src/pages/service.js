@@ -252,7 +252,7 @@ const TABS = [
 export function ServicePage({ params = {}, query = {} }) {
   const id = params.id || '';
   const m = useMarathon();
-  const [tab, setTab] = useState(TABS.some((t) => t.id === query.tab) ? query.tab : 'tasks');
+  const tab = TABS.some((t) => t.id === query.tab) ? query.tab : 'tasks'; // the hash keeps the tab
   const app = m.byId.get(id);
   const isGroup = useMemo(() => !app && m.apps.some((a) => groupsOf(a.id).includes(id)), [app, m.apps, id]);
 
@@ -263,10 +263,7 @@ export function ServicePage({ params = {}, query = {} }) {
         <p>There is no service <code>${id}</code> (any more). <a href=${href('/services')}>All services</a></p>`}`;
   }
   const status = m.status.get(id);
-  const select = (t) => {
-    setTab(t);
-    history.replaceState(null, '', href(servicePath(id), t === 'tasks' ? undefined : { tab: t }));
-  };
+  const select = (t) => navigate(servicePath(id), t === 'tasks' ? undefined : { tab: t });
   const parent = groupsOf(id).pop();
   return html`<section class="service">
     <p><a href=${href('/services')}>Services</a>${parent && html` / <a href=${href(servicePath(parent))}>${parent}</a>`}</p>

@@ -16,6 +16,8 @@ const READ_ONLY = [
   'lastTaskFailure', 'taskStats', 'readinessCheckResults', 'version', 'versionInfo',
 ];
 const HEALTH_PROTOCOLS = ['HTTP', 'HTTPS', 'TCP', 'COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'];
+// Short fields side by side (a grid that folds on narrow screens).
+const ROW = 'display:grid;grid-template-columns:repeat(auto-fill,minmax(120px,1fr));gap:0 12px;max-width:760px';
 const NEW_APP = { id: '', cmd: '', instances: 1, cpus: 0.1, mem: 32, disk: 0, gpus: 0, portDefinitions: [] };
 
 /** The definition without the keys Marathon computes (tasks, counts, version ...). */
@@ -148,7 +150,7 @@ function FormFields({ form, set, errors, editing }) {
       hint="A path such as /web or /shop/api (a group is the part before the last /)" />
     <${TextArea} ...${p} name="cmd" label="Command" error=${e.cmd} rows="2"
       hint="Run by /bin/sh in the task's sandbox, e.g. python3 -m http.server $PORT0" />
-    <div class="row" style="display:flex;gap:12px;flex-wrap:wrap">
+    <div class="row" style=${ROW}>
       <${Input} ...${p} name="instances" label="Instances" type="number" error=${e.instances} />
       <${Input} ...${p} name="cpus" label="CPUs" type="number" step="any" error=${e.cpus} />
       <${Input} ...${p} name="mem" label="Memory (MiB)" type="number" step="any" error=${e.mem} />
@@ -170,7 +172,7 @@ function FormFields({ form, set, errors, editing }) {
       ${form.hcProtocol === 'COMMAND' && html`<${Input} ...${p} name="hcCommand" label="Check command" />`}
       ${form.hcProtocol && form.hcProtocol !== 'COMMAND' && html`<${Input} ...${p} name="hcPortIndex"
         label="Port index" type="number" hint="Which of the ports it probes (0: the first)" />`}
-      ${form.hcProtocol && html`<div class="row" style="display:flex;gap:12px;flex-wrap:wrap">
+      ${form.hcProtocol && html`<div class="row" style=${ROW}>
         <${Input} ...${p} name="hcGrace" label="Grace period (s)" type="number" />
         <${Input} ...${p} name="hcInterval" label="Interval (s)" type="number" />
         <${Input} ...${p} name="hcMaxFailures" label="Max failures" type="number" />
@@ -297,7 +299,7 @@ export function ServiceFormPage({ params = {} }) {
               onInput=${(ev) => setText(ev.target.value)}></textarea>
           <//>`}
       ${error && html`<div class="error" role="alert" data-testid="form-error">
-        ${shownElsewhere ? `${errorText(error)}: see the fields marked below.` : errorText(error)}
+        ${shownElsewhere ? `${errorText(error)}: see the fields marked above.` : errorText(error)}
         ${mode === 'form' && other.length > 0 && html`<ul>${other.map((o) => html`<li>${o}</li>`)}</ul>`}
       </div>`}
       <div class="actions">

@@ -24,15 +24,20 @@ export function servicePath(id) {
 
 /**
  * Run one change against Marathon: `call(force)` does the request; on 409 (a deployment holds
- * the app) the caller may offer to retry with `force`. Refreshes the app in the live model.
+ * the app) the caller may offer to retry with `force`. Then the live model refreshes the app, or
+ * forgets it after `delete` (fetching it would only answer 404).
  */
-async function change(id, call, force) {
+async function change(name, id, call, force) {
   await call(force ? { query: { force: 'true' } } : {});
-  marathon().refresh([id]);
+  if (name === 'delete') marathon().forget(id);
+  else marathon().refresh([id]);
 }
 
-/** The changes of one app, as buttons; each shows its error next to it (role=alert). */
-export function ServiceActions({ app, status, onDeleted }) {
+// In a table row: one line of buttons, no margin.
+const COMPACT = 'margin:0;gap:4px;flex-wrap:nowrap;font-size:13px';
+
+/** The changes of one app, as buttons (`compact` in a table row); each shows its error next to it (role=alert). */
+export function ServiceActions({ app, status, onDeleted, compact = false }) {
   const id = app.id;
   const [mode, setMode] = useState(null); // null | 'scale' | 'delete'
   const [count, setCount] = useState(String(app.instances || 1));
@@ -46,7 +51,7 @@ export function ServiceActions({ app, status, onDeleted }) {
     setError(null);
     setRetry(null);
     try {
-      await change(id, call, force);
+      await change(name, id, call, force);
       setMode(null);
       if (name === 'delete' && onDeleted) onDeleted();
     } catch (e) {
@@ -83,7 +88,7 @@ export function ServiceActions({ app, status, onDeleted }) {
         onClick=${() => run('delete', (o) => api.del(appUrl(id), o))}>Yes, delete</button>
       <button onClick=${() => setMode(null)}>Cancel</button>
     </div>`}
-    ${!mode && html`<div class="actions">
+    ${!mode && html`<div class="actions" style=${compact ? COMPACT : undefined}>
       <button aria-label=${label('Scale')} disabled=${busy}
         onClick=${() => { setCount(String(app.instances || 1)); setMode('scale'); }}>Scale</button>
       <button aria-label=${label('Restart')} disabled=${busy || suspended}
@@ -129,6 +134,8 @@ function Deployments({ deployments }) {
   </section>`;
 }
 
+const nowrap = (text) => html`<span style="white-space:nowrap">${text}</span>`;
+
 function Name({ app }) {
   const parts = app.id.split('/');
   const name = parts.pop();
@@ -159,11 +166,11 @@ export function ServicesPage({ query = {} }) {
       render: (a) => html`<span aria-label="running of target">${a.tasksRunning || 0}/${a.instances}</span>` },
     { key: 'health', label: 'Health', sortValue: (a) => healthText(a), render: healthText },
     { key: 'cpus', label: 'CPUs', render: (a) => fmtNum(a.cpus, 2) },
-    { key: 'mem', label: 'Memory', render: (a) => fmtMem(a.mem) },
-    { key: 'disk', label: 'Disk', render: (a) => fmtMem(a.disk) },
+    { key: 'mem', label: 'Memory', render: (a) => nowrap(fmtMem(a.mem)) },
+    { key: 'disk', label: 'Disk', render: (a) => nowrap(fmtMem(a.disk)) },
     { key: 'gpus', label: 'GPUs', render: (a) => fmtNum(a.gpus || 0) },
     { key: 'actions', label: 'Actions', sortValue: (a) => a.id,
-      render: (a) => html`<${ServiceActions} app=${a} status=${m.status.get(a.id)} />` },
+      render: (a) => html`<${ServiceActions} app=${a} status=${m.status.get(a.id)} compact />` },
   ];
 
   return html`<section class="services">
