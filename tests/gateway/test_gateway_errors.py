@@ -4,6 +4,9 @@ never gets a 500."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 import time
 
 import aiohttp
@@ -104,3 +107,28 @@ async def test_bad_input_never_gets_500(upstream: Upstream, gateway: MakeGateway
     assert 400 <= status < 500
     status, _ = await raw(gw.url, b"\x16\x03\x01garbage\r\n\r\n")
     assert 400 <= status < 500
+
+
+async def test_connect_timeout_is_504_json_in_bounded_time(gateway: MakeGateway) -> None:
+    """An upstream whose accept queue is full drops the gateway's SYN: connecting times out
+    (the gateway's connect timeout is 1 s here) and the answer is 504, never a hang."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _ in range(3):  # fill the accept queue: later SYNs are dropped
+        s = socket.socket()
+        s.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            s.connect(listener.getsockname())
+        fillers.append(s)
+    await asyncio.sleep(0.1)
+    try:
+        gw = await gateway(package=f"http://127.0.0.1:{listener.getsockname()[1]}")
+        status, body, took = await _get(gw.url + "/package/list")
+        assert (status, body["code"]) == (504, 504) and 0.9 < took < BOUND_S, (body, took)
+        assert "no connection within 1 s" in body["message"]
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()
