@@ -201,7 +201,7 @@ export function Table({ columns, rows, rowKey, filterText, pageSize = 50, empty 
       <tbody>
         ${slice.length === 0 && html`<tr><td colspan=${columns.length} class="empty">${empty}</td></tr>`}
         ${slice.map((r) => html`<tr key=${rowKey(r)}>${columns.map((c) =>
-          html`<td data-label=${c.label}>${c.render ? c.render(r) : r[c.key]}</td>`)}</tr>`)}
+          html`<td data-label=${c.label}><div class="cell">${c.render ? c.render(r) : r[c.key]}</div></td>`)}</tr>`)}
       </tbody>
     </table>
     ${pages > 1 && html`<nav class="pager" aria-label="Pages">

@@ -18,6 +18,8 @@ function UsageChart({ name, series, version }) {
   const box = useRef(null);
   const plot = useRef(null);
   const fmt = UNITS[name];
+  const gib = name === 'mem' || name === 'disk'; // plotted in GiB: round ticks
+  const show = (v) => (v == null ? '-' : fmt(gib ? v * 1024 : v));
   useEffect(() => {
     const el = box.current;
     const opts = {
@@ -26,11 +28,11 @@ function UsageChart({ name, series, version }) {
       legend: { show: true, live: false },
       cursor: { show: true, drag: { x: false, y: false } },
       scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-      axes: [{}, { size: 60, values: (u, ticks) => ticks.map((t) => (name === 'mem' || name === 'disk' ? fmtMem(t) : fmtNum(t))) }],
+      axes: [{}, { size: 64, values: (u, ticks) => ticks.map((t) => (gib ? `${fmtNum(t)} GiB` : fmtNum(t))) }],
       series: [
         {},
-        { label: 'Allocated', stroke: '#2a5bd7', fill: 'rgba(42,91,215,0.12)', width: 2, value: (u, v) => (v == null ? '-' : fmt(v)) },
-        { label: 'Total', stroke: '#5b6475', dash: [6, 4], width: 1.5, value: (u, v) => (v == null ? '-' : fmt(v)) },
+        { label: 'Allocated', stroke: '#2a5bd7', fill: 'rgba(42,91,215,0.12)', width: 2, value: (u, v) => show(v) },
+        { label: 'Total', stroke: '#5b6475', dash: [6, 4], width: 1.5, value: (u, v) => show(v) },
       ],
     };
     plot.current = new uPlot(opts, [[], [], []], el);
@@ -45,7 +47,10 @@ function UsageChart({ name, series, version }) {
     };
   }, [name]);
   useEffect(() => {
-    if (plot.current) plot.current.setData([series.t.slice(), series[name].allocated.slice(), series[name].total.slice()]);
+    if (!plot.current) return;
+    const k = gib ? 1 / 1024 : 1;
+    const scale = (xs) => (k === 1 ? xs.slice() : xs.map((x) => x * k));
+    plot.current.setData([series.t.slice(), scale(series[name].allocated), scale(series[name].total)]);
   }, [version, series.t.length]);
   return html`<div class="chart" ref=${box} role="img"
     aria-label=${`${TITLES[name]} allocated and total over time`}></div>`;
@@ -57,9 +62,8 @@ function UsageCard({ name, m }) {
   const pct = total > 0 ? Math.round((100 * used) / total) : 0;
   return html`<section class="card" aria-labelledby=${'usage-' + name}>
     <h2 id=${'usage-' + name}>${TITLES[name]}</h2>
-    <p class="big"><span data-testid=${'allocated-' + name}>${UNITS[name](used)}</span> of
-      <span data-testid=${'total-' + name}>${UNITS[name](total)}</span>
-      <span class="muted"> allocated (${pct}%)</span></p>
+    <p class="big"><span data-testid=${'allocated-' + name} data-value=${used}>${UNITS[name](used)}</span>${' of '}<span
+      data-testid=${'total-' + name} data-value=${total}>${UNITS[name](total)}</span>${' '}<span class="muted">allocated (${pct}%)</span></p>
     <${UsageChart} name=${name} series=${m.series} version=${m.version} />
   </section>`;
 }

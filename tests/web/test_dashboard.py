@@ -1,0 +1,108 @@
+"""The Dashboard, Nodes and Frameworks pages in a real browser against `ui_cluster`: the
+agents' totals as the master counts them, the allocation following a task launched after the
+page opened (no reload: the master's SUBSCRIBE stream), both agents and the leading master,
+the registered frameworks, and a narrow (390 px) screen."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.web.conftest import NARROW, UiCluster, open_page, screenshot
+
+SCALARS = ("cpus", "mem", "disk", "gpus")
+
+
+def master_totals(cluster: UiCluster) -> dict[str, float]:
+    state = cluster.get("/mesos/master/state")
+    return {k: sum(float(a["resources"].get(k, 0)) for a in state["slaves"] if a.get("active", True))
+            for k in SCALARS}
+
+
+def shown(page: Any, testid: str) -> float:
+    return float(page.get_by_test_id(testid).get_attribute("data-value"))
+
+
+def test_dashboard_shows_the_agents_totals(page: Any, ui_cluster: UiCluster) -> None:
+    totals = master_totals(ui_cluster)
+    assert totals["cpus"] > 0 and totals["mem"] > 0
+    open_page(page, ui_cluster, "/dashboard")
+    for k in SCALARS:
+        page.wait_for_function(
+            "([id, want]) => Math.abs(Number(document.querySelector(`[data-testid=${id}]`)"
+            "?.dataset.value) - want) < 1e-6", arg=[f"total-{k}", totals[k]], timeout=10_000)
+        assert abs(shown(page, f"total-{k}") - totals[k]) < 1e-6
+    # the text says it too (1 CPU per local agent by default: "2 CPU")
+    assert page.get_by_test_id("total-cpus").inner_text().endswith("CPU")
+    page.wait_for_selector(".chart .uplot")  # the charts are drawn
+    assert page.locator(".chart .uplot").count() == 4
+
+
+def test_dashboard_follows_a_new_task_live(page: Any, ui_cluster: UiCluster) -> None:
+    open_page(page, ui_cluster, "/dashboard")
+    page.wait_for_selector("[data-testid=total-cpus]")
+    page.evaluate("window.__noReload = 1")
+    before = shown(page, "allocated-cpus")
+    app_id = f"/ui-dash-{uuid.uuid4().hex[:6]}"
+    ui_cluster.send("POST", "/service/marathon/v2/apps",
+                    {"id": app_id, "cmd": "sleep 600", "cpus": 0.25, "mem": 16, "instances": 1})
+    try:
+        page.wait_for_function(
+            "want => Number(document.querySelector('[data-testid=allocated-cpus]').dataset.value)"
+            " >= want - 1e-6", arg=before + 0.25, timeout=30_000)
+        page.wait_for_selector("[data-testid=count-TASK_RUNNING]", timeout=10_000)
+    finally:
+        ui_cluster.send("DELETE", f"/service/marathon/v2/apps{app_id}")
+    page.wait_for_function(
+        "want => Number(document.querySelector('[data-testid=allocated-cpus]').dataset.value)"
+        " <= want + 1e-6", arg=before, timeout=30_000)
+    assert page.evaluate("window.__noReload") == 1
+
+
+def test_nodes_page_lists_the_agents_and_the_leader(page: Any, ui_cluster: UiCluster) -> None:
+    state = ui_cluster.get("/mesos/master/state")
+    open_page(page, ui_cluster, "/nodes")
+    table = page.get_by_role("table", name="Agents")
+    for agent in state["slaves"]:
+        table.get_by_role("link", name=f"{agent['hostname']}:{agent['port']}").wait_for()
+    leader = state["leader"].split("@", 1)[1]
+    masters = page.get_by_role("table", name="Masters")
+    masters.get_by_text(leader).wait_for()
+    assert masters.get_by_label("leader").count() == 1
+    # one agent's page, reached from the list with the keyboard
+    first = table.get_by_role("link").first
+    first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/#/nodes/*")
+    page.get_by_role("heading", name="Resources").wait_for()
+    assert page.get_by_role("meter").count() >= 3  # CPU, memory, disk bars
+
+
+def test_frameworks_page_lists_the_frameworks(page: Any, ui_cluster: UiCluster) -> None:
+    open_page(page, ui_cluster, "/frameworks")
+    table = page.get_by_role("table", name="Registered frameworks")
+    for name in ("webapp", "batch-dispatcher"):
+        table.get_by_role("button", name=f"Show the tasks of {name}").wait_for()
+    link = table.get_by_role("link", name="Open the web UI of webapp")
+    assert link.get_attribute("href") == "/service/webapp/"
+    table.get_by_role("button", name="Show the tasks of webapp").click()
+    page.get_by_role("heading", name="Tasks of webapp").wait_for()
+
+
+def test_narrow_screen_renders_the_navigation(page: Any, ui_cluster: UiCluster) -> None:
+    page.set_viewport_size(NARROW)
+    open_page(page, ui_cluster, "/dashboard")
+    nav = page.get_by_role("navigation", name="Main")
+    for name in ("Dashboard", "Services", "Jobs", "Nodes", "Frameworks", "Catalog", "Settings"):
+        link = nav.get_by_role("link", name=name, exact=True)
+        assert link.is_visible()
+        box = link.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= NARROW["width"]
+    page.wait_for_selector("[data-testid=total-cpus]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    screenshot(page, "dashboard-narrow")
+    # the nav works from the keyboard: Tab to Nodes, Enter
+    nav.get_by_role("link", name="Nodes", exact=True).focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Nodes", exact=True).wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
