@@ -65,13 +65,13 @@ async def test_subscribed_snapshot_then_live_events(env):
     m, s = env
     astream, aid = await agent_subscribe(s, m.url)
     fstream, fid, sid = await subscribe(s, m.url)
+    offers = (await fstream.next("OFFERS"))["offers"]["offers"]  # nothing changes from here
     ostream, subscribed = await operator_subscribe(s, m.url, "/master/api/v1")
     assert subscribed["heartbeat_interval_seconds"] == 15
     snap = subscribed["get_state"]
     assert snap == await get_state(s, m.url)
     assert [a["agent_info"]["id"] for a in snap["get_agents"]["agents"]] == [wrap(aid)]
     assert [f["framework_info"]["id"] for f in snap["get_frameworks"]["frameworks"]] == [wrap(fid)]
-    offers = (await fstream.next("OFFERS"))["offers"]["offers"]
     assert (
         await launch(s, m.url, fid, sid, offers[0]["id"], [command_task("t1", aid)])
     ).status == 202
