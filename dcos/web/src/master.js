@@ -20,7 +20,8 @@
 //   total       {cpus, mem, disk, gpus}           of the active agents
 //   allocated   {cpus, mem, disk, gpus}           used by live tasks (STAGING..KILLING)
 //   series      {t: [unix s], cpus: {total: [], allocated: []}, mem: .., disk: .., gpus: ..}
-//               sampled from the model every SAMPLE_MS (the dashboard's charts)
+//               sampled from the model every SAMPLE_MS (the dashboard's charts); a sample does
+//               not bump `version`: `useSeries()` re-renders its caller at each sample
 // Agent:     {id, hostname, port, pid, active, version, attributes: {name: value},
 //             resources: Res, allocated: Res (from its live tasks), registeredTime (s), raw}
 // Framework: {id, name, active, connected, recovered, webuiUrl, roles, principal, user,
@@ -257,6 +258,7 @@ function freshModel() {
 
 let model = freshModel();
 const listeners = new Set();
+const seriesListeners = new Set();
 let frame = 0;
 let started = false;
 
@@ -456,6 +458,9 @@ export function applyEvent(ev) {
 /** Record one sample of total vs allocated into `series` (every SAMPLE_MS while open). */
 export function sample() {
   const s = model.series;
+  queueMicrotask(() => {
+    for (const fn of seriesListeners) fn(`${s.t.length}:${s.t[s.t.length - 1]}`);
+  });
   s.t.push(Date.now() / 1000);
   for (const k of SCALARS) {
     s[k].total.push(model.total[k]);
@@ -536,7 +541,6 @@ export function startMaster() {
   setInterval(() => {
     if (model.connected) {
       sample();
-      changed();
     }
   }, SAMPLE_MS);
   run();
@@ -551,6 +555,20 @@ export function masterModel() {
 export function subscribeMaster(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
+}
+
+/**
+ * A hook: the resource time series ({t, cpus: {total, allocated}, ...}, see the top); the
+ * caller re-renders at every sample (every SAMPLE_MS), not at every event.
+ */
+export function useSeries() {
+  startMaster();
+  const [, setTick] = useState('');
+  useEffect(() => {
+    seriesListeners.add(setTick);
+    return () => seriesListeners.delete(setTick);
+  }, []);
+  return model.series;
 }
 
 /** A hook: the live master model; the caller re-renders when it changes. */

@@ -4,7 +4,7 @@
 // resources) from marathon.js' live model.
 import { html, useEffect, useMemo, useRef } from '../lib.js';
 import uPlot from 'uplot';
-import { useMaster, SCALARS } from '../master.js';
+import { useMaster, useSeries, SCALARS } from '../master.js';
 import { useMarathon, STATUS, statusClass } from '../marathon.js';
 import { href } from '../router.js';
 import { ErrorText, Table, fmtMem, fmtNum, fmtState, Loading } from '../ui.js';
@@ -14,7 +14,8 @@ const UNITS = { cpus: (x) => `${fmtNum(x, 2)} CPU`, mem: fmtMem, disk: fmtMem, g
 const ATTENTION = new Set([STATUS.UNHEALTHY, STATUS.DEPLOYING, STATUS.DELAYED, STATUS.WAITING]);
 
 /** One uPlot chart of `series[name]` (allocated vs total), resized with its box. */
-function UsageChart({ name, series, version }) {
+function UsageChart({ name }) {
+  const series = useSeries();
   const box = useRef(null);
   const plot = useRef(null);
   const fmt = UNITS[name];
@@ -51,7 +52,7 @@ function UsageChart({ name, series, version }) {
     const k = gib ? 1 / 1024 : 1;
     const scale = (xs) => (k === 1 ? xs.slice() : xs.map((x) => x * k));
     plot.current.setData([series.t.slice(), scale(series[name].allocated), scale(series[name].total)]);
-  }, [version, series.t.length]);
+  }, [series.t.length, series.t[series.t.length - 1]]);
   return html`<div class="chart" ref=${box} role="img"
     aria-label=${`${TITLES[name]} allocated and total over time`}></div>`;
 }
@@ -64,7 +65,7 @@ function UsageCard({ name, m }) {
     <h2 id=${'usage-' + name}>${TITLES[name]}</h2>
     <p class="big"><span data-testid=${'allocated-' + name} data-value=${used}>${UNITS[name](used)}</span>${' of '}<span
       data-testid=${'total-' + name} data-value=${total}>${UNITS[name](total)}</span>${' '}<span class="muted">allocated (${pct}%)</span></p>
-    <${UsageChart} name=${name} series=${m.series} version=${m.version} />
+    <${UsageChart} name=${name} />
   </section>`;
 }
 
