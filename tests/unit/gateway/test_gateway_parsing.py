@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dcos.gateway.config import DEFAULT_MASTER, parse_args
@@ -53,7 +53,8 @@ def test_app_services_from_labels() -> None:
     assert app_services(apps) == {"web": "http://h:4", "s": "https://h2:9"}
 
 
-@given(st.recursive(st.none() | st.text() | st.integers(), lambda c: st.lists(c) | st.dictionaries(st.text(), c)))
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(st.none() | st.text() | st.integers(), lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4), max_leaves=12))
 def test_parsers_take_any_json(body: object) -> None:
     frameworks_of(body)
     agents_of(body)
