@@ -93,8 +93,7 @@ export function CatalogPage() {
     </div>
     <${ErrorText} error=${error} />
     ${packages === null && !error && html`<p class="hint" role="status">Loading the catalog…</p>`}
-    ${packages && packages.length === 0 && html`<p class="hint">No package matches “${search}”. Repositories are set in
-      <a href=${href('/settings')}>Settings</a>.</p>`}
+    ${packages && packages.length === 0 && html`<p class="hint">No package matches “${search}”. Repositories are set in${' '}<a href=${href('/settings')}>Settings</a>.</p>`}
     ${packages && packages.length > 0 && html`<ul class="cards" aria-label="Packages" style="list-style:none;padding:0;margin:0">
       ${packages.map((p) => html`<li key=${p.name} class="card package-card" style="display:flex;gap:12px">
         <${Icon} pkg=${p} />
@@ -401,8 +400,7 @@ function InstallForm({ pkg, onInstalled }) {
     <div id="install-result">
       ${error && html`<p class="error" role="alert">${errorText(error)}</p>`}
       ${result && html`<div class="card" role="status">
-        <p style="margin-top:0"><strong>${result.packageName} ${result.packageVersion}</strong> is installed as
-          <a href=${href('/services/detail/' + encodeURIComponent(result.appId))}>${result.appId}</a>.</p>
+        <p style="margin-top:0"><strong>${result.packageName} ${result.packageVersion}</strong> is installed as${' '}<a href=${href('/services/detail/' + encodeURIComponent(result.appId))}>${result.appId}</a>.</p>
         ${result.postInstallNotes && html`<p>${result.postInstallNotes}</p>`}
       </div>`}
     </div>

@@ -156,17 +156,18 @@ function DriverProgress({ fw, sub }) {
     </div>
     <${ErrorText} error=${error} />
     ${snap && snap.waiting && html`<p class="field-error">Waiting for executors: ${snap.waiting}</p>`}
-    ${snap && html`<p class="hint" style="margin:0 0 6px">${(snap.executors || []).length} executors ·
-      ${snap.tasks_finished} tasks finished · ${snap.task_attempts_failed} failed attempts · ${snap.pending_tasks} pending</p>`}
+    ${snap && html`<p class="hint" style="margin:0 0 6px">${(snap.executors || []).length} executors · ${snap.tasks_finished} tasks finished · ${snap.task_attempts_failed} failed attempts · ${snap.pending_tasks} pending</p>`}
     ${snap && jobs.length === 0 && html`<p class="hint">No job yet.</p>`}
     ${jobs.slice(0, 5).map((job) => html`<div key=${job.job_id} style="margin:6px 0 10px">
       <div><strong>Job ${job.job_id}</strong> <span class=${'status ' + (job.status === 'failed' ? 'bad' : job.status === 'running' ? 'Running' : 'ok')}>${job.status}</span>
-        <small class="hint"> ${job.succeeded}/${job.tasks} tasks · ${fmtNum(job.duration, 1)} s${job.description ? ' · ' + job.description : ''}</small></div>
+        <small class="hint"> ${job.succeeded}/${job.tasks} tasks · ${fmtNum(job.duration, 2)} s${job.description ? ' · ' + job.description : ''}</small></div>
       ${job.error && html`<pre class="error" style="white-space:pre-wrap">${job.error}</pre>`}
       ${(job.stages || []).map((s) => html`<div key=${s.stage_id + '.' + s.attempt}
           style="display:grid;grid-template-columns:90px 1fr;gap:8px;align-items:center;margin:3px 0">
         <span class="hint">stage ${s.stage_id}${s.attempt ? '.' + s.attempt : ''}</span>
-        <${Bar} used=${s.succeeded} total=${s.total} label=${`stage ${s.stage_id}: ${s.running} running`} />
+        <${Bar} used=${s.succeeded} total=${s.total} label=${`stage ${s.stage_id} tasks done`} />
+        ${(s.running > 0 || s.failed + s.fetch_failed > 0) && html`<span></span><small class="hint">${s.running} running${
+          s.failed + s.fetch_failed ? ` · ${s.failed + s.fetch_failed} failed attempts` : ''}</small>`}
       </div>`)}
     </div>`)}
   </section>`;
