@@ -2,7 +2,7 @@
 
 - `dcos.master.core`: `MasterCore` (state and decisions; typed inputs and `now` in, a list
   of typed actions out: `ToFramework`, `ToAgent`, `CloseFramework`, `CloseAgent`,
-  `Persist`, `AllocateSoon`). Inputs are parsed at the shell: scheduler calls by
+  `Persist`, `AllocateSoon`, and `Observed` while operators subscribe). Inputs are parsed at the shell: scheduler calls by
   `core/calls.py` (`parse_call`), agent calls by `dcos.protocol.internal.parse_agent_call`,
   operator writes by `core/operator_calls.py`.
 - `dcos.master.shell`: `MasterShell` (streams, timers, the registry, the stimulus log); one
@@ -34,4 +34,13 @@ checked in `core/agents.py`), and an agent's updates only count for tasks it hol
 Large reads (`/master/state` and friends, v1 GET_STATE ...) are answered from shared,
 rate-limited snapshots (`http/snapshots.py`), so readers do not take the event loop from
 offers, launches and status updates.
+
+The operator event stream (v1 operator SUBSCRIBE, what the web UI follows): the handler
+(`http/operator_feed.py`) turns observation on in the core (`MasterShell.observe_operators`
+-> `MasterCore.observe`); from then on the core adds an `Observed` action
+(`core/observed.py`: TaskAdded, TaskUpdated, AgentAdded, ...) wherever a task, agent or
+framework changes, the shell hands each to the feed (`MasterShell.observer`), which renders
+it once with the GET_STATE builders (`http/state_json.py`) and queues it on every
+subscriber's bounded stream (`http/streams.py` `OperatorStream`). With no subscriber the
+core makes none.
 """
