@@ -48,8 +48,7 @@ def frameworks_of(summary: Any) -> dict[str, str]:
         if not isinstance(fw, dict) or not fw.get("active") or not isinstance(fw.get("name"), str):
             continue
         url = fw.get("webui_url")
-        registered = fw.get("registered_time")
-        when = float(registered) if isinstance(registered, int | float) else 0.0
+        when = _seconds(fw.get("registered_time"))
         name = fw["name"]
         if name not in out or when >= out[name][0]:
             out[name] = (when, url if isinstance(url, str) else "")
@@ -92,10 +91,11 @@ def app_services(apps: Any) -> dict[str, str]:
             continue
         try:
             index = int(labels.get(SERVICE_PORT_INDEX, 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             continue
         scheme = labels.get(SERVICE_SCHEME) or "http"
-        for task in app.get("tasks") or []:
+        tasks = app.get("tasks")
+        for task in tasks if isinstance(tasks, list) else []:
             if not isinstance(task, dict) or task.get("state", "TASK_RUNNING") != "TASK_RUNNING":
                 continue
             ports, host = task.get("ports") or [], task.get("host")
@@ -103,6 +103,16 @@ def app_services(apps: Any) -> dict[str, str]:
                 out[labels[SERVICE_NAME].strip("/")] = f"{scheme}://{host}:{ports[index]}"
                 break
     return out
+
+
+def _seconds(value: Any) -> float:
+    """A JSON time in seconds, 0.0 when it is none."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    try:
+        return float(value)
+    except OverflowError:
+        return 0.0
 
 
 def _list(body: Any, key: str) -> list[Any]:

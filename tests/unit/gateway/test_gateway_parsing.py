@@ -19,8 +19,8 @@ from dcos.gateway.static import resolve
 
 def test_frameworks_active_only_latest_wins() -> None:
     body = {"frameworks": [
-        {"name": "webapp", "active": True, "webui_url": "http://h:8080", "registered_time": 1.0},
-        {"name": "webapp", "active": True, "webui_url": "http://h:8081", "registered_time": 2.0},
+        {"name": "webapp", "active": True, "webui_url": "http://h:8080", "registered_time": 1.5},
+        {"name": "webapp", "active": True, "webui_url": "http://h:8081", "registered_time": 2.5},
         {"name": "gone", "active": False, "webui_url": "http://h:1"},
         {"name": "noui", "active": True},
         {"active": True}, "junk",
@@ -59,6 +59,23 @@ def test_parsers_take_any_json(body: object) -> None:
     frameworks_of(body)
     agents_of(body)
     app_services(body)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                    max_leaves=8)  # fmt: skip
+FIELDS = st.sampled_from(["id", "name", "active", "webui_url", "pid", "hostname", "port",
+                          "registered_time", "labels", "tasks", "host", "ports", "state"])  # fmt: skip
+OBJ = st.dictionaries(FIELDS, JSON | st.dictionaries(st.sampled_from(
+    ["DCOS_SERVICE_NAME", "DCOS_SERVICE_PORT_INDEX", "DCOS_SERVICE_SCHEME"]), JSON), max_size=6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(OBJ | st.dictionaries(FIELDS, st.lists(OBJ, max_size=2)), max_size=3))
+def test_parsers_take_near_miss_shapes(items: list[object]) -> None:
+    frameworks_of({"frameworks": items})
+    agents_of({"slaves": items})
+    app_services(items)
 
 
 def test_leader_choice_and_redirect_parsing() -> None:
