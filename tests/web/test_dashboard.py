@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
+
 from tests.web.conftest import NARROW, UiCluster, open_page, screenshot
 
 SCALARS = ("cpus", "mem", "disk", "gpus")
@@ -106,3 +108,35 @@ def test_narrow_screen_renders_the_navigation(page: Any, ui_cluster: UiCluster) 
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Nodes", exact=True).wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+
+
+def _subscribed(cpus: float) -> bytes:
+    """A RecordIO SUBSCRIBED record whose one agent has `cpus`."""
+    res = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+           {"name": "mem", "type": "SCALAR", "scalar": {"value": 1024.0}}]
+    agent = {"agent_info": {"id": {"value": f"fake-{cpus}"}, "hostname": "fake", "port": 1,
+                            "resources": res}, "active": True, "total_resources": res}
+    body = orjson.dumps({"type": "SUBSCRIBED", "subscribed": {
+        "heartbeat_interval_seconds": 15, "get_state": {"get_agents": {"agents": [agent]}}}})
+    return str(len(body)).encode() + b"\n" + body
+
+
+def test_dashboard_resubscribes_when_the_stream_ends(page: Any, ui_cluster: UiCluster) -> None:
+    """A master failover ends the stream: the page subscribes again and rebuilds its model
+    from the new SUBSCRIBED (here two short streams served by the browser itself)."""
+    served: list[float] = []
+
+    def handle(route: Any) -> None:
+        if "SUBSCRIBE" not in (route.request.post_data or ""):
+            route.continue_()
+            return
+        cpus = 3.0 if not served else 7.0
+        served.append(cpus)
+        route.fulfill(status=200, content_type="application/json", body=_subscribed(cpus))
+
+    page.route("**/mesos/api/v1", handle)
+    open_page(page, ui_cluster, "/dashboard")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=total-cpus]')?.dataset.value === '7'",
+        timeout=10_000)
+    assert served[:2] == [3.0, 7.0]
