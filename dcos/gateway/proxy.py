@@ -16,13 +16,16 @@ Answers: a small body with a ``Content-Length`` goes back in one write; anything
 (server-sent events, Mesos' chunked RecordIO ``SUBSCRIBE`` streams, big files) chunk by chunk
 as each arrives, never buffered, until either side ends it. Errors, JSON
 ``{"code", "message"}``: 502 when the upstream refuses the connection or breaks it before
-answering, 504 when connecting (or waiting for the answer's head) takes too long.
+answering, 504 when connecting (or waiting for the answer's head) takes too long, 508 when
+the request comes back to this gateway (its ``Via`` token: an upstream URL pointing at the
+gateway itself).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 import aiohttp
 import orjson
@@ -53,8 +56,8 @@ def _dropped(headers: CIMultiDictProxy[str]) -> frozenset[str]:
     return HOP_BY_HOP | frozenset(named)
 
 
-def request_headers(request: web.Request) -> CIMultiDict[str]:
-    """The headers sent upstream (module docstring)."""
+def request_headers(request: web.Request, via: str | None = None) -> CIMultiDict[str]:
+    """The headers sent upstream (module docstring); `via` is appended to ``Via``."""
     drop = _dropped(request.headers) | {"x-forwarded-for", "x-forwarded-proto",
                                         "x-forwarded-host"}  # fmt: skip
     out = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in drop)
@@ -62,6 +65,8 @@ def request_headers(request: web.Request) -> CIMultiDict[str]:
     out["X-Forwarded-For"] = ", ".join(f for f in chain if f)
     out["X-Forwarded-Proto"] = request.headers.get("X-Forwarded-Proto") or request.scheme
     out["X-Forwarded-Host"] = request.headers.get("X-Forwarded-Host") or request.host
+    if via is not None:
+        out.add("Via", via)
     return out
 
 
@@ -81,6 +86,9 @@ class Relay:
 
     def __init__(self, *, connect_timeout: float = 3.0, head_timeout: float = 120.0,
                  max_body: int = 64 << 20) -> None:  # fmt: skip
+        # `Via` token naming this gateway process: a request coming back with it is a loop
+        # (a framework whose webui_url points at the gateway itself)
+        self.via = f"1.1 dcos-py-gateway-{uuid.uuid4().hex[:12]}"
         self.connect_timeout = connect_timeout
         self.head_timeout = head_timeout
         self.max_body = max_body
@@ -105,12 +113,15 @@ class Relay:
             url = URL(target.url, encoded=True)
         except ValueError:
             return error(400, f"bad request path {request.raw_path!r}")
+        if any(self.via in v for v in request.headers.getall("Via", [])):
+            return error(508, f"loop: {target.name} at {target.base} sent the request back to "
+                              "this gateway")  # fmt: skip
         body = await request.read() if request.body_exists else None
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout)
         where = f"{target.name} at {target.base}"
         try:
             upstream = await asyncio.wait_for(self.session().request(
-                request.method, url, data=body, headers=request_headers(request),
+                request.method, url, data=body, headers=request_headers(request, self.via),
                 allow_redirects=False, timeout=timeout, skip_auto_headers=("User-Agent",),
             ), self.head_timeout)  # fmt: skip
         except aiohttp.ConnectionTimeoutError:

@@ -132,3 +132,13 @@ async def test_connect_timeout_is_504_json_in_bounded_time(gateway: MakeGateway)
         for s in fillers:
             s.close()
         listener.close()
+
+
+async def test_a_service_pointing_at_the_gateway_is_a_508_loop(upstream: Upstream,
+                                                                gateway: MakeGateway) -> None:  # fmt: skip
+    frameworks: dict[str, str] = {}
+    gw = await gateway(masters=(await upstream(fake_master(frameworks)),))
+    frameworks["loop"] = gw.url + "/service/loop"
+    status, body, took = await _get(gw.url + "/service/loop/x")
+    assert (status, body["code"]) == (508, 508) and took < BOUND_S
+    assert "loop" in body["message"]
