@@ -24,21 +24,25 @@ function UsageChart({ name }) {
   useEffect(() => {
     const el = box.current;
     const opts = {
-      width: Math.max(200, el.clientWidth),
+      width: Math.max(180, el.clientWidth),
       height: 160,
       legend: { show: true, live: false },
       cursor: { show: true, drag: { x: false, y: false } },
       scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-      axes: [{}, { size: 64, values: (u, ticks) => ticks.map((t) => (gib ? `${fmtNum(t)} GiB` : fmtNum(t))) }],
+      axes: [{ values: (u, ticks) => {
+        const span = ticks.length > 1 ? ticks[ticks.length - 1] - ticks[0] : 0;
+        const opts = span < 600 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' };
+        return ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], opts));
+      } }, { size: 64, values: (u, ticks) => ticks.map((t) => (gib ? `${fmtNum(t)} GiB` : fmtNum(t))) }],
       series: [
         {},
-        { label: 'Allocated', stroke: '#2a5bd7', fill: 'rgba(42,91,215,0.12)', width: 2, value: (u, v) => show(v) },
-        { label: 'Total', stroke: '#5b6475', dash: [6, 4], width: 1.5, value: (u, v) => show(v) },
+        { label: 'Allocated', stroke: '#2a5bd7', fill: 'rgba(42,91,215,0.12)', width: 2, points: { show: false }, value: (u, v) => show(v) },
+        { label: 'Total', stroke: '#5b6475', dash: [6, 4], width: 1.5, points: { show: false }, value: (u, v) => show(v) },
       ],
     };
     plot.current = new uPlot(opts, [[], [], []], el);
     const ro = typeof ResizeObserver === 'function'
-      ? new ResizeObserver(() => plot.current && plot.current.setSize({ width: Math.max(200, el.clientWidth), height: 160 }))
+      ? new ResizeObserver(() => plot.current && plot.current.setSize({ width: Math.max(180, el.clientWidth), height: 160 }))
       : null;
     if (ro) ro.observe(el);
     return () => {
