@@ -100,7 +100,7 @@ export function CatalogPage() {
         <div style="min-width:0">
           <h2 style="margin:0 0 4px"><a href=${href('/catalog/' + encodeURIComponent(p.name))}>${p.name}</a></h2>
           <div class="hint">${p.currentVersion}${p.framework ? ' · framework' : ''}${p.selected ? ' · selected' : ''}</div>
-          <p style="margin:6px 0">${p.description}</p>
+          <p style="margin:6px 0;overflow-wrap:anywhere">${p.description}</p>
           ${(p.tags || []).length > 0 && html`<div class="hint">${p.tags.join(', ')}</div>`}
         </div>
       </li>`)}
@@ -119,6 +119,7 @@ export function InstalledPackages({ packageName, refreshKey = 0 }) {
   const [tick, setTick] = useState(0);
   const [confirm, setConfirm] = useState(null); // appId awaiting confirmation
   const [busy, setBusy] = useState({}); // appId -> started (ms)
+  const [leaving, setLeaving] = useState({}); // appId -> its row, kept shown while it uninstalls
   const [rowError, setRowError] = useState({}); // appId -> error
   const [done, setDone] = useState(null); // {appId, name, notes}
   const [, setNow] = useState(0);
@@ -152,6 +153,7 @@ export function InstalledPackages({ packageName, refreshKey = 0 }) {
     setDone(null);
     setRowError((r) => ({ ...r, [appId]: null }));
     setBusy((b) => ({ ...b, [appId]: Date.now() }));
+    setLeaving((l) => ({ ...l, [appId]: p }));
     try {
       const body = await cosmos('uninstall', { packageName: name, appId });
       const result = (body.results || [])[0] || {};
@@ -160,21 +162,26 @@ export function InstalledPackages({ packageName, refreshKey = 0 }) {
       setRowError((r) => ({ ...r, [appId]: e }));
     } finally {
       setBusy((b) => { const n = { ...b }; delete n[appId]; return n; });
+      setLeaving((l) => { const n = { ...l }; delete n[appId]; return n; });
       setTick((x) => x + 1);
     }
   };
 
   if (error) return html`<${ErrorText} error=${error} />`;
   if (items === null) return html`<p class="hint" role="status">Loading installed packages…</p>`;
+  // the package service stops listing an instance once its app is deleted, before its tasks
+  // have ended: its row stays (with the progress) until the uninstall call returns
+  const rows = items.concat(Object.values(leaving).filter((p) => !items.some((x) => x.appId === p.appId)));
+  const statusOf = (p) => (busy[p.appId] ? { text: 'Uninstalling', cls: 'warn', done: false } : appStatus(apps[p.appId]));
   const columns = [
     { key: 'appId', label: 'Service', render: (p) => html`<a href=${href('/services/detail/' + encodeURIComponent(p.appId))}>${p.appId}</a>` },
     { key: 'name', label: 'Package', sortValue: (p) => p.packageInformation.packageDefinition.name,
       render: (p) => html`<a href=${href('/catalog/' + encodeURIComponent(p.packageInformation.packageDefinition.name))}>${p.packageInformation.packageDefinition.name}</a>` },
     { key: 'version', label: 'Version', sortValue: (p) => p.packageInformation.packageDefinition.version,
       render: (p) => p.packageInformation.packageDefinition.version },
-    { key: 'status', label: 'Status', sortValue: (p) => appStatus(apps[p.appId]).text,
+    { key: 'status', label: 'Status', sortValue: (p) => statusOf(p).text,
       render: (p) => {
-        const s = appStatus(apps[p.appId]);
+        const s = statusOf(p);
         return html`<span class=${'status ' + s.cls}>${s.text}</span>`;
       } },
     { key: 'actions', label: 'Actions', render: (p) => html`<${UninstallCell} p=${p}
@@ -185,9 +192,9 @@ export function InstalledPackages({ packageName, refreshKey = 0 }) {
   return html`<div>
     ${done && html`<p role="status" class="card" style="margin-bottom:10px">
       <strong>${done.name}</strong> (${done.appId}) is uninstalled.${done.notes ? ' ' + done.notes : ''}</p>`}
-    <${Table} label="Installed packages" columns=${columns} rows=${items} rowKey=${(p) => p.appId}
+    <${Table} label="Installed packages" columns=${columns} rows=${rows} rowKey=${(p) => p.appId}
       filterText=${(p) => `${p.appId} ${p.packageInformation.packageDefinition.name}`}
-      empty="No package is installed." />
+      empty=${packageName ? `No instance of ${packageName} is installed.` : 'No package is installed.'} />
   </div>`;
 }
 
