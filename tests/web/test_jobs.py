@@ -12,7 +12,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.packages.conftest import http
-from tests.web.conftest import UiCluster, open_page
+from tests.web.conftest import UiCluster, allow_console, open_page
 
 APP = "ui-job"  # the driver's app name: its framework is "batch: ui-job"
 SCRIPT = textwrap.dedent(f"""
@@ -65,3 +65,34 @@ def test_submit_a_job_see_its_progress_and_its_end(page: Any, ui_cluster: UiClus
     assert m, href
     logs.click()
     expect(page).to_have_url(re.compile(rf"#/tasks/{re.escape(sid)}\?agent="))
+
+
+def test_a_refused_submission_and_a_kill(page: Any, ui_cluster: UiCluster) -> None:
+    """The dispatcher's refusal is shown by the form; a driver no agent can hold stays QUEUED
+    until it is killed from the list."""
+    c = ui_cluster
+    allow_console(page, r"status of 400")  # the refused submission, on purpose
+    open_page(page, c, "/jobs")
+    page.get_by_text("Submit a job", exact=True).click()
+    page.get_by_label("Name", exact=True).fill("too big")
+    page.get_by_label("Script file name").fill("sub/dir.py")
+    submit = page.get_by_role("button", name="Submit", exact=True)
+    submit.click()
+    expect(page.get_by_role("alert").filter(has_text="must be a plain file name")).to_be_visible()
+
+    page.get_by_label("Script file name").fill("big.py")
+    page.get_by_label("Driver memory (MB)").fill("100000000")  # no agent has it: stays QUEUED
+    submit.click()
+    done = page.get_by_role("status").filter(has_text="Submitted as ")
+    expect(done).to_be_visible()
+    sid = re.search(r"Submitted as (\S+)\.", done.inner_text()).group(1)  # type: ignore[union-attr]
+    try:
+        row = page.locator("tr").filter(has_text=sid)
+        expect(row.locator(".status")).to_have_text("QUEUED")
+        row.get_by_role("button", name="Kill too big").click()
+        expect(row.locator(".status")).to_have_text("KILLED")
+        expect(row).to_contain_text("killed before it started")
+        expect(row.get_by_role("button", name="Kill too big")).to_have_count(0)
+    finally:
+        if c.get(f"/service/batch/v1/submissions/{sid}")["state"] == "QUEUED":
+            c.send("POST", f"/service/batch/v1/submissions/{sid}/kill")
