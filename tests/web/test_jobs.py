@@ -1,7 +1,7 @@
 """The Jobs page (dcos/web/src/pages/jobs.js) on the real UI cluster: a small batch job
 submitted from the page's form to the batch dispatcher is listed, its running driver shows its
 job's stage progress and a job page the gateway serves, and it ends FINISHED with a link to its
-driver task's page (the sandbox logs)."""
+driver task's page, which shows the driver's output (its sandbox stdout)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,8 @@ def test_submit_a_job_see_its_progress_and_its_end(page: Any, ui_cluster: UiClus
     assert m, href
     logs.click()
     expect(page).to_have_url(re.compile(rf"#/tasks/{re.escape(sid)}\?agent="))
+    # the task page shows the driver's stdout (its sandbox)
+    expect(page.get_by_text("[('a', 3), ('b', 2), ('c', 1)]")).to_be_visible(timeout=30_000)
 
 
 def test_a_refused_submission_and_a_kill(page: Any, ui_cluster: UiCluster) -> None:
