@@ -51,19 +51,22 @@ function versionsOf(entry) {
     .map(([v]) => v);
 }
 
-/** Apps of the webapp by id (for the status of installed packages). */
-async function appsById() {
+/** The webapp's apps (for the status of installed packages). */
+async function webappApps() {
   const body = await api.get('/service/marathon/v2/apps');
-  return Object.fromEntries((body.apps || []).map((a) => [a.id, a]));
+  return body.apps || [];
 }
 
-function appStatus(app) {
-  if (!app) return { text: 'Not in the webapp', cls: 'warn', done: false };
-  const running = app.tasksRunning || 0;
-  const healthy = app.tasksHealthy || 0;
-  const wanted = app.instances || 0;
-  const checks = (app.healthChecks || []).length > 0;
-  if ((app.deployments || []).length || running < wanted) {
+/** The status of an installed instance: its app, or every app of its group (group packages). */
+function appStatus(apps, appId) {
+  const mine = apps.filter((a) => a.id === appId || a.id.startsWith(appId + '/'));
+  if (!mine.length) return { text: 'Not in the webapp', cls: 'warn', done: true };
+  const sum = (f) => mine.reduce((n, a) => n + (f(a) || 0), 0);
+  const running = sum((a) => a.tasksRunning);
+  const healthy = sum((a) => ((a.healthChecks || []).length ? a.tasksHealthy : a.tasksRunning));
+  const wanted = sum((a) => a.instances);
+  const checks = mine.some((a) => (a.healthChecks || []).length > 0);
+  if (mine.some((a) => (a.deployments || []).length) || running < wanted) {
     return { text: `Deploying (${running} of ${wanted} running)`, cls: 'Deploying', done: false };
   }
   if (checks && healthy < running) return { text: `Running (${healthy} of ${running} healthy)`, cls: 'Deploying', done: false };
@@ -114,7 +117,7 @@ export function CatalogPage() {
 /** The installed packages (`/package/list`) with their app's status and an uninstall action. */
 export function InstalledPackages({ packageName, refreshKey = 0 }) {
   const [items, setItems] = useState(null);
-  const [apps, setApps] = useState({});
+  const [apps, setApps] = useState([]);
   const [error, setError] = useState(null);
   const [tick, setTick] = useState(0);
   const [confirm, setConfirm] = useState(null); // appId awaiting confirmation
@@ -126,11 +129,11 @@ export function InstalledPackages({ packageName, refreshKey = 0 }) {
 
   useEffect(() => {
     let gone = false;
-    Promise.all([cosmos('list', packageName ? { packageName } : {}), appsById().catch(() => ({}))])
-      .then(([body, byId]) => {
+    Promise.all([cosmos('list', packageName ? { packageName } : {}), webappApps().catch(() => [])])
+      .then(([body, list]) => {
         if (gone) return;
         setItems(body.packages || []);
-        setApps(byId);
+        setApps(list);
         setError(null);
       })
       .catch((e) => { if (!gone) setError(e); });
@@ -138,7 +141,7 @@ export function InstalledPackages({ packageName, refreshKey = 0 }) {
   }, [tick, refreshKey, packageName]);
 
   // While an app is still deploying (or an uninstall runs), look again every 3 s.
-  const settling = items && items.some((p) => !appStatus(apps[p.appId]).done);
+  const settling = items && items.some((p) => !appStatus(apps, p.appId).done);
   const uninstalling = Object.keys(busy).length > 0;
   useEffect(() => {
     if (!settling && !uninstalling) return undefined;
@@ -172,7 +175,7 @@ export function InstalledPackages({ packageName, refreshKey = 0 }) {
   // the package service stops listing an instance once its app is deleted, before its tasks
   // have ended: its row stays (with the progress) until the uninstall call returns
   const rows = items.concat(Object.values(leaving).filter((p) => !items.some((x) => x.appId === p.appId)));
-  const statusOf = (p) => (busy[p.appId] ? { text: 'Uninstalling', cls: 'warn', done: false } : appStatus(apps[p.appId]));
+  const statusOf = (p) => (busy[p.appId] ? { text: 'Uninstalling', cls: 'warn', done: false } : appStatus(apps, p.appId));
   const columns = [
     { key: 'appId', label: 'Service', render: (p) => html`<a href=${href('/services/detail/' + encodeURIComponent(p.appId))}>${p.appId}</a>` },
     { key: 'name', label: 'Package', sortValue: (p) => p.packageInformation.packageDefinition.name,
