@@ -44,6 +44,7 @@ const MAX_STATUSES = 100;
 const SAMPLE_MS = 2000;
 const MAX_SAMPLES = 1800; // one hour at 2 s
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 5000];
+const STABLE_MS = 10000;
 
 // -- RecordIO ------------------------------------------------------------------------------
 
@@ -482,7 +483,8 @@ let attempt = 0;
 
 async function connectOnce() {
   const ctl = new AbortController();
-  let last = Date.now();
+  const opened = Date.now();
+  let last = opened;
   const watchdog = setInterval(() => {
     if (Date.now() - last > 3 * heartbeat) ctl.abort();
   }, 1000);
@@ -507,10 +509,10 @@ async function connectOnce() {
       const { value, done } = await reader.read();
       if (done) break;
       last = Date.now();
-      for (const rec of dec.push(value)) {
-        applyEvent(JSON.parse(rec));
-        if (model.connected) attempt = 0;
-      }
+      for (const rec of dec.push(value)) applyEvent(JSON.parse(rec));
+      // a stream that stayed up a while: the next loss starts the backoff afresh (one that
+      // ends right after SUBSCRIBED, again and again, keeps backing off)
+      if (model.connected && attempt && Date.now() - opened > STABLE_MS) attempt = 0;
     }
     throw new Error('the master closed the event stream');
   } finally {
