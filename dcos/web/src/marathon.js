@@ -3,14 +3,16 @@
 // lists the unhealthy, deploying and waiting services).
 //
 //   const m = useMarathon();   // re-renders its caller when the model changes
-//   m.apps                     // Marathon app JSON (with tasks, counts, deployments,
-//                              //   lastTaskFailure), sorted by id
+//   m.apps                     // Marathon app JSON (with counts, deployments,
+//                              //   lastTaskFailure; `tasks` once fetched), sorted by id
+//   m.needTasks(id)            // fetch an app's tasks if the model has not got them yet
 //   m.byId.get(id)             // one app; m.status.get(id) its status (STATUS.*)
 //   m.queue.get(id)            // its /v2/queue entry (delay, processedOffersSummary), if waiting
 //   m.deployments              // /v2/deployments; m.frameworkId the webapp's framework id
 //   m.loading, m.error, m.connected (the event stream is open)
 //
-// How it stays live: one GET of /v2/apps (with the embeds), /v2/deployments and /v2/queue, then
+// How it stays live: one GET of /v2/apps (with counts, deployments, last failures: no tasks),
+// /v2/deployments and /v2/queue, then
 // an EventSource on /v2/events. Each event names the app(s) it concerns; those apps alone are
 // fetched again (/v2/apps/<id>), batched over DEBOUNCE_MS, and a deployment event also
 // refetches the deployments. The launch queue is refetched with every batch, and polled on its
@@ -23,7 +25,10 @@ import { useEffect, useState } from './lib.js';
 import { api } from './api.js';
 
 export const MARATHON = '/service/marathon/v2';
-const APP_EMBEDS = ['apps.tasks', 'apps.counts', 'apps.deployments', 'apps.lastTaskFailure', 'apps.readiness'];
+// The list leaves the tasks out (10,000 tasks are 5 MB; the counts say enough for a list): an
+// app's tasks come with its own GET, made when an event names it or a page needs them
+// (`needTasks`, called by pages/service.js).
+const APP_EMBEDS = ['apps.counts', 'apps.deployments', 'apps.lastTaskFailure'];
 const ONE_APP_EMBEDS = ['app.tasks', 'app.counts', 'app.deployments', 'app.lastTaskFailure', 'app.readiness'];
 const DEBOUNCE_MS = 100;
 const RECONNECT_MS = 2000;
@@ -209,6 +214,7 @@ class MarathonModel {
         frameworkId: this.frameworkId, loading: this.loading, error: this.error,
         connected: this.connected, refresh: (ids) => this.refresh(ids), reload: () => this.reload(),
         forget: (id) => this.forget(id),
+        needTasks: (id) => this.needTasks(id),
       };
     }
     return this.snapshot;
@@ -338,6 +344,14 @@ class MarathonModel {
     clearTimeout(this.timer);
     this.timer = null;
     return this.flush();
+  }
+
+  /** Fetch app `id` with its tasks unless the model has them (or is fetching it already). */
+  needTasks(id) {
+    const app = this.byId.get(id);
+    if (!app || app.tasks || this.pendingApps.has(id)) return;
+    this.pendingApps.add(id);
+    if (!this.timer) this.timer = setTimeout(() => this.flush(), 0);
   }
 
   /** Drop an app just deleted (DELETE answered): no fetch of it until it is created again. */

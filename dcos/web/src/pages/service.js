@@ -35,7 +35,7 @@ function TasksTab({ app, frameworkId }) {
     { key: 'version', label: 'Version', render: (t) => html`<small>${t.version}</small>` },
   ];
   return html`<${Table} label="Tasks" columns=${columns} rows=${app.tasks || []} rowKey=${(t) => t.id}
-    filterText=${(t) => `${t.id} ${t.state} ${t.host}`} empty="No tasks run now." />`;
+    filterText=${(t) => `${t.id} ${t.state} ${t.host}`} empty=${app.tasks ? 'No tasks run now.' : 'Loading...'} />`;
 }
 
 /** A line diff of two texts (LCS; for long texts only the changed lines' count is exact). */
@@ -254,6 +254,7 @@ export function ServicePage({ params = {}, query = {} }) {
   const m = useMarathon();
   const tab = TABS.some((t) => t.id === query.tab) ? query.tab : 'tasks'; // the hash keeps the tab
   const app = m.byId.get(id);
+  useEffect(() => m.needTasks(id), [id, !!app, !!(app && app.tasks)]); // the list has no tasks
   const isGroup = useMemo(() => !app && m.apps.some((a) => groupsOf(a.id).includes(id)), [app, m.apps, id]);
 
   if (!app) {
