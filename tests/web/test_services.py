@@ -75,7 +75,7 @@ def test_create_from_the_form_run_scale_to_3_and_delete(
     )
     tasks = page.locator("table[aria-label=Tasks] tbody tr")
     assert tasks.count() == 3
-    assert tasks.locator("text=TASK_RUNNING").count() == 3
+    assert tasks.locator(".status.TASK_RUNNING").count() == 3
     link = tasks.first.get_by_role("link").get_attribute("href")
     assert re.match(r"#/tasks/ui-test_web\.[\w-]+\?agent=[^&]+&framework=.+", link or ""), link
     assert not reloaded(page)

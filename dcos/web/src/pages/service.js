@@ -10,7 +10,7 @@
 import { html, useEffect, useMemo, useState } from '../lib.js';
 import { api } from '../api.js';
 import { href, navigate } from '../router.js';
-import { ErrorText, Table, Tabs, fmtAgo, fmtMem, fmtNum, fmtTime } from '../ui.js';
+import { ErrorText, StateText, TabPanel, Table, Tabs, fmtAgo, fmtMem, fmtNum, fmtTime, taskHref } from '../ui.js';
 import { MARATHON, appUrl, healthText, marathon, statusClass, useMarathon } from '../marathon.js';
 import { ServiceActions, ServicesPage, groupsOf, servicePath } from './services.js';
 import { definition } from './service_form.js';
@@ -25,9 +25,9 @@ function taskHealth(t) {
 
 function TasksTab({ app, frameworkId }) {
   const columns = [
-    { key: 'id', label: 'Task', render: (t) => html`<a href=${href('/tasks/' + encodeURIComponent(t.id),
-      { agent: t.slaveId, ...(frameworkId ? { framework: frameworkId } : {}) })}>${t.id}</a>` },
-    { key: 'state', label: 'State', render: (t) => html`<span class=${'status ' + t.state}>${t.state}</span>` },
+    { key: 'id', label: 'Task',
+      render: (t) => html`<a href=${taskHref({ id: t.id, agentId: t.slaveId, frameworkId })}>${t.id}</a>` },
+    { key: 'state', label: 'State', render: (t) => html`<${StateText} state=${t.state} />` },
     { key: 'host', label: 'Host' },
     { key: 'ports', label: 'Ports', render: (t) => (t.ports || []).join(', ') || '-' },
     { key: 'health', label: 'Health', sortValue: taskHealth, render: taskHealth },
@@ -170,7 +170,7 @@ function SandboxTail({ agentId, taskId, frameworkId }) {
   return html`<h3>stderr (last lines)</h3>
     <pre class="log" data-testid="failure-stderr">${logs.stderr || '(empty)'}</pre>
     <details><summary>stdout (last lines)</summary><pre class="log">${logs.stdout || '(empty)'}</pre></details>
-    <p><a href=${href('/tasks/' + encodeURIComponent(taskId), { agent: agentId, ...(frameworkId ? { framework: frameworkId } : {}) })}>
+    <p><a href=${taskHref({ id: taskId, agentId, frameworkId })}>
       Open the task's page (all files, live log)</a></p>`;
 }
 
@@ -178,7 +178,7 @@ function LastFailure({ failure, frameworkId }) {
   if (!failure) return html`<p>No task of this service has failed.</p>`;
   return html`<dl class="kv" data-testid="last-failure">
       <dt>Task</dt><dd>${failure.taskId}</dd>
-      <dt>State</dt><dd><span class=${'status ' + failure.state}>${failure.state}</span></dd>
+      <dt>State</dt><dd><${StateText} state=${failure.state} /> (${failure.state})</dd>
       <dt>Message</dt><dd>${failure.message}</dd>
       <dt>Host</dt><dd>${failure.host}</dd>
       <dt>When</dt><dd>${fmtTime(failure.timestamp)} (${fmtAgo(failure.timestamp)})</dd>
@@ -276,11 +276,11 @@ export function ServicePage({ params = {}, query = {} }) {
       ${app.cmd && html`<dt>Command</dt><dd><code>${app.cmd}</code></dd>`}
     </dl>
     <${ServiceActions} app=${app} status=${status} onDeleted=${() => navigate('/services')} />
-    <${Tabs} tabs=${TABS} active=${tab} onSelect=${select} />
-    <div role="tabpanel" aria-labelledby=${'tab-' + tab}>
+    <${Tabs} tabs=${TABS} active=${tab} onSelect=${select} label=${'Service ' + id} />
+    <${TabPanel} id=${tab}>
       ${tab === 'tasks' && html`<${TasksTab} app=${app} frameworkId=${m.frameworkId} />`}
       ${tab === 'configuration' && html`<${ConfigTab} app=${app} />`}
       ${tab === 'debug' && html`<${DebugTab} app=${app} item=${m.queue.get(id)} frameworkId=${m.frameworkId} />`}
-    </div>
+    <//>
   </section>`;
 }

@@ -288,7 +288,7 @@ export function ServiceFormPage({ params = {} }) {
   return html`<section class="service-form">
     <h1>${editing ? `Edit ${editing}` : 'Create a service'}</h1>
     <${Tabs} tabs=${[{ id: 'form', label: 'Form' }, { id: 'json', label: 'JSON editor' }]}
-      active=${mode} onSelect=${switchTo} />
+      active=${mode} onSelect=${switchTo} label="Edit as" />
     <form onSubmit=${submit} aria-label=${editing ? 'Edit service' : 'Create service'} novalidate>
       ${mode === 'form'
         ? html`<${FormFields} form=${form} set=${set} errors=${fieldErrors} editing=${!!editing} />`
