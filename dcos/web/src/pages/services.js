@@ -33,8 +33,8 @@ async function change(name, id, call, force) {
   else marathon().refresh([id]);
 }
 
-// In a table row: one line of buttons, no margin.
-const COMPACT = 'margin:0;gap:4px;flex-wrap:nowrap;font-size:13px';
+// In a table row: smaller buttons, no margin.
+const COMPACT = 'margin:0;gap:4px;font-size:13px';
 
 /** The changes of one app, as buttons (`compact` in a table row); each shows its error next to it (role=alert). */
 export function ServiceActions({ app, status, onDeleted, compact = false }) {
