@@ -109,7 +109,8 @@ async def _probe(session: aiohttp.ClientSession, url: str | None) -> dict[str, A
 
 async def health(request: web.Request) -> web.Response:
     """``GET /gateway/health``: always 200; ``healthy`` is whether a leader is known and its
-    state answered; each upstream with whether it answers (null: not configured)."""
+    state answered; every master known (``master.masters``: the configured ones, or those
+    contending in ZooKeeper); each upstream with whether it answers (null: not configured)."""
     directory = request.app[DIRECTORY]
     snap = await directory.snapshot()
     timeout = aiohttp.ClientTimeout(total=1.0)
@@ -119,7 +120,7 @@ async def health(request: web.Request) -> web.Response:
     body = {
         "healthy": snap.leader is not None,
         "master": {"leader": snap.leader, "ok": snap.leader is not None,
-                   "error": snap.master_error},
+                   "error": snap.master_error, "masters": directory.leaders.masters()},
         "package": package,
         "dns": dns,
         "frameworks": sorted(snap.frameworks),

@@ -28,7 +28,7 @@ from typing import Protocol
 import aiohttp
 
 from dcos.common.addresses import MasterAddressError, parse_master
-from dcos.state.detector import StaticDetector, ZooKeeperDetector, master_detector
+from dcos.state.detector import StaticDetector, ZooKeeperDetector, master_address, master_detector
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,11 @@ class LeaderSource(Protocol):
 
     def invalidate(self) -> None:
         """The leader stopped answering: look again on the next `leader()`."""
+        ...
+
+    def masters(self) -> list[str]:
+        """Every master's base URL the source knows of (the leader among them), for
+        ``/gateway/health`` and the UI's Nodes page."""
         ...
 
     async def close(self) -> None: ...
@@ -71,6 +76,13 @@ class DetectorLeader:
 
     def invalidate(self) -> None:
         return None  # the detector follows changes by itself
+
+    def masters(self) -> list[str]:
+        if isinstance(self.detector, ZooKeeperDetector):
+            scheme = self.detector.scheme
+            return [master_address(m, scheme).url for m in self.detector.masters()]
+        current = self.detector.current()
+        return [current.url] if current is not None else []
 
     async def close(self) -> None:
         await self.detector.close()
@@ -102,7 +114,7 @@ class RedirectLeader:
 
     def __init__(self, masters: Sequence[str], *, ttl: float = 1.0,
                  probe_timeout: float = 1.0) -> None:  # fmt: skip
-        self.masters = [parse_master(m).url for m in masters]
+        self.masters_urls = [parse_master(m).url for m in masters]
         self.ttl = ttl
         self.probe_timeout = probe_timeout
         self._session: aiohttp.ClientSession | None = None
@@ -129,12 +141,12 @@ class RedirectLeader:
         async with self._lock:
             if time.monotonic() - self._at < self.ttl:
                 return self._cached
-            answers = await asyncio.gather(*(self._ask(m) for m in self.masters))
+            answers = await asyncio.gather(*(self._ask(m) for m in self.masters_urls))
             leader = choose_leader(answers)
             if leader != self._cached:
                 log.info("leading master: %s (answers: %s)", leader, answers)
             self._cached, self._at = leader, time.monotonic()
-            self._why = f"none of the masters {', '.join(self.masters)} names a leader"
+            self._why = f"none of the masters {', '.join(self.masters_urls)} names a leader"
             return leader
 
     def why_none(self) -> str:
@@ -142,6 +154,9 @@ class RedirectLeader:
 
     def invalidate(self) -> None:
         self._at = float("-inf")
+
+    def masters(self) -> list[str]:
+        return list(self.masters_urls)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,6 +1,7 @@
 """The gateway's ``/mesos/`` following a master failover: three real masters elected through a
 real ZooKeeper (`dcos.testing.ProcessCluster`), one gateway given ``--zk`` and one given the
-three ``--master`` URLs (it asks their ``/master/redirect``). The leader is SIGKILLed; both
+three ``--master`` URLs (it asks their ``/master/redirect``); both list the three masters in
+``/gateway/health``. The leader is SIGKILLed; both
 gateways answer from the new leader within the election's time."""
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ def _state(url: str) -> Any:
         return None
 
 
+def _health(url: str) -> Any:
+    """The gateway's /gateway/health body; {} while it does not answer yet."""
+    try:
+        with urllib.request.urlopen(url + "/gateway/health", timeout=3) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return {}
+
+
 def test_mesos_follows_a_master_failover(tmp_path, zk_url: str) -> None:
     c = ProcessCluster(tmp_path, masters=3, zk=zk_url, agents=0)
     try:
@@ -39,6 +49,10 @@ def test_mesos_follows_a_master_failover(tmp_path, zk_url: str) -> None:
         gateways = [f"http://127.0.0.1:{p}" for p in ports]
         first = c.leader_index()
         assert first is not None
+        every = sorted(c.master_url(i) for i in range(3))
+        for gw in gateways:  # both list the three masters (the UI's Nodes page shows them)
+            c.wait_for(lambda gw=gw: sorted(_health(gw).get("master", {}).get("masters", [])) == every,
+                       f"{gw} to know the three masters")  # fmt: skip
         leader_pid = f"master@127.0.0.1:{c.master_ports[first]}"
         for gw in gateways:
             c.wait_for(lambda gw=gw: (_state(gw) or {}).get("leader") == leader_pid,
@@ -49,7 +63,6 @@ def test_mesos_follows_a_master_failover(tmp_path, zk_url: str) -> None:
         for gw in gateways:
             c.wait_for(lambda gw=gw: (_state(gw) or {}).get("leader") == new_pid,
                        f"{gw} to follow the new leader", timeout=30)  # fmt: skip
-            with urllib.request.urlopen(gw + "/gateway/health", timeout=3) as r:
-                assert json.loads(r.read())["master"]["leader"] == c.master_url(second)
+            assert _health(gw)["master"]["leader"] == c.master_url(second)
     finally:
         c.stop()
