@@ -38,7 +38,7 @@ function TasksTab({ app, frameworkId }) {
     filterText=${(t) => `${t.id} ${t.state} ${t.host}`} empty=${app.tasks ? 'No tasks run now.' : 'Loading...'} />`;
 }
 
-/** A line diff of two texts (LCS; for long texts only the changed lines' count is exact). */
+/** A line diff of two texts (LCS): [[' ' | '-' | '+', line]], or null when too long to compare. */
 export function diffLines(a, b) {
   const x = a.split('\n');
   const y = b.split('\n');
@@ -52,8 +52,8 @@ export function diffLines(a, b) {
   let i = 0, j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && x[i] === y[j]) { out.push([' ', x[i]]); i++; j++; }
-    else if (j < m && (i >= n || L[i][j + 1] >= L[i + 1][j])) { out.push(['+', y[j]]); j++; }
-    else { out.push(['-', x[i]]); i++; }
+    else if (i < n && (j >= m || L[i + 1][j] >= L[i][j + 1])) { out.push(['-', x[i]]); i++; }
+    else { out.push(['+', y[j]]); j++; }
   }
   return out;
 }
