@@ -11,7 +11,8 @@ master's ``/master/state``, ``/master/redirect`` and operator ``SUBSCRIBE``) has
 shape and content a real cluster's would: nothing is rendered by hand.
 
 Called by `benchmarks/ui.py`: ``start(apps, per_app, agents) -> Upstream`` runs it in a spawned
-process and returns once every task is running; ``.master_url``, ``.stop()``.
+process and returns once every task is running; ``.master_url``, ``.webapp_url``, ``.deploy_s``,
+``.stop()``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from _common import use_uvloop
 
 DEPLOY_TIMEOUT_S = 600.0
 GROUP_SIZE = 50  # apps per POST /v2/groups
+TASKS_PER_AGENT = 250
 
 
 def app_definitions(apps: int, per_app: int) -> list[dict[str, Any]]:
@@ -105,6 +107,7 @@ class Upstream:
     master_url: str
     webapp_url: str
     deploy_s: float
+    agents: int
 
     def stop(self) -> None:
         try:
@@ -117,7 +120,12 @@ class Upstream:
             self.proc.join()
 
 
-def start(apps: int, per_app: int, agents: int = 20) -> Upstream:
+def start(apps: int, per_app: int, agents: int | None = None) -> Upstream:
+    """Run the upstream (see the module docstring); `agents` defaults to one per 250 tasks
+    (the deploy slows down sharply with many more tasks per agent: 10,000 tasks on 20 agents
+    take minutes, on 40 agents under 20 s)."""
+    if agents is None:
+        agents = max(4, apps * per_app // TASKS_PER_AGENT)
     ctx = mp.get_context("spawn")
     mine, theirs = ctx.Pipe()
     proc = ctx.Process(target=_main, args=(apps, per_app, agents, theirs), daemon=True)
@@ -132,4 +140,4 @@ def start(apps: int, per_app: int, agents: int = 20) -> Upstream:
     if "error" in msg:
         proc.join(5)
         raise RuntimeError(f"the upstream failed: {msg['error']}")
-    return Upstream(proc, mine, msg["master_url"], msg["webapp_url"], msg["deploy_s"])
+    return Upstream(proc, mine, msg["master_url"], msg["webapp_url"], msg["deploy_s"], agents)

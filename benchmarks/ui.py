@@ -216,7 +216,7 @@ def bench_services(browser: Any, apps: int, per_app: int, runs: int, work: Path)
             gw.stop()
     finally:
         upstream.stop()
-    return {"setup": setup, "deploy": upstream.deploy_s, "first": loads[0], "loads": loads[1:]}
+    return {"setup": setup, "deploy": upstream.deploy_s, "agents": upstream.agents, "first": loads[0], "loads": loads[1:]}
 
 
 def report_services(
@@ -231,7 +231,8 @@ def report_services(
         rows, usable = median([x["rows"] for x in loads]), median([x["usable"] for x in loads])
         filt, raw = median([x["filter"] for x in loads]), median([x["raw"] for x in loads])
         print(
-            f"   {label}: {n} apps, {n * per} tasks (deployed through the master in {res['deploy']:.1f} s)"
+            f"   {label}: {n} apps, {n * per} tasks on {res['agents']} simulated agents"
+            f" (deployed through the master in {res['deploy']:.1f} s)"
         )
         print(f"     first app rows {ms(rows)}, usable (filter answered) {ms(usable)} after navigation"
               f" start (median of {len(loads)} cold loads; first load {ms(res['first']['usable'])});"
