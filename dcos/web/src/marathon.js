@@ -175,6 +175,8 @@ class MarathonModel {
     this.source = null;
     this.started = false;
     this.generation = 0; // bumped by a full reload: answers of older fetches are dropped
+    this.missed = false; // the stream dropped: load everything when it attaches again
+    this.loadedBeforeStream = false; // the last full load came before the stream attached
   }
 
   /** Add a listener (called with no arguments on every change); returns its remover. */
@@ -235,6 +237,7 @@ class MarathonModel {
         api.get(`${MARATHON}/queue`),
       ]);
       if (gen !== this.generation) return;
+      this.loadedBeforeStream = !this.connected;
       this.byId = new Map(apps.apps.map((a) => [a.id, a]));
       this.deployments = deployments;
       this.setQueue(queue);
@@ -290,8 +293,10 @@ class MarathonModel {
         this.connected = true;
         this.changed();
       }
-      // a reconnect: events may have been missed while the stream was down
-      if (attached || this.missed) this.reload();
+      // a reconnect: events may have been missed while the stream was down; and a first
+      // load answered before the stream attached may have missed the events in between
+      if (attached || this.missed || this.loadedBeforeStream) this.reload();
+      this.loadedBeforeStream = false;
       attached = true;
       this.missed = false;
     });
