@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { STATUS, appStatus, eventApps, eventGone, healthText } from '../src/marathon.js';
 import { definition, fieldOf, fromApp, toApp } from '../src/pages/service_form.js';
-import { diffLines } from '../src/pages/service.js';
+import { diffLines, hunks } from '../src/pages/service.js';
 import { groupsOf } from '../src/pages/services.js';
 
 const app = (over = {}) => ({ id: '/a', instances: 2, tasksRunning: 2, tasksHealthy: 0,
@@ -81,4 +81,8 @@ test('groups and version diffs', () => {
   assert.deepEqual(groupsOf('/a/b/c'), ['/a', '/a/b']);
   assert.deepEqual(groupsOf('/a'), []);
   assert.deepEqual(diffLines('a\nb\nc', 'a\nB\nc'), [[' ', 'a'], ['-', 'b'], ['+', 'B'], [' ', 'c']]);
+  const long = 'abcdefghij'.split('');
+  const d = diffLines(long.join('\n'), long.map((x) => (x === 'f' ? 'F' : x)).join('\n'));
+  assert.deepEqual(hunks(d).map(([k, l]) => k + l),
+    ['...', ' d', ' e', '-f', '+F', ' g', ' h', '...']);
 });

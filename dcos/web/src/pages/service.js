@@ -16,6 +16,7 @@ import { ServiceActions, ServicesPage, groupsOf, servicePath } from './services.
 import { definition } from './service_form.js';
 
 const TAIL_BYTES = 16 * 1024;
+const SHOWN_VERSIONS = 20; // newest first; a button shows the rest
 
 function taskHealth(t) {
   const r = (t.healthCheckResults || [])[0];
@@ -58,12 +59,29 @@ export function diffLines(a, b) {
   return out;
 }
 
+const CONTEXT = 2; // unchanged lines shown around each change
+
+/** The changed lines of a diff with CONTEXT lines around them; `...` for the lines left out. */
+export function hunks(d) {
+  const keep = d.map(() => false);
+  d.forEach(([k], i) => {
+    if (k === ' ') return;
+    for (let j = Math.max(0, i - CONTEXT); j <= Math.min(d.length - 1, i + CONTEXT); j++) keep[j] = true;
+  });
+  const out = [];
+  d.forEach((line, i) => {
+    if (keep[i]) out.push(line);
+    else if (i === 0 || keep[i - 1]) out.push(['', '...']);
+  });
+  return out;
+}
+
 function Diff({ from, to }) {
   const d = useMemo(() => diffLines(from, to), [from, to]);
   if (!d) return html`<p class="hint">Too long to compare here.</p>`;
   if (d.every(([k]) => k === ' ')) return html`<p>Same as the current definition.</p>`;
-  return html`<pre class="diff" aria-label="Changes from this version to the current one">${d.map(([k, line]) =>
-    html`<div style=${k === '+' ? 'background:#e6f4ea' : k === '-' ? 'background:#fdecea' : ''}>${k} ${line}</div>`)}</pre>`;
+  return html`<pre class="diff" aria-label="Changes from this version to the current one">${hunks(d).map(([k, line]) =>
+    html`<div style=${k === '+' ? 'background:#e6f4ea' : k === '-' ? 'background:#fdecea' : ''}>${k || ' '} ${line}</div>`)}</pre>`;
 }
 
 function ConfigTab({ app }) {
@@ -72,6 +90,7 @@ function ConfigTab({ app }) {
   const [chosen, setChosen] = useState(null); // {version, def}
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [allVersions, setAllVersions] = useState(false);
   const current = useMemo(() => JSON.stringify(definition(app), null, 2), [app]);
 
   useEffect(() => {
@@ -103,10 +122,12 @@ function ConfigTab({ app }) {
   return html`<div class="config">
     <h2>Versions</h2>
     ${!versions && !error && html`<p>Loading...</p>`}
-    ${versions && html`<ul class="versions">${versions.map((v) => html`<li key=${v}>
+    ${versions && html`<ul class="versions">${versions.slice(0, allVersions ? undefined : SHOWN_VERSIONS).map((v) => html`<li key=${v}>
       <button class=${chosen && chosen.version === v ? 'primary' : ''} onClick=${() => show(v)}
         aria-label=${'Show version ' + v}>${fmtTime(v)}</button>
       ${v === app.version && html` <small>(current)</small>`}</li>`)}</ul>`}
+    ${versions && versions.length > SHOWN_VERSIONS && !allVersions && html`<button
+      onClick=${() => setAllVersions(true)}>Show all ${versions.length} versions</button>`}
     <${ErrorText} error=${error} />
     ${chosen && html`<section aria-label=${'Version ' + chosen.version}>
       <h2>Version ${fmtTime(chosen.version)}</h2>
