@@ -174,7 +174,7 @@ export function ServicesPage({ query = {} }) {
   ];
 
   return html`<section class="services">
-    <h1>Services</h1>
+    <h1>${group ? `Services in ${group}` : 'Services'}</h1>
     <div class="actions">
       <a class="button primary" href=${href('/services/new')}>Create service</a>
       <label>Group <select aria-label="Group" value=${group} onChange=${(e) => setGroup(e.target.value)}>
