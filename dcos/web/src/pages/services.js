@@ -3,7 +3,7 @@
 // (1,000 apps render one page at a time), live from marathon.js `useMarathon()`.
 // `ServiceActions` (scale, restart, edit, suspend/resume, delete, each with its error next to
 // it) is also used by the service page (pages/service.js).
-import { html, useMemo, useState } from '../lib.js';
+import { html, useEffect, useMemo, useRef, useState } from '../lib.js';
 import { api } from '../api.js';
 import { href } from '../router.js';
 import { ErrorText, Table, fmtMem, fmtNum } from '../ui.js';
@@ -45,6 +45,8 @@ export function ServiceActions({ app, status, onDeleted, compact = false }) {
   const [error, setError] = useState(null);
   const [retry, setRetry] = useState(null); // the action a 409 refused (offered with force)
   const suspended = status === STATUS.SUSPENDED || app.instances === 0;
+  const first = useRef(null); // the scale form's input, or the delete confirmation's button
+  useEffect(() => { if (mode && first.current) first.current.focus(); }, [mode]);
 
   const run = async (name, call, force = false) => {
     setBusy(true);
@@ -77,14 +79,14 @@ export function ServiceActions({ app, status, onDeleted, compact = false }) {
   return html`<div class="service-actions" data-testid=${'actions-' + id}>
     ${mode === 'scale' && html`<form class="actions" onSubmit=${onScale}>
       <label for=${'scale-' + id}>Instances</label>
-      <input id=${'scale-' + id} type="number" min="0" step="1" size="4" value=${count}
+      <input id=${'scale-' + id} ref=${first} type="number" min="0" step="1" size="4" value=${count}
         aria-label=${'Instances of ' + id} onInput=${(e) => setCount(e.target.value)} />
       <button class="primary" type="submit" disabled=${busy}>Scale</button>
       <button type="button" onClick=${() => { setMode(null); setError(null); }}>Cancel</button>
     </form>`}
     ${mode === 'delete' && html`<div class="actions" role="group" aria-label=${'Confirm deleting ' + id}>
       <span>Delete <code>${id}</code> and kill its tasks?</span>
-      <button class="danger" disabled=${busy}
+      <button class="danger" ref=${first} disabled=${busy}
         onClick=${() => run('delete', (o) => api.del(appUrl(id), o))}>Yes, delete</button>
       <button onClick=${() => setMode(null)}>Cancel</button>
     </div>`}
