@@ -1,5 +1,5 @@
-"""The index builder: validate a source package repository, build its wheel sets and copy its
-assets, and write the Universe v4 index (`<out>/index.json`, default `<src>/build/`).
+"""The index builder: validate a source package repository, build its wheel sets, copy its
+assets and its packages' images (`packages/<name>/images/` -> `<out>/images/<name>/`), and write the Universe v4 index (`<out>/index.json`, default `<src>/build/`).
 
 Called by: `dcos-py package build DIR` (the CLI calls `build_repository`; `make repo` runs it)
 and `python -m dcos.packaging.build DIR [--out DIR] [--skip-assets]` (`main`, no CLI needed). Nothing is written
@@ -23,6 +23,7 @@ from dcos.packaging.assets import (
     build_wheel_set,
     copy_repository_assets,
 )
+from dcos.packaging.images import copy_package_images
 from dcos.packaging.index import dump_index
 from dcos.packaging.model import PackageRelease
 from dcos.packaging.validate import RepositoryInvalid, validate_repository
@@ -42,7 +43,8 @@ class AssetsFailed(Exception):
 @dataclass(frozen=True)
 class BuildResult:
     """What a build wrote: the index file, the releases in it, each wheel set's outcome
-    ("built", "fresh"; none when assets were skipped) and the repository assets copied."""
+    ("built", "fresh"; none when assets were skipped) and the repository assets and package
+    images copied."""
 
     index_path: Path
     releases: tuple[PackageRelease, ...]
@@ -62,8 +64,8 @@ class BuildResult:
 def build_repository(
     src: Path, out: Path | None = None, skip_assets: bool = False, runner: Runner | None = None,
 ) -> BuildResult:
-    """Validate `src`, build its assets (unless `skip_assets`) into `out` (default `src/build`)
-    and write `out/index.json`. Raises `RepositoryInvalid` (every faulty file and why) before
+    """Validate `src`, build its assets and copy its images (unless `skip_assets`) into `out`
+    (default `src/build`) and write `out/index.json`. Raises `RepositoryInvalid` (every faulty file and why) before
     writing anything, or `AssetsFailed` (every failing wheel set) before writing the index.
     `runner` replaces subprocess for pip (tests)."""
     src = Path(src)
@@ -80,7 +82,7 @@ def build_repository(
                 errors.append(exc)
         if errors:
             raise AssetsFailed(errors)
-        copied = copy_repository_assets(src, out)
+        copied = copy_repository_assets(src, out) + copy_package_images(src, out)
     out.mkdir(parents=True, exist_ok=True)
     index_path = out / INDEX_FILE
     partial = index_path.with_name(INDEX_FILE + ".partial")

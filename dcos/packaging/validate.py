@@ -7,7 +7,9 @@ against the folder; release folders named 0, 1, 2 ... without gaps; versions uni
 package; upgradesFrom / downgradesTo naming versions of the package or "*"; config.json a JSON
 Schema of an object whose defaults satisfy it; resource.json against the rules, asset names
 `[a-z0-9_]+` (usable as `{{resource.assets.uris.<name>}}`), relative asset paths that a wheel set
-produces or that exist under `assets/`; marathon.json.mustache rendering with the defaults to
+produces or that exist under `assets/`, images (`images/<file>` of the package's own images
+folder, or `assets/<file>`) that are sound SVG or PNG files (`dcos.packaging.images`);
+marathon.json.mustache rendering with the defaults to
 a well-shaped app or group (`dcos.packaging.shape`), which for a framework package names its
 framework in the DCOS_PACKAGE_FRAMEWORK_NAME label; wheel sets well formed.
 
@@ -25,6 +27,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from dcos.packaging.assets import ASSETS_DIR, WheelSet, read_wheel_sets
+from dcos.packaging.images import (
+    IMAGE_SUFFIXES,
+    PACKAGE_IMAGES_DIR,
+    image_problems,
+    index_image_path,
+    is_package_image,
+    package_image_problem,
+)
 from dcos.packaging.model import ANY_VERSION, ModelError, PackageRelease, from_package_json
 from dcos.packaging.render import (
     RenderError,
@@ -110,9 +120,12 @@ def _load_package(
     for child in sorted(folder.iterdir()):
         if child.is_dir() and RELEASE_NAME.match(child.name):
             numbers.append(int(child.name))
+        elif child.is_dir() and child.name == PACKAGE_IMAGES_DIR:
+            _check_images_folder(child, problems)
         else:
             problems.append(Problem(str(child), "a package folder holds release folders named"
-                                                " 0, 1, 2 ... only"))
+                                                f" 0, 1, 2 ... and an {PACKAGE_IMAGES_DIR}/"
+                                                " folder only"))
     numbers.sort()
     if not numbers:
         problems.append(Problem(str(folder), "the package has no release folder (0/)"))
@@ -127,6 +140,14 @@ def _load_package(
             releases.append(release)
     _check_versions(folder, numbers, problems)
     return releases
+
+
+def _check_images_folder(folder: Path, problems: list[Problem]) -> None:
+    """A package's images/ holds image files only (each is checked where a release names it)."""
+    for child in sorted(folder.iterdir()):
+        if not child.is_file() or child.suffix.lower() not in IMAGE_SUFFIXES:
+            problems.append(Problem(str(child), f"{PACKAGE_IMAGES_DIR}/ holds the package's"
+                                                " images only: SVG (.svg) or PNG (.png) files"))
 
 
 def _check_versions(folder: Path, numbers: list[int], problems: list[Problem]) -> None:
@@ -184,7 +205,8 @@ def _load_release(
     if config is not None:
         _check_config(config, lambda reason: add(CONFIG_JSON, reason))
     if resource is not None:
-        _check_resource(resource, src, sets, lambda reason: add(RESOURCE_JSON, reason))
+        _check_resource(resource, src, folder.parent, sets,
+                        lambda reason: add(RESOURCE_JSON, reason))
     # The template is rendered with the defaults and resource only when those are sound.
     if template is not None and len(problems) == before:
         framework = isinstance(doc, dict) and doc.get("framework") is True
@@ -199,7 +221,8 @@ def _load_release(
     if len(problems) != before or not isinstance(doc, dict):
         return None
     try:
-        return from_package_json(doc, release_version=number, config=config, resource=resource,
+        return from_package_json(doc, release_version=number, config=config,
+                                 resource=_indexed_resource(name, resource),
                                  marathon_template=template)
     except ModelError as exc:
         add(PACKAGE_JSON, str(exc))
@@ -236,7 +259,8 @@ def _check_config(config: Any, add: Report) -> None:
         add(f"the defaults break the schema at '{error.path or '/'}': {error.message}")
 
 
-def _check_resource(resource: Any, src: Path, sets: dict[str, WheelSet], add: Report) -> None:
+def _check_resource(resource: Any, src: Path, package: Path, sets: dict[str, WheelSet],
+                    add: Report) -> None:
     found = resource_problems(resource)
     for problem in found:
         add(problem)
@@ -253,9 +277,44 @@ def _check_resource(resource: Any, src: Path, sets: dict[str, WheelSet], add: Re
     images = resource.get("images") or {}
     for key, value in images.items():
         for uri in value if isinstance(value, list) else [value]:
-            reason = _uri_problem(uri, src, produced)
-            if reason:
+            for reason in _image_uri_problems(uri, key, src, package, produced):
                 add(f"images.{key}: {reason}")
+
+
+def _image_uri_problems(uri: str, key: str, src: Path, package: Path,
+                        produced: set[str]) -> list[str]:
+    """Why `uri` cannot be the image `key`: a bad name, a missing file, or a file that is no
+    sound SVG / PNG image (`dcos.packaging.images`). An http(s) image is not fetched."""
+    if not urlparse(uri).scheme and PurePosixPath(uri).parts[:1] == (PACKAGE_IMAGES_DIR,):
+        reason = package_image_problem(uri)
+        if reason:
+            return [reason]
+        path = package / uri
+        if not path.is_file():
+            return [f"{uri!r}: {package.name}/{PACKAGE_IMAGES_DIR}/ holds no such file"]
+    else:
+        reason = _uri_problem(uri, src, produced)
+        if reason:
+            return [reason]
+        if urlparse(uri).scheme:
+            return []
+        path = src / uri
+    return [f"{uri!r}: {problem}" for problem in image_problems(path, key)]
+
+
+def _indexed_resource(name: str, resource: Any) -> Any:
+    """resource.json as the index carries it: each package image `images/<file>` named where
+    the build copies it (`images/<name>/<file>`)."""
+    if not isinstance(resource, dict) or not isinstance(resource.get("images"), dict):
+        return resource
+
+    def indexed(uri: Any) -> Any:
+        return index_image_path(name, uri) if isinstance(uri, str) and is_package_image(uri) \
+            else uri
+
+    images = {key: [indexed(u) for u in value] if isinstance(value, list) else indexed(value)
+              for key, value in resource["images"].items()}
+    return {**resource, "images": images}
 
 
 def _uri_problem(uri: str, src: Path, produced: set[str]) -> str | None:

@@ -85,3 +85,33 @@ def write_wheel_set(root: Path, name: str, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """A real (tiny, one-colour) PNG of `width` x `height` pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = b"".join(b"\x00" + b"\x2a\x5b\xd7" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+SVG_ICON = ('<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" '
+            'viewBox="0 0 256 256"><rect width="256" height="256" rx="48" fill="#2a5bd7"/></svg>')
+
+
+def write_package_image(root: Path, name: str, file: str = "icon.svg",
+                        content: str | bytes = SVG_ICON) -> Path:
+    """packages/<name>/images/<file> (the package's own images, shared by its releases)."""
+    path = root / "packages" / name / "images" / file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path

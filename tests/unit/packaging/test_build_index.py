@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from packaging_repo_factory import write_project, write_release, write_wheel_set
+from packaging_repo_factory import png_bytes, write_project, write_release, write_wheel_set
 
 from dcos.packaging import build
 from dcos.packaging.assets import read_wheel_sets, stamp
@@ -48,7 +48,7 @@ def test_local_project_wheel_set_is_built_once_then_fresh(tmp_path: Path,
     project = write_project(tmp_path, "tinyproj")
     write_wheel_set(tmp_path, "tiny", ["src/tinyproj"])
     (tmp_path / "assets").mkdir()
-    (tmp_path / "assets" / "icon.png").write_bytes(b"png")
+    (tmp_path / "assets" / "icon.png").write_bytes(png_bytes(48, 48))
     write_release(tmp_path, "hello", 0, resource={"assets": {"uris": {"tiny": "assets/tiny.tar"}},
                                                   "images": {"icon-small": "assets/icon.png"}})
     out = tmp_path / "out"

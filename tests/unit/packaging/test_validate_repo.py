@@ -11,6 +11,7 @@ from packaging_repo_factory import (
     CONFIG,
     TEMPLATE,
     package_json,
+    png_bytes,
     write_project,
     write_release,
     write_wheel_set,
@@ -127,7 +128,7 @@ def test_wheel_sets_and_relative_assets(tmp_path: Path) -> None:
     write_wheel_set(tmp_path, "bad-name", ["six"])
     write_wheel_set(tmp_path, "opts", ["--index-url http://evil", "src/missing"])
     (tmp_path / "assets").mkdir()
-    (tmp_path / "assets" / "icon.png").write_bytes(b"png")
+    (tmp_path / "assets" / "icon.png").write_bytes(png_bytes(48, 48))
     write_release(tmp_path, "hello", 0, resource={
         "assets": {"uris": {"tiny": "assets/tiny.tar", "abs": "https://x/y.tar"}},
         "images": {"icon-small": "assets/icon.png", "icon-large": "assets/none.png"}})
