@@ -12,15 +12,15 @@
 //   m.loading, m.error, m.connected (the event stream is open)
 //
 // How it stays live: one GET of /v2/apps (with counts, deployments, last failures: no tasks),
-// /v2/deployments and /v2/queue, then
-// an EventSource on /v2/events. Each event names the app(s) it concerns; those apps alone are
-// fetched again (/v2/apps/<id>), batched over DEBOUNCE_MS, and a deployment event also
-// refetches the deployments. The launch queue is refetched with every batch, and polled on its
-// own (QUEUE_POLL_MS) only while some app waits in it: Marathon sends no event when offers are
-// declined or a launch delay runs out. Nothing re-polls the whole state on a timer; after the
-// stream drops it reconnects (RECONNECT_MS) and loads everything once, since events may have
-// been missed meanwhile. One model (one stream) serves all the callers of the hook; it closes
-// IDLE_CLOSE_MS after the last one unmounts.
+// /v2/deployments and /v2/queue, then an EventSource on /v2/events. Each event names the app(s)
+// it concerns; those apps alone are fetched again (/v2/apps/<id>): at once, then at most once per
+// DEBOUNCE_MS while events keep coming (the events of the meantime in one batch, one batch in
+// flight at a time); a deployment event also refetches the deployments. The launch queue is
+// refetched with every batch, and polled on its own (QUEUE_POLL_MS) only while some app waits in
+// it: Marathon sends no event when offers are declined or a launch delay runs out. Nothing
+// re-polls the whole state on a timer; after the stream drops it reconnects (RECONNECT_MS) and
+// loads everything once, since events may have been missed meanwhile. One model (one stream)
+// serves all the callers of the hook; it closes IDLE_CLOSE_MS after the last one unmounts.
 import { useEffect, useState } from './lib.js';
 import { api } from './api.js';
 
@@ -167,6 +167,8 @@ class MarathonModel {
     this.snapshot = null;
     this.pendingApps = new Set();
     this.pendingGone = new Set();
+    this.flushing = false; // a flush's requests are in flight
+    this.lastFlush = 0; // Date.now() when the last flush began
     this.gone = new Set(); // apps deleted: events about their last tasks fetch nothing
     this.pendingDeployments = false;
     this.timer = null;
@@ -335,8 +337,19 @@ class MarathonModel {
     }
     for (const id of eventApps(type, ev)) if (!this.gone.has(id)) this.pendingApps.add(id);
     if (DEPLOYMENT_EVENTS.has(type)) this.pendingDeployments = true;
+    this.schedule();
+  }
+
+  /**
+   * Flush what is pending: at once after a quiet DEBOUNCE_MS (an event alone is shown without
+   * delay), else DEBOUNCE_MS after the last flush began; never while one is in flight (its end
+   * schedules the next).
+   */
+  schedule() {
     if (!this.pendingApps.size && !this.pendingGone.size && !this.pendingDeployments) return;
-    if (!this.timer) this.timer = setTimeout(() => this.flush(), DEBOUNCE_MS);
+    if (this.timer || this.flushing) return;
+    const wait = Math.max(0, this.lastFlush + DEBOUNCE_MS - Date.now());
+    this.timer = setTimeout(() => this.flush(), wait);
   }
 
   /** Fetch again some apps (after an action, or `ids` empty: only deployments and queue). */
@@ -346,9 +359,13 @@ class MarathonModel {
       this.pendingApps.add(id);
     }
     this.pendingDeployments = true;
-    clearTimeout(this.timer);
-    this.timer = null;
-    return this.flush();
+    if (this.timer && !this.flushing) {
+      clearTimeout(this.timer); // an action's answer: fetch now, not at the batch's time
+      this.timer = null;
+      this.flush();
+    } else {
+      this.schedule();
+    }
   }
 
   /** Fetch app `id` with its tasks unless the model has them (or is fetching it already). */
@@ -356,7 +373,7 @@ class MarathonModel {
     const app = this.byId.get(id);
     if (!app || app.tasks || this.pendingApps.has(id)) return;
     this.pendingApps.add(id);
-    if (!this.timer) this.timer = setTimeout(() => this.flush(), 0);
+    this.schedule();
   }
 
   /** Drop an app just deleted (DELETE answered): no fetch of it until it is created again. */
@@ -366,13 +383,25 @@ class MarathonModel {
     if (this.byId.has(id)) {
       this.byId = new Map(this.byId);
       this.byId.delete(id);
+      this.changed();
     }
     this.refresh([]);
   }
 
-  /** Fetch the apps named by the events of the last DEBOUNCE_MS (and the queue, deployments). */
+  /** Fetch the apps named by the events since the last flush (and the queue, deployments). */
   async flush() {
     this.timer = null;
+    this.flushing = true;
+    this.lastFlush = Date.now();
+    try {
+      await this.fetchPending();
+    } finally {
+      this.flushing = false;
+      this.schedule();
+    }
+  }
+
+  async fetchPending() {
     const ids = [...this.pendingApps];
     const gone = [...this.pendingGone];
     const withDeployments = this.pendingDeployments;
