@@ -13,6 +13,7 @@ Called by: `dcos.packaging.__main__` (`build_app`), and the tests.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,7 +32,9 @@ SERVICE: web.AppKey[PackageService] = web.AppKey("package_service", PackageServi
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("package_session", aiohttp.ClientSession)
 MAX_BODY = 4 * 1024 * 1024
 
-Handler = Callable[[PackageService, Any, str], Awaitable[dict[str, Any]]]
+# (service, body, negotiated response type, the client's origin) -> response body
+Handler = Callable[[PackageService, Any, str, str | None], Awaitable[dict[str, Any]]]
+HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
 def error_response(err: errors.CosmosError) -> web.Response:
@@ -92,7 +95,7 @@ def rpc(path: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.Re
     async def handle(request: web.Request) -> web.Response:
         try:
             chosen, body = await check_request(request, ep)
-            out = await handler(request.app[SERVICE], body, chosen)
+            out = await handler(request.app[SERVICE], body, chosen, client_origin(request))
         except errors.CosmosError as err:
             if err.status >= 500:
                 log.warning("%s: %s", path, err.message)
@@ -106,6 +109,20 @@ def rpc(path: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.Re
     return handle
 
 
+def client_origin(request: web.Request) -> str | None:
+    """The URL the client reached the service by: the gateway's (`X-Forwarded-Proto` and
+    `-Host`, first of each) or, asked directly, this request's scheme and Host; None when the
+    host is not a plain host[:port] (the advertised URL is used then). Image URLs in search and
+    describe start with it, so a browser loads them through the gateway it talks to."""
+    forwarded = request.headers.get("X-Forwarded-Host")
+    host = (forwarded or request.host or "").split(",")[0].strip()
+    scheme = (request.headers.get("X-Forwarded-Proto") or "").split(",")[0].strip().lower() \
+        if forwarded else request.scheme
+    if scheme not in ("http", "https") or not HOST.match(host):
+        return None
+    return f"{scheme}://{host}"
+
+
 def _version(media_type: str) -> int:
     parsed = mt.parse(media_type)
     v = parsed.param("version") if parsed else None
@@ -113,18 +130,18 @@ def _version(media_type: str) -> int:
 
 
 HANDLERS: dict[str, Handler] = {
-    "/package/search": lambda s, b, t: s.search(b),
-    "/package/describe": lambda s, b, t: s.describe(b, _version(t)),
-    "/package/list-versions": lambda s, b, t: s.list_versions(b),
-    "/package/render": lambda s, b, t: s.render(b),
-    "/package/install": lambda s, b, t: s.install(b, _version(t)),
-    "/package/uninstall": lambda s, b, t: s.uninstall(b),
-    "/package/list": lambda s, b, t: s.list_packages(b),
-    "/package/repository/list": lambda s, b, t: s.repository_list(b),
-    "/package/repository/add": lambda s, b, t: s.repository_add(b),
-    "/package/repository/delete": lambda s, b, t: s.repository_delete(b),
-    "/cosmos/service/describe": lambda s, b, t: s.service_describe(b),
-    "/cosmos/service/update": lambda s, b, t: s.service_update(b),
+    "/package/search": lambda s, b, t, o: s.search(b, o),
+    "/package/describe": lambda s, b, t, o: s.describe(b, _version(t), o),
+    "/package/list-versions": lambda s, b, t, o: s.list_versions(b),
+    "/package/render": lambda s, b, t, o: s.render(b),
+    "/package/install": lambda s, b, t, o: s.install(b, _version(t)),
+    "/package/uninstall": lambda s, b, t, o: s.uninstall(b),
+    "/package/list": lambda s, b, t, o: s.list_packages(b),
+    "/package/repository/list": lambda s, b, t, o: s.repository_list(b),
+    "/package/repository/add": lambda s, b, t, o: s.repository_add(b),
+    "/package/repository/delete": lambda s, b, t, o: s.repository_delete(b),
+    "/cosmos/service/describe": lambda s, b, t, o: s.service_describe(b),
+    "/cosmos/service/update": lambda s, b, t, o: s.service_update(b),
 }
 
 

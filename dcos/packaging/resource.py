@@ -4,7 +4,9 @@ Called by: the HTTP shell (dcos/packaging/api.py) once the service core has chec
 is exactly an asset or image of a package in a configured repository (`PackageService.asset`),
 so nothing else -- no other file, no traversal -- can be read through it. A `file://` asset is
 sent from disk; an `http(s)://` one is streamed from its repository's server with the
-repository's credentials (which never leave the service).
+repository's credentials (which never leave the service). Every answer carries
+`SAFE_HEADERS`: the browser reaches this endpoint from the web UI's origin (through the gateway),
+so an asset (an SVG image of a repository added later, say) is never run as a page there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from dcos.packaging import errors
 from dcos.packaging.repositories import Repository
 
 CHUNK = 256 * 1024
+# An asset is data, never a document of the UI's origin: no script, no sniffing.
+SAFE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+                "X-Content-Type-Options": "nosniff"}
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +37,8 @@ async def serve_asset(request: web.Request, session: aiohttp.ClientSession, repo
         path = unquote(parts.path)
         if not os.path.isfile(path):
             raise errors.resource_not_found(url)
-        return web.FileResponse(path, headers={"Content-Type": _content_type(path)})
+        return web.FileResponse(path, headers={"Content-Type": _content_type(path),
+                                               **SAFE_HEADERS})
     return await _proxy(request, session, repo, url)
 
 
@@ -59,7 +65,8 @@ async def _proxy(request: web.Request, session: aiohttp.ClientSession, repo: Rep
                                          f"Unexpected upstream http error: GET {url} {up.status}",
                                          {"url": url, "clientStatus": up.status}, status=502)
             resp = web.StreamResponse(status=200, headers={
-                "Content-Type": up.headers.get("Content-Type", "application/octet-stream")})
+                "Content-Type": up.headers.get("Content-Type", "application/octet-stream"),
+                **SAFE_HEADERS})
             if up.content_length is not None:
                 resp.content_length = up.content_length
             await resp.prepare(request)

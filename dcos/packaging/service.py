@@ -58,26 +58,42 @@ class PackageService:
         self.indexes.forget(repos)
         return Catalog(await self.indexes.all(repos))
 
-    async def search(self, body: Any) -> Json:
+    async def search(self, body: Any, origin: str | None = None) -> Json:
+        """search-response: each package with its `images` loadable by the client (see
+        `_image_url`; `origin` is the URL the client reached this service by)."""
         req = fields.body_object(body)
         query = fields.string(req, "query")
-        return {"packages": (await self.catalog()).search(query, self._image_url)}
+        base = origin or self.advertise_url
+        return {"packages": (await self.catalog()).search(
+            query, lambda index, uri: self._image_url(index, uri, base))}
 
-    def _image_url(self, index: LoadedIndex, uri: str) -> str:
+    def _image_url(self, index: LoadedIndex, uri: str, base: str | None = None) -> str:
         """An image as clients can load it: a repository-held one (relative, file://, or on a
-        private repository) through /package/resource; a public http(s) one as it is."""
+        private repository) through `<base>/package/resource/<file>?url=` (`base`: the client's
+        origin, e.g. the gateway the browser uses, as Cosmos answered with the request's host;
+        default the advertised URL); a public http(s) one as it is."""
         absolute = index.asset_url(uri)
         public = absolute.startswith(("http://", "https://")) and not (
             index.repo.auth_headers() and _same_host(index.repo, absolute))
-        return absolute if public else asset_proxy_url(self.advertise_url, absolute)
+        return absolute if public else asset_proxy_url(base or self.advertise_url, absolute)
 
-    async def describe(self, body: Any, version: int = 3) -> Json:
-        """describe-response v3 `{"package": <v4 definition>}`; v2: the definition's fields."""
+    async def describe(self, body: Any, version: int = 3, origin: str | None = None) -> Json:
+        """describe-response v3 `{"package": <v4 definition>}`; v2: the definition's fields.
+        `resource.images` are the URLs a client loads (as search's, Cosmos' rewriteImages)."""
         req = fields.body_object(body)
         name = fields.required_string(req, "packageName")
         wanted = fields.string(req, "packageVersion")
         found = (await self.catalog()).resolve(name, wanted)
         package = found.release.to_index_entry()
+        images = found.release.images()
+        if images:
+            base = origin or self.advertise_url
+            package["resource"] = {**package["resource"], "images": {
+                key: [self._image_url(found.index, u, base) if isinstance(u, str) else u
+                      for u in value] if isinstance(value, list)
+                else self._image_url(found.index, value, base) if isinstance(value, str)
+                else value
+                for key, value in images.items()}}
         if version == 2:
             return {k: v for k, v in package.items() if k != "releaseVersion"}
         return {"package": package}
