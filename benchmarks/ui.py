@@ -10,7 +10,8 @@ always through a real gateway (``python -m dcos.gateway``).
     processes) and webapp framework in one process, the apps deployed through them, so every
     answer has a real cluster's shape (nothing hand-rendered). Baselines in the same run: the
     same page over 10 apps of 10 tasks, and the raw ``fetch`` + ``JSON.parse`` of the
-    ``/v2/apps`` answer the page reads (same embeds) inside the loaded page.
+    ``/v2/apps`` answer the page reads (its embeds, read from marathon.js) inside the loaded
+    page, and of the same list with every task embedded (what a UI reading all tasks pays).
 (b) A task's state change on the master to its display in the open page, goal < 200 ms, on a
     real ``dcos-py up --agents 1`` (quiet ports, a temporary work dir, the gateway included).
     An app of one ``sleep`` task; each round kills its task through the webapp API. The
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import statistics
 import subprocess
 import sys
@@ -165,10 +167,25 @@ def wait_mark(page: Any, name: str, timeout_ms: float = 30000) -> float:
 # -- (a) the Services page with 1,000 apps ---------------------------------------------------
 
 
+def page_embeds() -> list[str]:
+    """The embeds of the apps list the UI reads (``APP_EMBEDS`` in dcos/web/src/marathon.js),
+    so the baseline fetches what the page fetches."""
+    src = (Path(ROOT) / "dcos" / "web" / "src" / "marathon.js").read_text()
+    found = re.search(r"const APP_EMBEDS = \[([^\]]*)\]", src)
+    if not found:
+        raise RuntimeError("APP_EMBEDS not found in dcos/web/src/marathon.js")
+    return re.findall(r"'([^']+)'", found.group(1))
+
+
+def apps_url(embeds: list[str]) -> str:
+    return "/service/marathon/v2/apps?" + urllib.parse.urlencode([("embed", e) for e in embeds])
+
+
 def services_load(browser: Any, gateway_url: str, target: str) -> dict[str, float]:
     """One cold load of ``#/services`` (a fresh context); ms since navigation start to the
     first app rows, and to the filter box showing `target`'s row alone after typing it in;
-    plus the raw fetch+parse of the page's /v2/apps read, in the loaded page."""
+    plus, in the loaded page, the raw fetch+parse of the apps list as the page reads it and
+    with every task embedded (``embed=apps.tasks``)."""
     context, page, errors = new_page(browser)
     try:
         page.add_init_script(
@@ -185,20 +202,22 @@ def services_load(browser: Any, gateway_url: str, target: str) -> dict[str, floa
         typed = float(page.evaluate("performance.now()"))
         page.fill(SERVICE_FILTER, target)
         usable = wait_mark(page, "filtered")
-        raw = page.evaluate("""async () => {
-            const t0 = performance.now();
-            const r = await fetch('/service/marathon/v2/apps?embed=apps.tasks&embed=apps.counts'
-              + '&embed=apps.deployments&embed=apps.lastTaskFailure&embed=apps.readiness');
-            const body = await r.json();
-            return [performance.now() - t0, body.apps.length];
-        }""")  # fmt: skip
+        raw = page.evaluate("""async (urls) => {
+            const out = [];
+            for (const url of urls) {
+              const t0 = performance.now();
+              const body = await (await fetch(url)).json();
+              out.push([performance.now() - t0, body.apps.length]);
+            }
+            return out;
+        }""", [apps_url(page_embeds()), apps_url(["apps.tasks"])])  # fmt: skip
         if errors:
             print(f"   (page errors: {errors[:3]})")
         # usable: the rows, then the filter's answer; the harness's round trips between the
         # two (playwright noticing the rows, then typing) are left out, and reported as `wall`
         return {"rows": rows, "usable": rows + usable - typed, "wall": usable,
                 "filter": usable - typed, "shown": shown,
-                "raw": float(raw[0]), "apps": raw[1]}  # fmt: skip
+                "raw": float(raw[0][0]), "raw_tasks": float(raw[1][0]), "apps": raw[0][1]}  # fmt: skip
     finally:
         context.close()
 
@@ -230,6 +249,7 @@ def report_services(
         loads = res["loads"]
         rows, usable = median([x["rows"] for x in loads]), median([x["usable"] for x in loads])
         filt, raw = median([x["filter"] for x in loads]), median([x["raw"] for x in loads])
+        raw_tasks = median([x["raw_tasks"] for x in loads])
         print(
             f"   {label}: {n} apps, {n * per} tasks on {res['agents']} simulated agents"
             f" (deployed through the master in {res['deploy']:.1f} s)"
@@ -239,7 +259,8 @@ def report_services(
               f" {loads[0]['shown']} rows on the first page")  # fmt: skip
         wall = median([x["wall"] for x in loads])
         print(f"     filter typed to row shown {ms(filt)}; with the harness's round trips {ms(wall)};"
-              f" raw fetch+parse of /v2/apps in the page {ms(raw)}")  # fmt: skip
+              f" raw fetch+parse in the page of /v2/apps as the page reads it {ms(raw)},"
+              f" with every task embedded {ms(raw_tasks)}")  # fmt: skip
     b, s = big["loads"], small["loads"]
     usable_b, usable_s = median([x["usable"] for x in b]), median([x["usable"] for x in s])
     raw_b = median([x["raw"] for x in b])
