@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.packages.conftest import INDEX, PkgCluster
+from dcos.packaging import mediatypes as mt
+from tests.packages.conftest import INDEX, PkgCluster, http
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +89,38 @@ def test_package_installs_with_defaults_healthy_and_uninstalls_clean(
         while installed:
             pkg, app_id, frameworks = installed.pop()
             uninstall_clean(c, pkg, app_id, frameworks)
+
+
+def test_search_and_describe_give_icon_urls_that_load(pkg_cluster: PkgCluster) -> None:
+    """Every package's icons in search (and hello-world's in describe), asked through the
+    gateway as the web UI asks, are gateway URLs answering 200 with an SVG image; asked of the
+    package service directly, they are its own URLs."""
+    c = pkg_cluster
+
+    def through_gateway(path: str, body: Any) -> Any:
+        ep = mt.ENDPOINTS[path]
+        status, _, raw = http("POST", c.gateway_url + path, body,
+                              {"Content-Type": ep.request or "", "Accept": ep.responses[0]})
+        assert status == 200, raw[:300]
+        return orjson.loads(raw)
+
+    def assert_loads(url: str) -> None:
+        status, headers, raw = http("GET", url)
+        assert status == 200, (url, raw[:300])
+        assert headers["Content-Type"].startswith("image/svg+xml"), (url, headers)
+        assert raw.lstrip().startswith(b"<svg"), url
+
+    packages = through_gateway("/package/search", {})["packages"]
+    assert {p["name"] for p in packages} == set(catalog_names())
+    for p in packages:
+        images = p["images"]
+        assert {"icon-small", "icon-medium", "icon-large"} <= set(images), p["name"]
+        assert images["icon-small"].startswith(f"{c.gateway_url}/package/resource/icon.svg?url=")
+        assert_loads(images["icon-small"])
+    described = through_gateway("/package/describe", {"packageName": "hello-world"})
+    icon = described["package"]["resource"]["images"]["icon-medium"]
+    assert icon.startswith(f"{c.gateway_url}/package/resource/")
+    assert_loads(icon)
+    direct = c.rpc("/package/search", {"query": "hello-world"})["packages"][0]["images"]
+    assert direct["icon-large"].startswith(f"{c.package_url}/package/resource/")
+    assert_loads(direct["icon-large"])

@@ -37,6 +37,7 @@ def test_catalog_lists_hello_world_with_its_description(page: Any, ui_cluster: U
     card = page.locator("li.package-card").filter(
         has=page.get_by_role("link", name="hello-world", exact=True))
     expect(card).to_contain_text(DESCRIPTION)
+    expect(card.get_by_role("img", name="hello-world icon")).to_have_js_property("naturalWidth", 256)
     page.get_by_label("Search packages").fill("key-value")
     expect(page.get_by_role("link", name="redis", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="hello-world", exact=True)).to_have_count(0)

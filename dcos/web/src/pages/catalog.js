@@ -27,17 +27,25 @@ export function imageUrl(url) {
   return /^https?:\/\//.test(url) ? url : null;
 }
 
-function iconOf(pkg) {
+/** The icon of a search entry for a `size`-pixel box: Cosmos' `images` keys are `icon-small`
+ * (48x48), `icon-medium` (96x96) and `icon-large` (256x256); the best fit first (2x screens). */
+function iconOf(pkg, size) {
   const images = (pkg && pkg.images) || {};
-  return imageUrl(images.iconMedium) || imageUrl(images.iconSmall) || imageUrl(images.iconLarge);
+  const order = size > 48 ? ['icon-large', 'icon-medium', 'icon-small'] : ['icon-medium', 'icon-large', 'icon-small'];
+  for (const key of order) {
+    const url = imageUrl(images[key]);
+    if (url) return url;
+  }
+  return null;
 }
 
 function Icon({ pkg, size = 48 }) {
   const [broken, setBroken] = useState(false);
-  const src = iconOf(pkg);
+  const src = iconOf(pkg, size);
   const style = `width:${size}px;height:${size}px;border-radius:8px;flex:none`;
   if (src && !broken) {
-    return html`<img src=${src} alt="" style=${style + ';object-fit:contain'} onError=${() => setBroken(true)} />`;
+    return html`<img class="package-icon" src=${src} alt=${((pkg && pkg.name) || 'package') + ' icon'} width=${size} height=${size}
+      style=${style + ';object-fit:contain'} onError=${() => setBroken(true)} />`;
   }
   const letter = ((pkg && pkg.name) || '?').slice(0, 1).toUpperCase();
   return html`<span aria-hidden="true" style=${style + `;display:inline-flex;align-items:center;
