@@ -10,6 +10,7 @@ test_task, test_catalog, test_jobs, test_settings); this one is the tour.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Generator
@@ -26,31 +27,42 @@ CMD = "i=0; while true; do i=$((i+1)); echo line $i; echo warn $i >&2; sleep 1; 
 
 @dataclass
 class Subjects:
-    """What the pages show: a running app, its task, the task's agent and framework."""
+    """What the pages show: a running app, its task, the task's agent and framework; an app
+    whose task fails (its Debug tab shows the failure) and one too big for any agent (its
+    Debug tab shows why offers were declined)."""
 
     app_id: str
     task_id: str
     agent_id: str
     framework_id: str
+    crash_id: str
+    huge_id: str
 
 
 @pytest.fixture(scope="module")
 def subjects(ui_cluster: UiCluster) -> Generator[Subjects, None, None]:
-    """A one-instance app running on the cluster for the tour (deleted afterwards)."""
-    app_id = f"/shots/web-{uuid.uuid4().hex[:4]}"
-    ui_cluster.send("POST", "/service/marathon/v2/apps",
-                    {"id": app_id, "cmd": CMD, "cpus": 0.1, "mem": 32, "instances": 1,
-                     "labels": {"team": "docs"}})  # fmt: skip
+    """The tour's apps (see `Subjects`), deleted afterwards."""
+    suffix = uuid.uuid4().hex[:4]
+    app_id, crash_id, huge_id = (f"/shots/{n}-{suffix}" for n in ("web", "crash", "huge"))
+    apps = [{"id": app_id, "cmd": CMD, "cpus": 0.1, "mem": 32, "instances": 1,
+             "labels": {"team": "docs"}},
+            {"id": crash_id, "cmd": "echo starting; echo 'error: config.yml not found' >&2; exit 3",
+             "cpus": 0.05, "mem": 16, "instances": 1},
+            {"id": huge_id, "cmd": "sleep 3600", "cpus": 500, "mem": 16, "instances": 1}]  # fmt: skip
     try:
+        for app in apps:
+            ui_cluster.send("POST", "/service/marathon/v2/apps", app)
         task = ui_cluster.wait_for(
             f"{app_id} running",
             lambda: next((t for t in ui_cluster.get(f"/service/marathon/v2/apps{app_id}/tasks")["tasks"]
                           if t["state"] == "TASK_RUNNING"), None), timeout=60)  # fmt: skip
         fw = next(f for f in ui_cluster.get("/mesos/master/state")["frameworks"]
                   if f["name"] == "webapp")  # fmt: skip
-        yield Subjects(app_id, task["id"], task["slaveId"], fw["id"])
+        yield Subjects(app_id, task["id"], task["slaveId"], fw["id"], crash_id, huge_id)
     finally:
-        ui_cluster.send("DELETE", f"/service/marathon/v2/apps{app_id}?force=true")
+        for app in apps:
+            with contextlib.suppress(AssertionError):
+                ui_cluster.send("DELETE", f"/service/marathon/v2/apps{app['id']}?force=true")
 
 
 def detail(app_id: str, tab: str = "") -> str:
@@ -58,13 +70,15 @@ def detail(app_id: str, tab: str = "") -> str:
 
 
 # (screenshot name, route, the heading (regex), a selector that shows the content is there);
-# routes and selectors may name the subjects as {app}, {app_q}, {task}, {task_q}, {agent}, {framework}
+# routes and selectors may name the subjects as {app}, {app_q} (quoted), {crash}, {crash_q},
+# {huge}, {huge_q}, {task_q}, {task_query} (?agent=&framework=), {agent}
 PAGES: list[tuple[str, str, str, str]] = [
     ("dashboard", "/dashboard", "^Dashboard$", ".chart .uplot"),
     ("services", "/services", "^Services$", 'table[aria-label="Services"] a[href*="{app_q}"]'),
     ("service-tasks", "/services/detail/{app_q}", "^{app}", 'table[aria-label="Tasks"] .status.TASK_RUNNING'),
     ("service-configuration", "/services/detail/{app_q}?tab=configuration", "^{app}", "[role=tabpanel]"),
-    ("service-debug", "/services/detail/{app_q}?tab=debug", "^{app}", "[role=tabpanel]"),
+    ("service-debug", "/services/detail/{crash_q}?tab=debug", "^{crash}", "[data-testid=failure-stderr]"),
+    ("service-waiting", "/services/detail/{huge_q}?tab=debug", "^{huge}", "[data-testid=decline-reasons]"),
     ("service-new", "/services/new", "^Create a service$", "form"),
     ("jobs", "/jobs", "^Jobs$", "#submissions"),
     ("nodes", "/nodes", "^Nodes$", 'table[aria-label="Agents"] tbody a'),
@@ -78,9 +92,11 @@ PAGES: list[tuple[str, str, str, str]] = [
 
 
 def fill(template: str, s: Subjects) -> str:
+    esc = re.escape if template.startswith("^") else str
     return template.format(
-        app=re.escape(s.app_id) if template.startswith("^") else s.app_id,
-        app_q=quote(s.app_id, safe=""), task_q=quote(s.task_id, safe=""), agent=s.agent_id,
+        app=esc(s.app_id), crash=esc(s.crash_id), huge=esc(s.huge_id),
+        app_q=quote(s.app_id, safe=""), crash_q=quote(s.crash_id, safe=""),
+        huge_q=quote(s.huge_id, safe=""), task_q=quote(s.task_id, safe=""), agent=s.agent_id,
         task_query=urlencode({"agent": s.agent_id, "framework": s.framework_id}),
     )  # fmt: skip
 
