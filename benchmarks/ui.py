@@ -471,7 +471,10 @@ def main() -> None:
     p.add_argument("--only", choices=["a", "b"], default=None)
     p.add_argument("--runs", type=int, default=None, help="page loads (a) / kill rounds (b)")
     args = p.parse_args()
-    from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        raise SystemExit(f"playwright missing ({exc}): .venv/bin/pip install -e '.[test]'") from exc
 
     ensure_web()
     q = args.quick
