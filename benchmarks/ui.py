@@ -61,9 +61,9 @@ UP_TIMEOUT_S = 120.0
 TERMINAL = ("TASK_KILLED", "TASK_FAILED", "TASK_FINISHED", "TASK_LOST", "TASK_ERROR",
             "TASK_DROPPED", "TASK_GONE")  # fmt: skip
 
-# In every page before its scripts: `__watch(name, pred, clock)` records in `__marks[name]`
-# the clock's reading (performance.now() by default: ms since the navigation started) at the
-# first DOM mutation after which `pred()` holds (or at once when it holds already).
+# In every page before its scripts: `__watch(name, pred, wall)` records in `__marks[name]`
+# the time of the first DOM mutation after which `pred()` holds (or of the call, when it holds
+# already): performance.now() (ms since the navigation started), or Date.now() with `wall`.
 WATCH_JS = """
 window.__marks = {};
 window.__watch = (name, pred, wall) => {
@@ -406,7 +406,7 @@ def live_round(stream: OperatorStream, task_page: Any, tab: Any, urls: dict[str,
         }), true);
     }""", [enc, tid])  # fmt: skip
     call("DELETE", f"{urls['webapp']}/v2/apps{APP_ID}/tasks/{urllib.parse.quote(tid)}")
-    state, ended_at = stream.at(tid, TERMINAL)
+    _, ended_at = stream.at(tid, TERMINAL)
     shown = wait_mark(task_page, "ended")
     gone = wait_mark(tab, "gone")
     replaced = wait_mark(tab, "replaced")
