@@ -365,12 +365,13 @@ async def start_api(d: Dispatcher, ip: str, port: int) -> tuple[web.AppRunner, i
     return runner, int(bound)
 
 
-def dispatcher_framework_info(d: Dispatcher, framework_id: str | None) -> dict[str, Any]:
-    """The FrameworkInfo `d` subscribes with: its name and role, its API as ``webui_url``,
-    checkpointing, and `framework_id` (the stored one: a restart fails over). Called by
-    `serve`."""
+def dispatcher_framework_info(d: Dispatcher, framework_id: str | None,
+                              hostname: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The FrameworkInfo `d` subscribes with: its name and role, its API as ``webui_url``, the
+    `hostname` it serves on (the DC/OS CLI's `dcos service` HOST column), checkpointing, and
+    `framework_id` (the stored one: a restart fails over). Called by `serve`."""
     return framework_info(d.name, roles=[d.role], webui_url=d.url + "/", checkpoint=True,
-                          framework_id=framework_id)  # fmt: skip
+                          framework_id=framework_id, hostname=hostname)  # fmt: skip
 
 
 async def serve(master: str, work_dir: Path, port: int, ip: str, hostname: str,
@@ -386,7 +387,8 @@ async def serve(master: str, work_dir: Path, port: int, ip: str, hostname: str,
     d.url = f"http://{f'[{hostname}]' if ':' in hostname else hostname}:{bound}"
     log.info("dispatcher API on %s (bound to %s)", d.url, ip)
     saved = await store.get("/framework_id")
-    info = dispatcher_framework_info(d, saved.value.decode() if saved is not None else None)
+    info = dispatcher_framework_info(d, saved.value.decode() if saved is not None else None,
+                                     hostname)  # fmt: skip
     d.driver = SchedulerDriver(d, info, master, failover_timeout=7 * 24 * 3600.0)
     await d.driver.start()
     stop = asyncio.Event()

@@ -202,8 +202,9 @@ async def test_a_teams_dispatcher_registers_its_name_and_role_and_runs_drivers_i
     drv = FakeDriver()
     d.driver = drv  # type: ignore[assignment]
     d.url = "http://127.0.0.1:7078"
-    info = dispatcher_framework_info(d, "fw-7")
+    info = dispatcher_framework_info(d, "fw-7", "127.0.0.1")
     assert (info["name"], info["roles"], info["id"]) == ("team-a-batch", ["team-a"], {"value": "fw-7"})
+    assert info["hostname"] == "127.0.0.1"  # the DC/OS CLI's `dcos service` HOST column
     assert {"type": "MULTI_ROLE"} in info["capabilities"] and info["checkpoint"] is True
     assert info["webui_url"] == "http://127.0.0.1:7078/"
     script = tmp_path / "job.py"
