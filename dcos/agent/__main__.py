@@ -145,6 +145,7 @@ def config_from_args(argv: list[str] | None = None, environ: Mapping[str, str] |
         fetcher_cache_size=args.fetcher_cache_size,
         executor_registration_timeout=args.executor_registration_timeout,
         dns_resolver=parse_dns_resolver(args.dns_resolver) if args.dns_resolver else None,
+        log_file=args.log_file,
     ), args
 
 

@@ -44,6 +44,7 @@ class AgentConfig:
     log_check_interval: float = 1.0  # seconds between size checks (one loop for all tasks)
     fetcher_cache_size: int = 2 * 1024**3  # bytes kept in <work_dir>/fetcher-cache (LRU)
     dns_resolver: str | None = None  # host:port of the dcos-py DNS server, given to tasks
+    log_file: str | None = None  # --log-file; the files API serves it as /slave/log
 
     def effective_hostname(self) -> str:
         """`hostname`, else the ip when it is a loopback (or any) address, else the host name."""

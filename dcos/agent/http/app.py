@@ -56,7 +56,7 @@ def make_app(agent: AgentShell) -> web.Application:
     for path in ("/monitor/statistics", "/monitor/statistics.json"):
         app.router.add_get(path, monitor.handle)
     app.router.add_get("/debug/stimuli", _stimuli)
-    add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core))
+    add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core), agent.config.log_file)
     executor_api.add_routes(app)
     return app
 

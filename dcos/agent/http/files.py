@@ -1,61 +1,44 @@
-"""The agent's files API (Mesos ``/files/*``): browse, read and download sandbox files.
+"""The agent's files API (Mesos ``/files/*``): browse, read and download sandbox files and
+the agent's own log.
 
-`add_routes(app, work_dir, latest_run)` is called by `dcos.agent.http.app.make_app`. Endpoints
-(also under ``.json`` names, which the old DC/OS CLI uses):
-
-- ``GET /files/browse?path=P``: a JSON list of ``{path, nlink, size, mtime, mode, uid, gid}``
-  (``mode`` like ``-rw-r--r--``) for the entries of directory P (for a file: that file);
-- ``GET /files/read?path=P&offset=O&length=L``: ``{"data", "offset"}``; without ``offset``
-  (or ``offset=-1``) the answer is ``{"data": "", "offset": <file size>}``, which clients use to
-  find the end of a log; ``length`` missing or -1 reads to the end; a read returns at most
-  `MAX_READ` bytes; an offset past the end gives no data. Data is UTF-8 text (bad bytes
-  replaced; a multi-byte character is never split at the end of a chunk);
-- ``GET /files/download?path=P``: the file, streamed, as an attachment.
+`add_routes(app, work_dir, latest_run, log_file)` is called by `dcos.agent.http.app.make_app`;
+the endpoints, parameters and answers are Mesos' (`dcos.common.files_routes`, shared with the
+master): ``GET /files/browse?path=P``, ``/files/read?path=P&offset=O&length=L``,
+``/files/download?path=P`` (also under ``.json`` names, which the old DC/OS CLI uses).
 
 Paths are sandbox paths: the absolute ``directory`` the agent's ``/state`` reports for an
 executor (``<work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>``) and
 anything under it, or Mesos' virtual ``/frameworks/<fw>/executors/<ex>/runs/latest[/...]``
-(``latest``, or a container id). A sandbox is any such run directory on disk, so completed
-tasks stay readable until their sandbox is deleted. Security: a path outside the work dir
-is refused (403) before anything on disk is looked at (so ``/proc/1/root/...`` is never
-resolved); inside, the path is resolved with ``realpath`` (``..``, symlinks) and must land
-inside a sandbox, else 403 and nothing is read; only regular files are read or downloaded
-(never a FIFO or a device a task made, which would block). Errors are plain text: a missing
-file is 404, a path that cannot be resolved or read for lack of permission 403, a bad
-offset/length or path 400; the files API answers 500 only for an I/O error of the disk.
+(``latest``, or a container id); and, as in Mesos, the virtual ``/slave/log``: the agent's
+``--log-file`` (404 when it logs to stderr; the DC/OS CLI's ``dcos node log --mesos-id``
+reads it). A sandbox is any such run directory on disk, so completed tasks stay readable
+until their sandbox is deleted. Security: a path outside the work dir is refused (403) before
+anything on disk is looked at (so ``/proc/1/root/...`` is never resolved); inside, the path is
+resolved with ``realpath`` (``..``, symlinks) and must land inside a sandbox, else 403 and
+nothing is read (the log file is reachable only by its virtual name); only regular files are
+read or downloaded (never a FIFO or a device a task made, which would block). Errors are plain
+text: a missing file is 404, a path that cannot be resolved or read for lack of permission
+403, a bad offset/length or path 400; the files API answers 500 only for an I/O error of the
+disk.
 """
 
 from __future__ import annotations
 
-import asyncio
-import errno
-import grp
 import os
-import pwd
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import quote
 
 from aiohttp import web
 
 from dcos.agent.core import AgentCore
 from dcos.agent.paths import is_under, name_error
-from dcos.protocol.codec import dumps_json
+from dcos.common import files_routes
+from dcos.common.files_api import FilesError, check_path, resolve_attached
 
-MAX_READ = 16 * 4096  # Mesos caps a read at 16 pages
 RUN_DEPTH = 8  # slaves/<a>/frameworks/<f>/executors/<e>/runs/<c>
-MAX_PATH = 4096  # PATH_MAX: a longer path names nothing
-MAX_OFFSET = 2**63 - 1  # off_t
-OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+LOG_PATH = "/slave/log"  # Mesos' name for the agent's own log in its files API
 
 LatestRun = Callable[[str, str], str | None]  # (framework id, executor id) -> sandbox dir
-
-
-@dataclass(frozen=True)
-class FilesError(Exception):
-    status: int
-    message: str
 
 
 def _is_run_dir(parts: list[str]) -> bool:
@@ -99,12 +82,7 @@ def newest_run(work_dir: str, framework_id: str, executor_id: str) -> str | None
 def resolve(path: str, work_dir: str, latest_run: LatestRun | None = None) -> str:
     """The real path of sandbox path `path`; raises `FilesError` (403 outside a sandbox, 404
     missing, 400 malformed). Reads nothing."""
-    if not path:
-        raise FilesError(400, "Expecting 'path=value' in query")
-    if "\x00" in path:
-        raise FilesError(400, "Bad path: it contains a NUL byte")
-    if len(path) > MAX_PATH:
-        raise FilesError(400, f"Bad path: longer than {MAX_PATH} characters")
+    check_path(path)
     root = os.path.realpath(work_dir)
     parts = [p for p in path.split("/") if p]
     if (
@@ -146,175 +124,22 @@ def resolve(path: str, work_dir: str, latest_run: LatestRun | None = None) -> st
     return real
 
 
-def os_error(exc: OSError, what: str) -> FilesError:
-    """The answer for an `OSError` met while reading a resolved sandbox path."""
-    reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        return FilesError(404, f"{what}: no such file")
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return FilesError(403, f"{what}: permission denied")
-    if exc.errno in (errno.ELOOP, errno.ENAMETOOLONG, errno.EINVAL, errno.ENXIO):
-        return FilesError(400, f"{what}: {reason}")
-    return FilesError(500, f"{what}: {reason}")
-
-
-def shown_name(name: str) -> str:
-    """A file name as JSON can carry it (a name that is not UTF-8, which a task may create,
-    has its bad bytes replaced)."""
-    return os.fsencode(name).decode("utf-8", "replace")
-
-
-def mode_string(mode: int) -> str:
-    return stat.filemode(mode)
-
-
-def _name(table: Callable[[int], object], number: int) -> str:
-    try:
-        return str(table(number)[0])  # type: ignore[index]
-    except (KeyError, OSError):
-        return str(number)
-
-
-def entry_json(shown: str, st: os.stat_result) -> dict[str, object]:
-    return {
-        "path": shown,
-        "nlink": st.st_nlink,
-        "size": st.st_size,
-        "mtime": int(st.st_mtime),
-        "mode": mode_string(st.st_mode),
-        "uid": _name(pwd.getpwuid, st.st_uid),
-        "gid": _name(grp.getgrgid, st.st_gid),
-    }
-
-
-def browse(real: str, shown: str) -> list[dict[str, object]]:
-    """Entries of directory `real` (shown under the request's path `shown`), sorted by name;
-    for a file, that file alone. Runs in a worker thread."""
-    if not os.path.isdir(real):
-        return [entry_json(shown, os.stat(real))]
-    out = []
-    for name in sorted(os.listdir(real)):
-        try:
-            st = os.lstat(os.path.join(real, name))
-        except OSError:
-            continue
-        out.append(entry_json(shown.rstrip("/") + "/" + shown_name(name), st))
-    return out
-
-
-def _utf8_cut(data: bytes) -> int:
-    """Length of `data` without a trailing incomplete UTF-8 sequence."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0xC0 != 0x80:  # a lead byte or ASCII
-            need = 1 if byte < 0x80 else 2 if byte >> 5 == 6 else 3 if byte >> 4 == 14 else 4
-            return len(data) - back if need > back else len(data)
-    return len(data)
-
-
-def read(real: str, offset: int, length: int) -> dict[str, object]:
-    """``{"data", "offset"}`` as Mesos answers (see the module doc). Runs in a worker thread;
-    raises `FilesError` for a directory or anything but a regular file, `OSError` else."""
-    fd = os.open(real, OPEN_FLAGS)  # no blocking open of a FIFO, no symlink swapped in
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise FilesError(400, "Cannot read a directory")
-        if not stat.S_ISREG(st.st_mode):
-            raise FilesError(400, "Cannot read: not a regular file")
-        size = st.st_size
-        if offset == -1:
-            return {"data": "", "offset": size}
-        if offset >= size:
-            return {"data": "", "offset": offset}
-        want = MAX_READ if length == -1 else min(length, MAX_READ)
-        data = os.pread(fd, want, offset)
-    finally:
-        os.close(fd)
-    if offset + len(data) < size and len(data) > 1:
-        data = data[: _utf8_cut(data)] or data
-    return {"data": data.decode("utf-8", "replace"), "offset": offset}
-
-
-def _int_param(request: web.Request, name: str, default: int) -> int:
-    text = request.query.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise FilesError(400, f"Failed to parse {name}: '{text}' is not a number") from None
-    if value < -1:
-        raise FilesError(400, f"Negative {name} provided: {value}")
-    if value > MAX_OFFSET:
-        raise FilesError(400, f"{name} {value} is too large")
-    return value
-
-
-def content_disposition(name: str) -> str:
-    """``attachment`` with the file's name: an ASCII fallback (no quote, backslash or control
-    character, which would break the header) and the exact name as RFC 6266 ``filename*``."""
-    ascii_name = "".join(c if " " <= c < "\x7f" and c not in '"\\' else "_" for c in name)
-    exact = quote(os.fsencode(name), safe="")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{exact}"
-
-
-def _error(exc: FilesError) -> web.Response:
-    return web.Response(status=exc.status, text=exc.message + "\n")
-
-
-def add_routes(app: web.Application, work_dir: str, latest_run: LatestRun | None = None) -> None:
+def add_routes(
+    app: web.Application,
+    work_dir: str,
+    latest_run: LatestRun | None = None,
+    log_file: str | None = None,
+) -> None:
     """Register the files endpoints; `latest_run` maps (framework, executor) to the sandbox
-    of its current run (the agent's view), used before scanning the disk for ``latest``."""
+    of its current run (the agent's view), used before scanning the disk for ``latest``;
+    `log_file` is the agent's ``--log-file``, served as ``/slave/log``."""
+    attached = {LOG_PATH: log_file}
 
-    def target(request: web.Request) -> tuple[str, str]:
-        path = request.query.get("path", "")
-        return path, resolve(path, work_dir, latest_run)
+    def resolve_path(path: str) -> str:
+        check_path(path)
+        return resolve_attached(path, attached) or resolve(path, work_dir, latest_run)
 
-    async def browse_handler(request: web.Request) -> web.Response:
-        try:
-            path, real = target(request)
-            entries = await asyncio.to_thread(browse, real, path)
-        except FilesError as exc:
-            return _error(exc)
-        except OSError as exc:
-            return _error(os_error(exc, f"Cannot browse {request.query.get('path', '')}"))
-        return web.Response(body=dumps_json(entries), content_type="application/json")
-
-    async def read_handler(request: web.Request) -> web.Response:
-        try:
-            offset = _int_param(request, "offset", -1)
-            length = _int_param(request, "length", -1)
-            _, real = target(request)
-            body = await asyncio.to_thread(read, real, offset, length)
-        except FilesError as exc:
-            return _error(exc)
-        except OSError as exc:
-            return _error(os_error(exc, f"Cannot read {request.query.get('path', '')}"))
-        return web.Response(body=dumps_json(body), content_type="application/json")
-
-    async def download_handler(request: web.Request) -> web.StreamResponse:
-        try:
-            path, real = target(request)
-            st = os.stat(real)
-        except FilesError as exc:
-            return _error(exc)
-        except OSError as exc:
-            return _error(os_error(exc, f"Cannot download {path}"))
-        if stat.S_ISDIR(st.st_mode):
-            return web.Response(status=400, text="Cannot download a directory\n")
-        if not stat.S_ISREG(st.st_mode):
-            return web.Response(status=400, text="Cannot download: not a regular file\n")
-        return web.FileResponse(real, headers={
-            "Content-Disposition": content_disposition(os.path.basename(real)),
-            "Content-Type": "application/octet-stream",
-        })  # fmt: skip
-
-    for suffix in ("", ".json"):
-        app.router.add_get(f"/files/browse{suffix}", browse_handler)
-        app.router.add_get(f"/files/read{suffix}", read_handler)
-    app.router.add_get("/files/download", download_handler)
-    app.router.add_get("/files/download.json", download_handler)
+    files_routes.add_routes(app, resolve_path)
 
 
 def core_latest_run(core: AgentCore) -> LatestRun:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from dcos.common.metrics import add_prometheus_routes
-from dcos.master.http import agent_channel, operator_api, prometheus, scheduler_api
+from dcos.master.http import agent_channel, files, operator_api, prometheus, scheduler_api
 from dcos.master.http.guard import leader_only
 from dcos.master.http.keys import MASTER
 from dcos.master.shell import MasterShell
@@ -14,7 +14,8 @@ from dcos.protocol import internal
 
 def add_routes(app: web.Application, shell: MasterShell) -> None:
     """Put `shell` under `MASTER` and route the scheduler API, the agent channel, the
-    operator endpoints and the Prometheus metrics (``/metrics``, ``/metrics/prometheus``)."""
+    operator endpoints, the Prometheus metrics (``/metrics``, ``/metrics/prometheus``) and
+    the files API for the master's log (``/files/*``, path ``/master/log``)."""
     app[MASTER] = shell
     # looked up at call time: the control-plane benchmark wraps these two handlers first
     # both answer on the leader only (307 to it, or 503, elsewhere: `guard`)
@@ -22,6 +23,7 @@ def add_routes(app: web.Application, shell: MasterShell) -> None:
     app.router.add_post("/master" + scheduler_api.PATH, leader_only(scheduler_api.handle))
     app.router.add_post(internal.PATH, leader_only(agent_channel.handle))
     operator_api.add_routes(app)
+    files.add_routes(app, shell.config.log_file)
     add_prometheus_routes(
         app, lambda: prometheus.collect(shell), paths=("/metrics", "/metrics/prometheus")
     )

@@ -11,7 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from dcos.agent.http.files import MAX_READ, add_routes
+from dcos.agent.http.files import add_routes
+from dcos.common.files_api import MAX_READ
 
 RUN = "slaves/A1/frameworks/F1/executors/E1/runs"
 
