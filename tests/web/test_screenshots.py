@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import uuid
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +41,8 @@ class Subjects:
 @pytest.fixture(scope="module")
 def subjects(ui_cluster: UiCluster) -> Generator[Subjects, None, None]:
     """The tour's apps (see `Subjects`), deleted afterwards."""
-    suffix = uuid.uuid4().hex[:4]
-    app_id, crash_id, huge_id = (f"/shots/{n}-{suffix}" for n in ("web", "crash", "huge"))
+    # fixed ids (the cluster is the test session's own): the screenshots stay alike run to run
+    app_id, crash_id, huge_id = "/shots/web", "/shots/crash", "/shots/huge"
     apps = [{"id": app_id, "cmd": CMD, "cpus": 0.1, "mem": 32, "instances": 1,
              "labels": {"team": "docs"}},
             {"id": crash_id, "cmd": "echo starting; echo 'error: config.yml not found' >&2; exit 3",
