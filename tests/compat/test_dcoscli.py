@@ -10,8 +10,10 @@ One cluster for the module (the `dcoscli_cluster` fixture); each test cleans up 
 from __future__ import annotations
 
 import os
+import queue
 import random
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -51,6 +53,23 @@ class Cluster:
 
     def json(self, *args: str) -> Any:
         return orjson.loads(self.dcos(*args).stdout)
+
+    def follow(self, *args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+        """Start a long-running CLI command (``--follow``); its output lines arrive in the
+        queue. The caller terminates the process."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DCOS_")}
+        env.update(DCOS_DIR=str(self.dcos_dir), PAGER="cat", COLUMNS="250")
+        proc = subprocess.Popen([str(DCOS), *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=env)
+        lines: queue.Queue[str] = queue.Queue()
+
+        def read() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.put(line.rstrip("\n"))
+
+        threading.Thread(target=read, daemon=True).start()
+        return proc, lines
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -129,6 +148,71 @@ def test_node_lists_the_agents_and_the_leading_master(dcoscli_cluster: Cluster) 
     assert all(a["active"] and a["hostname"] == "127.0.0.1" for a in agents)
     ports = sorted(a["port"] for a in agents)
     assert ports[1] == ports[0] + 1  # agent-0 and agent-1
+
+
+def _a_run_of(out: str, log: Path) -> list[str]:
+    """`out`'s lines, checked to be consecutive lines of the file `log` (read after the CLI
+    ran, so lines logged meanwhile do not matter)."""
+    lines = out.splitlines()
+    assert lines, f"no output; {log} ends with {log.read_text()[-500:]!r}"
+    text = log.read_text().splitlines()
+    assert lines[0] in text, (lines, text[-10:])
+    start = text.index(lines[0])
+    assert text[start:start + len(lines)] == lines, (lines, text[-10:])
+    return lines
+
+
+def _wait_line(lines: queue.Queue[str], wanted: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while wanted not in seen:
+        try:
+            seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            raise AssertionError(f"no line {wanted!r} within {timeout:g} s; saw {seen}") from None
+
+
+def test_node_log_leader_reads_the_masters_log_file(dcoscli_cluster: Cluster) -> None:
+    """No dcos-log capability: the CLI falls back to Mesos' files API, ``/master/log`` through
+    the gateway's ``/mesos/files/read.json``."""
+    c = dcoscli_cluster
+    log = c.up.work / "master" / "master.log"
+    assert len(_a_run_of(c.dcos("node", "log", "--leader", "--lines", "4").stdout, log)) == 4
+    everything = c.dcos("node", "log", "--leader", "--lines", "100000").stdout
+    assert " leads " in everything and "master listening on" in everything
+    proc, lines = c.follow("node", "log", "--leader", "--follow", "--lines", "1")
+    try:
+        _wait_line(lines, log.read_text().splitlines()[-1])  # the last line, then ...
+        marker = f"compat follow marker {random.random()}"
+        with open(log, "a") as f:  # ... a line appended as the master's handler appends
+            f.write(marker + "\n")
+        _wait_line(lines, marker)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_node_log_mesos_id_reads_that_agents_log_file(dcoscli_cluster: Cluster) -> None:
+    """``/slave/log`` of the agent's files API, through the gateway's ``/slave/<id>/``."""
+    c = dcoscli_cluster
+    for node in (n for n in c.json("node", "--json") if n["type"] == "agent"):
+        logs = [p for p in sorted(c.up.work.glob("agent-*/agent.log"))
+                if f"registered with master as {node['id']}" in p.read_text()]
+        assert len(logs) == 1, (node["id"], logs)
+        out = c.dcos("node", "log", "--mesos-id", node["id"], "--lines", "3").stdout
+        assert len(_a_run_of(out, logs[0])) == 3
+    proc, lines = c.follow("node", "log", "--mesos-id", node["id"], "--follow", "--lines", "1")
+    try:
+        _wait_line(lines, logs[0].read_text().splitlines()[-1])
+        marker = f"compat follow marker {random.random()}"
+        with open(logs[0], "a") as f:
+            f.write(marker + "\n")
+        _wait_line(lines, marker)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    unknown = c.dcos("node", "log", "--mesos-id", "no-such-agent", check=False)
+    assert unknown.returncode == 1 and "No files exist" in unknown.stderr  # the CLI's own words
 
 
 def test_service_lists_the_frameworks(dcoscli_cluster: Cluster) -> None:
