@@ -349,16 +349,6 @@ def start_small_cluster(work: Path) -> tuple[UpProcess, dict[str, str]]:
     return up, urls
 
 
-def stop_small_cluster(up: UpProcess) -> None:
-    try:
-        if up.proc.poll() is None:
-            up.note_family()
-            up.proc.terminate()
-            up.proc.wait(timeout=60)
-    finally:
-        up.cleanup()
-
-
 def call(method: str, url: str, body: Any = None) -> Any:
     status, _, raw = http(method, url, body, {"Content-Type": "application/json",
                                               "Accept": "application/json"})  # fmt: skip
@@ -445,7 +435,7 @@ def bench_live(browser: Any, rounds: int, work: Path) -> dict[str, list[float]]:
     finally:
         if stream is not None:
             stream.close()
-        stop_small_cluster(up)
+        up.stop()
 
 
 def report_live(res: dict[str, list[float]]) -> None:

@@ -111,13 +111,7 @@ def dcoscli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Generator[Clust
         cluster.dcos("config", "set", "core.dcos_url", url)
         yield cluster
     finally:
-        try:
-            if up.proc.poll() is None:
-                up.note_family()
-                up.proc.terminate()
-                up.proc.wait(timeout=60)
-        finally:
-            up.cleanup()
+        up.stop()
 
 
 def test_version_and_cluster_come_from_the_gateway(dcoscli_cluster: Cluster) -> None:

@@ -96,6 +96,16 @@ class UpProcess:
                     out.append(" ".join(p.cmdline()))
         return out
 
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM `up` (it stops its components), wait for it, then kill whatever is left."""
+        try:
+            if self.proc.poll() is None:
+                self.note_family()
+                self.proc.terminate()
+                self.proc.wait(timeout=timeout)
+        finally:
+            self.cleanup()
+
     def cleanup(self) -> None:
         """Kill whatever is left of this run (for a test's `finally`)."""
         if self.proc.poll() is None:

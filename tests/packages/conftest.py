@@ -236,14 +236,7 @@ def start_cluster(work: Path) -> PkgCluster:
 
 def stop_cluster(cluster: PkgCluster) -> None:
     """SIGTERM `up`, wait for it, and kill whatever of it is left."""
-    up = cluster.up
-    try:
-        if up.proc.poll() is None:
-            up.note_family()
-            up.proc.terminate()
-            up.proc.wait(timeout=60)
-    finally:
-        up.cleanup()
+    cluster.up.stop()
 
 
 @pytest.fixture(scope="package")

@@ -112,14 +112,7 @@ def start_ui_cluster(work: Path) -> UiCluster:
 
 def stop_ui_cluster(cluster: UiCluster) -> None:
     """SIGTERM `up`, wait for it, and kill whatever of it is left."""
-    up = cluster.up
-    try:
-        if up.proc.poll() is None:
-            up.note_family()
-            up.proc.terminate()
-            up.proc.wait(timeout=60)
-    finally:
-        up.cleanup()
+    cluster.up.stop()
 
 
 @pytest.fixture(scope="package")
