@@ -56,8 +56,9 @@ $(DCOSCLI): tests/compat/install_dcoscli.sh
 test: venv system-deps repo web $(COMPAT) $(DCOSCLI)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-bench: venv
-	$(PY) -m pip install -q -e '.[bench]'
+# benchmarks/ui.py drives the built UI in Debian chromium through playwright (the test extra).
+bench: venv system-deps web
+	$(PY) -m pip install -q -e '.[test,bench]'
 	@set -e; for b in benchmarks/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
 
 lint: venv
