@@ -14,14 +14,11 @@ Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help``
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from collections.abc import Mapping
 
-import uvloop
-
 from dcos.common.flags import DaemonParser, ip_address, port, positive_seconds, setup_from
+from dcos.common.service_main import run_until_signalled
 from dcos.common.sse import parse_webapp_urls
 from dcos.dns.service import DnsConfig, run_dns
 
@@ -58,23 +55,10 @@ def parse_args(argv: list[str] | None = None,
     return config, a
 
 
-async def _main(config: DnsConfig) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await run_dns(config, stop)
-
-
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_args(argv)
     setup_from(args)
-    try:
-        uvloop.run(_main(config))
-    except OSError as exc:
-        print(f"dns: cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_until_signalled("dns", lambda stop: run_dns(config, stop))
 
 
 if __name__ == "__main__":

@@ -12,34 +12,18 @@ closed, the port released).
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
 
-import uvloop
-
 from dcos.common.flags import setup_from
+from dcos.common.service_main import run_until_signalled
 from dcos.gateway.app import serve
-from dcos.gateway.config import GatewayConfig, parse_args
-
-
-async def _main(config: GatewayConfig) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await serve(config, stop)
+from dcos.gateway.config import parse_args
 
 
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_args(argv)
     setup_from(args)
-    try:
-        uvloop.run(_main(config))
-    except OSError as exc:
-        print(f"gateway: cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_until_signalled("gateway", lambda stop: serve(config, stop))
 
 
 if __name__ == "__main__":

@@ -6,17 +6,14 @@ settable as ``DCOS_<FLAG>`` or ``MESOS_<FLAG>``. Runs on uvloop (`uvloop.run`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Mapping
-
-import uvloop
 
 from dcos.common.flags import DaemonParser, positive_seconds
 from dcos.common.gc_tuning import tune_gc
 from dcos.common.log import setup_logging
+from dcos.common.service_main import run_until_signalled
 from dcos.common.version import version_line
 from dcos.master.app import run_master
 from dcos.master.config import MasterConfig
@@ -83,24 +80,11 @@ def parse_args(argv: list[str] | None = None,
     )  # fmt: skip
 
 
-async def _main(config: MasterConfig) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await run_master(config, stop, started=tune_gc)
-
-
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     setup_logging(config.log_level, json_lines=config.log_format == "json", file=config.log_file)
     logging.getLogger("dcos.master").info("%s", version_line())
-    try:
-        uvloop.run(_main(config))
-    except OSError as exc:
-        print(f"master: cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_until_signalled("master", lambda stop: run_master(config, stop, started=tune_gc))
 
 
 if __name__ == "__main__":

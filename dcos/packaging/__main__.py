@@ -18,15 +18,14 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Mapping
 
 import aiohttp
-import uvloop
 from aiohttp import web
 
 from dcos.common.flags import DaemonParser, setup_from
+from dcos.common.service_main import run_until_signalled
 from dcos.common.sse import WebappEndpoints, parse_webapp_urls
 from dcos.packaging import errors
 from dcos.packaging.api import build_app
@@ -130,23 +129,11 @@ async def run(args: argparse.Namespace, defaults: list[Repository],
         await store.close()
 
 
-async def _main(args: argparse.Namespace, defaults: list[Repository]) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await run(args, defaults, stop)
-
-
 def main(argv: list[str] | None = None) -> int:
     args, defaults = parse_args(argv)
     setup_from(args)
-    try:
-        uvloop.run(_main(args, defaults))
-    except (OSError, TimeoutError) as exc:
-        print(f"package service: cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_until_signalled("package service", lambda stop: run(args, defaults, stop),
+                               errors=(OSError, TimeoutError))  # fmt: skip
 
 
 if __name__ == "__main__":
