@@ -31,11 +31,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from dcos.cli import clusters
 from dcos.cli.errors import CliError, Unreachable
-from dcos.common.addresses import MasterAddressError, parse_master, zk_master
+from dcos.common.addresses import MasterAddressError, http_base_url, parse_master, zk_master
 from dcos.state import detector
 from dcos.state.zk import ZkUrlError
 
@@ -153,14 +152,10 @@ def normalize_webapp_url(address: str, what: str = "webapp") -> str:
     text = address.strip()
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
     try:
-        parts.port  # noqa: B018 -- validates the port
-    except ValueError:
-        raise CliError(f"invalid {what} address {text!r}: bad port") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CliError(f"invalid {what} address {text!r}: expected http://host:port")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        return http_base_url(text)
+    except ValueError as exc:
+        raise CliError(f"invalid {what} address {text!r}: {exc}") from None
 
 
 def _given(value: str | None) -> str | None:

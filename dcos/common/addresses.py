@@ -108,3 +108,21 @@ def parse_master(text: str, default_scheme: str = "http") -> MasterAddress:
     if not parts.hostname:
         raise MasterAddressError(f"invalid master address {text!r}: no host")
     return MasterAddress(parts.scheme, parts.hostname, port or DEFAULT_MASTER_PORT)
+
+
+def http_base_url(text: str) -> str:
+    """An HTTP service's base URL from ``host:port`` or ``http(s)://host:port[/path]``:
+    ``http://`` added when no scheme is given, no trailing slash. ValueError ("bad port",
+    "expected http://host:port") otherwise. Called by the CLI (`dcos.cli.config`) and the
+    gateway's flags (`dcos.gateway.config`), which word the error their own way."""
+    value = text.strip()
+    if "://" not in value:
+        value = "http://" + value
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 -- validates the port
+    except ValueError:
+        raise ValueError("bad port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected http://host:port")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"

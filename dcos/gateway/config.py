@@ -19,9 +19,8 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from dcos.common.addresses import zk_master
+from dcos.common.addresses import http_base_url, zk_master
 from dcos.common.flags import DaemonParser, master_address
 from dcos.state.zk import is_zk_url
 from dcos.web import DIST
@@ -49,18 +48,11 @@ class GatewayConfig:
 
 
 def base_url(text: str) -> str:
-    """An upstream's base URL: ``http://`` added to ``host:port``, no trailing slash."""
-    value = text.strip()
-    if "://" not in value:
-        value = "http://" + value
-    parts = urlsplit(value)
+    """An upstream's base URL (`dcos.common.addresses.http_base_url`), the flag's type."""
     try:
-        parts.port  # noqa: B018 -- validates the port
-    except ValueError:
-        raise ValueError(f"bad port in {text!r}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{text!r} is not an http(s)://host:port URL")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        return http_base_url(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
 
 
 def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
