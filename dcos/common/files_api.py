@@ -111,10 +111,6 @@ def shown_name(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "replace")
 
 
-def mode_string(mode: int) -> str:
-    return stat.filemode(mode)
-
-
 def _name(table: Callable[[int], object], number: int) -> str:
     try:
         return str(table(number)[0])  # type: ignore[index]
@@ -130,7 +126,7 @@ def entry_json(shown: str, st: os.stat_result) -> dict[str, object]:
         "nlink": st.st_nlink,
         "size": st.st_size,
         "mtime": int(st.st_mtime),
-        "mode": mode_string(st.st_mode),
+        "mode": stat.filemode(st.st_mode),
         "uid": _name(pwd.getpwuid, st.st_uid),
         "gid": _name(grp.getgrgid, st.st_gid),
     }

@@ -43,27 +43,28 @@ def add_routes(app: web.Application, resolve: Resolve) -> None:
         path = request.query.get("path", "")
         return path, resolve(path)
 
-    async def browse_handler(request: web.Request) -> web.Response:
+    async def json_answer(request: web.Request, verb: str,
+                          work: Callable[[str, str], object]) -> web.Response:  # fmt: skip
+        """`work(real, path)` in a worker thread, its result as JSON; errors as `_error`."""
         try:
             path, real = target(request)
-            entries = await asyncio.to_thread(browse, real, path)
+            body = await asyncio.to_thread(work, real, path)
         except FilesError as exc:
             return _error(exc)
         except OSError as exc:
-            return _error(os_error(exc, f"Cannot browse {request.query.get('path', '')}"))
-        return web.Response(body=dumps_json(entries), content_type="application/json")
+            return _error(os_error(exc, f"Cannot {verb} {request.query.get('path', '')}"))
+        return web.Response(body=dumps_json(body), content_type="application/json")
+
+    async def browse_handler(request: web.Request) -> web.Response:
+        return await json_answer(request, "browse", browse)
 
     async def read_handler(request: web.Request) -> web.Response:
         try:
             offset = int_param(request.query, "offset", -1)
             length = int_param(request.query, "length", -1)
-            _, real = target(request)
-            body = await asyncio.to_thread(read, real, offset, length)
         except FilesError as exc:
             return _error(exc)
-        except OSError as exc:
-            return _error(os_error(exc, f"Cannot read {request.query.get('path', '')}"))
-        return web.Response(body=dumps_json(body), content_type="application/json")
+        return await json_answer(request, "read", lambda real, _: read(real, offset, length))
 
     async def download_handler(request: web.Request) -> web.StreamResponse:
         try:

@@ -84,14 +84,12 @@ def response_headers(upstream: aiohttp.ClientResponse, target: Target) -> CIMult
 class Relay:
     """The proxy shell: owns the client session (`close()` at shutdown)."""
 
-    def __init__(self, *, connect_timeout: float = 3.0, head_timeout: float = 120.0,
-                 max_body: int = 64 << 20) -> None:  # fmt: skip
+    def __init__(self, *, connect_timeout: float = 3.0, head_timeout: float = 120.0) -> None:
         # `Via` token naming this gateway process: a request coming back with it is a loop
         # (a framework whose webui_url points at the gateway itself)
         self.via = f"1.1 dcos-py-gateway-{uuid.uuid4().hex[:12]}"
         self.connect_timeout = connect_timeout
         self.head_timeout = head_timeout
-        self.max_body = max_body
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
