@@ -192,6 +192,16 @@ def _pip(run: Runner, set_name: str, what: str, argv: list[str]) -> None:
         raise AssetError(set_name, f"pip {what} failed (exit {result.returncode}):\n{tail}")
 
 
+def copy_if_changed(path: Path, target: Path) -> bool:
+    """Copy the file `path` to `target` unless `target` already holds the same bytes; whether
+    it copied. Called by `copy_repository_assets` and `dcos.packaging.images`."""
+    if target.is_file() and target.read_bytes() == path.read_bytes():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+    return True
+
+
 def copy_repository_assets(src: Path, out: Path) -> list[Path]:
     """Copy the files under `src/assets/` (icons and other repo-held assets) to `out/assets/`
     when missing or changed; returns the files copied."""
@@ -201,9 +211,6 @@ def copy_repository_assets(src: Path, out: Path) -> list[Path]:
         return copied
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         target = out / ASSETS_DIR / path.relative_to(source)
-        if target.is_file() and target.read_bytes() == path.read_bytes():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        copied.append(target)
+        if copy_if_changed(path, target):
+            copied.append(target)
     return copied

@@ -19,10 +19,11 @@ and `dcos.packaging.build` (`copy_package_images`).
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path, PurePosixPath
+
+from dcos.packaging.assets import copy_if_changed
 
 PACKAGE_IMAGES_DIR = "images"
 BUILD_IMAGES_DIR = "images"
@@ -153,9 +154,6 @@ def copy_package_images(src: Path, out: Path) -> list[Path]:
     for folder in sorted(p for p in packages.glob(f"*/{PACKAGE_IMAGES_DIR}") if p.is_dir()):
         for path in sorted(p for p in folder.iterdir() if p.is_file()):
             target = out / BUILD_IMAGES_DIR / folder.parent.name / path.name
-            if target.is_file() and target.read_bytes() == path.read_bytes():
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            copied.append(target)
+            if copy_if_changed(path, target):
+                copied.append(target)
     return copied
