@@ -49,7 +49,7 @@ import _ui_upstream
 import orjson
 from _common import ROOT, percentiles
 
-from tests.e2e.up_process import UpProcess, quiet_ports  # noqa: E402
+from tests.e2e.up_process import UpProcess, quiet_ports, up_ports  # noqa: E402
 from tests.packages.conftest import http  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -331,21 +331,15 @@ class OperatorStream:
 
 def start_small_cluster(work: Path) -> tuple[UpProcess, dict[str, str]]:
     """``dcos-py up --agents 1`` with the gateway, on quiet ports in `work`."""
-    (master, agent, webapp, dns, dns_http, lb_http, lb_stats, batch, package,
-     gateway) = quiet_ports(10)  # fmt: skip
-    args = ["--agents", "1", "--master-port", str(master), "--agent-port", str(agent),
-            "--webapp-port", str(webapp), "--dns-port", str(dns), "--dns-http-port", str(dns_http),
-            "--lb-http-port", str(lb_http), "--lb-stats-port", str(lb_stats),
-            "--batch-port", str(batch), "--package-port", str(package),
-            "--gateway-port", str(gateway), "--task-ports", str(62500 + master % 1000)]  # fmt: skip
-    up = UpProcess(args, work)
+    ports = up_ports(1)
+    up = UpProcess([*ports.args(), "--task-ports", str(62500 + ports.master % 1000)], work)
     try:
         up.wait_for("cluster ready", timeout=UP_TIMEOUT_S)
     except BaseException:
         up.cleanup()
         raise
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in
-            (("master", master), ("webapp", webapp), ("gateway", gateway))}  # fmt: skip
+    urls = {"master": ports.url(ports.master), "webapp": ports.url(ports.webapp),
+            "gateway": ports.url(ports.gateway)}
     return up, urls
 
 

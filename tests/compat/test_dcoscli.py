@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.up_process import UpProcess, quiet_ports
+from tests.e2e.up_process import UpProcess, up_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 DCOS = ROOT / ".venv-dcoscli" / "bin" / "dcos"
@@ -93,18 +93,13 @@ def check_cli_installed() -> None:
 def dcoscli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Generator[Cluster, None, None]:
     check_cli_installed()
     tmp = tmp_path_factory.mktemp("dcoscli")
-    (agent, _a1, master, webapp, dns, dns_http, lb_http, lb_stats, batch, package,
-     gateway) = quiet_ports(11, in_a_row=2)
-    up = UpProcess(["--agents", "2", "--master-port", str(master), "--agent-port", str(agent),
-                    "--webapp-port", str(webapp), "--dns-port", str(dns),
-                    "--dns-http-port", str(dns_http), "--lb-http-port", str(lb_http),
-                    "--lb-stats-port", str(lb_stats), "--batch-port", str(batch),
-                    "--package-port", str(package), "--gateway-port", str(gateway),
-                    # task ports apart from any other local cluster's (see tests/packages)
-                    "--task-ports", str(random.randrange(61000, 62500))], tmp / "cluster")
+    ports = up_ports(2)
+    # task ports apart from any other local cluster's (see tests/packages)
+    up = UpProcess([*ports.args(), "--task-ports", str(random.randrange(61000, 62500))],
+                   tmp / "cluster")
     try:
         first = up.wait_for("Web UI and API:", timeout=UP_TIMEOUT_S)
-        url = f"http://127.0.0.1:{gateway}"
+        url = ports.url(ports.gateway)
         assert first.strip() == f"Web UI and API: {url}", up.output()
         up.wait_for("cluster ready", timeout=UP_TIMEOUT_S)
         cluster = Cluster(up, url, tmp / "dcos")

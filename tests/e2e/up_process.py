@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -135,3 +136,44 @@ def quiet_ports(count: int, in_a_row: int = 1) -> list[int]:
                 chosen.append(port)
         if not any(port_in_use(p) for p in chosen):
             return chosen
+
+
+@dataclass(frozen=True)
+class UpPorts:
+    """The ports of a whole `dcos-py up --agents N` on quiet ports (`up_ports`): agent i
+    listens on ``agent + i``."""
+
+    agents: int
+    master: int
+    agent: int
+    webapp: int
+    dns: int
+    dns_http: int
+    lb_http: int
+    lb_stats: int
+    batch: int
+    package: int
+    gateway: int
+
+    def args(self) -> list[str]:
+        """`up`'s flags for these ports (``--agents`` included)."""
+        return ["--agents", str(self.agents), "--master-port", str(self.master),
+                "--agent-port", str(self.agent), "--webapp-port", str(self.webapp),
+                "--dns-port", str(self.dns), "--dns-http-port", str(self.dns_http),
+                "--lb-http-port", str(self.lb_http), "--lb-stats-port", str(self.lb_stats),
+                "--batch-port", str(self.batch), "--package-port", str(self.package),
+                "--gateway-port", str(self.gateway)]  # fmt: skip
+
+    @staticmethod
+    def url(port: int) -> str:
+        return f"http://127.0.0.1:{port}"
+
+
+def up_ports(agents: int) -> UpPorts:
+    """Quiet ports for every component of `dcos-py up --agents <agents>`, the agents' in a
+    row. Called by the test clusters of tests/web, tests/packages, tests/compat and
+    benchmarks/ui.py."""
+    ports = quiet_ports(9 + agents, in_a_row=agents)
+    master, webapp, dns, dns_http, lb_http, lb_stats, batch, package, gateway = ports[agents:]
+    return UpPorts(agents, master, ports[0], webapp, dns, dns_http, lb_http, lb_stats, batch,
+                   package, gateway)  # fmt: skip

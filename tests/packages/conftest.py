@@ -26,7 +26,7 @@ import psutil
 import pytest
 
 from dcos.packaging import mediatypes as mt
-from tests.e2e.up_process import UpProcess, quiet_ports
+from tests.e2e.up_process import UpProcess, up_ports
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 INDEX = CHECKOUT / "packages-repo" / "build" / "index.json"
@@ -205,13 +205,8 @@ def _summary(app: dict[str, Any]) -> dict[str, Any]:
 
 def start_cluster(work: Path) -> PkgCluster:
     """Run `dcos-py up --agents 3` in `work` on quiet ports and wait until it is ready."""
-    (master, agent, _a1, _a2, webapp, dns, dns_http, lb_http, lb_stats, batch,
-     package, gateway) = quiet_ports(12, in_a_row=3)
-    args = ["--agents", "3", "--master-port", str(master), "--agent-port", str(agent),
-            "--webapp-port", str(webapp), "--dns-port", str(dns), "--dns-http-port", str(dns_http),
-            "--lb-http-port", str(lb_http), "--lb-stats-port", str(lb_stats),
-            "--batch-port", str(batch), "--package-port", str(package),
-            "--gateway-port", str(gateway)]
+    ports = up_ports(3)
+    args = ports.args()
     # task ports of their own, apart from any other local cluster's (31000...): above the
     # ephemeral range (32768-60999), clear of the load balancer's service ports (10000+) and
     # the services' quiet ports (20000+); any base (not a multiple of 1000) so that two test
@@ -226,12 +221,11 @@ def start_cluster(work: Path) -> PkgCluster:
     except BaseException:
         up.cleanup()
         raise
-    return PkgCluster(up=up, work=work, master_url=f"http://127.0.0.1:{master}",
-                      webapp_url=f"http://127.0.0.1:{webapp}",
-                      package_url=f"http://127.0.0.1:{package}", dns=("127.0.0.1", dns),
-                      lb_http=f"http://127.0.0.1:{lb_http}",
-                      batch_url=f"http://127.0.0.1:{batch}",
-                      gateway_url=f"http://127.0.0.1:{gateway}")
+    url = ports.url
+    return PkgCluster(up=up, work=work, master_url=url(ports.master),
+                      webapp_url=url(ports.webapp), package_url=url(ports.package),
+                      dns=("127.0.0.1", ports.dns), lb_http=url(ports.lb_http),
+                      batch_url=url(ports.batch), gateway_url=url(ports.gateway))  # fmt: skip
 
 
 def stop_cluster(cluster: PkgCluster) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.up_process import UpProcess, quiet_ports
+from tests.e2e.up_process import UpProcess, up_ports
 from tests.packages.conftest import http
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -88,26 +88,19 @@ class UiCluster:
 
 def start_ui_cluster(work: Path) -> UiCluster:
     """`dcos-py up --agents 2` in `work` on quiet ports, with the gateway; wait until ready."""
-    (master, agent, _a1, webapp, dns, dns_http, lb_http, lb_stats, batch, package,
-     gateway) = quiet_ports(11, in_a_row=2)
-    args = ["--agents", "2", "--master-port", str(master), "--agent-port", str(agent),
-            "--webapp-port", str(webapp), "--dns-port", str(dns), "--dns-http-port", str(dns_http),
-            "--lb-http-port", str(lb_http), "--lb-stats-port", str(lb_stats),
-            "--batch-port", str(batch), "--package-port", str(package),
-            "--gateway-port", str(gateway),
-            # task ports apart from any other local cluster's (see tests/packages/conftest.py)
-            "--task-ports", str(random.randrange(61000, 62500))]
+    ports = up_ports(2)
+    # task ports apart from any other local cluster's (see tests/packages/conftest.py)
+    args = [*ports.args(), "--task-ports", str(random.randrange(61000, 62500))]
     up = UpProcess(args, work)
     try:
         up.wait_for("cluster ready", timeout=UP_TIMEOUT_S)
     except BaseException:
         up.cleanup()
         raise
-    return UiCluster(up=up, work=work, url=f"http://127.0.0.1:{gateway}",
-                     master_url=f"http://127.0.0.1:{master}",
-                     webapp_url=f"http://127.0.0.1:{webapp}",
-                     package_url=f"http://127.0.0.1:{package}",
-                     batch_url=f"http://127.0.0.1:{batch}")
+    url = ports.url
+    return UiCluster(up=up, work=work, url=url(ports.gateway), master_url=url(ports.master),
+                     webapp_url=url(ports.webapp), package_url=url(ports.package),
+                     batch_url=url(ports.batch))  # fmt: skip
 
 
 def stop_ui_cluster(cluster: UiCluster) -> None:
