@@ -166,6 +166,7 @@ class MarathonModel {
     this.listeners = new Set();
     this.snapshot = null;
     this.pendingApps = new Set();
+    this.wantTasks = new Set(); // apps a page asked the tasks of (`needTasks`)
     this.pendingGone = new Set();
     this.flushing = false; // a flush's requests are in flight
     this.lastFlush = 0; // Date.now() when the last flush began
@@ -241,6 +242,7 @@ class MarathonModel {
       if (gen !== this.generation) return;
       this.loadedBeforeStream = !this.connected;
       this.byId = new Map(apps.apps.map((a) => [a.id, a]));
+      this.refetchWanted();
       this.deployments = deployments;
       this.setQueue(queue);
       this.error = null;
@@ -370,16 +372,35 @@ class MarathonModel {
 
   /** Fetch app `id` with its tasks unless the model has them (or is fetching it already). */
   needTasks(id) {
+    this.wantTasks.add(id);
     const app = this.byId.get(id);
     if (!app || app.tasks || this.pendingApps.has(id)) return;
     this.pendingApps.add(id);
     this.schedule();
   }
 
+  /**
+   * After the list replaced the apps (`reload`, a large batch): the apps whose tasks a page
+   * asked for lost them (the list has none), and a fetch of them in flight may have been
+   * dropped as stale: ask again.
+   */
+  refetchWanted() {
+    let any = false;
+    for (const id of this.wantTasks) {
+      const app = this.byId.get(id);
+      if (app && !app.tasks && !this.pendingApps.has(id)) {
+        this.pendingApps.add(id);
+        any = true;
+      }
+    }
+    if (any) this.schedule();
+  }
+
   /** Drop an app just deleted (DELETE answered): no fetch of it until it is created again. */
   forget(id) {
     this.gone.add(id);
     this.pendingApps.delete(id);
+    this.wantTasks.delete(id);
     if (this.byId.has(id)) {
       this.byId = new Map(this.byId);
       this.byId.delete(id);
@@ -414,6 +435,7 @@ class MarathonModel {
     if (ids.length > BATCH_AS_LIST) {
       jobs.push(api.get(`${MARATHON}/apps`, { query: { embed: APP_EMBEDS } }).then((body) => () => {
         this.byId = new Map(body.apps.map((a) => [a.id, a]));
+        this.refetchWanted();
       }));
     } else if (ids.length) {
       jobs.push(this.fetchApps(ids));
