@@ -4,12 +4,11 @@
 //   ErrorText an API error in plain words, announced to screen readers (role=alert)
 //   Tabs      keyboard-navigable tabs
 //   Field     a labelled form control with its error next to it
-//   Button    a button; ActionButton runs an async action and shows its error beside it
 //   StateText a task state in colour (TASK_RUNNING -> "Running")
 //   Loading   a polite "Loading..." line
 //   TaskTable master.js tasks in a Table (links to #/tasks/<id>); taskHref(task)
 //   fmtMem, fmtNum, fmtTime, fmtAgo, fmtState, fmtRes
-import { html, useMemo, useState, useRef } from './lib.js';
+import { html, useMemo, useState } from './lib.js';
 import { errorText } from './api.js';
 import { href } from './router.js';
 
@@ -66,41 +65,6 @@ export function StateText({ state }) {
 
 export function Loading({ what = '' }) {
   return html`<p class="muted" role="status">Loading${what ? ' ' + what : ''}...</p>`;
-}
-
-/** A plain button (`kind`: primary | danger); `type` defaults to "button". */
-export function Button({ kind = '', type = 'button', children, ...rest }) {
-  return html`<button type=${type} class=${kind} ...${rest}>${children}</button>`;
-}
-
-/**
- * A button that runs `action()` (async): disabled while it runs, and any error it throws shown
- * in plain words right after the button (role=alert). `done` (text) is announced on success.
- */
-export function ActionButton({ action, children, kind = '', label, done = '' }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  const [ok, setOk] = useState('');
-  const alive = useRef(true);
-  const run = async () => {
-    setBusy(true);
-    setError(null);
-    setOk('');
-    try {
-      await action();
-      if (alive.current) setOk(done);
-    } catch (e) {
-      if (alive.current) setError(e);
-    } finally {
-      if (alive.current) setBusy(false);
-    }
-  };
-  return html`<span class="action">
-    <button type="button" class=${kind} aria-label=${label} disabled=${busy} aria-busy=${busy}
-      onClick=${run}>${children}</button>
-    ${ok && html`<span class="ok-text" role="status">${ok}</span>`}
-    ${error && html`<span class="error inline" role="alert">${errorText(error)}</span>`}
-  </span>`;
 }
 
 export function ErrorText({ error, id }) {

@@ -6,7 +6,7 @@
 // v2: with postInstallNotes), list, uninstall; icons through `/package/resource?url=`. App
 // status of installed packages from the webapp (`/service/marathon/v2/apps`).
 import { html, useEffect, useMemo, useRef, useState } from '../lib.js';
-import { api, cosmos, errorText } from '../api.js';
+import { api, cosmos } from '../api.js';
 import { href } from '../router.js';
 import { ErrorText, Field, Table, Tabs } from '../ui.js';
 import {
@@ -416,7 +416,7 @@ function InstallForm({ pkg, onInstalled }) {
       <button type="button" onClick=${() => { setValue(defaults); setJsonText(JSON.stringify(defaults, null, 2)); setErrors({}); setError(null); }}>Reset to defaults</button>
     </div>
     <div id="install-result">
-      ${error && html`<p class="error" role="alert">${errorText(error)}</p>`}
+      <${ErrorText} error=${error} />
       ${result && html`<div class="card" role="status">
         <p style="margin-top:0"><strong>${result.packageName} ${result.packageVersion}</strong> is installed as${' '}<a href=${href('/services/detail/' + encodeURIComponent(result.appId))}>${result.appId}</a>.</p>
         ${result.postInstallNotes && html`<p>${result.postInstallNotes}</p>`}

@@ -115,7 +115,7 @@ function Attention() {
 export function DashboardPage() {
   const m = useMaster();
   return html`<h1>Dashboard</h1>
-    ${m.error && html`<p class="error" role="alert">${m.error}</p>`}
+    <${ErrorText} error=${m.error} />
     ${!m.connected && !m.error && html`<${Loading} what="the cluster's state" />`}
     <div class="cards usage">
       ${SCALARS.map((k) => html`<${UsageCard} key=${k} name=${k} m=${m} />`)}

@@ -4,7 +4,7 @@
 // (`/service/<name>/`). Selecting a framework shows its tasks below the list.
 import { html, useMemo, useState } from '../lib.js';
 import { useMaster, tasksOf, completedTasksOf } from '../master.js';
-import { Table, TaskTable, fmtAgo, fmtMem, fmtNum, Loading } from '../ui.js';
+import { ErrorText, Table, TaskTable, fmtAgo, fmtMem, fmtNum, Loading } from '../ui.js';
 
 function fwState(f) {
   if (f.completed) return html`<span class="status">Completed</span>`;
@@ -48,7 +48,7 @@ export function FrameworksPage() {
     [m.version, selected],
   );
   return html`<h1>Frameworks</h1>
-    ${m.error && html`<p class="error" role="alert">${m.error}</p>`}
+    <${ErrorText} error=${m.error} />
     ${!m.connected && !active.length ? html`<${Loading} what="the frameworks" />` : html`
       <h2>Registered</h2>
       <${FrameworkTable} rows=${active} label="Registered frameworks" m=${m} selected=${selected} onSelect=${setSelected} />

@@ -9,7 +9,7 @@
 // the dispatcher's tasks change; only the progress of running drivers is polled (every 2 s,
 // while this page is open).
 import { html, useEffect, useMemo, useState } from '../lib.js';
-import { api, errorText } from '../api.js';
+import { api } from '../api.js';
 import { href } from '../router.js';
 import { Bar, ErrorText, Field, Table, fmtAgo, fmtNum } from '../ui.js';
 import { useMaster, tasksOf } from '../master.js';
@@ -287,7 +287,7 @@ function SubmitForm({ onSubmitted }) {
       <div class="actions">
         <button class="primary" type="submit" disabled=${busy}>${busy ? 'Submitting…' : 'Submit'}</button>
       </div>
-      ${error && html`<p class="error" role="alert">${errorText(error)}</p>`}
+      <${ErrorText} error=${error} />
       ${done && html`<p role="status">${done}</p>`}
     </form>
   </details>`;

@@ -75,7 +75,7 @@ export function NodesPage() {
   const m = useMaster();
   const agents = useMemo(() => [...m.agents.values()], [m.version]);
   return html`<h1>Nodes</h1>
-    ${m.error && html`<p class="error" role="alert">${m.error}</p>`}
+    <${ErrorText} error=${m.error} />
     <h2>Agents</h2>
     ${!m.connected && !agents.length ? html`<${Loading} what="the agents" />` : html`<${Table}
       label="Agents" rows=${agents} rowKey=${(a) => a.id} pageSize=${25}

@@ -14,6 +14,7 @@ import { ErrorText, StateText, TabPanel, Table, Tabs, fmtAgo, fmtMem, fmtNum, fm
 import { MARATHON, appUrl, healthText, marathon, statusClass, useMarathon } from '../marathon.js';
 import { ServiceActions, ServicesPage, groupsOf, servicePath } from './services.js';
 import { definition } from './service_form.js';
+import { findExecutor } from './task.js';
 
 const TAIL_BYTES = 16 * 1024;
 const SHOWN_VERSIONS = 20; // newest first; a button shows the rest
@@ -150,12 +151,8 @@ function ConfigTab({ app }) {
 /** The sandbox directory of task `taskId` on agent `agentId` (from the agent's /state). */
 export async function sandboxOf(agentId, taskId, frameworkId) {
   const state = await api.get(`/agent/${encodeURIComponent(agentId)}/state`);
-  for (const fw of [...(state.frameworks || []), ...(state.completed_frameworks || [])]) {
-    for (const ex of [...(fw.executors || []), ...(fw.completed_executors || [])]) {
-      const tasks = [...(ex.tasks || []), ...(ex.queued_tasks || []), ...(ex.completed_tasks || [])];
-      if (ex.id === taskId || tasks.some((t) => t.id === taskId)) return ex.directory;
-    }
-  }
+  const hit = findExecutor(state, taskId);
+  if (hit) return hit.executor.directory;
   if (frameworkId) return `/frameworks/${frameworkId}/executors/${taskId}/runs/latest`;
   throw new Error(`Agent ${agentId} no longer knows task ${taskId} (its sandbox may have been removed).`);
 }
@@ -214,11 +211,13 @@ function Offers({ app, item }) {
   const [error, setError] = useState(null);
   const summary = (item && item.processedOffersSummary) || {};
   useEffect(() => {
-    if (!item) return;
+    if (!item) return undefined;
+    let live = true;
     api.get(`${MARATHON}/queue`, { query: { embed: 'lastUnusedOffers' } }).then((b) => {
       const mine = (b.queue || []).find((q) => q.app && q.app.id === app.id);
-      setUnused((mine && mine.lastUnusedOffers) || []);
-    }, () => setUnused([]));
+      if (live) setUnused((mine && mine.lastUnusedOffers) || []);
+    }, () => live && setUnused([]));
+    return () => { live = false; };
   }, [app.id, item && summary.lastUnusedOfferAt]);
   if (!item) return html`<p>No task of this service waits to be launched: no offers are being declined.</p>`;
   const delay = item.delay || {};

@@ -242,7 +242,7 @@ export function TaskPage({ params, query }) {
   };
   return html`<p class="crumbs"><a href=${href('/frameworks')}>Frameworks</a>${fw ? ` / ${fw.name}` : ''} / task</p>
     <h1>${(task && task.name) || id}</h1>
-    ${m.error && html`<p class="error" role="alert">${m.error}</p>`}
+    <${ErrorText} error=${m.error} />
     ${!task && (m.connected
       ? html`<p class="muted">The master does not list task <code>${id}</code> now; showing what its agent keeps.</p>`
       : html`<${Loading} what="the task" />`)}
