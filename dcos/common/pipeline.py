@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl as ssl_module
 from collections import deque
 from typing import Any
 
@@ -196,8 +197,10 @@ class CallPool:
         depth: int = 4,
         connect_timeout: float = 10.0,
         call_timeout: float = 30.0,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self.ssl = ssl  # TLS (mutual when the context holds a certificate) on every connection
         self.loop = asyncio.get_running_loop()
         self.max_connections = max(1, max_connections)
         self.depth = max(1, depth)
@@ -224,7 +227,9 @@ class CallPool:
             connecting = self._connecting
             try:
                 _, proto = await asyncio.wait_for(
-                    self.loop.create_connection(lambda: _Conn(self), self.host, self.port),
+                    self.loop.create_connection(
+                        lambda: _Conn(self), self.host, self.port, ssl=self.ssl
+                    ),
                     self.connect_timeout,
                 )
                 if self.closed:

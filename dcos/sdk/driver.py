@@ -31,13 +31,14 @@ import asyncio
 import inspect
 import logging
 import random
+import ssl as ssl_module
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from dcos.common.addresses import MasterAddress, zk_master
+from dcos.common.addresses import MasterAddress, parse_master, zk_master
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 from dcos.protocol.ids import AgentID, ExecutorID, FrameworkID, StreamID, TaskID
@@ -68,7 +69,13 @@ from dcos.sdk.states import (
 )
 from dcos.sdk.subscription import Subscription
 from dcos.sdk.transport import MasterTransport, SSLOption
-from dcos.state.detector import MasterDetector, master_detector
+from dcos.state.detector import (
+    MasterDetector,
+    StaticDetector,
+    ZooKeeperDetector,
+    master_detector,
+)
+from dcos.state.zk import parse_zk_url
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +103,9 @@ class SchedulerDriver:
     first SUBSCRIBE a failover of that framework). `failover_timeout` (seconds) sets
     ``framework_info.failover_timeout``. `clock` drives the backoff and heartbeat timers.
     `ssl` (an `ssl.SSLContext`, or False for no certificate check) applies to ``https://``
-    masters; `session` is an aiohttp session to use (and not close) instead of the driver's
+    masters (with an `SSLContext`, ``host:port`` and ``zk://`` masters are https too:
+    `detector_for`; a context holding a certificate authenticates the framework by it, whose
+    principal the master then expects in ``framework_info.principal``); `session` is an aiohttp session to use (and not close) instead of the driver's
     own; `credentials` authenticate every request (HTTP basic) and fill in
     ``framework_info.principal`` when it is absent. `scheduler` is a `Scheduler` or any object
     with the callbacks it wants (missing ones are skipped; each may be async or plain).
@@ -129,7 +138,7 @@ class SchedulerDriver:
         if credentials is not None:
             info.setdefault("principal", credentials.principal)
         self._own_detector = detector is None
-        self._detector = detector or master_detector(zk_master(master) or master)
+        self._detector = detector or detector_for(master, ssl)
         self._core = DriverCore.create(
             info,
             self._detector.current(),
@@ -507,3 +516,16 @@ class SchedulerDriver:
 
     def __repr__(self) -> str:
         return f"SchedulerDriver(master={self._core.master}, framework_id={self.framework_id}, {self._state})"
+
+
+def detector_for(master: str, ssl: SSLOption = None) -> MasterDetector:
+    """The detector for a driver's `master` text. With an `ssl.SSLContext` (security on, e.g.
+    `dcos.security.tls.client_context`) a master given without a scheme (``host:port``, or a
+    leader found through ``zk://``) is reached over https; an explicit ``http://`` stays so.
+    Called by `SchedulerDriver.__init__` (and by frameworks that build their own detector)."""
+    zk = zk_master(master)
+    if not isinstance(ssl, ssl_module.SSLContext):
+        return master_detector(zk or master)
+    if zk is not None:
+        return ZooKeeperDetector(parse_zk_url(zk), scheme="https")
+    return StaticDetector(parse_master(master, default_scheme="https"))

@@ -34,6 +34,7 @@ import base64
 import inspect
 import logging
 import os
+import ssl as ssl_module
 import time
 import uuid as uuidlib
 from collections.abc import Mapping
@@ -132,6 +133,11 @@ class Env:
     recovery_timeout: float
     backoff_max: float | None = None  # MESOS_SUBSCRIPTION_BACKOFF_MAX, if set
     token: str | None = None  # MESOS_EXECUTOR_AUTHENTICATION_TOKEN: sent on every call
+    # TLS to the agent (security on): DCOS_CA_FILE (or LIBPROCESS_SSL_CA_FILE) names the CA
+    # bundle the agent's certificate is checked against; https when it is set or when
+    # LIBPROCESS_SSL_ENABLED is 1/true (then the system CAs if no file is named).
+    tls: bool = False
+    ca_file: str | None = None
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> Env:
@@ -155,7 +161,17 @@ class Env:
                 else None
             ),  # fmt: skip
             token=env.get("MESOS_EXECUTOR_AUTHENTICATION_TOKEN") or None,
+            tls=bool(env.get("DCOS_CA_FILE"))
+            or env.get("LIBPROCESS_SSL_ENABLED", "").lower() in ("1", "true"),
+            ca_file=env.get("DCOS_CA_FILE") or env.get("LIBPROCESS_SSL_CA_FILE") or None,
         )
+
+    def ssl_context(self) -> ssl_module.SSLContext | None:
+        """The client context for the agent's https executor API, or None (plain http).
+        Called by `ExecutorDriver` when no ``ssl`` argument is given."""
+        if not self.tls:
+            return None
+        return ssl_module.create_default_context(cafile=self.ca_file)
 
 
 class ExecutorDriverCore:
@@ -252,6 +268,8 @@ class ExecutorDriver:
 
     `env` defaults to ``os.environ``; `clock` drives the reconnection backoff. With `ssl`
     (an `ssl.SSLContext`, or False for no certificate check) the agent is reached over https;
+    without it, https when the agent says so in the environment (``DCOS_CA_FILE``, or
+    ``LIBPROCESS_SSL_ENABLED`` + ``LIBPROCESS_SSL_CA_FILE``: `Env.ssl_context`);
     `session` is an aiohttp session to use (and not close); every request carries the token
     of ``MESOS_EXECUTOR_AUTHENTICATION_TOKEN`` (``Authorization: Bearer``), or else, with
     `credentials`, HTTP basic authentication.
@@ -264,11 +282,11 @@ class ExecutorDriver:
                  credentials: Credentials | None = None) -> None:  # fmt: skip
         """`backoff_max` defaults to ``MESOS_SUBSCRIPTION_BACKOFF_MAX``, else 2 s."""
         self.executor = executor
-        self._ssl = ssl
         self._given_session = session
         self._auth = auth_headers(credentials)
         self.clock: Clock = clock or RealClock()
         self.core = ExecutorDriverCore(Env.read(os.environ if env is None else env))
+        self._ssl = ssl if ssl is not None else self.core.env.ssl_context()
         if self.core.env.token:  # the agent's proof that it launched us (Mesos' Bearer token)
             self._auth = {"Authorization": f"Bearer {self.core.env.token}"}
             if env is None:  # as Mesos' executor library: the tasks we start do not inherit it

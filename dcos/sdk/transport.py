@@ -1,11 +1,14 @@
 """`MasterTransport`: the HTTP side of a `SchedulerDriver` (owned by it, one per driver).
 
-SUBSCRIBE streams and calls to ``https://`` masters go through one aiohttp session (the
-driver's own, or one the application passes in: then it is never closed here). Calls to
-plain-HTTP masters go on keep-alive, pipelined TCP_NODELAY connections
-(`dcos.common.pipeline.CallPool`) with a request head pre-encoded once per (master, stream
-id). Every request carries the ``Authorization`` header of the driver's `Credentials`, and
-https requests the `ssl` context given.
+SUBSCRIBE streams go through one aiohttp session (the driver's own, or one the application
+passes in: then it is never closed here). Other calls go on keep-alive, pipelined TCP_NODELAY
+connections (`dcos.common.pipeline.CallPool`) with a request head pre-encoded once per
+(master, stream id): plain TCP for ``http://`` masters, TLS with the `ssl.SSLContext` given
+for ``https://`` ones (it verifies the master against the cluster CA and, when it holds a
+certificate, presents it: mutual TLS, e.g. `dcos.security.tls.client_context`). Calls to an
+https master without an `SSLContext` (``ssl`` None/True/False) take the aiohttp path. Every
+request carries the ``Authorization`` header of the driver's `Credentials` (HTTP Basic,
+Mesos' framework authentication).
 """
 
 from __future__ import annotations
@@ -64,7 +67,9 @@ class MasterTransport:
         if self._given_session is not None:
             self._session = self._given_session
             return
-        connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=60)
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, keepalive_timeout=60, ssl=self._ssl
+        )
         self._session = aiohttp.ClientSession(connector=connector)
 
     async def close(self) -> None:
@@ -96,7 +101,7 @@ class MasterTransport:
         kind = str(body.get("type"))
         if self._session is None:
             raise NotConnected(f"{kind} not sent: the driver is not running")
-        if master.scheme == "http":
+        if self._pooled(master):
             pool, prefix = self._call_pool(master, stream_id)
             try:
                 status, answer = await pool.post(prefix, dumps_json(body))
@@ -112,10 +117,15 @@ class MasterTransport:
     ) -> asyncio.Future[tuple[int, bytes]] | None:
         """Put a call straight onto an open plain-HTTP connection (no task); None when there
         is none to use. Called for implicit acknowledgements."""
-        if self._session is None or master.scheme != "http":
+        if self._session is None or not self._pooled(master):
             return None
         pool, prefix = self._call_pool(master, stream_id)
         return pool.try_post(prefix, dumps_json(body))
+
+    def _pooled(self, master: MasterAddress) -> bool:
+        """Whether calls to `master` go through the `CallPool` (plain http, or https with an
+        `ssl.SSLContext` to wrap its connections in)."""
+        return master.scheme == "http" or isinstance(self._ssl, ssl_module.SSLContext)
 
     def _call_pool(
         self, master: MasterAddress, stream_id: StreamID | None
@@ -124,9 +134,10 @@ class MasterTransport:
         master or stream replaces them)."""
         key = (master, stream_id)
         if self._prefix_key != key:
-            if self._pool is not None and (self._pool.host, self._pool.port) != (
+            if self._pool is not None and (self._pool.host, self._pool.port, self._pool.ssl) != (
                 master.host,
                 master.port,
+                self._tls(master),
             ):
                 self._pool.close()
                 self._pool = None
@@ -140,8 +151,14 @@ class MasterTransport:
                 max_connections=self._max_connections,
                 connect_timeout=self.connect_timeout,
                 call_timeout=self.call_timeout,
+                ssl=self._tls(master),
             )
         return self._pool, self._prefix
+
+    def _tls(self, master: MasterAddress) -> ssl_module.SSLContext | None:
+        if master.scheme == "https" and isinstance(self._ssl, ssl_module.SSLContext):
+            return self._ssl
+        return None
 
     async def _send_aiohttp(
         self, master: MasterAddress, stream_id: StreamID | None, kind: str, body: Json
