@@ -18,6 +18,16 @@ The config file is TOML, at ``$DCOS_PY_CONFIG``, else ``$XDG_CONFIG_HOME/dcos-py
     dispatcher = "http://10.0.0.1:7077"   # the batch dispatcher (else found via the master)
     package = "http://10.0.0.1:7070"      # the package service (Cosmos-like API)
 
+Security (`up --secure` clusters, as the DC/OS CLI's ``core.ssl_verify`` and
+``core.dcos_acs_token``): `core_settings` gives what every request carries -- whether and how
+to verify the server's certificate (true: the system CAs; false: not at all; a path: that CA
+bundle) and the bearer token sent as ``Authorization: token=<jwt>``. Order: the environment
+(``DCOS_SSL_VERIFY``, ``DCOS_ACS_TOKEN``), then the current cluster's ``core.toml`` (the
+attached cluster's folder ``$DCOS_PY_HOME/clusters/<name>/core.toml``, or
+``clusters/local/core.toml`` when none is attached; written 0600 by `store_token` /
+`store_ssl_verify`, which `dcos-py auth login|logout` and `up --secure` call), then the
+config file's ``[core]`` table (``ssl_verify``, ``dcos_acs_token``).
+
 Master addresses accept `host:port`, `host` (port 5050), `[v6]:port`, `http://host:port` and
 `https://...` (`dcos.common.addresses.parse_master`), and `zk://host:port[,host:port]/path`:
 the leading master is then read from ZooKeeper once per command (`dcos.state.detector`); no
@@ -28,7 +38,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +57,11 @@ DEFAULT_MASTER = "127.0.0.1:5050"
 DEFAULT_WEBAPP = "http://127.0.0.1:8080"
 DEFAULT_PACKAGE = "http://127.0.0.1:7070"
 ZK_TIMEOUT = 5.0  # seconds to find the leading master through ZooKeeper
-KEYS = ("master", "webapp", "dispatcher", "package")
+KEYS = ("master", "webapp", "dispatcher", "package", "core")
+ENV_SSL_VERIFY = "DCOS_SSL_VERIFY"
+ENV_TOKEN = "DCOS_ACS_TOKEN"
+CORE_FILE = "core.toml"
+CORE_KEYS = ("ssl_verify", "dcos_acs_token")
 
 
 @dataclass(frozen=True)
@@ -91,8 +105,10 @@ def load_config(path: Path | None = None) -> CliConfig:
         raise CliError(f"config file {path}: unknown key(s) {', '.join(unknown)} "
                        f"(known: {', '.join(KEYS)})")  # fmt: skip
     for key in KEYS:
-        if key in data and not isinstance(data[key], str):
+        if key != "core" and key in data and not isinstance(data[key], str):
             raise CliError(f"config file {path}: {key} must be a string")
+    if "core" in data:
+        _core_from(data["core"], path)  # refuse a bad [core] table now
     return CliConfig(data.get("master"), data.get("webapp"), data.get("dispatcher"), path,
                      data.get("package"))
 
@@ -139,11 +155,14 @@ def normalize_master_url(address: str, zk_timeout: float | None = None) -> str:
 def _leader_url(url: str, timeout: float) -> str:
     """The leading master's base URL, read from ZooKeeper at `url` (one short session)."""
     try:
-        return detector.resolve_master(url, timeout).url
+        found = detector.resolve_master(url, timeout)
     except ZkUrlError as exc:
         raise CliError(str(exc)) from None
     except (TimeoutError, OSError) as exc:
         raise Unreachable(f"cannot find the leading master through {url}: {exc}") from None
+    if found.scheme == "http" and core_settings().tls:
+        return f"https://{found.hostport}"  # a cluster with its own CA (`up --secure --ha`)
+    return found.url
 
 
 def normalize_webapp_url(address: str, what: str = "webapp") -> str:
@@ -205,3 +224,166 @@ def resolve_package_service(flag: str | None, config: CliConfig | None = None) -
     cfg = _config_for(flag, config)
     found = _given(flag) or _given(cfg.package) or DEFAULT_PACKAGE
     return normalize_webapp_url(found, "package service")
+
+
+# --- security settings (core.ssl_verify, core.dcos_acs_token) ---------------------------------
+
+SslVerify = bool | str  # True: the system CAs; False: no verification; str: a CA bundle's path
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """What every CLI request carries (`dcos.cli.http`): how to verify servers and the token."""
+
+    ssl_verify: SslVerify = True
+    token: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        """True when the settings name a cluster CA (or turn verification off): a cluster
+        with its own CA serves https, so a leader found through ZooKeeper is reached so."""
+        return self.ssl_verify is not True
+
+
+def parse_ssl_verify(value: object, where: str) -> SslVerify:
+    """`core.ssl_verify` from TOML or the environment: a bool, "true"/"false" (any case) or
+    a CA bundle's path (``~`` expanded); `CliError` naming `where` otherwise."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise CliError(f"{where}: ssl_verify must be true, false or the path of a CA bundle")
+    text = value.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return str(Path(text).expanduser())
+
+
+def _core_from(table: object, where: Path | str) -> CoreSettings:
+    if not isinstance(table, dict):
+        raise CliError(f"{where}: [core] must be a table (ssl_verify, dcos_acs_token)")
+    unknown = sorted(set(table) - set(CORE_KEYS))
+    if unknown:
+        raise CliError(f"{where}: unknown core key(s) {', '.join(unknown)} "
+                       f"(known: {', '.join(CORE_KEYS)})")
+    token = table.get("dcos_acs_token")
+    if token is not None and not isinstance(token, str):
+        raise CliError(f"{where}: dcos_acs_token must be a string")
+    verify = parse_ssl_verify(table["ssl_verify"], str(where)) if "ssl_verify" in table else True
+    return CoreSettings(verify, token or None)
+
+
+def current_cluster_name() -> str:
+    """The attached cluster's name, or ``local`` when none is attached."""
+    return clusters.attached_name() or clusters.LOCAL
+
+
+def core_file(cluster: str | None = None) -> Path:
+    """The ``core.toml`` of `cluster` (default: the current one, `current_cluster_name`)."""
+    name = clusters.check_name(cluster or current_cluster_name())
+    return clusters.clusters_dir() / name / CORE_FILE
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+
+
+def load_core(path: Path) -> CoreSettings:
+    """The settings in one ``core.toml`` (a ``[core]`` table); defaults when it is missing."""
+    data = _read_toml(path)
+    return _core_from(data.get("core", {}), path)
+
+
+def core_settings(env: Mapping[str, str] | None = None,
+                  cluster: str | None = None) -> CoreSettings:
+    """The security settings in effect: ``$DCOS_SSL_VERIFY``/``$DCOS_ACS_TOKEN``, over the
+    current cluster's ``core.toml``, over the config file's ``[core]``. `CliError` for a bad
+    file or value."""
+    environ = os.environ if env is None else env
+    file_data = _read_toml(config_path(environ))
+    base = _core_from(file_data.get("core", {}), config_path(environ))
+    own = load_core(core_file(cluster))
+    own_data = _read_toml(core_file(cluster)).get("core", {})
+    verify: SslVerify = base.ssl_verify
+    token = base.token
+    if isinstance(own_data, dict) and "ssl_verify" in own_data:
+        verify = own.ssl_verify
+    token = own.token or token
+    if environ.get(ENV_SSL_VERIFY, "").strip():
+        verify = parse_ssl_verify(environ[ENV_SSL_VERIFY], f"${ENV_SSL_VERIFY}")
+    token = environ.get(ENV_TOKEN, "").strip() or token
+    return CoreSettings(verify, token)
+
+
+def _toml_value(value: SslVerify) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    out = []
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _update_core(cluster: str | None, change: Callable[[dict[str, object]], None]) -> Path:
+    """Rewrite the cluster's ``core.toml`` (0600, atomically) with `change` applied."""
+    path = core_file(cluster)
+    table = _read_toml(path).get("core", {})
+    table = dict(table) if isinstance(table, dict) else {}
+    change(table)
+    lines = ["[core]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()
+                          if k in CORE_KEYS and v is not None]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from None
+    return path
+
+
+def store_token(token: str, cluster: str | None = None) -> Path:
+    """Keep `token` as the cluster's ``dcos_acs_token`` (default: the current cluster); the
+    file written. Called by `dcos-py auth login` and `up --secure`."""
+    if not token.strip():
+        raise CliError("refusing to store an empty token")
+
+    def change(table: dict[str, object]) -> None:
+        table["dcos_acs_token"] = token.strip()
+
+    return _update_core(cluster, change)
+
+
+def remove_token(cluster: str | None = None) -> bool:
+    """Forget the cluster's token (`dcos-py auth logout`); False when it had none."""
+    path = core_file(cluster)
+    if load_core(path).token is None:
+        return False
+
+    def change(table: dict[str, object]) -> None:
+        table.pop("dcos_acs_token", None)
+
+    _update_core(cluster, change)
+    return True
+
+
+def store_ssl_verify(value: SslVerify, cluster: str | None = None) -> Path:
+    """Keep the cluster's ``ssl_verify`` (true, false or a CA bundle's path)."""
+    verify = parse_ssl_verify(value, "ssl_verify")
+
+    def change(table: dict[str, object]) -> None:
+        table["ssl_verify"] = verify
+
+    return _update_core(cluster, change)

@@ -28,12 +28,10 @@ from typing import Any
 import orjson
 
 from dcos.cli.errors import CliError, TimedOut, Unreachable
-from dcos.cli.http import failure_reason
+from dcos.cli.http import LOGIN_HINT, NotLoggedIn, failure_reason, transport
 from dcos.packaging import mediatypes as mt
 
 DEFAULT_TIMEOUT = 60.0  # an install or uninstall waits on the webapp inside the service
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class CosmosError(CliError):
@@ -126,10 +124,12 @@ class CosmosClient:
         method = "POST" if endpoint.request is not None else "GET"
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
-            with _OPENER.open(req, timeout=self.timeout) as response:
+            with transport().open(req, self.timeout) as response:  # CA + token (issue 13)
                 raw = response.read()
                 ctype = response.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                raise NotLoggedIn(LOGIN_HINT) from None
             raise self._error(path, exc.code, exc.read()) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             where = f"cannot reach the package service at {self.base}: {failure_reason(exc)}"
