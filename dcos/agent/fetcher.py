@@ -33,6 +33,9 @@ from urllib.parse import unquote, urlparse
 
 import aiohttp
 
+from dcos.agent.fetcher_archive import ArchiveError, check_tar, check_zip
+from dcos.agent.task_user import TaskUser, readable_by
+
 log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
@@ -114,37 +117,23 @@ def _copy_file(src: str, dest: str) -> None:
             os.unlink(tmp)
 
 
-def _check_tar(tf: tarfile.TarFile, dest: str) -> None:
-    for m in tf.getmembers():
-        target = os.path.join(dest, m.name)
-        if os.path.isabs(m.name) or not _inside(dest, target):
-            raise FetchError(f"archive member {m.name!r} would be written outside the sandbox")
-        if m.issym() or m.islnk():
-            link = m.linkname if m.islnk() else os.path.join(os.path.dirname(target), m.linkname)
-            link = os.path.join(dest, link) if m.islnk() else link
-            if os.path.isabs(m.linkname) or not _inside(dest, link):
-                raise FetchError(f"archive member {m.name!r} links outside the sandbox")
-        elif not (m.isfile() or m.isdir()):
-            raise FetchError(f"archive member {m.name!r} is not a file or a directory")
-
-
 def extract(archive: str, dest: str) -> None:
     """Unpack `archive` into `dest`, refusing (before writing anything) any member that would
-    escape it. Called in a worker thread by `fetch`; raises `FetchError`."""
+    escape it (`dcos.agent.fetcher_archive`: ``..``, absolute names, links pointing out or
+    written through, devices). Called in a worker thread by `fetch`; raises `FetchError`."""
     try:
         if archive.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:
-                for name in zf.namelist():
-                    if os.path.isabs(name) or not _inside(dest, os.path.join(dest, name)):
-                        raise FetchError(
-                            f"archive member {name!r} would be written outside the sandbox"
-                        )
-                zf.extractall(dest)
+                infos = zf.infolist()
+                check_zip(infos, zf.read)
+                zf.extractall(dest)  # a symlink entry is written as a file holding its target
             return
         with tarfile.open(archive) as tf:
-            _check_tar(tf, dest)
+            check_tar(tf.getmembers())
             tf.extractall(dest, filter="data")
-    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+    except ArchiveError as exc:
+        raise FetchError(str(exc)) from None
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise FetchError(f"cannot extract {os.path.basename(archive)}: {exc}") from None
 
 
@@ -235,10 +224,16 @@ async def _fetch_one(
     session: aiohttp.ClientSession | None,
     limits: FetchLimits,
     result: FetchResult,
+    user: TaskUser | None = None,
 ) -> aiohttp.ClientSession | None:
     value = uri.get("value")
     if not isinstance(value, str) or not value:
         raise FetchError("the URI has no value")
+    local = _local_path(value)
+    if local is not None and user is not None and not readable_by(local, user):
+        # the fetcher runs as the agent: a task must not get a copy of what its user
+        # could not read itself (file:///etc/shadow)
+        raise FetchError(f"{local}: permission denied for user '{user.name}'")
     name = output_name(uri)
     dest = os.path.join(sandbox, name)
     if os.path.isabs(name) or not _inside(sandbox, dest):
@@ -270,9 +265,12 @@ async def fetch(
     *,
     session: aiohttp.ClientSession | None = None,
     limits: FetchLimits | None = None,
+    user: TaskUser | None = None,
 ) -> FetchResult:
     """Fetch every URI into `sandbox` (created if missing), in order; stop at the first
-    failure. `cache_dir` (``<work_dir>/fetcher-cache``) is used for URIs with ``cache``."""
+    failure. `cache_dir` (``<work_dir>/fetcher-cache``) is used for URIs with ``cache``.
+    `user`: the task's user when tasks run as users (security on): a local file it could
+    not read is refused."""
     limits = limits or FetchLimits()
     result = FetchResult(ok=True)
     own = None
@@ -282,7 +280,8 @@ async def fetch(
             if not isinstance(uri, dict):
                 return FetchResult(False, f"Failed to fetch {uri!r}: not a URI object")
             try:
-                got = await _fetch_one(uri, sandbox, cache_dir, session or own, limits, result)
+                got = await _fetch_one(uri, sandbox, cache_dir, session or own, limits, result,
+                                       user)
                 if session is None:
                     own = got
             except (FetchError, OSError) as exc:
