@@ -6,8 +6,12 @@ Called by: `dcos.gateway.__main__` (``python -m dcos.gateway``); tests build a
     python -m dcos.gateway --ip 127.0.0.1 --port 8000 \
         --master http://127.0.0.1:5050 [--master http://127.0.0.1:5052 ...] | --zk zk://h:2181/dcos \
         [--package http://127.0.0.1:7070] [--dns-http http://127.0.0.1:8123] \
-        [--cluster-id ID] [--cluster-name NAME] [--web-dir DIR] [--log-file PATH]
+        [--cluster-id ID] [--cluster-name NAME] [--web-dir DIR] [--log-file PATH] \
+        [--security-dir DIR [--tls-name gateway]]
 
+``--security-dir`` (made by ``dcos-py up --secure``, `dcos.security.layout`) turns security on:
+HTTPS with the certificate ``--tls-name``, a token needed at the edge (`dcos.gateway.auth`),
+upstreams over mutual TLS; master URLs without a scheme are https then.
 Several ``--master`` URLs: the gateway follows the one they name as leader
 (`dcos.gateway.leader`). Without ``--master`` and ``--zk``: ``127.0.0.1:5050``. Every flag is
 also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`; ``DCOS_MASTER`` gives one master).
@@ -45,6 +49,12 @@ class GatewayConfig:
     log_file: str | None = None
     connect_timeout: float = 3.0
     cache_ttl: float = 1.0
+    security_dir: Path | None = None
+    tls_name: str = "gateway"
+
+    @property
+    def secure(self) -> bool:
+        return self.security_dir is not None
 
 
 def base_url(text: str) -> str:
@@ -72,6 +82,11 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     p.flag("--cluster-id", default=None, help="the cluster's id (for /metadata)")
     p.flag("--cluster-name", default=None, help="the cluster's name (for /metadata)")
     p.flag("--web-dir", type=Path, default=DIST, help="the built web UI (make web)")
+    p.flag("--security-dir", type=Path, default=None,
+           help="the cluster's security directory (dcos-py up --secure): HTTPS, tokens at "
+                "the edge, mutual TLS to the upstreams")
+    p.flag("--tls-name", default="gateway",
+           help="the certificate (certs/<name>.crt) the gateway serves and presents")
     p.logging_flags()
     return p
 
@@ -97,7 +112,8 @@ def parse_args(argv: Sequence[str] | None = None,
     config = GatewayConfig(
         ip=a.ip, port=a.port, masters=tuple(masters), zk=zk, package=a.package,
         dns_http=a.dns_http, cluster_id=a.cluster_id, cluster_name=a.cluster_name,
-        web_dir=a.web_dir, log_file=a.log_file,
+        web_dir=a.web_dir, log_file=a.log_file, security_dir=a.security_dir,
+        tls_name=a.tls_name,
     )  # fmt: skip
     return config, a
 

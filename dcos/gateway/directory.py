@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -55,26 +56,26 @@ def frameworks_of(summary: Any) -> dict[str, str]:
     return {name: url for name, (_, url) in out.items()}
 
 
-def agent_url(agent: Mapping[str, Any]) -> str | None:
+def agent_url(agent: Mapping[str, Any], scheme: str = "http") -> str | None:
     """An agent's base URL from its Mesos JSON: the ``pid`` ``slave(1)@ip:port``, else
-    ``hostname`` + ``port``."""
+    ``hostname`` + ``port``; `scheme` https when the cluster's security is on."""
     pid = agent.get("pid")
     if isinstance(pid, str) and "@" in pid:
         hostport = pid.rpartition("@")[2]
         if hostport:
-            return f"http://{hostport}"
+            return f"{scheme}://{hostport}"
     host, port = agent.get("hostname"), agent.get("port")
     if isinstance(host, str) and host and isinstance(port, int):
-        return f"http://{host}:{port}"
+        return f"{scheme}://{host}:{port}"
     return None
 
 
-def agents_of(summary: Any) -> dict[str, str]:
+def agents_of(summary: Any, scheme: str = "http") -> dict[str, str]:
     """Agent id -> base URL from a state-summary (or ``/master/slaves``) body."""
     out = {}
     for agent in _list(summary, "slaves"):
         if isinstance(agent, dict) and isinstance(agent.get("id"), str):
-            url = agent_url(agent)
+            url = agent_url(agent, scheme)
             if url is not None:
                 out[agent["id"]] = url
     return out
@@ -124,8 +125,13 @@ class Directory:
     """The cached `Snapshot` (see the module docstring)."""
 
     def __init__(self, leaders: LeaderSource, *, package: str | None, dns: str | None,
-                 ttl: float = 1.0, stale: float = 10.0, read_timeout: float = 3.0) -> None:  # fmt: skip
+                 ttl: float = 1.0, stale: float = 10.0, read_timeout: float = 3.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:  # fmt: skip
+        """`ssl_context`: the gateway's client context when security is on (agents are
+        https then, and every read presents the gateway's certificate)."""
         self.leaders = leaders
+        self.ssl_context = ssl_context
+        self.agent_scheme = "https" if ssl_context is not None else "http"
         self.stale = stale
         self._session: aiohttp.ClientSession | None = None
         self.ttl = ttl
@@ -137,7 +143,8 @@ class Directory:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.read_timeout))
+            timeout=aiohttp.ClientTimeout(total=self.read_timeout),
+            connector=aiohttp.TCPConnector(ssl=self.ssl_context or True))
 
     async def close(self) -> None:
         if self._reading is not None:
@@ -201,7 +208,8 @@ class Directory:
         else:
             try:
                 summary = await self._get_json(leader + "/master/state-summary")
-                snap = replace(snap, frameworks=frameworks_of(summary), agents=agents_of(summary))
+                snap = replace(snap, frameworks=frameworks_of(summary),
+                               agents=agents_of(summary, self.agent_scheme))
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError, RuntimeError) as exc:
                 self.leaders.invalidate()
                 why = str(exc) or type(exc).__name__

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -28,7 +29,8 @@ from typing import Protocol
 import aiohttp
 
 from dcos.common.addresses import MasterAddressError, parse_master
-from dcos.state.detector import StaticDetector, ZooKeeperDetector, master_address, master_detector
+from dcos.state.detector import StaticDetector, ZooKeeperDetector, master_address
+from dcos.state.zk import is_zk_url, parse_zk_url
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +90,13 @@ class DetectorLeader:
         await self.detector.close()
 
 
-def parse_redirect(location: str | None) -> str | None:
+def parse_redirect(location: str | None, scheme: str = "http") -> str | None:
     """A ``/master/redirect`` ``Location`` (``//host:port``, or a full URL) -> the leader's
-    base URL, None when unusable."""
+    base URL (`scheme` when the Location has none), None when unusable."""
     if not location:
         return None
     try:
-        return parse_master(location).url
+        return parse_master(location, scheme).url
     except MasterAddressError:
         return None
 
@@ -112,9 +114,11 @@ def choose_leader(answers: Sequence[str | None]) -> str | None:
 class RedirectLeader:
     """The leader among several masters, through their ``/master/redirect`` (module doc)."""
 
-    def __init__(self, masters: Sequence[str], *, ttl: float = 1.0,
-                 probe_timeout: float = 1.0) -> None:  # fmt: skip
-        self.masters_urls = [parse_master(m).url for m in masters]
+    def __init__(self, masters: Sequence[str], *, ttl: float = 1.0, probe_timeout: float = 1.0,
+                 scheme: str = "http", ssl_context: ssl.SSLContext | None = None) -> None:  # fmt: skip
+        self.scheme = scheme
+        self.ssl_context = ssl_context
+        self.masters_urls = [parse_master(m, scheme).url for m in masters]
         self.ttl = ttl
         self.probe_timeout = probe_timeout
         self._session: aiohttp.ClientSession | None = None
@@ -124,14 +128,17 @@ class RedirectLeader:
         self._why = "no master answered yet"
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.probe_timeout))
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.probe_timeout),
+            connector=aiohttp.TCPConnector(ssl=self.ssl_context or True))
 
     async def _ask(self, url: str) -> str | None:
         assert self._session is not None, "RedirectLeader.start() first"
         try:
             async with self._session.get(url + "/master/redirect", allow_redirects=False) as r:
                 await r.read()
-                return parse_redirect(r.headers.get("Location")) if r.status == 307 else None
+                location = r.headers.get("Location")
+                return parse_redirect(location, self.scheme) if r.status == 307 else None
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
             return None
 
@@ -163,13 +170,18 @@ class RedirectLeader:
             await self._session.close()
 
 
-def leader_source(masters: Sequence[str], zk: str | None) -> LeaderSource:
-    """The `LeaderSource` for the gateway's ``--master`` (repeatable) / ``--zk`` flags."""
-    if zk or len(masters) == 1:
-        detector = master_detector(zk or masters[0])
-        where = detector.url.redacted() if isinstance(detector, ZooKeeperDetector) else masters[0]
-        return DetectorLeader(detector, where)
-    return RedirectLeader(masters)
+def leader_source(masters: Sequence[str], zk: str | None, *, scheme: str = "http",
+                  ssl_context: ssl.SSLContext | None = None) -> LeaderSource:  # fmt: skip
+    """The `LeaderSource` for the gateway's ``--master`` (repeatable) / ``--zk`` flags;
+    `scheme`: the masters' scheme where a URL (or ZooKeeper's record) gives none (https with
+    security on), `ssl_context` the client context for the redirect probes."""
+    text = zk or (masters[0] if len(masters) == 1 else None)
+    if text is not None and is_zk_url(text):
+        detector = ZooKeeperDetector(parse_zk_url(text), scheme=scheme)
+        return DetectorLeader(detector, detector.url.redacted())
+    if text is not None:
+        return DetectorLeader(StaticDetector(parse_master(text, scheme)), text)
+    return RedirectLeader(masters, scheme=scheme, ssl_context=ssl_context)
 
 
 __all__ = ["DetectorLeader", "LeaderSource", "RedirectLeader", "choose_leader", "leader_source",

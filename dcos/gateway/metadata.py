@@ -22,6 +22,9 @@ Called by: `dcos.gateway.app` (`add_routes(app, info)` once, before its proxy ro
   (``dcos auth list-providers`` says "No providers configured"). ``POST /acs/api/v1/auth/login``:
   501 with a DC/OS IAM error body (``title``, ``description``, ``code``): no token is issued,
   because none is needed; the CLIs never get there when the HEAD probe above answers 200.
+  With security on (``add_routes(..., secure=True)``) neither is routed here: the gateway
+  relays both to the leading master's IAM (a token for a user's uid and password), and the
+  HEAD probe answers 401 + ``WWW-Authenticate: acsjwt`` without a token (`dcos.gateway.auth`).
 """
 
 from __future__ import annotations
@@ -160,8 +163,10 @@ async def _login(request: web.Request) -> web.Response:
                       "no token is issued", "ERR_AUTHENTICATION_DISABLED")
 
 
-def add_routes(app: web.Application, info: ClusterInfo) -> None:
-    """Route the compat endpoints (module docstring) on `app`, answering from `info`."""
+def add_routes(app: web.Application, info: ClusterInfo, *, secure: bool = False) -> None:
+    """Route the compat endpoints (module docstring) on `app`, answering from `info`.
+    `secure` (security on): ``/acs/api/v1/auth/providers`` and ``login`` are left to the
+    proxy (the leading master's IAM answers them)."""
     app[INFO] = info
     router = app.router  # add_get answers HEAD too (the CLIs' auth probe)
     router.add_get("/metadata", _metadata)
@@ -170,5 +175,6 @@ def add_routes(app: web.Application, info: ClusterInfo) -> None:
     router.add_get("/cluster/v1/links", _links)
     router.add_post("/cluster/v1/links", _link_add)
     router.add_delete("/cluster/v1/links/{link_id}", _link_remove)
-    router.add_get("/acs/api/v1/auth/providers", _providers)
-    router.add_post("/acs/api/v1/auth/login", _login)
+    if not secure:
+        router.add_get("/acs/api/v1/auth/providers", _providers)
+        router.add_post("/acs/api/v1/auth/login", _login)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import uuid
 
 import aiohttp
@@ -56,15 +57,19 @@ def _dropped(headers: CIMultiDictProxy[str]) -> frozenset[str]:
     return HOP_BY_HOP | frozenset(named)
 
 
-def request_headers(request: web.Request, via: str | None = None) -> CIMultiDict[str]:
-    """The headers sent upstream (module docstring); `via` is appended to ``Via``."""
+def request_headers(request: web.Request, via: str | None = None, *,
+                    edge: bool = False) -> CIMultiDict[str]:  # fmt: skip
+    """The headers sent upstream (module docstring); `via` is appended to ``Via``. `edge`
+    (security on): the client's own ``X-Forwarded-Proto``/``-Host`` are replaced by what
+    this gateway saw (upstreams trust them from the gateway's certificate only)."""
     drop = _dropped(request.headers) | {"x-forwarded-for", "x-forwarded-proto",
                                         "x-forwarded-host"}  # fmt: skip
     out = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in drop)
     chain = [request.headers.get("X-Forwarded-For"), request.remote]
     out["X-Forwarded-For"] = ", ".join(f for f in chain if f)
-    out["X-Forwarded-Proto"] = request.headers.get("X-Forwarded-Proto") or request.scheme
-    out["X-Forwarded-Host"] = request.headers.get("X-Forwarded-Host") or request.host
+    given = not edge
+    out["X-Forwarded-Proto"] = given and request.headers.get("X-Forwarded-Proto") or request.scheme
+    out["X-Forwarded-Host"] = given and request.headers.get("X-Forwarded-Host") or request.host
     if via is not None:
         out.add("Via", via)
     return out
@@ -84,7 +89,11 @@ def response_headers(upstream: aiohttp.ClientResponse, target: Target) -> CIMult
 class Relay:
     """The proxy shell: owns the client session (`close()` at shutdown)."""
 
-    def __init__(self, *, connect_timeout: float = 3.0, head_timeout: float = 120.0) -> None:
+    def __init__(self, *, connect_timeout: float = 3.0, head_timeout: float = 120.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:  # fmt: skip
+        """`ssl_context`: the client context of the gateway's certificate (security on:
+        https upstreams verified against the cluster CA, mutual TLS)."""
+        self.ssl_context = ssl_context
         # `Via` token naming this gateway process: a request coming back with it is a loop
         # (a framework whose webui_url points at the gateway itself)
         self.via = f"1.1 dcos-py-gateway-{uuid.uuid4().hex[:12]}"
@@ -95,7 +104,8 @@ class Relay:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0), auto_decompress=False,
+                connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl_context or True),
+                auto_decompress=False,
                 timeout=aiohttp.ClientTimeout(total=None), cookie_jar=aiohttp.DummyCookieJar(),
             )  # fmt: skip
         return self._session
@@ -119,7 +129,7 @@ class Relay:
         where = f"{target.name} at {target.base}"
         try:
             upstream = await asyncio.wait_for(self.session().request(
-                request.method, url, data=body, headers=request_headers(request, self.via),
+                request.method, url, data=body, headers=request_headers(request, self.via, edge=self.ssl_context is not None),
                 allow_redirects=False, timeout=timeout, skip_auto_headers=("User-Agent",),
             ), self.head_timeout)  # fmt: skip
         except aiohttp.ConnectionTimeoutError:

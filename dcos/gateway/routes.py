@@ -26,6 +26,8 @@ The table (Admin Router's, see docs/gateway.md):
 ``/cosmos/service/<rest>``             the package service ``/service/<rest>``
 ``/agent|slave/<agent id>/<rest>``     that agent ``/<rest>``
 ``/dns|mesos_dns/<rest>``              the DNS HTTP API ``/<rest>``
+``/acs/api/v1/<rest>``,                the leading master, same path (its IAM: login, users,
+``/secrets/v1/<rest>``                 ACLs; the secret store; security on)
 ====================================== ======================================================
 """
 
@@ -143,6 +145,9 @@ def route(raw_path: str, snap: Snapshot) -> Route | None:
                       "/cosmos")  # fmt: skip
     if head in ("agent", "slave"):
         return _agent(segments, query, snap)
+    if (head == "acs" and segments[1:3] == ["api", "v1"]) or (head == "secrets"
+                                                             and segments[1:2] == ["v1"]):
+        return _master_same_path(path + query, snap)
     if head in ("dns", "mesos_dns"):
         return _fixed(Kind.DNS, snap.dns, "--dns-http", _rest(segments, 1, query), "/" + head)
     return None
@@ -159,6 +164,12 @@ def _master(segments: list[str], query: str, snap: Snapshot) -> Route:
     if snap.leader is None:
         return Unavailable(snap.master_error or "no leading master is known")
     return Target(Kind.MASTER, "leading master", snap.leader, _rest(segments, 1, query), "/mesos")
+
+
+def _master_same_path(upstream_path: str, snap: Snapshot) -> Route:
+    if snap.leader is None:
+        return Unavailable(snap.master_error or "no leading master is known")
+    return Target(Kind.MASTER, "leading master", snap.leader, upstream_path, "")
 
 
 def _no_master(snap: Snapshot) -> Unavailable | None:

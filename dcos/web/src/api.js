@@ -3,6 +3,9 @@
 // taken from the API's own error format: Marathon `{message, details:[{path, errors}]}`, Cosmos
 // `{type, message, data}`, Mesos plain text, the gateway's `{code, message}`.
 // Pages show `error.message` next to the action that failed (ui.js `ErrorText`).
+// Every call carries the login token when there is one (auth.js `authHeaders`); a 401 answer
+// opens the login page (auth.js `needLogin`) unless `opts.noLogin` (the login page's own calls).
+import { authHeaders, needLogin } from './auth.js';
 
 export class ApiError extends Error {
   /** status: HTTP status (0: the gateway did not answer); details: [{path, errors: [..]}]. */
@@ -42,10 +45,11 @@ function withQuery(path, query) {
 
 /**
  * One request. `body` (an object) is sent as JSON unless `opts.raw`; `opts.headers` are added;
- * `opts.query` becomes the query string (arrays repeat the key); `opts.signal` aborts.
+ * `opts.query` becomes the query string (arrays repeat the key); `opts.signal` aborts;
+ * `opts.noLogin`: a 401 is only thrown (no login page).
  */
 export async function request(method, path, body, opts = {}) {
-  const headers = { Accept: 'application/json', ...(opts.headers || {}) };
+  const headers = { Accept: 'application/json', ...authHeaders(), ...(opts.headers || {}) };
   let payload;
   if (body !== undefined) {
     payload = opts.raw ? body : JSON.stringify(body);
@@ -71,6 +75,7 @@ export async function request(method, path, body, opts = {}) {
     }
   }
   if (!resp.ok) {
+    if (resp.status === 401 && !opts.noLogin) needLogin();
     const { message, details } = describeError(resp.status, data, resp.statusText);
     throw new ApiError(resp.status, message, details, data);
   }

@@ -34,9 +34,14 @@ function App() {
     // a new page: keyboard and screen-reader users start at its content, not at the top
     if (first.current) first.current = false;
     else document.getElementById('main')?.focus({ preventScroll: false });
-    const title = found && found.route.nav;
+    const title = found && (found.route.nav || (found.route.bare && 'Log in'));
     document.title = title ? `${title} · dcos-py` : 'dcos-py';
   }, [route.path]);
+  if (found && found.route.bare) {
+    return html`<main id="main" tabindex="-1" class="bare">
+      <${Page} key=${route.path} params=${found.params} query=${route.query} />
+    </main>`;
+  }
   return html`<a class="skip" href="#main" onClick=${(e) => {
     e.preventDefault();
     document.getElementById('main')?.focus();

@@ -31,6 +31,7 @@
 //             first; those before the page subscribed: only the latest), labels, raw}
 // Res:       {cpus, mem, disk, gpus, ports: 'a-b,c-d'}  (mem and disk in MB)
 import { useEffect, useState } from './lib.js';
+import { authHeaders, needLogin } from './auth.js';
 
 export const TERMINAL = new Set([
   'TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED',
@@ -492,10 +493,11 @@ async function connectOnce() {
     const resp = await fetch('/mesos/api/v1', {
       method: 'POST',
       body: JSON.stringify({ type: 'SUBSCRIBE' }),
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...authHeaders() },
       signal: ctl.signal,
     });
     if (!resp.ok) {
+      if (resp.status === 401) needLogin();
       const text = (await resp.text()).trim();
       let msg = text;
       try {

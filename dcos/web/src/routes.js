@@ -1,5 +1,6 @@
 // The route table: each entry a hash path pattern (router.js `match`), the page component, and
-// for top-level pages the navigation label. main.js renders the first match.
+// for top-level pages the navigation label. main.js renders the first match (`bare`: alone,
+// without the navigation: the login page).
 import { DashboardPage } from './pages/dashboard.js';
 import { ServicesPage } from './pages/services.js';
 import { ServicePage } from './pages/service.js';
@@ -10,6 +11,7 @@ import { FrameworksPage } from './pages/frameworks.js';
 import { TaskPage } from './pages/task.js';
 import { CatalogPage, PackagePage } from './pages/catalog.js';
 import { SettingsPage } from './pages/settings.js';
+import { LoginPage } from './pages/login.js';
 
 export const ROUTES = [
   { pattern: '/dashboard', page: DashboardPage, nav: 'Dashboard' },
@@ -25,4 +27,5 @@ export const ROUTES = [
   { pattern: '/catalog', page: CatalogPage, nav: 'Catalog' },
   { pattern: '/catalog/:name', page: PackagePage },
   { pattern: '/settings', page: SettingsPage, nav: 'Settings' },
+  { pattern: '/login', page: LoginPage, bare: true }, // no navigation around it (main.js)
 ];

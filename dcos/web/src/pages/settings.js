@@ -5,8 +5,12 @@
 // that failed, in the package service's own words (api.js turns its `{type, message}` into
 // plain words).
 // Calls: `/package/repository/list`, `/add`, `/delete` through the gateway (api.js `cosmos`).
+// With a login token (security on), an Account section first: who is logged in, and Log out
+// (auth.js `logout`: `POST /acs/api/v1/auth/logout`, the token forgotten, the login page).
 import { html, useEffect, useState } from '../lib.js';
-import { cosmos } from '../api.js';
+import { cosmos, request } from '../api.js';
+import { getToken, logout, tokenUid, LOGIN_PATH } from '../auth.js';
+import { navigate } from '../router.js';
 import { ErrorText, Field } from '../ui.js';
 
 const repoCall = (action, body) => cosmos(action, body, { group: 'repository' });
@@ -67,6 +71,7 @@ export function SettingsPage() {
   };
 
   return html`<h1>Settings</h1>
+    <${Account} />
     <h2 id="repositories">Package repositories</h2>
     <p class="hint">The Catalog takes each package from the first repository (highest priority) that has it.</p>
     <${ErrorText} error=${loadError} />
@@ -105,6 +110,22 @@ export function SettingsPage() {
       setRepos(list);
       setNotice(`Repository ${name} added.`);
     }} />`}`;
+}
+
+function Account() {
+  const [busy, setBusy] = useState(false);
+  if (!getToken()) return null;
+  const uid = tokenUid();
+  const out = async () => {
+    setBusy(true);
+    await logout(request);
+    navigate(LOGIN_PATH);
+  };
+  return html`<section aria-labelledby="account">
+    <h2 id="account">Account</h2>
+    <p>Logged in${uid ? html` as <strong>${uid}</strong>` : ''}.
+      <button type="button" onClick=${out} disabled=${busy}>${busy ? 'Logging out…' : 'Log out'}</button></p>
+  </section>`;
 }
 
 function AddRepository({ count, onAdded }) {
