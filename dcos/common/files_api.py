@@ -9,6 +9,10 @@ thread), errors as `FilesError` (status + plain-text message) and `os_error`, an
 ``Content-Disposition`` (`content_disposition`). Which paths a process serves is its own
 business: it hands `files_routes.add_routes` a resolver from request path to real file path.
 
+Reads and downloads open the file once (`open_checked`) and refuse directories, FIFOs and
+devices (400), files with more than one hard link (403) and files that moved while they were
+opened (403).
+
 Read semantics (Mesos'): ``offset`` missing or -1 gives ``{"data": "", "offset": <size>}``
 (clients use it to find the end of a log); ``length`` missing or -1 reads to the end; a read
 returns at most `MAX_READ` bytes; an offset past the end gives no data. Data is UTF-8 text (bad
@@ -157,16 +161,47 @@ def _utf8_cut(data: bytes) -> int:
     return len(data)
 
 
-def read(real: str, offset: int, length: int) -> dict[str, object]:
-    """``{"data", "offset"}`` as Mesos answers (see the module doc). Runs in a worker thread;
-    raises `FilesError` for a directory or anything but a regular file, `OSError` else."""
+def open_checked(real: str, verb: str = "read") -> tuple[int, os.stat_result]:
+    """Open resolved path `real` for `verb` (read, download): the descriptor and its stat.
+    Raises `FilesError` (and closes it) for a directory or anything but a regular file (400),
+    a file with more than one hard link (403: a task may hard-link a file it cannot read,
+    such as ``/etc/shadow``, into its sandbox, and a link names the same inode wherever it
+    is), or a file that is no longer at `real` once open (403: a directory on the way was
+    swapped for a symlink after the path was resolved); `OSError` else. Runs in a worker
+    thread."""
     fd = os.open(real, OPEN_FLAGS)  # no blocking open of a FIFO, no symlink swapped in
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise FilesError(400, "Cannot read a directory")
+            raise FilesError(400, f"Cannot {verb} a directory")
         if not stat.S_ISREG(st.st_mode):
-            raise FilesError(400, "Cannot read: not a regular file")
+            raise FilesError(400, f"Cannot {verb}: not a regular file")
+        if st.st_nlink > 1:
+            raise FilesError(403, f"Cannot {verb} {os.path.basename(real)}: it has "
+                             f"{st.st_nlink} hard links, and a hard link may name a file "
+                             "outside the sandbox")  # fmt: skip
+        if _opened_path(fd) not in (None, real):
+            raise FilesError(403, f"Cannot {verb} {os.path.basename(real)}: the path changed "
+                             "while it was opened")  # fmt: skip
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _opened_path(fd: int) -> str | None:
+    """Where the kernel says descriptor `fd` is open (None where /proc cannot tell)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+
+
+def read(real: str, offset: int, length: int) -> dict[str, object]:
+    """``{"data", "offset"}`` as Mesos answers (see the module doc). Runs in a worker thread;
+    raises `FilesError` for what `open_checked` refuses, `OSError` else."""
+    fd, st = open_checked(real, "read")
+    try:
         size = st.st_size
         if offset == -1:
             return {"data": "", "offset": size}

@@ -6,15 +6,15 @@ their ``.json`` names, which the old DC/OS CLI uses) over a resolver that each p
 maps the request's ``path`` to the real file to serve, or raises
 `dcos.common.files_api.FilesError`; it must look at nothing on disk outside what it allows.
 Answers: browse -> JSON list of entries, read -> ``{"data", "offset"}`` (`files_api.read`),
-download -> the file as an attachment. Errors are plain text with the status of the
-`FilesError`: 400 bad parameters, 403 refused, 404 missing; 500 only for a disk I/O error.
+download -> the file as an attachment (streamed from the descriptor that was checked). Errors are plain text with the status of the
+`FilesError`: 400 bad parameters, 403 refused (outside what `resolve` allows, a file with more
+than one hard link), 404 missing; 500 only for a disk I/O error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import stat
 from collections.abc import Callable
 
 from aiohttp import web
@@ -24,16 +24,39 @@ from dcos.common.files_api import (
     browse,
     content_disposition,
     int_param,
+    open_checked,
     os_error,
     read,
 )
 from dcos.protocol.codec import dumps_json
 
+CHUNK = 256 * 1024
 Resolve = Callable[[str], str]  # request path -> real path; raises FilesError
 
 
 def _error(exc: FilesError) -> web.Response:
     return web.Response(status=exc.status, text=exc.message + "\n")
+
+
+async def _send(request: web.Request, fd: int, size: int, name: str) -> web.StreamResponse:
+    """Stream the `size` bytes of open file `fd` as an attachment called `name`. From the
+    descriptor that was checked, never by its path again (aiohttp's FileResponse would
+    also serve a ``<name>.gz`` sibling, which a task can make a symlink to anything)."""
+    resp = web.StreamResponse(headers={
+        "Content-Disposition": content_disposition(name),
+        "Content-Type": "application/octet-stream",
+    })  # fmt: skip
+    resp.content_length = size
+    await resp.prepare(request)
+    offset = 0
+    while offset < size:
+        chunk = await asyncio.to_thread(os.pread, fd, min(CHUNK, size - offset), offset)
+        if not chunk:  # it shrank (a log rotated): the client sees a short body
+            break
+        await resp.write(chunk)
+        offset += len(chunk)
+    await resp.write_eof()
+    return resp
 
 
 def add_routes(app: web.Application, resolve: Resolve) -> None:
@@ -69,19 +92,15 @@ def add_routes(app: web.Application, resolve: Resolve) -> None:
     async def download_handler(request: web.Request) -> web.StreamResponse:
         try:
             _, real = target(request)
-            st = os.stat(real)
+            fd, st = await asyncio.to_thread(open_checked, real, "download")
         except FilesError as exc:
             return _error(exc)
         except OSError as exc:
             return _error(os_error(exc, f"Cannot download {request.query.get('path', '')}"))
-        if stat.S_ISDIR(st.st_mode):
-            return web.Response(status=400, text="Cannot download a directory\n")
-        if not stat.S_ISREG(st.st_mode):
-            return web.Response(status=400, text="Cannot download: not a regular file\n")
-        return web.FileResponse(real, headers={
-            "Content-Disposition": content_disposition(os.path.basename(real)),
-            "Content-Type": "application/octet-stream",
-        })  # fmt: skip
+        try:
+            return await _send(request, fd, st.st_size, os.path.basename(real))
+        finally:
+            os.close(fd)
 
     for suffix in ("", ".json"):
         app.router.add_get(f"/files/browse{suffix}", browse_handler)
