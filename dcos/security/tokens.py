@@ -1,0 +1,98 @@
+"""Bearer tokens: RS256 JWTs (PyJWT) signed with token.key, verified with token.pub.
+
+`TokenIssuer` is held by the leading master's IAM module (``POST /acs/api/v1/auth/login``);
+`TokenVerifier` by every component's `SecurityContext` (`dcos.security.http.authenticate`
+calls `verify` per request that carries ``Authorization: token=<jwt>`` or ``Bearer <jwt>``).
+Sans-IO: both take `now` (seconds since the epoch); revocation is checked separately
+(`dcos.security.context.RevocationList`).
+
+Claims: ``uid`` (the principal), ``kind`` ("user" or "service"), ``iat``, ``exp`` (seconds),
+``jti`` (a random id; logout and revoke name it).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+ALGORITHM = "RS256"
+DEFAULT_TTL_S = 5 * 86400  # DC/OS' default token lifetime
+LEEWAY_S = 5.0  # clock skew tolerated on iat
+
+
+class InvalidToken(Exception):
+    """A token that is malformed, badly signed, expired or revoked; `reason` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Claims:
+    uid: str
+    kind: str
+    iat: float
+    exp: float
+    jti: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"uid": self.uid, "kind": self.kind, "iat": self.iat, "exp": self.exp,
+                "jti": self.jti}
+
+
+class TokenIssuer:
+    """Signs tokens with the RS256 private key (PEM)."""
+
+    def __init__(self, private_pem: bytes) -> None:
+        self._key = private_pem
+
+    @classmethod
+    def load(cls, path: Path) -> TokenIssuer:
+        return cls(Path(path).read_bytes())
+
+    def issue(self, uid: str, *, kind: str = "user", ttl_s: float = DEFAULT_TTL_S,
+              now: float) -> str:
+        claims = {"uid": uid, "kind": kind, "iat": int(now), "exp": int(now + ttl_s),
+                  "jti": secrets.token_hex(16)}
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+
+class TokenVerifier:
+    """Verifies tokens with the RS256 public key (PEM); `verify` raises InvalidToken."""
+
+    def __init__(self, public_pem: bytes) -> None:
+        self._key = public_pem
+
+    @classmethod
+    def load(cls, path: Path) -> TokenVerifier:
+        return cls(Path(path).read_bytes())
+
+    def verify(self, token: str, *, now: float) -> Claims:
+        try:
+            doc = jwt.decode(token, self._key, algorithms=[ALGORITHM],
+                             options={"verify_exp": False, "verify_iat": False,
+                                      "verify_nbf": False, "require": ["uid", "exp", "jti"]})
+        except jwt.InvalidSignatureError:
+            raise InvalidToken("bad signature") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"missing claim {exc.claim!r}") from None
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"malformed token ({exc})") from None
+        try:
+            claims = Claims(uid=str(doc["uid"]), kind=str(doc.get("kind", "user")),
+                            iat=float(doc.get("iat", 0)), exp=float(doc["exp"]),
+                            jti=str(doc["jti"]))
+        except (TypeError, ValueError):
+            raise InvalidToken("malformed claims") from None
+        if not claims.uid:
+            raise InvalidToken("empty uid")
+        if now >= claims.exp:
+            raise InvalidToken("token expired")
+        if claims.iat > now + LEEWAY_S:
+            raise InvalidToken("token issued in the future")
+        return claims
