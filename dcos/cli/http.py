@@ -25,7 +25,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,13 +98,14 @@ def ssl_context_for(verify: bool | str, cert: str | None = None,
     return ctx
 
 
-_pinned: Transport | None = None
+_pinned: Transport | Callable[[], Transport] | None = None
 _by_verify: dict[bool | str, Transport] = {}
 
 
-def use_transport(transport: Transport | None) -> None:
-    """Pin the transport every request uses (None: back to the configured one). Called by
-    `up` (its readiness checks and login) and the benchmarks; tests reset it."""
+def use_transport(transport: Transport | Callable[[], Transport] | None) -> None:
+    """Pin the transport every request uses (None: back to the configured one); a callable
+    is asked at each request (`up --secure` reloads its certificate after a rotation).
+    Called by `up` (its readiness checks and login) and the benchmarks; tests reset it."""
     global _pinned
     _pinned = transport
 
@@ -112,8 +113,10 @@ def use_transport(transport: Transport | None) -> None:
 def transport() -> Transport:
     """The pinned transport, else one built from `dcos.cli.config.core_settings` (the
     environment, the current cluster's core.toml, the config file's [core])."""
-    if _pinned is not None:
+    if isinstance(_pinned, Transport):
         return _pinned
+    if _pinned is not None:
+        return _pinned()
     from dcos.cli import config  # config imports nothing from here; late to keep it so
 
     settings = config.core_settings()

@@ -1,5 +1,5 @@
 """The `dcos-py` command line (typer): `up`, `node`, `framework`, `task`, `app`, `deployment`,
-`batch`, `package`, `cluster`, `master`, `agent`. ``-h``/``--help`` everywhere; shell
+`batch`, `package`, `cluster`, `ca`, `auth`, `secret`, `user`, `acl`, `master`, `agent`. ``-h``/``--help`` everywhere; shell
 completion with ``dcos-py --install-completion``; exit codes in `dcos.cli.errors` (and every ``--help``).
 
 Called by: the console script `dcos-py = dcos.cli.main:main` and `python -m dcos.cli`. Later
@@ -8,6 +8,7 @@ issues add their command groups here with `app.add_typer(...)`.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 
 from dcos.cli.commands import app as app_cmd
-from dcos.cli.commands import batch, cluster, deployment, framework, node, package, task
+from dcos.cli.commands import batch, ca, cluster, deployment, framework, node, package, task
 from dcos.cli.commands._common import CONTEXT_SETTINGS, one_line_errors
 from dcos.cli.config import ENV_MASTER
 from dcos.cli.errors import EXIT_CODES_HELP, CliError
@@ -45,6 +46,20 @@ app.add_typer(deployment.app, name="deployment")
 app.add_typer(batch.app, name="batch")
 app.add_typer(package.app, name="package")
 app.add_typer(cluster.app, name="cluster")
+app.add_typer(ca.app, name="ca")
+
+# Issue 13's IAM commands (`dcos.cli.commands.{auth,secret,user,acl}`, each a typer `app`;
+# `acl` may live in `user` as `acl_app`): registered when their modules exist.
+for _name, _module, _attr in (("auth", "auth", "app"), ("secret", "secret", "app"),
+                              ("user", "user", "app"), ("acl", "acl", "app"),
+                              ("acl", "user", "acl_app")):
+    if any(g.name == _name for g in app.registered_groups):
+        continue
+    try:
+        _group = getattr(importlib.import_module(f"dcos.cli.commands.{_module}"), _attr)
+    except (ImportError, AttributeError):
+        continue
+    app.add_typer(_group, name=_name)
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -122,6 +137,11 @@ def up(
         help="First port of the agents' task port ranges (agent i: this + i*1000, 1000 each; "
         "default 31000): a second local cluster on this machine then never hands its tasks "
         "the same ports.")] = None,
+    secure: Annotated[bool, typer.Option(
+        "--secure", help="Security on: a cluster CA in <work dir>/security (kept across "
+        "restarts), mutual TLS between every component, authentication and ACLs on every API; "
+        "the admin password is printed at the first start, and the CLI is set up with the CA "
+        "and an admin token (docs/security.md).")] = False,
 ) -> None:
     """Run a local cluster (a master, N agents, the webapp framework, DNS, the batch
     dispatcher, the package service, the load balancer and the gateway with the web UI) in the
@@ -133,7 +153,8 @@ def up(
                      lb=not no_lb, lb_http_port=lb_http_port, lb_stats_port=lb_stats_port,
                      batch=not no_batch, batch_port=batch_port, package=not no_packages,
                      package_port=package_port, ha=ha, zk=zk, zk_port=zk_port,
-                     task_ports=task_ports, gateway=not no_gateway, gateway_port=gateway_port)
+                     task_ports=task_ports, gateway=not no_gateway, gateway_port=gateway_port,
+                     secure=secure)
     width = None if sys.stdout.isatty() else 200  # piped (make up | tee): do not fold the table
     code = run_up(opts, Console(soft_wrap=True, width=width),
                   Console(stderr=True, soft_wrap=True, width=width))

@@ -15,6 +15,9 @@ leads, and each change of leader. While the cluster runs, a component that exits
 with backoff (1 s, 2 s, 4 s, ...; reported in the terminal); one that exits more than 5 times
 within 2 minutes is given up on (a critical one -- master, agent, webapp -- stops the cluster).
 If `dcos-py up` itself dies, its components get SIGTERM from the kernel and stop.
+With `--secure` (`dcos.cli.up_secure`) every component gets ``--security-dir <work>/security``
+and its ``--tls-name``, every URL is https, readiness checks verify the cluster CA and present
+`up`'s own certificate, and the CLI is set up with the CA and an admin token.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 import dcos
-from dcos.cli import http, up_gateway, up_ha
+from dcos.cli import clusters, http, up_gateway, up_ha, up_secure
 from dcos.cli.errors import CliError
 from dcos.cli.restarts import DEFAULT_RESTART
 from dcos.cli.shares import (
@@ -85,16 +88,29 @@ class UpOptions:
     zk_port: int = up_ha.DEFAULT_ZK_PORT  # the local ZooKeeper's port (`ha` without `zk`)
     gateway: bool = True
     gateway_port: int = up_gateway.DEFAULT_GATEWAY_PORT
+    secure: bool = False  # TLS, authentication and ACLs everywhere (`dcos.cli.up_secure`)
 
     @property
     def highly_available(self) -> bool:
         return self.ha or self.zk is not None
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.secure else "http"
+
+    def url(self, port: int) -> str:
+        """A local component's base URL (https with `--secure`)."""
+        return f"{self.scheme}://{LOCAL_IP}:{port}"
+
+    def security(self, work: Path, name: str) -> list[str]:
+        """The security flags of component `name` (none without `--secure`)."""
+        return up_secure.component_args(work, name) if self.secure else []
+
     def layout(self) -> HaLayout | None:
         """Where the HA pieces go (None without `--ha`/`--zk`); `CliError` for a bad `--zk`."""
         if not self.highly_available:
             return None
-        return ha_layout(self.zk, self.zk_port, self.master_port, self.webapp_port)
+        return ha_layout(self.zk, self.zk_port, self.master_port, self.webapp_port, self.scheme)
 
 
 HAPROXY_HINT = ("load balancer not started: haproxy is not installed "
@@ -155,7 +171,7 @@ class Wiring:
 def wiring(opts: UpOptions) -> Wiring:
     layout = opts.layout()
     if layout is None:
-        return Wiring(f"{LOCAL_IP}:{opts.master_port}", [f"http://{LOCAL_IP}:{opts.master_port}"],
+        return Wiring(f"{LOCAL_IP}:{opts.master_port}", [opts.url(opts.master_port)],
                       [opts.webapp_port])
     return Wiring(str(layout.masters_zk), layout.master_urls, list(layout.webapp_ports),
                   str(layout.webapp_zk))
@@ -173,14 +189,16 @@ def build_components(opts: UpOptions) -> list[Component]:
         master_log = work / "master" / "master.log"
         url = wires.master_urls[0]
         components.append(Component(
-            name="master", argv=master_argv(opts.master_port, work / "master", master_log),
+            name="master", argv=[*master_argv(opts.master_port, work / "master", master_log),
+                                 *opts.security(work, "master")],
             log_path=master_log, ready=lambda: master_ready(url),
             ready_what="answering /health", url=url, gate=True,
         ))
     else:
         if layout.start_zk:
             components.append(up_ha.zookeeper_component(work, layout.zk_port))
-        components += up_ha.master_components(layout, work, master_ready)
+        components += up_ha.master_components(layout, work, master_ready,
+                                              opts.security(work, "master"))
     shares = split_machine(detect_machine(str(work)), opts.agents)
     for i, share in enumerate(task_port_shares(shares, opts.task_ports)):
         port = opts.agent_port + i
@@ -192,11 +210,11 @@ def build_components(opts: UpOptions) -> list[Component]:
                   "--ip", LOCAL_IP, "--port", str(port), "--work-dir", str(agent_dir),
                   "--resources", share.flag(), "--log-file", str(log),
                   "--kill-tasks-on-stop",  # Ctrl-C on `up` leaves no task behind
-                  *dns_resolver_args(opts)],
+                  *dns_resolver_args(opts), *opts.security(work, "agent")],
             log_path=log,
             ready=lambda port=port: agent_registered_with_leader(wires, port),  # type: ignore[misc]
             ready_what="registered with the master",
-            url=f"http://{LOCAL_IP}:{port}",
+            url=opts.url(port),
         ))
     return components + service_components(opts, work, wires)
 
@@ -232,11 +250,11 @@ def webapp_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compon
     out: list[Component] = []
     for i, port in enumerate(wires.webapp_ports):
         name = "webapp" if wires.webapp_zk is None else f"webapp-{i}"
-        url = f"http://{LOCAL_IP}:{port}"
+        url = opts.url(port)
         log = work / name / "webapp.log"
         argv = [sys.executable, "-m", "frameworks.webapp", "--master", wires.master_arg,
                 "--ip", LOCAL_IP, "--port", str(port), "--work-dir", str(work / name),
-                "--log-file", str(log)]
+                "--log-file", str(log), *opts.security(work, "webapp")]
         if wires.webapp_zk is not None:
             argv += ["--zk", wires.webapp_zk]
         out.append(Component(
@@ -253,28 +271,29 @@ def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compo
     balancer get every webapp instance's URL; the gateway, last, every master's URL and those
     of the package service and the DNS HTTP API."""
     master = wires.master_arg
-    webapp_urls = ",".join(f"http://{LOCAL_IP}:{p}" for p in wires.webapp_ports)
+    webapp_urls = ",".join(opts.url(p) for p in wires.webapp_ports)
     out: list[Component] = webapp_components(opts, work, wires) if opts.webapp else []
     if opts.dns:
         log = work / "dns" / "dns.log"
-        dns_http = f"http://{LOCAL_IP}:{opts.dns_http_port}"
+        dns_http = opts.url(opts.dns_http_port)
         out.append(Component(
             name="dns",
             argv=[sys.executable, "-m", "dcos.dns", "--master", master, "--webapp", webapp_urls,
                   "--ip", LOCAL_IP, "--port", str(opts.dns_port),
-                  "--http-port", str(opts.dns_http_port), "--log-file", str(log)],
+                  "--http-port", str(opts.dns_http_port), "--log-file", str(log),
+                  *opts.security(work, "dns")],
             log_path=log, ready=lambda: http_ok(dns_http + "/health"),
             ready_what="serving records", url=f"dns://{LOCAL_IP}:{opts.dns_port} {dns_http}",
             critical=False,
         ))
     if opts.batch:
         log = work / "batch" / "dispatcher.log"
-        batch_url = f"http://{LOCAL_IP}:{opts.batch_port}"
+        batch_url = opts.url(opts.batch_port)
         out.append(Component(
             name="batch",
             argv=[sys.executable, "-m", "frameworks.batch.cluster.dispatcher", "--master", master,
                   "--ip", LOCAL_IP, "--port", str(opts.batch_port),
-                  "--work-dir", str(work / "batch")],
+                  "--work-dir", str(work / "batch"), *opts.security(work, "batch")],
             log_path=log, ready=lambda: http_ok(batch_url + "/health"),
             ready_what="accepting submissions", url=batch_url,
             critical=False,
@@ -290,7 +309,7 @@ def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compo
             argv=[sys.executable, "-m", "frameworks.webapp.lb", "--webapp", webapp_urls,
                   "--group", "external", "--work-dir", str(work / "lb"), "--haproxy", haproxy,
                   "--http-port", str(opts.lb_http_port), "--stats-port", str(opts.lb_stats_port),
-                  "--log-file", str(log)],
+                  "--log-file", str(log), *opts.security(work, "lb")],
             log_path=log, ready=lambda: http_ok(stats + "/_haproxy_health_check"),
             ready_what="serving (HAProxy up)", url=f"{stats}/haproxy?stats",
             critical=False,
@@ -298,8 +317,9 @@ def service_components(opts: UpOptions, work: Path, wires: Wiring) -> list[Compo
     if opts.gateway:
         out.append(up_gateway.gateway_component(
             work, opts.gateway_port, wires.master_urls,
-            f"http://{LOCAL_IP}:{opts.package_port}" if opts.package else None,
-            f"http://{LOCAL_IP}:{opts.dns_http_port}" if opts.dns else None))
+            opts.url(opts.package_port) if opts.package else None,
+            opts.url(opts.dns_http_port) if opts.dns else None,
+            scheme=opts.scheme, extra=opts.security(work, "gateway")))
     return out
 
 
@@ -318,10 +338,11 @@ def package_component(opts: UpOptions, work: Path, wires: Wiring,
     """The package service (Cosmos API): the checkout's catalog as its default repository
     when built; state in ZooKeeper next to the masters' in HA mode, else in its work dir."""
     log = work / "package" / "package.log"
-    url = f"http://{LOCAL_IP}:{opts.package_port}"
+    url = opts.url(opts.package_port)
     argv = [sys.executable, "-m", "dcos.packaging", "--master", wires.master_arg,
             "--webapp", webapp_urls, "--ip", LOCAL_IP, "--port", str(opts.package_port),
-            "--work-dir", str(work / "package"), "--log-file", str(log)]
+            "--work-dir", str(work / "package"), "--log-file", str(log),
+            *opts.security(work, "package")]
     index = default_index()
     if index.exists():
         argv += ["--default-repo", f"Universe={index.as_uri()}"]
@@ -495,20 +516,26 @@ def announce(opts: UpOptions, components: Sequence[Component], pids: dict[str, i
     """Print the gateway's URL (first, when it runs), the table of components, what to try,
     and the "cluster ready" line (in HA mode with the zk:// URL and which master leads)."""
     if opts.gateway:
-        out.print(up_gateway.web_ui_line(opts.gateway_port), markup=False, highlight=False)
+        out.print(up_gateway.web_ui_line(opts.gateway_port, opts.scheme), markup=False,
+                  highlight=False)
     out.print(render_components(components, pids))
     names = {c.url: c.name for c in components if c.url}
-    if len(wires.master_urls) == 1:
+    if opts.secure:
+        out.print(f"try: dcos-py node list (cluster {up_secure.cluster_name(opts.master_port)}:"
+                  " https, the cluster CA and an admin token)", markup=False, highlight=False)
+    elif len(wires.master_urls) == 1:
         where = f"master {wires.master_urls[0]}"
         out.print(f"try: DCOS_MASTER={wires.master_urls[0]} dcos-py node list")
     else:
         lead = f"{names.get(leader, '?')} ({leader}) leads" if leader else "no master leads yet"
         where = f"{len(wires.master_urls)} masters at {wires.master_arg}, {lead}"
         out.print(f"try: DCOS_MASTER={wires.master_arg} dcos-py node list")
-    if opts.webapp:
+    if opts.webapp and not opts.secure:
         out.print(f"try: DCOS_WEBAPP=http://{LOCAL_IP}:{opts.webapp_port} dcos-py app list")
     if opts.package:
-        if default_index().exists():
+        if opts.secure:
+            pass  # the saved cluster names the package service
+        elif default_index().exists():
             out.print(f"try: DCOS_PACKAGE_SERVICE=http://{LOCAL_IP}:{opts.package_port} "
                       "dcos-py package search")
         else:
@@ -523,6 +550,9 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
     component failed). Raises `CliError` for a refusal before anything started."""
     check_options(opts)
     lock_fd = lock_work_dir(opts.work_dir)
+    prepared = up_secure.prepare(opts.work_dir.resolve()) if opts.secure else None
+    http.use_transport(up_secure.SecureTransport(prepared.root).current if prepared
+                       else http.Transport())
     components = build_components(opts)
     wires = wiring(opts)
     sup = Supervisor(components, pid_file=opts.work_dir.resolve() / PID_FILE,
@@ -548,6 +578,11 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
 
         def say(line: str) -> None:
             err.print(line, markup=False, highlight=False)
+
+        if prepared is not None:
+            up_secure.finish(leader, cli_cluster(opts, wires), prepared,
+                             lambda line: out.print(line, markup=False, highlight=False))
+            sys.stdout.flush()
 
         def report(event: Event) -> None:
             for line in event_lines(event, components):
@@ -579,7 +614,18 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)
+        http.use_transport(None)
         os.close(lock_fd)
+
+
+def cli_cluster(opts: UpOptions, wires: Wiring) -> clusters.Cluster:
+    """The cluster `up --secure` saves for the CLI (`up_secure.setup_cli`): https URLs;
+    the zk:// URL as its master in HA mode."""
+    master = wires.master_arg if len(wires.master_urls) > 1 else wires.master_urls[0]
+    return clusters.Cluster(
+        name=up_secure.cluster_name(opts.master_port), master=master,
+        webapp=opts.url(opts.webapp_port), package=opts.url(opts.package_port),
+        dispatcher=opts.url(opts.batch_port) if opts.batch else None)
 
 
 def starting_what(opts: UpOptions) -> str:

@@ -47,16 +47,18 @@ def cluster_id(work: Path) -> str:
                        "and `up` writes a new one") from None
 
 
-def gateway_url(port: int) -> str:
-    return f"http://{LOCAL_IP}:{port}"
+def gateway_url(port: int, scheme: str = "http") -> str:
+    return f"{scheme}://{LOCAL_IP}:{port}"
 
 
 def gateway_component(work: Path, port: int, master_urls: list[str], package_url: str | None,
-                      dns_http_url: str | None) -> Component:
+                      dns_http_url: str | None, *, scheme: str = "http",
+                      extra: list[str] | None = None) -> Component:
     """`python -m dcos.gateway` on 127.0.0.1:`port`, ready when ``/gateway/health`` answers
-    200; not critical (the cluster runs on without its entry point, as without DNS)."""
+    200; not critical (the cluster runs on without its entry point, as without DNS). With
+    `up --secure`, `scheme` is https and `extra` its security flags."""
     log = work / "gateway" / "gateway.log"
-    url = gateway_url(port)
+    url = gateway_url(port, scheme)
     argv = [sys.executable, "-m", "dcos.gateway", "--ip", LOCAL_IP, "--port", str(port)]
     for master in master_urls:
         argv += ["--master", master]
@@ -65,12 +67,12 @@ def gateway_component(work: Path, port: int, master_urls: list[str], package_url
     if dns_http_url is not None:
         argv += ["--dns-http", dns_http_url]
     argv += ["--cluster-id", cluster_id(work), "--cluster-name", CLUSTER_NAME,
-             "--log-file", str(log)]
+             "--log-file", str(log), *(extra or [])]
     return Component(name="gateway", argv=argv, log_path=log,
                      ready=lambda: http.get_status(url + "/gateway/health") == 200,
                      ready_what="serving the web UI and APIs", url=url, critical=False)
 
 
-def web_ui_line(port: int) -> str:
+def web_ui_line(port: int, scheme: str = "http") -> str:
     """The first line of `up`'s summary."""
-    return f"Web UI and API: {gateway_url(port)}"
+    return f"Web UI and API: {gateway_url(port, scheme)}"

@@ -28,7 +28,6 @@ import socket
 import sys
 import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 import orjson
 from kazoo.handlers.threading import KazooTimeoutError
 
+from dcos.cli import http as cli_http
 from dcos.cli.errors import CliError
 from dcos.cli.supervisor import Component
 from dcos.state.zk import ZkUrl, ZkUrlError, new_client, parse_zk_url
@@ -63,19 +63,22 @@ class HaLayout:
     zk_port: int
     master_ports: tuple[int, ...]
     webapp_ports: tuple[int, ...]
+    scheme: str = "http"  # "https" with `up --secure`
 
     @property
     def master_urls(self) -> list[str]:
-        return [f"http://{LOCAL_IP}:{p}" for p in self.master_ports]
+        return [f"{self.scheme}://{LOCAL_IP}:{p}" for p in self.master_ports]
 
     @property
     def webapp_urls(self) -> list[str]:
-        return [f"http://{LOCAL_IP}:{p}" for p in self.webapp_ports]
+        return [f"{self.scheme}://{LOCAL_IP}:{p}" for p in self.webapp_ports]
 
 
-def ha_layout(zk: str | None, zk_port: int, master_port: int, webapp_port: int) -> HaLayout:
+def ha_layout(zk: str | None, zk_port: int, master_port: int, webapp_port: int,
+              scheme: str = "http") -> HaLayout:
     """The layout for `--zk` (None: start ZooKeeper on `zk_port`) and the first master's and
-    webapp's ports. `CliError` for a `--zk` URL that cannot be used."""
+    webapp's ports (their URLs https with `up --secure`). `CliError` for a `--zk` URL that
+    cannot be used."""
     if zk is None:
         masters_zk = ZkUrl(f"{LOCAL_IP}:{zk_port}", MASTERS_PATH)
     else:
@@ -90,6 +93,7 @@ def ha_layout(zk: str | None, zk_port: int, master_port: int, webapp_port: int) 
         zk_port=zk_port,
         master_ports=tuple(master_port + i * MASTER_PORT_STEP for i in range(HA_MASTERS)),
         webapp_ports=tuple(webapp_port + i for i in range(HA_WEBAPPS)),
+        scheme=scheme,
     )
 
 
@@ -142,18 +146,19 @@ def zookeeper_component(work: Path, port: int) -> Component:
     )
 
 
-def master_components(layout: HaLayout, work: Path,
-                      ready: Callable[[str], bool]) -> list[Component]:
+def master_components(layout: HaLayout, work: Path, ready: Callable[[str], bool],
+                      extra: Sequence[str] = ()) -> list[Component]:
     """The masters `master-0`..: each with its own work dir and log, electing through
-    `layout.masters_zk`; `ready(url)` says whether the master at `url` answers /health. The
-    last one gates what follows (so the agents start once every master is ready)."""
+    `layout.masters_zk`, with `extra` flags (`up --secure`'s); `ready(url)` says whether the
+    master at `url` answers /health. The last one gates what follows (so the agents start
+    once every master is ready)."""
     out = []
     for i, (port, url) in enumerate(zip(layout.master_ports, layout.master_urls, strict=True)):
         mdir = work / f"master-{i}"
         log = mdir / "master.log"
         out.append(Component(
             name=f"master-{i}",
-            argv=[*master_argv(port, mdir, log), "--zk", str(layout.masters_zk)],
+            argv=[*master_argv(port, mdir, log), "--zk", str(layout.masters_zk), *extra],
             log_path=log, ready=lambda url=url: ready(url),  # type: ignore[misc]
             ready_what="answering /health", url=url, gate=i == len(layout.master_ports) - 1,
         ))
@@ -170,7 +175,12 @@ def redirect_target(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     """Where the master at `url` says the leader is: ``http://host:port`` from the Location
     of its ``/master/redirect`` (307), or None (no leader known, or no answer)."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or LOCAL_IP, parts.port, timeout=timeout)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":  # `up --secure`: the CLI transport's CA and certificate
+        conn = http.client.HTTPSConnection(parts.hostname or LOCAL_IP, parts.port,
+                                           timeout=timeout, context=cli_http.transport().ssl_context)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or LOCAL_IP, parts.port, timeout=timeout)
     try:
         conn.request("GET", "/master/redirect")
         response = conn.getresponse()
@@ -185,7 +195,7 @@ def redirect_target(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     target = urllib.parse.urlsplit(location if "//" in location else "//" + location)
     if not target.hostname or target.port is None:
         return None
-    return f"http://{target.hostname}:{target.port}"
+    return f"{parts.scheme}://{target.hostname}:{target.port}"
 
 
 def elected(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
@@ -194,7 +204,7 @@ def elected(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
     A restarted master on the leader's old address is told apart from the dead leader whose
     znode still names that address, which `/master/redirect` cannot do."""
     try:
-        with urllib.request.urlopen(url + "/metrics/snapshot", timeout=timeout) as response:
+        with cli_http.transport().open(url + "/metrics/snapshot", timeout) as response:
             body = orjson.loads(response.read())
     except (OSError, ValueError, http.client.HTTPException):
         return False
