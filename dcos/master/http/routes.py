@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from dcos.common.metrics import add_prometheus_routes
+from dcos.common.openapi import add_openapi_route
 from dcos.master.http import agent_channel, files, operator_api, prometheus, scheduler_api
 from dcos.master.http.guard import leader_only
 from dcos.master.http.keys import MASTER
+from dcos.master.http.openapi import master_spec
 from dcos.master.shell import MasterShell
 from dcos.protocol import internal
 
@@ -24,6 +26,7 @@ def add_routes(app: web.Application, shell: MasterShell) -> None:
     app.router.add_post(internal.PATH, leader_only(agent_channel.handle))
     operator_api.add_routes(app)
     files.add_routes(app, shell.config.log_file)
+    add_openapi_route(app, master_spec())
     add_prometheus_routes(
         app, lambda: prometheus.collect(shell), paths=("/metrics", "/metrics/prometheus")
     )

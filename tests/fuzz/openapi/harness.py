@@ -1,0 +1,147 @@
+"""What the OpenAPI fuzz modules share: the cluster they attack (`start_cluster`), loading an
+API's description from its process (`load`), the bounded hypothesis settings (`SETTINGS`) and
+the per-request check (`check`).
+
+Every module does the same: ``fuzz(load(up_cluster.webapp, exclude=[...]), session)``, then
+`alive`. (schemathesis' pytest plugin is not used: its lazy ``from_fixture`` schemas fail on
+pytest 9, and the descriptions are only known once the cluster runs.)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.generation.modes import GenerationMode
+
+from tests.e2e.up_process import UpProcess, up_ports
+
+TIMEOUT_S = 5.0  # no answer by then: a hang
+EXAMPLES = int(os.environ.get("DCOS_OPENAPI_EXAMPLES", "8"))  # per operation
+UP_TIMEOUT_S = 90.0
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]  # fmt: skip
+
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=timedelta(seconds=3 * TIMEOUT_S),
+    phases=(Phase.explicit, Phase.generate),  # no shrinking: a failure names its request
+    suppress_health_check=list(HealthCheck),
+    print_blob=False,
+)
+
+
+@dataclass
+class Cluster:
+    """The running `dcos-py up` and its components' base URLs."""
+
+    up: UpProcess
+    master: str
+    agent: str
+    webapp: str
+    package: str
+    gateway: str
+    batch: str
+    dns_http: str
+    session: requests.Session
+
+
+def start_cluster(work: Path) -> Cluster:
+    """`dcos-py up --agents 1` in `work` on quiet ports, ready ("cluster ready")."""
+    ports = up_ports(1)
+    # task ports of its own, apart from any other local cluster's (as tests/packages)
+    os.environ["DCOS_UP_TASK_PORTS_BASE"] = str(random.randrange(61000, 62500))
+    try:
+        up = UpProcess(ports.args(), work)
+    finally:
+        os.environ.pop("DCOS_UP_TASK_PORTS_BASE", None)
+    try:
+        up.wait_for("cluster ready", timeout=UP_TIMEOUT_S)
+    except BaseException:
+        up.cleanup()
+        raise
+    url = ports.url
+    return Cluster(up=up, master=url(ports.master), agent=url(ports.agent),
+                   webapp=url(ports.webapp), package=url(ports.package),
+                   gateway=url(ports.gateway), batch=url(ports.batch),
+                   dns_http=url(ports.dns_http), session=requests.Session())  # fmt: skip
+
+
+def _streaming_call(case: Any) -> bool:
+    calls = case.operation.definition.raw.get("x-dcos-streaming-calls", [])
+    return isinstance(case.body, dict) and case.body.get("type") in set(calls)
+
+
+def load(base_url: str, *, exclude: Iterable[tuple[str, str]] = ()) -> list[Any]:
+    """The operations of the description served at `base_url`/openapi.json, minus the
+    streaming ones (``x-dcos-streaming``) and the (method, path) pairs in `exclude`."""
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", timeout=TIMEOUT_S)
+    skipped = {(m.upper(), p) for m, p in exclude}
+    ops = []
+    for result in schema.get_all_operations():
+        op = result.ok()
+        if op.definition.raw.get("x-dcos-streaming") or (op.method.upper(), op.path) in skipped:
+            continue
+        ops.append(op)
+    return ops
+
+
+def fuzz(api: str, ops: Iterable[Any], session: requests.Session, examples: int = EXAMPLES) -> None:
+    """For each operation, `examples` positive and `examples` negative generated requests
+    (never a body whose ``type`` is one of the operation's ``x-dcos-streaming-calls``), each
+    checked by `check`; fails with every failing operation's first failure."""
+    failures: list[str] = []
+    for op in ops:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                _fuzz_one(COUNTS.setdefault(api, {}), op, mode, session, examples)
+            except Unsatisfiable:  # nothing to make invalid (no parameters, no body)
+                continue
+            except Exception as exc:  # noqa: BLE001 - collected, reported together below
+                failures.append(f"{op.method.upper()} {op.path} ({mode.value}): "
+                                f"{type(exc).__name__}: {str(exc)[:1500]}")  # fmt: skip
+    assert not failures, f"{len(failures)} failing operations:\n\n" + "\n\n".join(failures)
+
+
+COUNTS: dict[str, dict[str, int]] = {}  # API -> operation -> requests sent (the summary)
+
+
+def _fuzz_one(counts: dict[str, int], op: Any, mode: GenerationMode, session: requests.Session,
+              examples: int) -> None:  # fmt: skip
+    strategy = op.as_strategy(mode).filter(lambda c: not _streaming_call(c))
+
+    @settings(SETTINGS, max_examples=examples)
+    @given(case=strategy)
+    def run(case: Any) -> None:
+        counts[op.label] = counts.get(op.label, 0) + 1
+        check(case, session)
+
+    run()
+
+
+def check(case: Any, session: requests.Session | None = None) -> None:
+    """Send `case` and apply `CHECKS`; a request without an answer in `TIMEOUT_S` raises."""
+    case.call_and_validate(checks=CHECKS, session=session, timeout=TIMEOUT_S)
+
+
+def alive(url: str) -> None:
+    """The process at `url` still answers (after a module's requests): no crash."""
+    resp = requests.get(f"{url}/openapi.json", timeout=TIMEOUT_S)
+    assert resp.status_code == 200, f"{url}: {resp.status_code}"
