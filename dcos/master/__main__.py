@@ -34,6 +34,13 @@ def _znode_path(text: str) -> str:
     return text
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError("expecting a number >= 0")
+    return value
+
+
 def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     """The master's flags; each also ``DCOS_<FLAG>`` or ``MESOS_<FLAG>`` (``--work-dir``:
     ``DCOS_WORK_DIR``). Durations take seconds or Mesos units (``15secs``, ``2mins``)."""
@@ -61,6 +68,26 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
            help="HA: ZooKeeper session timeout in seconds")
     p.flag("--zk-state-path", type=_znode_path, default=None,
            help="HA: znode path of the registry (default: the --zk path + '-state')")
+    p.flag("--security-dir", default=None,
+           help="security on: the cluster's security directory (CA, certificates, token key, "
+                "acls.json, credentials.json; `dcos-py up --secure` makes it): HTTPS, "
+                "authentication of every request, ACLs (default: off, plain HTTP as before)")
+    p.flag("--tls-name", default="master",
+           help="security: the name of this master's certificate in <security-dir>/certs")
+    p.flag("--default-task-user", default=None,
+           help="security: the user of a task whose CommandInfo and FrameworkInfo name none, "
+                "for the run_tasks ACL (keep it the agents' --default-task-user; "
+                "default: nobody)")
+    p.flag("--scheduler-call-rate", type=_non_negative, default=2000.0,
+           help="scheduler calls per second per framework before 429 (ACKNOWLEDGE not "
+                "counted; 0: no limit)")
+    p.flag("--scheduler-call-burst", type=int, default=4000,
+           help="scheduler calls a framework may make at once above the rate")
+    p.flag("--max-streams-per-principal", type=int, default=None,
+           help="open event streams (scheduler and operator SUBSCRIBE) per principal before "
+                "429 (default: 16 with --security-dir, no limit without; 0: no limit)")
+    p.flag("--max-body-bytes", type=int, default=1024 * 1024,
+           help="largest request body of the scheduler and operator APIs (413 above)")
     p.logging_flags()
     return p
 
@@ -76,7 +103,10 @@ def parse_args(argv: list[str] | None = None,
         allocation_interval=a.allocation_interval, heartbeat_interval=a.heartbeat_interval,
         log_file=a.log_file, log_level=a.log_level, log_format=a.log_format, cluster=a.cluster,
         seed=a.seed, zk=a.zk, zk_session_timeout=a.zk_session_timeout,
-        zk_state_path=a.zk_state_path,
+        zk_state_path=a.zk_state_path, security_dir=a.security_dir, tls_name=a.tls_name,
+        default_task_user=a.default_task_user, scheduler_call_rate=a.scheduler_call_rate,
+        scheduler_call_burst=a.scheduler_call_burst,
+        max_streams_per_principal=a.max_streams_per_principal, max_body_bytes=a.max_body_bytes,
     )  # fmt: skip
 
 

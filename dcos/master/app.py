@@ -18,6 +18,7 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -26,6 +27,7 @@ from dcos.common.clock import Clock
 from dcos.master.config import MasterConfig
 from dcos.master.http.routes import add_routes
 from dcos.master.shell import MasterShell
+from dcos.security.context import SecurityContext, load_context
 from dcos.state import StateStore
 
 __all__ = [
@@ -48,10 +50,14 @@ def create_master(
     clock: Clock | None = None,
     store: StateStore | None = None,
     allocator: Allocator | None = None,
+    security: SecurityContext | None = None,
 ) -> MasterShell:
     """A master shell with its aiohttp ``app`` routed (the core starts in the app's startup
-    hook)."""
-    shell = MasterShell(config, clock=clock, store=store, allocator=allocator)
+    hook). Security is on with `security`, or loaded from ``config.security_dir``
+    (`dcos.security.context.load_context` with ``config.tls_name``)."""
+    if security is None and config.security_dir:
+        security = load_context(Path(config.security_dir), config.tls_name)
+    shell = MasterShell(config, clock=clock, store=store, allocator=allocator, security=security)
     add_routes(shell.app, shell)
     return shell
 
@@ -64,7 +70,10 @@ class RunningMaster:
 
     @property
     def url(self) -> str:
-        return f"http://{self.shell.config.ip}:{self.port}"
+        scheme = "https" if self.shell.security is not None else "http"
+        host = self.shell.config.ip
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}:{self.port}"
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -76,23 +85,28 @@ async def start_master(
     clock: Clock | None = None,
     store: StateStore | None = None,
     allocator: Allocator | None = None,
+    security: SecurityContext | None = None,
 ) -> RunningMaster:
-    """Bind, start and serve; returns once the master is listening."""
+    """Bind, start and serve (HTTPS with security on); returns once the master is
+    listening."""
     sock = socket.socket(socket.AF_INET6 if ":" in config.ip else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((config.ip, config.port))
     config.port = sock.getsockname()[1]
-    shell = create_master(config, clock=clock, store=store, allocator=allocator)
+    shell = create_master(config, clock=clock, store=store, allocator=allocator, security=security)
     runner = web.AppRunner(
         shell.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
     )
     await runner.setup()
     # after a failover every agent connects at once: aiohttp's default backlog (128)
     # overflowed, and each dropped connection cost its agent a 1 s TCP retransmit
-    site = web.SockSite(runner, sock, backlog=LISTEN_BACKLOG)
+    ssl_context = shell.security.server_ssl if shell.security is not None else None
+    site = web.SockSite(runner, sock, backlog=LISTEN_BACKLOG, ssl_context=ssl_context)
     await site.start()
-    log.info("master listening on http://%s:%d", config.ip, config.port)
-    return RunningMaster(shell, runner, config.port)
+    running = RunningMaster(shell, runner, config.port)
+    log.info("master listening on %s%s", running.url,
+             " (security on: TLS, authentication, ACLs)" if ssl_context else "")  # fmt: skip
+    return running
 
 
 async def run_master(

@@ -31,6 +31,23 @@ class MasterConfig:
     zk: str | None = None
     zk_session_timeout: float = 10.0
     zk_state_path: str | None = None
+    # security (issue 13): `security_dir` is the cluster's security directory
+    # (`dcos.security.layout`); with it the master serves HTTPS with its certificate
+    # `tls_name`, authenticates every request and enforces the ACLs (`dcos.master.http.secure`)
+    security_dir: str | None = None
+    tls_name: str = "master"
+    # the user a task runs as when neither its CommandInfo nor its FrameworkInfo names one,
+    # for the master's ``run_tasks`` check (the agents run it as their own default: keep
+    # them alike); None: "nobody" with security on
+    default_task_user: str | None = None
+    # limits (security on or off): scheduler calls per second per framework (token bucket;
+    # 0: no limit; ACKNOWLEDGE is not counted), open event streams per principal (scheduler
+    # and operator SUBSCRIBE; None: 16 with security on, no limit with it off; 0: no limit),
+    # request bodies on the public APIs (the internal agent channel keeps `MAX_INTERNAL_BODY`)
+    scheduler_call_rate: float = 2000.0
+    scheduler_call_burst: int = 4000
+    max_streams_per_principal: int | None = None
+    max_body_bytes: int = 1024 * 1024
 
     @property
     def advertised_hostname(self) -> str:
@@ -39,6 +56,23 @@ class MasterConfig:
     @property
     def state_path(self) -> str:
         return os.path.join(self.work_dir, "state.db")
+
+    @property
+    def secure(self) -> bool:
+        """Whether security is on (``--security-dir``)."""
+        return bool(self.security_dir)
+
+    @property
+    def task_user(self) -> str:
+        """The default task user of the master's ``run_tasks`` check."""
+        return self.default_task_user or "nobody"
+
+    @property
+    def stream_limit(self) -> int:
+        """Open event streams per principal (0: no limit)."""
+        if self.max_streams_per_principal is None:
+            return 16 if self.secure else 0
+        return self.max_streams_per_principal
 
     @property
     def ha(self) -> bool:

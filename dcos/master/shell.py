@@ -60,6 +60,7 @@ from dcos.master.leadership import EmbeddedLeadership, MasterLeadership, ZooKeep
 from dcos.master.registry_queue import NotLeading, RegistryQueue
 from dcos.protocol.ids import AgentID, FrameworkID
 from dcos.protocol.internal import AgentCall, AgentSubscribe
+from dcos.security.context import SecurityContext
 from dcos.state import (
     MasterInfo,
     MemoryStateStore,
@@ -151,8 +152,12 @@ class MasterShell:
         clock: Clock | None = None,
         store: StateStore | None = None,
         allocator: Allocator | None = None,
+        security: SecurityContext | None = None,
     ) -> None:
         self.config = config
+        # security on (``--security-dir``): the master's context (its certificate, the
+        # token verifier, credentials, the ACLs and revocations the IAM routes keep current)
+        self.security = security
         self.clock = clock or RealClock()
         self._store = store
         self._allocator = allocator
@@ -182,7 +187,9 @@ class MasterShell:
             Observed: self._observed,
         }
         # `dcos.master.app.create_master` adds the routes and the app key
-        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        # request bodies of the public APIs (413 above); the agent channel reads its own
+        # with a larger bound (`dcos.master.http.secure.read_body`)
+        self.app = web.Application(client_max_size=config.max_body_bytes)
         self.app.on_startup.append(self._on_startup)
         self.app.on_shutdown.append(self._on_shutdown)
         self.app.on_cleanup.append(self._on_cleanup)
@@ -303,6 +310,8 @@ class MasterShell:
         return True
 
     async def _on_startup(self, app: web.Application) -> None:
+        if self.security is not None and self.security.reloader is not None:
+            self.security.reloader.start()  # certificate rotation without a restart
         await self.start()
 
     async def _on_shutdown(self, app: web.Application) -> None:
@@ -321,6 +330,8 @@ class MasterShell:
                 pass
         if self.leadership is not None:
             await self.leadership.stop()
+        if self.security is not None and self.security.reloader is not None:
+            await self.security.reloader.stop()
 
     # -- one method per request kind (called by the HTTP handlers) ------------------------------
 

@@ -71,7 +71,9 @@ class TaskSpec:
     """A TaskInfo with its state-free checks done: `resources` (None and `resources_error`
     when they do not parse), `shape_error` (not exactly one of command and executor),
     `executor`, `id_error` (the task id is not a valid directory name, '' when fine);
-    `info` is the JSON forwarded to the agent."""
+    `info` is the JSON forwarded to the agent. `unauthorized` is set (security on) by
+    `dcos.master.authz` before the core sees the call: why ``run_tasks`` refuses the task
+    (answered with TASK_ERROR, REASON_TASK_UNAUTHORIZED)."""
 
     task_id: TaskID
     id_error: str
@@ -82,6 +84,7 @@ class TaskSpec:
     shape_error: str
     executor: ExecutorSpec | None
     info: dict[str, Any]
+    unauthorized: str = ""
 
 
 @dataclass(slots=True)

@@ -235,11 +235,14 @@ class OffersMixin(CoreBase):
         launch: list[dict[str, Any]],
         now: float,
     ) -> Resources:
-        res, why = self._check_task(fw, agent, t, ids, available)
+        if t.unauthorized:
+            res, why = None, t.unauthorized
+        else:
+            res, why = self._check_task(fw, agent, t, ids, available)
         if res is None:
+            reason = Reason.REASON_TASK_UNAUTHORIZED if t.unauthorized else Reason.REASON_TASK_INVALID
             self._master_status(
-                fw, t.task_id, TaskState.TASK_ERROR, agent.id, now,
-                reason=Reason.REASON_TASK_INVALID, message=why,
+                fw, t.task_id, TaskState.TASK_ERROR, agent.id, now, reason=reason, message=why,
             )  # fmt: skip
             self._count("invalid_tasks")
             return available
@@ -300,12 +303,17 @@ class OffersMixin(CoreBase):
         now: float,
     ) -> Resources:
         """LAUNCH_GROUP: all tasks of the group launch together or none does."""
-        total, why = self._check_group(fw, agent, lg, ids, available)
+        refused = next((t.unauthorized for t in lg.tasks if t.unauthorized), "")
+        if refused:
+            total, why = Resources.empty(), refused
+        else:
+            total, why = self._check_group(fw, agent, lg, ids, available)
         if why or not lg.tasks:
+            reason = Reason.REASON_TASK_UNAUTHORIZED if refused else Reason.REASON_TASK_INVALID
             for t in lg.tasks:
                 self._master_status(
                     fw, t.task_id, TaskState.TASK_ERROR, agent.id, now,
-                    reason=Reason.REASON_TASK_INVALID, message=why or "Empty task group",
+                    reason=reason, message=why or "Empty task group",
                 )  # fmt: skip
             return available
         executor = lg.executor.info

@@ -5,6 +5,7 @@ SUBSCRIBE answers 200 with a chunked RecordIO stream of msgpack events (first RE
 400 for a malformed call, 403 ``{"message"}`` when the agent is refused; UPDATE, PONG,
 MESSAGE and EXITED_EXECUTOR answer 202, or 403 when the call does not carry the agent's
 session secret (``Dcos-Agent-Secret``; a re-registration of a known agent id needs it too).
+With security on only an agent (a certificate of kind agent) gets past the 403.
 Called by aiohttp for each request; parses the call
 into a typed message (`dcos.protocol.internal.parse_agent_call`) and hands it to the shell
 (`MasterShell.subscribe_agent` / `agent_call`).
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from dcos.master.http import replies
 from dcos.master.http.keys import MASTER
+from dcos.master.http.secure import MAX_INTERNAL_BODY, SECURITY, read_body
 from dcos.master.http.streams import EventStream, set_nodelay
 from dcos.master.shell import MasterShell
 from dcos.protocol.codec import MSGPACK, DecodeError, dumps_msgpack, loads
@@ -28,10 +30,13 @@ def _bad(message: str, status: int = 400) -> web.Response:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     shell = request.app[MASTER]
+    sec = request.app[SECURITY]
+    refused = sec.not_an_agent(request)
+    if refused is not None:
+        return refused
     try:
-        msg = parse_agent_call(
-            loads(await request.read(), request.headers.get("Content-Type", MSGPACK))
-        )
+        body = await read_body(request, MAX_INTERNAL_BODY)
+        msg = parse_agent_call(loads(body, request.headers.get("Content-Type", MSGPACK)))
     except (DecodeError, AgentError) as exc:
         return _bad(str(exc))
     secret = request.headers.get(SECRET_HEADER)

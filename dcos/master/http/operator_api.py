@@ -14,6 +14,11 @@ GET_TASKS, GET_AGENTS, GET_FRAMEWORKS) are answered from shared snapshots
 (`dcos.master.http.snapshots`): at most one build per view per short interval, whatever
 the number of readers. Bad input (body, JSON types, query parameters) is a 400 with a
 plain-text message.
+
+With security on (`dcos.master.http.secure`) the writes need their ACL (403 otherwise:
+``update_weights``, ``set_quotas``, ``teardown_frameworks``), the state reads show the
+frameworks and tasks the caller may view (a snapshot per principal), and
+``/debug/stimuli`` answers only a principal allowed ``manage_iam``.
 """
 
 from __future__ import annotations
@@ -24,14 +29,22 @@ from typing import Any
 from aiohttp import web
 
 from dcos.master.core import CallError
-from dcos.master.core.operator_calls import WRITE_TYPES, parse_operator_write, teardown_of
+from dcos.master.core.operator_calls import (
+    WRITE_TYPES,
+    OperatorWrite,
+    parse_operator_write,
+    teardown_of,
+)
 from dcos.master.http import guard, operator_feed, replies, snapshots
 from dcos.master.http import state_json as sj
 from dcos.master.http.guard import leader_only
 from dcos.master.http.keys import MASTER
+from dcos.master.http.secure import SECURITY
 from dcos.master.http.snapshots import ReadCache
+from dcos.master.registry_queue import NotLeading
 from dcos.master.shell import MasterView
 from dcos.protocol.codec import DecodeError, loads_json
+from dcos.security.http import identity
 
 
 def _json(obj: Any, status: int = 200) -> web.Response:
@@ -48,9 +61,16 @@ READS: web.AppKey[ReadCache] = web.AppKey("master_reads", ReadCache)
 async def _snapshot(
     request: web.Request, key: Any, build: Callable[[MasterView], Any]
 ) -> web.Response:
-    """Answer with the shared snapshot of view `key` (`dcos.master.http.snapshots`)."""
+    """Answer with the shared snapshot of view `key` (`dcos.master.http.snapshots`); with
+    security on, the snapshot of what the caller may see (one per principal and ACLs)."""
     shell = request.app[MASTER]
-    snap = await request.app[READS].get(key, lambda: build(shell.view()))
+    scope = request.app[SECURITY].read_scope(request)
+    if scope is None:
+        snap = await request.app[READS].get(key, lambda: build(shell.view()))
+    else:
+        snap = await request.app[READS].get(
+            (key, scope.key), lambda: build(scope.view(shell.view()))
+        )
     return snapshots.respond(request, snap)
 
 
@@ -148,6 +168,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def stimuli(request: web.Request) -> web.Response:
     """`GET /debug/stimuli?limit=N`: the newest N (event, actions) pairs of the core."""
+    refused = request.app[SECURITY].debug_refused(request)
+    if refused is not None:
+        return refused
     try:
         limit = _int_param(request, "limit", None)
     except CallError as exc:
@@ -211,6 +234,9 @@ async def operator_v1(request: web.Request) -> web.StreamResponse:
             write = parse_operator_write(call)
         except CallError as exc:
             return replies.text(str(exc))
+        denied = _denied(request, write)
+        if denied is not None:
+            return denied
         outcome = await shell.operator_call(write)
         if outcome.message:
             return replies.text(outcome.message, outcome.status)
@@ -223,6 +249,18 @@ async def operator_v1(request: web.Request) -> web.StreamResponse:
     if build is None:
         return replies.text(f"Unsupported operator call type '{ctype}'")
     return _json({"type": ctype, ctype.lower(): build()})
+
+
+def _denied(request: web.Request, write: OperatorWrite) -> web.Response | None:
+    """403 (plain text) when security is on and the caller may not make `write`."""
+    authz = request.app[SECURITY].authz
+    if authz is None:
+        return None
+    shell = request.app[MASTER]
+    if shell.core is None:
+        raise NotLeading
+    denied = authz.operator_write(identity(request), write, shell.core)
+    return None if denied is None else replies.text(denied.message, denied.status)
 
 
 _LARGE_READS = frozenset({"GET_STATE", "GET_TASKS", "GET_AGENTS", "GET_FRAMEWORKS"})
@@ -241,6 +279,9 @@ async def teardown(request: web.Request) -> web.Response:
         call = teardown_of(fid, "frameworkId")
     except CallError as exc:
         return replies.text(str(exc))
+    denied = _denied(request, call)
+    if denied is not None:
+        return denied
     outcome = await request.app[MASTER].operator_call(call)
     if outcome.message:
         return replies.text(outcome.message, outcome.status)

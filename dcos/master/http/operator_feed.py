@@ -22,6 +22,10 @@ A subscriber that leaves more than `OperatorStream.limit` bytes unread is droppe
 connection closed, a warning logged). When this master stops leading every stream is
 closed (`close_all`, called by `MasterShell.step_down`): the subscriber re-subscribes to
 the new leader.
+
+With security on (`dcos.master.http.secure`) a subscriber's snapshot and events show only
+the frameworks and tasks it may view (``view_frameworks`` / ``view_tasks``), and a
+principal has at most ``--max-streams-per-principal`` streams open (429 past it).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dcos.master.authz import Visibility
 from dcos.master.core import Observed
 from dcos.master.core.observed import (
     AgentAdded,
@@ -44,6 +49,7 @@ from dcos.master.core.observed import (
 )
 from dcos.master.http import replies
 from dcos.master.http import state_json as sj
+from dcos.master.http.secure import SECURITY, ReadScope
 from dcos.master.http.streams import OPERATOR_QUEUE_BYTES, OperatorStream, set_nodelay
 from dcos.master.shell import MasterShell, MasterView
 from dcos.protocol import recordio
@@ -100,19 +106,21 @@ class OperatorFeed:
         self.streams: list[OperatorStream] = []
         shell.observer = self
 
-    def subscribe(self) -> OperatorStream:
-        """A new subscriber: its stream with the SUBSCRIBED snapshot queued. Raises
+    def subscribe(self, scope: ReadScope | None = None) -> OperatorStream:
+        """A new subscriber: its stream with the SUBSCRIBED snapshot queued; `scope` (security
+        on) limits it to the frameworks and tasks the subscriber may see. Raises
         `NotLeading` while this master does not lead."""
         shell = self.shell
         since = shell.observe_operators(True)
         try:
             view = shell.view()
-            state = sj.get_state(view)
+            state = sj.get_state(view if scope is None else scope.view(view))
         except BaseException:
             if not self.streams:
                 shell.observe_operators(False)
             raise
         stream = OperatorStream(since, self.limit)
+        stream.visibility = scope.visibility if scope is not None else None
         subscribed = {
             "get_state": state,
             "heartbeat_interval_seconds": shell.config.heartbeat_interval,
@@ -138,11 +146,30 @@ class OperatorFeed:
             return
         record = _record(render(self.shell.view(), action.event))
         for s in streams:
+            if s.visibility is not None and not self._shows(s.visibility, action.event):
+                continue
             if not s.push(record):
                 log.warning("operator subscriber %s dropped: %s", s.peer, s.dropped)
                 self.streams.remove(s)
         if not self.streams:
             self.shell.observe_operators(False)
+
+    def _shows(self, vis: Visibility, event: ObservedEvent) -> bool:
+        """Whether a subscriber that sees `vis` gets `event` (agents: always)."""
+        match event:
+            case TaskAdded(task=task) | TaskUpdated(task=task):
+                core = self.shell.core
+                fw = None
+                if core is not None:
+                    fid = task.framework_id
+                    fw = core.frameworks.get(fid) or core.completed_frameworks.get(fid)
+                info = fw.info if fw is not None else {}
+                return vis.framework(info) and vis.task(task, info)
+            case FrameworkAdded(framework=fw) | FrameworkUpdated(framework=fw):
+                return vis.framework(fw.info)
+            case FrameworkRemoved(info=info):
+                return vis.framework(info)
+        return True
 
     def close_all(self, reason: str) -> None:
         """End every stream (this master stops leading, or shuts down)."""
@@ -179,7 +206,20 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
     """``SUBSCRIBE`` (called by `operator_api.operator_v1`): stream until the subscriber
     leaves, is dropped, or this master stops leading."""
     feed = request.app[FEED]
-    stream = feed.subscribe()  # NotLeading: the guard answers 307 / 503
+    sec = request.app[SECURITY]
+    key, refused = sec.open_stream(request)
+    if refused is not None:
+        return refused
+    try:
+        return await _follow(request, feed, sec.read_scope(request))
+    finally:
+        sec.close_stream(key)
+
+
+async def _follow(
+    request: web.Request, feed: OperatorFeed, scope: ReadScope | None
+) -> web.StreamResponse:
+    stream = feed.subscribe(scope)  # NotLeading: the guard answers 307 / 503
     stream.peer = request.remote or "?"
     transport = request.transport
     if transport is not None:

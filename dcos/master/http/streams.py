@@ -52,6 +52,8 @@ class OperatorStream(RecordIOStream):
         self.dropped: str | None = None
         self.abort: Callable[[], None] | None = None
         self.peer = "?"
+        # security on: what the subscriber may see (`dcos.master.authz.Visibility`)
+        self.visibility: Any = None
         self._pending = 0
 
     def push(self, record: bytes, *, counted: bool = True) -> bool:
