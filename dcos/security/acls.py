@@ -210,9 +210,11 @@ def _values(names: Iterable[str]) -> dict[str, Any]:
 
 
 def default_acls(*, admins: Sequence[str], components: Sequence[str],
-                 task_users: Sequence[str]) -> dict[str, Any]:
+                 task_users: Sequence[str], frameworks: Sequence[str] = ()) -> dict[str, Any]:
     """The document ``up --secure`` starts with: not permissive; `admins` may do anything;
-    `components` anything except run tasks as users other than `task_users`; nobody else
+    `components` anything except run tasks as users other than `task_users`; `frameworks`
+    (Basic-authenticated framework principals such as ``batch-driver``) may register in any
+    role, run tasks as `task_users`, and kill/tear down their own frameworks; nobody else
     anything."""
     doc: dict[str, Any] = {"permissive": False}
     for action in Action:
@@ -223,5 +225,11 @@ def default_acls(*, admins: Sequence[str], components: Sequence[str],
         if components:
             obj = (_values(task_users) if action is Action.RUN_TASKS else {"type": ANY})
             rules.append({"principals": _values(components), okey: obj})
+        if frameworks and action is Action.REGISTER_FRAMEWORKS:
+            rules.append({"principals": _values(frameworks), okey: {"type": ANY}})
+        if frameworks and action is Action.RUN_TASKS:
+            rules.append({"principals": _values(frameworks), okey: _values(task_users)})
+        if action in (Action.KILL_TASKS, Action.TEARDOWN_FRAMEWORKS):
+            rules.extend({"principals": _values([f]), okey: _values([f])} for f in frameworks)
         doc[action.value] = rules
     return doc

@@ -42,13 +42,15 @@ class RevocationList:
         self.tokens[jti] = float(exp)
 
     def revoke_uid(self, uid: str, before: float) -> None:
+        """Revoke every token of `uid` issued strictly before `before` (logout everywhere,
+        password change, deletion); a token issued at or after it stays valid."""
         self.uids[uid] = max(float(before), self.uids.get(uid, 0.0))
 
     def is_revoked(self, claims: Claims) -> bool:
         if claims.jti in self.tokens:
             return True
         before = self.uids.get(claims.uid)
-        return before is not None and claims.iat <= before
+        return before is not None and claims.iat < before
 
     def prune(self, now: float) -> None:
         """Forget token ids that have expired anyway."""

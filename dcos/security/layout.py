@@ -40,6 +40,9 @@ from dcos.security import ca
 from dcos.security.acls import default_acls
 
 ADMIN = "admin"
+# framework principals that authenticate with HTTP Basic (credentials.json), made by default:
+# batch job drivers run user code, so they get a framework principal, not the `batch` cert
+FRAMEWORK_PRINCIPALS = ("batch-driver",)
 PUBLIC_MODE = 0o644
 PRIVATE_MODE = 0o600
 
@@ -149,14 +152,17 @@ def default_task_users() -> list[str]:
 
 def init_security_dir(root: Path, *, names: Mapping[str, str], hosts: Sequence[str] = (),
                       admin_password: str | None = None,
-                      task_users: Sequence[str] | None = None) -> SecurityDir:
+                      task_users: Sequence[str] | None = None,
+                      frameworks: Sequence[str] = FRAMEWORK_PRINCIPALS) -> SecurityDir:
     """Make (or complete) the security directory at `root`; what exists is kept.
 
     names: principal name -> kind ("component", "agent", "framework", "user") of the
     certificates to issue; hosts: extra SANs besides 127.0.0.1, ::1 and localhost.
     acls.json is written only if missing: admin ANY everything; the component and agent
     principals ANY everything except run_tasks, limited to `task_users`
-    (default `default_task_users()`).
+    (default `default_task_users()`). Each of `frameworks` gets a random secret in
+    credentials.json (added if missing) and, in a new acls.json, the rules of
+    `dcos.security.acls.default_acls`.
     """
     sd = SecurityDir(Path(root))
     sd.root.mkdir(parents=True, exist_ok=True)
@@ -180,15 +186,27 @@ def init_security_dir(root: Path, *, names: Mapping[str, str], hosts: Sequence[s
     if not sd.admin_password.is_file():
         password = admin_password or secrets.token_urlsafe(18)
         write_atomic(sd.admin_password, password.encode() + b"\n", PRIVATE_MODE)
-    if not sd.credentials.is_file():
-        write_atomic(sd.credentials, json.dumps({"credentials": []}, indent=2).encode())
+    _add_credentials(sd, frameworks)
     if not sd.acls.is_file():
         components = sorted(n for n, k in names.items() if k in ("component", "agent"))
         doc = default_acls(admins=[ADMIN], components=components,
                            task_users=list(task_users if task_users is not None
-                                           else default_task_users()))
+                                           else default_task_users()),
+                           frameworks=list(frameworks))
         write_atomic(sd.acls, json.dumps(doc, indent=2).encode())
     return sd
+
+
+def _add_credentials(sd: SecurityDir, principals: Sequence[str]) -> None:
+    """Make credentials.json if missing; add a random secret for each missing principal."""
+    doc = (json.loads(sd.credentials.read_text()) if sd.credentials.is_file()
+           else {"credentials": []})
+    have = {c.get("principal") for c in doc.get("credentials", [])}
+    missing = [p for p in principals if p not in have]
+    if missing or not sd.credentials.is_file():
+        doc.setdefault("credentials", []).extend(
+            {"principal": p, "secret": secrets.token_urlsafe(24)} for p in missing)
+        write_atomic(sd.credentials, json.dumps(doc, indent=2).encode(), PRIVATE_MODE)
 
 
 def read_admin_password(sd: SecurityDir) -> str:

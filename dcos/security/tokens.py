@@ -7,7 +7,7 @@ Sans-IO: both take `now` (seconds since the epoch); revocation is checked separa
 (`dcos.security.context.RevocationList`).
 
 Claims: ``uid`` (the principal), ``kind`` ("user" or "service"), ``iat``, ``exp`` (seconds),
-``jti`` (a random id; logout and revoke name it).
+``jti`` (a random id; logout and revoke name it). ``iat`` and ``exp`` are floats (sub-second).
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ class TokenIssuer:
 
     def issue(self, uid: str, *, kind: str = "user", ttl_s: float = DEFAULT_TTL_S,
               now: float) -> str:
-        claims = {"uid": uid, "kind": kind, "iat": int(now), "exp": int(now + ttl_s),
+        # iat keeps sub-second precision (a float NumericDate, RFC 7519) so that a token issued
+        # just after RevocationList.revoke_uid(uid, before=now) is valid
+        claims = {"uid": uid, "kind": kind, "iat": float(now), "exp": float(now + ttl_s),
                   "jti": secrets.token_hex(16)}
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 

@@ -29,13 +29,21 @@ def test_init_makes_every_file_private_keys_0600(shared_sd: SecurityDir) -> None
     assert read_admin_password(sd) == "s3cret"
     assert sd.names() == ["agent", "alice", "cli", "master", "webapp"]
     assert ca.describe(ca.load_cert(sd.cert("agent").read_bytes())).kind == "agent"
-    assert json.loads(sd.credentials.read_text()) == {"credentials": []}
+    creds = json.loads(sd.credentials.read_text())["credentials"]
+    assert [c["principal"] for c in creds] == ["batch-driver"] and len(creds[0]["secret"]) >= 24
+    assert stat.S_IMODE(sd.credentials.stat().st_mode) == 0o600
     acls = Acls.from_json(json.loads(sd.acls.read_text()))
     assert acls.allows(Action.RUN_TASKS, "admin", "root")
     assert acls.allows(Action.RUN_TASKS, "webapp", "nobody")
     assert not acls.allows(Action.RUN_TASKS, "webapp", "root")
     assert acls.allows(Action.KILL_TASKS, "agent", "x")
     assert not acls.allows(Action.KILL_TASKS, "alice", "x")
+    assert acls.allows(Action.REGISTER_FRAMEWORKS, "batch-driver", "*")
+    assert acls.allows(Action.RUN_TASKS, "batch-driver", "nobody")
+    assert not acls.allows(Action.RUN_TASKS, "batch-driver", "root")
+    assert acls.allows(Action.KILL_TASKS, "batch-driver", "batch-driver")
+    assert not acls.allows(Action.KILL_TASKS, "batch-driver", "webapp")
+    assert not acls.allows(Action.VIEW_TASKS, "batch-driver", "nobody")
 
 
 def test_init_is_idempotent_and_adds_missing_names(sd: SecurityDir) -> None:

@@ -16,9 +16,10 @@ def _pair(sd: SecurityDir) -> tuple[TokenIssuer, TokenVerifier]:
 
 def test_issue_verify_claims(shared_sd: SecurityDir) -> None:
     issuer, verifier = _pair(shared_sd)
-    token = issuer.issue("alice", kind="service", ttl_s=60, now=NOW)
+    token = issuer.issue("alice", kind="service", ttl_s=60, now=NOW + 0.25)
     claims = verifier.verify(token, now=NOW + 59)
-    assert (claims.uid, claims.kind, claims.iat, claims.exp) == ("alice", "service", NOW, NOW + 60)
+    assert (claims.uid, claims.kind, claims.iat, claims.exp) == (
+        "alice", "service", NOW + 0.25, NOW + 60.25)
     assert len(claims.jti) == 32
 
 
@@ -53,6 +54,8 @@ def test_revocation_by_jti_and_uid() -> None:
     revoked.revoke("a1", a.exp)
     assert revoked.is_revoked(a) and not revoked.is_revoked(b)
     revoked.revoke_uid("alice", before=NOW + 10)
+    assert not revoked.is_revoked(b)  # issued at the cut-off: valid
+    revoked.revoke_uid("alice", before=NOW + 10.001)
     assert revoked.is_revoked(b)
     copy = RevocationList.from_json(revoked.to_json())
     assert copy.is_revoked(a) and copy.is_revoked(b)
