@@ -2,7 +2,8 @@
 
     python -m frameworks.webapp --master 127.0.0.1:5050 --port 8080 --work-dir /var/lib/webapp \
         [--role ROLE] [--hostname H] [--framework-name webapp] [--log-file F] [--gpus] \
-        [--zk zk://127.0.0.1:2181/dcos-webapp [--zk-session-timeout 10]]
+        [--zk zk://127.0.0.1:2181/dcos-webapp [--zk-session-timeout 10]] \
+        [--security-dir DIR [--tls-name webapp]] [--event-callback-allow HOST:PORT ...]
 
 Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
 The API binds ``--ip`` (default 127.0.0.1; give 0.0.0.0 to listen everywhere).
@@ -10,6 +11,14 @@ The API binds ``--ip`` (default 127.0.0.1; give 0.0.0.0 to listen everywhere).
 State lives in ``<work-dir>/state.db`` (SQLite); restarting with the same work dir resumes the
 same framework (same id), reconciles its tasks and neither duplicates nor loses instances.
 SIGTERM/SIGINT stop it with failover (the tasks keep running for the next process).
+
+Security (``--security-dir``, made by ``dcos-py up --secure``): the API is HTTPS with the
+``--tls-name`` certificate (default ``webapp``) and needs authentication (token, Basic or a
+client certificate; ``/ping`` stays open); changes are checked against the ``webapp_groups``
+and ``use_secrets`` ACLs; the master is reached over mutual TLS (the framework authenticates
+by that certificate, principal ``webapp``), as is the leader by HA followers
+(`frameworks.webapp.api.security`). The certificates are reloaded when they change on disk.
+Event callback URLs: ``--event-callback-allow`` (`frameworks.webapp.callback_policy`).
 
 High availability (Marathon's ``--zk``): run 2 or more instances with the same ``--zk
 zk://hosts/<path>``. They elect one leader under ``<path>/leader`` (ephemeral sequential
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -32,17 +42,24 @@ import socket
 import sys
 from collections.abc import Mapping
 
+import aiohttp
 import uvloop
 from aiohttp import web
 from kazoo.client import KazooClient
 
+from dcos.common.addresses import parse_master, zk_master
 from dcos.common.flags import DaemonParser, positive_seconds, seconds, setup_from
 from dcos.common.version import version_info, version_line
+from dcos.security.context import SecurityContext
+from dcos.security.http import PolicyFeed
+from dcos.security.options import add_security_args, context_from_args
 from dcos.state import SQLiteStateStore, StateStore
 from dcos.state.election import ZooKeeperElection
 from dcos.state.zk import ZkUrl, ZkUrlError, new_client, parse_zk_url, start_client, stop_client
 from dcos.state.zookeeper import ZooKeeperStateStore
+from frameworks.webapp.api.security import ApiSecurity
 from frameworks.webapp.api.server import build_app
+from frameworks.webapp.callback_policy import CallbackPolicy, parse_patterns
 from frameworks.webapp.ha import Election, HaState, LeaderRecord, SoloElection, ZkSettings
 from frameworks.webapp.leading import LeaderLoop
 from frameworks.webapp.scheduler import WebappService
@@ -76,8 +93,27 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     p.flag("--zk-session-timeout", type=positive_seconds, default=10.0,
            help="ZooKeeper session timeout in seconds (a leader that loses its session steps "
                 "down; a dead leader is replaced after about this long)")
+    p.flag("--event-callback-allow", action="append", default=None, metavar="HOST:PORT",
+           help="allow /v2/eventSubscriptions callback URLs to this host:port (host may be * "
+                "or *.domain, port may be *; repeat or separate with commas). With it only "
+                "listed URLs are allowed; without it none when security is on, and when off any "
+                "but the cluster's own loopback component ports (frameworks.webapp.callback_policy)")
+    add_security_args(p)
     p.logging_flags()
     return p
+
+
+def api_security(args: argparse.Namespace, ctx: SecurityContext | None) -> ApiSecurity:
+    """The API's protections from the flags: the callback policy (with this webapp's own port
+    and the master's among the internal ones) and the security context."""
+    raw = args.event_callback_allow or []
+    allow = parse_patterns([raw] if isinstance(raw, str) else raw)
+    internal = [args.port]
+    if zk_master(args.master) is None:
+        with contextlib.suppress(ValueError):
+            internal.append(parse_master(args.master).port)
+    policy = CallbackPolicy(allow, secure=ctx is not None).with_ports(internal)
+    return ApiSecurity(ctx, policy)
 
 
 def zk_url_flag(text: str) -> ZkUrl:
@@ -128,7 +164,14 @@ class Backend:
 async def run(args: argparse.Namespace) -> int:
     os.makedirs(args.work_dir, exist_ok=True)
     hostname = args.hostname or (args.ip if args.ip not in ("0.0.0.0", "") else socket.gethostname())
-    me = LeaderRecord.new(hostname, args.port, version_info().version)
+    try:
+        ctx = context_from_args(args, "webapp")
+        security = api_security(args, ctx)
+    except (OSError, ValueError) as e:
+        log.error("cannot start: %s", e)
+        return 1
+    me = LeaderRecord.new(hostname, args.port, version_info().version,
+                          scheme="https" if ctx is not None else "http")  # fmt: skip
     try:
         backend = await Backend.open(args, me)
     except TimeoutError as e:
@@ -138,18 +181,20 @@ async def run(args: argparse.Namespace) -> int:
     service = WebappService(
         store, master=args.master, framework_name=args.framework_name, role=args.role,
         hostname=hostname, http_port=args.port, gpus=args.gpus,
-        failover_timeout=args.failover_timeout,
+        failover_timeout=args.failover_timeout, security=ctx, callback_policy=security.callbacks,
     )  # fmt: skip
     service.core.config.decline_long = args.decline_seconds
     service.core.config.minimum_viable_seconds = args.minimum_viable_task_duration
     service.core.config.drain_seconds = args.lb_drain_seconds
     ha = HaState(me, backend.zk)
     leader = LeaderLoop(service, backend.election, ha, fence=backend.fence)
-    runner = web.AppRunner(build_app(service, ha, leader.abdicate), access_log=None,
+    runner = web.AppRunner(build_app(service, ha, leader.abdicate, security), access_log=None,
                            handler_cancellation=True)  # fmt: skip
     await runner.setup()
-    site = web.TCPSite(runner, args.ip, args.port, reuse_address=True)
+    site = web.TCPSite(runner, args.ip, args.port, reuse_address=True,
+                       ssl_context=ctx.server_ssl if ctx is not None else None)  # fmt: skip
     await site.start()
+    feed = start_security(ctx, service, args.master)
     leader.start()
     log.info("webapp API on %s:%d, master %s%s", args.ip, args.port, args.master,
              f", ZooKeeper {backend.zk.url}" if backend.zk else "")  # fmt: skip
@@ -162,7 +207,34 @@ async def run(args: argparse.Namespace) -> int:
     await leader.stop()
     await runner.cleanup()
     await backend.close()
+    if feed is not None:
+        await feed.stop()
+        await feed.session.close()
+    if ctx is not None and ctx.reloader is not None:
+        await ctx.reloader.stop()
     return 0
+
+
+def start_security(ctx: SecurityContext | None, service: WebappService, master: str) -> PolicyFeed | None:
+    """Security on: start the certificate reloader and the `PolicyFeed` that keeps the ACLs
+    (and revoked tokens) equal to the leading master's, asked at the master the scheduler
+    driver currently follows (else the ``--master`` address). Returns the feed to stop."""
+    if ctx is None:
+        return None
+    if ctx.reloader is not None:
+        ctx.reloader.start()
+
+    def master_urls() -> list[str]:
+        driver = service.driver
+        if driver is not None and driver.master is not None:
+            return [driver.master.url]
+        if zk_master(master) is None:
+            return [parse_master(master, default_scheme="https").url]
+        return []
+
+    feed = PolicyFeed(ctx, master_urls, aiohttp.ClientSession(**ctx.client_kwargs()))
+    feed.start()
+    return feed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,8 +49,9 @@ class LeaderRecord:
     version: str
 
     @classmethod
-    def new(cls, host: str, port: int, version: str) -> LeaderRecord:
-        return cls(uuid.uuid4().hex, host, port, f"http://{host}:{port}", version)
+    def new(cls, host: str, port: int, version: str, scheme: str = "http") -> LeaderRecord:
+        shown = f"[{host}]" if ":" in host else host
+        return cls(uuid.uuid4().hex, host, port, f"{scheme}://{shown}:{port}", version)
 
     @property
     def host_port(self) -> str:

@@ -16,6 +16,7 @@ from dcos.protocol.ids import AgentID, TaskID
 from dcos.sdk import task_info
 from frameworks.webapp.health import mesos_health_check
 from frameworks.webapp.instances import Instance
+from frameworks.webapp.model.secrets import task_env_vars, task_volumes
 from frameworks.webapp.model.spec import AppSpec, PortDefinition
 from frameworks.webapp.placement import AgentView, TaskRequest
 
@@ -70,8 +71,8 @@ def task_request(
 
 def build_task_info(app: AppSpec, inst: Instance, resources: list[Json]) -> Json:
     """The Mesos TaskInfo launching `inst` of `app` on `resources` (Marathon's environment
-    variables, fetch URIs, health check, kill grace period, discovery). Called by the core
-    for each placed task."""
+    variables, fetch URIs, the app's ``user`` as ``command.user``, secret references, health
+    check, kill grace period, discovery). Called by the core for each placed task."""
     env = dict(app.env)
     env.update({
         "MARATHON_APP_ID": app.id, "MARATHON_APP_VERSION": app.version,
@@ -83,13 +84,28 @@ def build_task_info(app: AppSpec, inst: Instance, resources: list[Json]) -> Json
         env[f"PORT_{svc}"] = str(host_port)
         env[f"PORT{i}"] = str(host_port)
     command: Any = app.cmd if app.cmd else list(app.args or ["true"])
-    return task_info(
+    info = task_info(
         name=task_name(app.id), task_id=inst.task_id, agent_id=inst.agent_id, command=command, resources=resources,
         environment=env, uris=list(app.uris), user=app.user, labels=dict(app.labels) or None,
         health_check=mesos_health_check(app, inst.ports),
         kill_grace_period=app.kill_grace,
         discovery=_discovery(app, inst),
     )  # fmt: skip
+    if app.secrets:
+        _add_secrets(info, app)
+    return info
+
+
+def _add_secrets(info: Json, app: AppSpec) -> None:
+    """The app's secret references (never values) in the TaskInfo: SECRET environment
+    variables and SECRET volumes (`frameworks.webapp.model.secrets`); the agent resolves them."""
+    env_vars = task_env_vars(app.secrets)
+    if env_vars:
+        env = info["command"].setdefault("environment", {"variables": []})
+        env.setdefault("variables", []).extend(env_vars)
+    volumes = task_volumes(app.secrets)
+    if volumes:
+        info["container"] = {"type": "MESOS", "volumes": volumes}
 
 
 def _discovery(app: AppSpec, inst: Instance) -> Json:

@@ -31,6 +31,7 @@ from dcos.common.stimulus import StimulusLog
 from dcos.protocol.ids import TaskID
 from dcos.sdk import FrameworkScheduler, Offer, SchedulerDriver, TaskStatus
 from dcos.sdk.framework import BackgroundTasks, Decline, Kill, Launch, framework_info
+from dcos.security.context import SecurityContext
 from frameworks.webapp.actions import (
     Action,
     Conflict,
@@ -50,6 +51,7 @@ from frameworks.webapp.actions import (
     Tick,
     WakeAt,
 )  # fmt: skip
+from frameworks.webapp.callback_policy import CallbackPolicy
 from frameworks.webapp.callbacks import CallbackDispatcher
 from frameworks.webapp.core import CoreConfig, CoreView, WebappCore
 from frameworks.webapp.deployments import Deployment
@@ -88,7 +90,15 @@ class WebappService:
         core_config: CoreConfig | None = None,
         clock: Clock | None = None,
         stimuli: int = 1000,
+        security: SecurityContext | None = None,
+        callback_policy: CallbackPolicy | None = None,
     ) -> None:
+        """`security` (security on): the master is reached over mutual TLS with this
+        process's certificate, which is also how it authenticates (FrameworkInfo.principal is
+        the certificate's name). `callback_policy` decides which stored callback URLs are
+        registered again at start-up (`restore_subscriptions`)."""
+        self.security = security
+        self.callback_policy = callback_policy or CallbackPolicy(secure=security is not None)
         self.core_config = core_config or CoreConfig(role=role)
         self.core = WebappCore(self.core_config)
         self.store = store
@@ -135,11 +145,15 @@ class WebappService:
 
     def framework_info(self) -> dict[str, Any]:
         caps = [*CAPABILITIES, "GPU_RESOURCES"] if self.gpus else list(CAPABILITIES)
-        return framework_info(
+        scheme = "https" if self.security is not None else "http"
+        info = framework_info(
             self.framework_name, roles=[self.role], capabilities=caps, checkpoint=True,
-            hostname=self.hostname, webui_url=f"http://{self.hostname}:{self.http_port}",
+            hostname=self.hostname, webui_url=f"{scheme}://{self.hostname}:{self.http_port}",
             framework_id=self.framework_id,
         )  # fmt: skip
+        if self.security is not None:
+            info["principal"] = self.security.name
+        return info
 
     async def load(self) -> None:
         """Load the stored state into the core and the callback URLs (at start-up)."""
@@ -163,8 +177,9 @@ class WebappService:
             await self.load()
             self.framework_id = await self.store.framework_id()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        ssl = self.security.client_ssl if self.security is not None else None
         self.driver = SchedulerDriver(WebappScheduler(self), self.framework_info(), self.master,
-                                      failover_timeout=self.failover_timeout)  # fmt: skip
+                                      failover_timeout=self.failover_timeout, ssl=ssl)  # fmt: skip
         await self.driver.start()
         self.start_timers()
 
@@ -196,8 +211,13 @@ class WebappService:
         self._background.spawn(self._readiness_loop(), name="webapp-readiness")
 
     async def restore_subscriptions(self) -> None:
-        """Register the stored HTTP callback URLs again (at start-up)."""
+        """Register the stored HTTP callback URLs again (at start-up); one the callback
+        policy no longer allows (e.g. security was turned on since) is dropped."""
         for url in await self.store.subscriptions():
+            reason = self.callback_policy.check(url)
+            if reason is not None:
+                log.warning("event subscription dropped: %s", reason)
+                continue
             self.callbacks.add(url)
 
     async def stop(self, failover: bool = True) -> None:

@@ -33,6 +33,7 @@ from frameworks.webapp.api.http import (
     respond,
 )
 from frameworks.webapp.api.render import AppRenderer
+from frameworks.webapp.api.security import ApiSecurity, new_secret_paths
 from frameworks.webapp.core import CoreView
 from frameworks.webapp.model.app import MAX_INSTANCES, absolute, config_of, merge
 from frameworks.webapp.model.checks import num
@@ -51,9 +52,11 @@ def _under(path: str, gid: str) -> bool:
 
 
 class GroupsApi:
-    def __init__(self, service: WebappService, render: AppRenderer) -> None:
+    def __init__(self, service: WebappService, render: AppRenderer,
+                 security: ApiSecurity | None = None) -> None:  # fmt: skip
         self.s = service
         self.render = render
+        self.sec = security or ApiSecurity()
 
     @property
     def view(self) -> CoreView:
@@ -102,6 +105,9 @@ class GroupsApi:
             return error(404, f"Group '{gid}' does not exist")
         doomed: dict[AppId, AppSpec | None] = {a: None for a in self.view.apps if _under(a, gid)}
         gone = tuple(g for g in self.view.groups if g != "/" and _under(g, gid))
+        refused = self.sec.may_change(request, [gid, *doomed])
+        if refused is not None:
+            return refused
         d = await self.s.deploy(Deploy(doomed, force=flag(request, "force"),
                                        group=GroupUpdate(GroupId(gid), remove=gone, record=False)))  # fmt: skip
         if isinstance(d, Conflict):
@@ -204,6 +210,10 @@ class GroupsApi:
         """One deployment of `changes` that also sets the groups' dependencies and keeps a
         version of group `gid`."""
         specs = {AppId(a): AppSpec.parse(j) if j is not None else None for a, j in changes.items()}
+        refused = self.sec.may_change(request, [gid, *specs]) or self.sec.may_use_secrets(
+            request, new_secret_paths(self.view, specs))
+        if refused is not None:
+            return refused
         req = Deploy(specs, force=flag(request, "force"), group=GroupUpdate(GroupId(gid), gdeps))
         d = await self.s.deploy(req)
         if isinstance(d, Conflict):

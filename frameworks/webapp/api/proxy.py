@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from ssl import SSLContext
 
 import aiohttp
 from aiohttp import web
@@ -42,6 +43,7 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "host", "content-length",
 })  # fmt: skip
+FORWARDED = "x-dcos-forwarded-principal"  # set only by `extra_headers`, never relayed as sent
 REFUSED = "Connection to leader refused."
 TIMED_OUT = "Connection to leader timed out."
 BAD_CONNECTION = "Failed to successfully establish a connection to the leader."
@@ -51,8 +53,14 @@ class LeaderProxy:
     """The proxying middleware of one API server (`build_app` installs it)."""
 
     def __init__(self, state: HaState, *, settle: float = 2.5, connect_timeout: float = 5.0,
-                 read_timeout: float = 60.0) -> None:  # fmt: skip
+                 read_timeout: float = 60.0, ssl: SSLContext | None = None,
+                 extra_headers: Callable[[web.Request], list[tuple[str, str]]] | None = None) -> None:  # fmt: skip
+        """`ssl`: the client context for an https leader (security on: mutual TLS with this
+        instance's certificate); `extra_headers(request)`: added to each forwarded request
+        (the caller's identity, `frameworks.webapp.api.security.FORWARDED_HEADER`)."""
         self.state = state
+        self.ssl = ssl
+        self.extra_headers = extra_headers
         self.settle = settle
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -64,7 +72,8 @@ class LeaderProxy:
             # auto_decompress off: bodies are relayed as the leader encoded them; no
             # connection limit: each relayed event stream holds one for its whole life
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0), auto_decompress=False,
+                connector=aiohttp.TCPConnector(limit=0, ssl=self.ssl if self.ssl is not None else True),
+                auto_decompress=False,
                 timeout=aiohttp.ClientTimeout(total=None),
             )  # fmt: skip
         return self._session
@@ -104,7 +113,10 @@ class LeaderProxy:
         return decision
 
     def _request_headers(self, request: web.Request) -> list[tuple[str, str]]:
-        out = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        out = [(k, v) for k, v in request.headers.items()
+               if k.lower() not in HOP_BY_HOP and k.lower() != FORWARDED]  # fmt: skip
+        if self.extra_headers is not None:
+            out.extend(self.extra_headers(request))
         out.append((VIA_HEADER, self.state.via))
         forwarded = [request.headers.get("X-Forwarded-For"), request.remote]
         out = [(k, v) for k, v in out if k.lower() != "x-forwarded-for"]

@@ -42,6 +42,7 @@ from frameworks.webapp.api.http import (
 from frameworks.webapp.api.metrics import collect, marathon_metrics, stimuli
 from frameworks.webapp.api.proxy import LeaderProxy, add_leader_header
 from frameworks.webapp.api.render import AppRenderer, app_json, info_json, queue_json, task_json
+from frameworks.webapp.api.security import ApiSecurity, new_secret_paths
 from frameworks.webapp.callbacks import validate_callback_url
 from frameworks.webapp.core import CoreView
 from frameworks.webapp.deployments import Deployment
@@ -62,10 +63,12 @@ class Api:
     through the service's request methods (`deploy`, `kill_tasks` ...)."""
 
     def __init__(self, service: WebappService, ha: HaState,
-                 abdicate: Callable[[], bool] | None = None) -> None:  # fmt: skip
+                 abdicate: Callable[[], bool] | None = None,
+                 security: ApiSecurity | None = None) -> None:  # fmt: skip
         self.s = service
         self.ha = ha
         self.abdicate = abdicate
+        self.sec = security or ApiSecurity()
         self.render = AppRenderer(service.view)
         service.loaded_hooks.append(self._loaded)
 
@@ -156,6 +159,9 @@ class Api:
         errs = self._validate_new(app)
         if errs:
             return invalid(errs)
+        refused = self._refused(request, {app.id: app})
+        if refused is not None:
+            return refused
         d = await self.s.deploy(Deploy({app.id: app}, force=flag(request, "force")), origin(request))
         if isinstance(d, Conflict):
             return conflict(d)
@@ -163,8 +169,17 @@ class Api:
         body["deployments"] = [{"id": d.id}]
         return respond(body, 201, {"Location": f"/v2/apps{app.id}"})
 
+    def _refused(self, request: web.Request, changes: Changes) -> web.Response | None:
+        """The 403 when the caller may not change these apps (``webapp_groups``) or use the
+        secrets they newly reference (``use_secrets``); None when allowed or security is off."""
+        return self.sec.may_change(request, changes) or self.sec.may_use_secrets(
+            request, new_secret_paths(self.view, changes))
+
     async def _change(self, request: web.Request, changes: Changes, restart: frozenset[AppId] = frozenset(),
                       status: int = 200) -> web.Response:  # fmt: skip
+        refused = self._refused(request, changes)
+        if refused is not None:
+            return refused
         d = await self.s.deploy(Deploy(changes, force=flag(request, "force"), restart=restart), origin(request))
         if isinstance(d, Conflict):
             return conflict(d)
@@ -274,6 +289,10 @@ class Api:
         scale, wipe = flag(request, "scale"), flag(request, "wipe")
         if scale and wipe:
             return error(400, "You cannot use scale and wipe at the same time.")
+        known = (self.view.tasks.get(TaskID(t)) for t in ids)
+        refused = self.sec.may_change(request, (i.app_id for i in known if i is not None))
+        if refused is not None:
+            return refused
         req = KillTasks(tuple(TaskID(t) for t in ids), scale=scale, wipe=wipe, force=flag(request, "force"))
         result = await self.s.kill_tasks(req)
         if isinstance(result, Conflict):
@@ -313,6 +332,9 @@ class Api:
         did = request.match_info["id"]
         if did not in self.view.deployments:
             return error(404, f"DeploymentPlan {did} does not exist")
+        refused = self.sec.may_change(request, self.view.deployments[did].affected)
+        if refused is not None:
+            return refused
         force = flag(request, "force")
         result = await self.s.delete_deployment(StopDeployment(did, force))
         if isinstance(result, Deployment):
@@ -333,6 +355,9 @@ class Api:
         aid = absolute(tail)
         if aid not in self.view.apps:
             return not_found_app(aid)
+        refused = self.sec.may_change(request, [aid])
+        if refused is not None:
+            return refused
         await self.s.reset_delay(ResetDelay(AppId(aid)))
         return web.Response(status=204)
 
@@ -352,6 +377,9 @@ class Api:
         known. ``DELETE`` (the leader's; followers proxy it): abdicate, another instance then
         leads (Marathon's semantics)."""
         if request.method == "DELETE":
+            refused = self.sec.may_admin(request)
+            if refused is not None:
+                return refused
             if not self.ha.leading:
                 return error(404, "There is no leader")
             if self.abdicate is not None:
@@ -382,10 +410,20 @@ class Api:
         problem = validate_callback_url(url)
         if problem or url is None:
             return invalid([("/callbackUrl", [problem or "callbackUrl is required"])])
+        refused = self.sec.may_admin(request) or (self.sec.check_callback(url) if m == "POST" else None)
+        if refused is not None:
+            return refused
         return respond(await self.s.subscribe(url, m == "POST", request.remote))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        return await sse_handler(request, self.s.bus)
+        """``/v2/events``: at most `MAX_STREAMS` open per principal (429 beyond)."""
+        refused = self.sec.acquire_stream(request)
+        if refused is not None:
+            return refused
+        try:
+            return await sse_handler(request, self.s.bus)
+        finally:
+            self.sec.release_stream(request)
 
     async def ping(self, request: web.Request) -> web.Response:
         return web.Response(text="pong")
@@ -416,17 +454,22 @@ PROXY_KEY = web.AppKey("proxy", LeaderProxy)
 
 
 def build_app(service: WebappService, ha: HaState | None = None,
-              abdicate: Callable[[], bool] | None = None) -> web.Application:  # fmt: skip
+              abdicate: Callable[[], bool] | None = None,
+              security: ApiSecurity | None = None) -> web.Application:  # fmt: skip
     """The API of `service`. `ha` says whether this instance leads and who does (default: a
     single instance that always leads); a follower proxies ``/v2`` to the leader
-    (`LeaderProxy`). `abdicate` is `LeaderLoop.abdicate` (``DELETE /v2/leader``)."""
+    (`LeaderProxy`). `abdicate` is `LeaderLoop.abdicate` (``DELETE /v2/leader``). `security`:
+    authentication, ACLs and limits (`frameworks.webapp.api.security`; default: security off,
+    with the body, stream and callback limits)."""
+    sec = security or ApiSecurity()
     if ha is None:
+        scheme = "https" if sec.on else "http"
         me = LeaderRecord("solo", service.hostname, service.http_port,
-                          f"http://{service.hostname}:{service.http_port}", "")  # fmt: skip
+                          f"{scheme}://{service.hostname}:{service.http_port}", "")  # fmt: skip
         ha = HaState(me, leading=True)
-    api = Api(service, ha, abdicate)
-    proxy = LeaderProxy(ha)
-    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[proxy.middleware])
+    api = Api(service, ha, abdicate, sec)
+    proxy = LeaderProxy(ha, ssl=sec.ctx.client_ssl if sec.ctx else None, extra_headers=sec.forward_headers)
+    app = web.Application(client_max_size=sec.max_body, middlewares=[*sec.middlewares(), proxy.middleware])
     app[PROXY_KEY] = proxy
     app.on_response_prepare.append(add_leader_header(ha))
     app[API_KEY] = api
@@ -447,7 +490,7 @@ def build_app(service: WebappService, ha: HaState | None = None,
     r.add_get("/ping", api.ping)
     r.add_get("/metrics", api.metrics)
     r.add_get("/debug/stimuli", api.stimuli)
-    GroupsApi(service, api.render).add_routes(r)
+    GroupsApi(service, api.render, sec).add_routes(r)
     FitApi(service).add_routes(r)
     add_prometheus_routes(app, lambda: collect(service))
     app.on_startup.append(_warm)

@@ -27,6 +27,7 @@ from frameworks.webapp.model.checks import (
     strs,
 )
 from frameworks.webapp.model.paths import SEGMENT, absolute, id_errors, path_errors
+from frameworks.webapp.model.secrets import check_secrets
 
 Json = dict[str, Any]
 Errors = list[tuple[str, list[str]]]
@@ -38,6 +39,7 @@ __all__ = [
 MAX_INSTANCES = 1_000_000
 OPERATORS = {"UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS"}
 KILL_SELECTIONS = {"YOUNGEST_FIRST", "OLDEST_FIRST"}
+USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")  # a POSIX user name (tasks run as it)
 # Read-only fields a client may send back (GET then PUT); they are ignored on input.
 READ_ONLY = {
     "tasks", "deployments", "tasksRunning", "tasksStaged", "tasksHealthy", "tasksUnhealthy",
@@ -99,6 +101,7 @@ def normalize(raw: Any, base: str = "/") -> tuple[Json | None, Errors]:
     _check_strategies(app, c)
     check_health(app, c)
     _check_misc(app, c, base)
+    check_secrets(app, c.add)
     if c.errors:
         return None, c.result()
     return app, []
@@ -278,6 +281,8 @@ def _check_misc(app: Json, c: Check, base: str) -> None:
     for key in ("executor", "user"):
         if app.get(key) is not None and not isinstance(app[key], str):
             c.add(f"/{key}", f"{key} must be a string")
+    if isinstance(app.get("user"), str) and app["user"] and not USER.match(app["user"]):
+        c.add("/user", "user must be a user name (letters, digits, '_', '-', '.'), or absent")
     deps = app.get("dependencies")
     if not strs(deps):
         c.add("/dependencies", "dependencies must be a list of app or group paths")

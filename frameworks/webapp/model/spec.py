@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NewType
 
+from frameworks.webapp.model.secrets import SecretRefs, secret_refs
+
 Json = dict[str, Any]
 AppId = NewType("AppId", str)  # an absolute Marathon path: /shop/web
 GroupId = NewType("GroupId", str)
@@ -93,7 +95,8 @@ class AppSpec:
     cmd: str | None
     args: tuple[str, ...]
     user: str | None
-    env: Mapping[str, str]  # plain values only (secrets are not passed on)
+    env: Mapping[str, str]  # plain values only (secrets: `secrets`)
+    secrets: SecretRefs  # env and file references to the secret store (never values)
     uris: tuple[Json, ...]  # Mesos CommandInfo.URI objects (value, extract, executable, cache)
     labels: Mapping[str, str]
     ports: tuple[PortDefinition, ...]
@@ -124,8 +127,9 @@ class AppSpec:
             id=AppId(app["id"]), json=app, instances=int(app.get("instances", 1)),
             cpus=float(app.get("cpus", 1.0)), mem=float(app.get("mem", 128.0)),
             disk=float(app.get("disk", 0.0)), gpus=int(app.get("gpus") or 0),
-            cmd=app.get("cmd") or None, args=tuple(app.get("args") or ()), user=app.get("user"),
+            cmd=app.get("cmd") or None, args=tuple(app.get("args") or ()), user=app.get("user") or None,
             env={k: v for k, v in (app.get("env") or {}).items() if isinstance(v, str)},
+            secrets=secret_refs(app),
             uris=tuple(mesos_uri(f) for f in app.get("fetch") or [] if "uri" in f),
             labels=dict(app.get("labels") or {}),
             ports=tuple(PortDefinition(int(d.get("port", 0)), d.get("protocol", "tcp"), d.get("name"))

@@ -37,12 +37,13 @@ def test_service_ports_skip_used_ones_and_keep_the_old_port_when_free() -> None:
 
 
 def test_task_info_carries_the_port_environment_and_discovery() -> None:
-    app = app_def(portDefinitions=[{"port": 10001, "name": "http"}], env={"A": "1", "X": {"secret": "s"}})
+    app = app_def(portDefinitions=[{"port": 10001, "name": "http"}], env={"A": "1", "X": {"secret": "s"}},
+                  secrets={"s": {"source": "team/s"}})
     inst = Instance("shop_web.1", "/shop/web", app["version"], app["version"], "agent-1", "h1",
                     [31005], [10001], 1.0)  # fmt: skip
     info = build_task_info(AppSpec.parse(app), inst, [])
-    env = {v["name"]: v["value"] for v in info["command"]["environment"]["variables"]}
-    assert env["A"] == "1" and "X" not in env
+    env = {v["name"]: v.get("value") for v in info["command"]["environment"]["variables"]}
+    assert env["A"] == "1" and env["X"] is None  # X: a secret reference, never a value
     assert env["PORT"] == env["PORT0"] == env["PORT_10001"] == "31005"
     assert env["MARATHON_APP_ID"] == "/shop/web" and env["HOST"] == "h1"
     assert env["MESOS_TASK_ID"] == "shop_web.1"
