@@ -15,6 +15,13 @@ Routes, first match wins (docs/gateway.md has the table):
 4. what no route takes: the UI's static files (`dcos.gateway.static`), else 404 JSON.
 
 Every error the gateway itself answers is JSON ``{"code": <status>, "message": "..."}``.
+
+Security on (``--security-dir``): HTTPS with the gateway's certificate, the edge middleware
+of `dcos.gateway.auth` before every route (401 without a token, except the open paths of
+`dcos.gateway.edge`), upstreams over mutual TLS (`dcos.security.tls.client_context`), the
+certificates reloaded when rotated (`CertReloader`) and token revocations followed from the
+leading master (`PolicyFeed`); ``/acs/api/v1/auth/{login,providers}`` then go to the master's
+IAM instead of the "security is off" answers of `dcos.gateway.metadata`.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from dcos.gateway.auth import edge_middleware
 from dcos.gateway.config import GatewayConfig
 from dcos.gateway.directory import Directory
 from dcos.gateway.leader import LeaderSource, leader_source
@@ -35,6 +43,8 @@ from dcos.gateway.metadata import ClusterInfo, add_routes
 from dcos.gateway.proxy import Relay, UpstreamRefused, error
 from dcos.gateway.routes import NotFound, Redirect, Target, Unavailable, route
 from dcos.gateway.static import StaticFiles
+from dcos.security.context import SecurityContext, load_context
+from dcos.security.http import PolicyFeed
 
 log = logging.getLogger("dcos.gateway")
 
@@ -42,19 +52,22 @@ DIRECTORY: web.AppKey[Directory] = web.AppKey("gateway_directory", Directory)
 RELAY: web.AppKey[Relay] = web.AppKey("gateway_relay", Relay)
 STATIC: web.AppKey[StaticFiles] = web.AppKey("gateway_static", StaticFiles)
 MAX_BODY = 64 << 20  # request bodies (package uploads) up to 64 MiB
-_DIRECTORY_HEADS = frozenset({"mesos", "service", "agent", "slave"})
+_DIRECTORY_HEADS = frozenset({"mesos", "service", "agent", "slave", "acs", "secrets"})
 
 
-def build_app(config: GatewayConfig, directory: Directory, relay: Relay) -> web.Application:
+def build_app(config: GatewayConfig, directory: Directory, relay: Relay,
+              security: SecurityContext | None = None) -> web.Application:  # fmt: skip
     """The application (module docstring); `directory` and `relay` are started and closed
-    by the caller (`Gateway`)."""
-    app = web.Application(client_max_size=MAX_BODY)
+    by the caller (`Gateway`); `security`: the loaded security context (None: off)."""
+    middlewares = [edge_middleware(security)] if security is not None else []
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     app[DIRECTORY] = directory
     app[RELAY] = relay
     app[STATIC] = StaticFiles(config.web_dir)
     add_routes(app, ClusterInfo(cluster_id=config.cluster_id, cluster_name=config.cluster_name,
-                                public_ip=config.ip))  # fmt: skip
+                                public_ip=config.ip), secure=security is not None)  # fmt: skip
     app.router.add_get("/gateway/health", health)
+    app.router.add_get("/health", own_health)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
 
@@ -96,6 +109,11 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+async def own_health(request: web.Request) -> web.Response:
+    """``GET /health``: 200 while the gateway serves (open, also with security on)."""
+    return web.json_response({"status": "ok"})
+
+
 async def _probe(session: aiohttp.ClientSession, url: str | None) -> dict[str, Any] | None:
     if url is None:
         return None
@@ -114,7 +132,8 @@ async def health(request: web.Request) -> web.Response:
     directory = request.app[DIRECTORY]
     snap = await directory.snapshot()
     timeout = aiohttp.ClientTimeout(total=1.0)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    connector = aiohttp.TCPConnector(ssl=request.app[RELAY].ssl_context or True)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         package, dns = await asyncio.gather(_probe(session, snap.package),
                                             _probe(session, snap.dns))  # fmt: skip
     body = {
@@ -136,28 +155,64 @@ class Gateway:
     (port 0: a free one, then in `port`), and stops them all on exit."""
 
     def __init__(self, config: GatewayConfig, *, leaders: LeaderSource | None = None) -> None:
+        """Loads the security directory when `config` names one (raises OSError/ValueError
+        on a missing or bad one: the gateway does not start)."""
         self.config = config
-        self.leaders = leaders or leader_source(config.masters, config.zk)
+        self.security = (load_context(config.security_dir, config.tls_name)
+                         if config.security_dir is not None else None)  # fmt: skip
+        client_ssl = self.security.client_ssl if self.security is not None else None
+        scheme = "https" if self.security is not None else "http"
+        self.leaders = leaders or leader_source(config.masters, config.zk, scheme=scheme,
+                                                ssl_context=client_ssl)  # fmt: skip
         self.directory = Directory(self.leaders, package=config.package, dns=config.dns_http,
-                                   ttl=config.cache_ttl)  # fmt: skip
-        self.relay = Relay(connect_timeout=config.connect_timeout)
+                                   ttl=config.cache_ttl, ssl_context=client_ssl)  # fmt: skip
+        self.relay = Relay(connect_timeout=config.connect_timeout, ssl_context=client_ssl)
         self.runner: web.AppRunner | None = None
         self.port = config.port
+        self._policy: PolicyFeed | None = None
+        self._policy_session: aiohttp.ClientSession | None = None
+        self._reloading = False
 
     @property
     def url(self) -> str:
         host = f"[{self.config.ip}]" if ":" in self.config.ip else self.config.ip
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.security is not None else 'http'}://{host}:{self.port}"
+
+    async def _leader_urls(self) -> list[str]:
+        leader = await self.leaders.leader()
+        return [leader] if leader else []
+
+    async def _start_security(self, ctx: SecurityContext) -> None:
+        """Certificate reloads and the leader's policy (token revocations) follow."""
+        if ctx.reloader is not None:
+            ctx.reloader.start()
+            self._reloading = True
+        self._policy_session = aiohttp.ClientSession(**ctx.client_kwargs())
+        self._policy = PolicyFeed(ctx, self._leader_urls, self._policy_session)
+        self._policy.start()
+
+    async def _stop_security(self) -> None:
+        if self._policy is not None:
+            await self._policy.stop()
+        if self._policy_session is not None:
+            await self._policy_session.close()
+        if self._reloading and self.security is not None and self.security.reloader is not None:
+            await self.security.reloader.stop()
+            self._reloading = False
 
     async def start(self) -> Gateway:
         await self.leaders.start()
         await self.directory.start()
-        app = build_app(self.config, self.directory, self.relay)
+        if self.security is not None:
+            await self._start_security(self.security)
+        app = build_app(self.config, self.directory, self.relay, self.security)
         # handler_cancellation: a client that goes away ends its relayed stream at once
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0,
                                     handler_cancellation=True)  # fmt: skip
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.config.ip, self.config.port, reuse_address=True)
+        server_ssl = self.security.server_ssl if self.security is not None else None
+        site = web.TCPSite(self.runner, self.config.ip, self.config.port, reuse_address=True,
+                           ssl_context=server_ssl)  # fmt: skip
         await site.start()
         if self.config.port == 0:
             self.port = int(self.runner.addresses[0][1])
@@ -166,6 +221,7 @@ class Gateway:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+        await self._stop_security()
         await self.relay.close()
         await self.directory.close()
         await self.leaders.close()
@@ -190,4 +246,5 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
         await stop.wait()
 
 
-__all__ = ["DIRECTORY", "RELAY", "STATIC", "Gateway", "build_app", "dispatch", "health", "serve"]
+__all__ = ["DIRECTORY", "RELAY", "STATIC", "Gateway", "build_app", "dispatch", "health",
+           "own_health", "serve"]

@@ -7,6 +7,10 @@ a missing or wrong header or an unreadable body is a 400 error body of type `not
 fault at once. Refusals of the core (`CosmosError`) become their status with the error media
 type. `GET /capabilities`, `GET /package/resource?url=`, `GET /health` complete the API.
 
+Security on (`build_app(..., security=ctx)`): authentication on every route but ``/health``,
+ACL checks before the core runs an RPC, the core's webapp/master calls made as the caller, and
+``X-Forwarded-Host`` believed from the gateway's certificate only (`dcos.packaging.security`).
+
 Called by: `dcos.packaging.__main__` (`build_app`), and the tests.
 """
 
@@ -21,15 +25,20 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from dcos.packaging import errors
+from dcos.packaging import errors, fields, security
 from dcos.packaging import mediatypes as mt
 from dcos.packaging.app_definition import asset_name
+from dcos.packaging.clients import acting_as
 from dcos.packaging.resource import serve_asset
 from dcos.packaging.service import PackageService
+from dcos.security.acls import Action
+from dcos.security.context import SecurityContext
 
 log = logging.getLogger(__name__)
 SERVICE: web.AppKey[PackageService] = web.AppKey("package_service", PackageService)
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("package_session", aiohttp.ClientSession)
+SECURITY: web.AppKey[SecurityContext | None] = web.AppKey("package_security")
+GATEWAY: web.AppKey[str] = web.AppKey("package_gateway_name", str)
 MAX_BODY = 4 * 1024 * 1024
 
 # (service, body, negotiated response type, the client's origin) -> response body
@@ -95,7 +104,13 @@ def rpc(path: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.Re
     async def handle(request: web.Request) -> web.Response:
         try:
             chosen, body = await check_request(request, ep)
-            out = await handler(request.app[SERVICE], body, chosen, client_origin(request))
+            ctx = request.app[SECURITY]
+            if ctx is not None:
+                denied = await _authorize(request, ctx, path, body)
+                if denied is not None:
+                    return denied
+            with acting_as(request.headers.get("Authorization") if ctx is not None else None):
+                out = await handler(request.app[SERVICE], body, chosen, client_origin(request))
         except errors.CosmosError as err:
             if err.status >= 500:
                 log.warning("%s: %s", path, err.message)
@@ -109,12 +124,31 @@ def rpc(path: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.Re
     return handle
 
 
+async def _authorize(request: web.Request, ctx: SecurityContext, path: str,
+                     body: Any) -> web.Response | None:  # fmt: skip
+    """The 403 answer when the caller may not do what `path` asks (None: go on)."""
+    if path == security.UPDATE:  # the installed package's name, as install_packages
+        app_id = fields.app_id(body, required=True) if isinstance(body, dict) else None
+        found = (await request.app[SERVICE].installed()).get(app_id or "")
+        if found is None:
+            return None  # the core answers "not found"; nothing changes
+        return security.authorize(request, ctx, Action.INSTALL_PACKAGES, found[0].name)
+    wanted = security.object_of(path, body)
+    if wanted is None:
+        return None
+    return security.authorize(request, ctx, *wanted)
+
+
 def client_origin(request: web.Request) -> str | None:
     """The URL the client reached the service by: the gateway's (`X-Forwarded-Proto` and
     `-Host`, first of each) or, asked directly, this request's scheme and Host; None when the
     host is not a plain host[:port] (the advertised URL is used then). Image URLs in search and
-    describe start with it, so a browser loads them through the gateway it talks to."""
+    describe start with it, so a browser loads them through the gateway it talks to. Security
+    on: the forwarded headers count only on the gateway's mutual-TLS connection."""
     forwarded = request.headers.get("X-Forwarded-Host")
+    if forwarded and request.app.get(SECURITY) is not None \
+            and not security.trusted_forwarder(request, request.app[GATEWAY]):
+        forwarded = None  # security on: only the gateway's word counts
     host = (forwarded or request.host or "").split(",")[0].strip()
     scheme = (request.headers.get("X-Forwarded-Proto") or "").split(",")[0].strip().lower() \
         if forwarded else request.scheme
@@ -176,11 +210,17 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "repositories": len(repos)})
 
 
-def build_app(service: PackageService, session: aiohttp.ClientSession) -> web.Application:
-    """The aiohttp application of `service` (`session` fetches assets for /package/resource)."""
-    app = web.Application(client_max_size=MAX_BODY + 1024)
+def build_app(service: PackageService, session: aiohttp.ClientSession,
+              security_ctx: SecurityContext | None = None,
+              gateway: str = security.DEFAULT_GATEWAY) -> web.Application:  # fmt: skip
+    """The aiohttp application of `service` (`session` fetches assets for /package/resource);
+    `security_ctx`: security on (module docstring), `gateway` the gateway's principal."""
+    middlewares = [security.middleware(security_ctx)] if security_ctx is not None else []
+    app = web.Application(client_max_size=MAX_BODY + 1024, middlewares=middlewares)
     app[SERVICE] = service
     app[SESSION] = session
+    app[SECURITY] = security_ctx
+    app[GATEWAY] = gateway
     for path, handler in HANDLERS.items():
         app.router.add_post(path, rpc(path, handler))
     app.router.add_get("/capabilities", capabilities)

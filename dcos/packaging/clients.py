@@ -5,10 +5,18 @@ Called by: the service core (dcos/packaging/service.py, dcos/packaging/uninstall
 the `Webapp` and `Master` protocols, which the unit tests implement with fakes. Failures to
 reach them become Cosmos errors (ServiceUnavailable, MarathonBadGateway); a webapp 4xx on a
 change is MarathonBadResponse with the webapp's error details.
+
+Security on: the HTTP shell runs each user's RPC inside `acting_as(<its Authorization
+header>)`; every call made meanwhile carries that header (`acting_for`), so the webapp and the
+master authorize the user (`dcos.packaging.security`), the session's client certificate only
+opening the mutual-TLS connection.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -21,6 +29,23 @@ from dcos.state.detector import MasterDetector
 
 Json = dict[str, Any]
 TIMEOUT_S = 15.0
+_ACTING_FOR: ContextVar[str | None] = ContextVar("dcos_packaging_acting_for", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(authorization: str | None) -> Iterator[None]:
+    """While inside: the webapp and master calls send `authorization` (the user's header)."""
+    token = _ACTING_FOR.set(authorization or None)
+    try:
+        yield
+    finally:
+        _ACTING_FOR.reset(token)
+
+
+def acting_for() -> dict[str, str]:
+    """The headers that make an upstream call the user's (``{}`` when acting for no one)."""
+    value = _ACTING_FOR.get()
+    return {"Authorization": value} if value else {}
 
 
 class Webapp(Protocol):
@@ -61,7 +86,8 @@ class HttpWebapp:
     async def _call(self, method: str, path: str, body: Json | None = None) -> tuple[int, Any]:
         problems = []
         data = None if body is None else orjson.dumps(body)
-        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        headers = {"Accept": "application/json", "Content-Type": "application/json",
+                   **acting_for()}
         for url in self.endpoints.order():
             try:
                 async with self.session.request(
@@ -152,7 +178,8 @@ class HttpMaster:
     async def frameworks(self) -> list[Json]:
         url = await self._leader() + "/master/frameworks"
         try:
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as r:
+            async with self.session.get(url, headers=acting_for(),
+                                        timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as r:
                 if r.status != 200:
                     raise errors.master_unavailable(f"GET {url} answered {r.status}")
                 body = orjson.loads(await r.read())
@@ -165,7 +192,8 @@ class HttpMaster:
         call = {"type": "TEARDOWN", "teardown": {"framework_id": {"value": framework_id}}}
         try:
             async with self.session.post(url, data=orjson.dumps(call),
-                                         headers={"Content-Type": "application/json"},
+                                         headers={"Content-Type": "application/json",
+                                                  **acting_for()},
                                          timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as r:
                 text = (await r.read()).decode(errors="replace")
                 if r.status != 200 and "No framework" not in text and "nknown" not in text:
