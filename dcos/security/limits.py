@@ -16,6 +16,7 @@ from collections.abc import Hashable
 DEFAULT_RATE_PER_S = 200.0
 DEFAULT_BURST = 400
 DEFAULT_MAX_STREAMS = 16
+EPSILON = 1e-9  # refills summed from float time steps
 MAX_KEYS = 10_000  # buckets kept before full (idle) ones are forgotten
 
 
@@ -38,10 +39,10 @@ class RateLimiter:
     def allow(self, key: Hashable, now: float) -> bool:
         """Take one token for `key`; False (take nothing) when its bucket is empty."""
         tokens = self._tokens(key, now)
-        if tokens < 1.0:
+        if tokens < 1.0 - EPSILON:
             self._buckets[key] = (tokens, now)
             return False
-        self._buckets[key] = (tokens - 1.0, now)
+        self._buckets[key] = (max(0.0, tokens - 1.0), now)
         if len(self._buckets) > self.max_keys:
             self._forget_full(now)
         return True
@@ -49,7 +50,7 @@ class RateLimiter:
     def retry_after(self, key: Hashable, now: float) -> float:
         """Seconds until `key` may call again (0 if it may now)."""
         missing = 1.0 - self._tokens(key, now)
-        return 0.0 if missing <= 0 else missing / self.rate_per_s
+        return 0.0 if missing <= EPSILON else missing / self.rate_per_s
 
     def retry_after_header(self, key: Hashable, now: float) -> str:
         """The ``Retry-After`` value (whole seconds, at least 1)."""
