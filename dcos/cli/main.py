@@ -8,7 +8,6 @@ issues add their command groups here with `app.add_typer(...)`.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -18,7 +17,20 @@ import typer
 from rich.console import Console
 
 from dcos.cli.commands import app as app_cmd
-from dcos.cli.commands import batch, ca, cluster, deployment, framework, node, package, task
+from dcos.cli.commands import (
+    acl,
+    auth,
+    batch,
+    ca,
+    cluster,
+    deployment,
+    framework,
+    node,
+    package,
+    secret,
+    task,
+    user,
+)
 from dcos.cli.commands._common import CONTEXT_SETTINGS, one_line_errors
 from dcos.cli.config import ENV_MASTER
 from dcos.cli.errors import EXIT_CODES_HELP, CliError
@@ -48,18 +60,10 @@ app.add_typer(package.app, name="package")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(ca.app, name="ca")
 
-# Issue 13's IAM commands (`dcos.cli.commands.{auth,secret,user,acl}`, each a typer `app`;
-# `acl` may live in `user` as `acl_app`): registered when their modules exist.
-for _name, _module, _attr in (("auth", "auth", "app"), ("secret", "secret", "app"),
-                              ("user", "user", "app"), ("acl", "acl", "app"),
-                              ("acl", "user", "acl_app")):
-    if any(g.name == _name for g in app.registered_groups):
-        continue
-    try:
-        _group = getattr(importlib.import_module(f"dcos.cli.commands.{_module}"), _attr)
-    except (ImportError, AttributeError):
-        continue
-    app.add_typer(_group, name=_name)
+app.add_typer(auth.app, name="auth")
+app.add_typer(secret.app, name="secret")
+app.add_typer(user.app, name="user")
+app.add_typer(acl.app, name="acl")
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
