@@ -16,7 +16,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dcos.cli.commands import app as app_cmd
 from dcos.cli.commands import (
     acl,
     auth,
@@ -31,6 +30,7 @@ from dcos.cli.commands import (
     task,
     user,
 )
+from dcos.cli.commands import app as app_cmd
 from dcos.cli.commands._common import CONTEXT_SETTINGS, one_line_errors
 from dcos.cli.config import ENV_MASTER
 from dcos.cli.errors import EXIT_CODES_HELP, CliError
