@@ -147,10 +147,8 @@ class ApiSecurity:
     def _deny(self, request: web.Request, action: Action, obj: str) -> web.Response | None:
         assert self.ctx is not None
         who = self.who(request)
-        if self.ctx.allows(who, action, obj):
+        if self.ctx.allows(who, action, obj):  # a denial is logged there (principal, action, object)
             return None
-        log.warning("webapp refused %s %s: principal=%s action=%s object=%s", request.method,
-                    request.path, who.principal or "anonymous", action.value, obj)  # fmt: skip
         return error(403, f"{NOT_AUTHORIZED} principal '{who.principal or 'anonymous'}' "
                           f"may not {action.value} on '{obj}'")  # fmt: skip
 
