@@ -15,9 +15,11 @@ from dcos.agent.http import executor_api, monitor, prometheus
 from dcos.agent.http.files import add_routes as add_files_routes
 from dcos.agent.http.files import core_latest_run
 from dcos.agent.http.keys import AGENT_KEY
+from dcos.agent.http.openapi import agent_spec
 from dcos.agent.http.state import json_response, metrics_snapshot, state
 from dcos.agent.shell import AgentShell
 from dcos.common.metrics import add_prometheus_routes
+from dcos.common.openapi import add_openapi_route
 from dcos.common.version import version_info
 from dcos.protocol.mesos import MESOS_VERSION
 
@@ -58,6 +60,7 @@ def make_app(agent: AgentShell) -> web.Application:
     app.router.add_get("/debug/stimuli", _stimuli)
     add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core), agent.config.log_file)
     executor_api.add_routes(app)
+    add_openapi_route(app, agent_spec())
     return app
 
 

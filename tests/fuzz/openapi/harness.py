@@ -114,13 +114,18 @@ def fuzz(api: str, ops: Iterable[Any], session: requests.Session, examples: int 
                 _fuzz_one(COUNTS.setdefault(api, {}), op, mode, session, examples)
             except Unsatisfiable:  # nothing to make invalid (no parameters, no body)
                 continue
-            except Exception as exc:  # noqa: BLE001 - collected, reported together below
-                failures.append(f"{op.method.upper()} {op.path} ({mode.value}): "
-                                f"{type(exc).__name__}: {str(exc)[:1500]}")  # fmt: skip
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - reported below
+                failures.append(f"{op.method.upper()} {op.path} ({mode.value}): {_describe(exc)}")
     assert not failures, f"{len(failures)} failing operations:\n\n" + "\n\n".join(failures)
 
 
 COUNTS: dict[str, dict[str, int]] = {}  # API -> operation -> requests sent (the summary)
+
+
+def _describe(exc: BaseException) -> str:
+    """A failure in a few lines: each of a group's failures, cut short."""
+    parts = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
+    return "\n  ".join(f"{type(e).__name__}: {str(e)[:1200]}" for e in parts)
 
 
 def _fuzz_one(counts: dict[str, int], op: Any, mode: GenerationMode, session: requests.Session,
