@@ -2,6 +2,8 @@
 
 Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
 ``--webapp`` takes every webapp instance, comma-separated (``http://a:8080,http://b:8080``).
+``--security-dir DIR`` (``--tls-name``, default ``lb``): the webapp is read over mutual TLS
+with the LB's certificate (give ``https://`` webapp URLs).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uvloop
 
 from dcos.common.flags import DaemonParser, ip_address, port, positive_seconds, setup_from
 from dcos.common.sse import parse_webapp_urls
+from dcos.security.options import add_security_args, context_from_args
 from frameworks.webapp.lb.config import LbOptions
 from frameworks.webapp.lb.service import LoadBalancer, run_lb
 
@@ -49,6 +52,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     p.flag("--stats-port", type=port, default=9090, help="stats/health port (0: none)")
     p.flag("--refresh-seconds", type=positive_seconds, default=60.0,
            help="safety-net full resync period (changes come from the event stream)")
+    add_security_args(p)
     p.logging_flags()
     return p
 
@@ -68,13 +72,20 @@ def parse_args(argv: list[str] | None = None,
 async def _main(a: argparse.Namespace, haproxy: str) -> None:
     opts = LbOptions(group=a.group, bind_address=a.bind_address,
                      http_port=a.http_port or None, stats_port=a.stats_port or None)
+    ctx = context_from_args(a, "lb")
     lb = LoadBalancer(a.webapp, opts, Path(a.work_dir), haproxy, debounce_s=0.05,
-                      full_every_s=a.refresh_seconds)
+                      full_every_s=a.refresh_seconds, ssl_context=ctx.client_ssl if ctx else None)
+    if ctx is not None and ctx.reloader is not None:
+        ctx.reloader.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await run_lb(lb, stop)
+    try:
+        await run_lb(lb, stop)
+    finally:
+        if ctx is not None and ctx.reloader is not None:
+            await ctx.reloader.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -54,14 +55,17 @@ class LoadBalancer:
 
     def __init__(self, webapp: str | Sequence[str] | WebappEndpoints, opts: LbOptions,
                  work_dir: Path, haproxy_bin: str, debounce_s: float = 0.2,
-                 full_every_s: float = 60.0) -> None:
+                 full_every_s: float = 60.0, ssl_context: ssl.SSLContext | None = None) -> None:
+        """`ssl_context` (security on): the client context the webapp is read with (mutual TLS
+        with the LB's certificate; ``--webapp`` URLs are then https)."""
+        self.ssl_context = ssl_context
         self.webapps = WebappEndpoints.of(webapp)
         self.work_dir = work_dir.resolve()
         self.haproxy = HAProxy(haproxy_bin, self.work_dir)
         self.opts = LbOptions(**{**opts.__dict__, "socket_path": str(self.haproxy.stats_socket)})
         self.follower = EventFollower(self.webapps, self.resync, policy=SyncPolicy(
             debounce_s=debounce_s, full_every_s=full_every_s),
-            on_event=lambda e: log.debug("event %s", e.event_type))
+            on_event=lambda e: log.debug("event %s", e.event_type), ssl_context=ssl_context)
         self.current: Generated | None = None
         self.live: Servers = {}  # the servers the running HAProxy worker has
         self.reloads = 0
@@ -75,8 +79,8 @@ class LoadBalancer:
         """Start HAProxy on a config with no apps (the stats/health port answers), then follow
         the webapp's events."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
-                                              trust_env=False)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), trust_env=False,
+                                              connector=aiohttp.TCPConnector(ssl=self.ssl_context or True))  # fmt: skip
         empty = generate([], self.opts)
         problem = await self._write_checked(empty.text)
         if problem is not None:
