@@ -30,6 +30,8 @@ from dcos.security.principal import Identity, Principal, Via
 log = logging.getLogger(__name__)
 
 RELOAD_INTERVAL_S = 2.0
+_PEER_CACHE_SIZE = 1024
+_peer_cache: dict[bytes, Identity] = {}  # DER of a verified peer certificate -> its identity
 
 
 def server_context(sd: SecurityDir, name: str) -> ssl.SSLContext:
@@ -94,7 +96,19 @@ def peer_identity(request: web.Request) -> Identity | None:
     ssl_object = transport.get_extra_info("ssl_object")
     if ssl_object is None:
         return None
-    return identity_from_peercert(ssl_object.getpeercert())
+    der = ssl_object.getpeercert(binary_form=True)
+    if der is None:
+        return None
+    found = _peer_cache.get(der)
+    if found is None:
+        # the dict form is empty unless the certificate chained to the trusted CAs
+        found = identity_from_peercert(ssl_object.getpeercert())
+        if found is None:
+            return None
+        if len(_peer_cache) >= _PEER_CACHE_SIZE:
+            _peer_cache.clear()
+        _peer_cache[der] = found
+    return found
 
 
 def _stamp(paths: Sequence[os.PathLike[str] | str]) -> tuple[tuple[int, int, int], ...]:

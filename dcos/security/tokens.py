@@ -13,15 +13,19 @@ Claims: ``uid`` (the principal), ``kind`` ("user" or "service"), ``iat``, ``exp`
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 ALGORITHM = "RS256"
 DEFAULT_TTL_S = 5 * 86400  # DC/OS' default token lifetime
 LEEWAY_S = 5.0  # clock skew tolerated on iat
+CACHE_SIZE = 4096  # verified signatures remembered (a token is sent with every request)
 
 
 class InvalidToken(Exception):
@@ -49,7 +53,11 @@ class TokenIssuer:
     """Signs tokens with the RS256 private key (PEM)."""
 
     def __init__(self, private_pem: bytes) -> None:
-        self._key = private_pem
+        # parsed once: loading (and checking) an RSA private key costs ~90 ms
+        key = serialization.load_pem_private_key(private_pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the token signing key must be an RSA private key")
+        self._key = key
 
     @classmethod
     def load(cls, path: Path) -> TokenIssuer:
@@ -68,13 +76,33 @@ class TokenVerifier:
     """Verifies tokens with the RS256 public key (PEM); `verify` raises InvalidToken."""
 
     def __init__(self, public_pem: bytes) -> None:
-        self._key = public_pem
+        key = serialization.load_pem_public_key(public_pem)
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise ValueError("the token verification key must be an RSA public key")
+        self._key = key
+        self._verified: OrderedDict[str, Claims] = OrderedDict()
 
     @classmethod
     def load(cls, path: Path) -> TokenVerifier:
         return cls(Path(path).read_bytes())
 
     def verify(self, token: str, *, now: float) -> Claims:
+        claims = self._verified.get(token)
+        if claims is not None:
+            self._verified.move_to_end(token)
+        else:
+            claims = self._decode(token)
+            self._verified[token] = claims
+            if len(self._verified) > CACHE_SIZE:
+                self._verified.popitem(last=False)
+        if now >= claims.exp:
+            raise InvalidToken("token expired")
+        if claims.iat > now + LEEWAY_S:
+            raise InvalidToken("token issued in the future")
+        return claims
+
+    def _decode(self, token: str) -> Claims:
+        """Signature and claim shapes (time-independent, so the result is cached)."""
         try:
             doc = jwt.decode(token, self._key, algorithms=[ALGORITHM],
                              options={"verify_exp": False, "verify_iat": False,
@@ -93,8 +121,4 @@ class TokenVerifier:
             raise InvalidToken("malformed claims") from None
         if not claims.uid:
             raise InvalidToken("empty uid")
-        if now >= claims.exp:
-            raise InvalidToken("token expired")
-        if claims.iat > now + LEEWAY_S:
-            raise InvalidToken("token issued in the future")
         return claims

@@ -145,6 +145,18 @@ def test_options(sd: SecurityDir) -> None:
     assert isinstance(ctx.credentials, Credentials)
 
 
+def test_options_with_the_daemon_parser_read_the_environment(sd: SecurityDir,
+                                                             monkeypatch) -> None:
+    from dcos.common.flags import DaemonParser
+
+    monkeypatch.setenv("DCOS_SECURITY_DIR", str(sd.root))
+    monkeypatch.setenv("DCOS_TLS_NAME", "agent")
+    parser = DaemonParser("test", "test")
+    add_security_args(parser)
+    ctx = context_from_args(parser.parse_args([]), "master")
+    assert ctx is not None and ctx.name == "agent"
+
+
 def test_missing_certificate_is_a_clear_error(sd: SecurityDir) -> None:
     import pytest
 
