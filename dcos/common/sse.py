@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -221,7 +222,9 @@ class EventFollower:
         clock: Clock | None = None,
         on_event: Callable[[SseEvent], None] | None = None,
         reconnect_max_s: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        self.ssl_context = ssl_context  # security on: the owner's mutual-TLS client context
         self.endpoints = WebappEndpoints.of(webapp)
         self.resync = resync
         self.policy = policy or SyncPolicy()
@@ -278,7 +281,9 @@ class EventFollower:
     async def _stream_loop(self) -> None:
         backoff = Backoff(0.2, max(0.2, self.reconnect_max_s))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=None)
-        async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+        connector = aiohttp.TCPConnector(ssl=self.ssl_context or True)
+        async with aiohttp.ClientSession(timeout=timeout, trust_env=False,
+                                         connector=connector) as session:
             misses = 0  # failed attempts in a row (a round: each instance once)
             while True:
                 problem: BaseException | None = None

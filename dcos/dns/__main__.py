@@ -1,12 +1,16 @@
 """``python -m dcos.dns``: the DNS server for the webapp framework's apps (see `service`).
 
     python -m dcos.dns --master 127.0.0.1:5050 --webapp http://127.0.0.1:8080 \
-        --port 8053 --http-port 8123 [--domain dcos] [--log-file F]
+        --port 8053 --http-port 8123 [--domain dcos] [--log-file F] \
+        [--security-dir DIR [--tls-name dns]]
 
 HA: ``--master zk://h1:2181,h2:2181/dcos`` follows the leading master through ZooKeeper
 (`leader.dcos` the leader, `master.dcos` every master), and ``--webapp`` takes every webapp
 instance, comma-separated (``http://a:8080,http://b:8080``): the next one is asked when one
 does not answer.
+
+``--security-dir`` (security on): master and webapp over mutual TLS with the certificate
+``--tls-name``, the HTTP API over HTTPS and authenticated (`dcos.dns.service`).
 
 Every flag is also settable as ``DCOS_<FLAG>`` (`dcos.common.flags`); ``--help`` lists them.
 """
@@ -16,11 +20,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from dcos.common.flags import DaemonParser, ip_address, port, positive_seconds, setup_from
 from dcos.common.service_main import run_until_signalled
 from dcos.common.sse import parse_webapp_urls
 from dcos.dns.service import DnsConfig, run_dns
+from dcos.security.context import load_context
 
 
 def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
@@ -32,6 +38,10 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     p.flag("--domain", default="dcos", help="the domain names are served under")
     p.flag("--http-port", type=port, default=8123, help="Mesos-DNS HTTP API port")
     p.flag("--ttl", type=int, default=5, help="seconds")
+    p.flag("--security-dir", type=Path, default=None,
+           help="the cluster's security directory (dcos-py up --secure): mutual TLS to the "
+                "master and webapp, HTTPS + authentication on the HTTP API")
+    p.flag("--tls-name", default="dns", help="the certificate (certs/<name>.crt) to use")
     p.flag("--refresh-seconds", type=positive_seconds, default=60.0,
            help="safety-net full resync period (changes come from the event stream)")
     p.logging_flags()
@@ -58,7 +68,12 @@ def parse_args(argv: list[str] | None = None,
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_args(argv)
     setup_from(args)
-    return run_until_signalled("dns", lambda stop: run_dns(config, stop))
+    try:
+        security = load_context(args.security_dir, args.tls_name) if args.security_dir else None
+    except (OSError, ValueError) as exc:
+        print(f"dns: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return run_until_signalled("dns", lambda stop: run_dns(config, stop, security))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,11 @@
 """Mesos-DNS's HTTP API (port 8123): `/v1/version`, `/v1/config`, `/v1/hosts/{host}`,
 `/v1/services/{service}`, plus `/health` for readiness checks.
 
+Security on (`make_app(..., security=ctx)`): every route but ``/health`` and ``/openapi.json``
+needs an identity (a token, Basic credentials or a client certificate,
+`dcos.security.http.auth_middleware`); otherwise 401 with a plain-text body, as Mesos-DNS's
+plain answers. The names themselves stay public on the DNS port.
+
 Unknown names answer Mesos-DNS's own shape: one row of empty strings. Called by:
 `dcos.dns.service.DnsService`, which mounts `make_app(...)`; the gateway proxies
 `/mesos_dns/v1/...` here so the old DC/OS CLI's `master.mesos` lookup works.
@@ -15,6 +20,8 @@ import orjson
 from aiohttp import web
 
 from dcos.dns.records import RecordTable
+from dcos.security.context import SecurityContext
+from dcos.security.http import auth_middleware
 
 VERSION = "dcos-py-dns 0.1"
 
@@ -23,10 +30,16 @@ def _json(value: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
 
 
+def _text_error(status: int, message: str) -> web.Response:
+    return web.Response(status=status, text=message + "\n")
+
+
 def make_app(table_source: Callable[[], RecordTable], config: Callable[[], dict[str, Any]],
-             synced: Callable[[], bool]) -> web.Application:
+             synced: Callable[[], bool], *,
+             security: SecurityContext | None = None) -> web.Application:  # fmt: skip
     """The aiohttp app: `table_source()` gives the current table, `config()` the `/v1/config`
-    body, `synced()` whether a first resync has happened (`/health` is 503 until then)."""
+    body, `synced()` whether a first resync has happened (`/health` is 503 until then);
+    `security`: authenticate every other route (module docstring)."""
 
     async def version(_: web.Request) -> web.Response:
         return _json({"Service": "Mesos-DNS", "URL": "https://github.com/mesosphere/mesos-dns",
@@ -48,7 +61,8 @@ def make_app(table_source: Callable[[], RecordTable], config: Callable[[], dict[
             return web.Response(text="OK")
         return web.Response(status=503, text="no records loaded yet")
 
-    app = web.Application()
+    middlewares = [auth_middleware(security, error=_text_error)] if security is not None else []
+    app = web.Application(middlewares=middlewares)
     app.router.add_get("/v1/version", version)
     app.router.add_get("/v1/config", get_config)
     app.router.add_get("/v1/hosts/{host}", hosts)

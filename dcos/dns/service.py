@@ -14,6 +14,13 @@ from its `/master/state` (at most every `LEADER_EVERY_S`). Whatever cannot be re
 last good value (`ClusterInfo.with_masters`, the last apps, the last agents): a failover never
 empties the records.
 
+Security on (``DnsService(config, security=ctx)``, ``python -m dcos.dns --security-dir``):
+the master and webapp reads and the event stream over mutual TLS with the DNS certificate
+(a master address without a scheme is https), the HTTP API over HTTPS and authenticated
+(`dcos.dns.http_api`; ``/health`` open), certificates reloaded on rotation and token
+revocations followed from the leader (`PolicyFeed`). The DNS port itself stays open (DNS has
+no authentication).
+
 Called by: `python -m dcos.dns` (`run_dns`), integration tests (`DnsService(...).start()`).
 """
 
@@ -46,9 +53,11 @@ from dcos.dns.records import (
     leader_from_state,
 )
 from dcos.dns.server import DEFAULT_TTL, DnsServer
-from dcos.state.detector import MasterDetector, master_detector
+from dcos.security.context import SecurityContext
+from dcos.security.http import PolicyFeed
+from dcos.state.detector import MasterDetector, StaticDetector, ZooKeeperDetector, master_detector
 from dcos.state.leader import MasterInfo
-from dcos.state.zk import is_zk_url
+from dcos.state.zk import is_zk_url, parse_zk_url
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +117,14 @@ class DnsService:
     """Owns the current table, the event follower, the master detector, the DNS listener and
     the HTTP API."""
 
-    def __init__(self, config: DnsConfig, detector: MasterDetector | None = None) -> None:
-        """`detector`: how the masters are found (default: `master_detector(config.master)`;
-        tests pass a fake); not started yet (`start` starts it, `stop` closes it)."""
+    def __init__(self, config: DnsConfig, detector: MasterDetector | None = None, *,
+                 security: SecurityContext | None = None) -> None:  # fmt: skip
+        """`detector`: how the masters are found (default: `master_detector(config.master)`,
+        https with `security`; tests pass a fake); not started yet (`start` starts it, `stop`
+        closes it). `security`: the loaded security context (None: security off)."""
         self.config = config
+        self.security = security
+        self._policy: PolicyFeed | None = None
         self.table = RecordTable(domain=config.domain)
         self.apps: list[Any] = []
         self.cluster = ClusterInfo()
@@ -119,10 +132,11 @@ class DnsService:
         self.webapps = WebappEndpoints(config.webapp)
         self.zk = bool(config.master) and is_zk_url(config.master or "")
         if detector is None and config.master:
-            detector = master_detector(config.master)
+            detector = _detector(config.master, security)
         self.detector = detector
         self.follower = EventFollower(self.webapps, self.resync, policy=SyncPolicy(
-            debounce_s=config.debounce_s, full_every_s=config.full_every_s))
+            debounce_s=config.debounce_s, full_every_s=config.full_every_s),
+            ssl_context=security.client_ssl if security is not None else None)
         self.dns = DnsServer(lambda: self.table, config.host, config.port, config.ttl)
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -148,17 +162,25 @@ class DnsService:
         """Connect the master detector (ZooKeeper), bind DNS (UDP+TCP) and HTTP, then follow
         the masters and the webapp's events."""
         timeout = aiohttp.ClientTimeout(total=10)
-        self._session = aiohttp.ClientSession(timeout=timeout, trust_env=False)
+        ctx = self.security
+        self._session = aiohttp.ClientSession(timeout=timeout, trust_env=False,
+                                              **(ctx.client_kwargs() if ctx else {}))
         if self.detector is not None:
             await self.detector.start()
+        if ctx is not None:
+            if ctx.reloader is not None:
+                ctx.reloader.start()
+            self._policy = PolicyFeed(ctx, self._leader_url, self._session)
+            self._policy.start()
         self.cluster = await asyncio.get_running_loop().run_in_executor(None, self._static_cluster)
         self.table = build_table([], self.cluster, self.config.domain)
         await self.dns.start()
         app = http_api.make_app(lambda: self.table, self.config_json,
-                                lambda: self.follower.syncs > 0)
+                                lambda: self.follower.syncs > 0, security=ctx)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.http_port)
+        site = web.TCPSite(self._runner, self.config.host, self.config.http_port,
+                           ssl_context=ctx.server_ssl if ctx else None)  # fmt: skip
         await site.start()
         if self.config.http_port == 0:
             sock = site._server.sockets[0]  # type: ignore[union-attr]
@@ -197,6 +219,10 @@ class DnsService:
         await self.dns.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._policy is not None:
+            await self._policy.stop()
+        if self.security is not None and self.security.reloader is not None:
+            await self.security.reloader.stop()
         if self._session is not None:
             await self._session.close()
         if self.detector is not None:
@@ -236,6 +262,10 @@ class DnsService:
                                                       self.cluster.master_port):
             self.follower.poke()  # agents come from the leader: read them from the new one
         return True
+
+    def _leader_url(self) -> str | None:
+        leader = self._leader_address()
+        return leader.url if leader is not None else None
 
     def _leader_address(self) -> MasterAddress | None:
         """Where the agents are read from: the detector's leader (zk://), else `--master`."""
@@ -294,9 +324,19 @@ class DnsService:
             raise error
 
 
-async def run_dns(config: DnsConfig, stop: asyncio.Event) -> None:
+def _detector(master: str, security: SecurityContext | None) -> MasterDetector:
+    """The master detector for `--master`; https for an address without a scheme when secure."""
+    if security is None:
+        return master_detector(master)
+    if is_zk_url(master):
+        return ZooKeeperDetector(parse_zk_url(master), scheme="https")
+    return StaticDetector(parse_master(master, "https"))
+
+
+async def run_dns(config: DnsConfig, stop: asyncio.Event,
+                  security: SecurityContext | None = None) -> None:  # fmt: skip
     """Serve until `stop` is set (the `python -m dcos.dns` main)."""
-    service = DnsService(config)
+    service = DnsService(config, security=security)
     await service.start()
     log.info("dns serving %s on %s:%d (udp+tcp), http on %d, webapp %s, master %s",
              config.domain, config.host, service.dns.port, service.http_port, config.webapp,

@@ -3,7 +3,7 @@
     python -m dcos.gateway --ip 127.0.0.1 --port 8000 --master http://127.0.0.1:5050 \
         [--master URL ...] | [--zk zk://127.0.0.1:2181/dcos] [--package http://127.0.0.1:7070] \
         [--dns-http http://127.0.0.1:8123] [--cluster-id ID] [--cluster-name NAME] \
-        [--web-dir DIR] [--log-file PATH]
+        [--web-dir DIR] [--log-file PATH] [--security-dir DIR [--tls-name gateway]]
 
 Started by ``dcos-py up`` (`dcos.cli.up`). Flags: `dcos.gateway.config`; routes:
 `dcos.gateway.app` and docs/gateway.md. SIGTERM or SIGINT stops it cleanly (open streams
@@ -23,7 +23,8 @@ from dcos.gateway.config import parse_args
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_args(argv)
     setup_from(args)
-    return run_until_signalled("gateway", lambda stop: serve(config, stop))
+    return run_until_signalled("gateway", lambda stop: serve(config, stop),
+                               errors=(OSError, ValueError))  # fmt: skip
 
 
 if __name__ == "__main__":

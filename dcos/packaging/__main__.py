@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args, defaults = parse_args(argv)
     setup_from(args)
     return run_until_signalled("package service", lambda stop: run(args, defaults, stop),
-                               errors=(OSError, TimeoutError))  # fmt: skip
+                               errors=(OSError, TimeoutError, ValueError))  # fmt: skip
 
 
 if __name__ == "__main__":

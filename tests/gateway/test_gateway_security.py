@@ -1,6 +1,7 @@
 """The gateway with security on (``--security-dir``): HTTPS, authentication at the edge, the
 user's Authorization forwarded, upstreams over mutual TLS with the gateway's certificate,
-/acs and /secrets to the leading master, revocations followed from the master's policy.
+/acs and /secrets to the leading master, revocations followed from the master's policy; and
+the DNS service behind it (webapp reads over mutual TLS, its HTTP API authenticated).
 
 The gateway runs in the test's loop (as the other gateway tests); the master stand-in is a
 tiny HTTPS app with the master's certificate, recording what reaches it (the real master's
@@ -9,6 +10,7 @@ own checks are tested in tests/integration/test_master_security.py and tests/sec
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -19,14 +21,17 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from dcos.dns.service import DnsConfig, DnsService
 from dcos.gateway.app import Gateway
 from dcos.gateway.config import GatewayConfig
+from dcos.security.context import load_context
 from dcos.security.layout import SecurityDir, init_security_dir
 from dcos.security.tls import ca_client_context, peer_identity, server_context
 from dcos.security.tokens import TokenIssuer
 from dcos.testing import free_port
 
-NAMES = {"master": "component", "gateway": "component", "agent": "agent"}
+NAMES = {"master": "component", "gateway": "component", "agent": "agent", "dns": "component",
+         "webapp": "component"}
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +190,61 @@ async def test_plain_http_and_foreign_certificates_are_refused(
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s:
         async with s.get(gw.url + "/mesos/master/state") as r:
             assert r.status == 401 and "agent" in (await r.json())["message"]
+
+
+async def test_dns_reads_over_mutual_tls_and_guards_its_http_api(
+        sd: SecurityDir, tmp_path: Path) -> None:  # fmt: skip
+    peers: list[str | None] = []
+
+    async def apps(request: web.Request) -> web.Response:
+        peer = peer_identity(request)
+        peers.append(peer.principal if peer else None)
+        task = {"id": "web.t1", "host": "127.0.0.9", "ports": [31000], "state": "TASK_RUNNING"}
+        return web.json_response({"apps": [{"id": "/web", "tasks": [task]}]})
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"event: event_stream_attached\ndata: {}\n\n")
+        await asyncio.sleep(30)
+        return resp
+
+    webapp = web.Application()
+    webapp.router.add_get("/v2/apps", apps)
+    webapp.router.add_get("/v2/events", events)
+    runner = web.AppRunner(webapp, shutdown_timeout=0.2)
+    await runner.setup()
+    wport = free_port()
+    await web.TCPSite(runner, "127.0.0.1", wport, ssl_context=server_context(sd, "webapp")).start()
+    config = DnsConfig(webapp=f"https://127.0.0.1:{wport}", master=None, port=0, http_port=0,
+                       debounce_s=0.01, full_every_s=3600)  # fmt: skip
+    dns = DnsService(config, security=load_context(sd.root, "dns"))
+    await dns.start()
+    gw = None
+    try:
+        for _ in range(250):
+            if dns.table.lookup_a("web.webapp.dcos"):
+                break
+            await asyncio.sleep(0.02)
+        assert dns.table.lookup_a("web.webapp.dcos") == ("127.0.0.9",)
+        assert set(peers) == {"dns"}  # every read over mutual TLS with the DNS certificate
+        api = f"https://127.0.0.1:{dns.http_port}"
+        gw = await Gateway(GatewayConfig(port=0, web_dir=tmp_path, masters=("127.0.0.1:1",),
+                                         dns_http=api, security_dir=sd.root)).start()  # fmt: skip
+        headers = {"Authorization": f"token={token(sd)}"}
+        async with client(sd) as s:
+            async with s.get(api + "/health") as r:
+                assert r.status == 200
+            async with s.get(api + "/v1/hosts/web.webapp.dcos") as r:
+                assert r.status == 401 and r.content_type == "text/plain"
+            async with s.get(api + "/v1/hosts/web.webapp.dcos", headers=headers) as r:
+                assert r.status == 200 and (await r.json())[0]["ip"] == "127.0.0.9"
+            async with s.get(gw.url + "/mesos_dns/v1/version") as r:
+                assert r.status == 401
+            async with s.get(gw.url + "/mesos_dns/v1/version", headers=headers) as r:
+                assert r.status == 200 and (await r.json())["Service"] == "Mesos-DNS"
+    finally:
+        if gw is not None:
+            await gw.stop()
+        await dns.stop()
+        await runner.cleanup()
