@@ -98,6 +98,9 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
                 "or *.domain, port may be *; repeat or separate with commas). With it only "
                 "listed URLs are allowed; without it none when security is on, and when off any "
                 "but the cluster's own loopback component ports (frameworks.webapp.callback_policy)")
+    p.flag("--mesos-user", default=None,
+           help="user of tasks of apps without a 'user' (FrameworkInfo.user; default: this "
+                "process's user, or nobody with --security-dir)")
     add_security_args(p)
     p.logging_flags()
     return p
@@ -182,6 +185,7 @@ async def run(args: argparse.Namespace) -> int:
         store, master=args.master, framework_name=args.framework_name, role=args.role,
         hostname=hostname, http_port=args.port, gpus=args.gpus,
         failover_timeout=args.failover_timeout, security=ctx, callback_policy=security.callbacks,
+        mesos_user=args.mesos_user,
     )  # fmt: skip
     service.core.config.decline_long = args.decline_seconds
     service.core.config.minimum_viable_seconds = args.minimum_viable_task_duration

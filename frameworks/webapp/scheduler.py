@@ -92,11 +92,15 @@ class WebappService:
         stimuli: int = 1000,
         security: SecurityContext | None = None,
         callback_policy: CallbackPolicy | None = None,
+        mesos_user: str | None = None,
     ) -> None:
         """`security` (security on): the master is reached over mutual TLS with this
         process's certificate, which is also how it authenticates (FrameworkInfo.principal is
         the certificate's name). `callback_policy` decides which stored callback URLs are
-        registered again at start-up (`restore_subscriptions`)."""
+        registered again at start-up (`restore_subscriptions`). `mesos_user` is the
+        FrameworkInfo.user (the user of apps without their own ``user``; Marathon's
+        ``--mesos_user``): by default this process's user, or ``nobody`` with security on."""
+        self.mesos_user = mesos_user or ("nobody" if security is not None else None)
         self.security = security
         self.callback_policy = callback_policy or CallbackPolicy(secure=security is not None)
         self.core_config = core_config or CoreConfig(role=role)
@@ -149,7 +153,7 @@ class WebappService:
         info = framework_info(
             self.framework_name, roles=[self.role], capabilities=caps, checkpoint=True,
             hostname=self.hostname, webui_url=f"{scheme}://{self.hostname}:{self.http_port}",
-            framework_id=self.framework_id,
+            framework_id=self.framework_id, user=self.mesos_user,
         )  # fmt: skip
         if self.security is not None:
             info["principal"] = self.security.name
