@@ -45,6 +45,9 @@ async def test_ipv6_loopback(shared_sd: SecurityDir) -> None:
 
 async def test_client_checks_hostname_and_ca(shared_sd: SecurityDir, tmp_path) -> None:
     async with https_server(server_context(shared_sd, "master")) as port:
+        # the hosts given at issue are SANs too
+        assert await _get(client_context(shared_sd, None), f"https://127.0.0.1:{port}/whoami",
+                          server_hostname="node1.example") is None
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await _get(client_context(shared_sd, None), f"https://127.0.0.1:{port}/whoami",
                        server_hostname="evil.example")
