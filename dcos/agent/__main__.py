@@ -33,6 +33,7 @@ from dcos.common.flags import DaemonParser, positive_seconds, setup_from
 from dcos.common.gc_tuning import tune_gc
 from dcos.common.version import version_line
 from dcos.protocol.resources import Resources
+from dcos.security.options import add_security_args
 from dcos.state.zk import ZkUrlError, parse_zk_url
 
 log = logging.getLogger("dcos.agent")
@@ -109,6 +110,10 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
            help="most processes per container (pids.max; 0: no limit)")
     p.flag("--disk-watch-interval", type=positive_seconds, default=15.0,
            help="disk/du: seconds between measurements of each sandbox")
+    add_security_args(p)
+    p.flag("--default-task-user", default=None,
+           help="security on: the user tasks run as when neither the task nor its framework "
+           "names one (default: nobody); security off: tasks run as the agent's user")
     p.logging_flags()
     return p
 
@@ -146,6 +151,9 @@ def config_from_args(argv: list[str] | None = None, environ: Mapping[str, str] |
         executor_registration_timeout=args.executor_registration_timeout,
         dns_resolver=parse_dns_resolver(args.dns_resolver) if args.dns_resolver else None,
         log_file=args.log_file,
+        security_dir=args.security_dir,
+        tls_name=args.tls_name or "agent",
+        default_task_user=args.default_task_user,
     ), args
 
 
@@ -161,7 +169,11 @@ async def _main(config: AgentConfig) -> None:
         stop.set()
 
     loop.add_signal_handler(signal.SIGUSR1, stop_and_kill)
-    agent = Agent(config)
+    try:
+        agent = Agent(config)
+    except (OSError, ValueError) as exc:  # a security directory without our certificate ...
+        log.error("cannot start the agent: %s", exc)
+        raise SystemExit(1) from None
     try:
         await agent.start()
     except (OSError, CheckpointError) as exc:

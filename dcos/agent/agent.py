@@ -3,7 +3,8 @@
 Used by `python -m dcos.agent` (`run_agent`), by `dcos-py up`, by integration tests, and by
 benchmarks that run many `Agent`s on one event loop with a `FakeContainerizer`. With
 ``config.serve_http`` it serves `dcos.agent.http` on ``config.ip:config.port`` (port 0 picks a
-free one, written back into the agent's info) before it recovers and subscribes.
+free one, written back into the agent's info) before it recovers and subscribes; over TLS
+when security is on (`dcos.agent.security`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Agent(AgentShell):
             return
         self._http_runner, port = await start_http(self, self.config.ip, self.config.port)
         self.core.info.port = port
-        log.info("agent listening on http://%s:%d", self.config.ip, port)
+        log.info("agent listening on %s", self.url)
 
     async def _stop_http(self) -> None:
         if self._http_runner is not None:

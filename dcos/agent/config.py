@@ -45,6 +45,11 @@ class AgentConfig:
     fetcher_cache_size: int = 2 * 1024**3  # bytes kept in <work_dir>/fetcher-cache (LRU)
     dns_resolver: str | None = None  # host:port of the dcos-py DNS server, given to tasks
     log_file: str | None = None  # --log-file; the files API serves it as /slave/log
+    # security (`dcos.agent.security`): on with a security directory (`dcos-py up --secure`)
+    security_dir: str | None = None
+    tls_name: str = "agent"  # the certificate (principal) the agent presents
+    default_task_user: str | None = None  # security on: tasks without a user run as this
+    # (None: "nobody"); security off: tasks run as the agent's user
 
     def effective_hostname(self) -> str:
         """`hostname`, else the ip when it is a loopback (or any) address, else the host name."""

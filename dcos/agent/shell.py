@@ -22,6 +22,7 @@ process does on SIGTERM) leaves the tasks running for the next agent process.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -64,14 +65,18 @@ from dcos.agent.health_runner import HealthRunner
 from dcos.agent.logs import LogRotator
 from dcos.agent.master_session import MasterSession
 from dcos.agent.resources import agent_resources, parse_attributes
+from dcos.agent.security import AGENT_URL_ENV, AgentSecurity
 from dcos.agent.task_env import task_base_env
+from dcos.agent.task_secrets import SecretError, resolve, secret_refs, with_env, write_files
+from dcos.agent.task_user import TaskUser, UnknownUser, chown_tree, lookup
 from dcos.common.addresses import MasterAddress, zk_master
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 from dcos.common.stimulus import StimulusLog
-from dcos.protocol.ids import ContainerID
+from dcos.protocol.ids import ContainerID, FrameworkID
 from dcos.protocol.resources import Resources
-from dcos.state.detector import MasterDetector, master_detector
+from dcos.state.detector import MasterDetector, ZooKeeperDetector, master_detector
+from dcos.state.zk import parse_zk_url
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +96,12 @@ class AgentShell:
         `start` (a bad address raises ValueError there), closed at `stop`."""
         self.config = config
         self.clock: Clock = clock or RealClock()
+        # security on (`dcos.agent.security`): TLS, auth, tasks as users, secrets
+        self.security: AgentSecurity | None = (
+            AgentSecurity(config.security_dir, config.tls_name, config.work_dir,
+                          config.default_task_user)
+            if config.security_dir else None
+        )  # fmt: skip
         self.containerizer: Containerizer = containerizer or make_process_containerizer(config)
         if config.detect:
             resources = agent_resources(config.work_dir, config.resources, config.gpu_command)
@@ -107,8 +118,9 @@ class AgentShell:
             info, os.path.abspath(config.work_dir), config.status_update_retry,
             executor_registration_timeout=config.executor_registration_timeout,
             # snapshot once (not a copy of os.environ per task), with the DCOS_* task variables
-            base_env=task_base_env(os.environ, master=config.master,
-                                   dns_resolver=config.dns_resolver),
+            base_env={**task_base_env(os.environ, master=config.master,
+                                      dns_resolver=config.dns_resolver),
+                      **(self.security.task_env() if self.security is not None else {})},
         )  # fmt: skip
         self.executor_streams = ExecutorStreams()  # streams of subscribed custom executors
         self.stimuli = StimulusLog()  # the core's last events and actions (/debug/stimuli)
@@ -128,6 +140,7 @@ class AgentShell:
         self.registered = asyncio.Event()
         self._own_session = session is None
         self._session = session
+        self._fetch_session: aiohttp.ClientSession | None = None  # security on: its own CAs
         self._link: MasterLink | None = None
         self._own_detector = detector is None
         self._detector = detector
@@ -155,10 +168,13 @@ class AgentShell:
                 load_secret, self.checkpointer.store.root)  # fmt: skip
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, force_close=False)
-            )
+                connector=self.security.connector() if self.security is not None
+                else aiohttp.TCPConnector(limit=0, force_close=False)
+            )  # fmt: skip
+        if self.security is not None:
+            self._fetch_session = aiohttp.ClientSession(connector=self.security.fetch_connector())
         if self._detector is None:
-            self._detector = master_detector(zk_master(self.config.master) or self.config.master)
+            self._detector = self._master_detector()
         self._link = MasterLink(None, self._session)  # pointed at the master by the session
         self.master = MasterSession(
             self._link, self.core, self._feed, self.clock,
@@ -167,6 +183,10 @@ class AgentShell:
             self._detector,
         )  # fmt: skip
         await self._start_http()
+        if self.core.site.base_env is not None:  # executors find the agent here (scheme too)
+            self.core.site.base_env[AGENT_URL_ENV] = self.url
+        if self.security is not None:
+            self.security.start(self._session, self._leader_url)
         await self._recover()
         self._loops = [
             asyncio.ensure_future(self.master.connection_loop()),
@@ -174,6 +194,19 @@ class AgentShell:
         ]
         if self.config.log_max_size > 0:
             self._loops.append(asyncio.ensure_future(self._log_loop()))
+
+    def _master_detector(self) -> MasterDetector:
+        """The detector of ``config.master``; with security on, a ``zk://`` URL names
+        masters that speak https."""
+        zk = zk_master(self.config.master)
+        if zk is not None and self.security is not None:
+            return ZooKeeperDetector(parse_zk_url(zk), scheme="https")
+        return master_detector(zk or self.config.master)
+
+    def _leader_url(self) -> str | None:
+        """The base URL of the master the agent talks to now (None before the first try)."""
+        address = self.master_address
+        return address.url if address is not None else None
 
     async def _start_http(self) -> None:
         """Serve the HTTP endpoints (`dcos.agent.agent.Agent` does; the bare shell does not)."""
@@ -244,6 +277,10 @@ class AgentShell:
             await self.checkpointer.close()
         self.executor_streams.close_all()
         await self._stop_http()
+        if self.security is not None:
+            await self.security.stop()
+        if self._fetch_session is not None:
+            await self._fetch_session.close()
         if self._link is not None:
             self._link.close()
         if self._own_detector and self._detector is not None:
@@ -253,7 +290,9 @@ class AgentShell:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.ip}:{self.core.info.port}"
+        host = self.config.ip
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.security is not None else 'http'}://{host}:{self.core.info.port}"
 
     @property
     def master_address(self) -> MasterAddress | None:
@@ -402,9 +441,11 @@ class AgentShell:
     async def _run_container(self, action: Launch) -> None:
         cid = action.container_id
         try:
-            result = await self._fetch(action)
-            if result.ok:
-                result = await self.containerizer.launch(cid, action.config)
+            prepared = await self._prepare_launch(action)
+            if isinstance(prepared, LaunchResult):
+                result = prepared
+            else:
+                result = await self.containerizer.launch(cid, prepared)
         except Exception as exc:  # a containerizer / fetcher bug: the launch failed
             log.exception("launching container %s failed", cid)
             result = LaunchResult(False, f"Failed to launch: {exc or type(exc).__name__}")
@@ -427,15 +468,80 @@ class AgentShell:
             await self.checkpointer.sync()
             self._ack((cid,))
 
-    async def _fetch(self, action: Launch) -> LaunchResult:
+    async def _prepare_launch(self, action: Launch) -> ContainerConfig | LaunchResult:
+        """What runs before a container starts: with security on, the task's user (unknown:
+        the launch fails), the fetch of its URIs (as that user may), the sandbox given to the
+        user; then its secrets (env values into the config's environment only, files into
+        the sandbox). The config to launch, or the failed `LaunchResult` saying why."""
+        config = action.config
+        user: TaskUser | None = None
+        command, container, framework_info = self._launch_info(action)
+        try:
+            refs = secret_refs(command, container)
+            if self.security is not None:
+                user = lookup(self.security.task_user(command, framework_info))
+        except (SecretError, UnknownUser) as exc:
+            return LaunchResult(False, f"Failed to launch: {exc}")
+        fetched = await self._fetch(action, user)
+        if not fetched.ok:
+            return fetched
+        if user is not None:
+            assert self.security is not None
+            await asyncio.to_thread(self._give_sandbox, config.sandbox, user)
+            config = dataclasses.replace(config, user=user.name, run_as=user.run_as())
+        if refs:
+            assert self._session is not None
+            try:
+                values = await resolve(self._session, self._leader_url(), refs.paths())
+                config = dataclasses.replace(config, env=with_env(config.env, refs, values))
+                await asyncio.to_thread(write_files, config.sandbox, refs, values,
+                                        user.uid if user else None, user.gid if user else None)
+            except SecretError as exc:
+                return LaunchResult(False, f"Failed to launch: {exc}")
+        return config
+
+    def _launch_info(self, action: Launch) -> tuple[dict[str, Any], Any, dict[str, Any] | None]:
+        """(CommandInfo, ContainerInfo, FrameworkInfo) of what `action` starts: a task's, or
+        a custom executor's."""
+        cid = action.container_id
+        container: Any = None
+        rec = self.core.task_record(cid)
+        if rec is not None:
+            container = rec.task.get("container")
+        else:
+            ex = self.core.supervisor.by_container.get(cid)
+            if ex is not None:
+                container = ex.info.get("container")
+        fw = self.core.frameworks.get(FrameworkID(action.config.framework_id))
+        return action.config.command, container, fw.info if fw is not None else None
+
+    def _give_sandbox(self, sandbox: str, user: TaskUser) -> None:
+        """Blocking: the sandbox (and the run directory above a task group's task
+        sandbox) to `user`, stdout/stderr made first so that they are the user's too."""
+        assert self.security is not None
+        self.security.refresh_ca_copy()
+        os.makedirs(sandbox, exist_ok=True)
+        for name in ("stdout", "stderr"):
+            fd = os.open(os.path.join(sandbox, name),
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o644)  # fmt: skip
+            os.close(fd)
+        chown_tree(sandbox, user)
+        parent = os.path.dirname(sandbox)
+        if os.path.basename(parent) == "tasks":  # <executor run dir>/tasks/<task id>
+            for d in (parent, os.path.dirname(parent)):
+                os.chown(d, user.uid, user.gid, follow_symlinks=False)
+
+    async def _fetch(self, action: Launch, user: TaskUser | None = None) -> LaunchResult:
         """Download the task's ``command.uris`` into its sandbox (before the launch)."""
         uris = action.config.command.get("uris")
         if not uris:
             return LaunchResult(True)
         cache_dir = os.path.join(self.core.work_dir, "fetcher-cache")
         limits = FetchLimits(cache_max_bytes=self.config.fetcher_cache_size)
-        fetched = await fetch(uris, action.config.sandbox, cache_dir, session=self._session,
-                              limits=limits)  # fmt: skip
+        fetched = await fetch(uris, action.config.sandbox, cache_dir,
+                              session=self._fetch_session or self._session, limits=limits,
+                              user=user)  # fmt: skip
         return LaunchResult(fetched.ok, fetched.error)
 
     def _start_health_check(self, cid: ContainerID, config: ContainerConfig | None = None) -> None:

@@ -32,6 +32,7 @@ from dcos.protocol.codec import dumps_json
 
 CHUNK = 256 * 1024
 Resolve = Callable[[str], str]  # request path -> real path; raises FilesError
+Authorize = Callable[[web.Request, str], None]  # (request, real path); raises FilesError
 
 
 def _error(exc: FilesError) -> web.Response:
@@ -59,12 +60,17 @@ async def _send(request: web.Request, fd: int, size: int, name: str) -> web.Stre
     return resp
 
 
-def add_routes(app: web.Application, resolve: Resolve) -> None:
-    """Register the files endpoints on `app`, serving what `resolve` allows."""
+def add_routes(app: web.Application, resolve: Resolve, authorize: Authorize | None = None
+               ) -> None:  # fmt: skip
+    """Register the files endpoints on `app`, serving what `resolve` allows (and, with
+    `authorize`, what it lets the request's caller see: it raises `FilesError`, 403)."""
 
     def target(request: web.Request) -> tuple[str, str]:
         path = request.query.get("path", "")
-        return path, resolve(path)
+        real = resolve(path)
+        if authorize is not None:
+            authorize(request, real)
+        return path, real
 
     async def json_answer(request: web.Request, verb: str,
                           work: Callable[[str, str], object]) -> web.Response:  # fmt: skip

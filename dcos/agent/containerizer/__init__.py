@@ -30,6 +30,10 @@ class ContainerConfig:
     command: dict[str, Any] = field(default_factory=dict)  # the TaskInfo's CommandInfo
     task_id: str = ""
     framework_id: str = ""
+    # security on: the user the process runs as (`dcos.agent.task_user`), [uid, gid, *groups]
+    # (None: the agent's own user); set by the agent shell just before the launch
+    user: str = ""
+    run_as: list[int] | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from dcos.agent.containerizer.recover import recover
 from dcos.agent.containerizer.runtime import LAUNCHER_LOST, NOT_FOUND, UNKNOWN_EXIT
 from dcos.agent.isolators import Isolator, LaunchSpec, Limitation, NoopIsolator, PosixIsolator
 from dcos.agent.launcher.client import LauncherClient, LauncherGone
+from dcos.agent.task_user import UnknownUser, run_as_argv
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 
@@ -64,6 +65,7 @@ class _Container:
     unknown: str = UNKNOWN_EXIT  # the message of an end whose status cannot be known
     watchers: list[asyncio.Task[Any]] = field(default_factory=list)
     spec: LaunchSpec = field(default_factory=LaunchSpec)  # what the isolators asked at launch
+    run_as: list[int] | None = None  # [uid, gid, *groups] it runs as (None: the agent's user)
 
 
 def _overrides(iso: Isolator, name: str) -> bool:
@@ -162,6 +164,10 @@ class ProcessContainerizer:
         problem = rt.executable_error(config.argv, config.env)  # before any isolation
         if problem is not None:
             return LaunchResult(False, f"Failed to launch {what}: {problem}")
+        try:
+            argv = run_as_argv(config.argv, config.run_as)
+        except UnknownUser as exc:
+            return LaunchResult(False, f"Failed to launch {what}: {exc}")
         spec = LaunchSpec()
         records: dict[str, dict[str, Any]] = {}
         try:
@@ -173,15 +179,16 @@ class ProcessContainerizer:
                     spec.env.update(got.env)
                     spec.setup += got.setup
                     records[iso.name] = got.record
-            c = _Container(0, 0, child=True, spec=spec)
+            c = _Container(0, 0, child=True, spec=spec, run_as=config.run_as)
             c.ended = asyncio.get_running_loop().create_future()
             self._containers[container_id] = c
             request = (
-                container_id, config.argv, {**config.env, **spec.env} if spec.env else config.env,
+                container_id, argv, {**config.env, **spec.env} if spec.env else config.env,
                 config.sandbox, os.path.join(config.sandbox, "stdout"),
                 os.path.join(config.sandbox, "stderr"), *self._placement(spec),
                 {"sandbox": config.sandbox, "resources": config.resources.to_dict(),
-                 "isolators": records, "spec": rt.spec_record(spec)}, spec.setup,
+                 "isolators": records, "spec": rt.spec_record(spec), "run_as": config.run_as},
+                spec.setup,
             )  # fmt: skip
             try:
                 pid, start, error = await (await self.launcher()).launch(*request)
@@ -236,12 +243,18 @@ class ProcessContainerizer:
                      env: dict[str, str]) -> tuple[list[str], dict[str, str]]:  # fmt: skip
         """(argv, env) that run `argv` inside a live container: the launch wrapper joins the
         container's cgroups and applies its ulimits. Used for COMMAND health checks; unknown
-        containers get `argv` unchanged. The caller spawns it (in its own session)."""
+        containers get `argv` unchanged. The caller spawns it (in its own session). A task
+        that runs as a user (security on) has its checks run as that user too."""
         c = self._containers.get(container_id)
         if c is None:
             return argv, env
         if c.spec.env:
             env = {**env, **c.spec.env}
+        if c.run_as:
+            try:
+                argv = run_as_argv(argv, c.run_as)
+            except UnknownUser:  # setpriv gone since the launch: the check cannot run
+                return ["/bin/sh", "-c", "echo 'setpriv is not installed' >&2; exit 126"], env
         return rt.wrapper_argv(argv, "", c.spec.procs_files, c.spec.shell,
                                unset_pwd="PWD" not in env), env  # fmt: skip
 
@@ -380,10 +393,10 @@ class ProcessContainerizer:
 
     def _adopt(self, cid: ContainerID, pid: int, started: float, resources: Resources,
                spec: LaunchSpec, *, child: bool, legacy: bool = False,
-               unknown: str = UNKNOWN_EXIT) -> None:  # fmt: skip
+               unknown: str = UNKNOWN_EXIT, run_as: list[int] | None = None) -> None:  # fmt: skip
         """Watch a container found at recovery as if it had been launched now."""
         c = _Container(pid=pid, pgid=pid, child=child, legacy=legacy, started=started,
-                       spec=spec, unknown=unknown)  # fmt: skip
+                       spec=spec, unknown=unknown, run_as=run_as)  # fmt: skip
         c.ended = asyncio.get_running_loop().create_future()
         if not child:
             c.ended.set_result(None)

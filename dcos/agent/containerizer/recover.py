@@ -60,7 +60,7 @@ class Recovering(Protocol):
 
     def _adopt(self, cid: ContainerID, pid: int, started: float, resources: Resources,
                spec: LaunchSpec, *, child: bool, legacy: bool = False,
-               unknown: str = UNKNOWN_EXIT) -> None: ...
+               unknown: str = UNKNOWN_EXIT, run_as: list[int] | None = None) -> None: ...
 
 
 async def recover(cz: Recovering, expected: dict[ContainerID, ContainerConfig]
@@ -70,6 +70,7 @@ async def recover(cz: Recovering, expected: dict[ContainerID, ContainerConfig]
     out: dict[ContainerID, Termination | None] = {}
     found: Found = {iso.name: [] for iso in cz.isolators}
     adopt: list[tuple[Any, ...]] = []
+    run_as: dict[ContainerID, list[int]] = {}  # tasks that run as a user (security on)
     _legacy(cz, expected, out, found, adopt)
     acks: list[ContainerID] = []
     for item in await _listing(cz):
@@ -78,6 +79,9 @@ async def recover(cz: Recovering, expected: dict[ContainerID, ContainerConfig]
         record = record if isinstance(record, dict) else {}
         resources = _resources(record.get("resources"))
         spec = spec_from_record(record.get("spec"))
+        user = record.get("run_as")
+        if isinstance(user, list) and user and all(isinstance(i, int) for i in user):
+            run_as[cid] = user
         if ended:
             alive, term = False, _termination(code, sig)
         elif child:
@@ -114,7 +118,7 @@ async def recover(cz: Recovering, expected: dict[ContainerID, ContainerConfig]
                 await cz._cleanup_isolators(rc.container_id)
     for cid, pid, start, resources, spec, child, legacy in adopt:
         cz._adopt(cid, pid, start, resources, spec, child=child, legacy=legacy,
-                  unknown=UNKNOWN_EXIT if legacy else _lost())  # fmt: skip
+                  unknown=UNKNOWN_EXIT if legacy else _lost(), run_as=run_as.get(cid))  # fmt: skip
     if acks and cz._client is not None:
         for cid in acks:
             cz._client.ack(cid)

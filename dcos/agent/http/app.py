@@ -5,6 +5,9 @@
 ``/metrics/prometheus`` (`prometheus`), ``/monitor/statistics`` (`monitor`), ``/files/*``
 (`files`), ``/api/v1/executor`` (`executor_api`), and here ``/health``, ``/version`` and
 ``GET /debug/stimuli?limit=N`` (the core's last events and the actions they gave).
+Request bodies are limited to `MAX_BODY` (413). With security on the server speaks TLS and
+every route but ``/health``, ``/openapi.json`` and the executor API needs an authenticated
+caller (`dcos.agent.security`; 401 in plain text).
 """
 
 from __future__ import annotations
@@ -45,8 +48,15 @@ async def _stimuli(request: web.Request) -> web.Response:
                           "entries": log.entries(limit)})  # fmt: skip
 
 
+MAX_BODY = 1024 * 1024  # larger request bodies get 413 (plain text)
+
+
 def make_app(agent: AgentShell) -> web.Application:
-    app = web.Application()
+    """The app; with security on (`dcos.agent.security`) behind its authentication
+    middleware, the files API checking ``access_sandboxes``."""
+    security = agent.security
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[security.middleware()] if security is not None else [])
     app[AGENT_KEY] = agent
     for path in ("/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"):
         app.router.add_get(path, state)
@@ -58,7 +68,8 @@ def make_app(agent: AgentShell) -> web.Application:
     for path in ("/monitor/statistics", "/monitor/statistics.json"):
         app.router.add_get(path, monitor.handle)
     app.router.add_get("/debug/stimuli", _stimuli)
-    add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core), agent.config.log_file)
+    add_files_routes(app, agent.core.work_dir, core_latest_run(agent.core), agent.config.log_file,
+                     security=security)
     executor_api.add_routes(app)
     add_openapi_route(app, agent_spec())
     return app
@@ -68,7 +79,8 @@ async def start_http(agent: AgentShell, host: str, port: int) -> tuple[web.AppRu
     """Bind and serve; returns the runner (call ``cleanup()`` to stop) and the bound port."""
     runner = web.AppRunner(make_app(agent), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    tls = agent.security.server_ssl if agent.security is not None else None
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
     await site.start()
     bound = port
     for addr in runner.addresses:

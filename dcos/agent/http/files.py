@@ -32,8 +32,10 @@ from aiohttp import web
 
 from dcos.agent.core import AgentCore
 from dcos.agent.paths import is_under, name_error
+from dcos.agent.security import AgentSecurity
 from dcos.common import files_routes
 from dcos.common.files_api import FilesError, check_path, resolve_attached
+from dcos.security.http import identity
 
 RUN_DEPTH = 8  # slaves/<a>/frameworks/<f>/executors/<e>/runs/<c>
 LOG_PATH = "/slave/log"  # Mesos' name for the agent's own log in its files API
@@ -129,17 +131,34 @@ def add_routes(
     work_dir: str,
     latest_run: LatestRun | None = None,
     log_file: str | None = None,
+    security: AgentSecurity | None = None,
 ) -> None:
     """Register the files endpoints; `latest_run` maps (framework, executor) to the sandbox
     of its current run (the agent's view), used before scanning the disk for ``latest``;
-    `log_file` is the agent's ``--log-file``, served as ``/slave/log``."""
+    `log_file` is the agent's ``--log-file``, served as ``/slave/log``. With `security`,
+    a sandbox's files are served only to callers allowed ``access_sandboxes`` on the user
+    that owns the sandbox (its run directory: the task's user, `dcos.agent.task_user`)."""
     attached = {LOG_PATH: log_file}
+    root = os.path.realpath(work_dir)
 
     def resolve_path(path: str) -> str:
         check_path(path)
         return resolve_attached(path, attached) or resolve(path, work_dir, latest_run)
 
-    files_routes.add_routes(app, resolve_path)
+    def authorize(request: web.Request, real: str) -> None:
+        assert security is not None
+        rel = os.path.relpath(real, root).split(os.sep)
+        if not _is_run_dir(rel):  # the agent's own log: any authenticated caller
+            return
+        try:
+            owner = os.stat(os.path.join(root, *rel[:RUN_DEPTH])).st_uid
+        except OSError:
+            raise FilesError(404, "the sandbox does not exist") from None
+        refused = security.may_access_sandbox(identity(request), owner)
+        if refused is not None:
+            raise FilesError(403, refused)
+
+    files_routes.add_routes(app, resolve_path, authorize if security is not None else None)
 
 
 def core_latest_run(core: AgentCore) -> LatestRun:

@@ -1,5 +1,6 @@
 """``GET /state`` (and ``/slave(1)/state``, ``/state.json``) and ``/metrics/snapshot``:
-the agent as Mesos' agent shows itself (field names included). Registered by
+the agent as Mesos' agent shows itself (field names included; with security on, filtered by
+the caller's ``view_frameworks`` / ``view_tasks`` ACLs). Registered by
 `dcos.agent.http.app.make_app`; the views read the shell and its core and change nothing.
 """
 
@@ -18,6 +19,7 @@ from dcos.agent.shell import AgentShell
 from dcos.protocol.codec import dumps_json
 from dcos.protocol.mesos import DCOS_PY_VERSION, MESOS_VERSION
 from dcos.protocol.states import TaskState
+from dcos.security.http import identity
 
 
 def json_response(obj: Any) -> web.Response:
@@ -200,9 +202,27 @@ def metrics_json(agent: AgentShell) -> dict[str, float]:
     return out
 
 
+def task_users(agent: AgentShell) -> dict[tuple[str, str], str]:
+    """(framework id, task id) -> the user each known task runs as (security on)."""
+    security = agent.security
+    assert security is not None
+    out: dict[tuple[str, str], str] = {}
+    core = agent.core
+    for fw in [*core.frameworks.values(), *core.completed_frameworks]:
+        for rec in [*fw.tasks.values(), *fw.completed]:
+            command = rec.task.get("command") or (rec.task.get("executor") or {}).get("command")
+            out[(str(fw.id), str(rec.task_id))] = security.task_user(command, fw.info)
+    return out
+
+
 async def state(request: web.Request) -> web.Response:
-    """``GET /state``."""
-    return json_response(state_json(request.app[AGENT_KEY]))
+    """``GET /state``; with security on, only the frameworks and tasks the caller may view
+    (``view_frameworks``, ``view_tasks``)."""
+    agent = request.app[AGENT_KEY]
+    body = state_json(agent)
+    if agent.security is not None:
+        body = agent.security.filter_state(identity(request), body, task_users(agent))
+    return json_response(body)
 
 
 async def metrics_snapshot(request: web.Request) -> web.Response:
