@@ -120,6 +120,13 @@ def test_login_providers_and_tokens(master: Master) -> None:
                                   {"uid": "admin", "password": "wrong-password"})
     assert status == 401
     _iam_error(body, "ERR_INVALID_CREDENTIALS")
+    for _ in range(10):  # failed logins of one uid are limited (a burst of 10, then 1/s)
+        assert master.call("POST", "/acs/api/v1/auth/login",
+                           {"uid": "mallory", "password": "guess-guess"})[0] == 401
+    status, body, headers = master.call("POST", "/acs/api/v1/auth/login",
+                                        {"uid": "mallory", "password": "guess-guess"})
+    assert status == 429 and headers["Retry-After"]
+    _iam_error(body, "ERR_TOO_MANY_REQUESTS")
     status, body, _ = master.call("POST", "/acs/api/v1/auth/login", raw=b"{not json")
     assert status == 400
     _iam_error(body)

@@ -78,8 +78,8 @@ OPEN_PATHS = frozenset({LOGIN, PROVIDERS})
 STORE = "default"  # DC/OS' only secret store
 MAX_BODY = 1024 * 1024
 TERM_POLL_S = 0.5
-LOGIN_RATE_PER_S = 5.0  # login attempts per uid (and per peer), after a burst
-LOGIN_BURST = 20
+LOGIN_FAILURES_PER_S = 1.0  # failed logins per uid, after a burst of LOGIN_FAILURE_BURST
+LOGIN_FAILURE_BURST = 10
 POLICY_KINDS = frozenset({"component", "agent"})
 
 PROVIDERS_DOC = {
@@ -143,22 +143,23 @@ def _token_of(header: str) -> str | None:
 
 
 class _Buckets:
-    """Token buckets per key (login attempts per uid and per peer)."""
+    """Token buckets per key: failed logins per uid (a correct password costs nothing)."""
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
         self._b: dict[str, tuple[float, float]] = {}
 
-    def allow(self, key: str, now: float) -> bool:
+    def _level(self, key: str, now: float) -> float:
         tokens, last = self._b.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1.0:
-            self._b[key] = (tokens, now)
-            return False
-        self._b[key] = (tokens - 1.0, now)
+        return min(self.burst, tokens + max(0.0, now - last) * self.rate)
+
+    def available(self, key: str, now: float) -> bool:
+        return self._level(key, now) >= 1.0
+
+    def consume(self, key: str, now: float) -> None:
+        self._b[key] = (max(0.0, self._level(key, now) - 1.0), now)
         if len(self._b) > 10000:  # forget full buckets (they equal a fresh one)
-            self._b = {k: v for k, v in self._b.items() if v[0] < self.burst - 1.0}
-        return True
+            self._b = {k: v for k, v in self._b.items() if self._level(k, now) < self.burst}
 
 
 class IamRuntime:
@@ -174,7 +175,7 @@ class IamRuntime:
         self._service: IamService | None = None
         self._lock: asyncio.Lock | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self.logins = _Buckets(LOGIN_RATE_PER_S, LOGIN_BURST)
+        self.failed_logins = _Buckets(LOGIN_FAILURES_PER_S, LOGIN_FAILURE_BURST)
 
     def now(self) -> float:
         return self.shell.now()
@@ -287,14 +288,16 @@ async def login(request: web.Request, rt: IamRuntime, svc: IamService) -> web.St
     if isinstance(req, Problem):
         return _problem(req)
     now = rt.now()
-    if not (rt.logins.allow("uid:" + req.uid, now)
-            and rt.logins.allow("peer:" + str(request.remote), now)):
-        log.warning("login rate limit hit uid=%s peer=%s", req.uid, request.remote)
-        resp = error_response(429, "too many login attempts; retry in a few seconds")
-        resp.headers["Retry-After"] = "1"
+    if not rt.failed_logins.available(req.uid, now):
+        log.warning("login refused uid=%s peer=%s: too many failed logins", req.uid,
+                    request.remote)  # fmt: skip
+        resp = error_response(429, f"too many failed logins for {req.uid!r}; retry in a few "
+                                   "seconds", "ERR_TOO_MANY_REQUESTS")  # fmt: skip
+        resp.headers["Retry-After"] = str(int(1 / LOGIN_FAILURES_PER_S) + 1)
         return resp
     token = await svc.login(req, now)
     if isinstance(token, Problem):
+        rt.failed_logins.consume(req.uid, now)
         log.info("login refused uid=%s peer=%s", req.uid, request.remote)
         return _problem(token)
     log.info("login uid=%s peer=%s", req.uid, request.remote)
