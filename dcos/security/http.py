@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 
 IDENTITY_NAME = "dcos.identity"
 # the request key holding the caller's Identity (read it with `identity(request)`)
-IDENTITY: web.RequestKey[Identity] = web.RequestKey(IDENTITY_NAME, Identity)
+# (aiohttp < 3.12 has no RequestKey: the plain string then)
+IDENTITY: Any = (web.RequestKey(IDENTITY_NAME, Identity) if hasattr(web, "RequestKey")
+                 else IDENTITY_NAME)
 DEFAULT_OPEN_PATHS = frozenset({"/health", "/openapi.json"})
 WWW_AUTHENTICATE = ("acsjwt", 'Basic realm="dcos-py"')
 POLICY_PATH = "/acs/api/v1/policy"
