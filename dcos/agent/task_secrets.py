@@ -136,6 +136,8 @@ async def resolve(session: aiohttp.ClientSession, leader_url: str | None,
                 raise SecretError(f"cannot resolve secret '{paths[0]}': the master answered "
                                   f"{resp.status} {text}")  # fmt: skip
             doc = await resp.json(content_type=None)
+    except SecretError:
+        raise
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise SecretError(f"cannot resolve secret '{paths[0]}': {exc or type(exc).__name__}"
                           ) from None  # fmt: skip
