@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,3 +296,32 @@ def test_cli_commands(master: Master, tmp_path: Path) -> None:
     assert cli("auth", "logout").exit_code == 0
     out = cli("user", "list")
     assert out.exit_code != 0 and "auth login" in out.output
+
+
+DCOS = Path(__file__).resolve().parents[2] / ".venv-dcoscli" / "bin" / "dcos"
+
+
+def test_real_dcos_cli_logs_in(master: Master, tmp_path: Path) -> None:
+    """The DC/OS CLI 0.6.1 (.venv-dcoscli, installed by `make test`) lists the providers and
+    logs in with a username and password; the token it keeps works."""
+    assert DCOS.is_file(), f"{DCOS} is missing: run `make test` (tests/compat/install_dcoscli.sh)"
+    dcos_dir = tmp_path / "dcos"
+    dcos_dir.mkdir()
+    toml = dcos_dir / "dcos.toml"
+    toml.write_text(f'[core]\ndcos_url = "https://127.0.0.1:{master.port}"\n'
+                    f'ssl_verify = "{master.sd.ca_cert}"\n')  # fmt: skip
+    toml.chmod(0o600)
+    env = {**os.environ, "DCOS_DIR": str(dcos_dir), "PAGER": "cat"}
+    env.pop("DCOS_ACS_TOKEN", None)
+
+    def dcos(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(DCOS), *args], capture_output=True, text=True, env=env,
+                              timeout=60)  # fmt: skip
+
+    out = dcos("auth", "list-providers", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["dcos-users"]["authentication-type"] == "dcos-uid-password"
+    out = dcos("auth", "login", "--username", "admin", "--password", ADMIN_PW)
+    assert out.returncode == 0 and "Login successful" in out.stdout, out.stderr
+    token = tomllib.loads(toml.read_text())["core"]["dcos_acs_token"]
+    assert master.call("GET", "/acs/api/v1/users", token=token)[0] == 200
