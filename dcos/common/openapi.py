@@ -150,6 +150,13 @@ def text_reply(description: str) -> Schema:
     return reply(description, STR, TEXT)
 
 
+def json_or_text(schema: Schema, description: str) -> Schema:
+    """An answer in JSON (`schema`) or plain text: an API's own error body, or the one
+    aiohttp's router gives a path no route matches (``404: Not Found``)."""
+    return {"description": description,
+            "content": {JSON: {"schema": schema}, TEXT: {"schema": STR}}}  # fmt: skip
+
+
 def empty(description: str = "OK") -> Schema:
     return reply(description)
 
@@ -260,7 +267,8 @@ def files_paths(description: str) -> dict[str, dict[str, Schema]]:
 
 def stimuli_path(tag: str) -> dict[str, dict[str, Schema]]:
     """``GET /debug/stimuli?limit=N``: a core's last events and the actions they gave."""
+    bad = {"description": "bad limit", "content": {TEXT: {"schema": STR}, JSON: {"schema": ANY}}}
     return {"/debug/stimuli": {"get": op(
         "The core's newest events and the actions they gave",
-        {200: json_reply(ANY), 400: reply("bad limit", STR, [TEXT, JSON])},
+        {200: json_reply(ANY), 400: bad},
         params=[query("limit", integer(minimum=0))], tags=[tag])}}  # fmt: skip

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from aiohttp import web
 
 from dcos.common.metrics import add_prometheus_routes
+from dcos.common.openapi import add_openapi_route
 from dcos.protocol.ids import TaskID
 from frameworks.webapp.actions import Conflict, Deploy, KillTasks, ResetDelay, StopDeployment
 from frameworks.webapp.api.fit import FitApi
@@ -40,6 +41,7 @@ from frameworks.webapp.api.http import (
     respond,
 )  # fmt: skip
 from frameworks.webapp.api.metrics import collect, marathon_metrics, stimuli
+from frameworks.webapp.api.openapi import webapp_spec
 from frameworks.webapp.api.proxy import LeaderProxy, add_leader_header
 from frameworks.webapp.api.render import AppRenderer, app_json, info_json, queue_json, task_json
 from frameworks.webapp.api.security import ApiSecurity, new_secret_paths
@@ -492,6 +494,7 @@ def build_app(service: WebappService, ha: HaState | None = None,
     r.add_get("/debug/stimuli", api.stimuli)
     GroupsApi(service, api.render, sec).add_routes(r)
     FitApi(service).add_routes(r)
+    add_openapi_route(app, webapp_spec())
     add_prometheus_routes(app, lambda: collect(service))
     app.on_startup.append(_warm)
     app.on_cleanup.append(_close_callbacks)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -103,15 +103,18 @@ def load(base_url: str, *, exclude: Iterable[tuple[str, str]] = ()) -> list[Any]
     return ops
 
 
-def fuzz(api: str, ops: Iterable[Any], session: requests.Session, examples: int = EXAMPLES) -> None:
+def fuzz(api: str, ops: Iterable[Any], session: requests.Session, examples: int = EXAMPLES,
+         prepare: Callable[[Any], Any] | None = None) -> None:
     """For each operation, `examples` positive and `examples` negative generated requests
     (never a body whose ``type`` is one of the operation's ``x-dcos-streaming-calls``), each
-    checked by `check`; fails with every failing operation's first failure."""
+    checked by `check` (after `prepare(case)`, which may make a request harmless: the
+    webapp's app bodies get ``instances: 0``); fails with every failing operation's first
+    failure."""
     failures: list[str] = []
     for op in ops:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
-                _fuzz_one(COUNTS.setdefault(api, {}), op, mode, session, examples)
+                _fuzz_one(COUNTS.setdefault(api, {}), op, mode, session, examples, prepare)
             except Unsatisfiable:  # nothing to make invalid (no parameters, no body)
                 continue
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - reported below
@@ -125,12 +128,15 @@ COUNTS: dict[str, dict[str, int]] = {}  # API -> operation -> requests sent (the
 def _describe(exc: BaseException) -> str:
     """A failure in a few lines: each of a group's failures, cut short."""
     parts = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
-    return "\n  ".join(f"{type(e).__name__}: {str(e)[:1200]}" for e in parts)
+    notes = "\n".join(getattr(exc, "__notes__", []))
+    return "\n  ".join(f"{type(e).__name__}: {str(e)[:1200]}" for e in parts) + "\n" + notes
 
 
 def _fuzz_one(counts: dict[str, int], op: Any, mode: GenerationMode, session: requests.Session,
-              examples: int) -> None:  # fmt: skip
+              examples: int, prepare: Callable[[Any], Any] | None) -> None:  # fmt: skip
     strategy = op.as_strategy(mode).filter(lambda c: not _streaming_call(c))
+    if prepare is not None:
+        strategy = strategy.map(prepare)
 
     @settings(SETTINGS, max_examples=examples)
     @given(case=strategy)
@@ -142,8 +148,16 @@ def _fuzz_one(counts: dict[str, int], op: Any, mode: GenerationMode, session: re
 
 
 def check(case: Any, session: requests.Session | None = None) -> None:
-    """Send `case` and apply `CHECKS`; a request without an answer in `TIMEOUT_S` raises."""
-    case.call_and_validate(checks=CHECKS, session=session, timeout=TIMEOUT_S)
+    """Send `case` and apply `CHECKS`; a request without an answer in `TIMEOUT_S` raises. A
+    failure carries the request and the answer (status, type, start of the body)."""
+    response = case.call(session=session, timeout=TIMEOUT_S)
+    try:
+        case.validate_response(response, checks=CHECKS)
+    except BaseException as exc:
+        exc.add_note(f"request: {case.method} {response.request.url} "
+                     f"body={str(case.body)[:300]}\nanswer: {response.status_code} "
+                     f"{response.headers.get('content-type')} {response.text[:300]!r}")
+        raise
 
 
 def alive(url: str) -> None:
