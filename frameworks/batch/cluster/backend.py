@@ -475,9 +475,12 @@ class ClusterBackend:
                 break
             await self.clock.sleep(0.1)
         body = {"ui_url": self.ui_url, "framework_id": fid or ""}
+        tls = self.mesos.tls if self.mesos else None
+        creds = self.mesos.credentials if self.mesos else None
+        headers = {"Authorization": creds.authorization()} if creds is not None else {}
         try:
-            async with aiohttp.ClientSession() as s:
-                await s.post(f"{url}/v1/submissions/{sid}/driver", json=body)
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls or True)) as s:
+                await s.post(f"{url}/v1/submissions/{sid}/driver", json=body, headers=headers)
         except aiohttp.ClientError as exc:
             log.warning("could not report to the dispatcher at %s: %s", url, exc)
 

@@ -24,6 +24,8 @@ Called by `ClusterBackend.__init__` with whatever the SparkContext was given (a 
 | ``spark.dcos.executor.queueDepth`` | 1 | tasks sent ahead per executor core |
 | ``spark.dcos.executor.startTimeout`` | 120s | `start` fails when no executor registers |
 | ``spark.dcos.forwardPythonPath`` | true | executors get the driver's ``sys.path`` dirs |
+| ``spark.mesos.principal`` | - | framework principal (HTTP Basic; security on) |
+| ``spark.mesos.secret`` / ``spark.mesos.secret.file`` | - | its secret, or a file holding it (relative: the sandbox); `frameworks.batch.cluster.security` |
 | ``spark.mesos.driver.failoverTimeout`` | 60s | how long the master keeps the driver's framework while it is not subscribed: long enough to re-subscribe after a master failover (a new leader starts every framework's timeout when it takes over); executors exit by themselves when the driver goes away |
 
 Executor cpus (`frameworks.batch.cluster.executor_policy`): with ``spark.executor.cores`` set, each
@@ -46,6 +48,8 @@ from typing import Any
 
 from dcos.sdk.util import parse_duration
 from frameworks.batch.cluster.executor_policy import ExecutorSpec, parse_memory
+
+AUTH_KEYS = ("spark.mesos.principal", "spark.mesos.secret", "spark.mesos.secret.file")
 
 
 def _bool(v: Any) -> bool:
@@ -80,6 +84,7 @@ class ClusterConf:
     start_timeout: float = 120.0
     forward_python_path: bool = True
     failover_timeout: float = 60.0
+    mesos_auth: dict[str, str] = field(default_factory=dict)  # spark.mesos.principal/secret(.file)
 
     @classmethod
     def parse(cls, conf: Any, environ: Mapping[str, str] | None = None) -> ClusterConf:
@@ -135,4 +140,5 @@ class ClusterConf:
             start_timeout=parse_duration(c.get("spark.dcos.executor.startTimeout", "120s")),
             forward_python_path=_bool(c.get("spark.dcos.forwardPythonPath", "true")),
             failover_timeout=parse_duration(c.get("spark.mesos.driver.failoverTimeout", "60s")),
+            mesos_auth={k: c[k] for k in AUTH_KEYS if k in c},
         )

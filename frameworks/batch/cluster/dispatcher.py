@@ -64,6 +64,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -85,9 +86,20 @@ from dcos.sdk import (
 from dcos.sdk.framework import TaskRef
 from dcos.sdk.placement import Slot, place
 from dcos.sdk.util import parse_master
+from dcos.security.acls import Action
+from dcos.security.context import SecurityContext
+from dcos.security.http import PolicyFeed, auth_middleware, identity
+from dcos.security.options import add_security_args, base_url, context_from_args
 from dcos.state import SQLiteStateStore, StateStore, VersionConflict
 from dcos.state.zk import is_zk_url
 from frameworks.batch.cluster.backend import master_target, route_to
+from frameworks.batch.cluster.security import (
+    DRIVER_PRINCIPAL,
+    driver_conf,
+    publish_driver_secret,
+    secret_path,
+    secret_volume,
+)
 from frameworks.batch.cluster.submission_checks import ScriptPolicy, check_submission
 
 log = logging.getLogger(__name__)
@@ -102,8 +114,11 @@ class Dispatcher(FrameworkScheduler):
 
     def __init__(self, store: StateStore, master: str, python: str = sys.executable,
                  scripts_dir: Path | None = None, policy: ScriptPolicy | None = None,
-                 name: str = NAME, role: str = "*") -> None:  # fmt: skip
+                 name: str = NAME, role: str = "*",
+                 security: SecurityContext | None = None) -> None:  # fmt: skip
         super().__init__(roles=[role])
+        self.security = security  # security on (see frameworks.batch.cluster.security)
+        self.driver_secret = _driver_secret(security)
         self.name = name  # the framework name it registers under
         self.role = role  # the role it subscribes with (its offers' allocation role)
         self.store = store
@@ -156,8 +171,9 @@ class Dispatcher(FrameworkScheduler):
         path.write_bytes(content.encode("utf-8", "surrogatepass"))
         return str(path)
 
-    async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Queue a validated submission (the caller ran `validate`)."""
+    async def submit(self, body: dict[str, Any], principal: str | None = None) -> dict[str, Any]:
+        """Queue a validated submission (the caller ran `validate`); `principal` is who
+        submitted it (security on)."""
         sid = f"driver-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
         script = body["script"]
         if body.get("script_content") is not None:
@@ -179,6 +195,8 @@ class Dispatcher(FrameworkScheduler):
             "finished": None,
             "driver_ui": "",
             "driver_framework_id": "",
+            "user": body.get("user") or None,
+            "principal": principal,
         }
         self.subs[sid] = sub
         await self.save(sub)
@@ -212,11 +230,23 @@ class Dispatcher(FrameworkScheduler):
         ]
 
     async def subscribed(self, driver: SchedulerDriver, first: bool) -> None:
+        await self._publish_driver_secret(driver)
         if not first:
             return
         framework_id = driver.framework_id or ""
         await self.store.put("/framework_id", framework_id.encode(), await self._fid_version())
         log.info("dispatcher registered as %s", framework_id)
+
+    async def _publish_driver_secret(self, driver: SchedulerDriver) -> None:
+        """Security on: store the drivers' secret in the master's secret store (each
+        (re)subscription: a new leader, or a rotated credentials.json)."""
+        if self.security is None or self.driver_secret is None or driver.master is None:
+            return
+        async with aiohttp.ClientSession(**self.security.client_kwargs()) as session:
+            problem = await publish_driver_secret(session, driver.master.url,
+                                                  secret_path(self.name), self.driver_secret)  # fmt: skip
+        if problem is not None:
+            log.warning("drivers' secret not stored (they cannot register): %s", problem)
 
     async def _fid_version(self) -> int:
         v = await self.store.get("/framework_id")
@@ -252,6 +282,8 @@ class Dispatcher(FrameworkScheduler):
         conf = dict(sub["conf"])
         if self.role != "*":  # a team's dispatcher: its drivers register under its role
             conf.setdefault("spark.mesos.role", self.role)
+        if self.security is not None:
+            conf.update(driver_conf())  # the principal and the secret's file, never the secret
         env = {
             "DCOS_BATCH_MASTER": f"mesos://{self.master}",
             "MASTER": f"mesos://{self.master}",
@@ -263,7 +295,7 @@ class Dispatcher(FrameworkScheduler):
         }
         argv = [self.python, script.name, *sub["args"]]
         command = {"value": self.python, "arguments": argv, "shell": False}
-        return task_info(
+        info = task_info(
             name=sub["name"],
             task_id=sub["task_id"],
             agent_id=offer.agent_id,
@@ -272,7 +304,11 @@ class Dispatcher(FrameworkScheduler):
             environment=env,
             uris=[f"file://{script}"],
             kill_grace_period=5.0,
+            user=sub.get("user") or None,
         )
+        if self.security is not None and self.driver_secret is not None:
+            info["container"] = {"type": "MESOS", "volumes": [secret_volume(secret_path(self.name))]}
+        return info
 
     async def status_update(self, driver: SchedulerDriver, status: TaskStatus) -> None:
         sub = self.subs.get(status.task_id)
@@ -296,7 +332,12 @@ class Dispatcher(FrameworkScheduler):
     # ---- HTTP API -----------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=8 * 1024 * 1024)  # shipped scripts
+        middlewares = []
+        if self.security is not None:  # plain-text 401s, as the API's other errors
+            middlewares.append(auth_middleware(
+                self.security, error=lambda status, text: web.Response(status=status, text=text),
+                open_paths=frozenset({"/health", "/openapi.json"})))  # fmt: skip
+        app = web.Application(client_max_size=8 * 1024 * 1024, middlewares=middlewares)  # shipped scripts
         app.router.add_post("/v1/submissions", self._post)
         app.router.add_get("/v1/submissions", self._list)
         app.router.add_get("/v1/submissions/{id}", self._get)
@@ -314,11 +355,33 @@ class Dispatcher(FrameworkScheduler):
     async def _post(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         refused = self.validate(body)
+        if refused is None:
+            refused = self._authorize_user(request, body.get("user"))
         if refused is not None:
             status, why = refused
             log.warning("submission refused (%d): %s", status, why)
             return web.Response(status=status, text=why)
-        return _json(await self.submit(body))
+        return _json(await self.submit(body, identity(request).principal))
+
+    def _authorize_user(self, request: web.Request, user: str | None) -> tuple[int, str] | None:
+        """Security on: the submitter must itself be allowed ``run_tasks`` as the driver's
+        `user` (the master checks the dispatcher's own principal, which may run as more)."""
+        if self.security is None or not user:
+            return None
+        who = identity(request)
+        if self.security.allows(who, Action.RUN_TASKS, user):
+            return None
+        return 403, f"principal '{who.principal or 'anonymous'}' may not run tasks as user '{user}'"
+
+    def _may_kill(self, request: web.Request, sub: dict[str, Any]) -> bool:
+        """Security on: the submitter, or a principal allowed ``kill_tasks`` of the
+        submitter's jobs (the ACL object: the submitter's principal)."""
+        if self.security is None:
+            return True
+        who = identity(request)
+        owner = sub.get("principal")
+        return (owner is not None and who.principal == owner) or self.security.allows(
+            who, Action.KILL_TASKS, owner)
 
     async def _list(self, request: web.Request) -> web.Response:
         subs = sorted(self.subs.values(), key=lambda s: s["submitted"], reverse=True)
@@ -331,6 +394,9 @@ class Dispatcher(FrameworkScheduler):
         return _json(sub)
 
     async def _kill(self, request: web.Request) -> web.Response:
+        known = self.subs.get(request.match_info["id"])
+        if known is not None and not self._may_kill(request, known):
+            return web.Response(status=403, text=f"not allowed to kill {known['id']}")
         sub = await self.kill(request.match_info["id"])
         if sub is None:
             return web.Response(status=404, text=f"no submission {request.match_info['id']}")
@@ -356,10 +422,12 @@ def _json(body: Any) -> web.Response:
 
 
 async def start_api(d: Dispatcher, ip: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve `d`'s HTTP API on `ip`:`port` only (0: a free port); the runner and the port."""
+    """Serve `d`'s HTTP API on `ip`:`port` only (0: a free port; HTTPS when security is on);
+    the runner and the port."""
     runner = web.AppRunner(d.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, ip, port, reuse_address=True)
+    tls = d.security.server_ssl if d.security is not None else None
+    site = web.TCPSite(runner, ip, port, reuse_address=True, ssl_context=tls)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, int(bound)
@@ -370,26 +438,38 @@ def dispatcher_framework_info(d: Dispatcher, framework_id: str | None,
     """The FrameworkInfo `d` subscribes with: its name and role, its API as ``webui_url``, the
     `hostname` it serves on (the DC/OS CLI's `dcos service` HOST column), checkpointing, and
     `framework_id` (the stored one: a restart fails over). Called by `serve`."""
-    return framework_info(d.name, roles=[d.role], webui_url=d.url + "/", checkpoint=True,
+    info = framework_info(d.name, roles=[d.role], webui_url=d.url + "/", checkpoint=True,
                           framework_id=framework_id, hostname=hostname)  # fmt: skip
+    if d.security is not None:  # registered by its certificate; drivers without a user: nobody
+        info.update(principal=d.security.name, user="nobody")
+    return info
 
 
 async def serve(master: str, work_dir: Path, port: int, ip: str, hostname: str,
-                policy: ScriptPolicy | None = None, name: str = NAME, role: str = "*") -> int:
+                policy: ScriptPolicy | None = None, name: str = NAME, role: str = "*",
+                security: SecurityContext | None = None) -> int:  # fmt: skip
     """Run the dispatcher until SIGTERM/SIGINT (failover: drivers keep running). Called by
     `main`."""
     work_dir.mkdir(parents=True, exist_ok=True)
     store = SQLiteStateStore(str(work_dir / "dispatcher.db"))
     d = Dispatcher(store, master, scripts_dir=work_dir / "scripts", policy=policy, name=name,
-                   role=role)  # fmt: skip
+                   role=role, security=security)  # fmt: skip
     await d.load()
     runner, bound = await start_api(d, ip, port)
-    d.url = f"http://{f'[{hostname}]' if ':' in hostname else hostname}:{bound}"
+    d.url = base_url(hostname, bound, security)
+    feed = None
+    if security is not None:
+        if security.reloader is not None:
+            security.reloader.start()
+        feed = PolicyFeed(security, lambda: [d.driver.master.url] if d.driver and d.driver.master else [],
+                          aiohttp.ClientSession(**security.client_kwargs()))  # fmt: skip
+        feed.start()
     log.info("dispatcher API on %s (bound to %s)", d.url, ip)
     saved = await store.get("/framework_id")
     info = dispatcher_framework_info(d, saved.value.decode() if saved is not None else None,
                                      hostname)  # fmt: skip
-    d.driver = SchedulerDriver(d, info, master, failover_timeout=7 * 24 * 3600.0)
+    d.driver = SchedulerDriver(d, info, master, failover_timeout=7 * 24 * 3600.0,
+                               ssl=security.client_ssl if security is not None else None)  # fmt: skip
     await d.driver.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -399,7 +479,25 @@ async def serve(master: str, work_dir: Path, port: int, ip: str, hostname: str,
     await d.driver.stop(failover=True)
     await runner.cleanup()
     await store.close()
+    if feed is not None:
+        await feed.stop()
+        await feed.session.close()
+    if security is not None and security.reloader is not None:
+        await security.reloader.stop()
     return 0
+
+
+def _driver_secret(ctx: SecurityContext | None) -> str | None:
+    """The `DRIVER_PRINCIPAL`'s secret from credentials.json (None, with a warning, when
+    security is on and it is missing: drivers then cannot register)."""
+    if ctx is None:
+        return None
+    for entry in ctx.credentials.to_json().get("credentials", []):
+        if entry.get("principal") == DRIVER_PRINCIPAL:
+            return str(entry.get("secret"))
+    log.warning("no %s principal in %s: job drivers will not be able to register",
+                DRIVER_PRINCIPAL, ctx.dir.credentials)  # fmt: skip
+    return None
 
 
 def parser() -> flags.DaemonParser:
@@ -420,6 +518,7 @@ def parser() -> flags.DaemonParser:
            help="name it registers under (`dcos-py batch submit` looks for batch-dispatcher)")
     p.flag("--role", default="*",
            help="role it subscribes with; also its drivers' default spark.mesos.role")
+    add_security_args(p)
     return p
 
 
@@ -451,8 +550,12 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(work)
     policy = ScriptPolicy.parse(args.allow_scripts)
+    try:
+        security = context_from_args(args, "batch")
+    except (OSError, ValueError) as exc:
+        p.error(f"--security-dir: {exc}")
     return asyncio.run(serve(master, work, args.port, ip, hostname, policy,
-                             name=args.framework_name.strip(), role=args.role))
+                             name=args.framework_name.strip(), role=args.role, security=security))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from dcos.sdk import (
 from dcos.sdk.framework import TaskRef
 from frameworks.batch.cluster.conf import ClusterConf
 from frameworks.batch.cluster.executor_policy import ExecutorLaunch, ExecutorPolicy
+from frameworks.batch.cluster.security import driver_credentials, driver_tls
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,12 @@ class MesosSide(FrameworkScheduler):
         # leader starts it for every framework); a driver that dies takes its executors
         # with it anyway (they exit when their connection to it ends), and `stop` TEARs DOWN.
         # `master` is an address or a zk:// URL (the SDK driver follows the leader).
+        # Security on: the master's CA from DCOS_CA_FILE, Basic credentials from the conf
+        # (the dispatcher's drivers: principal batch-driver, secret in a sandbox file).
+        self.tls = driver_tls()
+        self.credentials = driver_credentials(conf.mesos_auth)
         self.driver = SchedulerDriver(self, info, master, failover_timeout=conf.failover_timeout,
-                                      clock=clock)
+                                      clock=clock, ssl=self.tls, credentials=self.credentials)
 
     @property
     def framework_id(self) -> str | None:

@@ -9,13 +9,16 @@ sends; `script` is then a bare file name). A submission may instead name a scrip
 dispatcher's host by absolute path only when that path lies in a file or directory the
 dispatcher was started with (``--allow-scripts DIR[:FILE...]``; symbolic links are resolved
 first): anything else, ``/etc/passwd`` included, is refused with 403 before the path is even
-looked at, so the API tells nothing about the host's files. Other bad fields are 400.
+looked at, so the API tells nothing about the host's files. Other bad fields are 400. An
+optional ``user`` names the user the driver task runs as (security on: the submitter needs
+``run_tasks`` for it, and the master checks the dispatcher's own ``run_tasks``).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import Any
 MAX_NAME = 255  # a file name (and a submission name) fits one path component
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 MAX_ARGS = 10_000
+USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")  # the driver task's user (optional)
 
 
 @dataclass(frozen=True)
@@ -108,4 +112,7 @@ def check_submission(body: Any, policy: ScriptPolicy) -> Refusal | None:
     name = body.get("name")
     if name is not None and not (isinstance(name, str) and len(name) <= MAX_NAME):
         return Refusal(400, f"name must be a string of at most {MAX_NAME} characters")
+    user = body.get("user")
+    if user is not None and not (isinstance(user, str) and (not user or USER.match(user))):
+        return Refusal(400, "user must be a user name (letters, digits, '_', '-', '.')")
     return None
