@@ -171,8 +171,9 @@ class Wiring:
 def wiring(opts: UpOptions) -> Wiring:
     layout = opts.layout()
     if layout is None:
-        return Wiring(f"{LOCAL_IP}:{opts.master_port}", [opts.url(opts.master_port)],
-                      [opts.webapp_port])
+        # `--secure`: the https URL (a bare host:port means http to the components)
+        arg = opts.url(opts.master_port) if opts.secure else f"{LOCAL_IP}:{opts.master_port}"
+        return Wiring(arg, [opts.url(opts.master_port)], [opts.webapp_port])
     return Wiring(str(layout.masters_zk), layout.master_urls, list(layout.webapp_ports),
                   str(layout.webapp_zk))
 
@@ -520,16 +521,17 @@ def announce(opts: UpOptions, components: Sequence[Component], pids: dict[str, i
                   highlight=False)
     out.print(render_components(components, pids))
     names = {c.url: c.name for c in components if c.url}
-    if opts.secure:
-        out.print(f"try: dcos-py node list (cluster {up_secure.cluster_name(opts.master_port)}:"
-                  " https, the cluster CA and an admin token)", markup=False, highlight=False)
-    elif len(wires.master_urls) == 1:
+    if len(wires.master_urls) == 1:
         where = f"master {wires.master_urls[0]}"
-        out.print(f"try: DCOS_MASTER={wires.master_urls[0]} dcos-py node list")
     else:
         lead = f"{names.get(leader, '?')} ({leader}) leads" if leader else "no master leads yet"
         where = f"{len(wires.master_urls)} masters at {wires.master_arg}, {lead}"
-        out.print(f"try: DCOS_MASTER={wires.master_arg} dcos-py node list")
+    if opts.secure:
+        out.print(f"try: dcos-py node list (cluster {up_secure.cluster_name(opts.master_port)}:"
+                  " https, the cluster CA and an admin token)", markup=False, highlight=False)
+    else:
+        master = wires.master_urls[0] if len(wires.master_urls) == 1 else wires.master_arg
+        out.print(f"try: DCOS_MASTER={master} dcos-py node list")
     if opts.webapp and not opts.secure:
         out.print(f"try: DCOS_WEBAPP=http://{LOCAL_IP}:{opts.webapp_port} dcos-py app list")
     if opts.package:
