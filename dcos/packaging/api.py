@@ -27,10 +27,12 @@ from aiohttp import web
 
 from dcos.packaging import errors, fields, security
 from dcos.packaging import mediatypes as mt
+from dcos.common.openapi import add_openapi_route
 from dcos.packaging.app_definition import asset_name
 from dcos.packaging.clients import acting_as
 from dcos.packaging.resource import serve_asset
 from dcos.packaging.service import PackageService
+from dcos.packaging.openapi import package_spec
 from dcos.security.acls import Action
 from dcos.security.context import SecurityContext
 
@@ -227,4 +229,5 @@ def build_app(service: PackageService, session: aiohttp.ClientSession,
     app.router.add_get("/package/resource", resource)
     app.router.add_get("/package/resource/{name}", resource)
     app.router.add_get("/health", health)
+    add_openapi_route(app, package_spec())
     return app

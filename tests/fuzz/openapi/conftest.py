@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fuzz.openapi.harness import COUNTS, Cluster, start_cluster
+from tests.fuzz.openapi.harness import COUNTS, STATUSES, Cluster, start_cluster
 
 
 @pytest.fixture(scope="package")
@@ -25,4 +25,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.section("openapi fuzz: operations and requests per API")
     for api, ops in COUNTS.items():
-        terminalreporter.write_line(f"{api}: {len(ops)} operations, {sum(ops.values())} requests")
+        by = ", ".join(f"{s}: {n}" for s, n in sorted(STATUSES.get(api, {}).items()))
+        terminalreporter.write_line(f"{api}: {len(ops)} operations, {sum(ops.values())} "
+                                    f"requests ({by})")

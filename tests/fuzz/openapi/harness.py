@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -114,7 +115,7 @@ def fuzz(api: str, ops: Iterable[Any], session: requests.Session, examples: int 
     for op in ops:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
-                _fuzz_one(COUNTS.setdefault(api, {}), op, mode, session, examples, prepare)
+                _fuzz_one(api, COUNTS.setdefault(api, {}), op, mode, session, examples, prepare)
             except Unsatisfiable:  # nothing to make invalid (no parameters, no body)
                 continue
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - reported below
@@ -123,6 +124,7 @@ def fuzz(api: str, ops: Iterable[Any], session: requests.Session, examples: int 
 
 
 COUNTS: dict[str, dict[str, int]] = {}  # API -> operation -> requests sent (the summary)
+STATUSES: dict[str, Counter[int]] = {}  # API -> answers by status
 
 
 def _describe(exc: BaseException) -> str:
@@ -132,7 +134,7 @@ def _describe(exc: BaseException) -> str:
     return "\n  ".join(f"{type(e).__name__}: {str(e)[:1200]}" for e in parts) + "\n" + notes
 
 
-def _fuzz_one(counts: dict[str, int], op: Any, mode: GenerationMode, session: requests.Session,
+def _fuzz_one(api: str, counts: dict[str, int], op: Any, mode: GenerationMode, session: requests.Session,
               examples: int, prepare: Callable[[Any], Any] | None) -> None:  # fmt: skip
     strategy = op.as_strategy(mode).filter(lambda c: not _streaming_call(c))
     if prepare is not None:
@@ -142,12 +144,13 @@ def _fuzz_one(counts: dict[str, int], op: Any, mode: GenerationMode, session: re
     @given(case=strategy)
     def run(case: Any) -> None:
         counts[op.label] = counts.get(op.label, 0) + 1
-        check(case, session)
+        status = check(case, session)
+        STATUSES.setdefault(api, Counter())[status] += 1
 
     run()
 
 
-def check(case: Any, session: requests.Session | None = None) -> None:
+def check(case: Any, session: requests.Session | None = None) -> int:
     """Send `case` and apply `CHECKS`; a request without an answer in `TIMEOUT_S` raises. A
     failure carries the request and the answer (status, type, start of the body)."""
     response = case.call(session=session, timeout=TIMEOUT_S)
@@ -158,6 +161,7 @@ def check(case: Any, session: requests.Session | None = None) -> None:
                      f"body={str(case.body)[:300]}\nanswer: {response.status_code} "
                      f"{response.headers.get('content-type')} {response.text[:300]!r}")
         raise
+    return int(response.status_code)
 
 
 def alive(url: str) -> None:
