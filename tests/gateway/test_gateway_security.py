@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +27,7 @@ from dcos.dns.service import DnsConfig, DnsService
 from dcos.gateway.app import Gateway
 from dcos.gateway.config import GatewayConfig
 from dcos.security.context import load_context
-from dcos.security.layout import SecurityDir, init_security_dir
+from dcos.security.layout import SecurityDir, init_security_dir, read_admin_password
 from dcos.security.tls import ca_client_context, peer_identity, server_context
 from dcos.security.tokens import TokenIssuer
 from dcos.testing import free_port
@@ -248,3 +250,59 @@ async def test_dns_reads_over_mutual_tls_and_guards_its_http_api(
             await gw.stop()
         await dns.stop()
         await runner.cleanup()
+
+
+async def test_a_real_master_sees_the_user_behind_the_gateway(sd: SecurityDir,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """A real master (``--security-dir``) behind the gateway: the login goes through, and the
+    master authorizes the user whose token the gateway forwards, not the gateway (a component
+    that may do anything): an unprivileged user's operator write is refused by the master."""
+    port = free_port()
+    master = subprocess.Popen([sys.executable, "-m", "dcos.master", "--ip", "127.0.0.1",
+                               "--port", str(port), "--work-dir", str(tmp_path / "master"),
+                               "--security-dir", str(sd.root), "--tls-name", "master",
+                               "--log-file", str(tmp_path / "master.log")])  # fmt: skip
+    gw = None
+    try:
+        gw = await Gateway(GatewayConfig(port=0, web_dir=tmp_path, connect_timeout=1.0,
+                                         masters=(f"127.0.0.1:{port}",),
+                                         security_dir=sd.root)).start()  # fmt: skip
+        async with client(sd) as s:
+            login = {"uid": "admin", "password": read_admin_password(sd)}
+            for _ in range(150):
+                try:
+                    async with s.post(gw.url + "/acs/api/v1/auth/login", json=login) as r:
+                        if r.status == 200:
+                            admin = (await r.json())["token"]
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"no login through the gateway: {tmp_path}/master.log")
+            as_admin = {"Authorization": f"token={admin}"}
+            async with s.put(gw.url + "/acs/api/v1/users/bob", headers=as_admin,
+                             json={"password": "bob-secret-1", "description": "Bob"}) as r:
+                assert r.status == 201, await r.text()
+            async with s.post(gw.url + "/acs/api/v1/auth/login",
+                              json={"uid": "bob", "password": "bob-secret-1"}) as r:  # fmt: skip
+                as_bob = {"Authorization": f"token={(await r.json())['token']}"}
+            weights = {"type": "UPDATE_WEIGHTS",
+                       "update_weights": {"weight_infos": [{"role": "team", "weight": 2.0}]}}
+            async with s.post(gw.url + "/mesos/api/v1", json=weights, headers=as_bob) as r:
+                assert r.status == 403, await r.text()  # the master saw bob
+            async with s.post(gw.url + "/mesos/api/v1", json=weights, headers=as_admin) as r:
+                assert r.status == 200, await r.text()
+            async with s.get(gw.url + "/mesos/master/state", headers=as_bob) as r:
+                assert r.status == 200
+            async with s.post(gw.url + "/mesos/api/v1", json=weights) as r:
+                assert r.status == 401 and r.headers["WWW-Authenticate"] == "acsjwt"
+    finally:
+        if gw is not None:
+            await gw.stop()
+        master.terminate()
+        try:
+            master.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            master.kill()
+            master.wait()
