@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from dcos.common.version import version_info
+from dcos.master.authz import ScopedCore
 from dcos.master.core.model import Agent, Framework, Task
 from dcos.master.core.offers import attributes_json
 from dcos.master.shell import MasterView
@@ -210,12 +211,15 @@ def state_json(view: MasterView) -> dict[str, Any]:
 
 def state_summary(view: MasterView) -> dict[str, Any]:
     core = view.core
+    # security on: the frameworks the reader may see (`dcos.master.authz.ScopedCore`)
+    shown = core.frameworks if isinstance(core, ScopedCore) else None
     slaves = []
     for a in core.agents.values():
         d = agent_json(view, a)
         counts = Counter(t.state for t in a.tasks.values())
         d.update({s.value: counts.get(s.value, 0) for s in _SUMMARY_STATES})
-        d["framework_ids"] = sorted({t.framework_id for t in a.tasks.values()})
+        fids = {t.framework_id for t in a.tasks.values()}
+        d["framework_ids"] = sorted(fids if shown is None else fids & shown.keys())
         slaves.append(d)
     frameworks = []
     for f in core.frameworks.values():

@@ -320,6 +320,10 @@ async def test_framework_ownership_run_tasks_and_views(secure: Secure) -> None:
     assert state["frameworks"] == [] and len(state["slaves"]) == 1
     _, tasks = await _get(bob, url + "/master/tasks")
     assert tasks["tasks"] == []
+    for who, fids in ((bob, []), (alice, [fid])):
+        _, summary = await _get(who, url + "/master/state-summary")
+        assert [f["id"] for f in summary["frameworks"]] == fids
+        assert summary["slaves"][0]["framework_ids"] == fids
     _, state = await _get(admin, url + "/master/state")
     assert [f["id"] for f in state["frameworks"]] == [fid]
     async with bob.post(url + "/api/v1", json={"type": "GET_FRAMEWORKS"}) as r:
