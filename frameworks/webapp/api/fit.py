@@ -94,7 +94,8 @@ class FitApi:
             return driver.master.url
         try:
             if zk_master(self.s.master) is None:
-                return parse_master(self.s.master).url
+                scheme = "https" if self.s.security is not None else "http"
+                return parse_master(self.s.master, default_scheme=scheme).url
         except MasterAddressError:
             pass
         raise MasterUnavailable(
@@ -106,7 +107,9 @@ class FitApi:
         url = self.master_url() + "/master/slaves"
         timeout = aiohttp.ClientTimeout(total=MASTER_TIMEOUT)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as resp:
+            sec = self.s.security  # security on: mutual TLS with the webapp's certificate
+            kwargs = sec.client_kwargs() if sec is not None else {}
+            async with aiohttp.ClientSession(timeout=timeout, **kwargs) as session, session.get(url) as resp:
                 body = await resp.read()
                 if resp.status != 200:
                     raise MasterUnavailable(f"the master answered {resp.status} to GET {url}")
