@@ -44,8 +44,9 @@ import orjson
 from aiohttp import web
 
 from dcos.iam import IamService, Problem, load_keys, parse_secret_path, parse_uid
-from dcos.iam.ids import SecretPath, parse_secret_prefix
+from dcos.iam.ids import SecretPath, Uid, parse_secret_prefix
 from dcos.iam.keys import IamKeys
+from dcos.iam.limits import FailureBuckets
 from dcos.iam.problems import invalid, not_found, too_large, unauthorized
 from dcos.iam.requests import (
     parse_login,
@@ -142,26 +143,6 @@ def _token_of(header: str) -> str | None:
 # -- per-process state --------------------------------------------------------------------------
 
 
-class _Buckets:
-    """Token buckets per key: failed logins per uid (a correct password costs nothing)."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self._b: dict[str, tuple[float, float]] = {}
-
-    def _level(self, key: str, now: float) -> float:
-        tokens, last = self._b.get(key, (self.burst, now))
-        return min(self.burst, tokens + max(0.0, now - last) * self.rate)
-
-    def available(self, key: str, now: float) -> bool:
-        return self._level(key, now) >= 1.0
-
-    def consume(self, key: str, now: float) -> None:
-        self._b[key] = (max(0.0, self._level(key, now) - 1.0), now)
-        if len(self._b) > 10000:  # forget full buckets (they equal a fresh one)
-            self._b = {k: v for k, v in self._b.items() if self._level(k, now) < self.burst}
-
-
 class IamRuntime:
     """The IAM of one master process: keys, the service of the current term, login limits."""
 
@@ -175,7 +156,7 @@ class IamRuntime:
         self._service: IamService | None = None
         self._lock: asyncio.Lock | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self.failed_logins = _Buckets(LOGIN_FAILURES_PER_S, LOGIN_FAILURE_BURST)
+        self.failed_logins = FailureBuckets(LOGIN_FAILURES_PER_S, LOGIN_FAILURE_BURST)
 
     def now(self) -> float:
         return self.shell.now()
@@ -382,17 +363,24 @@ async def list_users(request: web.Request, rt: IamRuntime, svc: IamService) -> w
     return _json({"array": shown})
 
 
-def _uid(request: web.Request) -> Any:
-    return parse_uid(request.match_info["uid"])
+def _user_target(request: web.Request, rt: IamRuntime, *,
+                 self_ok: bool = False) -> Uid | web.Response:  # fmt: skip
+    """The uid in the URL when the caller may manage it (or is it, with `self_ok`); else
+    the 400 or the logged 403."""
+    uid = parse_uid(request.match_info["uid"])
+    if isinstance(uid, Problem):
+        return _problem(uid)
+    if self_ok:
+        denied = _self_or_denied(request, rt, uid)
+    else:
+        denied = _denied(request, rt, Action.MANAGE_IAM, uid)
+    return uid if denied is None else denied
 
 
 async def get_user(request: web.Request, rt: IamRuntime, svc: IamService) -> web.StreamResponse:
-    uid = _uid(request)
-    if isinstance(uid, Problem):
-        return _problem(uid)
-    denied = _self_or_denied(request, rt, uid)
-    if denied is not None:
-        return denied
+    uid = _user_target(request, rt, self_ok=True)
+    if isinstance(uid, web.Response):
+        return uid
     rec = await svc.get_user(uid)
     if rec is None:
         return _problem(not_found(f"user {uid!r} does not exist", "ERR_UNKNOWN_USER_ID"))
@@ -400,12 +388,9 @@ async def get_user(request: web.Request, rt: IamRuntime, svc: IamService) -> web
 
 
 async def put_user(request: web.Request, rt: IamRuntime, svc: IamService) -> web.StreamResponse:
-    uid = _uid(request)
-    if isinstance(uid, Problem):
-        return _problem(uid)
-    denied = _denied(request, rt, Action.MANAGE_IAM, uid)
-    if denied is not None:
-        return denied
+    uid = _user_target(request, rt)
+    if isinstance(uid, web.Response):
+        return uid
     body = await _body(request)
     req = body if isinstance(body, Problem) else parse_user_create(body)
     if isinstance(req, Problem):
@@ -419,12 +404,9 @@ async def put_user(request: web.Request, rt: IamRuntime, svc: IamService) -> web
 
 
 async def patch_user(request: web.Request, rt: IamRuntime, svc: IamService) -> web.StreamResponse:
-    uid = _uid(request)
-    if isinstance(uid, Problem):
-        return _problem(uid)
-    denied = _denied(request, rt, Action.MANAGE_IAM, uid)
-    if denied is not None:
-        return denied
+    uid = _user_target(request, rt)
+    if isinstance(uid, web.Response):
+        return uid
     body = await _body(request)
     req = body if isinstance(body, Problem) else parse_user_patch(body)
     if isinstance(req, Problem):
@@ -442,12 +424,9 @@ async def patch_user(request: web.Request, rt: IamRuntime, svc: IamService) -> w
 
 async def delete_user(request: web.Request, rt: IamRuntime,
                       svc: IamService) -> web.StreamResponse:  # fmt: skip
-    uid = _uid(request)
-    if isinstance(uid, Problem):
-        return _problem(uid)
-    denied = _denied(request, rt, Action.MANAGE_IAM, uid)
-    if denied is not None:
-        return denied
+    uid = _user_target(request, rt)
+    if isinstance(uid, web.Response):
+        return uid
     problem = await svc.delete_user(uid, rt.now())
     if problem is not None:
         return _problem(problem)
@@ -508,26 +487,40 @@ async def policy(request: web.Request, rt: IamRuntime, svc: IamService) -> web.S
 # -- secrets ------------------------------------------------------------------------------------
 
 
-def _secret_path(request: web.Request) -> SecretPath | web.Response:
-    if request.match_info["store"] != STORE:
-        return error_response(404, f"unknown secret store {request.match_info['store']!r} "
-                                   f"(the only one is {STORE!r})", "ERR_UNKNOWN_STORE")  # fmt: skip
+def _unknown_store(request: web.Request) -> web.Response | None:
+    if request.match_info["store"] == STORE:
+        return None
+    return error_response(404, f"unknown secret store {request.match_info['store']!r} (the "
+                               f"only one is {STORE!r})", "ERR_UNKNOWN_STORE")  # fmt: skip
+
+
+def _secret_target(request: web.Request, rt: IamRuntime) -> SecretPath | web.Response:
+    """The secret path in the URL when the caller may manage it; else the 404 (store),
+    400 (path) or the logged 403."""
+    unknown = _unknown_store(request)
+    if unknown is not None:
+        return unknown
     path = parse_secret_path(request.match_info.get("path", ""))
-    return _problem(path) if isinstance(path, Problem) else path
+    if isinstance(path, Problem):
+        return _problem(path)
+    denied = _denied(request, rt, Action.MANAGE_SECRETS, path)
+    return path if denied is None else denied
+
+
+async def _secret_value(request: web.Request) -> bytes | web.Response:
+    body = await _body(request)
+    value = body if isinstance(body, Problem) else parse_secret_value(body)
+    return _problem(value) if isinstance(value, Problem) else value
 
 
 async def put_secret(request: web.Request, rt: IamRuntime,
                      svc: IamService) -> web.StreamResponse:  # fmt: skip
-    path = _secret_path(request)
+    path = _secret_target(request, rt)
     if isinstance(path, web.Response):
         return path
-    denied = _denied(request, rt, Action.MANAGE_SECRETS, path)
-    if denied is not None:
-        return denied
-    body = await _body(request)
-    value = body if isinstance(body, Problem) else parse_secret_value(body)
-    if isinstance(value, Problem):
-        return _problem(value)
+    value = await _secret_value(request)
+    if isinstance(value, web.Response):
+        return value
     rec = await svc.create_secret(path, value, rt.now())
     if isinstance(rec, Problem):
         return _problem(rec)
@@ -537,16 +530,12 @@ async def put_secret(request: web.Request, rt: IamRuntime,
 
 async def patch_secret(request: web.Request, rt: IamRuntime,
                        svc: IamService) -> web.StreamResponse:  # fmt: skip
-    path = _secret_path(request)
+    path = _secret_target(request, rt)
     if isinstance(path, web.Response):
         return path
-    denied = _denied(request, rt, Action.MANAGE_SECRETS, path)
-    if denied is not None:
-        return denied
-    body = await _body(request)
-    value = body if isinstance(body, Problem) else parse_secret_value(body)
-    if isinstance(value, Problem):
-        return _problem(value)
+    value = await _secret_value(request)
+    if isinstance(value, web.Response):
+        return value
     problem = await svc.update_secret(path, value, rt.now())
     if problem is not None:
         return _problem(problem)
@@ -556,12 +545,9 @@ async def patch_secret(request: web.Request, rt: IamRuntime,
 
 async def delete_secret(request: web.Request, rt: IamRuntime,
                         svc: IamService) -> web.StreamResponse:  # fmt: skip
-    path = _secret_path(request)
+    path = _secret_target(request, rt)
     if isinstance(path, web.Response):
         return path
-    denied = _denied(request, rt, Action.MANAGE_SECRETS, path)
-    if denied is not None:
-        return denied
     problem = await svc.delete_secret(path)
     if problem is not None:
         return _problem(problem)
@@ -574,12 +560,9 @@ async def get_secret(request: web.Request, rt: IamRuntime, svc: IamService) -> w
     it); else one secret's metadata (never its value)."""
     if request.query.get("list", "").lower() in ("true", "1"):
         return await _list_secrets(request, rt, svc)
-    path = _secret_path(request)
+    path = _secret_target(request, rt)
     if isinstance(path, web.Response):
         return path
-    denied = _denied(request, rt, Action.MANAGE_SECRETS, path)
-    if denied is not None:
-        return denied
     rec = await svc.get_secret(path)
     if rec is None:
         return _problem(not_found(f"unknown secret(s): {path}", "ERR_UNKNOWN_SECRET"))
@@ -588,9 +571,9 @@ async def get_secret(request: web.Request, rt: IamRuntime, svc: IamService) -> w
 
 async def _list_secrets(request: web.Request, rt: IamRuntime,
                         svc: IamService) -> web.StreamResponse:  # fmt: skip
-    if request.match_info["store"] != STORE:
-        return error_response(404, f"unknown secret store {request.match_info['store']!r}",
-                              "ERR_UNKNOWN_STORE")  # fmt: skip
+    unknown = _unknown_store(request)
+    if unknown is not None:
+        return unknown
     folder = parse_secret_prefix(request.match_info.get("path", ""))
     if isinstance(folder, Problem):
         return _problem(folder)

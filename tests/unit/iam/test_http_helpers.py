@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from dcos.master.http.iam import OPEN_PATHS, PROVIDERS_DOC, _Buckets, error_response, is_iam_path
+from dcos.iam.limits import FailureBuckets
+from dcos.master.http.iam import OPEN_PATHS, PROVIDERS_DOC, error_response, is_iam_path
 
 
 def test_paths() -> None:
@@ -29,7 +30,7 @@ def test_providers_offer_username_password() -> None:
 
 
 def test_failed_login_buckets() -> None:
-    b = _Buckets(rate=1.0, burst=3)
+    b = FailureBuckets(rate=1.0, burst=3)
     for _ in range(3):
         assert b.available("bob", 0.0)
         b.consume("bob", 0.0)
