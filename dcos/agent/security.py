@@ -31,6 +31,7 @@ import os
 import pwd
 import shutil
 import ssl
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from dcos.agent.task_user import DEFAULT_TASK_USER, task_user_name
+from dcos.agent.task_user import DEFAULT_TASK_USER, setup_problems, task_user_name
 from dcos.security.acls import Action
 from dcos.security.context import SecurityContext, load_context
 from dcos.security.http import PolicyFeed, auth_middleware, forbidden_message
@@ -72,6 +73,9 @@ class AgentSecurity:
         self._ca_stamp: tuple[int, int] | None = None
         self._feed: PolicyFeed | None = None
         self.refresh_ca_copy()
+        for problem in setup_problems(self.default_task_user, os.path.abspath(work_dir),
+                                      sys.executable):  # fmt: skip
+            log.warning("%s", problem)
 
     # -- transport -------------------------------------------------------------------------
 

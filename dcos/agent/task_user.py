@@ -101,6 +101,12 @@ def chown_tree(root: str, user: TaskUser) -> None:
 def readable_by(path: str, user: TaskUser) -> bool:
     """Whether `user` could open `path` for reading: every directory on the way searchable
     and the file readable by it (owner, group or other bits; root reads everything)."""
+    return accessible(path, user, execute=False)
+
+
+def accessible(path: str, user: TaskUser, *, execute: bool) -> bool:
+    """Whether `user` could read (or, with `execute`, execute / enter) `path`: every
+    directory on the way searchable and `path` itself readable (executable) by it."""
     if user.uid == 0:
         return True
     real = os.path.realpath(path)
@@ -121,6 +127,30 @@ def readable_by(path: str, user: TaskUser) -> bool:
             if parent == "/":
                 break
             parent = os.path.dirname(parent)
+        if execute:
+            return allowed(os.stat(real), stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH)
         return allowed(os.stat(real), stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH)
     except OSError:
         return False
+
+
+def setup_problems(user_name: str, work_dir: str, python: str) -> list[str]:
+    """What keeps tasks of the default user `user_name` from working on this host: the user
+    missing, the work dir (its sandboxes) or the agent's interpreter (``$DCOS_PYTHON``) out
+    of its reach. Called once by the agent at start (security on); each is logged."""
+    try:
+        user = lookup(user_name)
+    except UnknownUser as exc:
+        return [f"the default task user: {exc}; tasks without a user will fail"]
+    out = []
+    existing = work_dir
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)  # made at start: its nearest existing parent
+    if not accessible(existing, user, execute=True):
+        out.append(f"user '{user_name}' cannot reach the work dir {work_dir} (a directory on the "
+                   "way is not searchable by it): its tasks cannot use MESOS_SANDBOX paths")
+    if not accessible(python, user, execute=True):
+        out.append(f"user '{user_name}' cannot execute {os.path.realpath(python)} "
+                   "($DCOS_PYTHON): its Python tasks and executors will fail; give such "
+                   "tasks a user that can, or install Python where every user can run it")
+    return out

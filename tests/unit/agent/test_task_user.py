@@ -22,6 +22,7 @@ from dcos.agent.task_user import (
     lookup,
     readable_by,
     run_as_argv,
+    setup_problems,
     task_user_name,
 )
 from dcos.protocol.ids import ContainerID
@@ -111,3 +112,16 @@ async def test_process_runs_as_nobody_with_its_sandbox(open_dir):
         assert argv  # an ended container: unchanged
     finally:
         await c.close()
+
+
+def test_setup_problems_name_what_keeps_tasks_from_working(open_dir):
+    assert setup_problems("no-such-user-x", str(open_dir), "/bin/sh") == [
+        "the default task user: user 'no-such-user-x' does not exist on this agent; tasks "
+        "without a user will fail"]
+    assert setup_problems("nobody", str(open_dir / "work" / "agent"), "/bin/sh") == []
+    closed = open_dir / "closed"
+    closed.mkdir(mode=0o700)
+    shutil.copy("/bin/true", closed / "python")
+    problems = setup_problems("nobody", str(closed / "work"), str(closed / "python"))
+    assert len(problems) == 2
+    assert "cannot reach the work dir" in problems[0] and "cannot execute" in problems[1]
