@@ -83,6 +83,10 @@ class MasterSecurity:
         self.streams = StreamLimiter(limit) if limit > 0 else None
         self.stream_limit = limit
         self.iam = iam  # `dcos.master.http.iam` when mounted (its error format, open paths)
+        # the ACLs the read snapshots were scoped with (held, so that a new document is
+        # never mistaken for it), and their number in the snapshots' keys
+        self._acls = ctx.acls if ctx is not None else None
+        self._acls_version = 0
 
     @property
     def on(self) -> bool:
@@ -155,7 +159,10 @@ class MasterSecurity:
         if self.authz is None or self.ctx is None:
             return None
         who = identity(request)
-        return ReadScope((who.principal, id(self.ctx.acls)), self.authz.visibility(who))
+        acls = self.ctx.acls
+        if acls is not self._acls:  # replaced by the IAM routes: snapshots built anew
+            self._acls, self._acls_version = acls, self._acls_version + 1
+        return ReadScope((who.principal, self._acls_version), self.authz.visibility(who))
 
     def debug_refused(self, request: web.Request) -> web.Response | None:
         """``/debug/stimuli`` shows every call of every framework: with security on only a

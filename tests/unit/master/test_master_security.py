@@ -266,6 +266,8 @@ async def test_authentication_and_open_paths(secure: Secure) -> None:
     assert (await _get(anon, secure.url + "/health"))[0] == 200
     status, body = await _get(anon, secure.url + "/master/state")
     assert status == 401 and "Authentication required" in body
+    status, body = await _get(anon, secure.url + "/acs/api/v1/users")  # the IAM's own format
+    assert status == 401 and {"title", "description", "code"} <= body.keys()
     async with anon.get(secure.url + "/master/state") as r:
         assert "Basic realm" in ",".join(r.headers.getall("WWW-Authenticate"))
     bad = aiohttp.ClientSession(
@@ -335,6 +337,14 @@ async def test_framework_ownership_run_tasks_and_views(secure: Secure) -> None:
     assert [f["id"] for f in state["frameworks"]] == [fid]
     async with bob.get(url + "/debug/stimuli") as r:
         assert r.status == 403
+    # new ACLs through the IAM routes: bob may now view every framework (no stale snapshot)
+    doc = {**ACLS, "view_frameworks": [{"principals": {"values": ["admin", "bob"]},
+                                        "users": {"type": "ANY"}}]}  # fmt: skip
+    async with admin.put(url + "/acs/api/v1/acls", json=doc) as r:
+        assert r.status == 204, await r.text()
+    _, state = await _get(bob, url + "/master/state")
+    assert [f["id"] for f in state["frameworks"]] == [fid]
+    assert state["frameworks"][0]["tasks"] == []  # no view_tasks
     async with admin.post(url + "/master/teardown", data={"frameworkId": fid}) as r:
         assert r.status == 200
     await stream.close()
