@@ -3,7 +3,8 @@
 Called by: `dcos.gateway.app.build_app`, which installs `edge_middleware(ctx)` first when the
 gateway has a `dcos.security.context.SecurityContext`; without one nothing here runs.
 
-For a path `dcos.gateway.edge.is_open` names, the request passes untouched. Otherwise the
+For a path `dcos.gateway.edge.is_open` names, the request passes untouched, its body limited
+to 1 MiB (anyone may send it: the login). Otherwise the
 identity comes from `dcos.security.http.authenticate` (a bearer token -- also from the UI's
 cookie on GET/HEAD, see `dcos.gateway.edge` --, HTTP Basic of a framework, or a client
 certificate of kind ``component``); a request without one, or with a bad or revoked token,
@@ -35,6 +36,7 @@ from dcos.security.principal import Identity, Via
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+OPEN_MAX_BODY = 1 << 20  # request bodies on the open paths (the login): 1 MiB
 NO_TOKEN = ("authentication required: log in (`dcos-py auth login`, or the web UI's login "
             "page) and send the token as 'Authorization: token=<token>'")  # fmt: skip
 
@@ -77,8 +79,8 @@ def edge_middleware(ctx: SecurityContext, clock: Callable[[], float] = time.time
 
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if is_open(request.raw_path):
-            return await handler(request)
+        if is_open(request.raw_path):  # anyone may call these: small bodies only
+            return await handler(request.clone(client_max_size=OPEN_MAX_BODY))
         request = with_cookie_token(request)
         who = identify(request, ctx, clock())
         if isinstance(who, str):
@@ -89,4 +91,4 @@ def edge_middleware(ctx: SecurityContext, clock: Callable[[], float] = time.time
     return edge
 
 
-__all__ = ["NO_TOKEN", "edge_middleware", "identify", "unauthorized", "with_cookie_token"]
+__all__ = ["NO_TOKEN", "OPEN_MAX_BODY", "edge_middleware", "identify", "unauthorized", "with_cookie_token"]

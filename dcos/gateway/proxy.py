@@ -18,7 +18,8 @@ as each arrives, never buffered, until either side ends it. Errors, JSON
 ``{"code", "message"}``: 502 when the upstream refuses the connection or breaks it before
 answering, 504 when connecting (or waiting for the answer's head) takes too long, 508 when
 the request comes back to this gateway (its ``Via`` token: an upstream URL pointing at the
-gateway itself).
+gateway itself), 413 for a request body over the application's limit (64 MiB; 1 MiB on the
+paths open without a token when security is on).
 """
 
 from __future__ import annotations
@@ -124,7 +125,10 @@ class Relay:
         if any(self.via in v for v in request.headers.getall("Via", [])):
             return error(508, f"loop: {target.name} at {target.base} sent the request back to "
                               "this gateway")  # fmt: skip
-        body = await request.read() if request.body_exists else None
+        try:
+            body = await request.read() if request.body_exists else None
+        except web.HTTPRequestEntityTooLarge:
+            return error(413, f"request body larger than {request.client_max_size} bytes")
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout)
         where = f"{target.name} at {target.base}"
         try:

@@ -120,6 +120,9 @@ async def test_open_paths_closed_paths_and_the_cli_probe(secure: tuple[Gateway, 
                 body = await r.json()
                 assert r.status == 401 and body["code"] == 401 and "log in" in body["message"]
                 assert r.headers["WWW-Authenticate"] == "acsjwt"
+        # the open login takes small bodies only (anyone may send one)
+        async with s.post(gw.url + "/acs/api/v1/auth/login", data=b"x" * (2 << 20)) as r:
+            assert r.status == 413 and (await r.json())["code"] == 413
         bad = {"Authorization": "token=not-a-jwt"}
         async with s.get(gw.url + "/mesos/master/state", headers=bad) as r:
             assert r.status == 401 and "invalid token" in (await r.json())["message"]
