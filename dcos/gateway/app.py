@@ -35,11 +35,13 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from dcos.common.openapi import add_openapi_route
 from dcos.gateway.auth import edge_middleware
 from dcos.gateway.config import GatewayConfig
 from dcos.gateway.directory import Directory
 from dcos.gateway.leader import LeaderSource, leader_source
 from dcos.gateway.metadata import ClusterInfo, add_routes
+from dcos.gateway.openapi import gateway_spec
 from dcos.gateway.proxy import Relay, UpstreamRefused, error
 from dcos.gateway.routes import NotFound, Redirect, Target, Unavailable, route
 from dcos.gateway.static import StaticFiles
@@ -67,6 +69,7 @@ def build_app(config: GatewayConfig, directory: Directory, relay: Relay,
     add_routes(app, ClusterInfo(cluster_id=config.cluster_id, cluster_name=config.cluster_name,
                                 public_ip=config.ip), secure=security is not None)  # fmt: skip
     app.router.add_get("/gateway/health", health)
+    add_openapi_route(app, gateway_spec())
     app.router.add_get("/health", own_health)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

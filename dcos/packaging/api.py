@@ -25,14 +25,14 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from dcos.common.openapi import add_openapi_route
 from dcos.packaging import errors, fields, security
 from dcos.packaging import mediatypes as mt
-from dcos.common.openapi import add_openapi_route
 from dcos.packaging.app_definition import asset_name
 from dcos.packaging.clients import acting_as
+from dcos.packaging.openapi import package_spec
 from dcos.packaging.resource import serve_asset
 from dcos.packaging.service import PackageService
-from dcos.packaging.openapi import package_spec
 from dcos.security.acls import Action
 from dcos.security.context import SecurityContext
 
