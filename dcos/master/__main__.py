@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from dcos.common.flags import DaemonParser, positive_seconds
 from dcos.common.gc_tuning import tune_gc
@@ -17,6 +18,7 @@ from dcos.common.service_main import run_until_signalled
 from dcos.common.version import version_line
 from dcos.master.app import run_master
 from dcos.master.config import MasterConfig
+from dcos.security.context import load_context
 from dcos.state.zk import parse_zk_url
 
 
@@ -114,7 +116,20 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     setup_logging(config.log_level, json_lines=config.log_format == "json", file=config.log_file)
     logging.getLogger("dcos.master").info("%s", version_line())
-    return run_until_signalled("master", lambda stop: run_master(config, stop, started=tune_gc))
+    security = None
+    if config.security_dir:
+        try:
+            security = load_context(Path(config.security_dir), config.tls_name)
+        except OSError as exc:  # a missing file (the message names them)
+            print(f"master: cannot start: {exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:  # a bad acls.json or credentials.json
+            print(f"master: cannot start: security directory {config.security_dir}: {exc}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+    return run_until_signalled(
+        "master", lambda stop: run_master(config, stop, started=tune_gc, security=security)
+    )
 
 
 if __name__ == "__main__":

@@ -113,10 +113,12 @@ async def run_master(
     config: MasterConfig,
     stop: asyncio.Event | None = None,
     started: Callable[[], None] | None = None,
+    security: SecurityContext | None = None,
 ) -> None:
     """Serve until `stop` is set; `started` is called once the master serves (``python -m
-    dcos.master`` passes `dcos.common.gc_tuning.tune_gc`)."""
-    running = await start_master(config)
+    dcos.master`` passes `dcos.common.gc_tuning.tune_gc`, and the security context it
+    loaded)."""
+    running = await start_master(config, security=security)
     if started is not None:
         started()
     try:

@@ -404,3 +404,17 @@ async def test_body_limit_with_security_off(tmp_path: Path) -> None:
             assert aid
     finally:
         await m.stop()
+
+
+def test_security_flags_and_a_bad_security_dir(tmp_path: Path, capsys: Any) -> None:
+    from dcos.master.__main__ import main, parse_args
+
+    cfg = parse_args(["--security-dir", "/s", "--default-task-user", "svc",
+                      "--scheduler-call-rate", "5", "--max-streams-per-principal", "3",
+                      "--max-body-bytes", "2048"], environ={})  # fmt: skip
+    assert (cfg.security_dir, cfg.tls_name, cfg.task_user) == ("/s", "master", "svc")
+    assert (cfg.scheduler_call_rate, cfg.stream_limit, cfg.max_body_bytes) == (5.0, 3, 2048)
+    off = parse_args([], environ={})
+    assert not off.secure and off.stream_limit == 0 and off.task_user == "nobody"
+    assert main(["--work-dir", str(tmp_path), "--security-dir", str(tmp_path / "none")]) == 1
+    assert "cannot start" in capsys.readouterr().err
