@@ -115,9 +115,10 @@ def cluster() -> Iterator[Cluster]:
     root = Path(tempfile.mkdtemp(prefix="dcos-agent-sec-"))
     os.chmod(root, 0o755)
     sd = init_security_dir(root / "security", names=NAMES, admin_password=ADMIN_PW)
-    # the defaults, with one more user components may run tasks as (one this host lacks)
+    # the defaults, with more users components may run tasks as: one this host lacks, and
+    # root for the SDK executor (this host's Python is out of nobody's reach: findings13.md)
     acls = default_acls(admins=["admin"], components=sorted(NAMES),
-                        task_users=["nobody", "no-such-user-x"])  # fmt: skip
+                        task_users=["nobody", "no-such-user-x", "root"])  # fmt: skip
     sd.acls.write_text(json.dumps(acls))
     c = Cluster(sd, root, free_port(), free_port(), {})
     try:
@@ -203,6 +204,20 @@ def secret_task(tid: str, agent_id: str, resources: Any) -> Any:
     return info
 
 
+EXECUTOR_SCRIPT = Path(__file__).with_name("shell_executor.py")
+
+
+def executor_task(tid: str, agent_id: str, resources: Any) -> Any:
+    """A task for the SDK's shell executor, which must reach the agent over HTTPS with the
+    CA the agent names in its environment (DCOS_CA_FILE)."""
+    executor = {"executor_id": {"value": "shell"}, "name": "shell executor",
+                "command": {"value": f"{sys.executable} {EXECUTOR_SCRIPT}", "user": "root"},
+                "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.05}},
+                              {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}]}
+    return build_task_info(name=tid, task_id=tid, agent_id=agent_id, resources=resources,
+                           executor=executor, data=b"test -n \"$DCOS_CA_FILE\"")  # fmt: skip
+
+
 def unknown_user_task(tid: str, agent_id: str, resources: Any) -> Any:
     return build_task_info(name=tid, task_id=tid, agent_id=agent_id, resources=resources,
                            command="true", user="no-such-user-x")  # fmt: skip
@@ -233,6 +248,7 @@ async def test_task_runs_as_nobody_with_its_secrets(cluster: Cluster) -> None:
     sched = TaskScheduler()
     tid = sched.add("secret-task", secret_task)
     bad = sched.add("unknown-user-task", unknown_user_task)
+    custom = sched.add("executor-task", executor_task)
     driver = SchedulerDriver(sched, {"name": "agent-sec", "user": ""}, cluster.master_url,
                              ssl=client_context(cluster.sd, "webapp"))  # fmt: skip
     await driver.start()
@@ -241,6 +257,7 @@ async def test_task_runs_as_nobody_with_its_secrets(cluster: Cluster) -> None:
         await sched.wait_for(bad, "TASK_FAILED")
         assert "user 'no-such-user-x' does not exist on this agent" in (
             sched.statuses[bad][-1].message or "")
+        await sched.wait_for(custom, "TASK_FINISHED")  # the executor subscribed over HTTPS
         sandbox = _sandbox(cluster, tid)
         await async_wait_until(lambda: (sandbox / "done").exists(), "the task to finish writing")
         _check_task_files(sandbox)
