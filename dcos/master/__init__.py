@@ -43,4 +43,17 @@ framework changes, the shell hands each to the feed (`MasterShell.observer`), wh
 it once with the GET_STATE builders (`http/state_json.py`) and queues it on every
 subscriber's bounded stream (`http/streams.py` `OperatorStream`). With no subscriber the
 core makes none.
+
+Security (issue 13), on with ``--security-dir`` (`MasterShell.security`, a
+`dcos.security.context.SecurityContext`): HTTPS, and every request but /health and
+/openapi.json authenticated (`http/secure.py`: Basic from credentials.json, bearer tokens,
+client certificates); the decisions are `authz.py`'s (sans-IO): a framework's principal
+and the ownership of its id, ``register_frameworks`` at SUBSCRIBE, ``run_tasks`` at LAUNCH
+(refused tasks are marked on their `TaskSpec` and answered TASK_ERROR /
+REASON_TASK_UNAUTHORIZED by `core/offers.py`), the operator writes' ACLs, and what each
+principal sees of the state and the operator feed (`ScopedCore`). The internal agent
+channel takes agent certificates only. The IAM and secrets routes are in
+`http/iam.py`, which also keeps the context's ACLs and revocations current. Limits, on or
+off: scheduler calls per framework (429), event streams per principal (429), request
+bodies (413).
 """
