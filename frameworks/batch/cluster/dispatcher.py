@@ -69,6 +69,7 @@ import orjson
 from aiohttp import web
 
 from dcos.common import flags
+from dcos.common.openapi import add_openapi_route
 from dcos.protocol.ids import role_error
 from dcos.sdk import (
     Decline,
@@ -93,6 +94,7 @@ from dcos.security.options import add_security_args, base_url, context_from_args
 from dcos.state import SQLiteStateStore, StateStore, VersionConflict
 from dcos.state.zk import is_zk_url
 from frameworks.batch.cluster.backend import master_target, route_to
+from frameworks.batch.cluster.openapi import batch_spec
 from frameworks.batch.cluster.security import (
     DRIVER_PRINCIPAL,
     driver_conf,
@@ -344,6 +346,7 @@ class Dispatcher(FrameworkScheduler):
         app.router.add_post("/v1/submissions/{id}/kill", self._kill)
         app.router.add_post("/v1/submissions/{id}/driver", self._driver_report)
         app.router.add_get("/health", self._health)
+        add_openapi_route(app, batch_spec())
         return app
 
     async def _body(self, request: web.Request) -> Any:
