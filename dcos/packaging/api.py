@@ -35,6 +35,7 @@ from dcos.packaging.resource import serve_asset
 from dcos.packaging.service import PackageService
 from dcos.security.acls import Action
 from dcos.security.context import SecurityContext
+from dcos.security.http import identity
 
 log = logging.getLogger(__name__)
 SERVICE: web.AppKey[PackageService] = web.AppKey("package_service", PackageService)
@@ -193,7 +194,9 @@ async def capabilities(request: web.Request) -> web.Response:
 
 async def resource(request: web.Request) -> web.StreamResponse:
     """`GET /package/resource?url=U` and `/package/resource/<name>?url=U` (the form rendered
-    apps use: `name` must be U's file name)."""
+    apps use: `name` must be U's file name). Security on: open to anonymous callers (the
+    agents' fetcher presents no certificate) for assets of public repositories; an asset of a
+    repository with credentials needs an authenticated caller."""
     url = request.query.get("url")
     name = request.match_info.get("name")
     try:
@@ -202,6 +205,11 @@ async def resource(request: web.Request) -> web.StreamResponse:
         if name is not None and name != asset_name(url):
             raise errors.resource_not_found(url)
         repo, absolute = await request.app[SERVICE].asset(url)
+        if request.app[SECURITY] is not None and not identity(request).authenticated \
+                and repo.auth_headers():
+            return security.cosmos_error(401, f"the asset {url} is in repository "
+                                              f"'{repo.name}', which needs credentials: "
+                                              "authenticate to fetch it")  # fmt: skip
         return await serve_asset(request, request.app[SESSION], repo, absolute)
     except errors.CosmosError as err:
         return error_response(err)

@@ -6,8 +6,10 @@ each RPC asks `authorize` before the core runs it, and runs inside
 `dcos.packaging.clients.acting_as(<the caller's Authorization>)`; `trusted_forwarder` before
 believing ``X-Forwarded-Host``). Without a security context none of this runs.
 
-- Every route but ``/health`` and ``/openapi.json`` needs an identity
-  (`dcos.security.http.auth_middleware`); 401 and 403 are Cosmos error bodies
+- Every route but ``/health``, ``/openapi.json`` and ``/package/resource`` needs an identity
+  (`dcos.security.http.auth_middleware`); the assets stay open because the agents' fetcher
+  presents no credentials, except those of a repository that has credentials itself
+  (`dcos.packaging.api.resource`). 401 and 403 are Cosmos error bodies
   ``{"type": "Unauthorized"|"Forbidden", "message"}`` with Cosmos' error media type.
 - ACLs (`dcos.security.acls.Action`): ``install_packages`` (object: the package name) for
   ``/package/install`` and ``/cosmos/service/update`` (the installed package's name),
@@ -35,7 +37,8 @@ from dcos.security.context import SecurityContext
 from dcos.security.http import auth_middleware, forbidden, identity
 from dcos.security.tls import peer_identity
 
-OPEN_PATHS = frozenset({"/health", "/openapi.json"})
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/package/resource"})
+OPEN_PREFIXES = ("/package/resource/",)  # assets: the agents' fetcher has no credentials
 DEFAULT_GATEWAY = "gateway"
 _TYPES = {401: "Unauthorized", 403: "Forbidden"}
 
@@ -57,7 +60,8 @@ def cosmos_error(status: int, message: str) -> web.Response:
 
 def middleware(ctx: SecurityContext) -> Any:
     """The authentication middleware (module docstring)."""
-    return auth_middleware(ctx, error=cosmos_error, open_paths=OPEN_PATHS)
+    return auth_middleware(ctx, error=cosmos_error, open_paths=OPEN_PATHS,
+                           open_prefixes=OPEN_PREFIXES)  # fmt: skip
 
 
 def object_of(path: str, body: Any) -> tuple[Action, str | None] | None:
@@ -86,5 +90,5 @@ def trusted_forwarder(request: web.Request, gateway: str = DEFAULT_GATEWAY) -> b
     return peer is not None and peer.principal == gateway and peer.kind == "component"
 
 
-__all__ = ["CHECKS", "DEFAULT_GATEWAY", "OPEN_PATHS", "UPDATE", "authorize", "cosmos_error",
+__all__ = ["CHECKS", "DEFAULT_GATEWAY", "OPEN_PATHS", "OPEN_PREFIXES", "UPDATE", "authorize", "cosmos_error",
            "middleware", "object_of", "trusted_forwarder"]  # fmt: skip

@@ -1,5 +1,5 @@
 """The package service with security on (`dcos.packaging.security`): HTTPS, authentication
-with Cosmos error bodies, the install/uninstall/repository ACLs, the user's Authorization
+with Cosmos error bodies (assets of public repositories open), the install/uninstall/repository ACLs, the user's Authorization
 forwarded to the webapp over mutual TLS, and X-Forwarded-Host believed from the gateway's
 certificate only.
 
@@ -194,7 +194,10 @@ async def test_forwarded_host_only_from_the_gateway(service: Service, sd: Securi
         return str(body["packages"][0]["images"]["icon-small"])
 
     async with session(sd) as s:
-        assert not (await icon(s)).startswith("https://gw.example:8000/")
+        url = await icon(s)
+        assert not url.startswith("https://gw.example:8000/")
+        async with s.get(url) as r:  # assets are open: the agents' fetcher has no credentials
+            assert r.status == 200 and await r.read()
     async with session(sd, "gateway") as s:
         assert (await icon(s)).startswith("https://gw.example:8000/package/resource")
     with pytest.raises(aiohttp.ClientError):  # plain HTTP on the HTTPS port
