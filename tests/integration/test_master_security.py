@@ -66,7 +66,8 @@ def cluster(tmp_path: Path) -> Iterator[tuple[SecurityDir, str]]:
     argvs = {
         "master": ["-m", "dcos.master", "--port", str(port), "--allocation-interval", "0.1",
                    "--work-dir", str(tmp_path / "master")],
-        "agent": ["-m", "dcos.agent", "--master", f"https://127.0.0.1:{port}", "--port", str(agent_port),
+        "agent": ["-m", "dcos.agent", "--master", f"https://127.0.0.1:{port}",
+                  "--port", str(agent_port),
                   "--work-dir", str(tmp_path / "agent"),
                   "--resources", "cpus:2;mem:512;disk:512;ports:[32000-32010]"],
     }  # fmt: skip

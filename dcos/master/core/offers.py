@@ -240,7 +240,9 @@ class OffersMixin(CoreBase):
         else:
             res, why = self._check_task(fw, agent, t, ids, available)
         if res is None:
-            reason = Reason.REASON_TASK_UNAUTHORIZED if t.unauthorized else Reason.REASON_TASK_INVALID
+            reason = (
+                Reason.REASON_TASK_UNAUTHORIZED if t.unauthorized else Reason.REASON_TASK_INVALID
+            )
             self._master_status(
                 fw, t.task_id, TaskState.TASK_ERROR, agent.id, now, reason=reason, message=why,
             )  # fmt: skip

@@ -171,7 +171,8 @@ def test_operator_writes_need_their_acls() -> None:
     authz = MasterAuthz(Policy(ACLS), "nobody")
     core = Core(Fw("f1", {"principal": "alice"}))
     quota = SetQuota("web", Resources.parse("cpus:1"))
-    for write in (UpdateWeights({"web": 2.0}), quota, TeardownFramework("f1")):  # type: ignore[arg-type]
+    writes = (UpdateWeights({"web": 2.0}), quota, TeardownFramework("f1"))  # type: ignore[arg-type]
+    for write in writes:
         assert authz.operator_write(ident("alice"), write, core) is not None
         assert authz.operator_write(ident("admin", "user"), write, core) is None
 
