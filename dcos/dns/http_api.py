@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from dcos.common.openapi import add_openapi_route
+from dcos.dns.openapi import dns_spec
 from dcos.dns.records import RecordTable
 from dcos.security.context import SecurityContext
 from dcos.security.http import auth_middleware
@@ -68,4 +70,5 @@ def make_app(table_source: Callable[[], RecordTable], config: Callable[[], dict[
     app.router.add_get("/v1/hosts/{host}", hosts)
     app.router.add_get("/v1/services/{service}", services)
     app.router.add_get("/health", health)
+    add_openapi_route(app, dns_spec())
     return app
