@@ -12,10 +12,10 @@ one certificate per component name in `CERT_NAMES` (all local agents share ``age
 is `up`'s own, for its readiness checks and the admin login). The admin password is generated
 once, stored in ``admin.password`` (0600) and shown only by the first start.
 
-`setup_cli` logs in as ``admin`` (``POST /acs/api/v1/auth/login`` on the leading master) and
+`finish` logs in as ``admin`` (``POST /acs/api/v1/auth/login`` on the leading master) and
 saves the cluster for the CLI as ``up-<master port>``: https URLs, ``ssl_verify`` = the CA
 bundle and the token in its ``core.toml`` (`dcos.cli.config.store_token`); it attaches it
-when no other cluster is attached.
+when no other cluster is attached. Its last line always names "the CLI" (tests wait for it).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def cli_lines(name: str, attached: bool, password: str | None, password_file: Pa
         lines.append(f"the CLI is logged in as admin: cluster {name} is attached "
                      "(dcos-py cluster list)")
     else:
-        lines.append(f"cluster {name} saved with an admin token; use it with "
+        lines.append(f"cluster {name} saved for the CLI with an admin token; use it with "
                      f"`dcos-py cluster attach {name}`")
     return lines
 
@@ -162,10 +162,10 @@ def finish(leader: str, cluster: clusters.Cluster, prepared: Prepared,
         attached = setup_cli(cluster, prepared.ca_cert, token)
     except (CliError, OSError) as exc:
         message = exc.message if isinstance(exc, CliError) else str(exc)
-        say(f"dcos-py up: could not log the CLI in as admin: {message}")
         if prepared.first_password is not None:
             say(f"admin password (shown once; kept in {prepared.admin_password_file}): "
                 f"{prepared.first_password}")
+        say(f"dcos-py up: could not log the CLI in as admin: {message}")
         return
     for line in cli_lines(cluster.name, attached, prepared.first_password,
                           prepared.admin_password_file):

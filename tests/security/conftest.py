@@ -200,7 +200,7 @@ def start_secure(work: Path, home: Path, agents: int = 2,
         up = UpProcess(args, work)
     try:
         up.wait_for("cluster ready", timeout=UP_TIMEOUT_S)
-        up.wait_for("admin", timeout=30)
+        up.wait_for("the CLI", timeout=30)  # up's last line: logged in (or why not)
     except BaseException:
         up.cleanup()
         raise

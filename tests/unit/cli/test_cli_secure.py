@@ -226,3 +226,20 @@ def test_ssl_context_for_modes(security: layout.SecurityDir) -> None:
     assert off is not None and off.verify_mode == ssl.CERT_NONE
     with pytest.raises(CliError, match="cannot load"):
         http.ssl_context_for("/nonexistent/ca.crt")
+
+
+def test_announce_names_the_saved_cluster_when_secure(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from dcos.cli.up import announce
+
+    opts = UpOptions(agents=1, work_dir=tmp_path, secure=True, lb=False, master_port=6050)
+    comps = build_components(opts)
+    buf = io.StringIO()
+    announce(opts, comps, {}, wiring(opts), "https://127.0.0.1:6050",
+             Console(file=buf, width=200))
+    text = buf.getvalue()
+    assert "Web UI and API: https://127.0.0.1:8000" in text
+    assert "cluster up-6050" in text and "cluster ready: master https://127.0.0.1:6050" in text
