@@ -17,12 +17,17 @@ ZooKeeper names for a ``zk://`` URL --, re-subscribing with jittered backoff or 
 master leads, and the status update sender). `stop()` kills every
 container's process group and closes everything; `stop(kill_tasks=False)` (what the agent
 process does on SIGTERM) leaves the tasks running for the next agent process.
+
+Before each container starts, `dcos.agent.launch_prep` fetches its URIs and, with security on
+(`dcos.agent.security`: ``--security-dir``), runs it as its user (`dcos.agent.task_user`:
+sandbox given to that user, unknown user -> the launch fails); a task's secrets
+(`dcos.agent.task_secrets`) are resolved from the leading master then, the values going only
+into the process environment and 0400 files in the sandbox.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import time
@@ -59,21 +64,19 @@ from dcos.agent.core import events as ev
 from dcos.agent.core.model import TERMINATED, ExecutorKey
 from dcos.agent.executor_auth import load_secret
 from dcos.agent.executor_streams import ExecutorStream, ExecutorStreams
-from dcos.agent.fetcher import FetchLimits, fetch
 from dcos.agent.health import HealthCheckError, HealthCheckSpec
 from dcos.agent.health_runner import HealthRunner
+from dcos.agent.launch_prep import LaunchPrep
 from dcos.agent.logs import LogRotator
 from dcos.agent.master_session import MasterSession
 from dcos.agent.resources import agent_resources, parse_attributes
 from dcos.agent.security import AGENT_URL_ENV, AgentSecurity
 from dcos.agent.task_env import task_base_env
-from dcos.agent.task_secrets import SecretError, resolve, secret_refs, with_env, write_files
-from dcos.agent.task_user import TaskUser, UnknownUser, chown_tree, lookup
 from dcos.common.addresses import MasterAddress, zk_master
 from dcos.common.backoff import Backoff
 from dcos.common.clock import Clock, RealClock
 from dcos.common.stimulus import StimulusLog
-from dcos.protocol.ids import ContainerID, FrameworkID
+from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 from dcos.state.detector import MasterDetector, ZooKeeperDetector, master_detector
 from dcos.state.zk import parse_zk_url
@@ -155,6 +158,10 @@ class AgentShell:
         self.log_rotator = LogRotator(
             config.log_max_size, config.log_max_files, config.log_check_interval
         )
+        self.launch_prep = LaunchPrep(
+            self.core, self.security, config.fetcher_cache_size, self._leader_url,
+            lambda: (self._session, self._fetch_session or self._session),
+        )  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -441,7 +448,7 @@ class AgentShell:
     async def _run_container(self, action: Launch) -> None:
         cid = action.container_id
         try:
-            prepared = await self._prepare_launch(action)
+            prepared = await self.launch_prep.prepare(action)
             if isinstance(prepared, LaunchResult):
                 result = prepared
             else:
@@ -467,82 +474,6 @@ class AgentShell:
             # the launcher forgets the end only once the checkpoint holds it
             await self.checkpointer.sync()
             self._ack((cid,))
-
-    async def _prepare_launch(self, action: Launch) -> ContainerConfig | LaunchResult:
-        """What runs before a container starts: with security on, the task's user (unknown:
-        the launch fails), the fetch of its URIs (as that user may), the sandbox given to the
-        user; then its secrets (env values into the config's environment only, files into
-        the sandbox). The config to launch, or the failed `LaunchResult` saying why."""
-        config = action.config
-        user: TaskUser | None = None
-        command, container, framework_info = self._launch_info(action)
-        try:
-            refs = secret_refs(command, container)
-            if self.security is not None:
-                user = lookup(self.security.task_user(command, framework_info))
-        except (SecretError, UnknownUser) as exc:
-            return LaunchResult(False, f"Failed to launch: {exc}")
-        fetched = await self._fetch(action, user)
-        if not fetched.ok:
-            return fetched
-        if user is not None:
-            assert self.security is not None
-            await asyncio.to_thread(self._give_sandbox, config.sandbox, user)
-            config = dataclasses.replace(config, user=user.name, run_as=user.run_as())
-        if refs:
-            assert self._session is not None
-            try:
-                values = await resolve(self._session, self._leader_url(), refs.paths())
-                config = dataclasses.replace(config, env=with_env(config.env, refs, values))
-                await asyncio.to_thread(write_files, config.sandbox, refs, values,
-                                        user.uid if user else None, user.gid if user else None)
-            except SecretError as exc:
-                return LaunchResult(False, f"Failed to launch: {exc}")
-        return config
-
-    def _launch_info(self, action: Launch) -> tuple[dict[str, Any], Any, dict[str, Any] | None]:
-        """(CommandInfo, ContainerInfo, FrameworkInfo) of what `action` starts: a task's, or
-        a custom executor's."""
-        cid = action.container_id
-        container: Any = None
-        rec = self.core.task_record(cid)
-        if rec is not None:
-            container = rec.task.get("container")
-        else:
-            ex = self.core.supervisor.by_container.get(cid)
-            if ex is not None:
-                container = ex.info.get("container")
-        fw = self.core.frameworks.get(FrameworkID(action.config.framework_id))
-        return action.config.command, container, fw.info if fw is not None else None
-
-    def _give_sandbox(self, sandbox: str, user: TaskUser) -> None:
-        """Blocking: the sandbox (and the run directory above a task group's task
-        sandbox) to `user`, stdout/stderr made first so that they are the user's too."""
-        assert self.security is not None
-        self.security.refresh_ca_copy()
-        os.makedirs(sandbox, exist_ok=True)
-        for name in ("stdout", "stderr"):
-            fd = os.open(os.path.join(sandbox, name),
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o644)  # fmt: skip
-            os.close(fd)
-        chown_tree(sandbox, user)
-        parent = os.path.dirname(sandbox)
-        if os.path.basename(parent) == "tasks":  # <executor run dir>/tasks/<task id>
-            for d in (parent, os.path.dirname(parent)):
-                os.chown(d, user.uid, user.gid, follow_symlinks=False)
-
-    async def _fetch(self, action: Launch, user: TaskUser | None = None) -> LaunchResult:
-        """Download the task's ``command.uris`` into its sandbox (before the launch)."""
-        uris = action.config.command.get("uris")
-        if not uris:
-            return LaunchResult(True)
-        cache_dir = os.path.join(self.core.work_dir, "fetcher-cache")
-        limits = FetchLimits(cache_max_bytes=self.config.fetcher_cache_size)
-        fetched = await fetch(uris, action.config.sandbox, cache_dir,
-                              session=self._fetch_session or self._session, limits=limits,
-                              user=user)  # fmt: skip
-        return LaunchResult(fetched.ok, fetched.error)
 
     def _start_health_check(self, cid: ContainerID, config: ContainerConfig | None = None) -> None:
         """Start checking the task in `cid` if it has a ``health_check``: after its launch

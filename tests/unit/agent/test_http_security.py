@@ -16,10 +16,13 @@ import pytest
 from dcos.agent.agent import Agent
 from dcos.agent.config import AgentConfig
 from dcos.agent.containerizer.fake import FakeContainerizer
+from dcos.agent.core import events as ev
 from dcos.security.acls import default_acls
 from dcos.security.layout import init_security_dir
 from dcos.security.tls import ca_client_context, client_context
 from dcos.security.tokens import TokenIssuer
+
+from .conftest import FRAMEWORK, make_task
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -85,10 +88,6 @@ async def test_body_limit_is_413(agent, sd):
 
 async def test_state_is_filtered_by_view_tasks(agent, sd):
     core = agent.core
-    from dcos.agent.core import events as ev
-
-    from .conftest import FRAMEWORK, make_task
-
     agent._feed(ev.RunTasks(FRAMEWORK, FRAMEWORK["id"]["value"], [make_task("t1")]))
     admin = {"Authorization": f"token={_token(sd, 'admin')}"}
     viewer = {"Authorization": f"token={_token(sd, 'viewer')}"}
