@@ -27,12 +27,21 @@ function setCookie(value, maxAge) {
   document.cookie = `${COOKIE}=${value}; Path=/; SameSite=Strict; Max-Age=${maxAge}${secure}`;
 }
 
-/** Keep `token` (localStorage + cookie). */
+const loginListeners = new Set();
+
+/** Call `fn()` after each login (master.js reconnects its stream at once then). */
+export function onLogin(fn) {
+  loginListeners.add(fn);
+  return () => loginListeners.delete(fn);
+}
+
+/** Keep `token` (localStorage + cookie) and tell the `onLogin` listeners. */
 export function setToken(token) {
   try {
     localStorage.setItem(KEY, token);
   } catch { /* private mode: the cookie still carries it for this session */ }
   setCookie(encodeURIComponent(token), 5 * 24 * 3600);
+  for (const fn of loginListeners) fn();
 }
 
 /** Forget the token. */

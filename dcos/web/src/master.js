@@ -31,7 +31,7 @@
 //             first; those before the page subscribed: only the latest), labels, raw}
 // Res:       {cpus, mem, disk, gpus, ports: 'a-b,c-d'}  (mem and disk in MB)
 import { useEffect, useState } from './lib.js';
-import { authHeaders, needLogin } from './auth.js';
+import { authHeaders, needLogin, onLogin } from './auth.js';
 
 export const TERMINAL = new Set([
   'TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED',
@@ -534,7 +534,17 @@ async function run() {
     }
     const wait = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
     attempt++;
-    await new Promise((r) => setTimeout(r, wait));
+    // a login (after a 401) ends the wait at once
+    await new Promise((r) => {
+      const stop = onLogin(() => {
+        attempt = 0;
+        r();
+      });
+      setTimeout(() => {
+        stop();
+        r();
+      }, wait);
+    });
   }
 }
 
