@@ -49,19 +49,21 @@ from frameworks.batch.cluster.conf import ClusterConf
 from frameworks.batch.cluster.executor_policy import ExecutorPolicy
 from frameworks.batch.cluster.jobs import JobTracker
 from frameworks.batch.cluster.mesos import MesosSide
+from frameworks.batch.cluster.security import driver_tls
 from frameworks.batch.cluster.task_scheduler import TaskEntry, TaskScheduler
 from frameworks.batch.cluster.webui import start_webui
 
 log = logging.getLogger(__name__)
 
 
-def master_target(url: str) -> tuple[str, str]:
+def master_target(url: str, default_scheme: str = "http") -> tuple[str, str]:
     """(what the SDK driver is given, a host on the masters' network) for a master URL:
     ``mesos://host:port``, ``host:port``, ``http(s)://...`` -> (its base URL, its host);
     ``zk://h1:2181,h2:2181/dcos`` or Spark's ``mesos://zk://...`` -> (the ``zk://`` URL, the
     first ZooKeeper host; the driver finds the leader there). Raises ValueError for a bad URL.
     Called by `ClusterBackend.start` and the dispatcher's `main` (`route_to` the host gives
-    the address executors and drivers can reach back)."""
+    the address executors and drivers can reach back). `default_scheme` is the scheme of an
+    address given without one (``https`` when the cluster's CA is known: security on)."""
     text = url.strip()
     if text.lower().startswith("mesos://zk://"):
         text = text[len("mesos://") :]
@@ -71,7 +73,7 @@ def master_target(url: str) -> tuple[str, str]:
         host = first.rpartition("]")[0].lstrip("[") if first.startswith("[") \
             else first.partition(":")[0]
         return str(zk), host
-    address = parse_master(text)  # mesos://, http(s)://, host:port, [v6]:port
+    address = parse_master(text, default_scheme)  # mesos://, http(s)://, host:port, [v6]:port
     return address.url, address.host
 
 
@@ -148,7 +150,7 @@ class ClusterBackend:
         if isinstance(listeners, list) and self.jobs not in listeners:
             listeners.append(self.jobs)
         self._first_executor = asyncio.Event()
-        master, master_host = master_target(self.master_url)
+        master, master_host = master_target(self.master_url, "https" if driver_tls() else "http")
         self.driver_host = self.conf.driver_host or route_to(master_host)
         self._server = await asyncio.start_server(
             self._on_connect, "0.0.0.0", self.conf.driver_port
