@@ -161,7 +161,7 @@ def empty(description: str = "OK") -> Schema:
     return reply(description)
 
 
-def op(summary: str, responses: Mapping[int | str, Schema], *,
+def op(summary: str, responses: Mapping[Any, Schema], *,
        params: Iterable[Schema] = (), request: Schema | None = None,
        tags: Iterable[str] = (), streaming: bool = False,
        description: str = "", operation_id: str | None = None) -> Schema:  # fmt: skip
