@@ -38,6 +38,7 @@ WAIT = 40.0  # a guard against hangs, not a timing assertion
 def _acls() -> dict[str, Any]:
     doc = default_acls(admins=["admin"], components=["master", "agent", "webapp"], task_users=["nobody"])
     doc["webapp_groups"].append({"principals": {"values": ["team"]}, "groups": {"values": ["/team"]}})
+    doc["run_tasks"].append({"principals": {"values": ["team"]}, "users": {"values": ["nobody"]}})
     return doc
 
 

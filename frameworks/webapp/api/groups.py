@@ -33,7 +33,7 @@ from frameworks.webapp.api.http import (
     respond,
 )
 from frameworks.webapp.api.render import AppRenderer
-from frameworks.webapp.api.security import ApiSecurity, new_secret_paths
+from frameworks.webapp.api.security import ApiSecurity
 from frameworks.webapp.core import CoreView
 from frameworks.webapp.model.app import MAX_INSTANCES, absolute, config_of, merge
 from frameworks.webapp.model.checks import num
@@ -210,8 +210,7 @@ class GroupsApi:
         """One deployment of `changes` that also sets the groups' dependencies and keeps a
         version of group `gid`."""
         specs = {AppId(a): AppSpec.parse(j) if j is not None else None for a, j in changes.items()}
-        refused = self.sec.may_change(request, [gid, *specs]) or self.sec.may_use_secrets(
-            request, new_secret_paths(self.view, specs))
+        refused = self.sec.may_deploy(request, self.view, specs, [gid])
         if refused is not None:
             return refused
         req = Deploy(specs, force=flag(request, "force"), group=GroupUpdate(GroupId(gid), gdeps))

@@ -15,7 +15,9 @@ it to the handlers:
   ACL's object values are group prefixes: ``/team`` covers ``/team`` and ``/team/...``).
   Refused -> 403 ``{"message"}``, logged with principal, action and object, nothing changes.
   Cluster-wide changes (event subscriptions, leader abdication) need the root group ``/``.
-- `may_use_secrets(request, apps)`: ``use_secrets`` on each secret path an app references.
+- `may_use_secrets(request, paths)`: ``use_secrets`` on each secret path an app newly
+  references; `may_run_as(request, users)`: ``run_tasks`` on an app's new explicit ``user``
+  (`may_deploy` runs the three).
 - Security off: every check passes (as before), except the limits and the callback policy.
 - `streams`: at most `MAX_STREAMS` open ``/v2/events`` streams per principal (per peer address
   when anonymous) -> 429. Bodies over `MAX_BODY` -> 413 ``{"message"}``.
@@ -67,6 +69,20 @@ def new_secret_paths(view: CoreView, changes: Mapping[AppId, AppSpec | None]) ->
             continue
         current = view.apps.get(aid)
         out |= spec.secrets.paths - (current.secrets.paths if current is not None else frozenset())
+    return out
+
+
+def new_users(view: CoreView, changes: Mapping[AppId, AppSpec | None]) -> set[str]:
+    """The explicit ``user`` of each changed app whose current version has another one (an
+    app without a user runs as the webapp's ``--mesos-user``, the operator's choice). Called
+    by the app and group handlers: the caller needs ``run_tasks`` on each."""
+    out: set[str] = set()
+    for aid, spec in changes.items():
+        if spec is None or not spec.user:
+            continue
+        current = view.apps.get(aid)
+        if current is None or current.user != spec.user:
+            out.add(spec.user)
     return out
 
 
@@ -175,6 +191,27 @@ class ApiSecurity:
             if refused is not None:
                 return refused
         return None
+
+    def may_run_as(self, request: web.Request, users: Iterable[str]) -> web.Response | None:
+        """None when the caller may run tasks as every user in `users` (``run_tasks``): an
+        app's explicit ``user`` is the caller's choice, so it needs the caller's right (the
+        master then checks the webapp's own)."""
+        if self.ctx is None:
+            return None
+        for user in sorted(set(users)):
+            refused = self._deny(request, Action.RUN_TASKS, user)
+            if refused is not None:
+                return refused
+        return None
+
+    def may_deploy(self, request: web.Request, view: CoreView,
+                   changes: Mapping[AppId, AppSpec | None], groups: Iterable[str] = ()) -> web.Response | None:  # fmt: skip
+        """Every check of a deployment of `changes` (plus the groups it changes): the apps
+        and groups (``webapp_groups``), the secrets they newly use (``use_secrets``) and the
+        users they newly run as (``run_tasks``); the first refusal, or None."""
+        return (self.may_change(request, [*groups, *changes])
+                or self.may_use_secrets(request, new_secret_paths(view, changes))
+                or self.may_run_as(request, new_users(view, changes)))
 
     def check_callback(self, url: str) -> web.Response | None:
         """403 ``{"message"}`` when the callback policy refuses `url`."""

@@ -44,7 +44,7 @@ from frameworks.webapp.api.metrics import collect, marathon_metrics, stimuli
 from frameworks.webapp.api.openapi import webapp_spec
 from frameworks.webapp.api.proxy import LeaderProxy, add_leader_header
 from frameworks.webapp.api.render import AppRenderer, app_json, info_json, queue_json, task_json
-from frameworks.webapp.api.security import ApiSecurity, new_secret_paths
+from frameworks.webapp.api.security import ApiSecurity
 from frameworks.webapp.callbacks import validate_callback_url
 from frameworks.webapp.core import CoreView
 from frameworks.webapp.deployments import Deployment
@@ -172,10 +172,10 @@ class Api:
         return respond(body, 201, {"Location": f"/v2/apps{app.id}"})
 
     def _refused(self, request: web.Request, changes: Changes) -> web.Response | None:
-        """The 403 when the caller may not change these apps (``webapp_groups``) or use the
-        secrets they newly reference (``use_secrets``); None when allowed or security is off."""
-        return self.sec.may_change(request, changes) or self.sec.may_use_secrets(
-            request, new_secret_paths(self.view, changes))
+        """The 403 when the caller may not change these apps (``webapp_groups``), use the
+        secrets they newly reference (``use_secrets``) or run them as their new ``user``
+        (``run_tasks``); None when allowed or security is off."""
+        return self.sec.may_deploy(request, self.view, changes)
 
     async def _change(self, request: web.Request, changes: Changes, restart: frozenset[AppId] = frozenset(),
                       status: int = 200) -> web.Response:  # fmt: skip

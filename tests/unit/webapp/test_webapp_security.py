@@ -8,16 +8,18 @@ import base64
 import json
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from dcos.security.acls import Acls
 from dcos.security.context import load_context
 from dcos.security.credentials import Credentials
+from dcos.security.http import set_identity
 from dcos.security.layout import init_security_dir
 from dcos.security.limits import StreamLimiter
+from dcos.security.principal import Identity, Principal, Via
 from dcos.state import MemoryStateStore
-from frameworks.webapp.api.security import MAX_BODY, ApiSecurity
-from frameworks.webapp.api.server import build_app
+from frameworks.webapp.api.security import FORWARDED_HEADER, MAX_BODY, ApiSecurity
+from frameworks.webapp.api.server import API_KEY, build_app
 from frameworks.webapp.callback_policy import CallbackPolicy, parse_patterns
 from frameworks.webapp.scheduler import WebappService
 from frameworks.webapp.store import WebappStore
@@ -28,6 +30,10 @@ ACLS = {
     "webapp_groups": [
         {"principals": {"values": ["admin"]}, "groups": {"type": "ANY"}},
         {"principals": {"values": ["team"]}, "groups": {"values": ["/team"]}},
+    ],
+    "run_tasks": [
+        {"principals": {"values": ["admin"]}, "users": {"type": "ANY"}},
+        {"principals": {"values": ["team"]}, "users": {"values": ["nobody"]}},
     ],
     "use_secrets": [
         {"principals": {"values": ["admin"]}, "secrets": {"type": "ANY"}},
@@ -145,6 +151,37 @@ async def test_use_secrets_is_checked_for_new_references(secure):
     body = await r.json()
     assert r.status == 422 and body["details"] == [
         {"path": "/env/PW", "errors": ["references an undefined secret named 'nope'"]}]
+
+
+async def test_an_apps_explicit_user_needs_the_callers_run_tasks(secure):
+    r = await secure.post("/v2/apps", json=app("/team/root", user="root"), headers=TEAM)
+    assert r.status == 403 and "run_tasks" in (await r.json())["message"]
+    assert (await secure.post("/v2/apps", json=app("/team/nobody", user="nobody"), headers=TEAM)).status == 201
+    assert (await secure.post("/v2/apps", json=app("/team/default"), headers=TEAM)).status == 201  # --mesos-user
+    group = {"id": "/team/g", "apps": [app("x", user="root")]}
+    assert (await secure.post("/v2/groups", json=group, headers=TEAM)).status == 403
+    assert (await secure.post("/v2/apps", json=app("/team/admins", user="root"), headers=ADMIN)).status == 201
+    # scaling an app whose user the team may not pick is no new choice of user
+    assert (await secure.put("/v2/apps/team/admins?force=true", json={"instances": 2}, headers=TEAM)).status == 200
+    assert set(secure.svc.view.apps) == {"/team/nobody", "/team/default", "/team/admins"}
+
+
+async def test_forwarded_identity_is_trusted_from_the_webapp_certificate_only(secure):
+    sec = secure.server.app[API_KEY].sec
+
+    async def handler(request):
+        return sec.who(request)
+
+    for peer, expected in [(Identity(Principal("webapp"), "component", Via.CERT), "admin"),
+                           (Identity(Principal("team"), "framework", Via.BASIC), "team"),
+                           (Identity(Principal("lb"), "component", Via.CERT), "lb")]:
+        req = make_mocked_request("GET", "/v2/apps", headers={FORWARDED_HEADER: "admin user"})
+        set_identity(req, peer)
+        assert (await sec.forwarded_identity(req, handler)).principal == expected
+    # a follower always replaces what the client sent with the caller it authenticated
+    req = make_mocked_request("GET", "/v2/apps", headers={FORWARDED_HEADER: "admin user"})
+    set_identity(req, Identity(Principal("team"), "framework", Via.BASIC))
+    assert sec.forward_headers(req) == [(FORWARDED_HEADER, "team framework")]
 
 
 async def test_callbacks_need_the_root_group_and_an_allowed_url(secure):
