@@ -69,4 +69,13 @@ def cookie_token(method: str, cookie_header: str | None) -> str | None:
     return value or None
 
 
-__all__ = ["CHALLENGE", "COOKIE", "OPEN_PATHS", "OPEN_PREFIXES", "cookie_token", "is_open"]
+def without_auth_cookie(cookie_header: str) -> str | None:
+    """A ``Cookie`` header less the ``dcos-acs-auth-cookie`` pair (None when nothing is left):
+    what the relay sends upstream (the token travels, if at all, as ``Authorization``)."""
+    kept = [p.strip() for p in cookie_header.split(";")
+            if p.strip() and p.strip().partition("=")[0].strip() != COOKIE]  # fmt: skip
+    return "; ".join(kept) or None
+
+
+__all__ = ["CHALLENGE", "COOKIE", "OPEN_PATHS", "OPEN_PREFIXES", "cookie_token", "is_open",
+           "without_auth_cookie"]  # fmt: skip

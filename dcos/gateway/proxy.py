@@ -8,7 +8,9 @@ The same ideas as the webapp's leader proxy (`frameworks.webapp.api.proxy`), whi
 gateway may not import: one aiohttp client session with no connection limit (each relayed
 stream holds a connection for its whole life) and ``auto_decompress`` off (bodies pass as the
 upstream encoded them); hop-by-hop headers (RFC 9110, plus those the ``Connection`` header
-names) dropped both ways; ``X-Forwarded-For``/``-Proto``/``-Host`` added; redirects not
+names) dropped both ways; ``X-Forwarded-For``/``-Proto``/``-Host`` added (security on: the
+gateway's own view, the UI's token cookie dropped, and the caller's ``Authorization`` sent
+only to the cluster's own components, never to a user's framework or app); redirects not
 followed but passed back, a ``Location`` on the upstream rewritten to the gateway path
 (`dcos.gateway.routes.rewrite_location`).
 
@@ -35,6 +37,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from dcos.gateway.edge import without_auth_cookie
 from dcos.gateway.routes import Target, rewrite_location
 
 log = logging.getLogger(__name__)
@@ -58,14 +61,23 @@ def _dropped(headers: CIMultiDictProxy[str]) -> frozenset[str]:
     return HOP_BY_HOP | frozenset(named)
 
 
-def request_headers(request: web.Request, via: str | None = None, *,
-                    edge: bool = False) -> CIMultiDict[str]:  # fmt: skip
+def request_headers(request: web.Request, via: str | None = None, *, edge: bool = False,
+                    credentials: bool = True) -> CIMultiDict[str]:  # fmt: skip
     """The headers sent upstream (module docstring); `via` is appended to ``Via``. `edge`
     (security on): the client's own ``X-Forwarded-Proto``/``-Host`` are replaced by what
-    this gateway saw (upstreams trust them from the gateway's certificate only)."""
+    this gateway saw (upstreams trust them from the gateway's certificate only), the UI's
+    token cookie is left out, and so is ``Authorization`` unless `credentials` (the target
+    is a cluster component: `dcos.gateway.routes.Target.component`)."""
     drop = _dropped(request.headers) | {"x-forwarded-for", "x-forwarded-proto",
                                         "x-forwarded-host"}  # fmt: skip
+    if edge:
+        drop |= {"cookie"} if credentials else {"cookie", "authorization"}
     out = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in drop)
+    if edge:
+        for value in request.headers.getall("Cookie", []):
+            kept = without_auth_cookie(value)
+            if kept:
+                out.add("Cookie", kept)
     chain = [request.headers.get("X-Forwarded-For"), request.remote]
     out["X-Forwarded-For"] = ", ".join(f for f in chain if f)
     given = not edge
@@ -133,7 +145,8 @@ class Relay:
         where = f"{target.name} at {target.base}"
         try:
             upstream = await asyncio.wait_for(self.session().request(
-                request.method, url, data=body, headers=request_headers(request, self.via, edge=self.ssl_context is not None),
+                request.method, url, data=body, headers=request_headers(request, self.via, edge=self.ssl_context is not None,
+                                    credentials=target.component),
                 allow_redirects=False, timeout=timeout, skip_auto_headers=("User-Agent",),
             ), self.head_timeout)  # fmt: skip
         except aiohttp.ConnectionTimeoutError:

@@ -46,6 +46,7 @@ ALIASES: Mapping[str, str] = {
     "webapp": WEBAPP_FRAMEWORK,
     "batch": DISPATCHER_FRAMEWORK,
 }
+COMPONENT_FRAMEWORKS = frozenset(ALIASES.values())  # the cluster's own frameworks
 MAX_SERVICE_DEPTH = 8  # path segments tried as a service name (groups of apps)
 
 
@@ -84,13 +85,18 @@ class Snapshot:
 @dataclass(frozen=True)
 class Target:
     """Proxy to `url`: `name` the upstream in words, `base` its base URL, `path` the upstream
-    path (raw, with the query string), `prefix` the gateway path mapped to `base`."""
+    path (raw, with the query string), `prefix` the gateway path mapped to `base`.
+    `component`: the upstream is a part of the cluster that authorizes the user itself (the
+    masters, agents, package service, DNS, the webapp and batch-dispatcher frameworks), so
+    with security on the user's credentials go there; any other framework or app runs user
+    code and never sees them (`dcos.gateway.proxy`)."""
 
     kind: Kind
     name: str
     base: str
     path: str
     prefix: str
+    component: bool = True
 
     @property
     def url(self) -> str:
@@ -198,23 +204,25 @@ def _service(segments: list[str], query: str, snap: Snapshot) -> Route:
         name = unquote("/".join(segments[1:end]))
         if name in snap.frameworks:
             return _service_target(Kind.FRAMEWORK, name, snap.frameworks[name], segments, end,
-                                   query)  # fmt: skip
+                                   query, component=name in COMPONENT_FRAMEWORKS)  # fmt: skip
         if name in snap.apps:
-            return _service_target(Kind.APP, name, snap.apps[name], segments, end, query)
+            return _service_target(Kind.APP, name, snap.apps[name], segments, end, query,
+                                   component=False)  # fmt: skip
     return _no_master(snap) or NotFound(
         f"service '{first}' not found: no active framework and no app labelled "
         f"DCOS_SERVICE_NAME with that name")  # fmt: skip
 
 
 def _service_target(kind: Kind, name: str, base: str, segments: list[str], end: int,
-                    query: str) -> Route:  # fmt: skip
+                    query: str, *, component: bool = True) -> Route:  # fmt: skip
     prefix = "/" + "/".join(segments[:end])
     if not base:
         return NotFound(f"service '{name}' has no web UI or API (its framework gives no "
                         "webui_url)")  # fmt: skip
     if end == len(segments):  # /service/<name> without the slash
         return Redirect(prefix + "/" + query)
-    return Target(kind, f"service '{name}'", base, _rest(segments, end, query), prefix)
+    return Target(kind, f"service '{name}'", base, _rest(segments, end, query), prefix,
+                  component)  # fmt: skip
 
 
 def _agent(segments: list[str], query: str, snap: Snapshot) -> Route:
@@ -258,6 +266,6 @@ def rewrite_location(location: str, target: Target) -> str:
 
 
 __all__ = [
-    "ALIASES", "DISPATCHER_FRAMEWORK", "WEBAPP_FRAMEWORK", "Kind", "NotFound", "Redirect",
+    "ALIASES", "COMPONENT_FRAMEWORKS", "DISPATCHER_FRAMEWORK", "WEBAPP_FRAMEWORK", "Kind", "NotFound", "Redirect",
     "Route", "Snapshot", "Target", "Unavailable", "rewrite_location", "route",
 ]  # fmt: skip

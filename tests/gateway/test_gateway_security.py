@@ -48,15 +48,19 @@ class FakeMaster:
         self.calls: list[dict[str, Any]] = []
         self.revoked: dict[str, float] = {}
         self.version = 1
+        self.frameworks: dict[str, str] = {}  # name -> webui_url
 
     def app(self) -> web.Application:
         async def summary(request: web.Request) -> web.Response:
-            return web.json_response({"frameworks": [], "slaves": []})
+            return web.json_response({"frameworks": [
+                {"name": n, "active": True, "webui_url": u} for n, u in self.frameworks.items()
+            ], "slaves": []})  # fmt: skip
 
         async def record(request: web.Request) -> web.Response:
             peer = peer_identity(request)
             self.calls.append({"path": request.path_qs, "method": request.method,
                                "auth": request.headers.get("Authorization"),
+                               "cookie": request.headers.get("Cookie"),
                                "peer": peer.principal if peer else None,
                                "forwarded_host": request.headers.get("X-Forwarded-Host")})
             if request.path == "/acs/api/v1/auth/login":
@@ -309,3 +313,27 @@ async def test_a_real_master_sees_the_user_behind_the_gateway(sd: SecurityDir,
         except subprocess.TimeoutExpired:
             master.kill()
             master.wait()
+
+
+async def test_user_frameworks_never_see_the_users_credentials(
+        secure: tuple[Gateway, FakeMaster], sd: SecurityDir) -> None:  # fmt: skip
+    """A framework that is not one of the cluster's own (a batch job's driver, a package's
+    framework: user code) is reached through the gateway without the user's token."""
+    gw, master = secure
+    base = str(gw.directory.leaders.masters()[0])  # the fake master serves the "UI" too
+    master.frameworks = {"myjob": base + "/ui", "webapp": base + "/webapp"}
+    jwt = token(sd)
+    cookies = {"Cookie": f"theme=dark; dcos-acs-auth-cookie={jwt}"}
+    async with client(sd) as s:
+        async with s.get(gw.url + "/service/myjob/page", headers=cookies) as r:
+            assert r.status == 200
+        async with s.get(gw.url + "/service/myjob/api",
+                         headers={"Authorization": f"token={jwt}"}) as r:  # fmt: skip
+            assert r.status == 200
+        async with s.get(gw.url + "/service/marathon/v2/apps", headers=cookies) as r:
+            assert r.status == 200
+    calls = {c["path"]: c for c in master.calls}
+    assert calls["/ui/page"]["auth"] is None and calls["/ui/page"]["cookie"] == "theme=dark"
+    assert calls["/ui/api"]["auth"] is None
+    assert calls["/webapp/v2/apps"]["auth"] == f"token={jwt}"  # the cluster's own webapp
+    assert calls["/webapp/v2/apps"]["cookie"] == "theme=dark"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dcos.gateway.edge import COOKIE, cookie_token, is_open
+from dcos.gateway.edge import COOKIE, cookie_token, is_open, without_auth_cookie
 
 
 @pytest.mark.parametrize("path", [
@@ -57,3 +57,28 @@ def test_iam_and_secrets_go_to_the_leader_same_path() -> None:
         assert got.url == "https://127.0.0.1:5050" + path
     assert isinstance(route("/acs/api/v1/users", Snapshot()), Unavailable)
     assert route("/acs/other", snap) is None and route("/secrets/v2/x", snap) is None
+
+
+def test_the_token_cookie_never_goes_upstream() -> None:
+    assert without_auth_cookie(f"a=b; {COOKIE}=eyJ.x.y; c=d") == "a=b; c=d"
+    assert without_auth_cookie(f"{COOKIE}=eyJ.x.y") is None
+    assert without_auth_cookie(f" {COOKIE} =t;;") is None
+    assert without_auth_cookie("session=1") == "session=1"
+
+
+def test_only_the_clusters_own_upstreams_get_credentials() -> None:
+    from dcos.gateway.routes import Snapshot, Target, route
+
+    snap = Snapshot(leader="https://m:5050", package="https://p:7070", dns="https://d:8123",
+                    frameworks={"webapp": "https://w:8080", "batch-dispatcher": "https://b:7077",
+                                "myjob": "http://u:4040"},
+                    agents={"a1": "https://a:5051"}, apps={"team/site": "http://t:31000"})  # fmt: skip
+    expected = {
+        "/mesos/master/state": True, "/acs/api/v1/users": True, "/package/list": True,
+        "/dns/v1/version": True, "/agent/a1/state": True, "/service/marathon/v2/apps": True,
+        "/service/webapp/v2/apps": True, "/service/batch/v1/submissions": True,
+        "/service/myjob/jobs": False, "/service/team/site/index.html": False,
+    }  # fmt: skip
+    for path, component in expected.items():
+        got = route(path, snap)
+        assert isinstance(got, Target) and got.component is component, path
