@@ -15,7 +15,9 @@ leading master for the referenced values (``POST <leader>/secrets/v1/internal/re
 certificate is of kind agent), `with_env` puts the values into the process environment (only
 there: the TaskInfo, ``/state``, the checkpoint and the stimulus log keep the references),
 and `write_files` writes each volume's value into the sandbox (mode 0400, owned by the task's
-user, created exclusively and never through a link). Values are never logged: errors name
+user, created exclusively and never through a link) under `SECRETS_DIR`, with a symlink at
+the volume's path: the files API refuses that directory (`dcos.agent.http.files`), so a
+principal allowed to browse the sandbox still cannot read the value. Values are never logged: errors name
 the secret's path, never its value.
 """
 
@@ -33,6 +35,7 @@ import aiohttp
 RESOLVE_PATH = "/secrets/v1/internal/resolve"
 RESOLVE_TIMEOUT = 10.0
 FILE_MODE = 0o400
+SECRETS_DIR = ".dcos-secrets"  # in a sandbox: the secret files' values (never served)
 
 
 class SecretError(ValueError):
@@ -185,31 +188,64 @@ def with_env(env: Mapping[str, str], refs: SecretRefs, values: Mapping[str, byte
     return out
 
 
+def _open_dirs(base: int, names: list[str], uid: int | None, gid: int | None,
+               mode: int = 0o755) -> int:  # fmt: skip
+    """The descriptor of directory `base`/`names...`, each made (`mode`, owned by uid:gid)
+    when missing and opened without following a link. The caller closes it."""
+    fd = os.dup(base)
+    try:
+        for name in names:
+            try:
+                os.mkdir(name, mode, dir_fd=fd)
+                if uid is not None:
+                    os.chown(name, uid, gid if gid is not None else -1, dir_fd=fd,
+                             follow_symlinks=False)  # fmt: skip
+            except FileExistsError:
+                pass
+            nxt = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                          dir_fd=fd)  # fmt: skip
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def write_files(sandbox: str, refs: SecretRefs, values: Mapping[str, bytes],
                 uid: int | None = None, gid: int | None = None) -> list[str]:  # fmt: skip
-    """Write each secret volume into `sandbox` (mode 0400, owned by uid:gid when given);
-    the paths written. Parent directories are made (never through a link); an existing file
-    is an error (a fetched file is not overwritten). Blocking; raises `SecretError`."""
+    """Write each secret volume into `sandbox`: the value in ``SECRETS_DIR/<path>`` (mode
+    0400, owned by uid:gid when given; the files API never serves that directory) and a
+    relative symlink to it at ``<path>``, where the task reads it. Directories are made
+    (never through a link); an existing file is an error (a fetched file is not
+    overwritten). The paths written; blocking; raises `SecretError`."""
     written = []
-    for rel, ref in refs.files:
-        data = _value(ref, values)
-        dirfd = os.open(sandbox, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        try:
+    root = os.open(sandbox, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for rel, ref in refs.files:
+            data = _value(ref, values)
             *dirs, name = rel.split("/")
-            for d in dirs:
-                try:
-                    os.mkdir(d, 0o755, dir_fd=dirfd)
-                    if uid is not None:
-                        os.chown(d, uid, gid if gid is not None else -1, dir_fd=dirfd,
-                                 follow_symlinks=False)  # fmt: skip
-                except FileExistsError:
-                    pass
-                nxt = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                              dir_fd=dirfd)  # fmt: skip
-                os.close(dirfd)
-                dirfd = nxt
+            try:
+                _write_one(root, dirs, name, data, uid, gid)
+            except FileExistsError:
+                raise SecretError(f"secret file {rel!r} already exists in the sandbox") from None
+            except OSError as exc:
+                raise SecretError(f"cannot write secret file {rel!r}: {exc.strerror or exc}"
+                                  ) from None  # fmt: skip
+            written.append(os.path.join(sandbox, rel))
+    finally:
+        os.close(root)
+    return written
+
+
+def _write_one(root: int, dirs: list[str], name: str, data: bytes, uid: int | None,
+               gid: int | None) -> None:  # fmt: skip
+    store = _open_dirs(root, [SECRETS_DIR], uid, gid, 0o500)
+    try:
+        parent = _open_dirs(store, dirs, uid, gid, 0o500)
+        try:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         FILE_MODE, dir_fd=dirfd)  # fmt: skip
+                         FILE_MODE, dir_fd=parent)  # fmt: skip
             try:
                 if uid is not None:
                     os.fchown(fd, uid, gid if gid is not None else -1)
@@ -219,12 +255,16 @@ def write_files(sandbox: str, refs: SecretRefs, values: Mapping[str, bytes],
                     view = view[os.write(fd, view):]
             finally:
                 os.close(fd)
-        except FileExistsError:
-            raise SecretError(f"secret file {rel!r} already exists in the sandbox") from None
-        except OSError as exc:
-            raise SecretError(f"cannot write secret file {rel!r}: {exc.strerror or exc}"
-                              ) from None  # fmt: skip
         finally:
-            os.close(dirfd)
-        written.append(os.path.join(sandbox, rel))
-    return written
+            os.close(parent)
+    finally:
+        os.close(store)
+    link_dir = _open_dirs(root, dirs, uid, gid)
+    try:
+        target = "/".join([".."] * len(dirs) + [SECRETS_DIR, *dirs, name])
+        os.symlink(target, name, dir_fd=link_dir)
+        if uid is not None:
+            os.chown(name, uid, gid if gid is not None else -1, dir_fd=link_dir,
+                     follow_symlinks=False)  # fmt: skip
+    finally:
+        os.close(link_dir)

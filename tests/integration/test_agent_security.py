@@ -296,6 +296,10 @@ def _check_files_api(cluster: Cluster, sandbox: Path) -> None:
     assert status == 403 and "hard links" in body and "linked" not in body
     status, body, _ = cluster.agent(f"/files/download?path={sandbox}/b", token=cluster.admin)
     assert status == 403 and "hard links" in body
+    for name in ("pw.txt", ".dcos-secrets/pw.txt"):  # even the admin never reads a secret
+        status, body, _ = cluster.agent(f"/files/read?path={sandbox}/{name}&offset=0",
+                                        token=cluster.admin)  # fmt: skip
+        assert status == 403 and SECRET_VALUE not in body and "secret" in body, body
 
 
 def _check_no_secret_value_written(cluster: Cluster) -> None:

@@ -16,7 +16,9 @@ until their sandbox is deleted. Security: a path outside the work dir is refused
 anything on disk is looked at (so ``/proc/1/root/...`` is never resolved); inside, the path is
 resolved with ``realpath`` (``..``, symlinks) and must land inside a sandbox, else 403 and
 nothing is read (the log file is reachable only by its virtual name); only regular files are
-read or downloaded (never a FIFO or a device a task made, which would block). Errors are plain
+read or downloaded (never a FIFO or a device a task made, which would block), never one with
+more than one hard link (it may name a file outside the sandbox) and never a secret file
+(`dcos.agent.task_secrets.SECRETS_DIR`, however it is reached). Errors are plain
 text: a missing file is 404, a path that cannot be resolved or read for lack of permission
 403, a bad offset/length or path 400; the files API answers 500 only for an I/O error of the
 disk.
@@ -33,6 +35,7 @@ from aiohttp import web
 from dcos.agent.core import AgentCore
 from dcos.agent.paths import is_under, name_error
 from dcos.agent.security import AgentSecurity
+from dcos.agent.task_secrets import SECRETS_DIR
 from dcos.common import files_routes
 from dcos.common.files_api import FilesError, check_path, resolve_attached
 from dcos.security.http import identity
@@ -121,6 +124,8 @@ def resolve(path: str, work_dir: str, latest_run: LatestRun | None = None) -> st
     rel_parts = rel.split(os.sep)
     if rel.startswith("..") or not _is_run_dir(rel_parts):
         raise FilesError(403, f"{path} is outside every sandbox")
+    if SECRETS_DIR in rel_parts[RUN_DEPTH:]:
+        raise FilesError(403, f"{path} is a secret: the files API does not serve secrets")
     if not os.path.exists(real):
         raise FilesError(404, f"{path} does not exist")
     return real

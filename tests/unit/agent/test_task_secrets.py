@@ -99,6 +99,8 @@ def test_env_and_files(tmp_path):
     assert with_env({"A": "1"}, refs, values) == {"A": "1", "PW": "s3cret"}
     nobody = pwd.getpwnam("nobody")
     [path] = write_files(str(tmp_path), refs, values, nobody.pw_uid, nobody.pw_gid)
+    assert os.path.islink(path)  # to the value under .dcos-secrets, which no API serves
+    assert os.path.realpath(path) == str(tmp_path / ".dcos-secrets" / "conf" / "pw.txt")
     st = os.stat(path)
     assert stat.S_IMODE(st.st_mode) == 0o400 and st.st_uid == nobody.pw_uid
     assert open(path, "rb").read() == b"s3cret"
