@@ -5,7 +5,12 @@ basic authentication, as Mesos' HTTP framework and executor authentication expec
 Pass ``credentials=Credentials("my-principal", "s3cret")`` to `SchedulerDriver` or
 `ExecutorDriver`; with it the scheduler driver also sets ``framework_info.principal`` when the
 FrameworkInfo has none. TLS: pass ``ssl=`` an `ssl.SSLContext` (or ``False`` to skip
-verification) and use an ``https://`` master address; or pass your own aiohttp ``session``.
+verification) and use an ``https://`` master address (with an `SSLContext`, ``host:port`` and
+``zk://`` masters are https too); or pass your own aiohttp ``session``. A context holding a
+client certificate (``dcos.security.tls.client_context(security_dir, name)``) authenticates
+the framework by that certificate instead (mutual TLS; no credentials needed): the master
+takes the certificate's name as the principal. An `ExecutorDriver` speaks https to its agent
+when the agent's environment names the cluster CA (``DCOS_CA_FILE``).
 """
 
 from __future__ import annotations
