@@ -447,6 +447,7 @@ class AgentShell:
 
     async def _run_container(self, action: Launch) -> None:
         cid = action.container_id
+        prepared: ContainerConfig | LaunchResult = action.config
         try:
             prepared = await self.launch_prep.prepare(action)
             if isinstance(prepared, LaunchResult):
@@ -460,7 +461,9 @@ class AgentShell:
         if not result.ok:
             log.info("task %s failed to launch: %s", action.config.task_id, result.error)
             return
-        self._start_health_check(cid, action.config)
+        # the check runs in the task's environment (its secrets' values included)
+        self._start_health_check(cid, prepared if isinstance(prepared, ContainerConfig)
+                                 else action.config)  # fmt: skip
         await self._watch_container(cid)
 
     async def _watch_container(self, cid: ContainerID) -> None:
