@@ -67,6 +67,10 @@ class LaunchPrep:
             refs = secret_refs(command, container)
             if self.security is not None:
                 user = lookup(self.security.task_user(command, framework_info))
+                own = os.geteuid()
+                if own != 0 and user.uid != own:
+                    raise UnknownUser(f"this agent runs as uid {own}, not root: it cannot run "
+                                      f"tasks as user '{user.name}'")  # fmt: skip
         except (SecretError, UnknownUser) as exc:
             return LaunchResult(False, f"Failed to launch: {exc}")
         fetched = await self.fetch(action, user)
@@ -75,7 +79,8 @@ class LaunchPrep:
         if user is not None:
             assert self.security is not None
             await asyncio.to_thread(self.give_sandbox, config.sandbox, user)
-            config = dataclasses.replace(config, user=user.name, run_as=user.run_as())
+            config = dataclasses.replace(config, user=user.name, run_as=(
+                None if user.uid == os.geteuid() else user.run_as()))  # no switch to oneself
         if refs:
             session = self.sessions()[0]
             assert session is not None, "prepare before the agent started"
