@@ -34,6 +34,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from cryptography.x509.oid import NameOID
 
 from dcos.common.openapi import add_openapi_route
 from dcos.gateway.auth import edge_middleware
@@ -45,8 +46,10 @@ from dcos.gateway.openapi import gateway_spec
 from dcos.gateway.proxy import Relay, UpstreamRefused, error
 from dcos.gateway.routes import NotFound, Redirect, Target, Unavailable, route
 from dcos.gateway.static import StaticFiles
+from dcos.security.ca import load_cert
 from dcos.security.context import SecurityContext, load_context
 from dcos.security.http import PolicyFeed
+from dcos.security.layout import SecurityDir
 
 log = logging.getLogger("dcos.gateway")
 
@@ -152,6 +155,20 @@ async def health(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 
+def component_principals(sd: SecurityDir) -> frozenset[str]:
+    """The names of the security directory's certificates of kind ``component`` (OU)."""
+    out = set()
+    for name in sd.names():
+        try:
+            cert = load_cert(sd.cert(name).read_bytes())
+        except (OSError, ValueError):
+            continue
+        kinds = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+        if kinds and kinds[0].value == "component":
+            out.add(name)
+    return frozenset(out)
+
+
 class Gateway:
     """The gateway's parts with their lifetimes: ``async with Gateway(config) as gw`` starts
     the leader source, the directory, the relay and the server on ``config.ip:config.port``
@@ -167,8 +184,10 @@ class Gateway:
         scheme = "https" if self.security is not None else "http"
         self.leaders = leaders or leader_source(config.masters, config.zk, scheme=scheme,
                                                 ssl_context=client_ssl)  # fmt: skip
+        components = component_principals(self.security.dir) if self.security else None
         self.directory = Directory(self.leaders, package=config.package, dns=config.dns_http,
-                                   ttl=config.cache_ttl, ssl_context=client_ssl)  # fmt: skip
+                                   ttl=config.cache_ttl, ssl_context=client_ssl,
+                                   components=components)  # fmt: skip
         self.relay = Relay(connect_timeout=config.connect_timeout, ssl_context=client_ssl)
         self.runner: web.AppRunner | None = None
         self.port = config.port

@@ -32,7 +32,7 @@ import orjson
 
 from dcos.common.sse import fetch_apps
 from dcos.gateway.leader import LeaderSource
-from dcos.gateway.routes import WEBAPP_FRAMEWORK, Snapshot
+from dcos.gateway.routes import COMPONENT_FRAMEWORKS, WEBAPP_FRAMEWORK, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,19 @@ SERVICE_PORT_INDEX = "DCOS_SERVICE_PORT_INDEX"
 SERVICE_SCHEME = "DCOS_SERVICE_SCHEME"
 
 
-def frameworks_of(summary: Any) -> dict[str, str]:
+def frameworks_of(summary: Any, components: frozenset[str] | None = None) -> dict[str, str]:
     """Active framework name -> ``webui_url`` ('' when none) from a state-summary (or
-    ``/master/frameworks``) body; of two active frameworks with one name, the later one."""
+    ``/master/frameworks``) body; of two active frameworks with one name, the later one.
+    `components` (security on): the principals of the cluster's component certificates; a
+    framework named as one of the cluster's own (`COMPONENT_FRAMEWORKS`: it gets the users'
+    credentials) counts only when one of them registered it, so no other principal can take
+    that name's route."""
     out: dict[str, tuple[float, str]] = {}
     for fw in _list(summary, "frameworks"):
         if not isinstance(fw, dict) or not fw.get("active") or not isinstance(fw.get("name"), str):
+            continue
+        if components is not None and fw["name"] in COMPONENT_FRAMEWORKS \
+                and fw.get("principal") not in components:
             continue
         url = fw.get("webui_url")
         when = _seconds(fw.get("registered_time"))
@@ -126,11 +133,14 @@ class Directory:
 
     def __init__(self, leaders: LeaderSource, *, package: str | None, dns: str | None,
                  ttl: float = 1.0, stale: float = 10.0, read_timeout: float = 3.0,
-                 ssl_context: ssl.SSLContext | None = None) -> None:  # fmt: skip
+                 ssl_context: ssl.SSLContext | None = None,
+                 components: frozenset[str] | None = None) -> None:  # fmt: skip
         """`ssl_context`: the gateway's client context when security is on (agents are
-        https then, and every read presents the gateway's certificate)."""
+        https then, and every read presents the gateway's certificate); `components`: the
+        component principals (security on, see `frameworks_of`)."""
         self.leaders = leaders
         self.ssl_context = ssl_context
+        self.components = components
         self.agent_scheme = "https" if ssl_context is not None else "http"
         self.stale = stale
         self._session: aiohttp.ClientSession | None = None
@@ -208,7 +218,7 @@ class Directory:
         else:
             try:
                 summary = await self._get_json(leader + "/master/state-summary")
-                snap = replace(snap, frameworks=frameworks_of(summary),
+                snap = replace(snap, frameworks=frameworks_of(summary, self.components),
                                agents=agents_of(summary, self.agent_scheme))
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError, RuntimeError) as exc:
                 self.leaders.invalidate()

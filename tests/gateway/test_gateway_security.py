@@ -48,12 +48,13 @@ class FakeMaster:
         self.calls: list[dict[str, Any]] = []
         self.revoked: dict[str, float] = {}
         self.version = 1
-        self.frameworks: dict[str, str] = {}  # name -> webui_url
+        self.frameworks: dict[str, tuple[str, str]] = {}  # name -> (webui_url, principal)
 
     def app(self) -> web.Application:
         async def summary(request: web.Request) -> web.Response:
             return web.json_response({"frameworks": [
-                {"name": n, "active": True, "webui_url": u} for n, u in self.frameworks.items()
+                {"name": n, "active": True, "webui_url": u, "principal": p}
+                for n, (u, p) in self.frameworks.items()
             ], "slaves": []})  # fmt: skip
 
         async def record(request: web.Request) -> web.Response:
@@ -321,7 +322,9 @@ async def test_user_frameworks_never_see_the_users_credentials(
     framework: user code) is reached through the gateway without the user's token."""
     gw, master = secure
     base = str(gw.directory.leaders.masters()[0])  # the fake master serves the "UI" too
-    master.frameworks = {"myjob": base + "/ui", "webapp": base + "/webapp"}
+    master.frameworks = {"myjob": (base + "/ui", "alice"), "webapp": (base + "/webapp", "webapp"),
+                         # a user's framework under a component's name gets no route
+                         "batch-dispatcher": (base + "/stolen", "mallory")}  # fmt: skip
     jwt = token(sd)
     cookies = {"Cookie": f"theme=dark; dcos-acs-auth-cookie={jwt}"}
     async with client(sd) as s:
@@ -332,8 +335,13 @@ async def test_user_frameworks_never_see_the_users_credentials(
             assert r.status == 200
         async with s.get(gw.url + "/service/marathon/v2/apps", headers=cookies) as r:
             assert r.status == 200
+        async with s.get(gw.url + "/service/batch/v1/submissions", headers=cookies) as r:
+            assert r.status == 503
+        async with s.get(gw.url + "/service/batch-dispatcher/x", headers=cookies) as r:
+            assert r.status == 404
     calls = {c["path"]: c for c in master.calls}
     assert calls["/ui/page"]["auth"] is None and calls["/ui/page"]["cookie"] == "theme=dark"
     assert calls["/ui/api"]["auth"] is None
     assert calls["/webapp/v2/apps"]["auth"] == f"token={jwt}"  # the cluster's own webapp
     assert calls["/webapp/v2/apps"]["cookie"] == "theme=dark"
+    assert not any(p.startswith("/stolen") for p in calls)
