@@ -92,6 +92,8 @@ class AgentSecurity:
         certificate (a URI's server gets nothing that proves the agent)."""
         context = ssl.create_default_context()
         context.load_verify_locations(cafile=str(self.ctx.ca_file))
+        if self.ctx.reloader is not None:  # a rotated CA is trusted here too
+            self.ctx.reloader.verify_only.append(context)
         return aiohttp.TCPConnector(ssl=context)
 
     def start(self, session: aiohttp.ClientSession, leader: Callable[[], str | None]) -> None:
