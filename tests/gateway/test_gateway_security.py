@@ -111,7 +111,7 @@ async def test_open_paths_closed_paths_and_the_cli_probe(secure: tuple[Gateway, 
     assert gw.url.startswith("https://")
     async with client(sd) as s:
         for path in ("/metadata", "/dcos-metadata/dcos-version.json", "/health",
-                     "/gateway/health"):  # fmt: skip
+                     "/gateway/health", "/openapi.json"):  # fmt: skip
             async with s.get(gw.url + path) as r:
                 assert r.status == 200, path
         async with s.head(gw.url + "/pkgpanda/active.buildinfo.full.json") as r:
