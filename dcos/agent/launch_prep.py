@@ -11,7 +11,8 @@ containerizer starts it. In order:
 3. its ``command.uris`` are fetched into the sandbox (`dcos.agent.fetcher`; a local file the
    user could not read is refused);
 4. security on: the sandbox (stdout/stderr included) is given to the user, and the config
-   names it (``user``, ``run_as``), so the containerizer starts the process as that user;
+   names it (``user``, ``run_as``), so the containerizer starts the process as that user
+   (with ``USER``, ``LOGNAME`` and ``HOME`` -- its sandbox -- unless the task sets them);
 5. its secrets are resolved from the leading master, the env values put into the launched
    config's environment (only there: the core's config, the checkpoint, ``/state`` and the
    stimulus log keep the references) and the files written (0400, the user's).
@@ -40,6 +41,16 @@ from dcos.agent.task_user import TaskUser, UnknownUser, chown_tree, lookup
 from dcos.protocol.ids import FrameworkID
 
 Sessions = Callable[[], "tuple[aiohttp.ClientSession | None, aiohttp.ClientSession | None]"]
+
+
+def user_env(env: dict[str, str], command: dict[str, Any], user: TaskUser,
+             sandbox: str) -> dict[str, str]:  # fmt: skip
+    """`env` for a process of `user`: ``USER``/``LOGNAME`` its name and ``HOME`` its
+    sandbox (the agent's own home is not the task's to write), unless the task sets them."""
+    own = {v.get("name") for v in ((command.get("environment") or {}).get("variables") or [])
+           if isinstance(v, dict)}  # fmt: skip
+    extra = {"USER": user.name, "LOGNAME": user.name, "HOME": sandbox}
+    return {**env, **{k: v for k, v in extra.items() if k not in own}}
 
 
 class LaunchPrep:
@@ -80,7 +91,8 @@ class LaunchPrep:
             assert self.security is not None
             await asyncio.to_thread(self.give_sandbox, config.sandbox, user)
             config = dataclasses.replace(config, user=user.name, run_as=(
-                None if user.uid == os.geteuid() else user.run_as()))  # no switch to oneself
+                None if user.uid == os.geteuid() else user.run_as()),  # no switch to oneself
+                env=user_env(config.env, command, user, config.sandbox))
         if refs:
             session = self.sessions()[0]
             assert session is not None, "prepare before the agent started"

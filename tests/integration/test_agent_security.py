@@ -193,7 +193,7 @@ SECRET_REF = {"type": "REFERENCE", "reference": {"name": "team/db"}}
 def secret_task(tid: str, agent_id: str, resources: Any) -> Any:
     info = build_task_info(
         name=tid, task_id=tid, agent_id=agent_id, resources=resources,
-        command="id -u > uid; printf %s \"$PW\" > pw_env; cat pw.txt > pw_copy; "
+        command="id -u > uid; echo \"$USER $HOME\" > who; printf %s \"$PW\" > pw_env; cat pw.txt > pw_copy; "
                 "echo linked > a; ln a b; touch done; sleep 60",
         container={"type": "MESOS", "volumes": [
             {"container_path": "pw.txt", "mode": "RO",
@@ -280,6 +280,7 @@ def _sandbox(cluster: Cluster, tid: str) -> Path:
 
 def _check_task_files(sandbox: Path) -> None:
     assert (sandbox / "uid").read_text().strip() == str(NOBODY.pw_uid)
+    assert (sandbox / "who").read_text().split() == ["nobody", str(sandbox)]
     assert os.stat(sandbox).st_uid == NOBODY.pw_uid
     assert os.stat(sandbox / "stdout").st_uid == NOBODY.pw_uid
     assert (sandbox / "pw_env").read_text() == SECRET_VALUE
