@@ -194,14 +194,18 @@ class ApiSecurity:
 
     def may_run_as(self, request: web.Request, users: Iterable[str]) -> web.Response | None:
         """None when the caller may run tasks as every user in `users` (``run_tasks``): an
-        app's explicit ``user`` is the caller's choice, so it needs the caller's right (the
-        master then checks the webapp's own)."""
+        app's explicit ``user`` is the caller's choice, so it needs the caller's right, and
+        the webapp's own (which the master checks at each launch)."""
         if self.ctx is None:
             return None
         for user in sorted(set(users)):
             refused = self._deny(request, Action.RUN_TASKS, user)
             if refused is not None:
                 return refused
+            if not self.ctx.acls.allows(Action.RUN_TASKS, self.ctx.name, user):
+                # the master would refuse every launch (TASK_ERROR): say so now
+                return error(403, f"{NOT_AUTHORIZED} this webapp (principal '{self.ctx.name}') "
+                                  f"may not run tasks as user '{user}' (run_tasks)")  # fmt: skip
         return None
 
     def may_deploy(self, request: web.Request, view: CoreView,

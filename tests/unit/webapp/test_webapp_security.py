@@ -33,7 +33,7 @@ ACLS = {
     ],
     "run_tasks": [
         {"principals": {"values": ["admin"]}, "users": {"type": "ANY"}},
-        {"principals": {"values": ["team"]}, "users": {"values": ["nobody"]}},
+        {"principals": {"values": ["team", "webapp"]}, "users": {"values": ["nobody"]}},
     ],
     "use_secrets": [
         {"principals": {"values": ["admin"]}, "secrets": {"type": "ANY"}},
@@ -160,6 +160,11 @@ async def test_an_apps_explicit_user_needs_the_callers_run_tasks(secure):
     assert (await secure.post("/v2/apps", json=app("/team/default"), headers=TEAM)).status == 201  # --mesos-user
     group = {"id": "/team/g", "apps": [app("x", user="root")]}
     assert (await secure.post("/v2/groups", json=group, headers=TEAM)).status == 403
+    r = await secure.post("/v2/apps", json=app("/team/admins", user="root"), headers=ADMIN)
+    assert r.status == 403 and "this webapp" in (await r.json())["message"]  # the master would refuse it
+    secure.server.app[API_KEY].sec.ctx.acls = Acls.from_json(
+        {**ACLS, "run_tasks": [{"principals": {"values": ["admin", "webapp"]}, "users": {"type": "ANY"}},
+                               *ACLS["run_tasks"][1:]]})
     assert (await secure.post("/v2/apps", json=app("/team/admins", user="root"), headers=ADMIN)).status == 201
     # scaling an app whose user the team may not pick is no new choice of user
     assert (await secure.put("/v2/apps/team/admins?force=true", json={"instances": 2}, headers=TEAM)).status == 200
