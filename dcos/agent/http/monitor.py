@@ -20,6 +20,8 @@ from dcos.protocol.codec import dumps_json
 from dcos.protocol.ids import ContainerID
 from dcos.protocol.resources import Resources
 from dcos.protocol.states import is_terminal
+from dcos.security.acls import Action
+from dcos.security.http import identity
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,14 @@ def gpu_state(agent: AgentShell) -> list[dict[str, Any]]:
 
 
 async def handle(request: web.Request) -> web.Response:
-    """``GET /monitor/statistics``."""
-    body = dumps_json(await statistics(request.app[AGENT_KEY]))
-    return web.Response(body=body, content_type="application/json")
+    """``GET /monitor/statistics``; with security on, only the executors of frameworks the
+    caller may view (``view_frameworks``, the framework's user)."""
+    agent = request.app[AGENT_KEY]
+    entries = await statistics(agent)
+    if agent.security is not None:
+        who = identity(request)
+        users = {fid: str(fw.info.get("user") or "") for fid, fw in agent.core.frameworks.items()}
+        acls = agent.security.ctx.acls
+        entries = [e for e in entries if acls.allows(Action.VIEW_FRAMEWORKS, who.principal,
+                                                     users.get(e["framework_id"], ""))]  # fmt: skip
+    return web.Response(body=dumps_json(entries), content_type="application/json")

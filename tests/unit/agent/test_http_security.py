@@ -1,7 +1,8 @@
 """The agent's HTTP side with security on (`dcos.agent.security`), in process with a fake
 containerizer: HTTPS only, 401 in plain text for anonymous callers and bad tokens, ``/health``
-and the executor API open (executors keep their own tokens), 413 past 1 MiB, ``/state``
-filtered by ``view_tasks``, the executors' environment (CA copy, https agent URL)."""
+and the executor API open (executors keep their own tokens), 413 past 1 MiB, ``/state`` and
+``/monitor/statistics`` filtered by the caller's ACLs, the executors' environment (CA copy,
+https agent URL)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from dcos.agent.agent import Agent
 from dcos.agent.config import AgentConfig
 from dcos.agent.containerizer.fake import FakeContainerizer
 from dcos.agent.core import events as ev
+from dcos.agent.http.monitor import statistics
+from dcos.protocol.ids import AgentID
 from dcos.security.acls import default_acls
 from dcos.security.layout import init_security_dir
 from dcos.security.tls import ca_client_context, client_context
 from dcos.security.tokens import TokenIssuer
+from dcos.testing import async_wait_until
 
 from .conftest import FRAMEWORK, make_task
 
@@ -88,7 +92,8 @@ async def test_body_limit_is_413(agent, sd):
 
 async def test_state_is_filtered_by_view_tasks(agent, sd):
     core = agent.core
-    agent._feed(ev.RunTasks(FRAMEWORK, FRAMEWORK["id"]["value"], [make_task("t1")]))
+    core.info.id = AgentID("A1")  # as if registered (no master here)
+    agent._feed(ev.RunTasks(FRAMEWORK, FRAMEWORK["id"]["value"], [make_task("t1", "sleep 100")]))
     admin = {"Authorization": f"token={_token(sd, 'admin')}"}
     viewer = {"Authorization": f"token={_token(sd, 'viewer')}"}
     anonymous = ca_client_context(sd.ca_cert)
@@ -97,6 +102,13 @@ async def test_state_is_filtered_by_view_tasks(agent, sd):
     status, body, _ = await _get(agent, "/state", anonymous, viewer)
     assert status == 200 and "t1" not in body
     assert json.loads(body)["frameworks"] == []
+    await async_wait_until(lambda: agent.containerizer.containers(), "the launch", timeout=5)
+    everything = await statistics(agent)
+    assert everything
+    _, body, _ = await _get(agent, "/monitor/statistics", anonymous, admin)
+    assert len(json.loads(body)) == len(everything)
+    _, body, _ = await _get(agent, "/monitor/statistics", anonymous, viewer)
+    assert json.loads(body) == []
     assert core.frameworks  # nothing changed for the agent itself
 
 
