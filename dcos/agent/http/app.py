@@ -19,12 +19,14 @@ from dcos.agent.http.files import add_routes as add_files_routes
 from dcos.agent.http.files import core_latest_run
 from dcos.agent.http.keys import AGENT_KEY
 from dcos.agent.http.openapi import agent_spec
-from dcos.agent.http.state import json_response, metrics_snapshot, state
+from dcos.agent.http.state import json_response, metrics_snapshot, state, task_users
 from dcos.agent.shell import AgentShell
 from dcos.common.metrics import add_prometheus_routes
 from dcos.common.openapi import add_openapi_route
 from dcos.common.version import version_info
 from dcos.protocol.mesos import MESOS_VERSION
+from dcos.security.acls import Action
+from dcos.security.http import identity
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -38,12 +40,25 @@ async def _version(request: web.Request) -> web.Response:
 
 
 async def _stimuli(request: web.Request) -> web.Response:
-    """``GET /debug/stimuli?limit=N``: the newest N (default 100) core events and actions."""
+    """``GET /debug/stimuli?limit=N``: the newest N (default 100) core events and actions;
+    with security on, only to a caller who may view every framework and task here (403)."""
     try:
         limit = int(request.query.get("limit", "100"))
     except ValueError:
         return web.Response(status=400, text="limit must be an integer")
-    log = request.app[AGENT_KEY].stimuli
+    agent = request.app[AGENT_KEY]
+    if agent.security is not None:  # it shows every framework's tasks: only to who may see all
+        who = identity(request)
+        users = task_users(agent)
+        acls = agent.security.ctx.acls
+        hidden = [u for u in {str(fw.info.get("user") or "") for fw in agent.core.frameworks.values()}
+                  if not acls.allows(Action.VIEW_FRAMEWORKS, who.principal, u)]
+        hidden += [u for u in set(users.values())
+                   if not acls.allows(Action.VIEW_TASKS, who.principal, u)]
+        if hidden:
+            return web.Response(status=403, text=f"principal '{who.principal or 'anonymous'}' "
+                                f"may not view the tasks of user '{sorted(hidden)[0]}'\n")
+    log = agent.stimuli
     return json_response({"capacity": log.capacity, "recorded": log.recorded,
                           "entries": log.entries(limit)})  # fmt: skip
 

@@ -109,6 +109,9 @@ async def test_state_is_filtered_by_view_tasks(agent, sd):
     assert len(json.loads(body)) == len(everything)
     _, body, _ = await _get(agent, "/monitor/statistics", anonymous, viewer)
     assert json.loads(body) == []
+    assert (await _get(agent, "/debug/stimuli", anonymous, admin))[0] == 200
+    status, body, _ = await _get(agent, "/debug/stimuli", anonymous, viewer)
+    assert status == 403 and "may not view the tasks of user 'root'" in body
     assert core.frameworks  # nothing changed for the agent itself
 
 
