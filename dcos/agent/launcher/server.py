@@ -202,7 +202,10 @@ class Launcher:
             try:
                 self._handle(msg)
             except Exception:  # a bad message must not end the launcher and its tasks
-                log.exception("bad message from the agent: %.200r", msg)
+                # its operation and container only: a LAUNCH carries the task's environment,
+                # secrets' values included, which must never reach a log
+                shown = msg[:2] if isinstance(msg, list) else type(msg).__name__
+                log.exception("bad message from the agent: %.200r", shown)
 
     # -- messages --------------------------------------------------------------------------
 
