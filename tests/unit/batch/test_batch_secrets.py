@@ -9,6 +9,7 @@ import base64
 import json
 
 import pytest
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from dcos.sdk import Offer
@@ -23,6 +24,7 @@ from frameworks.batch.cluster.security import (
     SECRET_FILE,
     driver_credentials,
     driver_tls,
+    publish_driver_secret,
     secret_path,
 )
 
@@ -94,3 +96,30 @@ async def test_only_the_submitter_kills_its_driver(ctx, tmp_path):
         mine = await d.submit(JOB, DRIVER_PRINCIPAL)
         r = await client.post(f"/v1/submissions/{mine['id']}/kill", headers=basic(ctx, DRIVER_PRINCIPAL))
         assert r.status == 200 and d.subs[mine["id"]]["state"] == "KILLED"
+
+
+async def test_the_drivers_secret_is_created_then_updated_in_the_secret_store():
+    store: dict[str, str] = {}
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        seen.append(request.method)
+        value = (await request.json())["value"]
+        if request.method == "PUT":
+            if path in store:
+                return web.json_response({"code": "ERR_ALREADY_EXISTS"}, status=409)
+            store[path] = value
+            return web.Response(status=201)
+        store[path] = value
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_route("*", "/secrets/v1/secret/default/{path:.+}", handle)
+    async with TestServer(app) as server, ClientSession() as session:
+        url = str(server.make_url(""))
+        assert await publish_driver_secret(session, url, "batch/d/driver-secret", "one") is None
+        assert await publish_driver_secret(session, url, "batch/d/driver-secret", "two") is None
+        assert store == {"batch/d/driver-secret": "two"} and seen == ["PUT", "PUT", "PATCH"]
+        problem = await publish_driver_secret(session, "http://127.0.0.1:1", "batch/d/x", "s")
+        assert problem is not None and problem.startswith("batch/d/x:")  # never the value
