@@ -39,7 +39,7 @@ from aiohttp import web
 
 from dcos.security.acls import Action
 from dcos.security.context import SecurityContext
-from dcos.security.http import auth_middleware, identity
+from dcos.security.http import auth_middleware, forbidden_message, identity
 from dcos.security.limits import StreamLimiter
 from dcos.security.principal import ANONYMOUS, Identity, Principal, Via
 from frameworks.webapp.api.http import error
@@ -165,8 +165,7 @@ class ApiSecurity:
         who = self.who(request)
         if self.ctx.allows(who, action, obj):  # a denial is logged there (principal, action, object)
             return None
-        return error(403, f"{NOT_AUTHORIZED} principal '{who.principal or 'anonymous'}' "
-                          f"may not {action.value} on '{obj}'")  # fmt: skip
+        return error(403, f"{NOT_AUTHORIZED} {forbidden_message(who, action, obj)}")
 
     def may_change(self, request: web.Request, app_ids: Iterable[str]) -> web.Response | None:
         """None when the caller may change every app (or group) in `app_ids`, else the 403."""
