@@ -20,7 +20,8 @@ Security on (``--security-dir``): HTTPS with the gateway's certificate, the edge
 of `dcos.gateway.auth` before every route (401 without a token, except the open paths of
 `dcos.gateway.edge`), upstreams over mutual TLS (`dcos.security.tls.client_context`), the
 certificates reloaded when rotated (`CertReloader`) and token revocations followed from the
-leading master (`PolicyFeed`); ``/acs/api/v1/auth/{login,providers}`` then go to the master's
+leading master (`PolicyFeed`; read at once after an IAM change relayed to the master, such as
+a logout); ``/acs/api/v1/auth/{login,providers}`` then go to the master's
 IAM instead of the "security is off" answers of `dcos.gateway.metadata`.
 """
 
@@ -44,7 +45,7 @@ from dcos.gateway.leader import LeaderSource, leader_source
 from dcos.gateway.metadata import ClusterInfo, add_routes
 from dcos.gateway.openapi import gateway_spec
 from dcos.gateway.proxy import Relay, UpstreamRefused, error
-from dcos.gateway.routes import NotFound, Redirect, Target, Unavailable, route
+from dcos.gateway.routes import Kind, NotFound, Redirect, Target, Unavailable, route
 from dcos.gateway.static import StaticFiles
 from dcos.security.ca import load_cert
 from dcos.security.context import SecurityContext, load_context
@@ -56,6 +57,7 @@ log = logging.getLogger("dcos.gateway")
 DIRECTORY: web.AppKey[Directory] = web.AppKey("gateway_directory", Directory)
 RELAY: web.AppKey[Relay] = web.AppKey("gateway_relay", Relay)
 STATIC: web.AppKey[StaticFiles] = web.AppKey("gateway_static", StaticFiles)
+POLICY: web.AppKey[PolicyFeed] = web.AppKey("gateway_policy", PolicyFeed)
 MAX_BODY = 64 << 20  # request bodies (package uploads) up to 64 MiB
 _DIRECTORY_HEADS = frozenset({"mesos", "service", "agent", "slave", "acs", "secrets"})
 
@@ -93,7 +95,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         match decision:
             case Target():
                 try:
-                    return await request.app[RELAY].forward(request, decision)
+                    answer = await request.app[RELAY].forward(request, decision)
+                    await _after_iam_change(request, decision, answer)
+                    return answer
                 except UpstreamRefused as refused:
                     if attempt or head not in _DIRECTORY_HEADS:
                         return error(502, str(refused))
@@ -113,6 +117,18 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             case None:
                 return await request.app[STATIC].handle(request)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _after_iam_change(request: web.Request, target: Target,
+                            answer: web.StreamResponse) -> None:  # fmt: skip
+    """Security on: after a change the master's IAM accepted (a logout, a revocation, a user
+    deleted), read its policy before answering, so the gateway refuses a revoked token from
+    the moment the client hears of it (not ~2 s later, at the next poll)."""
+    feed = request.app.get(POLICY)
+    if feed is None or request.method in ("GET", "HEAD") or answer.status >= 300:
+        return
+    if target.kind == Kind.MASTER and target.path.startswith("/acs/api/v1/"):
+        await feed.poll_once()
 
 
 async def own_health(request: web.Request) -> web.Response:
@@ -228,6 +244,8 @@ class Gateway:
         if self.security is not None:
             await self._start_security(self.security)
         app = build_app(self.config, self.directory, self.relay, self.security)
+        if self._policy is not None:
+            app[POLICY] = self._policy
         # handler_cancellation: a client that goes away ends its relayed stream at once
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0,
                                     handler_cancellation=True)  # fmt: skip

@@ -305,6 +305,12 @@ async def test_a_real_master_sees_the_user_behind_the_gateway(sd: SecurityDir,
                 assert r.status == 200
             async with s.post(gw.url + "/mesos/api/v1", json=weights) as r:
                 assert r.status == 401 and r.headers["WWW-Authenticate"] == "acsjwt"
+            # a logout through the gateway: the gateway refuses the token from its answer on
+            async with s.post(gw.url + "/acs/api/v1/auth/logout", headers=as_bob) as r:
+                assert r.status == 204
+            async with s.head(gw.url + "/pkgpanda/active.buildinfo.full.json",
+                              headers=as_bob) as r:  # fmt: skip
+                assert r.status == 401
     finally:
         if gw is not None:
             await gw.stop()
