@@ -27,8 +27,13 @@ driver acknowledges each update (implicit acknowledgements). We report for a win
   dashboard or a CLI would; gzip accepted, bodies not decoded): tasks/s in that window against
   the unloaded one (goal >= 0.7x) and the ``/master/state`` latency p50/p99 (goal p99 < 100 ms).
 
+With ``--secure`` (issue 13) the whole run is done twice, security off then on (HTTPS with
+mutual TLS everywhere, every request authenticated: the framework and the readers present a
+certificate, the agents theirs; ACLs checked; the agents poll the policy), and the tasks/s of
+both are printed with their ratio (goal: TLS + authentication cost at most 20 %).
+
 Usage: .venv/bin/python benchmarks/control_plane.py [--quick] [--seconds S] [--readers N]
-       [--profile master|agents|framework]
+       [--profile master|agents|framework] [--secure]
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from collections import deque
 from typing import Any
 
 import _common  # noqa: F401  (puts the repo root on sys.path)
+import _secure
 from _common import CpuMeter, fmt_ms, hello_world_rate, percentiles, use_uvloop
 
 from dcos.common.gc_tuning import tune_gc
@@ -66,18 +72,21 @@ TASK_NEEDS = "cpus:0.1;mem:32"
 # -- the master process -------------------------------------------------------------------
 
 
-def master_process(conn: Any, work_dir: str, profile: str | None) -> None:
+def master_process(conn: Any, work_dir: str, profile: str | None,
+                   security: str | None = None) -> None:
     """Child process: a master with message counters; sends its port, serves until told.
     With `profile`, cProfile runs during the measurement window (``/bench/profile``) and
-    its stats are written to that path."""
+    its stats are written to that path. With `security` (a security directory) it serves
+    HTTPS and authenticates every request."""
     use_uvloop()
     prof = cProfile.Profile() if profile else None
-    asyncio.run(_master_main(conn, work_dir, prof))
+    asyncio.run(_master_main(conn, work_dir, prof, security))
     if prof is not None:
         prof.dump_stats(profile)  # type: ignore[arg-type]
 
 
-async def _master_main(conn: Any, work_dir: str, prof: cProfile.Profile | None) -> None:
+async def _master_main(conn: Any, work_dir: str, prof: cProfile.Profile | None,
+                       security: str | None = None) -> None:
     import socket
 
     from aiohttp import web
@@ -118,13 +127,15 @@ async def _master_main(conn: Any, work_dir: str, prof: cProfile.Profile | None) 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = MasterConfig(ip="127.0.0.1", port=port, work_dir=work_dir, log_level="WARNING")
+    config = MasterConfig(ip="127.0.0.1", port=port, work_dir=work_dir, log_level="WARNING",
+                          security_dir=security)
     shell = create_master(config)
     shell.app.router.add_get("/bench/counters", report)
     runner = web.AppRunner(shell.app, handler_cancellation=True, access_log=None,
                            shutdown_timeout=1.0)  # fmt: skip
     await runner.setup()
-    await web.SockSite(runner, sock, backlog=4096).start()
+    server_ssl = shell.security.server_ssl if shell.security is not None else None
+    await web.SockSite(runner, sock, backlog=4096, ssl_context=server_ssl).start()
     tune_gc()  # as ``python -m dcos.master`` does once it serves
     conn.send(port)
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
@@ -238,24 +249,26 @@ class BenchScheduler:
 # -- the readers ----------------------------------------------------------------------------
 
 
-def readers_process(conn: Any, port: int, n: int, path: str) -> None:
+def readers_process(conn: Any, port: int, n: int, path: str,
+                    security: str | None = None) -> None:
     """Child process: `n` clients reading `path` in a loop between ``"start"`` and
     ``("stop", t0, t1)``; then sends back the latencies of the reads that started between
     t0 and t1 (``time.perf_counter``, the same clock in every process) and the counts."""
     use_uvloop()
-    asyncio.run(_readers_main(conn, port, n, path))
+    asyncio.run(_readers_main(conn, port, n, path, security))
 
 
-async def _readers_main(conn: Any, port: int, n: int, path: str) -> None:
+async def _readers_main(conn: Any, port: int, n: int, path: str,
+                        security: str | None = None) -> None:
     import aiohttp
 
     loop = asyncio.get_running_loop()
-    url = f"http://127.0.0.1:{port}{path}"
+    url = f"{_secure.scheme(security)}://127.0.0.1:{port}{path}"
     lat: list[tuple[float, float]] = []
     counts = {"reads": 0, "bytes": 0, "errors": 0}
     sizes: list[int] = []
     stop = asyncio.Event()
-    connector = aiohttp.TCPConnector(limit=0)
+    connector = aiohttp.TCPConnector(limit=0, ssl=_secure.client_ssl(security) or True)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
 
         async def reader() -> None:
@@ -308,23 +321,27 @@ async def _read_window(
 
 
 def agents_process(
-    conn: Any, port: int, n: int, work_dir: str, task_seconds: float, profile: str | None
+    conn: Any, port: int, n: int, work_dir: str, task_seconds: float, profile: str | None,
+    security: str | None = None,
 ) -> None:
     """Child process: `n` simulated agents; sends the registration time once all are
     registered, then runs until told to stop (``"profile on"``/``"profile off"`` switch a
     cProfile whose stats go to `profile`)."""
     use_uvloop()
     prof = cProfile.Profile() if profile else None
-    asyncio.run(_agents_main(conn, port, n, work_dir, task_seconds, prof))
+    asyncio.run(_agents_main(conn, port, n, work_dir, task_seconds, prof, security))
     if prof is not None:
         prof.dump_stats(profile)  # type: ignore[arg-type]
 
 
 async def _agents_main(
-    conn: Any, port: int, n: int, work_dir: str, task_seconds: float, prof: Any
+    conn: Any, port: int, n: int, work_dir: str, task_seconds: float, prof: Any,
+    security: str | None = None,
 ) -> None:
     t = time.perf_counter()
-    agents, session = await start_agents(n, port, work_dir, task_seconds)
+    # one "user 'nobody' cannot reach the work dir" warning per simulated agent: not news
+    logging.getLogger("dcos.agent.security").setLevel(logging.ERROR)
+    agents, session = await start_agents(n, port, work_dir, task_seconds, security)
     tune_gc()  # as ``python -m dcos.agent`` does once it has started
     conn.send(time.perf_counter() - t)
     loop = asyncio.get_running_loop()
@@ -336,23 +353,27 @@ async def _agents_main(
 
 
 async def start_agents(
-    n: int, port: int, work_dir: str, task_seconds: float
+    n: int, port: int, work_dir: str, task_seconds: float, security: str | None = None
 ) -> tuple[list[Any], Any]:
-    """Start `n` simulated agents sharing one client session; wait until all registered."""
+    """Start `n` simulated agents sharing one client session (mutual TLS with the agents'
+    certificate when `security` is given); wait until all registered."""
     import aiohttp
 
     from dcos.agent.agent import Agent
     from dcos.agent.config import AgentConfig
     from dcos.testing import SimContainerizer, always
 
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    ssl = _secure.client_ssl(security, "agent") or True
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ssl=ssl))
     agents = []
     for i in range(n):
         config = AgentConfig(
-            master=f"127.0.0.1:{port}", ip="127.0.0.1", port=20000 + i, hostname=f"sim-{i}",
+            master=f"{_secure.scheme(security)}://127.0.0.1:{port}", ip="127.0.0.1",
+            port=20000 + i, hostname=f"sim-{i}",
             work_dir=os.path.join(work_dir, f"agent-{i}"), resources=AGENT_RESOURCES,
             serve_http=False, detect=False, status_update_retry=10.0,
             checkpoint=False, log_max_size=0,  # simulators: no disk writes, no log rotation
+            security_dir=security,
         )  # fmt: skip
         agents.append(Agent(config, SimContainerizer(behaviour=always(task_seconds)),
                             session=session))  # fmt: skip
@@ -361,9 +382,10 @@ async def start_agents(
     return agents, session
 
 
-async def counters(session: Any, port: int, profile: str = "") -> dict[str, int]:
+async def counters(session: Any, port: int, profile: str = "",
+                   security: str | None = None) -> dict[str, int]:
     """The master's message counters; `profile` "on"/"off" switches its profiler."""
-    url = f"http://127.0.0.1:{port}/bench/counters?profile={profile}"
+    url = f"{_secure.scheme(security)}://127.0.0.1:{port}/bench/counters?profile={profile}"
     async with session.get(url) as r:
         return await r.json()
 
@@ -387,14 +409,18 @@ async def simulate(
     out["register_s"] = await loop.run_in_executor(None, agents_conn.recv)
     log.info("%d agents registered", args.agents)
     sched = BenchScheduler(args.per_accept, args.inflight)
-    driver = SchedulerDriver(sched, {"name": "bench"}, f"127.0.0.1:{port}",  # type: ignore[arg-type]
-                             max_connections=args.connections)  # fmt: skip
+    security = args.security
+    client_ssl = _secure.client_ssl(security)
+    info = {"name": "bench", **({"user": "nobody"} if security else {})}  # ACLs: never root
+    driver = SchedulerDriver(sched, info,  # type: ignore[arg-type]
+                             f"{_secure.scheme(security)}://127.0.0.1:{port}",
+                             max_connections=args.connections, ssl=client_ssl)  # fmt: skip
     await driver.start()
-    session = aiohttp.ClientSession()
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl or True))
     await asyncio.sleep(args.warmup)
     meter = CpuMeter({"master": master_pid, "agents": agents_pid, "framework": os.getpid()})
     prof = cProfile.Profile() if args.profile == "framework" else None
-    c0 = await counters(session, port, "on")
+    c0 = await counters(session, port, "on", security)
     agents_conn.send("profile on")
     done0, t0 = len(sched.finished), time.perf_counter()
     meter.start()
@@ -407,7 +433,7 @@ async def simulate(
     agents_conn.send("profile off")
     log.info("window over: %d tasks finished", len(sched.finished) - done0)
     window = time.perf_counter() - t0
-    c1 = await counters(session, port, "off")
+    c1 = await counters(session, port, "off", security)
     out["tasks"] = len(sched.finished) - done0
     out["window"] = window
     out["loaded_lat"] = [lat for (s, lat) in sched.running if t0 <= s <= t0 + window]
@@ -487,6 +513,8 @@ def main() -> None:
                    help="clients reading /master/state in the read-load window (0: none)")
     p.add_argument("--profile", choices=["master", "agents", "framework"],
                    help="cProfile one process during the window")  # fmt: skip
+    p.add_argument("--secure", action="store_true",
+                   help="run twice, security off then on (TLS + authentication), and compare")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (stderr)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -507,6 +535,7 @@ def main() -> None:
         for side in ("master", "agents")
     }
     try:
+        args.security = None
         res = run_processes(args, profiles)
         hello, hello_cpu = hello_world_rate(min(args.seconds, 5.0), args.concurrency)
         report(args, res, hello, hello_cpu)
@@ -515,8 +544,37 @@ def main() -> None:
                 print_profile(path, f"{side} process (window)")
         if "profile" in res:
             print_profile(res["profile"], "framework process (window)")
+        if args.secure:
+            secure_run(args, res, profiles)
     finally:
         shutil.rmtree(args.work_dir, ignore_errors=True)
+
+
+def secure_run(args: argparse.Namespace, plain: dict[str, Any],
+               profiles: dict[str, str | None]) -> None:
+    """The same run with security on (fresh work dir, a new security directory), its
+    report, and the comparison with the run without."""
+    base = args.work_dir
+    args.work_dir = os.path.join(base, "secure")
+    os.makedirs(args.work_dir)
+    args.security = _secure.make_dir(args.work_dir)
+    print("== security on: HTTPS + mutual TLS between every process, every request "
+          "authenticated (certificates), ACLs checked, agents polling the policy")
+    try:
+        res = run_processes(args, profiles)
+    finally:
+        args.work_dir = base
+    hello, hello_cpu = hello_world_rate(min(args.seconds, 5.0), args.concurrency)
+    report(args, res, hello, hello_cpu)
+    for side, path in profiles.items():
+        if path:
+            print_profile(path, f"{side} process (window, security on)")
+    print(_secure.ratio_line("tasks through the master", plain["tasks"] / plain["window"],
+                             res["tasks"] / res["window"]))
+    if "read" in plain and "read" in res:
+        rp, rs = plain["read"], res["read"]
+        print(_secure.ratio_line("tasks/s under read load", rp["tasks"] / rp["window"],
+                                 rs["tasks"] / rs["window"]))
 
 
 def run_processes(args: argparse.Namespace, profiles: dict[str, str | None]) -> dict[str, Any]:
@@ -526,7 +584,7 @@ def run_processes(args: argparse.Namespace, profiles: dict[str, str | None]) -> 
     a_parent, a_child = ctx.Pipe()
     master = ctx.Process(target=master_process, daemon=True,
                          args=(m_child, os.path.join(args.work_dir, "master"),
-                               profiles["master"]))  # fmt: skip
+                               profiles["master"], getattr(args, "security", None)))  # fmt: skip
     agents = readers = None
     r_parent, r_child = ctx.Pipe()
     try:
@@ -534,11 +592,12 @@ def run_processes(args: argparse.Namespace, profiles: dict[str, str | None]) -> 
         port = m_parent.recv()
         agents = ctx.Process(target=agents_process, daemon=True,
                              args=(a_child, port, args.agents, args.work_dir, args.task_seconds,
-                                   profiles["agents"]))  # fmt: skip
+                                   profiles["agents"], args.security))  # fmt: skip
         agents.start()
         if args.readers > 0:
             readers = ctx.Process(target=readers_process, daemon=True,
-                                  args=(r_child, port, args.readers, "/master/state"))  # fmt: skip
+                                  args=(r_child, port, args.readers, "/master/state",
+                                        args.security))  # fmt: skip
             readers.start()
         log.info("pids: master %s, agents %s, framework %s", master.pid, agents.pid, os.getpid())
         return asyncio.run(simulate(
