@@ -21,7 +21,13 @@ Measured in the same run, each for ``--seconds`` with ``--concurrency`` launches
    0.8 ms); launch-to-RUNNING from the ACCEPT call to the framework seeing TASK_RUNNING,
    under that load and unloaded (one at a time, ``--probes``; goal p99 < 5 ms).
 
-Usage: .venv/bin/python benchmarks/launch.py [--quick]
+With ``--secure`` (issue 13) the end-to-end measurement runs twice, security off then on:
+HTTPS with mutual TLS between framework, master and agent, every call authenticated, the
+``run_tasks`` ACL checked at each launch, and the tasks run as the unprivileged default task
+user (``nobody``: sandbox chowned, ``setpriv``); both figures are printed with their ratio
+(goal: TLS + authentication cost at most 20 % of tasks/s).
+
+Usage: .venv/bin/python benchmarks/launch.py [--quick] [--secure]
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import time
 from typing import Any
 
 import _common
+import _secure
 from _common import CpuMeter, fmt_ms, percentiles, use_uvloop
 
 GOAL_RATIO = 0.8
@@ -183,13 +190,15 @@ async def containerizer_direct(
 # -- 3. end to end ---------------------------------------------------------------------------
 
 
-def agent_isolation(port: int) -> str:
+def agent_isolation(port: int, security: str | None = None) -> str:
     """The isolation the end-to-end agent says it enforces (its /state), or "unknown"."""
     import json
     import urllib.request
 
+    url = f"{_secure.scheme(security)}://127.0.0.1:{port}/state"
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/state", timeout=5) as resp:
+        with urllib.request.urlopen(url, timeout=5,
+                                    context=_secure.client_ssl(security)) as resp:
             return str(json.loads(resp.read()).get("isolation") or "unknown")
     except (OSError, ValueError):
         return "unknown"
@@ -202,7 +211,11 @@ async def end_to_end(args: argparse.Namespace, master_port: int, agent_pid: int,
     from dcos.sdk import SchedulerDriver
 
     sched = BenchScheduler(args.per_accept, args.e2e_inflight, command=[COMMAND])
-    driver = SchedulerDriver(sched, {"name": "launch-bench"}, f"127.0.0.1:{master_port}")  # type: ignore[arg-type]
+    security = args.security
+    info = {"name": "launch-bench", **({"user": "nobody"} if security else {})}
+    driver = SchedulerDriver(sched, info,  # type: ignore[arg-type]
+                             f"{_secure.scheme(security)}://127.0.0.1:{master_port}",
+                             ssl=_secure.client_ssl(security))
     await driver.start()
     await asyncio.sleep(args.warmup)
     pids = {"master": master_pid, "agent": agent_pid, "framework": os.getpid()}
@@ -257,8 +270,10 @@ def run_end_to_end(args: argparse.Namespace) -> dict[str, Any]:
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
+    security = args.security
     master = ctx.Process(target=master_process, daemon=True,
-                         args=(child, os.path.join(args.work_dir, "master"), None))  # fmt: skip
+                         args=(child, os.path.join(args.work_dir, "master"), None,
+                               security))  # fmt: skip
     master.start()
     agent = None
     try:
@@ -268,16 +283,18 @@ def run_end_to_end(args: argparse.Namespace) -> dict[str, Any]:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             agent_port = sock.getsockname()[1]
+        secure_flags = ["--security-dir", security, "--tls-name", "agent"] if security else []
         agent = subprocess.Popen(
-            [sys.executable, "-m", "dcos.agent", "--master", f"127.0.0.1:{port}",
+            [sys.executable, "-m", "dcos.agent",
+             "--master", f"{_secure.scheme(security)}://127.0.0.1:{port}",
              "--port", str(agent_port),
              "--work-dir", os.path.join(args.work_dir, "agent"), "--log-level", "WARNING",
              "--resources", "cpus:64;mem:65536;disk:65536;ports:[31000-31999]",
-             *args.agent_flag],
+             *secure_flags, *args.agent_flag],
             cwd=_common.ROOT,
         )  # fmt: skip
         out = asyncio.run(end_to_end(args, port, agent.pid, master.pid or 0))
-        out["isolation"] = agent_isolation(agent_port)
+        out["isolation"] = agent_isolation(agent_port, security)
         return out
     finally:
         if agent is not None:
@@ -319,6 +336,9 @@ def main() -> None:
     p.add_argument("--probes", type=int, default=100, help="unloaded launch-to-RUNNING probes")
     p.add_argument("--skip-e2e", action="store_true", help="raw and containerizer only")
     p.add_argument("--skip-direct", action="store_true", help="raw and end to end only")
+    p.add_argument("--secure", action="store_true",
+                   help="end to end twice, security off then on (TLS + authentication, tasks "
+                   "as nobody), and compare")
     p.add_argument(
         "--agent-flag",
         action="append",
@@ -331,6 +351,7 @@ def main() -> None:
     args.per_accept = min(args.per_accept, args.e2e_inflight)
     use_uvloop()
     args.work_dir = tempfile.mkdtemp(prefix="dcos-bench-launch-")
+    args.security = None
     c = args.concurrency
     print(f"launch benchmark: {COMMAND} tasks, {c} in flight, {args.seconds:g} s per "
           f"measurement; {os.cpu_count()} cores")  # fmt: skip
@@ -380,29 +401,46 @@ def main() -> None:
                   f"goal >= {CGROUPS_GOAL_RATIO}x raw: {ok}")  # fmt: skip
         if not args.skip_e2e:
             res = run_end_to_end(args)
-            lp50, lp99 = percentiles(res["loaded"])
-            up50, up99 = percentiles(res["unloaded"])
-            flags = " " + " ".join(args.agent_flag) if args.agent_flag else ""
-            print(f"end to end (master process + agent process{flags}, isolation "
-                  f"{res['isolation']}, + SDK framework, "
-                  f"{args.per_accept} tasks per ACCEPT, at most {args.e2e_inflight} in flight): "
-                  f"{res['rate']:,.0f} tasks/s = {res['rate'] / raw:.2f}x raw   goal >= "
-                  f"{E2E_GOAL_RATIO}x: "
-                  f"{'MET' if res['rate'] / raw >= E2E_GOAL_RATIO else 'NOT MET'} "
-                  f"({res['failed']} failed; CPU share of one core: {res['cpu']})")  # fmt: skip
-            per_task = res["per_task"]
-            agent_ms = per_task.get("agent", float("nan"))
-            print(f"  agent CPU per task: {agent_ms:.2f} ms   goal < {AGENT_CPU_GOAL_MS} ms: "
-                  f"{'MET' if agent_ms < AGENT_CPU_GOAL_MS else 'NOT MET'} (per task, ms: "
-                  + ", ".join(f"{n} {v:.2f}" for n, v in per_task.items()) + ")")  # fmt: skip
-            print(f"  launch-to-RUNNING under load: p50 {fmt_ms(lp50)}, p99 {fmt_ms(lp99)} "
-                  f"({len(res['loaded'])} tasks)")  # fmt: skip
-            print(f"  launch-to-RUNNING unloaded (one at a time, {len(res['unloaded'])} probes):"
-                  f" p50 {fmt_ms(up50)}, p99 {fmt_ms(up99)}   goal p99 < "
-                  f"{UNLOADED_P99_GOAL * 1000:g} ms: "
-                  f"{'MET' if up99 < UNLOADED_P99_GOAL else 'NOT MET'}")  # fmt: skip
+            report_e2e(args, res, raw, "")
+            if args.secure:
+                base = args.work_dir
+                args.work_dir = os.path.join(base, "secure")
+                os.makedirs(args.work_dir)
+                args.security = _secure.make_dir(args.work_dir)
+                try:
+                    sec = run_end_to_end(args)
+                finally:
+                    args.work_dir = base
+                report_e2e(args, sec, raw, " with security on (HTTPS + mutual TLS, "
+                           "authenticated calls, run_tasks ACL, tasks as nobody)")
+                print(_secure.ratio_line("end to end", res["rate"], sec["rate"]))
     finally:
         shutil.rmtree(args.work_dir, ignore_errors=True)
+
+
+def report_e2e(args: argparse.Namespace, res: dict[str, Any], raw: float, what: str) -> None:
+    """The end-to-end figures of one run (`what` says how it differs)."""
+    lp50, lp99 = percentiles(res["loaded"])
+    up50, up99 = percentiles(res["unloaded"])
+    flags = " " + " ".join(args.agent_flag) if args.agent_flag else ""
+    print(f"end to end{what} (master process + agent process{flags}, isolation "
+          f"{res['isolation']}, + SDK framework, "
+          f"{args.per_accept} tasks per ACCEPT, at most {args.e2e_inflight} in flight): "
+          f"{res['rate']:,.0f} tasks/s = {res['rate'] / raw:.2f}x raw   goal >= "
+          f"{E2E_GOAL_RATIO}x: "
+          f"{'MET' if res['rate'] / raw >= E2E_GOAL_RATIO else 'NOT MET'} "
+          f"({res['failed']} failed; CPU share of one core: {res['cpu']})")  # fmt: skip
+    per_task = res["per_task"]
+    agent_ms = per_task.get("agent", float("nan"))
+    print(f"  agent CPU per task: {agent_ms:.2f} ms   goal < {AGENT_CPU_GOAL_MS} ms: "
+          f"{'MET' if agent_ms < AGENT_CPU_GOAL_MS else 'NOT MET'} (per task, ms: "
+          + ", ".join(f"{n} {v:.2f}" for n, v in per_task.items()) + ")")  # fmt: skip
+    print(f"  launch-to-RUNNING under load: p50 {fmt_ms(lp50)}, p99 {fmt_ms(lp99)} "
+          f"({len(res['loaded'])} tasks)")  # fmt: skip
+    print(f"  launch-to-RUNNING unloaded (one at a time, {len(res['unloaded'])} probes):"
+          f" p50 {fmt_ms(up50)}, p99 {fmt_ms(up99)}   goal p99 < "
+          f"{UNLOADED_P99_GOAL * 1000:g} ms: "
+          f"{'MET' if up99 < UNLOADED_P99_GOAL else 'NOT MET'}")  # fmt: skip
 
 
 if __name__ == "__main__":
