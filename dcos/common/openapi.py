@@ -14,7 +14,9 @@ Schemas are plain JSON Schema dicts (the OpenAPI 3.0 dialect: ``nullable`` inste
 fields); they name the keys clients read and the types those keys have. An operation marked
 ``streaming=True`` (a long-lived answer: Mesos SUBSCRIBE, Server-Sent Events) carries
 ``x-dcos-streaming: true``, which the fuzz suite (``tests/fuzz/openapi``) reads to leave it
-out. The description is served without authentication (an open path of the auth middleware).
+out; ``x-dcos-streaming-calls`` names the call types (the JSON body's ``type``) of an operation
+that answer with a stream, and ``x-dcos-empty-answers`` the statuses an operation may answer
+with no body although others of its answers have one (Mesos' operator writes). The description is served without authentication (an open path of the auth middleware).
 """
 
 from __future__ import annotations

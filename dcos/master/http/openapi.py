@@ -222,7 +222,8 @@ OPERATOR_V1 = {"post": {**op(
      406: text_reply("the Accept header admits no JSON"),
      429: text_reply("too many open streams")},
     request=body(one_of(*OPERATOR_CALLS, obj({"type": enum("SUBSCRIBE")}, required=["type"]))),
-    tags=["operator v1"]), "x-dcos-streaming-calls": STREAMING_CALLS}}  # fmt: skip
+    tags=["operator v1"]), "x-dcos-streaming-calls": STREAMING_CALLS,
+    "x-dcos-empty-answers": [200]}}  # a write's 200 has no body  # fmt: skip
 
 # --- scheduler API ------------------------------------------------------------------------------
 
