@@ -56,10 +56,12 @@ $(DCOSCLI): tests/compat/install_dcoscli.sh
 test: venv system-deps repo web $(COMPAT) $(DCOSCLI)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-# benchmarks/ui.py drives the built UI in Debian chromium through playwright (the test extra).
+# benchmarks/ui.py drives the built UI in Debian chromium through playwright (the test extra);
+# control_plane.py and launch.py run with security off and on (--secure) and compare.
 bench: venv system-deps web
 	$(PY) -m pip install -q -e '.[test,bench]'
-	@set -e; for b in benchmarks/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in benchmarks/[!_]*.py; do echo "== $$b"; \
+	  case $$b in *control_plane.py|*launch.py) $(PY) $$b --secure;; *) $(PY) $$b;; esac; done
 
 lint: venv
 	$(VENV)/bin/ruff check dcos frameworks tests benchmarks examples scripts
