@@ -9,7 +9,9 @@ pytest 9, and the descriptions are only known once the cluster runs.)
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -66,6 +68,7 @@ class Cluster:
     batch: str
     dns_http: str
     session: requests.Session
+    pids: dict[str, int]  # the components' pids once ready (a restart changes one)
 
 
 def start_cluster(work: Path) -> Cluster:
@@ -86,7 +89,8 @@ def start_cluster(work: Path) -> Cluster:
     return Cluster(up=up, master=url(ports.master), agent=url(ports.agent),
                    webapp=url(ports.webapp), package=url(ports.package),
                    gateway=url(ports.gateway), batch=url(ports.batch),
-                   dns_http=url(ports.dns_http), session=requests.Session())  # fmt: skip
+                   dns_http=url(ports.dns_http), session=requests.Session(),
+                   pids=up.pids())  # fmt: skip
 
 
 def _streaming_call(case: Any) -> bool:
@@ -197,7 +201,24 @@ def check(case: Any, session: requests.Session | None = None) -> int:
     return int(response.status_code)
 
 
-def alive(url: str) -> None:
-    """The process at `url` still answers (after a module's requests): no crash."""
+def alive(cluster: Cluster, url: str) -> None:
+    """After a module's requests: the process at `url` still answers, and no component of the
+    cluster exited since it started (`dcos-py up` restarts a crashed one: its pid changes,
+    and up prints "<name> exited with code N")."""
     resp = requests.get(f"{url}/openapi.json", timeout=TIMEOUT_S)
     assert resp.status_code == 200, f"{url}: {resp.status_code}"
+    cluster.up.note_family()
+    exits = [line for line in _printed(cluster.up) if " exited with code " in line]
+    assert not exits, "components exited:\n" + "".join(exits)
+    changed = {k: v for k, v in cluster.up.pids().items() if cluster.pids.get(k) != v}
+    assert not changed, f"components restarted (new pids): {changed}"
+
+
+def _printed(up: UpProcess) -> list[str]:
+    """What `up` printed since it was last read (without waiting)."""
+    lines = []
+    with contextlib.suppress(queue.Empty):
+        while (line := up._lines.get_nowait()) is not None:
+            lines.append(line)
+    up.seen += lines
+    return lines

@@ -12,4 +12,4 @@ from tests.fuzz.openapi.harness import Cluster, alive, fuzz, load
 
 def test_agent(up_cluster: Cluster) -> None:
     fuzz("agent", load(up_cluster.agent), up_cluster.session)
-    alive(up_cluster.agent)
+    alive(up_cluster, up_cluster.agent)

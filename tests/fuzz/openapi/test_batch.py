@@ -21,4 +21,4 @@ def harmless(case: Any) -> Any:
 
 def test_batch(up_cluster: Cluster) -> None:
     fuzz("batch", load(up_cluster.batch), up_cluster.session, prepare=harmless)
-    alive(up_cluster.batch)
+    alive(up_cluster, up_cluster.batch)

@@ -8,4 +8,4 @@ from tests.fuzz.openapi.harness import Cluster, alive, fuzz, load
 
 def test_dns(up_cluster: Cluster) -> None:
     fuzz("dns", load(up_cluster.dns_http), up_cluster.session)
-    alive(up_cluster.dns_http)
+    alive(up_cluster, up_cluster.dns_http)

@@ -15,4 +15,4 @@ def test_gateway(up_cluster: Cluster) -> None:
     ops = load(up_cluster.gateway, exclude=[("POST", "/cluster/v1/links"),
                                             ("POST", "/acs/api/v1/auth/login")])
     fuzz("gateway", ops, up_cluster.session)
-    alive(up_cluster.gateway)
+    alive(up_cluster, up_cluster.gateway)

@@ -13,4 +13,4 @@ from tests.fuzz.openapi.harness import Cluster, alive, fuzz, load
 
 def test_master(up_cluster: Cluster) -> None:
     fuzz("master", load(up_cluster.master), up_cluster.session)
-    alive(up_cluster.master)
+    alive(up_cluster, up_cluster.master)

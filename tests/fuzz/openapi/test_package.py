@@ -32,4 +32,4 @@ def test_package(up_cluster: Cluster) -> None:
     ops = load(up_cluster.package, exclude=[("POST", "/package/repository/add"),
                                             ("POST", "/package/repository/delete")])
     fuzz("package", ops, up_cluster.session, prepare=real_names)
-    alive(up_cluster.package)
+    alive(up_cluster, up_cluster.package)

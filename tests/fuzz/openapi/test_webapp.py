@@ -57,4 +57,4 @@ def test_webapp(up_cluster: Cluster) -> None:
                                               "apps": [{"id": f"/{GROUP}/a", **app}]})
     ops = load(up_cluster.webapp, exclude=[("DELETE", "/v2/leader")])
     fuzz("webapp", ops, up_cluster.session, prepare=harmless)
-    alive(up_cluster.webapp)
+    alive(up_cluster, up_cluster.webapp)
