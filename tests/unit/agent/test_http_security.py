@@ -122,3 +122,12 @@ async def test_executors_are_told_the_ca_and_the_https_url(agent, sd):
     assert env["LIBPROCESS_SSL_CA_FILE"] == ca and env["LIBPROCESS_SSL_ENABLED"] == "true"
     assert open(ca, "rb").read() == sd.ca_cert.read_bytes()
     assert os.stat(ca).st_mode & 0o004  # readable by every task user
+
+
+async def test_rotation_is_followed(agent, sd):
+    """The reloader runs over the server, client and fetcher contexts (rotation: H1's
+    CertReloader reloads them in place; `dcos-py ca rotate` is tested cluster-wide)."""
+    reloader = agent.security.ctx.reloader
+    assert reloader is not None and reloader._task is not None
+    assert agent.security.server_ssl in reloader.contexts
+    assert len(reloader.verify_only) >= 1  # the fetcher's context
