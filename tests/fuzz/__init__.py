@@ -11,6 +11,10 @@ refused request changed what the test protects, or when the server no longer ser
 request afterwards. ``tests/fuzz/test_regressions.py`` holds the reproductions of the defects
 the fuzz found.
 
+``tests/fuzz/openapi`` is the other half: schemathesis against each API's own OpenAPI
+description (``GET /openapi.json``) on one real `dcos-py up` cluster (about 50 s); longer runs
+there: ``DCOS_OPENAPI_EXAMPLES=50 DCOS_OPENAPI_COVERAGE=-1``.
+
 Longer runs: ``DCOS_FUZZ_SCALE=10`` (ten times the requests), ``DCOS_FUZZ_EXPLORE=1`` (new
 requests each run instead of the fixed ones). A failure names the request, the answer and the
 server's traceback; hypothesis shrinks it to a small failing request.
