@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages (haproxy, dnsutils, zookeeper, redis-server): installed when missing and running as root.
-system-deps:
+system-deps: venv
 	bash scripts/install-system-deps.sh
+	bash scripts/share-python.sh $(PY)
 
 # The default package repository (`dcos-py package build`): validate packages-repo/ and write
 # packages-repo/build/index.json with its wheel sets (assets/<set>.tar). A second build with
