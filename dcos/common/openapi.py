@@ -187,17 +187,46 @@ def op(summary: str, responses: Mapping[Any, Schema], *,
     return out
 
 
+OPEN_PATHS = frozenset({PATH, "/health", "/master/health", "/slave(1)/health", "/ping",
+                        "/gateway/health"})  # never authenticated
+SECURITY_SCHEMES: Schema = {
+    "token": {"type": "apiKey", "in": "header", "name": "Authorization",
+              "description": "`token=<jwt>` or `Bearer <jwt>`: a user's or service account's "
+                             "token (`dcos-py auth login`)"},
+    "basic": {"type": "http", "scheme": "basic",
+              "description": "a framework's principal and secret (credentials.json)"},
+}  # a client certificate (mutual TLS) authenticates too; OpenAPI 3.0 cannot name it
+
+
 def spec(title: str, paths: Mapping[str, Mapping[str, Schema]], *, version: str = "1.0",
-         description: str = "", components: Mapping[str, Schema] | None = None) -> Schema:  # fmt: skip
-    """The whole document (OpenAPI 3.0.3); the /openapi.json path itself is added."""
+         description: str = "", components: Mapping[str, Schema] | None = None,
+         auth_error: Schema | None = None) -> Schema:  # fmt: skip
+    """The whole document (OpenAPI 3.0.3); the /openapi.json path itself is added. With
+    `auth_error` (the API's own 401/403 answer, `reply(...)`), every operation but those of
+    `OPEN_PATHS` also lists 401 and 403: what it answers when security is on
+    (``--security-dir``) and the caller is not authenticated or not allowed; authentication
+    is optional in the description (security is off by default)."""
     all_paths = {k: dict(v) for k, v in paths.items()}
+    if auth_error is not None:
+        for path, item in all_paths.items():
+            if path in OPEN_PATHS:
+                continue
+            for method, operation in item.items():
+                codes = {"401": auth_error, "403": auth_error, **operation["responses"]}
+                item[method] = {**operation, "responses": codes}
     all_paths[PATH] = {"get": op("This OpenAPI description (open without authentication)",
                                  {200: json_reply(obj(required=["openapi", "paths"]))})}
     doc: Schema = {"openapi": "3.0.3",
                    "info": {"title": title, "version": version, "description": description},
                    "paths": all_paths}  # fmt: skip
+    parts: Schema = {}
     if components:
-        doc["components"] = {"schemas": dict(components)}
+        parts["schemas"] = dict(components)
+    if auth_error is not None:
+        parts["securitySchemes"] = SECURITY_SCHEMES
+        doc["security"] = [{}, {"token": []}, {"basic": []}]
+    if parts:
+        doc["components"] = parts
     return doc
 
 

@@ -53,7 +53,8 @@ def dns_spec() -> dict[str, Any]:
                         {200: reply("OK", STR, "text/plain"),
                          503: text_reply("no records loaded yet")}),
     }
-    return spec("dcos-py DNS HTTP API (Mesos-DNS)", paths, description=__doc__ or "")
+    return spec("dcos-py DNS HTTP API (Mesos-DNS)", paths, description=__doc__ or "",
+                auth_error=text_reply("security on: not authenticated (401) or not allowed"))
 
 
 

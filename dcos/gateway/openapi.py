@@ -90,4 +90,6 @@ def gateway_spec() -> dict[str, Any]:
                                                             required=["status"])),
     }
     return spec("dcos-py gateway (DC/OS compatibility endpoints)", paths,
-                description=__doc__ or "")
+                description=__doc__ or "", auth_error=json_reply(
+                    obj({"code": INT, "message": STR}, required=["code", "message"]),
+                    "security on: no valid token (401, WWW-Authenticate: acsjwt)"))

@@ -148,4 +148,6 @@ def package_spec() -> dict[str, Any]:
     paths["/health"] = {"get": op("The service and how many repositories it has", {
         200: json_reply(obj({"status": STR, "repositories": INT}, required=["status"]))},
         tags=["cosmos"])}  # fmt: skip
-    return spec("dcos-py package service (Cosmos API)", paths, description=__doc__ or "")
+    return spec("dcos-py package service (Cosmos API)", paths, description=__doc__ or "",
+                auth_error=reply("security on: Unauthorized (401) or Forbidden (403)", ERROR,
+                                 mt.ERROR))

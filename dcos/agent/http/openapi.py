@@ -84,7 +84,7 @@ EXECUTOR_API = {"post": {**op(
      202: empty("accepted"),
      400: text_reply("malformed call, or an unknown framework or executor"),
      401: text_reply("no executor token"), 403: text_reply("a wrong executor token"),
-     415: text_reply("the body is not JSON"),
+     413: text_reply("the body is larger than 1 MiB"), 415: text_reply("the body is not JSON"),
      503: text_reply("the agent is recovering; try again")},
     params=[header("Authorization", STR)], request=body(one_of(*EXECUTOR_CALLS)),
     tags=["executor"]), "x-dcos-streaming-calls": ["SUBSCRIBE"]}}  # fmt: skip
@@ -113,5 +113,6 @@ def agent_spec() -> dict[str, Any]:
         ("/slave(1)/api/v1/executor", "/api/v1/executor"),
     )
     return spec("dcos-py agent (Mesos agent, files and executor APIs)", paths,
-                description=__doc__ or "")
+                description=__doc__ or "",
+                auth_error=text_reply("security on: not authenticated (401) or not allowed"))
 

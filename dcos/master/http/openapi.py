@@ -111,7 +111,9 @@ SCHEDULER_EVENT = obj({"type": enum("SUBSCRIBED", "OFFERS", "INVERSE_OFFERS", "R
 
 LEAD = {307: empty("not the leader: Location names the leader"),
         503: text_reply("no leading master elected")}  # fmt: skip
-BAD = {400: text_reply("malformed call or bad parameter")}
+BAD = {400: text_reply("malformed call or bad parameter"),
+       413: text_reply("the body is larger than --max-body-bytes")}
+AUTH = text_reply("security on: not authenticated (401, WWW-Authenticate) or not allowed (403)")
 
 # --- operator endpoints ---------------------------------------------------------------------------
 
@@ -256,5 +258,5 @@ def master_spec() -> dict[str, Any]:
         **stimuli_path("debug"),
     }
     return spec("dcos-py master (Mesos scheduler, operator and files APIs)", paths,
-                description=__doc__ or "")
+                description=__doc__ or "", auth_error=AUTH)
 

@@ -84,7 +84,8 @@ def batch_spec() -> dict[str, Any]:
             200: json_reply(obj({"name": STR, "role": STR, "pid": integer(minimum=0),
                                  "master": STR}, required=["name"]))}, tags=["batch"])},
     }
-    return spec("dcos-py batch dispatcher", paths, description=__doc__ or "")
+    return spec("dcos-py batch dispatcher", paths, description=__doc__ or "",
+                auth_error=text_reply("security on: not authenticated (401) or not allowed"))
 
 
 

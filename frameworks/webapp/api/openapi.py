@@ -279,4 +279,6 @@ def webapp_spec() -> dict[str, Any]:
     """The whole description (built once per app by `build_app`)."""
     paths = {**APPS, **GROUPS, **OTHERS, **prometheus_paths("/metrics/prometheus"),
              **stimuli_path("debug")}  # fmt: skip
-    return spec("dcos-py webapp (Marathon v2 REST API)", paths, description=__doc__ or "")
+    return spec("dcos-py webapp (Marathon v2 REST API)", paths, description=__doc__ or "",
+                auth_error=json_reply(MESSAGE, "security on: not authenticated (401) or not "
+                                               "allowed (403)"))
