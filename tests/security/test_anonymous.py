@@ -33,7 +33,7 @@ CALLS: list[tuple[str, str, str, Any, dict[str, str] | None, str]] = [
     ("webapp", "POST", "/v2/apps", {"id": "/x", "cmd": "id"}, None, "marathon"),
     ("webapp", "POST", "/v2/tasks/delete", {"ids": ["x"]}, None, "marathon"),
     ("package", "POST", "/package/search", {"query": ""}, COSMOS_SEARCH, "cosmos"),
-    ("batch", "GET", "/v1/submissions", None, None, "json"),
+    ("batch", "GET", "/v1/submissions", None, None, "mesos"),  # plain text, as its other errors
     ("dns_http", "GET", "/v1/config", None, None, "any"),
     ("gateway", "GET", "/mesos/master/state", None, None, "gateway"),
     ("gateway", "GET", "/service/webapp/v2/apps", None, None, "gateway"),
