@@ -300,3 +300,17 @@ def test_alice_cannot_grant_herself_anything(secure_cluster: SecureCluster,
     assert user.status_code == 403
     doc = c.admin.get(c.master + "/acs/api/v1/acls", timeout=10).json()
     assert doc.get("permissive") is False
+
+
+def test_batch_submissions_as_root_are_refused(secure_cluster: SecureCluster,
+                                               alice: requests.Session) -> None:
+    """A batch submission naming `"user": "root"` by a principal not allowed to run tasks
+    as root: 403 (plain text, as the dispatcher's other errors), nothing queued."""
+    c = secure_cluster
+    before = c.admin.get(c.batch + "/v1/submissions", timeout=10)
+    assert before.status_code == 200, before.text[:300]
+    r = alice.post(c.batch + "/v1/submissions", timeout=10, json={
+        "script": "evil.py", "script_content": "import os; os.system('id')", "user": "root"})
+    assert r.status_code == 403, (r.status_code, r.text[:300])
+    after = c.admin.get(c.batch + "/v1/submissions", timeout=10).json()
+    assert len(after["submissions"]) == len(before.json()["submissions"])
