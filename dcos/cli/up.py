@@ -552,9 +552,13 @@ def run_up(opts: UpOptions, out: Console, err: Console) -> int:
     component failed). Raises `CliError` for a refusal before anything started."""
     check_options(opts)
     lock_fd = lock_work_dir(opts.work_dir)
-    prepared = up_secure.prepare(opts.work_dir.resolve()) if opts.secure else None
-    http.use_transport(up_secure.SecureTransport(prepared.root).current if prepared
-                       else http.Transport())
+    try:
+        prepared = up_secure.prepare(opts.work_dir.resolve()) if opts.secure else None
+        http.use_transport(up_secure.SecureTransport(prepared.root).current if prepared
+                           else http.Transport())
+    except BaseException:
+        os.close(lock_fd)
+        raise
     components = build_components(opts)
     wires = wiring(opts)
     sup = Supervisor(components, pid_file=opts.work_dir.resolve() / PID_FILE,

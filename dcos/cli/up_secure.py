@@ -72,7 +72,7 @@ def prepare(work: Path) -> Prepared:
         fresh = not (root / "admin.password").is_file()
         sd = layout.init_security_dir(root, names=CERT_NAMES)
         password = layout.read_admin_password(sd)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # unwritable, or a damaged key/certificate file
         raise CliError(f"cannot prepare the security directory {root}: {exc}") from None
     return Prepared(root, sd.ca_cert, sd.admin_password, password if fresh else None)
 
