@@ -6,7 +6,9 @@ webapp from the master's frameworks (the `webui_url` of the active framework nam
 unless `--webapp` is given, takes the package service at http://<master host>:7070 unless
 `--package-service` is given, saves the cluster (`dcos.cli.clusters`) and attaches it. With no
 cluster attached, commands act on "local": the config file, then the local defaults of
-`dcos-py up`.
+`dcos-py up`. A secure cluster (issue 13): `--ssl-verify CA_FILE` (or true/false) is kept as the
+cluster's ``core.ssl_verify`` and used for the probe; a master that answers 401 is secure, so
+the webapp defaults to https://<master host>:8080 and the CLI says to `dcos-py auth login`.
 
 Called by: `dcos.cli.main`.
 """
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.table import Table
 
-from dcos.cli import clusters, http
+from dcos.cli import clusters, config, http
 from dcos.cli.commands._common import (
     JsonOpt,
     command_group,
@@ -43,6 +45,7 @@ app = command_group("The clusters this CLI knows, and the one every command acts
 
 WEBAPP_FRAMEWORK = "webapp"
 PACKAGE_PORT = 7070
+WEBAPP_PORT = 8080
 PROBE_TIMEOUT_S = 5.0
 
 
@@ -58,8 +61,8 @@ def master_state(master_url: str) -> dict[str, Any]:
     try:
         state = http.get_json(master_url, "/master/state", timeout=PROBE_TIMEOUT_S)
         return state if isinstance(state, dict) else {}
-    except (Unreachable, TimedOut):
-        raise  # nothing there
+    except (Unreachable, TimedOut, http.NotLoggedIn):
+        raise  # nothing there, or a secure master (401)
     except CliError:
         pass  # it answers, but not its state: is it alive?
     http.get_json(master_url, "/health", timeout=PROBE_TIMEOUT_S)
@@ -74,12 +77,13 @@ def find_webapp(state: dict[str, Any]) -> str | None:
     return None
 
 
-def package_default(master_url: str) -> str:
-    """http://<master host>:7070 (the package service runs on the masters)."""
+def package_default(master_url: str, port: int = PACKAGE_PORT) -> str:
+    """<scheme>://<master host>:7070 (the package service runs on the masters; https when
+    the master is)."""
     parts = urlsplit(master_url)
     host = parts.hostname or "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{PACKAGE_PORT}"
+    return f"{parts.scheme or 'http'}://{host}:{port}"
 
 
 @app.command("setup")
@@ -93,11 +97,24 @@ def setup(url: Annotated[str, typer.Argument(
           package_service: Annotated[str | None, typer.Option(
               "--package-service", help="Package service URL (default: "
               "http://<master host>:7070).")] = None,
+          ssl_verify: Annotated[str | None, typer.Option(
+              "--ssl-verify", help="A secure cluster's CA bundle (or true/false): kept as the "
+              "cluster's core.ssl_verify.")] = None,
           json: JsonOpt = False) -> None:
     """Set up a cluster: check its master, find its services, save it and attach it."""
+    verify = None if ssl_verify is None else config.parse_ssl_verify(ssl_verify, "--ssl-verify")
+    if verify is not None:
+        http.use_transport(http.Transport(http.ssl_context_for(verify)))
     master = normalize_master_url(url)
-    state = master_state(master)
-    found = webapp or find_webapp(state)
+    secure = False
+    try:
+        state = master_state(master)
+    except http.NotLoggedIn:
+        state, secure = {}, True
+    finally:
+        http.use_transport(None)
+    found = webapp or find_webapp(state) or (package_default(master, WEBAPP_PORT) if secure
+                                             else None)
     if not found:
         raise CliError(f"no active {WEBAPP_FRAMEWORK!r} framework is registered with the master "
                        f"at {master}: pass --webapp URL")
@@ -111,13 +128,18 @@ def setup(url: Annotated[str, typer.Argument(
         raise CliError(f"a cluster named {cluster.name!r} is already set up "
                        f"(dcos-py cluster remove {cluster.name}, or pick another --name)")
     clusters.save(cluster)
+    if verify is not None:
+        config.store_ssl_verify(verify, cluster.name)
     clusters.attach(cluster.name)
     if json:
-        print_json({**vars(cluster), "attached": True})
+        print_json({**vars(cluster), "attached": True, "secure": secure})
         return
     console().print(f"set up and attached cluster {cluster.name}: master {cluster.master}, "
                     f"webapp {cluster.webapp}, package service {cluster.package}",
                     markup=False, highlight=False)
+    if secure:
+        console().print("the cluster asks for credentials: log in with `dcos-py auth login`",
+                        markup=False, highlight=False)
 
 
 def cluster_rows() -> list[dict[str, Any]]:

@@ -243,3 +243,16 @@ def test_announce_names_the_saved_cluster_when_secure(tmp_path: Path) -> None:
     text = buf.getvalue()
     assert "Web UI and API: https://127.0.0.1:8000" in text
     assert "cluster up-6050" in text and "cluster ready: master https://127.0.0.1:6050" in text
+
+
+def test_cluster_setup_of_a_secure_master(tls_server: str,
+                                          security: layout.SecurityDir) -> None:
+    unknown_ca = CliRunner().invoke(main.app, ["cluster", "setup", tls_server, "--name", "x"])
+    assert unknown_ca.exit_code == 1 and "core.ssl_verify" in unknown_ca.output
+    result = CliRunner().invoke(main.app, ["cluster", "setup", tls_server, "--name", "sec",
+                                           "--ssl-verify", str(security.ca_cert), "--json"])
+    assert result.exit_code == 0, result.output
+    saved = orjson.loads(result.output)
+    assert saved["secure"] and saved["webapp"].startswith("https://127.0.0.1:8080")
+    assert saved["package"].startswith("https://")
+    assert config.core_settings() == config.CoreSettings(str(security.ca_cert), None)
