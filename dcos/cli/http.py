@@ -151,14 +151,15 @@ def _timed_out(exc: BaseException) -> bool:
 
 
 def error_line(method: str, url: str, status: int, body: bytes) -> str:
-    """One line for an error answer: its JSON `message` (Marathon, Mesos, the dispatcher) and
-    the first `details` path and errors (Marathon's 422), else the body's first line."""
+    """One line for an error answer: its JSON `message` (Marathon, Mesos, the dispatcher) or
+    `description` (DC/OS IAM: {"title", "description", "code"}) and the first `details` path
+    and errors (Marathon's 422), else the body's first line."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip().splitlines()
         return f"{method} {url} answered {status}" + (f": {text[0][:200]}" if text else "")
-    message = data.get("message") if isinstance(data, dict) else None
+    message = (data.get("message") or data.get("description")) if isinstance(data, dict) else None
     line = f"{method} {url} answered {status}: {message or 'error'}"
     details = data.get("details") if isinstance(data, dict) else None
     if isinstance(details, list) and details and isinstance(details[0], dict):

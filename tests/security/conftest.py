@@ -211,6 +211,9 @@ def start_secure(work: Path, home: Path, agents: int = 2,
 def secure_cluster(tmp_path_factory: pytest.TempPathFactory
                    ) -> Generator[SecureCluster, None, None]:
     work = tmp_path_factory.mktemp("secure-cluster")
+    for folder in (work, *work.parents[:2]):  # tasks run as nobody: MESOS_SANDBOX reachable
+        if folder.stat().st_uid == os.getuid():  # pytest's own temp dirs are 0700
+            folder.chmod(folder.stat().st_mode | 0o011)
     home = tmp_path_factory.mktemp("secure-home")
     # DCOS_SECURE_UP_ARGS: extra `up` flags while developing (e.g. "--no-batch")
     extra = ("--no-lb", *os.environ.get("DCOS_SECURE_UP_ARGS", "").split())

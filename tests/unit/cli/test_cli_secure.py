@@ -256,3 +256,10 @@ def test_cluster_setup_of_a_secure_master(tls_server: str,
     assert saved["secure"] and saved["webapp"].startswith("https://127.0.0.1:8080")
     assert saved["package"].startswith("https://")
     assert config.core_settings() == config.CoreSettings(str(security.ca_cert), None)
+
+
+def test_iam_error_bodies_give_their_description() -> None:
+    line = http.error_line("PUT", "https://m/acs/api/v1/acls", 400, orjson.dumps({
+        "title": "Bad Request", "description": "run_tasks[0].users: expected values",
+        "code": "ERR_INVALID_DATA"}))
+    assert line.endswith("answered 400: run_tasks[0].users: expected values")
