@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl as ssl_module
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -57,9 +58,11 @@ class MasterLink:
     master session's `point_at`."""
 
     def __init__(
-        self, master: str | MasterAddress | None, session: aiohttp.ClientSession
+        self, master: str | MasterAddress | None, session: aiohttp.ClientSession,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self.session = session
+        self.ssl = ssl  # https masters: the calls' pipelined connections speak (mutual) TLS
         self._headers = dict(_HEADERS)
         self._pool: CallPool | None = None
         self.secret: str | None = None
@@ -104,10 +107,11 @@ class MasterLink:
         no master is known yet)."""
         if self.address is None:
             return 0
-        if self.address.scheme == "https":
+        if self.address.scheme == "https" and self.ssl is None:
             return await self._call_tls(body)
         if self._pool is None or self._pool.closed:
-            self._pool = CallPool(self.host, self.port, max_connections=4)
+            tls = self.ssl if self.address.scheme == "https" else None
+            self._pool = CallPool(self.host, self.port, max_connections=4, ssl=tls)
         try:
             status, answer = await self._pool.post(self._prefix, dumps_msgpack(body))
         except CallFailed as exc:
@@ -119,7 +123,7 @@ class MasterLink:
         return status
 
     async def _call_tls(self, body: dict[str, Any]) -> int:
-        """`call` over the aiohttp session (the pipelined pool speaks plain HTTP only)."""
+        """`call` over the aiohttp session (an https master and no SSL context given)."""
         try:
             async with self.session.post(self.url, data=dumps_msgpack(body), headers=self._headers,
                                          timeout=aiohttp.ClientTimeout(total=10)) as resp:

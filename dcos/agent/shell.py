@@ -182,7 +182,9 @@ class AgentShell:
             self._fetch_session = aiohttp.ClientSession(connector=self.security.fetch_connector())
         if self._detector is None:
             self._detector = self._master_detector()
-        self._link = MasterLink(None, self._session)  # pointed at the master by the session
+        self._link = MasterLink(  # pointed at the master by the session
+            None, self._session,
+            ssl=self.security.ctx.client_ssl if self.security is not None else None)
         self.master = MasterSession(
             self._link, self.core, self._feed, self.clock,
             Backoff(self.config.reconnect_min, self.config.reconnect_max), self.registered,

@@ -37,6 +37,7 @@ import orjson
 from aiohttp import web
 from cryptography.x509.oid import NameOID
 
+from dcos.common.body_limit import body_limit_middleware
 from dcos.common.openapi import add_openapi_route
 from dcos.gateway.auth import edge_middleware
 from dcos.gateway.config import GatewayConfig
@@ -66,7 +67,9 @@ def build_app(config: GatewayConfig, directory: Directory, relay: Relay,
               security: SecurityContext | None = None) -> web.Application:  # fmt: skip
     """The application (module docstring); `directory` and `relay` are started and closed
     by the caller (`Gateway`); `security`: the loaded security context (None: off)."""
-    middlewares = [edge_middleware(security)] if security is not None else []
+    middlewares = [body_limit_middleware(error)]  # oversized bodies refused unread
+    if security is not None:
+        middlewares.append(edge_middleware(security))
     app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     app[DIRECTORY] = directory
     app[RELAY] = relay

@@ -25,6 +25,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from dcos.common.body_limit import body_limit_middleware
 from dcos.common.openapi import add_openapi_route
 from dcos.packaging import errors, fields, security
 from dcos.packaging import mediatypes as mt
@@ -225,7 +226,9 @@ def build_app(service: PackageService, session: aiohttp.ClientSession,
               gateway: str = security.DEFAULT_GATEWAY) -> web.Application:  # fmt: skip
     """The aiohttp application of `service` (`session` fetches assets for /package/resource);
     `security_ctx`: security on (module docstring), `gateway` the gateway's principal."""
-    middlewares = [security.middleware(security_ctx)] if security_ctx is not None else []
+    middlewares = [body_limit_middleware(security.cosmos_error)]  # oversized: refused unread
+    if security_ctx is not None:
+        middlewares.append(security.middleware(security_ctx))
     app = web.Application(client_max_size=MAX_BODY + 1024, middlewares=middlewares)
     app[SERVICE] = service
     app[SESSION] = session

@@ -172,6 +172,12 @@ def policy_json(version: Any, acls: Acls, revoked: RevocationList) -> dict[str, 
     return {"version": version, "acls": acls.to_json(), "revoked": revoked.to_json()}
 
 
+def policy_etag(version: Any) -> str:
+    """The ETag of the policy document of `version` (``GET /acs/api/v1/policy``): the feed
+    sends it back as ``If-None-Match`` and gets 304 while nothing changed."""
+    return f'"{version}"'
+
+
 def apply_policy(ctx: SecurityContext, doc: Any) -> bool:
     """Put a policy document into `ctx` (ACLs, revocations); False if `doc` is malformed
     (then `ctx` is unchanged) or has the version already applied."""
@@ -226,10 +232,14 @@ class PolicyFeed:
 
     async def poll_once(self) -> bool:
         """Ask once; True when the context changed."""
+        held = self.ctx.policy_version
+        headers = {"If-None-Match": policy_etag(held)} if held is not None else {}
         for url in await self._urls():
             try:
-                async with self.session.get(url.rstrip("/") + POLICY_PATH,
+                async with self.session.get(url.rstrip("/") + POLICY_PATH, headers=headers,
                                             timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                    if resp.status == 304:  # the version held is current
+                        return False
                     if resp.status != 200:
                         log.debug("policy from %s: HTTP %s", url, resp.status)
                         continue

@@ -21,6 +21,7 @@ from dcos.agent.http.keys import AGENT_KEY
 from dcos.agent.http.openapi import agent_spec
 from dcos.agent.http.state import json_response, metrics_snapshot, state, task_users
 from dcos.agent.shell import AgentShell
+from dcos.common.body_limit import body_limit_middleware
 from dcos.common.metrics import add_prometheus_routes
 from dcos.common.openapi import add_openapi_route
 from dcos.common.version import version_info
@@ -66,12 +67,19 @@ async def _stimuli(request: web.Request) -> web.Response:
 MAX_BODY = 1024 * 1024  # larger request bodies get 413 (plain text)
 
 
+def _text_error(status: int, message: str) -> web.Response:
+    """A Mesos-style plain-text error (the body-limit middleware's 413)."""
+    return web.Response(status=status, text=message)
+
+
 def make_app(agent: AgentShell) -> web.Application:
     """The app; with security on (`dcos.agent.security`) behind its authentication
     middleware, the files API checking ``access_sandboxes``."""
     security = agent.security
-    app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[security.middleware()] if security is not None else [])
+    middlewares = [body_limit_middleware(_text_error)]  # oversized bodies refused unread
+    if security is not None:
+        middlewares.append(security.middleware())
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     app[AGENT_KEY] = agent
     for path in ("/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"):
         app.router.add_get(path, state)

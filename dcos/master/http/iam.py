@@ -60,7 +60,7 @@ from dcos.master.http.guard import leader_only
 from dcos.master.registry_queue import NotLeading
 from dcos.security.acls import Action
 from dcos.security.context import SecurityContext
-from dcos.security.http import apply_policy, forbidden, identity
+from dcos.security.http import apply_policy, forbidden, identity, policy_etag
 from dcos.security.principal import Identity, Via
 from dcos.security.tokens import InvalidToken
 from dcos.state import Fenced, Registrar
@@ -477,11 +477,20 @@ def _kind_denied(request: web.Request, kinds: frozenset[str], what: str) -> web.
 
 async def policy(request: web.Request, rt: IamRuntime, svc: IamService) -> web.StreamResponse:
     """ACLs and revocations for the components' PolicyFeed (mutual TLS, kind component or
-    agent)."""
+    agent). Polled every 2 s by every agent and component: a caller that already holds the
+    version this master applied last (``If-None-Match``, the ETag of the previous answer) gets
+    304 without a store read. The master's own context is current on the leader: it is
+    reloaded at each term and after each IAM write (`IamRuntime.reload`)."""
     denied = _kind_denied(request, POLICY_KINDS, "read the policy")
     if denied is not None:
         return denied
-    return _json((await svc.policy()).to_json())
+    known = rt.ctx.policy_version
+    if known is not None and request.headers.get("If-None-Match") == policy_etag(known):
+        return web.Response(status=304, headers={"ETag": policy_etag(known)})
+    doc = (await svc.policy()).to_json()
+    answer = _json(doc)
+    answer.headers["ETag"] = policy_etag(doc.get("version"))
+    return answer
 
 
 # -- secrets ------------------------------------------------------------------------------------

@@ -7,9 +7,18 @@ from types import ModuleType
 
 from aiohttp import web
 
+from dcos.common.body_limit import body_limit_middleware
 from dcos.common.metrics import add_prometheus_routes
 from dcos.common.openapi import add_openapi_route
-from dcos.master.http import agent_channel, files, operator_api, prometheus, scheduler_api, secure
+from dcos.master.http import (
+    agent_channel,
+    files,
+    operator_api,
+    prometheus,
+    replies,
+    scheduler_api,
+    secure,
+)
 from dcos.master.http.guard import leader_only
 from dcos.master.http.keys import MASTER
 from dcos.master.http.openapi import master_spec
@@ -36,6 +45,9 @@ def add_routes(app: web.Application, shell: MasterShell) -> None:
     on (`MasterShell.security`): the authentication middleware (`secure.install`) and the
     IAM / secrets routes (`dcos.master.http.iam`)."""
     app[MASTER] = shell
+    # oversized bodies refused unread, before authentication (the agent channel reads its own)
+    app.middlewares.append(body_limit_middleware(lambda status, message: replies.text(message, status),
+                                                 exempt=(internal.PATH,)))
     iam = _iam_module() if shell.security is not None else None
     secure.install(app, shell.config, shell.security, iam)
     # looked up at call time: the control-plane benchmark wraps these two handlers first

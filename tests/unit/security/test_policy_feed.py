@@ -10,7 +10,7 @@ from aiohttp import web
 
 from dcos.security.acls import Acls, Action
 from dcos.security.context import RevocationList, load_context
-from dcos.security.http import PolicyFeed, identity, policy_json
+from dcos.security.http import PolicyFeed, identity, policy_etag, policy_json
 from dcos.security.layout import SecurityDir
 from dcos.security.tokens import Claims
 from tests.unit.security.test_http import _app
@@ -23,6 +23,7 @@ def _master_app(state: dict[str, Any]) -> web.Application:
 
     async def policy(request: web.Request) -> web.Response:
         state["callers"].append(identity(request).principal)
+        state["if_none_match"] = request.headers.get("If-None-Match")
         if state.get("status", 200) != 200:
             return web.json_response({"message": "no"}, status=state["status"])
         return web.json_response(state["doc"])
@@ -50,6 +51,7 @@ async def test_feed_applies_new_versions_only(sd: SecurityDir) -> None:
             assert agent.acls.allows(Action.RUN_TASKS, "alice", "nobody")
             assert agent.revoked.is_revoked(Claims("u", "user", 0, 2e9, "j1"))
             assert await feed.poll_once() is False  # same version
+            assert state["if_none_match"] == policy_etag(1)  # asked conditionally (304 when held)
             state["doc"] = {"version": 2, "acls": {"run_tasks": 1}, "revoked": {}}
             assert await feed.poll_once() is False  # malformed: kept
             assert agent.acls == open_acls and agent.policy_version == 1
