@@ -21,6 +21,7 @@ import os
 import pwd
 import shutil
 import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from dcos.agent.launcher.spawn import direct_shell
 
 DEFAULT_TASK_USER = "nobody"
 SETPRIV = "setpriv"
+LOOKUP_TTL_S = 30.0  # a user added, changed or removed on the host is seen within this time
+LOOKUP_CACHE_SIZE = 1024
 
 
 class UnknownUser(ValueError):
@@ -60,9 +63,25 @@ def task_user_name(command: Mapping[str, Any] | None, framework_info: Mapping[st
     return default
 
 
-def lookup(name: str) -> TaskUser:
+_found: dict[str, tuple[float, TaskUser]] = {}  # name -> (when looked up, the user)
+
+
+def lookup(name: str, *, now: float | None = None) -> TaskUser:
     """The user `name` from the host's user database (a numeric name is taken as a uid);
-    raises `UnknownUser`."""
+    raises `UnknownUser`. Found users are remembered for `LOOKUP_TTL_S` (the user database
+    costs about 0.3 ms per look-up, at every launch); unknown ones are looked up again."""
+    at = time.monotonic() if now is None else now
+    cached = _found.get(name)
+    if cached is not None and at - cached[0] < LOOKUP_TTL_S:
+        return cached[1]
+    user = _lookup(name)
+    if len(_found) >= LOOKUP_CACHE_SIZE:
+        _found.clear()
+    _found[name] = (at, user)
+    return user
+
+
+def _lookup(name: str) -> TaskUser:
     try:
         entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
     except (KeyError, ValueError, OverflowError):

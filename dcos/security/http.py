@@ -4,7 +4,7 @@
 Called by every component's shell when security is on: it installs
 ``auth_middleware(ctx, error=<its error format>)`` on its app, reads `identity(request)` in
 handlers, and answers a denied ACL check with `forbidden(...)`. Components other than the
-master run a `PolicyFeed` that polls the leading master's ``GET /acs/api/v1/policy``.
+master run a `PolicyFeed` that follows the leading master's ``GET /acs/api/v1/policy`` (a long poll).
 
 Authentication order (`authenticate`): ``Authorization: token=<jwt>`` or ``Bearer <jwt>``
 (verified with token.pub, not revoked) -> ``Authorization: Basic`` (a principal/secret pair
@@ -44,7 +44,8 @@ IDENTITY: Any = (web.RequestKey(IDENTITY_NAME, Identity) if hasattr(web, "Reques
 DEFAULT_OPEN_PATHS = frozenset({"/health", "/openapi.json"})
 WWW_AUTHENTICATE = ("acsjwt", 'Basic realm="dcos-py"')
 POLICY_PATH = "/acs/api/v1/policy"
-POLICY_INTERVAL_S = 2.0
+POLICY_INTERVAL_S = 2.0  # the least time between two policy requests of one feed
+POLICY_WAIT_S = 15.0  # how long a request waits at the master for a change (long poll)
 
 ErrorFn = Callable[[int, str], web.Response]
 
@@ -212,11 +213,12 @@ class PolicyFeed:
 
     def __init__(self, ctx: SecurityContext, master_urls_fn: MasterUrls,
                  session: aiohttp.ClientSession, *, interval_s: float = POLICY_INTERVAL_S,
-                 ) -> None:
+                 wait_s: float = POLICY_WAIT_S) -> None:
         self.ctx = ctx
         self.master_urls_fn = master_urls_fn
         self.session = session
         self.interval_s = interval_s
+        self.wait_s = wait_s
         self.updates = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -230,14 +232,19 @@ class PolicyFeed:
             return [found]
         return [str(u) for u in found]
 
-    async def poll_once(self) -> bool:
-        """Ask once; True when the context changed."""
+    async def poll_once(self, wait_s: float = 0.0) -> bool:
+        """Ask once; True when the context changed. With `wait_s`, a master holding the same
+        version as this context answers only when it changes or after `wait_s` (long poll).
+        Called by the feed's loop, and by the gateway right after a logout it relayed."""
         held = self.ctx.policy_version
         headers = {"If-None-Match": policy_etag(held)} if held is not None else {}
+        query = f"?wait={wait_s:g}" if wait_s > 0 and held is not None else ""
         for url in await self._urls():
             try:
-                async with self.session.get(url.rstrip("/") + POLICY_PATH, headers=headers,
-                                            timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                async with self.session.get(url.rstrip("/") + POLICY_PATH + query,
+                                            headers=headers,
+                                            timeout=aiohttp.ClientTimeout(total=wait_s + 5)
+                                            ) as resp:  # fmt: skip
                     if resp.status == 304:  # the version held is current
                         return False
                     if resp.status != 200:
@@ -259,12 +266,16 @@ class PolicyFeed:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             try:
-                await self.poll_once()
+                await self.poll_once(self.wait_s)
             except Exception:  # never let the feed die
                 log.exception("policy poll failed")
-            await asyncio.sleep(self.interval_s)
+            # a long poll that waited asks again at once; a quick answer (a change, an
+            # error, an unreachable master) waits out the rest of `interval_s`
+            await asyncio.sleep(max(0.0, self.interval_s - (loop.time() - started)))
 
     async def stop(self) -> None:
         task, self._task = self._task, None

@@ -15,6 +15,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,37 @@ def test_real_dcos_cli_logs_in(master: Master, tmp_path: Path) -> None:
     assert out.returncode == 0 and "Login successful" in out.stdout, out.stderr
     token = tomllib.loads(toml.read_text())["core"]["dcos_acs_token"]
     assert master.call("GET", "/acs/api/v1/users", token=token)[0] == 200
+
+
+def test_policy_long_poll_answers_304_unchanged_and_at_once_on_a_change(master: Master) -> None:
+    """A component holding the current version (If-None-Match) waits at most ?wait seconds
+    for a change: 304 when nothing changed, the new policy as soon as something does."""
+    status, policy, headers = master.call("GET", "/acs/api/v1/policy", cert="agent")
+    assert status == 200 and headers["ETag"] == f'"{policy["version"]}"'
+
+    def poll(wait: float) -> tuple[int, Any, float]:
+        conn = http.client.HTTPSConnection("127.0.0.1", master.port, timeout=10,
+                                           context=client_context(master.sd, "agent"))
+        started = time.monotonic()
+        try:
+            conn.request("GET", f"/acs/api/v1/policy?wait={wait}",
+                         headers={"If-None-Match": headers["ETag"]})
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        return resp.status, (json.loads(body) if body else None), time.monotonic() - started
+
+    status, _, waited = poll(0.3)
+    assert status == 304 and waited >= 0.3
+    admin = master.login("admin", ADMIN_PW)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(poll, 8.0)
+        time.sleep(0.3)
+        assert master.call("PUT", "/acs/api/v1/users/dave", {"password": BOB_PW},
+                           token=admin)[0] == 201
+        assert master.call("POST", "/acs/api/v1/auth/revoke", {"uid": "dave"},
+                           token=admin)[0] == 204
+        status, changed, waited = pending.result()
+    assert status == 200 and changed["version"] > policy["version"] and waited < 8.0
+    assert master.call("DELETE", "/acs/api/v1/users/dave", token=admin)[0] == 204

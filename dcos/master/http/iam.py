@@ -73,6 +73,7 @@ LOGOUT = ACS + "/auth/logout"
 REVOKE = ACS + "/auth/revoke"
 PROVIDERS = ACS + "/auth/providers"
 POLICY = ACS + "/policy"
+POLICY_MAX_WAIT_S = 20.0  # the longest a policy request waits for a change (long poll)
 SECRETS = "/secrets/v1"
 RESOLVE = SECRETS + "/internal/resolve"
 OPEN_PATHS = frozenset({LOGIN, PROVIDERS})
@@ -157,6 +158,7 @@ class IamRuntime:
         self._lock: asyncio.Lock | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.failed_logins = FailureBuckets(LOGIN_FAILURES_PER_S, LOGIN_FAILURE_BURST)
+        self._changed: asyncio.Event | None = None  # set (and replaced) when the policy changes
 
     def now(self) -> float:
         return self.shell.now()
@@ -183,8 +185,18 @@ class IamRuntime:
     async def reload(self, svc: IamService) -> None:
         """Put the store's ACLs and revocations into the master's own SecurityContext."""
         policy = await svc.policy()
-        if policy.acls is not None:
-            apply_policy(self.ctx, policy.to_json())
+        if policy.acls is not None and apply_policy(self.ctx, policy.to_json()):
+            changed, self._changed = self._changed, None
+            if changed is not None:
+                changed.set()  # wakes the policy requests waiting for a new version
+
+    async def wait_for_change(self, timeout_s: float) -> None:
+        """Return when the policy changes (`reload` applied a new version) or after
+        `timeout_s`: what a long-polling ``GET /acs/api/v1/policy?wait=S`` waits on."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
 
     async def watch_terms(self) -> None:
         """Bootstrap and load the policy as soon as a term starts (not only on a request)."""
@@ -475,18 +487,34 @@ def _kind_denied(request: web.Request, kinds: frozenset[str], what: str) -> web.
                                "may")  # fmt: skip
 
 
+def _wait_s(raw: str | None) -> float:
+    """The ``wait`` query parameter of a policy request in seconds (0 when absent or bad)."""
+    try:
+        wait = float(raw) if raw else 0.0
+    except ValueError:
+        return 0.0
+    return min(wait, POLICY_MAX_WAIT_S) if wait > 0 else 0.0  # NaN is not > 0
+
+
 async def policy(request: web.Request, rt: IamRuntime, svc: IamService) -> web.StreamResponse:
     """ACLs and revocations for the components' PolicyFeed (mutual TLS, kind component or
-    agent). Polled every 2 s by every agent and component: a caller that already holds the
-    version this master applied last (``If-None-Match``, the ETag of the previous answer) gets
-    304 without a store read. The master's own context is current on the leader: it is
-    reloaded at each term and after each IAM write (`IamRuntime.reload`)."""
+    agent). Followed by every agent and component (`dcos.security.http.PolicyFeed`): a caller
+    that already holds the version this master applied last (``If-None-Match``, the ETag of the
+    previous answer) gets 304 without a store read, after waiting up to ``?wait=S`` seconds
+    (at most `POLICY_MAX_WAIT_S`) for a change: a long poll, so a new ACL or revocation reaches
+    every component at once while a thousand idle agents cost the master a few requests per
+    second. The master's own context is current on the leader: it is reloaded at each term
+    and after each IAM write (`IamRuntime.reload`)."""
     denied = _kind_denied(request, POLICY_KINDS, "read the policy")
     if denied is not None:
         return denied
+    etag = request.headers.get("If-None-Match")
     known = rt.ctx.policy_version
-    if known is not None and request.headers.get("If-None-Match") == policy_etag(known):
-        return web.Response(status=304, headers={"ETag": policy_etag(known)})
+    if known is not None and etag == policy_etag(known):
+        await rt.wait_for_change(_wait_s(request.query.get("wait")))
+        known = rt.ctx.policy_version
+        if etag == policy_etag(known):
+            return web.Response(status=304, headers={"ETag": etag})
     doc = (await svc.policy()).to_json()
     answer = _json(doc)
     answer.headers["ETag"] = policy_etag(doc.get("version"))
