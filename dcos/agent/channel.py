@@ -65,6 +65,7 @@ class MasterLink:
         self.ssl = ssl  # https masters: the calls' pipelined connections speak (mutual) TLS
         self._headers = dict(_HEADERS)
         self._pool: CallPool | None = None
+        self._warming: asyncio.Task[None] | None = None
         self.secret: str | None = None
         self.address: MasterAddress | None = None
         self.master = ""  # host:port of `address`
@@ -102,6 +103,21 @@ class MasterLink:
         if self.address is not None:
             self._prefix = request_prefix(self.host, self.port, internal.PATH, self._headers)
 
+    def _new_pool(self) -> CallPool:
+        tls = self.ssl if self.address is not None and self.address.scheme == "https" else None
+        return CallPool(self.host, self.port, max_connections=4, ssl=tls)
+
+    def warm(self) -> None:
+        """Open the call connection to the master in the background (called by the master
+        session when the agent registers): the first status update then finds it open,
+        TLS handshake done."""
+        if self.address is None or (self.address.scheme == "https" and self.ssl is None):
+            return
+        if self._pool is None or self._pool.closed:
+            self._pool = self._new_pool()
+        task = asyncio.get_running_loop().create_task(self._pool.warm())
+        self._warming = task  # kept referenced until done
+
     async def call(self, body: dict[str, Any]) -> int:
         """POST one call; the HTTP status, or 0 when the master could not be reached (or
         no master is known yet)."""
@@ -110,8 +126,7 @@ class MasterLink:
         if self.address.scheme == "https" and self.ssl is None:
             return await self._call_tls(body)
         if self._pool is None or self._pool.closed:
-            tls = self.ssl if self.address.scheme == "https" else None
-            self._pool = CallPool(self.host, self.port, max_connections=4, ssl=tls)
+            self._pool = self._new_pool()
         try:
             status, answer = await self._pool.post(self._prefix, dumps_msgpack(body))
         except CallFailed as exc:

@@ -97,6 +97,7 @@ class MasterSession:
 
     def on_registered(self, a: Registered) -> None:
         log.info("registered with master as %s", a.agent_id)
+        self.link.warm()  # the call connection, before the first status update needs it
         if a.ping_interval:
             self._read_timeout[0] = a.ping_interval * PING_TIMEOUTS
         self.registered.set()

@@ -21,6 +21,7 @@ fail; later calls open a fresh one).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl as ssl_module
 from collections import deque
@@ -252,6 +253,14 @@ class CallPool:
                 self._connecting = None
             return proto
         return await asyncio.shield(self._connecting)
+
+    async def warm(self) -> None:
+        """Open the first connection now if none is open (errors are the next call's to
+        see): an agent does it when it registers, so its first status update does not wait
+        for a TCP (and TLS) handshake."""
+        if not self.closed and not self.conns and self._connecting is None:
+            with contextlib.suppress(CallFailed):
+                await self._open()
 
     async def post(self, prefix: bytes, body: bytes) -> tuple[int, bytes]:
         """Send one request (`prefix` from `request_prefix`); (status, body) of its answer."""
