@@ -215,9 +215,8 @@ def secure_cluster(tmp_path_factory: pytest.TempPathFactory
         if folder.stat().st_uid == os.getuid():  # pytest's own temp dirs are 0700
             folder.chmod(folder.stat().st_mode | 0o011)
     home = tmp_path_factory.mktemp("secure-home")
-    # DCOS_SECURE_UP_ARGS: extra `up` flags while developing (e.g. "--no-batch")
-    extra = ("--no-lb", *os.environ.get("DCOS_SECURE_UP_ARGS", "").split())
-    up, ports = start_secure(work, home, extra=extra)
+    # no load balancer: HAProxy is not what these attacks are about (tests/integration/test_lb*)
+    up, ports = start_secure(work, home, extra=("--no-lb",))
     try:
         yield SecureCluster(up, work, ports, home, admin_token(home, ports.master))
     finally:
