@@ -61,15 +61,16 @@ def find_task(state: Mapping[str, Any], text: str) -> dict[str, Any]:
     return next(iter(matches.values()))
 
 
-def agent_base_url(state: Mapping[str, Any], agent_id: str) -> str:
-    """http://ip:port of an agent, from its ``pid`` (``slave(1)@ip:port``) or hostname."""
+def agent_base_url(state: Mapping[str, Any], agent_id: str, scheme: str = "http") -> str:
+    """``<scheme>://ip:port`` of an agent, from its ``pid`` (``slave(1)@ip:port``) or
+    hostname; `scheme` is the master's (a secure cluster's agents serve https too)."""
     for agent in state.get("slaves") or []:
         if agent.get("id") != agent_id:
             continue
         pid = str(agent.get("pid") or "")
         if "@" in pid:
-            return "http://" + pid.split("@", 1)[1]
-        return f"http://{agent.get('hostname')}:{agent.get('port')}"
+            return f"{scheme}://" + pid.split("@", 1)[1]
+        return f"{scheme}://{agent.get('hostname')}:{agent.get('port')}"
     raise CliError(f"agent {agent_id} is not known to the master (removed?)")
 
 
@@ -97,11 +98,14 @@ def task_on_agent(agent_state: Mapping[str, Any], framework_id: str, task_id: st
     return found
 
 
-def locate(master_state: Mapping[str, Any], text: str) -> tuple[Sandbox, dict[str, Any]]:
-    """Find task `text` and its sandbox; returns (sandbox, task JSON from the master)."""
+def locate(master_state: Mapping[str, Any], text: str,
+           master_url: str = "") -> tuple[Sandbox, dict[str, Any]]:  # fmt: skip
+    """Find task `text` and its sandbox; returns (sandbox, task JSON from the master, read
+    at `master_url`: its scheme is the agents' too)."""
     task = find_task(master_state, text)
     tid, fid = str(task.get("id")), str(task.get("framework_id"))
-    agent_url = agent_base_url(master_state, str(task.get("slave_id")))
+    scheme = "https" if master_url.startswith("https://") else "http"
+    agent_url = agent_base_url(master_state, str(task.get("slave_id")), scheme)
     agent_state = agent_get(agent_url, "/state", {})
     where = task_on_agent(agent_state, fid, tid)
     if where is None:

@@ -241,7 +241,7 @@ def log(
         raise CliError(f"{submission} has not started yet")
     murl = master_url(ctx, master)
     state = http.get_json(murl, "/master/state")
-    box, _ = sandboxes.locate(state, sub["task_id"])
+    box, _ = sandboxes.locate(state, sub["task_id"], murl)
     text, _ = sandboxes.tail(box, sandboxes.file_path(box, "stderr" if stderr else "stdout"),
                              lines)
     sys.stdout.write(text)

@@ -67,7 +67,7 @@ def _locate(ctx: typer.Context, master: str | None, task: str) -> sandboxes.Sand
     state = http.get_json(url, "/master/state")
     if not isinstance(state, dict):
         raise CliError(f"unexpected answer from {url}/master/state: not a JSON object")
-    return sandboxes.locate(state, task)[0]
+    return sandboxes.locate(state, task, url)[0]
 
 
 def _write(text: str) -> None:
