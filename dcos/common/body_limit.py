@@ -1,17 +1,17 @@
-"""Request body limits that cost a flood of oversized uploads (almost) nothing.
+"""Request body limits, answered before any of the body is read.
 
 aiohttp refuses a body over the app's ``client_max_size`` only when a handler reads it (after
 authentication, routing and the handler's own work). Here a body whose ``Content-Length`` is
 over the limit is refused before anything of it is read or parsed, and a chunked body found too
-large while read gets the same answer in the API's own format. The answer says
-``Connection: close``: aiohttp discards the rest of the upload (its lingering close, so the
-client can finish sending and read the 413 instead of a connection reset) and then closes the
-connection, so no further request rides on it.
+large while read gets the same answer in the API's own format. aiohttp then discards the rest
+of the upload unparsed (so the client can finish sending and read the 413 rather than a
+connection reset) and keeps the connection: closing it would make a flooding client pay, and
+the server too, a new TLS handshake per request (benchmarks/flood.py measured that as worse).
 
 Called by the app factories of the master (`dcos.master.http.routes`), the agent
 (`dcos.agent.http.app`), the gateway (`dcos.gateway.app`) and the package service
-(`dcos.packaging.api`) as their first middleware, with their own error format; the webapp's
-own body check (`frameworks.webapp.api.security`) calls `refuse` directly.
+(`dcos.packaging.api`) as their first middleware, with their own error format (the webapp's
+own check in `frameworks.webapp.api.security` does the same).
 """
 
 from __future__ import annotations
@@ -23,14 +23,6 @@ from aiohttp import web
 
 ErrorFn = Callable[[int, str], web.StreamResponse]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def refuse(response: web.StreamResponse) -> web.StreamResponse:
-    """`response` (a 413) with ``Connection: close``: the rest of the upload is discarded
-    unparsed, then the connection closes. (Closing at once would reset the connection under
-    a client still sending, which then never sees the 413.)"""
-    response.force_close()
-    return response
 
 
 def too_large_message(limit: int, length: int | None) -> str:
@@ -51,10 +43,10 @@ def body_limit_middleware(error: ErrorFn, *, exempt: Iterable[str] = ()) -> Any:
         limit = request.client_max_size
         length = request.content_length
         if limit and length is not None and length > limit:
-            return refuse(error(413, too_large_message(limit, length)))
+            return error(413, too_large_message(limit, length))
         try:
             return await handler(request)
         except web.HTTPRequestEntityTooLarge:
-            return refuse(error(413, too_large_message(limit, None)))
+            return error(413, too_large_message(limit, None))
 
     return body_limit

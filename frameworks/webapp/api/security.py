@@ -37,7 +37,6 @@ from typing import Any
 
 from aiohttp import web
 
-from dcos.common.body_limit import refuse
 from dcos.security.acls import Action
 from dcos.security.context import SecurityContext
 from dcos.security.http import auth_middleware, forbidden_message, identity
@@ -119,11 +118,11 @@ class ApiSecurity:
         """413 ``{"message"}`` for a body over `max_body` (announced, or found while read)."""
         too_big = f"Request body too large: at most {self.max_body} bytes are accepted"
         if request.content_length is not None and request.content_length > self.max_body:
-            return refuse(error(413, too_big))  # before reading; Connection: close
+            return error(413, too_big)  # before reading any of it
         try:
             return await handler(request)
         except web.HTTPRequestEntityTooLarge:
-            return refuse(error(413, too_big))
+            return error(413, too_big)
 
     @web.middleware
     async def forwarded_identity(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -1,5 +1,5 @@
-"""dcos.common.body_limit: oversized request bodies are refused before they are read, and the
-connection is closed rather than drained (what kept a flood of uploads from slowing others)."""
+"""dcos.common.body_limit: oversized request bodies are refused before they are read, in the
+API's own format, and the connection stays usable."""
 
 from __future__ import annotations
 
@@ -38,9 +38,8 @@ async def test_announced_oversized_body_is_refused_unread_and_the_connection_clo
         resp = await client.post("/echo", data=b"x" * (LIMIT + 1))
         assert resp.status == 413
         assert "larger than the limit of 1024 bytes" in (await resp.json())["message"]
-        assert resp.headers.get("Connection", "").lower() == "close"
         assert calls == []  # the handler never ran
-        ok = await client.post("/echo", data=b"y" * LIMIT)
+        ok = await client.post("/echo", data=b"y" * LIMIT)  # the same client goes on
         assert ok.status == 200 and await ok.read() == b"y" * LIMIT
     finally:
         await client.close()
@@ -58,7 +57,6 @@ async def test_chunked_oversized_body_is_413_in_the_apis_format() -> None:
         resp = await client.post("/echo", data=chunks())
         assert resp.status == 413
         assert (await resp.json())["message"].startswith("request body is larger")
-        assert resp.headers.get("Connection", "").lower() == "close"
     finally:
         await client.close()
 
