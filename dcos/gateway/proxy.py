@@ -127,6 +127,14 @@ class Relay:
         if self._session is not None:
             await self._session.close()
 
+    async def _send(self, method: str, url: URL, body: bytes | None, headers: CIMultiDict[str],
+                    timeout: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
+        """One attempt at the upstream request (`forward` makes a second on a dropped
+        kept-alive connection); waits at most ``head_timeout`` for the answer's head."""
+        return await asyncio.wait_for(self.session().request(
+            method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout,
+            skip_auto_headers=("User-Agent",)), self.head_timeout)  # fmt: skip
+
     async def forward(self, request: web.Request, target: Target) -> web.StreamResponse:
         """Relay `request` to `target` and its answer back (module docstring). Raises
         `UpstreamRefused` (the caller may retry elsewhere) before anything was sent back."""
@@ -143,12 +151,18 @@ class Relay:
             return error(413, f"request body larger than {request.client_max_size} bytes")
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout)
         where = f"{target.name} at {target.base}"
+        headers = request_headers(request, self.via, edge=self.ssl_context is not None,
+                                  credentials=target.component)
         try:
-            upstream = await asyncio.wait_for(self.session().request(
-                request.method, url, data=body, headers=request_headers(request, self.via, edge=self.ssl_context is not None,
-                                    credentials=target.component),
-                allow_redirects=False, timeout=timeout, skip_auto_headers=("User-Agent",),
-            ), self.head_timeout)  # fmt: skip
+            try:
+                upstream = await self._send(request.method, url, body, headers, timeout)
+            except aiohttp.ServerDisconnectedError:
+                # a kept-alive connection the upstream had closed, found only on use: aiohttp
+                # retries idempotent methods itself; a POST (the UI's master stream) is sent
+                # once more (the body is in memory)
+                log.info("%s %s -> %s: connection dropped before an answer; sending again",
+                         request.method, request.path, target.url)
+                upstream = await self._send(request.method, url, body, headers, timeout)
         except aiohttp.ConnectionTimeoutError:
             return error(504, f"{where} is not answering: no connection within "
                               f"{self.connect_timeout:g} s")  # fmt: skip
