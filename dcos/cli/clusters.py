@@ -65,8 +65,9 @@ def check_name(name: str) -> str:
     return name
 
 
-def _toml_string(value: str) -> str:
-    """A TOML basic string (quotes, backslashes and control characters escaped)."""
+def toml_string(value: str) -> str:
+    """A TOML basic string (quotes, backslashes and control characters escaped); also used
+    by `dcos.cli.config` for a cluster's core.toml."""
     out = []
     for ch in value:
         if ch in ('"', "\\"):
@@ -84,7 +85,7 @@ def dumps(cluster: Cluster) -> str:
     for f in fields(Cluster):
         value = getattr(cluster, f.name)
         if f.name != "name" and value is not None:
-            lines.append(f"{f.name} = {_toml_string(value)}")
+            lines.append(f"{f.name} = {toml_string(value)}")
     return "\n".join(lines) + "\n"
 
 

@@ -322,15 +322,7 @@ def core_settings(env: Mapping[str, str] | None = None,
 def _toml_value(value: SslVerify) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    out = []
-    for ch in value:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return clusters.toml_string(value)
 
 
 def _update_core(cluster: str | None, change: Callable[[dict[str, object]], None]) -> Path:
