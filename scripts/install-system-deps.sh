@@ -9,6 +9,8 @@
 #   redis-server -> /usr/bin/redis-server (and redis-cli from redis-tools): what the `redis`
 #                package of packages-repo/ runs on the agents (tests/packages/test_redis.py)
 #   chromium -> /usr/bin/chromium, the headless browser tests/web drive with playwright
+#   openssh-server -> /usr/sbin/sshd, the SSH server of each host of the installer's test bed
+#                (installer/testbed: hosts in network namespaces, tests/installer)
 set -euo pipefail
 
 declare -A need=(
@@ -17,6 +19,7 @@ declare -A need=(
   [zookeeper]=/usr/share/zookeeper/bin/zkServer.sh
   [redis-server]=/usr/bin/redis-server
   [chromium]=/usr/bin/chromium
+  [openssh-server]=/usr/sbin/sshd
 )
 missing=()
 for pkg in "${!need[@]}"; do
