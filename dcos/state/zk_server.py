@@ -1,7 +1,10 @@
 """Run a ZooKeeper server from the Debian ``zookeeper`` package: its config file and java argv.
 
-Called by: `dcos-py up --ha` (`dcos.cli.up`, a local ZooKeeper under the work dir) and the test
-harness (`dcos.testing.zookeeper`: one server or a 3-server ensemble). This module only writes
+Called by: `dcos-py up --ha` (`dcos.cli.up`, a local ZooKeeper under the work dir), the test
+harness (`dcos.testing.zookeeper`: one server or a 3-server ensemble) and the installer
+(`dcos.installer.units.zookeeper_files` renders each master host's zoo.cfg with `config_text`;
+the host's ZooKeeper service is ``python -m dcos.state.zk_server --config ...``, `main`, which
+makes the data dirs and execs java). Apart from `main`, this module only renders or writes
 files and builds argv; starting, waiting and stopping the process is the caller's business.
 
 The servers we run use ``tickTime=500`` (so a client session may be as short as 1 s: ZooKeeper's
@@ -13,8 +16,11 @@ bind 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ZOOKEEPER_HOME = Path("/usr/share/zookeeper")
@@ -108,6 +114,55 @@ def zookeeper_argv(conf_path: str | os.PathLike[str], *, heap_mb: int = 1024) ->
     ]
 
 
+def _host(ip: str) -> str:
+    """`ip` as ZooKeeper writes a server address: IPv6 literals in brackets."""
+    return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
+
+
+def config_text(
+    *,
+    client_port: int,
+    data_dir: str | os.PathLike[str],
+    log_dir: str | os.PathLike[str],
+    server_id: int | None = None,
+    peers: Sequence[tuple[str, int, int]] | None = None,
+    tick_ms: int = 500,
+    ip: str = "127.0.0.1",
+) -> str:
+    """The text of a ``zoo.cfg`` (pure: nothing is written). Standalone when `peers` is None
+    or empty; for an ensemble `peers` lists every member as ``(ip, quorum_port,
+    election_port)`` in server-id order (ids 1..n) and `server_id` names this one (its
+    ``myid`` file, which ZooKeeper reads from `data_dir`, is the caller's to write).
+
+    Called by `write_config` (local servers: `dcos-py up --ha`, the test harness) and by the
+    installer (`dcos.installer.units.zookeeper_files`, for each master host's
+    ``/etc/dcos-py/zookeeper/zoo.cfg``). Raises ValueError for a `server_id` outside 1..n."""
+    lines = [
+        f"tickTime={tick_ms}",
+        "initLimit=20",
+        "syncLimit=10",
+        f"dataDir={data_dir}",
+        f"dataLogDir={log_dir}",
+        f"clientPort={client_port}",
+        f"clientPortAddress={ip}",
+        "maxClientCnxns=0",
+        "minSessionTimeout=" + str(2 * tick_ms),
+        "maxSessionTimeout=" + str(max(60_000, 20 * tick_ms)),
+        "admin.enableServer=false",
+        "4lw.commands.whitelist=ruok,stat,srvr,mntr,conf,cons",
+        "autopurge.snapRetainCount=3",
+        "autopurge.purgeInterval=1",
+        "preAllocSize=4096",  # KB: the default 64 MB per log file is wasteful for tests
+    ]
+    if peers:
+        if server_id is None or not 1 <= server_id <= len(peers):
+            raise ValueError(f"server_id must be 1..{len(peers)} for an ensemble, got {server_id}")
+        for i, (peer_ip, quorum, election) in enumerate(peers, start=1):
+            lines.append(f"server.{i}={_host(peer_ip)}:{quorum}:{election}")
+        lines.append("quorumListenOnAllIPs=false")
+    return "\n".join(lines) + "\n"
+
+
 def write_config(
     dir: str | os.PathLike[str],
     *,
@@ -126,32 +181,82 @@ def write_config(
     """
     base = Path(dir)
     data, log = base / "data", base / "log"
+    text = config_text(client_port=client_port, data_dir=data, log_dir=log,
+                       server_id=server_id, peers=peers, tick_ms=tick_ms, ip=ip)
     data.mkdir(parents=True, exist_ok=True)
     log.mkdir(parents=True, exist_ok=True)
-    lines = [
-        f"tickTime={tick_ms}",
-        "initLimit=20",
-        "syncLimit=10",
-        f"dataDir={data}",
-        f"dataLogDir={log}",
-        f"clientPort={client_port}",
-        f"clientPortAddress={ip}",
-        "maxClientCnxns=0",
-        "minSessionTimeout=" + str(2 * tick_ms),
-        "maxSessionTimeout=" + str(max(60_000, 20 * tick_ms)),
-        "admin.enableServer=false",
-        "4lw.commands.whitelist=ruok,stat,srvr,mntr,conf,cons",
-        "autopurge.snapRetainCount=3",
-        "autopurge.purgeInterval=1",
-        "preAllocSize=4096",  # KB: the default 64 MB per log file is wasteful for tests
-    ]
     if peers:
-        if server_id is None or not 1 <= server_id <= len(peers):
-            raise ValueError(f"server_id must be 1..{len(peers)} for an ensemble, got {server_id}")
-        for i, (peer_ip, quorum, election) in enumerate(peers, start=1):
-            lines.append(f"server.{i}={peer_ip}:{quorum}:{election}")
-        lines.append("quorumListenOnAllIPs=false")
         (data / "myid").write_text(f"{server_id}\n")
     conf = base / "zoo.cfg"
-    conf.write_text("\n".join(lines) + "\n")
+    conf.write_text(text)
     return conf
+
+
+def read_config(text: str) -> dict[str, str]:
+    """``key=value`` lines of a zoo.cfg (comments and blank lines skipped)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def prepare_host_dirs(conf_path: str | os.PathLike[str]) -> None:
+    """Before a host's server starts: make the config's ``dataDir`` and ``dataLogDir`` and,
+    for an ensemble member, copy the ``myid`` file kept next to the config into ``dataDir``
+    (where ZooKeeper reads it). Called by `main` (the installer's ZooKeeper service) each
+    start, so a wiped work dir or a changed id is fixed by a restart. Raises OSError, or
+    ValueError when an ensemble config has no ``myid`` beside it."""
+    conf = Path(conf_path)
+    settings = read_config(conf.read_text(encoding="utf-8"))
+    data = settings.get("dataDir")
+    if not data:
+        raise ValueError(f"{conf}: no dataDir")
+    Path(data).mkdir(parents=True, exist_ok=True)
+    if settings.get("dataLogDir"):
+        Path(settings["dataLogDir"]).mkdir(parents=True, exist_ok=True)
+    if any(key.startswith("server.") for key in settings):
+        myid = conf.with_name("myid")
+        if not myid.is_file():
+            raise ValueError(f"{conf} names an ensemble but {myid} is missing")
+        text = myid.read_text(encoding="utf-8")
+        target = Path(data) / "myid"
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``python -m dcos.state.zk_server``'s flags (see `main`)."""
+    p = argparse.ArgumentParser(
+        prog="python -m dcos.state.zk_server",
+        description="run a ZooKeeper server (Debian package) on a zoo.cfg in the foreground")
+    p.add_argument("--config", required=True, help="the zoo.cfg (a myid file beside it for an "
+                   "ensemble member)")
+    p.add_argument("--heap-mb", type=int, default=256, help="the JVM's -Xmx in MB")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dcos.state.zk_server --config /etc/dcos-py/zookeeper/zoo.cfg``: the
+    ZooKeeper service of a master host (`dcos.installer.roles`). Prepares the data dirs
+    (`prepare_host_dirs`), then replaces itself with the java server (`zookeeper_argv`,
+    resolved on the host itself: its java and jars), so supervisord or systemd watch and
+    signal ZooKeeper directly. Exits 1 with a message when ZooKeeper or java is missing or
+    the config is unusable (the service manager retries)."""
+    args = build_parser().parse_args(argv)
+    try:
+        prepare_host_dirs(args.config)
+        command = zookeeper_argv(args.config, heap_mb=args.heap_mb)
+    except (OSError, ValueError, ZooKeeperMissing) as exc:
+        print(f"zookeeper: cannot start: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
+    return 1  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
