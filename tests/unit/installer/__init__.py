@@ -1,0 +1,1 @@
+"""Unit tests of dcos.installer (no hosts, no SSH)."""
