@@ -116,9 +116,11 @@ class IamService:
     async def bootstrap(self, *, now: float, fallback_acls: dict[str, Any]) -> list[str]:
         """At the first start of a secure cluster (no ``iam/bootstrap`` key yet): store the
         ACL document (acls.json, else `fallback_acls`: what the master runs with) and create
-        user ``admin`` from admin.password; then mark the store bootstrapped, so a deleted
-        admin or a changed acls.json never comes back. Idempotent across masters. Returns
-        what it did ("acls", "admin")."""
+        the bootstrap superuser: from bootstrap.json's uid and password hash when given
+        (the installer), else user ``admin`` from admin.password (``up --secure``); then mark
+        the store bootstrapped, so a deleted superuser or a changed acls.json never comes
+        back. Idempotent across masters. Returns what it did ("acls", then the superuser's
+        uid, e.g. "admin")."""
         if await self.store.get(BOOTSTRAP_KEY) is not None:
             return []
         done: list[str] = []
@@ -131,11 +133,15 @@ class IamService:
                 doc = None
         if await self._create(ACLS_KEY, orjson.dumps(doc or fallback_acls)):
             done.append("acls")
-        if self.keys.admin_password:
+        hashed = self.keys.bootstrap_password_hash
+        uid = self.keys.bootstrap_uid
+        if hashed is None and self.keys.admin_password:
             hashed = await asyncio.to_thread(hash_password, self.keys.admin_password)
-            rec = UserRecord(Uid(ADMIN), "bootstrap superuser", False, hashed, now, now)
+            uid = Uid(ADMIN)
+        if hashed is not None:
+            rec = UserRecord(uid, "bootstrap superuser", False, hashed, now, now)
             if await self._create(user_key(rec.uid), rec.to_bytes()):
-                done.append("admin")
+                done.append(rec.uid)
         await self._create(BOOTSTRAP_KEY, orjson.dumps({"time": now, "done": done}))
         if done:
             log.info("IAM bootstrap: %s", ", ".join(done))

@@ -15,6 +15,8 @@ cluster runs: every component's `dcos.security.tls.CertReloader` picks up the ne
     <dir>/acls.json         Mesos-style ACLs (`dcos.security.acls`)
     <dir>/credentials.json  Mesos ``--credentials`` file (`dcos.security.credentials`)
     <dir>/admin.password    the bootstrap superuser ``admin``'s password (0600)
+    <dir>/bootstrap.json    instead of admin.password (the installer's masters): the bootstrap
+                            superuser {"uid", "password_hash"} (0600; `dcos.iam.keys`)
 
 Every file is written to a temporary name in the same directory and renamed into place, so a
 reader sees either the old or the new file, never half of one.
@@ -89,6 +91,10 @@ class SecurityDir:
     def admin_password(self) -> Path:
         return self.root / "admin.password"
 
+    @property
+    def bootstrap_user(self) -> Path:
+        return self.root / "bootstrap.json"
+
     def cert(self, name: str) -> Path:
         return self.certs / f"{name}.crt"
 
@@ -153,7 +159,9 @@ def default_task_users() -> list[str]:
 def init_security_dir(root: Path, *, names: Mapping[str, str], hosts: Sequence[str] = (),
                       admin_password: str | None = None,
                       task_users: Sequence[str] | None = None,
-                      frameworks: Sequence[str] = FRAMEWORK_PRINCIPALS) -> SecurityDir:
+                      frameworks: Sequence[str] = FRAMEWORK_PRINCIPALS,
+                      admins: Sequence[str] = (ADMIN,),
+                      make_admin_password: bool = True) -> SecurityDir:
     """Make (or complete) the security directory at `root`; what exists is kept.
 
     names: principal name -> kind ("component", "agent", "framework", "user") of the
@@ -162,7 +170,9 @@ def init_security_dir(root: Path, *, names: Mapping[str, str], hosts: Sequence[s
     principals ANY everything except run_tasks, limited to `task_users`
     (default `default_task_users()`). Each of `frameworks` gets a random secret in
     credentials.json (added if missing) and, in a new acls.json, the rules of
-    `dcos.security.acls.default_acls`.
+    `dcos.security.acls.default_acls`; `admins` are the superusers of a new acls.json.
+    make_admin_password=False (the installer, whose masters get bootstrap.json instead) makes
+    no admin.password.
     """
     sd = SecurityDir(Path(root))
     sd.root.mkdir(parents=True, exist_ok=True)
@@ -183,13 +193,13 @@ def init_security_dir(root: Path, *, names: Mapping[str, str], hosts: Sequence[s
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     if not sd.secrets_key.is_file():
         write_atomic(sd.secrets_key, secrets.token_bytes(32), PRIVATE_MODE)
-    if not sd.admin_password.is_file():
+    if make_admin_password and not sd.admin_password.is_file():
         password = admin_password or secrets.token_urlsafe(18)
         write_atomic(sd.admin_password, password.encode() + b"\n", PRIVATE_MODE)
     _add_credentials(sd, frameworks)
     if not sd.acls.is_file():
         components = sorted(n for n, k in names.items() if k in ("component", "agent"))
-        doc = default_acls(admins=[ADMIN], components=components,
+        doc = default_acls(admins=list(admins), components=components,
                            task_users=list(task_users if task_users is not None
                                            else default_task_users()),
                            frameworks=list(frameworks))

@@ -37,18 +37,42 @@ def hash_password(password: str, *, n: int = N, r: int = R, p: int = P) -> str:
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
 
+def _parse(stored: object) -> tuple[int, int, int, bytes, bytes] | str:
+    """(n, r, p, salt, hash) of a stored hash, or what is wrong with it."""
+    if not isinstance(stored, str):
+        return "expected a string scrypt$<n>$<r>$<p>$<salt>$<hash> (dcos-py install --hash-password)"
+    fields = stored.split("$")
+    if len(fields) == 6 and fields[0] != "scrypt":
+        return f"unknown scheme {fields[0][:20]!r} (expected scrypt)"
+    try:
+        _, n_s, r_s, p_s, salt_s, hash_s = fields
+        n, r, p = int(n_s), int(r_s), int(p_s)
+        salt = base64.b64decode(salt_s, validate=True)
+        expected = base64.b64decode(hash_s, validate=True)
+    except ValueError:
+        return "expected scrypt$<n>$<r>$<p>$<salt>$<hash> (dcos-py install --hash-password)"
+    if not (1 < n <= MAX_N) or n & (n - 1) or not (0 < r <= 32) or not (0 < p <= 16):
+        return f"scrypt parameters out of range (n a power of 2 up to {MAX_N}, r 1..32, p 1..16)"
+    if not salt or len(expected) < 16:
+        return "salt or hash too short"
+    return n, r, p, salt, expected
+
+
+def hash_problem(stored: object) -> str | None:
+    """None when `stored` is a well-formed hash of `hash_password`, else what is wrong (one
+    line, never the value). Called by the installer's config check and the IAM's
+    bootstrap.json reader (`dcos.iam.keys`)."""
+    parsed = _parse(stored)
+    return parsed if isinstance(parsed, str) else None
+
+
 def verify_password(password: str, stored: str) -> bool:
     """True iff `password` matches `stored` (constant-time compare; a malformed `stored` is
     False)."""
-    try:
-        scheme, n_s, r_s, p_s, salt_s, hash_s = stored.split("$")
-        n, r, p = int(n_s), int(r_s), int(p_s)
-        salt, expected = base64.b64decode(salt_s), base64.b64decode(hash_s)
-    except (ValueError, AttributeError):
+    parsed = _parse(stored)
+    if isinstance(parsed, str):
         return False
-    if scheme != "scrypt" or not (1 < n <= MAX_N) or n & (n - 1) or not (0 < r <= 32) \
-            or not (0 < p <= 16):
-        return False
+    n, r, p, salt, expected = parsed
     try:
         digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p,
                                 maxmem=2 * 128 * r * n + (1 << 20), dklen=len(expected))
