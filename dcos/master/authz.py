@@ -17,7 +17,9 @@ plain-text message, Mesos' format) or None, or marks what the core must refuse
   ``reserve_resources`` / ``unreserve_resources`` on RESERVE / UNRESERVE (which the master
   ignores anyway: denied ones are logged);
 - operator writes: ``update_weights`` (each role), ``set_quotas`` (the role),
-  ``teardown_frameworks`` (the framework's principal);
+  ``teardown_frameworks`` (the framework's principal), ``deactivate_agents`` (DEACTIVATE_AGENT
+  and REACTIVATE_AGENT) and ``mark_agents_gone`` (MARK_AGENT_GONE), with no object (Mesos'
+  ACLs of those calls take ANY or NONE);
 - reads (`Visibility`): a framework with ``view_frameworks`` on its user, a task with
   ``view_tasks`` on its user; a principal always sees its own frameworks and their tasks.
 """
@@ -43,7 +45,10 @@ from dcos.master.core.calls import (
 )
 from dcos.master.core.model import Framework, Task
 from dcos.master.core.operator_calls import (
+    DeactivateAgent,
+    MarkAgentGone,
     OperatorWrite,
+    ReactivateAgent,
     RemoveQuota,
     SetQuota,
     TeardownFramework,
@@ -230,7 +235,8 @@ class MasterAuthz:
         self, identity: Identity, write: OperatorWrite, core: Frameworks
     ) -> Denied | None:
         """UPDATE_WEIGHTS (each role), SET_QUOTA / REMOVE_QUOTA (the role), TEARDOWN (the
-        framework's principal; an unknown framework: the core answers)."""
+        framework's principal; an unknown framework: the core answers), the agent calls
+        (``deactivate_agents`` / ``mark_agents_gone``, no object)."""
         checks: list[tuple[Action, str | None]]
         match write:
             case UpdateWeights(weights=weights):
@@ -242,11 +248,16 @@ class MasterAuthz:
                 if fw is None:
                     return None
                 checks = [(Action.TEARDOWN_FRAMEWORKS, owner(fw.info))]
+            case DeactivateAgent() | ReactivateAgent():
+                checks = [(Action.DEACTIVATE_AGENTS, None)]
+            case MarkAgentGone():
+                checks = [(Action.MARK_AGENTS_GONE, None)]
         for action, obj in checks:
             if not self.policy.allows(identity, action, obj):
+                on = "" if obj is None else f" on '{obj}'"
                 return Denied(
                     403, f"Principal '{identity.principal}' is not authorized to "
-                    f"{action.value} on '{obj}'",
+                    f"{action.value}{on}",
                 )  # fmt: skip
         return None
 

@@ -48,6 +48,8 @@ class Action(StrEnum):
     USE_SECRETS = "use_secrets"  # object: secret path (values are prefixes)
     MANAGE_SECRETS = "manage_secrets"  # object: secret path (values are prefixes)
     MANAGE_IAM = "manage_iam"  # object: uid (users, service accounts, ACLs)
+    DEACTIVATE_AGENTS = "deactivate_agents"  # object: none (ANY / NONE), also reactivation
+    MARK_AGENTS_GONE = "mark_agents_gone"  # object: none (ANY / NONE)
 
 
 OBJECT_KEYS: dict[Action, str] = {
@@ -69,6 +71,8 @@ OBJECT_KEYS: dict[Action, str] = {
     Action.USE_SECRETS: "secrets",
     Action.MANAGE_SECRETS: "secrets",
     Action.MANAGE_IAM: "uids",
+    Action.DEACTIVATE_AGENTS: "agents",
+    Action.MARK_AGENTS_GONE: "agents",
 }
 PREFIX_KEYS = frozenset({"groups", "secrets"})
 ANY = "ANY"

@@ -1,7 +1,8 @@
 """The master registry: what must survive a master restart, changed only by operations.
 
 Holds admitted agents (with their AgentInfo and whether they are unreachable), removed
-agent ids (refused if they come back), frameworks (their FrameworkInfo), completed framework
+agent ids (refused if they come back), deactivated agent ids (no offers of them: the operator's
+DEACTIVATE_AGENT), frameworks (their FrameworkInfo), completed framework
 ids, role weights and quota. The master shell turns each registry change its core asks for
 into an operation object (`AdmitAgent`, `MarkUnreachable`, `AddFramework`, ...) and hands
 them to `Registrar.apply`, which applies them to a copy of the registry and writes the result
@@ -39,6 +40,7 @@ class Registry:
     completed_frameworks: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
     quota: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deactivated_agents: list[str] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self)
@@ -57,6 +59,7 @@ class Registry:
             list(self.completed_frameworks),
             dict(self.weights),
             dict(self.quota),
+            list(self.deactivated_agents),
         )
 
 
@@ -126,9 +129,35 @@ class RemoveAgent(Operation):
 
     def apply(self, reg: Registry) -> bool:
         reg.agents.pop(self.agent_id, None)
+        if self.agent_id in reg.deactivated_agents:
+            reg.deactivated_agents.remove(self.agent_id)
         if self.agent_id not in reg.removed_agents:
             reg.removed_agents.append(self.agent_id)
             del reg.removed_agents[:-MAX_COMPLETED]
+        return True
+
+
+@dataclass(frozen=True)
+class DeactivateAgent(Operation):
+    """The operator deactivated the agent (no offers of it until reactivated)."""
+
+    agent_id: str
+
+    def apply(self, reg: Registry) -> bool:
+        if self.agent_id in reg.deactivated_agents or self.agent_id in reg.removed_agents:
+            return False
+        reg.deactivated_agents.append(self.agent_id)
+        return True
+
+
+@dataclass(frozen=True)
+class ReactivateAgent(Operation):
+    agent_id: str
+
+    def apply(self, reg: Registry) -> bool:
+        if self.agent_id not in reg.deactivated_agents:
+            return False
+        reg.deactivated_agents.remove(self.agent_id)
         return True
 
 

@@ -9,6 +9,7 @@ a master restart).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,11 +43,15 @@ class AgentOutcome:
 
 class AgentsMixin(CoreBase):
     def _recover_agents(
-        self, agents: dict[str, dict[str, Any]], removed: list[str], now: float
+        self, agents: dict[str, dict[str, Any]], removed: list[str], now: float,
+        deactivated: Sequence[str] = (),
     ) -> None:
         """At master start: admitted agents are expected to re-register within
-        `agent_reregister_timeout`; unreachable ones stay unreachable until they return."""
-        self.agent_book.recover(agents, removed, now + self.settings.agent_reregister_timeout)
+        `agent_reregister_timeout`; unreachable ones stay unreachable until they return;
+        deactivated ones (DEACTIVATE_AGENT) get no offers when they come back."""
+        self.agent_book.recover(
+            agents, removed, now + self.settings.agent_reregister_timeout, deactivated
+        )
 
     def agent_subscribe(
         self,
@@ -108,6 +113,8 @@ class AgentsMixin(CoreBase):
         for t in agent.tasks.values():
             used.setdefault(t.framework_id, []).append((t.role, t.resources))
         self.allocator.add_agent(agent_id, total, used)
+        if agent.deactivated:
+            self.allocator.deactivate_agent(agent_id)
         self._allocate()
         was_unreachable = self.agent_book.admitted(agent_id)
         stored = {**info, "id": agent_id}
@@ -139,6 +146,7 @@ class AgentsMixin(CoreBase):
         )  # fmt: skip
         if reregistered:
             agent.reregistered_time = now
+        agent.deactivated = agent_id in self.agent_book.deactivated
         if old is not None:
             agent.tasks = old.tasks
         self.agent_book.add(agent)

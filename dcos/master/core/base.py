@@ -35,6 +35,16 @@ from dcos.state.leader import MasterInfo
 log = logging.getLogger(__name__)
 
 
+class CallOutcome:
+    """HTTP-level answer to a non-SUBSCRIBE call: 202, or an error status and message."""
+
+    __slots__ = ("status", "message")
+
+    def __init__(self, status: int = 202, message: str = "") -> None:
+        self.status = status
+        self.message = message
+
+
 class CoreBase:
     def __init__(
         self,

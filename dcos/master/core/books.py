@@ -11,6 +11,7 @@ which are the books' own dicts.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
@@ -32,7 +33,8 @@ class Whereabouts(Enum):
 
 class AgentBook:
     """Agents by state: `registered` (connected or not), `expected` to re-register after a
-    master restart (id -> deadline), `unreachable` (id -> since), `removed` ids, the
+    master restart (id -> deadline), `unreachable` (id -> since), `removed` ids (gone for
+    good), `deactivated` ids (the operator's DEACTIVATE_AGENT, in any of those states), the
     tasks each unreachable agent had (`unreachable_tasks`), and the hash of the session
     secret of every agent the master admitted (`secret_hashes`: calls and re-registrations
     of that id must carry the secret).
@@ -48,6 +50,7 @@ class AgentBook:
         self.expected: dict[AgentID, float] = {}
         self.unreachable: dict[AgentID, float] = {}
         self.removed: set[str] = set()
+        self.deactivated: set[AgentID] = set()
         self.unreachable_tasks: dict[AgentID, list[Task]] = {}
         self.secret_hashes: dict[AgentID, str] = {}
         # id -> (AgentInfo map, secret hash) as the registry holds them
@@ -86,11 +89,13 @@ class AgentBook:
         return True
 
     def recover(
-        self, agents: dict[str, dict[str, Any]], removed: list[str], deadline: float
+        self, agents: dict[str, dict[str, Any]], removed: list[str], deadline: float,
+        deactivated: Iterable[str] = (),
     ) -> None:
         """At master start, from the registry: admitted agents are expected by `deadline`;
-        unreachable ones stay unreachable until they return."""
+        unreachable ones stay unreachable until they return; deactivated ones stay so."""
         self.removed.update(removed)
+        self.deactivated.update(AgentID(a) for a in deactivated)
         for aid, entry in agents.items():
             hashed = entry.get("secret_hash")
             if isinstance(hashed, str):
@@ -122,6 +127,26 @@ class AgentBook:
             del self.expected[aid]
             self.unreachable[aid] = now
         return late
+
+    def known(self, agent_id: AgentID) -> bool:
+        """Registered, expected after a master restart, or unreachable (not removed)."""
+        return (
+            agent_id in self.registered
+            or agent_id in self.expected
+            or agent_id in self.unreachable
+        )
+
+    def forget(self, agent_id: AgentID) -> None:
+        """The agent is gone for good (MARK_AGENT_GONE): only its id stays, in `removed`."""
+        agent = self.registered.pop(agent_id, None)
+        if agent is not None:
+            self._unindex(agent)
+        self.expected.pop(agent_id, None)
+        self.unreachable.pop(agent_id, None)
+        self.deactivated.discard(agent_id)
+        self.secret_hashes.pop(agent_id, None)
+        self._stored.pop(agent_id, None)
+        self.removed.add(agent_id)
 
     def whereabouts(self, agent_id: AgentID) -> Whereabouts:
         if agent_id in self.expected:

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dcos.master.core.agent_ops import AgentOpsMixin
 from dcos.master.core.agents import AgentOutcome, AgentsMixin
+from dcos.master.core.base import CallOutcome
 from dcos.master.core.calls import (
     Accept,
     Acknowledge,
@@ -33,7 +35,10 @@ from dcos.master.core.frameworks import FrameworksMixin, SubscribeOutcome
 from dcos.master.core.model import Action, Framework, Persist
 from dcos.master.core.offers import OffersMixin
 from dcos.master.core.operator_calls import (
+    DeactivateAgent,
+    MarkAgentGone,
     OperatorWrite,
+    ReactivateAgent,
     RemoveQuota,
     SetQuota,
     TeardownFramework,
@@ -56,16 +61,6 @@ from dcos.state.registry import SetQuota as PersistQuota
 __all__ = ["AgentOutcome", "CallOutcome", "MasterCore", "SubscribeOutcome"]
 
 
-class CallOutcome:
-    """HTTP-level answer to a non-SUBSCRIBE call: 202, or an error status and message."""
-
-    __slots__ = ("status", "message")
-
-    def __init__(self, status: int = 202, message: str = "") -> None:
-        self.status = status
-        self.message = message
-
-
 ACCEPTED = CallOutcome()
 OK = CallOutcome(200)
 
@@ -79,7 +74,7 @@ _CallHandler = Callable[["MasterCore", Framework, Any, float], None]
 _AgentHandler = Callable[["MasterCore", Any, float], None]
 
 
-class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
+class MasterCore(FrameworksMixin, AgentsMixin, AgentOpsMixin, OffersMixin, TasksMixin):
     def recover(self, registry: Registry, now: float) -> list[Action]:
         """Load the registry at start: weights, quota, agents and frameworks to expect."""
         self._begin()
@@ -89,7 +84,9 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         for role, q in registry.quota.items():
             self.quota[role] = Resources.from_dict(q)
             self.allocator.set_quota(Role(role), self.quota[role])
-        self._recover_agents(registry.agents, registry.removed_agents, now)
+        self._recover_agents(
+            registry.agents, registry.removed_agents, now, registry.deactivated_agents
+        )
         self._recover_frameworks(registry.frameworks, registry.completed_frameworks, now)
         return self._end()
 
@@ -129,10 +126,10 @@ class MasterCore(FrameworksMixin, AgentsMixin, OffersMixin, TasksMixin):
         return ACCEPTED, self._end()
 
     def operator_call(self, call: OperatorWrite, now: float) -> tuple[CallOutcome, list[Action]]:
-        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN (typed by
-        `parse_operator_write`), answered through `_OPERATOR_CALLS`: tell the allocator and
-        persist; 400 for removing a quota that is not set or tearing down an unknown
-        framework."""
+        """UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN, DEACTIVATE_AGENT,
+        REACTIVATE_AGENT, MARK_AGENT_GONE (typed by `parse_operator_write`), answered through
+        `_OPERATOR_CALLS`: tell the allocator and persist; 400 for removing a quota that is
+        not set or tearing down an unknown framework; unknown agents: `agent_ops`."""
         self._begin()
         outcome = _OPERATOR_CALLS[type(call)](self, call, now)
         return outcome, self._end()
@@ -242,6 +239,9 @@ _OPERATOR_CALLS: dict[type, Callable[[MasterCore, Any, float], CallOutcome]] = {
     SetQuota: MasterCore.set_quota,
     RemoveQuota: MasterCore.remove_quota,
     TeardownFramework: MasterCore.teardown_framework,
+    DeactivateAgent: MasterCore.deactivate_agent,
+    ReactivateAgent: MasterCore.reactivate_agent,
+    MarkAgentGone: MasterCore.mark_agent_gone,
 }
 
 _AGENT_CALLS: dict[type, _AgentHandler] = {

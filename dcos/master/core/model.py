@@ -177,6 +177,7 @@ class Agent:
     last_seen: float
     next_ping: float
     connected: bool = True
+    deactivated: bool = False  # by the operator (DEACTIVATE_AGENT): no offers of it
     reregistered_time: float | None = None
     stream_token: object = None
     peer: str | None = None  # the host its SUBSCRIBE came from (None: not known)

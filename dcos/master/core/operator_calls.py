@@ -1,11 +1,16 @@
-"""Typed writes of the v1 operator API (UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN),
-parsed and validated from decoded JSON.
+"""Typed writes of the v1 operator API (UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN,
+DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE), parsed and validated from decoded JSON.
 
 Called by the operator HTTP handler (`dcos.master.http.operator_api`): `parse_operator_write`
 returns a typed write, or raises `CallError` with the 400 message (wrong JSON types, bad role names, weights
 and guarantees that are not finite positive numbers, non-scalar guarantees); the shell then
 hands the write to the core (`MasterCore.operator_call`), which checks what needs its state
-(Mesos' quota capacity heuristic, overridden by ``force``).
+(Mesos' quota capacity heuristic, overridden by ``force``; whether an agent id is known).
+
+The agent calls take Mesos 1.9's wire shape, ``{"type": "DEACTIVATE_AGENT",
+"deactivate_agent": {"agent_id": {"value": "..."}}}`` (likewise ``reactivate_agent`` and
+``mark_agent_gone``); the installer's ``--remove-agent`` makes them
+(`dcos.installer.nodes`), and so can any Mesos operator tool.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dcos.master.core.calls import CallError
-from dcos.protocol.ids import FrameworkID, role_error
+from dcos.protocol.ids import AgentID, FrameworkID, role_error
 from dcos.protocol.resources import ResourceError, Resources
 
 
@@ -47,9 +52,36 @@ class TeardownFramework:
     framework_id: FrameworkID
 
 
-OperatorWrite = UpdateWeights | SetQuota | RemoveQuota | TeardownFramework
+@dataclass(slots=True)
+class DeactivateAgent:
+    """DEACTIVATE_AGENT: no offers of the agent's resources (outstanding ones rescinded)
+    until REACTIVATE_AGENT; its tasks keep running. Kept in the registry."""
 
-WRITE_TYPES = frozenset({"UPDATE_WEIGHTS", "SET_QUOTA", "REMOVE_QUOTA", "TEARDOWN"})
+    agent_id: AgentID
+
+
+@dataclass(slots=True)
+class ReactivateAgent:
+    """REACTIVATE_AGENT: the agent's resources are offered again."""
+
+    agent_id: AgentID
+
+
+@dataclass(slots=True)
+class MarkAgentGone:
+    """MARK_AGENT_GONE: the agent is gone for good; its tasks are TASK_GONE_BY_OPERATOR
+    and its id may never register again (idempotent)."""
+
+    agent_id: AgentID
+
+
+AgentWrite = DeactivateAgent | ReactivateAgent | MarkAgentGone
+OperatorWrite = UpdateWeights | SetQuota | RemoveQuota | TeardownFramework | AgentWrite
+
+WRITE_TYPES = frozenset({
+    "UPDATE_WEIGHTS", "SET_QUOTA", "REMOVE_QUOTA", "TEARDOWN",
+    "DEACTIVATE_AGENT", "REACTIVATE_AGENT", "MARK_AGENT_GONE",
+})  # fmt: skip
 
 # no weight or quota beyond this: larger numbers only overflow the allocator's arithmetic
 MAX_WEIGHT = 1e9
@@ -152,11 +184,23 @@ def _teardown(call: dict[str, Any]) -> TeardownFramework:
                        "teardown.framework_id.value")  # fmt: skip
 
 
+def _agent_id(call: dict[str, Any], key: str) -> AgentID:
+    """``call[key].agent_id.value``: a non-empty string (400 otherwise)."""
+    aid = _payload(call, key).get("agent_id")
+    value = aid.get("value") if isinstance(aid, dict) else None
+    if not isinstance(value, str) or not value:
+        raise CallError(f"Expecting '{key}.agent_id.value' to be a non-empty string")
+    return AgentID(value)
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], OperatorWrite]] = {
     "UPDATE_WEIGHTS": _update_weights,
     "SET_QUOTA": _set_quota,
     "REMOVE_QUOTA": _remove_quota,
     "TEARDOWN": _teardown,
+    "DEACTIVATE_AGENT": lambda c: DeactivateAgent(_agent_id(c, "deactivate_agent")),
+    "REACTIVATE_AGENT": lambda c: ReactivateAgent(_agent_id(c, "reactivate_agent")),
+    "MARK_AGENT_GONE": lambda c: MarkAgentGone(_agent_id(c, "mark_agent_gone")),
 }
 
 

@@ -3,7 +3,8 @@
 
 What it describes: the Mesos v1 scheduler API (``POST /api/v1/scheduler``, calls told apart by
 ``type``; SUBSCRIBE is a chunked RecordIO stream), the v1 operator API (``POST /api/v1``, its
-GET_* reads, the UPDATE_WEIGHTS / SET_QUOTA / REMOVE_QUOTA / TEARDOWN writes, SUBSCRIBE), the
+GET_* reads, the UPDATE_WEIGHTS / SET_QUOTA / REMOVE_QUOTA / TEARDOWN / DEACTIVATE_AGENT /
+REACTIVATE_AGENT / MARK_AGENT_GONE writes, SUBSCRIBE), the
 Mesos operator endpoints (``/master/state`` and its aliases, slaves, frameworks, tasks,
 state-summary, redirect, teardown, health, version, ``/metrics/snapshot``), the Prometheus
 metrics, ``/debug/stimuli`` and the files API of the master's log. The internal agent channel
@@ -205,6 +206,9 @@ OPERATOR_CALLS = [
     obj({"type": enum("TEARDOWN"), "teardown": obj({"framework_id": ID},
                                                    required=["framework_id"])},
         required=["type", "teardown"]),  # fmt: skip
+    *(obj({"type": enum(t), t.lower(): obj({"agent_id": ID}, required=["agent_id"])},
+          required=["type", t.lower()])
+      for t in ("DEACTIVATE_AGENT", "REACTIVATE_AGENT", "MARK_AGENT_GONE")),  # fmt: skip
 ]
 
 
@@ -216,11 +220,11 @@ OPERATOR_ANSWER = one_of(*(_read_answer(t) for t in READ_TYPES))
 STREAMING_CALLS = ["SUBSCRIBE"]  # x-dcos-streaming-calls: the fuzz suite sends none of them
 OPERATOR_V1 = {"post": {**op(
     "The Mesos v1 operator API: GET_* reads, UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, "
-    "TEARDOWN; SUBSCRIBE answers a chunked RecordIO stream of v1 Event JSON (SUBSCRIBED, "
+    "TEARDOWN, DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE; SUBSCRIBE answers a chunked RecordIO stream of v1 Event JSON (SUBSCRIBED, "
     "TASK_ADDED, TASK_UPDATED, AGENT_ADDED ... HEARTBEAT)",
     {200: reply("a read's answer (mirrors the call's type); empty for a write; SUBSCRIBE: "
                 "the event stream", OPERATOR_ANSWER, JSON),
-     **LEAD, **BAD, 403: text_reply("refused"), 404: text_reply("unknown framework"),
+     **LEAD, **BAD, 403: text_reply("refused"), 404: text_reply("unknown framework, or MARK_AGENT_GONE of an unknown agent"),
      406: text_reply("the Accept header admits no JSON"),
      429: text_reply("too many open streams")},
     request=body(one_of(*OPERATOR_CALLS, obj({"type": enum("SUBSCRIBE")}, required=["type"]))),

@@ -4,8 +4,9 @@
 `/metrics/snapshot`, `/debug/stimuli`, and the v1 operator API at `POST /api/v1`,
 `POST /api/v1/operator` and `POST /master/api/v1`: GET_HEALTH, GET_VERSION, GET_STATE,
 GET_AGENTS, GET_FRAMEWORKS, GET_TASKS, GET_MASTER, GET_METRICS, GET_WEIGHTS, GET_QUOTA
-reads; UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN writes, which are persisted in
-the registry; and SUBSCRIBE, the live event stream (Mesos' master v1 ``Event`` JSON in
+reads; UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN, DEACTIVATE_AGENT,
+REACTIVATE_AGENT, MARK_AGENT_GONE writes (`dcos.master.core.operator_calls`), which are
+persisted in the registry; and SUBSCRIBE, the live event stream (Mesos' master v1 ``Event`` JSON in
 chunked RecordIO: `dcos.master.http.operator_feed`). JSON only: a request whose
 ``Accept`` admits no JSON (``application/x-protobuf``) is answered 406.
 
@@ -16,7 +17,8 @@ the number of readers. Bad input (body, JSON types, query parameters) is a 400 w
 plain-text message.
 
 With security on (`dcos.master.http.secure`) the writes need their ACL (403 otherwise:
-``update_weights``, ``set_quotas``, ``teardown_frameworks``), the state reads show the
+``update_weights``, ``set_quotas``, ``teardown_frameworks``, ``deactivate_agents``,
+``mark_agents_gone``), the state reads show the
 frameworks and tasks the caller may view (a snapshot per principal), and
 ``/debug/stimuli`` answers only a principal allowed ``manage_iam``.
 """
@@ -213,7 +215,7 @@ def _reads(view: MasterView) -> dict[str, Callable[[], Any]]:
 
 async def operator_v1(request: web.Request) -> web.StreamResponse:
     """`POST /api/v1`: ``{"type": "GET_X"}`` -> ``{"type": "GET_X", "get_x": {...}}``;
-    UPDATE_WEIGHTS, SET_QUOTA, REMOVE_QUOTA, TEARDOWN -> 200 (or 400 with the reason);
+    the writes (`WRITE_TYPES`) -> 200 (or 400 / 404 with the reason);
     SUBSCRIBE -> the event stream (`operator_feed`). JSON only: an ``Accept`` header
     without JSON (``application/x-protobuf``) is a 406."""
     shell = request.app[MASTER]

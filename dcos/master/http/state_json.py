@@ -140,14 +140,14 @@ def agent_fragment(view: MasterView, a: Agent) -> orjson.Fragment:
     cached = a.view
     if (
         cached is not None
-        and cached[0] == a.connected
+        and cached[0] == (a.connected, a.deactivated)
         and cached[1] == used_key
         and cached[2] == offered_key
     ):
         return cached[3]
     used, offered = Resources.total(used_key), Resources.total(offered_key)
     fragment = orjson.Fragment(dumps_json(agent_json(view, a, used, offered)))
-    a.view = (a.connected, used_key, offered_key, fragment)
+    a.view = ((a.connected, a.deactivated), used_key, offered_key, fragment)
     return fragment
 
 
@@ -177,6 +177,7 @@ def agent_json(
         "unreserved_resources": a.total.to_summary(),
         "attributes": a.attributes,
         "active": a.connected,
+        "deactivated": a.deactivated,
         "version": a.info.get("version", ""),
         "capabilities": list(a.info.get("capabilities") or []),
     }
@@ -354,6 +355,7 @@ def v1_agent(view: MasterView, a: Agent) -> dict[str, Any]:
     return {
         "agent_info": info,
         "active": a.connected,
+        "deactivated": a.deactivated,
         "version": a.info.get("version", ""),
         "pid": f"slave(1)@{a.ip}:{a.port}",
         "registered_time": _ns(a.registered_time),
