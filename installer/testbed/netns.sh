@@ -15,7 +15,9 @@
 # dcpy-hN with one veth (root side dcpy-vN, host side eth0) at 10.213.0.(10+N)/24, lo up, no
 # default route: hosts reach only 10.213.0.0/24. Files: DIR/id_ed25519{,.pub} (the client key,
 # made by the bed), DIR/authorized_keys, DIR/hN/{opt,var,etc} (the host's private dirs),
-# DIR/hN/{ssh_host_ed25519_key,sshd_config,sshd.pid,sshd.log}. Run as root. Called by
+# DIR/hN/{ssh_host_ed25519_key,sshd_config,sshd.pid,sshd.log}. Each host's sshd (and so all
+# that runs on the host) sits in its own cgroup dcpy-hN under this process's cgroup in every
+# hierarchy: agents on different hosts keep their cgroups apart. Run as root. Called by
 # tests/installer/conftest.py and benchmarks/install.py through installer/testbed/bed.py.
 set -euo pipefail
 
@@ -53,6 +55,51 @@ sshd_pid() {  # the listening sshd of host index $1 (not its per-connection chil
     return 1
 }
 
+cgroup_parents() {  # "<mount>/<this process's cgroup>" of each cgroup hierarchy, one a line
+    local d name key path
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then  # cgroup v2 only
+        path=$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup)
+        echo "/sys/fs/cgroup${path%/}"
+        return 0
+    fi
+    for d in /sys/fs/cgroup/*; do
+        [ -d "$d" ] && [ ! -L "$d" ] && [ -f "$d/cgroup.procs" ] || continue
+        name=${d##*/}
+        case $name in
+            unified) key="" ;;
+            systemd) key=name=systemd ;;
+            *) key=$name ;;
+        esac
+        path=$(awk -F: -v k="$key" '$2 == k {print $3; exit}' /proc/self/cgroup)
+        [ -n "$path" ] || [ -z "$key" ] || continue
+        [ -n "$path" ] || path=$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup)
+        echo "$d${path%/}"
+    done
+}
+
+host_cgroups() {  # make host $1's cgroup in every hierarchy (best effort); print their dirs
+    local parent cg
+    for parent in $(cgroup_parents); do
+        cg=$parent/$PREFIX$1
+        mkdir -p "$cg" 2>/dev/null || continue
+        if [ -f "$cg/cpuset.cpus" ]; then
+            cat "$parent/cpuset.cpus" > "$cg/cpuset.cpus" 2>/dev/null || true
+            cat "$parent/cpuset.mems" > "$cg/cpuset.mems" 2>/dev/null || true
+        fi
+        echo "$cg"
+    done
+}
+
+remove_cgroups() {  # every dcpy-hN cgroup (and what the host made inside it), deepest first
+    local parent cg
+    for parent in $(cgroup_parents); do
+        for cg in "$parent/$PREFIX"*; do
+            [ -d "$cg" ] || continue
+            find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        done
+    done
+}
+
 kill_ns() {  # SIGKILL every process of namespace $1 except sshd when $2 = keep-sshd
     local ns=$1 keep=${2:-} pid round
     for round in 1 2 3 4 5 6 7 8 9 10; do
@@ -81,6 +128,7 @@ cmd_down() {
         ip link del "$link" 2>/dev/null || true
     done
     ip link del $BRIDGE 2>/dev/null || true
+    remove_cgroups
     if [ -f $STATE/made ]; then
         local m
         while read -r m; do
@@ -166,8 +214,13 @@ cmd_up() {
         ssh-keygen -q -t ed25519 -N '' -C "dcpy-h$i" -f "$h/ssh_host_ed25519_key"
         write_sshd_config "$dir" "$i"
         local binds="mount --bind $h/opt ${MOUNTS[0]} && mount --bind $h/var ${MOUNTS[1]} && mount --bind $h/etc ${MOUNTS[2]}"
-        setsid ip netns exec "$ns" unshare -m --propagation private \
-            sh -c "$binds && exec /usr/sbin/sshd -D -e -f $h/sshd_config" \
+        # the host's own cgroup in each hierarchy: what runs on it (an agent's cgroups too)
+        # stays apart from the other hosts', as on separate machines
+        local join="" cg
+        for cg in $(host_cgroups "$i"); do join="$join echo \$\$ > $cg/cgroup.procs 2>/dev/null;"; done
+        # nsenter, not `ip netns exec`: that remounts /sys, hiding /sys/fs/cgroup from the host
+        setsid nsenter --net=/run/netns/"$ns" unshare -m --propagation private \
+            sh -c "$join $binds && exec /usr/sbin/sshd -D -e -f $h/sshd_config" \
             < /dev/null >> "$h/sshd.log" 2>&1 &
     done
     for i in $(seq 1 "$n"); do wait_ssh "$dir" "$i"; done
