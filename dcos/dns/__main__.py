@@ -2,12 +2,16 @@
 
     python -m dcos.dns --master 127.0.0.1:5050 --webapp http://127.0.0.1:8080 \
         --port 8053 --http-port 8123 [--domain dcos] [--log-file F] \
-        [--security-dir DIR [--tls-name dns]]
+        [--security-dir DIR [--tls-name dns]] [--resolvers 8.8.8.8,10.0.0.2:5353]
 
 HA: ``--master zk://h1:2181,h2:2181/dcos`` follows the leading master through ZooKeeper
 (`leader.dcos` the leader, `master.dcos` every master), and ``--webapp`` takes every webapp
 instance, comma-separated (``http://a:8080,http://b:8080``): the next one is asked when one
 does not answer.
+
+``--resolvers IP[:port],...`` (Mesos-DNS' ``resolvers``): names outside ``--domain`` are
+forwarded there (`dcos.dns.forward`; ``--resolver-timeout`` seconds each, then the next;
+SERVFAIL when none answers); without it they are REFUSED.
 
 ``--security-dir`` (security on): master and webapp over mutual TLS with the certificate
 ``--tls-name``, the HTTP API over HTTPS and authenticated (`dcos.dns.service`).
@@ -25,6 +29,7 @@ from pathlib import Path
 from dcos.common.flags import DaemonParser, ip_address, port, positive_seconds, setup_from
 from dcos.common.service_main import run_until_signalled
 from dcos.common.sse import parse_webapp_urls
+from dcos.dns.forward import DEFAULT_TIMEOUT_S, parse_resolvers
 from dcos.dns.service import DnsConfig, run_dns
 from dcos.security.context import load_context
 
@@ -44,6 +49,11 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     p.flag("--tls-name", default="dns", help="the certificate (certs/<name>.crt) to use")
     p.flag("--refresh-seconds", type=positive_seconds, default=60.0,
            help="safety-net full resync period (changes come from the event stream)")
+    p.flag("--resolvers", type=parse_resolvers, default=(),
+           help="upstream DNS servers (IP[:port], comma-separated) for names outside the "
+                "domain; none: such names are REFUSED")
+    p.flag("--resolver-timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
+           help="seconds to wait for one upstream resolver before trying the next")
     p.logging_flags()
     return p
 
@@ -61,7 +71,8 @@ def parse_args(argv: list[str] | None = None,
         p.error(f"--webapp: {exc}")
     config = DnsConfig(webapp=a.webapp, master=a.master or None, master_ip=a.master_ip,
                        domain=a.domain, host=a.ip, port=a.port, http_port=a.http_port,
-                       ttl=a.ttl, full_every_s=a.refresh_seconds)
+                       ttl=a.ttl, full_every_s=a.refresh_seconds,
+                       resolvers=tuple(a.resolvers), resolver_timeout_s=a.resolver_timeout)
     return config, a
 
 

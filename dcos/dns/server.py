@@ -5,6 +5,10 @@ for bytes that are not a DNS query at all). `DnsServer` is the asyncio shell: a 
 a TCP server (2-byte length framing) on one address, asking `table_source()` for the current
 table on every query (the service swaps tables; queries never see a half-built one).
 
+Names outside the cluster domain are REFUSED, unless the server has a `forwarder`
+(``--resolvers``, `dcos.dns.forward`): then `upstream(table, packet)` says so and the query
+goes to the upstream resolvers, whose answer (or SERVFAIL) is relayed.
+
 Called by: `dcos.dns.service.DnsService` (start/stop), tests (`answer` directly).
 """
 
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 from dnslib import QTYPE, RCODE, RR, SOA, SRV, A, DNSError, DNSRecord
 
+from dcos.dns.forward import Forwarder
 from dcos.dns.records import RecordTable
 
 log = logging.getLogger(__name__)
@@ -103,17 +108,47 @@ def answer(table: RecordTable, packet: bytes, ttl: int = DEFAULT_TTL,
     return data
 
 
+def upstream(table: RecordTable, packet: bytes) -> bool:
+    """Whether `packet` is a standard query of one name outside the cluster's domain (a
+    server with resolvers forwards it instead of answering REFUSED)."""
+    try:
+        request = DNSRecord.parse(packet)
+    except (DNSError, struct.error, ValueError, IndexError):
+        return False
+    if request.header.qr or request.header.opcode != 0 or len(request.questions) != 1:
+        return False
+    return not table.in_zone(str(request.questions[0].qname))
+
+
 @dataclass
 class DnsServer:
-    """UDP + TCP DNS listener on `host:port` answering from `table_source()`."""
+    """UDP + TCP DNS listener on `host:port` answering from `table_source()`; names outside
+    the domain go to `forwarder` when there is one."""
 
     table_source: Callable[[], RecordTable]
     host: str = "127.0.0.1"
     port: int = 8053
     ttl: int = DEFAULT_TTL
     rng: random.Random = field(default_factory=random.Random)
+    forwarder: Forwarder | None = None
     _udp: asyncio.DatagramTransport | None = None
     _tcp: asyncio.base_events.Server | None = None
+    _relays: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def _relay(self, transport: asyncio.DatagramTransport, data: bytes,
+               addr: tuple[str, int]) -> None:  # fmt: skip
+        """Forward a UDP query upstream; the answer goes back to `addr` when it comes."""
+        assert self.forwarder is not None
+        forwarder = self.forwarder
+
+        async def relay() -> None:
+            reply = await forwarder.forward(data)
+            if reply is not None and not transport.is_closing():
+                transport.sendto(reply, addr)
+
+        task = asyncio.get_running_loop().create_task(relay())
+        self._relays.add(task)
+        task.add_done_callback(self._relays.discard)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -124,7 +159,11 @@ class DnsServer:
                 self.transport = transport
 
             def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                reply = answer(server.table_source(), data, server.ttl, server.rng)
+                table = server.table_source()
+                if server.forwarder is not None and upstream(table, data):
+                    server._relay(self.transport, data, addr)  # type: ignore[arg-type]
+                    return
+                reply = answer(table, data, server.ttl, server.rng)
                 if reply is not None:
                     self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
 
@@ -150,7 +189,11 @@ class DnsServer:
                 head = await reader.readexactly(2)
                 (length,) = struct.unpack("!H", head)
                 packet = await reader.readexactly(length)
-                reply = answer(self.table_source(), packet, self.ttl, self.rng, max_size=None)
+                table = self.table_source()
+                if self.forwarder is not None and upstream(table, packet):
+                    reply = await self.forwarder.forward(packet, tcp=True)
+                else:
+                    reply = answer(table, packet, self.ttl, self.rng, max_size=None)
                 if reply is None:
                     break
                 writer.write(struct.pack("!H", len(reply)) + reply)
@@ -163,6 +206,8 @@ class DnsServer:
                 await writer.wait_closed()
 
     async def stop(self) -> None:
+        for task in list(self._relays):
+            task.cancel()
         if self._udp is not None:
             self._udp.close()
         if self._tcp is not None:

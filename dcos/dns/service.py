@@ -42,6 +42,7 @@ from aiohttp import web
 from dcos.common.addresses import MasterAddress, parse_master
 from dcos.common.sse import EventFollower, SyncPolicy, WebappEndpoints, fetch_apps_any
 from dcos.dns import http_api
+from dcos.dns.forward import DEFAULT_TIMEOUT_S, Forwarder, Resolver
 from dcos.dns.names import is_ip
 from dcos.dns.records import (
     DEFAULT_DOMAIN,
@@ -80,6 +81,9 @@ class DnsConfig:
     ttl: int = DEFAULT_TTL
     debounce_s: float = 0.2
     full_every_s: float = 60.0
+    # upstream resolvers for names outside `domain` (none: REFUSED), `dcos.dns.forward`
+    resolvers: tuple[Resolver, ...] = ()
+    resolver_timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 def resolve_ipv4(host: str) -> str | None:
@@ -138,6 +142,8 @@ class DnsService:
             debounce_s=config.debounce_s, full_every_s=config.full_every_s),
             ssl_context=security.client_ssl if security is not None else None)
         self.dns = DnsServer(lambda: self.table, config.host, config.port, config.ttl)
+        if config.resolvers:
+            self.dns.forwarder = Forwarder(config.resolvers, config.resolver_timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -155,7 +161,10 @@ class DnsService:
                 "Zk": c.master if self.zk else "", "Webapp": list(self.webapps.urls),
                 "RefreshSeconds": c.full_every_s, "TTL": c.ttl, "Port": self.dns.port,
                 "Domain": c.domain, "Listener": c.host, "HttpPort": self.http_port,
-                "DnsOn": True, "HttpOn": True, "Resolvers": [],
+                "DnsOn": True, "HttpOn": True,
+                "Resolvers": [f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+                              for ip, port in c.resolvers],
+                "ExternalOn": bool(c.resolvers), "Timeout": c.resolver_timeout_s,
                 "SOAMname": f"ns1.{c.domain}.", "SOARname": f"root.ns1.{c.domain}."}
 
     async def start(self) -> None:
