@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from dcos.installer.progress import Progress
-from dcos.installer.runner import CheckResult, HostLog, HostResult, for_each_host
-from dcos.installer.ssh import HostError, HostSession, tail
+from dcos.installer.runner import CheckResult, Connect, HostLog, HostResult, for_each_host
+from dcos.installer.ssh import HostError, HostSession, connect, tail
 
 if TYPE_CHECKING:
     from dcos.installer.bundle import Manifest
@@ -42,39 +42,42 @@ MIN_MEMORY = 1 << 30  # MemAvailable
 MAX_CLOCK_OFFSET = 5.0  # seconds from the bootstrap host's clock
 GIB = float(1 << 30)
 
-# The ports of each role (plan14: "Ports a role needs"), used until dcos.installer.roles
-# provides PORTS; `role_ports` applies the config (gateway 443 or 80, ZooKeeper on masters).
+# The ports of each role (plan14: "Ports a role needs") for when dcos.installer.roles (H2)
+# cannot be imported; `role_ports` prefers `roles.ports(cfg, role)`.
 _PLAN_PORTS: dict[str, list[tuple[int, str]]] = {
     "master": [(5050, "master"), (8080, "webapp"), (7070, "package"), (53, "dns"),
                (8123, "dns http"), (443, "gateway"), (2181, "zookeeper"),
-               (2888, "zookeeper"), (3888, "zookeeper")],
+               (2888, "zookeeper quorum"), (3888, "zookeeper election")],
     "agent": [(5051, "agent")],
     "public_agent": [(5051, "agent"), (9080, "lb http"), (9090, "lb stats")],
 }
 
 
-def _ports_table() -> dict[str, list[tuple[int, str]]]:
+def _config_ports(cfg: ClusterConfig, role: str) -> list[tuple[int, str]]:
     try:
-        from dcos.installer import roles  # owner H2
+        from dcos.installer import roles
     except ImportError:
-        return _PLAN_PORTS
-    return dict(getattr(roles, "PORTS", _PLAN_PORTS))
+        roles = None  # type: ignore[assignment]
+    if roles is not None and hasattr(roles, "ports"):
+        return list(roles.ports(cfg, role))  # type: ignore[arg-type]
+    out = []
+    for port, name in _PLAN_PORTS.get(role, []):
+        if name.startswith("zookeeper") and cfg.zk_external:
+            continue
+        if name == "gateway" and not cfg.security.enabled:
+            port = 80
+        out.append((port, name))
+    return out
 
 
 def role_ports(cfg: ClusterConfig, role: str) -> list[tuple[int, str, str]]:
-    """(port, "tcp"/"udp", name) the services of `role` bind: DNS 53 on udp and tcp; the
-    gateway on 443 (security on) or 80; ZooKeeper's three only with the ensemble on masters."""
+    """(port, "tcp"/"udp", name) the services of `role` bind under `cfg` (the gateway on 443
+    or 80, ZooKeeper's ports only with the ensemble on the masters); DNS 53 on UDP and TCP."""
     out: list[tuple[int, str, str]] = []
-    for port, name in _ports_table().get(role, []):
-        if name.startswith("gateway") or (role == "master" and port in (80, 443)):
-            continue
-        if name.startswith("zookeeper") and cfg.zk_external:
-            continue
+    for port, name in _config_ports(cfg, role):
         if port == 53:
             out.append((port, "udp", name))
         out.append((port, "tcp", name))
-    if role == "master":
-        out.append((443 if cfg.security.enabled else 80, "tcp", "gateway"))
     return sorted(set(out))
 
 
@@ -304,9 +307,9 @@ def _summary(checks: Sequence[CheckResult]) -> str:
 
 
 async def preflight(cfg: ClusterConfig, hosts: list[HostSpec], manifest: Manifest | None,
-                    progress: Progress) -> list[HostResult]:
+                    progress: Progress, *, connect: Connect = connect) -> list[HostResult]:
     """Probes and judges every host; a host is ok when all its checks pass. A host that could
-    not be reached gets one failed `ssh` check with the reason."""
+    not be reached gets one failed `ssh` check with the reason. (`connect`: for unit tests.)"""
     found: dict[str, list[CheckResult]] = {}
 
     async def work(session: HostSession, host: HostSpec, log: HostLog) -> str:
@@ -318,7 +321,8 @@ async def preflight(cfg: ClusterConfig, hosts: list[HostSpec], manifest: Manifes
             raise HostError(_summary(checks))
         return _summary(checks)
 
-    results = await for_each_host(cfg, hosts, "preflight", work, progress=progress)
+    results = await for_each_host(cfg, hosts, "preflight", work, progress=progress,
+                                  connect=connect)
     for r in results:
         r.checks = found.get(r.address) or [CheckResult(r.address, "ssh", False, r.detail)]
     return results

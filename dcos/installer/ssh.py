@@ -27,11 +27,14 @@ import shlex
 import socket
 import stat
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import asyncssh
+with warnings.catch_warnings():  # asyncssh's DSA support warns at import (cryptography 43+)
+    warnings.filterwarnings("ignore", message="DSA is deprecated")
+    import asyncssh
 
 if TYPE_CHECKING:
     from dcos.installer.config import ClusterConfig
