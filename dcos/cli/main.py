@@ -1,5 +1,6 @@
 """The `dcos-py` command line (typer): `up`, `node`, `framework`, `task`, `app`, `deployment`,
-`batch`, `package`, `cluster`, `ca`, `auth`, `secret`, `user`, `acl`, `master`, `agent`. ``-h``/``--help`` everywhere; shell
+`batch`, `package`, `cluster`, `ca`, `auth`, `secret`, `user`, `acl`, `install`, `uninstall`,
+`master`, `agent`. ``-h``/``--help`` everywhere; shell
 completion with ``dcos-py --install-completion``; exit codes in `dcos.cli.errors` (and every ``--help``).
 
 Called by: the console script `dcos-py = dcos.cli.main:main` and `python -m dcos.cli`. Later
@@ -31,6 +32,7 @@ from dcos.cli.commands import (
     user,
 )
 from dcos.cli.commands import app as app_cmd
+from dcos.cli.commands import install as install_cmd
 from dcos.cli.commands._common import CONTEXT_SETTINGS, one_line_errors
 from dcos.cli.config import ENV_MASTER
 from dcos.cli.errors import EXIT_CODES_HELP, CliError
@@ -64,6 +66,8 @@ app.add_typer(auth.app, name="auth")
 app.add_typer(secret.app, name="secret")
 app.add_typer(user.app, name="user")
 app.add_typer(acl.app, name="acl")
+app.command("install", epilog=EXIT_CODES_HELP)(install_cmd.install)
+app.command("uninstall", epilog=EXIT_CODES_HELP)(install_cmd.uninstall)
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
