@@ -37,7 +37,7 @@ TEMPLATES = Path(dcos.__file__).resolve().parents[1] / "installer" / "templates"
 SUPERVISORD_TEMPLATE = "supervisord.conf.mustache"
 SYSTEMD_TEMPLATE = "systemd.service.mustache"
 _SYSTEMD_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                          "_-+=./:,@[]")
+                          "_-+=./:,@[]%$")
 
 
 def _template(name: str) -> str:
@@ -72,11 +72,21 @@ def _supervisor_env(env: dict[str, str]) -> str:
     return ",".join(f'{k}="{_supervisor_value(v)}"' for k, v in sorted(env.items()))
 
 
+def _one_line(spec: ServiceSpec) -> None:
+    """Both formats are line-based: an argv or environment with a line break cannot be
+    written (ValueError naming the service)."""
+    words = [*spec.argv, *spec.env.keys(), *spec.env.values(), str(spec.log)]
+    if any("\n" in w or "\r" in w for w in words):
+        raise ValueError(f"service {spec.name}: a line break in its command or environment")
+
+
 def supervisord_conf(cfg: ClusterConfig, host: HostSpec, specs: Sequence[ServiceSpec]) -> str:
     """``/etc/dcos-py/supervisord.conf`` of `host`: the daemon (socket and pid file under
     ``<work_dir>/run``, its log under ``<work_dir>/logs``) and one ``[program:<name>]`` per
     spec. Called by genconf for every host; deploy starts ``supervisord -c`` on it where
     systemd does not run (or ``supervisorctl reread && update`` when it runs)."""
+    for spec in specs:
+        _one_line(spec)
     programs = [{
         "name": s.name,
         "command": _supervisor_value(shlex.join(s.argv)),
@@ -118,6 +128,7 @@ def systemd_units(cfg: ClusterConfig, host: HostSpec,
     template = _template(SYSTEMD_TEMPLATE)
     out: dict[str, str] = {}
     for spec in specs:
+        _one_line(spec)
         before = _previous_tier(spec, specs)
         out[spec.unit_name] = chevron.render(template, {
             "name": spec.name, "role": host.role, "address": host.address,
