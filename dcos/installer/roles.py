@@ -233,6 +233,8 @@ def _package(w: _Wiring, host: HostSpec, repo: bool) -> ServiceSpec:
 def _dns(w: _Wiring, host: HostSpec) -> ServiceSpec:
     args = ["--master", w.zk(ZK_PATH), "--webapp", w.webapp_urls(), "--ip", host.address,
             "--port", str(DNS_PORT), "--http-port", str(DNS_HTTP_PORT), *w.security("dns")]
+    if w.cfg.resolvers:  # names outside .dcos go upstream (none: REFUSED)
+        args += ["--resolvers", ",".join(w.cfg.resolvers)]
     return w.spec("dns", "dcos.dns", args)
 
 

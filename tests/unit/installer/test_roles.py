@@ -124,7 +124,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "resources": {"resources": {"cpus": 2, "mem": 4096.5}, "attributes": {"rack": "r1"},
                   "hosts": {"10.0.0.31": {"resources": {"cpus": 1}}}},
     "ipv6": {"master_list": ["fd00::11", "fd00::12", "fd00::13"], "agent_list": ["fd00::21"],
-             "public_agent_list": ["fd00::31"]},
+             "public_agent_list": ["fd00::31"], "resolvers": ["2001:4860:4860::8888"]},
+    "resolvers": {"resolvers": ["8.8.8.8", "1.1.1.1"]},
 }
 
 
@@ -177,6 +178,8 @@ def test_master_host_wiring_with_security(tmp_path: Path) -> None:
     dns = parsed(s["dns"])
     assert (dns.ip, dns.port, dns.http_port, dns.tls_name) == ("10.0.0.11", 53, 8123, "dns")
     assert dns.webapp == webapps and dns.master == f"zk://{ens}/dcos"
+    assert dns.resolvers == ()  # none configured: names outside .dcos are REFUSED
+
 
     gateway = parsed(s["gateway"])
     assert (gateway.ip, gateway.port) == ("10.0.0.11", 443)
@@ -188,6 +191,12 @@ def test_master_host_wiring_with_security(tmp_path: Path) -> None:
 
     zk = parsed(s["zookeeper"])
     assert zk.config == "/etc/dcos-py/zookeeper/zoo.cfg" and zk.heap_mb == 256
+
+
+def test_dns_forwards_to_the_configured_resolvers(tmp_path: Path) -> None:
+    cfg = make_cfg(tmp_path, resolvers=["8.8.8.8", "2001:4860:4860::8888"])
+    dns = parsed(by_name(roles.services(cfg, host(cfg, "master"), cluster_id="x"))["dns"])
+    assert tuple(dns.resolvers) == (("8.8.8.8", 53), ("2001:4860:4860::8888", 53))
 
 
 def test_no_default_repo_when_the_bundle_has_none(tmp_path: Path) -> None:
