@@ -108,14 +108,17 @@ class HostSession:
 
     async def run(self, cmd: str, *, input: str | None = None, timeout: float = 600,
                   check: bool = True) -> Completed:
-        """Runs `cmd` with ``sh`` on the host (as root, see the module doc); `input` on stdin.
+        """Runs `cmd` with the login shell on the host (as root, see the module doc); `input`
+        on its stdin (none: stdin at EOF at once). The remote process is not killed on a
+        timeout: its pipes close with the channel.
 
         `check`: a non-zero exit raises HostError naming the command, its exit status and its
         last stderr lines. A timeout or a dropped connection always raises HostError.
         """
         try:
-            proc = await self._conn.run(self._wrap(cmd), input=input, timeout=timeout,
-                                        check=False, encoding="utf-8", errors="replace")
+            feed: dict[str, Any] = {"input": input} if input else {"stdin": asyncssh.DEVNULL}
+            proc = await self._conn.run(self._wrap(cmd), timeout=timeout, check=False,
+                                        encoding="utf-8", errors="replace", **feed)
         except asyncssh.TimeoutError as exc:
             raise HostError(f"`{short(cmd)}` timed out after {timeout:g} s"
                             + (f": {tail(str(exc.stderr or ''))}" if exc.stderr else "")) from None
@@ -249,6 +252,9 @@ async def connect(cfg: ClusterConfig, address: str, *, timeout: float = 10) -> H
         why = {errno.EHOSTUNREACH: "no route to host", errno.ENETUNREACH: "network unreachable",
                errno.ETIMEDOUT: "timed out"}.get(exc.errno or 0, _reason(exc))
         raise HostError(f"unreachable: {why} ({where})") from None
+    except asyncssh.ConnectionLost:
+        raise HostError(f"ssh to {where} failed: the connection was closed before login "
+                        f"(is it an SSH server? see its sshd log)") from None
     except asyncssh.Error as exc:
         raise HostError(f"ssh to {where} failed: {_reason(exc)}") from None
     return HostSession(address, conn, cfg.ssh_user)

@@ -10,6 +10,7 @@ this machine really has. No network namespaces: the installer's multi-host test 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -118,6 +119,7 @@ async def test_run_put_and_put_text(sshd: Sshd, tmp_path: Path) -> None:
             await s.run("echo first >&2; echo last >&2; exit 4")
         assert e.value.message == "`echo first >&2; echo last >&2; exit 4` exited 4: first | last"
         assert (await s.run("id -u")).stdout == "0\n"
+        assert (await s.run("cat", timeout=5)).stdout == ""  # no input: stdin at EOF
 
         tree = tmp_path / "tree"
         (tree / "sub").mkdir(parents=True)
@@ -174,7 +176,7 @@ async def test_a_bad_key_file_is_named(sshd: Sshd, tmp_path: Path) -> None:
     bad.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n"
                    "-----END OPENSSH PRIVATE KEY-----\n")
     with pytest.raises(HostError, match=rf"^bad key file {bad}: "):
-        await connect(cfg.__class__(**{**cfg.__dict__, "ssh_key_path": bad}), "127.0.0.1")
+        await connect(dataclasses.replace(cfg, ssh_key_path=bad), "127.0.0.1")
 
 
 async def test_preflight_over_ssh_judges_this_machine(sshd: Sshd, tmp_path: Path) -> None:

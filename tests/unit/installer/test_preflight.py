@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dcos.installer import preflight
+from dcos.installer.bundle import Manifest as BundleManifest
 from dcos.installer.config import ClusterConfig, HostSpec, parse
 from dcos.installer.preflight import judge, role_ports
 
 NOW = 1_800_000_000.0
 
 
-@dataclass(frozen=True)
-class Manifest:  # the fields of dcos.installer.bundle.Manifest that judge reads
-    python: str = "cp311"
-    cluster_id: str = "c-1"
-    build_id: str = "b-1"
-    version: str = "0.1.0"
+def Manifest(python: str = "cp311") -> BundleManifest:  # noqa: N802
+    return BundleManifest(version="0.1.0", build_id="b-1", python=python, cluster_name="t",
+                          cluster_id="c-1", dcos_wheel="dcos_py-0.1.0-py3-none-any.whl",
+                          repo=False)
 
 
 def make_cfg(tmp_path: Path, **over: Any) -> ClusterConfig:

@@ -5,14 +5,17 @@ session that runs commands on this machine."""
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from rich.console import Console
+
 from dcos.installer import preflight as pf
 from dcos.installer.config import ClusterConfig, HostSpec, parse
-from dcos.installer.progress import QuietProgress
+from dcos.installer.progress import QuietProgress, RichProgress, make_progress
 from dcos.installer.runner import HostLog, for_each_host, log_path
 from dcos.installer.ssh import Completed, HostError
 
@@ -107,7 +110,8 @@ async def test_logs_are_appended_across_steps(tmp_path: Path) -> None:
         return ""
 
     for step in ("preflight", "deploy"):
-        await for_each_host(cfg, cfg.hosts()[:1], step, work, progress=QuietProgress(lambda _: None),
+        await for_each_host(cfg, cfg.hosts()[:1], step, work,
+                            progress=QuietProgress(lambda _: None),
                             connect=fake_connect(set(), []))
     text = log_path(cfg, "127.0.0.1").read_text()
     assert " preflight hello\n" in text and " deploy hello\n" in text
@@ -153,3 +157,19 @@ async def test_preflight_runs_the_real_probe_and_judges_it(tmp_path: Path) -> No
     assert not by["10.0.0.21"].ok
     assert "probe result:" in log_path(cfg, "127.0.0.1").read_text()
     assert "[preflight] 10.0.0.21: FAILED unreachable: connection refused (10.0.0.21:22)" in lines
+
+
+def test_rich_progress_shows_a_bar_per_host_and_how_it_ended() -> None:
+    out = io.StringIO()
+    p = RichProgress(Console(file=out, width=120, force_terminal=False))
+    p.begin("deploy", ["10.0.0.21", "10.0.0.22"])
+    p.update("10.0.0.21", "copying wheels", 0.5)
+    p.update("10.0.0.22", "pip install\nsecond line")
+    p.update("10.0.0.99", "not a host of the step: ignored")
+    p.finish("10.0.0.21", True, "installed build b-1")
+    p.finish("10.0.0.22", False, "`pip install` exited 1")
+    p.end()
+    text = out.getvalue()
+    assert "deploy" in text and "ok installed build b-1" in text
+    assert "FAILED `pip install` exited 1" in text and "10.0.0.99" not in text
+    assert isinstance(make_progress(quiet=True), QuietProgress)
