@@ -242,3 +242,18 @@ def test_preflight_table_lists_every_check(tmp_path: Path) -> None:
     console.print(preflight.preflight_table(res))
     text = console.export_text()
     assert "10.0.0.22" in text and "unreachable: x" in text and text.count("PASS") == 8
+
+
+def test_the_probe_parses_on_old_pythons_and_uses_only_the_standard_library() -> None:
+    """An old Python on a host must run the probe far enough to report its version."""
+    import ast
+    import sys
+
+    tree = ast.parse(preflight.PROBE.read_text(), feature_version=(3, 4))
+    assert not any(isinstance(n, ast.JoinedStr | ast.AnnAssign | ast.NamedExpr)
+                   for n in ast.walk(tree))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
