@@ -287,8 +287,13 @@ async def probe_host(session: HostSession, host: HostSpec, cfg: ClusterConfig,
     """Runs the probe on one host and judges it."""
     params = json.dumps(probe_params(cfg, host))
     log(f"probe: {params}")
-    done = await session.run(f"python3 - {shlex.quote(params)}", input=PROBE.read_text(),
-                             timeout=120, check=False)
+    try:
+        source = PROBE.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HostError(f"the probe {PROBE} is missing ({exc.strerror}): the installer runs "
+                        "from a dcos-py checkout") from None
+    done = await session.run(f"python3 - {shlex.quote(params)}", input=source, timeout=120,
+                             check=False)
     now = time.time()
     line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     try:
