@@ -175,7 +175,10 @@ class HostSession:
         if not self.sudo:
             return remote
         tmp = PurePosixPath(f"/tmp/dcos-py-put-{uuid.uuid4().hex[:12]}")
-        await self._conn.run(f"mkdir -m 700 {tmp}", check=False)
+        try:
+            await self._conn.run(f"mkdir -m 700 {tmp}", check=True, stdin=asyncssh.DEVNULL)
+        except (asyncssh.Error, OSError) as exc:
+            raise HostError(f"cannot make {tmp} on {self.address}: {_reason(exc)}") from None
         return tmp / remote.name
 
     async def _commit(self, target: PurePosixPath, remote: PurePosixPath) -> None:
@@ -185,7 +188,7 @@ class HostSession:
         await self.run(f"mkdir -p {shlex.quote(str(remote.parent))} && "
                        f"if [ -d {q} ]; then mkdir -p {r} && cp -R --preserve=mode {q}/. {r}/; "
                        f"else cp --preserve=mode {q} {r}; fi && chown -R root:root {r}")
-        await self._conn.run(f"rm -rf {shlex.quote(str(target.parent))}", check=False)
+        await self.run(f"rm -rf {shlex.quote(str(target.parent))}", check=False)
 
 
 async def _put_tree(sftp: asyncssh.SFTPClient, local: Path, remote: PurePosixPath) -> None:
