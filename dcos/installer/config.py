@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from dcos.security.passwords import hash_problem
+
 Role = Literal["master", "agent", "public_agent"]
 ROLES: tuple[Role, ...] = ("master", "agent", "public_agent")
 ZK_CLIENT_PORT = 2181
@@ -571,28 +573,16 @@ def _security(c: _Check, value: object) -> SecurityConfig:
                      re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,95}\Z"),
                      "letters, digits, '.', '_', '@' and '-', starting with a letter or digit")
     pw_hash = user.get("password_hash")
-    if pw_hash is not None and not _looks_like_hash(pw_hash):
-        c.bad("security.bootstrap_user.password_hash", "is not a scrypt hash: make one with "
-              "`dcos-py install --hash-password` (scrypt$N$r$p$salt$hash)")
+    why = hash_problem(pw_hash) if pw_hash is not None else None
+    if why is not None:
+        c.bad("security.bootstrap_user.password_hash", f"is not a scrypt hash: {why}; make one "
+              "with `dcos-py install --hash-password`")
         pw_hash = None
     if user and not enabled:
         c.bad("security.bootstrap_user", "is set but security.enabled is false (no login "
               "without security)")
     return SecurityConfig(enabled=enabled, bootstrap_uid=uid or "admin",
                           bootstrap_password_hash=pw_hash)
-
-
-def _looks_like_hash(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    parts = value.split("$")
-    if len(parts) != 6 or parts[0] != "scrypt" or not all(p.isdigit() for p in parts[1:4]):
-        return False
-    try:
-        base64.b64decode(parts[4], validate=True)
-        return len(base64.b64decode(parts[5], validate=True)) >= 16
-    except ValueError:
-        return False
 
 
 def _packages(c: _Check, value: object) -> tuple[tuple[tuple[str, str], ...],

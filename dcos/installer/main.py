@@ -23,6 +23,7 @@ import asyncio
 import dataclasses
 import importlib
 import inspect
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,11 +167,17 @@ class _Run:
         return self.progress
 
 
+def _console(stderr: bool = False) -> Console:
+    """Wide when not a terminal (logs, CI), so the tables do not fold."""
+    tty = (sys.stderr if stderr else sys.stdout).isatty()
+    return Console(stderr=stderr, width=None if tty else 200)
+
+
 def run(opts: InstallOptions, *, steps: StepFunctions | None = None,
         out: Console | None = None, err: Console | None = None, progress: Any = None) -> int:
     """`dcos-py install`: 0 when every host of every step succeeded, 1 otherwise (config
     problems, a failed host, options that do not combine)."""
-    r = _Run(opts, steps or StepFunctions(), out or Console(), err or Console(stderr=True),
+    r = _Run(opts, steps or StepFunctions(), out or _console(), err or _console(stderr=True),
              progress)
     try:
         mode, chosen = plan(opts)
@@ -335,7 +342,7 @@ def failure_lines(step: str, cfg: ClusterConfig, results: Sequence[Any]) -> list
 
 def result_table(step: str, cfg: ClusterConfig, results: Sequence[Any]) -> Table:
     """host, role, status (ok/FAILED), detail: one row per host."""
-    table = Table(title=step, title_justify="left")
+    table = Table(title=step[:1].upper() + step[1:])
     for column in ("host", "role", "status", "detail"):
         table.add_column(column, overflow="fold")
     for result in results:
@@ -407,7 +414,7 @@ def run_uninstall(opts: InstallOptions, *, confirm: Callable[[str], bool],
                   err: Console | None = None, progress: Any = None) -> int:
     """`dcos-py uninstall`: stop everything and remove what the installer put on the hosts
     (all of them, or ``--hosts``); `confirm(question)` is asked first unless ``opts.yes``."""
-    r = _Run(opts, steps or StepFunctions(), out or Console(), err or Console(stderr=True),
+    r = _Run(opts, steps or StepFunctions(), out or _console(), err or _console(stderr=True),
              progress)
     cfg = _load(r)
     if cfg is None:
