@@ -172,7 +172,7 @@ def test_every_step_on_every_host(config: Path) -> None:
     assert fakes.calls == [("genconf", []), ("preflight", ALL), ("deploy", ALL),
                            ("postflight", [])]
     assert "<table of 6>" in result.out
-    assert "deploy" in result.out and "public agent" in result.out
+    assert "Deploy" in result.out and "public agent" in result.out
     assert result.err == ""
 
 
