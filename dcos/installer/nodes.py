@@ -169,8 +169,7 @@ async def add_agent(cfg: ClusterConfig, host: HostSpec | str, public: bool = Fal
     kind = "public agent" if spec.role == "public_agent" else "agent"
     say(f"adding {spec.address} as {'a ' + kind if kind == 'public agent' else 'an agent'}: "
         "genconf")
-    result = genconf(cfg, source=source, say=say)
-    manifest = await result if asyncio.iscoroutine(result) else result
+    manifest = await asyncio.to_thread(genconf, cfg, source=source, say=say)  # builds wheels
     checks = await preflight(cfg, [spec], manifest, progress)
     if not all(r.ok for r in checks):
         return checks

@@ -135,7 +135,7 @@ install_zookeeper() {
 }
 
 copy_etc() {
-    local src=$1 dst=/etc/dcos-py
+    local src=$1 dst=${DCOS_PY_ETC:-/etc/dcos-py}  # the override is for tests only
     [ -d "$src" ] || { echo "install.sh: $src missing" >&2; return 1; }
     mkdir -p "$dst"
     chmod 755 "$dst"

@@ -24,7 +24,7 @@
 # `dcos-py install --deploy` after a reboot (it starts supervisord again and nothing else).
 set -euo pipefail
 
-ETC=/etc/dcos-py
+ETC=${DCOS_PY_ETC:-/etc/dcos-py}  # the override is for tests only
 CONF=$ETC/supervisord.conf
 UNITS=/etc/systemd/system
 

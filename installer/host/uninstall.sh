@@ -19,7 +19,7 @@
 #   6. Debian zookeeper, only when install.sh installed it
 set -uo pipefail
 
-ETC=/etc/dcos-py
+ETC=${DCOS_PY_ETC:-/etc/dcos-py}  # the override is for tests only
 
 main() {
     local install_dir="" work_dir=""
