@@ -106,41 +106,51 @@ class ServiceSpec:
 
 @dataclass(frozen=True)
 class _Wiring:
-    """The URLs and flags every service of the cluster shares (one place, one scheme)."""
+    """The URLs and flags every service of the cluster shares (one place, one scheme); made
+    by `services` for one call and handed to each service's builder."""
 
     cfg: ClusterConfig
     cluster_id: str
     scheme: str = field(init=False)
 
     def __post_init__(self) -> None:
+        """https everywhere when security is on."""
         object.__setattr__(self, "scheme", "https" if self.cfg.security.enabled else "http")
 
     @property
     def python(self) -> str:
+        """The host's venv interpreter, every argv's first word."""
         return str(self.cfg.install_dir / "venv" / "bin" / "python")
 
     def url(self, address: str, port: int) -> str:
+        """``http(s)://address:port`` (IPv6 bracketed)."""
         return f"{self.scheme}://{host_port_text(address)}:{port}"
 
     def zk(self, path: str) -> str:
+        """``zk://<ensemble>/<path>`` (the masters' or the external one)."""
         return self.cfg.zk_url(path)
 
     def webapp_urls(self) -> str:
+        """Every master's webapp URL, comma-separated (package, DNS, lb ``--webapp``)."""
         return ",".join(self.url(m, WEBAPP_PORT) for m in self.cfg.masters)
 
     def security(self, tls_name: str) -> list[str]:
+        """``--security-dir /etc/dcos-py/security --tls-name <name>``; none when off."""
         if not self.cfg.security.enabled:
             return []
         return ["--security-dir", str(SECURITY_DIR), "--tls-name", tls_name]
 
     def task_user(self) -> list[str]:
+        """``--default-task-user nobody`` (masters, agents) when security is on."""
         return ["--default-task-user", DEFAULT_TASK_USER] if self.cfg.security.enabled else []
 
     def state(self, name: str) -> str:
+        """A component's state dir: ``<work_dir>/<name>``."""
         return str(self.cfg.work_dir / name)
 
     def spec(self, name: str, module: str, args: list[str], *, kill_group: bool = True,
              stop_wait_s: int = 20) -> ServiceSpec:
+        """The spec of `name`: ``<venv python> -m <module> <args>``, its log and priority."""
         return ServiceSpec(
             name=name, argv=(self.python, "-m", module, *args),
             env={"PATH": PATH, "PYTHONUNBUFFERED": "1"}, priority=PRIORITY[name],
@@ -206,6 +216,7 @@ def _zookeeper(w: _Wiring) -> ServiceSpec:
 
 
 def _master(w: _Wiring, host: HostSpec) -> ServiceSpec:
+    """A master host's master (`services`): elects through ``zk://<ens>/dcos``."""
     return w.spec("master", "dcos.master", [
         "--ip", host.address, "--port", str(MASTER_PORT), "--work-dir", w.state("master"),
         "--zk", w.zk(ZK_PATH), "--cluster", w.cfg.cluster_name,
@@ -213,12 +224,14 @@ def _master(w: _Wiring, host: HostSpec) -> ServiceSpec:
 
 
 def _webapp(w: _Wiring, host: HostSpec) -> ServiceSpec:
+    """A master host's webapp instance (`services`): one leader among the masters'."""
     return w.spec("webapp", "frameworks.webapp", [
         "--master", w.zk(ZK_PATH), "--ip", host.address, "--port", str(WEBAPP_PORT),
         "--work-dir", w.state("webapp"), "--zk", w.zk(WEBAPP_ZK_PATH), *w.security("webapp")])
 
 
 def _package(w: _Wiring, host: HostSpec, repo: bool) -> ServiceSpec:
+    """A master host's package service (`services`): repository list shared in ZooKeeper."""
     args = ["--master", w.zk(ZK_PATH), "--webapp", w.webapp_urls(), "--ip", host.address,
             "--port", str(PACKAGE_PORT), "--work-dir", w.state("package"),
             "--zk", w.zk(PACKAGE_ZK_PATH), "--advertise-url", w.url(host.address, PACKAGE_PORT)]
@@ -231,6 +244,7 @@ def _package(w: _Wiring, host: HostSpec, repo: bool) -> ServiceSpec:
 
 
 def _dns(w: _Wiring, host: HostSpec) -> ServiceSpec:
+    """A master host's DNS server (`services`): port 53 of the master, HTTP API 8123."""
     args = ["--master", w.zk(ZK_PATH), "--webapp", w.webapp_urls(), "--ip", host.address,
             "--port", str(DNS_PORT), "--http-port", str(DNS_HTTP_PORT), *w.security("dns")]
     if w.cfg.resolvers:  # names outside .dcos go upstream (none: REFUSED)
@@ -239,6 +253,7 @@ def _dns(w: _Wiring, host: HostSpec) -> ServiceSpec:
 
 
 def _gateway(w: _Wiring, host: HostSpec) -> ServiceSpec:
+    """A master host's gateway (`services`): every master, its own host's package and DNS."""
     args = ["--ip", host.address, "--port", str(gateway_port(w.cfg))]
     for master in w.cfg.masters:
         args += ["--master", w.url(master, MASTER_PORT)]
@@ -250,6 +265,8 @@ def _gateway(w: _Wiring, host: HostSpec) -> ServiceSpec:
 
 
 def _agent(w: _Wiring, host: HostSpec) -> ServiceSpec:
+    """An agent or public agent host's agent (`services`); tasks resolve through the first
+    master's DNS server."""
     args = ["--master", w.zk(ZK_PATH), "--ip", host.address, "--port", str(AGENT_PORT),
             "--work-dir", w.state("agent"),
             "--dns-resolver", f"{host_port_text(w.cfg.masters[0])}:{DNS_PORT}"]
@@ -265,6 +282,7 @@ def _agent(w: _Wiring, host: HostSpec) -> ServiceSpec:
 
 
 def _lb(w: _Wiring, host: HostSpec) -> ServiceSpec:
+    """A public agent's load balancer (`services`): apps of HAPROXY_GROUP external."""
     return w.spec("lb", "frameworks.webapp.lb", [
         "--webapp", w.webapp_urls(), "--group", LB_GROUP, "--work-dir", w.state("lb"),
         "--bind-address", host.address, "--http-port", str(LB_HTTP_PORT),
@@ -295,5 +313,5 @@ def attributes_text(attributes: Mapping[str, str], public: bool) -> str | None:
 
 
 def _number(value: float) -> str:
-    """4.0 -> "4", 0.5 -> "0.5"."""
+    """4.0 -> "4", 0.5 -> "0.5" (`resources_text`)."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -41,6 +41,7 @@ _SYSTEMD_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0
 
 
 def _template(name: str) -> str:
+    """A template's text (`supervisord_conf`, `systemd_units`); FileNotFoundError naming it."""
     path = TEMPLATES / name
     try:
         return path.read_text(encoding="utf-8")
@@ -56,16 +57,19 @@ def run_dir(cfg: ClusterConfig) -> PurePosixPath:
 
 
 def log_dir(cfg: ClusterConfig) -> PurePosixPath:
+    """Where a host's service logs and supervisord's own log go (deploy makes it)."""
     return cfg.work_dir / "logs"
 
 
 def _supervisor_value(text: str) -> str:
-    """A value as supervisord reads it: ``%`` is its expansion character."""
+    """A value as supervisord reads it: ``%`` is its expansion character
+    (`supervisord_conf`)."""
     return text.replace("%", "%%")
 
 
 def _supervisor_env(env: dict[str, str]) -> str:
-    """``KEY="value",...`` (supervisord's parser keeps no escapes inside quotes)."""
+    """``KEY="value",...`` for `supervisord_conf` (supervisord's parser keeps no escapes
+    inside quotes: a value with ``"`` is refused, ValueError)."""
     for key, value in env.items():
         if '"' in value or not key.isidentifier():
             raise ValueError(f"environment {key}={value!r}: cannot be written for supervisord")
@@ -104,8 +108,9 @@ def supervisord_conf(cfg: ClusterConfig, host: HostSpec, specs: Sequence[Service
 
 
 def systemd_quote(arg: str) -> str:
-    """One ExecStart word as systemd reads it: bare when plain, else double-quoted with C
-    escapes; ``%`` (specifiers) and ``$`` (variables) doubled."""
+    """One ExecStart/Environment word as systemd reads it (`systemd_units`): bare when
+    plain, else double-quoted with C escapes; ``%`` (specifiers) and ``$`` (variables)
+    doubled."""
     text = arg.replace("%", "%%").replace("$", "$$")
     if text and all(ch in _SYSTEMD_SAFE for ch in text):
         return text
@@ -113,7 +118,8 @@ def systemd_quote(arg: str) -> str:
 
 
 def _previous_tier(spec: ServiceSpec, specs: Sequence[ServiceSpec]) -> list[str]:
-    """The units of the host's nearest lower priority (what `spec` starts after)."""
+    """The units of the host's nearest lower priority: what `spec` starts after
+    (`systemd_units`' After= and Wants=)."""
     lower = [s.priority for s in specs if s.priority < spec.priority]
     if not lower:
         return []
