@@ -82,10 +82,11 @@ def plan(opts: InstallOptions) -> tuple[str, tuple[str, ...]]:
         raise UsageProblem("--public goes with --add-agent HOST")
     if opts.hosts and (opts.add_agent is not None or opts.remove_agent is not None):
         raise UsageProblem(f"{modes[0]} names its host: --hosts does not go with it")
-    if opts.source is not None and not (opts.upgrade or opts.add_agent is not None
-                                        or "genconf" in (flagged or STEPS)):
-        raise UsageProblem("--source is for genconf: it does not go with "
-                           f"{', '.join('--' + s for s in flagged)}")
+    builds = opts.upgrade or opts.add_agent is not None or (
+        not modes and "genconf" in (flagged or STEPS))
+    if opts.source is not None and not builds:
+        raise UsageProblem("--source is for the steps that build a bundle (genconf, --upgrade, "
+                           "--add-agent)")
     if opts.validate_config:
         return "validate", ()
     if opts.upgrade:

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from dcos.installer import config
+from dcos.installer import config, config_checks
 from dcos.installer.config import ConfigInvalid, ConfigProblem, load, parse
 
 # --- helpers ------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def test_passphrase_protected_keys_are_refused(tmp_path: Path) -> None:
     pkcs8.write_text("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE "
                      "KEY-----\n")
     for path in (openssh, pem, pkcs8):
-        assert "passphrase" in (config.private_key_problem(path) or ""), path
+        assert "passphrase" in (config_checks.private_key_problem(path) or ""), path
 
 
 def test_key_file_check_can_be_skipped(tmp_path: Path) -> None:

@@ -155,7 +155,9 @@ def test_plan_no_flag_runs_every_step_in_order() -> None:
     (InstallOptions(validate_config=True, genconf=True), "does not go with --genconf"),
     (InstallOptions(public=True), "--public goes with --add-agent"),
     (InstallOptions(add_agent="1.2.3.4", hosts=("1.2.3.4",)), "--hosts does not go"),
-    (InstallOptions(deploy=True, source=Path("/src")), "--source is for genconf"),
+    (InstallOptions(deploy=True, source=Path("/src")), "--source is for the steps"),
+    (InstallOptions(validate_config=True, source=Path("/src")), "--source is for the steps"),
+    (InstallOptions(remove_agent="1.2.3.4", source=Path("/src")), "--source is for the steps"),
 ])
 def test_plan_refuses_flags_that_do_not_combine(opts: InstallOptions, text: str) -> None:
     with pytest.raises(UsageProblem, match=text):
