@@ -153,6 +153,7 @@ class _Run:
     out: Console
     err: Console
     progress: Any = None
+    step: str = ""  # the step running now (named when it raises)
 
     def say(self, text: str) -> None:
         self.out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -203,7 +204,7 @@ def run(opts: InstallOptions, *, steps: StepFunctions | None = None,
             return _remove_agent(r, cfg, opts.remove_agent or "")
         return _steps(r, cfg, hosts, chosen)
     except operator_errors() as exc:
-        return r.fail(f"{mode.replace('_', ' ')} failed: {_one_line(exc)}")
+        return r.fail(f"{r.step or mode.replace('_', ' ')} failed: {_one_line(exc)}")
     except KeyboardInterrupt:
         return r.fail("interrupted: run the same command again to finish (hosts already done "
                       "are left as they are)")
@@ -264,18 +265,21 @@ def _steps(r: _Run, cfg: ClusterConfig, hosts: list[HostSpec], chosen: tuple[str
         if manifest is None:
             return 1
     if "preflight" in chosen:
+        r.step = "preflight"
         results = _call(r.steps.preflight, cfg, hosts, manifest, r.make_progress())
         r.out.print(_call(r.steps.preflight_table, results))
         if _report(r, "preflight", cfg, results):
             return r.fail("preflight failed: fix the checks above and run again (docs/install.md "
                           "explains each check)")
     if "deploy" in chosen:
+        r.step = "deploy"
         results = _call(r.steps.deploy, cfg, hosts, manifest, r.make_progress())
         r.out.print(result_table("deploy", cfg, results))
         if _report(r, "deploy", cfg, results):
             return r.fail("deploy failed on some hosts: run again to retry them (hosts already "
                           "installed are left as they are)")
     if "postflight" in chosen:
+        r.step = "postflight"
         outcome = _call(r.steps.postflight, cfg, manifest, r.make_progress(), say=r.say)
         if isinstance(outcome, int):
             return outcome

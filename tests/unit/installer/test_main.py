@@ -380,3 +380,19 @@ def test_uninstall_command_needs_yes_without_a_terminal(config: Path) -> None:
     result = CliRunner().invoke(app, ["uninstall", "-c", str(config)])
     assert result.exit_code == 1
     assert "pass --yes" in result.output
+
+
+def test_a_step_that_raises_is_named_in_one_line(config: Path) -> None:
+    fakes = Fakes()
+    steps = fakes.functions()
+
+    async def postflight(*args: Any, **kw: Any) -> list[HostResult]:
+        raise BundleError("no installer certificate: run `dcos-py install --genconf` first")
+
+    steps.overrides["postflight"] = postflight
+    err = io.StringIO()
+    code = main.run(InstallOptions(config=config, postflight=True), steps=steps,
+                    out=Console(file=io.StringIO()), err=Console(file=err, width=200))
+    assert code == 1
+    assert err.getvalue().strip() == ("postflight failed: no installer certificate: run "
+                                      "`dcos-py install --genconf` first")
