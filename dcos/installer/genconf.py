@@ -26,6 +26,7 @@ The wheel build is behind `WheelBuilder` (`PipBuilder` runs pip); unit tests han
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -59,6 +60,7 @@ from dcos.installer.bundle import (
     cluster_json,
     genconf_dir,
     installer_identity,
+    read_manifest,
     write_atomic,
     write_manifest,
 )
@@ -326,6 +328,15 @@ def _cluster_id(gd: GenconfDir) -> str:
     return new
 
 
+def _write(path: Path, data: bytes) -> None:
+    """A host config file, 0644 whatever the umask (deploy compares trees by content and
+    mode: `dcos.installer.deploy.etc_digest`)."""
+    path.parent.mkdir(mode=0o755, exist_ok=True)
+    os.chmod(path.parent, 0o755)
+    path.write_bytes(data)
+    os.chmod(path, 0o644)
+
+
 def _host_etc(cfg: ClusterConfig, gd: GenconfDir, host: HostSpec, manifest: Manifest,
               sd: SecurityDir | None) -> None:
     """serve/hosts/<address>/etc, written beside and swapped in whole."""
@@ -334,20 +345,17 @@ def _host_etc(cfg: ClusterConfig, gd: GenconfDir, host: HostSpec, manifest: Mani
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    os.chmod(tmp, 0o755)
     try:
         specs = roles.services(cfg, host, cluster_id=manifest.cluster_id, repo=manifest.repo)
         if sd is not None:
             host_security.write_host_security(sd, host, tmp / HOST_SECURITY)
-        (tmp / SUPERVISORD_CONF).write_text(units.supervisord_conf(cfg, host, specs))
-        (tmp / SYSTEMD).mkdir()
+        _write(tmp / SUPERVISORD_CONF, units.supervisord_conf(cfg, host, specs).encode())
         for name, text in units.systemd_units(cfg, host, specs).items():
-            (tmp / SYSTEMD / name).write_text(text)
-        zk = units.zookeeper_files(cfg, host)
-        if zk:
-            (tmp / ZOOKEEPER).mkdir()
-            for name, text in zk.items():
-                (tmp / ZOOKEEPER / name).write_text(text)
-        (tmp / CLUSTER_JSON).write_bytes(cluster_json(cfg, manifest, host.role, host.address))
+            _write(tmp / SYSTEMD / name, text.encode())
+        for name, text in units.zookeeper_files(cfg, host).items():
+            _write(tmp / ZOOKEEPER / name, text.encode())
+        _write(tmp / CLUSTER_JSON, cluster_json(cfg, manifest, host.role, host.address))
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
@@ -368,16 +376,22 @@ def _hosts(cfg: ClusterConfig, gd: GenconfDir, manifest: Manifest,
                 shutil.rmtree(entry)
 
 
-def genconf(cfg: ClusterConfig, *, source: Path | None = None, say: Say = print,
-            builder: WheelBuilder | None = None, now: float | None = None) -> Manifest:
-    """Build or refresh the bundle of `cfg` (see the module docstring); returns its manifest.
-    BundleError (one message) when it cannot: nothing in serve/ has changed then, unless the
-    failure came after the wheels were in place (a re-run completes it)."""
-    source = Path(source).resolve() if source is not None else default_source()
-    check_source(source)
-    builder = builder or PipBuilder()
-    gd = genconf_dir(cfg)
-    started = time.monotonic()
+def _kept_build(gd: GenconfDir) -> Manifest | None:
+    """The bundle's current build when serve/ holds all of it (manifest and wheels)."""
+    try:
+        manifest = read_manifest(gd.serve)
+    except BundleError:
+        return None
+    names = manifest.wheels or (manifest.dcos_wheel,)
+    if not all((gd.wheels / n).is_file() for n in names):
+        return None
+    if manifest.repo and not (gd.repo / "index.json").is_file():
+        return None
+    return manifest
+
+
+def _build(gd: GenconfDir, source: Path, builder: WheelBuilder, say: Say) -> Manifest:
+    """Build the wheels and copy the repo; a manifest of the build (cluster fields empty)."""
     with tempfile.TemporaryDirectory(prefix="dcos-py-genconf-") as tmp:
         say(f"genconf: building the dcos-py wheel from {source}")
         wheel = builder.build_dcos(source, Path(tmp))
@@ -386,6 +400,31 @@ def genconf(cfg: ClusterConfig, *, source: Path | None = None, say: Say = print,
         gd.root.mkdir(parents=True, exist_ok=True)
         names = _wheels(gd, builder, wheel, say)
     repo = _repo(gd, source, say)
+    return Manifest(version=version, build_id=build_id, python=builder.python,
+                    cluster_name="", cluster_id="", dcos_wheel=wheel.name, repo=repo,
+                    wheels=tuple(names))
+
+
+def genconf(cfg: ClusterConfig, *, source: Path | None = None, say: Say = print,
+            builder: WheelBuilder | None = None, keep_build: bool = False,
+            now: float | None = None) -> Manifest:
+    """Build or refresh the bundle of `cfg` (see the module docstring); returns its manifest.
+
+    keep_build=True (``--add-agent``: a new host joins the build the cluster runs, it is no
+    upgrade) reuses the bundle's current wheels, build id and repo when serve/ holds them all
+    and only refreshes the certificates and the hosts' etc dirs; otherwise (or without a
+    bundle yet) it builds. BundleError (one message) when it cannot: nothing in serve/ has
+    changed then, unless the failure came after the wheels were in place (a re-run completes
+    it)."""
+    source = Path(source).resolve() if source is not None else default_source()
+    gd = genconf_dir(cfg)
+    started = time.monotonic()
+    build = _kept_build(gd) if keep_build else None
+    if build is not None:
+        say(f"genconf: keeping build {build.build_id} (dcos-py {build.version})")
+    else:
+        check_source(source)
+        build = _build(gd, source, builder or PipBuilder(), say)
     cluster_id = _cluster_id(gd)
     sd = None
     if cfg.security.enabled:
@@ -394,15 +433,14 @@ def genconf(cfg: ClusterConfig, *, source: Path | None = None, say: Say = print,
         except (OSError, ValueError) as exc:
             raise BundleError(f"cannot prepare the security directory {gd.security}: "
                               f"{exc}") from None
-    manifest = Manifest(version=version, build_id=build_id, python=builder.python,
-                        cluster_name=cfg.cluster_name, cluster_id=cluster_id,
-                        dcos_wheel=wheel.name, repo=repo,
-                        created=time.time() if now is None else now, wheels=tuple(names))
+    manifest = dataclasses.replace(build, cluster_name=cfg.cluster_name, cluster_id=cluster_id,
+                                   created=time.time() if now is None else now)
     try:
         _hosts(cfg, gd, manifest, sd)
     except (OSError, ValueError) as exc:  # a missing template, an unwritable dir
         raise BundleError(f"cannot write the hosts' configuration: {exc}") from None
     write_manifest(gd.serve, manifest)
-    say(f"genconf: bundle {build_id} (dcos-py {version}, {len(names)} wheels, "
-        f"{len(cfg.hosts())} hosts) in {gd.serve} ({time.monotonic() - started:.1f} s)")
+    say(f"genconf: bundle {manifest.build_id} (dcos-py {manifest.version}, "
+        f"{len(manifest.wheels)} wheels, {len(cfg.hosts())} hosts) in {gd.serve} "
+        f"({time.monotonic() - started:.1f} s)")
     return manifest

@@ -188,6 +188,25 @@ def test_added_and_removed_agents(tmp_path: Path, source: Path, builder: FakeBui
         "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.22", "10.0.0.31"]
 
 
+def test_add_agent_keeps_the_build(tmp_path: Path, source: Path,
+                                   builder: FakeBuilder) -> None:
+    cfg = make_cfg(tmp_path)
+    added = config.with_agent(cfg, "10.0.0.22", public=True)
+    fresh = genconf.genconf(added, source=source, say=lambda line: None, builder=builder,
+                            keep_build=True)  # no bundle yet: it builds
+    builder.payload = "a newer checkout"
+    said: list[str] = []
+    kept = genconf.genconf(config.with_agent(added, "10.0.0.23", public=False), source=source,
+                           say=said.append, builder=builder, keep_build=True)
+    assert kept.build_id == fresh.build_id and kept.wheels == fresh.wheels
+    assert said[0] == f"genconf: keeping build {fresh.build_id} (dcos-py 0.1.0)"
+    gd = bundle.genconf_dir(cfg)
+    assert (gd.host_etc("10.0.0.23") / "security/certs/agent-10.0.0.23.key").is_file()
+    assert json.loads((gd.host_etc("10.0.0.23") / "cluster.json").read_text())[
+        "build_id"] == fresh.build_id
+    assert builder.dep_builds == 1
+
+
 def test_security_off(tmp_path: Path, source: Path, builder: FakeBuilder) -> None:
     cfg = dataclasses.replace(make_cfg(tmp_path), security=SecurityConfig(enabled=False))
     run(cfg, source, builder)
