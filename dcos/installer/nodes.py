@@ -6,8 +6,9 @@ in ``genconf/inventory.json`` (`dcos.installer.inventory`) once the call succeed
 add can simply be run again.
 
 - `add_agent(cfg, host)`: `cfg` already holds the new agent (`config.with_agent`). genconf
-  builds the bundle again (the new host's certificate and configuration; the other hosts'
-  files do not change), preflight checks that host, deploy installs and starts it.
+  refreshes the bundle keeping the cluster's build (``keep_build``; with ``--source`` it
+  builds): the new host's certificate and configuration, the other hosts' files unchanged;
+  preflight checks that host, deploy installs and starts it.
 - `remove_agent(cfg, host)`: drains the agent, then takes it out:
   1. ``DEACTIVATE_AGENT`` at the leading master: no more offers from it;
   2. for each webapp app with tasks there (`drain_plan`): scale it up by that many instances
@@ -169,7 +170,9 @@ async def add_agent(cfg: ClusterConfig, host: HostSpec | str, public: bool = Fal
     kind = "public agent" if spec.role == "public_agent" else "agent"
     say(f"adding {spec.address} as {'a ' + kind if kind == 'public agent' else 'an agent'}: "
         "genconf")
-    manifest = await asyncio.to_thread(genconf, cfg, source=source, say=say)  # builds wheels
+    # the new host joins the build the cluster runs (no rebuild) unless a source is given
+    manifest = await asyncio.to_thread(genconf, cfg, source=source, say=say,
+                                       keep_build=source is None)
     checks = await preflight(cfg, [spec], manifest, progress)
     if not all(r.ok for r in checks):
         return checks
