@@ -1,8 +1,10 @@
 """``dcos-py install --genconf``: build the bundle in ``genconf/serve`` (layout: `bundle`).
 
-Called by `dcos.installer.main` (the ``--genconf`` step, and ``--add-agent`` for the new host's
-certificate and etc dir) with the effective config (`dcos.installer.inventory.effective`).
-`genconf` does, in this order, and nothing in serve/ changes before the wheel is built:
+Called by `dcos.installer.main` (the ``--genconf`` step) and `dcos.installer.nodes.add_agent`
+(``--add-agent``: ``keep_build=True``, the new host's certificate and etc dir on the cluster's
+current build) with the effective config (`dcos.installer.inventory.effective`).
+`genconf` does, in this order (nothing in serve/ changes before the wheels are built; a failure
+later leaves the previous manifest and its wheels, and a re-run completes the bundle):
 
 1. the dcos-py wheel, built from `source` (default: the checkout ``dcos`` is imported from) in a
    clean copy of its tree, with the build stamp (``scripts/stamp_build.py``'s `stamp_json`) and
@@ -11,7 +13,8 @@ certificate and etc dir) with the effective config (`dcos.installer.inventory.ef
    ``build_id`` (the first 16 hex digits of its sha256);
 2. the dependency wheels (``pip wheel <dcos wheel>``; pip's cache makes a rebuild quick), reused
    as they are when ``genconf/wheels.lock.json`` says serve/wheels holds the same dependency set
-   (requirements + Python tag + machine); an older dcos-py wheel is removed;
+   (requirements + Python tag + machine); an older dcos-py wheel is removed once the new
+   manifest is written;
 3. ``serve/repo``: the source's ``packages-repo/build`` (index.json, assets/, images/), when built;
 4. ``genconf/cluster-id`` (a uuid4, made once);
 5. security on: ``genconf/security`` (`dcos.installer.host_security.prepare`: CA, keys, per-host
@@ -242,13 +245,21 @@ def _wheels(gd: GenconfDir, builder: WheelBuilder, dcos_wheel: Path, say: Say) -
                 shutil.copy2(path, gd.wheels / path.name)
         write_atomic(gd.wheels_lock, orjson.dumps({"key": key, "wheels": deps}))
         say(f"genconf: {len(deps)} dependency wheels")
-    keep = {*deps, dcos_wheel.name}
     gd.wheels.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(dcos_wheel, gd.wheels / dcos_wheel.name)
+    tmp_copy = gd.wheels / f".{dcos_wheel.name}.tmp"
+    shutil.copy2(dcos_wheel, tmp_copy)
+    os.replace(tmp_copy, gd.wheels / dcos_wheel.name)
+    return sorted({*deps, dcos_wheel.name})
+
+
+def _prune_wheels(gd: GenconfDir, keep: Sequence[str]) -> None:
+    """Remove what the manifest does not name (an older dcos-py, a dependency no longer
+    needed): after the manifest is written, so a failed genconf leaves the old bundle whole."""
+    if not gd.wheels.is_dir():
+        return
     for path in gd.wheels.iterdir():
-        if path.name not in keep:  # an older dcos-py, a dependency no longer needed
-            path.unlink() if path.is_file() else shutil.rmtree(path)
-    return sorted(keep)
+        if path.name not in keep:
+            path.unlink() if path.is_file() or path.is_symlink() else shutil.rmtree(path)
 
 
 def _read_lock(path: Path) -> dict[str, object] | None:
@@ -440,6 +451,7 @@ def genconf(cfg: ClusterConfig, *, source: Path | None = None, say: Say = print,
     except (OSError, ValueError) as exc:  # a missing template, an unwritable dir
         raise BundleError(f"cannot write the hosts' configuration: {exc}") from None
     write_manifest(gd.serve, manifest)
+    _prune_wheels(gd, manifest.wheels)
     say(f"genconf: bundle {manifest.build_id} (dcos-py {manifest.version}, "
         f"{len(manifest.wheels)} wheels, {len(cfg.hosts())} hosts) in {gd.serve} "
         f"({time.monotonic() - started:.1f} s)")
