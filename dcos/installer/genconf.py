@@ -181,7 +181,8 @@ def _one_dcos_wheel(out_dir: Path) -> Path:
 def check_source(source: Path) -> None:
     """BundleError unless `source` is a dcos-py tree with the web UI built."""
     if not (source / "pyproject.toml").is_file() or not (source / "dcos").is_dir():
-        raise BundleError(f"{source} is not a dcos-py source tree (no pyproject.toml and dcos/)")
+        raise BundleError(f"{source} is not a dcos-py source tree (no pyproject.toml and "
+                          "dcos/): give --source <a dcos-py checkout>")
     if not (source / WEB_INDEX).is_file():
         raise BundleError(f"{source / WEB_INDEX.parent} is missing: the web UI is not built; "
                           f"run `make web` in {source} first")
