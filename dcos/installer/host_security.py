@@ -22,6 +22,10 @@ installer's certificate stay on the bootstrap host.
 
 Existing files are kept (a second genconf reuses the CA and keys); a certificate is re-issued
 only when it is missing or its SANs or kind no longer match (an added public agent: lb).
+acls.json is written by the first genconf only (superuser: the bootstrap uid; components: every
+certificate name then): agents added later need no entry (the master checks an agent's
+certificate kind), and a running cluster's ACLs live in its IAM store anyway, changed through
+the IAM API. An unchanged acls.json also keeps every host's etc tree unchanged (no redeploy).
 """
 
 from __future__ import annotations
