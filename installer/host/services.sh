@@ -115,7 +115,11 @@ sv_start() {
     pid=$(sv_running_pid)
     if [ -z "$pid" ]; then
         rm -f "$PIDFILE"
-        "$VENV/bin/supervisord" -c "$CONF" </dev/null >/dev/null 2>&1
+        # a file, not a pipe: the daemon must not hold the SSH session's output open
+        if ! "$VENV/bin/supervisord" -c "$CONF" </dev/null >"$RUN/supervisord.start" 2>&1; then
+            echo "services.sh: supervisord did not start: $(tail -n 3 "$RUN/supervisord.start" | tr '\n' ' ')" >&2
+            return 1
+        fi
         sv_wait_ready
         echo "supervisord: started (pid $(sv_running_pid))"
     else

@@ -65,6 +65,14 @@ main() {
     fi
     if [ -n "$agent_pid" ] && kill -USR1 "$agent_pid" 2>/dev/null; then
         echo "agent: SIGUSR1 to pid $agent_pid (kill its tasks and exit)"
+        # stopped through its manager too, so that it is not restarted once it exits (a new
+        # agent would wait for masters that may be going away as well); the TERM this sends
+        # arrives after the USR1, the agent still kills its tasks
+        if [ "$init" = systemd ]; then
+            systemctl stop dcos-py-agent.service >/dev/null 2>&1 &
+        else
+            "$venv/bin/supervisorctl" -c "$conf" stop agent >/dev/null 2>&1 &
+        fi
         local i
         for i in $(seq 1 600); do
             [ -d "/proc/$agent_pid" ] || break
@@ -75,6 +83,7 @@ main() {
         else
             echo "agent: exited"
         fi
+        wait || true
     else
         echo "agent: not running here"
     fi

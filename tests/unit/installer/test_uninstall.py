@@ -77,6 +77,16 @@ def test_uninstall_sh_stops_kills_and_removes(short_tmp: Path) -> None:
     sandbox.mkdir(parents=True)
     (etc / "security").mkdir(parents=True)
     (etc / "installed.json").write_text("{}")
+    # a stand-in agent: SIGUSR1 ends it (after "killing its tasks"), SIGTERM alone does not;
+    # each start is counted: supervisord must not start it again while it is uninstalled
+    starts = tmp / "starts"
+    agent = tmp / "agent.py"
+    agent.write_text(
+        "import signal, sys, time\n"
+        f"open({str(starts)!r}, 'a').write('start\\n')\n"
+        "signal.signal(signal.SIGTERM, lambda *a: None)\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: sys.exit(0))\n"
+        "while True:\n    time.sleep(1)\n")
     conf = etc / "supervisord.conf"
     conf.write_text(
         f"[unix_http_server]\nfile={run}/supervisor.sock\n"
@@ -85,7 +95,9 @@ def test_uninstall_sh_stops_kills_and_removes(short_tmp: Path) -> None:
         "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = "
         "supervisor.rpcinterface:make_main_rpcinterface\n"
         f"[supervisorctl]\nserverurl=unix://{run}/supervisor.sock\n"
-        "[program:master]\ncommand=sleep 1000\nstartsecs=0\nstopasgroup=true\n")
+        "[program:master]\ncommand=sleep 1000\nstartsecs=0\nstopasgroup=true\n"
+        f"[program:agent]\ncommand={sys.executable} {agent}\nstartsecs=0\nautorestart=true\n"
+        "stopwaitsecs=30\n")
     subprocess.run([str(venv_bin / "supervisord"), "-c", str(conf)], check=True)
     # a "task" left behind by an agent: runs from its sandbox under the work dir
     task = subprocess.Popen(["sleep", "1000"], cwd=sandbox, start_new_session=True)
@@ -95,9 +107,14 @@ def test_uninstall_sh_stops_kills_and_removes(short_tmp: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         sup = int((run / "supervisord.pid").read_text())
+        while not starts.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
         done = _run(tmp, opt, var)
         assert done.returncode == 0, done.stderr + done.stdout
+        assert "agent: SIGUSR1 to pid" in done.stdout and "agent: exited" in done.stdout
         assert "supervisord: stopped" in done.stdout
+        assert starts.read_text() == "start\n"  # not restarted after its SIGUSR1 exit
         assert f"kill: pid {task.pid} (cwd {sandbox})" in done.stdout
         assert task.wait(timeout=10) is not None
         assert not Path(f"/proc/{sup}").exists()
@@ -105,7 +122,7 @@ def test_uninstall_sh_stops_kills_and_removes(short_tmp: Path) -> None:
             assert not d.exists(), d
             assert f"removed: {d}" in done.stdout
         summary = uninstall.summary(done.stdout)
-        assert "1 leftover process(es) killed" in summary
+        assert summary.startswith("agent's tasks killed, 1 leftover process(es) killed")
         again = _run(tmp, opt, var)
         assert again.returncode == 0, again.stderr
         assert uninstall.summary(again.stdout) == "nothing left to remove"
