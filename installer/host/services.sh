@@ -220,7 +220,11 @@ sd_start() {
     done
     [ ${#all[@]} -gt 0 ] || { echo "services.sh: no units in $ETC/systemd" >&2; return 1; }
     systemctl daemon-reload
-    systemctl enable --now "${all[@]}" >/dev/null 2>&1
+    local out
+    if ! out=$(systemctl enable --now "${all[@]}" 2>&1); then
+        echo "services.sh: systemctl enable --now failed: $(echo "$out" | tail -n 3 | tr '\n' ' ')" >&2
+        return 1
+    fi
     if [ ${#changed[@]} -gt 0 ]; then
         systemctl restart "${changed[@]}"
         echo "systemd: started/restarted ${changed[*]}"
