@@ -266,9 +266,10 @@ def _gateway(w: _Wiring, host: HostSpec) -> ServiceSpec:
 
 def _agent(w: _Wiring, host: HostSpec) -> ServiceSpec:
     """An agent or public agent host's agent (`services`); tasks resolve through the first
-    master's DNS server."""
-    args = ["--master", w.zk(ZK_PATH), "--ip", host.address, "--port", str(AGENT_PORT),
-            "--work-dir", w.state("agent"),
+    master's DNS server. Its hostname is its address (as DC/OS agents: the host name may be
+    unresolvable, or shared by hosts, which would defeat hostname:UNIQUE constraints)."""
+    args = ["--master", w.zk(ZK_PATH), "--ip", host.address, "--hostname", host.address,
+            "--port", str(AGENT_PORT), "--work-dir", w.state("agent"),
             "--dns-resolver", f"{host_port_text(w.cfg.masters[0])}:{DNS_PORT}"]
     public = host.role == "public_agent"
     resources = resources_text(host.resources, PUBLIC_ROLE if public else None)
