@@ -17,7 +17,8 @@
 # made by the bed), DIR/authorized_keys, DIR/hN/{opt,var,etc} (the host's private dirs),
 # DIR/hN/{ssh_host_ed25519_key,sshd_config,sshd.pid,sshd.log}. Each host's sshd (and so all
 # that runs on the host) sits in its own cgroup dcpy-hN under this process's cgroup in every
-# hierarchy: agents on different hosts keep their cgroups apart. Run as root. Called by
+# hierarchy: agents on different hosts keep their cgroups apart; and in its own UTS namespace
+# (host name dcpy-hN). Run as root. Called by
 # tests/installer/conftest.py and benchmarks/install.py through installer/testbed/bed.py.
 set -euo pipefail
 
@@ -219,8 +220,8 @@ cmd_up() {
         local join="" cg
         for cg in $(host_cgroups "$i"); do join="$join echo \$\$ > $cg/cgroup.procs 2>/dev/null;"; done
         # nsenter, not `ip netns exec`: that remounts /sys, hiding /sys/fs/cgroup from the host
-        setsid nsenter --net=/run/netns/"$ns" unshare -m --propagation private \
-            sh -c "$join $binds && exec /usr/sbin/sshd -D -e -f $h/sshd_config" \
+        setsid nsenter --net=/run/netns/"$ns" unshare -m -u --propagation private \
+            sh -c "$join hostname $ns && $binds && exec /usr/sbin/sshd -D -e -f $h/sshd_config" \
             < /dev/null >> "$h/sshd.log" 2>&1 &
     done
     for i in $(seq 1 "$n"); do wait_ssh "$dir" "$i"; done
@@ -238,7 +239,7 @@ cmd_exec() {
     local i pid
     i=$(need_host "$1"); shift
     pid=$(sshd_pid "$i") || die "sshd of h$i is not running"
-    exec nsenter --target "$pid" --mount --net -- "$@"
+    exec nsenter --target "$pid" --mount --net --uts -- "$@"
 }
 
 cmd_kill() {
