@@ -13,8 +13,8 @@
 #   3. kill what is left whose executable, cwd or command line is under D or W (task processes
 #      running as nobody included); only processes of this host: the same mount and network
 #      namespaces as this script (hosts built as namespaces on one machine stay apart)
-#   4. the agent's cgroups (empty ones, named by its containers, under dcos-py/agent-* in
-#      each hierarchy), then the dcos-py/agent-* and dcos-py dirs when empty and no agent runs
+#   4. the agent's cgroups (empty ones, named by its containers' sandboxes, under
+#      dcos-py/agent-* in each hierarchy), then the dcos-py/agent-* and dcos-py dirs when empty and no agent runs
 #   5. the contents of D, W and /etc/dcos-py; each dir itself unless it is a mount point
 #   6. Debian zookeeper, only when install.sh installed it
 set -uo pipefail
@@ -202,13 +202,14 @@ for pid in found:
         pass
 time.sleep(0.2 if found else 0)
 
-# cgroups: the agent's containers are named by container id; those ids are names of files or
-# dirs under the agent's work dir (checkpoint, sandboxes)
+# cgroups: the agent's containers are named by container id, the names of its sandboxes
+# (<work_dir>/agent/slaves/<agent>/frameworks/<fw>/executors/<executor>/runs/<container>)
 names = set()
 agent_dir = os.path.join(work_dir, "agent")
 for root, dirs, files in os.walk(agent_dir):
-    names.update(dirs)
-    names.update(files)
+    if os.path.basename(root) == "runs":
+        names.update(dirs)
+        dirs[:] = []  # not into the sandboxes themselves
 
 
 def agent_running():

@@ -5,6 +5,7 @@ second run finds nothing to do; system directories are refused."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -133,3 +134,46 @@ def test_uninstall_sh_stops_kills_and_removes(short_tmp: Path) -> None:
         pidfile = run / "supervisord.pid"
         if pidfile.exists():
             subprocess.run(["kill", pidfile.read_text().strip()], check=False)
+
+
+def _cgroup_mount() -> Path | None:
+    """A writable cgroup hierarchy (v1 pids, else the v2 root), or None."""
+    mounts = Path("/proc/self/mounts").read_text().splitlines()
+    for line in mounts:
+        f = line.split()
+        if len(f) > 3 and f[2] == "cgroup" and "pids" in f[3].split(","):
+            return Path(f[1])
+    for line in mounts:
+        f = line.split()
+        if len(f) > 2 and f[2] == "cgroup2":
+            return Path(f[1])
+    return None
+
+
+def test_uninstall_sh_removes_the_agents_container_cgroups_only(short_tmp: Path) -> None:
+    mount = _cgroup_mount()
+    if mount is None or os.geteuid() != 0:
+        pytest.skip("needs root and a cgroup hierarchy")
+    base = mount / "dcos-py" / f"agent-unit-{os.getpid()}"
+    ours, theirs = base / "c-ours-1", base / "c-theirs-1"
+    try:
+        for cg in (ours, theirs):
+            cg.mkdir(parents=True)
+    except OSError as exc:
+        pytest.skip(f"cgroups not writable here: {exc}")
+    try:
+        runs = short_tmp / "var" / "agent" / "slaves" / "s1" / "frameworks" / "f1" / \
+            "executors" / "e1" / "runs"
+        (runs / "c-ours-1").mkdir(parents=True)
+        (short_tmp / "opt").mkdir()
+        done = _run(short_tmp, short_tmp / "opt", short_tmp / "var")
+        assert done.returncode == 0, done.stderr
+        assert f"removed: cgroup {ours}" in done.stdout
+        assert not ours.exists()
+        assert theirs.is_dir()  # another agent's container (or host's) stays
+    finally:
+        for cg in (ours, theirs, base):
+            with contextlib.suppress(OSError):
+                cg.rmdir()
+        with contextlib.suppress(OSError):
+            (mount / "dcos-py").rmdir()
