@@ -122,8 +122,9 @@ def plan_host(installed: dict[str, Any] | None, manifest: Manifest, host: HostSp
             and installed.get("cluster_id") == manifest.cluster_id)  # fmt: skip
     if same and services_ok:
         return HostPlan(True, False, False)
-    # another build or configuration ran: its programs restart on the new one
-    restart = installed is not None and not same and services_ok
+    # another build or configuration was installed: programs still running on it (all, or
+    # some left after a crash) restart on the new one
+    restart = installed is not None and not same
     return HostPlan(False, not bundle_complete, restart)
 
 

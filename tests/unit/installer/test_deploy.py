@@ -87,6 +87,9 @@ def test_plan_other_build_or_config_running_restarts(change: str) -> None:
     installed[key] = "other"
     plan = deploy.plan_host(installed, m, AGENT, "d1", services_ok=True, bundle_complete=False)
     assert not plan.up_to_date and plan.restart and plan.copy_bundle
+    # a service down: the others may still run the old build, so they restart too
+    plan = deploy.plan_host(installed, m, AGENT, "d1", services_ok=False, bundle_complete=True)
+    assert plan.restart and not plan.copy_bundle
 
 
 def test_parse_installed_damaged_is_not_installed() -> None:
