@@ -277,6 +277,9 @@ PY
     local d
     for d in "$install_dir" "$work_dir" "$ETC"; do
         [ -e "$d" ] || continue
+        if [ -z "$(ls -A "$d" 2>/dev/null)" ] && mountpoint -q "$d" 2>/dev/null; then
+            continue  # an empty mount point: nothing of ours there
+        fi
         local had_zk=0
         if [ "$d" = "$ETC" ] && [ -f "$ETC/.zookeeper-installed-by-dcos-py" ]; then had_zk=1; fi
         local size
