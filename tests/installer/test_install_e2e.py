@@ -350,8 +350,11 @@ def test_upgrade_to_a_new_build_keeps_the_tasks(
     source = copy_checkout(tmp_path_factory.mktemp("newbuild"))
     new = bump_version(source)
     old_build = installer.installed(MASTERS[0])["build_id"]  # type: ignore[index]
-    installer.ok("--genconf", "--source", str(source), timeout=420)
-    res = installer.ok("--upgrade", timeout=600)
+    built = installer.ok("--genconf", "--source", str(source), timeout=420)
+    assert f"dcos-py {new}" in built.output, str(built)
+    # --upgrade builds the bundle again (from --source, else from the running dcos-py)
+    res = installer.ok("--upgrade", "--source", str(source), timeout=600)
+    assert f"dcos-py {new}" in res.output, str(res)
     installer.state["upgrade_s"] = res.seconds
     for addr in ALL:
         info = installer.installed(addr)
