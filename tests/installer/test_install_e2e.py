@@ -268,6 +268,8 @@ def test_agents_registered_from_their_own_addresses_and_a_master_leads(
     assert "slave_public" in str(
         public.get("reserved_resources") or public.get("resources")
     ) or public.get("attributes", {}).get("public_ip") in (True, "true"), public
+    lb = installer.bed.run(host_index(PUBLIC_AGENTS[0]), "ss -ltnH 'sport = :9080'", check=False)
+    assert PUBLIC_AGENTS[0] in lb.stdout, f"no load balancer on the public agent: {lb.stdout}"
     for m in MASTERS:  # every master's gateway answers
         other = ClusterClient(installer.ca, m, installer.state["token"])
         assert other.get("/gateway/health").status == 200, m
@@ -324,6 +326,12 @@ def test_a_package_installs_through_the_gateway(installer: Installer) -> None:
     )
     assert reply.status == 200, str(reply)
     wait_until(f"{PACKAGE} running", lambda: running_ids(c, "/" + PACKAGE, 1), timeout=120)
+
+    def healthy() -> bool:  # its asset fetched through the package service, its /health answers
+        reply = c.get(f"/service/marathon/v2/apps/{PACKAGE}")
+        return reply.status == 200 and reply.body["app"].get("tasksHealthy", 0) >= 1
+
+    wait_until(f"{PACKAGE} healthy", healthy, timeout=120)
     _done.add("package")
 
 
