@@ -9,7 +9,8 @@ Measured (wall clock of each `dcos-py install` step as a subprocess):
 - install: ``--preflight``, ``--deploy`` and ``--postflight`` (a working cluster: a leader,
   every agent registered, the services and DNS answering) and their sum;
 - upgrade: ``--genconf --source <a copy of the checkout with the version bumped>`` then
-  ``--upgrade`` (one host at a time), and its time per host.
+  ``--upgrade --source <it>`` (one host at a time; it builds its bundle again, about the
+  genconf time), and the rolling part's time per host.
 
 Baseline, measured in the same run: the raw work an installer cannot avoid: ``pip install
 --no-index`` of the same wheels (serve/wheels) into a fresh venv on one host (over SSH, on h1),
@@ -27,6 +28,7 @@ torn down, also on failure).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -89,6 +91,14 @@ def pip_floor(bed: Bed, wheels: Path) -> float:
         subprocess.run([*ssh, f"rm -rf {venv} /opt/dcos-py/bench-wheels"], timeout=120)
 
 
+def installed_version(bed: Bed, i: int) -> str:
+    """The version in host `i`'s /etc/dcos-py/installed.json ('' when absent)."""
+    try:
+        return str(json.loads((bed.host_dir(i) / "etc" / "installed.json").read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
 def bump_version(checkout: Path) -> str:
     pyproject = checkout / "pyproject.toml"
     lines = pyproject.read_text().splitlines(keepends=True)
@@ -128,8 +138,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
             source = copy_checkout(work / "newbuild")
             new = bump_version(source)
             genconf_new = step(config, "--genconf", "--source", str(source), verbose=args.verbose)
-            upgrade = step(config, "--upgrade", verbose=args.verbose)
-            print(f"  upgraded to {new}")
+            # --upgrade builds its bundle again (from --source): about genconf_new of it
+            upgrade = step(config, "--upgrade", "--source", str(source), verbose=args.verbose)
+            versions = {installed_version(bed, i) for i in range(1, hosts + 1)}
+            if versions != {new}:
+                raise SystemExit(f"upgrade: hosts report {versions}, expected {new}")
+            print(f"  every host runs {new}")
 
         print(f"\n--- install of {len(MASTERS)} masters + {len(AGENTS)} agents + {len(PUBLIC)} "
               f"public agent over SSH ({os.cpu_count()} cores) ---")  # fmt: skip
@@ -142,9 +156,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
               f"{floor:.1f} s")  # fmt: skip
         print(f"deploy / floor: {deploy / floor:.2f}x; install / floor: {install / floor:.2f}x")
         if not args.no_upgrade:
-            per_host = upgrade / hosts
-            print(f"upgrade: genconf of the new build {genconf_new:.1f} s, rolling upgrade "
-                  f"{upgrade:.1f} s = {per_host:.1f} s per host "
+            rolling = max(upgrade - genconf_new, 0.0)
+            per_host = rolling / hosts
+            print(f"upgrade: genconf of the new build {genconf_new:.1f} s; --upgrade {upgrade:.1f} s "
+                  f"(its own bundle build ~{genconf_new:.1f} s + rolling {rolling:.1f} s) = "
+                  f"{per_host:.1f} s per host, one at a time "
                   f"({per_host / floor_one:.2f}x one host's pip install)")  # fmt: skip
         total = genconf_cold + install
         print(f"context: {DCOS_CONTEXT}; here genconf + install took {total / 60:.1f} min")
