@@ -11,7 +11,7 @@ fails clearly, every other host installs) -> postflight -> agents registered fro
 addresses -> an app through the gateway with a token -> a package -> upgrade to a new build
 (task ids kept, /version new) -> add h7, remove agent h5 (its task replaced first) -> kill the
 leading master's host processes (a new leader; the API answers through another master's
-gateway) -> uninstall (hosts clean: empty dirs, no process but sshd).
+gateway) -> uninstall (hosts clean: empty dirs, no process but sshd, no cgroup left).
 
 A test whose predecessor failed fails at once (`needs`), naming that step.
 """
@@ -449,6 +449,18 @@ def test_killing_the_leading_masters_host_keeps_the_cluster_working(installer: I
     _done.add("failover")
 
 
+def host_cgroups_left(i: int) -> list[str]:
+    """Cgroups left inside host `i`'s own cgroup (the bed puts each host in one, dcpy-hN)."""
+    left = []
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        if os.path.basename(top) == f"dcpy-h{i}":
+            left += [os.path.join(top, d) for d in dirs]
+            dirs.clear()
+        elif top.count("/") > 6:
+            dirs.clear()
+    return left
+
+
 def test_uninstall_leaves_every_host_clean(installer: Installer) -> None:
     needs("deploy")
     res = installer.run("--yes", command="uninstall", timeout=300)
@@ -458,8 +470,9 @@ def test_uninstall_leaves_every_host_clean(installer: Installer) -> None:
     for i in range(1, installer.bed.n + 1):
         left = host_dirs_empty(installer, i)
         procs = installer.bed.processes(i)
-        if left or procs:
-            dirty[f"h{i}"] = {"files": left, "processes": procs}
+        cgroups = host_cgroups_left(i)
+        if left or procs or cgroups:
+            dirty[f"h{i}"] = {"files": left, "processes": procs, "cgroups": cgroups}
     assert not dirty, f"{dirty}\n{res}"
 
 
