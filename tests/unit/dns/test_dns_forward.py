@@ -54,9 +54,15 @@ class Upstream:
             await writer.drain()
             writer.close()
 
-        self.udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", 0))
-        self.port = self.udp.get_extra_info("sockname")[1]
-        self.tcp = await asyncio.start_server(tcp, "127.0.0.1", self.port)
+        for _ in range(50):  # a free UDP port whose TCP twin is free too
+            self.udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", 0))
+            self.port = self.udp.get_extra_info("sockname")[1]
+            try:
+                self.tcp = await asyncio.start_server(tcp, "127.0.0.1", self.port)
+                return
+            except OSError:
+                self.udp.close()
+        raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
     async def stop(self) -> None:
         self.udp.close()
