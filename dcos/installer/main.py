@@ -362,15 +362,50 @@ def result_table(step: str, cfg: ClusterConfig, results: Sequence[Any]) -> Table
 
 
 def _upgrade(r: _Run, cfg: ClusterConfig, hosts: list[HostSpec]) -> int:
+    previous = _previous_manifest(r, cfg)
     manifest = _genconf(r, cfg)
     if manifest is None:
         return 1
+    problem = downgrade_problem(previous, manifest)
+    if problem is not None:
+        return r.fail(problem)
+    was = f"; the last bundle was {previous.version} (build {previous.build_id})" if previous else ""
+    r.say(f"rolling out dcos-py {manifest.version} (build {manifest.build_id}){was}")
     results = _call(r.steps.upgrade, cfg, hosts, manifest, r.make_progress())
     r.out.print(result_table("upgrade", cfg, results))
     if _report(r, "upgrade", cfg, results):
         return r.fail("upgrade stopped: fix the host above and run `dcos-py install --upgrade` "
                       "again (upgraded hosts are left as they are)")
     return 0
+
+
+def _previous_manifest(r: _Run, cfg: ClusterConfig) -> Any:
+    """The bundle's manifest before `--upgrade` builds the new one (None when there is none)."""
+    try:
+        return _call(r.steps.read_manifest, cfg.genconf_dir / "serve")
+    except operator_errors():
+        return None
+
+
+def downgrade_problem(previous: Any, new: Any) -> str | None:
+    """Why `--upgrade` must not roll `new` out: its version is older than the bundle the
+    cluster was installed or upgraded from (`previous`; PEP 440 order). Called by `_upgrade`
+    after genconf: an upgrade builds from the dcos-py it runs (or `--source`), so running it
+    from an older dcos-py would silently roll the cluster back."""
+    from packaging.version import InvalidVersion, Version
+
+    if previous is None:
+        return None
+    try:
+        older = Version(str(new.version)) < Version(str(previous.version))
+    except InvalidVersion:
+        return None
+    if not older:
+        return None
+    return (f"--upgrade: the new bundle is dcos-py {new.version}, older than the cluster's "
+            f"{previous.version}: nothing was rolled out (genconf/serve now holds "
+            f"{new.version}); run the upgrade with the new dcos-py installed here, or pass "
+            "--source <its checkout>")
 
 
 def _add_agent(r: _Run, cfg: ClusterConfig, address: str, public: bool) -> int:

@@ -44,6 +44,7 @@ def config(tmp_path: Path) -> Path:
 @dataclass
 class Manifest:
     build_id: str = "b1"
+    version: str = "0.1.0"
 
 
 class Fakes:
@@ -53,6 +54,7 @@ class Fakes:
         self.calls: list[tuple[str, list[str]]] = []
         self.fail: dict[str, dict[str, str]] = {}
         self.bundle = True
+        self.versions = {"read_manifest": "0.1.0", "genconf": "0.1.0"}
 
     def results(self, step: str, hosts: list[HostSpec]) -> list[HostResult]:
         bad = self.fail.get(step, {})
@@ -64,13 +66,13 @@ class Fakes:
             self.calls.append(("genconf", []))
             if "genconf" in self.fail:
                 raise BundleError("pip wheel failed: no network")
-            return Manifest()
+            return Manifest(version=self.versions["genconf"])
 
         def read_manifest(serve: Path) -> Manifest:
             self.calls.append(("read_manifest", []))
             if not self.bundle:
                 raise BundleError(f"no bundle in {serve}: run `dcos-py install --genconf` first")
-            return Manifest()
+            return Manifest(version=self.versions["read_manifest"])
 
         async def preflight(cfg: ClusterConfig, hosts: list[HostSpec], manifest: Manifest,
                             progress: Any) -> list[HostResult]:
@@ -278,11 +280,23 @@ def test_genconf_dir_option(config: Path, tmp_path: Path) -> None:
 def test_upgrade_builds_then_rolls(config: Path) -> None:
     fakes = Fakes()
     assert run(fakes, config=config, upgrade=True).code == 0
-    assert fakes.calls == [("genconf", []), ("upgrade", ALL)]
+    assert fakes.calls == [("read_manifest", []), ("genconf", []), ("upgrade", ALL)]
     fakes.fail["upgrade"] = {"10.0.0.12": "master did not come back"}
     result = run(fakes, config=config, upgrade=True)
     assert result.code == 1
     assert "10.0.0.12  upgrade  master did not come back" in result.err
+
+
+def test_upgrade_refuses_to_roll_an_older_version_out(config: Path) -> None:
+    fakes = Fakes()
+    fakes.versions = {"read_manifest": "0.1.0.post1", "genconf": "0.1.0"}
+    result = run(fakes, config=config, upgrade=True)
+    assert result.code == 1
+    assert "older than the cluster's 0.1.0.post1" in result.err
+    assert ("upgrade", ALL) not in fakes.calls
+    fakes.versions = {"read_manifest": "0.1.0", "genconf": "0.1.0.post1"}
+    assert run(fakes, config=config, upgrade=True).code == 0
+    assert fakes.calls[-1] == ("upgrade", ALL)
 
 
 def test_add_agent_is_remembered_only_when_it_worked(config: Path) -> None:
