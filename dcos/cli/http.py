@@ -43,6 +43,20 @@ class NotLoggedIn(CliError):
     """A server answered 401: no token, or one it refuses (expired, revoked). Exit code 1."""
 
 
+class KeepMethodRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows 307/308 for every method, with the same method and body: a standby master
+    answers a POST (``auth login``, an operator call) with 307 to the leader. urllib follows
+    them only for GET and HEAD; other redirects are left to it."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        if code not in (307, 308) or req.get_method() in ("GET", "HEAD"):
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+        return urllib.request.Request(newurl, data=req.data, method=req.get_method(),
+                                      headers=dict(req.header_items()),
+                                      origin_req_host=req.origin_req_host, unverifiable=True)
+
+
 @dataclass(frozen=True)
 class Transport:
     """How requests reach the cluster: `ssl_context` verifies https servers (None: Python's
@@ -56,7 +70,8 @@ class Transport:
     def __post_init__(self) -> None:
         # No proxies: the master is usually on loopback or the cluster network, and an
         # HTTP_PROXY set for the internet must not swallow those requests.
-        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({}),
+                                                      KeepMethodRedirects()]
         if self.ssl_context is not None:
             handlers.append(urllib.request.HTTPSHandler(context=self.ssl_context))
         object.__setattr__(self, "_opener", urllib.request.build_opener(*handlers))

@@ -374,15 +374,17 @@ def login_lines(cfg: ClusterConfig) -> list[str]:
     """Where the cluster answers and how to log in with the CLI (the real commands)."""
     first = cfg.masters[0]
     host = f"[{first}]" if ":" in first else first
+    # the CLI follows the leading master through ZooKeeper (any master may fail); a master's
+    # URL works too (a standby redirects to the leader) but ties the CLI to that host
+    masters = cfg.zk_url("/dcos")
     if not cfg.security.enabled:
         return [f"Web UI and API: http://{host}",
-                f"CLI: dcos-py cluster setup http://{host}:{MASTER_PORT} --name {cfg.cluster_name}"]
+                f"CLI: dcos-py cluster setup {masters} --name {cfg.cluster_name}"]
     genconf = cfg.genconf_dir
     ca = genconf / "security" / "ca.crt"
     uid = cfg.security.bootstrap_uid
     lines = [f"Web UI and API: https://{host}  (the cluster CA for browsers: {ca})",
-             f"CLI: dcos-py cluster setup https://{host}:{MASTER_PORT} --name "
-             f"{cfg.cluster_name} --ssl-verify {ca}"]
+             f"CLI: dcos-py cluster setup {masters} --name {cfg.cluster_name} --ssl-verify {ca}"]
     password_file = genconf / "admin.password"
     if cfg.security.bootstrap_password_hash is None and password_file.is_file():
         lines.append(f"     dcos-py auth login --username {uid} --password-file {password_file}")

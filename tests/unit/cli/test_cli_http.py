@@ -35,6 +35,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/standby":  # a standby master sends calls on to the leader
+            self.send_response(307)
+            self.send_header("Location", "/leader")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        out = b'{"path": "%s", "got": %s}' % (self.path.encode(), body)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+
 @pytest.fixture
 def server() -> Iterator[str]:
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -50,6 +65,11 @@ def test_json_and_empty(server: str) -> None:
     assert http.request("GET", server + "/ok") == {"a": 1}
     assert http.request("GET", server + "/empty") is None
     assert http.get_json(server, "/ok") == {"a": 1}
+
+
+def test_a_post_redirected_with_307_is_sent_on_with_its_body(server: str) -> None:
+    assert http.request("POST", server + "/standby", {"uid": "admin"}) == {
+        "path": "/leader", "got": {"uid": "admin"}}
 
 
 def test_4xx_is_rejected_with_the_message(server: str) -> None:

@@ -153,7 +153,8 @@ def test_login_lines(cfg, tmp_path):
     (cfg.genconf_dir / "admin.password").write_text("pw\n")
     ca = cfg.genconf_dir / "security" / "ca.crt"
     assert login_lines(cfg)[1:] == [
-        f"CLI: dcos-py cluster setup https://10.0.0.11:5050 --name prod --ssl-verify {ca}",
+        f"CLI: dcos-py cluster setup zk://{','.join(cfg.zk_hosts())}/dcos --name prod "
+        f"--ssl-verify {ca}",
         f"     dcos-py auth login --username admin --password-file "
         f"{cfg.genconf_dir / 'admin.password'}",
     ]
@@ -161,7 +162,8 @@ def test_login_lines(cfg, tmp_path):
 
     plain = dataclasses.replace(cfg, security=dataclasses.replace(cfg.security, enabled=False))
     assert login_lines(plain) == ["Web UI and API: http://10.0.0.11",
-                                  "CLI: dcos-py cluster setup http://10.0.0.11:5050 --name prod"]
+                                  f"CLI: dcos-py cluster setup zk://{','.join(cfg.zk_hosts())}/dcos"
+                                  " --name prod"]
 
 
 def test_install_body():
