@@ -77,8 +77,9 @@ def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
                      environ=environ)  # fmt: skip
     p.shared("master", master=None, master_required=True)
     p.shared("ip", "port", "hostname", "work_dir", port=5051, work_dir="./work-dir/agent")
-    p.flag("--resources", type=_checked(Resources.parse, "resources"), default=None,
-           help='e.g. "cpus:2;mem:1024;ports:[31000-31999]" (default: what this host has)')
+    p.flag("--resources", type=_checked(Resources.parse_reserved, "resources"), default=None,
+           help='e.g. "cpus:2;mem:1024;ports:[31000-31999]" (default: what this host has); '
+           'items as name(ROLE):value reserve the whole agent to ROLE (one role per agent)')
     p.flag("--attributes", type=_checked(parse_attributes, "attributes"), default=None,
            help='e.g. "rack:r1;zone:a;level:3"')
     p.flag("--status-update-retry", type=positive_seconds, default=10.0,

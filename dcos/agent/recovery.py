@@ -217,7 +217,7 @@ def running_since(rec: TaskRecord) -> float | None:
 def info_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """What differs between the checkpointed AgentInfo and the current one (log lines)."""
     out = []
-    for key in ("resources", "attributes", "hostname", "ip", "port"):
+    for key in ("resources", "reserved_role", "attributes", "hostname", "ip", "port"):
         if old.get(key) != new.get(key):
             out.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
     return out

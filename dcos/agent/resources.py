@@ -91,7 +91,7 @@ def apply_overrides(detected: Resources, text: str | None) -> Resources:
     """
     if not text:
         return detected
-    given = Resources.parse(text)
+    given, _ = Resources.parse_reserved(text)
     named = set(given.scalars) | set(given.ranges) | set(given.sets)
     scalars = {k: v for k, v in detected.scalars.items() if k not in named}
     ranges = {k: v for k, v in detected.ranges.items() if k not in named}
@@ -108,8 +108,14 @@ def agent_resources(
     """Detected resources with `--resources` applied (the agent's totals)."""
     if text:
         # parse first so bad text fails before any detection work
-        Resources.parse(text)
+        Resources.parse_reserved(text)
     return apply_overrides(detect_resources(work_dir, gpu_command), text)
+
+
+def reserved_role(text: str | None) -> str | None:
+    """The role `--resources` reserves the whole agent to (detected resources included),
+    None when unreserved. Raises `ResourceError` for text of several roles."""
+    return Resources.parse_reserved(text)[1] if text else None
 
 
 def parse_attributes(text: str | None) -> dict[str, str | float]:

@@ -69,7 +69,7 @@ from dcos.agent.health_runner import HealthRunner
 from dcos.agent.launch_prep import LaunchPrep
 from dcos.agent.logs import LogRotator
 from dcos.agent.master_session import MasterSession
-from dcos.agent.resources import agent_resources, parse_attributes
+from dcos.agent.resources import agent_resources, parse_attributes, reserved_role
 from dcos.agent.security import AGENT_URL_ENV, AgentSecurity
 from dcos.agent.task_env import task_base_env
 from dcos.common.addresses import MasterAddress, zk_master
@@ -116,6 +116,7 @@ class AgentShell:
             port=config.port,
             resources=resources,
             attributes=parse_attributes(config.attributes),
+            reserved_role=reserved_role(config.resources),
         )
         self.core = AgentCore(
             info, os.path.abspath(config.work_dir), config.status_update_retry,

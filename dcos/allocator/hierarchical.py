@@ -13,6 +13,9 @@ Decisions, as in Mesos:
   every other role (stage 2 never cuts into the headroom still needed by quota roles).
 - Refusal filters per (framework, agent) until `refuse_until`; an agent with gpus only goes
   to frameworks with the GPU_RESOURCES capability; an offer must be min-allocatable.
+- Static reservation of a whole agent (`add_agent(..., reserved_role=R)`): its resources go
+  only to role R (frameworks subscribed with R, allocated under R); unreserved agents go to
+  every role. (Quota headroom counts reserved agents' free resources as Mesos does not.)
 
 Incremental: per-agent available resources are kept up to date on every event; sorters are
 updated per allocation change; only agents touched since the last cycle ("dirty") are
@@ -172,13 +175,18 @@ class HierarchicalAllocator:
         agent_id: AgentID,
         total: Resources,
         used: Mapping[FrameworkID, Iterable[tuple[Role, Resources]]] | None = None,
+        reserved_role: Role | None = None,
     ) -> None:
         """An agent (re-)registered with `total`, part of it in use by frameworks (which
-        may be unknown yet). A known agent is replaced."""
+        may be unknown yet); `reserved_role`: the whole agent is statically reserved to that
+        role (offered to it only; None or ``*``: unreserved). A known agent is replaced."""
         if agent_id in self._agents:
             self.remove_agent(agent_id)
         seq = next(self._counter)
-        agent = AgentState(agent_id, seq, total, EMPTY, gpus=total.scalar("gpus") > 0)
+        reserved = reserved_role if reserved_role and reserved_role != "*" else None
+        agent = AgentState(
+            agent_id, seq, total, EMPTY, gpus=total.scalar("gpus") > 0, reserved=reserved
+        )
         self._agents[agent_id] = agent
         used_sum = EMPTY
         for fid, items in (used or {}).items():
@@ -356,7 +364,8 @@ class HierarchicalAllocator:
             filters = agent.filters
             gpus = agent.gpus
             chosen = None
-            for role in role_order():
+            reserved = agent.reserved
+            for role in role_order() if reserved is None else _only(roles, reserved):
                 r = roles[role]  # type: ignore[index]
                 for fid in cast(Iterator[FrameworkID], r.sorter.iter_sorted()):
                     f = filters.get(fid)
@@ -537,6 +546,11 @@ class HierarchicalAllocator:
     def weight(self, role: Role) -> float:
         r = self._roles.get(role)
         return r.weight if r is not None else 1.0
+
+
+def _only(roles: Mapping[Role, RoleState], role: Role) -> list[Role]:
+    """The role order of an agent reserved to `role`: that role alone, if it is known."""
+    return [role] if role in roles else []
 
 
 def _seq(agent: AgentState) -> int:

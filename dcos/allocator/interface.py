@@ -103,6 +103,7 @@ class Allocator(Protocol):
         agent_id: AgentID,
         total: Resources,
         used: Mapping[FrameworkID, Iterable[tuple[Role, Resources]]] | None = None,
+        reserved_role: Role | None = None,
     ) -> None: ...
 
     def update_agent(self, agent_id: AgentID, total: Resources) -> None: ...

@@ -149,6 +149,8 @@ def allocate_with_quota(
                     continue
                 if stage == 2 and (agent.id, role) in served:
                     continue
+                if agent.reserved is not None and role != agent.reserved:
+                    continue  # statically reserved to another role
                 r = alloc.role_state(role)
                 offer = (_stage1_offer if stage == 1 else _stage2_offer)(h, r, agent.available)
                 if not allocatable(offer):

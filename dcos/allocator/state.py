@@ -51,6 +51,7 @@ class AgentState:
     # readers merge the chunks with `merged`.
     alloc: dict[tuple[FrameworkID, Role], list[Resources]] = field(default_factory=dict)
     filters: dict[FrameworkID, Filter] = field(default_factory=dict)
+    reserved: Role | None = None  # statically reserved to this role: offered to it only
 
     def merged(self, key: tuple[FrameworkID, Role]) -> Resources:
         chunks = self.alloc.get(key)

@@ -21,8 +21,10 @@ that name no user as ``nobody``. The batch dispatcher is not a host service: on 
 runs as an app.
 
 Public agents offer their resources to role ``slave_public`` (Mesos' text form
-``cpus(slave_public):4``) and carry the attribute ``public_ip:true``; they also run the load
-balancer (HAProxy, `frameworks.webapp.lb`).
+``cpus(slave_public):4``: the whole agent is statically reserved to it) and carry the attribute
+``public_ip:true``; they also run the load balancer (HAProxy, `frameworks.webapp.lb`). The
+webapp subscribes with that role (apps reach public agents with ``acceptedResourceRoles:
+["slave_public"]``; apps without it accept ``*`` only).
 """
 
 from __future__ import annotations
@@ -224,10 +226,16 @@ def _master(w: _Wiring, host: HostSpec) -> ServiceSpec:
 
 
 def _webapp(w: _Wiring, host: HostSpec) -> ServiceSpec:
-    """A master host's webapp instance (`services`): one leader among the masters'."""
+    """A master host's webapp instance (`services`): one leader among the masters'. As
+    Marathon on DC/OS it subscribes with role ``slave_public`` (it gets unreserved resources
+    and the public agents' ones), and apps without ``acceptedResourceRoles`` accept ``*``
+    only (they stay off public agents). Always, public agents or not: ``node add`` may add
+    public agents later without touching the masters' units."""
     return w.spec("webapp", "frameworks.webapp", [
         "--master", w.zk(ZK_PATH), "--ip", host.address, "--port", str(WEBAPP_PORT),
-        "--work-dir", w.state("webapp"), "--zk", w.zk(WEBAPP_ZK_PATH), *w.security("webapp")])
+        "--work-dir", w.state("webapp"), "--zk", w.zk(WEBAPP_ZK_PATH),
+        "--role", PUBLIC_ROLE, "--default-accepted-resource-roles", "*",
+        *w.security("webapp")])
 
 
 def _package(w: _Wiring, host: HostSpec, repo: bool) -> ServiceSpec:

@@ -51,7 +51,9 @@ Master -> agent events on the stream (each a msgpack map with ``type``):
 Shapes:
 
 - AgentInfo: ``{"id": str | None, "hostname", "ip", "port", "resources": Resources.to_dict(),
-  "attributes": {name: str | float}, "version", "capabilities": [str]}``.
+  "attributes": {name: str | float}, "version", "capabilities": [str], "reserved_role"?: str}``;
+  ``reserved_role``: the role the whole agent is statically reserved to (``--resources`` as
+  ``cpus(ROLE):2``); absent (older agents) or ``"*"``: unreserved.
 - TaskRecord: ``{"framework_id", "task": TaskInfo JSON, "state", "status": TaskStatus JSON |
   None}`` -- what the agent runs (or ran and has not had acknowledged).
 - Update: ``{"framework_id", "status": TaskStatus JSON}``; ``status`` carries ``agent_id``,
@@ -136,6 +138,7 @@ class AgentInfo:
     resources: Resources
     attributes: dict[str, Any]
     info: dict[str, Any]
+    reserved_role: str | None = None  # None: unreserved
 
 
 @dataclass(slots=True)
@@ -228,8 +231,12 @@ def _agent_info(info: Any) -> AgentInfo:
         isinstance(k, str) and isinstance(v, str | int | float) for k, v in attrs.items()
     ):
         attrs = {}
+    reserved = info.get("reserved_role")
+    if reserved is not None and (not isinstance(reserved, str) or not reserved):
+        raise AgentError("'agent.reserved_role' must be a non-empty string")
     return AgentInfo(
         None, info["hostname"], info["ip"], info["port"], total, attrs, info,
+        None if reserved == "*" else reserved,
     )  # fmt: skip
 
 

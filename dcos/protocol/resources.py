@@ -215,6 +215,32 @@ class Resources:
         return cls(scalars, ranges, sets)
 
     @classmethod
+    def parse_reserved(cls, text: str) -> tuple[Resources, str | None]:
+        """Parse ``--resources`` text whose items may carry a role (``cpus(R):2``): the
+        resources and the one role they are reserved to (None: unreserved; ``(*)`` is
+        unreserved). dcos-py reserves a whole agent to one role: items of different roles,
+        or reserved items next to unreserved ones, raise `ResourceError`."""
+        roles: set[str | None] = set()
+        for part in filter(None, (p.strip() for p in text.split(";"))):
+            name = part.partition(":")[0].strip()
+            role: str | None = None
+            if "(" in name:
+                inner = name.split("(", 1)[1]
+                if not inner.endswith(")") or not inner[:-1].strip():
+                    raise ResourceError(f"bad role in {part!r}: expected name(role):value")
+                role = inner[:-1].strip()
+                role = None if role == "*" else role
+            roles.add(role)
+        resources = cls.parse(text)
+        if len(roles) > 1:
+            named = sorted(r or "*" for r in roles)
+            raise ResourceError(
+                f"resources of several roles {named}: dcos-py reserves a whole agent to one "
+                "role (give every item the same role, or none)"
+            )
+        return resources, next(iter(roles), None)
+
+    @classmethod
     def from_mesos(cls, items: Any) -> Resources:
         """Build from a Mesos JSON resource list; raises `ResourceError` on a bad shape.
 
@@ -257,9 +283,13 @@ class Resources:
     # -- wire forms --------------------------------------------------------------------
 
     def to_mesos(self, role: str = "*", allocation_role: str | None = None) -> list[dict[str, Any]]:
-        """The Mesos JSON list; `allocation_role` adds ``allocation_info`` (offers, tasks)."""
+        """The Mesos JSON list; `allocation_role` adds ``allocation_info`` (offers, tasks).
+        A `role` other than ``*`` marks the items statically reserved to it, in both Mesos
+        1.x forms: ``"role": R`` and ``"reservations": [{"type": "STATIC", "role": R}]``."""
         out: list[dict[str, Any]] = []
         extra: dict[str, Any] = {"role": role}
+        if role != "*":
+            extra["reservations"] = [{"type": "STATIC", "role": role}]
         if allocation_role is not None:
             extra["allocation_info"] = {"role": allocation_role}
         for name in self._scalar_names():

@@ -68,12 +68,24 @@ from frameworks.webapp.store import WebappStore
 log = logging.getLogger("frameworks.webapp")  # the package this process runs (__name__ is "__main__")
 
 
+def _roles(text: str) -> tuple[str, ...]:
+    """``--default-accepted-resource-roles``: ``*`` or ``*,slave_public``."""
+    roles = tuple(r.strip() for r in text.split(",") if r.strip())
+    if not roles:
+        raise argparse.ArgumentTypeError("expected one or more roles, comma separated")
+    return roles
+
+
 def build_parser(environ: Mapping[str, str] | None = None) -> DaemonParser:
     """The webapp framework's flags; each also ``DCOS_<FLAG>`` (``DCOS_MASTER`` ...)."""
     p = DaemonParser("python -m frameworks.webapp", __doc__.splitlines()[0], environ=environ)
     p.shared("master", "ip", "port", "hostname", "work_dir", port=8080, work_dir=None,
              work_dir_required=True)
-    p.flag("--role", default="*", help="role the framework subscribes with")
+    p.flag("--role", default="*", help="role the framework subscribes with (e.g. slave_public: "
+           "it then gets unreserved resources and those statically reserved to that role)")
+    p.flag("--default-accepted-resource-roles", type=_roles, default=None, metavar="ROLES",
+           help="acceptedResourceRoles of apps that give none, comma separated (e.g. '*': "
+           "such apps never land on agents reserved to a role; default: any role)")
     p.flag("--framework-name", default="webapp", help="name the framework registers under")
     p.flag("--gpus", action="store_true", help="ask for GPU_RESOURCES")
     p.flag("--failover-timeout", type=positive_seconds, default=7 * 24 * 3600.0,
@@ -190,6 +202,7 @@ async def run(args: argparse.Namespace) -> int:
     service.core.config.decline_long = args.decline_seconds
     service.core.config.minimum_viable_seconds = args.minimum_viable_task_duration
     service.core.config.drain_seconds = args.lb_drain_seconds
+    service.core.config.default_accepted_roles = args.default_accepted_resource_roles
     ha = HaState(me, backend.zk)
     leader = LeaderLoop(service, backend.election, ha, fence=backend.fence)
     runner = web.AppRunner(build_app(service, ha, leader.abdicate, security), access_log=None,

@@ -48,11 +48,12 @@ class AgentFree:
     attributes: Mapping[str, str]
     free: Resources
     has_gpus: bool = False
+    role: str = "*"  # the role the whole agent is statically reserved to (``*``: none)
 
     def slot(self) -> Slot:
-        """A fresh `Slot` holding everything free on the agent (role ``*``)."""
+        """A fresh `Slot` holding everything free on the agent (of its role)."""
         offer = Offer({"id": {"value": f"fit-{self.agent_id}"}, "agent_id": {"value": self.agent_id},
-                       "hostname": self.hostname, "resources": self.free.to_mesos("*")})  # fmt: skip
+                       "hostname": self.hostname, "resources": self.free.to_mesos(self.role)})  # fmt: skip
         packer = OfferPacker(offer)
         view = AgentView(AgentID(self.agent_id), self.hostname, dict(self.attributes))
         return Slot(offer, view, packer, packer.remaining)
@@ -145,6 +146,11 @@ def agents_from_slaves(body: Any) -> list[AgentFree]:
         if not isinstance(s, dict) or s.get("active") is False:
             continue
         total = summary_resources(s.get("unreserved_resources") or s.get("resources"))
+        reserved = s.get("reserved_resources")
+        role = "*"
+        if isinstance(reserved, dict) and len(reserved) == 1:  # a whole agent reserved to a role
+            role, summary = next(iter(reserved.items()))
+            total = summary_resources(summary)
         used = summary_resources(s.get("used_resources"))
         attrs = s.get("attributes") or {}
         if isinstance(attrs, list):  # Mesos Attribute JSON list
@@ -153,22 +159,25 @@ def agents_from_slaves(body: Any) -> list[AgentFree]:
             agent_id=str(s.get("id", "")), hostname=str(s.get("hostname", "")),
             attributes={str(k): _attr(v) for k, v in attrs.items()} if isinstance(attrs, dict) else {},
             free=total - used, has_gpus=summary_resources(s.get("resources")).scalar("gpus") > 0,
+            role=str(role),
         ))  # fmt: skip
     return out
 
 
 def fit(
-    agents: Sequence[AgentFree], apps: Sequence[AppSpec], gpus_enabled: bool = False
+    agents: Sequence[AgentFree], apps: Sequence[AppSpec], gpus_enabled: bool = False,
+    default_roles: tuple[str, ...] | None = None,
 ) -> FitResult:
     """Place every instance of `apps` (in order, sharing the agents' free resources) and say
     per app how many could be placed and why not more. `gpus_enabled`: the webapp asks for
-    GPU_RESOURCES (without it, the master never offers an agent that has GPUs to it)."""
+    GPU_RESOURCES (without it, the master never offers an agent that has GPUs to it);
+    `default_roles`: the accepted roles of apps without ``acceptedResourceRoles``."""
     usable = [a for a in agents if gpus_enabled or not a.has_gpus]
     slots = [a.slot() for a in usable]
     cluster = {str(s.agent.agent_id): s.agent for s in slots}
     out = []
     for app in apps:
-        task = task_request(app, (), cluster)
+        task = task_request(app, (), cluster, default_roles)
         if app.instances == 0:
             out.append(AppFit(app.id, 0, 0))
             continue

@@ -53,6 +53,9 @@ class FleetConfig:
     # (the load balancers drain it: no new connections, the open ones finish) this long before
     # its kill is sent; at most its taskKillGracePeriodSeconds. 0: kill at once.
     drain_seconds: float = 0.0
+    # Marathon's --default_accepted_resource_roles: the acceptedResourceRoles of apps that
+    # give none (None: any role; DC/OS runs Marathon with "*", keeping apps off public agents)
+    default_accepted_roles: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -159,7 +162,8 @@ class Fleet:
             app = self.catalog.apps.get(AppId(aid))
             if app is None or not st.backoff.ready(now):
                 continue
-            req = task_request(app, self.instances.get(aid, {}).values(), self.agents)
+            req = task_request(app, self.instances.get(aid, {}).values(), self.agents,
+                               self.config.default_accepted_roles)  # fmt: skip
             result = place(slots, req, st.need)
             for p in result.placements:
                 inst = self._new_instance(app, p.slot, p.fit.ports, now)

@@ -56,15 +56,20 @@ def assign_service_ports(app: Json, old: Json | None, used: set[int]) -> None:
 
 
 def task_request(
-    app: AppSpec, instances: Iterable[Instance], cluster: Mapping[str, AgentView]
+    app: AppSpec,
+    instances: Iterable[Instance],
+    cluster: Mapping[str, AgentView],
+    default_roles: tuple[str, ...] | None = None,
 ) -> TaskRequest:
     """What one task of `app` needs from an offer; `instances` are the app's current ones
-    (for constraints), `cluster` every agent seen. Called by the core when it places tasks."""
+    (for constraints), `cluster` every agent seen; `default_roles`: the accepted resource
+    roles of an app without ``acceptedResourceRoles`` (None: any). Called by the core when
+    it places tasks."""
     placed = [AgentView(AgentID(i.agent_id), i.host, i.attributes) for i in instances if not i.killing]
     fixed = tuple(d.port for d in app.ports) if app.require_ports else ()
     return TaskRequest(
         app.id, app.cpus, app.mem, app.disk, app.gpus,
-        port_count=len(app.ports), fixed_ports=fixed, roles=app.accepted_roles,
+        port_count=len(app.ports), fixed_ports=fixed, roles=app.accepted_roles or default_roles,
         constraints=app.constraints, placed=placed, cluster=cluster,
     )  # fmt: skip
 

@@ -77,9 +77,10 @@ class AgentInfo:
     resources: Resources
     attributes: dict[str, str | float] = field(default_factory=dict)
     id: AgentID | None = None
+    reserved_role: str | None = None  # `--resources` as name(ROLE):value: the whole agent
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "hostname": self.hostname,
             "ip": self.ip,
@@ -89,6 +90,9 @@ class AgentInfo:
             "version": DCOS_PY_VERSION,
             "capabilities": list(AGENT_CAPABILITIES),
         }
+        if self.reserved_role is not None:
+            out["reserved_role"] = self.reserved_role
+        return out
 
 
 @dataclass

@@ -112,7 +112,7 @@ class AgentsMixin(CoreBase):
         used: dict[FrameworkID, list[tuple[Role, Resources]]] = {}
         for t in agent.tasks.values():
             used.setdefault(t.framework_id, []).append((t.role, t.resources))
-        self.allocator.add_agent(agent_id, total, used)
+        self.allocator.add_agent(agent_id, total, used, reserved_role=agent.reserved_role)
         if agent.deactivated:
             self.allocator.deactivate_agent(agent_id)
         self._allocate()
@@ -143,6 +143,7 @@ class AgentsMixin(CoreBase):
             info.resources, info.attributes, registered_time=old.registered_time if old else now,
             last_seen=now, next_ping=now + self.settings.agent_ping_timeout,
             stream_token=token,
+            reserved_role=Role(info.reserved_role) if info.reserved_role else None,
         )  # fmt: skip
         if reregistered:
             agent.reregistered_time = now

@@ -181,6 +181,7 @@ class Agent:
     reregistered_time: float | None = None
     stream_token: object = None
     peer: str | None = None  # the host its SUBSCRIBE came from (None: not known)
+    reserved_role: Role | None = None  # the whole agent statically reserved to it (None: not)
     tasks: dict[tuple[FrameworkID, TaskID], Task] = field(default_factory=dict)
     offers: set[OfferID] = field(default_factory=set)
     # the JSON views' cache of this agent's encoded form (`dcos.master.http.state_json`)

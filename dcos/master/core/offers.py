@@ -85,7 +85,9 @@ class OffersMixin(CoreBase):
                 "address": {"hostname": agent.hostname, "ip": agent.ip, "port": agent.port},
                 "path": "/slave(1)",
             },
-            "resources": offer.resources.to_mesos(allocation_role=offer.role),
+            "resources": offer.resources.to_mesos(
+                agent.reserved_role or "*", allocation_role=offer.role
+            ),
             "attributes": attributes_json(agent.attributes),
             "executor_ids": [wrap(e) for e in executor_ids],
             "allocation_info": {"role": offer.role},

@@ -173,14 +173,31 @@ def agent_json(
         "resources": a.total.to_summary(),
         "used_resources": used.to_summary(),
         "offered_resources": offered.to_summary(),
-        "reserved_resources": {},
-        "unreserved_resources": a.total.to_summary(),
+        **_reservation_views(a),
         "attributes": a.attributes,
         "active": a.connected,
         "deactivated": a.deactivated,
         "version": a.info.get("version", ""),
         "capabilities": list(a.info.get("capabilities") or []),
     }
+
+
+def _reservation_views(a: Agent) -> dict[str, Any]:
+    """Mesos' reserved/unreserved views of an agent: a whole agent is reserved to one role
+    (``--resources cpus(ROLE):2``) or not at all."""
+    role = a.reserved_role
+    if role is None:
+        return {
+            "reserved_resources": {}, "reserved_resources_full": {},
+            "unreserved_resources": a.total.to_summary(),
+            "unreserved_resources_full": a.total.to_mesos(),
+        }  # fmt: skip
+    empty = Resources.empty()
+    return {
+        "reserved_resources": {role: a.total.to_summary()},
+        "reserved_resources_full": {role: a.total.to_mesos(role)},
+        "unreserved_resources": empty.to_summary(), "unreserved_resources_full": [],
+    }  # fmt: skip
 
 
 def state_json(view: MasterView) -> dict[str, Any]:
@@ -349,7 +366,7 @@ def v1_agent(view: MasterView, a: Agent) -> dict[str, Any]:
         "id": wrap(a.id),
         "hostname": a.hostname,
         "port": a.port,
-        "resources": a.total.to_mesos(),
+        "resources": a.total.to_mesos(a.reserved_role or "*"),
         "attributes": attributes_json(a.attributes),
     }
     return {
@@ -359,7 +376,7 @@ def v1_agent(view: MasterView, a: Agent) -> dict[str, Any]:
         "version": a.info.get("version", ""),
         "pid": f"slave(1)@{a.ip}:{a.port}",
         "registered_time": _ns(a.registered_time),
-        "total_resources": a.total.to_mesos(),
+        "total_resources": a.total.to_mesos(a.reserved_role or "*"),
         "allocated_resources": a.used().to_mesos(),
         "offered_resources": _sum(
             [view.core.offers[o].resources for o in a.offers if o in view.core.offers]

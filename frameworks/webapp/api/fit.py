@@ -54,7 +54,8 @@ class FitApi:
             agents = await self.agents()
         except MasterUnavailable as e:
             return error(503, str(e))
-        return respond(fit(agents, specs, gpus_enabled=self.s.gpus).to_json())
+        return respond(fit(agents, specs, gpus_enabled=self.s.gpus,
+                           default_roles=self.s.core.config.default_accepted_roles).to_json())
 
     def validate(self, raw: Any) -> tuple[list[AppSpec], Errors, str]:
         """The apps of the body as create would accept them, or the 422's details and

@@ -167,6 +167,9 @@ def test_master_host_wiring_with_security(tmp_path: Path) -> None:
     webapp = parsed(s["webapp"])
     assert webapp.master == f"zk://{ens}/dcos" and webapp.zk.path == "/dcos-webapp"
     assert (webapp.ip, webapp.port, webapp.tls_name) == ("10.0.0.11", 8080, "webapp")
+    # as Marathon on DC/OS: offers of public agents (reserved to slave_public) and of the
+    # others; apps without acceptedResourceRoles stay off public agents
+    assert webapp.role == "slave_public" and webapp.default_accepted_resource_roles == ("*",)
 
     package = parsed(s["package"])
     assert package.zk == f"zk://{ens}/dcos-packaging" and package.webapp == webapps
