@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import KazooRetry
 
 
@@ -125,17 +124,28 @@ def new_client(url: ZkUrl | str, *, session_timeout: float = 10.0) -> KazooClien
     )
 
 
+START_POLL_S = 0.05
+
+
 async def start_client(client: KazooClient, timeout: float = 10.0) -> None:
-    """Connect `client` (in a worker thread: kazoo's start blocks). Raises `TimeoutError`
-    naming the hosts when no server answered within `timeout` seconds (the client is then
-    stopped, so it can be started again)."""
+    """Connect `client`: kazoo connects in its own thread (``start_async``) while this waits
+    on the event loop. Raises `TimeoutError` naming the hosts when no server answered within
+    `timeout` seconds. On a timeout or a cancellation (a daemon stopping while ZooKeeper is
+    down) the client is stopped at once, so no thread goes on trying to connect: a blocking
+    ``client.start`` in a worker thread kept the process from exiting until it gave up."""
+    loop = asyncio.get_running_loop()
+    live = client.start_async()
+    deadline = loop.time() + timeout
     try:
-        await asyncio.to_thread(client.start, timeout)
-    except KazooTimeoutError:
-        hosts = ",".join(f"{h}:{p}" for h, p in client.hosts)
-        raise TimeoutError(
-            f"could not connect to ZooKeeper at {hosts} within {timeout:g} s"
-        ) from None
+        while not live.is_set():
+            if loop.time() >= deadline:
+                hosts = ",".join(f"{h}:{p}" for h, p in client.hosts)
+                raise TimeoutError(
+                    f"could not connect to ZooKeeper at {hosts} within {timeout:g} s")
+            await asyncio.sleep(START_POLL_S)
+    except BaseException:
+        await asyncio.shield(asyncio.to_thread(_stop_and_close, client))
+        raise
 
 
 async def connect_retrying(

@@ -126,3 +126,40 @@ async def test_store_on_an_ensemble_survives_losing_its_zookeeper_leader(tmp_pat
     finally:
         await asyncio.to_thread(ensemble.stop)
     assert not any(s.running for s in ensemble.servers)
+
+
+async def test_a_cancelled_start_stops_the_client_at_once() -> None:
+    """A daemon stopping while ZooKeeper is down: the connect attempt ends with it (kazoo's
+    thread stopped), instead of holding the process until the retry policy gives up."""
+    import asyncio
+    import socket
+    import time
+
+    from dcos.state.zk import new_client, start_client
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = new_client(f"zk://127.0.0.1:{port}/t", session_timeout=30)
+    task = asyncio.ensure_future(start_client(client, timeout=30))
+    await asyncio.sleep(0.5)
+    began = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - began < 5
+    assert client._stopped.is_set()  # kazoo's own flag: its connection thread ends
+
+
+async def test_a_start_that_times_out_names_the_hosts() -> None:
+    import socket
+
+    from dcos.state.zk import new_client, start_client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = new_client(f"zk://127.0.0.1:{port}/t", session_timeout=10)
+    with pytest.raises(TimeoutError, match=f"127.0.0.1:{port} within 0.5 s"):
+        await start_client(client, timeout=0.5)
+    assert client._stopped.is_set()
