@@ -264,10 +264,11 @@ def test_agents_registered_from_their_own_addresses_and_a_master_leads(
     for addr, agent in agents.items():
         assert addr in agent["pid"], agent["pid"]
         assert agent.get("active", True)
-    public = agents[PUBLIC_AGENTS[0]]
-    assert "slave_public" in str(
-        public.get("reserved_resources") or public.get("resources")
-    ) or public.get("attributes", {}).get("public_ip") in (True, "true"), public
+    public = agents[PUBLIC_AGENTS[0]]  # reserved to slave_public, marked public_ip:true
+    assert list(public.get("reserved_resources") or {}) == ["slave_public"], public
+    assert public.get("attributes", {}).get("public_ip") in (True, "true"), public
+    for addr in AGENTS:  # private agents: unreserved
+        assert not agents[addr].get("reserved_resources"), agents[addr]
     lb = installer.bed.run(host_index(PUBLIC_AGENTS[0]), "ss -ltnH 'sport = :9080'", check=False)
     assert PUBLIC_AGENTS[0] in lb.stdout, f"no load balancer on the public agent: {lb.stdout}"
     for m in MASTERS:  # every master's gateway answers
@@ -307,8 +308,15 @@ def test_an_app_runs_through_the_gateway_with_a_token(installer: Installer) -> N
     assert reply.status in (200, 201), str(reply)
     ids = wait_until(f"{APP} running 2 tasks", lambda: running_ids(c, APP, 2), timeout=90)
     hosts = {t["host"] for t in app_tasks(c, APP)}
-    assert hosts <= {*AGENTS, *PUBLIC_AGENTS} and len(hosts) == 2, hosts
+    # acceptedResourceRoles defaults to "*": never on the public agent (reserved to slave_public)
+    assert hosts == set(AGENTS), hosts
     installer.state["task_ids"] = ids
+    public = {"id": "/bed-public", "cmd": "sleep 100000", "instances": 1, "cpus": 0.05,
+              "mem": 32, "acceptedResourceRoles": ["slave_public"]}
+    assert c.post("/service/marathon/v2/apps", public).status in (200, 201)
+    wait_until("/bed-public running", lambda: running_ids(c, "/bed-public", 1), timeout=90)
+    assert {t["host"] for t in app_tasks(c, "/bed-public")} == {PUBLIC_AGENTS[0]}
+    assert c.request("DELETE", "/service/marathon/v2/apps/bed-public").status == 200
     _done.add("app")
 
 
