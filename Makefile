@@ -55,7 +55,7 @@ $(DCOSCLI): tests/compat/install_dcoscli.sh
 	@touch $(DCOSCLI)
 
 test: venv system-deps repo web $(COMPAT) $(DCOSCLI)
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests
 
 # benchmarks/ui.py drives the built UI in Debian chromium through playwright (the test extra);
 # control_plane.py and launch.py run with security off and on (--secure) and compare.

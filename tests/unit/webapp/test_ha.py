@@ -186,8 +186,11 @@ async def test_stepping_down_ends_the_local_event_streams(pair):
     _, _, a, b = pair
     q = a.svc.bus.subscribe()
     a.election.expire()
-    await until(lambda: a.svc.driver is None and b.state.leading, "handover")
-    assert q.get_nowait() is None and a.svc.bus.subscribers == 0
+    # step_down drops the driver, stops it and closes the master session before it ends the
+    # streams: wait for the streams too (waiting for the driver alone raced the close)
+    await until(lambda: a.svc.driver is None and b.state.leading and a.svc.bus.subscribers == 0,
+                "handover and the streams ended")
+    assert q.get_nowait() is None
 
 
 async def test_a_single_instance_always_leads():
