@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import dcos
+from dcos.installer.assets import read_asset
 from dcos.installer.bundle import BundleError, Manifest, genconf_dir
 from dcos.installer.cluster_api import ClusterApi, wait_until
 from dcos.installer.config import ETC_DIR, ClusterConfig, HostSpec
@@ -47,7 +47,6 @@ from dcos.installer.progress import Progress
 from dcos.installer.runner import HostLog, HostResult, for_each_host
 from dcos.installer.ssh import Completed, HostError, HostSession, connect
 
-HOST_SCRIPTS = Path(dcos.__file__).resolve().parents[1] / "installer" / "host"
 INSTALLED = ETC_DIR / "installed.json"
 MASTERS_READY_TIMEOUT_S = 180.0
 STEP = "deploy"
@@ -57,13 +56,8 @@ INIT_ENV = "DCOS_PY_INIT"
 
 
 def host_script(name: str) -> str:
-    """The text of ``installer/host/<name>``; FileNotFoundError saying where it was looked for."""
-    path = HOST_SCRIPTS / name
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FileNotFoundError(f"installer host script {path} is missing ({exc.strerror}): "
-                                "the installer runs from a dcos-py checkout") from None
+    """The text of ``installer/host/<name>`` (FileNotFoundError naming it when missing)."""
+    return read_asset("host", name)
 
 
 # -- pure decisions ----------------------------------------------------------------------------

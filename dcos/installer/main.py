@@ -185,13 +185,10 @@ def run(opts: InstallOptions, *, steps: StepFunctions | None = None,
         mode, chosen = plan(opts)
     except UsageProblem as exc:
         return r.fail(str(exc))
-    cfg = _load(r)
-    if cfg is None:
+    loaded = _load_hosts(r)
+    if loaded is None:
         return 1
-    try:
-        hosts = select_hosts(cfg, opts.hosts)
-    except UsageProblem as exc:
-        return r.fail(str(exc))
+    cfg, hosts = loaded
     try:
         if mode == "validate":
             r.say(f"{opts.config}: valid. {summary(cfg)}")
@@ -379,6 +376,19 @@ def _upgrade(r: _Run, cfg: ClusterConfig, hosts: list[HostSpec]) -> int:
     return 0
 
 
+def _load_hosts(r: _Run) -> tuple[ClusterConfig, list[HostSpec]] | None:
+    """The config and the hosts ``--hosts`` selects (all without it); None after saying why
+    not. Called by `run` and `run_uninstall` before any step."""
+    cfg = _load(r)
+    if cfg is None:
+        return None
+    try:
+        return cfg, select_hosts(cfg, r.opts.hosts)
+    except UsageProblem as exc:
+        r.fail(str(exc))
+        return None
+
+
 def _previous_manifest(r: _Run, cfg: ClusterConfig) -> Any:
     """The bundle's manifest before `--upgrade` builds the new one (None when there is none)."""
     try:
@@ -456,13 +466,10 @@ def run_uninstall(opts: InstallOptions, *, confirm: Callable[[str], bool],
     (all of them, or ``--hosts``); `confirm(question)` is asked first unless ``opts.yes``."""
     r = _Run(opts, steps or StepFunctions(), out or _console(), err or _console(stderr=True),
              progress)
-    cfg = _load(r)
-    if cfg is None:
+    loaded = _load_hosts(r)
+    if loaded is None:
         return 1
-    try:
-        hosts = select_hosts(cfg, opts.hosts)
-    except UsageProblem as exc:
-        return r.fail(str(exc))
+    cfg, hosts = loaded
     names = ", ".join(h.address for h in hosts)
     if not opts.yes and not confirm(f"Uninstall dcos-py from {len(hosts)} host(s) ({names}), "
                                     "killing every task running there?"):

@@ -18,11 +18,11 @@ import json
 import shlex
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from dcos.installer.assets import read_asset
 from dcos.installer.progress import Progress
 from dcos.installer.runner import CheckResult, Connect, HostLog, HostResult, for_each_host
 from dcos.installer.ssh import HostError, HostSession, connect, tail
@@ -35,7 +35,6 @@ __all__ = ["CHECKS", "CheckResult", "judge", "preflight", "preflight_table", "ro
 
 CHECKS = ("ssh", "python", "ports", "cgroups", "disk", "memory", "clock", "zookeeper",
           "version", "ip_detect")
-PROBE = Path(__file__).resolve().parents[2] / "installer" / "host" / "probe.py"
 MIN_PYTHON = (3, 11)
 MIN_DISK = 2 << 30  # bytes free at install_dir and at work_dir
 MIN_MEMORY = 1 << 30  # MemAvailable
@@ -288,10 +287,9 @@ async def probe_host(session: HostSession, host: HostSpec, cfg: ClusterConfig,
     params = json.dumps(probe_params(cfg, host))
     log(f"probe: {params}")
     try:
-        source = PROBE.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HostError(f"the probe {PROBE} is missing ({exc.strerror}): the installer runs "
-                        "from a dcos-py checkout") from None
+        source = read_asset("host", "probe.py")
+    except FileNotFoundError as exc:
+        raise HostError(str(exc)) from None
     done = await session.run(f"python3 - {shlex.quote(params)}", input=source, timeout=120,
                              check=False)
     now = time.time()

@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import chevron
 
-import dcos
+from dcos.installer.assets import read_asset
 from dcos.installer.config import ClusterConfig, HostSpec
 from dcos.installer.roles import ZK_CLIENT_PORT, ZK_ELECTION_PORT, ZK_QUORUM_PORT, ServiceSpec
 from dcos.state.zk_server import config_text
 
-TEMPLATES = Path(dcos.__file__).resolve().parents[1] / "installer" / "templates"
 SUPERVISORD_TEMPLATE = "supervisord.conf.mustache"
 SYSTEMD_TEMPLATE = "systemd.service.mustache"
 _SYSTEMD_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -42,12 +41,7 @@ _SYSTEMD_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0
 
 def _template(name: str) -> str:
     """A template's text (`supervisord_conf`, `systemd_units`); FileNotFoundError naming it."""
-    path = TEMPLATES / name
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FileNotFoundError(f"installer template {path} is missing ({exc.strerror}): "
-                                "genconf runs from a dcos-py checkout (--source)") from None
+    return read_asset("templates", name)
 
 
 def run_dir(cfg: ClusterConfig) -> PurePosixPath:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dcos.installer import preflight
+from dcos.installer.assets import read_asset
 from dcos.installer.bundle import Manifest as BundleManifest
 from dcos.installer.config import ClusterConfig, HostSpec, parse
 from dcos.installer.preflight import judge, role_ports
@@ -249,7 +250,7 @@ def test_the_probe_parses_on_old_pythons_and_uses_only_the_standard_library() ->
     import ast
     import sys
 
-    tree = ast.parse(preflight.PROBE.read_text(), feature_version=(3, 4))
+    tree = ast.parse(read_asset("host", "probe.py"), feature_version=(3, 4))
     assert not any(isinstance(n, ast.JoinedStr | ast.AnnAssign | ast.NamedExpr)
                    for n in ast.walk(tree))
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
